@@ -1,0 +1,41 @@
+# Shared setup for the integration tests: they run against a live SLURM
+# cluster (scripts/minicluster up; eval "$(scripts/minicluster env)").
+# Without one they skip, unless AIC_INTEGRATION_REQUIRED is set (scripts/check
+# sets it: there, a missing cluster is a failure, not a skip).
+. "$AIC_SRC_DIR/tests/tap.sh"
+
+# Every srun or sbatch --wait in a test is bounded, so a hung step fails the
+# test instead of hanging the suite.
+step_timeout=120
+
+need_cluster() {
+	if [ -z "${SLURM_CONF:-}" ] || ! scontrol ping >/dev/null 2>&1; then
+		if [ -n "${AIC_INTEGRATION_REQUIRED:-}" ]; then
+			bail "no SLURM cluster answers (SLURM_CONF='${SLURM_CONF:-}')"
+		fi
+		skip_all "no SLURM cluster (scripts/minicluster up, then eval its env)"
+	fi
+	nnodes=$(sinfo -h -N -o '%N' | sort -u | wc -l)
+	ngpus=$(sinfo -h -N -o '%G' | head -n 1 | sed -n 's/^gpu:\([0-9]*\).*/\1/p')
+	ngpus=${ngpus:-0}
+	if [ "$nnodes" -lt "${1:-1}" ]; then
+		skip_all "needs ${1} nodes, the cluster has $nnodes"
+	fi
+	if [ "$ngpus" -lt "${2:-0}" ]; then
+		skip_all "needs ${2} GPUs per node, the cluster has $ngpus"
+	fi
+	diag "cluster: $nnodes nodes, $ngpus GPUs each, SLURM_CONF=$SLURM_CONF"
+}
+
+# A scratch directory that every node sees (not /tmp: each node has its own).
+work_dir() {
+	d="$AIC_BUILD_DIR/tests/integration/work/$(basename "$0" .sh)"
+	rm -rf "$d"
+	mkdir -p "$d"
+	echo "$d"
+}
+
+# The address slurm.conf gives a node: what its tasks must see as their own.
+node_addr() {
+	scontrol show node "$1" | sed -n 's/.*NodeAddr=\([^ ]*\).*/\1/p'
+}
