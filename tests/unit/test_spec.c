@@ -1,0 +1,450 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "aic_test.h"
+#include "error.h"
+#include "spec.h"
+
+static const char grpo[] = "name: grpo-toy\n"
+			   "stages:\n"
+			   "  rollout:\n"
+			   "    command: [python3, rollout.py]\n"
+			   "    replicas: {min: 1, max: 8}\n"
+			   "    gpus: 2\n"
+			   "    inputs: [prompts]\n"
+			   "    outputs: [samples]\n"
+			   "    weights_from: policy\n"
+			   "  reward:\n"
+			   "    command: python3 reward.py --fast\n"
+			   "    replicas: 2\n"
+			   "    gpus: 0\n"
+			   "    cpus: 1\n"
+			   "    mem: 4G\n"
+			   "    env: {OMP_NUM_THREADS: 1, MODE: fast}\n"
+			   "    inputs: [samples]\n"
+			   "    outputs: [scored]\n"
+			   "  train:\n"
+			   "    command: [python3, train.py]\n"
+			   "    ranks: 4\n"
+			   "    gpus: 1\n"
+			   "    inputs: [scored]\n"
+			   "    weights_to: policy\n"
+			   "    colocate_with: null\n"
+			   "    restart: {max: 5}\n"
+			   "channels:\n"
+			   "  prompts: {source: prompts.jsonl, epochs: 3}\n"
+			   "  samples: {capacity: 256, compress: true}\n"
+			   "weights:\n"
+			   "  policy: {max_staleness: 2}\n"
+			   "restart: {max: 3, backoff_ms: 100}\n";
+
+static struct aic_spec *parse_ok(const char *text)
+{
+	struct aic_spec *spec = NULL;
+	char *errors = NULL;
+	int rc = aic_spec_parse(text, strlen(text), "job.yaml", &spec, &errors);
+
+	if (rc != 0)
+		fprintf(stderr, "unexpected errors:\n%s", errors ? errors : "(none)\n");
+	assert_int_equal(rc, 0);
+	assert_null(errors);
+	assert_non_null(spec);
+	return spec;
+}
+
+/* Parses text, expects AIC_ESPEC and a message containing `want`. */
+static void expect_error(const char *text, const char *want)
+{
+	struct aic_spec *spec = (struct aic_spec *)1;
+	char *errors = NULL;
+	int rc = aic_spec_parse(text, strlen(text), "job.yaml", &spec, &errors);
+
+	assert_int_equal(rc, AIC_ESPEC);
+	assert_null(spec);
+	assert_non_null(errors);
+	if (!strstr(errors, want)) {
+		fprintf(stderr, "want: %s\ngot:  %s", want, errors);
+		fail();
+	}
+	free(errors);
+}
+
+static void parses_grpo(void **state)
+{
+	struct aic_spec *spec = parse_ok(grpo);
+	const struct aic_stage *r, *w, *t;
+	const struct aic_channel *ch;
+
+	(void)state;
+	assert_string_equal(spec->name, "grpo-toy");
+	assert_int_equal(spec->n_stages, 3);
+	assert_string_equal(spec->stages[0].name, "rollout");
+	assert_string_equal(spec->stages[1].name, "reward");
+	assert_string_equal(spec->stages[2].name, "train");
+
+	r = aic_spec_stage(spec, "rollout");
+	assert_int_equal(r->replicas_min, 1);
+	assert_int_equal(r->replicas_max, 8);
+	assert_int_equal(r->ranks, 0);
+	assert_int_equal(r->gpus, 2);
+	assert_int_equal(r->cpus, 1);
+	assert_string_equal(r->argv[0], "python3");
+	assert_string_equal(r->argv[1], "rollout.py");
+	assert_null(r->argv[2]);
+	assert_false(r->shell);
+	assert_string_equal(r->weights_from, "policy");
+	assert_int_equal(r->mark.line, 3);
+	assert_int_equal(r->mark.col, 3);
+	assert_int_equal(r->gpus_mark.line, 6);
+	assert_int_equal(r->gpus_mark.col, 11);
+	assert_int_equal(aic_stage_procs(r), 8);
+
+	w = aic_spec_stage(spec, "reward");
+	assert_true(w->shell);
+	assert_string_equal(w->argv[0], "/bin/sh");
+	assert_string_equal(w->argv[1], "-c");
+	assert_string_equal(w->argv[2], "python3 reward.py --fast");
+	assert_int_equal(w->replicas_min, 2);
+	assert_int_equal(w->replicas_max, 2);
+	assert_int_equal(w->mem_mb, 4096);
+	assert_string_equal(w->env[0], "OMP_NUM_THREADS=1");
+	assert_string_equal(w->env[1], "MODE=fast");
+	assert_null(w->env[2]);
+	assert_int_equal(w->restart.max, 3);
+	assert_int_equal(w->restart.backoff_ms, 100);
+
+	t = aic_spec_stage(spec, "train");
+	assert_int_equal(t->ranks, 4);
+	assert_int_equal(t->replicas_max, 1);
+	assert_int_equal(aic_stage_procs(t), 4);
+	assert_null(t->colocate_with);
+	assert_int_equal(t->restart.max, 5);
+	assert_int_equal(t->restart.backoff_ms, 100);
+
+	assert_int_equal(spec->n_channels, 3);
+	ch = aic_spec_channel(spec, "prompts");
+	assert_string_equal(ch->source, "prompts.jsonl");
+	assert_int_equal(ch->epochs, 3);
+	assert_true(ch->declared);
+	ch = aic_spec_channel(spec, "samples");
+	assert_int_equal(ch->capacity, 256);
+	assert_true(ch->compress);
+	ch = aic_spec_channel(spec, "scored");
+	assert_false(ch->declared);
+	assert_int_equal(ch->capacity, AIC_SPEC_DEFAULT_CAPACITY);
+	assert_int_equal(spec->n_weights, 1);
+	assert_int_equal(spec->weights[0].max_staleness, 2);
+	aic_spec_free(spec);
+}
+
+static void defaults(void **state)
+{
+	struct aic_spec *spec = parse_ok("stages:\n  one: {command: [true]}\n");
+
+	(void)state;
+	assert_null(spec->name);
+	assert_int_equal(spec->stages[0].replicas_min, 1);
+	assert_int_equal(spec->stages[0].replicas_max, 1);
+	assert_int_equal(spec->stages[0].gpus, 0);
+	assert_int_equal(spec->stages[0].cpus, 1);
+	assert_int_equal(spec->stages[0].restart.max, AIC_SPEC_DEFAULT_RESTART_MAX);
+	assert_int_equal(spec->stages[0].restart.backoff_ms, AIC_SPEC_DEFAULT_BACKOFF_MS);
+	assert_null(spec->stages[0].env);
+	assert_null(spec->stages[0].inputs);
+	aic_spec_free(spec);
+}
+
+static void mem_units(void **state)
+{
+	static const struct {
+		const char *text;
+		uint64_t mb;
+	} cases[] = {{"512", 512}, {"512M", 512}, {"2G", 2048}, {"1T", 1048576},
+		     {"1536K", 2}, {"16GiB", 16384}, {"8g", 8192}};
+	char buf[256];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct aic_spec *spec;
+		snprintf(buf, sizeof(buf), "stages:\n  a: {command: x, mem: %s}\n", cases[i].text);
+		spec = parse_ok(buf);
+		assert_int_equal(spec->stages[0].mem_mb, cases[i].mb);
+		aic_spec_free(spec);
+	}
+}
+
+static void a_channel_with_source_and_sink(void **state)
+{
+	struct aic_spec *spec = parse_ok("stages:\n"
+					 "  gen: {command: [gen], inputs: [in], outputs: out}\n"
+					 "channels:\n"
+					 "  in: {source: prompts.jsonl}\n"
+					 "  out: {sink: results.jsonl}\n");
+
+	(void)state;
+	assert_string_equal(spec->stages[0].outputs[0], "out");
+	assert_string_equal(aic_spec_channel(spec, "out")->sink, "results.jsonl");
+	aic_spec_free(spec);
+}
+
+static void colocation(void **state)
+{
+	struct aic_spec *spec = parse_ok("stages:\n"
+					 "  gen: {command: g, gpus: 1, inputs: [p], outputs: [s],"
+					 " weights_from: w}\n"
+					 "  train: {command: t, gpus: 1, inputs: [s], weights_to: w,"
+					 " colocate_with: gen}\n"
+					 "channels: {p: {source: p.jsonl}}\n");
+
+	(void)state;
+	assert_string_equal(aic_spec_stage(spec, "train")->colocate_with, "gen");
+	aic_spec_free(spec);
+}
+
+/* Every error path, with the exact position and the words a user needs. */
+static void errors_yaml(void **state)
+{
+	(void)state;
+	expect_error("stages:\n  a: [unclosed\n", "job.yaml:3:1: invalid YAML: did not find expected");
+	expect_error("", "job.yaml:1:1: the spec is empty: expected a mapping with 'stages'");
+	expect_error("- a\n- b\n", "job.yaml:1:1: expected a mapping with 'name', 'stages'");
+	expect_error("name: x\n", "job.yaml:1:1: the spec has no 'stages'");
+	expect_error("stages: {}\n", "job.yaml:1:9: stages: a job needs at least one stage");
+	expect_error("stages: [a, b]\n", "job.yaml:1:9: stages: expected a mapping of NAME: {...}, got a list");
+	expect_error("a: &x {command: c}\nstages:\n  s1: *x\n  s2: *x\n",
+		     "YAML aliases are not supported");
+}
+
+static void errors_keys(void **state)
+{
+	(void)state;
+	expect_error("stages:\n  a: {command: c, replica: 2}\n",
+		     "job.yaml:2:19: stage 'a': unknown key 'replica'; did you mean 'replicas'?");
+	expect_error("stages:\n  a: {command: c, zzzzzz: 2}\n",
+		     "job.yaml:2:19: stage 'a': unknown key 'zzzzzz' (expected one of: command, "
+		     "replicas, ranks, gpus");
+	expect_error("stages:\n  a: {command: c}\nstagse: {}\n",
+		     "job.yaml:3:1: the spec: unknown key 'stagse'; did you mean 'stages'?");
+	expect_error("stages:\n  a: {command: c, gpus: 1, gpus: 2}\n",
+		     "job.yaml:2:28: stage 'a': key 'gpus' appears twice");
+	expect_error("stages:\n  a: {command: c}\n  a: {command: d}\n",
+		     "job.yaml:3:3: stages: stage 'a' is defined twice");
+	expect_error("stages:\n  a b: {command: c}\n",
+		     "job.yaml:2:3: stages: invalid name 'a b': expected 1 to 64 letters");
+	expect_error("stages:\n  a: {command: c}\nchannels:\n  x: {source: s, capcity: 3}\n",
+		     "job.yaml:4:18: channel 'x': unknown key 'capcity'; did you mean 'capacity'?");
+	expect_error("stages:\n  a: {command: c}\nweights: {w: {staleness: 1}}\n",
+		     "weights 'w': unknown key 'staleness'; did you mean 'max_staleness'?");
+	expect_error("stages:\n  a: {command: c, restart: {max: 1, backof_ms: 3}}\n",
+		     "unknown key 'backof_ms'; did you mean 'backoff_ms'?");
+}
+
+static void errors_types(void **state)
+{
+	(void)state;
+	expect_error("stages:\n  a: {command: c, replicas: many}\n",
+		     "job.yaml:2:29: stages.a.replicas: expected an integer from 1 to 100000, got 'many'");
+	expect_error("stages:\n  a: {command: c, replicas: 0}\n",
+		     "stages.a.replicas: '0' is out of range: expected an integer from 1 to 100000");
+	expect_error("stages:\n  a: {command: c, replicas: [1]}\n",
+		     "stages.a.replicas: expected an integer or {min, max}, got a list");
+	expect_error("stages:\n  a: {command: c, replicas: {min: 4, max: 2}}\n",
+		     "stages.a.replicas: min 4 is larger than max 2");
+	expect_error("stages:\n  a: {command: c, replicas: {min: 1}}\n",
+		     "stages.a.replicas: 'max' is required");
+	expect_error("stages:\n  a: {command: c, gpus: '2'}\n",
+		     "stages.a.gpus: expected an integer from 0 to 1024, got '2'");
+	expect_error("stages:\n  a: {command: c, gpus: -1}\n", "stages.a.gpus: '-1' is out of range");
+	expect_error("stages:\n  a: {command: c, cpus: 1.5}\n",
+		     "stages.a.cpus: expected an integer from 0 to 4096, got '1.5'");
+	expect_error("stages:\n  a: {command: c, mem: lots}\n",
+		     "stages.a.mem: expected a size such as 512M, 16G or 1T (a bare number is MiB), got 'lots'");
+	expect_error("stages:\n  a: {command: c, mem: 4Q}\n", "got '4Q'");
+	expect_error("stages:\n  a: {command: []}\n",
+		     "stages.a.command: expected a non-empty list of strings or a shell command string, got an empty list");
+	expect_error("stages:\n  a: {command: [x, {y: 1}]}\n",
+		     "job.yaml:2:20: stages.a.command: expected a string, got a mapping");
+	expect_error("stages:\n  a: {gpus: 1}\n", "job.yaml:2:3: stage 'a' has no command");
+	expect_error("stages:\n  a: 3\n", "job.yaml:2:6: stage 'a': expected a mapping with at least 'command', got '3'");
+	expect_error("stages:\n  a: {command: c, env: [A]}\n",
+		     "stages.a.env: expected a mapping of NAME: value, got a list");
+	expect_error("stages:\n  a: {command: c, env: {1X: y}}\n",
+		     "stages.a.env: invalid variable name '1X'");
+	expect_error("stages:\n  a: {command: c, env: {X: [1]}}\n",
+		     "stages.a.env.X: expected a string or number, got a list");
+	expect_error("stages:\n  a: {command: c, inputs: [x, x]}\nchannels: {x: {source: f}}\n",
+		     "stages.a.inputs: 'x' is listed twice");
+	expect_error("stages:\n  a: {command: c, inputs: {x: 1}}\n",
+		     "stages.a.inputs: expected a list of names, got a mapping");
+	expect_error("stages:\n  a: {command: c}\nchannels: {x: {source: f, compress: maybe}}\n",
+		     "channels.x.compress: expected true or false, got 'maybe'");
+	expect_error("stages:\n  a: {command: c}\nchannels: {x: {source: ''}}\n",
+		     "channels.x.source: expected a string, got ''");
+	expect_error("stages:\n  a: {command: c}\nchannels: {x: 5}\n",
+		     "channel 'x': expected a mapping, got '5'");
+	expect_error("stages:\n  a: {command: c}\nrestart: 3\n",
+		     "job.yaml:3:10: restart: expected a mapping {max, backoff_ms}, got '3'");
+	expect_error("stages:\n  a: {command: c}\nrestart: {max: -2}\n", "restart.max: '-2' is out of range");
+	expect_error("name: [x]\nstages:\n  a: {command: c}\n", "job.yaml:1:7: name: expected a string, got a list");
+}
+
+static void errors_graph(void **state)
+{
+	(void)state;
+	expect_error("stages:\n  a: {command: c, replicas: 2, ranks: 2}\n",
+		     "job.yaml:2:32: stage 'a' has both 'replicas' and 'ranks'");
+	expect_error("stages:\n  a: {command: c, inputs: [x]}\n",
+		     "job.yaml:2:3: channel 'x' is read by stage 'a' but written by no stage and has no source");
+	expect_error("stages:\n  a: {command: c, outputs: [x]}\n",
+		     "channel 'x' is written by stage 'a' but read by no stage and has no sink");
+	expect_error("stages:\n  a: {command: c}\nchannels:\n  x: {capacity: 3}\n",
+		     "job.yaml:4:3: channel 'x' is neither written nor read");
+	expect_error("stages:\n  a: {command: c}\nchannels:\n  x: {source: f}\n",
+		     "channel 'x' has a source but is read by no stage and has no sink");
+	expect_error("stages:\n  a: {command: c, outputs: [y]}\nchannels:\n  y: {epochs: 2, sink: s}\n",
+		     "job.yaml:4:15: channel 'y': 'epochs' needs a 'source'");
+	expect_error("stages:\n"
+		     "  a: {command: c, inputs: [x], outputs: [y]}\n"
+		     "  b: {command: c, inputs: [y], outputs: [x]}\n",
+		     "job.yaml:2:3: stage 'a' can never start: its input 'x' is written only by stages "
+		     "that wait on it (a cycle with no source)");
+	expect_error("stages:\n  a: {command: c, colocate_with: zz}\n",
+		     "stage 'a': colocate_with names 'zz', which is no stage");
+	expect_error("stages:\n  a: {command: c, gpus: 1, colocate_with: a}\n",
+		     "stage 'a': colocate_with names the stage itself");
+	expect_error("stages:\n  a: {command: c, gpus: 1, colocate_with: b}\n  b: {command: c}\n",
+		     "stage 'a': colocate_with 'b' shares GPUs, but stage 'b' uses none");
+	expect_error("stages:\n  a: {command: c, weights_to: w}\n",
+		     "weights 'w' are published by stage 'a' but no stage has 'weights_from: w'");
+	expect_error("stages:\n  a: {command: c, weights_from: w}\n",
+		     "weights 'w' have no writer: no stage has 'weights_to: w'");
+	expect_error("stages:\n  a: {command: c, weights_to: w}\n  b: {command: c, weights_to: w}\n",
+		     "weights 'w' are published by both stage 'a' and stage 'b'");
+}
+
+/* A cycle that a source feeds can start: it is not an error. */
+static void cycle_with_source_is_fine(void **state)
+{
+	struct aic_spec *spec = parse_ok("stages:\n"
+					 "  a: {command: c, inputs: [p], outputs: [y]}\n"
+					 "  b: {command: c, inputs: [y], outputs: [p]}\n"
+					 "channels: {p: {source: seed.jsonl}}\n");
+
+	(void)state;
+	aic_spec_free(spec);
+}
+
+static void reports_every_error(void **state)
+{
+	const char *text = "stages:\n  a: {command: c, gpus: x}\n  b: {command: c, cpus: y}\n";
+	struct aic_spec *spec;
+	char *errors = NULL;
+
+	(void)state;
+	assert_int_equal(aic_spec_parse(text, strlen(text), "j.yaml", &spec, &errors), AIC_ESPEC);
+	assert_non_null(strstr(errors, "j.yaml:2:25: stages.a.gpus"));
+	assert_non_null(strstr(errors, "j.yaml:3:25: stages.b.cpus"));
+	free(errors);
+}
+
+static void error_lists_are_bounded(void **state)
+{
+	char text[16384];
+	size_t o = 0;
+	int i, lines = 0;
+	struct aic_spec *spec;
+	char *errors = NULL, *p;
+
+	(void)state;
+	o += (size_t)snprintf(text + o, sizeof(text) - o, "stages:\n");
+	for (i = 0; i < 200; i++)
+		o += (size_t)snprintf(text + o, sizeof(text) - o, "  s%d: {command: c, gpus: x}\n", i);
+	assert_int_equal(aic_spec_parse(text, o, "j.yaml", &spec, &errors), AIC_ESPEC);
+	for (p = errors; *p; p++)
+		lines += *p == '\n';
+	assert_int_equal(lines, 50);
+	assert_non_null(strstr(errors, "too many errors"));
+	free(errors);
+}
+
+static void nul_bytes_are_refused(void **state)
+{
+	static const char text[] = "stages:\n  a: {command: \"x\\0y\"}\n";
+
+	(void)state;
+	expect_error(text, "stages.a.command: the string contains a NUL character");
+}
+
+static void load_file(void **state)
+{
+	char path[] = "/tmp/aic-test-spec-XXXXXX";
+	int fd = mkstemp(path);
+	struct aic_spec *spec;
+	char *errors = NULL;
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, grpo, strlen(grpo)), (ssize_t)strlen(grpo));
+	close(fd);
+	assert_int_equal(aic_spec_load(path, &spec, &errors), 0);
+	assert_string_equal(spec->path, path);
+	aic_spec_free(spec);
+	unlink(path);
+
+	assert_int_equal(aic_spec_load("/nonexistent/job.yaml", &spec, &errors), -ENOENT);
+	assert_null(spec);
+	assert_string_equal(errors,
+			    "aic: cannot read '/nonexistent/job.yaml': No such file or directory\n");
+	free(errors);
+}
+
+static void too_large(void **state)
+{
+	size_t n = AIC_SPEC_MAX_BYTES + 1;
+	char *big = malloc(n);
+	struct aic_spec *spec;
+	char *errors = NULL;
+
+	(void)state;
+	assert_non_null(big);
+	memset(big, '#', n);
+	assert_int_equal(aic_spec_parse(big, n, "big.yaml", &spec, &errors), AIC_ESPEC);
+	assert_non_null(strstr(errors, "big.yaml:1:1: the spec is 1048577 bytes; the limit is 1048576"));
+	free(errors);
+	free(big);
+}
+
+static void free_null(void **state)
+{
+	(void)state;
+	aic_spec_free(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(parses_grpo),
+		cmocka_unit_test(defaults),
+		cmocka_unit_test(mem_units),
+		cmocka_unit_test(a_channel_with_source_and_sink),
+		cmocka_unit_test(colocation),
+		cmocka_unit_test(errors_yaml),
+		cmocka_unit_test(errors_keys),
+		cmocka_unit_test(errors_types),
+		cmocka_unit_test(errors_graph),
+		cmocka_unit_test(cycle_with_source_is_fine),
+		cmocka_unit_test(reports_every_error),
+		cmocka_unit_test(error_lists_are_bounded),
+		cmocka_unit_test(nul_bytes_are_refused),
+		cmocka_unit_test(load_file),
+		cmocka_unit_test(too_large),
+		cmocka_unit_test(free_null),
+	};
+	return aic_test_run(tests);
+}
