@@ -1,0 +1,601 @@
+/*
+ * aic: the command-line tool. `aic plan` shows where a job's processes would
+ * run; `aic topo` shows a node's GPU topology. Both are thin: the spec
+ * parser, the topology model and the solver in libaic do the work.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef HAVE_JANSSON
+#include <jansson.h>
+#endif
+
+#include "error.h"
+#include "place.h"
+#include "spec.h"
+#include "topo.h"
+
+static void usage(FILE *f)
+{
+	fputs("usage: aic <command> [options]\n"
+	      "\n"
+	      "commands:\n"
+	      "  plan SPEC [--topo XML]... [--nodes N] [--json]\n"
+	      "        validate the job spec and print where each process would run\n"
+	      "  topo [--topo XML] [--json | --gres-conf | --features]\n"
+	      "        print this node's (or XML's) GPU, NUMA and NIC topology\n"
+	      "  help, --help     this text\n"
+	      "  version, --version\n"
+	      "\n"
+	      "Without --topo, the topology comes from $AIC_TOPO_XML, else from hwloc's\n"
+	      "discovery of this machine. See aic(1) and aic-job(5).\n",
+	      f);
+}
+
+static int load_topo(const char *xml, struct aic_topo **t)
+{
+	char *errors = NULL;
+	int rc;
+
+	if (!xml)
+		xml = getenv("AIC_TOPO_XML");
+	if (xml && !*xml)
+		xml = NULL;
+	rc = xml ? aic_topo_load_xml(xml, t, &errors) : aic_topo_load_live(t, &errors);
+	if (rc) {
+		fputs(errors ? errors : "aic: cannot load the topology\n", stderr);
+		free(errors);
+	}
+	return rc;
+}
+
+/* --- aic topo -------------------------------------------------------- */
+
+/* A short GPU type for gres.conf from the model name: "NVIDIA H100 80GB HBM3" -> "h100". */
+static void gpu_type(const char *model, char *buf, size_t len)
+{
+	static const char *const skip[] = {"NVIDIA", "Tesla", "RTX", "GeForce", "Quadro", NULL};
+	char tok[64];
+	const char *p = model;
+	size_t n, i;
+
+	buf[0] = '\0';
+	while (*p) {
+		bool skipped = false;
+		while (*p == ' ')
+			p++;
+		for (n = 0; p[n] && p[n] != ' ' && n < sizeof(tok) - 1; n++)
+			tok[n] = p[n];
+		tok[n] = '\0';
+		p += n;
+		if (!n)
+			break;
+		for (i = 0; skip[i]; i++)
+			skipped |= !strcmp(tok, skip[i]);
+		if (skipped)
+			continue;
+		if (!isalpha((unsigned char)tok[0]))
+			return;
+		for (i = 0; tok[i] && tok[i] != '-' && i < len - 1; i++)
+			buf[i] = (char)tolower((unsigned char)tok[i]);
+		buf[i] = '\0';
+		return;
+	}
+}
+
+static void print_topo_table(const struct aic_topo *t)
+{
+	size_t a, b;
+	char l[24], cpus[256];
+
+	printf("%s: %zu package%s, %zu NUMA node%s, %zu cores, %d CPUs, %zu GPU%s, %zu NIC%s\n\n",
+	       t->host, t->n_packages, t->n_packages == 1 ? "" : "s", t->n_numa,
+	       t->n_numa == 1 ? "" : "s", t->n_cores, aic_cpuset_count(&t->cpus), t->n_gpus,
+	       t->n_gpus == 1 ? "" : "s", t->n_nics, t->n_nics == 1 ? "" : "s");
+	if (t->n_gpus) {
+		printf("%-7s", "");
+		for (b = 0; b < t->n_gpus; b++)
+			printf(" GPU%-2zu", b);
+		for (b = 0; b < t->n_nics; b++)
+			printf(" NIC%-2zu", b);
+		printf(" %-16s %-5s %s\n", "CPU affinity", "NUMA", "bus id / model");
+		for (a = 0; a < t->n_gpus; a++) {
+			printf("GPU%-4zu", a);
+			for (b = 0; b < t->n_gpus; b++)
+				printf(" %-5s", aic_link_name(aic_topo_link(t, a, b),
+							      aic_topo_nvlinks(t, a, b), l, sizeof(l)));
+			for (b = 0; b < t->n_nics; b++)
+				printf(" %-5s", aic_link_name(t->gpu_nic[a * t->n_nics + b], 0, l,
+							      sizeof(l)));
+			aic_cpuset_format(&t->gpus[a].cpus, cpus, sizeof(cpus));
+			if (t->gpus[a].numa >= 0)
+				snprintf(l, sizeof(l), "%d", t->gpus[a].numa);
+			else
+				snprintf(l, sizeof(l), "N/A");
+			printf(" %-16s %-5s %s %s\n", cpus[0] ? cpus : "N/A", l, t->gpus[a].busid,
+			       t->gpus[a].model);
+		}
+		printf("\n");
+	}
+	for (a = 0; a < t->n_nics; a++) {
+		printf("NIC%zu: %s (%s%s%s, %s, NUMA ", a, t->nics[a].name,
+		       t->nics[a].kind == AIC_NIC_IB ? "InfiniBand/RoCE" : "Ethernet",
+		       t->nics[a].ifname[0] && strcmp(t->nics[a].ifname, t->nics[a].name) ? ", " : "",
+		       t->nics[a].ifname[0] && strcmp(t->nics[a].ifname, t->nics[a].name)
+			       ? t->nics[a].ifname
+			       : "",
+		       t->nics[a].busid);
+		if (t->nics[a].numa >= 0)
+			printf("%d)\n", t->nics[a].numa);
+		else
+			printf("N/A)\n");
+	}
+	for (a = 0; a < t->n_numa; a++)
+		printf("NUMA %d: CPUs %s\n", t->numa[a].os_index,
+		       aic_cpuset_format(&t->numa[a].cpus, cpus, sizeof(cpus)));
+	if (t->n_gpus)
+		printf("\nLegend: X self, NV# NVLink (# links), PIX one PCIe switch, PXB several PCIe\n"
+		       "switches, PHB a PCIe host bridge, NODE host bridges in one NUMA node, SYS\n"
+		       "across NUMA nodes.\n");
+}
+
+/* gres.conf lines: Cores= are SLURM's core indices (0..n-1, socket-major). */
+static void print_gres_conf(const struct aic_topo *t)
+{
+	size_t a, b, c;
+	char type[32];
+
+	printf("# %s: %zu GPU%s (written by aic topo --gres-conf)\n", t->host, t->n_gpus,
+	       t->n_gpus == 1 ? "" : "s");
+	for (a = 0; a < t->n_gpus; a++) {
+		bool any = false;
+		gpu_type(t->gpus[a].model, type, sizeof(type));
+		printf("NodeName=%s Name=gpu", t->host);
+		if (type[0])
+			printf(" Type=%s", type);
+		printf(" File=/dev/nvidia%zu", a);
+		for (c = 0; c < t->n_cores; c++) {
+			struct aic_cpuset x;
+			aic_cpuset_and(&x, &t->cores[c].pus, &t->gpus[a].cpus);
+			if (aic_cpuset_empty(&x))
+				continue;
+			/* Contiguous ranges of core indices. */
+			size_t end = c;
+			while (end + 1 < t->n_cores) {
+				aic_cpuset_and(&x, &t->cores[end + 1].pus, &t->gpus[a].cpus);
+				if (aic_cpuset_empty(&x))
+					break;
+				end++;
+			}
+			printf("%s", any ? "," : " Cores=");
+			if (end == c)
+				printf("%zu", c);
+			else
+				printf("%zu-%zu", c, end);
+			any = true;
+			c = end;
+		}
+		printf(" Links=");
+		for (b = 0; b < t->n_gpus; b++)
+			printf("%s%d", b ? "," : "",
+			       a == b ? -1 : aic_topo_link(t, a, b) == AIC_LINK_NV ? aic_topo_nvlinks(t, a, b) : 0);
+		printf("\n");
+	}
+}
+
+/* Node features for node_features/helpers: one per line. */
+static void print_features(const struct aic_topo *t)
+{
+	size_t a, b;
+	bool nvlink = false, nvswitch = false, ib = false;
+	char type[32];
+
+	if (t->n_gpus) {
+		gpu_type(t->gpus[0].model, type, sizeof(type));
+		if (type[0])
+			printf("gpu_%s\n", type);
+		printf("gpus_%zu\n", t->n_gpus);
+	}
+	for (a = 0; a < t->n_gpus; a++) {
+		nvswitch |= t->gpus[a].nvswitch;
+		for (b = 0; b < t->n_gpus; b++)
+			nvlink |= aic_topo_link(t, a, b) == AIC_LINK_NV;
+	}
+	for (a = 0; a < t->n_nics; a++)
+		ib |= t->nics[a].kind == AIC_NIC_IB;
+	if (nvswitch)
+		printf("nvswitch\n");
+	if (nvlink)
+		printf("nvlink\n");
+	if (ib)
+		printf("ib\n");
+	printf("numa_%zu\n", t->n_numa);
+}
+
+#ifdef HAVE_JANSSON
+static json_t *topo_json(const struct aic_topo *t)
+{
+	json_t *o = json_object(), *gpus = json_array(), *nics = json_array(), *numa = json_array();
+	size_t a, b;
+	char buf[256];
+
+	json_object_set_new(o, "host", json_string(t->host));
+	json_object_set_new(o, "packages", json_integer((json_int_t)t->n_packages));
+	json_object_set_new(o, "cores", json_integer((json_int_t)t->n_cores));
+	json_object_set_new(o, "cpus", json_string(aic_cpuset_format(&t->cpus, buf, sizeof(buf))));
+	for (a = 0; a < t->n_numa; a++)
+		json_array_append_new(numa, json_pack("{s:i,s:s}", "os_index", t->numa[a].os_index,
+						      "cpus",
+						      aic_cpuset_format(&t->numa[a].cpus, buf, sizeof(buf))));
+	json_object_set_new(o, "numa", numa);
+	for (a = 0; a < t->n_gpus; a++) {
+		json_t *g = json_pack("{s:i,s:s,s:s,s:i,s:s,s:b}", "index", t->gpus[a].index, "busid",
+				      t->gpus[a].busid, "model", t->gpus[a].model, "numa", t->gpus[a].numa,
+				      "cpus", aic_cpuset_format(&t->gpus[a].cpus, buf, sizeof(buf)),
+				      "nvswitch", t->gpus[a].nvswitch);
+		json_t *links = json_array();
+		for (b = 0; b < t->n_gpus; b++)
+			json_array_append_new(links, json_string(aic_link_name(aic_topo_link(t, a, b),
+										aic_topo_nvlinks(t, a, b),
+										buf, sizeof(buf))));
+		json_object_set_new(g, "links", links);
+		json_object_set_new(g, "nic", t->gpus[a].nic >= 0
+						      ? json_string(t->nics[t->gpus[a].nic].name)
+						      : json_null());
+		json_array_append_new(gpus, g);
+	}
+	json_object_set_new(o, "gpus", gpus);
+	for (a = 0; a < t->n_nics; a++)
+		json_array_append_new(nics, json_pack("{s:s,s:s,s:s,s:s,s:i}", "name", t->nics[a].name,
+						      "ifname", t->nics[a].ifname, "busid",
+						      t->nics[a].busid, "kind",
+						      t->nics[a].kind == AIC_NIC_IB ? "ib" : "eth",
+						      "numa", t->nics[a].numa));
+	json_object_set_new(o, "nics", nics);
+	return o;
+}
+#endif
+
+static int print_json(void *obj)
+{
+#ifdef HAVE_JANSSON
+	json_t *o = obj;
+	int rc = json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0 ? 0 : 1;
+	printf("\n");
+	json_decref(o);
+	return rc;
+#else
+	(void)obj;
+	fprintf(stderr, "aic: --json needs jansson, which this build lacks\n");
+	return 1;
+#endif
+}
+
+static int cmd_topo(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"topo", required_argument, NULL, 't'},	 {"json", no_argument, NULL, 'j'},
+		{"gres-conf", no_argument, NULL, 'g'}, {"features", no_argument, NULL, 'f'},
+		{"help", no_argument, NULL, 'h'},	 {NULL, 0, NULL, 0},
+	};
+	const char *xml = NULL;
+	struct aic_topo *t;
+	int c, mode = 0, rc = 0;
+
+	while ((c = getopt_long(argc, argv, "t:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			xml = optarg;
+			break;
+		case 'j':
+		case 'g':
+		case 'f':
+			if (mode && mode != c) {
+				fprintf(stderr, "aic topo: --json, --gres-conf and --features exclude each other\n");
+				return 2;
+			}
+			mode = c;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "aic topo: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (load_topo(xml, &t))
+		return 1;
+	switch (mode) {
+	case 'j':
+#ifdef HAVE_JANSSON
+		rc = print_json(topo_json(t));
+#else
+		rc = print_json(NULL);
+#endif
+		break;
+	case 'g':
+		print_gres_conf(t);
+		break;
+	case 'f':
+		print_features(t);
+		break;
+	default:
+		print_topo_table(t);
+	}
+	aic_topo_free(t);
+	return rc;
+}
+
+/* --- aic plan -------------------------------------------------------- */
+
+struct plan_nodes {
+	struct aic_topo **topos;
+	struct aic_place_node *nodes;
+	char **names;
+	size_t n;
+};
+
+static void free_plan_nodes(struct plan_nodes *pn, size_t n_topos)
+{
+	size_t i;
+
+	for (i = 0; pn->topos && i < n_topos; i++)
+		aic_topo_free(pn->topos[i]);
+	for (i = 0; pn->names && i < pn->n; i++)
+		free(pn->names[i]);
+	free(pn->topos);
+	free(pn->nodes);
+	free(pn->names);
+}
+
+static const char *link_of(const struct aic_topo *t, const struct aic_proc *p, char *buf, size_t len)
+{
+	enum aic_link worst = AIC_LINK_SELF;
+	int nv = 1 << 30;
+	size_t a, b;
+
+	if (p->n_gpus < 2)
+		return "-";
+	for (a = 0; a < p->n_gpus; a++)
+		for (b = a + 1; b < p->n_gpus; b++) {
+			enum aic_link l = aic_topo_link(t, (size_t)p->gpus[a], (size_t)p->gpus[b]);
+			int n = aic_topo_nvlinks(t, (size_t)p->gpus[a], (size_t)p->gpus[b]);
+			if (l > worst)
+				worst = l;
+			if (l == AIC_LINK_NV && n < nv)
+				nv = n;
+		}
+	return aic_link_name(worst, nv, buf, len);
+}
+
+static void print_plan_table(const struct aic_spec *spec, const struct plan_nodes *pn,
+			     const struct aic_plan *plan)
+{
+	size_t i, j, used = 0, total = 0;
+	char gpus[256], bus[1024], cpus[256], l[24], numa[16];
+
+	for (i = 0; i < plan->n_procs; i++)
+		used += spec->stages[plan->procs[i].stage].colocate_with ? 0 : plan->procs[i].n_gpus;
+	for (i = 0; i < pn->n; i++)
+		total += pn->nodes[i].topo->n_gpus;
+	printf("plan for '%s': %zu process%s on %zu node%s, %zu of %zu GPUs\n\n",
+	       spec->name ? spec->name : spec->path, plan->n_procs, plan->n_procs == 1 ? "" : "es",
+	       pn->n, pn->n == 1 ? "" : "s", used, total);
+	printf("%-12s %-12s %-10s %-10s %-5s %-14s %-4s %-8s %s\n", "stage", "process", "node", "gpus",
+	       "link", "cpus", "numa", "nic", "gpu bus ids");
+	for (i = 0; i < plan->n_procs; i++) {
+		const struct aic_proc *p = &plan->procs[i];
+		const struct aic_stage *st = &spec->stages[p->stage];
+		const struct aic_topo *t = pn->nodes[p->node].topo;
+		char proc[32];
+		size_t o = 0, ob = 0;
+
+		gpus[0] = bus[0] = '\0';
+		for (j = 0; j < p->n_gpus; j++) {
+			o += (size_t)snprintf(gpus + o, sizeof(gpus) - o, "%s%d", j ? "," : "", p->gpus[j]);
+			ob += (size_t)snprintf(bus + ob, sizeof(bus) - ob, "%s%s", j ? "," : "",
+					       t->gpus[p->gpus[j]].busid);
+			if (o >= sizeof(gpus) || ob >= sizeof(bus))
+				break;
+		}
+		snprintf(proc, sizeof(proc), "%s %d", st->ranks ? "rank" : "replica", p->index);
+		if (p->numa >= 0)
+			snprintf(numa, sizeof(numa), "%d", p->numa);
+		else
+			snprintf(numa, sizeof(numa), "-");
+		printf("%-12s %-12s %-10s %-10s %-5s %-14s %-4s %-8s %s\n", st->name, proc,
+		       pn->nodes[p->node].name, p->n_gpus ? gpus : "-", link_of(t, p, l, sizeof(l)),
+		       aic_cpuset_format(&p->cpus, cpus, sizeof(cpus)), numa,
+		       p->nic >= 0 ? t->nics[p->nic].name : "-", p->n_gpus ? bus : "-");
+	}
+}
+
+#ifdef HAVE_JANSSON
+static json_t *plan_json(const struct aic_spec *spec, const struct plan_nodes *pn,
+			 const struct aic_plan *plan)
+{
+	json_t *o = json_object(), *nodes = json_array(), *procs = json_array();
+	size_t i, j;
+	char buf[256];
+
+	json_object_set_new(o, "job", spec->name ? json_string(spec->name) : json_null());
+	for (i = 0; i < pn->n; i++)
+		json_array_append_new(nodes, json_pack("{s:s,s:s,s:i}", "name", pn->nodes[i].name,
+						       "host", pn->nodes[i].topo->host, "gpus",
+						       (int)pn->nodes[i].topo->n_gpus));
+	json_object_set_new(o, "nodes", nodes);
+	for (i = 0; i < plan->n_procs; i++) {
+		const struct aic_proc *p = &plan->procs[i];
+		const struct aic_stage *st = &spec->stages[p->stage];
+		const struct aic_topo *t = pn->nodes[p->node].topo;
+		json_t *g = json_array();
+		for (j = 0; j < p->n_gpus; j++)
+			json_array_append_new(g, json_pack("{s:i,s:s}", "index", p->gpus[j], "busid",
+							   t->gpus[p->gpus[j]].busid));
+		json_array_append_new(
+			procs, json_pack("{s:s,s:s,s:i,s:s,s:i,s:o,s:s,s:i,s:o}", "stage", st->name,
+					 "kind", st->ranks ? "rank" : "replica", "index", p->index,
+					 "node", pn->nodes[p->node].name, "local_rank", p->local_rank,
+					 "gpus", g, "cpus",
+					 aic_cpuset_format(&p->cpus, buf, sizeof(buf)), "numa", p->numa,
+					 "nic", p->nic >= 0 ? json_string(t->nics[p->nic].name) : json_null()));
+	}
+	json_object_set_new(o, "procs", procs);
+	return o;
+}
+#endif
+
+static int cmd_plan(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"topo", required_argument, NULL, 't'}, {"nodes", required_argument, NULL, 'n'},
+		{"json", no_argument, NULL, 'j'},	{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char **xmls = NULL;
+	size_t n_xml = 0, n_topos, i;
+	long nodes = 0;
+	bool json = false;
+	struct aic_spec *spec = NULL;
+	struct aic_plan *plan = NULL;
+	struct plan_nodes pn = {0};
+	char *errors = NULL, *end;
+	int c, rc = 1;
+
+	while ((c = getopt_long(argc, argv, "t:n:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 't': {
+			const char **x = realloc(xmls, (n_xml + 1) * sizeof(*x));
+			if (!x)
+				goto out_free;
+			xmls = x;
+			xmls[n_xml++] = optarg;
+			break;
+		}
+		case 'n':
+			errno = 0;
+			nodes = strtol(optarg, &end, 10);
+			if (errno || *end || nodes < 1 || nodes > 100000) {
+				fprintf(stderr, "aic plan: invalid --nodes '%s': expected a count from 1\n", optarg);
+				rc = 2;
+				goto out_free;
+			}
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			rc = 0;
+			goto out_free;
+		default:
+			rc = 2;
+			goto out_free;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "aic plan: expected one job spec (see 'aic --help')\n");
+		rc = 2;
+		goto out_free;
+	}
+	if (n_xml > 1 && nodes && (size_t)nodes != n_xml) {
+		fprintf(stderr, "aic plan: --nodes %ld with %zu --topo files: give one --topo per node, or one --topo for all\n",
+			nodes, n_xml);
+		rc = 2;
+		goto out_free;
+	}
+	rc = aic_spec_load(argv[optind], &spec, &errors);
+	if (rc) {
+		fputs(errors, stderr);
+		rc = 1;
+		goto out_free;
+	}
+
+	rc = 1;
+	n_topos = n_xml ? n_xml : 1;
+	pn.n = nodes ? (size_t)nodes : n_topos;
+	pn.topos = calloc(n_topos, sizeof(*pn.topos));
+	pn.nodes = calloc(pn.n, sizeof(*pn.nodes));
+	pn.names = calloc(pn.n, sizeof(*pn.names));
+	if (!pn.topos || !pn.nodes || !pn.names)
+		goto out_free_nodes;
+	for (i = 0; i < n_topos; i++)
+		if (load_topo(n_xml ? xmls[i] : NULL, &pn.topos[i]))
+			goto out_free_nodes;
+	for (i = 0; i < pn.n; i++) {
+		const struct aic_topo *t = pn.topos[n_topos == 1 ? 0 : i];
+		size_t j, same = 0;
+		char name[96];
+		for (j = 0; j < pn.n; j++)
+			same += pn.topos[n_topos == 1 ? 0 : j] == t ||
+				!strcmp(pn.topos[n_topos == 1 ? 0 : j]->host, t->host);
+		/* Nodes from the same file or host name are told apart by number. */
+		if (same > 1)
+			snprintf(name, sizeof(name), "%s-%zu", t->host, i + 1);
+		else
+			snprintf(name, sizeof(name), "%s", t->host);
+		pn.names[i] = strdup(name);
+		if (!pn.names[i])
+			goto out_free_nodes;
+		pn.nodes[i].name = pn.names[i];
+		pn.nodes[i].topo = t;
+	}
+	rc = aic_place(spec, pn.nodes, pn.n, &plan, &errors);
+	if (rc) {
+		fputs(errors ? errors : "aic: placement failed\n", stderr);
+		rc = 1;
+		goto out_free_nodes;
+	}
+	if (json) {
+#ifdef HAVE_JANSSON
+		rc = print_json(plan_json(spec, &pn, plan));
+#else
+		rc = print_json(NULL);
+#endif
+	} else {
+		print_plan_table(spec, &pn, plan);
+		rc = 0;
+	}
+
+out_free_nodes:
+	free_plan_nodes(&pn, n_xml ? n_xml : 1);
+out_free:
+	aic_plan_free(plan);
+	aic_spec_free(spec);
+	free(errors);
+	free(xmls);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	if (!cmd) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+		printf("aic %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	if (!strcmp(cmd, "plan"))
+		return cmd_plan(argc - 1, argv + 1);
+	if (!strcmp(cmd, "topo"))
+		return cmd_topo(argc - 1, argv + 1);
+	fprintf(stderr, "aic: '%s' is not an aic command (see 'aic --help')\n", cmd);
+	return 2;
+}

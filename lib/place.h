@@ -1,0 +1,66 @@
+/*
+ * The placement solver: where every process of a job runs.
+ *
+ * aic_place() is a pure, deterministic function of a validated spec and the
+ * topologies of the allocation's nodes (with the GPUs and CPUs the job may
+ * use on each). Same input, same plan: the SPANK plugin, the select plugin,
+ * the launcher and `aic plan` all call it and agree. The objective, in order
+ * of priority, is documented at the top of place.c.
+ */
+#ifndef AIC_PLACE_H
+#define AIC_PLACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cpuset.h"
+#include "spec.h"
+#include "topo.h"
+
+/* The solver tracks GPUs per node in a 64-bit mask. */
+#define AIC_PLACE_MAX_GPUS 64
+
+/* One node of the allocation, as the caller sees it. The solver copies nothing:
+ * everything pointed to must outlive the call. */
+struct aic_place_node {
+	const char *name;	     /* node name; NULL: the topology's host */
+	const struct aic_topo *topo; /* required */
+	const int *gpus;	     /* GPU indices the job may use; NULL: all */
+	size_t n_gpus;
+	const struct aic_cpuset *cpus; /* PUs the job may use; NULL: all */
+};
+
+/* One process: a replica of a stage, or a rank of a gang. */
+struct aic_proc {
+	size_t stage;	   /* index in spec->stages */
+	int index;	   /* replica number, or rank in the gang */
+	size_t node;	   /* index in the nodes given to aic_place() */
+	int local_rank;	   /* position among the stage's processes on that node */
+	size_t n_gpus;
+	int gpus[AIC_PLACE_MAX_GPUS]; /* topology GPU indices, ascending */
+	struct aic_cpuset cpus;	      /* PUs to bind to (whole node when cpus: 0) */
+	int numa;		      /* NUMA node of its GPUs (or CPUs), -1 when mixed */
+	int nic;		      /* topology NIC index nearest its GPUs, or -1 */
+};
+
+struct aic_plan {
+	size_t n_procs;
+	struct aic_proc *procs; /* in spec stage order, then by index */
+};
+
+/*
+ * Places every process of `spec` on `nodes`. On success returns 0 and a new
+ * plan in *out (free with aic_plan_free). When the job does not fit returns
+ * AIC_ENOFIT and, when errors is not NULL, a malloc'ed text saying which
+ * stage could not be placed and what was free; a stage that needs more GPUs
+ * per process than any node has is reported at its spec position. Returns
+ * -EINVAL for bad arguments (no nodes, a GPU index out of range) and
+ * -ENOMEM.
+ */
+int aic_place(const struct aic_spec *spec, const struct aic_place_node *nodes, size_t n_nodes,
+	      struct aic_plan **out, char **errors);
+
+/* Frees a plan; NULL is a no-op. */
+void aic_plan_free(struct aic_plan *plan);
+
+#endif
