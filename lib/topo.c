@@ -15,6 +15,7 @@
 #endif
 
 #include "error.h"
+#include "nvml.h"
 #include "strbuf.h"
 #include "topo.h"
 
@@ -217,17 +218,50 @@ static int gpu_of(struct loader *l, hwloc_obj_t o)
 	return -1;
 }
 
-static void read_nvlink(struct loader *l)
+/*
+ * Sets NVLink classes from link counts: direct[a * n + b] links between two
+ * GPUs, via_switch[a] links from a GPU to the NVSwitch fabric. Two GPUs on
+ * the fabric are linked by the smaller of their switch link counts.
+ */
+static bool apply_nvlink(struct aic_topo *t, const int *direct, const int *via_switch)
+{
+	size_t n = t->n_gpus, a, b;
+	bool any = false;
+
+	for (a = 0; a < n; a++) {
+		t->gpus[a].nvswitch = via_switch[a] > 0;
+		for (b = 0; b < n; b++) {
+			int links = direct[a * n + b];
+			if (a == b)
+				continue;
+			if (links == 0 && via_switch[a] && via_switch[b])
+				links = via_switch[a] < via_switch[b] ? via_switch[a] : via_switch[b];
+			if (links) {
+				t->link[a * n + b] = AIC_LINK_NV;
+				t->nvlinks[a * n + b] = links;
+				any = true;
+			}
+		}
+	}
+	return any;
+}
+
+/* NVLink from hwloc's NVLinkBandwidth matrices; false when there are none. */
+static bool read_nvlink(struct loader *l)
 {
 	struct aic_topo *t = l->t;
 	struct hwloc_distances_s *d[8];
 	unsigned nr = 8, m;
-	unsigned long long *direct, *via_switch;
-	size_t n = t->n_gpus, a, b;
+	unsigned long long *direct, *sw;
+	int *direct_n = NULL, *sw_n = NULL;
+	size_t n = t->n_gpus, a;
+	bool any = false;
 
 	direct = calloc(n * n + 1, sizeof(*direct));
-	via_switch = calloc(n + 1, sizeof(*via_switch));
-	if (!direct || !via_switch)
+	sw = calloc(n + 1, sizeof(*sw));
+	direct_n = calloc(n * n + 1, sizeof(*direct_n));
+	sw_n = calloc(n + 1, sizeof(*sw_n));
+	if (!direct || !sw || !direct_n || !sw_n)
 		goto out_free;
 	if (hwloc_distances_get_by_name(l->topo, "NVLinkBandwidth", &nr, d, 0) != 0)
 		goto out_free;
@@ -249,28 +283,51 @@ static void read_nvlink(struct loader *l)
 				if (gj >= 0 && gj != gi)
 					direct[(size_t)gi * n + (size_t)gj] += v;
 				else if (gj < 0 && is_nvswitch(o))
-					via_switch[gi] += v;
+					sw[gi] += v;
 			}
 		}
 		hwloc_distances_release(l->topo, d[m]);
 	}
-	for (a = 0; a < n; a++) {
-		t->gpus[a].nvswitch = via_switch[a] > 0;
-		for (b = 0; b < n; b++) {
-			unsigned long long bw = direct[a * n + b];
-			if (a == b)
-				continue;
-			if (bw == 0 && via_switch[a] && via_switch[b])
-				bw = via_switch[a] < via_switch[b] ? via_switch[a] : via_switch[b];
-			if (bw) {
-				t->link[a * n + b] = AIC_LINK_NV;
-				t->nvlinks[a * n + b] = nvlink_count(bw);
-			}
-		}
-	}
+	for (a = 0; a < n * n; a++)
+		direct_n[a] = nvlink_count(direct[a]);
+	for (a = 0; a < n; a++)
+		sw_n[a] = nvlink_count(sw[a]);
+	any = apply_nvlink(t, direct_n, sw_n);
 out_free:
 	free(direct);
-	free(via_switch);
+	free(sw);
+	free(direct_n);
+	free(sw_n);
+	return any;
+}
+
+/*
+ * NVLink from NVML, for machines whose hwloc has no NVML backend (Debian's,
+ * for one). Only for the machine we run on, or when AIC_NVML_LIBRARY names
+ * a library explicitly (tests use a fake NVML that answers from a fixture):
+ * the local NVML says nothing about an XML file from elsewhere.
+ */
+static void read_nvml(struct aic_topo *t, bool live)
+{
+	const char *lib = getenv("AIC_NVML_LIBRARY");
+	const char **busids;
+	int *direct, *sw;
+	size_t i, n = t->n_gpus;
+
+	if (n == 0 || (!live && (!lib || !*lib)))
+		return;
+	busids = calloc(n, sizeof(*busids));
+	direct = calloc(n * n, sizeof(*direct));
+	sw = calloc(n, sizeof(*sw));
+	if (busids && direct && sw) {
+		for (i = 0; i < n; i++)
+			busids[i] = t->gpus[i].busid;
+		if (aic__nvml_links(lib && *lib ? lib : NULL, busids, n, direct, sw) == 0)
+			apply_nvlink(t, direct, sw);
+	}
+	free(busids);
+	free(direct);
+	free(sw);
 }
 
 static int cmp_obj_busid(const void *pa, const void *pb)
@@ -287,7 +344,7 @@ static int cmp_obj_busid(const void *pa, const void *pb)
 	return x->func < y->func ? -1 : x->func > y->func;
 }
 
-static int build(struct loader *l)
+static int build(struct loader *l, bool live)
 {
 	hwloc_topology_t topo = l->topo;
 	struct aic_topo *t = l->t;
@@ -419,7 +476,8 @@ static int build(struct loader *l)
 				i == j ? AIC_LINK_SELF
 				       : pci_link(l->gpu_obj[i], l->gpu_obj[j], t->gpus[i].numa,
 						  t->gpus[j].numa);
-	read_nvlink(l);
+	if (!read_nvlink(l))
+		read_nvml(t, live);
 
 	/* Each GPU's nearest NIC: best path class, then InfiniBand, then PCI order. */
 	for (i = 0; i < t->n_gpus; i++) {
@@ -470,7 +528,7 @@ static int load(const char *xml, struct aic_topo **out, char **errors)
 			  xml ? xml : "");
 		goto out_destroy;
 	}
-	rc = build(&l);
+	rc = build(&l, xml == NULL);
 	if (rc == 0 && !l.t->host[0]) {
 		if (xml) {
 			/* No HostName in the file: name the node after it, less ".xml". */

@@ -12,6 +12,10 @@
  * its two forms: GPU-GPU bandwidth (bridged pairs, POWER), or GPU-NVSwitch
  * links with GPU-GPU zero (NVSwitch systems, where every GPU pair connected
  * to the switches is linked by the smaller of their switch bandwidths).
+ * When hwloc has no such matrix (its NVML backend is optional; Debian's
+ * hwloc lacks it), NVML itself is asked through dlopen, for the live
+ * machine, or for an XML file when AIC_NVML_LIBRARY names the library.
+ * Without either, GPU pairs get their PCIe class.
  */
 #ifndef AIC_TOPO_H
 #define AIC_TOPO_H

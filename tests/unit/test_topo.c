@@ -317,6 +317,92 @@ static void load_errors(void **state)
 	unlink(path);
 }
 
+/* Points lib/nvml.c at the fake NVML with fixture `file` (NULL: unset both). */
+static void fake_nvml(const char *file)
+{
+	char lib[4096], fix[4096];
+
+	if (!file) {
+		unsetenv("AIC_NVML_LIBRARY");
+		unsetenv("AIC_FAKE_NVML");
+		return;
+	}
+	snprintf(lib, sizeof(lib), "%s/tests/fake/.libs/libfake_nvml.so", getenv("AIC_BUILD_DIR"));
+	snprintf(fix, sizeof(fix), "%s/tests/fixtures/nvml/%s", getenv("AIC_SRC_DIR"), file);
+	setenv("AIC_NVML_LIBRARY", lib, 1);
+	setenv("AIC_FAKE_NVML", fix, 1);
+}
+
+/* hwloc without its NVML backend: NVSwitch links come from NVML. */
+static void nvml_switch_fabric(void **state)
+{
+	struct aic_topo *t;
+
+	(void)state;
+	t = load("hgx-h100-8gpu-no-nvml.xml");
+	assert_int_equal(aic_topo_link(t, 0, 7), AIC_LINK_SYS);
+	assert_false(t->gpus[0].nvswitch);
+	aic_topo_free(t);
+
+	fake_nvml("hgx-switch.txt");
+	t = load("hgx-h100-8gpu-no-nvml.xml");
+	fake_nvml(NULL);
+	assert_string_equal(matrix(t), "X NV18 NV18 NV18 NV18 NV18 NV18 NV18\n"
+				       "NV18 X NV18 NV18 NV18 NV18 NV18 NV18\n"
+				       "NV18 NV18 X NV18 NV18 NV18 NV18 NV18\n"
+				       "NV18 NV18 NV18 X NV18 NV18 NV18 NV18\n"
+				       "NV18 NV18 NV18 NV18 X NV18 NV18 NV18\n"
+				       "NV18 NV18 NV18 NV18 NV18 X NV18 NV18\n"
+				       "NV18 NV18 NV18 NV18 NV18 NV18 X NV18\n"
+				       "NV18 NV18 NV18 NV18 NV18 NV18 NV18 X\n");
+	assert_true(t->gpus[3].nvswitch);
+	aic_topo_free(t);
+}
+
+/* NVLink bridges that only NVML knows about; a link to a CPU is not a GPU link. */
+static void nvml_bridges(void **state)
+{
+	struct aic_topo *t;
+
+	(void)state;
+	fake_nvml("pcie8-bridges.txt");
+	t = load("pcie-8gpu-2socket.xml");
+	fake_nvml(NULL);
+	assert_string_equal(matrix(t), "X NV3 SYS SYS NODE NODE SYS SYS\n"
+				       "NV3 X SYS SYS NODE NODE SYS SYS\n"
+				       "SYS SYS X NV3 SYS SYS NODE NODE\n"
+				       "SYS SYS NV3 X SYS SYS NODE NODE\n"
+				       "NODE NODE SYS SYS X NV3 SYS SYS\n"
+				       "NODE NODE SYS SYS NV3 X SYS SYS\n"
+				       "SYS SYS NODE NODE SYS SYS X NV3\n"
+				       "SYS SYS NODE NODE SYS SYS NV3 X\n");
+	assert_false(t->gpus[2].nvswitch);
+	aic_topo_free(t);
+}
+
+/* hwloc's own NVLink matrix wins; a missing NVML library is no error. */
+static void nvml_absent_or_unneeded(void **state)
+{
+	struct aic_topo *t;
+
+	(void)state;
+	fake_nvml("pcie8-bridges.txt");
+	t = load("pcie-4gpu-nvlink-pairs.xml");
+	assert_int_equal(aic_topo_nvlinks(t, 0, 2), 4);
+	aic_topo_free(t);
+	setenv("AIC_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1", 1);
+	t = load("pcie-8gpu-2socket.xml");
+	assert_int_equal(aic_topo_link(t, 0, 1), AIC_LINK_PIX);
+	aic_topo_free(t);
+	/* The fake without a fixture fails nvmlInit_v2, like a node without a driver. */
+	fake_nvml("pcie8-bridges.txt");
+	unsetenv("AIC_FAKE_NVML");
+	t = load("pcie-8gpu-2socket.xml");
+	assert_int_equal(aic_topo_link(t, 0, 1), AIC_LINK_PIX);
+	aic_topo_free(t);
+	fake_nvml(NULL);
+}
+
 static void live(void **state)
 {
 	struct aic_topo *t = NULL;
@@ -351,6 +437,9 @@ int main(void)
 		cmocka_unit_test(normalio),
 		cmocka_unit_test(unresolvable_locality),
 		cmocka_unit_test(load_errors),
+		cmocka_unit_test(nvml_switch_fabric),
+		cmocka_unit_test(nvml_bridges),
+		cmocka_unit_test(nvml_absent_or_unneeded),
 		cmocka_unit_test(live),
 	};
 	return aic_test_run(tests);
