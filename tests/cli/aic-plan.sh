@@ -1,0 +1,70 @@
+#!/bin/sh
+# `aic plan` on every fixture topology, its JSON, and its errors.
+. "$AIC_SRC_DIR/tests/tap.sh"
+aic="$AIC_BUILD_DIR/launcher/aic"
+fx="$AIC_SRC_DIR/tests/fixtures"
+grpo="$fx/specs/grpo.yaml"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# A spec that any node with a GPU (or none) can run.
+cat >"$tmp/small.yaml" <<YAML
+name: small
+stages:
+  gen: {command: [gen], replicas: {min: 1, max: 64}, gpus: 1, cpus: 0}
+YAML
+cat >"$tmp/cpu.yaml" <<YAML
+stages:
+  work: {command: [work], replicas: 2}
+YAML
+for xml in "$fx"/topo/*.xml "$fx"/hwloc/*.xml; do
+	name=$(basename "$xml")
+	n=$("$aic" topo --topo "$xml" --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["gpus"]))')
+	if [ "$n" -gt 0 ]; then
+		out=$("$aic" plan "$tmp/small.yaml" --topo "$xml" --json 2>&1)
+		is "$?" 0 "aic plan on $name exits 0"
+		is "$(printf '%s' "$out" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["procs"]))')" \
+			"$n" "$name: an elastic 1-GPU stage gets all $n GPUs"
+	else
+		out=$("$aic" plan "$tmp/cpu.yaml" --topo "$xml" 2>&1)
+		is "$?" 0 "aic plan of a CPU stage on $name exits 0"
+	fi
+done
+
+out=$("$aic" plan "$grpo" --topo "$fx/topo/hgx-h100-8gpu.xml" --nodes 2)
+is "$?" 0 "grpo on two HGX nodes"
+diag "$out"
+like "$out" "^plan for 'grpo-toy': 12 processes on 2 nodes, 16 of 16 GPUs" "summary line"
+like "$out" "train +rank 0 +hgx1-1 +0 +- +0,16 +0 +mlx5_0 +0000:18:00.0" "rank 0 on GPU 0 with its NIC"
+like "$out" "rollout +replica 0 +hgx1-1 +4,5 +NV18 " "rollout pairs on NVLink"
+json=$("$aic" plan "$grpo" --topo "$fx/topo/hgx-h100-8gpu.xml" --nodes 2 --json)
+is "$(printf '%s' "$json" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+p = [x for x in d["procs"] if x["stage"] == "train" and x["index"] == 3][0]
+print(d["job"], len(d["nodes"]), p["kind"], p["node"], p["local_rank"], p["gpus"][0]["busid"], p["cpus"], p["numa"], p["nic"])')" \
+	"grpo-toy 2 rank hgx1-1 3 0000:5d:00.0 3,19 0 mlx5_3" "--json: rank 3's node, local rank, GPU, CPUs, NIC"
+
+out=$("$aic" plan "$grpo" --topo "$fx/topo/pcie-4gpu-nvlink-pairs.xml" --topo "$fx/topo/pcie-8gpu-2socket.xml")
+is "$?" 0 "two different topologies, one --topo each"
+like "$out" "on 2 nodes \(pcie4, pcie8\)|on 2 nodes, 12 of 12 GPUs" "named after their hosts"
+
+err=$("$aic" plan "$grpo" --topo "$fx/topo/pcie-4gpu-nvlink-pairs.xml" 2>&1)
+is "$?" 1 "grpo does not fit one 4-GPU box"
+like "$err" "^aic: stage 'rollout' does not fit: it needs 1 replica of 2 GPUs and 1 core, 0 fit; free after placing 'train': pcie4 0 GPUs 12 cores" \
+	"and says what is free"
+printf 'stages:\n  t: {command: t,\n       gpus: 9}\n' >"$tmp/big.yaml"
+err=$("$aic" plan "$tmp/big.yaml" --topo "$fx/topo/hgx-h100-8gpu.xml" --nodes 4 2>&1)
+is "$?" 1 "9 GPUs per replica on 8-GPU nodes fails"
+is "$err" "$tmp/big.yaml:3:14: stage 't' needs 9 GPUs per replica; the largest node, 'hgx1-1', has 8" \
+	"at the spec position of gpus"
+printf 'stages:\n  t: {command: t, replica: 2}\n' >"$tmp/bad.yaml"
+err=$("$aic" plan "$tmp/bad.yaml" --topo "$fx/topo/cpu-only.xml" 2>&1)
+is "$?" 1 "a bad spec exits 1"
+is "$err" "$tmp/bad.yaml:2:19: stage 't': unknown key 'replica'; did you mean 'replicas'?" "with file:line:column"
+err=$("$aic" plan 2>&1)
+is "$?" 2 "no spec is a usage error"
+err=$("$aic" plan "$grpo" --nodes 0 2>&1)
+is "$?" 2 "--nodes 0 is a usage error"
+like "$err" "invalid --nodes '0'" "naming the value"
+done_testing
