@@ -11,14 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef HAVE_JANSSON
 #include <jansson.h>
-#endif
 
 #include "error.h"
 #include "place.h"
 #include "spec.h"
 #include "topo.h"
+#include "topo_json.h"
 
 static void usage(FILE *f)
 {
@@ -217,63 +216,18 @@ static void print_features(const struct aic_topo *t)
 	printf("numa_%zu\n", t->n_numa);
 }
 
-#ifdef HAVE_JANSSON
-static json_t *topo_json(const struct aic_topo *t)
+static int print_json(json_t *o)
 {
-	json_t *o = json_object(), *gpus = json_array(), *nics = json_array(), *numa = json_array();
-	size_t a, b;
-	char buf[256];
+	int rc;
 
-	json_object_set_new(o, "host", json_string(t->host));
-	json_object_set_new(o, "packages", json_integer((json_int_t)t->n_packages));
-	json_object_set_new(o, "cores", json_integer((json_int_t)t->n_cores));
-	json_object_set_new(o, "cpus", json_string(aic_cpuset_format(&t->cpus, buf, sizeof(buf))));
-	for (a = 0; a < t->n_numa; a++)
-		json_array_append_new(numa, json_pack("{s:i,s:s}", "os_index", t->numa[a].os_index,
-						      "cpus",
-						      aic_cpuset_format(&t->numa[a].cpus, buf, sizeof(buf))));
-	json_object_set_new(o, "numa", numa);
-	for (a = 0; a < t->n_gpus; a++) {
-		json_t *g = json_pack("{s:i,s:s,s:s,s:i,s:s,s:b}", "index", t->gpus[a].index, "busid",
-				      t->gpus[a].busid, "model", t->gpus[a].model, "numa", t->gpus[a].numa,
-				      "cpus", aic_cpuset_format(&t->gpus[a].cpus, buf, sizeof(buf)),
-				      "nvswitch", t->gpus[a].nvswitch);
-		json_t *links = json_array();
-		for (b = 0; b < t->n_gpus; b++)
-			json_array_append_new(links, json_string(aic_link_name(aic_topo_link(t, a, b),
-										aic_topo_nvlinks(t, a, b),
-										buf, sizeof(buf))));
-		json_object_set_new(g, "links", links);
-		json_object_set_new(g, "nic", t->gpus[a].nic >= 0
-						      ? json_string(t->nics[t->gpus[a].nic].name)
-						      : json_null());
-		json_array_append_new(gpus, g);
+	if (!o) {
+		fprintf(stderr, "aic: out of memory\n");
+		return 1;
 	}
-	json_object_set_new(o, "gpus", gpus);
-	for (a = 0; a < t->n_nics; a++)
-		json_array_append_new(nics, json_pack("{s:s,s:s,s:s,s:s,s:i}", "name", t->nics[a].name,
-						      "ifname", t->nics[a].ifname, "busid",
-						      t->nics[a].busid, "kind",
-						      t->nics[a].kind == AIC_NIC_IB ? "ib" : "eth",
-						      "numa", t->nics[a].numa));
-	json_object_set_new(o, "nics", nics);
-	return o;
-}
-#endif
-
-static int print_json(void *obj)
-{
-#ifdef HAVE_JANSSON
-	json_t *o = obj;
-	int rc = json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0 ? 0 : 1;
+	rc = json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0 ? 0 : 1;
 	printf("\n");
 	json_decref(o);
 	return rc;
-#else
-	(void)obj;
-	fprintf(stderr, "aic: --json needs jansson, which this build lacks\n");
-	return 1;
-#endif
 }
 
 static int cmd_topo(int argc, char **argv)
@@ -316,11 +270,7 @@ static int cmd_topo(int argc, char **argv)
 		return 1;
 	switch (mode) {
 	case 'j':
-#ifdef HAVE_JANSSON
-		rc = print_json(topo_json(t));
-#else
-		rc = print_json(NULL);
-#endif
+		rc = print_json(aic_topo_to_json(t));
 		break;
 	case 'g':
 		print_gres_conf(t);
@@ -419,7 +369,6 @@ static void print_plan_table(const struct aic_spec *spec, const struct plan_node
 	}
 }
 
-#ifdef HAVE_JANSSON
 static json_t *plan_json(const struct aic_spec *spec, const struct plan_nodes *pn,
 			 const struct aic_plan *plan)
 {
@@ -452,7 +401,6 @@ static json_t *plan_json(const struct aic_spec *spec, const struct plan_nodes *p
 	json_object_set_new(o, "procs", procs);
 	return o;
 }
-#endif
 
 static int cmd_plan(int argc, char **argv)
 {
@@ -556,11 +504,7 @@ static int cmd_plan(int argc, char **argv)
 		goto out_free_nodes;
 	}
 	if (json) {
-#ifdef HAVE_JANSSON
 		rc = print_json(plan_json(spec, &pn, plan));
-#else
-		rc = print_json(NULL);
-#endif
 	} else {
 		print_plan_table(spec, &pn, plan);
 		rc = 0;

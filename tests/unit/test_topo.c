@@ -9,6 +9,7 @@
 #include "aic_test.h"
 #include "error.h"
 #include "topo.h"
+#include "topo_json.h"
 
 static char *fixture(const char *name)
 {
@@ -402,6 +403,59 @@ static void nvml_absent_or_unneeded(void **state)
 	fake_nvml(NULL);
 }
 
+/* Every fixture survives the trip to JSON and back (what agents send the head). */
+static void json_round_trip(void **state)
+{
+	static const char *const names[] = {
+		"hgx-h100-8gpu.xml", "pcie-4gpu-nvlink-pairs.xml", "pcie-8gpu-2socket.xml", "cpu-only.xml",
+		"shared:nvidiaDGX2.xml", "shared:power8gpudistances.xml", "shared:24em64t-2n6c2t-pci.xml",
+		"shared:64intel64-3g2n+2n-irregulargroups+pci.xml"};
+	size_t i, g, c;
+
+	(void)state;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct aic_topo *a = load(names[i]), *b = NULL;
+		json_t *j = aic_topo_to_json(a);
+		char *ma;
+		assert_non_null(j);
+		assert_int_equal(aic_topo_from_json(j, &b), 0);
+		json_decref(j);
+		assert_string_equal(a->host, b->host);
+		assert_true(aic_cpuset_equal(&a->cpus, &b->cpus));
+		assert_int_equal(a->n_cores, b->n_cores);
+		for (c = 0; c < a->n_cores; c++) {
+			assert_true(aic_cpuset_equal(&a->cores[c].pus, &b->cores[c].pus));
+			assert_int_equal(a->cores[c].numa, b->cores[c].numa);
+		}
+		assert_int_equal(a->n_numa, b->n_numa);
+		assert_int_equal(a->n_nics, b->n_nics);
+		assert_int_equal(a->n_gpus, b->n_gpus);
+		for (g = 0; g < a->n_gpus; g++) {
+			assert_string_equal(a->gpus[g].busid, b->gpus[g].busid);
+			assert_int_equal(a->gpus[g].numa, b->gpus[g].numa);
+			assert_int_equal(a->gpus[g].nic, b->gpus[g].nic);
+			assert_true(aic_cpuset_equal(&a->gpus[g].cpus, &b->gpus[g].cpus));
+		}
+		assert_memory_equal(a->gpu_nic, b->gpu_nic, a->n_gpus * a->n_nics * sizeof(*a->gpu_nic));
+		ma = strdup(matrix(a));
+		assert_string_equal(ma, matrix(b));
+		free(ma);
+		aic_topo_free(a);
+		aic_topo_free(b);
+	}
+}
+
+static void json_rejects_garbage(void **state)
+{
+	struct aic_topo *t = (struct aic_topo *)1;
+	json_t *j = json_pack("{s:s,s:s,s:[{s:s}]}", "host", "x", "cpus", "0-3", "gpus", "busid", "1");
+
+	(void)state;
+	assert_int_equal(aic_topo_from_json(j, &t), AIC_ETOPO);
+	assert_null(t);
+	json_decref(j);
+}
+
 static void live(void **state)
 {
 	struct aic_topo *t = NULL;
@@ -433,6 +487,8 @@ int main(void)
 		cmocka_unit_test(nvml_switch_fabric),
 		cmocka_unit_test(nvml_bridges),
 		cmocka_unit_test(nvml_absent_or_unneeded),
+		cmocka_unit_test(json_round_trip),
+		cmocka_unit_test(json_rejects_garbage),
 		cmocka_unit_test(live),
 	};
 	return aic_test_run(tests);

@@ -1,0 +1,62 @@
+#include "config.h"
+
+#include <errno.h>
+
+#include "error.h"
+#include "wire.h"
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+void aic_wire_header(uint8_t *out, uint16_t type, uint32_t length)
+{
+	out[0] = 'A';
+	out[1] = 'I';
+	out[2] = 'C';
+	out[3] = AIC_WIRE_VERSION;
+	put16(out + 4, type);
+	put16(out + 6, 0);
+	put32(out + 8, length);
+}
+
+long aic_wire_decode(const uint8_t *buf, size_t len, struct aic_frame *f)
+{
+	uint32_t n;
+
+	if (len >= 4 && (buf[0] != 'A' || buf[1] != 'I' || buf[2] != 'C' || buf[3] != AIC_WIRE_VERSION))
+		return AIC_EPROTO;
+	if (len < AIC_WIRE_HEADER)
+		return 0;
+	n = (uint32_t)buf[8] << 24 | (uint32_t)buf[9] << 16 | (uint32_t)buf[10] << 8 | buf[11];
+	if (n > AIC_WIRE_MAX_PAYLOAD)
+		return -EMSGSIZE;
+	if (len - AIC_WIRE_HEADER < n)
+		return 0;
+	f->type = (uint16_t)(buf[4] << 8 | buf[5]);
+	f->flags = (uint16_t)(buf[6] << 8 | buf[7]);
+	f->length = n;
+	f->payload = buf + AIC_WIRE_HEADER;
+	return (long)(AIC_WIRE_HEADER + n);
+}
+
+const char *aic_msg_name(uint16_t type)
+{
+	static const char *const names[] = {"?",	"HELLO",  "WELCOME",  "REJECT",
+					    "SPAWN", "KILL",   "STARTED",  "EXITED",
+					    "SHUTDOWN", "STATUS", "STOP"};
+
+	if (type < sizeof(names) / sizeof(names[0]))
+		return names[type];
+	return type >= AIC_MSG_DATA ? "DATA" : "?";
+}

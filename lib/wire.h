@@ -1,0 +1,65 @@
+/*
+ * aic's wire protocol: length-prefixed frames over TCP or Unix sockets.
+ *
+ * Every frame is a 12-byte header then `length` bytes of payload:
+ *
+ *   offset 0  "AIC" and the protocol version (1)      4 bytes
+ *   offset 4  message type                             u16, big-endian
+ *   offset 6  flags (0 for now)                        u16, big-endian
+ *   offset 8  payload length                           u32, big-endian
+ *
+ * Control messages (types below 0x100) carry a JSON object; data-plane
+ * messages (0x100 and up, the channels of the next layer) carry binary
+ * payloads and travel between agents directly, never through the head.
+ * Every connection starts with HELLO carrying the job token; anything else
+ * first, or a wrong token, is answered with REJECT and closed.
+ *
+ * The decoder is a pure function over a byte buffer: it never allocates,
+ * and rejects bad magic, unknown versions and oversized frames.
+ */
+#ifndef AIC_WIRE_H
+#define AIC_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define AIC_WIRE_VERSION 1
+#define AIC_WIRE_HEADER 12
+/* Control frames are small; data frames are bounded by the channel layer. */
+#define AIC_WIRE_MAX_PAYLOAD (64u << 20)
+
+enum aic_msg {
+	AIC_MSG_HELLO = 1,    /* client -> server: token, role, identity */
+	AIC_MSG_WELCOME = 2,  /* server -> client: accepted */
+	AIC_MSG_REJECT = 3,   /* server -> client: refused, then closed */
+	AIC_MSG_SPAWN = 4,    /* head -> agent: start a worker */
+	AIC_MSG_KILL = 5,     /* head -> agent: signal a worker */
+	AIC_MSG_STARTED = 6,  /* agent -> head: a worker runs */
+	AIC_MSG_EXITED = 7,   /* agent -> head: a worker ended */
+	AIC_MSG_SHUTDOWN = 8, /* head -> agent: stop every worker and exit */
+	AIC_MSG_STATUS = 9,   /* client -> head: request; head -> client: reply */
+	AIC_MSG_STOP = 10,    /* client -> head: stop the job */
+	AIC_MSG_DATA = 0x100, /* first data-plane type */
+};
+
+struct aic_frame {
+	uint16_t type;
+	uint16_t flags;
+	uint32_t length;
+	const uint8_t *payload; /* points into the decoded buffer */
+};
+
+/* Writes a header for a payload of `length` bytes into out[AIC_WIRE_HEADER]. */
+void aic_wire_header(uint8_t *out, uint16_t type, uint32_t length);
+
+/*
+ * Decodes one frame from buf[0..len). Returns the bytes it used (header and
+ * payload) and fills *f; 0 when more bytes are needed; AIC_EPROTO for a bad
+ * magic or version, -EMSGSIZE for a payload over AIC_WIRE_MAX_PAYLOAD.
+ */
+long aic_wire_decode(const uint8_t *buf, size_t len, struct aic_frame *f);
+
+/* A short name for a message type ("HELLO"), or "?" . */
+const char *aic_msg_name(uint16_t type);
+
+#endif
