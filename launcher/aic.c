@@ -8,13 +8,20 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
+#include <sched.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
 
+#include "engine/engine.h"
+#include "engine/jobdir.h"
+#include "engine/log.h"
 #include "error.h"
 #include "place.h"
+#include "token.h"
 #include "spec.h"
 #include "topo.h"
 #include "topo_json.h"
@@ -28,6 +35,8 @@ static void usage(FILE *f)
 	      "        validate the job spec and print where each process would run\n"
 	      "  topo [--topo XML] [--json | --gres-conf | --features]\n"
 	      "        print this node's (or XML's) GPU, NUMA and NIC topology\n"
+	      "  run SPEC [--topo XML]\n"
+	      "        run the job on this machine, without SLURM (the engine in one process)\n"
 	      "  help, --help     this text\n"
 	      "  version, --version\n"
 	      "\n"
@@ -520,6 +529,93 @@ out_free:
 	return rc;
 }
 
+/* --- aic run -------------------------------------------------------- */
+
+/* Where aic status and aic stop find the head. */
+static int publish_head(int port, void *arg)
+{
+	char head[64];
+
+	if (port == 0)
+		return -1;
+	snprintf(head, sizeof(head), "127.0.0.1:%d", port);
+	return jobdir_write_text(arg, "head", head);
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"topo", required_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *xml = NULL;
+	struct aic_spec *spec = NULL;
+	struct aic_topo *topo = NULL;
+	struct engine_opts o = {0};
+	struct aic_cpuset cpus;
+	char token[AIC_TOKEN_LEN + 1], jobdir[PATH_MAX], cwd[PATH_MAX], name[64], host[256];
+	char *errors = NULL;
+	cpu_set_t set;
+	int c, rc = 1;
+
+	while ((c = getopt_long(argc, argv, "t:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			xml = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "aic run: expected one job spec (see 'aic --help')\n");
+		return 2;
+	}
+	if (aic_spec_load(argv[optind], &spec, &errors) != 0) {
+		fputs(errors, stderr);
+		free(errors);
+		return 1;
+	}
+	if (load_topo(xml, &topo))
+		goto out_free;
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	aic_log_set_name("aic run", NULL);
+	aic_cpuset_zero(&cpus);
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		for (c = 0; c < CPU_SETSIZE && c < AIC_CPUSET_MAX; c++)
+			if (CPU_ISSET(c, &set))
+				aic_cpuset_set(&cpus, c);
+	snprintf(name, sizeof(name), "run-%d", (int)getpid());
+	if (aic_token_new(token) != 0 || !getcwd(cwd, sizeof(cwd)) ||
+	    jobdir_create(cwd, name, token, jobdir, sizeof(jobdir)) != 0)
+		goto out_free;
+	o.is_head = true;
+	o.spec = spec;
+	o.jobdir = jobdir;
+	o.n_nodes = 1;
+	o.listen_addr = "127.0.0.1";
+	o.addr = "127.0.0.1";
+	o.token = token;
+	o.node = host;
+	o.topo = topo;
+	o.cpus = &cpus;
+	o.cvd = getenv("CUDA_VISIBLE_DEVICES");
+	o.publish = publish_head;
+	o.publish_arg = jobdir;
+	fprintf(stderr, "aic run: job directory %s\n", jobdir);
+	rc = engine_run(&o);
+out_free:
+	aic_topo_free(topo);
+	aic_spec_free(spec);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
@@ -540,6 +636,8 @@ int main(int argc, char **argv)
 		return cmd_plan(argc - 1, argv + 1);
 	if (!strcmp(cmd, "topo"))
 		return cmd_topo(argc - 1, argv + 1);
+	if (!strcmp(cmd, "run"))
+		return cmd_run(argc - 1, argv + 1);
 	fprintf(stderr, "aic: '%s' is not an aic command (see 'aic --help')\n", cmd);
 	return 2;
 }

@@ -274,6 +274,12 @@ int aic_spank_stepd_task_init(spank_t sp, const struct aic_spank_config *cfg)
 	spank_setenv(sp, "AIC_NODE_COUNT", buf, 1);
 	/* srun exported AIC_JOB_SPEC (absolute); --export=NONE jobs get the option's value. */
 	spank_setenv(sp, "AIC_JOB_SPEC", a->job, 0);
+	/* aic-launch and aic topo on this node see the topology the plugin used. */
+	if (cfg->topo_xml[0]) {
+		char xml[PATH_MAX];
+		topo_path(sp, cfg->topo_xml, xml, sizeof(xml));
+		spank_setenv(sp, "AIC_TOPO_XML", xml, 0);
+	}
 	return 0;
 }
 

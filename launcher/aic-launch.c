@@ -1,0 +1,266 @@
+/*
+ * aic-launch: the per-node launcher. Started once per node inside a SLURM
+ * allocation:
+ *
+ *     srun --ntasks-per-node=1 --mpi=pmix aic-launch [SPEC]
+ *
+ * Bootstrap over PMIx (SLURM's mpi/pmix is the server): rank 0 listens for
+ * agents on an ephemeral port, makes the job token and the job directory,
+ * and Puts the head's address, the token and the directory; every rank
+ * Fences, Gets them, and its agent connects to the head. No fixed ports, no
+ * sleeps, no addresses passed by hand. SPEC defaults to --aic-job's
+ * (AIC_JOB_SPEC, set by the SPANK plugin).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pmix.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/engine.h"
+#include "engine/jobdir.h"
+#include "engine/log.h"
+#include "error.h"
+#include "token.h"
+
+#define KEY_HEAD "aic.head"
+#define KEY_TOKEN "aic.token"
+#define KEY_JOBDIR "aic.jobdir"
+#define KEY_ERROR "aic.error"
+
+struct boot {
+	pmix_proc_t me;
+	char token[AIC_TOKEN_LEN + 1];
+	char jobdir[PATH_MAX];
+	char addr[64];
+	char error[512];
+};
+
+static int put_str(const char *key, const char *value)
+{
+	pmix_value_t v;
+
+	PMIX_VALUE_CONSTRUCT(&v);
+	v.type = PMIX_STRING;
+	v.data.string = (char *)value;
+	return PMIx_Put(PMIX_GLOBAL, key, &v) == PMIX_SUCCESS ? 0 : -1;
+}
+
+static int get_str(const pmix_proc_t *me, int rank, const char *key, char *buf, size_t len)
+{
+	pmix_proc_t p;
+	pmix_value_t *v = NULL;
+	int rc;
+
+	PMIX_LOAD_PROCID(&p, me->nspace, (pmix_rank_t)rank);
+	rc = PMIx_Get(&p, key, NULL, 0, &v);
+	if (rc != PMIX_SUCCESS || v->type != PMIX_STRING) {
+		if (rc == PMIX_SUCCESS)
+			PMIX_VALUE_RELEASE(v);
+		return -1;
+	}
+	snprintf(buf, len, "%s", v->data.string);
+	PMIX_VALUE_RELEASE(v);
+	return 0;
+}
+
+static int fence(void)
+{
+	pmix_proc_t all;
+	pmix_info_t collect;
+	bool yes = true;
+
+	PMIX_PROC_CONSTRUCT(&all);
+	PMIX_LOAD_PROCID(&all, "", PMIX_RANK_WILDCARD);
+	PMIX_INFO_LOAD(&collect, PMIX_COLLECT_DATA, &yes, PMIX_BOOL);
+	return PMIx_Fence(NULL, 0, &collect, 1) == PMIX_SUCCESS ? 0 : -1;
+}
+
+/* Rank 0, once the head listens: publish where, and the token, then fence. */
+static int publish(int port, void *arg)
+{
+	struct boot *b = arg;
+	char head[128];
+
+	snprintf(head, sizeof(head), "%s:%d", b->addr, port);
+	if (port == 0 && !b->error[0])
+		snprintf(b->error, sizeof(b->error), "the head did not start");
+	if ((b->error[0] ? put_str(KEY_ERROR, b->error) : put_str(KEY_HEAD, head)) != 0 ||
+	    put_str(KEY_TOKEN, b->token) != 0 || put_str(KEY_JOBDIR, b->jobdir) != 0 ||
+	    PMIx_Commit() != PMIX_SUCCESS || fence() != 0) {
+		aic_log_error("PMIx put/fence failed");
+		return -1;
+	}
+	if (port)
+		jobdir_write_text(b->jobdir, "head", head);
+	return b->error[0] ? -1 : 0;
+}
+
+static void usage(FILE *f)
+{
+	fputs("usage: srun --ntasks-per-node=1 --mpi=pmix aic-launch [SPEC]\n"
+	      "\n"
+	      "Starts aic's engine, one aic-launch per node of the allocation: node agents,\n"
+	      "and the head on the first node, which places SPEC's stages on the allocated\n"
+	      "GPUs and runs them. SPEC defaults to srun/sbatch --aic-job's.\n",
+	      f);
+}
+
+int main(int argc, char **argv)
+{
+	struct boot b;
+	struct engine_opts o = {0};
+	struct aic_spec *spec = NULL;
+	struct aic_topo *topo = NULL;
+	struct aic_cpuset cpus;
+	cpu_set_t set;
+	int gpus[64], rc, code = 1, c;
+	uint32_t size = 0, local = 1;
+	pmix_value_t *v;
+	pmix_proc_t wild;
+	const char *spec_path = NULL, *xml, *node;
+	char host[256], head[128], *errors = NULL, *line, *save = NULL, *colon;
+
+	memset(&b, 0, sizeof(b));
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc > 1 && !strcmp(argv[1], "--version")) {
+		printf("aic-launch %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
+		usage(stderr);
+		return 2;
+	}
+	spec_path = argc == 2 ? argv[1] : getenv("AIC_JOB_SPEC");
+	node = getenv("SLURMD_NODENAME");
+	if (!node) {
+		gethostname(host, sizeof(host));
+		host[sizeof(host) - 1] = '\0';
+		node = host;
+	}
+	aic_log_set_name("aic-launch", node);
+	if (!getenv("PMIX_NAMESPACE")) {
+		aic_log_error("no PMIx server: start aic-launch with 'srun --mpi=pmix' (one task per "
+			      "node), or use 'aic run SPEC' outside SLURM");
+		return 2;
+	}
+	rc = PMIx_Init(&b.me, NULL, 0);
+	if (rc != PMIX_SUCCESS) {
+		aic_log_error("PMIx_Init: %s", PMIx_Error_string(rc));
+		return 1;
+	}
+	aic_log_set_name("aic-launch", node);
+	PMIX_LOAD_PROCID(&wild, b.me.nspace, PMIX_RANK_WILDCARD);
+	if (PMIx_Get(&wild, PMIX_JOB_SIZE, NULL, 0, &v) == PMIX_SUCCESS) {
+		size = v->data.uint32;
+		PMIX_VALUE_RELEASE(v);
+	}
+	if (PMIx_Get(&wild, PMIX_LOCAL_SIZE, NULL, 0, &v) == PMIX_SUCCESS) {
+		local = v->data.uint32;
+		PMIX_VALUE_RELEASE(v);
+	}
+	engine_node_addr(b.addr, sizeof(b.addr));
+
+	/* Every rank must reach the fence, even with an error to report. */
+	if (local != 1)
+		snprintf(b.error, sizeof(b.error),
+			 "%u aic-launch tasks on node '%s': run exactly one per node "
+			 "(srun --ntasks-per-node=1)",
+			 local, node);
+	if (b.me.rank == 0 && !b.error[0]) {
+		if (!spec_path) {
+			snprintf(b.error, sizeof(b.error),
+				 "no job spec: give one (aic-launch SPEC) or use srun/sbatch --aic-job");
+		} else if ((rc = aic_spec_load(spec_path, &spec, &errors)) != 0) {
+			for (line = strtok_r(errors, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+				aic_log_error("%s", line);
+			snprintf(b.error, sizeof(b.error), "invalid job spec '%s'", spec_path);
+		} else if (aic_token_new(b.token) != 0) {
+			snprintf(b.error, sizeof(b.error), "cannot make a job token");
+		} else {
+			const char *base = getenv("SLURM_SUBMIT_DIR");
+			char name[128], cwd[PATH_MAX];
+			snprintf(name, sizeof(name), "%s.%s", getenv("SLURM_JOB_ID") ?: "0",
+				 getenv("SLURM_STEP_ID") ?: "0");
+			if (!base)
+				base = getcwd(cwd, sizeof(cwd)) ? cwd : ".";
+			if (jobdir_create(base, name, b.token, b.jobdir, sizeof(b.jobdir)) != 0)
+				snprintf(b.error, sizeof(b.error), "cannot make the job directory");
+		}
+		free(errors);
+	}
+
+	xml = getenv("AIC_TOPO_XML");
+	rc = xml && *xml ? aic_topo_load_xml(xml, &topo, &errors) : aic_topo_load_live(&topo, &errors);
+	if (rc) {
+		aic_log_error("%s", errors ? errors : "cannot load the node topology");
+		free(errors);
+		if (!b.error[0])
+			snprintf(b.error, sizeof(b.error), "no topology on node '%s'", node);
+	}
+	aic_cpuset_zero(&cpus);
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		for (c = 0; c < CPU_SETSIZE && c < AIC_CPUSET_MAX; c++)
+			if (CPU_ISSET(c, &set))
+				aic_cpuset_set(&cpus, c);
+
+	o.rank = (int)b.me.rank;
+	o.node = node;
+	o.addr = b.addr;
+	o.topo = topo;
+	o.n_gpus = engine_step_gpus(gpus, 64);
+	o.gpus = o.n_gpus ? gpus : NULL;
+	o.cvd = getenv("CUDA_VISIBLE_DEVICES");
+	o.cpus = &cpus;
+	if (b.me.rank == 0) {
+		if (b.error[0]) {
+			publish(0, &b);
+			aic_log_error("%s", b.error);
+			goto out_finalize;
+		}
+		o.is_head = true;
+		o.spec = spec;
+		o.jobdir = b.jobdir;
+		o.n_nodes = (int)size;
+		o.token = b.token;
+		o.publish = publish;
+		o.publish_arg = &b;
+		aic_log_info("head for '%s' on %d node%s, job directory %s",
+			     spec->name ? spec->name : spec_path, (int)size, size == 1 ? "" : "s", b.jobdir);
+		code = engine_run(&o);
+		goto out_finalize;
+	}
+	if (put_str("aic.node", node) != 0 || PMIx_Commit() != PMIX_SUCCESS || fence() != 0) {
+		aic_log_error("PMIx put/fence failed");
+		goto out_finalize;
+	}
+	if (get_str(&b.me, 0, KEY_ERROR, b.error, sizeof(b.error)) == 0) {
+		/* Rank 0 said why; it reports it. */
+		goto out_finalize;
+	}
+	if (b.error[0] || get_str(&b.me, 0, KEY_HEAD, head, sizeof(head)) != 0 ||
+	    get_str(&b.me, 0, KEY_TOKEN, b.token, sizeof(b.token)) != 0 ||
+	    !(colon = strrchr(head, ':'))) {
+		aic_log_error("%s", b.error[0] ? b.error : "rank 0 published no head address");
+		goto out_finalize;
+	}
+	*colon = '\0';
+	o.token = b.token;
+	o.head_host = head;
+	o.head_port = atoi(colon + 1);
+	code = engine_run(&o);
+
+out_finalize:
+	aic_spec_free(spec);
+	aic_topo_free(topo);
+	PMIx_Finalize(NULL, 0);
+	return code;
+}

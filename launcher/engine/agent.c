@@ -1,0 +1,466 @@
+/*
+ * A node agent (see agent.h).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "conn.h"
+#include "error.h"
+#include "log.h"
+#include "spawn.h"
+#include "topo_json.h"
+#include "wire.h"
+
+extern char **environ;
+
+struct aproc;
+
+/* One run of a worker: its pidfd's poll handle, freed when closed. */
+struct run {
+	uv_poll_t poll;
+	struct aproc *p;
+};
+
+struct aproc {
+	struct agent *a;
+	long id;
+	struct aic_child child;
+	struct run *run;
+	uv_timer_t kill_timer;
+	bool running;
+	char stage[64];
+	int index;
+};
+
+struct agent {
+	uv_loop_t *loop;
+	struct agent_config cfg;
+	struct aic_conn *head;
+	struct aproc **procs; /* by head's id */
+	size_t n_procs;
+	uv_timer_t grace;
+	bool shutting_down, done, lost_head;
+	int exit_code;
+	int running;
+};
+
+static void finish_if_idle(struct agent *a)
+{
+	if (!a->shutting_down || a->running > 0 || a->done)
+		return;
+	uv_timer_stop(&a->grace);
+	a->done = true;
+	if (a->head)
+		aic_conn_close(a->head);
+}
+
+static void signal_all(struct agent *a, int sig)
+{
+	size_t i;
+
+	for (i = 0; i < a->n_procs; i++)
+		if (a->procs[i] && a->procs[i]->running)
+			kill(-a->procs[i]->child.pid, sig);
+}
+
+static void grace_expired(uv_timer_t *t)
+{
+	struct agent *a = t->data;
+
+	if (a->running)
+		aic_log_warn("%d worker%s still running after the grace period: SIGKILL", a->running,
+			     a->running == 1 ? "" : "s");
+	signal_all(a, SIGKILL);
+}
+
+static void shutdown_agent(struct agent *a, int code)
+{
+	if (a->shutting_down)
+		return;
+	a->shutting_down = true;
+	a->exit_code = code;
+	signal_all(a, SIGTERM);
+	uv_timer_start(&a->grace, grace_expired, (uint64_t)a->cfg.grace_ms, 0);
+	finish_if_idle(a);
+}
+
+void agent_terminate(struct agent *a, int sig)
+{
+	aic_log_info("signal %d: stopping every worker", sig);
+	shutdown_agent(a, 128 + sig);
+}
+
+static void report(struct agent *a, uint16_t type, json_t *m)
+{
+	if (a->head && !a->head->closing)
+		aic_conn_send(a->head, type, m);
+	json_decref(m);
+}
+
+static void kill_timer_cb(uv_timer_t *t)
+{
+	struct aproc *p = t->data;
+
+	if (p->running)
+		kill(-p->child.pid, SIGKILL);
+}
+
+static void free_run(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void exited(uv_poll_t *poll, int status, int events)
+{
+	struct run *r = poll->data;
+	struct aproc *p = r->p;
+	struct agent *a = p->a;
+	pid_t pgid = p->child.pid;
+	int ws = 0, code;
+
+	(void)status;
+	(void)events;
+	if (aic_child_wait(&p->child, &ws) != 1)
+		return;
+	uv_poll_stop(poll);
+	uv_close((uv_handle_t *)poll, free_run);
+	p->run = NULL;
+	uv_timer_stop(&p->kill_timer);
+	/* Whatever the worker left in its process group goes with it. */
+	kill(-pgid, SIGKILL);
+	code = WIFEXITED(ws) ? WEXITSTATUS(ws) : WIFSIGNALED(ws) ? -WTERMSIG(ws) : -1;
+	p->running = false;
+	a->running--;
+	aic_log_debug("stage '%s' %d exited: %d", p->stage, p->index, code);
+	report(a, AIC_MSG_EXITED, json_pack("{s:I,s:i}", "id", (json_int_t)p->id, "status", code));
+	finish_if_idle(a);
+}
+
+static struct aproc *proc_slot(struct agent *a, long id)
+{
+	struct aproc **np;
+	size_t n;
+
+	if (id < 0 || id > 1000000)
+		return NULL;
+	if ((size_t)id >= a->n_procs) {
+		n = (size_t)id + 16;
+		np = realloc(a->procs, n * sizeof(*np));
+		if (!np)
+			return NULL;
+		memset(np + a->n_procs, 0, (n - a->n_procs) * sizeof(*np));
+		a->procs = np;
+		a->n_procs = n;
+	}
+	if (!a->procs[id]) {
+		struct aproc *p = calloc(1, sizeof(*p));
+		if (!p)
+			return NULL;
+		p->a = a;
+		p->id = id;
+		uv_timer_init(a->loop, &p->kill_timer);
+		p->kill_timer.data = p;
+		a->procs[id] = p;
+	}
+	return a->procs[id];
+}
+
+/* CUDA_VISIBLE_DEVICES for GPUs given as topology indices. */
+static void cuda_devices(struct agent *a, const json_t *gpus, char *out, size_t len)
+{
+	size_t i, o = 0, k;
+	json_t *v;
+
+	out[0] = '\0';
+	json_array_foreach(gpus, i, v) {
+		int g = (int)json_integer_value(v);
+		char tok[32];
+		snprintf(tok, sizeof(tok), "%d", g);
+		/* Under device cgroups SLURM renumbers: map through the step's list. */
+		if (a->cfg.cvd && a->cfg.gpus) {
+			const char *p = a->cfg.cvd;
+			for (k = 0; k < a->cfg.n_gpus && p; k++) {
+				if (a->cfg.gpus[k] == g) {
+					size_t n = strcspn(p, ",");
+					if (n < sizeof(tok)) {
+						memcpy(tok, p, n);
+						tok[n] = '\0';
+					}
+					break;
+				}
+				p = strchr(p, ',');
+				if (p)
+					p++;
+			}
+		}
+		o += (size_t)snprintf(out + o, len - o, "%s%s", i ? "," : "", tok);
+		if (o >= len)
+			break;
+	}
+}
+
+/* The worker's environment: ours, with the head's variables on top. */
+static char **worker_env(const json_t *over)
+{
+	size_t n = 0, k = 0, i;
+	const char *key;
+	json_t *v;
+	char **env;
+
+	for (i = 0; environ[i]; i++)
+		n++;
+	env = calloc(n + json_object_size(over) + 1, sizeof(*env));
+	if (!env)
+		return NULL;
+	for (i = 0; environ[i]; i++) {
+		size_t kl = strcspn(environ[i], "=");
+		char name[256];
+		if (kl >= sizeof(name))
+			continue;
+		memcpy(name, environ[i], kl);
+		name[kl] = '\0';
+		if (json_object_get(over, name))
+			continue;
+		env[k++] = strdup(environ[i]);
+	}
+	json_object_foreach((json_t *)over, key, v) {
+		size_t l = strlen(key) + strlen(json_string_value(v) ?: "") + 2;
+		char *e = malloc(l);
+		if (e)
+			snprintf(e, l, "%s=%s", key, json_string_value(v) ?: "");
+		env[k++] = e;
+	}
+	return env;
+}
+
+static void free_strv(char **v)
+{
+	size_t i;
+
+	for (i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void on_spawn(struct agent *a, json_t *m)
+{
+	long id = (long)json_integer_value(json_object_get(m, "id"));
+	json_t *argvj = json_object_get(m, "argv"), *env = json_deep_copy(json_object_get(m, "env")), *v;
+	struct aic_spawn_opts o = {0};
+	struct aproc *p = proc_slot(a, id);
+	struct aic_cpuset cpus;
+	char cvd[512], **argv = NULL, **envp = NULL;
+	size_t i;
+	int rc;
+
+	if (!p || !env || a->shutting_down || p->running) {
+		json_decref(env);
+		return;
+	}
+	snprintf(p->stage, sizeof(p->stage), "%s", json_string_value(json_object_get(m, "stage")) ?: "?");
+	p->index = (int)json_integer_value(json_object_get(m, "index"));
+	cuda_devices(a, json_object_get(m, "gpus"), cvd, sizeof(cvd));
+	json_object_set_new(env, "CUDA_VISIBLE_DEVICES", json_string(cvd));
+	json_object_set_new(env, "CUDA_DEVICE_ORDER", json_string("PCI_BUS_ID"));
+	argv = calloc(json_array_size(argvj) + 1, sizeof(*argv));
+	envp = worker_env(env);
+	if (!argv || !envp) {
+		rc = -ENOMEM;
+		goto out_report;
+	}
+	json_array_foreach(argvj, i, v)
+		argv[i] = (char *)json_string_value(v);
+	if (aic_cpuset_parse(&cpus, json_string_value(json_object_get(m, "cpus")) ?: "") != 0)
+		aic_cpuset_zero(&cpus);
+	o.argv = argv;
+	o.envp = envp;
+	o.cwd = json_string_value(json_object_get(m, "cwd"));
+	o.log_path = json_string_value(json_object_get(m, "log"));
+	o.cpus = &cpus;
+	rc = aic_spawn(&o, &p->child);
+	if (rc == 0 && p->child.pidfd < 0) {
+		kill(p->child.pid, SIGKILL);
+		waitpid(p->child.pid, NULL, 0);
+		rc = -ENOSYS;
+	}
+out_report:
+	if (rc) {
+		FILE *f = o.log_path ? fopen(o.log_path, "a") : NULL;
+		aic_log_error("stage '%s' %d: cannot run '%s': %s", p->stage, p->index,
+			      argv && argv[0] ? argv[0] : "?", aic_strerror(rc));
+		if (f) {
+			fprintf(f, "aic: cannot run '%s': %s\n", argv && argv[0] ? argv[0] : "?",
+				aic_strerror(rc));
+			fclose(f);
+		}
+		report(a, AIC_MSG_EXITED, json_pack("{s:I,s:i}", "id", (json_int_t)id, "status", 127));
+	} else {
+		p->running = true;
+		a->running++;
+		p->run = calloc(1, sizeof(*p->run));
+		if (!p->run || uv_poll_init(a->loop, &p->run->poll, p->child.pidfd) != 0) {
+			/* Cannot watch it: do not leave it running unwatched. */
+			kill(-p->child.pid, SIGKILL);
+			waitpid(p->child.pid, NULL, 0);
+			free(p->run);
+			p->run = NULL;
+			p->running = false;
+			a->running--;
+			report(a, AIC_MSG_EXITED, json_pack("{s:I,s:i}", "id", (json_int_t)id, "status", -SIGKILL));
+			goto out_free;
+		}
+		p->run->p = p;
+		p->run->poll.data = p->run;
+		uv_poll_start(&p->run->poll, UV_READABLE, exited);
+		report(a, AIC_MSG_STARTED,
+		       json_pack("{s:I,s:I}", "id", (json_int_t)id, "pid", (json_int_t)p->child.pid));
+	}
+out_free:
+	free(argv);
+	free_strv(envp);
+	json_decref(env);
+}
+
+static void on_kill(struct agent *a, json_t *m)
+{
+	long id = (long)json_integer_value(json_object_get(m, "id"));
+	int sig = (int)json_integer_value(json_object_get(m, "signal"));
+	struct aproc *p = id >= 0 && (size_t)id < a->n_procs ? a->procs[id] : NULL;
+
+	if (!p || !p->running)
+		return;
+	kill(-p->child.pid, sig);
+	if (sig != SIGKILL)
+		uv_timer_start(&p->kill_timer, kill_timer_cb, (uint64_t)a->cfg.grace_ms, 0);
+}
+
+static void on_frame(struct aic_conn *c, uint16_t type, json_t *m)
+{
+	struct agent *a = c->owner;
+
+	switch (type) {
+	case AIC_MSG_WELCOME:
+		aic_log_debug("registered with the head");
+		break;
+	case AIC_MSG_REJECT:
+		aic_log_error("the head refused this agent: %s",
+			      m ? json_string_value(json_object_get(m, "error")) : "?");
+		shutdown_agent(a, 1);
+		break;
+	case AIC_MSG_SPAWN:
+		if (m)
+			on_spawn(a, m);
+		break;
+	case AIC_MSG_KILL:
+		if (m)
+			on_kill(a, m);
+		break;
+	case AIC_MSG_SHUTDOWN:
+		shutdown_agent(a, m && json_is_true(json_object_get(m, "ok")) ? 0 : 1);
+		break;
+	default:
+		break;
+	}
+}
+
+static void on_close(struct aic_conn *c)
+{
+	struct agent *a = c->owner;
+
+	a->head = NULL;
+	if (!a->shutting_down) {
+		aic_log_error("lost the connection to the head: stopping every worker");
+		a->lost_head = true;
+		shutdown_agent(a, 1);
+	}
+}
+
+/* Free TCP ports on this node for gang rendezvous (MASTER_PORT). */
+static json_t *free_ports(uv_loop_t *loop, const char *addr)
+{
+	json_t *ports = json_array();
+	int i;
+
+	(void)loop;
+	for (i = 0; i < 4; i++) {
+		struct sockaddr_in sa;
+		socklen_t len = sizeof(sa);
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			break;
+		memset(&sa, 0, sizeof(sa));
+		sa.sin_family = AF_INET;
+		if (uv_ip4_addr(addr, 0, &sa) != 0)
+			uv_ip4_addr("0.0.0.0", 0, &sa);
+		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+		    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+			json_array_append_new(ports, json_integer(ntohs(sa.sin_port)));
+		close(fd);
+	}
+	return ports;
+}
+
+struct agent *agent_start(uv_loop_t *loop, const struct agent_config *cfg)
+{
+	struct agent *a = calloc(1, sizeof(*a));
+	json_t *hello, *gpus = json_array();
+	char cpus[4096] = "";
+	size_t i;
+
+	if (!a)
+		return NULL;
+	a->loop = loop;
+	a->cfg = *cfg;
+	uv_timer_init(loop, &a->grace);
+	a->grace.data = a;
+	if (cfg->gpus)
+		for (i = 0; i < cfg->n_gpus; i++)
+			json_array_append_new(gpus, json_integer(cfg->gpus[i]));
+	if (cfg->cpus)
+		aic_cpuset_format(cfg->cpus, cpus, sizeof(cpus));
+	hello = json_pack("{s:s,s:i,s:s,s:s,s:o,s:o,s:s,s:o}", "role", "agent", "rank", cfg->rank,
+			  "node", cfg->node, "addr", cfg->addr, "topo", aic_topo_to_json(cfg->topo),
+			  "gpus", cfg->gpus ? gpus : json_null(), "cpus", cpus, "ports",
+			  free_ports(loop, cfg->addr));
+	if (!cfg->gpus)
+		json_decref(gpus);
+	a->head = aic_conn_connect(loop, cfg->head_host, cfg->head_port, cfg->token, hello, on_frame,
+				   on_close, a);
+	if (!a->head) {
+		aic_log_error("cannot connect to the head at %s:%d", cfg->head_host, cfg->head_port);
+		uv_close((uv_handle_t *)&a->grace, NULL);
+		a->done = true;
+		a->exit_code = 1;
+	}
+	return a;
+}
+
+bool agent_done(const struct agent *a)
+{
+	return a->done;
+}
+
+int agent_exit_code(const struct agent *a)
+{
+	return a->exit_code;
+}
+
+void agent_free(struct agent *a)
+{
+	size_t i;
+
+	if (!a)
+		return;
+	for (i = 0; i < a->n_procs; i++)
+		free(a->procs[i]);
+	free(a->procs);
+	free(a);
+}

@@ -1,0 +1,47 @@
+/*
+ * A node agent: one per node (in aic-launch; in-process with the head for
+ * `aic run`). It registers with the head (token, node, address, topology,
+ * the GPUs and CPUs the step gave it, free ports for gang rendezvous),
+ * spawns the workers the head asks for (lib/spawn.h: own process group,
+ * killed with the agent, bound to their CPUs, logs to the job directory),
+ * sees each exit at once through its pidfd and reports it.
+ *
+ * Shutdown (the head says so, the head is lost, or SIGTERM/SIGINT):
+ * SIGTERM to every worker's process group, SIGKILL to what is left after
+ * the grace period, then the agent is done. No worker outlives it.
+ */
+#ifndef AIC_ENGINE_AGENT_H
+#define AIC_ENGINE_AGENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "cpuset.h"
+#include "topo.h"
+
+struct agent;
+
+struct agent_config {
+	const char *token;
+	const char *head_host;
+	int head_port;
+	int rank;
+	const char *node;
+	const char *addr;	/* this node's address, for MASTER_ADDR */
+	const struct aic_topo *topo;
+	const int *gpus;	/* the step's GPUs here (topology indices); NULL: all */
+	size_t n_gpus;
+	const char *cvd;	/* this process's CUDA_VISIBLE_DEVICES, or NULL */
+	const struct aic_cpuset *cpus; /* CPUs the workers may use; NULL: all */
+	int grace_ms;		/* SIGTERM to SIGKILL */
+};
+
+struct agent *agent_start(uv_loop_t *loop, const struct agent_config *cfg);
+/* Shuts down as on SIGTERM: the exit code becomes 128 + sig. */
+void agent_terminate(struct agent *a, int sig);
+bool agent_done(const struct agent *a);
+int agent_exit_code(const struct agent *a);
+void agent_free(struct agent *a);
+
+#endif

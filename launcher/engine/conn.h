@@ -1,0 +1,76 @@
+/*
+ * A framed, authenticated connection on the engine's libuv loop (the wire
+ * format is lib/wire.h; control payloads are JSON objects).
+ *
+ * Servers: aic_server_start() listens; the first frame of every accepted
+ * connection must be HELLO with the job token, otherwise the peer gets
+ * REJECT, the connection is closed, a warning is logged and the server goes
+ * on. Clients: aic_conn_connect() sends HELLO (the caller's object plus the
+ * token) as soon as it is connected.
+ *
+ * Ownership: connections free themselves after their close callback has
+ * run; aic_conn_close() may be called at any time, more than once.
+ */
+#ifndef AIC_ENGINE_CONN_H
+#define AIC_ENGINE_CONN_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct aic_conn;
+
+/* A frame arrived: `msg` is borrowed for the call (NULL for a non-JSON payload). */
+typedef void (*aic_frame_cb)(struct aic_conn *c, uint16_t type, json_t *msg);
+/* The connection is gone (peer closed, error, or aic_conn_close()). */
+typedef void (*aic_close_cb)(struct aic_conn *c);
+/* A client's HELLO passed the token check; return false to reject it anyway. */
+typedef bool (*aic_hello_cb)(struct aic_conn *c, json_t *hello);
+
+struct aic_conn {
+	uv_tcp_t tcp;
+	uint8_t *buf;
+	size_t len, cap;
+	bool authed;
+	bool closing;
+	bool server_side;
+	char peer[64]; /* "addr:port", for messages */
+	const char *token;
+	aic_frame_cb on_frame;
+	aic_close_cb on_close;
+	aic_hello_cb on_hello;
+	void *owner; /* the head or agent */
+	void *data;  /* the owner's per-connection record */
+	json_t *hello; /* client side: sent on connect */
+};
+
+struct aic_server {
+	uv_tcp_t tcp;
+	const char *token;
+	aic_hello_cb on_hello;
+	aic_frame_cb on_frame;
+	aic_close_cb on_close;
+	void *owner;
+	int port;
+	unsigned rejected; /* connections refused so far */
+};
+
+/* Listens on addr (NULL: all) and an ephemeral port (srv->port). Returns 0 or a uv error. */
+int aic_server_start(uv_loop_t *loop, struct aic_server *srv, const char *addr);
+void aic_server_stop(struct aic_server *srv);
+
+/* Connects to host:port and sends `hello` (stolen) with the token added. */
+struct aic_conn *aic_conn_connect(uv_loop_t *loop, const char *host, int port, const char *token,
+				  json_t *hello, aic_frame_cb on_frame, aic_close_cb on_close,
+				  void *owner);
+
+/* Sends a JSON message (borrowed). Returns 0 or a negative error; never blocks. */
+int aic_conn_send(struct aic_conn *c, uint16_t type, json_t *msg);
+
+void aic_conn_close(struct aic_conn *c);
+
+/* Milliseconds since an arbitrary start (monotonic). */
+uint64_t aic_now_ms(void);
+
+#endif

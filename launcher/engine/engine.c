@@ -1,0 +1,182 @@
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "agent.h"
+#include "engine.h"
+#include "head.h"
+#include "log.h"
+
+struct engine {
+	uv_loop_t loop;
+	uv_signal_t sigterm, sigint;
+	uv_prepare_t check;
+	struct head *head;
+	struct agent *agent;
+	bool closing;
+};
+
+static void on_signal(uv_signal_t *s, int sig)
+{
+	struct engine *e = s->data;
+
+	if (e->head)
+		head_terminate(e->head, sig == SIGINT ? "interrupted (SIGINT)" : "cancelled (SIGTERM)");
+	if (e->agent)
+		agent_terminate(e->agent, sig);
+}
+
+static void close_any(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+/* After every loop iteration: once head and agent are done, close everything. */
+static void check_done(uv_prepare_t *p)
+{
+	struct engine *e = p->data;
+
+	if (e->closing)
+		return;
+	if ((e->head && !head_done(e->head)) || (e->agent && !agent_done(e->agent)))
+		return;
+	e->closing = true;
+	uv_walk(&e->loop, close_any, NULL);
+}
+
+int engine_run(const struct engine_opts *o)
+{
+	struct engine *e = calloc(1, sizeof(*e));
+	struct agent_config ac = {0};
+	const char *head_host = o->head_host;
+	int port = o->head_port, code = 1;
+	char grace_env[16];
+
+	if (!e)
+		return 1;
+	signal(SIGPIPE, SIG_IGN);
+	uv_loop_init(&e->loop);
+	uv_signal_init(&e->loop, &e->sigterm);
+	uv_signal_init(&e->loop, &e->sigint);
+	e->sigterm.data = e->sigint.data = e;
+	uv_signal_start(&e->sigterm, on_signal, SIGTERM);
+	uv_signal_start(&e->sigint, on_signal, SIGINT);
+	uv_prepare_init(&e->loop, &e->check);
+	e->check.data = e;
+	uv_prepare_start(&e->check, check_done);
+
+	if (o->is_head) {
+		struct head_config hc = {.spec = o->spec,
+					 .jobdir = o->jobdir,
+					 .token = o->token,
+					 .listen_addr = o->listen_addr,
+					 .n_agents = o->n_nodes};
+		e->head = head_start(&e->loop, &hc);
+		if (!e->head) {
+			if (o->publish)
+				o->publish(0, o->publish_arg);
+			goto out_close;
+		}
+		port = head_port(e->head);
+		head_host = o->addr;
+		if (o->publish && o->publish(port, o->publish_arg) != 0) {
+			head_terminate(e->head, "bootstrap failed");
+			goto out_run;
+		}
+	}
+	snprintf(grace_env, sizeof(grace_env), "%s", getenv("AIC_KILL_GRACE_MS") ?: "5000");
+	ac.token = o->token;
+	ac.head_host = head_host;
+	ac.head_port = port;
+	ac.rank = o->rank;
+	ac.node = o->node;
+	ac.addr = o->addr;
+	ac.topo = o->topo;
+	ac.gpus = o->gpus;
+	ac.n_gpus = o->n_gpus;
+	ac.cvd = o->cvd;
+	ac.cpus = o->cpus;
+	ac.grace_ms = atoi(grace_env) > 0 ? atoi(grace_env) : 5000;
+	e->agent = agent_start(&e->loop, &ac);
+	if (!e->agent && e->head)
+		head_terminate(e->head, "the local agent did not start");
+out_run:
+	uv_run(&e->loop, UV_RUN_DEFAULT);
+	code = e->head ? head_exit_code(e->head) : 0;
+	if (e->agent && agent_exit_code(e->agent) && !code)
+		code = agent_exit_code(e->agent);
+out_close:
+	if (!e->closing) {
+		e->closing = true;
+		uv_walk(&e->loop, close_any, NULL);
+		uv_run(&e->loop, UV_RUN_DEFAULT);
+	}
+	uv_loop_close(&e->loop);
+	head_free(e->head);
+	agent_free(e->agent);
+	free(e);
+	return code;
+}
+
+void engine_node_addr(char *buf, size_t len)
+{
+	char host[256];
+	struct addrinfo hints = {.ai_family = AF_INET}, *res = NULL;
+	struct ifaddrs *ifs, *i;
+
+	if (gethostname(host, sizeof(host)) == 0 && getaddrinfo(host, NULL, &hints, &res) == 0 && res) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)res->ai_addr;
+		if (ntohl(sin->sin_addr.s_addr) >> 24 != 127) {
+			inet_ntop(AF_INET, &sin->sin_addr, buf, (socklen_t)len);
+			freeaddrinfo(res);
+			return;
+		}
+	}
+	if (res)
+		freeaddrinfo(res);
+	snprintf(buf, len, "127.0.0.1");
+	if (getifaddrs(&ifs) != 0)
+		return;
+	for (i = ifs; i; i = i->ifa_next) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)i->ifa_addr;
+		if (!sin || sin->sin_family != AF_INET || ntohl(sin->sin_addr.s_addr) >> 24 == 127)
+			continue;
+		inet_ntop(AF_INET, &sin->sin_addr, buf, (socklen_t)len);
+		break;
+	}
+	freeifaddrs(ifs);
+}
+
+size_t engine_step_gpus(int *gpus, size_t max)
+{
+	const char *list = getenv("SLURM_STEP_GPUS");
+	size_t n = 0;
+	char *end;
+
+	if (!list || !*list)
+		list = getenv("SLURM_JOB_GPUS");
+	if (!list || !*list)
+		return 0;
+	while (*list && n < max) {
+		long g = strtol(list, &end, 10);
+		if (end == list || g < 0)
+			return 0;
+		gpus[n++] = (int)g;
+		list = *end == ',' ? end + 1 : end;
+		if (*end && *end != ',')
+			return 0;
+	}
+	return n;
+}

@@ -1,0 +1,742 @@
+/*
+ * The head (see head.h).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "head.h"
+#include "jobdir.h"
+#include "log.h"
+#include "place.h"
+#include "strbuf.h"
+#include "topo_json.h"
+#include "wire.h"
+
+#define MAX_BACKOFF_MS 60000
+
+enum pstate {
+	P_PENDING,  /* not started yet, or waiting to restart */
+	P_STARTING, /* SPAWN sent */
+	P_RUNNING,
+	P_STOPPING, /* KILL sent (gang restart or shutdown) */
+	P_DONE,	    /* exited 0 */
+	P_FAILED,   /* exited otherwise, not to be restarted */
+};
+
+static const char *const pstate_names[] = {"pending", "starting", "running",
+					   "stopping", "done", "failed"};
+
+struct head;
+
+struct hproc {
+	struct head *h;
+	size_t id;
+	const struct aic_proc *p;
+	enum pstate state;
+	long pid;
+	int restarts;	 /* this replica's, or its gang's */
+	int last_status; /* exit code, or -signal */
+	bool exited;	 /* has exited at least once */
+	uint64_t started_ms, ended_ms;
+	uv_timer_t timer; /* restart backoff (replicas) */
+};
+
+struct hstage {
+	int restarts;	 /* gang restarts */
+	bool restarting; /* gang: ranks are being stopped for a restart */
+	int master_port;
+	uv_timer_t timer;
+};
+
+struct hagent {
+	struct aic_conn *conn;
+	bool registered, gone;
+	int rank;
+	char node[64];
+	char addr[64];
+	struct aic_topo *topo;
+	int gpus[AIC_PLACE_MAX_GPUS];
+	size_t n_gpus;
+	struct aic_cpuset cpus;
+	int ports[8];
+	size_t n_ports, next_port;
+};
+
+struct head {
+	uv_loop_t *loop;
+	struct head_config cfg;
+	struct aic_server srv;
+	struct hagent *agents;
+	int n_registered;
+	struct aic_place_node *nodes;
+	struct aic_plan *plan;
+	struct hproc *procs;
+	size_t n_procs;
+	struct hstage *stages;
+	bool placed, ending, done;
+	int exit_code;
+	const char *final_state;
+	char name[128];
+	char reason[512];
+	uint64_t start_ms;
+};
+
+static void head_end(struct head *h, int code, const char *state, const char *reason);
+
+/* --- status ---------------------------------------------------------- */
+
+static json_t *status_json(struct head *h)
+{
+	json_t *o = json_object(), *procs = json_array();
+	uint64_t now = aic_now_ms();
+	size_t i, g;
+
+	json_object_set_new(o, "job", json_string(h->name));
+	json_object_set_new(o, "state", json_string(h->final_state ? h->final_state
+						    : h->placed    ? "running"
+								   : "starting"));
+	if (h->reason[0])
+		json_object_set_new(o, "reason", json_string(h->reason));
+	json_object_set_new(o, "uptime_s", json_real((double)(now - h->start_ms) / 1000.0));
+	json_object_set_new(o, "nodes", json_integer(h->cfg.n_agents));
+	for (i = 0; i < h->n_procs; i++) {
+		struct hproc *hp = &h->procs[i];
+		const struct aic_stage *st = &h->cfg.spec->stages[hp->p->stage];
+		json_t *gpus = json_array();
+		for (g = 0; g < hp->p->n_gpus; g++)
+			json_array_append_new(gpus, json_integer(hp->p->gpus[g]));
+		json_array_append_new(
+			procs,
+			json_pack("{s:s,s:s,s:i,s:s,s:o,s:s,s:I,s:i,s:o,s:f}", "stage", st->name, "kind",
+				  st->ranks ? "rank" : "replica", "index", hp->p->index, "node",
+				  h->agents[hp->p->node].node, "gpus", gpus, "state",
+				  pstate_names[hp->state], "pid", (json_int_t)hp->pid, "restarts",
+				  st->ranks ? h->stages[hp->p->stage].restarts : hp->restarts, "exit",
+				  hp->exited ? json_integer(hp->last_status) : json_null(), "uptime_s",
+				  hp->state == P_RUNNING ? (double)(now - hp->started_ms) / 1000.0 : 0.0));
+	}
+	json_object_set_new(o, "procs", procs);
+	return o;
+}
+
+static void save_status(struct head *h)
+{
+	json_t *s = status_json(h);
+
+	jobdir_write_json(h->cfg.jobdir, "status.json", s);
+	json_decref(s);
+}
+
+/* --- spawning -------------------------------------------------------- */
+
+static void set_env(json_t *env, const char *k, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_env(json_t *env, const char *k, const char *fmt, ...)
+{
+	char v[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(v, sizeof(v), fmt, ap);
+	va_end(ap);
+	json_object_set_new(env, k, json_string(v));
+}
+
+static int stage_count(struct head *h, size_t stage, size_t node, bool on_node)
+{
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < h->n_procs; i++)
+		n += h->procs[i].p->stage == stage && (!on_node || h->procs[i].p->node == node);
+	return n;
+}
+
+static void spawn(struct hproc *hp)
+{
+	struct head *h = hp->h;
+	const struct aic_proc *p = hp->p;
+	const struct aic_stage *st = &h->cfg.spec->stages[p->stage];
+	struct hagent *a = &h->agents[p->node];
+	const struct aic_topo *t = a->topo;
+	json_t *msg, *argv = json_array(), *env = json_object(), *gpus = json_array();
+	char cpus[1024], log[4096], list[512] = "";
+	size_t i, o = 0;
+	char **e;
+
+	for (i = 0; st->argv[i]; i++)
+		json_array_append_new(argv, json_string(st->argv[i]));
+	for (i = 0; i < p->n_gpus; i++) {
+		json_array_append_new(gpus, json_integer(p->gpus[i]));
+		o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%d", i ? "," : "", p->gpus[i]);
+		if (o >= sizeof(list))
+			break;
+	}
+	aic_cpuset_format(&p->cpus, cpus, sizeof(cpus));
+	set_env(env, "AIC_JOB_DIR", "%s", h->cfg.jobdir);
+	set_env(env, "AIC_JOB_NAME", "%s", h->name);
+	set_env(env, "AIC_STAGE", "%s", st->name);
+	set_env(env, "AIC_INDEX", "%d", p->index);
+	set_env(env, "AIC_NODE", "%s", a->node);
+	set_env(env, "AIC_HEAD", "%s:%d", h->agents[0].addr, h->srv.port);
+	set_env(env, "AIC_TOKEN", "%s", h->cfg.token);
+	set_env(env, "AIC_GPUS", "%s", list);
+	set_env(env, "AIC_CPUS", "%s", cpus);
+	set_env(env, "AIC_NUMA_NODE", "%d", p->numa);
+	set_env(env, "AIC_NIC", "%s", p->nic >= 0 ? t->nics[p->nic].name : "");
+	if (p->nic >= 0 && p->n_gpus && t->nics[p->nic].kind == AIC_NIC_IB)
+		set_env(env, "NCCL_IB_HCA", "=%s", t->nics[p->nic].name);
+	if (st->ranks) {
+		const struct hproc *r0 = NULL;
+		for (i = 0; i < h->n_procs && !r0; i++)
+			if (h->procs[i].p->stage == p->stage && h->procs[i].p->index == 0)
+				r0 = &h->procs[i];
+		set_env(env, "AIC_RANK", "%d", p->index);
+		set_env(env, "AIC_WORLD_SIZE", "%d", st->ranks);
+		set_env(env, "RANK", "%d", p->index);
+		set_env(env, "WORLD_SIZE", "%d", st->ranks);
+		set_env(env, "LOCAL_RANK", "%d", p->local_rank);
+		set_env(env, "LOCAL_WORLD_SIZE", "%d", stage_count(h, p->stage, p->node, true));
+		set_env(env, "GROUP_RANK", "%zu", p->node);
+		set_env(env, "MASTER_ADDR", "%s", r0 ? h->agents[r0->p->node].addr : a->addr);
+		set_env(env, "MASTER_PORT", "%d", h->stages[p->stage].master_port);
+	} else {
+		set_env(env, "AIC_REPLICA", "%d", p->index);
+		set_env(env, "AIC_REPLICAS", "%d", stage_count(h, p->stage, 0, false));
+	}
+	/* The stage's own env comes last and wins. */
+	for (e = st->env; e && *e; e++) {
+		char *eq = strchr(*e, '=');
+		char k[256];
+		if (!eq || (size_t)(eq - *e) >= sizeof(k))
+			continue;
+		memcpy(k, *e, (size_t)(eq - *e));
+		k[eq - *e] = '\0';
+		json_object_set_new(env, k, json_string(eq + 1));
+	}
+	snprintf(log, sizeof(log), "%s/logs/%s.%d.log", h->cfg.jobdir, st->name, p->index);
+	msg = json_pack("{s:I,s:s,s:i,s:o,s:o,s:s,s:o,s:s,s:s}", "id", (json_int_t)hp->id, "stage",
+			st->name, "index", p->index, "argv", argv, "env", env, "cpus", cpus, "gpus",
+			gpus, "log", log, "cwd", h->cfg.jobdir);
+	hp->state = P_STARTING;
+	hp->pid = 0;
+	aic_conn_send(a->conn, AIC_MSG_SPAWN, msg);
+	json_decref(msg);
+}
+
+static uint64_t backoff(const struct aic_stage *st, int restarts)
+{
+	uint64_t ms = (uint64_t)st->restart.backoff_ms;
+	int i;
+
+	for (i = 0; i < restarts && ms < MAX_BACKOFF_MS; i++)
+		ms *= 2;
+	return ms < MAX_BACKOFF_MS ? ms : MAX_BACKOFF_MS;
+}
+
+static void replica_timer(uv_timer_t *t)
+{
+	struct hproc *hp = t->data;
+
+	if (!hp->h->ending)
+		spawn(hp);
+}
+
+static void gang_timer(uv_timer_t *t)
+{
+	struct head *h = t->data;
+	size_t stage, i;
+
+	/* The timer sits inside struct hstage: find which one fired. */
+	for (stage = 0; stage < h->cfg.spec->n_stages; stage++)
+		if (&h->stages[stage].timer == t)
+			break;
+	if (h->ending || stage >= h->cfg.spec->n_stages)
+		return;
+	h->stages[stage].restarting = false;
+	for (i = 0; i < h->n_procs; i++)
+		if (h->procs[i].p->stage == stage)
+			spawn(&h->procs[i]);
+	save_status(h);
+}
+
+static void kill_proc(struct hproc *hp, int sig)
+{
+	json_t *m = json_pack("{s:I,s:i}", "id", (json_int_t)hp->id, "signal", sig);
+
+	aic_conn_send(hp->h->agents[hp->p->node].conn, AIC_MSG_KILL, m);
+	json_decref(m);
+}
+
+/* Every process done: success. */
+static void check_finished(struct head *h)
+{
+	size_t i;
+
+	for (i = 0; i < h->n_procs; i++)
+		if (h->procs[i].state != P_DONE)
+			return;
+	head_end(h, 0, "succeeded", "every process finished");
+}
+
+/* A gang whose ranks have all stopped either restarts or fails the job. */
+static void gang_settle(struct head *h, size_t stage)
+{
+	const struct aic_stage *st = &h->cfg.spec->stages[stage];
+	struct hstage *hs = &h->stages[stage];
+	size_t i;
+
+	for (i = 0; i < h->n_procs; i++)
+		if (h->procs[i].p->stage == stage &&
+		    (h->procs[i].state == P_RUNNING || h->procs[i].state == P_STARTING ||
+		     h->procs[i].state == P_STOPPING))
+			return;
+	if (hs->restarts >= st->restart.max) {
+		char why[512];
+		snprintf(why, sizeof(why),
+			 "stage '%s' (a gang of %d ranks) failed and has used its %d restart%s", st->name,
+			 st->ranks, st->restart.max, st->restart.max == 1 ? "" : "s");
+		head_end(h, 1, "failed", why);
+		return;
+	}
+	aic_log_info("restarting stage '%s' (all %d ranks) in %llu ms, restart %d of %d", st->name,
+		     st->ranks, (unsigned long long)backoff(st, hs->restarts), hs->restarts + 1,
+		     st->restart.max);
+	for (i = 0; i < h->n_procs; i++)
+		if (h->procs[i].p->stage == stage)
+			h->procs[i].state = P_PENDING;
+	uv_timer_start(&hs->timer, gang_timer, backoff(st, hs->restarts), 0);
+	hs->restarts++;
+}
+
+static void on_exited(struct head *h, json_t *m)
+{
+	size_t id = (size_t)json_integer_value(json_object_get(m, "id"));
+	int status = (int)json_integer_value(json_object_get(m, "status"));
+	struct hproc *hp;
+	const struct aic_stage *st;
+	struct hstage *hs;
+	size_t i;
+
+	if (id >= h->n_procs)
+		return;
+	hp = &h->procs[id];
+	st = &h->cfg.spec->stages[hp->p->stage];
+	hs = &h->stages[hp->p->stage];
+	hp->exited = true;
+	hp->last_status = status;
+	hp->ended_ms = aic_now_ms();
+	hp->pid = 0;
+	if (h->ending) {
+		hp->state = status == 0 && hp->state != P_STOPPING ? P_DONE : P_FAILED;
+		return;
+	}
+	if (hp->state == P_STOPPING) {
+		/* Stopped on purpose for a gang restart. */
+		hp->state = P_PENDING;
+		gang_settle(h, hp->p->stage);
+		save_status(h);
+		return;
+	}
+	if (status == 0) {
+		hp->state = P_DONE;
+		save_status(h);
+		check_finished(h);
+		return;
+	}
+	aic_log_info("stage '%s' %s %d on %s exited with %s %d", st->name,
+		     st->ranks ? "rank" : "replica", hp->p->index, h->agents[hp->p->node].node,
+		     status < 0 ? "signal" : "status", status < 0 ? -status : status);
+	if (st->ranks) {
+		hp->state = P_PENDING;
+		if (!hs->restarting) {
+			hs->restarting = true;
+			for (i = 0; i < h->n_procs; i++)
+				if (h->procs[i].p->stage == hp->p->stage &&
+				    (h->procs[i].state == P_RUNNING || h->procs[i].state == P_STARTING)) {
+					h->procs[i].state = P_STOPPING;
+					kill_proc(&h->procs[i], SIGTERM);
+				}
+		}
+		gang_settle(h, hp->p->stage);
+	} else if (hp->restarts < st->restart.max) {
+		uint64_t ms = backoff(st, hp->restarts);
+		aic_log_info("restarting stage '%s' replica %d in %llu ms, restart %d of %d", st->name,
+			     hp->p->index, (unsigned long long)ms, hp->restarts + 1, st->restart.max);
+		hp->restarts++;
+		hp->state = P_PENDING;
+		uv_timer_start(&hp->timer, replica_timer, ms, 0);
+	} else {
+		char why[512];
+		hp->state = P_FAILED;
+		snprintf(why, sizeof(why),
+			 "stage '%s' replica %d failed (%s %d) and has used its %d restart%s", st->name,
+			 hp->p->index, status < 0 ? "signal" : "exit status", status < 0 ? -status : status,
+			 st->restart.max, st->restart.max == 1 ? "" : "s");
+		head_end(h, 1, "failed", why);
+	}
+	save_status(h);
+}
+
+/* --- registration and placement -------------------------------------- */
+
+static void place_and_start(struct head *h)
+{
+	char *errors = NULL, *line, *save = NULL;
+	size_t i;
+	int rc, n = h->cfg.n_agents;
+
+	h->nodes = calloc((size_t)n, sizeof(*h->nodes));
+	if (!h->nodes) {
+		head_end(h, 1, "failed", "out of memory");
+		return;
+	}
+	for (i = 0; i < (size_t)n; i++) {
+		h->nodes[i].name = h->agents[i].node;
+		h->nodes[i].topo = h->agents[i].topo;
+		h->nodes[i].gpus = h->agents[i].gpus;
+		h->nodes[i].n_gpus = h->agents[i].n_gpus;
+		h->nodes[i].cpus = aic_cpuset_empty(&h->agents[i].cpus) ? NULL : &h->agents[i].cpus;
+	}
+	rc = aic_place(h->cfg.spec, h->nodes, (size_t)n, &h->plan, &errors);
+	if (rc) {
+		for (line = strtok_r(errors, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+			aic_log_error("%s", line);
+		head_end(h, 1, "failed", errors ? "the job does not fit the allocation" : aic_strerror(rc));
+		free(errors);
+		return;
+	}
+	h->n_procs = h->plan->n_procs;
+	h->procs = calloc(h->n_procs + 1, sizeof(*h->procs));
+	if (!h->procs) {
+		head_end(h, 1, "failed", "out of memory");
+		return;
+	}
+	for (i = 0; i < h->n_procs; i++) {
+		struct hproc *hp = &h->procs[i];
+		hp->h = h;
+		hp->id = i;
+		hp->p = &h->plan->procs[i];
+		uv_timer_init(h->loop, &hp->timer);
+		hp->timer.data = hp;
+	}
+	/* Each gang's rendezvous port comes from the agent that hosts its rank 0. */
+	for (i = 0; i < h->n_procs; i++) {
+		const struct aic_proc *p = h->procs[i].p;
+		struct hagent *a = &h->agents[p->node];
+		if (h->cfg.spec->stages[p->stage].ranks && p->index == 0)
+			h->stages[p->stage].master_port =
+				a->next_port < a->n_ports ? a->ports[a->next_port++] : 29500;
+	}
+	h->placed = true;
+	{
+		json_t *plan = status_json(h);
+		jobdir_write_json(h->cfg.jobdir, "plan.json", plan);
+		json_decref(plan);
+	}
+	aic_log_info("%zu processes placed on %d node%s", h->n_procs, n, n == 1 ? "" : "s");
+	for (i = 0; i < h->n_procs; i++)
+		spawn(&h->procs[i]);
+	save_status(h);
+	if (h->n_procs == 0)
+		check_finished(h);
+}
+
+static bool on_hello(struct aic_conn *c, json_t *m)
+{
+	struct head *h = c->owner;
+	const char *role = json_string_value(json_object_get(m, "role"));
+	json_t *topo, *gpus, *v;
+	struct hagent *a;
+	int rank;
+	size_t i;
+
+	if (!role)
+		return false;
+	if (!strcmp(role, "cli"))
+		return true;
+	if (strcmp(role, "agent"))
+		return false;
+	rank = (int)json_integer_value(json_object_get(m, "rank"));
+	if (rank < 0 || rank >= h->cfg.n_agents || h->agents[rank].registered)
+		return false;
+	a = &h->agents[rank];
+	topo = json_object_get(m, "topo");
+	if (!topo || aic_topo_from_json(topo, &a->topo) != 0) {
+		aic_log_error("agent %d sent no usable topology", rank);
+		return false;
+	}
+	snprintf(a->node, sizeof(a->node), "%s", json_string_value(json_object_get(m, "node")) ?: "?");
+	snprintf(a->addr, sizeof(a->addr), "%s", json_string_value(json_object_get(m, "addr")) ?: "?");
+	gpus = json_object_get(m, "gpus");
+	if (json_is_array(gpus)) {
+		json_array_foreach(gpus, i, v)
+			if (a->n_gpus < AIC_PLACE_MAX_GPUS)
+				a->gpus[a->n_gpus++] = (int)json_integer_value(v);
+	} else {
+		for (i = 0; i < a->topo->n_gpus && i < AIC_PLACE_MAX_GPUS; i++)
+			a->gpus[a->n_gpus++] = (int)i;
+	}
+	aic_cpuset_parse(&a->cpus, json_string_value(json_object_get(m, "cpus")) ?: "");
+	json_array_foreach(json_object_get(m, "ports"), i, v)
+		if (a->n_ports < 8)
+			a->ports[a->n_ports++] = (int)json_integer_value(v);
+	a->rank = rank;
+	a->conn = c;
+	a->registered = true;
+	c->data = a;
+	h->n_registered++;
+	aic_log_debug("agent %d registered from %s (%s)", rank, c->peer, a->node);
+	if (h->n_registered == h->cfg.n_agents && !h->ending)
+		place_and_start(h);
+	return true;
+}
+
+static void on_frame(struct aic_conn *c, uint16_t type, json_t *m)
+{
+	struct head *h = c->owner;
+	json_t *s;
+
+	if (!m)
+		return;
+	switch (type) {
+	case AIC_MSG_STARTED:
+		if ((size_t)json_integer_value(json_object_get(m, "id")) < h->n_procs) {
+			struct hproc *hp = &h->procs[json_integer_value(json_object_get(m, "id"))];
+			if (hp->state == P_STARTING)
+				hp->state = P_RUNNING;
+			hp->pid = (long)json_integer_value(json_object_get(m, "pid"));
+			hp->started_ms = aic_now_ms();
+			save_status(h);
+		}
+		break;
+	case AIC_MSG_EXITED:
+		on_exited(h, m);
+		break;
+	case AIC_MSG_STATUS:
+		s = status_json(h);
+		aic_conn_send(c, AIC_MSG_STATUS, s);
+		json_decref(s);
+		break;
+	case AIC_MSG_STOP:
+		aic_log_info("stop requested from %s", c->peer);
+		head_end(h, 0, "stopped", "stopped by aic stop");
+		break;
+	default:
+		break;
+	}
+}
+
+static void on_close(struct aic_conn *c)
+{
+	struct head *h = c->owner;
+	struct hagent *a = c->data;
+	char why[256];
+	int i, left = 0;
+
+	if (!a)
+		return;
+	a->gone = true;
+	a->conn = NULL;
+	if (!h->ending) {
+		snprintf(why, sizeof(why), "the agent on node '%s' disconnected", a->node);
+		aic_log_error("%s", why);
+		head_end(h, 1, "failed", why);
+	}
+	for (i = 0; i < h->cfg.n_agents; i++)
+		left += h->agents[i].registered && !h->agents[i].gone;
+	if (left == 0 && h->ending) {
+		h->done = true;
+		aic_server_stop(&h->srv);
+	}
+}
+
+/* --- the end ---------------------------------------------------------- */
+
+static void write_summary(struct head *h)
+{
+	json_t *o = json_object(), *stages = json_array();
+	size_t s, i;
+
+	printf("aic: job '%s' %s: %s\n", h->name, h->final_state, h->reason);
+	printf("%-14s %-10s %-9s %-8s %s\n", "stage", "processes", "restarts", "wall_s", "exit codes");
+	for (s = 0; s < h->cfg.spec->n_stages; s++) {
+		const struct aic_stage *st = &h->cfg.spec->stages[s];
+		json_t *codes = json_array();
+		int n = 0, restarts = st->ranks ? h->stages[s].restarts : 0;
+		double wall = 0;
+		struct aic_strbuf cs;
+		aic_strbuf_init(&cs);
+		for (i = 0; i < h->n_procs; i++) {
+			struct hproc *hp = &h->procs[i];
+			double w;
+			if (hp->p->stage != s)
+				continue;
+			n++;
+			if (!st->ranks)
+				restarts += hp->restarts;
+			w = hp->started_ms ? (double)((hp->ended_ms ? hp->ended_ms : aic_now_ms()) -
+						      hp->started_ms) / 1000.0
+					   : 0;
+			if (w > wall)
+				wall = w;
+			json_array_append_new(codes, hp->exited ? json_integer(hp->last_status) : json_null());
+			if (hp->exited)
+				aic_strbuf_printf(&cs, "%s%d", cs.len ? "," : "", hp->last_status);
+			else
+				aic_strbuf_printf(&cs, "%s-", cs.len ? "," : "");
+		}
+		printf("%-14s %-10d %-9d %-8.2f %s\n", st->name, n, restarts, wall, cs.buf ? cs.buf : "");
+		aic_strbuf_release(&cs);
+		json_array_append_new(stages, json_pack("{s:s,s:i,s:i,s:f,s:o}", "stage", st->name,
+							"processes", n, "restarts", restarts, "wall_s",
+							wall, "exit_codes", codes));
+	}
+	fflush(stdout);
+	json_object_set_new(o, "job", json_string(h->name));
+	json_object_set_new(o, "state", json_string(h->final_state));
+	json_object_set_new(o, "reason", json_string(h->reason));
+	json_object_set_new(o, "exit_code", json_integer(h->exit_code));
+	json_object_set_new(o, "wall_s", json_real((double)(aic_now_ms() - h->start_ms) / 1000.0));
+	json_object_set_new(o, "stages", stages);
+	jobdir_write_json(h->cfg.jobdir, "summary.json", o);
+	json_decref(o);
+}
+
+static void head_end(struct head *h, int code, const char *state, const char *reason)
+{
+	json_t *m;
+	int i, live = 0;
+	size_t p;
+
+	if (h->ending)
+		return;
+	h->ending = true;
+	h->exit_code = code;
+	h->final_state = state;
+	snprintf(h->reason, sizeof(h->reason), "%s", reason);
+	if (code)
+		aic_log_error("job %s: %s", state, reason);
+	for (p = 0; p < h->n_procs; p++)
+		uv_timer_stop(&h->procs[p].timer);
+	for (i = 0; i < (int)h->cfg.spec->n_stages; i++)
+		uv_timer_stop(&h->stages[i].timer);
+	m = json_pack("{s:b,s:s}", "ok", code == 0, "reason", reason);
+	for (i = 0; i < h->cfg.n_agents; i++)
+		if (h->agents[i].conn) {
+			aic_conn_send(h->agents[i].conn, AIC_MSG_SHUTDOWN, m);
+			live++;
+		}
+	json_decref(m);
+	write_summary(h);
+	save_status(h);
+	if (live == 0) {
+		h->done = true;
+		aic_server_stop(&h->srv);
+	}
+}
+
+void head_terminate(struct head *h, const char *why)
+{
+	head_end(h, 1, "cancelled", why);
+}
+
+/* --- life ------------------------------------------------------------- */
+
+/* The job's name: the spec's, else its file name without ".yaml". */
+static void job_name(const struct aic_spec *spec, char *buf, size_t len)
+{
+	const char *base = strrchr(spec->path, '/');
+	char *dot;
+
+	if (spec->name) {
+		snprintf(buf, len, "%s", spec->name);
+		return;
+	}
+	snprintf(buf, len, "%s", base ? base + 1 : spec->path);
+	dot = strrchr(buf, '.');
+	if (dot && dot != buf)
+		*dot = '\0';
+}
+
+struct head *head_start(uv_loop_t *loop, const struct head_config *cfg)
+{
+	struct head *h = calloc(1, sizeof(*h));
+	size_t i;
+	int rc;
+
+	if (!h)
+		return NULL;
+	h->loop = loop;
+	h->cfg = *cfg;
+	job_name(cfg->spec, h->name, sizeof(h->name));
+	h->start_ms = aic_now_ms();
+	h->agents = calloc((size_t)cfg->n_agents, sizeof(*h->agents));
+	h->stages = calloc(cfg->spec->n_stages + 1, sizeof(*h->stages));
+	if (!h->agents || !h->stages) {
+		free(h->agents);
+		free(h->stages);
+		free(h);
+		return NULL;
+	}
+	for (i = 0; i < cfg->spec->n_stages; i++) {
+		uv_timer_init(loop, &h->stages[i].timer);
+		h->stages[i].timer.data = h;
+	}
+	h->srv.token = cfg->token;
+	h->srv.on_hello = on_hello;
+	h->srv.on_frame = on_frame;
+	h->srv.on_close = on_close;
+	h->srv.owner = h;
+	rc = aic_server_start(loop, &h->srv, cfg->listen_addr);
+	if (rc) {
+		aic_log_error("the head cannot listen: %s", uv_strerror(rc));
+		head_free(h);
+		return NULL;
+	}
+	return h;
+}
+
+int head_port(const struct head *h)
+{
+	return h->srv.port;
+}
+
+bool head_done(const struct head *h)
+{
+	return h->done;
+}
+
+int head_exit_code(const struct head *h)
+{
+	return h->exit_code;
+}
+
+unsigned head_rejected(const struct head *h)
+{
+	return h->srv.rejected;
+}
+
+void head_free(struct head *h)
+{
+	int i;
+
+	if (!h)
+		return;
+	for (i = 0; i < h->cfg.n_agents; i++)
+		aic_topo_free(h->agents[i].topo);
+	aic_plan_free(h->plan);
+	free(h->nodes);
+	free(h->procs);
+	free(h->stages);
+	free(h->agents);
+	free(h);
+}

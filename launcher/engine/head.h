@@ -1,0 +1,48 @@
+/*
+ * The head: one per job, in rank 0's aic-launch (or in `aic run`). It waits
+ * for every node's agent to register with its topology, places the job's
+ * processes with the solver, tells each agent what to spawn, and applies
+ * the restart policy as workers exit: a replica restarts alone, a gang
+ * restarts all its ranks together, each with doubling backoff up to the
+ * stage's maximum. When every process has finished the job succeeds; when a
+ * stage runs out of restarts, an agent disappears, or the job is stopped or
+ * signalled, the head tells every agent to shut down and the job ends.
+ *
+ * The head only decides: it never carries channel data.
+ *
+ * State is written to the job directory: plan.json once, status.json on
+ * every change, summary.json at the end (see jobdir.h).
+ */
+#ifndef AIC_ENGINE_HEAD_H
+#define AIC_ENGINE_HEAD_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "conn.h"
+#include "spec.h"
+
+struct head;
+
+struct head_config {
+	const struct aic_spec *spec; /* borrowed for the head's life */
+	const char *jobdir;
+	const char *token;
+	const char *listen_addr; /* NULL: all addresses */
+	int n_agents;		 /* agents to wait for */
+};
+
+/* Starts listening; the port is head_port(). Returns NULL after logging why. */
+struct head *head_start(uv_loop_t *loop, const struct head_config *cfg);
+int head_port(const struct head *h);
+/* Stops the job as scancel would (SIGTERM to aic-launch). */
+void head_terminate(struct head *h, const char *why);
+/* True once the job has ended and every agent was told. */
+bool head_done(const struct head *h);
+/* The job's exit status: 0 when every process finished successfully. */
+int head_exit_code(const struct head *h);
+/* Connections refused for a bad token so far. */
+unsigned head_rejected(const struct head *h);
+void head_free(struct head *h);
+
+#endif
