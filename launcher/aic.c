@@ -8,6 +8,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <limits.h>
 #include <sched.h>
 #include <unistd.h>
@@ -16,12 +18,14 @@
 #include <string.h>
 #include <jansson.h>
 
+#include "engine/client.h"
 #include "engine/engine.h"
 #include "engine/jobdir.h"
 #include "engine/log.h"
 #include "error.h"
 #include "place.h"
 #include "token.h"
+#include "wire.h"
 #include "spec.h"
 #include "topo.h"
 #include "topo_json.h"
@@ -37,11 +41,20 @@ static void usage(FILE *f)
 	      "        print this node's (or XML's) GPU, NUMA and NIC topology\n"
 	      "  run SPEC [--topo XML]\n"
 	      "        run the job on this machine, without SLURM (the engine in one process)\n"
+	      "  submit SPEC [-N NODES] [--gpus-per-node G] [SBATCH-OPTION]...\n"
+	      "        write an sbatch script that runs SPEC with aic-launch, and submit it\n"
+	      "  status [--job DIR] [--json]\n"
+	      "        the job's stages, processes, nodes, GPUs, states and restarts\n"
+	      "  logs STAGE[/N] [--job DIR] [-f]\n"
+	      "        a stage's worker logs (all replicas or ranks, or number N)\n"
+	      "  stop [--job DIR]\n"
+	      "        stop the job: every worker gets SIGTERM, then SIGKILL\n"
 	      "  help, --help     this text\n"
 	      "  version, --version\n"
 	      "\n"
 	      "Without --topo, the topology comes from $AIC_TOPO_XML, else from hwloc's\n"
-	      "discovery of this machine. See aic(1) and aic-job(5).\n",
+	      "discovery of this machine. status, logs and stop find the job through\n"
+	      "--job DIR, else .aic/latest in this directory. See aic(1) and aic-job(5).\n",
 	      f);
 }
 
@@ -616,6 +629,304 @@ out_free:
 	return rc;
 }
 
+/* --- aic status, logs, stop ------------------------------------------- */
+
+/* Parses --job DIR (and the given extra flags) for the job commands. */
+static int job_dir_arg(int argc, char **argv, char *dir, size_t len, int *json, int *follow,
+		       const char **operand)
+{
+	static const struct option opts[] = {
+		{"job", required_argument, NULL, 'J'}, {"json", no_argument, NULL, 'j'},
+		{"follow", no_argument, NULL, 'f'},    {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *given = NULL;
+	char err[512];
+	int c;
+
+	while ((c = getopt_long(argc, argv, json || follow ? "fh" : "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'J':
+			given = optarg;
+			break;
+		case 'j':
+			if (!json)
+				return 2;
+			*json = 1;
+			break;
+		case 'f':
+			if (!follow)
+				return 2;
+			*follow = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return -1;
+		default:
+			return 2;
+		}
+	}
+	if (operand) {
+		if (optind != argc - 1) {
+			fprintf(stderr, "aic %s: expected one argument (see 'aic --help')\n", argv[0]);
+			return 2;
+		}
+		*operand = argv[optind];
+	} else if (optind != argc) {
+		fprintf(stderr, "aic %s: unexpected argument '%s'\n", argv[0], argv[optind]);
+		return 2;
+	}
+	if (jobdir_find(given, dir, len, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	return 0;
+}
+
+/* The live status from the head, or the last one written if the job has ended. */
+static json_t *job_status(const char *dir, bool *live)
+{
+	char err[512], path[PATH_MAX + 32];
+	json_t *st = NULL;
+
+	*live = client_request(dir, AIC_MSG_STATUS, NULL, AIC_MSG_STATUS, &st, err, sizeof(err)) == 0;
+	if (*live)
+		return st;
+	snprintf(path, sizeof(path), "%s/status.json", dir);
+	st = json_load_file(path, 0, NULL);
+	if (!st)
+		fprintf(stderr, "%s\n", err);
+	return st;
+}
+
+static int cmd_status(int argc, char **argv)
+{
+	char dir[PATH_MAX];
+	int json = 0, rc = job_dir_arg(argc, argv, dir, sizeof(dir), &json, NULL, NULL);
+	json_t *st, *p;
+	bool live;
+	size_t i, g;
+
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	st = job_status(dir, &live);
+	if (!st)
+		return 1;
+	if (json)
+		return print_json(st);
+	printf("job '%s' %s%s, %lld node%s, up %.1f s%s%s\n",
+	       json_string_value(json_object_get(st, "job")) ?: "",
+	       json_string_value(json_object_get(st, "state")) ?: "?", live ? "" : " (ended)",
+	       (long long)json_integer_value(json_object_get(st, "nodes")),
+	       json_integer_value(json_object_get(st, "nodes")) == 1 ? "" : "s",
+	       json_number_value(json_object_get(st, "uptime_s")),
+	       json_object_get(st, "reason") ? ": " : "",
+	       json_string_value(json_object_get(st, "reason")) ?: "");
+	printf("%-12s %-12s %-10s %-8s %-9s %-8s %-8s %s\n", "stage", "process", "node", "gpus",
+	       "state", "pid", "restarts", "uptime_s");
+	json_array_foreach(json_object_get(st, "procs"), i, p) {
+		char gpus[128] = "-", proc[32];
+		size_t o = 0;
+		json_t *v;
+		json_array_foreach(json_object_get(p, "gpus"), g, v)
+			o += (size_t)snprintf(gpus + o, sizeof(gpus) - o, "%s%lld", g ? "," : "",
+					      (long long)json_integer_value(v));
+		snprintf(proc, sizeof(proc), "%s %lld", json_string_value(json_object_get(p, "kind")) ?: "",
+			 (long long)json_integer_value(json_object_get(p, "index")));
+		printf("%-12s %-12s %-10s %-8s %-9s %-8lld %-8lld %.1f\n",
+		       json_string_value(json_object_get(p, "stage")) ?: "", proc,
+		       json_string_value(json_object_get(p, "node")) ?: "", gpus,
+		       json_string_value(json_object_get(p, "state")) ?: "",
+		       (long long)json_integer_value(json_object_get(p, "pid")),
+		       (long long)json_integer_value(json_object_get(p, "restarts")),
+		       json_number_value(json_object_get(p, "uptime_s")));
+	}
+	json_decref(st);
+	return 0;
+}
+
+static int cmd_stop(int argc, char **argv)
+{
+	char dir[PATH_MAX], err[512];
+	int rc = job_dir_arg(argc, argv, dir, sizeof(dir), NULL, NULL, NULL);
+
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	rc = client_request(dir, AIC_MSG_STOP, NULL, 0, NULL, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
+	printf("aic: stop sent to the job in %s\n", dir);
+	return 0;
+}
+
+/* Copies new bytes of the file at path from *off to stdout. Returns bytes copied. */
+static long copy_from(const char *path, long *off, const char *prefix)
+{
+	FILE *f = fopen(path, "r");
+	char line[65536];
+	long n = 0;
+
+	if (!f)
+		return 0;
+	if (fseek(f, *off, SEEK_SET) == 0)
+		while (fgets(line, sizeof(line), f)) {
+			printf("%s%s", prefix, line);
+			n += (long)strlen(line);
+		}
+	*off += n;
+	fclose(f);
+	fflush(stdout);
+	return n;
+}
+
+static int cmd_logs(int argc, char **argv)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 512], stage[256], prefix[300], *slash;
+	const char *what = NULL;
+	int follow = 0, rc = job_dir_arg(argc, argv, dir, sizeof(dir), NULL, &follow, &what);
+	long offs[1024] = {0};
+	int first, last, i, found = 0;
+	struct stat st;
+
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	snprintf(stage, sizeof(stage), "%s", what);
+	slash = strchr(stage, '/');
+	if (slash) {
+		*slash = '\0';
+		first = last = atoi(slash + 1);
+	} else {
+		first = 0;
+		last = 1023;
+	}
+	for (;;) {
+		bool ended;
+		long got = 0;
+		for (i = first; i <= last; i++) {
+			snprintf(path, sizeof(path), "%s/logs/%s.%d.log", dir, stage, i);
+			if (stat(path, &st) != 0)
+				continue;
+			found = 1;
+			snprintf(prefix, sizeof(prefix), "%s/%d: ", stage, i);
+			got += copy_from(path, &offs[i], slash ? "" : prefix);
+		}
+		snprintf(path, sizeof(path), "%s/summary.json", dir);
+		ended = stat(path, &st) == 0;
+		if (!follow || (ended && got == 0))
+			break;
+		usleep(200000);
+	}
+	if (!found) {
+		fprintf(stderr, "aic: no logs for '%s' in %s/logs\n", what, dir);
+		return 1;
+	}
+	return 0;
+}
+
+/* --- aic submit ------------------------------------------------------- */
+
+static int cmd_submit(int argc, char **argv)
+{
+	struct aic_spec *spec = NULL;
+	char *errors = NULL, abs[PATH_MAX], script[PATH_MAX + 64], cwd[PATH_MAX];
+	long gpus = 0, nodes = 0, per_node = 8;
+	int i, max_gpus = 0, n_extra = 0;
+	char **extra = calloc((size_t)argc + 8, sizeof(char *));
+	size_t s;
+	FILE *f;
+
+	if (!extra)
+		return 1;
+	if (argc < 2 || argv[1][0] == '-') {
+		fprintf(stderr, "usage: aic submit SPEC [-N NODES] [--gpus-per-node G] [SBATCH-OPTION]...\n");
+		free(extra);
+		return 2;
+	}
+	for (i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "-N") && i + 1 < argc)
+			nodes = atol(argv[++i]);
+		else if (!strncmp(argv[i], "--nodes=", 8))
+			nodes = atol(argv[i] + 8);
+		else if (!strcmp(argv[i], "--gpus-per-node") && i + 1 < argc)
+			per_node = atol(argv[++i]);
+		else if (!strncmp(argv[i], "--gpus-per-node=", 16))
+			per_node = atol(argv[i] + 16);
+		else
+			extra[n_extra++] = argv[i];
+	}
+	if (aic_spec_load(argv[1], &spec, &errors) != 0 || !realpath(argv[1], abs)) {
+		fputs(errors ? errors : "aic: cannot read the spec\n", stderr);
+		free(errors);
+		free(extra);
+		aic_spec_free(spec);
+		return 1;
+	}
+	for (s = 0; s < spec->n_stages; s++) {
+		const struct aic_stage *st = &spec->stages[s];
+		int n = st->ranks ? st->ranks : st->replicas_min > 0 ? st->replicas_min : 1;
+		if (!st->colocate_with)
+			gpus += (long)n * st->gpus;
+		if (st->gpus > max_gpus)
+			max_gpus = st->gpus;
+	}
+	if (per_node < 1 || per_node < max_gpus) {
+		fprintf(stderr, "aic submit: --gpus-per-node %ld is less than the %d GPUs one process needs\n",
+			per_node, max_gpus);
+		free(extra);
+		aic_spec_free(spec);
+		return 2;
+	}
+	/* Enough nodes for every stage at its minimum, when -N is not given. */
+	if (nodes <= 0)
+		nodes = gpus ? (gpus + per_node - 1) / per_node : 1;
+	if (!getcwd(cwd, sizeof(cwd)) || mkdir(".aic", 0700) != 0) {
+		if (errno != EEXIST) {
+			perror("aic submit: .aic");
+			free(extra);
+			aic_spec_free(spec);
+			return 1;
+		}
+	}
+	snprintf(script, sizeof(script), ".aic/submit-%ld.sbatch", (long)time(NULL));
+	f = fopen(script, "w");
+	if (!f) {
+		perror("aic submit");
+		free(extra);
+		aic_spec_free(spec);
+		return 1;
+	}
+	fprintf(f, "#!/bin/sh\n# written by aic submit for %s\n", abs);
+	fprintf(f, "#SBATCH --job-name=%s\n", spec->name ? spec->name : "aic");
+	fprintf(f, "#SBATCH --nodes=%ld\n#SBATCH --ntasks-per-node=1\n#SBATCH --exclusive\n", nodes);
+	if (gpus)
+		fprintf(f, "#SBATCH --gres=gpu:%ld\n", per_node);
+	fprintf(f, "#SBATCH --aic-job=%s\n", abs);
+	fprintf(f, "exec srun --ntasks-per-node=1 --mpi=pmix aic-launch \"%s\"\n", abs);
+	fclose(f);
+	chmod(script, 0700);
+	aic_spec_free(spec);
+	printf("aic submit: %s (%ld node%s)\n", script, nodes, nodes == 1 ? "" : "s");
+	fflush(stdout);
+	{
+		char **args = calloc((size_t)n_extra + 3, sizeof(char *));
+		if (!args) {
+			free(extra);
+			return 1;
+		}
+		args[0] = "sbatch";
+		for (i = 0; i < n_extra; i++)
+			args[i + 1] = extra[i];
+		args[n_extra + 1] = script;
+		execvp("sbatch", args);
+		perror("aic submit: sbatch");
+		free(args);
+	}
+	free(extra);
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
@@ -638,6 +949,14 @@ int main(int argc, char **argv)
 		return cmd_topo(argc - 1, argv + 1);
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(cmd, "submit"))
+		return cmd_submit(argc - 1, argv + 1);
+	if (!strcmp(cmd, "status"))
+		return cmd_status(argc - 1, argv + 1);
+	if (!strcmp(cmd, "logs"))
+		return cmd_logs(argc - 1, argv + 1);
+	if (!strcmp(cmd, "stop"))
+		return cmd_stop(argc - 1, argv + 1);
 	fprintf(stderr, "aic: '%s' is not an aic command (see 'aic --help')\n", cmd);
 	return 2;
 }

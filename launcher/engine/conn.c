@@ -92,11 +92,10 @@ int aic_conn_send(struct aic_conn *c, uint16_t type, json_t *msg)
 static void reject(struct aic_conn *c, const char *why)
 {
 	json_t *m = json_pack("{s:s}", "error", why);
-	struct aic_server *srv = c->owner;
 
 	aic_log_warn("rejected a connection from %s: %s", c->peer, why);
-	if (srv)
-		srv->rejected++;
+	if (c->server)
+		c->server->rejected++;
 	aic_conn_send(c, AIC_MSG_REJECT, m);
 	json_decref(m);
 	aic_conn_close(c);
@@ -227,6 +226,7 @@ static void on_connection(uv_stream_t *server, int status)
 	c->on_frame = srv->on_frame;
 	c->on_close = srv->on_close;
 	c->owner = srv->owner;
+	c->server = srv;
 	peer_name(c);
 	uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
 }

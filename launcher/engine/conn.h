@@ -42,6 +42,7 @@ struct aic_conn {
 	aic_hello_cb on_hello;
 	void *owner; /* the head or agent */
 	void *data;  /* the owner's per-connection record */
+	struct aic_server *server; /* the server that accepted it, or NULL */
 	json_t *hello; /* client side: sent on connect */
 };
 

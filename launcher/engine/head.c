@@ -89,6 +89,7 @@ struct head {
 };
 
 static void head_end(struct head *h, int code, const char *state, const char *reason);
+static void finish(struct head *h);
 
 /* --- status ---------------------------------------------------------- */
 
@@ -553,10 +554,8 @@ static void on_close(struct aic_conn *c)
 	}
 	for (i = 0; i < h->cfg.n_agents; i++)
 		left += h->agents[i].registered && !h->agents[i].gone;
-	if (left == 0 && h->ending) {
-		h->done = true;
-		aic_server_stop(&h->srv);
-	}
+	if (left == 0 && h->ending && !h->done)
+		finish(h);
 }
 
 /* --- the end ---------------------------------------------------------- */
@@ -611,6 +610,15 @@ static void write_summary(struct head *h)
 	json_decref(o);
 }
 
+/* Every agent has gone (their workers with them): the summary is final. */
+static void finish(struct head *h)
+{
+	h->done = true;
+	write_summary(h);
+	save_status(h);
+	aic_server_stop(&h->srv);
+}
+
 static void head_end(struct head *h, int code, const char *state, const char *reason)
 {
 	json_t *m;
@@ -636,12 +644,9 @@ static void head_end(struct head *h, int code, const char *state, const char *re
 			live++;
 		}
 	json_decref(m);
-	write_summary(h);
 	save_status(h);
-	if (live == 0) {
-		h->done = true;
-		aic_server_stop(&h->srv);
-	}
+	if (live == 0)
+		finish(h);
 }
 
 void head_terminate(struct head *h, const char *why)
