@@ -1,0 +1,107 @@
+#!/bin/sh
+# `aic run`: the engine on this machine, no SLURM. The same spec as the
+# cluster test (a 4-rank gang and two replica stages, on an 8-GPU HGX
+# topology), then restarts, failure, and the job tools: status, logs, stop.
+. "$AIC_SRC_DIR/tests/tap.sh"
+aic="$AIC_BUILD_DIR/launcher/aic"
+hgx="$AIC_SRC_DIR/tests/fixtures/topo/hgx-h100-8gpu.xml"
+dir=$(mktemp -d /var/tmp/aic-run-test.XXXXXX)
+trap 'touch "$dir/go"; rm -rf "$dir"' EXIT
+cd "$dir" || bail "no $dir"
+mkdir out
+marker="aic-run-test-$$"
+
+cat >worker.sh <<WORKER
+#!/bin/sh
+# $marker
+echo "node=\$AIC_NODE gpus=\$CUDA_VISIBLE_DEVICES rank=\${RANK-} world=\${WORLD_SIZE-} local=\${LOCAL_RANK-} replica=\${AIC_REPLICA-} role=\${ROLE-none}" >"$dir/out/\$AIC_STAGE.\$AIC_INDEX"
+echo "hello from \$AIC_STAGE \$AIC_INDEX"
+while [ ! -e "$dir/go" ]; do sleep 0.05; done
+WORKER
+cat >job.yaml <<SPEC
+name: run-test
+stages:
+  train: {command: [sh, $dir/worker.sh], ranks: 4, gpus: 1, cpus: 0}
+  gen: {command: [sh, $dir/worker.sh], replicas: 2, gpus: 1, cpus: 0, env: {ROLE: gen}}
+  reward: {command: [sh, $dir/worker.sh], replicas: 2, cpus: 0}
+SPEC
+
+wait_for() {
+	t=$(($1 * 20))
+	shift
+	while ! "$@" 2>/dev/null; do
+		t=$((t - 1))
+		[ $t -gt 0 ] || return 1
+		sleep 0.05
+	done
+}
+all_out() { [ "$(ls out | wc -l)" -eq 8 ]; }
+no_workers() { [ "$(pgrep -f "$marker" | wc -l)" -eq 0 ]; }
+
+"$aic" run --topo "$hgx" job.yaml >run.out 2>run.err &
+pid=$!
+ok "aic run starts all 8 workers" wait_for 20 all_out
+jd="$dir/.aic/$(readlink .aic/latest)"
+is "$(stat -c %a "$jd") $(stat -c %a "$jd/token")" "700 600" "the job directory is 0700, its token 0600"
+# The same placement aic plan computes, and the environment it implies.
+plan=$("$aic" plan job.yaml --topo "$hgx" --json)
+check=$(printf '%s' "$plan" | python3 -c '
+import json, sys
+plan = json.load(sys.stdin)
+bad = []
+for p in plan["procs"]:
+    env = dict(kv.split("=", 1) for kv in open("out/%s.%d" % (p["stage"], p["index"])).read().split())
+    gpus = ",".join(str(g["index"]) for g in p["gpus"])
+    if env["gpus"] != gpus:
+        bad.append("%s/%d: gpus %s, plan %s" % (p["stage"], p["index"], env["gpus"], gpus))
+    if p["stage"] == "train" and (env["rank"], env["world"], env["local"]) != (str(p["index"]), "4", str(p["local_rank"])):
+        bad.append("train/%d: %s" % (p["index"], env))
+    if p["stage"] != "train" and env["replica"] != str(p["index"]):
+        bad.append("%s/%d: %s" % (p["stage"], p["index"], env))
+print("\n".join(bad) if bad else "ok")')
+is "$check" ok "workers run on the GPUs aic plan shows, with RANK/WORLD_SIZE/LOCAL_RANK"
+
+st=$("$aic" status)
+like "$st" "^job 'run-test' running, 1 node" "aic status finds the job through .aic/latest"
+is "$(printf '%s\n' "$st" | grep -c ' running ')" 8 "and lists 8 running processes"
+like "$("$aic" status --json)" '"state": "running"' "aic status --json"
+is "$("$aic" logs gen/1)" "hello from gen 1" "aic logs STAGE/N prints one worker's log"
+is "$("$aic" logs train | sort | tr '\n' ' ')" \
+	"train/0: hello from train 0 train/1: hello from train 1 train/2: hello from train 2 train/3: hello from train 3 " \
+	"aic logs STAGE prints every rank's, prefixed"
+touch go
+wait $pid
+is "$?" 0 "the job succeeds"
+like "$(cat run.out)" "aic: job 'run-test' succeeded: every process finished" "and says so"
+ok "no worker is left" no_workers
+
+# Restarts, then a stop.
+rm -f go
+cat >flaky.yaml <<SPEC
+stages:
+  flaky: {command: [sh, -c, "n=\$(cat n 2>/dev/null || echo 0); echo \$((n+1)) >n; [ \$n -ge 1 ] && exec sh $dir/worker.sh; exit 2"],
+          cpus: 0, restart: {max: 2, backoff_ms: 10}}
+SPEC
+"$aic" run flaky.yaml >flaky.out 2>flaky.err &
+pid=$!
+restarted() { "$aic" status | grep -q ' running .* 1 '; }
+ok "a failed replica restarts" wait_for 20 restarted
+like "$("$aic" stop)" "aic: stop sent" "aic stop"
+wait $pid
+is "$?" 0 "a stopped job exits 0"
+like "$(cat flaky.out)" "aic: job 'flaky' stopped: stopped by aic stop" "and reports it was stopped"
+ok "no worker is left" no_workers
+
+printf 'stages:\n  bad: {command: [sh, -c, "exit 5"], restart: {max: 1, backoff_ms: 1}}\n' >bad.yaml
+"$aic" run bad.yaml >bad.out 2>bad.err
+is "$?" 1 "a stage out of restarts fails the job with exit status 1"
+like "$(cat bad.err)" "stage 'bad' replica 0 failed \(exit status 5\) and has used its 1 restart" "saying why"
+printf 'stages:\n  x: {command: [no-such-program-here], restart: {max: 0}}\n' >missing.yaml
+"$aic" run missing.yaml >/dev/null 2>missing.err
+is "$?" 1 "a missing program fails the job"
+like "$("$aic" logs x/0)" "aic: cannot run 'no-such-program-here': No such file or directory" \
+	"and its log says why"
+err=$("$aic" status --job /nonexistent 2>&1)
+is "$?" 1 "aic status of no job fails"
+like "$err" "aic: no job directory '/nonexistent'" "naming it"
+done_testing
