@@ -155,7 +155,7 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	struct aic_conn *c = s->data;
 	struct aic_frame f;
 	size_t off = 0;
-	long used;
+	long used = 0;
 
 	(void)b;
 	if (n < 0) {
