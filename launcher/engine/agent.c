@@ -15,7 +15,7 @@
 #include "conn.h"
 #include "error.h"
 #include "log.h"
-#include "spawn.h"
+#include "process.h"
 #include "topo_json.h"
 #include "wire.h"
 

@@ -20,6 +20,7 @@
 #include "wire.h"
 
 #define MAX_BACKOFF_MS 60000
+#define STATUS_EVERY_MS 50
 
 enum pstate {
 	P_PENDING,  /* not started yet, or waiting to restart */
@@ -81,6 +82,8 @@ struct head {
 	size_t n_procs;
 	struct hstage *stages;
 	bool placed, ending, done;
+	uint64_t registered_ms; /* when the last agent registered */
+	uv_timer_t status_timer;
 	int exit_code;
 	const char *final_state;
 	char name[128];
@@ -127,12 +130,32 @@ static json_t *status_json(struct head *h)
 	return o;
 }
 
-static void save_status(struct head *h)
+static void write_status(struct head *h)
 {
 	json_t *s = status_json(h);
 
 	jobdir_write_json(h->cfg.jobdir, "status.json", s);
 	json_decref(s);
+}
+
+static void status_timer(uv_timer_t *t)
+{
+	write_status(t->data);
+}
+
+/*
+ * status.json follows every change, but is written at most every
+ * STATUS_EVERY_MS: a job starting thousands of processes would otherwise
+ * rewrite it thousands of times (quadratic in the job's size).
+ */
+static void save_status(struct head *h)
+{
+	if (h->done) {
+		write_status(h);
+		return;
+	}
+	if (!uv_is_active((uv_handle_t *)&h->status_timer))
+		uv_timer_start(&h->status_timer, status_timer, STATUS_EVERY_MS, 0);
 }
 
 /* --- spawning -------------------------------------------------------- */
@@ -443,6 +466,7 @@ static void place_and_start(struct head *h)
 		jobdir_write_json(h->cfg.jobdir, "plan.json", plan);
 		json_decref(plan);
 	}
+	write_status(h);
 	aic_log_info("%zu processes placed on %d node%s", h->n_procs, n, n == 1 ? "" : "s");
 	for (i = 0; i < h->n_procs; i++)
 		spawn(&h->procs[i]);
@@ -496,8 +520,10 @@ static bool on_hello(struct aic_conn *c, json_t *m)
 	c->data = a;
 	h->n_registered++;
 	aic_log_debug("agent %d registered from %s (%s)", rank, c->peer, a->node);
-	if (h->n_registered == h->cfg.n_agents && !h->ending)
+	if (h->n_registered == h->cfg.n_agents && !h->ending) {
+		h->registered_ms = aic_now_ms();
 		place_and_start(h);
+	}
 	return true;
 }
 
@@ -605,6 +631,7 @@ static void write_summary(struct head *h)
 	json_object_set_new(o, "reason", json_string(h->reason));
 	json_object_set_new(o, "exit_code", json_integer(h->exit_code));
 	json_object_set_new(o, "wall_s", json_real((double)(aic_now_ms() - h->start_ms) / 1000.0));
+	json_object_set_new(o, "registered_s", h->registered_ms ? json_real((double)(h->registered_ms - h->start_ms) / 1000.0) : json_null());
 	json_object_set_new(o, "stages", stages);
 	jobdir_write_json(h->cfg.jobdir, "summary.json", o);
 	json_decref(o);
@@ -614,8 +641,9 @@ static void write_summary(struct head *h)
 static void finish(struct head *h)
 {
 	h->done = true;
+	uv_timer_stop(&h->status_timer);
 	write_summary(h);
-	save_status(h);
+	write_status(h);
 	aic_server_stop(&h->srv);
 }
 
@@ -696,6 +724,8 @@ struct head *head_start(uv_loop_t *loop, const struct head_config *cfg)
 		uv_timer_init(loop, &h->stages[i].timer);
 		h->stages[i].timer.data = h;
 	}
+	uv_timer_init(loop, &h->status_timer);
+	h->status_timer.data = h;
 	h->srv.token = cfg->token;
 	h->srv.on_hello = on_hello;
 	h->srv.on_frame = on_frame;

@@ -11,7 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "spawn.h"
+#include "process.h"
 
 /* In the child, between fork and exec: only async-signal-safe calls. */
 static void child(const struct aic_spawn_opts *o, pid_t parent, int report)

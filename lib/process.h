@@ -7,8 +7,8 @@
  * returned pidfd (readable when the process exits) and reaps it with
  * aic_child_wait().
  */
-#ifndef AIC_SPAWN_H
-#define AIC_SPAWN_H
+#ifndef AIC_PROCESS_H
+#define AIC_PROCESS_H
 
 #include <sys/types.h>
 
