@@ -19,10 +19,35 @@ uint64_t aic_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* Every connection not yet freed, so that the engine can close them all at exit. */
+static struct aic_conn *live;
+
+static void unlink_conn(struct aic_conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else if (live == c)
+		live = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->next = c->prev = NULL;
+}
+
+void aic_conn_close_all(void)
+{
+	struct aic_conn *c, *next;
+
+	for (c = live; c; c = next) {
+		next = c->next;
+		aic_conn_close(c);
+	}
+}
+
 static void free_conn(uv_handle_t *h)
 {
 	struct aic_conn *c = h->data;
 
+	unlink_conn(c);
 	if (c->on_close)
 		c->on_close(c);
 	json_decref(c->hello);
@@ -188,6 +213,10 @@ static struct aic_conn *new_conn(uv_loop_t *loop)
 		return NULL;
 	uv_tcp_init(loop, &c->tcp);
 	c->tcp.data = c;
+	c->next = live;
+	if (live)
+		live->prev = c;
+	live = c;
 	return c;
 }
 

@@ -44,6 +44,7 @@ struct aic_conn {
 	void *data;  /* the owner's per-connection record */
 	struct aic_server *server; /* the server that accepted it, or NULL */
 	json_t *hello; /* client side: sent on connect */
+	struct aic_conn *prev, *next; /* every live connection (conn.c) */
 };
 
 struct aic_server {
@@ -70,6 +71,9 @@ struct aic_conn *aic_conn_connect(uv_loop_t *loop, const char *host, int port, c
 int aic_conn_send(struct aic_conn *c, uint16_t type, json_t *msg);
 
 void aic_conn_close(struct aic_conn *c);
+
+/* Closes every connection still open (at exit, so each is freed properly). */
+void aic_conn_close_all(void);
 
 /* Milliseconds since an arbitrary start (monotonic). */
 uint64_t aic_now_ms(void);

@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "agent.h"
+#include "conn.h"
 #include "engine.h"
 #include "head.h"
 #include "log.h"
@@ -53,6 +54,8 @@ static void check_done(uv_prepare_t *p)
 	if ((e->head && !head_done(e->head)) || (e->agent && !agent_done(e->agent)))
 		return;
 	e->closing = true;
+	/* Connections free themselves in their close callbacks; then the rest. */
+	aic_conn_close_all();
 	uv_walk(&e->loop, close_any, NULL);
 }
 
@@ -120,6 +123,7 @@ out_run:
 out_close:
 	if (!e->closing) {
 		e->closing = true;
+		aic_conn_close_all();
 		uv_walk(&e->loop, close_any, NULL);
 		uv_run(&e->loop, UV_RUN_DEFAULT);
 	}
