@@ -44,6 +44,8 @@ struct agent {
 	uv_loop_t *loop;
 	struct agent_config cfg;
 	struct aic_conn *head;
+	struct aic_server srv; /* workers' endpoint (AIC_AGENT), token-checked */
+	bool listening;
 	struct aproc **procs; /* by head's id */
 	size_t n_procs;
 	uv_timer_t grace;
@@ -58,6 +60,8 @@ static void finish_if_idle(struct agent *a)
 		return;
 	uv_timer_stop(&a->grace);
 	a->done = true;
+	if (a->listening)
+		aic_server_stop(&a->srv);
 	if (a->head)
 		aic_conn_close(a->head);
 }
@@ -270,6 +274,11 @@ static void on_spawn(struct agent *a, json_t *m)
 	cuda_devices(a, json_object_get(m, "gpus"), cvd, sizeof(cvd));
 	json_object_set_new(env, "CUDA_VISIBLE_DEVICES", json_string(cvd));
 	json_object_set_new(env, "CUDA_DEVICE_ORDER", json_string("PCI_BUS_ID"));
+	if (a->listening) {
+		char ep[96];
+		snprintf(ep, sizeof(ep), "%s:%d", a->cfg.addr, a->srv.port);
+		json_object_set_new(env, "AIC_AGENT", json_string(ep));
+	}
 	argv = calloc(json_array_size(argvj) + 1, sizeof(*argv));
 	envp = worker_env(env);
 	if (!argv || !envp) {
@@ -408,6 +417,15 @@ static json_t *free_ports(uv_loop_t *loop, const char *addr)
 	return ports;
 }
 
+/* Workers (and, with the data plane, other agents) introduce themselves here. */
+static bool worker_hello(struct aic_conn *c, json_t *hello)
+{
+	const char *role = json_string_value(json_object_get(hello, "role"));
+
+	(void)c;
+	return role && (!strcmp(role, "worker") || !strcmp(role, "agent"));
+}
+
 struct agent *agent_start(uv_loop_t *loop, const struct agent_config *cfg)
 {
 	struct agent *a = calloc(1, sizeof(*a));
@@ -421,6 +439,13 @@ struct agent *agent_start(uv_loop_t *loop, const struct agent_config *cfg)
 	a->cfg = *cfg;
 	uv_timer_init(loop, &a->grace);
 	a->grace.data = a;
+	a->srv.token = cfg->token;
+	a->srv.on_hello = worker_hello;
+	a->srv.owner = a;
+	if (aic_server_start(loop, &a->srv, cfg->addr) == 0)
+		a->listening = true;
+	else
+		aic_log_warn("workers get no agent endpoint: cannot listen on %s", cfg->addr);
 	if (cfg->gpus)
 		for (i = 0; i < cfg->n_gpus; i++)
 			json_array_append_new(gpus, json_integer(cfg->gpus[i]));
@@ -437,6 +462,8 @@ struct agent *agent_start(uv_loop_t *loop, const struct agent_config *cfg)
 	if (!a->head) {
 		aic_log_error("cannot connect to the head at %s:%d", cfg->head_host, cfg->head_port);
 		uv_close((uv_handle_t *)&a->grace, NULL);
+		if (a->listening)
+			aic_server_stop(&a->srv);
 		a->done = true;
 		a->exit_code = 1;
 	}

@@ -4,7 +4,9 @@
  * the GPUs and CPUs the step gave it, free ports for gang rendezvous),
  * spawns the workers the head asks for (lib/process.h: own process group,
  * killed with the agent, bound to their CPUs, logs to the job directory),
- * sees each exit at once through its pidfd and reports it.
+ * sees each exit at once through its pidfd and reports it. Workers find
+ * their agent at AIC_AGENT (host:port; every connection must present the
+ * job token, AIC_TOKEN): the endpoint the data plane's channels use.
  *
  * Shutdown (the head says so, the head is lost, or SIGTERM/SIGINT):
  * SIGTERM to every worker's process group, SIGKILL to what is left after

@@ -117,6 +117,26 @@ printf 'stages:\n  x: {command: [no-such-program-here], restart: {max: 0}}\n' >m
 is "$?" 1 "a missing program fails the job"
 like "$("$aic" logs x/0)" "aic: cannot run 'no-such-program-here': No such file or directory" \
 	"and its log says why"
+# A worker reaches its agent at AIC_AGENT with AIC_TOKEN; a wrong token is refused.
+cat >hello.py <<'HELLO'
+import json, os, socket, struct
+host, port = os.environ["AIC_AGENT"].rsplit(":", 1)
+for token in (os.environ["AIC_TOKEN"], "0" * 64):
+    s = socket.create_connection((host, int(port)))
+    p = json.dumps({"role": "worker", "token": token}).encode()
+    s.sendall(b"AIC\x01" + struct.pack(">HHI", 1, 0, len(p)) + p)
+    print(struct.unpack(">H", s.recv(64)[4:6])[0])
+HELLO
+printf 'stages:\n  w: {command: [python3, %s/hello.py], cpus: 0}\n' "$dir" >agent.yaml
+"$aic" run agent.yaml >/dev/null 2>&1
+is "$("$aic" logs w/0 | tr '\n' ' ')" "2 3 " "the agent welcomes its worker (2) and refuses a wrong token (3)"
+
+if [ -x "$AIC_BUILD_DIR/launcher/aic-launch" ]; then
+	err=$(env -u PMIX_NAMESPACE "$AIC_BUILD_DIR/launcher/aic-launch" job.yaml 2>&1)
+	is "$?" 2 "aic-launch outside srun --mpi=pmix exits 2"
+	like "$err" "no PMIx server: start aic-launch with 'srun --mpi=pmix'" "and says how to start it"
+fi
+
 err=$("$aic" status --job /nonexistent 2>&1)
 is "$?" 1 "aic status of no job fails"
 like "$err" "aic: no job directory '/nonexistent'" "naming it"

@@ -174,6 +174,23 @@ like "$(cat fail.err)" "error: job failed: stage 'bad' replica 0 failed \(exit s
 	"saying why"
 ok "no worker is left" wait_for 10 no_workers
 
+# A node's agent dies (kill -9): the job fails fast and no worker survives.
+rm -rf out && mkdir out
+timeout 120 srun -N3 --ntasks-per-node=1 --cpus-per-task=2 --gres=gpu:4 --mpi=pmix \
+	--aic-job=job.yaml "$launch" >lost.out 2>lost.err &
+srun_pid=$!
+ok "the 8 workers start again" wait_for 30 all_env
+victim=$(pgrep -f "$launch" | while read -r p; do
+	[ "$(readlink /proc/$p/ns/net)" != "$(readlink /proc/self/ns/net)" ] &&
+		tr '\0' '\n' <"/proc/$p/environ" | grep -qx 'SLURM_NODEID=2' && echo "$p"
+done | head -n 1)
+ok "found node 3's aic-launch" [ -n "$victim" ]
+kill -9 "$victim"
+wait $srun_pid
+ok "the job fails (srun exits non-zero)" [ $? -ne 0 ]
+like "$(cat lost.err)" "error: job failed: the agent on node 'n[0-9]' disconnected" "the head says which agent was lost"
+ok "no worker survives" wait_for 20 no_workers
+
 # scancel: the agents stop their workers; nothing survives on any node.
 rm -rf out && mkdir out
 cat >batch.sh <<BATCH
