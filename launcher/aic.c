@@ -927,9 +927,18 @@ static int cmd_submit(int argc, char **argv)
 	return 1;
 }
 
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+} commands[] = {
+	{"plan", cmd_plan},	{"topo", cmd_topo},	{"run", cmd_run},   {"submit", cmd_submit},
+	{"status", cmd_status}, {"logs", cmd_logs}, {"stop", cmd_stop},
+};
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
+	size_t i;
 
 	if (!cmd) {
 		usage(stderr);
@@ -943,20 +952,9 @@ int main(int argc, char **argv)
 		printf("aic %s\n", PACKAGE_VERSION);
 		return 0;
 	}
-	if (!strcmp(cmd, "plan"))
-		return cmd_plan(argc - 1, argv + 1);
-	if (!strcmp(cmd, "topo"))
-		return cmd_topo(argc - 1, argv + 1);
-	if (!strcmp(cmd, "run"))
-		return cmd_run(argc - 1, argv + 1);
-	if (!strcmp(cmd, "submit"))
-		return cmd_submit(argc - 1, argv + 1);
-	if (!strcmp(cmd, "status"))
-		return cmd_status(argc - 1, argv + 1);
-	if (!strcmp(cmd, "logs"))
-		return cmd_logs(argc - 1, argv + 1);
-	if (!strcmp(cmd, "stop"))
-		return cmd_stop(argc - 1, argv + 1);
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(cmd, commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
 	fprintf(stderr, "aic: '%s' is not an aic command (see 'aic --help')\n", cmd);
 	return 2;
 }

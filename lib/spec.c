@@ -180,6 +180,23 @@ static bool push_str(struct ctx *c, char ***arr, char *p)
 	return true;
 }
 
+/*
+ * Appends a zeroed element of `size` bytes to the array *arr of *n
+ * elements; returns it (not yet counted in *n), or NULL when out of memory.
+ */
+static void *grow(struct ctx *c, void *arr, size_t n, size_t size, void **out)
+{
+	char *a = realloc(arr, (n + 1) * size);
+
+	if (!a) {
+		c->oom = true;
+		return NULL;
+	}
+	*out = a;
+	memset(a + n * size, 0, size);
+	return a + n * size;
+}
+
 static size_t levenshtein(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b), i, j, prev, cur[64];
@@ -674,19 +691,14 @@ static void stage_pair(struct ctx *c, const char *key, yaml_node_t *k, yaml_node
 static void parse_stage(struct ctx *c, yaml_node_t *k, yaml_node_t *v)
 {
 	struct aic_spec *spec = c->spec;
-	struct aic_stage *st, *a;
+	struct aic_stage *st;
 	struct stage_arg sa = {0};
 	char where[128], b[96];
 	size_t i;
 
-	a = realloc(spec->stages, (spec->n_stages + 1) * sizeof(*a));
-	if (!a) {
-		c->oom = true;
+	st = grow(c, spec->stages, spec->n_stages, sizeof(*st), (void **)&spec->stages);
+	if (!st)
 		return;
-	}
-	spec->stages = a;
-	st = &a[spec->n_stages];
-	memset(st, 0, sizeof(*st));
 	st->name = get_name(c, k, "stages");
 	if (!st->name)
 		return;
@@ -758,16 +770,11 @@ static void channel_pair(struct ctx *c, const char *key, yaml_node_t *k, yaml_no
 static struct aic_channel *add_channel(struct ctx *c, const char *name, struct aic_mark m)
 {
 	struct aic_spec *spec = c->spec;
-	struct aic_channel *a, *ch;
+	struct aic_channel *ch;
 
-	a = realloc(spec->channels, (spec->n_channels + 1) * sizeof(*a));
-	if (!a) {
-		c->oom = true;
+	ch = grow(c, spec->channels, spec->n_channels, sizeof(*ch), (void **)&spec->channels);
+	if (!ch)
 		return NULL;
-	}
-	spec->channels = a;
-	ch = &a[spec->n_channels];
-	memset(ch, 0, sizeof(*ch));
 	ch->name = xstrdup(c, name);
 	if (!ch->name)
 		return NULL;
@@ -827,16 +834,11 @@ static void weights_pair(struct ctx *c, const char *key, yaml_node_t *k, yaml_no
 static struct aic_weights *add_weights(struct ctx *c, const char *name, struct aic_mark m)
 {
 	struct aic_spec *spec = c->spec;
-	struct aic_weights *a, *w;
+	struct aic_weights *w;
 
-	a = realloc(spec->weights, (spec->n_weights + 1) * sizeof(*a));
-	if (!a) {
-		c->oom = true;
+	w = grow(c, spec->weights, spec->n_weights, sizeof(*w), (void **)&spec->weights);
+	if (!w)
 		return NULL;
-	}
-	spec->weights = a;
-	w = &a[spec->n_weights];
-	memset(w, 0, sizeof(*w));
 	w->name = xstrdup(c, name);
 	if (!w->name)
 		return NULL;
