@@ -39,8 +39,48 @@ enum aic_msg {
 	AIC_MSG_SHUTDOWN = 8, /* head -> agent: stop every worker and exit */
 	AIC_MSG_STATUS = 9,   /* client -> head: request; head -> client: reply */
 	AIC_MSG_STOP = 10,    /* client -> head: stop the job */
+	AIC_MSG_CONFIG = 11,  /* head -> agent: the job's channels, before any SPAWN */
+	AIC_MSG_CLOSE = 12,   /* head -> agent: a channel's producers have all finished */
 	AIC_MSG_DATA = 0x100, /* first data-plane type */
+	/* Data plane, binary payloads (big-endian fields, see aic.h's worker.c). */
+	AIC_MSG_PUT = 0x101,	/* worker -> agent: u32 chan, u64 version, u32 timeout_ms, bytes */
+	AIC_MSG_PUT_OK = 0x102, /* agent -> worker: u64 id */
+	AIC_MSG_GET = 0x103,	/* worker -> agent: u32 chan, u32 max, u32 timeout_ms */
+	AIC_MSG_ITEMS = 0x104,	/* agent -> worker: u32 count, u32 flags, items */
+	AIC_MSG_ACK = 0x105,	/* worker -> agent: u32 chan, u32 count, (u32 producer, u64 id)... */
+	AIC_MSG_ERROR = 0x106,	/* agent -> worker: JSON {"code": n, "error": text} */
 };
+
+/* ITEMS flags. */
+#define AIC_ITEMS_EOF 1u /* the channel is closed and drained */
+/* A timeout field meaning "wait forever". */
+#define AIC_WIRE_FOREVER 0xffffffffu
+/* Bytes before each item's payload in ITEMS: producer, id, version, length. */
+#define AIC_ITEM_HEADER 24
+
+static inline void aic_put_u32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static inline void aic_put_u64(uint8_t *p, uint64_t v)
+{
+	aic_put_u32(p, (uint32_t)(v >> 32));
+	aic_put_u32(p + 4, (uint32_t)v);
+}
+
+static inline uint32_t aic_get_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline uint64_t aic_get_u64(const uint8_t *p)
+{
+	return (uint64_t)aic_get_u32(p) << 32 | aic_get_u32(p + 4);
+}
 
 struct aic_frame {
 	uint16_t type;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "chan.h"
 #include "conn.h"
 #include "error.h"
 #include "log.h"
@@ -46,6 +47,7 @@ struct agent {
 	struct aic_conn *head;
 	struct aic_server srv; /* workers' endpoint (AIC_AGENT), token-checked */
 	bool listening;
+	struct chan_set *chans; /* from the head's CONFIG */
 	struct aproc **procs; /* by head's id */
 	size_t n_procs;
 	uv_timer_t grace;
@@ -60,6 +62,8 @@ static void finish_if_idle(struct agent *a)
 		return;
 	uv_timer_stop(&a->grace);
 	a->done = true;
+	chan_set_free(a->chans);
+	a->chans = NULL;
 	if (a->listening)
 		aic_server_stop(&a->srv);
 	if (a->head)
@@ -351,8 +355,9 @@ static void on_kill(struct agent *a, json_t *m)
 		uv_timer_start(&p->kill_timer, kill_timer_cb, (uint64_t)a->cfg.grace_ms, 0);
 }
 
-static void on_frame(struct aic_conn *c, uint16_t type, json_t *m)
+static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct aic_frame *f)
 {
+	(void)f;
 	struct agent *a = c->owner;
 
 	switch (type) {
@@ -374,6 +379,14 @@ static void on_frame(struct aic_conn *c, uint16_t type, json_t *m)
 		break;
 	case AIC_MSG_SHUTDOWN:
 		shutdown_agent(a, m && json_is_true(json_object_get(m, "ok")) ? 0 : 1);
+		break;
+	case AIC_MSG_CONFIG:
+		if (m && !a->chans)
+			a->chans = chan_set_new(a->loop, m, (uint32_t)a->cfg.rank);
+		break;
+	case AIC_MSG_CLOSE:
+		if (m)
+			chan_set_close(a->chans, (uint32_t)json_integer_value(json_object_get(m, "chan")));
 		break;
 	default:
 		break;
@@ -420,10 +433,36 @@ static json_t *free_ports(uv_loop_t *loop, const char *addr)
 /* Workers (and, with the data plane, other agents) introduce themselves here. */
 static bool worker_hello(struct aic_conn *c, json_t *hello)
 {
+	struct agent *a = c->owner;
 	const char *role = json_string_value(json_object_get(hello, "role"));
 
-	(void)c;
-	return role && (!strcmp(role, "worker") || !strcmp(role, "agent"));
+	if (!role || (strcmp(role, "worker") && strcmp(role, "agent")))
+		return false;
+	c->welcome = json_pack("{s:o}", "channels", chan_set_names(a->chans));
+	return true;
+}
+
+static void worker_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct aic_frame *f)
+{
+	struct agent *a = c->owner;
+
+	(void)m;
+	if (type < AIC_MSG_DATA)
+		return;
+	if (!a->chans) {
+		json_t *e = json_pack("{s:i,s:s}", "code", -ENOENT, "error", "no channels");
+		aic_conn_send(c, AIC_MSG_ERROR, e);
+		json_decref(e);
+		return;
+	}
+	chan_set_frame(a->chans, c, f);
+}
+
+static void worker_closed(struct aic_conn *c)
+{
+	struct agent *a = c->owner;
+
+	chan_set_forget(a->chans, c);
 }
 
 struct agent *agent_start(uv_loop_t *loop, const struct agent_config *cfg)
@@ -441,6 +480,8 @@ struct agent *agent_start(uv_loop_t *loop, const struct agent_config *cfg)
 	a->grace.data = a;
 	a->srv.token = cfg->token;
 	a->srv.on_hello = worker_hello;
+	a->srv.on_frame = worker_frame;
+	a->srv.on_close = worker_closed;
 	a->srv.owner = a;
 	if (aic_server_start(loop, &a->srv, cfg->addr) == 0)
 		a->listening = true;

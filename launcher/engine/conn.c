@@ -51,6 +51,7 @@ static void free_conn(uv_handle_t *h)
 	if (c->on_close)
 		c->on_close(c);
 	json_decref(c->hello);
+	json_decref(c->welcome);
 	free(c->buf);
 	free(c);
 }
@@ -75,6 +76,38 @@ static void wrote(uv_write_t *req, int status)
 	(void)status;
 	free(w->mem);
 	free(w);
+}
+
+int aic_conn_send_raw(struct aic_conn *c, uint16_t type, const void *a, size_t alen, const void *b,
+		      size_t blen)
+{
+	struct write_req *w;
+	uv_buf_t buf;
+	int rc;
+
+	if (c->closing)
+		return -EPIPE;
+	if (alen + blen > AIC_WIRE_MAX_PAYLOAD)
+		return -EMSGSIZE;
+	w = malloc(sizeof(*w));
+	if (w)
+		w->mem = malloc(AIC_WIRE_HEADER + alen + blen);
+	if (!w || !w->mem) {
+		free(w);
+		return -ENOMEM;
+	}
+	aic_wire_header((uint8_t *)w->mem, type, (uint32_t)(alen + blen));
+	if (alen)
+		memcpy(w->mem + AIC_WIRE_HEADER, a, alen);
+	if (blen)
+		memcpy(w->mem + AIC_WIRE_HEADER + alen, b, blen);
+	buf = uv_buf_init(w->mem, (unsigned)(AIC_WIRE_HEADER + alen + blen));
+	rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, wrote);
+	if (rc) {
+		free(w->mem);
+		free(w);
+	}
+	return rc;
 }
 
 int aic_conn_send(struct aic_conn *c, uint16_t type, json_t *msg)
@@ -131,7 +164,7 @@ static void handle(struct aic_conn *c, const struct aic_frame *f)
 	json_t *msg = NULL;
 	json_error_t jerr;
 
-	if (f->length)
+	if (f->length && f->type < AIC_MSG_DATA)
 		msg = json_loadb((const char *)f->payload, f->length, 0, &jerr);
 	if (!c->authed && c->server_side) {
 		const char *tok = msg ? json_string_value(json_object_get(msg, "token")) : NULL;
@@ -142,7 +175,8 @@ static void handle(struct aic_conn *c, const struct aic_frame *f)
 		else if (c->on_hello && !c->on_hello(c, msg))
 			reject(c, "refused");
 		else {
-			json_t *w = json_object();
+			json_t *w = c->welcome ? c->welcome : json_object();
+			c->welcome = NULL;
 			c->authed = true;
 			aic_conn_send(c, AIC_MSG_WELCOME, w);
 			json_decref(w);
@@ -153,7 +187,7 @@ static void handle(struct aic_conn *c, const struct aic_frame *f)
 	if (!c->authed && f->type == AIC_MSG_WELCOME)
 		c->authed = true;
 	if (c->on_frame)
-		c->on_frame(c, f->type, msg);
+		c->on_frame(c, f->type, msg, f);
 	json_decref(msg);
 }
 

@@ -19,10 +19,16 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "wire.h"
+
 struct aic_conn;
 
-/* A frame arrived: `msg` is borrowed for the call (NULL for a non-JSON payload). */
-typedef void (*aic_frame_cb)(struct aic_conn *c, uint16_t type, json_t *msg);
+/*
+ * A frame arrived: `msg` is its JSON payload, borrowed for the call (NULL for
+ * data-plane types, whose raw payload is in f).
+ */
+typedef void (*aic_frame_cb)(struct aic_conn *c, uint16_t type, json_t *msg,
+			     const struct aic_frame *f);
 /* The connection is gone (peer closed, error, or aic_conn_close()). */
 typedef void (*aic_close_cb)(struct aic_conn *c);
 /* A client's HELLO passed the token check; return false to reject it anyway. */
@@ -43,7 +49,8 @@ struct aic_conn {
 	void *owner; /* the head or agent */
 	void *data;  /* the owner's per-connection record */
 	struct aic_server *server; /* the server that accepted it, or NULL */
-	json_t *hello; /* client side: sent on connect */
+	json_t *hello;	 /* client side: sent on connect */
+	json_t *welcome; /* server side: what on_hello wants WELCOME to carry */
 	struct aic_conn *prev, *next; /* every live connection (conn.c) */
 };
 
@@ -69,6 +76,10 @@ struct aic_conn *aic_conn_connect(uv_loop_t *loop, const char *host, int port, c
 
 /* Sends a JSON message (borrowed). Returns 0 or a negative error; never blocks. */
 int aic_conn_send(struct aic_conn *c, uint16_t type, json_t *msg);
+
+/* Sends a binary payload made of two parts (copied). */
+int aic_conn_send_raw(struct aic_conn *c, uint16_t type, const void *a, size_t alen, const void *b,
+		      size_t blen);
 
 void aic_conn_close(struct aic_conn *c);
 

@@ -82,6 +82,7 @@ struct head {
 	size_t n_procs;
 	struct hstage *stages;
 	bool placed, ending, done;
+	bool *chan_closed; /* per spec channel: CLOSE sent */
 	uint64_t registered_ms; /* when the last agent registered */
 	uv_timer_t status_timer;
 	int exit_code;
@@ -93,6 +94,24 @@ struct head {
 
 static void head_end(struct head *h, int code, const char *state, const char *reason);
 static void finish(struct head *h);
+
+/* A channel is closed once every process of every stage writing it is done. */
+static bool chan_producers_done(struct head *h, const char *chan)
+{
+	size_t i;
+	char **o;
+
+	for (i = 0; i < h->n_procs; i++) {
+		const struct aic_stage *st = &h->cfg.spec->stages[h->procs[i].p->stage];
+		bool writes = false;
+		for (o = st->outputs; o && *o; o++)
+			writes |= !strcmp(*o, chan);
+		if (writes && h->procs[i].state != P_DONE)
+			return false;
+	}
+	return true;
+}
+
 
 /* --- status ---------------------------------------------------------- */
 
@@ -300,11 +319,37 @@ static void kill_proc(struct hproc *hp, int sig)
 	json_decref(m);
 }
 
+static void broadcast(struct head *h, uint16_t type, json_t *m)
+{
+	int i;
+
+	for (i = 0; i < h->cfg.n_agents; i++)
+		if (h->agents[i].conn)
+			aic_conn_send(h->agents[i].conn, type, m);
+}
+
+/* Tells agents about channels whose producers have all finished. */
+static void close_channels(struct head *h)
+{
+	size_t c;
+
+	for (c = 0; c < h->cfg.spec->n_channels; c++) {
+		json_t *m;
+		if (h->chan_closed[c] || !chan_producers_done(h, h->cfg.spec->channels[c].name))
+			continue;
+		h->chan_closed[c] = true;
+		m = json_pack("{s:i}", "chan", (int)c);
+		broadcast(h, AIC_MSG_CLOSE, m);
+		json_decref(m);
+	}
+}
+
 /* Every process done: success. */
 static void check_finished(struct head *h)
 {
 	size_t i;
 
+	close_channels(h);
 	for (i = 0; i < h->n_procs; i++)
 		if (h->procs[i].state != P_DONE)
 			return;
@@ -468,6 +513,27 @@ static void place_and_start(struct head *h)
 	}
 	write_status(h);
 	aic_log_info("%zu processes placed on %d node%s", h->n_procs, n, n == 1 ? "" : "s");
+	/* Channels first: a worker may use them as soon as it starts. */
+	{
+		json_t *chans = json_array(), *cfg;
+		size_t c;
+		h->chan_closed = calloc(h->cfg.spec->n_channels + 1, sizeof(bool));
+		if (!h->chan_closed) {
+			json_decref(chans);
+			head_end(h, 1, "failed", "out of memory");
+			return;
+		}
+		for (c = 0; c < h->cfg.spec->n_channels; c++) {
+			const struct aic_channel *ch = &h->cfg.spec->channels[c];
+			h->chan_closed[c] = chan_producers_done(h, ch->name);
+			json_array_append_new(chans, json_pack("{s:s,s:i,s:b}", "name", ch->name,
+							       "capacity", ch->capacity, "closed",
+							       h->chan_closed[c]));
+		}
+		cfg = json_pack("{s:o}", "channels", chans);
+		broadcast(h, AIC_MSG_CONFIG, cfg);
+		json_decref(cfg);
+	}
 	for (i = 0; i < h->n_procs; i++)
 		spawn(&h->procs[i]);
 	save_status(h);
@@ -527,8 +593,9 @@ static bool on_hello(struct aic_conn *c, json_t *m)
 	return true;
 }
 
-static void on_frame(struct aic_conn *c, uint16_t type, json_t *m)
+static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct aic_frame *f)
 {
+	(void)f;
 	struct head *h = c->owner;
 	json_t *s;
 
@@ -770,6 +837,7 @@ void head_free(struct head *h)
 		aic_topo_free(h->agents[i].topo);
 	aic_plan_free(h->plan);
 	free(h->nodes);
+	free(h->chan_closed);
 	free(h->procs);
 	free(h->stages);
 	free(h->agents);

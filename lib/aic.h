@@ -1,0 +1,68 @@
+/*
+ * aic.h — the worker API: what a stage's process uses to move data.
+ *
+ * A worker started by aic's engine finds its node agent in the environment
+ * (AIC_AGENT, AIC_TOKEN); aic_worker_connect() opens an authenticated
+ * connection to it. Channels are named as in the job spec. Items are bytes
+ * with an id (unique per producer), the id of their producer and the weight
+ * version they were made with.
+ *
+ * Delivery is at least once: an item a consumer got and did not ack before
+ * it exited goes to another consumer. Each item is delivered to exactly one
+ * consumer at a time; (producer, id) identifies it for deduplication.
+ *
+ * Calls block (with a timeout where given) and are not thread-safe: one
+ * struct aic_worker per thread. Every function returns 0 or a negative code
+ * (-errno or AIC_E*; aic_strerror() gives text). A channel whose producers
+ * have all finished and that is drained makes aic_get() return AIC_ECLOSED.
+ */
+#ifndef AIC_H
+#define AIC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+struct aic_worker;
+
+struct aic_item {
+	uint32_t producer; /* who made it */
+	uint64_t id;	   /* unique per producer */
+	uint64_t version;  /* weight version it was made with */
+	size_t len;
+	const void *data; /* valid until the next aic_get() or aic_worker_close() */
+};
+
+/*
+ * Connects to this process's agent from AIC_AGENT and AIC_TOKEN. Returns 0
+ * and *out (close with aic_worker_close), -ENOENT outside an aic job, or
+ * the connection's error.
+ */
+int aic_worker_connect(struct aic_worker **out);
+void aic_worker_close(struct aic_worker *w);
+
+/* Identity: the stage's name; replica number or rank (AIC_INDEX). */
+const char *aic_worker_stage(const struct aic_worker *w);
+int aic_worker_index(const struct aic_worker *w);
+
+/*
+ * Puts len bytes on channel `chan`. Blocks while the channel is full (that is
+ * the backpressure), up to timeout_ms (< 0: forever); -ETIMEDOUT then.
+ * On success *id (if not NULL) is the item's id.
+ */
+int aic_put(struct aic_worker *w, const char *chan, const void *data, size_t len, uint64_t version,
+	    int timeout_ms, uint64_t *id);
+
+/*
+ * Gets up to max items from `chan` into items[]; *n is how many. Waits up to
+ * timeout_ms (< 0: forever) for at least one; returns -ETIMEDOUT when none
+ * came, AIC_ECLOSED when the channel is closed and drained.
+ */
+int aic_get(struct aic_worker *w, const char *chan, struct aic_item *items, size_t max, size_t *n,
+	    int timeout_ms);
+
+/* Acknowledges items got from `chan`: they will never be delivered again. */
+int aic_ack(struct aic_worker *w, const char *chan, const struct aic_item *items, size_t n);
+
+#endif

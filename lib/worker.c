@@ -1,0 +1,323 @@
+/*
+ * The worker API (aic.h): a blocking socket to the node agent.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "aic.h"
+#include "token.h"
+#include "wire.h"
+
+struct aic_worker {
+	int fd;
+	char stage[64];
+	int index;
+	json_t *channels; /* name -> id, from the agent's WELCOME */
+	uint8_t *rx;	  /* the last frame read; items point into it */
+	size_t rx_cap;
+	struct aic_frame frame;
+};
+
+static int write_all(int fd, const struct iovec *iov, int n)
+{
+	struct iovec v[4];
+	int i = 0;
+
+	memcpy(v, iov, (size_t)n * sizeof(*v));
+	for (;;) {
+		ssize_t w;
+		/* Skip what is written, empty parts included. */
+		while (i < n && v[i].iov_len == 0)
+			i++;
+		if (i == n)
+			return 0;
+		w = writev(fd, v + i, n - i);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EPIPE;
+		while (i < n && (size_t)w >= v[i].iov_len) {
+			w -= (ssize_t)v[i].iov_len;
+			i++;
+		}
+		if (i < n) {
+			v[i].iov_base = (char *)v[i].iov_base + w;
+			v[i].iov_len -= (size_t)w;
+		}
+	}
+}
+
+static int read_all(int fd, void *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t r = read(fd, (char *)buf + got, len - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r == 0 ? AIC_ECLOSED : -errno;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+static int send_frame(struct aic_worker *w, uint16_t type, const void *a, size_t alen,
+		      const void *b, size_t blen)
+{
+	uint8_t hdr[AIC_WIRE_HEADER];
+	struct iovec iov[3] = {{hdr, sizeof(hdr)}, {(void *)a, alen}, {(void *)b, blen}};
+
+	if (alen + blen > AIC_WIRE_MAX_PAYLOAD)
+		return -EMSGSIZE;
+	aic_wire_header(hdr, type, (uint32_t)(alen + blen));
+	return write_all(w->fd, iov, 3);
+}
+
+/* Reads the next frame into w->rx / w->frame. */
+static int recv_frame(struct aic_worker *w)
+{
+	uint8_t hdr[AIC_WIRE_HEADER];
+	long used;
+	uint32_t n;
+	int rc;
+
+	rc = read_all(w->fd, hdr, sizeof(hdr));
+	if (rc)
+		return rc;
+	n = aic_get_u32(hdr + 8);
+	if (n > AIC_WIRE_MAX_PAYLOAD)
+		return -EMSGSIZE;
+	if (w->rx_cap < AIC_WIRE_HEADER + (size_t)n) {
+		uint8_t *nb = realloc(w->rx, AIC_WIRE_HEADER + (size_t)n);
+		if (!nb)
+			return -ENOMEM;
+		w->rx = nb;
+		w->rx_cap = AIC_WIRE_HEADER + (size_t)n;
+	}
+	memcpy(w->rx, hdr, sizeof(hdr));
+	rc = read_all(w->fd, w->rx + AIC_WIRE_HEADER, n);
+	if (rc)
+		return rc;
+	used = aic_wire_decode(w->rx, AIC_WIRE_HEADER + (size_t)n, &w->frame);
+	return used > 0 ? 0 : AIC_EPROTO;
+}
+
+/* An ERROR frame's code, or AIC_EPROTO for an unexpected frame. */
+static int frame_error(const struct aic_worker *w)
+{
+	json_t *m;
+	int code = AIC_EPROTO;
+
+	if (w->frame.type != AIC_MSG_ERROR)
+		return AIC_EPROTO;
+	m = json_loadb((const char *)w->frame.payload, w->frame.length, 0, NULL);
+	if (m && json_is_integer(json_object_get(m, "code")))
+		code = (int)json_integer_value(json_object_get(m, "code"));
+	json_decref(m);
+	return code < 0 ? code : AIC_EPROTO;
+}
+
+int aic_worker_connect(struct aic_worker **out)
+{
+	const char *agent = getenv("AIC_AGENT"), *token = getenv("AIC_TOKEN");
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	char host[64], *colon, *text;
+	struct aic_worker *w;
+	json_t *hello, *m;
+	int one = 1, rc;
+
+	*out = NULL;
+	if (!agent || !token || strlen(agent) >= sizeof(host))
+		return -ENOENT;
+	snprintf(host, sizeof(host), "%s", agent);
+	colon = strrchr(host, ':');
+	if (!colon)
+		return -EINVAL;
+	*colon = '\0';
+	sa.sin_port = htons((uint16_t)atoi(colon + 1));
+	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+		return -EINVAL;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	snprintf(w->stage, sizeof(w->stage), "%s", getenv("AIC_STAGE") ?: "");
+	w->index = atoi(getenv("AIC_INDEX") ?: "0");
+	w->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (w->fd < 0 || connect(w->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		rc = -errno;
+		goto out_free;
+	}
+	setsockopt(w->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	hello = json_pack("{s:s,s:s,s:s,s:i}", "role", "worker", "token", token, "stage", w->stage,
+			  "index", w->index);
+	text = hello ? json_dumps(hello, JSON_COMPACT) : NULL;
+	json_decref(hello);
+	if (!text) {
+		rc = -ENOMEM;
+		goto out_free;
+	}
+	rc = send_frame(w, AIC_MSG_HELLO, text, strlen(text), NULL, 0);
+	free(text);
+	if (!rc)
+		rc = recv_frame(w);
+	if (rc)
+		goto out_free;
+	if (w->frame.type != AIC_MSG_WELCOME) {
+		rc = w->frame.type == AIC_MSG_REJECT ? AIC_EAUTH : AIC_EPROTO;
+		goto out_free;
+	}
+	m = json_loadb((const char *)w->frame.payload, w->frame.length, 0, NULL);
+	w->channels = json_incref(json_object_get(m, "channels"));
+	json_decref(m);
+	if (!w->channels)
+		w->channels = json_object();
+	*out = w;
+	return 0;
+out_free:
+	aic_worker_close(w);
+	return rc;
+}
+
+void aic_worker_close(struct aic_worker *w)
+{
+	if (!w)
+		return;
+	if (w->fd >= 0)
+		close(w->fd);
+	json_decref(w->channels);
+	free(w->rx);
+	free(w);
+}
+
+const char *aic_worker_stage(const struct aic_worker *w)
+{
+	return w->stage;
+}
+
+int aic_worker_index(const struct aic_worker *w)
+{
+	return w->index;
+}
+
+static int chan_id(const struct aic_worker *w, const char *name, uint32_t *id)
+{
+	json_t *v = json_object_get(w->channels, name);
+
+	if (!json_is_integer(v))
+		return -ENOENT;
+	*id = (uint32_t)json_integer_value(v);
+	return 0;
+}
+
+static uint32_t wire_timeout(int ms)
+{
+	return ms < 0 ? AIC_WIRE_FOREVER : (uint32_t)ms;
+}
+
+int aic_put(struct aic_worker *w, const char *chan, const void *data, size_t len, uint64_t version,
+	    int timeout_ms, uint64_t *id)
+{
+	uint8_t head[16];
+	uint32_t c;
+	int rc = chan_id(w, chan, &c);
+
+	if (rc)
+		return rc;
+	aic_put_u32(head, c);
+	aic_put_u64(head + 4, version);
+	aic_put_u32(head + 12, wire_timeout(timeout_ms));
+	rc = send_frame(w, AIC_MSG_PUT, head, sizeof(head), data, len);
+	if (!rc)
+		rc = recv_frame(w);
+	if (rc)
+		return rc;
+	if (w->frame.type != AIC_MSG_PUT_OK || w->frame.length < 8)
+		return frame_error(w);
+	if (id)
+		*id = aic_get_u64(w->frame.payload);
+	return 0;
+}
+
+int aic_get(struct aic_worker *w, const char *chan, struct aic_item *items, size_t max, size_t *n,
+	    int timeout_ms)
+{
+	uint8_t req[12];
+	const uint8_t *p, *end;
+	uint32_t c, count, flags, i;
+	int rc = chan_id(w, chan, &c);
+
+	*n = 0;
+	if (rc)
+		return rc;
+	if (max == 0 || max > 1u << 20)
+		return -EINVAL;
+	aic_put_u32(req, c);
+	aic_put_u32(req + 4, (uint32_t)max);
+	aic_put_u32(req + 8, wire_timeout(timeout_ms));
+	rc = send_frame(w, AIC_MSG_GET, req, sizeof(req), NULL, 0);
+	if (!rc)
+		rc = recv_frame(w);
+	if (rc)
+		return rc;
+	if (w->frame.type != AIC_MSG_ITEMS || w->frame.length < 8)
+		return frame_error(w);
+	p = w->frame.payload;
+	end = p + w->frame.length;
+	count = aic_get_u32(p);
+	flags = aic_get_u32(p + 4);
+	p += 8;
+	for (i = 0; i < count && i < max; i++) {
+		if (end - p < AIC_ITEM_HEADER)
+			return AIC_EPROTO;
+		items[i].producer = aic_get_u32(p);
+		items[i].id = aic_get_u64(p + 4);
+		items[i].version = aic_get_u64(p + 12);
+		items[i].len = aic_get_u32(p + 20);
+		p += AIC_ITEM_HEADER;
+		if ((size_t)(end - p) < items[i].len)
+			return AIC_EPROTO;
+		items[i].data = p;
+		p += items[i].len;
+	}
+	*n = i;
+	if (i == 0 && (flags & AIC_ITEMS_EOF))
+		return AIC_ECLOSED;
+	return 0;
+}
+
+int aic_ack(struct aic_worker *w, const char *chan, const struct aic_item *items, size_t n)
+{
+	uint8_t *buf;
+	uint32_t c;
+	size_t i;
+	int rc = chan_id(w, chan, &c);
+
+	if (rc)
+		return rc;
+	if (n == 0)
+		return 0;
+	buf = malloc(8 + n * 12);
+	if (!buf)
+		return -ENOMEM;
+	aic_put_u32(buf, c);
+	aic_put_u32(buf + 4, (uint32_t)n);
+	for (i = 0; i < n; i++) {
+		aic_put_u32(buf + 8 + i * 12, items[i].producer);
+		aic_put_u64(buf + 12 + i * 12, items[i].id);
+	}
+	rc = send_frame(w, AIC_MSG_ACK, buf, 8 + n * 12, NULL, 0);
+	free(buf);
+	return rc;
+}

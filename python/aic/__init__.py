@@ -1,0 +1,163 @@
+"""aic's worker API for Python: ctypes over libaic (no compiled extension).
+
+    import aic
+    w = aic.connect()                 # from AIC_AGENT / AIC_TOKEN, set by aic's engine
+    w.put("samples", b"...", version=3)
+    items = w.get("samples", max_items=16, timeout=1.0)   # [] on timeout
+    w.ack(items)
+    w.stage, w.index                  # identity (w.rank / w.replica: the same number)
+
+A closed and drained channel raises aic.Closed from get(). Other failures
+raise aic.Error with .code (a negative errno or AIC_E* code) and a message.
+The library is found through $AIC_LIBRARY, then libaic.so.0 on the
+loader's path.
+"""
+import ctypes
+import errno
+import os
+
+__all__ = ["connect", "Worker", "Item", "Error", "Closed"]
+
+AIC_ECLOSED = -1006
+
+
+class Error(Exception):
+    """A failed aic call: .code is the library's negative code."""
+
+    def __init__(self, code, what):
+        self.code = code
+        super().__init__("%s: %s" % (what, _lib.aic_strerror(code).decode()))
+
+
+class Closed(Error):
+    """The channel's producers have all finished and it is drained."""
+
+
+class _CItem(ctypes.Structure):
+    _fields_ = [("producer", ctypes.c_uint32), ("id", ctypes.c_uint64),
+                ("version", ctypes.c_uint64), ("len", ctypes.c_size_t),
+                ("data", ctypes.c_void_p)]
+
+
+def _load():
+    path = os.environ.get("AIC_LIBRARY") or "libaic.so.0"
+    lib = ctypes.CDLL(path)
+    lib.aic_strerror.restype = ctypes.c_char_p
+    lib.aic_strerror.argtypes = [ctypes.c_int]
+    lib.aic_worker_connect.argtypes = [ctypes.POINTER(ctypes.c_void_p)]
+    lib.aic_worker_close.argtypes = [ctypes.c_void_p]
+    lib.aic_worker_stage.restype = ctypes.c_char_p
+    lib.aic_worker_stage.argtypes = [ctypes.c_void_p]
+    lib.aic_worker_index.argtypes = [ctypes.c_void_p]
+    lib.aic_put.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t,
+                            ctypes.c_uint64, ctypes.c_int, ctypes.POINTER(ctypes.c_uint64)]
+    lib.aic_get.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(_CItem),
+                            ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t), ctypes.c_int]
+    lib.aic_ack.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(_CItem),
+                            ctypes.c_size_t]
+    return lib
+
+
+_lib = _load()
+
+
+class Item:
+    """One item: .data (bytes), .id, .producer, .version, and its channel."""
+
+    __slots__ = ("channel", "producer", "id", "version", "data")
+
+    def __init__(self, channel, c):
+        self.channel = channel
+        self.producer = c.producer
+        self.id = c.id
+        self.version = c.version
+        self.data = ctypes.string_at(c.data, c.len) if c.len else b""
+
+    def key(self):
+        """(producer, id): unique per item, for dropping redelivered duplicates."""
+        return (self.producer, self.id)
+
+
+def _ms(timeout):
+    return -1 if timeout is None else max(0, int(timeout * 1000))
+
+
+class Worker:
+    def __init__(self):
+        h = ctypes.c_void_p()
+        rc = _lib.aic_worker_connect(ctypes.byref(h))
+        if rc:
+            raise Error(rc, "aic.connect")
+        self._h = h
+
+    @property
+    def stage(self):
+        return _lib.aic_worker_stage(self._h).decode()
+
+    @property
+    def index(self):
+        return _lib.aic_worker_index(self._h)
+
+    rank = index
+    replica = index
+
+    def put(self, channel, data, version=0, timeout=None):
+        """Puts bytes (or any buffer) on channel; blocks while it is full. Returns the id."""
+        buf = bytes(data) if not isinstance(data, bytes) else data
+        out = ctypes.c_uint64()
+        rc = _lib.aic_put(self._h, channel.encode(), buf, len(buf), version or 0, _ms(timeout),
+                          ctypes.byref(out))
+        if rc == -errno.ETIMEDOUT:
+            raise TimeoutError("aic put on '%s' timed out" % channel)
+        if rc:
+            raise Error(rc, "aic put on '%s'" % channel)
+        return out.value
+
+    def get(self, channel, max_items=1, timeout=None):
+        """Up to max_items items; [] on timeout; raises Closed at the end of the channel."""
+        arr = (_CItem * max_items)()
+        n = ctypes.c_size_t()
+        rc = _lib.aic_get(self._h, channel.encode(), arr, max_items, ctypes.byref(n), _ms(timeout))
+        if rc == -errno.ETIMEDOUT:
+            return []
+        if rc == AIC_ECLOSED:
+            raise Closed(rc, "aic get on '%s'" % channel)
+        if rc:
+            raise Error(rc, "aic get on '%s'" % channel)
+        return [Item(channel, arr[i]) for i in range(n.value)]
+
+    def ack(self, items):
+        """Acknowledges items (from one or several channels)."""
+        by_chan = {}
+        for it in items:
+            by_chan.setdefault(it.channel, []).append(it)
+        for chan, its in by_chan.items():
+            arr = (_CItem * len(its))()
+            for i, it in enumerate(its):
+                arr[i].producer = it.producer
+                arr[i].id = it.id
+            rc = _lib.aic_ack(self._h, chan.encode(), arr, len(its))
+            if rc:
+                raise Error(rc, "aic ack on '%s'" % chan)
+
+    def close(self):
+        if self._h:
+            _lib.aic_worker_close(self._h)
+            self._h = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+def connect():
+    """Connects to this process's aic agent (inside a job started by aic)."""
+    return Worker()
