@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "error.h"
 #include "head.h"
@@ -698,6 +699,12 @@ static void write_summary(struct head *h)
 	json_object_set_new(o, "reason", json_string(h->reason));
 	json_object_set_new(o, "exit_code", json_integer(h->exit_code));
 	json_object_set_new(o, "wall_s", json_real((double)(aic_now_ms() - h->start_ms) / 1000.0));
+	{
+		/* The engine's own memory (this process: the head and its node's agent). */
+		struct rusage ru;
+		if (getrusage(RUSAGE_SELF, &ru) == 0)
+			json_object_set_new(o, "engine_maxrss_kib", json_integer(ru.ru_maxrss));
+	}
 	json_object_set_new(o, "registered_s", h->registered_ms ? json_real((double)(h->registered_ms - h->start_ms) / 1000.0) : json_null());
 	json_object_set_new(o, "stages", stages);
 	jobdir_write_json(h->cfg.jobdir, "summary.json", o);
