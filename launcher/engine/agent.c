@@ -382,7 +382,7 @@ static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct 
 		break;
 	case AIC_MSG_CONFIG:
 		if (m && !a->chans)
-			a->chans = chan_set_new(a->loop, m, (uint32_t)a->cfg.rank);
+			a->chans = chan_set_new(a->loop, m, (uint32_t)a->cfg.rank, a->cfg.token);
 		break;
 	case AIC_MSG_CLOSE:
 		if (m)
@@ -492,9 +492,10 @@ struct agent *agent_start(uv_loop_t *loop, const struct agent_config *cfg)
 			json_array_append_new(gpus, json_integer(cfg->gpus[i]));
 	if (cfg->cpus)
 		aic_cpuset_format(cfg->cpus, cpus, sizeof(cpus));
-	hello = json_pack("{s:s,s:i,s:s,s:s,s:o,s:o,s:s,s:o}", "role", "agent", "rank", cfg->rank,
-			  "node", cfg->node, "addr", cfg->addr, "topo", aic_topo_to_json(cfg->topo),
-			  "gpus", cfg->gpus ? gpus : json_null(), "cpus", cpus, "ports",
+	hello = json_pack("{s:s,s:i,s:s,s:s,s:i,s:o,s:o,s:s,s:o}", "role", "agent", "rank",
+			  cfg->rank, "node", cfg->node, "addr", cfg->addr, "port",
+			  a->listening ? a->srv.port : 0, "topo", aic_topo_to_json(cfg->topo), "gpus",
+			  cfg->gpus ? gpus : json_null(), "cpus", cpus, "ports",
 			  free_ports(loop, cfg->addr));
 	if (!cfg->gpus)
 		json_decref(gpus);

@@ -1,5 +1,15 @@
 /*
- * Channels at a node agent (see chan.h).
+ * Channels at a node agent (see chan.h and doc/design/data-plane.md).
+ *
+ * Each channel has two queues here: `own`, the items this node's workers
+ * produced (bounded by the channel's capacity, counting those in flight:
+ * that is the producers' backpressure), and `pulled`, items fetched from
+ * other agents because local consumers asked for them (bounded by their
+ * demand). A local GET takes pulled items first, then own ones; a peer's
+ * PULL only ever takes own items, so an item crosses the network at most
+ * once. Items in flight remember who holds them: a worker, or a peer agent.
+ * An ack from a worker frees the item, and when it came from a peer the ack
+ * is forwarded there. A holder that goes away puts its items back.
  */
 #include "config.h"
 
@@ -12,46 +22,75 @@
 #include "error.h"
 #include "log.h"
 
+#define PULL_WAIT_MS 500 /* a peer's long poll: answered empty after this */
+#define MAX_PEERS 64
+
 struct item {
 	struct item *next;
-	struct aic_conn *holder; /* the consumer it is in flight to */
-	uint32_t producer;
+	struct aic_conn *holder; /* in flight to this worker or peer */
+	uint32_t producer;	 /* agent rank that made it */
 	uint64_t id, version;
 	uint32_t len;
 	uint8_t data[];
 };
 
-/* A worker blocked in PUT or GET, with its timer. */
+struct queue {
+	struct item *head, *tail;
+	uint32_t n;
+};
+
+struct chan;
+
+/* A worker blocked in PUT or GET, or a peer's PULL, with its timer. */
 struct wait {
 	struct wait *next;
 	struct chan *ch;
 	struct aic_conn *c;
 	struct item *item; /* PUT: the item waiting for a slot */
-	uint32_t max;	   /* GET: how many it wants */
+	uint32_t max;	   /* GET/PULL: how many it wants */
+	bool pull;
 	uv_timer_t timer;
-	bool timed;
 };
 
 struct chan {
+	struct chan_set *cs;
 	uint32_t id;
 	char name[64];
 	uint32_t capacity;
-	struct item *head, *tail; /* queued, in order */
-	uint32_t queued;
+	struct queue own, pulled;
 	struct item *inflight; /* delivered, not acked */
-	uint32_t n_inflight;
-	struct wait *puts, *gets; /* FIFO */
-	bool closed;
+	uint32_t n_own_inflight;
+	struct wait *puts, *gets, *pulls; /* FIFO each */
+	bool closed;			  /* every producer has finished */
 	uint64_t next_id;
-	uint64_t delivered, acked, redelivered;
+	/* Peers that produce this channel. */
+	uint32_t n_remote;
+	uint32_t remote[MAX_PEERS];
+	bool drained[MAX_PEERS]; /* said EOF */
+	bool pulling[MAX_PEERS]; /* a PULL is outstanding */
+	uint32_t next_remote;
+};
+
+struct peer {
+	uint32_t rank;
+	char addr[64];
+	int port;
+	struct aic_conn *conn;
 };
 
 struct chan_set {
 	uv_loop_t *loop;
-	uint32_t producer;
+	uint32_t rank;
+	const char *token;
 	struct chan *chans;
 	size_t n;
+	struct peer peers[MAX_PEERS];
+	size_t n_peers;
 };
+
+static void pull(struct chan_set *cs, struct chan *ch);
+
+/* --- small helpers ----------------------------------------------------- */
 
 static void send_error(struct aic_conn *c, int code)
 {
@@ -61,13 +100,45 @@ static void send_error(struct aic_conn *c, int code)
 	json_decref(m);
 }
 
+static void push(struct queue *q, struct item *it, bool front)
+{
+	it->holder = NULL;
+	if (front) {
+		it->next = q->head;
+		q->head = it;
+		if (!q->tail)
+			q->tail = it;
+	} else {
+		it->next = NULL;
+		if (q->tail)
+			q->tail->next = it;
+		else
+			q->head = it;
+		q->tail = it;
+	}
+	q->n++;
+}
+
+static struct item *pop(struct queue *q)
+{
+	struct item *it = q->head;
+
+	if (!it)
+		return NULL;
+	q->head = it->next;
+	if (!q->head)
+		q->tail = NULL;
+	q->n--;
+	it->next = NULL;
+	return it;
+}
+
 static void free_wait(uv_handle_t *h)
 {
 	free(h->data);
 }
 
-/* Unlinks w from its list and frees it (after its timer closes). */
-static void drop_wait(struct wait **list, struct wait *w)
+static void unlink_wait(struct wait **list, struct wait *w)
 {
 	struct wait **pp;
 
@@ -91,23 +162,19 @@ static void append_wait(struct wait **list, struct wait *w)
 	*pp = w;
 }
 
-static void enqueue(struct chan *ch, struct item *it, bool front)
+static struct chan *find(struct chan_set *cs, uint32_t id)
 {
-	it->holder = NULL;
-	if (front) {
-		it->next = ch->head;
-		ch->head = it;
-		if (!ch->tail)
-			ch->tail = it;
-	} else {
-		it->next = NULL;
-		if (ch->tail)
-			ch->tail->next = it;
-		else
-			ch->head = it;
-		ch->tail = it;
-	}
-	ch->queued++;
+	return cs && id < cs->n ? &cs->chans[id] : NULL;
+}
+
+static struct peer *peer_of(struct chan_set *cs, uint32_t rank)
+{
+	size_t i;
+
+	for (i = 0; i < cs->n_peers; i++)
+		if (cs->peers[i].rank == rank)
+			return &cs->peers[i];
+	return NULL;
 }
 
 static void put_ok(struct aic_conn *c, uint64_t id)
@@ -118,36 +185,62 @@ static void put_ok(struct aic_conn *c, uint64_t id)
 	aic_conn_send_raw(c, AIC_MSG_PUT_OK, b, sizeof(b), NULL, 0);
 }
 
-/* Delivers up to max queued items to consumer c (or EOF, or nothing). */
-static bool deliver(struct chan *ch, struct aic_conn *c, uint32_t max)
+static bool remote_drained(const struct chan *ch)
 {
-	uint8_t head[8], *buf, *p;
-	size_t bytes = 0;
-	uint32_t n = 0;
-	struct item *it;
+	uint32_t r;
 
-	if (ch->queued == 0) {
-		if (!(ch->closed && ch->n_inflight == 0))
+	for (r = 0; r < ch->n_remote; r++)
+		if (!ch->drained[r])
 			return false;
-		aic_put_u32(head, 0);
-		aic_put_u32(head + 4, AIC_ITEMS_EOF);
-		aic_conn_send_raw(c, AIC_MSG_ITEMS, head, sizeof(head), NULL, 0);
-		return true;
-	}
-	for (it = ch->head; it && n < max; it = it->next, n++)
-		bytes += AIC_ITEM_HEADER + it->len;
-	buf = malloc(8 + bytes);
+	return true;
+}
+
+/* --- delivery ------------------------------------------------------------ */
+
+/* EOF to a worker (ITEMS) or, with the channel's id first, to a peer (PEER_ITEMS). */
+static void send_eof(struct chan *ch, struct aic_conn *c, bool peer)
+{
+	uint8_t head[12];
+
+	aic_put_u32(head, ch->id);
+	aic_put_u32(head + 4, 0);
+	aic_put_u32(head + 8, AIC_ITEMS_EOF);
+	if (peer)
+		aic_conn_send_raw(c, AIC_MSG_PEER_ITEMS, head, 12, NULL, 0);
+	else
+		aic_conn_send_raw(c, AIC_MSG_ITEMS, head + 4, 8, NULL, 0);
+}
+
+/*
+ * Sends up to max items from the queues to c, which then holds them: to a
+ * worker (ITEMS, pulled items first) or to a peer that pulls (PEER_ITEMS with
+ * the channel's id first, own items only). Returns how many were sent.
+ */
+static uint32_t deliver(struct chan *ch, struct aic_conn *c, uint32_t max, bool peer)
+{
+	struct queue *qs[2] = {peer ? NULL : &ch->pulled, &ch->own};
+	uint8_t *buf, *p, *start;
+	size_t bytes = 0;
+	uint32_t n = 0, k;
+	struct item *it;
+	int q;
+
+	for (q = 0; q < 2; q++)
+		for (it = qs[q] ? qs[q]->head : NULL; it && n < max; it = it->next, n++)
+			bytes += AIC_ITEM_HEADER + it->len;
+	if (n == 0)
+		return 0;
+	buf = malloc(12 + bytes);
 	if (!buf)
-		return false;
-	aic_put_u32(buf, n);
-	aic_put_u32(buf + 4, 0);
-	p = buf + 8;
-	while (n-- > 0) {
-		it = ch->head;
-		ch->head = it->next;
-		if (!ch->head)
-			ch->tail = NULL;
-		ch->queued--;
+		return 0;
+	aic_put_u32(buf, ch->id);
+	start = peer ? buf : buf + 4;
+	aic_put_u32(buf + 4, n);
+	aic_put_u32(buf + 8, 0);
+	p = buf + 12;
+	for (k = 0, q = 0; k < n; k++) {
+		while (!(it = qs[q] ? pop(qs[q]) : NULL))
+			q++;
 		aic_put_u32(p, it->producer);
 		aic_put_u64(p + 4, it->id);
 		aic_put_u64(p + 12, it->version);
@@ -157,40 +250,170 @@ static bool deliver(struct chan *ch, struct aic_conn *c, uint32_t max)
 		it->holder = c;
 		it->next = ch->inflight;
 		ch->inflight = it;
-		ch->n_inflight++;
-		ch->delivered++;
+		if (it->producer == ch->cs->rank)
+			ch->n_own_inflight++;
 	}
-	aic_conn_send_raw(c, AIC_MSG_ITEMS, buf, (size_t)(p - buf), NULL, 0);
+	aic_conn_send_raw(c, peer ? AIC_MSG_PEER_ITEMS : AIC_MSG_ITEMS, start, (size_t)(p - start),
+			  NULL, 0);
 	free(buf);
-	return true;
+	return n;
 }
 
-/* Moves waiting producers into free slots, then feeds waiting consumers. */
+/* Moves waiting producers into free slots, then feeds waiting consumers and peers. */
 static void pump(struct chan *ch)
 {
-	while (ch->puts && ch->queued + ch->n_inflight < ch->capacity) {
+	bool eof;
+
+	while (ch->puts && ch->own.n + ch->n_own_inflight < ch->capacity) {
 		struct wait *w = ch->puts;
 		struct item *it = w->item;
 		w->item = NULL;
-		enqueue(ch, it, false);
+		push(&ch->own, it, false);
 		put_ok(w->c, it->id);
-		drop_wait(&ch->puts, w);
+		unlink_wait(&ch->puts, w);
 	}
-	while (ch->gets && deliver(ch, ch->gets->c, ch->gets->max))
-		drop_wait(&ch->gets, ch->gets);
+	while (ch->gets && deliver(ch, ch->gets->c, ch->gets->max, false))
+		unlink_wait(&ch->gets, ch->gets);
+	while (ch->pulls && deliver(ch, ch->pulls->c, ch->pulls->max, true))
+		unlink_wait(&ch->pulls, ch->pulls);
+	/* Closed: peers learn that this node's part is drained; workers, that all is. */
+	if (ch->closed && ch->own.n == 0 && ch->n_own_inflight == 0)
+		while (ch->pulls) {
+			send_eof(ch, ch->pulls->c, true);
+			unlink_wait(&ch->pulls, ch->pulls);
+		}
+	eof = ch->closed && !ch->own.n && !ch->pulled.n && !ch->inflight && remote_drained(ch);
+	while (eof && ch->gets) {
+		send_eof(ch, ch->gets->c, false);
+		unlink_wait(&ch->gets, ch->gets);
+	}
+	if (ch->gets)
+		pull(ch->cs, ch);
 }
 
-static void wait_expired(uv_timer_t *t)
+/* --- peers ---------------------------------------------------------------- */
+
+static void peer_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct aic_frame *f);
+static void peer_closed(struct aic_conn *c);
+
+static struct aic_conn *peer_conn(struct chan_set *cs, struct peer *p)
 {
-	struct wait *w = t->data;
-	struct chan *ch = w->ch;
+	json_t *hello;
 
-	send_error(w->c, -ETIMEDOUT);
-	drop_wait(w->item ? &ch->puts : &ch->gets, w);
+	if (p->conn)
+		return p->conn;
+	hello = json_pack("{s:s,s:i}", "role", "agent", "rank", (int)cs->rank);
+	p->conn = aic_conn_connect(cs->loop, p->addr, p->port, cs->token, hello, peer_frame,
+				   peer_closed, cs);
+	if (p->conn)
+		p->conn->data = p;
+	return p->conn;
 }
 
-static struct wait *new_wait(struct chan_set *cs, struct chan *ch, struct aic_conn *c,
-			     uint32_t timeout_ms)
+/* Asks a peer that produces the channel for items local consumers wait for. */
+static void pull(struct chan_set *cs, struct chan *ch)
+{
+	uint32_t want = 0, tries;
+	struct wait *w;
+
+	for (w = ch->gets; w; w = w->next)
+		want += w->max;
+	for (tries = 0; tries < ch->n_remote && want > ch->pulled.n; tries++) {
+		uint32_t r = ch->next_remote++ % ch->n_remote;
+		struct peer *p;
+		uint8_t req[12];
+		if (ch->drained[r] || ch->pulling[r])
+			continue;
+		p = peer_of(cs, ch->remote[r]);
+		if (!p || !peer_conn(cs, p))
+			continue;
+		if (!p->conn->authed)
+			return; /* connecting: its WELCOME pulls again */
+		aic_put_u32(req, ch->id);
+		aic_put_u32(req + 4, want - ch->pulled.n);
+		aic_put_u32(req + 8, PULL_WAIT_MS);
+		if (aic_conn_send_raw(p->conn, AIC_MSG_PULL, req, sizeof(req), NULL, 0) == 0)
+			ch->pulling[r] = true;
+		return; /* one peer at a time: the next pull goes to the next peer */
+	}
+}
+
+/* A peer answered a PULL: its items join the pulled queue. */
+static void on_items(struct chan_set *cs, struct peer *p, const uint8_t *b, uint32_t len)
+{
+	uint32_t ci, n, flags, i, r;
+	struct chan *ch;
+	const uint8_t *q, *end = b + len;
+
+	/* ITEMS from a peer carry the channel first (it may answer several). */
+	if (len < 12 || !(ch = find(cs, (ci = aic_get_u32(b)))))
+		return;
+	n = aic_get_u32(b + 4);
+	flags = aic_get_u32(b + 8);
+	for (r = 0; r < ch->n_remote; r++)
+		if (ch->remote[r] == p->rank) {
+			ch->pulling[r] = false;
+			if (flags & AIC_ITEMS_EOF)
+				ch->drained[r] = true;
+		}
+	q = b + 12;
+	for (i = 0; i < n && end - q >= AIC_ITEM_HEADER; i++) {
+		uint32_t l = aic_get_u32(q + 20);
+		struct item *it;
+		if ((size_t)(end - q - AIC_ITEM_HEADER) < l)
+			break;
+		it = malloc(sizeof(*it) + l);
+		if (!it)
+			break;
+		it->producer = aic_get_u32(q);
+		it->id = aic_get_u64(q + 4);
+		it->version = aic_get_u64(q + 12);
+		it->len = l;
+		memcpy(it->data, q + AIC_ITEM_HEADER, l);
+		push(&ch->pulled, it, false);
+		q += AIC_ITEM_HEADER + l;
+	}
+	pump(ch);
+}
+
+static void peer_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct aic_frame *f)
+{
+	struct chan_set *cs = c->owner;
+
+	(void)m;
+	if (type == AIC_MSG_PEER_ITEMS && c->data) {
+		on_items(cs, c->data, f->payload, f->length);
+	} else if (type == AIC_MSG_WELCOME) {
+		/* Now that the peer has let us in, ask it for what workers wait for. */
+		size_t i;
+		for (i = 0; i < cs->n; i++)
+			if (cs->chans[i].gets)
+				pull(cs, &cs->chans[i]);
+	} else if (type == AIC_MSG_REJECT) {
+		aic_log_error("a peer agent refused this agent");
+	}
+}
+
+static void peer_closed(struct aic_conn *c)
+{
+	struct peer *p = c->data;
+	struct chan_set *cs = c->owner;
+	size_t i;
+	uint32_t r;
+
+	if (!p)
+		return;
+	p->conn = NULL;
+	/* Its outstanding pulls are void; what it had sent us stays ours. */
+	for (i = 0; i < cs->n; i++)
+		for (r = 0; r < cs->chans[i].n_remote; r++)
+			if (cs->chans[i].remote[r] == p->rank)
+				cs->chans[i].pulling[r] = false;
+}
+
+/* --- frames from workers and from peers that pull -------------------------- */
+
+static struct wait *new_wait(struct chan *ch, struct aic_conn *c)
 {
 	struct wait *w = calloc(1, sizeof(*w));
 
@@ -198,18 +421,34 @@ static struct wait *new_wait(struct chan_set *cs, struct chan *ch, struct aic_co
 		return NULL;
 	w->ch = ch;
 	w->c = c;
-	uv_timer_init(cs->loop, &w->timer);
+	uv_timer_init(ch->cs->loop, &w->timer);
 	w->timer.data = w;
-	if (timeout_ms != AIC_WIRE_FOREVER) {
-		uv_timer_start(&w->timer, wait_expired, timeout_ms, 0);
-		w->timed = true;
-	}
 	return w;
 }
 
-static struct chan *find(struct chan_set *cs, uint32_t id)
+static void wait_expired(uv_timer_t *t)
 {
-	return id < cs->n ? &cs->chans[id] : NULL;
+	struct wait *w = t->data;
+	struct chan *ch = w->ch;
+
+	if (w->pull) {
+		/* A long poll that found nothing: an empty answer, with the channel. */
+		uint8_t head[12];
+		aic_put_u32(head, ch->id);
+		aic_put_u32(head + 4, 0);
+		aic_put_u32(head + 8, 0);
+		aic_conn_send_raw(w->c, AIC_MSG_PEER_ITEMS, head, sizeof(head), NULL, 0);
+		unlink_wait(&ch->pulls, w);
+		return;
+	}
+	send_error(w->c, -ETIMEDOUT);
+	unlink_wait(w->item ? &ch->puts : &ch->gets, w);
+}
+
+static void start_timer(struct wait *w, uint32_t timeout_ms)
+{
+	if (timeout_ms != AIC_WIRE_FOREVER)
+		uv_timer_start(&w->timer, wait_expired, timeout_ms, 0);
 }
 
 static void on_put(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint32_t len)
@@ -227,19 +466,19 @@ static void on_put(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, ui
 		send_error(c, -ENOMEM);
 		return;
 	}
-	it->producer = cs->producer;
+	it->producer = cs->rank;
 	it->id = ch->next_id++;
 	it->version = aic_get_u64(p + 4);
 	it->len = len - 16;
 	memcpy(it->data, p + 16, it->len);
-	if (ch->queued + ch->n_inflight < ch->capacity && !ch->puts) {
-		enqueue(ch, it, false);
+	if (ch->own.n + ch->n_own_inflight < ch->capacity && !ch->puts) {
+		push(&ch->own, it, false);
 		put_ok(c, it->id);
 		pump(ch);
 		return;
 	}
 	/* Full: the producer waits for an ack to free a slot (backpressure). */
-	w = new_wait(cs, ch, c, aic_get_u32(p + 12));
+	w = new_wait(ch, c);
 	if (!w) {
 		free(it);
 		send_error(c, -ENOMEM);
@@ -247,9 +486,11 @@ static void on_put(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, ui
 	}
 	w->item = it;
 	append_wait(&ch->puts, w);
+	start_timer(w, aic_get_u32(p + 12));
 }
 
-static void on_get(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint32_t len)
+static void on_get(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint32_t len,
+		   bool is_pull)
 {
 	struct chan *ch = len >= 12 ? find(cs, aic_get_u32(p)) : NULL;
 	uint32_t max = len >= 12 ? aic_get_u32(p + 4) : 0;
@@ -259,17 +500,19 @@ static void on_get(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, ui
 		send_error(c, ch ? -EINVAL : -ENOENT);
 		return;
 	}
-	if (!ch->gets && deliver(ch, c, max))
-		return;
-	w = new_wait(cs, ch, c, aic_get_u32(p + 8));
+	w = new_wait(ch, c);
 	if (!w) {
 		send_error(c, -ENOMEM);
 		return;
 	}
 	w->max = max;
-	append_wait(&ch->gets, w);
+	w->pull = is_pull;
+	append_wait(is_pull ? &ch->pulls : &ch->gets, w);
+	start_timer(w, aic_get_u32(p + 8));
+	pump(ch);
 }
 
+/* Frees acked items; forwards acks of pulled items to their producers. */
 static void on_ack(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint32_t len)
 {
 	struct chan *ch = len >= 8 ? find(cs, aic_get_u32(p)) : NULL;
@@ -286,13 +529,23 @@ static void on_ack(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, ui
 		struct item **pp;
 		for (pp = &ch->inflight; *pp; pp = &(*pp)->next) {
 			struct item *it = *pp;
-			if (it->holder == c && it->id == id && it->producer == producer) {
-				*pp = it->next;
-				free(it);
-				ch->n_inflight--;
-				ch->acked++;
-				break;
+			if (it->holder != c || it->id != id || it->producer != producer)
+				continue;
+			*pp = it->next;
+			if (producer == cs->rank) {
+				ch->n_own_inflight--;
+			} else {
+				struct peer *pr = peer_of(cs, producer);
+				uint8_t b[20];
+				aic_put_u32(b, ch->id);
+				aic_put_u32(b + 4, 1);
+				aic_put_u32(b + 8, producer);
+				aic_put_u64(b + 12, id);
+				if (pr && pr->conn)
+					aic_conn_send_raw(pr->conn, AIC_MSG_ACK, b, sizeof(b), NULL, 0);
 			}
+			free(it);
+			break;
 		}
 	}
 	pump(ch);
@@ -305,7 +558,10 @@ void chan_set_frame(struct chan_set *cs, struct aic_conn *c, const struct aic_fr
 		on_put(cs, c, f->payload, f->length);
 		break;
 	case AIC_MSG_GET:
-		on_get(cs, c, f->payload, f->length);
+		on_get(cs, c, f->payload, f->length, false);
+		break;
+	case AIC_MSG_PULL:
+		on_get(cs, c, f->payload, f->length, true);
 		break;
 	case AIC_MSG_ACK:
 		on_ack(cs, c, f->payload, f->length);
@@ -321,40 +577,40 @@ void chan_set_forget(struct chan_set *cs, struct aic_conn *c)
 
 	for (i = 0; cs && i < cs->n; i++) {
 		struct chan *ch = &cs->chans[i];
-		struct item **pp = &ch->inflight, *back = NULL, *it;
+		struct item **pp = &ch->inflight, *it;
+		struct queue back = {0};
 		struct wait *w, *next;
-		uint32_t n = 0;
-		/* Its un-acked items go back to the head of the queue, in order. */
+		/* Its un-acked items go back to the head of their queue, in order. */
 		while ((it = *pp)) {
-			if (it->holder == c) {
-				*pp = it->next;
-				it->next = back;
-				back = it;
-				ch->n_inflight--;
-				n++;
-			} else {
+			if (it->holder != c) {
 				pp = &it->next;
+				continue;
 			}
+			*pp = it->next;
+			if (it->producer == cs->rank)
+				ch->n_own_inflight--;
+			push(&back, it, true);
 		}
-		while (back) {
-			it = back;
-			back = it->next;
-			enqueue(ch, it, true);
-			ch->redelivered++;
-		}
-		if (n)
+		if (back.n)
 			aic_log_info("channel '%s': %u un-acked item%s of a lost consumer will be "
 				     "delivered again",
-				     ch->name, n, n == 1 ? "" : "s");
+				     ch->name, back.n, back.n == 1 ? "" : "s");
+		while ((it = pop(&back)))
+			push(it->producer == cs->rank ? &ch->own : &ch->pulled, it, true);
 		for (w = ch->puts; w; w = next) {
 			next = w->next;
 			if (w->c == c)
-				drop_wait(&ch->puts, w);
+				unlink_wait(&ch->puts, w);
 		}
 		for (w = ch->gets; w; w = next) {
 			next = w->next;
 			if (w->c == c)
-				drop_wait(&ch->gets, w);
+				unlink_wait(&ch->gets, w);
+		}
+		for (w = ch->pulls; w; w = next) {
+			next = w->next;
+			if (w->c == c)
+				unlink_wait(&ch->pulls, w);
 		}
 		pump(ch);
 	}
@@ -362,7 +618,7 @@ void chan_set_forget(struct chan_set *cs, struct aic_conn *c)
 
 void chan_set_close(struct chan_set *cs, uint32_t id)
 {
-	struct chan *ch = cs ? find(cs, id) : NULL;
+	struct chan *ch = find(cs, id);
 
 	if (!ch || ch->closed)
 		return;
@@ -370,16 +626,27 @@ void chan_set_close(struct chan_set *cs, uint32_t id)
 	pump(ch);
 }
 
-struct chan_set *chan_set_new(uv_loop_t *loop, const json_t *config, uint32_t producer)
+struct chan_set *chan_set_new(uv_loop_t *loop, const json_t *config, uint32_t rank,
+			      const char *token)
 {
 	struct chan_set *cs = calloc(1, sizeof(*cs));
-	const json_t *list = json_object_get(config, "channels"), *v;
-	size_t i;
+	const json_t *list = json_object_get(config, "channels"), *v, *r;
+	size_t i, k;
 
 	if (!cs)
 		return NULL;
 	cs->loop = loop;
-	cs->producer = producer;
+	cs->rank = rank;
+	cs->token = token;
+	json_array_foreach(json_object_get(config, "agents"), i, v) {
+		struct peer *p;
+		if (cs->n_peers >= MAX_PEERS || (uint32_t)json_integer_value(json_object_get(v, "rank")) == rank)
+			continue;
+		p = &cs->peers[cs->n_peers++];
+		p->rank = (uint32_t)json_integer_value(json_object_get(v, "rank"));
+		snprintf(p->addr, sizeof(p->addr), "%s", json_string_value(json_object_get(v, "addr")) ?: "");
+		p->port = (int)json_integer_value(json_object_get(v, "port"));
+	}
 	cs->n = json_array_size(list);
 	cs->chans = calloc(cs->n + 1, sizeof(*cs->chans));
 	if (!cs->chans) {
@@ -388,12 +655,18 @@ struct chan_set *chan_set_new(uv_loop_t *loop, const json_t *config, uint32_t pr
 	}
 	json_array_foreach(list, i, v) {
 		struct chan *ch = &cs->chans[i];
+		ch->cs = cs;
 		ch->id = (uint32_t)i;
 		snprintf(ch->name, sizeof(ch->name), "%s", json_string_value(json_object_get(v, "name")) ?: "");
 		ch->capacity = (uint32_t)json_integer_value(json_object_get(v, "capacity"));
 		if (ch->capacity == 0)
 			ch->capacity = 1;
 		ch->closed = json_is_true(json_object_get(v, "closed"));
+		json_array_foreach(json_object_get(v, "producers"), k, r) {
+			uint32_t pr = (uint32_t)json_integer_value(r);
+			if (pr != rank && ch->n_remote < MAX_PEERS)
+				ch->remote[ch->n_remote++] = pr;
+		}
 	}
 	return cs;
 }
@@ -408,13 +681,12 @@ json_t *chan_set_names(const struct chan_set *cs)
 	return o;
 }
 
-static void free_items(struct item *it)
+static void free_queue(struct queue *q)
 {
-	while (it) {
-		struct item *next = it->next;
+	struct item *it;
+
+	while ((it = pop(q)))
 		free(it);
-		it = next;
-	}
 }
 
 void chan_set_free(struct chan_set *cs)
@@ -425,13 +697,25 @@ void chan_set_free(struct chan_set *cs)
 		return;
 	for (i = 0; i < cs->n; i++) {
 		struct chan *ch = &cs->chans[i];
+		struct item *it;
 		while (ch->puts)
-			drop_wait(&ch->puts, ch->puts);
+			unlink_wait(&ch->puts, ch->puts);
 		while (ch->gets)
-			drop_wait(&ch->gets, ch->gets);
-		free_items(ch->head);
-		free_items(ch->inflight);
+			unlink_wait(&ch->gets, ch->gets);
+		while (ch->pulls)
+			unlink_wait(&ch->pulls, ch->pulls);
+		free_queue(&ch->own);
+		free_queue(&ch->pulled);
+		while ((it = ch->inflight)) {
+			ch->inflight = it->next;
+			free(it);
+		}
 	}
+	for (i = 0; i < cs->n_peers; i++)
+		if (cs->peers[i].conn) {
+			cs->peers[i].conn->data = NULL;
+			aic_conn_close(cs->peers[i].conn);
+		}
 	free(cs->chans);
 	free(cs);
 }

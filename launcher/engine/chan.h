@@ -15,9 +15,10 @@
  *  - When the head says every producer has finished (CLOSE), a GET on an
  *    empty channel with nothing in flight answers EOF.
  *
- * This is the single-agent part of the data plane (every producer and
- * consumer of a channel on one node, as in `aic run`); pulling items from
- * other nodes' agents comes next (doc/design/data-plane.md).
+ * Across nodes, items stay at the producer's agent; an agent whose workers
+ * wait pulls from the agents that produce the channel (PULL, a long poll),
+ * receives PEER_ITEMS, and forwards its workers' acks to the producer. An
+ * item crosses the network at most once, and never through the head.
  */
 #ifndef AIC_ENGINE_CHAN_H
 #define AIC_ENGINE_CHAN_H
@@ -31,14 +32,19 @@
 
 struct chan_set;
 
-/* Channels from the head's CONFIG message; producer is this agent's rank. */
-struct chan_set *chan_set_new(uv_loop_t *loop, const json_t *config, uint32_t producer);
+/*
+ * Channels from the head's CONFIG message ({"channels": [{name, capacity,
+ * closed, producers: [agent ranks]}], "agents": [{rank, addr, port}]}).
+ * `rank` is this agent's; `token` (kept, not copied) opens peer connections.
+ */
+struct chan_set *chan_set_new(uv_loop_t *loop, const json_t *config, uint32_t rank,
+			      const char *token);
 void chan_set_free(struct chan_set *cs);
 
 /* {name: id} for a worker's WELCOME (a new reference). */
 json_t *chan_set_names(const struct chan_set *cs);
 
-/* A worker's data-plane frame (PUT, GET, ACK). */
+/* A data-plane frame from a worker (PUT, GET, ACK) or a peer agent (PULL, ACK). */
 void chan_set_frame(struct chan_set *cs, struct aic_conn *c, const struct aic_frame *f);
 /* A worker's connection closed: its in-flight items go back, its waits end. */
 void chan_set_forget(struct chan_set *cs, struct aic_conn *c);

@@ -63,6 +63,7 @@ struct hagent {
 	int rank;
 	char node[64];
 	char addr[64];
+	int data_port; /* the agent's endpoint for workers and peers */
 	struct aic_topo *topo;
 	int gpus[AIC_PLACE_MAX_GPUS];
 	size_t n_gpus;
@@ -524,14 +525,36 @@ static void place_and_start(struct head *h)
 			head_end(h, 1, "failed", "out of memory");
 			return;
 		}
+		json_t *agents = json_array();
 		for (c = 0; c < h->cfg.spec->n_channels; c++) {
 			const struct aic_channel *ch = &h->cfg.spec->channels[c];
+			json_t *producers = json_array();
+			int r;
+			/* The agents whose workers write the channel: pulled by the others. */
+			for (r = 0; r < n; r++) {
+				bool writes = false;
+				size_t k;
+				char **o;
+				for (k = 0; k < h->n_procs && !writes; k++) {
+					const struct aic_stage *st = &h->cfg.spec->stages[h->procs[k].p->stage];
+					if (h->procs[k].p->node != (size_t)r)
+						continue;
+					for (o = st->outputs; o && *o; o++)
+						writes |= !strcmp(*o, ch->name);
+				}
+				if (writes)
+					json_array_append_new(producers, json_integer(r));
+			}
 			h->chan_closed[c] = chan_producers_done(h, ch->name);
-			json_array_append_new(chans, json_pack("{s:s,s:i,s:b}", "name", ch->name,
+			json_array_append_new(chans, json_pack("{s:s,s:i,s:b,s:o}", "name", ch->name,
 							       "capacity", ch->capacity, "closed",
-							       h->chan_closed[c]));
+							       h->chan_closed[c], "producers", producers));
 		}
-		cfg = json_pack("{s:o}", "channels", chans);
+		for (i = 0; i < (size_t)n; i++)
+			json_array_append_new(agents, json_pack("{s:i,s:s,s:i}", "rank", (int)i, "addr",
+								h->agents[i].addr, "port",
+								h->agents[i].data_port));
+		cfg = json_pack("{s:o,s:o}", "channels", chans, "agents", agents);
 		broadcast(h, AIC_MSG_CONFIG, cfg);
 		json_decref(cfg);
 	}
@@ -568,6 +591,7 @@ static bool on_hello(struct aic_conn *c, json_t *m)
 	}
 	snprintf(a->node, sizeof(a->node), "%s", json_string_value(json_object_get(m, "node")) ?: "?");
 	snprintf(a->addr, sizeof(a->addr), "%s", json_string_value(json_object_get(m, "addr")) ?: "?");
+	a->data_port = (int)json_integer_value(json_object_get(m, "port"));
 	gpus = json_object_get(m, "gpus");
 	if (json_is_array(gpus)) {
 		json_array_foreach(gpus, i, v)
