@@ -1,0 +1,88 @@
+#!/bin/sh
+# Channels across the 3-node cluster: 100,000 items from producers on two
+# nodes to consumers on the third arrive exactly once, also when a consumer
+# is killed mid-stream (its un-acked items are redelivered; duplicates are
+# dropped by (producer, id)); a frame without the token to an agent is
+# refused while the job goes on.
+. "$AIC_SRC_DIR/tests/integration/lib.sh"
+need_cluster 3 4
+dir=$(work_dir)
+launch="$AIC_BUILD_DIR/launcher/aic-launch"
+cd "$dir" || bail "cannot enter $dir"
+AIC_LIBRARY="$AIC_BUILD_DIR/lib/.libs/libaic.so"
+PYTHONPATH="$AIC_SRC_DIR/python"
+export AIC_LIBRARY PYTHONPATH
+
+cat >prod.py <<'PY'
+import aic, os
+w = aic.connect()
+for i in range(int(os.environ["N"])):
+    w.put("nums", b"%d:%d" % (w.index, i))
+PY
+cat >cons.py <<'PY'
+import aic, json, os, socket, struct
+w = aic.connect()
+out = open(os.environ["OUT"] + ".%d" % w.index, "a")
+die_after = int(os.environ.get("DIE_AFTER", "0"))
+marker = os.environ["OUT"] + ".died"
+probe = os.environ.get("PROBE")
+seen = 0
+while True:
+    try:
+        items = w.get("nums", max_items=64, timeout=30)
+    except aic.Closed:
+        break
+    for it in items:
+        out.write("%d %d %s\n" % (it.producer, it.id, it.data.decode()))
+    out.flush()
+    seen += len(items)
+    if probe and w.index == 0 and seen >= 1000 and not os.path.exists(probe):
+        # A frame without the token, to this node's agent: it must be refused.
+        host, port = os.environ["AIC_AGENT"].rsplit(":", 1)
+        s = socket.create_connection((host, int(port)))
+        p = json.dumps({"role": "agent", "token": "bad"}).encode()
+        s.sendall(b"AIC\x01" + struct.pack(">HHI", 1, 0, len(p)) + p)
+        open(probe, "w").write(str(struct.unpack(">H", s.recv(64)[4:6])[0]))
+    if die_after and w.index == 0 and seen >= die_after and not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(9)
+    w.ack(items)
+PY
+spec() { # spec DIE_AFTER PROBE
+	cat <<YAML
+name: channels
+stages:
+  prod: {command: [python3, $dir/prod.py], replicas: 2, gpus: 4, cpus: 0, outputs: [nums],
+         env: {N: "50000"}}
+  cons: {command: [python3, $dir/cons.py], replicas: 2, gpus: 2, cpus: 0, inputs: [nums],
+         env: {OUT: $dir/out, DIE_AFTER: "$1", PROBE: "$2"}, restart: {max: 2, backoff_ms: 50}}
+channels:
+  nums: {capacity: 1024}
+YAML
+}
+run() {
+	timeout 300 srun -N3 --ntasks-per-node=1 --cpus-per-task=2 --gres=gpu:4 --mpi=pmix \
+		--aic-job="$1" "$launch" >"$1.out" 2>"$1.err"
+}
+placement() {
+	python3 -c "import json; d=json.load(open('.aic/latest/plan.json')); print(' '.join(sorted(set(p['stage']+'@'+p['node'] for p in d['procs']))))"
+}
+unique() { awk '{print $3}' out.[0-9] | sort -u | wc -l; }
+
+spec 0 "$dir/probe" >a.yaml
+run a.yaml
+is "$?" 0 "100,000 items across nodes: the job succeeds"
+is "$(placement)" "cons@n3 prod@n1 prod@n2" "producers on n1 and n2, consumers on n3"
+is "$(cat out.[0-9] | wc -l) $(unique)" "100000 100000" "every item arrives exactly once"
+is "$(cat probe 2>/dev/null)" 3 "an agent refuses a frame without the token (REJECT) and the job goes on"
+
+rm -f out.* probe
+spec 20000 "" >b.yaml
+run b.yaml
+is "$?" 0 "a consumer killed mid-stream: the job still succeeds"
+ok "the consumer did die" [ -e out.died ]
+like "$(cat b.yaml.err)" "un-acked items? of a lost consumer will be delivered again" \
+	"its un-acked items are delivered again"
+is "$(unique)" 100000 "after dropping duplicates, all 100,000 items arrived"
+diag "$(cat out.[0-9] | wc -l) lines for 100000 items"
+done_testing
