@@ -355,6 +355,14 @@ static void on_kill(struct agent *a, json_t *m)
 		uv_timer_start(&p->kill_timer, kill_timer_cb, (uint64_t)a->cfg.grace_ms, 0);
 }
 
+/* A source this agent feeds is exhausted (or unreadable): the head decides what follows. */
+static void source_done(void *arg, uint32_t chan, int err)
+{
+	struct agent *a = arg;
+
+	report(a, AIC_MSG_SOURCE_DONE, json_pack("{s:i,s:i}", "chan", (int)chan, "error", err));
+}
+
 static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct aic_frame *f)
 {
 	(void)f;
@@ -381,8 +389,10 @@ static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct 
 		shutdown_agent(a, m && json_is_true(json_object_get(m, "ok")) ? 0 : 1);
 		break;
 	case AIC_MSG_CONFIG:
-		if (m && !a->chans)
+		if (m && !a->chans) {
 			a->chans = chan_set_new(a->loop, m, (uint32_t)a->cfg.rank, a->cfg.token);
+			chan_set_on_source_done(a->chans, source_done, a);
+		}
 		break;
 	case AIC_MSG_CLOSE:
 		if (m)

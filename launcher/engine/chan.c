@@ -69,6 +69,12 @@ struct chan {
 	bool drained[MAX_PEERS]; /* said EOF */
 	bool pulling[MAX_PEERS]; /* a PULL is outstanding */
 	uint32_t next_remote;
+	/* The channel's source file, when this agent feeds it. */
+	char *source;
+	FILE *src;
+	int epochs_left;
+	char *line;
+	size_t line_cap;
 };
 
 struct peer {
@@ -86,6 +92,8 @@ struct chan_set {
 	size_t n;
 	struct peer peers[MAX_PEERS];
 	size_t n_peers;
+	void (*source_done)(void *arg, uint32_t chan, int err);
+	void *source_arg;
 };
 
 static void pull(struct chan_set *cs, struct chan *ch);
@@ -259,11 +267,55 @@ static uint32_t deliver(struct chan *ch, struct aic_conn *c, uint32_t max, bool 
 	return n;
 }
 
+static void source_finished(struct chan *ch, int err)
+{
+	if (ch->src)
+		fclose(ch->src);
+	ch->src = NULL;
+	free(ch->source);
+	ch->source = NULL;
+	if (ch->cs->source_done)
+		ch->cs->source_done(ch->cs->source_arg, ch->id, err);
+}
+
+/* Reads source lines into free slots; at the end of the file, the next epoch. */
+static void refill(struct chan *ch)
+{
+	while (ch->src && ch->own.n + ch->n_own_inflight < ch->capacity) {
+		ssize_t n = getline(&ch->line, &ch->line_cap, ch->src);
+		struct item *it;
+		if (n < 0) {
+			if (ferror(ch->src)) {
+				source_finished(ch, -EIO);
+			} else if (--ch->epochs_left > 0) {
+				rewind(ch->src);
+			} else {
+				source_finished(ch, 0);
+			}
+			continue;
+		}
+		while (n > 0 && (ch->line[n - 1] == '\n' || ch->line[n - 1] == '\r'))
+			n--;
+		if (n == 0)
+			continue;
+		it = malloc(sizeof(*it) + (size_t)n);
+		if (!it)
+			return;
+		it->producer = ch->cs->rank;
+		it->id = ch->next_id++;
+		it->version = 0;
+		it->len = (uint32_t)n;
+		memcpy(it->data, ch->line, (size_t)n);
+		push(&ch->own, it, false);
+	}
+}
+
 /* Moves waiting producers into free slots, then feeds waiting consumers and peers. */
 static void pump(struct chan *ch)
 {
 	bool eof;
 
+	refill(ch);
 	while (ch->puts && ch->own.n + ch->n_own_inflight < ch->capacity) {
 		struct wait *w = ch->puts;
 		struct item *it = w->item;
@@ -667,8 +719,40 @@ struct chan_set *chan_set_new(uv_loop_t *loop, const json_t *config, uint32_t ra
 			if (pr != rank && ch->n_remote < MAX_PEERS)
 				ch->remote[ch->n_remote++] = pr;
 		}
+		if (json_is_string(json_object_get(v, "source")) &&
+		    json_integer_value(json_object_get(v, "feeder")) == (json_int_t)rank) {
+			ch->source = strdup(json_string_value(json_object_get(v, "source")));
+			ch->epochs_left = (int)json_integer_value(json_object_get(v, "epochs"));
+			if (ch->epochs_left < 1)
+				ch->epochs_left = 1;
+		}
 	}
 	return cs;
+}
+
+void chan_set_on_source_done(struct chan_set *cs, void (*done)(void *arg, uint32_t chan, int err),
+			     void *arg)
+{
+	size_t i;
+
+	if (!cs)
+		return;
+	cs->source_done = done;
+	cs->source_arg = arg;
+	/* Open the sources this agent feeds (as the user), and fill their queues. */
+	for (i = 0; i < cs->n; i++) {
+		struct chan *ch = &cs->chans[i];
+		if (!ch->source)
+			continue;
+		ch->src = fopen(ch->source, "r");
+		if (!ch->src) {
+			aic_log_error("channel '%s': cannot read source '%s': %s", ch->name, ch->source,
+				      aic_strerror(-errno));
+			source_finished(ch, -errno ? -errno : -EIO);
+			continue;
+		}
+		pump(ch);
+	}
 }
 
 json_t *chan_set_names(const struct chan_set *cs)
@@ -706,6 +790,10 @@ void chan_set_free(struct chan_set *cs)
 			unlink_wait(&ch->pulls, ch->pulls);
 		free_queue(&ch->own);
 		free_queue(&ch->pulled);
+		if (ch->src)
+			fclose(ch->src);
+		free(ch->source);
+		free(ch->line);
 		while ((it = ch->inflight)) {
 			ch->inflight = it->next;
 			free(it);

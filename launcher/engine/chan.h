@@ -39,6 +39,15 @@ struct chan_set;
  */
 struct chan_set *chan_set_new(uv_loop_t *loop, const json_t *config, uint32_t rank,
 			      const char *token);
+
+/*
+ * Sources: a channel whose CONFIG entry names this agent as its "feeder"
+ * reads its "source" JSONL file ("epochs" passes), one item per non-empty
+ * line, as fast as the channel's capacity lets it. When the file is done
+ * (or cannot be read: err is then -errno), `done` is called once.
+ */
+void chan_set_on_source_done(struct chan_set *cs, void (*done)(void *arg, uint32_t chan, int err),
+			     void *arg);
 void chan_set_free(struct chan_set *cs);
 
 /* {name: id} for a worker's WELCOME (a new reference). */

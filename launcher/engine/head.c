@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -85,6 +86,7 @@ struct head {
 	struct hstage *stages;
 	bool placed, ending, done;
 	bool *chan_closed; /* per spec channel: CLOSE sent */
+	bool *source_done; /* per spec channel: its source is exhausted (or it has none) */
 	uint64_t registered_ms; /* when the last agent registered */
 	uv_timer_t status_timer;
 	int exit_code;
@@ -102,7 +104,10 @@ static bool chan_producers_done(struct head *h, const char *chan)
 {
 	size_t i;
 	char **o;
+	const struct aic_channel *ch = aic_spec_channel(h->cfg.spec, chan);
 
+	if (ch && h->source_done && !h->source_done[ch - h->cfg.spec->channels])
+		return false;
 	for (i = 0; i < h->n_procs; i++) {
 		const struct aic_stage *st = &h->cfg.spec->stages[h->procs[i].p->stage];
 		bool writes = false;
@@ -459,6 +464,27 @@ static void on_exited(struct head *h, json_t *m)
 
 /* --- registration and placement -------------------------------------- */
 
+/* A source path as the spec wrote it, relative to the spec's directory. */
+static void source_path(struct head *h, const char *source, char *buf, size_t len)
+{
+	char spec[PATH_MAX], *slash;
+
+	if (source[0] == '/' || !realpath(h->cfg.spec->path, spec)) {
+		snprintf(buf, len, "%s", source);
+		return;
+	}
+	slash = strrchr(spec, '/');
+	if (slash)
+		*slash = '\0';
+	if (strlen(spec) + 1 + strlen(source) >= len) {
+		snprintf(buf, len, "%s", source);
+		return;
+	}
+	memcpy(buf, spec, strlen(spec));
+	buf[strlen(spec)] = '/';
+	memcpy(buf + strlen(spec) + 1, source, strlen(source) + 1);
+}
+
 static void place_and_start(struct head *h)
 {
 	char *errors = NULL, *line, *save = NULL;
@@ -520,7 +546,10 @@ static void place_and_start(struct head *h)
 		json_t *chans = json_array(), *cfg;
 		size_t c;
 		h->chan_closed = calloc(h->cfg.spec->n_channels + 1, sizeof(bool));
-		if (!h->chan_closed) {
+		h->source_done = calloc(h->cfg.spec->n_channels + 1, sizeof(bool));
+		for (c = 0; h->source_done && c < h->cfg.spec->n_channels; c++)
+			h->source_done[c] = !h->cfg.spec->channels[c].source;
+		if (!h->chan_closed || !h->source_done) {
 			json_decref(chans);
 			head_end(h, 1, "failed", "out of memory");
 			return;
@@ -546,9 +575,33 @@ static void place_and_start(struct head *h)
 					json_array_append_new(producers, json_integer(r));
 			}
 			h->chan_closed[c] = chan_producers_done(h, ch->name);
-			json_array_append_new(chans, json_pack("{s:s,s:i,s:b,s:o}", "name", ch->name,
-							       "capacity", ch->capacity, "closed",
-							       h->chan_closed[c], "producers", producers));
+			{
+				json_t *e = json_pack("{s:s,s:i,s:b,s:o}", "name", ch->name, "capacity",
+						      ch->capacity, "closed", h->chan_closed[c],
+						      "producers", producers);
+				if (ch->source) {
+					/* Fed by the agent of its first consumer: the lines start local. */
+					int feeder = 0;
+					char path[PATH_MAX];
+					size_t k;
+					char **in;
+					for (k = 0; k < h->n_procs; k++) {
+						bool reads = false;
+						for (in = h->cfg.spec->stages[h->procs[k].p->stage].inputs; in && *in; in++)
+							reads |= !strcmp(*in, ch->name);
+						if (reads) {
+							feeder = (int)h->procs[k].p->node;
+							break;
+						}
+					}
+					source_path(h, ch->source, path, sizeof(path));
+					json_object_set_new(e, "source", json_string(path));
+					json_object_set_new(e, "epochs", json_integer(ch->epochs));
+					json_object_set_new(e, "feeder", json_integer(feeder));
+					json_array_append(producers, json_integer(feeder));
+				}
+				json_array_append_new(chans, e);
+			}
 		}
 		for (i = 0; i < (size_t)n; i++)
 			json_array_append_new(agents, json_pack("{s:i,s:s,s:i}", "rank", (int)i, "addr",
@@ -649,6 +702,23 @@ static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct 
 		aic_log_info("stop requested from %s", c->peer);
 		head_end(h, 0, "stopped", "stopped by aic stop");
 		break;
+	case AIC_MSG_SOURCE_DONE: {
+		size_t ch = (size_t)json_integer_value(json_object_get(m, "chan"));
+		int err = (int)json_integer_value(json_object_get(m, "error"));
+		if (ch >= h->cfg.spec->n_channels || !h->source_done)
+			break;
+		if (err) {
+			char why[512];
+			snprintf(why, sizeof(why), "channel '%s': cannot read its source '%s': %s",
+				 h->cfg.spec->channels[ch].name, h->cfg.spec->channels[ch].source,
+				 aic_strerror(err));
+			head_end(h, 1, "failed", why);
+			break;
+		}
+		h->source_done[ch] = true;
+		close_channels(h);
+		break;
+	}
 	default:
 		break;
 	}
@@ -869,6 +939,7 @@ void head_free(struct head *h)
 	aic_plan_free(h->plan);
 	free(h->nodes);
 	free(h->chan_closed);
+	free(h->source_done);
 	free(h->procs);
 	free(h->stages);
 	free(h->agents);

@@ -85,4 +85,31 @@ like "$(cat b.yaml.err)" "un-acked items? of a lost consumer will be delivered a
 	"its un-acked items are delivered again"
 is "$(unique)" 100000 "after dropping duplicates, all 100,000 items arrived"
 diag "$(cat out.[0-9] | wc -l) lines for 100000 items"
+
+# A source read on one node feeds consumers on all three.
+python3 -c 'for i in range(3000): print("{\"prompt\": %d}" % i)' >prompts.jsonl
+cat >src.py <<'PY'
+import aic, os, socket
+w = aic.connect()
+out = open(os.environ["OUT"] + ".%d" % w.index, "a")
+while True:
+    try:
+        items = w.get("prompts", max_items=8, timeout=30)
+    except aic.Closed:
+        break
+    out.write("".join("%s %s\n" % (socket.gethostname(), it.data.decode()) for it in items))
+    w.ack(items)
+PY
+cat >src.yaml <<YAML
+stages:
+  gen: {command: [python3, $dir/src.py], replicas: 3, gpus: 4, cpus: 0, inputs: [prompts],
+        env: {OUT: $dir/src}}
+channels:
+  prompts: {source: prompts.jsonl, epochs: 2, capacity: 32}
+YAML
+run src.yaml
+is "$?" 0 "a 3,000-line source, 2 epochs, consumers on 3 nodes: the job succeeds"
+is "$(cat src.[0-9] | wc -l) $(cut -d' ' -f2- src.[0-9] | sort | uniq -c | awk '{print $1}' | sort -u)" \
+	"6000 2" "every line arrives once per epoch"
+is "$(cut -d' ' -f1 src.[0-9] | sort -u | tr '\n' ' ')" "n1 n2 n3 " "consumed on all three nodes"
 done_testing

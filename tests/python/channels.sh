@@ -119,6 +119,37 @@ is "$("$aic" logs p/0 | tr '\n' ' ')" "blocked 0.3 unblocked " \
 	"a full channel blocks the producer's put until a consumer acks"
 is "$("$aic" logs c/0)" "0 1 2 3 4" "and the consumer gets every item in order"
 
+# A source: every line of the JSONL file, once per epoch, then the end.
+python3 -c 'for i in range(1000): print("{\"prompt\": %d}" % i)' >prompts.jsonl
+printf '\n' >>prompts.jsonl
+cat >src.py <<'PY'
+import aic, os
+w = aic.connect()
+out = open(os.environ["OUT"] + ".%d" % w.index, "a")
+while True:
+    try:
+        items = w.get("prompts", max_items=16, timeout=10)
+    except aic.Closed:
+        break
+    out.write("".join(it.data.decode() + "\n" for it in items))
+    w.ack(items)
+PY
+cat >src.yaml <<YAML
+stages:
+  gen: {command: [python3, $dir/src.py], replicas: 2, cpus: 0, inputs: [prompts], env: {OUT: $dir/src}}
+channels:
+  prompts: {source: prompts.jsonl, epochs: 3, capacity: 64}
+YAML
+"$aic" run src.yaml >src.out 2>src.err
+is "$?" 0 "a job fed by a 1,000-line source for 3 epochs succeeds"
+is "$(cat src.[0-9] | wc -l) $(sort src.[0-9] | uniq -c | awk '{print $1}' | sort -u)" "3000 3" \
+	"every line arrives once per epoch (blank lines are skipped)"
+sed 's/prompts.jsonl/missing.jsonl/' src.yaml >nosrc.yaml
+"$aic" run nosrc.yaml >nosrc.out 2>nosrc.err
+is "$?" 1 "a missing source fails the job"
+like "$(cat nosrc.err)" "channel 'prompts': cannot read its source 'missing.jsonl': No such file or directory" \
+	"naming the channel and the file"
+
 # Memory: 10x more items (and 1 KiB each) do not make the engine bigger.
 rm -f out.*
 rss() { python3 -c "import json; print(json.load(open('.aic/latest/summary.json'))['engine_maxrss_kib'])"; }
