@@ -363,6 +363,13 @@ static void source_done(void *arg, uint32_t chan, int err)
 	report(a, AIC_MSG_SOURCE_DONE, json_pack("{s:i,s:i}", "chan", (int)chan, "error", err));
 }
 
+static void sink_done(void *arg, uint32_t chan, int err)
+{
+	struct agent *a = arg;
+
+	report(a, AIC_MSG_SINK_DONE, json_pack("{s:i,s:i}", "chan", (int)chan, "error", err));
+}
+
 static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct aic_frame *f)
 {
 	(void)f;
@@ -391,6 +398,7 @@ static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct 
 	case AIC_MSG_CONFIG:
 		if (m && !a->chans) {
 			a->chans = chan_set_new(a->loop, m, (uint32_t)a->cfg.rank, a->cfg.token);
+			chan_set_on_sink_done(a->chans, sink_done, a);
 			chan_set_on_source_done(a->chans, source_done, a);
 		}
 		break;

@@ -75,6 +75,10 @@ struct chan {
 	int epochs_left;
 	char *line;
 	size_t line_cap;
+	/* The channel's sink file, when this agent writes it. */
+	char *sink;
+	FILE *snk;
+	bool sink_finished;
 };
 
 struct peer {
@@ -94,6 +98,8 @@ struct chan_set {
 	size_t n_peers;
 	void (*source_done)(void *arg, uint32_t chan, int err);
 	void *source_arg;
+	void (*sink_done)(void *arg, uint32_t chan, int err);
+	void *sink_arg;
 };
 
 static void pull(struct chan_set *cs, struct chan *ch);
@@ -310,12 +316,46 @@ static void refill(struct chan *ch)
 	}
 }
 
+static void forward_ack(struct chan *ch, uint32_t producer, uint64_t id);
+
+static void sink_finished(struct chan *ch, int err)
+{
+	if (ch->snk && fclose(ch->snk) != 0 && !err)
+		err = -errno;
+	ch->snk = NULL;
+	ch->sink_finished = true;
+	if (ch->cs->sink_done)
+		ch->cs->sink_done(ch->cs->sink_arg, ch->id, err);
+}
+
+/* The sink takes whatever is queued: one line per item, acked at once. */
+static void drain_to_sink(struct chan *ch)
+{
+	struct queue *qs[2] = {&ch->pulled, &ch->own};
+	struct item *it;
+	int q;
+
+	for (q = 0; q < 2 && ch->snk; q++)
+		while ((it = pop(qs[q]))) {
+			if (fwrite(it->data, 1, it->len, ch->snk) != it->len || fputc('\n', ch->snk) == EOF) {
+				aic_log_error("channel '%s': cannot write its sink '%s'", ch->name, ch->sink);
+				sink_finished(ch, -EIO);
+			}
+			if (it->producer != ch->cs->rank)
+				forward_ack(ch, it->producer, it->id);
+			free(it);
+		}
+	if (ch->snk)
+		fflush(ch->snk);
+}
+
 /* Moves waiting producers into free slots, then feeds waiting consumers and peers. */
 static void pump(struct chan *ch)
 {
 	bool eof;
 
 	refill(ch);
+	drain_to_sink(ch);
 	while (ch->puts && ch->own.n + ch->n_own_inflight < ch->capacity) {
 		struct wait *w = ch->puts;
 		struct item *it = w->item;
@@ -339,7 +379,9 @@ static void pump(struct chan *ch)
 		send_eof(ch, ch->gets->c, false);
 		unlink_wait(&ch->gets, ch->gets);
 	}
-	if (ch->gets)
+	if (eof && ch->snk)
+		sink_finished(ch, 0);
+	if (ch->gets || ch->snk)
 		pull(ch->cs, ch);
 }
 
@@ -370,6 +412,8 @@ static void pull(struct chan_set *cs, struct chan *ch)
 
 	for (w = ch->gets; w; w = w->next)
 		want += w->max;
+	if (ch->snk)
+		want += 64;
 	for (tries = 0; tries < ch->n_remote && want > ch->pulled.n; tries++) {
 		uint32_t r = ch->next_remote++ % ch->n_remote;
 		struct peer *p;
@@ -564,6 +608,20 @@ static void on_get(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, ui
 	pump(ch);
 }
 
+/* Tells the producing agent that one of its items was acked here. */
+static void forward_ack(struct chan *ch, uint32_t producer, uint64_t id)
+{
+	struct peer *pr = peer_of(ch->cs, producer);
+	uint8_t b[20];
+
+	aic_put_u32(b, ch->id);
+	aic_put_u32(b + 4, 1);
+	aic_put_u32(b + 8, producer);
+	aic_put_u64(b + 12, id);
+	if (pr && pr->conn)
+		aic_conn_send_raw(pr->conn, AIC_MSG_ACK, b, sizeof(b), NULL, 0);
+}
+
 /* Frees acked items; forwards acks of pulled items to their producers. */
 static void on_ack(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint32_t len)
 {
@@ -584,18 +642,10 @@ static void on_ack(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, ui
 			if (it->holder != c || it->id != id || it->producer != producer)
 				continue;
 			*pp = it->next;
-			if (producer == cs->rank) {
+			if (producer == cs->rank)
 				ch->n_own_inflight--;
-			} else {
-				struct peer *pr = peer_of(cs, producer);
-				uint8_t b[20];
-				aic_put_u32(b, ch->id);
-				aic_put_u32(b + 4, 1);
-				aic_put_u32(b + 8, producer);
-				aic_put_u64(b + 12, id);
-				if (pr && pr->conn)
-					aic_conn_send_raw(pr->conn, AIC_MSG_ACK, b, sizeof(b), NULL, 0);
-			}
+			else
+				forward_ack(ch, producer, id);
 			free(it);
 			break;
 		}
@@ -719,6 +769,9 @@ struct chan_set *chan_set_new(uv_loop_t *loop, const json_t *config, uint32_t ra
 			if (pr != rank && ch->n_remote < MAX_PEERS)
 				ch->remote[ch->n_remote++] = pr;
 		}
+		if (json_is_string(json_object_get(v, "sink")) &&
+		    json_integer_value(json_object_get(v, "sink_agent")) == (json_int_t)rank)
+			ch->sink = strdup(json_string_value(json_object_get(v, "sink")));
 		if (json_is_string(json_object_get(v, "source")) &&
 		    json_integer_value(json_object_get(v, "feeder")) == (json_int_t)rank) {
 			ch->source = strdup(json_string_value(json_object_get(v, "source")));
@@ -728,6 +781,31 @@ struct chan_set *chan_set_new(uv_loop_t *loop, const json_t *config, uint32_t ra
 		}
 	}
 	return cs;
+}
+
+void chan_set_on_sink_done(struct chan_set *cs, void (*done)(void *arg, uint32_t chan, int err),
+			   void *arg)
+{
+	size_t i;
+
+	if (!cs)
+		return;
+	cs->sink_done = done;
+	cs->sink_arg = arg;
+	for (i = 0; i < cs->n; i++) {
+		struct chan *ch = &cs->chans[i];
+		if (!ch->sink)
+			continue;
+		ch->snk = fopen(ch->sink, "a");
+		if (!ch->snk) {
+			int err = -errno;
+			aic_log_error("channel '%s': cannot write its sink '%s': %s", ch->name, ch->sink,
+				      aic_strerror(err));
+			sink_finished(ch, err);
+			continue;
+		}
+		pump(ch);
+	}
 }
 
 void chan_set_on_source_done(struct chan_set *cs, void (*done)(void *arg, uint32_t chan, int err),
@@ -792,7 +870,10 @@ void chan_set_free(struct chan_set *cs)
 		free_queue(&ch->pulled);
 		if (ch->src)
 			fclose(ch->src);
+		if (ch->snk)
+			fclose(ch->snk);
 		free(ch->source);
+		free(ch->sink);
 		free(ch->line);
 		while ((it = ch->inflight)) {
 			ch->inflight = it->next;

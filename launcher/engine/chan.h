@@ -48,6 +48,15 @@ struct chan_set *chan_set_new(uv_loop_t *loop, const json_t *config, uint32_t ra
  */
 void chan_set_on_source_done(struct chan_set *cs, void (*done)(void *arg, uint32_t chan, int err),
 			     void *arg);
+
+/*
+ * Sinks: a channel whose CONFIG entry names this agent as its "sink_agent"
+ * appends every item it can take (its own and pulled ones) to its "sink"
+ * file, one line each, and acks it. Once the channel is closed and drained,
+ * `done` is called (err: -errno when the file could not be written).
+ */
+void chan_set_on_sink_done(struct chan_set *cs, void (*done)(void *arg, uint32_t chan, int err),
+			   void *arg);
 void chan_set_free(struct chan_set *cs);
 
 /* {name: id} for a worker's WELCOME (a new reference). */

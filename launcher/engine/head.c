@@ -87,6 +87,7 @@ struct head {
 	bool placed, ending, done;
 	bool *chan_closed; /* per spec channel: CLOSE sent */
 	bool *source_done; /* per spec channel: its source is exhausted (or it has none) */
+	bool *sink_done;   /* per spec channel: its sink has written all (or it has none) */
 	uint64_t registered_ms; /* when the last agent registered */
 	uv_timer_t status_timer;
 	int exit_code;
@@ -360,6 +361,9 @@ static void check_finished(struct head *h)
 	for (i = 0; i < h->n_procs; i++)
 		if (h->procs[i].state != P_DONE)
 			return;
+	for (i = 0; h->sink_done && i < h->cfg.spec->n_channels; i++)
+		if (!h->sink_done[i])
+			return; /* its SINK_DONE will call again */
 	head_end(h, 0, "succeeded", "every process finished");
 }
 
@@ -547,9 +551,12 @@ static void place_and_start(struct head *h)
 		size_t c;
 		h->chan_closed = calloc(h->cfg.spec->n_channels + 1, sizeof(bool));
 		h->source_done = calloc(h->cfg.spec->n_channels + 1, sizeof(bool));
-		for (c = 0; h->source_done && c < h->cfg.spec->n_channels; c++)
+		h->sink_done = calloc(h->cfg.spec->n_channels + 1, sizeof(bool));
+		for (c = 0; h->source_done && h->sink_done && c < h->cfg.spec->n_channels; c++) {
 			h->source_done[c] = !h->cfg.spec->channels[c].source;
-		if (!h->chan_closed || !h->source_done) {
+			h->sink_done[c] = !h->cfg.spec->channels[c].sink;
+		}
+		if (!h->chan_closed || !h->source_done || !h->sink_done) {
 			json_decref(chans);
 			head_end(h, 1, "failed", "out of memory");
 			return;
@@ -579,6 +586,25 @@ static void place_and_start(struct head *h)
 				json_t *e = json_pack("{s:s,s:i,s:b,s:o}", "name", ch->name, "capacity",
 						      ch->capacity, "closed", h->chan_closed[c],
 						      "producers", producers);
+				if (ch->sink) {
+					/* Written by the agent of the channel's first producer. */
+					char path[PATH_MAX];
+					int agent = 0;
+					size_t k;
+					char **o;
+					for (k = 0; k < h->n_procs; k++) {
+						bool writes = false;
+						for (o = h->cfg.spec->stages[h->procs[k].p->stage].outputs; o && *o; o++)
+							writes |= !strcmp(*o, ch->name);
+						if (writes) {
+							agent = (int)h->procs[k].p->node;
+							break;
+						}
+					}
+					source_path(h, ch->sink, path, sizeof(path));
+					json_object_set_new(e, "sink", json_string(path));
+					json_object_set_new(e, "sink_agent", json_integer(agent));
+				}
 				if (ch->source) {
 					/* Fed by the agent of its first consumer: the lines start local. */
 					int feeder = 0;
@@ -702,6 +728,23 @@ static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct 
 		aic_log_info("stop requested from %s", c->peer);
 		head_end(h, 0, "stopped", "stopped by aic stop");
 		break;
+	case AIC_MSG_SINK_DONE: {
+		size_t ch = (size_t)json_integer_value(json_object_get(m, "chan"));
+		int err = (int)json_integer_value(json_object_get(m, "error"));
+		if (ch >= h->cfg.spec->n_channels || !h->sink_done)
+			break;
+		if (err) {
+			char why[512];
+			snprintf(why, sizeof(why), "channel '%s': cannot write its sink '%s': %s",
+				 h->cfg.spec->channels[ch].name, h->cfg.spec->channels[ch].sink,
+				 aic_strerror(err));
+			head_end(h, 1, "failed", why);
+			break;
+		}
+		h->sink_done[ch] = true;
+		check_finished(h);
+		break;
+	}
 	case AIC_MSG_SOURCE_DONE: {
 		size_t ch = (size_t)json_integer_value(json_object_get(m, "chan"));
 		int err = (int)json_integer_value(json_object_get(m, "error"));
@@ -940,6 +983,7 @@ void head_free(struct head *h)
 	free(h->nodes);
 	free(h->chan_closed);
 	free(h->source_done);
+	free(h->sink_done);
 	free(h->procs);
 	free(h->stages);
 	free(h->agents);

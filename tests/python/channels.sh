@@ -150,6 +150,32 @@ is "$?" 1 "a missing source fails the job"
 like "$(cat nosrc.err)" "channel 'prompts': cannot read its source 'missing.jsonl': No such file or directory" \
 	"naming the channel and the file"
 
+# Source -> a transforming stage -> a sink file; the job ends when the sink has all.
+cat >xf.py <<'PY'
+import aic
+w = aic.connect()
+while True:
+    try:
+        items = w.get("prompts", max_items=16, timeout=10)
+    except aic.Closed:
+        break
+    for it in items:
+        w.put("answers", it.data.upper())
+    w.ack(items)
+PY
+cat >sink.yaml <<YAML
+stages:
+  xf: {command: [python3, $dir/xf.py], replicas: 2, cpus: 0, inputs: [prompts], outputs: [answers]}
+channels:
+  prompts: {source: prompts.jsonl, epochs: 2, capacity: 64}
+  answers: {sink: answers.jsonl, capacity: 64}
+YAML
+"$aic" run sink.yaml >sink.out 2>sink.err
+is "$?" 0 "source -> stage -> sink: the job succeeds"
+is "$(wc -l <answers.jsonl) $(sort answers.jsonl | uniq -c | awk '{print $1}' | sort -u)" "2000 2" \
+	"the sink file has every transformed line, once per epoch"
+like "$(head -n 1 answers.jsonl)" '^\{"PROMPT": [0-9]+\}$' "transformed by the stage"
+
 # Memory: 10x more items (and 1 KiB each) do not make the engine bigger.
 rm -f out.*
 rss() { python3 -c "import json; print(json.load(open('.aic/latest/summary.json'))['engine_maxrss_kib'])"; }
