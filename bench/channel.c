@@ -1,0 +1,110 @@
+/*
+ * Channel throughput, run as a stage's worker by bench/channels.sh:
+ *
+ *   channel put N SIZE     put N items of SIZE bytes on channel "bench"
+ *   channel get            get (batches of 64) and ack until the channel ends;
+ *                          print items, bytes, seconds and put->get latency
+ *                          percentiles (the producer stamps each item)
+ *   channel memcpy N SIZE  the baseline: the same bytes through memcpy
+ *
+ * Prints one JSON line (the consumer, or memcpy).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "aic.h"
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+	struct aic_worker *w;
+	int rc;
+
+	if (argc == 4 && !strcmp(argv[1], "memcpy")) {
+		long n = atol(argv[2]), size = atol(argv[3]), i;
+		char *a = malloc((size_t)size), *b = malloc((size_t)size);
+		double t0;
+		memset(a, 1, (size_t)size);
+		memset(b, 2, (size_t)size);
+		t0 = now();
+		for (i = 0; i < n; i++) {
+			a[0] = (char)i;
+			memcpy(b, a, (size_t)size);
+		}
+		t0 = now() - t0;
+		printf("{\"what\": \"memcpy\", \"items\": %ld, \"bytes\": %ld, \"seconds\": %.4f, "
+		       "\"GBps\": %.3f, \"check\": %d}\n",
+		       n, n * size, t0, (double)(n * size) / t0 / 1e9, b[0]);
+		free(a);
+		free(b);
+		return 0;
+	}
+	rc = aic_worker_connect(&w);
+	if (rc) {
+		fprintf(stderr, "channel: connect: %s\n", aic_strerror(rc));
+		return 1;
+	}
+	if (argc == 4 && !strcmp(argv[1], "put")) {
+		long n = atol(argv[2]), size = atol(argv[3]), i;
+		char *buf = calloc(1, (size_t)size < 8 ? 8 : (size_t)size);
+		for (i = 0; i < n && rc == 0; i++) {
+			double t = now();
+			memcpy(buf, &t, sizeof(t) <= (size_t)size ? sizeof(t) : 0);
+			rc = aic_put(w, "bench", buf, (size_t)size, 0, -1, NULL);
+		}
+		free(buf);
+	} else if (argc == 2 && !strcmp(argv[1], "get")) {
+		struct aic_item items[64];
+		size_t n, i, count = 0, cap = 1 << 16, nl = 0;
+		double *lat = malloc(cap * sizeof(double)), t0 = 0, t1;
+		long bytes = 0;
+		for (;;) {
+			rc = aic_get(w, "bench", items, 64, &n, -1);
+			if (rc)
+				break;
+			t1 = now();
+			if (!count)
+				t0 = t1;
+			for (i = 0; i < n; i++) {
+				double t;
+				bytes += (long)items[i].len;
+				if (items[i].len >= sizeof(t) && nl < cap) {
+					memcpy(&t, items[i].data, sizeof(t));
+					lat[nl++] = (t1 - t) * 1e6;
+				}
+			}
+			count += n;
+			aic_ack(w, "bench", items, n);
+		}
+		t1 = now() - t0;
+		qsort(lat, nl, sizeof(double), cmp);
+		printf("{\"what\": \"channel\", \"items\": %zu, \"bytes\": %ld, \"seconds\": %.4f, "
+		       "\"GBps\": %.3f, \"items_per_s\": %.0f, \"lat_p50_us\": %.0f, \"lat_p99_us\": %.0f}\n",
+		       count, bytes, t1, (double)bytes / t1 / 1e9, (double)count / t1,
+		       nl ? lat[nl / 2] : 0.0, nl ? lat[nl * 99 / 100] : 0.0);
+		free(lat);
+		rc = rc == AIC_ECLOSED ? 0 : rc;
+	}
+	aic_worker_close(w);
+	if (rc)
+		fprintf(stderr, "channel: %s\n", aic_strerror(rc));
+	return rc ? 1 : 0;
+}

@@ -1,0 +1,34 @@
+#!/bin/sh
+# Channel throughput on this machine under `aic run` (one producer, one
+# consumer, same node), beside memcpy of the same bytes in the same run:
+# large items (1 MiB) for GB/s, small items (64 B) for items/s and put->get
+# latency. Prints JSON lines.
+#
+#   bench/channels.sh [BUILD-DIR]
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-${AIC_BUILD_DIR:-$top/build}}
+work=$(mktemp -d /var/tmp/aic-bench-channels.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+ch="$build/bench/channel"
+
+run() { # run N SIZE CAPACITY
+	cat >b.yaml <<SPEC
+name: bench-channels
+stages:
+  put: {command: [$ch, put, "$1", "$2"], cpus: 0, outputs: [bench]}
+  get: {command: [$ch, get], cpus: 0, inputs: [bench]}
+channels:
+  bench: {capacity: $3}
+SPEC
+	"$build/launcher/aic" run b.yaml >/dev/null 2>&1
+	cat .aic/latest/logs/get.0.log
+	rm -rf .aic
+}
+echo "# large items: 2000 x 1 MiB"
+"$ch" memcpy 2000 1048576
+run 2000 1048576 16
+echo "# small items: 200000 x 64 B"
+"$ch" memcpy 200000 64
+run 200000 64 1024
