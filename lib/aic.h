@@ -47,9 +47,13 @@ const char *aic_worker_stage(const struct aic_worker *w);
 int aic_worker_index(const struct aic_worker *w);
 
 /*
- * Puts len bytes on channel `chan`. Blocks while the channel is full (that is
- * the backpressure), up to timeout_ms (< 0: forever); -ETIMEDOUT then.
- * On success *id (if not NULL) is the item's id.
+ * Puts len bytes on channel `chan`. Puts are pipelined: with timeout_ms < 0
+ * and id NULL, the call returns once the item is on its way, and blocks
+ * while 64 earlier puts are not yet accepted (a full channel stops the
+ * producer: that is the backpressure); an error of such a put is returned
+ * by a later aic_put, and aic_worker_close() waits for all of them. With
+ * timeout_ms >= 0 or an id pointer the call waits for this item's
+ * acceptance: -ETIMEDOUT when the channel stayed full, else *id is its id.
  */
 int aic_put(struct aic_worker *w, const char *chan, const void *data, size_t len, uint64_t version,
 	    int timeout_ms, uint64_t *id);

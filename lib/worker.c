@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -19,8 +20,13 @@
 #include "token.h"
 #include "wire.h"
 
+/* Puts in flight before aic_put waits for the agent to accept one. */
+#define PUT_WINDOW 64
+
 struct aic_worker {
 	int fd;
+	int puts_out;	/* puts sent, not yet answered */
+	int put_error;	/* the first failure of a pipelined put, reported by the next call */
 	char stage[64];
 	int index;
 	json_t *channels; /* name -> id, from the agent's WELCOME */
@@ -114,6 +120,57 @@ static int recv_frame(struct aic_worker *w)
 	return used > 0 ? 0 : AIC_EPROTO;
 }
 
+static int json_code(const struct aic_frame *f)
+{
+	json_t *m = json_loadb((const char *)f->payload, f->length, 0, NULL);
+	int code = AIC_EPROTO;
+
+	if (m && json_is_integer(json_object_get(m, "code")))
+		code = (int)json_integer_value(json_object_get(m, "code"));
+	json_decref(m);
+	return code < 0 ? code : AIC_EPROTO;
+}
+
+/*
+ * Reads the next frame that is not the answer to a pipelined put; answers
+ * to puts met on the way are counted (and their first error kept).
+ */
+static int recv_reply(struct aic_worker *w)
+{
+	int rc;
+
+	for (;;) {
+		rc = recv_frame(w);
+		if (rc)
+			return rc;
+		if (w->frame.type == AIC_MSG_PUT_OK || w->frame.type == AIC_MSG_PUT_ERR) {
+			w->puts_out--;
+			if (w->frame.type == AIC_MSG_PUT_ERR && !w->put_error)
+				w->put_error = json_code(&w->frame);
+			continue;
+		}
+		return 0;
+	}
+}
+
+/* Waits until at most `left` puts are unanswered. */
+static int settle_puts(struct aic_worker *w, int left)
+{
+	int rc;
+
+	while (w->puts_out > left) {
+		rc = recv_frame(w);
+		if (rc)
+			return rc;
+		if (w->frame.type != AIC_MSG_PUT_OK && w->frame.type != AIC_MSG_PUT_ERR)
+			return AIC_EPROTO;
+		w->puts_out--;
+		if (w->frame.type == AIC_MSG_PUT_ERR && !w->put_error)
+			w->put_error = json_code(&w->frame);
+	}
+	return 0;
+}
+
 /* An ERROR frame's code, or AIC_EPROTO for an unexpected frame. */
 static int frame_error(const struct aic_worker *w)
 {
@@ -194,6 +251,9 @@ void aic_worker_close(struct aic_worker *w)
 {
 	if (!w)
 		return;
+	/* Every pipelined put must be in the channel before the connection goes. */
+	if (w->fd >= 0 && w->puts_out > 0)
+		settle_puts(w, 0);
 	if (w->fd >= 0)
 		close(w->fd);
 	json_decref(w->channels);
@@ -231,20 +291,41 @@ int aic_put(struct aic_worker *w, const char *chan, const void *data, size_t len
 {
 	uint8_t head[16];
 	uint32_t c;
+	bool wait = id || timeout_ms >= 0;
 	int rc = chan_id(w, chan, &c);
 
+	if (rc)
+		return rc;
+	/*
+	 * Puts are pipelined: up to PUT_WINDOW in flight, so items stream without
+	 * a round trip each; the agent still accepts them only as the channel's
+	 * capacity allows, so a full channel stops the producer here. A caller
+	 * that wants the id or a timeout waits for this put's own answer.
+	 */
+	rc = settle_puts(w, wait ? 0 : PUT_WINDOW - 1);
+	if (!rc && w->put_error) {
+		rc = w->put_error;
+		w->put_error = 0;
+	}
 	if (rc)
 		return rc;
 	aic_put_u32(head, c);
 	aic_put_u64(head + 4, version);
 	aic_put_u32(head + 12, wire_timeout(timeout_ms));
 	rc = send_frame(w, AIC_MSG_PUT, head, sizeof(head), data, len);
-	if (!rc)
-		rc = recv_frame(w);
 	if (rc)
 		return rc;
+	w->puts_out++;
+	if (!wait)
+		return 0;
+	rc = recv_frame(w);
+	if (rc)
+		return rc;
+	w->puts_out--;
+	if (w->frame.type == AIC_MSG_PUT_ERR)
+		return json_code(&w->frame);
 	if (w->frame.type != AIC_MSG_PUT_OK || w->frame.length < 8)
-		return frame_error(w);
+		return AIC_EPROTO;
 	if (id)
 		*id = aic_get_u64(w->frame.payload);
 	return 0;
@@ -268,7 +349,7 @@ int aic_get(struct aic_worker *w, const char *chan, struct aic_item *items, size
 	aic_put_u32(req + 8, wire_timeout(timeout_ms));
 	rc = send_frame(w, AIC_MSG_GET, req, sizeof(req), NULL, 0);
 	if (!rc)
-		rc = recv_frame(w);
+		rc = recv_reply(w);
 	if (rc)
 		return rc;
 	if (w->frame.type != AIC_MSG_ITEMS || w->frame.length < 8)

@@ -106,12 +106,23 @@ static void pull(struct chan_set *cs, struct chan *ch);
 
 /* --- small helpers ----------------------------------------------------- */
 
-static void send_error(struct aic_conn *c, int code)
+static void send_error_as(struct aic_conn *c, uint16_t type, int code)
 {
 	json_t *m = json_pack("{s:i,s:s}", "code", code, "error", aic_strerror(code));
 
-	aic_conn_send(c, AIC_MSG_ERROR, m);
+	aic_conn_send(c, type, m);
 	json_decref(m);
+}
+
+/* An error answering a GET (ERROR) or a PUT (PUT_ERR: puts are pipelined). */
+static void send_error(struct aic_conn *c, int code)
+{
+	send_error_as(c, AIC_MSG_ERROR, code);
+}
+
+static void put_error(struct aic_conn *c, int code)
+{
+	send_error_as(c, AIC_MSG_PUT_ERR, code);
 }
 
 static void push(struct queue *q, struct item *it, bool front)
@@ -537,8 +548,13 @@ static void wait_expired(uv_timer_t *t)
 		unlink_wait(&ch->pulls, w);
 		return;
 	}
-	send_error(w->c, -ETIMEDOUT);
-	unlink_wait(w->item ? &ch->puts : &ch->gets, w);
+	if (w->item) {
+		put_error(w->c, -ETIMEDOUT);
+		unlink_wait(&ch->puts, w);
+	} else {
+		send_error(w->c, -ETIMEDOUT);
+		unlink_wait(&ch->gets, w);
+	}
 }
 
 static void start_timer(struct wait *w, uint32_t timeout_ms)
@@ -554,12 +570,12 @@ static void on_put(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, ui
 	struct wait *w;
 
 	if (!ch) {
-		send_error(c, -ENOENT);
+		put_error(c, -ENOENT);
 		return;
 	}
 	it = malloc(sizeof(*it) + (len - 16));
 	if (!it) {
-		send_error(c, -ENOMEM);
+		put_error(c, -ENOMEM);
 		return;
 	}
 	it->producer = cs->rank;
@@ -577,7 +593,7 @@ static void on_put(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, ui
 	w = new_wait(ch, c);
 	if (!w) {
 		free(it);
-		send_error(c, -ENOMEM);
+		put_error(c, -ENOMEM);
 		return;
 	}
 	w->item = it;

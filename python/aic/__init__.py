@@ -101,17 +101,24 @@ class Worker:
     rank = index
     replica = index
 
-    def put(self, channel, data, version=0, timeout=None):
-        """Puts bytes (or any buffer) on channel; blocks while it is full. Returns the id."""
+    def put(self, channel, data, version=0, timeout=None, wait=False):
+        """Puts bytes (or any buffer) on channel.
+
+        Puts are pipelined (a full channel still stops the producer). With a
+        timeout or wait=True the call waits for this item to be accepted and
+        returns its id (TimeoutError if the channel stayed full); otherwise
+        it returns None.
+        """
         buf = bytes(data) if not isinstance(data, bytes) else data
         out = ctypes.c_uint64()
+        sync = wait or timeout is not None
         rc = _lib.aic_put(self._h, channel.encode(), buf, len(buf), version or 0, _ms(timeout),
-                          ctypes.byref(out))
+                          ctypes.byref(out) if sync else None)
         if rc == -errno.ETIMEDOUT:
             raise TimeoutError("aic put on '%s' timed out" % channel)
         if rc:
             raise Error(rc, "aic put on '%s'" % channel)
-        return out.value
+        return out.value if sync else None
 
     def get(self, channel, max_items=1, timeout=None):
         """Up to max_items items; [] on timeout; raises Closed at the end of the channel."""
