@@ -89,9 +89,13 @@ diag "$(cat out.[0-9] | wc -l) lines for 100000 items"
 # A source read on one node feeds consumers on all three.
 python3 -c 'for i in range(3000): print("{\"prompt\": %d}" % i)' >prompts.jsonl
 cat >src.py <<'PY'
-import aic, os, socket
+import aic, os, socket, time
 w = aic.connect()
 out = open(os.environ["OUT"] + ".%d" % w.index, "a")
+# Start together: the source's own node must not drain it before the others ask.
+open(os.environ["OUT"] + ".ready.%d" % w.index, "w").close()
+while sum(os.path.exists(os.environ["OUT"] + ".ready.%d" % i) for i in range(3)) < 3:
+    time.sleep(0.02)
 while True:
     try:
         items = w.get("prompts", max_items=8, timeout=30)
@@ -99,6 +103,7 @@ while True:
         break
     out.write("".join("%s %s\n" % (socket.gethostname(), it.data.decode()) for it in items))
     w.ack(items)
+    time.sleep(0.001 * len(items))
 PY
 cat >src.yaml <<YAML
 stages:
