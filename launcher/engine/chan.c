@@ -255,14 +255,18 @@ static uint32_t deliver(struct chan *ch, struct aic_conn *c, uint32_t max, bool 
 			bytes += AIC_ITEM_HEADER + it->len;
 	if (n == 0)
 		return 0;
-	buf = malloc(12 + bytes);
+	/*
+	 * One buffer holds the frame: header, then the channel id (peers only),
+	 * count, flags and the items; it is handed to the connection as it is.
+	 */
+	buf = malloc(AIC_WIRE_HEADER + 12 + bytes);
 	if (!buf)
 		return 0;
-	aic_put_u32(buf, ch->id);
-	start = peer ? buf : buf + 4;
-	aic_put_u32(buf + 4, n);
-	aic_put_u32(buf + 8, 0);
-	p = buf + 12;
+	start = buf + AIC_WIRE_HEADER;
+	aic_put_u32(start, ch->id);
+	aic_put_u32(start + 4, n);
+	aic_put_u32(start + 8, 0);
+	p = start + 12;
 	for (k = 0, q = 0; k < n; k++) {
 		while (!(it = qs[q] ? pop(qs[q]) : NULL))
 			q++;
@@ -278,9 +282,12 @@ static uint32_t deliver(struct chan *ch, struct aic_conn *c, uint32_t max, bool 
 		if (it->producer == ch->cs->rank)
 			ch->n_own_inflight++;
 	}
-	aic_conn_send_raw(c, peer ? AIC_MSG_PEER_ITEMS : AIC_MSG_ITEMS, start, (size_t)(p - start),
-			  NULL, 0);
-	free(buf);
+	/* A worker's ITEMS has no channel id: its header goes 4 bytes later. */
+	if (!peer)
+		start += 4;
+	aic_wire_header(start - AIC_WIRE_HEADER, peer ? AIC_MSG_PEER_ITEMS : AIC_MSG_ITEMS,
+			(uint32_t)(p - start));
+	aic_conn_send_owned(c, buf, start - AIC_WIRE_HEADER, (size_t)(p - start) + AIC_WIRE_HEADER);
 	return n;
 }
 

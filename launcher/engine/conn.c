@@ -78,6 +78,31 @@ static void wrote(uv_write_t *req, int status)
 	free(w);
 }
 
+int aic_conn_send_owned(struct aic_conn *c, void *mem, const void *frame, size_t len)
+{
+	struct write_req *w;
+	uv_buf_t buf;
+	int rc;
+
+	if (c->closing) {
+		free(mem);
+		return -EPIPE;
+	}
+	w = malloc(sizeof(*w));
+	if (!w) {
+		free(mem);
+		return -ENOMEM;
+	}
+	w->mem = mem;
+	buf = uv_buf_init((char *)frame, (unsigned)len);
+	rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, wrote);
+	if (rc) {
+		free(w->mem);
+		free(w);
+	}
+	return rc;
+}
+
 int aic_conn_send_raw(struct aic_conn *c, uint16_t type, const void *a, size_t alen, const void *b,
 		      size_t blen)
 {

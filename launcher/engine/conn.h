@@ -77,6 +77,12 @@ struct aic_conn *aic_conn_connect(uv_loop_t *loop, const char *host, int port, c
 /* Sends a JSON message (borrowed). Returns 0 or a negative error; never blocks. */
 int aic_conn_send(struct aic_conn *c, uint16_t type, json_t *msg);
 
+/*
+ * Sends a frame already built in memory (header included) without copying:
+ * `frame` points into `mem`, which is freed once written.
+ */
+int aic_conn_send_owned(struct aic_conn *c, void *mem, const void *frame, size_t len);
+
 /* Sends a binary payload made of two parts (copied). */
 int aic_conn_send_raw(struct aic_conn *c, uint16_t type, const void *a, size_t alen, const void *b,
 		      size_t blen);
