@@ -624,7 +624,7 @@ static void place_and_start(struct head *h)
 					json_object_set_new(e, "source", json_string(path));
 					json_object_set_new(e, "epochs", json_integer(ch->epochs));
 					json_object_set_new(e, "feeder", json_integer(feeder));
-					json_array_append(producers, json_integer(feeder));
+					json_array_append_new(producers, json_integer(feeder));
 				}
 				json_array_append_new(chans, e);
 			}
