@@ -69,4 +69,24 @@ int aic_get(struct aic_worker *w, const char *chan, struct aic_item *items, size
 /* Acknowledges items got from `chan`: they will never be delivered again. */
 int aic_ack(struct aic_worker *w, const char *chan, const struct aic_item *items, size_t n);
 
+/*
+ * Weight streams: a named stream of versioned blobs (the writer stage's
+ * parameters, serialised however the job likes; python/aic writes named
+ * numpy arrays). The `weights_to` stage publishes; every process of a
+ * `weights_from` stage receives the newest version. Each node's agent keeps
+ * one copy, so N local readers cost one transfer to the node.
+ */
+
+/* Publishes version `version` of stream `name`; older versions than the newest are ignored. */
+int aic_weights_publish(struct aic_worker *w, const char *name, const void *blob, size_t len,
+			uint64_t version);
+
+/*
+ * Receives the newest version of `name` that is >= min_version, waiting up to
+ * timeout_ms (< 0: forever; -ETIMEDOUT then). *blob stays valid until the
+ * next call on w.
+ */
+int aic_weights_receive(struct aic_worker *w, const char *name, uint64_t min_version,
+			int timeout_ms, const void **blob, size_t *len, uint64_t *version);
+
 #endif

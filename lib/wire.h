@@ -54,6 +54,12 @@ enum aic_msg {
 	AIC_MSG_PULL = 0x107,	/* agent -> agent: u32 chan, u32 max, u32 wait_ms (a long poll) */
 	AIC_MSG_PEER_ITEMS = 0x108, /* agent -> agent: u32 chan, then as ITEMS */
 	AIC_MSG_PUT_ERR = 0x109,    /* agent -> worker: a PUT failed, JSON {"code": n} */
+	/* Weight streams: versioned blobs, one copy per node. */
+	AIC_MSG_W_PUBLISH = 0x10a, /* worker -> agent: u32 stream, u64 version, blob */
+	AIC_MSG_W_OK = 0x10b,	   /* agent -> worker: u64 version */
+	AIC_MSG_W_RECV = 0x10c,	   /* worker -> agent: u32 stream, u64 min_version, u32 timeout_ms */
+	AIC_MSG_W_DATA = 0x10d,	   /* agent -> worker: u64 version, blob */
+	AIC_MSG_W_PEER = 0x10e,	   /* agent -> agent: u32 stream, u64 version, blob */
 };
 
 /* ITEMS flags. */

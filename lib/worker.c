@@ -30,6 +30,7 @@ struct aic_worker {
 	char stage[64];
 	int index;
 	json_t *channels; /* name -> id, from the agent's WELCOME */
+	json_t *weights;  /* stream name -> id */
 	uint8_t *rx;	  /* the last frame read; items point into it */
 	size_t rx_cap;
 	struct aic_frame frame;
@@ -237,9 +238,12 @@ int aic_worker_connect(struct aic_worker **out)
 	}
 	m = json_loadb((const char *)w->frame.payload, w->frame.length, 0, NULL);
 	w->channels = json_incref(json_object_get(m, "channels"));
+	w->weights = json_incref(json_object_get(m, "weights"));
 	json_decref(m);
 	if (!w->channels)
 		w->channels = json_object();
+	if (!w->weights)
+		w->weights = json_object();
 	*out = w;
 	return 0;
 out_free:
@@ -257,6 +261,7 @@ void aic_worker_close(struct aic_worker *w)
 	if (w->fd >= 0)
 		close(w->fd);
 	json_decref(w->channels);
+	json_decref(w->weights);
 	free(w->rx);
 	free(w);
 }
@@ -401,4 +406,58 @@ int aic_ack(struct aic_worker *w, const char *chan, const struct aic_item *items
 	rc = send_frame(w, AIC_MSG_ACK, buf, 8 + n * 12, NULL, 0);
 	free(buf);
 	return rc;
+}
+
+static int stream_id(const struct aic_worker *w, const char *name, uint32_t *id)
+{
+	json_t *v = json_object_get(w->weights, name);
+
+	if (!json_is_integer(v))
+		return -ENOENT;
+	*id = (uint32_t)json_integer_value(v);
+	return 0;
+}
+
+int aic_weights_publish(struct aic_worker *w, const char *name, const void *blob, size_t len,
+			uint64_t version)
+{
+	uint8_t head[12];
+	uint32_t s;
+	int rc = stream_id(w, name, &s);
+
+	if (rc)
+		return rc;
+	aic_put_u32(head, s);
+	aic_put_u64(head + 4, version);
+	rc = send_frame(w, AIC_MSG_W_PUBLISH, head, sizeof(head), blob, len);
+	if (!rc)
+		rc = recv_reply(w);
+	if (rc)
+		return rc;
+	return w->frame.type == AIC_MSG_W_OK ? 0 : frame_error(w);
+}
+
+int aic_weights_receive(struct aic_worker *w, const char *name, uint64_t min_version,
+			int timeout_ms, const void **blob, size_t *len, uint64_t *version)
+{
+	uint8_t req[16];
+	uint32_t s;
+	int rc = stream_id(w, name, &s);
+
+	if (rc)
+		return rc;
+	aic_put_u32(req, s);
+	aic_put_u64(req + 4, min_version);
+	aic_put_u32(req + 12, wire_timeout(timeout_ms));
+	rc = send_frame(w, AIC_MSG_W_RECV, req, sizeof(req), NULL, 0);
+	if (!rc)
+		rc = recv_reply(w);
+	if (rc)
+		return rc;
+	if (w->frame.type != AIC_MSG_W_DATA || w->frame.length < 8)
+		return frame_error(w);
+	*version = aic_get_u64(w->frame.payload);
+	*blob = w->frame.payload + 8;
+	*len = w->frame.length - 8;
+	return 0;
 }

@@ -456,7 +456,8 @@ static bool worker_hello(struct aic_conn *c, json_t *hello)
 
 	if (!role || (strcmp(role, "worker") && strcmp(role, "agent")))
 		return false;
-	c->welcome = json_pack("{s:o}", "channels", chan_set_names(a->chans));
+	c->welcome = json_pack("{s:o,s:o}", "channels", chan_set_names(a->chans), "weights",
+			       chan_set_weight_names(a->chans));
 	return true;
 }
 

@@ -88,7 +88,33 @@ struct peer {
 	struct aic_conn *conn;
 };
 
+/* A reader of a weight stream waiting for a newer version. */
+struct wwait {
+	struct wwait *next;
+	struct wstream *ws;
+	struct aic_conn *c;
+	uint64_t min;
+	uv_timer_t timer;
+};
+
+/* A weight stream: the newest version this node has, one copy. */
+struct wstream {
+	struct chan_set *cs;
+	uint32_t id;
+	char name[64];
+	bool have;
+	uint64_t version;
+	uint8_t *blob;
+	size_t len;
+	uint32_t n_receivers;
+	uint32_t receivers[MAX_PEERS]; /* agents with readers */
+	bool pending[MAX_PEERS];       /* the newest version still has to go there */
+	struct wwait *waits;
+};
+
 struct chan_set {
+	struct wstream *streams;
+	size_t n_streams;
 	uv_loop_t *loop;
 	uint32_t rank;
 	const char *token;
@@ -490,6 +516,8 @@ static void on_items(struct chan_set *cs, struct peer *p, const uint8_t *b, uint
 	pump(ch);
 }
 
+static void weights_flush(struct chan_set *cs);
+
 static void peer_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct aic_frame *f)
 {
 	struct chan_set *cs = c->owner;
@@ -503,6 +531,7 @@ static void peer_frame(struct aic_conn *c, uint16_t type, json_t *m, const struc
 		for (i = 0; i < cs->n; i++)
 			if (cs->chans[i].gets)
 				pull(cs, &cs->chans[i]);
+		weights_flush(cs);
 	} else if (type == AIC_MSG_REJECT) {
 		aic_log_error("a peer agent refused this agent");
 	}
@@ -676,8 +705,162 @@ static void on_ack(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, ui
 	pump(ch);
 }
 
+/* --- weight streams ------------------------------------------------------ */
+
+static void free_wwait(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void unlink_wwait(struct wstream *ws, struct wwait *w)
+{
+	struct wwait **pp;
+
+	for (pp = &ws->waits; *pp; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	uv_close((uv_handle_t *)&w->timer, free_wwait);
+}
+
+static void send_weights(struct wstream *ws, struct aic_conn *c)
+{
+	uint8_t v[8];
+
+	aic_put_u64(v, ws->version);
+	aic_conn_send_raw(c, AIC_MSG_W_DATA, v, sizeof(v), ws->blob, ws->len);
+}
+
+/* Sends the newest version to every agent with readers that lacks it (and can be reached). */
+static void weights_flush(struct chan_set *cs)
+{
+	size_t i;
+	uint32_t r;
+
+	for (i = 0; i < cs->n_streams; i++) {
+		struct wstream *ws = &cs->streams[i];
+		for (r = 0; ws->have && r < ws->n_receivers; r++) {
+			struct peer *p;
+			uint8_t head[12];
+			if (!ws->pending[r])
+				continue;
+			p = peer_of(cs, ws->receivers[r]);
+			if (!p || !peer_conn(cs, p) || !p->conn->authed)
+				continue; /* connecting: its WELCOME flushes again */
+			aic_put_u32(head, ws->id);
+			aic_put_u64(head + 4, ws->version);
+			if (aic_conn_send_raw(p->conn, AIC_MSG_W_PEER, head, sizeof(head), ws->blob,
+					      ws->len) == 0)
+				ws->pending[r] = false;
+		}
+	}
+}
+
+/* Keeps version `version` if it is newer, answers waiting readers; true if kept. */
+static bool weights_store(struct wstream *ws, uint64_t version, const uint8_t *blob, size_t len)
+{
+	struct wwait *w, *next;
+	uint8_t *copy;
+	uint32_t r;
+
+	if (ws->have && version <= ws->version)
+		return false;
+	copy = malloc(len ? len : 1);
+	if (!copy)
+		return false;
+	memcpy(copy, blob, len);
+	free(ws->blob);
+	ws->blob = copy;
+	ws->len = len;
+	ws->version = version;
+	ws->have = true;
+	for (r = 0; r < ws->n_receivers; r++)
+		ws->pending[r] = ws->receivers[r] != ws->cs->rank;
+	for (w = ws->waits; w; w = next) {
+		next = w->next;
+		if (version >= w->min) {
+			send_weights(ws, w->c);
+			unlink_wwait(ws, w);
+		}
+	}
+	return true;
+}
+
+static struct wstream *find_stream(struct chan_set *cs, uint32_t id)
+{
+	return cs && id < cs->n_streams ? &cs->streams[id] : NULL;
+}
+
+static void wwait_expired(uv_timer_t *t)
+{
+	struct wwait *w = t->data;
+
+	send_error(w->c, -ETIMEDOUT);
+	unlink_wwait(w->ws, w);
+}
+
+static void on_weights(struct chan_set *cs, struct aic_conn *c, const struct aic_frame *f)
+{
+	const uint8_t *p = f->payload;
+	struct wstream *ws = f->length >= 12 ? find_stream(cs, aic_get_u32(p)) : NULL;
+
+	if (!ws) {
+		send_error(c, -ENOENT);
+		return;
+	}
+	if (f->type == AIC_MSG_W_PUBLISH || f->type == AIC_MSG_W_PEER) {
+		uint8_t v[8];
+		if (weights_store(ws, aic_get_u64(p + 4), p + 12, f->length - 12))
+			weights_flush(cs);
+		if (f->type == AIC_MSG_W_PUBLISH) {
+			aic_put_u64(v, ws->version);
+			aic_conn_send_raw(c, AIC_MSG_W_OK, v, sizeof(v), NULL, 0);
+		}
+		return;
+	}
+	/* W_RECV: u32 stream, u64 min_version, u32 timeout_ms */
+	if (f->length < 16) {
+		send_error(c, -EINVAL);
+		return;
+	}
+	if (ws->have && ws->version >= aic_get_u64(p + 4)) {
+		send_weights(ws, c);
+	} else {
+		struct wwait *w = calloc(1, sizeof(*w));
+		uint32_t t = aic_get_u32(p + 12);
+		if (!w) {
+			send_error(c, -ENOMEM);
+			return;
+		}
+		w->ws = ws;
+		w->c = c;
+		w->min = aic_get_u64(p + 4);
+		uv_timer_init(cs->loop, &w->timer);
+		w->timer.data = w;
+		if (t != AIC_WIRE_FOREVER)
+			uv_timer_start(&w->timer, wwait_expired, t, 0);
+		w->next = ws->waits;
+		ws->waits = w;
+	}
+}
+
+json_t *chan_set_weight_names(const struct chan_set *cs)
+{
+	json_t *o = json_object();
+	size_t i;
+
+	for (i = 0; cs && i < cs->n_streams; i++)
+		json_object_set_new(o, cs->streams[i].name, json_integer((json_int_t)i));
+	return o;
+}
+
 void chan_set_frame(struct chan_set *cs, struct aic_conn *c, const struct aic_frame *f)
 {
+	if (f->type >= AIC_MSG_W_PUBLISH && f->type <= AIC_MSG_W_PEER) {
+		on_weights(cs, c, f);
+		return;
+	}
 	switch (f->type) {
 	case AIC_MSG_PUT:
 		on_put(cs, c, f->payload, f->length);
@@ -700,6 +883,14 @@ void chan_set_forget(struct chan_set *cs, struct aic_conn *c)
 {
 	size_t i;
 
+	for (i = 0; cs && i < cs->n_streams; i++) {
+		struct wwait *w, *next;
+		for (w = cs->streams[i].waits; w; w = next) {
+			next = w->next;
+			if (w->c == c)
+				unlink_wwait(&cs->streams[i], w);
+		}
+	}
 	for (i = 0; cs && i < cs->n; i++) {
 		struct chan *ch = &cs->chans[i];
 		struct item **pp = &ch->inflight, *it;
@@ -774,9 +965,22 @@ struct chan_set *chan_set_new(uv_loop_t *loop, const json_t *config, uint32_t ra
 	}
 	cs->n = json_array_size(list);
 	cs->chans = calloc(cs->n + 1, sizeof(*cs->chans));
-	if (!cs->chans) {
+	cs->n_streams = json_array_size(json_object_get(config, "weights"));
+	cs->streams = calloc(cs->n_streams + 1, sizeof(*cs->streams));
+	if (!cs->chans || !cs->streams) {
+		free(cs->chans);
+		free(cs->streams);
 		free(cs);
 		return NULL;
+	}
+	json_array_foreach(json_object_get(config, "weights"), i, v) {
+		struct wstream *ws = &cs->streams[i];
+		ws->cs = cs;
+		ws->id = (uint32_t)i;
+		snprintf(ws->name, sizeof(ws->name), "%s", json_string_value(json_object_get(v, "name")) ?: "");
+		json_array_foreach(json_object_get(v, "receivers"), k, r)
+			if (ws->n_receivers < MAX_PEERS)
+				ws->receivers[ws->n_receivers++] = (uint32_t)json_integer_value(r);
 	}
 	json_array_foreach(list, i, v) {
 		struct chan *ch = &cs->chans[i];
@@ -903,6 +1107,12 @@ void chan_set_free(struct chan_set *cs)
 			free(it);
 		}
 	}
+	for (i = 0; i < cs->n_streams; i++) {
+		while (cs->streams[i].waits)
+			unlink_wwait(&cs->streams[i], cs->streams[i].waits);
+		free(cs->streams[i].blob);
+	}
+	free(cs->streams);
 	for (i = 0; i < cs->n_peers; i++)
 		if (cs->peers[i].conn) {
 			cs->peers[i].conn->data = NULL;

@@ -633,7 +633,30 @@ static void place_and_start(struct head *h)
 			json_array_append_new(agents, json_pack("{s:i,s:s,s:i}", "rank", (int)i, "addr",
 								h->agents[i].addr, "port",
 								h->agents[i].data_port));
-		cfg = json_pack("{s:o,s:o}", "channels", chans, "agents", agents);
+		{
+			/* Weight streams: the agents whose workers read them get every version. */
+			json_t *weights = json_array();
+			size_t wi;
+			for (wi = 0; wi < h->cfg.spec->n_weights; wi++) {
+				const char *name = h->cfg.spec->weights[wi].name;
+				json_t *recv = json_array();
+				int r;
+				for (r = 0; r < n; r++) {
+					bool reads = false;
+					size_t k;
+					for (k = 0; k < h->n_procs && !reads; k++) {
+						const struct aic_stage *st = &h->cfg.spec->stages[h->procs[k].p->stage];
+						reads = h->procs[k].p->node == (size_t)r && st->weights_from &&
+							!strcmp(st->weights_from, name);
+					}
+					if (reads)
+						json_array_append_new(recv, json_integer(r));
+				}
+				json_array_append_new(weights, json_pack("{s:s,s:o}", "name", name, "receivers", recv));
+			}
+			cfg = json_pack("{s:o,s:o,s:o}", "channels", chans, "agents", agents, "weights",
+					weights);
+		}
 		broadcast(h, AIC_MSG_CONFIG, cfg);
 		json_decref(cfg);
 	}

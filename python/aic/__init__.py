@@ -5,6 +5,8 @@
     w.put("samples", b"...", version=3)
     items = w.get("samples", max_items=16, timeout=1.0)   # [] on timeout
     w.ack(items)
+    w.weights("policy").publish({"w": array}, version=3)       # the weights_to stage
+    arrays, version = w.weights("policy").receive(min_version=3)  # weights_from stages
     w.stage, w.index                  # identity (w.rank / w.replica: the same number)
 
 A closed and drained channel raises aic.Closed from get(). Other failures
@@ -16,7 +18,7 @@ import ctypes
 import errno
 import os
 
-__all__ = ["connect", "Worker", "Item", "Error", "Closed"]
+__all__ = ["connect", "Worker", "Item", "Weights", "Error", "Closed"]
 
 AIC_ECLOSED = -1006
 
@@ -55,6 +57,12 @@ def _load():
                             ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t), ctypes.c_int]
     lib.aic_ack.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(_CItem),
                             ctypes.c_size_t]
+    lib.aic_weights_publish.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p,
+                                        ctypes.c_size_t, ctypes.c_uint64]
+    lib.aic_weights_receive.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_uint64,
+                                        ctypes.c_int, ctypes.POINTER(ctypes.c_void_p),
+                                        ctypes.POINTER(ctypes.c_size_t),
+                                        ctypes.POINTER(ctypes.c_uint64)]
     return lib
 
 
@@ -76,6 +84,64 @@ class Item:
     def key(self):
         """(producer, id): unique per item, for dropping redelivered duplicates."""
         return (self.producer, self.id)
+
+
+def _pack(arrays):
+    """Named arrays as one blob: a JSON header (length-prefixed), then the bytes."""
+    import json
+    import numpy as np
+    meta, chunks, off = [], [], 0
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        meta.append({"name": name, "dtype": a.dtype.str, "shape": list(a.shape),
+                     "offset": off, "nbytes": a.nbytes})
+        chunks.append(a.tobytes())
+        off += a.nbytes
+    head = json.dumps({"tensors": meta}).encode()
+    return len(head).to_bytes(4, "big") + head + b"".join(chunks)
+
+
+def _unpack(blob):
+    """The arrays of a blob, as numpy views of it (no copy)."""
+    import json
+    import numpy as np
+    n = int.from_bytes(blob[:4], "big")
+    meta = json.loads(blob[4:4 + n].decode())
+    base = 4 + n
+    out = {}
+    for t in meta["tensors"]:
+        a = np.frombuffer(blob, dtype=np.dtype(t["dtype"]), count=t["nbytes"] // max(1, np.dtype(t["dtype"]).itemsize),
+                          offset=base + t["offset"])
+        out[t["name"]] = a.reshape(t["shape"])
+    return out
+
+
+class Weights:
+    """A weight stream: publish() from the writer, receive() in every reader."""
+
+    def __init__(self, worker, name):
+        self._w = worker
+        self.name = name
+
+    def publish(self, arrays, version):
+        """Publishes {name: numpy array} as `version` (newer than the last)."""
+        blob = _pack(arrays)
+        rc = _lib.aic_weights_publish(self._w._h, self.name.encode(), blob, len(blob), version)
+        if rc:
+            raise Error(rc, "aic publish of weights '%s'" % self.name)
+
+    def receive(self, min_version=0, timeout=None):
+        """(arrays, version): the newest version >= min_version; TimeoutError if none came."""
+        p = ctypes.c_void_p()
+        n = ctypes.c_size_t()
+        v = ctypes.c_uint64()
+        rc = _lib.aic_weights_receive(self._w._h, self.name.encode(), min_version, _ms(timeout),
+                                      ctypes.byref(p), ctypes.byref(n), ctypes.byref(v))
+        if rc == -errno.ETIMEDOUT:
+            raise TimeoutError("no version >= %d of weights '%s'" % (min_version, self.name))
+        if rc:
+            raise Error(rc, "aic receive of weights '%s'" % self.name)
+        return _unpack(ctypes.string_at(p, n.value)), v.value
 
 
 def _ms(timeout):
@@ -146,6 +212,10 @@ class Worker:
             rc = _lib.aic_ack(self._h, chan.encode(), arr, len(its))
             if rc:
                 raise Error(rc, "aic ack on '%s'" % chan)
+
+    def weights(self, name):
+        """The weight stream `name` (the spec's weights_to / weights_from)."""
+        return Weights(self, name)
 
     def close(self):
         if self._h:
