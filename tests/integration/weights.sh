@@ -1,0 +1,58 @@
+#!/bin/sh
+# Weight streams across the cluster: a gang's rank 0 publishes 5 versions of
+# named numpy arrays; every rollout replica on the other nodes receives them
+# byte-identical, versions strictly increasing, up to the last.
+. "$AIC_SRC_DIR/tests/integration/lib.sh"
+need_cluster 3 4
+[ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import numpy' 2>/dev/null ||
+	bail "Debian's python3-numpy is missing (scripts/deps installs it)"
+dir=$(work_dir)
+launch="$AIC_BUILD_DIR/launcher/aic-launch"
+cd "$dir" || bail "cannot enter $dir"
+AIC_LIBRARY="$AIC_BUILD_DIR/lib/.libs/libaic.so"
+PYTHONPATH="$AIC_SRC_DIR/python"
+export AIC_LIBRARY PYTHONPATH
+
+cat >train.py <<'PY'
+import aic, time
+import numpy as np
+w = aic.connect()
+if w.rank == 0:
+    for v in range(1, 6):
+        rng = np.random.default_rng(v)
+        w.weights("policy").publish({"layer.w": rng.standard_normal((512, 256)).astype(np.float32),
+                                     "layer.b": np.arange(v, v + 8, dtype=np.int64)}, v)
+        time.sleep(0.1)
+PY
+cat >roll.py <<'PY'
+import aic, os, socket
+import numpy as np
+w = aic.connect()
+v, seen = 0, []
+while v < 5:
+    arrs, v2 = w.weights("policy").receive(min_version=v + 1, timeout=60)
+    rng = np.random.default_rng(v2)
+    same = (np.array_equal(arrs["layer.w"], rng.standard_normal((512, 256)).astype(np.float32))
+            and np.array_equal(arrs["layer.b"], np.arange(v2, v2 + 8, dtype=np.int64)))
+    seen.append("%d%s" % (v2, "" if same and v2 > v else "!"))
+    v = v2
+open(os.environ["OUT"] + ".%d" % w.index, "w").write("%s %s\n" % (socket.gethostname(), " ".join(seen)))
+PY
+cat >job.yaml <<YAML
+stages:
+  train: {command: [/usr/bin/python3, $dir/train.py], ranks: 2, gpus: 2, cpus: 0, weights_to: policy}
+  roll: {command: [/usr/bin/python3, $dir/roll.py], replicas: 4, gpus: 2, cpus: 0,
+         weights_from: policy, env: {OUT: $dir/res}}
+weights:
+  policy: {max_staleness: 1}
+YAML
+timeout 300 srun -N3 --ntasks-per-node=1 --cpus-per-task=2 --gres=gpu:4 --mpi=pmix \
+	--aic-job=job.yaml "$launch" >job.out 2>job.err
+is "$?" 0 "a gang publishing 5 versions to 4 rollout replicas: the job succeeds"
+diag "$(cat res.* 2>/dev/null)"
+ok "the replicas run on other nodes than rank 0" \
+	[ "$(cut -d' ' -f1 res.* | sort -u | wc -l)" -ge 2 ]
+bad=$(grep -c '!' res.* | awk -F: '{s += $2} END {print s + 0}')
+is "$bad" 0 "every version received is byte-identical and newer than the last"
+is "$(awk '{print $NF}' res.* | sort -u)" 5 "every replica reaches version 5"
+done_testing

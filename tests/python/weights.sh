@@ -1,0 +1,57 @@
+#!/bin/sh
+# Weight streams under `aic run`: a gang's rank 0 publishes 5 versions of
+# named numpy arrays; 3 rollout replicas get every version they ask for
+# byte-identical and in order; a receive with nothing new times out.
+. "$AIC_SRC_DIR/tests/tap.sh"
+aic="$AIC_BUILD_DIR/launcher/aic"
+AIC_LIBRARY=${AIC_LIBRARY:-"$AIC_BUILD_DIR/lib/.libs/libaic.so"}
+PYTHONPATH="$AIC_SRC_DIR/python"
+export AIC_LIBRARY PYTHONPATH
+/usr/bin/python3 -c 'import numpy' 2>/dev/null || bail "Debian's python3-numpy is missing (scripts/deps)"
+dir=$(mktemp -d /var/tmp/aic-weights-test.XXXXXX)
+trap 'rm -rf "$dir"' EXIT
+cd "$dir" || bail "no $dir"
+
+cat >train.py <<'PY'
+import aic, time
+import numpy as np
+w = aic.connect()
+if w.rank == 0:
+    for v in range(1, 6):
+        rng = np.random.default_rng(v)
+        w.weights("policy").publish({"w": rng.standard_normal((64, 32)).astype(np.float32),
+                                     "step": np.array([v], dtype=np.int64)}, v)
+        time.sleep(0.05)
+    # An older version than the newest is ignored.
+    w.weights("policy").publish({"w": np.zeros((64, 32), np.float32), "step": np.array([0])}, 2)
+PY
+cat >roll.py <<'PY'
+import aic, os
+import numpy as np
+w = aic.connect()
+v, seen = 0, []
+while v < 5:
+    arrs, v2 = w.weights("policy").receive(min_version=v + 1, timeout=30)
+    rng = np.random.default_rng(v2)
+    same = np.array_equal(arrs["w"], rng.standard_normal((64, 32)).astype(np.float32)) and int(arrs["step"][0]) == v2
+    seen.append("%d%s" % (v2, "" if same and v2 > v else "!"))
+    v = v2
+try:
+    w.weights("policy").receive(min_version=6, timeout=0.2)
+    seen.append("no-timeout!")
+except TimeoutError:
+    seen.append("timeout")
+print(" ".join(seen))
+PY
+cat >job.yaml <<YAML
+stages:
+  train: {command: [/usr/bin/python3, $dir/train.py], ranks: 2, cpus: 0, weights_to: policy}
+  roll: {command: [/usr/bin/python3, $dir/roll.py], replicas: 3, cpus: 0, weights_from: policy}
+YAML
+"$aic" run job.yaml >job.out 2>job.err
+is "$?" 0 "rank 0 publishes, 3 replicas receive: the job succeeds"
+diag "$("$aic" logs roll)"
+is "$("$aic" logs roll | grep -c '!')" 0 "every version is byte-identical and newer than the last"
+is "$("$aic" logs roll | awk '{print $(NF-1), $NF}' | sort -u)" "5 timeout" \
+	"each replica reaches version 5, then times out waiting for 6"
+done_testing
