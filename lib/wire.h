@@ -43,6 +43,7 @@ enum aic_msg {
 	AIC_MSG_CLOSE = 12,   /* head -> agent: a channel's producers have all finished */
 	AIC_MSG_SOURCE_DONE = 13, /* agent -> head: a channel's source file is exhausted */
 	AIC_MSG_SINK_DONE = 14,   /* agent -> head: a channel's sink has written everything */
+	AIC_MSG_STATS = 15,	  /* agent -> head, at the end: {"stale_dropped": {chan: n}} */
 	AIC_MSG_DATA = 0x100, /* first data-plane type */
 	/* Data plane, binary payloads (big-endian fields, see aic.h's worker.c). */
 	AIC_MSG_PUT = 0x101,	/* worker -> agent: u32 chan, u64 version, u32 timeout_ms, bytes */

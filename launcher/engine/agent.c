@@ -56,12 +56,16 @@ struct agent {
 	int running;
 };
 
+static void report(struct agent *a, uint16_t type, json_t *m);
+
 static void finish_if_idle(struct agent *a)
 {
 	if (!a->shutting_down || a->running > 0 || a->done)
 		return;
 	uv_timer_stop(&a->grace);
 	a->done = true;
+	if (a->chans)
+		report(a, AIC_MSG_STATS, chan_set_stats(a->chans));
 	chan_set_free(a->chans);
 	a->chans = NULL;
 	if (a->listening)

@@ -75,6 +75,10 @@ struct chan {
 	int epochs_left;
 	char *line;
 	size_t line_cap;
+	/* Staleness: items older than stream's newest version - k are dropped. */
+	int stale_stream; /* -1: none */
+	uint64_t stale_k;
+	uint64_t stale_dropped;
 	/* The channel's sink file, when this agent writes it. */
 	char *sink;
 	FILE *snk;
@@ -262,6 +266,41 @@ static void send_eof(struct chan *ch, struct aic_conn *c, bool peer)
 		aic_conn_send_raw(c, AIC_MSG_ITEMS, head + 4, 8, NULL, 0);
 }
 
+static void forward_ack(struct chan *ch, uint32_t producer, uint64_t id);
+static uint64_t stream_version(struct chan_set *cs, int stream, bool *have);
+
+/* Drops queued items made with weights older than the newest version - k (they are acked). */
+static void drop_stale(struct chan *ch)
+{
+	struct queue *qs[2] = {&ch->pulled, &ch->own};
+	uint64_t newest;
+	bool have = false;
+	int q;
+
+	if (ch->stale_stream < 0)
+		return;
+	newest = stream_version(ch->cs, ch->stale_stream, &have);
+	if (!have || newest <= ch->stale_k)
+		return;
+	for (q = 0; q < 2; q++) {
+		struct item **pp = &qs[q]->head, *it, *last = NULL;
+		while ((it = *pp)) {
+			if (it->version + ch->stale_k >= newest) {
+				last = it;
+				pp = &it->next;
+				continue;
+			}
+			*pp = it->next;
+			qs[q]->n--;
+			if (it->producer != ch->cs->rank)
+				forward_ack(ch, it->producer, it->id);
+			free(it);
+			ch->stale_dropped++;
+		}
+		qs[q]->tail = last;
+	}
+}
+
 /*
  * Sends up to max items from the queues to c, which then holds them: to a
  * worker (ITEMS, pulled items first) or to a peer that pulls (PEER_ITEMS with
@@ -276,6 +315,8 @@ static uint32_t deliver(struct chan *ch, struct aic_conn *c, uint32_t max, bool 
 	struct item *it;
 	int q;
 
+	if (!peer)
+		drop_stale(ch);
 	for (q = 0; q < 2; q++)
 		for (it = qs[q] ? qs[q]->head : NULL; it && n < max; it = it->next, n++)
 			bytes += AIC_ITEM_HEADER + it->len;
@@ -792,6 +833,14 @@ static struct wstream *find_stream(struct chan_set *cs, uint32_t id)
 	return cs && id < cs->n_streams ? &cs->streams[id] : NULL;
 }
 
+static uint64_t stream_version(struct chan_set *cs, int stream, bool *have)
+{
+	struct wstream *ws = stream >= 0 ? find_stream(cs, (uint32_t)stream) : NULL;
+
+	*have = ws && ws->have;
+	return ws ? ws->version : 0;
+}
+
 static void wwait_expired(uv_timer_t *t)
 {
 	struct wwait *w = t->data;
@@ -843,6 +892,18 @@ static void on_weights(struct chan_set *cs, struct aic_conn *c, const struct aic
 		w->next = ws->waits;
 		ws->waits = w;
 	}
+}
+
+json_t *chan_set_stats(const struct chan_set *cs)
+{
+	json_t *o = json_object();
+	size_t i;
+
+	for (i = 0; cs && i < cs->n; i++)
+		if (cs->chans[i].stale_dropped)
+			json_object_set_new(o, cs->chans[i].name,
+					    json_integer((json_int_t)cs->chans[i].stale_dropped));
+	return json_pack("{s:o}", "stale_dropped", o);
 }
 
 json_t *chan_set_weight_names(const struct chan_set *cs)
@@ -991,6 +1052,11 @@ struct chan_set *chan_set_new(uv_loop_t *loop, const json_t *config, uint32_t ra
 		if (ch->capacity == 0)
 			ch->capacity = 1;
 		ch->closed = json_is_true(json_object_get(v, "closed"));
+		ch->stale_stream = -1;
+		if (json_is_object(json_object_get(v, "stale"))) {
+			ch->stale_stream = (int)json_integer_value(json_object_get(json_object_get(v, "stale"), "stream"));
+			ch->stale_k = (uint64_t)json_integer_value(json_object_get(json_object_get(v, "stale"), "k"));
+		}
 		json_array_foreach(json_object_get(v, "producers"), k, r) {
 			uint32_t pr = (uint32_t)json_integer_value(r);
 			if (pr != rank && ch->n_remote < MAX_PEERS)

@@ -62,6 +62,8 @@ void chan_set_free(struct chan_set *cs);
 /* {name: id} of channels, and of weight streams, for a worker's WELCOME (new references). */
 json_t *chan_set_names(const struct chan_set *cs);
 json_t *chan_set_weight_names(const struct chan_set *cs);
+/* {"stale_dropped": {channel: n}}: what this agent dropped as too stale (new reference). */
+json_t *chan_set_stats(const struct chan_set *cs);
 
 /* A data-plane frame from a worker (PUT, GET, ACK) or a peer agent (PULL, ACK). */
 void chan_set_frame(struct chan_set *cs, struct aic_conn *c, const struct aic_frame *f);

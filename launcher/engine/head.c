@@ -88,6 +88,7 @@ struct head {
 	bool *chan_closed; /* per spec channel: CLOSE sent */
 	bool *source_done; /* per spec channel: its source is exhausted (or it has none) */
 	bool *sink_done;   /* per spec channel: its sink has written all (or it has none) */
+	json_int_t *stale_dropped; /* per spec channel: items too old for their readers */
 	uint64_t registered_ms; /* when the last agent registered */
 	uv_timer_t status_timer;
 	int exit_code;
@@ -552,6 +553,7 @@ static void place_and_start(struct head *h)
 		h->chan_closed = calloc(h->cfg.spec->n_channels + 1, sizeof(bool));
 		h->source_done = calloc(h->cfg.spec->n_channels + 1, sizeof(bool));
 		h->sink_done = calloc(h->cfg.spec->n_channels + 1, sizeof(bool));
+		h->stale_dropped = calloc(h->cfg.spec->n_channels + 1, sizeof(json_int_t));
 		for (c = 0; h->source_done && h->sink_done && c < h->cfg.spec->n_channels; c++) {
 			h->source_done[c] = !h->cfg.spec->channels[c].source;
 			h->sink_done[c] = !h->cfg.spec->channels[c].sink;
@@ -586,6 +588,28 @@ static void place_and_start(struct head *h)
 				json_t *e = json_pack("{s:s,s:i,s:b,s:o}", "name", ch->name, "capacity",
 						      ch->capacity, "closed", h->chan_closed[c],
 						      "producers", producers);
+				/*
+				 * Staleness: items written by a stage that reads weights W carry
+				 * W's version; readers never get one older than newest - k.
+				 */
+				{
+					size_t si, wi;
+					char **o;
+					for (si = 0; si < h->cfg.spec->n_stages; si++) {
+						const struct aic_stage *st = &h->cfg.spec->stages[si];
+						bool writes = false;
+						for (o = st->outputs; o && *o; o++)
+							writes |= !strcmp(*o, ch->name);
+						if (!writes || !st->weights_from)
+							continue;
+						for (wi = 0; wi < h->cfg.spec->n_weights; wi++)
+							if (!strcmp(h->cfg.spec->weights[wi].name, st->weights_from))
+								json_object_set_new(e, "stale", json_pack("{s:i,s:i}",
+									"stream", (int)wi, "k",
+									h->cfg.spec->weights[wi].max_staleness));
+						break;
+					}
+				}
 				if (ch->sink) {
 					/* Written by the agent of the channel's first producer. */
 					char path[PATH_MAX];
@@ -648,6 +672,12 @@ static void place_and_start(struct head *h)
 						const struct aic_stage *st = &h->cfg.spec->stages[h->procs[k].p->stage];
 						reads = h->procs[k].p->node == (size_t)r && st->weights_from &&
 							!strcmp(st->weights_from, name);
+					}
+					/* Writers' agents keep the versions too: staleness is judged there. */
+					for (k = 0; k < h->n_procs && !reads; k++) {
+						const struct aic_stage *st = &h->cfg.spec->stages[h->procs[k].p->stage];
+						reads = h->procs[k].p->node == (size_t)r && st->weights_to &&
+							!strcmp(st->weights_to, name);
 					}
 					if (reads)
 						json_array_append_new(recv, json_integer(r));
@@ -751,6 +781,16 @@ static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct 
 		aic_log_info("stop requested from %s", c->peer);
 		head_end(h, 0, "stopped", "stopped by aic stop");
 		break;
+	case AIC_MSG_STATS: {
+		const char *name;
+		json_t *v;
+		json_object_foreach(json_object_get(m, "stale_dropped"), name, v) {
+			const struct aic_channel *ch = aic_spec_channel(h->cfg.spec, name);
+			if (ch && h->stale_dropped)
+				h->stale_dropped[ch - h->cfg.spec->channels] += json_integer_value(v);
+		}
+		break;
+	}
 	case AIC_MSG_SINK_DONE: {
 		size_t ch = (size_t)json_integer_value(json_object_get(m, "chan"));
 		int err = (int)json_integer_value(json_object_get(m, "error"));
@@ -867,6 +907,15 @@ static void write_summary(struct head *h)
 	}
 	json_object_set_new(o, "registered_s", h->registered_ms ? json_real((double)(h->registered_ms - h->start_ms) / 1000.0) : json_null());
 	json_object_set_new(o, "stages", stages);
+	{
+		json_t *chans = json_object();
+		size_t c;
+		for (c = 0; c < h->cfg.spec->n_channels; c++)
+			json_object_set_new(chans, h->cfg.spec->channels[c].name,
+					    json_pack("{s:I}", "stale_dropped",
+						      h->stale_dropped ? h->stale_dropped[c] : 0));
+		json_object_set_new(o, "channels", chans);
+	}
 	jobdir_write_json(h->cfg.jobdir, "summary.json", o);
 	json_decref(o);
 }
@@ -1007,6 +1056,7 @@ void head_free(struct head *h)
 	free(h->chan_closed);
 	free(h->source_done);
 	free(h->sink_done);
+	free(h->stale_dropped);
 	free(h->procs);
 	free(h->stages);
 	free(h->agents);

@@ -54,4 +54,46 @@ diag "$("$aic" logs roll)"
 is "$("$aic" logs roll | grep -c '!')" 0 "every version is byte-identical and newer than the last"
 is "$("$aic" logs roll | awk '{print $(NF-1), $NF}' | sort -u)" "5 timeout" \
 	"each replica reaches version 5, then times out waiting for 6"
+
+# Staleness: the trainer is at version 9 with max_staleness 2, so items made
+# with versions 0..6 never reach it; they are counted in the summary.
+cat >strain.py <<'PY'
+import aic, os
+import numpy as np
+w = aic.connect()
+w.weights("policy").publish({"v": np.array([9])}, 9)
+open(os.environ["GO"], "w").close()
+got = []
+while True:
+    try:
+        items = w.get("samples", max_items=16, timeout=30)
+    except aic.Closed:
+        break
+    got += [it.version for it in items]
+    w.ack(items)
+print(" ".join(str(v) for v in sorted(got)))
+PY
+cat >sgen.py <<'PY'
+import aic, os, time
+w = aic.connect()
+while not os.path.exists(os.environ["GO"]):
+    time.sleep(0.01)
+w.weights("policy").receive(min_version=9, timeout=30)
+for v in range(10):
+    w.put("samples", b"x%d" % v, version=v)
+PY
+cat >stale.yaml <<YAML
+stages:
+  train: {command: [/usr/bin/python3, $dir/strain.py], cpus: 0, inputs: [samples], weights_to: policy,
+          env: {GO: $dir/go}}
+  gen: {command: [/usr/bin/python3, $dir/sgen.py], cpus: 0, outputs: [samples], weights_from: policy,
+        env: {GO: $dir/go}}
+weights:
+  policy: {max_staleness: 2}
+YAML
+"$aic" run stale.yaml >stale.out 2>stale.err
+is "$?" 0 "the staleness job succeeds"
+is "$("$aic" logs train/0)" "7 8 9" "only items within max_staleness of the newest version arrive"
+is "$(python3 -c "import json; print(json.load(open('.aic/latest/summary.json'))['channels']['samples']['stale_dropped'])")" \
+	7 "the 7 stale items are counted in summary.json"
 done_testing
