@@ -101,26 +101,69 @@ struct head {
 static void head_end(struct head *h, int code, const char *state, const char *reason);
 static void finish(struct head *h);
 
+/* How a stage uses a channel or a weight stream. */
+enum use { WRITES, READS, WEIGHTS_FROM, WEIGHTS_TO };
+
+static bool stage_uses(const struct aic_stage *st, const char *name, enum use u)
+{
+	char **p = u == WRITES ? st->outputs : u == READS ? st->inputs : NULL;
+
+	if (u == WEIGHTS_FROM)
+		return st->weights_from && !strcmp(st->weights_from, name);
+	if (u == WEIGHTS_TO)
+		return st->weights_to && !strcmp(st->weights_to, name);
+	for (; p && *p; p++)
+		if (!strcmp(*p, name))
+			return true;
+	return false;
+}
+
+static bool proc_uses(const struct head *h, size_t k, const char *name, enum use u)
+{
+	return stage_uses(&h->cfg.spec->stages[h->procs[k].p->stage], name, u);
+}
+
+/* The node of the first process (in plan order) that uses `name` so, or `dflt`. */
+static int first_node(const struct head *h, const char *name, enum use u, int dflt)
+{
+	size_t k;
+
+	for (k = 0; k < h->n_procs; k++)
+		if (proc_uses(h, k, name, u))
+			return (int)h->procs[k].p->node;
+	return dflt;
+}
+
+/* The nodes (agent ranks) with a process that uses `name` in either way, as JSON. */
+static json_t *nodes_using(const struct head *h, const char *name, enum use a, enum use b)
+{
+	json_t *out = json_array();
+	int r;
+	size_t k;
+
+	for (r = 0; r < h->cfg.n_agents; r++)
+		for (k = 0; k < h->n_procs; k++)
+			if (h->procs[k].p->node == (size_t)r &&
+			    (proc_uses(h, k, name, a) || proc_uses(h, k, name, b))) {
+				json_array_append_new(out, json_integer(r));
+				break;
+			}
+	return out;
+}
+
 /* A channel is closed once every process of every stage writing it is done. */
 static bool chan_producers_done(struct head *h, const char *chan)
 {
 	size_t i;
-	char **o;
 	const struct aic_channel *ch = aic_spec_channel(h->cfg.spec, chan);
 
 	if (ch && h->source_done && !h->source_done[ch - h->cfg.spec->channels])
 		return false;
-	for (i = 0; i < h->n_procs; i++) {
-		const struct aic_stage *st = &h->cfg.spec->stages[h->procs[i].p->stage];
-		bool writes = false;
-		for (o = st->outputs; o && *o; o++)
-			writes |= !strcmp(*o, chan);
-		if (writes && h->procs[i].state != P_DONE)
+	for (i = 0; i < h->n_procs; i++)
+		if (proc_uses(h, i, chan, WRITES) && h->procs[i].state != P_DONE)
 			return false;
-	}
 	return true;
 }
-
 
 /* --- status ---------------------------------------------------------- */
 
@@ -490,6 +533,66 @@ static void source_path(struct head *h, const char *source, char *buf, size_t le
 	memcpy(buf + strlen(spec) + 1, source, strlen(source) + 1);
 }
 
+/*
+ * What agents need to know of the data plane (CONFIG): every agent's
+ * endpoint; per channel its capacity, the agents that produce it (pulled by
+ * the others), staleness, and who reads its source / writes its sink; per
+ * weight stream the agents that keep its versions.
+ */
+static json_t *data_plane_config(struct head *h)
+{
+	const struct aic_spec *spec = h->cfg.spec;
+	json_t *chans = json_array(), *agents = json_array(), *weights = json_array();
+	char path[PATH_MAX];
+	size_t c, i, si, wi;
+
+	for (c = 0; c < spec->n_channels; c++) {
+		const struct aic_channel *ch = &spec->channels[c];
+		json_t *producers = nodes_using(h, ch->name, WRITES, WRITES), *e;
+		h->chan_closed[c] = chan_producers_done(h, ch->name);
+		e = json_pack("{s:s,s:i,s:b,s:o}", "name", ch->name, "capacity", ch->capacity,
+			      "closed", h->chan_closed[c], "producers", producers);
+		/* Items written by a stage that reads weights W carry W's version. */
+		for (si = 0; si < spec->n_stages; si++) {
+			const struct aic_stage *st = &spec->stages[si];
+			if (!stage_uses(st, ch->name, WRITES) || !st->weights_from)
+				continue;
+			for (wi = 0; wi < spec->n_weights; wi++)
+				if (!strcmp(spec->weights[wi].name, st->weights_from))
+					json_object_set_new(e, "stale",
+							    json_pack("{s:i,s:i}", "stream", (int)wi, "k",
+								      spec->weights[wi].max_staleness));
+			break;
+		}
+		if (ch->sink) {
+			/* Written by the agent of the channel's first producer. */
+			source_path(h, ch->sink, path, sizeof(path));
+			json_object_set_new(e, "sink", json_string(path));
+			json_object_set_new(e, "sink_agent", json_integer(first_node(h, ch->name, WRITES, 0)));
+		}
+		if (ch->source) {
+			/* Read by the agent of its first consumer: the lines start local. */
+			int feeder = first_node(h, ch->name, READS, 0);
+			source_path(h, ch->source, path, sizeof(path));
+			json_object_set_new(e, "source", json_string(path));
+			json_object_set_new(e, "epochs", json_integer(ch->epochs));
+			json_object_set_new(e, "feeder", json_integer(feeder));
+			json_array_append_new(producers, json_integer(feeder));
+		}
+		json_array_append_new(chans, e);
+	}
+	for (i = 0; i < (size_t)h->cfg.n_agents; i++)
+		json_array_append_new(agents, json_pack("{s:i,s:s,s:i}", "rank", (int)i, "addr",
+							h->agents[i].addr, "port", h->agents[i].data_port));
+	/* Readers' agents get every version; writers' keep them too (staleness is judged there). */
+	for (wi = 0; wi < spec->n_weights; wi++)
+		json_array_append_new(weights,
+				      json_pack("{s:s,s:o}", "name", spec->weights[wi].name, "receivers",
+						nodes_using(h, spec->weights[wi].name, WEIGHTS_FROM,
+							    WEIGHTS_TO)));
+	return json_pack("{s:o,s:o,s:o}", "channels", chans, "agents", agents, "weights", weights);
+}
+
 static void place_and_start(struct head *h)
 {
 	char *errors = NULL, *line, *save = NULL;
@@ -548,7 +651,7 @@ static void place_and_start(struct head *h)
 	aic_log_info("%zu processes placed on %d node%s", h->n_procs, n, n == 1 ? "" : "s");
 	/* Channels first: a worker may use them as soon as it starts. */
 	{
-		json_t *chans = json_array(), *cfg;
+		json_t *cfg;
 		size_t c;
 		h->chan_closed = calloc(h->cfg.spec->n_channels + 1, sizeof(bool));
 		h->source_done = calloc(h->cfg.spec->n_channels + 1, sizeof(bool));
@@ -558,135 +661,11 @@ static void place_and_start(struct head *h)
 			h->source_done[c] = !h->cfg.spec->channels[c].source;
 			h->sink_done[c] = !h->cfg.spec->channels[c].sink;
 		}
-		if (!h->chan_closed || !h->source_done || !h->sink_done) {
-			json_decref(chans);
+		if (!h->chan_closed || !h->source_done || !h->sink_done || !h->stale_dropped) {
 			head_end(h, 1, "failed", "out of memory");
 			return;
 		}
-		json_t *agents = json_array();
-		for (c = 0; c < h->cfg.spec->n_channels; c++) {
-			const struct aic_channel *ch = &h->cfg.spec->channels[c];
-			json_t *producers = json_array();
-			int r;
-			/* The agents whose workers write the channel: pulled by the others. */
-			for (r = 0; r < n; r++) {
-				bool writes = false;
-				size_t k;
-				char **o;
-				for (k = 0; k < h->n_procs && !writes; k++) {
-					const struct aic_stage *st = &h->cfg.spec->stages[h->procs[k].p->stage];
-					if (h->procs[k].p->node != (size_t)r)
-						continue;
-					for (o = st->outputs; o && *o; o++)
-						writes |= !strcmp(*o, ch->name);
-				}
-				if (writes)
-					json_array_append_new(producers, json_integer(r));
-			}
-			h->chan_closed[c] = chan_producers_done(h, ch->name);
-			{
-				json_t *e = json_pack("{s:s,s:i,s:b,s:o}", "name", ch->name, "capacity",
-						      ch->capacity, "closed", h->chan_closed[c],
-						      "producers", producers);
-				/*
-				 * Staleness: items written by a stage that reads weights W carry
-				 * W's version; readers never get one older than newest - k.
-				 */
-				{
-					size_t si, wi;
-					char **o;
-					for (si = 0; si < h->cfg.spec->n_stages; si++) {
-						const struct aic_stage *st = &h->cfg.spec->stages[si];
-						bool writes = false;
-						for (o = st->outputs; o && *o; o++)
-							writes |= !strcmp(*o, ch->name);
-						if (!writes || !st->weights_from)
-							continue;
-						for (wi = 0; wi < h->cfg.spec->n_weights; wi++)
-							if (!strcmp(h->cfg.spec->weights[wi].name, st->weights_from))
-								json_object_set_new(e, "stale", json_pack("{s:i,s:i}",
-									"stream", (int)wi, "k",
-									h->cfg.spec->weights[wi].max_staleness));
-						break;
-					}
-				}
-				if (ch->sink) {
-					/* Written by the agent of the channel's first producer. */
-					char path[PATH_MAX];
-					int agent = 0;
-					size_t k;
-					char **o;
-					for (k = 0; k < h->n_procs; k++) {
-						bool writes = false;
-						for (o = h->cfg.spec->stages[h->procs[k].p->stage].outputs; o && *o; o++)
-							writes |= !strcmp(*o, ch->name);
-						if (writes) {
-							agent = (int)h->procs[k].p->node;
-							break;
-						}
-					}
-					source_path(h, ch->sink, path, sizeof(path));
-					json_object_set_new(e, "sink", json_string(path));
-					json_object_set_new(e, "sink_agent", json_integer(agent));
-				}
-				if (ch->source) {
-					/* Fed by the agent of its first consumer: the lines start local. */
-					int feeder = 0;
-					char path[PATH_MAX];
-					size_t k;
-					char **in;
-					for (k = 0; k < h->n_procs; k++) {
-						bool reads = false;
-						for (in = h->cfg.spec->stages[h->procs[k].p->stage].inputs; in && *in; in++)
-							reads |= !strcmp(*in, ch->name);
-						if (reads) {
-							feeder = (int)h->procs[k].p->node;
-							break;
-						}
-					}
-					source_path(h, ch->source, path, sizeof(path));
-					json_object_set_new(e, "source", json_string(path));
-					json_object_set_new(e, "epochs", json_integer(ch->epochs));
-					json_object_set_new(e, "feeder", json_integer(feeder));
-					json_array_append_new(producers, json_integer(feeder));
-				}
-				json_array_append_new(chans, e);
-			}
-		}
-		for (i = 0; i < (size_t)n; i++)
-			json_array_append_new(agents, json_pack("{s:i,s:s,s:i}", "rank", (int)i, "addr",
-								h->agents[i].addr, "port",
-								h->agents[i].data_port));
-		{
-			/* Weight streams: the agents whose workers read them get every version. */
-			json_t *weights = json_array();
-			size_t wi;
-			for (wi = 0; wi < h->cfg.spec->n_weights; wi++) {
-				const char *name = h->cfg.spec->weights[wi].name;
-				json_t *recv = json_array();
-				int r;
-				for (r = 0; r < n; r++) {
-					bool reads = false;
-					size_t k;
-					for (k = 0; k < h->n_procs && !reads; k++) {
-						const struct aic_stage *st = &h->cfg.spec->stages[h->procs[k].p->stage];
-						reads = h->procs[k].p->node == (size_t)r && st->weights_from &&
-							!strcmp(st->weights_from, name);
-					}
-					/* Writers' agents keep the versions too: staleness is judged there. */
-					for (k = 0; k < h->n_procs && !reads; k++) {
-						const struct aic_stage *st = &h->cfg.spec->stages[h->procs[k].p->stage];
-						reads = h->procs[k].p->node == (size_t)r && st->weights_to &&
-							!strcmp(st->weights_to, name);
-					}
-					if (reads)
-						json_array_append_new(recv, json_integer(r));
-				}
-				json_array_append_new(weights, json_pack("{s:s,s:o}", "name", name, "receivers", recv));
-			}
-			cfg = json_pack("{s:o,s:o,s:o}", "channels", chans, "agents", agents, "weights",
-					weights);
-		}
+		cfg = data_plane_config(h);
 		broadcast(h, AIC_MSG_CONFIG, cfg);
 		json_decref(cfg);
 	}
@@ -695,6 +674,32 @@ static void place_and_start(struct head *h)
 	save_status(h);
 	if (h->n_procs == 0)
 		check_finished(h);
+}
+
+/* An agent finished a channel's source or sink file (err < 0: it could not). */
+static void file_done(struct head *h, json_t *m, bool sink)
+{
+	size_t ch = (size_t)json_integer_value(json_object_get(m, "chan"));
+	int err = (int)json_integer_value(json_object_get(m, "error"));
+	bool *done = sink ? h->sink_done : h->source_done;
+	const struct aic_channel *c;
+	char why[512];
+
+	if (ch >= h->cfg.spec->n_channels || !done)
+		return;
+	c = &h->cfg.spec->channels[ch];
+	if (err) {
+		snprintf(why, sizeof(why), "channel '%s': cannot %s its %s '%s': %s", c->name,
+			 sink ? "write" : "read", sink ? "sink" : "source", sink ? c->sink : c->source,
+			 aic_strerror(err));
+		head_end(h, 1, "failed", why);
+		return;
+	}
+	done[ch] = true;
+	if (sink)
+		check_finished(h);
+	else
+		close_channels(h);
 }
 
 static bool on_hello(struct aic_conn *c, json_t *m)
@@ -791,40 +796,10 @@ static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct 
 		}
 		break;
 	}
-	case AIC_MSG_SINK_DONE: {
-		size_t ch = (size_t)json_integer_value(json_object_get(m, "chan"));
-		int err = (int)json_integer_value(json_object_get(m, "error"));
-		if (ch >= h->cfg.spec->n_channels || !h->sink_done)
-			break;
-		if (err) {
-			char why[512];
-			snprintf(why, sizeof(why), "channel '%s': cannot write its sink '%s': %s",
-				 h->cfg.spec->channels[ch].name, h->cfg.spec->channels[ch].sink,
-				 aic_strerror(err));
-			head_end(h, 1, "failed", why);
-			break;
-		}
-		h->sink_done[ch] = true;
-		check_finished(h);
+	case AIC_MSG_SINK_DONE:
+	case AIC_MSG_SOURCE_DONE:
+		file_done(h, m, type == AIC_MSG_SINK_DONE);
 		break;
-	}
-	case AIC_MSG_SOURCE_DONE: {
-		size_t ch = (size_t)json_integer_value(json_object_get(m, "chan"));
-		int err = (int)json_integer_value(json_object_get(m, "error"));
-		if (ch >= h->cfg.spec->n_channels || !h->source_done)
-			break;
-		if (err) {
-			char why[512];
-			snprintf(why, sizeof(why), "channel '%s': cannot read its source '%s': %s",
-				 h->cfg.spec->channels[ch].name, h->cfg.spec->channels[ch].source,
-				 aic_strerror(err));
-			head_end(h, 1, "failed", why);
-			break;
-		}
-		h->source_done[ch] = true;
-		close_channels(h);
-		break;
-	}
 	default:
 		break;
 	}
