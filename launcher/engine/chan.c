@@ -18,9 +18,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef HAVE_ZSTD
+#include <zstd.h>
+#endif
+
 #include "chan.h"
 #include "error.h"
 #include "log.h"
+
+/* Items between agents are compressed (when the channel says so) above this size. */
+#define ZSTD_MIN_BYTES 512
+#define ZSTD_LEVEL 1
 
 #define PULL_WAIT_MS 500 /* a peer's long poll: answered empty after this */
 #define MAX_PEERS 64
@@ -57,6 +65,8 @@ struct chan {
 	uint32_t id;
 	char name[64];
 	uint32_t capacity;
+	bool compress;		    /* zstd between agents */
+	uint64_t zstd_in, zstd_out; /* bytes before and after, sent from here */
 	struct queue own, pulled;
 	struct item *inflight; /* delivered, not acked */
 	uint32_t n_own_inflight;
@@ -349,6 +359,28 @@ static uint32_t deliver(struct chan *ch, struct aic_conn *c, uint32_t max, bool 
 		if (it->producer == ch->cs->rank)
 			ch->n_own_inflight++;
 	}
+#ifdef HAVE_ZSTD
+	/* Between nodes, a compressible channel's items travel as one zstd frame. */
+	if (peer && ch->compress && (size_t)(p - start - 12) >= ZSTD_MIN_BYTES) {
+		size_t raw = (size_t)(p - start - 12), bound = ZSTD_compressBound(raw), z;
+		uint8_t *zbuf = malloc(AIC_WIRE_HEADER + 16 + bound);
+		if (zbuf) {
+			z = ZSTD_compress(zbuf + AIC_WIRE_HEADER + 16, bound, start + 12, raw, ZSTD_LEVEL);
+			if (!ZSTD_isError(z) && z < raw) {
+				ch->zstd_in += raw;
+				ch->zstd_out += z;
+				memcpy(zbuf + AIC_WIRE_HEADER, start, 12);
+				aic_put_u32(zbuf + AIC_WIRE_HEADER + 8, AIC_ITEMS_ZSTD);
+				aic_put_u32(zbuf + AIC_WIRE_HEADER + 12, (uint32_t)raw);
+				aic_wire_header(zbuf, AIC_MSG_PEER_ITEMS, (uint32_t)(16 + z));
+				free(buf);
+				aic_conn_send_owned(c, zbuf, zbuf, AIC_WIRE_HEADER + 16 + z);
+				return n;
+			}
+			free(zbuf);
+		}
+	}
+#endif
 	/* A worker's ITEMS has no channel id: its header goes 4 bytes later. */
 	if (!peer)
 		start += 4;
@@ -531,6 +563,31 @@ static void on_items(struct chan_set *cs, struct peer *p, const uint8_t *b, uint
 		return;
 	n = aic_get_u32(b + 4);
 	flags = aic_get_u32(b + 8);
+	if (flags & AIC_ITEMS_ZSTD) {
+#ifdef HAVE_ZSTD
+		uint32_t raw = len >= 16 ? aic_get_u32(b + 12) : 0;
+		uint8_t *plain = raw && raw <= AIC_WIRE_MAX_PAYLOAD ? malloc(12 + (size_t)raw) : NULL;
+		size_t got;
+		if (!plain) {
+			aic_log_error("channel '%s': a peer's compressed items are too large", ch->name);
+			return;
+		}
+		got = ZSTD_decompress(plain + 12, raw, b + 16, len - 16);
+		if (ZSTD_isError(got) || got != raw) {
+			aic_log_error("channel '%s': a peer's compressed items are corrupt", ch->name);
+			free(plain);
+			return;
+		}
+		memcpy(plain, b, 12);
+		aic_put_u32(plain + 8, flags & ~AIC_ITEMS_ZSTD);
+		on_items(cs, p, plain, 12 + raw);
+		free(plain);
+		return;
+#else
+		aic_log_error("channel '%s': a peer sent zstd items and this build has no zstd", ch->name);
+		return;
+#endif
+	}
 	for (r = 0; r < ch->n_remote; r++)
 		if (ch->remote[r] == p->rank) {
 			ch->pulling[r] = false;
@@ -896,14 +953,18 @@ static void on_weights(struct chan_set *cs, struct aic_conn *c, const struct aic
 
 json_t *chan_set_stats(const struct chan_set *cs)
 {
-	json_t *o = json_object();
+	json_t *o = json_object(), *z = json_object();
 	size_t i;
 
-	for (i = 0; cs && i < cs->n; i++)
-		if (cs->chans[i].stale_dropped)
-			json_object_set_new(o, cs->chans[i].name,
-					    json_integer((json_int_t)cs->chans[i].stale_dropped));
-	return json_pack("{s:o}", "stale_dropped", o);
+	for (i = 0; cs && i < cs->n; i++) {
+		const struct chan *ch = &cs->chans[i];
+		if (ch->stale_dropped)
+			json_object_set_new(o, ch->name, json_integer((json_int_t)ch->stale_dropped));
+		if (ch->zstd_in)
+			json_object_set_new(z, ch->name, json_pack("[I,I]", (json_int_t)ch->zstd_in,
+								  (json_int_t)ch->zstd_out));
+	}
+	return json_pack("{s:o,s:o}", "stale_dropped", o, "zstd", z);
 }
 
 json_t *chan_set_weight_names(const struct chan_set *cs)
@@ -1052,6 +1113,7 @@ struct chan_set *chan_set_new(uv_loop_t *loop, const json_t *config, uint32_t ra
 		if (ch->capacity == 0)
 			ch->capacity = 1;
 		ch->closed = json_is_true(json_object_get(v, "closed"));
+		ch->compress = json_is_true(json_object_get(v, "compress"));
 		ch->stale_stream = -1;
 		if (json_is_object(json_object_get(v, "stale"))) {
 			ch->stale_stream = (int)json_integer_value(json_object_get(json_object_get(v, "stale"), "stream"));

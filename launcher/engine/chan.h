@@ -62,7 +62,10 @@ void chan_set_free(struct chan_set *cs);
 /* {name: id} of channels, and of weight streams, for a worker's WELCOME (new references). */
 json_t *chan_set_names(const struct chan_set *cs);
 json_t *chan_set_weight_names(const struct chan_set *cs);
-/* {"stale_dropped": {channel: n}}: what this agent dropped as too stale (new reference). */
+/*
+ * {"stale_dropped": {channel: n}, "zstd": {channel: [raw, compressed]}}: what
+ * this agent dropped as too stale, and sent compressed (new reference).
+ */
 json_t *chan_set_stats(const struct chan_set *cs);
 
 /* A data-plane frame from a worker (PUT, GET, ACK) or a peer agent (PULL, ACK). */

@@ -89,6 +89,7 @@ struct head {
 	bool *source_done; /* per spec channel: its source is exhausted (or it has none) */
 	bool *sink_done;   /* per spec channel: its sink has written all (or it has none) */
 	json_int_t *stale_dropped; /* per spec channel: items too old for their readers */
+	json_int_t *zstd_bytes;	   /* per spec channel: bytes sent compressed, before and after */
 	uint64_t registered_ms; /* when the last agent registered */
 	uv_timer_t status_timer;
 	int exit_code;
@@ -550,8 +551,9 @@ static json_t *data_plane_config(struct head *h)
 		const struct aic_channel *ch = &spec->channels[c];
 		json_t *producers = nodes_using(h, ch->name, WRITES, WRITES), *e;
 		h->chan_closed[c] = chan_producers_done(h, ch->name);
-		e = json_pack("{s:s,s:i,s:b,s:o}", "name", ch->name, "capacity", ch->capacity,
-			      "closed", h->chan_closed[c], "producers", producers);
+		e = json_pack("{s:s,s:i,s:b,s:b,s:o}", "name", ch->name, "capacity", ch->capacity,
+			      "closed", h->chan_closed[c], "compress", ch->compress, "producers",
+			      producers);
 		/* Items written by a stage that reads weights W carry W's version. */
 		for (si = 0; si < spec->n_stages; si++) {
 			const struct aic_stage *st = &spec->stages[si];
@@ -657,11 +659,13 @@ static void place_and_start(struct head *h)
 		h->source_done = calloc(h->cfg.spec->n_channels + 1, sizeof(bool));
 		h->sink_done = calloc(h->cfg.spec->n_channels + 1, sizeof(bool));
 		h->stale_dropped = calloc(h->cfg.spec->n_channels + 1, sizeof(json_int_t));
+		h->zstd_bytes = calloc(2 * h->cfg.spec->n_channels + 1, sizeof(json_int_t));
 		for (c = 0; h->source_done && h->sink_done && c < h->cfg.spec->n_channels; c++) {
 			h->source_done[c] = !h->cfg.spec->channels[c].source;
 			h->sink_done[c] = !h->cfg.spec->channels[c].sink;
 		}
-		if (!h->chan_closed || !h->source_done || !h->sink_done || !h->stale_dropped) {
+		if (!h->chan_closed || !h->source_done || !h->sink_done || !h->stale_dropped ||
+		    !h->zstd_bytes) {
 			head_end(h, 1, "failed", "out of memory");
 			return;
 		}
@@ -794,6 +798,13 @@ static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct 
 			if (ch && h->stale_dropped)
 				h->stale_dropped[ch - h->cfg.spec->channels] += json_integer_value(v);
 		}
+		json_object_foreach(json_object_get(m, "zstd"), name, v) {
+			const struct aic_channel *ch = aic_spec_channel(h->cfg.spec, name);
+			if (ch && h->zstd_bytes) {
+				h->zstd_bytes[2 * (ch - h->cfg.spec->channels)] += json_integer_value(json_array_get(v, 0));
+				h->zstd_bytes[2 * (ch - h->cfg.spec->channels) + 1] += json_integer_value(json_array_get(v, 1));
+			}
+		}
 		break;
 	}
 	case AIC_MSG_SINK_DONE:
@@ -887,8 +898,10 @@ static void write_summary(struct head *h)
 		size_t c;
 		for (c = 0; c < h->cfg.spec->n_channels; c++)
 			json_object_set_new(chans, h->cfg.spec->channels[c].name,
-					    json_pack("{s:I}", "stale_dropped",
-						      h->stale_dropped ? h->stale_dropped[c] : 0));
+					    json_pack("{s:I,s:I,s:I}", "stale_dropped",
+						      h->stale_dropped ? h->stale_dropped[c] : 0,
+						      "zstd_in_bytes", h->zstd_bytes ? h->zstd_bytes[2 * c] : 0,
+						      "zstd_out_bytes", h->zstd_bytes ? h->zstd_bytes[2 * c + 1] : 0));
 		json_object_set_new(o, "channels", chans);
 	}
 	jobdir_write_json(h->cfg.jobdir, "summary.json", o);
@@ -1032,6 +1045,7 @@ void head_free(struct head *h)
 	free(h->source_done);
 	free(h->sink_done);
 	free(h->stale_dropped);
+	free(h->zstd_bytes);
 	free(h->procs);
 	free(h->stages);
 	free(h->agents);

@@ -86,6 +86,28 @@ like "$(cat b.yaml.err)" "un-acked items? of a lost consumer will be delivered a
 is "$(unique)" 100000 "after dropping duplicates, all 100,000 items arrived"
 diag "$(cat out.[0-9] | wc -l) lines for 100000 items"
 
+# compress: true: items travel between agents as zstd frames, and arrive intact.
+rm -f out.*
+cat >zprod.py <<'PY'
+import aic, os
+w = aic.connect()
+for i in range(int(os.environ["N"])):
+    w.put("nums", (b"%d:%d:" % (w.index, i)) + b"abcdefgh" * 128)
+PY
+sed -e "s|$dir/prod.py|$dir/zprod.py|" -e 's|N: "50000"|N: "10000"|' \
+	-e 's|nums: {capacity: 1024}|nums: {capacity: 1024, compress: true}|' a.yaml >z.yaml
+grep -q 'compress: true' z.yaml || bail "z.yaml has no compress"
+run z.yaml
+is "$?" 0 "a compressed channel across nodes: the job succeeds"
+is "$(cat out.[0-9] | wc -l) $(unique)" "20000 20000" "every 1 KiB item arrives exactly once"
+is "$(awk '{print $3}' out.[0-9] | grep -cv '^[0-9]*:[0-9]*:\(abcdefgh\)\{128\}$')" 0 "and intact"
+zin=$(python3 -c "import json; print(json.load(open('.aic/latest/summary.json'))['channels']['nums']['zstd_in_bytes'])")
+zout=$(python3 -c "import json; print(json.load(open('.aic/latest/summary.json'))['channels']['nums']['zstd_out_bytes'])")
+diag "zstd between agents: $zin bytes -> $zout"
+ok "they crossed the network compressed (at least 10:1 for this data)" \
+	sh -c '[ "$1" -gt 0 ] && [ $(($2 * 10)) -lt "$1" ]' _ "$zin" "$zout"
+rm -f probe
+
 # A source read on one node feeds consumers on all three.
 python3 -c 'for i in range(3000): print("{\"prompt\": %d}" % i)' >prompts.jsonl
 cat >src.py <<'PY'
