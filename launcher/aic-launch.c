@@ -118,8 +118,7 @@ int main(int argc, char **argv)
 	struct aic_spec *spec = NULL;
 	struct aic_topo *topo = NULL;
 	struct aic_cpuset cpus;
-	cpu_set_t set;
-	int gpus[64], rc, code = 1, c;
+	int gpus[64], rc, code = 1;
 	uint32_t size = 0, local = 1;
 	pmix_value_t *v;
 	pmix_proc_t wild;
@@ -206,11 +205,7 @@ int main(int argc, char **argv)
 		if (!b.error[0])
 			snprintf(b.error, sizeof(b.error), "no topology on node '%s'", node);
 	}
-	aic_cpuset_zero(&cpus);
-	if (sched_getaffinity(0, sizeof(set), &set) == 0)
-		for (c = 0; c < CPU_SETSIZE && c < AIC_CPUSET_MAX; c++)
-			if (CPU_ISSET(c, &set))
-				aic_cpuset_set(&cpus, c);
+	aic_cpuset_get_affinity(&cpus);
 
 	o.rank = (int)b.me.rank;
 	o.node = node;

@@ -569,7 +569,6 @@ static int cmd_run(int argc, char **argv)
 	struct aic_cpuset cpus;
 	char token[AIC_TOKEN_LEN + 1], jobdir[PATH_MAX], cwd[PATH_MAX], name[64], host[256];
 	char *errors = NULL;
-	cpu_set_t set;
 	int c, rc = 1;
 
 	while ((c = getopt_long(argc, argv, "t:h", opts, NULL)) != -1) {
@@ -599,11 +598,7 @@ static int cmd_run(int argc, char **argv)
 		snprintf(host, sizeof(host), "localhost");
 	host[sizeof(host) - 1] = '\0';
 	aic_log_set_name("aic run", NULL);
-	aic_cpuset_zero(&cpus);
-	if (sched_getaffinity(0, sizeof(set), &set) == 0)
-		for (c = 0; c < CPU_SETSIZE && c < AIC_CPUSET_MAX; c++)
-			if (CPU_ISSET(c, &set))
-				aic_cpuset_set(&cpus, c);
+	aic_cpuset_get_affinity(&cpus);
 	snprintf(name, sizeof(name), "run-%d", (int)getpid());
 	if (aic_token_new(token) != 0 || !getcwd(cwd, sizeof(cwd)) ||
 	    jobdir_create(cwd, name, token, jobdir, sizeof(jobdir)) != 0)

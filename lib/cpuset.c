@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,4 +148,29 @@ int aic_cpuset_parse(struct aic_cpuset *s, const char *text)
 			return -EINVAL;
 		p = end + 1;
 	}
+}
+
+int aic_cpuset_get_affinity(struct aic_cpuset *s)
+{
+	cpu_set_t set;
+	int c;
+
+	aic_cpuset_zero(s);
+	if (sched_getaffinity(0, sizeof(set), &set) != 0)
+		return -errno;
+	for (c = 0; c < CPU_SETSIZE && c < AIC_CPUSET_MAX; c++)
+		if (CPU_ISSET(c, &set))
+			aic_cpuset_set(s, c);
+	return 0;
+}
+
+int aic_cpuset_set_affinity(const struct aic_cpuset *s)
+{
+	cpu_set_t set;
+	int c;
+
+	CPU_ZERO(&set);
+	for (c = aic_cpuset_first(s); c >= 0 && c < CPU_SETSIZE; c = aic_cpuset_next(s, c))
+		CPU_SET(c, &set);
+	return sched_setaffinity(0, sizeof(set), &set) == 0 ? 0 : -errno;
 }

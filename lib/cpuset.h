@@ -39,4 +39,9 @@ char *aic_cpuset_format(const struct aic_cpuset *s, char *buf, size_t len);
 /* Parses a list such as "0-3,8". Returns 0 or -EINVAL. */
 int aic_cpuset_parse(struct aic_cpuset *s, const char *text);
 
+/* The calling thread's CPU affinity into *s. Returns 0 or -errno (s then empty). */
+int aic_cpuset_get_affinity(struct aic_cpuset *s);
+/* Binds the calling thread to s. Returns 0 or -errno. Async-signal-safe (after fork). */
+int aic_cpuset_set_affinity(const struct aic_cpuset *s);
+
 #endif

@@ -27,15 +27,8 @@ static void child(const struct aic_spawn_opts *o, pid_t parent, int report)
 	for (sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			signal(sig, SIG_DFL);
-	if (o->cpus && !aic_cpuset_empty(o->cpus)) {
-		cpu_set_t set;
-		int c;
-		CPU_ZERO(&set);
-		for (c = aic_cpuset_first(o->cpus); c >= 0 && c < CPU_SETSIZE; c = aic_cpuset_next(o->cpus, c))
-			CPU_SET(c, &set);
-		if (sched_setaffinity(0, sizeof(set), &set) != 0)
-			goto fail;
-	}
+	if (o->cpus && !aic_cpuset_empty(o->cpus) && aic_cpuset_set_affinity(o->cpus) != 0)
+		goto fail;
 	fd = open("/dev/null", O_RDONLY);
 	if (fd < 0 || dup2(fd, 0) < 0)
 		goto fail;

@@ -168,38 +168,13 @@ int aic_spank_stepd_user_init(spank_t sp, const struct aic_spank_config *cfg)
 	return 0;
 }
 
-/* Sets the task's CPU affinity to `cpus`; returns 0 or -errno. */
-static int bind_to(const struct aic_cpuset *cpus)
-{
-	cpu_set_t set;
-	int c;
-
-	CPU_ZERO(&set);
-	for (c = aic_cpuset_first(cpus); c >= 0 && c < CPU_SETSIZE; c = aic_cpuset_next(cpus, c))
-		CPU_SET(c, &set);
-	return sched_setaffinity(0, sizeof(set), &set) == 0 ? 0 : -errno;
-}
-
-static void current_affinity(struct aic_cpuset *out)
-{
-	cpu_set_t set;
-	int c;
-
-	aic_cpuset_zero(out);
-	if (sched_getaffinity(0, sizeof(set), &set) != 0)
-		return;
-	for (c = 0; c < CPU_SETSIZE && c < AIC_CPUSET_MAX; c++)
-		if (CPU_ISSET(c, &set))
-			aic_cpuset_set(out, c);
-}
-
 /* Applies the binding mode; returns the mode in effect ("closest", ...). */
 static const char *apply_binding(spank_t sp, enum aic_bind mode, const struct aic_task *t)
 {
 	struct aic_cpuset cur, extra;
 	int rc = 0;
 
-	current_affinity(&cur);
+	aic_cpuset_get_affinity(&cur);
 	switch (mode) {
 	case AIC_BIND_CLOSEST:
 		/* SLURM bound the task (its CPUs are fewer than the step's): leave it. */
@@ -207,10 +182,10 @@ static const char *apply_binding(spank_t sp, enum aic_bind mode, const struct ai
 		if (!aic_cpuset_empty(&extra) && aic_cpuset_count(&cur) > 0)
 			return "slurm";
 		if (!aic_cpuset_empty(&t->cpus))
-			rc = bind_to(&t->cpus);
+			rc = aic_cpuset_set_affinity(&t->cpus);
 		break;
 	case AIC_BIND_NONE:
-		rc = bind_to(&stepd.in.step_cpus);
+		rc = aic_cpuset_set_affinity(&stepd.in.step_cpus);
 		break;
 	default:
 		return "slurm";
@@ -260,7 +235,7 @@ int aic_spank_stepd_task_init(spank_t sp, const struct aic_spank_config *cfg)
 		*eq = '\0';
 		/* AIC_CPUS is what the task may really use, after binding. */
 		if (!strcmp(*e, "AIC_CPUS")) {
-			current_affinity(&now);
+			aic_cpuset_get_affinity(&now);
 			spank_setenv(sp, *e, aic_cpuset_format(&now, cpus, sizeof(cpus)), 1);
 			continue;
 		}
