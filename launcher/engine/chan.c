@@ -31,7 +31,6 @@
 #define ZSTD_LEVEL 1
 
 #define PULL_WAIT_MS 500 /* a peer's long poll: answered empty after this */
-#define PREFETCH 64	 /* items pulled ahead for local readers */
 #define MAX_PEERS 64
 
 struct item {
@@ -67,7 +66,6 @@ struct chan {
 	char name[64];
 	uint32_t capacity;
 	bool compress;		    /* zstd between agents */
-	bool readers;		    /* local workers have asked for items: prefetch for them */
 	uint64_t zstd_in, zstd_out; /* bytes before and after, sent from here */
 	struct queue own, pulled;
 	struct item *inflight; /* delivered, not acked */
@@ -500,7 +498,7 @@ static void pump(struct chan *ch)
 	}
 	if (eof && ch->snk)
 		sink_finished(ch, 0);
-	if (ch->gets || ch->snk || ch->readers)
+	if (ch->gets || ch->snk)
 		pull(ch->cs, ch);
 }
 
@@ -523,13 +521,7 @@ static struct aic_conn *peer_conn(struct chan_set *cs, struct peer *p)
 	return p->conn;
 }
 
-/*
- * Asks the peers that produce the channel for what local consumers wait for,
- * plus a prefetch of up to PREFETCH items (or the capacity) once local
- * workers read the channel, so that the network works while they compute.
- * Every peer without a pull in flight is asked (they answer with what they
- * have, at most what was asked).
- */
+/* Asks a peer that produces the channel for items local consumers wait for. */
 static void pull(struct chan_set *cs, struct chan *ch)
 {
 	uint32_t want = 0, tries;
@@ -539,8 +531,6 @@ static void pull(struct chan_set *cs, struct chan *ch)
 		want += w->max;
 	if (ch->snk)
 		want += 64;
-	if (ch->readers)
-		want += ch->capacity < PREFETCH ? ch->capacity : PREFETCH;
 	for (tries = 0; tries < ch->n_remote && want > ch->pulled.n; tries++) {
 		uint32_t r = ch->next_remote++ % ch->n_remote;
 		struct peer *p;
@@ -557,6 +547,7 @@ static void pull(struct chan_set *cs, struct chan *ch)
 		aic_put_u32(req + 8, PULL_WAIT_MS);
 		if (aic_conn_send_raw(p->conn, AIC_MSG_PULL, req, sizeof(req), NULL, 0) == 0)
 			ch->pulling[r] = true;
+		return; /* one peer at a time: the next pull goes to the next peer */
 	}
 }
 
@@ -762,8 +753,6 @@ static void on_get(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, ui
 	}
 	w->max = max;
 	w->pull = is_pull;
-	if (!is_pull)
-		ch->readers = true;
 	append_wait(is_pull ? &ch->pulls : &ch->gets, w);
 	start_timer(w, aic_get_u32(p + 8));
 	pump(ch);
