@@ -9,9 +9,7 @@ need_cluster 3 4
 dir=$(work_dir)
 launch="$AIC_BUILD_DIR/launcher/aic-launch"
 cd "$dir" || bail "cannot enter $dir"
-AIC_LIBRARY="$AIC_BUILD_DIR/lib/.libs/libaic.so"
-PYTHONPATH="$AIC_SRC_DIR/python"
-export AIC_LIBRARY PYTHONPATH
+. "$AIC_SRC_DIR/tests/worker-api.sh"
 
 cat >train.py <<'PY'
 import aic, time

@@ -6,11 +6,7 @@
 # does not grow with the number of items that passed through it.
 . "$AIC_SRC_DIR/tests/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
-# The sanitizer build runs the engine instrumented but gives Python the plain
-# library (scripts/check sets AIC_LIBRARY): an ASan .so cannot load into python3.
-AIC_LIBRARY=${AIC_LIBRARY:-"$AIC_BUILD_DIR/lib/.libs/libaic.so"}
-PYTHONPATH="$AIC_SRC_DIR/python"
-export AIC_LIBRARY PYTHONPATH
+. "$AIC_SRC_DIR/tests/worker-api.sh"
 [ -e "$AIC_LIBRARY" ] || bail "no $AIC_LIBRARY"
 dir=$(mktemp -d /var/tmp/aic-channels-test.XXXXXX)
 trap 'rm -rf "$dir"' EXIT

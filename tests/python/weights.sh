@@ -4,9 +4,7 @@
 # byte-identical and in order; a receive with nothing new times out.
 . "$AIC_SRC_DIR/tests/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
-AIC_LIBRARY=${AIC_LIBRARY:-"$AIC_BUILD_DIR/lib/.libs/libaic.so"}
-PYTHONPATH="$AIC_SRC_DIR/python"
-export AIC_LIBRARY PYTHONPATH
+. "$AIC_SRC_DIR/tests/worker-api.sh"
 /usr/bin/python3 -c 'import numpy' 2>/dev/null || bail "Debian's python3-numpy is missing (scripts/deps)"
 dir=$(mktemp -d /var/tmp/aic-weights-test.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
