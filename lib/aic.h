@@ -31,7 +31,12 @@ struct aic_item {
 	uint64_t id;	   /* unique per producer */
 	uint64_t version;  /* weight version it was made with */
 	size_t len;
-	const void *data; /* valid until the next aic_get() or aic_worker_close() */
+	/*
+	 * Valid until the item is acked, the next aic_get() or aic_worker_close(),
+	 * whichever comes first: a large item from this node may be read in
+	 * place, in memory its producer reuses once it is acked.
+	 */
+	const void *data;
 };
 
 /*

@@ -43,6 +43,8 @@ static void child(const struct aic_spawn_opts *o, pid_t parent, int report)
 	}
 	if (o->cwd && chdir(o->cwd) != 0)
 		goto fail;
+	if (o->keep_fd > 2 && fcntl(o->keep_fd, F_SETFD, 0) != 0)
+		goto fail;
 	execvpe(o->argv[0], o->argv, o->envp);
 fail:
 	err = errno;

@@ -20,6 +20,7 @@ struct aic_spawn_opts {
 	const char *cwd;	       /* NULL: the caller's */
 	const char *log_path;	       /* stdout and stderr, appended; NULL: the caller's */
 	const struct aic_cpuset *cpus; /* NULL or empty: the caller's affinity */
+	int keep_fd;		       /* > 2: a close-on-exec descriptor the process inherits */
 };
 
 struct aic_child {

@@ -61,6 +61,8 @@ enum aic_msg {
 	AIC_MSG_W_RECV = 0x10c,	   /* worker -> agent: u32 stream, u64 min_version, u32 timeout_ms */
 	AIC_MSG_W_DATA = 0x10d,	   /* agent -> worker: u64 version, blob */
 	AIC_MSG_W_PEER = 0x10e,	   /* agent -> agent: u32 stream, u64 version, blob */
+	/* worker -> agent: as PUT, but the payload is in the node's arena (arena.h): u64 offset, u32 length */
+	AIC_MSG_PUT_SHM = 0x10f,
 };
 
 /* ITEMS flags. */
@@ -70,6 +72,12 @@ enum aic_msg {
 #define AIC_WIRE_FOREVER 0xffffffffu
 /* Bytes before each item's payload in ITEMS: producer, id, version, length. */
 #define AIC_ITEM_HEADER 24
+/*
+ * In an agent's ITEMS to a worker, a length with this bit set means the
+ * payload (length without the bit) is in the node's arena: the item's bytes
+ * on the wire are then only its u64 arena offset.
+ */
+#define AIC_ITEM_SHM 0x80000000u
 
 static inline void aic_put_u32(uint8_t *p, uint32_t v)
 {

@@ -17,11 +17,14 @@
 #include <unistd.h>
 
 #include "aic.h"
+#include "arena.h"
 #include "token.h"
 #include "wire.h"
 
 /* Puts in flight before aic_put waits for the agent to accept one. */
 #define PUT_WINDOW 64
+/* Items from this size on go through the node's arena when there is room. */
+#define ARENA_MIN_BYTES 4096
 
 struct aic_worker {
 	int fd;
@@ -33,6 +36,8 @@ struct aic_worker {
 	json_t *weights;  /* stream name -> id */
 	uint8_t *rx;	  /* the last frame read; items point into it */
 	size_t rx_cap;
+	struct aic_arena arena; /* base NULL: none */
+	size_t region;		/* this worker's region of it */
 	struct aic_frame frame;
 };
 
@@ -212,6 +217,10 @@ int aic_worker_connect(struct aic_worker **out)
 		return -ENOMEM;
 	snprintf(w->stage, sizeof(w->stage), "%s", getenv("AIC_STAGE") ?: "");
 	w->index = atoi(getenv("AIC_INDEX") ?: "0");
+	w->arena.fd = -1;
+	/* The node's arena (arena.h), when the agent gave one: a fast path, never required. */
+	if (aic_arena_attach(&w->arena, getenv("AIC_ARENA"), &w->region) != 0)
+		w->arena.base = NULL;
 	w->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (w->fd < 0 || connect(w->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
 		rc = -errno;
@@ -220,6 +229,8 @@ int aic_worker_connect(struct aic_worker **out)
 	setsockopt(w->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	hello = json_pack("{s:s,s:s,s:s,s:i}", "role", "worker", "token", token, "stage", w->stage,
 			  "index", w->index);
+	if (hello && w->arena.base)
+		json_object_set_new(hello, "arena", json_integer((json_int_t)w->region));
 	text = hello ? json_dumps(hello, JSON_COMPACT) : NULL;
 	json_decref(hello);
 	if (!text) {
@@ -239,6 +250,9 @@ int aic_worker_connect(struct aic_worker **out)
 	m = json_loadb((const char *)w->frame.payload, w->frame.length, 0, NULL);
 	w->channels = json_incref(json_object_get(m, "channels"));
 	w->weights = json_incref(json_object_get(m, "weights"));
+	/* Another connection writes this region (a forked parent, say): not this one. */
+	if (!json_is_true(json_object_get(m, "arena")))
+		aic_arena_detach(&w->arena);
 	json_decref(m);
 	if (!w->channels)
 		w->channels = json_object();
@@ -262,6 +276,7 @@ void aic_worker_close(struct aic_worker *w)
 		close(w->fd);
 	json_decref(w->channels);
 	json_decref(w->weights);
+	aic_arena_detach(&w->arena);
 	free(w->rx);
 	free(w);
 }
@@ -294,7 +309,8 @@ static uint32_t wire_timeout(int ms)
 int aic_put(struct aic_worker *w, const char *chan, const void *data, size_t len, uint64_t version,
 	    int timeout_ms, uint64_t *id)
 {
-	uint8_t head[16];
+	uint8_t head[28];
+	uint64_t off;
 	uint32_t c;
 	bool wait = id || timeout_ms >= 0;
 	int rc = chan_id(w, chan, &c);
@@ -317,7 +333,16 @@ int aic_put(struct aic_worker *w, const char *chan, const void *data, size_t len
 	aic_put_u32(head, c);
 	aic_put_u64(head + 4, version);
 	aic_put_u32(head + 12, wire_timeout(timeout_ms));
-	rc = send_frame(w, AIC_MSG_PUT, head, sizeof(head), data, len);
+	/* A large item is written once, into this worker's arena region; only its place travels. */
+	off = len >= ARENA_MIN_BYTES && len < AIC_ITEM_SHM ? aic_ring_alloc(&w->arena, w->region, len) : 0;
+	if (off) {
+		memcpy(w->arena.base + off, data, len);
+		aic_put_u64(head + 16, off);
+		aic_put_u32(head + 24, (uint32_t)len);
+		rc = send_frame(w, AIC_MSG_PUT_SHM, head, 28, NULL, 0);
+	} else {
+		rc = send_frame(w, AIC_MSG_PUT, head, 16, data, len);
+	}
 	if (rc)
 		return rc;
 	w->puts_out++;
@@ -372,6 +397,17 @@ int aic_get(struct aic_worker *w, const char *chan, struct aic_item *items, size
 		items[i].version = aic_get_u64(p + 12);
 		items[i].len = aic_get_u32(p + 20);
 		p += AIC_ITEM_HEADER;
+		if (items[i].len & AIC_ITEM_SHM) {
+			/* In the arena: read where the producer (or this node's agent) wrote it. */
+			uint64_t at = end - p >= 8 ? aic_get_u64(p) : 0;
+			items[i].len &= ~(size_t)AIC_ITEM_SHM;
+			if (!w->arena.base || !at || at > w->arena.size ||
+			    items[i].len > w->arena.size - at)
+				return AIC_EPROTO;
+			items[i].data = w->arena.base + at;
+			p += 8;
+			continue;
+		}
 		if ((size_t)(end - p) < items[i].len)
 			return AIC_EPROTO;
 		items[i].data = p;

@@ -287,6 +287,12 @@ static void on_spawn(struct agent *a, json_t *m)
 		snprintf(ep, sizeof(ep), "%s:%d", a->cfg.addr, a->srv.port);
 		json_object_set_new(env, "AIC_AGENT", json_string(ep));
 	}
+	{
+		char arena[96];
+		o.keep_fd = chan_set_arena_env(a->chans, id, arena, sizeof(arena));
+		if (o.keep_fd >= 0)
+			json_object_set_new(env, "AIC_ARENA", json_string(arena));
+	}
 	argv = calloc(json_array_size(argvj) + 1, sizeof(*argv));
 	envp = worker_env(env);
 	if (!argv || !envp) {
@@ -460,8 +466,9 @@ static bool worker_hello(struct aic_conn *c, json_t *hello)
 
 	if (!role || (strcmp(role, "worker") && strcmp(role, "agent")))
 		return false;
-	c->welcome = json_pack("{s:o,s:o}", "channels", chan_set_names(a->chans), "weights",
-			       chan_set_weight_names(a->chans));
+	c->welcome = json_pack("{s:o,s:o,s:b}", "channels", chan_set_names(a->chans), "weights",
+			       chan_set_weight_names(a->chans), "arena",
+			       !strcmp(role, "worker") && chan_set_hello(a->chans, c, hello));
 	return true;
 }
 

@@ -22,6 +22,7 @@
 #include <zstd.h>
 #endif
 
+#include "arena.h"
 #include "chan.h"
 #include "error.h"
 #include "log.h"
@@ -33,11 +34,21 @@
 #define PULL_WAIT_MS 500 /* a peer's long poll: answered empty after this */
 #define MAX_PEERS 64
 
+/*
+ * The node's arena (arena.h): region 0 holds items pulled from other nodes,
+ * regions 1.. belong to local processes, one each (a restarted process gets
+ * its predecessor's). Virtual size only: pages exist once written.
+ */
+#define ARENA_REGIONS 32
+#define ARENA_REGION_BYTES (64u << 20)
+#define ARENA_MIN_BYTES 4096 /* smaller pulled items stay in the agent's heap */
+
 struct item {
 	struct item *next;
 	struct aic_conn *holder; /* in flight to this worker or peer */
 	uint32_t producer;	 /* agent rank that made it */
 	uint64_t id, version;
+	uint64_t shm; /* the payload's arena offset, or 0: the payload is data[] */
 	uint32_t len;
 	uint8_t data[];
 };
@@ -67,6 +78,7 @@ struct chan {
 	uint32_t capacity;
 	bool compress;		    /* zstd between agents */
 	uint64_t zstd_in, zstd_out; /* bytes before and after, sent from here */
+	uint64_t arena_items;	    /* put or pulled into the arena here */
 	struct queue own, pulled;
 	struct item *inflight; /* delivered, not acked */
 	uint32_t n_own_inflight;
@@ -140,9 +152,13 @@ struct chan_set {
 	void *source_arg;
 	void (*sink_done)(void *arg, uint32_t chan, int err);
 	void *sink_arg;
+	struct aic_arena arena; /* base NULL: none (items travel inline) */
+	long region_proc[ARENA_REGIONS];		/* the process (id + 1) a region is for */
+	struct aic_conn *region_owner[ARENA_REGIONS]; /* its connection, once it said hello */
 };
 
 static void pull(struct chan_set *cs, struct chan *ch);
+static void item_free(struct chan_set *cs, struct item *it);
 
 /* --- small helpers ----------------------------------------------------- */
 
@@ -212,7 +228,7 @@ static void unlink_wait(struct wait **list, struct wait *w)
 			*pp = w->next;
 			break;
 		}
-	free(w->item);
+	item_free(w->ch->cs, w->item);
 	w->item = NULL;
 	uv_close((uv_handle_t *)&w->timer, free_wait);
 }
@@ -248,6 +264,39 @@ static void put_ok(struct aic_conn *c, uint64_t id)
 
 	aic_put_u64(b, id);
 	aic_conn_send_raw(c, AIC_MSG_PUT_OK, b, sizeof(b), NULL, 0);
+}
+
+static const uint8_t *item_data(const struct chan_set *cs, const struct item *it)
+{
+	return it->shm ? cs->arena.base + it->shm : it->data;
+}
+
+/* An item with its payload inline (len bytes of data[]), or NULL. */
+static struct item *item_new(size_t len)
+{
+	struct item *it = malloc(sizeof(*it) + len);
+
+	if (it)
+		it->shm = 0;
+	return it;
+}
+
+static void item_free(struct chan_set *cs, struct item *it)
+{
+	if (it && it->shm)
+		aic_ring_free(&cs->arena, it->shm);
+	free(it);
+}
+
+/* The arena region a worker connection owns, or 0 for none. */
+static size_t region_of(const struct chan_set *cs, const struct aic_conn *c)
+{
+	size_t k;
+
+	for (k = 1; cs->arena.base && k < ARENA_REGIONS; k++)
+		if (cs->region_owner[k] == c)
+			return k * cs->arena.region_size;
+	return 0;
 }
 
 static bool remote_drained(const struct chan *ch)
@@ -304,7 +353,7 @@ static void drop_stale(struct chan *ch)
 			qs[q]->n--;
 			if (it->producer != ch->cs->rank)
 				forward_ack(ch, it->producer, it->id);
-			free(it);
+			item_free(ch->cs, it);
 			ch->stale_dropped++;
 		}
 		qs[q]->tail = last;
@@ -324,12 +373,14 @@ static uint32_t deliver(struct chan *ch, struct aic_conn *c, uint32_t max, bool 
 	uint32_t n = 0, k;
 	struct item *it;
 	int q;
+	/* A worker that maps the arena reads arena items in place: only offsets travel. */
+	bool in_place = !peer && region_of(ch->cs, c) != 0;
 
 	if (!peer)
 		drop_stale(ch);
 	for (q = 0; q < 2; q++)
 		for (it = qs[q] ? qs[q]->head : NULL; it && n < max; it = it->next, n++)
-			bytes += AIC_ITEM_HEADER + it->len;
+			bytes += AIC_ITEM_HEADER + (in_place && it->shm ? 8 : it->len);
 	if (n == 0)
 		return 0;
 	/*
@@ -350,9 +401,15 @@ static uint32_t deliver(struct chan *ch, struct aic_conn *c, uint32_t max, bool 
 		aic_put_u32(p, it->producer);
 		aic_put_u64(p + 4, it->id);
 		aic_put_u64(p + 12, it->version);
-		aic_put_u32(p + 20, it->len);
-		memcpy(p + AIC_ITEM_HEADER, it->data, it->len);
-		p += AIC_ITEM_HEADER + it->len;
+		if (in_place && it->shm) {
+			aic_put_u32(p + 20, it->len | AIC_ITEM_SHM);
+			aic_put_u64(p + AIC_ITEM_HEADER, it->shm);
+			p += AIC_ITEM_HEADER + 8;
+		} else {
+			aic_put_u32(p + 20, it->len);
+			memcpy(p + AIC_ITEM_HEADER, item_data(ch->cs, it), it->len);
+			p += AIC_ITEM_HEADER + it->len;
+		}
 		it->holder = c;
 		it->next = ch->inflight;
 		ch->inflight = it;
@@ -421,7 +478,7 @@ static void refill(struct chan *ch)
 			n--;
 		if (n == 0)
 			continue;
-		it = malloc(sizeof(*it) + (size_t)n);
+		it = item_new((size_t)n);
 		if (!it)
 			return;
 		it->producer = ch->cs->rank;
@@ -454,13 +511,14 @@ static void drain_to_sink(struct chan *ch)
 
 	for (q = 0; q < 2 && ch->snk; q++)
 		while ((it = pop(qs[q]))) {
-			if (fwrite(it->data, 1, it->len, ch->snk) != it->len || fputc('\n', ch->snk) == EOF) {
+			if (fwrite(item_data(ch->cs, it), 1, it->len, ch->snk) != it->len ||
+			    fputc('\n', ch->snk) == EOF) {
 				aic_log_error("channel '%s': cannot write its sink '%s'", ch->name, ch->sink);
 				sink_finished(ch, -EIO);
 			}
 			if (it->producer != ch->cs->rank)
 				forward_ack(ch, it->producer, it->id);
-			free(it);
+			item_free(ch->cs, it);
 		}
 	if (ch->snk)
 		fflush(ch->snk);
@@ -551,6 +609,29 @@ static void pull(struct chan_set *cs, struct chan *ch)
 	}
 }
 
+/*
+ * A copy of a pulled item's payload: in the agent's arena region when it is
+ * large and there is room (local consumers then read it in place), else in
+ * the heap.
+ */
+static struct item *pulled_item(struct chan_set *cs, const uint8_t *data, uint32_t len)
+{
+	uint64_t off = len >= ARENA_MIN_BYTES ? aic_ring_alloc(&cs->arena, 0, len) : 0;
+	struct item *it = item_new(off ? 0 : len);
+
+	if (!it) {
+		aic_ring_free(&cs->arena, off);
+		return NULL;
+	}
+	if (off) {
+		it->shm = off;
+		memcpy(cs->arena.base + off, data, len);
+	} else {
+		memcpy(it->data, data, len);
+	}
+	return it;
+}
+
 /* A peer answered a PULL: its items join the pulled queue. */
 static void on_items(struct chan_set *cs, struct peer *p, const uint8_t *b, uint32_t len)
 {
@@ -600,14 +681,15 @@ static void on_items(struct chan_set *cs, struct peer *p, const uint8_t *b, uint
 		struct item *it;
 		if ((size_t)(end - q - AIC_ITEM_HEADER) < l)
 			break;
-		it = malloc(sizeof(*it) + l);
+		it = pulled_item(cs, q + AIC_ITEM_HEADER, l);
 		if (!it)
 			break;
+		if (it->shm)
+			ch->arena_items++;
 		it->producer = aic_get_u32(q);
 		it->id = aic_get_u64(q + 4);
 		it->version = aic_get_u64(q + 12);
 		it->len = l;
-		memcpy(it->data, q + AIC_ITEM_HEADER, l);
 		push(&ch->pulled, it, false);
 		q += AIC_ITEM_HEADER + l;
 	}
@@ -697,26 +779,48 @@ static void start_timer(struct wait *w, uint32_t timeout_ms)
 		uv_timer_start(&w->timer, wait_expired, timeout_ms, 0);
 }
 
-static void on_put(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint32_t len)
+/*
+ * PUT (the payload follows the header) or PUT_SHM (it is in the producer's
+ * arena region: only its offset and length follow, checked to name a live
+ * block of that region before the agent believes them).
+ */
+static void on_put(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint32_t len,
+		   bool shm)
 {
 	struct chan *ch = len >= 16 ? find(cs, aic_get_u32(p)) : NULL;
+	uint64_t off = 0;
+	uint32_t n = len >= 16 ? len - 16 : 0;
 	struct item *it;
 	struct wait *w;
 
+	if (shm) {
+		off = len == 28 ? aic_get_u64(p + 16) : 0;
+		n = len == 28 ? aic_get_u32(p + 24) : 0;
+		if (!off || !aic_ring_valid(&cs->arena, region_of(cs, c), off, n)) {
+			put_error(c, -EINVAL);
+			return;
+		}
+	}
 	if (!ch) {
+		aic_ring_free(&cs->arena, off);
 		put_error(c, -ENOENT);
 		return;
 	}
-	it = malloc(sizeof(*it) + (len - 16));
+	it = item_new(shm ? 0 : n);
 	if (!it) {
+		aic_ring_free(&cs->arena, off);
 		put_error(c, -ENOMEM);
 		return;
 	}
 	it->producer = cs->rank;
 	it->id = ch->next_id++;
 	it->version = aic_get_u64(p + 4);
-	it->len = len - 16;
-	memcpy(it->data, p + 16, it->len);
+	it->len = n;
+	it->shm = off;
+	if (shm)
+		ch->arena_items++;
+	else
+		memcpy(it->data, p + 16, n);
 	if (ch->own.n + ch->n_own_inflight < ch->capacity && !ch->puts) {
 		push(&ch->own, it, false);
 		put_ok(c, it->id);
@@ -726,7 +830,7 @@ static void on_put(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, ui
 	/* Full: the producer waits for an ack to free a slot (backpressure). */
 	w = new_wait(ch, c);
 	if (!w) {
-		free(it);
+		item_free(cs, it);
 		put_error(c, -ENOMEM);
 		return;
 	}
@@ -796,7 +900,7 @@ static void on_ack(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, ui
 				ch->n_own_inflight--;
 			else
 				forward_ack(ch, producer, id);
-			free(it);
+			item_free(cs, it);
 			break;
 		}
 	}
@@ -953,18 +1057,19 @@ static void on_weights(struct chan_set *cs, struct aic_conn *c, const struct aic
 
 json_t *chan_set_stats(const struct chan_set *cs)
 {
-	json_t *o = json_object(), *z = json_object();
+	json_t *o = json_object();
 	size_t i;
 
 	for (i = 0; cs && i < cs->n; i++) {
 		const struct chan *ch = &cs->chans[i];
-		if (ch->stale_dropped)
-			json_object_set_new(o, ch->name, json_integer((json_int_t)ch->stale_dropped));
-		if (ch->zstd_in)
-			json_object_set_new(z, ch->name, json_pack("[I,I]", (json_int_t)ch->zstd_in,
-								  (json_int_t)ch->zstd_out));
+		json_object_set_new(o, ch->name,
+				    json_pack("{s:I,s:I,s:I,s:I}", "stale_dropped",
+					      (json_int_t)ch->stale_dropped, "zstd_in_bytes",
+					      (json_int_t)ch->zstd_in, "zstd_out_bytes",
+					      (json_int_t)ch->zstd_out, "arena_items",
+					      (json_int_t)ch->arena_items));
 	}
-	return json_pack("{s:o,s:o}", "stale_dropped", o, "zstd", z);
+	return json_pack("{s:o}", "channels", o);
 }
 
 json_t *chan_set_weight_names(const struct chan_set *cs)
@@ -985,7 +1090,8 @@ void chan_set_frame(struct chan_set *cs, struct aic_conn *c, const struct aic_fr
 	}
 	switch (f->type) {
 	case AIC_MSG_PUT:
-		on_put(cs, c, f->payload, f->length);
+	case AIC_MSG_PUT_SHM:
+		on_put(cs, c, f->payload, f->length, f->type == AIC_MSG_PUT_SHM);
 		break;
 	case AIC_MSG_GET:
 		on_get(cs, c, f->payload, f->length, false);
@@ -1001,9 +1107,85 @@ void chan_set_frame(struct chan_set *cs, struct aic_conn *c, const struct aic_fr
 	}
 }
 
+int chan_set_arena_env(struct chan_set *cs, long proc, char *buf, size_t size)
+{
+	size_t k, free_k = 0;
+
+	if (!cs || !cs->arena.base)
+		return -1;
+	for (k = 1; k < ARENA_REGIONS; k++) {
+		if (cs->region_proc[k] == proc + 1)
+			break;
+		if (!cs->region_proc[k] && !free_k)
+			free_k = k;
+	}
+	if (k == ARENA_REGIONS) {
+		if (!free_k)
+			return -1; /* more processes than regions: the rest go inline */
+		k = free_k;
+		cs->region_proc[k] = proc + 1;
+	}
+	snprintf(buf, size, "%d:%zu:%zu", cs->arena.fd, k * cs->arena.region_size,
+		 cs->arena.region_size);
+	return cs->arena.fd;
+}
+
+bool chan_set_hello(struct chan_set *cs, struct aic_conn *c, const json_t *hello)
+{
+	const json_t *v = json_object_get(hello, "arena");
+	json_int_t off = json_is_integer(v) ? json_integer_value(v) : -1;
+	size_t k;
+
+	if (!cs || !cs->arena.base || off <= 0 || (size_t)off % cs->arena.region_size)
+		return false;
+	k = (size_t)off / cs->arena.region_size;
+	/* One process writes a region: a second connection (a forked child, say) goes inline. */
+	if (k >= ARENA_REGIONS || !cs->region_proc[k] || cs->region_owner[k])
+		return false;
+	cs->region_owner[k] = c;
+	return true;
+}
+
+/* Whether an item still names the block at off (the sweep of an owner-less region). */
+static bool block_in_use(uint64_t off, void *arg)
+{
+	struct chan_set *cs = arg;
+	const struct item *it;
+	const struct wait *w;
+	size_t i;
+	int q;
+
+	for (i = 0; i < cs->n; i++) {
+		const struct chan *ch = &cs->chans[i];
+		const struct queue *qs[2] = {&ch->own, &ch->pulled};
+		for (q = 0; q < 2; q++)
+			for (it = qs[q]->head; it; it = it->next)
+				if (it->shm == off)
+					return true;
+		for (it = ch->inflight; it; it = it->next)
+			if (it->shm == off)
+				return true;
+		for (w = ch->puts; w; w = w->next)
+			if (w->item && w->item->shm == off)
+				return true;
+	}
+	return false;
+}
+
 void chan_set_forget(struct chan_set *cs, struct aic_conn *c)
 {
-	size_t i;
+	size_t i, k;
+
+	/*
+	 * A writer that went away may have died between allocating a block and
+	 * putting it: blocks no item names are given back, so its successor's
+	 * ring does not stall on them.
+	 */
+	for (k = 1; cs && k < ARENA_REGIONS; k++)
+		if (cs->region_owner[k] == c) {
+			cs->region_owner[k] = NULL;
+			aic_ring_sweep(&cs->arena, k * cs->arena.region_size, block_in_use, cs);
+		}
 
 	for (i = 0; cs && i < cs->n_streams; i++) {
 		struct wwait *w, *next;
@@ -1076,6 +1258,8 @@ struct chan_set *chan_set_new(uv_loop_t *loop, const json_t *config, uint32_t ra
 	cs->loop = loop;
 	cs->rank = rank;
 	cs->token = token;
+	if (aic_arena_create(&cs->arena, ARENA_REGIONS, ARENA_REGION_BYTES) != 0)
+		aic_log_info("no shared-memory arena on this node: items travel inline");
 	json_array_foreach(json_object_get(config, "agents"), i, v) {
 		struct peer *p;
 		if (cs->n_peers >= MAX_PEERS || (uint32_t)json_integer_value(json_object_get(v, "rank")) == rank)
@@ -1198,12 +1382,12 @@ json_t *chan_set_names(const struct chan_set *cs)
 	return o;
 }
 
-static void free_queue(struct queue *q)
+static void free_queue(struct chan_set *cs, struct queue *q)
 {
 	struct item *it;
 
 	while ((it = pop(q)))
-		free(it);
+		item_free(cs, it);
 }
 
 void chan_set_free(struct chan_set *cs)
@@ -1221,8 +1405,8 @@ void chan_set_free(struct chan_set *cs)
 			unlink_wait(&ch->gets, ch->gets);
 		while (ch->pulls)
 			unlink_wait(&ch->pulls, ch->pulls);
-		free_queue(&ch->own);
-		free_queue(&ch->pulled);
+		free_queue(cs, &ch->own);
+		free_queue(cs, &ch->pulled);
 		if (ch->src)
 			fclose(ch->src);
 		if (ch->snk)
@@ -1232,7 +1416,7 @@ void chan_set_free(struct chan_set *cs)
 		free(ch->line);
 		while ((it = ch->inflight)) {
 			ch->inflight = it->next;
-			free(it);
+			item_free(cs, it);
 		}
 	}
 	for (i = 0; i < cs->n_streams; i++) {
@@ -1247,5 +1431,6 @@ void chan_set_free(struct chan_set *cs)
 			aic_conn_close(cs->peers[i].conn);
 		}
 	free(cs->chans);
+	aic_arena_detach(&cs->arena);
 	free(cs);
 }

@@ -63,10 +63,26 @@ void chan_set_free(struct chan_set *cs);
 json_t *chan_set_names(const struct chan_set *cs);
 json_t *chan_set_weight_names(const struct chan_set *cs);
 /*
- * {"stale_dropped": {channel: n}, "zstd": {channel: [raw, compressed]}}: what
- * this agent dropped as too stale, and sent compressed (new reference).
+ * {"channels": {name: {"stale_dropped", "zstd_in_bytes", "zstd_out_bytes",
+ * "arena_items"}}}: this agent's counters (new reference): items dropped as
+ * too stale, bytes sent compressed (before, after), items that went through
+ * the shared-memory arena.
  */
 json_t *chan_set_stats(const struct chan_set *cs);
+
+/*
+ * The node's shared-memory arena (lib/arena.h) for process `proc` (the
+ * head's id: a restarted process gets its predecessor's region): writes its
+ * AIC_ARENA value into buf and returns the descriptor the process must
+ * inherit, or -1 when it gets none (its items then travel inline).
+ */
+int chan_set_arena_env(struct chan_set *cs, long proc, char *buf, size_t size);
+
+/*
+ * A worker's HELLO: true when it may use the arena region it names (its
+ * WELCOME then says "arena": true); one connection per region.
+ */
+bool chan_set_hello(struct chan_set *cs, struct aic_conn *c, const json_t *hello);
 
 /* A data-plane frame from a worker (PUT, GET, ACK) or a peer agent (PULL, ACK). */
 void chan_set_frame(struct chan_set *cs, struct aic_conn *c, const struct aic_frame *f);

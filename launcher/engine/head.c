@@ -73,6 +73,13 @@ struct hagent {
 	size_t n_ports, next_port;
 };
 
+/* A channel's data-plane counters (summary.json's "channels"). */
+struct chan_stats {
+	json_int_t stale_dropped; /* items too old for their readers */
+	json_int_t zstd_in, zstd_out; /* bytes sent compressed between agents, before and after */
+	json_int_t arena_items;	      /* items whose payload crossed processes in shared memory */
+};
+
 struct head {
 	uv_loop_t *loop;
 	struct head_config cfg;
@@ -88,8 +95,7 @@ struct head {
 	bool *chan_closed; /* per spec channel: CLOSE sent */
 	bool *source_done; /* per spec channel: its source is exhausted (or it has none) */
 	bool *sink_done;   /* per spec channel: its sink has written all (or it has none) */
-	json_int_t *stale_dropped; /* per spec channel: items too old for their readers */
-	json_int_t *zstd_bytes;	   /* per spec channel: bytes sent compressed, before and after */
+	struct chan_stats *chan_stats; /* per spec channel, summed over agents */
 	uint64_t registered_ms; /* when the last agent registered */
 	uv_timer_t status_timer;
 	int exit_code;
@@ -658,14 +664,12 @@ static void place_and_start(struct head *h)
 		h->chan_closed = calloc(h->cfg.spec->n_channels + 1, sizeof(bool));
 		h->source_done = calloc(h->cfg.spec->n_channels + 1, sizeof(bool));
 		h->sink_done = calloc(h->cfg.spec->n_channels + 1, sizeof(bool));
-		h->stale_dropped = calloc(h->cfg.spec->n_channels + 1, sizeof(json_int_t));
-		h->zstd_bytes = calloc(2 * h->cfg.spec->n_channels + 1, sizeof(json_int_t));
+		h->chan_stats = calloc(h->cfg.spec->n_channels + 1, sizeof(*h->chan_stats));
 		for (c = 0; h->source_done && h->sink_done && c < h->cfg.spec->n_channels; c++) {
 			h->source_done[c] = !h->cfg.spec->channels[c].source;
 			h->sink_done[c] = !h->cfg.spec->channels[c].sink;
 		}
-		if (!h->chan_closed || !h->source_done || !h->sink_done || !h->stale_dropped ||
-		    !h->zstd_bytes) {
+		if (!h->chan_closed || !h->source_done || !h->sink_done || !h->chan_stats) {
 			head_end(h, 1, "failed", "out of memory");
 			return;
 		}
@@ -793,17 +797,16 @@ static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct 
 	case AIC_MSG_STATS: {
 		const char *name;
 		json_t *v;
-		json_object_foreach(json_object_get(m, "stale_dropped"), name, v) {
+		/* An agent's counters at its end: {"channels": {name: {counter: n}}}. */
+		json_object_foreach(json_object_get(m, "channels"), name, v) {
 			const struct aic_channel *ch = aic_spec_channel(h->cfg.spec, name);
-			if (ch && h->stale_dropped)
-				h->stale_dropped[ch - h->cfg.spec->channels] += json_integer_value(v);
-		}
-		json_object_foreach(json_object_get(m, "zstd"), name, v) {
-			const struct aic_channel *ch = aic_spec_channel(h->cfg.spec, name);
-			if (ch && h->zstd_bytes) {
-				h->zstd_bytes[2 * (ch - h->cfg.spec->channels)] += json_integer_value(json_array_get(v, 0));
-				h->zstd_bytes[2 * (ch - h->cfg.spec->channels) + 1] += json_integer_value(json_array_get(v, 1));
-			}
+			struct chan_stats *st = ch && h->chan_stats ? &h->chan_stats[ch - h->cfg.spec->channels] : NULL;
+			if (!st)
+				continue;
+			st->stale_dropped += json_integer_value(json_object_get(v, "stale_dropped"));
+			st->zstd_in += json_integer_value(json_object_get(v, "zstd_in_bytes"));
+			st->zstd_out += json_integer_value(json_object_get(v, "zstd_out_bytes"));
+			st->arena_items += json_integer_value(json_object_get(v, "arena_items"));
 		}
 		break;
 	}
@@ -896,12 +899,13 @@ static void write_summary(struct head *h)
 	{
 		json_t *chans = json_object();
 		size_t c;
-		for (c = 0; c < h->cfg.spec->n_channels; c++)
+		for (c = 0; h->chan_stats && c < h->cfg.spec->n_channels; c++)
 			json_object_set_new(chans, h->cfg.spec->channels[c].name,
-					    json_pack("{s:I,s:I,s:I}", "stale_dropped",
-						      h->stale_dropped ? h->stale_dropped[c] : 0,
-						      "zstd_in_bytes", h->zstd_bytes ? h->zstd_bytes[2 * c] : 0,
-						      "zstd_out_bytes", h->zstd_bytes ? h->zstd_bytes[2 * c + 1] : 0));
+					    json_pack("{s:I,s:I,s:I,s:I}", "stale_dropped",
+						      h->chan_stats[c].stale_dropped, "zstd_in_bytes",
+						      h->chan_stats[c].zstd_in, "zstd_out_bytes",
+						      h->chan_stats[c].zstd_out, "arena_items",
+						      h->chan_stats[c].arena_items));
 		json_object_set_new(o, "channels", chans);
 	}
 	jobdir_write_json(h->cfg.jobdir, "summary.json", o);
@@ -1044,8 +1048,7 @@ void head_free(struct head *h)
 	free(h->chan_closed);
 	free(h->source_done);
 	free(h->sink_done);
-	free(h->stale_dropped);
-	free(h->zstd_bytes);
+	free(h->chan_stats);
 	free(h->procs);
 	free(h->stages);
 	free(h->agents);

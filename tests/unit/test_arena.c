@@ -1,0 +1,174 @@
+/*
+ * lib/arena.c: the ring allocator of the node's shared-memory arena, and a
+ * second process that attaches by AIC_ARENA the way a worker does.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "aic_test.h"
+#include "arena.h"
+
+#define REGION (1u << 20) /* small regions, so the tests fill and wrap them */
+#define CAP (REGION - AIC_ARENA_RING_HEADER)
+
+static void alloc_free_reuse(void **state)
+{
+	struct aic_arena a;
+	uint64_t x, y;
+
+	(void)state;
+	assert_int_equal(aic_arena_create(&a, 3, REGION), 0);
+	x = aic_ring_alloc(&a, REGION, 1000);
+	y = aic_ring_alloc(&a, REGION, 5000);
+	/* In region 1, after its header and the block header, 64-byte aligned. */
+	assert_int_equal(x, REGION + AIC_ARENA_RING_HEADER + AIC_ARENA_ALIGN);
+	assert_int_equal(y % AIC_ARENA_ALIGN, 0);
+	assert_true(y > x + 1000 && y < 2 * REGION);
+	assert_true(aic_ring_valid(&a, REGION, x, 1000));
+	assert_false(aic_ring_valid(&a, REGION, x, 2000));  /* longer than its block */
+	assert_false(aic_ring_valid(&a, 0, x, 1000));	    /* another region's */
+	assert_false(aic_ring_valid(&a, REGION, x + 64, 8)); /* not a block's start */
+	assert_int_equal(aic_ring_used(&a, REGION), 1088 + 5120); /* 64-byte headers, rounded up */
+	aic_ring_free(&a, x);
+	assert_false(aic_ring_valid(&a, REGION, x, 1000)); /* freed */
+	aic_ring_free(&a, y);
+	/* Freed blocks come back once the owner allocates again. */
+	assert_true(aic_ring_alloc(&a, REGION, 10) != 0);
+	assert_int_equal(aic_ring_used(&a, REGION), 128);
+	aic_arena_detach(&a);
+}
+
+static void full_then_wraps(void **state)
+{
+	struct aic_arena a;
+	uint64_t blk[8], z;
+	size_t quarter = (CAP / 4) & ~(size_t)(AIC_ARENA_ALIGN - 1), i;
+	size_t len = quarter - AIC_ARENA_ALIGN; /* a block of exactly `quarter` bytes */
+
+	(void)state;
+	assert_int_equal(aic_arena_create(&a, 2, REGION), 0);
+	assert_int_equal(aic_ring_alloc(&a, 0, CAP / 4 + 1), 0); /* over a quarter: inline */
+	for (i = 0; i < 4; i++)
+		assert_true((blk[i] = aic_ring_alloc(&a, 0, len)) != 0);
+	/* Full: what is left (CAP - 4 quarters) is too little for 200 bytes and a header. */
+	assert_true(CAP - 4 * quarter < 264);
+	assert_int_equal(aic_ring_alloc(&a, 0, 200), 0);
+	/* Out of order: freeing the second does not help until the first goes. */
+	aic_ring_free(&a, blk[1]);
+	assert_int_equal(aic_ring_alloc(&a, 0, 200), 0);
+	aic_ring_free(&a, blk[0]);
+	z = aic_ring_alloc(&a, 0, len);
+	assert_int_equal(z, blk[0]); /* wrapped to the start */
+	/* A block that does not fit before the end pads to it and starts at 0. */
+	aic_ring_free(&a, blk[2]);
+	aic_ring_free(&a, blk[3]);
+	aic_ring_free(&a, z);
+	for (i = 4; i < 7; i++) /* at 1, 2 and 3 quarters: where blk[1..3] were */
+		assert_int_equal((blk[i] = aic_ring_alloc(&a, 0, len)), blk[i - 3]);
+	blk[7] = aic_ring_alloc(&a, 0, len);
+	assert_int_equal(blk[7], blk[0]); /* padded to the end, wrapped to the start */
+	aic_arena_detach(&a);
+}
+
+static bool keep_odd(uint64_t off, void *arg)
+{
+	uint64_t *keep = arg;
+	return off == *keep;
+}
+
+static void sweep_frees_unreferenced(void **state)
+{
+	struct aic_arena a;
+	uint64_t b0, b1, b2;
+
+	(void)state;
+	assert_int_equal(aic_arena_create(&a, 2, REGION), 0);
+	b0 = aic_ring_alloc(&a, REGION, 100);
+	b1 = aic_ring_alloc(&a, REGION, 100);
+	b2 = aic_ring_alloc(&a, REGION, 100);
+	aic_ring_sweep(&a, REGION, keep_odd, &b1);
+	assert_false(aic_ring_valid(&a, REGION, b0, 100));
+	assert_true(aic_ring_valid(&a, REGION, b1, 100));
+	assert_false(aic_ring_valid(&a, REGION, b2, 100));
+	assert_int_equal(aic_ring_used(&a, REGION), 2 * 192); /* b0 reclaimed; b1 holds the tail */
+	aic_arena_detach(&a);
+}
+
+static void corrupt_header_refuses(void **state)
+{
+	struct aic_arena a;
+	uint64_t b0;
+
+	(void)state;
+	assert_int_equal(aic_arena_create(&a, 2, REGION), 0);
+	b0 = aic_ring_alloc(&a, 0, 100);
+	aic_ring_free(&a, b0);
+	/* Someone scribbled a size that runs off the region: allocation refuses, nothing crashes. */
+	memset(a.base + b0 - AIC_ARENA_ALIGN, 0xff, 4);
+	assert_int_equal(aic_ring_alloc(&a, 0, 100), 0);
+	aic_arena_detach(&a);
+}
+
+static void attach_like_a_worker(void **state)
+{
+	struct aic_arena a, w;
+	char spec[96];
+	size_t region = 0;
+	uint64_t off;
+	pid_t pid;
+	int status;
+
+	(void)state;
+	assert_int_equal(aic_arena_create(&a, 4, REGION), 0);
+	assert_int_equal(aic_arena_attach(&w, "x:1:2", &region), -EINVAL);
+	snprintf(spec, sizeof(spec), "%d:%u:%u", a.fd, 3 * REGION, REGION);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* The worker: writes an item into its own region; another region is read-only. */
+		if (aic_arena_attach(&w, spec, &region) != 0 || region != 3 * REGION)
+			_exit(1);
+		off = aic_ring_alloc(&w, region, 11);
+		if (off == 0)
+			_exit(2);
+		memcpy(w.base + off, "hello arena", 11);
+		_exit(off == 3 * REGION + AIC_ARENA_RING_HEADER + AIC_ARENA_ALIGN ? 0 : 3);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	off = 3 * REGION + AIC_ARENA_RING_HEADER + AIC_ARENA_ALIGN;
+	assert_true(aic_ring_valid(&a, 3 * REGION, off, 11));
+	assert_memory_equal(a.base + off, "hello arena", 11);
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		signal(SIGSEGV, SIG_DFL); /* not cmocka's handler: this process must die of it */
+		if (aic_arena_attach(&w, spec, &region) != 0)
+			_exit(1);
+		w.base[0] = 1; /* region 0 is not this worker's: SIGSEGV */
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	aic_arena_detach(&a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(alloc_free_reuse),
+		cmocka_unit_test(full_then_wraps),
+		cmocka_unit_test(sweep_frees_unreferenced),
+		cmocka_unit_test(corrupt_header_refuses),
+		cmocka_unit_test(attach_like_a_worker),
+	};
+	return aic_test_run(tests);
+}
