@@ -32,6 +32,12 @@
 #define ZSTD_LEVEL 1
 
 #define PULL_WAIT_MS 500 /* a peer's long poll: answered empty after this */
+/*
+ * Items pulled ahead for local readers: at most this many, and at most a
+ * quarter of the channel's capacity, so that one node's readers do not
+ * hoard what readers elsewhere wait for (work goes to whoever asks).
+ */
+#define PREFETCH 64
 #define MAX_PEERS 64
 
 /*
@@ -77,6 +83,7 @@ struct chan {
 	char name[64];
 	uint32_t capacity;
 	bool compress;		    /* zstd between agents */
+	bool readers;		    /* local workers have asked for items: prefetch for them */
 	uint64_t zstd_in, zstd_out; /* bytes before and after, sent from here */
 	uint64_t arena_items;	    /* put or pulled into the arena here */
 	struct queue own, pulled;
@@ -524,6 +531,12 @@ static void drain_to_sink(struct chan *ch)
 		fflush(ch->snk);
 }
 
+/* Whether this agent asks peers for the channel's items: for readers here, or its sink. */
+static bool wants_pull(const struct chan *ch)
+{
+	return ch->gets || ch->snk || ch->readers;
+}
+
 /* Moves waiting producers into free slots, then feeds waiting consumers and peers. */
 static void pump(struct chan *ch)
 {
@@ -556,7 +569,7 @@ static void pump(struct chan *ch)
 	}
 	if (eof && ch->snk)
 		sink_finished(ch, 0);
-	if (ch->gets || ch->snk)
+	if (wants_pull(ch))
 		pull(ch->cs, ch);
 }
 
@@ -579,7 +592,13 @@ static struct aic_conn *peer_conn(struct chan_set *cs, struct peer *p)
 	return p->conn;
 }
 
-/* Asks a peer that produces the channel for items local consumers wait for. */
+/*
+ * Asks the peers that produce the channel for what local consumers wait for,
+ * plus a prefetch (see PREFETCH) once local workers read the channel, so
+ * that the network works while they compute.
+ * Every peer without a pull in flight is asked (they answer with what they
+ * have, at most what was asked).
+ */
 static void pull(struct chan_set *cs, struct chan *ch)
 {
 	uint32_t want = 0, tries;
@@ -589,6 +608,10 @@ static void pull(struct chan_set *cs, struct chan *ch)
 		want += w->max;
 	if (ch->snk)
 		want += 64;
+	if (ch->readers) {
+		uint32_t ahead = ch->capacity / 4;
+		want += ahead < 1 ? 1 : ahead > PREFETCH ? PREFETCH : ahead;
+	}
 	for (tries = 0; tries < ch->n_remote && want > ch->pulled.n; tries++) {
 		uint32_t r = ch->next_remote++ % ch->n_remote;
 		struct peer *p;
@@ -599,13 +622,12 @@ static void pull(struct chan_set *cs, struct chan *ch)
 		if (!p || !peer_conn(cs, p))
 			continue;
 		if (!p->conn->authed)
-			return; /* connecting: its WELCOME pulls again */
+			continue; /* connecting: its WELCOME pulls again */
 		aic_put_u32(req, ch->id);
 		aic_put_u32(req + 4, want - ch->pulled.n);
 		aic_put_u32(req + 8, PULL_WAIT_MS);
 		if (aic_conn_send_raw(p->conn, AIC_MSG_PULL, req, sizeof(req), NULL, 0) == 0)
 			ch->pulling[r] = true;
-		return; /* one peer at a time: the next pull goes to the next peer */
 	}
 }
 
@@ -706,10 +728,14 @@ static void peer_frame(struct aic_conn *c, uint16_t type, json_t *m, const struc
 	if (type == AIC_MSG_PEER_ITEMS && c->data) {
 		on_items(cs, c->data, f->payload, f->length);
 	} else if (type == AIC_MSG_WELCOME) {
-		/* Now that the peer has let us in, ask it for what workers wait for. */
+		/*
+		 * Now that the peer has let us in, ask it for what readers and sinks
+		 * here wait for: pulls tried while it was connecting were not sent,
+		 * and nothing else may come along to try them again.
+		 */
 		size_t i;
 		for (i = 0; i < cs->n; i++)
-			if (cs->chans[i].gets)
+			if (wants_pull(&cs->chans[i]))
 				pull(cs, &cs->chans[i]);
 		weights_flush(cs);
 	} else if (type == AIC_MSG_REJECT) {
@@ -857,6 +883,8 @@ static void on_get(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, ui
 	}
 	w->max = max;
 	w->pull = is_pull;
+	if (!is_pull)
+		ch->readers = true;
 	append_wait(is_pull ? &ch->pulls : &ch->gets, w);
 	start_timer(w, aic_get_u32(p + 8));
 	pump(ch);
