@@ -6,6 +6,11 @@
  *                          print items, bytes, seconds and put->get latency
  *                          percentiles (the producer stamps each item)
  *   channel memcpy N SIZE  the baseline: the same bytes through memcpy
+ *   channel wpub N SIZE    publish N versions of SIZE bytes on weight stream
+ *                          "w" (rank 0 only), each stamped with the wall
+ *                          clock, waiting GAP_MS (env, default 1000) between
+ *   channel wrecv N        receive versions 1..N; print each one's time from
+ *                          publish to arrival here (one JSON line per version)
  *
  * Prints one JSON line (the consumer, or memcpy).
  */
@@ -23,6 +28,15 @@ static double now(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The wall clock: the same on every node of one machine's cluster. */
+static double wall(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -62,7 +76,36 @@ int main(int argc, char **argv)
 		fprintf(stderr, "channel: connect: %s\n", aic_strerror(rc));
 		return 1;
 	}
-	if (argc == 4 && !strcmp(argv[1], "put")) {
+	if (argc == 4 && !strcmp(argv[1], "wpub")) {
+		long n = atol(argv[2]), size = atol(argv[3]), v;
+		int gap = atoi(getenv("GAP_MS") ?: "1000");
+		char *buf = calloc(1, (size_t)size < 8 ? 8 : (size_t)size);
+		for (v = 1; v <= n && rc == 0 && aic_worker_index(w) == 0; v++) {
+			struct timespec ts = {gap / 1000, (long)(gap % 1000) * 1000000L};
+			double t;
+			nanosleep(&ts, NULL); /* receivers are waiting for it */
+			t = wall();
+			memcpy(buf, &t, sizeof(t));
+			rc = aic_weights_publish(w, "w", buf, (size_t)size, (uint64_t)v);
+		}
+		free(buf);
+	} else if (argc == 3 && !strcmp(argv[1], "wrecv")) {
+		long n = atol(argv[2]);
+		uint64_t v = 0;
+		while ((long)v < n && rc == 0) {
+			const void *blob;
+			size_t len;
+			double t;
+			rc = aic_weights_receive(w, "w", v + 1, 60000, &blob, &len, &v);
+			if (rc || len < sizeof(t))
+				break;
+			memcpy(&t, blob, sizeof(t));
+			printf("{\"what\": \"weights\", \"version\": %llu, \"bytes\": %zu, "
+			       "\"seconds\": %.4f}\n",
+			       (unsigned long long)v, len, wall() - t);
+			fflush(stdout);
+		}
+	} else if (argc == 4 && !strcmp(argv[1], "put")) {
 		long n = atol(argv[2]), size = atol(argv[3]), i;
 		char *buf = calloc(1, (size_t)size < 8 ? 8 : (size_t)size);
 		for (i = 0; i < n && rc == 0; i++) {

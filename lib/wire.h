@@ -60,7 +60,8 @@ enum aic_msg {
 	AIC_MSG_W_OK = 0x10b,	   /* agent -> worker: u64 version */
 	AIC_MSG_W_RECV = 0x10c,	   /* worker -> agent: u32 stream, u64 min_version, u32 timeout_ms */
 	AIC_MSG_W_DATA = 0x10d,	   /* agent -> worker: u64 version, blob */
-	AIC_MSG_W_PEER = 0x10e,	   /* agent -> agent: u32 stream, u64 version, blob */
+	/* agent -> next agent of the chain: u32 stream, u64 version, u32 origin, u64 total, u64 offset, chunk */
+	AIC_MSG_W_PEER = 0x10e,
 	/* worker -> agent: as PUT, but the payload is in the node's arena (arena.h): u64 offset, u32 length */
 	AIC_MSG_PUT_SHM = 0x10f,
 };

@@ -130,7 +130,14 @@ struct wwait {
 	uv_timer_t timer;
 };
 
-/* A weight stream: the newest version this node has, one copy. */
+/*
+ * A weight stream: the newest version this node has, one copy, and the
+ * version on its way through here. Versions travel down a chain: the
+ * receivers in the head's order, without the publisher's agent (the
+ * origin), which sends to the first; each agent forwards every chunk to the
+ * next as soon as it has it, so N nodes cost about one transfer plus a
+ * chunk per hop, not N transfers from the origin.
+ */
 struct wstream {
 	struct chan_set *cs;
 	uint32_t id;
@@ -140,10 +147,22 @@ struct wstream {
 	uint8_t *blob;
 	size_t len;
 	uint32_t n_receivers;
-	uint32_t receivers[MAX_PEERS]; /* agents with readers */
-	bool pending[MAX_PEERS];       /* the newest version still has to go there */
+	uint32_t receivers[MAX_PEERS]; /* agents with readers or the writer */
 	struct wwait *waits;
+	/* The version arriving (rx: NULL when none), assembled in order. */
+	uint8_t *rx;
+	uint64_t rx_version;
+	uint32_t rx_origin;
+	size_t rx_total, rx_have;
+	/* What goes on down the chain: bytes [fwd_off, fwd_have) of fwd_buf still to send. */
+	const uint8_t *fwd_buf;
+	uint64_t fwd_version;
+	uint32_t fwd_origin;
+	int fwd_next; /* the next agent's rank, -1: this is the chain's end */
+	size_t fwd_total, fwd_have, fwd_off;
 };
+
+#define WEIGHT_CHUNK (1u << 20)
 
 struct chan_set {
 	struct wstream *streams;
@@ -962,51 +981,89 @@ static void send_weights(struct wstream *ws, struct aic_conn *c)
 	aic_conn_send_raw(c, AIC_MSG_W_DATA, v, sizeof(v), ws->blob, ws->len);
 }
 
-/* Sends the newest version to every agent with readers that lacks it (and can be reached). */
-static void weights_flush(struct chan_set *cs)
+/* The agent after this one in the chain of versions from `origin`, or -1. */
+static int chain_next(const struct wstream *ws, uint32_t origin)
 {
-	size_t i;
+	bool after = ws->cs->rank == origin; /* the origin sends to the first */
 	uint32_t r;
 
-	for (i = 0; i < cs->n_streams; i++) {
-		struct wstream *ws = &cs->streams[i];
-		for (r = 0; ws->have && r < ws->n_receivers; r++) {
-			struct peer *p;
-			uint8_t head[12];
-			if (!ws->pending[r])
-				continue;
-			p = peer_of(cs, ws->receivers[r]);
-			if (!p || !peer_conn(cs, p) || !p->conn->authed)
-				continue; /* connecting: its WELCOME flushes again */
-			aic_put_u32(head, ws->id);
-			aic_put_u64(head + 4, ws->version);
-			if (aic_conn_send_raw(p->conn, AIC_MSG_W_PEER, head, sizeof(head), ws->blob,
-					      ws->len) == 0)
-				ws->pending[r] = false;
-		}
+	for (r = 0; r < ws->n_receivers; r++) {
+		if (ws->receivers[r] == origin)
+			continue;
+		if (after)
+			return (int)ws->receivers[r];
+		after = ws->receivers[r] == ws->cs->rank;
+	}
+	return -1;
+}
+
+/* Sends down the chain what this agent has of the version and has not sent yet. */
+static void forward_chunks(struct wstream *ws)
+{
+	struct chan_set *cs = ws->cs;
+	struct peer *p;
+	uint8_t head[32];
+
+	if (!ws->fwd_buf || ws->fwd_next < 0 || ws->fwd_off >= ws->fwd_have)
+		return;
+	p = peer_of(cs, (uint32_t)ws->fwd_next);
+	if (!p || !peer_conn(cs, p) || !p->conn->authed)
+		return; /* connecting: its WELCOME forwards again */
+	while (ws->fwd_off < ws->fwd_have) {
+		size_t n = ws->fwd_have - ws->fwd_off;
+		if (n > WEIGHT_CHUNK)
+			n = WEIGHT_CHUNK;
+		aic_put_u32(head, ws->id);
+		aic_put_u64(head + 4, ws->fwd_version);
+		aic_put_u32(head + 12, ws->fwd_origin);
+		aic_put_u64(head + 16, ws->fwd_total);
+		aic_put_u64(head + 24, ws->fwd_off);
+		if (aic_conn_send_raw(p->conn, AIC_MSG_W_PEER, head, sizeof(head),
+				      ws->fwd_buf + ws->fwd_off, n) != 0)
+			return;
+		ws->fwd_off += n;
 	}
 }
 
-/* Keeps version `version` if it is newer, answers waiting readers; true if kept. */
-static bool weights_store(struct wstream *ws, uint64_t version, const uint8_t *blob, size_t len)
+/* Starts passing version `version` (of `total` bytes, `have` of them in buf) down the chain. */
+static void forward_start(struct wstream *ws, const uint8_t *buf, uint64_t version, uint32_t origin,
+			  size_t total, size_t have)
+{
+	ws->fwd_buf = buf;
+	ws->fwd_version = version;
+	ws->fwd_origin = origin;
+	ws->fwd_next = chain_next(ws, origin);
+	ws->fwd_total = total;
+	ws->fwd_have = have;
+	ws->fwd_off = 0;
+	forward_chunks(ws);
+}
+
+/* Peers just let this agent in: what waited for them goes now. */
+static void weights_flush(struct chan_set *cs)
+{
+	size_t i;
+
+	for (i = 0; i < cs->n_streams; i++)
+		forward_chunks(&cs->streams[i]);
+}
+
+/* Makes `blob` (taken) the newest version and answers waiting readers; false if not newer. */
+static bool weights_keep(struct wstream *ws, uint64_t version, uint8_t *blob, size_t len)
 {
 	struct wwait *w, *next;
-	uint8_t *copy;
-	uint32_t r;
 
-	if (ws->have && version <= ws->version)
+	if (ws->have && version <= ws->version) {
+		free(blob);
 		return false;
-	copy = malloc(len ? len : 1);
-	if (!copy)
-		return false;
-	memcpy(copy, blob, len);
+	}
+	if (ws->fwd_buf == ws->blob)
+		ws->fwd_buf = NULL; /* an older version's sending ends here */
 	free(ws->blob);
-	ws->blob = copy;
+	ws->blob = blob;
 	ws->len = len;
 	ws->version = version;
 	ws->have = true;
-	for (r = 0; r < ws->n_receivers; r++)
-		ws->pending[r] = ws->receivers[r] != ws->cs->rank;
 	for (w = ws->waits; w; w = next) {
 		next = w->next;
 		if (version >= w->min) {
@@ -1015,6 +1072,72 @@ static bool weights_store(struct wstream *ws, uint64_t version, const uint8_t *b
 		}
 	}
 	return true;
+}
+
+/* Drops the version being assembled (a newer one started, or a chunk went missing). */
+static void rx_drop(struct wstream *ws)
+{
+	if (ws->fwd_buf && ws->fwd_buf == ws->rx)
+		ws->fwd_buf = NULL;
+	free(ws->rx);
+	ws->rx = NULL;
+}
+
+/*
+ * A chunk from the previous agent of the chain: u32 stream, u64 version,
+ * u32 origin, u64 total, u64 offset, bytes. Chunks of a version come in
+ * order on one connection; each is passed on before the version is whole.
+ */
+static void on_weight_chunk(struct wstream *ws, const uint8_t *p, size_t len)
+{
+	uint64_t version, total, off;
+	uint32_t origin;
+	size_t n;
+
+	if (len < 32)
+		return;
+	version = aic_get_u64(p + 4);
+	origin = aic_get_u32(p + 12);
+	total = aic_get_u64(p + 16);
+	off = aic_get_u64(p + 24);
+	n = len - 32;
+	if ((ws->have && version <= ws->version) || total > SIZE_MAX || off > total ||
+	    n > total - off)
+		return;
+	if (!ws->rx || ws->rx_version != version || ws->rx_origin != origin) {
+		if (off != 0 || (ws->rx && ws->rx_version > version))
+			return; /* the middle of a version this agent did not see begin, or an older one */
+		rx_drop(ws);
+		ws->rx = malloc(total ? (size_t)total : 1);
+		if (!ws->rx)
+			return;
+		ws->rx_version = version;
+		ws->rx_origin = origin;
+		ws->rx_total = (size_t)total;
+		ws->rx_have = 0;
+		forward_start(ws, ws->rx, version, origin, ws->rx_total, 0);
+	}
+	if (off != ws->rx_have) {
+		aic_log_error("weights '%s': version %llu arrived out of order; waiting for the next",
+			      ws->name, (unsigned long long)version);
+		rx_drop(ws);
+		return;
+	}
+	memcpy(ws->rx + off, p + 32, n);
+	ws->rx_have += n;
+	if (ws->fwd_buf == ws->rx) {
+		ws->fwd_have = ws->rx_have;
+		forward_chunks(ws);
+	}
+	if (ws->rx_have == ws->rx_total) {
+		uint8_t *blob = ws->rx;
+		bool sending = ws->fwd_buf == ws->rx;
+		ws->rx = NULL;
+		if (weights_keep(ws, version, blob, ws->rx_total))
+			ws->fwd_buf = sending ? ws->blob : ws->fwd_buf; /* the same bytes, now kept */
+		else if (sending)
+			ws->fwd_buf = NULL; /* not newer after all: freed */
+	}
 }
 
 static struct wstream *find_stream(struct chan_set *cs, uint32_t id)
@@ -1047,14 +1170,24 @@ static void on_weights(struct chan_set *cs, struct aic_conn *c, const struct aic
 		send_error(c, -ENOENT);
 		return;
 	}
-	if (f->type == AIC_MSG_W_PUBLISH || f->type == AIC_MSG_W_PEER) {
-		uint8_t v[8];
-		if (weights_store(ws, aic_get_u64(p + 4), p + 12, f->length - 12))
-			weights_flush(cs);
-		if (f->type == AIC_MSG_W_PUBLISH) {
-			aic_put_u64(v, ws->version);
-			aic_conn_send_raw(c, AIC_MSG_W_OK, v, sizeof(v), NULL, 0);
+	if (f->type == AIC_MSG_W_PEER) {
+		on_weight_chunk(ws, p, f->length);
+		return;
+	}
+	if (f->type == AIC_MSG_W_PUBLISH) {
+		uint64_t version = aic_get_u64(p + 4);
+		size_t n = f->length - 12;
+		uint8_t v[8], *blob = malloc(n ? n : 1);
+		if (!blob) {
+			send_error(c, -ENOMEM);
+			return;
 		}
+		memcpy(blob, p + 12, n);
+		/* This agent is the origin: the chain starts here, from the kept copy. */
+		if (weights_keep(ws, version, blob, n))
+			forward_start(ws, ws->blob, version, cs->rank, n, n);
+		aic_put_u64(v, ws->version);
+		aic_conn_send_raw(c, AIC_MSG_W_OK, v, sizeof(v), NULL, 0);
 		return;
 	}
 	/* W_RECV: u32 stream, u64 min_version, u32 timeout_ms */
@@ -1451,6 +1584,7 @@ void chan_set_free(struct chan_set *cs)
 		while (cs->streams[i].waits)
 			unlink_wwait(&cs->streams[i], cs->streams[i].waits);
 		free(cs->streams[i].blob);
+		free(cs->streams[i].rx);
 	}
 	free(cs->streams);
 	for (i = 0; i < cs->n_peers; i++)
