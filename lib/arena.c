@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -59,14 +60,14 @@ static struct block_header *block_at(const struct aic_arena *a, size_t region, u
 					       pos % capacity(a));
 }
 
-int aic_arena_create(struct aic_arena *a, unsigned n_regions, size_t region_size)
+int aic_arena_create(struct aic_arena *a, unsigned n_regions, size_t region_size, size_t extra)
 {
-	size_t size = (size_t)n_regions * region_size;
+	size_t size = (size_t)n_regions * region_size + extra;
 
 	memset(a, 0, sizeof(*a));
 	a->fd = -1;
 	if (n_regions == 0 || region_size < 4 * AIC_ARENA_RING_HEADER ||
-	    region_size % AIC_ARENA_ALIGN)
+	    region_size % AIC_ARENA_ALIGN || extra % region_size)
 		return -EINVAL;
 	a->fd = memfd_create("aic-arena", MFD_CLOEXEC);
 	if (a->fd < 0)
@@ -127,6 +128,37 @@ int aic_arena_attach(struct aic_arena *a, const char *spec, size_t *region)
 	a->region_size = (size_t)rsize;
 	*region = (size_t)off;
 	return 0;
+}
+
+static size_t page_round(size_t n, bool up)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+
+	return up ? (n + pg - 1) / pg * pg : n / pg * pg;
+}
+
+int aic_arena_protect(struct aic_arena *a, uint64_t off, size_t len, bool writable)
+{
+	size_t start = page_round(off, false), end;
+
+	if (!a->base || off > a->size || len > a->size - off)
+		return -EINVAL;
+	end = page_round(off + len, true);
+	if (mprotect(a->base + start, end - start, writable ? PROT_READ | PROT_WRITE : PROT_READ) != 0)
+		return -errno;
+	return 0;
+}
+
+void aic_arena_discard(struct aic_arena *a, uint64_t off, size_t len)
+{
+	size_t start = page_round(off, true), end;
+
+	if (!a->base || a->fd < 0 || off > a->size || len > a->size - off)
+		return;
+	end = page_round(off + len, false);
+	if (end > start)
+		fallocate(a->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)start,
+			  (off_t)(end - start));
 }
 
 void aic_arena_detach(struct aic_arena *a)

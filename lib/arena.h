@@ -41,8 +41,22 @@ struct aic_arena {
 	size_t region_size; /* each region */
 };
 
-/* Creates (memfd, close-on-exec) and maps an arena of n regions. Returns 0 or -errno. */
-int aic_arena_create(struct aic_arena *a, unsigned n_regions, size_t region_size);
+/*
+ * Creates (memfd, close-on-exec) and maps an arena of n regions followed by
+ * `extra` bytes (a multiple of region_size: weight slots, which the agent
+ * manages itself). Returns 0 or -errno.
+ */
+int aic_arena_create(struct aic_arena *a, unsigned n_regions, size_t region_size, size_t extra);
+
+/*
+ * Makes [off, off + len) of an attached arena writable (true) or read-only
+ * again: a worker writing a weight version into the slot its agent gave it.
+ * Returns 0 or -errno.
+ */
+int aic_arena_protect(struct aic_arena *a, uint64_t off, size_t len, bool writable);
+
+/* Gives the pages of [off, off + len) back to the system (the agent, for a slot no one uses). */
+void aic_arena_discard(struct aic_arena *a, uint64_t off, size_t len);
 
 /*
  * Maps an arena from an AIC_ARENA value "FD:OFFSET:SIZE" (the whole arena is

@@ -454,6 +454,51 @@ static int stream_id(const struct aic_worker *w, const char *name, uint32_t *id)
 	return 0;
 }
 
+/*
+ * Publishes through the arena: asks the agent for a slot, writes the version
+ * there, commits. Returns 1 when the agent had no slot (publish inline then).
+ */
+static int publish_in_arena(struct aic_worker *w, uint32_t s, const void *blob, size_t len,
+			    uint64_t version)
+{
+	uint8_t req[28];
+	uint64_t off;
+	int rc;
+
+	aic_put_u32(req, s);
+	aic_put_u64(req + 4, version);
+	aic_put_u64(req + 12, len);
+	rc = send_frame(w, AIC_MSG_W_SLOT, req, 20, NULL, 0);
+	if (!rc)
+		rc = recv_reply(w);
+	if (rc)
+		return rc;
+	if (w->frame.type == AIC_MSG_W_OK)
+		return 0; /* not newer than the agent's: nothing to write */
+	if (w->frame.type != AIC_MSG_W_SLOT_OK || w->frame.length < 8)
+		return frame_error(w) == -EBUSY ? 1 : frame_error(w);
+	off = aic_get_u64(w->frame.payload);
+	rc = aic_arena_protect(&w->arena, off, len, true);
+	if (!rc) {
+		memcpy(w->arena.base + off, blob, len);
+		rc = aic_arena_protect(&w->arena, off, len, false);
+	}
+	/* Commit even after a failure above: the agent then frees the slot when told nothing. */
+	aic_put_u64(req + 12, off);
+	aic_put_u64(req + 20, rc ? 0 : len);
+	if (rc) {
+		send_frame(w, AIC_MSG_W_COMMIT, req, 28, NULL, 0);
+		recv_reply(w);
+		return rc;
+	}
+	rc = send_frame(w, AIC_MSG_W_COMMIT, req, 28, NULL, 0);
+	if (!rc)
+		rc = recv_reply(w);
+	if (rc)
+		return rc;
+	return w->frame.type == AIC_MSG_W_OK ? 0 : frame_error(w);
+}
+
 int aic_weights_publish(struct aic_worker *w, const char *name, const void *blob, size_t len,
 			uint64_t version)
 {
@@ -463,6 +508,11 @@ int aic_weights_publish(struct aic_worker *w, const char *name, const void *blob
 
 	if (rc)
 		return rc;
+	if (w->arena.base && len > 0) {
+		rc = publish_in_arena(w, s, blob, len, version);
+		if (rc <= 0)
+			return rc;
+	}
 	aic_put_u32(head, s);
 	aic_put_u64(head + 4, version);
 	rc = send_frame(w, AIC_MSG_W_PUBLISH, head, sizeof(head), blob, len);
@@ -490,6 +540,16 @@ int aic_weights_receive(struct aic_worker *w, const char *name, uint64_t min_ver
 		rc = recv_reply(w);
 	if (rc)
 		return rc;
+	if (w->frame.type == AIC_MSG_W_DATA_SHM && w->frame.length == 24) {
+		/* The newest version in the node's arena: read in place, no copy. */
+		uint64_t off = aic_get_u64(w->frame.payload + 8), n = aic_get_u64(w->frame.payload + 16);
+		if (!w->arena.base || off > w->arena.size || n > w->arena.size - off)
+			return AIC_EPROTO;
+		*version = aic_get_u64(w->frame.payload);
+		*blob = w->arena.base + off;
+		*len = (size_t)n;
+		return 0;
+	}
 	if (w->frame.type != AIC_MSG_W_DATA || w->frame.length < 8)
 		return frame_error(w);
 	*version = aic_get_u64(w->frame.payload);

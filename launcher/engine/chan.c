@@ -131,6 +131,34 @@ struct wwait {
 };
 
 /*
+ * A weight version's place in the node's arena, after the item regions:
+ * WEIGHT_SLOTS per stream, WEIGHT_SLOT_BYTES each (virtual: pages exist
+ * only while a version is in them). The writer's worker fills a slot
+ * itself, chains assemble into one, and local readers map the newest
+ * version read-only instead of receiving it through a socket. A slot is
+ * busy while written, newest, or held by a reader (a lease, until the
+ * reader is given a newer version): never rewritten under a reader.
+ */
+#define WEIGHT_SLOTS 4
+#define WEIGHT_SLOT_BYTES ((size_t)4 << 30)
+
+struct wslot {
+	uint64_t off;		 /* in the arena */
+	size_t len;		 /* bytes in use */
+	struct aic_conn *writer; /* the worker filling it, until it commits */
+	bool assembling;	 /* a version arriving from the chain */
+	uint32_t leases;	 /* local readers holding it */
+};
+
+/* A local reader's hold on the slot of the version it was last given. */
+struct wlease {
+	struct wlease *next;
+	struct aic_conn *c;
+	struct wstream *ws;
+	int slot;
+};
+
+/*
  * A weight stream: the newest version this node has, one copy, and the
  * version on its way through here. Versions travel down a chain: the
  * receivers in the head's order, without the publisher's agent (the
@@ -149,6 +177,10 @@ struct wstream {
 	uint32_t n_receivers;
 	uint32_t receivers[MAX_PEERS]; /* agents with readers or the writer */
 	struct wwait *waits;
+	/* Where versions live when they can: slots in the arena, read in place. */
+	struct wslot slot[WEIGHT_SLOTS];
+	int blob_slot; /* the slot blob is in, or -1: blob is in the heap */
+	int rx_slot;   /* the slot rx is in, or -1 */
 	/* The version arriving (rx: NULL when none), assembled in order. */
 	uint8_t *rx;
 	uint64_t rx_version;
@@ -179,6 +211,7 @@ struct chan_set {
 	void (*sink_done)(void *arg, uint32_t chan, int err);
 	void *sink_arg;
 	struct aic_arena arena; /* base NULL: none (items travel inline) */
+	struct wlease *leases;
 	long region_proc[ARENA_REGIONS];		/* the process (id + 1) a region is for */
 	struct aic_conn *region_owner[ARENA_REGIONS]; /* its connection, once it said hello */
 };
@@ -973,12 +1006,79 @@ static void unlink_wwait(struct wstream *ws, struct wwait *w)
 	uv_close((uv_handle_t *)&w->timer, free_wwait);
 }
 
+static bool slot_unused(const struct wstream *ws, int k)
+{
+	const struct wslot *sl = &ws->slot[k];
+
+	return !sl->writer && !sl->assembling && !sl->leases && k != ws->blob_slot;
+}
+
+/* A slot nobody uses gives its pages back. */
+static void slot_idle(struct wstream *ws, int k)
+{
+	if (k < 0 || !slot_unused(ws, k) || !ws->slot[k].len)
+		return;
+	aic_arena_discard(&ws->cs->arena, ws->slot[k].off, ws->slot[k].len);
+	ws->slot[k].len = 0;
+}
+
+/* A free slot for a version of len bytes, or -1 (the version then lives in the heap). */
+static int slot_pick(struct wstream *ws, uint64_t len)
+{
+	int k;
+
+	if (!ws->cs->arena.base || len > WEIGHT_SLOT_BYTES || len == 0)
+		return -1;
+	for (k = 0; k < WEIGHT_SLOTS; k++)
+		if (slot_unused(ws, k)) {
+			ws->slot[k].len = (size_t)len;
+			return k;
+		}
+	return -1;
+}
+
+/* Reader c now holds slot k of ws (and no longer the one it held before). */
+static void lease(struct wstream *ws, struct aic_conn *c, int k)
+{
+	struct chan_set *cs = ws->cs;
+	struct wlease *l;
+	int old;
+
+	for (l = cs->leases; l && !(l->c == c && l->ws == ws); l = l->next)
+		;
+	if (!l) {
+		l = calloc(1, sizeof(*l));
+		if (!l)
+			return; /* the send still went; the slot is only not held for it */
+		l->c = c;
+		l->ws = ws;
+		l->slot = -1;
+		l->next = cs->leases;
+		cs->leases = l;
+	}
+	old = l->slot;
+	l->slot = k;
+	ws->slot[k].leases++;
+	if (old >= 0) {
+		ws->slot[old].leases--;
+		slot_idle(ws, old);
+	}
+}
+
+/* The newest version to a local reader: in place when both are in the arena. */
 static void send_weights(struct wstream *ws, struct aic_conn *c)
 {
-	uint8_t v[8];
+	uint8_t v[24];
 
 	aic_put_u64(v, ws->version);
-	aic_conn_send_raw(c, AIC_MSG_W_DATA, v, sizeof(v), ws->blob, ws->len);
+	if (ws->blob_slot >= 0 && region_of(ws->cs, c)) {
+		aic_put_u64(v + 8, ws->slot[ws->blob_slot].off);
+		aic_put_u64(v + 16, ws->len);
+		if (aic_conn_send_raw(c, AIC_MSG_W_DATA_SHM, v, sizeof(v), NULL, 0) == 0)
+			lease(ws, c, ws->blob_slot);
+		return;
+	}
+	aic_conn_send_raw(c, AIC_MSG_W_DATA, v, 8, ws->blob, ws->len);
 }
 
 /* The agent after this one in the chain of versions from `origin`, or -1. */
@@ -1048,19 +1148,28 @@ static void weights_flush(struct chan_set *cs)
 		forward_chunks(&cs->streams[i]);
 }
 
-/* Makes `blob` (taken) the newest version and answers waiting readers; false if not newer. */
-static bool weights_keep(struct wstream *ws, uint64_t version, uint8_t *blob, size_t len)
+/*
+ * Makes a version the newest, from slot k (>= 0) or the heap `blob` (taken),
+ * and answers waiting readers; false (and the version is let go) if it is
+ * not newer than the one kept.
+ */
+static bool weights_keep(struct wstream *ws, uint64_t version, uint8_t *blob, int k, size_t len)
 {
 	struct wwait *w, *next;
+	int old = ws->blob_slot;
 
 	if (ws->have && version <= ws->version) {
 		free(blob);
+		slot_idle(ws, k);
 		return false;
 	}
 	if (ws->fwd_buf == ws->blob)
 		ws->fwd_buf = NULL; /* an older version's sending ends here */
-	free(ws->blob);
-	ws->blob = blob;
+	if (old < 0)
+		free(ws->blob);
+	ws->blob_slot = k;
+	ws->blob = k >= 0 ? ws->cs->arena.base + ws->slot[k].off : blob;
+	slot_idle(ws, old);
 	ws->len = len;
 	ws->version = version;
 	ws->have = true;
@@ -1077,10 +1186,18 @@ static bool weights_keep(struct wstream *ws, uint64_t version, uint8_t *blob, si
 /* Drops the version being assembled (a newer one started, or a chunk went missing). */
 static void rx_drop(struct wstream *ws)
 {
+	int k = ws->rx_slot;
+
 	if (ws->fwd_buf && ws->fwd_buf == ws->rx)
 		ws->fwd_buf = NULL;
-	free(ws->rx);
+	if (k >= 0) {
+		ws->slot[k].assembling = false;
+		slot_idle(ws, k);
+	} else {
+		free(ws->rx);
+	}
 	ws->rx = NULL;
+	ws->rx_slot = -1;
 }
 
 /*
@@ -1108,7 +1225,13 @@ static void on_weight_chunk(struct wstream *ws, const uint8_t *p, size_t len)
 		if (off != 0 || (ws->rx && ws->rx_version > version))
 			return; /* the middle of a version this agent did not see begin, or an older one */
 		rx_drop(ws);
-		ws->rx = malloc(total ? (size_t)total : 1);
+		ws->rx_slot = slot_pick(ws, total);
+		if (ws->rx_slot >= 0) {
+			ws->slot[ws->rx_slot].assembling = true;
+			ws->rx = ws->cs->arena.base + ws->slot[ws->rx_slot].off;
+		} else {
+			ws->rx = malloc(total ? (size_t)total : 1);
+		}
 		if (!ws->rx)
 			return;
 		ws->rx_version = version;
@@ -1132,8 +1255,12 @@ static void on_weight_chunk(struct wstream *ws, const uint8_t *p, size_t len)
 	if (ws->rx_have == ws->rx_total) {
 		uint8_t *blob = ws->rx;
 		bool sending = ws->fwd_buf == ws->rx;
+		int k = ws->rx_slot;
 		ws->rx = NULL;
-		if (weights_keep(ws, version, blob, ws->rx_total))
+		ws->rx_slot = -1;
+		if (k >= 0)
+			ws->slot[k].assembling = false;
+		if (weights_keep(ws, version, k >= 0 ? NULL : blob, k, ws->rx_total))
 			ws->fwd_buf = sending ? ws->blob : ws->fwd_buf; /* the same bytes, now kept */
 		else if (sending)
 			ws->fwd_buf = NULL; /* not newer after all: freed */
@@ -1161,6 +1288,59 @@ static void wwait_expired(uv_timer_t *t)
 	unlink_wwait(w->ws, w);
 }
 
+/*
+ * A writer publishing through the arena. W_SLOT (u32 stream, u64 version,
+ * u64 length) asks for a slot: W_SLOT_OK (u64 offset), W_OK (the version is
+ * not newer: nothing to write) or ERROR (no slot now: publish inline).
+ * W_COMMIT (u32 stream, u64 version, u64 offset, u64 length) once written:
+ * the version is kept and sent on, W_OK.
+ */
+static void on_weight_slot(struct wstream *ws, struct aic_conn *c, const struct aic_frame *f)
+{
+	const uint8_t *p = f->payload;
+	uint64_t version = f->length >= 20 ? aic_get_u64(p + 4) : 0, len;
+	uint8_t v[8];
+	int k;
+
+	if (f->type == AIC_MSG_W_SLOT) {
+		len = f->length == 20 ? aic_get_u64(p + 12) : 0;
+		if (!region_of(ws->cs, c) || f->length != 20) {
+			send_error(c, -EINVAL);
+			return;
+		}
+		if (!(ws->have && version <= ws->version)) {
+			if ((k = slot_pick(ws, len)) < 0) {
+				send_error(c, -EBUSY);
+				return;
+			}
+			ws->slot[k].writer = c;
+			aic_put_u64(v, ws->slot[k].off);
+			aic_conn_send_raw(c, AIC_MSG_W_SLOT_OK, v, sizeof(v), NULL, 0);
+			return;
+		}
+	} else {
+		uint64_t off = f->length == 28 ? aic_get_u64(p + 12) : 0;
+		len = f->length == 28 ? aic_get_u64(p + 20) : 0;
+		for (k = 0; k < WEIGHT_SLOTS; k++)
+			if (ws->slot[k].writer == c && ws->slot[k].off == off)
+				break;
+		if (k == WEIGHT_SLOTS || len > ws->slot[k].len) {
+			send_error(c, -EINVAL);
+			return;
+		}
+		ws->slot[k].writer = NULL;
+		if (len == 0) {
+			slot_idle(ws, k); /* the writer could not fill it: given up */
+		} else {
+			ws->slot[k].len = (size_t)len;
+			if (weights_keep(ws, version, NULL, k, (size_t)len))
+				forward_start(ws, ws->blob, version, ws->cs->rank, ws->len, ws->len);
+		}
+	}
+	aic_put_u64(v, ws->version);
+	aic_conn_send_raw(c, AIC_MSG_W_OK, v, sizeof(v), NULL, 0);
+}
+
 static void on_weights(struct chan_set *cs, struct aic_conn *c, const struct aic_frame *f)
 {
 	const uint8_t *p = f->payload;
@@ -1184,10 +1364,14 @@ static void on_weights(struct chan_set *cs, struct aic_conn *c, const struct aic
 		}
 		memcpy(blob, p + 12, n);
 		/* This agent is the origin: the chain starts here, from the kept copy. */
-		if (weights_keep(ws, version, blob, n))
+		if (weights_keep(ws, version, blob, -1, n))
 			forward_start(ws, ws->blob, version, cs->rank, n, n);
 		aic_put_u64(v, ws->version);
 		aic_conn_send_raw(c, AIC_MSG_W_OK, v, sizeof(v), NULL, 0);
+		return;
+	}
+	if (f->type == AIC_MSG_W_SLOT || f->type == AIC_MSG_W_COMMIT) {
+		on_weight_slot(ws, c, f);
 		return;
 	}
 	/* W_RECV: u32 stream, u64 min_version, u32 timeout_ms */
@@ -1245,7 +1429,8 @@ json_t *chan_set_weight_names(const struct chan_set *cs)
 
 void chan_set_frame(struct chan_set *cs, struct aic_conn *c, const struct aic_frame *f)
 {
-	if (f->type >= AIC_MSG_W_PUBLISH && f->type <= AIC_MSG_W_PEER) {
+	if ((f->type >= AIC_MSG_W_PUBLISH && f->type <= AIC_MSG_W_PEER) ||
+	    f->type == AIC_MSG_W_SLOT || f->type == AIC_MSG_W_COMMIT) {
 		on_weights(cs, c, f);
 		return;
 	}
@@ -1349,12 +1534,30 @@ void chan_set_forget(struct chan_set *cs, struct aic_conn *c)
 		}
 
 	for (i = 0; cs && i < cs->n_streams; i++) {
+		struct wstream *ws = &cs->streams[i];
 		struct wwait *w, *next;
-		for (w = cs->streams[i].waits; w; w = next) {
+		int s;
+		for (w = ws->waits; w; w = next) {
 			next = w->next;
 			if (w->c == c)
-				unlink_wwait(&cs->streams[i], w);
+				unlink_wwait(ws, w);
 		}
+		for (s = 0; s < WEIGHT_SLOTS; s++)
+			if (ws->slot[s].writer == c) {
+				ws->slot[s].writer = NULL; /* it went before committing */
+				slot_idle(ws, s);
+			}
+	}
+	while (cs) {
+		struct wlease **pp = &cs->leases, *l;
+		while ((l = *pp) && l->c != c)
+			pp = &l->next;
+		if (!l)
+			break;
+		*pp = l->next;
+		l->ws->slot[l->slot].leases--;
+		slot_idle(l->ws, l->slot);
+		free(l);
 	}
 	for (i = 0; cs && i < cs->n; i++) {
 		struct chan *ch = &cs->chans[i];
@@ -1412,15 +1615,17 @@ struct chan_set *chan_set_new(uv_loop_t *loop, const json_t *config, uint32_t ra
 {
 	struct chan_set *cs = calloc(1, sizeof(*cs));
 	const json_t *list = json_object_get(config, "channels"), *v, *r;
-	size_t i, k;
+	size_t i, k, n_streams;
 
 	if (!cs)
 		return NULL;
 	cs->loop = loop;
 	cs->rank = rank;
 	cs->token = token;
-	if (aic_arena_create(&cs->arena, ARENA_REGIONS, ARENA_REGION_BYTES) != 0)
-		aic_log_info("no shared-memory arena on this node: items travel inline");
+	n_streams = json_array_size(json_object_get(config, "weights"));
+	if (aic_arena_create(&cs->arena, ARENA_REGIONS, ARENA_REGION_BYTES,
+			     n_streams * WEIGHT_SLOTS * WEIGHT_SLOT_BYTES) != 0)
+		aic_log_info("no shared-memory arena on this node: items and weights travel inline");
 	json_array_foreach(json_object_get(config, "agents"), i, v) {
 		struct peer *p;
 		if (cs->n_peers >= MAX_PEERS || (uint32_t)json_integer_value(json_object_get(v, "rank")) == rank)
@@ -1444,6 +1649,10 @@ struct chan_set *chan_set_new(uv_loop_t *loop, const json_t *config, uint32_t ra
 		struct wstream *ws = &cs->streams[i];
 		ws->cs = cs;
 		ws->id = (uint32_t)i;
+		ws->blob_slot = ws->rx_slot = -1;
+		for (k = 0; k < WEIGHT_SLOTS; k++)
+			ws->slot[k].off = (uint64_t)ARENA_REGIONS * ARENA_REGION_BYTES +
+					  ((uint64_t)i * WEIGHT_SLOTS + k) * WEIGHT_SLOT_BYTES;
 		snprintf(ws->name, sizeof(ws->name), "%s", json_string_value(json_object_get(v, "name")) ?: "");
 		json_array_foreach(json_object_get(v, "receivers"), k, r)
 			if (ws->n_receivers < MAX_PEERS)
@@ -1583,10 +1792,17 @@ void chan_set_free(struct chan_set *cs)
 	for (i = 0; i < cs->n_streams; i++) {
 		while (cs->streams[i].waits)
 			unlink_wwait(&cs->streams[i], cs->streams[i].waits);
-		free(cs->streams[i].blob);
-		free(cs->streams[i].rx);
+		if (cs->streams[i].blob_slot < 0)
+			free(cs->streams[i].blob);
+		if (cs->streams[i].rx_slot < 0)
+			free(cs->streams[i].rx);
 	}
 	free(cs->streams);
+	while (cs->leases) {
+		struct wlease *l = cs->leases;
+		cs->leases = l->next;
+		free(l);
+	}
 	for (i = 0; i < cs->n_peers; i++)
 		if (cs->peers[i].conn) {
 			cs->peers[i].conn->data = NULL;

@@ -94,4 +94,47 @@ is "$?" 0 "the staleness job succeeds"
 is "$("$aic" logs train/0)" "7 8 9" "only items within max_staleness of the newest version arrive"
 is "$(python3 -c "import json; print(json.load(open('.aic/latest/summary.json'))['channels']['samples']['stale_dropped'])")" \
 	7 "the 7 stale items are counted in summary.json"
+
+# A version larger than a frame (64 MiB) goes through the node's arena, and
+# a reader's version stays intact while newer ones are published: the
+# reader holds its slot until it is given a newer version.
+cat >bigpub.py <<'PY'
+import aic, glob, os, time
+import numpy as np
+w = aic.connect()
+n = 25_000_000  # 100 MB of float32
+w.weights("policy").publish({"w": np.full(n, 1, np.float32)}, 1)
+while len(glob.glob(os.environ["GO"] + ".held.*")) < 2:
+    time.sleep(0.02)
+for v in range(2, 7):
+    w.weights("policy").publish({"w": np.full(n, v, np.float32)}, v)
+open(os.environ["GO"] + ".done", "w").close()
+PY
+cat >bigread.py <<'PY'
+import aic, ctypes, os, time
+import numpy as np
+from aic import _lib
+w = aic.connect()
+# The C call, to keep the pointer it returns: the bytes in place, no copy.
+p, n, v = ctypes.c_void_p(), ctypes.c_size_t(), ctypes.c_uint64()
+assert _lib.aic_weights_receive(w._h, b"policy", 1, 60000, ctypes.byref(p), ctypes.byref(n), ctypes.byref(v)) == 0
+first = np.frombuffer((ctypes.c_char * n.value).from_address(p.value), dtype=np.uint8)
+open(os.environ["GO"] + ".held.%d" % w.index, "w").close()
+while not os.path.exists(os.environ["GO"] + ".done"):
+    time.sleep(0.02)
+arrs = aic._unpack(first.tobytes())  # version 1, read after versions 2..6 were published
+print("v%d %s %d" % (v.value, "intact" if (arrs["w"] == 1).all() else "overwritten", n.value > 64 << 20))
+arrs, v6 = w.weights("policy").receive(min_version=6, timeout=60)
+print("v%d %s" % (v6, "intact" if (arrs["w"] == 6).all() else "corrupt"))
+PY
+cat >big.yaml <<YAML
+stages:
+  train: {command: [/usr/bin/python3, $dir/bigpub.py], cpus: 0, weights_to: policy, env: {GO: $dir/big}}
+  roll: {command: [/usr/bin/python3, $dir/bigread.py], replicas: 2, cpus: 0, weights_from: policy,
+         env: {GO: $dir/big}}
+YAML
+"$aic" run big.yaml >big.out 2>big.err
+is "$?" 0 "100 MB versions, 2 readers: the job succeeds"
+is "$("$aic" logs roll | sed 's/^[^ ]* //' | sort | uniq -c | awk '{$1=$1; print}' | tr '\n' ';')" "2 v1 intact 1;2 v6 intact;" \
+	"each reader's version 1 stays intact while 5 newer ones are published; version 6 arrives intact"
 done_testing

@@ -23,7 +23,7 @@ static void alloc_free_reuse(void **state)
 	uint64_t x, y;
 
 	(void)state;
-	assert_int_equal(aic_arena_create(&a, 3, REGION), 0);
+	assert_int_equal(aic_arena_create(&a, 3, REGION, 0), 0);
 	x = aic_ring_alloc(&a, REGION, 1000);
 	y = aic_ring_alloc(&a, REGION, 5000);
 	/* In region 1, after its header and the block header, 64-byte aligned. */
@@ -52,7 +52,7 @@ static void full_then_wraps(void **state)
 	size_t len = quarter - AIC_ARENA_ALIGN; /* a block of exactly `quarter` bytes */
 
 	(void)state;
-	assert_int_equal(aic_arena_create(&a, 2, REGION), 0);
+	assert_int_equal(aic_arena_create(&a, 2, REGION, 0), 0);
 	assert_int_equal(aic_ring_alloc(&a, 0, CAP / 4 + 1), 0); /* over a quarter: inline */
 	for (i = 0; i < 4; i++)
 		assert_true((blk[i] = aic_ring_alloc(&a, 0, len)) != 0);
@@ -88,7 +88,7 @@ static void sweep_frees_unreferenced(void **state)
 	uint64_t b0, b1, b2;
 
 	(void)state;
-	assert_int_equal(aic_arena_create(&a, 2, REGION), 0);
+	assert_int_equal(aic_arena_create(&a, 2, REGION, 0), 0);
 	b0 = aic_ring_alloc(&a, REGION, 100);
 	b1 = aic_ring_alloc(&a, REGION, 100);
 	b2 = aic_ring_alloc(&a, REGION, 100);
@@ -106,7 +106,7 @@ static void corrupt_header_refuses(void **state)
 	uint64_t b0;
 
 	(void)state;
-	assert_int_equal(aic_arena_create(&a, 2, REGION), 0);
+	assert_int_equal(aic_arena_create(&a, 2, REGION, 0), 0);
 	b0 = aic_ring_alloc(&a, 0, 100);
 	aic_ring_free(&a, b0);
 	/* Someone scribbled a size that runs off the region: allocation refuses, nothing crashes. */
@@ -125,7 +125,7 @@ static void attach_like_a_worker(void **state)
 	int status;
 
 	(void)state;
-	assert_int_equal(aic_arena_create(&a, 4, REGION), 0);
+	assert_int_equal(aic_arena_create(&a, 4, REGION, 0), 0);
 	assert_int_equal(aic_arena_attach(&w, "x:1:2", &region), -EINVAL);
 	snprintf(spec, sizeof(spec), "%d:%u:%u", a.fd, 3 * REGION, REGION);
 	pid = fork();
