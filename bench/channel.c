@@ -5,14 +5,21 @@
  *   channel get            get (batches of 64) and ack until the channel ends;
  *                          print items, bytes, seconds and put->get latency
  *                          percentiles (the producer stamps each item)
- *   channel memcpy N SIZE  the baseline: the same bytes through memcpy
+ *   channel memcpy N SIZE [RING]  the baseline: the same bytes through memcpy,
+ *                          into one buffer or round a RING-byte ring (the
+ *                          memory a producer's arena region cycles through)
+ *   channel words N SIZE   write to stdout the N items of SIZE bytes that a
+ *                          put with FILL=words sends (for `zstd -b`)
  *   channel wpub N SIZE    publish N versions of SIZE bytes on weight stream
  *                          "w" (rank 0 only), each stamped with the wall
  *                          clock, waiting GAP_MS (env, default 1000) between
  *   channel wrecv N        receive versions 1..N; print each one's time from
  *                          publish to arrival here (one JSON line per version)
  *
- * Prints one JSON line (the consumer, or memcpy).
+ * Prints one JSON line (the consumer, or memcpy). With FILL=words in the
+ * environment, put sends text-like items (random words from a small
+ * vocabulary: compressible about 3:1, like JSON or token text) instead of
+ * zeros.
  */
 #include "config.h"
 
@@ -29,6 +36,40 @@ static double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+#define CORPUS (64u << 20)
+
+/* 64 MiB of random words (fixed seed); item i is the window at i * SIZE. */
+static char *words_corpus(void)
+{
+	static const char *const vocab[] = {
+		"the", "policy", "reward", "token", "model", "of", "and", "gradient", "step",
+		"answer", "prompt", "is", "to", "sample", "value", "a", "in", "loss", "batch",
+		"rollout", "weights", "for", "with", "GPU", "node", "{\"id\":", "},", "0.", "1", "7",
+	};
+	char *c = malloc(CORPUS);
+	unsigned long x = 88172645463325252UL;
+	size_t at = 0;
+
+	while (c && at < CORPUS) {
+		const char *w;
+		size_t n;
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift64 */
+		w = vocab[x % (sizeof(vocab) / sizeof(vocab[0]))];
+		n = strlen(w);
+		if (at + n + 1 > CORPUS)
+			n = CORPUS - at - 1;
+		memcpy(c + at, w, n);
+		c[at + n] = (x >> 32) % 11 ? ' ' : '\n';
+		at += n + 1;
+	}
+	return c;
+}
+
+static const char *item_bytes(const char *corpus, long i, long size)
+{
+	return corpus + (size_t)(i * size) % (CORPUS - (size_t)size + 1);
 }
 
 /* The wall clock: the same on every node of one machine's cluster. */
@@ -52,24 +93,34 @@ int main(int argc, char **argv)
 	struct aic_worker *w;
 	int rc;
 
-	if (argc == 4 && !strcmp(argv[1], "memcpy")) {
-		long n = atol(argv[2]), size = atol(argv[3]), i;
-		char *a = malloc((size_t)size), *b = malloc((size_t)size);
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "memcpy")) {
+		/* Into one buffer (cache-hot), or into successive slots of a RING-byte ring. */
+		long n = atol(argv[2]), size = atol(argv[3]), ring = argc == 5 ? atol(argv[4]) : size, i;
+		long slots = ring / size > 0 ? ring / size : 1;
+		char *a = malloc((size_t)size), *b = malloc((size_t)(slots * size));
 		double t0;
 		memset(a, 1, (size_t)size);
-		memset(b, 2, (size_t)size);
+		memset(b, 2, (size_t)(slots * size));
 		t0 = now();
 		for (i = 0; i < n; i++) {
 			a[0] = (char)i;
-			memcpy(b, a, (size_t)size);
+			memcpy(b + (i % slots) * size, a, (size_t)size);
 		}
 		t0 = now() - t0;
-		printf("{\"what\": \"memcpy\", \"items\": %ld, \"bytes\": %ld, \"seconds\": %.4f, "
+		printf("{\"what\": \"memcpy%s\", \"items\": %ld, \"bytes\": %ld, \"seconds\": %.4f, "
 		       "\"GBps\": %.3f, \"check\": %d}\n",
-		       n, n * size, t0, (double)(n * size) / t0 / 1e9, b[0]);
+		       slots > 1 ? " into a ring" : "", n, n * size, t0, (double)(n * size) / t0 / 1e9, b[0]);
 		free(a);
 		free(b);
 		return 0;
+	}
+	if (argc == 4 && !strcmp(argv[1], "words")) {
+		long n = atol(argv[2]), size = atol(argv[3]), i;
+		char *corpus = size > 0 && (size_t)size <= CORPUS ? words_corpus() : NULL;
+		for (i = 0; corpus && i < n; i++)
+			fwrite(item_bytes(corpus, i, size), 1, (size_t)size, stdout);
+		free(corpus);
+		return corpus ? 0 : 1;
 	}
 	rc = aic_worker_connect(&w);
 	if (rc) {
@@ -108,12 +159,18 @@ int main(int argc, char **argv)
 	} else if (argc == 4 && !strcmp(argv[1], "put")) {
 		long n = atol(argv[2]), size = atol(argv[3]), i;
 		char *buf = calloc(1, (size_t)size < 8 ? 8 : (size_t)size);
+		const char *fill = getenv("FILL");
+		char *corpus = fill && !strcmp(fill, "words") && (size_t)size <= CORPUS ? words_corpus() : NULL;
 		for (i = 0; i < n && rc == 0; i++) {
-			double t = now();
+			double t;
+			if (corpus)
+				memcpy(buf, item_bytes(corpus, i, size), (size_t)size);
+			t = now();
 			memcpy(buf, &t, sizeof(t) <= (size_t)size ? sizeof(t) : 0);
 			rc = aic_put(w, "bench", buf, (size_t)size, 0, -1, NULL);
 		}
 		free(buf);
+		free(corpus);
 	} else if (argc == 2 && !strcmp(argv[1], "get")) {
 		struct aic_item items[64];
 		size_t n, i, count = 0, cap = 1 << 16, nl = 0;
