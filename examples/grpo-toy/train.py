@@ -142,12 +142,12 @@ def main():
     first = np.mean([r[1] for r in rows[:k]]) if rows else 0.0
     last = np.mean([r[1] for r in rows[-k:]]) if rows else 0.0
     counts = sorted(per_id.values()) or [0]
-    # One line for people and tests: every prompt item counted once.
-    print("summary: steps %d prompts %d ids %d per-id %d..%d duplicates %d "
-          "reward %.3f -> %.3f (first/last %d steps) seconds %.1f" %
-          (len(rows), len(seen), len(per_id), counts[0], counts[-1], dups, first, last, k,
+    # One line of `name value` pairs, for people and tests: "prompts" counts
+    # prompt items (lines x epochs) trained on, each once whatever happened.
+    print("summary: steps %d prompts %d ids %d min-per-id %d max-per-id %d duplicates %d "
+          "reward-first %.3f reward-last %.3f seconds %.1f" %
+          (len(rows), len(seen), len(per_id), counts[0], counts[-1], dups, first, last,
            time.monotonic() - t0))
-
 
 if __name__ == "__main__":
     main()
