@@ -59,18 +59,9 @@ copy kill 6 0.01
 cd "$dir/kill" || bail "no $dir/kill"
 "$aic" run job.yaml >run.out 2>run.err &
 job=$!
-pid=
-for _ in $(seq 300); do # until step 10, then find rollout/0's pid
-	if [ -e .aic/latest/logs/train.0.log ] && grep -q '^step 10 ' .aic/latest/logs/train.0.log; then
-		pid=$("$aic" status --json | /usr/bin/python3 -c '
-import json, sys
-print(next(p["pid"] for p in json.load(sys.stdin)["procs"] if p["stage"] == "rollout" and p["index"] == 0))')
-		break
-	fi
-	sleep 0.1
-done
-ok "rollout/0 is running at step 10 (pid ${pid:-none})" [ -n "$pid" ]
-[ -n "$pid" ] && kill -9 "$pid"
+at_step_10() { grep -q '^step 10 ' .aic/latest/logs/train.0.log; }
+pid=$(kill_when rollout 0 at_step_10)
+ok "rollout/0 killed at step 10 (pid ${pid:-none})" [ -n "$pid" ]
 wait "$job"
 is "$?" 0 "a rollout replica killed mid-run: the job still succeeds"
 like "$(cat run.err)" "stage 'rollout' replica 0 .*(killed|signal|status)" "aic saw the replica die"
