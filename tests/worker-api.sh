@@ -5,3 +5,27 @@
 AIC_LIBRARY=${AIC_LIBRARY:-"$AIC_BUILD_DIR/lib/.libs/libaic.so"}
 PYTHONPATH="$AIC_SRC_DIR/python"
 export AIC_LIBRARY PYTHONPATH
+
+# aic_pid STAGE INDEX: the pid of a running job's process (from `aic status`
+# in the current directory; the caller sets $aic).
+aic_pid() {
+	"$aic" status --json | /usr/bin/python3 -c '
+import json, sys
+print(next(p["pid"] for p in json.load(sys.stdin)["procs"]
+           if p["stage"] == sys.argv[1] and p["index"] == int(sys.argv[2])))' "$1" "$2"
+}
+
+# kill_when STAGE INDEX CMD...: polls CMD (every 0.05 s, for up to 30 s);
+# once it succeeds, kills STAGE/INDEX of the running job with SIGKILL and
+# prints its pid. Prints nothing when CMD never succeeded.
+kill_when() {
+	kw_stage=$1 kw_index=$2
+	shift 2
+	for _ in $(seq 600); do
+		if "$@" 2>/dev/null; then
+			kw_pid=$(aic_pid "$kw_stage" "$kw_index") && kill -9 "$kw_pid" && echo "$kw_pid"
+			return
+		fi
+		sleep 0.05
+	done
+}

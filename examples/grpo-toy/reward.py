@@ -1,0 +1,26 @@
+"""Reward: scores every answer of a group against the verifiable task."""
+import json
+
+import aic
+import policy
+
+
+def main():
+    w = aic.connect()
+    n = 0
+    while True:
+        try:
+            items = w.get("samples", max_items=8, timeout=10)
+        except aic.Closed:
+            break
+        for it in items:
+            s = json.loads(it.data)
+            s["rewards"] = [policy.correct(s, a) for a in s["answers"]]
+            w.put("scored", json.dumps(s).encode())
+        w.ack(items)
+        n += len(items)
+    print("reward %d: scored %d groups" % (w.replica, n))
+
+
+if __name__ == "__main__":
+    main()

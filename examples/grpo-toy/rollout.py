@@ -1,0 +1,77 @@
+"""Rollout: samples a group of answers per prompt from the current policy.
+
+Reads prompts (the spec's JSONL source), writes one item per prompt to
+`samples` with all GROUP answers, tagged with the weights version that made
+them, and acks the prompt only after that put: a replica killed in between
+loses nothing (aic redelivers the prompt; train drops the second group by
+the prompt item's key).
+
+A replica does not run more than one version ahead of the trainer: after its
+share of a training step (QUOTA groups) it waits for the next weights. That
+keeps samples on-policy enough for max_staleness: 1, under which aic drops
+samples made with weights two versions old (and their prompts would be lost).
+"""
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+import aic
+import policy
+
+GROUP = int(os.environ.get("GROUP", "8"))
+QUOTA = int(os.environ.get("QUOTA", "8"))
+# How long to wait for new weights before going on with the old ones: the
+# trainer may be short of groups at the end of an epoch or after a restart.
+WAIT_S = float(os.environ.get("WEIGHTS_WAIT_S", "2"))
+# Seconds of pretend generation per group: a real rollout engine is the slow
+# stage of RL; this makes the toy's run long enough to watch (aic status).
+GEN_DELAY_S = float(os.environ.get("GEN_DELAY_S", "0"))
+
+
+def main():
+    w = aic.connect()
+    stream = w.weights("policy")
+    params, version = stream.receive(min_version=1, timeout=120)
+    rng = np.random.default_rng([w.replica, os.getpid()])
+    made = 0  # groups made with `version`
+    done = 0
+    while True:
+        try:
+            items = w.get("prompts", max_items=2, timeout=10)
+        except aic.Closed:
+            break
+        if not items:
+            continue
+        if made >= QUOTA:
+            try:
+                params, version = stream.receive(min_version=version + 1, timeout=WAIT_S)
+                made = 0
+            except TimeoutError:
+                pass
+        else:
+            try:  # newer weights, if any, without waiting
+                params, version = stream.receive(min_version=version + 1, timeout=0)
+                made = 0
+            except TimeoutError:
+                pass
+        prompts = [json.loads(it.data) for it in items]
+        p = policy.probs(params, policy.encode(prompts))
+        for i, (it, prompt, row) in enumerate(zip(items, prompts, p)):
+            answers = rng.choice(policy.ANSWERS, size=GROUP, p=row)
+            time.sleep(GEN_DELAY_S)
+            out = dict(prompt, key=list(it.key()), answers=answers.tolist(), version=version)
+            # Puts are pipelined; waiting for the last one to be accepted
+            # means all were, so acking the prompts cannot lose them.
+            w.put("samples", json.dumps(out).encode(), version=version, wait=i == len(items) - 1)
+        w.ack(items)
+        made += len(items)
+        done += len(items)
+    print("rollout %d: %d prompts, last weights version %d" % (w.replica, done, version))
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+"""Train: a gang of ranks doing GRPO on the scored groups, weights to rollout.
+
+Every step each rank takes up to BATCH/WORLD_SIZE groups from `scored`; the
+ranks exchange which prompts they hold (collective.Gang, over MASTER_ADDR:
+MASTER_PORT), drop groups already trained on (a redelivered prompt makes a
+second group with the same prompt item key), compute the policy gradient of
+their own groups and sum the gradients over the gang, so every rank applies
+the same update and holds the same weights. Rank 0 publishes them as the
+next version, logs the step's mean reward, and writes reward.csv and
+reward.png into OUT_DIR (default: the working directory, the job's
+directory under aic).
+
+The update is GRPO's without the clipping: with one update per batch and
+samples at most one version old the probability ratio stays near 1, so the
+objective reduces to sum over groups of mean_i A_i * log pi(y_i | x), with
+the group-relative advantage A_i = (r_i - mean(r)) / (std(r) + eps).
+"""
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+import aic
+import collective
+import policy
+
+BATCH = int(os.environ.get("BATCH", "16"))  # groups per step, all ranks together
+LR = float(os.environ.get("LR", "4"))
+# A rank that waits this long for a group takes part in the step with what
+# it has: at the end of the data, or while a rollout replica restarts.
+IDLE_S = float(os.environ.get("IDLE_S", "0.5"))
+OUT_DIR = os.environ.get("OUT_DIR", ".")
+EPS = 1e-6
+
+
+def group_gradient(params, groups):
+    """Sum over groups of the mean over samples of A_i * d log pi(y_i|x) / dW."""
+    grad = np.zeros_like(params["W"])
+    if not groups:
+        return grad
+    x = policy.encode(groups)
+    p = policy.probs(params, x)
+    for xi, pi, g in zip(x, p, groups):
+        r = np.asarray(g["rewards"])
+        adv = (r - r.mean()) / (r.std() + EPS)
+        # d log softmax(z)_y / dz = onehot(y) - p, for each sample.
+        dz = -np.outer(adv, pi)
+        dz[np.arange(len(r)), g["answers"]] += adv
+        grad += np.outer(xi, dz.mean(axis=0))
+    return grad
+
+
+def plot(rows, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot([r[0] for r in rows], [r[1] for r in rows], marker=".")
+    ax.axhline(1 / policy.ANSWERS, color="gray", ls="--", lw=1, label="chance")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("mean reward")
+    ax.set_ylim(0, 1.05)
+    ax.set_title("grpo-toy: a+b mod 10")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def main():
+    gang = collective.Gang()
+    w = aic.connect()
+    stream = w.weights("policy")
+    params = policy.init()
+    version = 1
+    if gang.rank == 0:
+        stream.publish(params, version)
+    per_rank = math.ceil(BATCH / gang.world)
+    seen = set()  # prompt item keys trained on, the same on every rank
+    per_id = {}  # prompt id -> times trained on (once per epoch)
+    dups = 0
+    rows = []  # (step, mean reward, seconds, groups, mean version lag)
+    t0 = time.monotonic()
+    closed = False
+    while True:
+        held = []
+        while not closed and len(held) < per_rank:
+            try:
+                items = w.get("scored", max_items=per_rank - len(held), timeout=IDLE_S)
+            except aic.Closed:
+                closed = True
+                break
+            if not items:
+                break
+            held += items
+        groups = [json.loads(it.data) for it in held]
+        parts = gang.allgather({"keys": [g["key"] + [g["id"]] for g in groups], "closed": closed})
+        # Which groups are new: the first holder of a prompt item, in rank
+        # order, trains on it; every rank reaches the same verdict.
+        fresh = []
+        for r, (meta, _) in enumerate(parts):
+            for producer, item_id, prompt_id in meta["keys"]:
+                new = (producer, item_id) not in seen
+                if new:
+                    seen.add((producer, item_id))
+                    per_id[prompt_id] = per_id.get(prompt_id, 0) + 1
+                else:
+                    dups += 1
+                if r == gang.rank:
+                    fresh.append(new)
+        mine = [g for g, new in zip(groups, fresh) if new]
+        local = np.concatenate([group_gradient(params, mine).ravel(),
+                                [sum(np.mean(g["rewards"]) for g in mine), len(mine),
+                                 sum(version - g["version"] for g in mine)]])
+        total = gang.allreduce(local)
+        grad, (reward_sum, n, lag) = total[:-3].reshape(params["W"].shape), total[-3:]
+        if n > 0:
+            params = {"W": params["W"] + LR * grad}
+            version += 1
+            if gang.rank == 0:
+                stream.publish(params, version)
+                row = (len(rows) + 1, reward_sum / n, time.monotonic() - t0, int(n), lag / n)
+                rows.append(row)
+                print("step %d reward %.3f groups %d lag %.2f t %.1fs" %
+                      (row[0], row[1], row[3], row[4], row[2]))
+                sys.stdout.flush()
+        w.ack(held)
+        if all(meta["closed"] for meta, _ in parts):
+            break
+    gang.close()
+    if gang.rank != 0:
+        return
+    with open(os.path.join(OUT_DIR, "reward.csv"), "w") as f:
+        f.write("step,mean_reward,time_s,groups,version_lag\n")
+        for r in rows:
+            f.write("%d,%.4f,%.3f,%d,%.2f\n" % r)
+    if rows:
+        plot(rows, os.path.join(OUT_DIR, "reward.png"))
+    k = max(1, min(5, len(rows) // 4))
+    first = np.mean([r[1] for r in rows[:k]]) if rows else 0.0
+    last = np.mean([r[1] for r in rows[-k:]]) if rows else 0.0
+    counts = sorted(per_id.values()) or [0]
+    # One line of `name value` pairs, for people and tests: "prompts" counts
+    # prompt items (lines x epochs) trained on, each once whatever happened.
+    print("summary: steps %d prompts %d ids %d min-per-id %d max-per-id %d duplicates %d "
+          "reward-first %.3f reward-last %.3f seconds %.1f" %
+          (len(rows), len(seen), len(per_id), counts[0], counts[-1], dups, first, last,
+           time.monotonic() - t0))
+
+if __name__ == "__main__":
+    main()
