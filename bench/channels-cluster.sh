@@ -30,7 +30,7 @@ stages:
         env: {FILL: "$2"}}
   get: {command: [$build/bench/channel, get], gpus: 4, cpus: 0, inputs: [bench]}
 channels:
-  bench: {capacity: 16, compress: $1}
+  bench: {capacity: ${CAPACITY:-16}, compress: $1}
 SPEC
 	rm -rf .aic
 	srun -N2 -w n1,n3 --ntasks-per-node=1 --cpus-per-task=2 --gres=gpu:4 --mpi=pmix \
@@ -38,6 +38,10 @@ SPEC
 	cat .aic/latest/logs/get.0.log
 }
 xchannel false zeros
+# How many of the puts (at the producer's agent) and pulls (at the consumer's) went through shared memory.
+python3 -c "
+import json; c = json.load(open('.aic/latest/summary.json'))['channels']['bench']
+print(json.dumps({'what': 'arena items (puts + pulls)', 'items': c['arena_items'], 'of': 2 * $n}))"
 
 # Compression: text-like items (FILL=words, about 4:1) through a compressed
 # channel, beside `zstd -b1` (the level the channel uses) on the same bytes.

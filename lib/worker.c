@@ -333,8 +333,19 @@ int aic_put(struct aic_worker *w, const char *chan, const void *data, size_t len
 	aic_put_u32(head, c);
 	aic_put_u64(head + 4, version);
 	aic_put_u32(head + 12, wire_timeout(timeout_ms));
-	/* A large item is written once, into this worker's arena region; only its place travels. */
-	off = len >= ARENA_MIN_BYTES && len < AIC_ITEM_SHM ? aic_ring_alloc(&w->arena, w->region, len) : 0;
+	/*
+	 * A large item is written once, into this worker's arena region; only its
+	 * place travels. A full ring means items are still queued or in flight:
+	 * while puts of this worker wait for the channel, their answers come as
+	 * consumers ack, which frees room, so wait for one rather than go inline.
+	 */
+	off = 0;
+	while (len >= ARENA_MIN_BYTES && len < AIC_ITEM_SHM && w->arena.base &&
+	       !(off = aic_ring_alloc(&w->arena, w->region, len)) && w->puts_out > 0) {
+		rc = settle_puts(w, w->puts_out - 1);
+		if (rc)
+			return rc;
+	}
 	if (off) {
 		memcpy(w->arena.base + off, data, len);
 		aic_put_u64(head + 16, off);
