@@ -1,10 +1,13 @@
+# shellcheck shell=sh disable=SC2154
 # Sourced by the tests that run examples/grpo-toy (tests/python/grpo-toy.sh
 # under `aic run`, tests/integration/grpo-toy.sh on the cluster). They set
 # $aic and cd into the copy before using the checks.
 
 # grpo_copy DIR EPOCHS GEN_DELAY_S: a copy of the example in DIR, shortened.
 grpo_copy() {
-	mkdir -p "$1" && cp -r "$AIC_SRC_DIR/examples/grpo-toy/." "$1" || bail "cannot copy the example to $1"
+	if ! mkdir -p "$1" || ! cp -r "$AIC_SRC_DIR/examples/grpo-toy/." "$1"; then
+		bail "cannot copy the example to $1"
+	fi
 	sed -i -e "s/epochs: [0-9]*/epochs: $2/" -e "s/GEN_DELAY_S: [0-9.]*/GEN_DELAY_S: $3/" "$1/job.yaml"
 	grep -q "epochs: $2," "$1/job.yaml" || bail "job.yaml has no 'epochs:' to shorten"
 }
@@ -26,6 +29,7 @@ PY
 }
 # grpo_learned: from near chance (0.1) to near solved, by a clear margin.
 grpo_learned() {
+	# shellcheck disable=SC2046 # two words: first and last
 	set -- $(grpo_rewards)
 	awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < 0.3 && b >= 0.8 && b - a >= 0.5) }'
 }
