@@ -5,7 +5,8 @@
 
 # grpo_copy DIR EPOCHS GEN_DELAY_S: a copy of the example in DIR, shortened.
 grpo_copy() {
-	if ! mkdir -p "$1" || ! cp -r "$AIC_SRC_DIR/examples/grpo-toy/." "$1"; then
+	# u+w: make distcheck's source tree is read-only, and so would the copy be.
+	if ! mkdir -p "$1" || ! cp -r "$AIC_SRC_DIR/examples/grpo-toy/." "$1" || ! chmod -R u+w "$1"; then
 		bail "cannot copy the example to $1"
 	fi
 	sed -i -e "s/epochs: [0-9]*/epochs: $2/" -e "s/GEN_DELAY_S: [0-9.]*/GEN_DELAY_S: $3/" "$1/job.yaml"
