@@ -44,4 +44,19 @@ ok "learning still reaches near solved" grpo_learned
 is "$(grpo_counts)" "600 100 6 6" \
 	"no prompt is lost and none is trained on twice"
 is "$(grpo_stale)" 0 "no sample was dropped as stale"
+
+# A training rank killed: without a checkpoint the gang cannot resume, and
+# the spec says restart: {max: 0}, so the job fails rather than start over.
+grpo_copy "$dir/train" 6 0.01
+cd "$dir/train" || bail "no $dir/train"
+"$aic" run job.yaml >run.out 2>run.err &
+job=$!
+at_step_5() { grep -q '^step 5 ' .aic/latest/logs/train.0.log; }
+pid=$(kill_when train 1 at_step_5)
+ok "train/1 killed at step 5 (pid ${pid:-none})" [ -n "$pid" ]
+wait "$job"
+is "$?" 1 "the job fails"
+like "$(cat run.err)" "stage 'train'.* failed" "naming the training stage"
+is "$(/usr/bin/python3 -c "import json; print(sum(p['state'] == 'running' for p in json.load(open('.aic/latest/status.json'))['procs']))")" \
+	0 "and nothing is left running"
 done_testing
