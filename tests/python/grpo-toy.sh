@@ -2,7 +2,8 @@
 # examples/grpo-toy under `aic run`, shortened: the reward rises from chance
 # to near solved, every prompt item is trained on exactly once, the CSV and
 # the PNG are written; then again with a rollout replica killed (-9)
-# mid-run: learning goes on and no prompt is lost.
+# mid-run: learning goes on and no prompt is lost; a training rank killed:
+# the job fails (the toy has no checkpoint to restart from).
 . "$AIC_SRC_DIR/tests/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/worker-api.sh"
@@ -26,17 +27,26 @@ is "$(grpo_counts)" "600 100 6 6" \
 	"every prompt item is trained on exactly once (100 prompts, 6 epochs)"
 is "$(grpo_stale)" 0 "no sample was dropped as stale (max_staleness: 1)"
 
+# run_and_kill NAME STAGE INDEX STEP: runs a copy (with pretend generation
+# time, so it lasts a few seconds), kills STAGE/INDEX with SIGKILL once
+# training reaches STEP, and sets $rc to the job's exit status.
+run_and_kill() {
+	grpo_copy "$dir/$1" 6 0.01
+	cd "$dir/$1" || bail "no $dir/$1"
+	"$aic" run job.yaml >run.out 2>run.err &
+	job=$!
+	rk_step=$4
+	at_step() { grep -q "^step $rk_step " .aic/latest/logs/train.0.log; }
+	pid=$(kill_when "$2" "$3" at_step)
+	ok "$2/$3 killed at step $4 (pid ${pid:-none})" [ -n "$pid" ]
+	wait "$job"
+	rc=$?
+}
+
 # A rollout replica killed mid-run: aic restarts it, its un-acked prompts
 # are delivered again, and train drops any group made twice.
-grpo_copy "$dir/kill" 6 0.01
-cd "$dir/kill" || bail "no $dir/kill"
-"$aic" run job.yaml >run.out 2>run.err &
-job=$!
-at_step_10() { grep -q '^step 10 ' .aic/latest/logs/train.0.log; }
-pid=$(kill_when rollout 0 at_step_10)
-ok "rollout/0 killed at step 10 (pid ${pid:-none})" [ -n "$pid" ]
-wait "$job"
-is "$?" 0 "a rollout replica killed mid-run: the job still succeeds"
+run_and_kill rollout rollout 0 10
+is "$rc" 0 "a rollout replica killed mid-run: the job still succeeds"
 like "$(cat run.err)" "stage 'rollout' replica 0 .*(killed|signal|status)" "aic saw the replica die"
 like "$(cat run.err)" "restarting stage 'rollout' replica 0" "and restarted it"
 diag "$("$aic" logs train/0 | grep summary:)"
@@ -47,15 +57,8 @@ is "$(grpo_stale)" 0 "no sample was dropped as stale"
 
 # A training rank killed: without a checkpoint the gang cannot resume, and
 # the spec says restart: {max: 0}, so the job fails rather than start over.
-grpo_copy "$dir/train" 6 0.01
-cd "$dir/train" || bail "no $dir/train"
-"$aic" run job.yaml >run.out 2>run.err &
-job=$!
-at_step_5() { grep -q '^step 5 ' .aic/latest/logs/train.0.log; }
-pid=$(kill_when train 1 at_step_5)
-ok "train/1 killed at step 5 (pid ${pid:-none})" [ -n "$pid" ]
-wait "$job"
-is "$?" 1 "the job fails"
+run_and_kill train train 1 5
+is "$rc" 1 "a training rank killed: the job fails"
 like "$(cat run.err)" "stage 'train'.* failed" "naming the training stage"
 is "$(/usr/bin/python3 -c "import json; print(sum(p['state'] == 'running' for p in json.load(open('.aic/latest/status.json'))['procs']))")" \
 	0 "and nothing is left running"
