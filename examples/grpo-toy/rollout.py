@@ -13,7 +13,6 @@ samples made with weights two versions old (and their prompts would be lost).
 """
 import json
 import os
-import sys
 import time
 
 import numpy as np
@@ -45,18 +44,12 @@ def main():
             break
         if not items:
             continue
-        if made >= QUOTA:
-            try:
-                params, version = stream.receive(min_version=version + 1, timeout=WAIT_S)
-                made = 0
-            except TimeoutError:
-                pass
-        else:
-            try:  # newer weights, if any, without waiting
-                params, version = stream.receive(min_version=version + 1, timeout=0)
-                made = 0
-            except TimeoutError:
-                pass
+        try:  # newer weights: wait for them once this version made our share
+            params, version = stream.receive(min_version=version + 1,
+                                             timeout=WAIT_S if made >= QUOTA else 0)
+            made = 0
+        except TimeoutError:
+            pass
         prompts = [json.loads(it.data) for it in items]
         p = policy.probs(params, policy.encode(prompts))
         for i, (it, prompt, row) in enumerate(zip(items, prompts, p)):
@@ -69,8 +62,7 @@ def main():
         w.ack(items)
         made += len(items)
         done += len(items)
-    print("rollout %d: %d prompts, last weights version %d" % (w.replica, done, version))
-    sys.stdout.flush()
+    print("rollout %d: %d prompts, last weights version %d" % (w.replica, done, version), flush=True)
 
 
 if __name__ == "__main__":

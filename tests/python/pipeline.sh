@@ -13,7 +13,9 @@ trap 'rm -rf "$dir"' EXIT
 
 # copy NAME REPLICAS: a copy of the example with that many model replicas.
 copy() {
-	cp -r "$AIC_SRC_DIR/examples/pipeline" "$dir/$1" || bail "cannot copy the example"
+	# u+w: make distcheck's source tree is read-only, and so would the copy be.
+	cp -r "$AIC_SRC_DIR/examples/pipeline" "$dir/$1" && chmod -R u+w "$dir/$1" ||
+		bail "cannot copy the example"
 	rm -f "$dir/$1/out.jsonl"
 	sed -i "s/replicas: 3/replicas: $2/" "$dir/$1/job.yaml"
 	grep -q "replicas: $2\$" "$dir/$1/job.yaml" || bail "job.yaml has no model 'replicas: 3'"

@@ -1,0 +1,40 @@
+# shellcheck shell=sh disable=SC2154
+# Sourced by the tests that run examples/grpo-toy (tests/python/grpo-toy.sh
+# under `aic run`, tests/integration/grpo-toy.sh on the cluster). They set
+# $aic and cd into the copy before using the checks.
+
+# grpo_copy DIR EPOCHS GEN_DELAY_S: a copy of the example in DIR, shortened.
+grpo_copy() {
+	# u+w: make distcheck's source tree is read-only, and so would the copy be.
+	if ! mkdir -p "$1" || ! cp -r "$AIC_SRC_DIR/examples/grpo-toy/." "$1" || ! chmod -R u+w "$1"; then
+		bail "cannot copy the example to $1"
+	fi
+	sed -i -e "s/epochs: [0-9]*/epochs: $2/" -e "s/GEN_DELAY_S: [0-9.]*/GEN_DELAY_S: $3/" "$1/job.yaml"
+	grep -q "epochs: $2," "$1/job.yaml" || bail "job.yaml has no 'epochs:' to shorten"
+}
+# grpo_field NAME: a number from train/0's summary line, e.g. `grpo_field prompts`.
+grpo_field() {
+	"$aic" logs train/0 | sed -n "s/.*summary:.* $1 \([0-9.]*\).*/\1/p"
+}
+# grpo_counts: "prompt-items prompt-ids min-per-id max-per-id" from the summary.
+grpo_counts() {
+	echo "$(grpo_field prompts) $(grpo_field ids) $(grpo_field min-per-id) $(grpo_field max-per-id)"
+}
+# grpo_rewards: "first last" mean rewards of the first and last 5 steps of reward.csv.
+grpo_rewards() {
+	/usr/bin/python3 - .aic/latest/reward.csv <<'PY'
+import csv, sys
+r = [float(row["mean_reward"]) for row in csv.DictReader(open(sys.argv[1]))]
+print("%.3f %.3f" % (sum(r[:5]) / 5, sum(r[-5:]) / 5) if len(r) >= 10 else "too-few-steps")
+PY
+}
+# grpo_learned: from near chance (0.1) to near solved, by a clear margin.
+grpo_learned() {
+	# shellcheck disable=SC2046 # two words: first and last
+	set -- $(grpo_rewards)
+	awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < 0.3 && b >= 0.8 && b - a >= 0.5) }'
+}
+# grpo_stale: samples dropped for staleness, over every channel (summary.json).
+grpo_stale() {
+	/usr/bin/python3 -c 'import json; print(sum(c["stale_dropped"] for c in json.load(open(".aic/latest/summary.json"))["channels"].values()))'
+}

@@ -1,0 +1,44 @@
+#!/bin/sh
+# examples/grpo-toy on the cluster, shortened, as a researcher submits it:
+# sbatch --aic-job with one aic-launch per node. The job succeeds, the
+# reward rises from chance to near solved and every prompt is trained on
+# exactly once.
+. "$AIC_SRC_DIR/tests/integration/lib.sh"
+need_cluster 3
+/usr/bin/python3 -c 'import numpy, matplotlib' 2>/dev/null ||
+	bail "Debian's python3-numpy or python3-matplotlib is missing (scripts/deps)"
+dir=$(work_dir)
+aic="$AIC_BUILD_DIR/launcher/aic"
+. "$AIC_SRC_DIR/tests/worker-api.sh"
+. "$AIC_SRC_DIR/tests/grpo-toy.sh"
+grpo_copy "$dir" 6 0
+# GPUs (the cluster's are fake; numpy does not care) spread the job: a
+# training rank with 3 of a node's 4 needs a node to itself, so the gang's
+# all-reduce, the channels and the weight stream all cross nodes.
+sed -i -e 's/^    ranks: 2$/&\n    gpus: 3/' -e 's/^    replicas: 2$/&\n    gpus: 2/' "$dir/job.yaml"
+[ "$(grep -c '^    gpus: [23]$' "$dir/job.yaml")" = 2 ] || bail "cannot add GPUs to job.yaml"
+# From the example's directory: the job directory is made under the submit
+# directory, and the spec names its scripts from there.
+cd "$dir" || bail "cannot enter $dir"
+
+cat >job.sh <<JOB
+#!/bin/sh
+#SBATCH -N3
+#SBATCH --ntasks-per-node=1
+#SBATCH -o $dir/job.out
+srun --mpi=pmix "$AIC_BUILD_DIR/launcher/aic-launch"
+JOB
+timeout 300 sbatch --wait --aic-job=job.yaml job.sh >sbatch.out 2>&1
+is "$?" 0 "grpo-toy through sbatch --aic-job on 3 nodes: the job succeeds"
+diag "$(cat job.out)"
+is "$(/usr/bin/python3 -c "import json; print(json.load(open('.aic/latest/summary.json'))['state'])")" \
+	succeeded "its summary says it succeeded"
+diag "$("$aic" logs train/0 | grep summary:)"
+where=$(/usr/bin/python3 -c "import json; print(' '.join('%s/%d@%s' % (p['stage'], p['index'], p['node']) for p in json.load(open('.aic/latest/status.json'))['procs']))")
+diag "placement: $where"
+is "$(echo "$where" | tr ' ' '\n' | sed -n 's/^train.*@//p' | sort -u | wc -l)" 2 \
+	"the training ranks ran on two nodes"
+ok "the reward rises from near chance (< 0.3) to near solved (>= 0.8)" grpo_learned
+is "$(grpo_counts)" "600 100 6 6" "every prompt item is trained on exactly once"
+is "$(grpo_stale)" 0 "no sample was dropped as stale"
+done_testing
