@@ -74,6 +74,7 @@ enum aic_msg {
 /* ITEMS flags. */
 #define AIC_ITEMS_EOF 1u  /* the channel is closed and drained */
 #define AIC_ITEMS_ZSTD 2u /* PEER_ITEMS: u32 raw length, then the items as one zstd frame */
+#define AIC_ITEMS_MORE 4u /* PEER_ITEMS: more frames of the same answer follow */
 /* A timeout field meaning "wait forever". */
 #define AIC_WIRE_FOREVER 0xffffffffu
 /* Bytes before each item's payload in ITEMS: producer, id, version, length. */

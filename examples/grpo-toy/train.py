@@ -7,7 +7,7 @@ second group with the same prompt item key), compute the policy gradient of
 their own groups and sum the gradients over the gang, so every rank applies
 the same update and holds the same weights. Rank 0 publishes them as the
 next version, logs the step's mean reward, and writes reward.csv and
-reward.png into OUT_DIR (default: the working directory, the job's
+reward.png into OUT_DIR (default: AIC_JOB_DIR, the job's
 directory under aic).
 
 The update is GRPO's without the clipping: with one update per batch and
@@ -32,7 +32,7 @@ LR = float(os.environ.get("LR", "4"))
 # A rank that waits this long for a group takes part in the step with what
 # it has: at the end of the data, or while a rollout replica restarts.
 IDLE_S = float(os.environ.get("IDLE_S", "0.5"))
-OUT_DIR = os.environ.get("OUT_DIR", ".")
+OUT_DIR = os.environ.get("OUT_DIR") or os.environ.get("AIC_JOB_DIR", ".")
 EPS = 1e-6
 
 

@@ -32,6 +32,8 @@
 #define ZSTD_LEVEL 1
 
 #define PULL_WAIT_MS 500 /* a peer's long poll: answered empty after this */
+#define PULL_WINDOW 2	 /* pulls in flight to one peer */
+#define PEER_FRAME_BYTES (1u << 20)
 /*
  * Items pulled ahead for local readers: at most this many, and at most a
  * quarter of the channel's capacity, so that one node's readers do not
@@ -96,7 +98,11 @@ struct chan {
 	uint32_t n_remote;
 	uint32_t remote[MAX_PEERS];
 	bool drained[MAX_PEERS]; /* said EOF */
-	bool pulling[MAX_PEERS]; /* a PULL is outstanding */
+	/* Pulls in flight to each peer, oldest first: items asked, items got of the oldest. */
+	uint8_t pulls_out[MAX_PEERS];
+	uint32_t ask[MAX_PEERS][PULL_WINDOW];
+	uint32_t got[MAX_PEERS];
+	uint32_t asked; /* items asked of all peers and not come yet */
 	uint32_t next_remote;
 	/* The channel's source file, when this agent feeds it. */
 	char *source;
@@ -423,23 +429,48 @@ static void drop_stale(struct chan *ch)
  * Sends up to max items from the queues to c, which then holds them: to a
  * worker (ITEMS, pulled items first) or to a peer that pulls (PEER_ITEMS with
  * the channel's id first, own items only). Returns how many were sent.
+ *
+ * To a peer, an answer goes as frames of about PEER_FRAME_BYTES, all but the
+ * last flagged AIC_ITEMS_MORE: the peer works on the first items while the
+ * rest are on the wire, and asks again before the answer is complete.
  */
+static uint32_t deliver_frame(struct chan *ch, struct aic_conn *c, uint32_t max, bool peer,
+			      bool *more);
+
 static uint32_t deliver(struct chan *ch, struct aic_conn *c, uint32_t max, bool peer)
+{
+	uint32_t sent = 0, n;
+	bool more = true;
+
+	while (more && sent < max && (n = deliver_frame(ch, c, max - sent, peer, &more)) > 0)
+		sent += n;
+	return sent;
+}
+
+static uint32_t deliver_frame(struct chan *ch, struct aic_conn *c, uint32_t max, bool peer,
+			      bool *more)
 {
 	struct queue *qs[2] = {peer ? NULL : &ch->pulled, &ch->own};
 	uint8_t *buf, *p, *start;
 	size_t bytes = 0;
-	uint32_t n = 0, k;
+	uint32_t n = 0, k, flags = 0;
 	struct item *it;
 	int q;
 	/* A worker that maps the arena reads arena items in place: only offsets travel. */
 	bool in_place = !peer && region_of(ch->cs, c) != 0;
 
+	*more = false;
 	if (!peer)
 		drop_stale(ch);
 	for (q = 0; q < 2; q++)
-		for (it = qs[q] ? qs[q]->head : NULL; it && n < max; it = it->next, n++)
+		for (it = qs[q] ? qs[q]->head : NULL; it && n < max; it = it->next, n++) {
+			if (peer && n > 0 && bytes + it->len > PEER_FRAME_BYTES) {
+				*more = true; /* the rest in the next frame of this answer */
+				flags = AIC_ITEMS_MORE;
+				break;
+			}
 			bytes += AIC_ITEM_HEADER + (in_place && it->shm ? 8 : it->len);
+		}
 	if (n == 0)
 		return 0;
 	/*
@@ -452,7 +483,7 @@ static uint32_t deliver(struct chan *ch, struct aic_conn *c, uint32_t max, bool 
 	start = buf + AIC_WIRE_HEADER;
 	aic_put_u32(start, ch->id);
 	aic_put_u32(start + 4, n);
-	aic_put_u32(start + 8, 0);
+	aic_put_u32(start + 8, flags);
 	p = start + 12;
 	for (k = 0, q = 0; k < n; k++) {
 		while (!(it = qs[q] ? pop(qs[q]) : NULL))
@@ -486,7 +517,7 @@ static uint32_t deliver(struct chan *ch, struct aic_conn *c, uint32_t max, bool 
 				ch->zstd_in += raw;
 				ch->zstd_out += z;
 				memcpy(zbuf + AIC_WIRE_HEADER, start, 12);
-				aic_put_u32(zbuf + AIC_WIRE_HEADER + 8, AIC_ITEMS_ZSTD);
+				aic_put_u32(zbuf + AIC_WIRE_HEADER + 8, flags | AIC_ITEMS_ZSTD);
 				aic_put_u32(zbuf + AIC_WIRE_HEADER + 12, (uint32_t)raw);
 				aic_wire_header(zbuf, AIC_MSG_PEER_ITEMS, (uint32_t)(16 + z));
 				free(buf);
@@ -653,7 +684,7 @@ static struct aic_conn *peer_conn(struct chan_set *cs, struct peer *p)
  */
 static void pull(struct chan_set *cs, struct chan *ch)
 {
-	uint32_t want = 0, tries;
+	uint32_t want = 0, tries, per_pull;
 	struct wait *w;
 
 	for (w = ch->gets; w; w = w->next)
@@ -664,23 +695,57 @@ static void pull(struct chan_set *cs, struct chan *ch)
 		uint32_t ahead = ch->capacity / 4;
 		want += ahead < 1 ? 1 : ahead > PREFETCH ? PREFETCH : ahead;
 	}
-	for (tries = 0; tries < ch->n_remote && want > ch->pulled.n; tries++) {
-		uint32_t r = ch->next_remote++ % ch->n_remote;
+	/* Each pull asks a share, so that a second one is in flight as the first is answered. */
+	per_pull = want / PULL_WINDOW > 0 ? want / PULL_WINDOW : 1;
+	for (tries = 0; tries < ch->n_remote * PULL_WINDOW && want > ch->pulled.n + ch->asked; tries++) {
+		uint32_t r = ch->next_remote++ % ch->n_remote, n;
 		struct peer *p;
 		uint8_t req[12];
-		if (ch->drained[r] || ch->pulling[r])
+		if (ch->drained[r] || ch->pulls_out[r] >= PULL_WINDOW)
 			continue;
 		p = peer_of(cs, ch->remote[r]);
 		if (!p || !peer_conn(cs, p))
 			continue;
 		if (!p->conn->authed)
 			continue; /* connecting: its WELCOME pulls again */
+		n = want - ch->pulled.n - ch->asked;
+		n = n > per_pull ? per_pull : n;
 		aic_put_u32(req, ch->id);
-		aic_put_u32(req + 4, want - ch->pulled.n);
+		aic_put_u32(req + 4, n);
 		aic_put_u32(req + 8, PULL_WAIT_MS);
-		if (aic_conn_send_raw(p->conn, AIC_MSG_PULL, req, sizeof(req), NULL, 0) == 0)
-			ch->pulling[r] = true;
+		if (aic_conn_send_raw(p->conn, AIC_MSG_PULL, req, sizeof(req), NULL, 0) != 0)
+			continue;
+		ch->ask[r][ch->pulls_out[r]++] = n;
+		ch->asked += n;
 	}
+}
+
+/* n items came from peer r; `last`: its oldest pull is answered (what it lacked will not come). */
+static void pull_answered(struct chan *ch, uint32_t r, uint32_t n, bool last)
+{
+	uint32_t k;
+
+	if (!ch->pulls_out[r])
+		return;
+	ch->got[r] += n;
+	ch->asked -= n < ch->asked ? n : ch->asked;
+	if (!last)
+		return;
+	if (ch->ask[r][0] > ch->got[r]) {
+		uint32_t lack = ch->ask[r][0] - ch->got[r];
+		ch->asked -= lack < ch->asked ? lack : ch->asked;
+	}
+	for (k = 1; k < ch->pulls_out[r]; k++)
+		ch->ask[r][k - 1] = ch->ask[r][k];
+	ch->pulls_out[r]--;
+	ch->got[r] = 0;
+}
+
+/* Peer r went away: its pulls in flight will not be answered. */
+static void pulls_lost(struct chan *ch, uint32_t r)
+{
+	while (ch->pulls_out[r])
+		pull_answered(ch, r, 0, true);
 }
 
 /*
@@ -745,7 +810,7 @@ static void on_items(struct chan_set *cs, struct peer *p, const uint8_t *b, uint
 	}
 	for (r = 0; r < ch->n_remote; r++)
 		if (ch->remote[r] == p->rank) {
-			ch->pulling[r] = false;
+			pull_answered(ch, r, n, !(flags & AIC_ITEMS_MORE));
 			if (flags & AIC_ITEMS_EOF)
 				ch->drained[r] = true;
 		}
@@ -809,7 +874,7 @@ static void peer_closed(struct aic_conn *c)
 	for (i = 0; i < cs->n; i++)
 		for (r = 0; r < cs->chans[i].n_remote; r++)
 			if (cs->chans[i].remote[r] == p->rank)
-				cs->chans[i].pulling[r] = false;
+				pulls_lost(&cs->chans[i], r);
 }
 
 /* --- frames from workers and from peers that pull -------------------------- */

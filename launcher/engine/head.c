@@ -105,6 +105,8 @@ struct head {
 	uint64_t start_ms;
 };
 
+static void spec_relative(struct head *h, const char *source, char *buf, size_t len);
+
 static void head_end(struct head *h, int code, const char *state, const char *reason);
 static void finish(struct head *h);
 
@@ -270,7 +272,7 @@ static void spawn(struct hproc *hp)
 	struct hagent *a = &h->agents[p->node];
 	const struct aic_topo *t = a->topo;
 	json_t *msg, *argv = json_array(), *env = json_object(), *gpus = json_array();
-	char cpus[1024], log[4096], list[512] = "";
+	char cpus[1024], log[4096], cwd[PATH_MAX], list[512] = "";
 	size_t i, o = 0;
 	char **e;
 
@@ -325,9 +327,11 @@ static void spawn(struct hproc *hp)
 		json_object_set_new(env, k, json_string(eq + 1));
 	}
 	snprintf(log, sizeof(log), "%s/logs/%s.%d.log", h->cfg.jobdir, st->name, p->index);
+	/* Workers start in the spec's directory, where relative paths in the spec point. */
+	spec_relative(h, ".", cwd, sizeof(cwd));
 	msg = json_pack("{s:I,s:s,s:i,s:o,s:o,s:s,s:o,s:s,s:s}", "id", (json_int_t)hp->id, "stage",
 			st->name, "index", p->index, "argv", argv, "env", env, "cpus", cpus, "gpus",
-			gpus, "log", log, "cwd", h->cfg.jobdir);
+			gpus, "log", log, "cwd", cwd);
 	hp->state = P_STARTING;
 	hp->pid = 0;
 	aic_conn_send(a->conn, AIC_MSG_SPAWN, msg);
@@ -519,8 +523,8 @@ static void on_exited(struct head *h, json_t *m)
 
 /* --- registration and placement -------------------------------------- */
 
-/* A source path as the spec wrote it, relative to the spec's directory. */
-static void source_path(struct head *h, const char *source, char *buf, size_t len)
+/* A path as the spec wrote it (source, sink, the workers' directory): relative to the spec's directory. */
+static void spec_relative(struct head *h, const char *source, char *buf, size_t len)
 {
 	char spec[PATH_MAX], *slash;
 
@@ -574,14 +578,14 @@ static json_t *data_plane_config(struct head *h)
 		}
 		if (ch->sink) {
 			/* Written by the agent of the channel's first producer. */
-			source_path(h, ch->sink, path, sizeof(path));
+			spec_relative(h, ch->sink, path, sizeof(path));
 			json_object_set_new(e, "sink", json_string(path));
 			json_object_set_new(e, "sink_agent", json_integer(first_node(h, ch->name, WRITES, 0)));
 		}
 		if (ch->source) {
 			/* Read by the agent of its first consumer: the lines start local. */
 			int feeder = first_node(h, ch->name, READS, 0);
-			source_path(h, ch->source, path, sizeof(path));
+			spec_relative(h, ch->source, path, sizeof(path));
 			json_object_set_new(e, "source", json_string(path));
 			json_object_set_new(e, "epochs", json_integer(ch->epochs));
 			json_object_set_new(e, "feeder", json_integer(feeder));
