@@ -66,7 +66,10 @@ int aic_put(struct aic_worker *w, const char *chan, const void *data, size_t len
 /*
  * Gets up to max items from `chan` into items[]; *n is how many. Waits up to
  * timeout_ms (< 0: forever) for at least one; returns -ETIMEDOUT when none
- * came, AIC_ECLOSED when the channel is closed and drained.
+ * came, AIC_ECLOSED when the channel is closed and drained: every producer
+ * has finished and nothing is left but items this worker holds un-acked
+ * (ack them before exiting: a worker that exits holding items gives them
+ * back to the channel).
  */
 int aic_get(struct aic_worker *w, const char *chan, struct aic_item *items, size_t max, size_t *n,
 	    int timeout_ms);

@@ -614,6 +614,20 @@ static void drain_to_sink(struct chan *ch)
 		fflush(ch->snk);
 }
 
+/*
+ * Whether every item in flight (only this agent's own ones, for `own_only`)
+ * is held by c; false if another holder has some.
+ */
+static bool held_only_by(const struct chan *ch, const struct aic_conn *c, bool own_only)
+{
+	const struct item *it;
+
+	for (it = ch->inflight; it; it = it->next)
+		if (it->holder != c && (!own_only || it->producer == ch->cs->rank))
+			return false;
+	return true;
+}
+
 /* Whether this agent asks peers for the channel's items: for readers here, or its sink. */
 static bool wants_pull(const struct chan *ch)
 {
@@ -639,17 +653,34 @@ static void pump(struct chan *ch)
 		unlink_wait(&ch->gets, ch->gets);
 	while (ch->pulls && deliver(ch, ch->pulls->c, ch->pulls->max, true))
 		unlink_wait(&ch->pulls, ch->pulls);
-	/* Closed: peers learn that this node's part is drained; workers, that all is. */
-	if (ch->closed && ch->own.n == 0 && ch->n_own_inflight == 0)
-		while (ch->pulls) {
-			send_eof(ch, ch->pulls->c, true);
-			unlink_wait(&ch->pulls, ch->pulls);
+	/*
+	 * Closed: peers learn that this node's part is drained; workers, that all
+	 * is. Items in flight to the asker itself do not hold its end back: it
+	 * has them, and nothing else can come to it unless it goes away (a
+	 * consumer that gathers a batch before acking still sees the end).
+	 */
+	if (ch->closed && ch->own.n == 0) {
+		struct wait *w, *next;
+		for (w = ch->pulls; w; w = next) {
+			next = w->next;
+			if (!held_only_by(ch, w->c, true))
+				continue;
+			send_eof(ch, w->c, true);
+			unlink_wait(&ch->pulls, w);
 		}
-	eof = ch->closed && !ch->own.n && !ch->pulled.n && !ch->inflight && remote_drained(ch);
-	while (eof && ch->gets) {
-		send_eof(ch, ch->gets->c, false);
-		unlink_wait(&ch->gets, ch->gets);
 	}
+	eof = ch->closed && !ch->own.n && !ch->pulled.n && remote_drained(ch);
+	if (eof) {
+		struct wait *w, *next;
+		for (w = ch->gets; w; w = next) {
+			next = w->next;
+			if (!held_only_by(ch, w->c, false))
+				continue;
+			send_eof(ch, w->c, false);
+			unlink_wait(&ch->gets, w);
+		}
+	}
+	eof = eof && !ch->inflight;
 	if (eof && ch->snk)
 		sink_finished(ch, 0);
 	if (wants_pull(ch))

@@ -187,6 +187,30 @@ is "$(wc -l <answers.jsonl) $(sort answers.jsonl | uniq -c | awk '{print $1}' | 
 	"the sink file has every transformed line, once per epoch"
 like "$(head -n 1 answers.jsonl)" '^\{"PROMPT": [0-9]+\}$' "transformed by the stage"
 
+# A consumer that gathers the last items before acking them still sees the
+# end of the channel: its own un-acked items do not hold the end back.
+printf '{"a": 1}\n{"a": 2}\n' >two.jsonl
+cat >gather.py <<'PY'
+import aic
+w = aic.connect()
+held = []
+try:
+    while True:
+        held += w.get("two", max_items=1)   # no timeout: must end, not hang
+except aic.Closed:
+    print("closed holding %d" % len(held))
+w.ack(held)
+PY
+cat >gather.yaml <<YAML
+stages:
+  g: {command: [python3, $dir/gather.py], cpus: 0, inputs: [two]}
+channels:
+  two: {source: two.jsonl}
+YAML
+timeout 20 "$aic" run gather.yaml >gather.out 2>gather.err
+is "$?" 0 "a consumer holding every un-acked item: the job ends"
+is "$("$aic" logs g/0)" "closed holding 2" "its get() says the channel is closed"
+
 # Memory: 10x more items (and 1 KiB each) do not make the engine bigger.
 rm -f out.*
 rss() { python3 -c "import json; print(json.load(open('.aic/latest/summary.json'))['engine_maxrss_kib'])"; }
