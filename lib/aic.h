@@ -90,6 +90,31 @@ int aic_weights_publish(struct aic_worker *w, const char *name, const void *blob
 			uint64_t version);
 
 /*
+ * Weights on GPUs, broadcast by NCCL (dlopen'ed: $AIC_NCCL_LIBRARY or
+ * libnccl.so.2) straight from the writer's device memory into every
+ * reader's; only a small descriptor (the communicator's id, the version,
+ * the size) goes through the engine. The group is the writer stage's rank 0
+ * and every process of the reader stages (AIC_WEIGHTS_NCCL, set by aic).
+ * A broadcast is collective: the writer's publish returns once every
+ * reader has received the version, so each reader must call receive for
+ * every version (min_version = the last one + 1). `stream` is a
+ * cudaStream_t (NULL: the default stream); both calls wait for it.
+ * AIC_ENOLIB when NCCL cannot be loaded, AIC_ENCCL when a call fails,
+ * -EPERM when this process is not the stream's writer rank 0 (publish) or
+ * one of its readers (receive).
+ */
+int aic_weights_nccl_publish(struct aic_worker *w, const char *name, void *dev, size_t len,
+			     uint64_t version, void *stream);
+
+/* Receives a version >= min_version into dev (cap bytes); *len is its size (-EMSGSIZE: > cap). */
+int aic_weights_nccl_receive(struct aic_worker *w, const char *name, void *dev, size_t cap,
+			     uint64_t min_version, int timeout_ms, size_t *len, uint64_t *version,
+			     void *stream);
+
+/* After AIC_ENOLIB or AIC_ENCCL from the two above: the loader's or NCCL's own words. */
+const char *aic_nccl_last_error(void);
+
+/*
  * Receives the newest version of `name` that is >= min_version, waiting up to
  * timeout_ms (< 0: forever; -ETIMEDOUT then). *blob stays valid until the
  * next call on w.

@@ -13,6 +13,7 @@ static const char *const aic_messages[] = {
 	[-AIC_ENOLIB - 1000] = "run-time library not available",
 	[-AIC_ECLOSED - 1000] = "closed",
 	[-AIC_ENOSUPPORT - 1000] = "not supported by this build",
+	[-AIC_ENCCL - 1000] = "an NCCL or CUDA call failed",
 };
 
 const char *aic_strerror(int err)

@@ -19,10 +19,11 @@ enum aic_error {
 	AIC_ENOLIB = -1005,  /* an optional run-time library could not be loaded */
 	AIC_ECLOSED = -1006, /* the channel or connection is closed */
 	AIC_ENOSUPPORT = -1007, /* this build lacks the dependency the call needs */
+	AIC_ENCCL = -1008,	/* an NCCL or CUDA call failed */
 };
 
 /* The smallest AIC_E* value, for range checks and tests. */
-#define AIC_ERROR_MIN AIC_ENOSUPPORT
+#define AIC_ERROR_MIN AIC_ENCCL
 
 /*
  * Returns a static, constant description of the code `err` (0, -errno or

@@ -18,6 +18,7 @@
 
 #include "aic.h"
 #include "arena.h"
+#include "nccl.h"
 #include "token.h"
 #include "wire.h"
 
@@ -25,6 +26,16 @@
 #define PUT_WINDOW 64
 /* Items from this size on go through the node's arena when there is room. */
 #define ARENA_MIN_BYTES 4096
+
+/* This process's place in a weight stream's NCCL group, and its communicator. */
+struct nccl_group {
+	char stream[64];
+	int rank, nranks;
+	void *comm;		/* NULL until the first broadcast */
+	struct aic_nccl_id id;	/* the communicator's */
+};
+
+#define MAX_NCCL_GROUPS 8
 
 struct aic_worker {
 	int fd;
@@ -38,6 +49,8 @@ struct aic_worker {
 	size_t rx_cap;
 	struct aic_arena arena; /* base NULL: none */
 	size_t region;		/* this worker's region of it */
+	struct nccl_group nccl[MAX_NCCL_GROUPS]; /* from AIC_WEIGHTS_NCCL */
+	int n_nccl;
 	struct aic_frame frame;
 };
 
@@ -192,6 +205,22 @@ static int frame_error(const struct aic_worker *w)
 	return code < 0 ? code : AIC_EPROTO;
 }
 
+/* AIC_WEIGHTS_NCCL: "stream:rank:nranks[,...]". */
+static void parse_nccl_groups(struct aic_worker *w, const char *v)
+{
+	while (v && *v && w->n_nccl < MAX_NCCL_GROUPS) {
+		struct nccl_group *g = &w->nccl[w->n_nccl];
+		int used = 0;
+		if (sscanf(v, "%63[^:,]:%d:%d%n", g->stream, &g->rank, &g->nranks, &used) != 3 ||
+		    g->rank < 0 || g->nranks < 1 || g->rank >= g->nranks)
+			return;
+		w->n_nccl++;
+		v += used;
+		if (*v == ',')
+			v++;
+	}
+}
+
 int aic_worker_connect(struct aic_worker **out)
 {
 	const char *agent = getenv("AIC_AGENT"), *token = getenv("AIC_TOKEN");
@@ -221,6 +250,7 @@ int aic_worker_connect(struct aic_worker **out)
 	/* The node's arena (arena.h), when the agent gave one: a fast path, never required. */
 	if (aic_arena_attach(&w->arena, getenv("AIC_ARENA"), &w->region) != 0)
 		w->arena.base = NULL;
+	parse_nccl_groups(w, getenv("AIC_WEIGHTS_NCCL"));
 	w->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (w->fd < 0 || connect(w->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
 		rc = -errno;
@@ -277,6 +307,8 @@ void aic_worker_close(struct aic_worker *w)
 	json_decref(w->channels);
 	json_decref(w->weights);
 	aic_arena_detach(&w->arena);
+	for (int i = 0; i < w->n_nccl; i++)
+		aic_nccl_comm_destroy(w->nccl[i].comm);
 	free(w->rx);
 	free(w);
 }
@@ -567,4 +599,116 @@ int aic_weights_receive(struct aic_worker *w, const char *name, uint64_t min_ver
 	*blob = w->frame.payload + 8;
 	*len = w->frame.length - 8;
 	return 0;
+}
+
+/*
+ * NCCL weights (aic.h). The descriptor each version carries through the
+ * engine: magic, group size, bytes, the communicator's id. A reader whose
+ * communicator has another id (the writer restarted, or this is the first
+ * version) joins the new one before the broadcast.
+ */
+#define NCCL_MAGIC "AICNCCL1"
+#define NCCL_DESC (8 + 4 + 8 + sizeof(struct aic_nccl_id))
+
+static struct nccl_group *nccl_group(struct aic_worker *w, const char *name)
+{
+	int i;
+
+	for (i = 0; i < w->n_nccl; i++)
+		if (!strcmp(w->nccl[i].stream, name))
+			return &w->nccl[i];
+	return NULL;
+}
+
+int aic_weights_nccl_publish(struct aic_worker *w, const char *name, void *dev, size_t len,
+			     uint64_t version, void *stream)
+{
+	struct nccl_group *g = nccl_group(w, name);
+	uint8_t desc[NCCL_DESC];
+	bool join;
+	int rc;
+
+	if (!g || g->rank != 0)
+		return -EPERM;
+	rc = aic_nccl_load();
+	if (rc)
+		return rc;
+	join = !g->comm;
+	if (join && (rc = aic_nccl_unique_id(&g->id)) != 0)
+		return rc;
+	memcpy(desc, NCCL_MAGIC, 8);
+	aic_put_u32(desc + 8, (uint32_t)g->nranks);
+	aic_put_u64(desc + 12, len);
+	memcpy(desc + 20, g->id.bytes, sizeof(g->id.bytes));
+	rc = aic_weights_publish(w, name, desc, sizeof(desc), version);
+	if (!rc && join)
+		rc = aic_nccl_comm_init(&g->comm, g->nranks, &g->id, 0);
+	if (!rc)
+		rc = aic_nccl_broadcast(g->comm, dev, len, 0, stream);
+	if (rc && g->comm) {
+		/* A failed collective leaves the communicator unusable: the next version starts a new one. */
+		aic_nccl_comm_destroy(g->comm);
+		g->comm = NULL;
+	}
+	return rc;
+}
+
+int aic_weights_nccl_receive(struct aic_worker *w, const char *name, void *dev, size_t cap,
+			     uint64_t min_version, int timeout_ms, size_t *len, uint64_t *version,
+			     void *stream)
+{
+	struct nccl_group *g = nccl_group(w, name);
+	struct aic_nccl_id id;
+	const void *blob;
+	const uint8_t *d;
+	size_t n;
+	uint64_t bytes;
+	int rc;
+
+	if (!g || g->rank == 0)
+		return -EPERM;
+	rc = aic_nccl_load();
+	if (rc)
+		return rc;
+	rc = aic_weights_receive(w, name, min_version, timeout_ms, &blob, &n, version);
+	if (rc)
+		return rc;
+	d = blob;
+	if (n != NCCL_DESC || memcmp(d, NCCL_MAGIC, 8) || aic_get_u32(d + 8) != (uint32_t)g->nranks)
+		return AIC_EPROTO; /* not published over NCCL, or for another group */
+	bytes = aic_get_u64(d + 12);
+	memcpy(id.bytes, d + 20, sizeof(id.bytes));
+	if (g->comm && memcmp(id.bytes, g->id.bytes, sizeof(id.bytes))) {
+		aic_nccl_comm_destroy(g->comm);
+		g->comm = NULL;
+	}
+	if (!g->comm) {
+		g->id = id;
+		rc = aic_nccl_comm_init(&g->comm, g->nranks, &g->id, g->rank);
+		if (rc)
+			return rc;
+	}
+	/*
+	 * Too large for the caller's buffer: this reader leaves the group, so the
+	 * writer's broadcast fails too (NCCL has no way to take part without a
+	 * buffer); sizes are the job's own contract.
+	 */
+	if (bytes > cap) {
+		aic_nccl_comm_destroy(g->comm);
+		g->comm = NULL;
+		return -EMSGSIZE;
+	}
+	rc = aic_nccl_broadcast(g->comm, dev, (size_t)bytes, 0, stream);
+	if (rc) {
+		aic_nccl_comm_destroy(g->comm);
+		g->comm = NULL;
+		return rc;
+	}
+	*len = (size_t)bytes;
+	return 0;
+}
+
+const char *aic_nccl_last_error(void)
+{
+	return aic_nccl_error();
 }

@@ -1,8 +1,9 @@
 """The policy for "a+b mod 10" in PyTorch: embeddings of a and b, an MLP, 10 logits.
 
 Unlike the numpy toy's one row per prompt, the MLP shares what it learns
-between prompts. Its state_dict goes to rollout as numpy arrays over an aic
-weight stream (to_arrays / load_arrays).
+between prompts. Its parameters go to rollout GPU to GPU: flattened into
+one CUDA buffer and broadcast over NCCL by aic's weight stream
+(publish_weights / receive_weights).
 """
 import torch
 from torch import nn
@@ -27,10 +28,18 @@ def prompts_to_tensors(prompts, device):
     return a, b
 
 
-def to_arrays(model):
-    return {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+def publish_weights(stream, model, version):
+    """Broadcasts the parameters as one flat CUDA buffer; returns once every reader has them."""
+    flat = nn.utils.parameters_to_vector(model.parameters()).detach().contiguous()
+    stream.publish_device(flat.data_ptr(), flat.numel() * flat.element_size(), version,
+                          torch.cuda.current_stream().cuda_stream)
 
 
-def load_arrays(model, arrays):
-    # The arrays are read-only views of the received blob: copy before torch owns them.
-    model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in arrays.items()})
+def receive_weights(stream, model, min_version, timeout=None):
+    """Receives a version >= min_version straight into this GPU and loads it; returns it."""
+    flat = nn.utils.parameters_to_vector(model.parameters()).detach().clone()
+    nbytes, version = stream.receive_device(flat.data_ptr(), flat.numel() * flat.element_size(),
+                                            min_version, timeout,
+                                            torch.cuda.current_stream().cuda_stream)
+    nn.utils.vector_to_parameters(flat, model.parameters())
+    return version

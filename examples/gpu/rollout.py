@@ -10,7 +10,7 @@ import os
 import torch
 
 import aic
-from model import Policy, load_arrays, prompts_to_tensors
+from model import Policy, prompts_to_tensors, receive_weights
 
 GROUP = int(os.environ.get("GROUP", "8"))
 QUOTA = int(os.environ.get("QUOTA", "16"))
@@ -22,8 +22,7 @@ def main():
     w = aic.connect()
     stream = w.weights("policy")
     model = Policy().to(device).eval()
-    arrays, version = stream.receive(min_version=1, timeout=300)
-    load_arrays(model, arrays)
+    version = receive_weights(stream, model, 1, timeout=300)
     made = 0
     while True:
         try:
@@ -33,9 +32,8 @@ def main():
         if not items:
             continue
         try:  # wait for the next version once this one made our share of a step
-            arrays, version = stream.receive(min_version=version + 1,
-                                             timeout=2 if made >= QUOTA else 0)
-            load_arrays(model, arrays)
+            version = receive_weights(stream, model, version + 1,
+                                      timeout=2 if made >= QUOTA else 0)
             made = 0
         except TimeoutError:
             pass

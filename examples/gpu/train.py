@@ -5,8 +5,8 @@ MASTER_ADDR, MASTER_PORT) with one GPU each in CUDA_VISIBLE_DEVICES, so
 init_process_group("nccl") needs nothing more. Every step the ranks
 all_gather the prompt keys they hold (dropping redelivered duplicates, as
 examples/grpo-toy/train.py does), all_reduce their gradients and step the
-same optimizer; rank 0 publishes the weights to rollout over aic's weight
-stream, as numpy arrays copied to the host.
+same optimizer; rank 0 broadcasts the weights to rollout GPU to GPU over
+aic's weight stream (NCCL).
 """
 import json
 import os
@@ -16,7 +16,7 @@ import torch
 import torch.distributed as dist
 
 import aic
-from model import Policy, prompts_to_tensors, to_arrays
+from model import Policy, prompts_to_tensors, publish_weights
 
 BATCH = int(os.environ.get("BATCH", "32"))
 LR = float(os.environ.get("LR", "3e-3"))
@@ -38,7 +38,7 @@ def main():
     stream = w.weights("policy")
     version = 1
     if rank == 0:
-        stream.publish(to_arrays(model), version)
+        publish_weights(stream, model, version)
     seen, closed, t0 = set(), False, time.monotonic()
     while True:
         held = []
@@ -79,7 +79,7 @@ def main():
             opt.step()
             version += 1
             if rank == 0:
-                stream.publish(to_arrays(model), version)
+                publish_weights(stream, model, version)
                 print("step %d reward %.3f groups %d t %.1fs" %
                       (version - 1, reward_sum / count, count, time.monotonic() - t0), flush=True)
         w.ack(held)

@@ -264,6 +264,40 @@ static int stage_count(struct head *h, size_t stage, size_t node, bool on_node)
 	return n;
 }
 
+/*
+ * A weight stream's NCCL group (aic_weights_nccl_*, lib/aic.h): the writer
+ * stage's rank 0 is rank 0, every process of the reader stages follows in
+ * the plan's order; AIC_WEIGHTS_NCCL="stream:rank:nranks[,...]" tells a
+ * process its place in each group it belongs to.
+ */
+static void nccl_env(struct head *h, const struct hproc *hp, json_t *env)
+{
+	const struct aic_spec *spec = h->cfg.spec;
+	const struct aic_stage *me = &spec->stages[hp->p->stage];
+	char val[1024] = "";
+	size_t w, i, o = 0;
+
+	for (w = 0; w < spec->n_weights && o < sizeof(val); w++) {
+		const char *name = spec->weights[w].name;
+		int rank = -1, n = 1;
+		if (me->weights_to && !strcmp(me->weights_to, name) && hp->p->index == 0)
+			rank = 0;
+		for (i = 0; i < h->n_procs; i++) {
+			const struct aic_stage *st = &spec->stages[h->procs[i].p->stage];
+			if (!st->weights_from || strcmp(st->weights_from, name))
+				continue;
+			if (&h->procs[i] == hp)
+				rank = n;
+			n++;
+		}
+		if (rank >= 0)
+			o += (size_t)snprintf(val + o, sizeof(val) - o, "%s%s:%d:%d", o ? "," : "", name,
+					      rank, n);
+	}
+	if (o && o < sizeof(val))
+		json_object_set_new(env, "AIC_WEIGHTS_NCCL", json_string(val));
+}
+
 static void spawn(struct hproc *hp)
 {
 	struct head *h = hp->h;
@@ -316,6 +350,7 @@ static void spawn(struct hproc *hp)
 		set_env(env, "AIC_REPLICA", "%d", p->index);
 		set_env(env, "AIC_REPLICAS", "%d", stage_count(h, p->stage, 0, false));
 	}
+	nccl_env(h, hp, env);
 	/* The stage's own env comes last and wins. */
 	for (e = st->env; e && *e; e++) {
 		char *eq = strchr(*e, '=');

@@ -7,6 +7,8 @@
     w.ack(items)
     w.weights("policy").publish({"w": array}, version=3)       # the weights_to stage
     arrays, version = w.weights("policy").receive(min_version=3)  # weights_from stages
+    w.weights("policy").publish_device(ptr, nbytes, 3)   # GPU memory, over NCCL
+    nbytes, version = w.weights("policy").receive_device(ptr, capacity, min_version=3)
     w.stage, w.index                  # identity (w.rank / w.replica: the same number)
 
 A closed and drained channel raises aic.Closed from get(). Other failures
@@ -20,7 +22,9 @@ import os
 
 __all__ = ["connect", "Worker", "Item", "Weights", "Error", "Closed"]
 
+AIC_ENOLIB = -1005
 AIC_ECLOSED = -1006
+AIC_ENCCL = -1008
 
 
 class Error(Exception):
@@ -63,10 +67,23 @@ def _load():
                                         ctypes.c_int, ctypes.POINTER(ctypes.c_void_p),
                                         ctypes.POINTER(ctypes.c_size_t),
                                         ctypes.POINTER(ctypes.c_uint64)]
+    lib.aic_weights_nccl_publish.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p,
+                                             ctypes.c_size_t, ctypes.c_uint64, ctypes.c_void_p]
+    lib.aic_weights_nccl_receive.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p,
+                                             ctypes.c_size_t, ctypes.c_uint64, ctypes.c_int,
+                                             ctypes.POINTER(ctypes.c_size_t),
+                                             ctypes.POINTER(ctypes.c_uint64), ctypes.c_void_p]
+    lib.aic_nccl_last_error.restype = ctypes.c_char_p
     return lib
 
 
 _lib = _load()
+
+
+def _nccl_error(rc, what):
+    if rc in (AIC_ENOLIB, AIC_ENCCL):
+        return Error(rc, "%s (%s)" % (what, _lib.aic_nccl_last_error().decode(errors="replace")))
+    return Error(rc, what)
 
 
 class Item:
@@ -142,6 +159,35 @@ class Weights:
         if rc:
             raise Error(rc, "aic receive of weights '%s'" % self.name)
         return _unpack(ctypes.string_at(p, n.value)), v.value
+
+
+    def publish_device(self, ptr, nbytes, version, stream=0):
+        """Broadcasts nbytes of GPU memory at ptr as `version` over NCCL (the writer's rank 0).
+
+        Returns once every reader has the version. With PyTorch:
+        publish_device(t.data_ptr(), t.numel() * t.element_size(), v,
+                       torch.cuda.current_stream().cuda_stream)
+        """
+        rc = _lib.aic_weights_nccl_publish(self._w._h, self.name.encode(), ptr, nbytes, version,
+                                           stream or None)
+        if rc:
+            raise _nccl_error(rc, "aic NCCL publish of weights '%s'" % self.name)
+
+    def receive_device(self, ptr, capacity, min_version=0, timeout=None, stream=0):
+        """(nbytes, version): a version >= min_version broadcast into the GPU memory at ptr.
+
+        Every reader must receive every version (a broadcast is collective).
+        """
+        n = ctypes.c_size_t()
+        v = ctypes.c_uint64()
+        rc = _lib.aic_weights_nccl_receive(self._w._h, self.name.encode(), ptr, capacity,
+                                           min_version, _ms(timeout), ctypes.byref(n),
+                                           ctypes.byref(v), stream or None)
+        if rc == -errno.ETIMEDOUT:
+            raise TimeoutError("no version >= %d of weights '%s'" % (min_version, self.name))
+        if rc:
+            raise _nccl_error(rc, "aic NCCL receive of weights '%s'" % self.name)
+        return n.value, v.value
 
 
 def _ms(timeout):

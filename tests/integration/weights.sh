@@ -53,4 +53,42 @@ ok "the replicas run on other nodes than rank 0" \
 bad=$(grep -c '!' res.* | awk -F: '{s += $2} END {print s + 0}')
 is "$bad" 0 "every version received is byte-identical and newer than the last"
 is "$(awk '{print $NF}' res.* | sort -u)" 5 "every replica reaches version 5"
+
+# The NCCL path across nodes, with the fake NCCL of tests/fake (TCP between
+# the nodes' addresses): 3 versions from rank 0 to 4 replicas on other nodes.
+fake="$AIC_BUILD_DIR/tests/fake/.libs/libfake_nccl.so"
+cat >ntrain.py <<'PY'
+import aic
+import numpy as np
+w = aic.connect()
+if w.rank == 0:
+    buf = np.empty(2_000_000, np.float32)
+    for v in range(1, 4):
+        buf[:] = v
+        w.weights("policy").publish_device(buf.ctypes.data, buf.nbytes, v)
+PY
+cat >nroll.py <<'PY'
+import aic, os, socket
+import numpy as np
+w = aic.connect()
+buf = np.zeros(2_000_000, np.float32)
+seen = []
+for want in range(1, 4):
+    n, v = w.weights("policy").receive_device(buf.ctypes.data, buf.nbytes, min_version=want, timeout=60)
+    seen.append("%d%s" % (v, "" if v == want and (buf == v).all() else "!"))
+open(os.environ["OUT"] + ".%d" % w.index, "w").write("%s %s\n" % (socket.gethostname(), " ".join(seen)))
+PY
+cat >nccl.yaml <<YAML
+stages:
+  train: {command: [/usr/bin/python3, $dir/ntrain.py], ranks: 2, gpus: 2, cpus: 0, weights_to: policy,
+          env: {AIC_NCCL_LIBRARY: $fake}}
+  roll: {command: [/usr/bin/python3, $dir/nroll.py], replicas: 4, gpus: 2, cpus: 0,
+         weights_from: policy, env: {OUT: $dir/nres, AIC_NCCL_LIBRARY: $fake}}
+YAML
+timeout 300 srun -N3 --ntasks-per-node=1 --cpus-per-task=2 --gres=gpu:4 --mpi=pmix \
+	--aic-job=nccl.yaml "$launch" >nccl.out 2>nccl.err
+is "$?" 0 "weights over (fake) NCCL to 4 replicas across nodes: the job succeeds"
+diag "$(cat nres.* 2>/dev/null)"
+is "$(cut -d' ' -f2- nres.* | sort -u)" "1 2 3" "every replica gets versions 1..3, intact"
+ok "and they are on other nodes" [ "$(cut -d' ' -f1 nres.* | sort -u | wc -l)" -ge 2 ]
 done_testing
