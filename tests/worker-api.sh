@@ -5,6 +5,8 @@
 AIC_LIBRARY=${AIC_LIBRARY:-"$AIC_BUILD_DIR/lib/.libs/libaic.so"}
 PYTHONPATH="$AIC_SRC_DIR/python"
 export AIC_LIBRARY PYTHONPATH
+# The stand-in NCCL (tests/fake/fake_nccl.c) of the same build as the library.
+AIC_FAKE_NCCL="${AIC_LIBRARY%/lib/.libs/*}/tests/fake/.libs/libfake_nccl.so"
 
 # aic_pid STAGE INDEX: the pid of a running job's process (from `aic status`
 # in the current directory; the caller sets $aic).

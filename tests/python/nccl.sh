@@ -8,10 +8,10 @@
 aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/worker-api.sh"
 /usr/bin/python3 -c 'import numpy' 2>/dev/null || bail "Debian's python3-numpy is missing (scripts/deps)"
-fake="$AIC_BUILD_DIR/tests/fake/.libs/libfake_nccl.so"
+fake=$AIC_FAKE_NCCL
 [ -e "$fake" ] || bail "no $fake (make check builds it)"
 dir=$(mktemp -d /var/tmp/aic-nccl-test.XXXXXX)
-trap 'rm -rf "$dir"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$dir"' EXIT
 cd "$dir" || bail "no $dir"
 
 cat >train.py <<'PY'
