@@ -227,6 +227,15 @@ uint64_t aic_ring_alloc(struct aic_arena *a, size_t region, size_t len)
 	r = ring(a, region);
 	head = atomic_load_explicit(&r->head, memory_order_relaxed);
 	tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	if (head == tail && head % cap) {
+		/*
+		 * Empty: start over at the ring's beginning, so a ring that is
+		 * drained between bursts keeps reusing the same (cached, resident)
+		 * memory instead of touching all of it in turn.
+		 */
+		head = tail = head + (cap - head % cap);
+		atomic_store_explicit(&r->tail, tail, memory_order_relaxed);
+	}
 	off = head % cap;
 	if (off + need > cap) {
 		/* Never split a block at the end: pad to it and start over at 0. */

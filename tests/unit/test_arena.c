@@ -65,14 +65,33 @@ static void full_then_wraps(void **state)
 	aic_ring_free(&a, blk[0]);
 	z = aic_ring_alloc(&a, 0, len);
 	assert_int_equal(z, blk[0]); /* wrapped to the start */
-	/* A block that does not fit before the end pads to it and starts at 0. */
+	/* Blocks 2, 3, the padding before the end and z at 0 are in the ring: fill it in order. */
 	aic_ring_free(&a, blk[2]);
+	assert_int_equal(aic_ring_alloc(&a, 0, len), blk[1]);
 	aic_ring_free(&a, blk[3]);
+	assert_int_equal(aic_ring_alloc(&a, 0, len), blk[2]);
+	assert_int_equal(aic_ring_alloc(&a, 0, len), blk[3]);
+	assert_int_equal(aic_ring_alloc(&a, 0, len), 0); /* full: z still holds the start */
+	/* A block that does not fit before the end pads to it and starts at 0. */
 	aic_ring_free(&a, z);
-	for (i = 4; i < 7; i++) /* at 1, 2 and 3 quarters: where blk[1..3] were */
-		assert_int_equal((blk[i] = aic_ring_alloc(&a, 0, len)), blk[i - 3]);
-	blk[7] = aic_ring_alloc(&a, 0, len);
-	assert_int_equal(blk[7], blk[0]); /* padded to the end, wrapped to the start */
+	assert_int_equal(aic_ring_alloc(&a, 0, len), blk[0]);
+	aic_arena_detach(&a);
+}
+
+static void empty_ring_starts_over(void **state)
+{
+	struct aic_arena a;
+	uint64_t b0, b1, b2;
+
+	(void)state;
+	assert_int_equal(aic_arena_create(&a, 2, REGION, 0), 0);
+	b0 = aic_ring_alloc(&a, 0, 5000);
+	b1 = aic_ring_alloc(&a, 0, 5000);
+	aic_ring_free(&a, b0);
+	aic_ring_free(&a, b1);
+	/* Drained: the next block reuses the start (warm memory), not the next place. */
+	b2 = aic_ring_alloc(&a, 0, 100);
+	assert_int_equal(b2, b0);
 	aic_arena_detach(&a);
 }
 
@@ -166,6 +185,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(alloc_free_reuse),
 		cmocka_unit_test(full_then_wraps),
+		cmocka_unit_test(empty_ring_starts_over),
 		cmocka_unit_test(sweep_frees_unreferenced),
 		cmocka_unit_test(corrupt_header_refuses),
 		cmocka_unit_test(attach_like_a_worker),
