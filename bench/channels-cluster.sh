@@ -41,7 +41,8 @@ xchannel false zeros
 # How many of the puts (at the producer's agent) and pulls (at the consumer's) went through shared memory.
 python3 -c "
 import json; c = json.load(open('.aic/latest/summary.json'))['channels']['bench']
-print(json.dumps({'what': 'arena items (puts + pulls)', 'items': c['arena_items'], 'of': 2 * $n}))"
+print(json.dumps({'what': 'arena items (puts + pulls)', 'items': c['arena_items'], 'of': 2 * $n}))
+print(json.dumps({'what': 'agent peak RSS, KiB (arena pages it touched included)', 'value': json.load(open('.aic/latest/summary.json'))['agent_maxrss_kib']}))"
 
 # Compression: text-like items (FILL=words, about 4:1) through a compressed
 # channel, beside `zstd -b1` (the level the channel uses) on the same bytes.

@@ -28,7 +28,7 @@ SPEC
 }
 echo "# large items: 2000 x 1 MiB"
 "$ch" memcpy 2000 1048576
-"$ch" memcpy 2000 1048576 67108864
+"$ch" memcpy 2000 1048576 16777216
 run 2000 1048576 16
 echo "# small items: 200000 x 64 B"
 "$ch" memcpy 200000 64

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,8 +65,13 @@ static void finish_if_idle(struct agent *a)
 		return;
 	uv_timer_stop(&a->grace);
 	a->done = true;
-	if (a->chans)
-		report(a, AIC_MSG_STATS, chan_set_stats(a->chans));
+	if (a->chans) {
+		json_t *st = chan_set_stats(a->chans);
+		struct rusage ru;
+		if (getrusage(RUSAGE_SELF, &ru) == 0)
+			json_object_set_new(st, "maxrss_kib", json_integer(ru.ru_maxrss));
+		report(a, AIC_MSG_STATS, st);
+	}
 	chan_set_free(a->chans);
 	a->chans = NULL;
 	if (a->listening)

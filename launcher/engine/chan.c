@@ -48,7 +48,7 @@
  * its predecessor's). Virtual size only: pages exist once written.
  */
 #define ARENA_REGIONS 32
-#define ARENA_REGION_BYTES (64u << 20)
+#define ARENA_REGION_BYTES (16u << 20)
 #define ARENA_MIN_BYTES 4096 /* smaller pulled items stay in the agent's heap */
 
 struct item {

@@ -96,6 +96,7 @@ struct head {
 	bool *source_done; /* per spec channel: its source is exhausted (or it has none) */
 	bool *sink_done;   /* per spec channel: its sink has written all (or it has none) */
 	struct chan_stats *chan_stats; /* per spec channel, summed over agents */
+	json_int_t agent_maxrss_kib;   /* the largest agent's peak RSS, from their STATS */
 	uint64_t registered_ms; /* when the last agent registered */
 	uv_timer_t status_timer;
 	int exit_code;
@@ -836,6 +837,8 @@ static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct 
 	case AIC_MSG_STATS: {
 		const char *name;
 		json_t *v;
+		if (json_integer_value(json_object_get(m, "maxrss_kib")) > h->agent_maxrss_kib)
+			h->agent_maxrss_kib = json_integer_value(json_object_get(m, "maxrss_kib"));
 		/* An agent's counters at its end: {"channels": {name: {counter: n}}}. */
 		json_object_foreach(json_object_get(m, "channels"), name, v) {
 			const struct aic_channel *ch = aic_spec_channel(h->cfg.spec, name);
@@ -932,6 +935,8 @@ static void write_summary(struct head *h)
 		struct rusage ru;
 		if (getrusage(RUSAGE_SELF, &ru) == 0)
 			json_object_set_new(o, "engine_maxrss_kib", json_integer(ru.ru_maxrss));
+		/* Shared arena pages an agent touched count too: channel data, not overhead. */
+		json_object_set_new(o, "agent_maxrss_kib", json_integer(h->agent_maxrss_kib));
 	}
 	json_object_set_new(o, "registered_s", h->registered_ms ? json_real((double)(h->registered_ms - h->start_ms) / 1000.0) : json_null());
 	json_object_set_new(o, "stages", stages);
