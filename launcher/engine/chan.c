@@ -22,8 +22,7 @@
 #include <zstd.h>
 #endif
 
-#include "arena.h"
-#include "chan.h"
+#include "chan_set.h"
 #include "error.h"
 #include "log.h"
 
@@ -34,23 +33,13 @@
 #define PULL_WAIT_MS 500 /* a peer's long poll: answered empty after this */
 #define PULL_WINDOW 2	 /* pulls in flight to one peer */
 #define PEER_FRAME_BYTES (1u << 20)
+#define ARENA_MIN_BYTES 4096 /* smaller pulled items stay in the agent's heap */
 /*
  * Items pulled ahead for local readers: at most this many, and at most a
  * quarter of the channel's capacity, so that one node's readers do not
  * hoard what readers elsewhere wait for (work goes to whoever asks).
  */
 #define PREFETCH 64
-#define MAX_PEERS 64
-
-/*
- * The node's arena (arena.h): region 0 holds items pulled from other nodes,
- * regions 1.. belong to local processes, one each (a restarted process gets
- * its predecessor's). Virtual size only: pages exist once written.
- */
-#define ARENA_REGIONS 32
-#define ARENA_REGION_BYTES (16u << 20)
-#define ARENA_MIN_BYTES 4096 /* smaller pulled items stay in the agent's heap */
-
 struct item {
 	struct item *next;
 	struct aic_conn *holder; /* in flight to this worker or peer */
@@ -120,108 +109,6 @@ struct chan {
 	bool sink_finished;
 };
 
-struct peer {
-	uint32_t rank;
-	char addr[64];
-	int port;
-	struct aic_conn *conn;
-};
-
-/* A reader of a weight stream waiting for a newer version. */
-struct wwait {
-	struct wwait *next;
-	struct wstream *ws;
-	struct aic_conn *c;
-	uint64_t min;
-	uv_timer_t timer;
-};
-
-/*
- * A weight version's place in the node's arena, after the item regions:
- * WEIGHT_SLOTS per stream, WEIGHT_SLOT_BYTES each (virtual: pages exist
- * only while a version is in them). The writer's worker fills a slot
- * itself, chains assemble into one, and local readers map the newest
- * version read-only instead of receiving it through a socket. A slot is
- * busy while written, newest, or held by a reader (a lease, until the
- * reader is given a newer version): never rewritten under a reader.
- */
-#define WEIGHT_SLOTS 4
-#define WEIGHT_SLOT_BYTES ((size_t)4 << 30)
-
-struct wslot {
-	uint64_t off;		 /* in the arena */
-	size_t len;		 /* bytes in use */
-	struct aic_conn *writer; /* the worker filling it, until it commits */
-	bool assembling;	 /* a version arriving from the chain */
-	uint32_t leases;	 /* local readers holding it */
-};
-
-/* A local reader's hold on the slot of the version it was last given. */
-struct wlease {
-	struct wlease *next;
-	struct aic_conn *c;
-	struct wstream *ws;
-	int slot;
-};
-
-/*
- * A weight stream: the newest version this node has, one copy, and the
- * version on its way through here. Versions travel down a chain: the
- * receivers in the head's order, without the publisher's agent (the
- * origin), which sends to the first; each agent forwards every chunk to the
- * next as soon as it has it, so N nodes cost about one transfer plus a
- * chunk per hop, not N transfers from the origin.
- */
-struct wstream {
-	struct chan_set *cs;
-	uint32_t id;
-	char name[64];
-	bool have;
-	uint64_t version;
-	uint8_t *blob;
-	size_t len;
-	uint32_t n_receivers;
-	uint32_t receivers[MAX_PEERS]; /* agents with readers or the writer */
-	struct wwait *waits;
-	/* Where versions live when they can: slots in the arena, read in place. */
-	struct wslot slot[WEIGHT_SLOTS];
-	int blob_slot; /* the slot blob is in, or -1: blob is in the heap */
-	int rx_slot;   /* the slot rx is in, or -1 */
-	/* The version arriving (rx: NULL when none), assembled in order. */
-	uint8_t *rx;
-	uint64_t rx_version;
-	uint32_t rx_origin;
-	size_t rx_total, rx_have;
-	/* What goes on down the chain: bytes [fwd_off, fwd_have) of fwd_buf still to send. */
-	const uint8_t *fwd_buf;
-	uint64_t fwd_version;
-	uint32_t fwd_origin;
-	int fwd_next; /* the next agent's rank, -1: this is the chain's end */
-	size_t fwd_total, fwd_have, fwd_off;
-};
-
-#define WEIGHT_CHUNK (1u << 20)
-
-struct chan_set {
-	struct wstream *streams;
-	size_t n_streams;
-	uv_loop_t *loop;
-	uint32_t rank;
-	const char *token;
-	struct chan *chans;
-	size_t n;
-	struct peer peers[MAX_PEERS];
-	size_t n_peers;
-	void (*source_done)(void *arg, uint32_t chan, int err);
-	void *source_arg;
-	void (*sink_done)(void *arg, uint32_t chan, int err);
-	void *sink_arg;
-	struct aic_arena arena; /* base NULL: none (items travel inline) */
-	struct wlease *leases;
-	long region_proc[ARENA_REGIONS];		/* the process (id + 1) a region is for */
-	struct aic_conn *region_owner[ARENA_REGIONS]; /* its connection, once it said hello */
-};
-
 static void pull(struct chan_set *cs, struct chan *ch);
 static void item_free(struct chan_set *cs, struct item *it);
 
@@ -236,7 +123,7 @@ static void send_error_as(struct aic_conn *c, uint16_t type, int code)
 }
 
 /* An error answering a GET (ERROR) or a PUT (PUT_ERR: puts are pipelined). */
-static void send_error(struct aic_conn *c, int code)
+void chan_send_error(struct aic_conn *c, int code)
 {
 	send_error_as(c, AIC_MSG_ERROR, code);
 }
@@ -313,7 +200,7 @@ static struct chan *find(struct chan_set *cs, uint32_t id)
 	return cs && id < cs->n ? &cs->chans[id] : NULL;
 }
 
-static struct peer *peer_of(struct chan_set *cs, uint32_t rank)
+struct peer *chan_peer_of(struct chan_set *cs, uint32_t rank)
 {
 	size_t i;
 
@@ -354,7 +241,7 @@ static void item_free(struct chan_set *cs, struct item *it)
 }
 
 /* The arena region a worker connection owns, or 0 for none. */
-static size_t region_of(const struct chan_set *cs, const struct aic_conn *c)
+size_t chan_region_of(const struct chan_set *cs, const struct aic_conn *c)
 {
 	size_t k;
 
@@ -391,7 +278,6 @@ static void send_eof(struct chan *ch, struct aic_conn *c, bool peer)
 }
 
 static void forward_ack(struct chan *ch, uint32_t producer, uint64_t id);
-static uint64_t stream_version(struct chan_set *cs, int stream, bool *have);
 
 /* Drops queued items made with weights older than the newest version - k (they are acked). */
 static void drop_stale(struct chan *ch)
@@ -403,7 +289,7 @@ static void drop_stale(struct chan *ch)
 
 	if (ch->stale_stream < 0)
 		return;
-	newest = stream_version(ch->cs, ch->stale_stream, &have);
+	newest = weights_version(ch->cs, ch->stale_stream, &have);
 	if (!have || newest <= ch->stale_k)
 		return;
 	for (q = 0; q < 2; q++) {
@@ -457,7 +343,7 @@ static uint32_t deliver_frame(struct chan *ch, struct aic_conn *c, uint32_t max,
 	struct item *it;
 	int q;
 	/* A worker that maps the arena reads arena items in place: only offsets travel. */
-	bool in_place = !peer && region_of(ch->cs, c) != 0;
+	bool in_place = !peer && chan_region_of(ch->cs, c) != 0;
 
 	*more = false;
 	if (!peer)
@@ -692,7 +578,7 @@ static void pump(struct chan *ch)
 static void peer_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct aic_frame *f);
 static void peer_closed(struct aic_conn *c);
 
-static struct aic_conn *peer_conn(struct chan_set *cs, struct peer *p)
+struct aic_conn *chan_peer_conn(struct chan_set *cs, struct peer *p)
 {
 	json_t *hello;
 
@@ -734,8 +620,8 @@ static void pull(struct chan_set *cs, struct chan *ch)
 		uint8_t req[12];
 		if (ch->drained[r] || ch->pulls_out[r] >= PULL_WINDOW)
 			continue;
-		p = peer_of(cs, ch->remote[r]);
-		if (!p || !peer_conn(cs, p))
+		p = chan_peer_of(cs, ch->remote[r]);
+		if (!p || !chan_peer_conn(cs, p))
 			continue;
 		if (!p->conn->authed)
 			continue; /* connecting: its WELCOME pulls again */
@@ -866,7 +752,6 @@ static void on_items(struct chan_set *cs, struct peer *p, const uint8_t *b, uint
 	pump(ch);
 }
 
-static void weights_flush(struct chan_set *cs);
 
 static void peer_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct aic_frame *f)
 {
@@ -942,7 +827,7 @@ static void wait_expired(uv_timer_t *t)
 		put_error(w->c, -ETIMEDOUT);
 		unlink_wait(&ch->puts, w);
 	} else {
-		send_error(w->c, -ETIMEDOUT);
+		chan_send_error(w->c, -ETIMEDOUT);
 		unlink_wait(&ch->gets, w);
 	}
 }
@@ -970,7 +855,7 @@ static void on_put(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, ui
 	if (shm) {
 		off = len == 28 ? aic_get_u64(p + 16) : 0;
 		n = len == 28 ? aic_get_u32(p + 24) : 0;
-		if (!off || !aic_ring_valid(&cs->arena, region_of(cs, c), off, n)) {
+		if (!off || !aic_ring_valid(&cs->arena, chan_region_of(cs, c), off, n)) {
 			put_error(c, -EINVAL);
 			return;
 		}
@@ -1021,12 +906,12 @@ static void on_get(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, ui
 	struct wait *w;
 
 	if (!ch || max == 0) {
-		send_error(c, ch ? -EINVAL : -ENOENT);
+		chan_send_error(c, ch ? -EINVAL : -ENOENT);
 		return;
 	}
 	w = new_wait(ch, c);
 	if (!w) {
-		send_error(c, -ENOMEM);
+		chan_send_error(c, -ENOMEM);
 		return;
 	}
 	w->max = max;
@@ -1041,7 +926,7 @@ static void on_get(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, ui
 /* Tells the producing agent that one of its items was acked here. */
 static void forward_ack(struct chan *ch, uint32_t producer, uint64_t id)
 {
-	struct peer *pr = peer_of(ch->cs, producer);
+	struct peer *pr = chan_peer_of(ch->cs, producer);
 	uint8_t b[20];
 
 	aic_put_u32(b, ch->id);
@@ -1083,419 +968,6 @@ static void on_ack(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, ui
 	pump(ch);
 }
 
-/* --- weight streams ------------------------------------------------------ */
-
-static void free_wwait(uv_handle_t *h)
-{
-	free(h->data);
-}
-
-static void unlink_wwait(struct wstream *ws, struct wwait *w)
-{
-	struct wwait **pp;
-
-	for (pp = &ws->waits; *pp; pp = &(*pp)->next)
-		if (*pp == w) {
-			*pp = w->next;
-			break;
-		}
-	uv_close((uv_handle_t *)&w->timer, free_wwait);
-}
-
-static bool slot_unused(const struct wstream *ws, int k)
-{
-	const struct wslot *sl = &ws->slot[k];
-
-	return !sl->writer && !sl->assembling && !sl->leases && k != ws->blob_slot;
-}
-
-/* A slot nobody uses gives its pages back. */
-static void slot_idle(struct wstream *ws, int k)
-{
-	if (k < 0 || !slot_unused(ws, k) || !ws->slot[k].len)
-		return;
-	aic_arena_discard(&ws->cs->arena, ws->slot[k].off, ws->slot[k].len);
-	ws->slot[k].len = 0;
-}
-
-/* A free slot for a version of len bytes, or -1 (the version then lives in the heap). */
-static int slot_pick(struct wstream *ws, uint64_t len)
-{
-	int k;
-
-	if (!ws->cs->arena.base || len > WEIGHT_SLOT_BYTES || len == 0)
-		return -1;
-	for (k = 0; k < WEIGHT_SLOTS; k++)
-		if (slot_unused(ws, k)) {
-			ws->slot[k].len = (size_t)len;
-			return k;
-		}
-	return -1;
-}
-
-/* Reader c now holds slot k of ws (and no longer the one it held before). */
-static void lease(struct wstream *ws, struct aic_conn *c, int k)
-{
-	struct chan_set *cs = ws->cs;
-	struct wlease *l;
-	int old;
-
-	for (l = cs->leases; l && !(l->c == c && l->ws == ws); l = l->next)
-		;
-	if (!l) {
-		l = calloc(1, sizeof(*l));
-		if (!l)
-			return; /* the send still went; the slot is only not held for it */
-		l->c = c;
-		l->ws = ws;
-		l->slot = -1;
-		l->next = cs->leases;
-		cs->leases = l;
-	}
-	old = l->slot;
-	l->slot = k;
-	ws->slot[k].leases++;
-	if (old >= 0) {
-		ws->slot[old].leases--;
-		slot_idle(ws, old);
-	}
-}
-
-/* The newest version to a local reader: in place when both are in the arena. */
-static void send_weights(struct wstream *ws, struct aic_conn *c)
-{
-	uint8_t v[24];
-
-	aic_put_u64(v, ws->version);
-	if (ws->blob_slot >= 0 && region_of(ws->cs, c)) {
-		aic_put_u64(v + 8, ws->slot[ws->blob_slot].off);
-		aic_put_u64(v + 16, ws->len);
-		if (aic_conn_send_raw(c, AIC_MSG_W_DATA_SHM, v, sizeof(v), NULL, 0) == 0)
-			lease(ws, c, ws->blob_slot);
-		return;
-	}
-	aic_conn_send_raw(c, AIC_MSG_W_DATA, v, 8, ws->blob, ws->len);
-}
-
-/* The agent after this one in the chain of versions from `origin`, or -1. */
-static int chain_next(const struct wstream *ws, uint32_t origin)
-{
-	bool after = ws->cs->rank == origin; /* the origin sends to the first */
-	uint32_t r;
-
-	for (r = 0; r < ws->n_receivers; r++) {
-		if (ws->receivers[r] == origin)
-			continue;
-		if (after)
-			return (int)ws->receivers[r];
-		after = ws->receivers[r] == ws->cs->rank;
-	}
-	return -1;
-}
-
-/* Sends down the chain what this agent has of the version and has not sent yet. */
-static void forward_chunks(struct wstream *ws)
-{
-	struct chan_set *cs = ws->cs;
-	struct peer *p;
-	uint8_t head[32];
-
-	if (!ws->fwd_buf || ws->fwd_next < 0 || ws->fwd_off >= ws->fwd_have)
-		return;
-	p = peer_of(cs, (uint32_t)ws->fwd_next);
-	if (!p || !peer_conn(cs, p) || !p->conn->authed)
-		return; /* connecting: its WELCOME forwards again */
-	while (ws->fwd_off < ws->fwd_have) {
-		size_t n = ws->fwd_have - ws->fwd_off;
-		if (n > WEIGHT_CHUNK)
-			n = WEIGHT_CHUNK;
-		aic_put_u32(head, ws->id);
-		aic_put_u64(head + 4, ws->fwd_version);
-		aic_put_u32(head + 12, ws->fwd_origin);
-		aic_put_u64(head + 16, ws->fwd_total);
-		aic_put_u64(head + 24, ws->fwd_off);
-		if (aic_conn_send_raw(p->conn, AIC_MSG_W_PEER, head, sizeof(head),
-				      ws->fwd_buf + ws->fwd_off, n) != 0)
-			return;
-		ws->fwd_off += n;
-	}
-}
-
-/* Starts passing version `version` (of `total` bytes, `have` of them in buf) down the chain. */
-static void forward_start(struct wstream *ws, const uint8_t *buf, uint64_t version, uint32_t origin,
-			  size_t total, size_t have)
-{
-	ws->fwd_buf = buf;
-	ws->fwd_version = version;
-	ws->fwd_origin = origin;
-	ws->fwd_next = chain_next(ws, origin);
-	ws->fwd_total = total;
-	ws->fwd_have = have;
-	ws->fwd_off = 0;
-	forward_chunks(ws);
-}
-
-/* Peers just let this agent in: what waited for them goes now. */
-static void weights_flush(struct chan_set *cs)
-{
-	size_t i;
-
-	for (i = 0; i < cs->n_streams; i++)
-		forward_chunks(&cs->streams[i]);
-}
-
-/*
- * Makes a version the newest, from slot k (>= 0) or the heap `blob` (taken),
- * and answers waiting readers; false (and the version is let go) if it is
- * not newer than the one kept.
- */
-static bool weights_keep(struct wstream *ws, uint64_t version, uint8_t *blob, int k, size_t len)
-{
-	struct wwait *w, *next;
-	int old = ws->blob_slot;
-
-	if (ws->have && version <= ws->version) {
-		free(blob);
-		slot_idle(ws, k);
-		return false;
-	}
-	if (ws->fwd_buf == ws->blob)
-		ws->fwd_buf = NULL; /* an older version's sending ends here */
-	if (old < 0)
-		free(ws->blob);
-	ws->blob_slot = k;
-	ws->blob = k >= 0 ? ws->cs->arena.base + ws->slot[k].off : blob;
-	slot_idle(ws, old);
-	ws->len = len;
-	ws->version = version;
-	ws->have = true;
-	for (w = ws->waits; w; w = next) {
-		next = w->next;
-		if (version >= w->min) {
-			send_weights(ws, w->c);
-			unlink_wwait(ws, w);
-		}
-	}
-	return true;
-}
-
-/* Drops the version being assembled (a newer one started, or a chunk went missing). */
-static void rx_drop(struct wstream *ws)
-{
-	int k = ws->rx_slot;
-
-	if (ws->fwd_buf && ws->fwd_buf == ws->rx)
-		ws->fwd_buf = NULL;
-	if (k >= 0) {
-		ws->slot[k].assembling = false;
-		slot_idle(ws, k);
-	} else {
-		free(ws->rx);
-	}
-	ws->rx = NULL;
-	ws->rx_slot = -1;
-}
-
-/*
- * A chunk from the previous agent of the chain: u32 stream, u64 version,
- * u32 origin, u64 total, u64 offset, bytes. Chunks of a version come in
- * order on one connection; each is passed on before the version is whole.
- */
-static void on_weight_chunk(struct wstream *ws, const uint8_t *p, size_t len)
-{
-	uint64_t version, total, off;
-	uint32_t origin;
-	size_t n;
-
-	if (len < 32)
-		return;
-	version = aic_get_u64(p + 4);
-	origin = aic_get_u32(p + 12);
-	total = aic_get_u64(p + 16);
-	off = aic_get_u64(p + 24);
-	n = len - 32;
-	if ((ws->have && version <= ws->version) || total > SIZE_MAX || off > total ||
-	    n > total - off)
-		return;
-	if (!ws->rx || ws->rx_version != version || ws->rx_origin != origin) {
-		if (off != 0 || (ws->rx && ws->rx_version > version))
-			return; /* the middle of a version this agent did not see begin, or an older one */
-		rx_drop(ws);
-		ws->rx_slot = slot_pick(ws, total);
-		if (ws->rx_slot >= 0) {
-			ws->slot[ws->rx_slot].assembling = true;
-			ws->rx = ws->cs->arena.base + ws->slot[ws->rx_slot].off;
-		} else {
-			ws->rx = malloc(total ? (size_t)total : 1);
-		}
-		if (!ws->rx)
-			return;
-		ws->rx_version = version;
-		ws->rx_origin = origin;
-		ws->rx_total = (size_t)total;
-		ws->rx_have = 0;
-		forward_start(ws, ws->rx, version, origin, ws->rx_total, 0);
-	}
-	if (off != ws->rx_have) {
-		aic_log_error("weights '%s': version %llu arrived out of order; waiting for the next",
-			      ws->name, (unsigned long long)version);
-		rx_drop(ws);
-		return;
-	}
-	memcpy(ws->rx + off, p + 32, n);
-	ws->rx_have += n;
-	if (ws->fwd_buf == ws->rx) {
-		ws->fwd_have = ws->rx_have;
-		forward_chunks(ws);
-	}
-	if (ws->rx_have == ws->rx_total) {
-		uint8_t *blob = ws->rx;
-		bool sending = ws->fwd_buf == ws->rx;
-		int k = ws->rx_slot;
-		ws->rx = NULL;
-		ws->rx_slot = -1;
-		if (k >= 0)
-			ws->slot[k].assembling = false;
-		if (weights_keep(ws, version, k >= 0 ? NULL : blob, k, ws->rx_total))
-			ws->fwd_buf = sending ? ws->blob : ws->fwd_buf; /* the same bytes, now kept */
-		else if (sending)
-			ws->fwd_buf = NULL; /* not newer after all: freed */
-	}
-}
-
-static struct wstream *find_stream(struct chan_set *cs, uint32_t id)
-{
-	return cs && id < cs->n_streams ? &cs->streams[id] : NULL;
-}
-
-static uint64_t stream_version(struct chan_set *cs, int stream, bool *have)
-{
-	struct wstream *ws = stream >= 0 ? find_stream(cs, (uint32_t)stream) : NULL;
-
-	*have = ws && ws->have;
-	return ws ? ws->version : 0;
-}
-
-static void wwait_expired(uv_timer_t *t)
-{
-	struct wwait *w = t->data;
-
-	send_error(w->c, -ETIMEDOUT);
-	unlink_wwait(w->ws, w);
-}
-
-/*
- * A writer publishing through the arena. W_SLOT (u32 stream, u64 version,
- * u64 length) asks for a slot: W_SLOT_OK (u64 offset), W_OK (the version is
- * not newer: nothing to write) or ERROR (no slot now: publish inline).
- * W_COMMIT (u32 stream, u64 version, u64 offset, u64 length) once written:
- * the version is kept and sent on, W_OK.
- */
-static void on_weight_slot(struct wstream *ws, struct aic_conn *c, const struct aic_frame *f)
-{
-	const uint8_t *p = f->payload;
-	uint64_t version = f->length >= 20 ? aic_get_u64(p + 4) : 0, len;
-	uint8_t v[8];
-	int k;
-
-	if (f->type == AIC_MSG_W_SLOT) {
-		len = f->length == 20 ? aic_get_u64(p + 12) : 0;
-		if (!region_of(ws->cs, c) || f->length != 20) {
-			send_error(c, -EINVAL);
-			return;
-		}
-		if (!(ws->have && version <= ws->version)) {
-			if ((k = slot_pick(ws, len)) < 0) {
-				send_error(c, -EBUSY);
-				return;
-			}
-			ws->slot[k].writer = c;
-			aic_put_u64(v, ws->slot[k].off);
-			aic_conn_send_raw(c, AIC_MSG_W_SLOT_OK, v, sizeof(v), NULL, 0);
-			return;
-		}
-	} else {
-		uint64_t off = f->length == 28 ? aic_get_u64(p + 12) : 0;
-		len = f->length == 28 ? aic_get_u64(p + 20) : 0;
-		for (k = 0; k < WEIGHT_SLOTS; k++)
-			if (ws->slot[k].writer == c && ws->slot[k].off == off)
-				break;
-		if (k == WEIGHT_SLOTS || len > ws->slot[k].len) {
-			send_error(c, -EINVAL);
-			return;
-		}
-		ws->slot[k].writer = NULL;
-		if (len == 0) {
-			slot_idle(ws, k); /* the writer could not fill it: given up */
-		} else {
-			ws->slot[k].len = (size_t)len;
-			if (weights_keep(ws, version, NULL, k, (size_t)len))
-				forward_start(ws, ws->blob, version, ws->cs->rank, ws->len, ws->len);
-		}
-	}
-	aic_put_u64(v, ws->version);
-	aic_conn_send_raw(c, AIC_MSG_W_OK, v, sizeof(v), NULL, 0);
-}
-
-static void on_weights(struct chan_set *cs, struct aic_conn *c, const struct aic_frame *f)
-{
-	const uint8_t *p = f->payload;
-	struct wstream *ws = f->length >= 12 ? find_stream(cs, aic_get_u32(p)) : NULL;
-
-	if (!ws) {
-		send_error(c, -ENOENT);
-		return;
-	}
-	if (f->type == AIC_MSG_W_PEER) {
-		on_weight_chunk(ws, p, f->length);
-		return;
-	}
-	if (f->type == AIC_MSG_W_PUBLISH) {
-		uint64_t version = aic_get_u64(p + 4);
-		size_t n = f->length - 12;
-		uint8_t v[8], *blob = malloc(n ? n : 1);
-		if (!blob) {
-			send_error(c, -ENOMEM);
-			return;
-		}
-		memcpy(blob, p + 12, n);
-		/* This agent is the origin: the chain starts here, from the kept copy. */
-		if (weights_keep(ws, version, blob, -1, n))
-			forward_start(ws, ws->blob, version, cs->rank, n, n);
-		aic_put_u64(v, ws->version);
-		aic_conn_send_raw(c, AIC_MSG_W_OK, v, sizeof(v), NULL, 0);
-		return;
-	}
-	if (f->type == AIC_MSG_W_SLOT || f->type == AIC_MSG_W_COMMIT) {
-		on_weight_slot(ws, c, f);
-		return;
-	}
-	/* W_RECV: u32 stream, u64 min_version, u32 timeout_ms */
-	if (f->length < 16) {
-		send_error(c, -EINVAL);
-		return;
-	}
-	if (ws->have && ws->version >= aic_get_u64(p + 4)) {
-		send_weights(ws, c);
-	} else {
-		struct wwait *w = calloc(1, sizeof(*w));
-		uint32_t t = aic_get_u32(p + 12);
-		if (!w) {
-			send_error(c, -ENOMEM);
-			return;
-		}
-		w->ws = ws;
-		w->c = c;
-		w->min = aic_get_u64(p + 4);
-		uv_timer_init(cs->loop, &w->timer);
-		w->timer.data = w;
-		if (t != AIC_WIRE_FOREVER)
-			uv_timer_start(&w->timer, wwait_expired, t, 0);
-		w->next = ws->waits;
-		ws->waits = w;
-	}
-}
-
 json_t *chan_set_stats(const struct chan_set *cs)
 {
 	json_t *o = json_object();
@@ -1513,21 +985,10 @@ json_t *chan_set_stats(const struct chan_set *cs)
 	return json_pack("{s:o}", "channels", o);
 }
 
-json_t *chan_set_weight_names(const struct chan_set *cs)
-{
-	json_t *o = json_object();
-	size_t i;
-
-	for (i = 0; cs && i < cs->n_streams; i++)
-		json_object_set_new(o, cs->streams[i].name, json_integer((json_int_t)i));
-	return o;
-}
-
 void chan_set_frame(struct chan_set *cs, struct aic_conn *c, const struct aic_frame *f)
 {
-	if ((f->type >= AIC_MSG_W_PUBLISH && f->type <= AIC_MSG_W_PEER) ||
-	    f->type == AIC_MSG_W_SLOT || f->type == AIC_MSG_W_COMMIT) {
-		on_weights(cs, c, f);
+	if (weights_frame_type(f->type)) {
+		weights_frame(cs, c, f);
 		return;
 	}
 	switch (f->type) {
@@ -1545,7 +1006,7 @@ void chan_set_frame(struct chan_set *cs, struct aic_conn *c, const struct aic_fr
 		on_ack(cs, c, f->payload, f->length);
 		break;
 	default:
-		send_error(c, AIC_EPROTO);
+		chan_send_error(c, AIC_EPROTO);
 	}
 }
 
@@ -1628,33 +1089,7 @@ void chan_set_forget(struct chan_set *cs, struct aic_conn *c)
 			cs->region_owner[k] = NULL;
 			aic_ring_sweep(&cs->arena, k * cs->arena.region_size, block_in_use, cs);
 		}
-
-	for (i = 0; cs && i < cs->n_streams; i++) {
-		struct wstream *ws = &cs->streams[i];
-		struct wwait *w, *next;
-		int s;
-		for (w = ws->waits; w; w = next) {
-			next = w->next;
-			if (w->c == c)
-				unlink_wwait(ws, w);
-		}
-		for (s = 0; s < WEIGHT_SLOTS; s++)
-			if (ws->slot[s].writer == c) {
-				ws->slot[s].writer = NULL; /* it went before committing */
-				slot_idle(ws, s);
-			}
-	}
-	while (cs) {
-		struct wlease **pp = &cs->leases, *l;
-		while ((l = *pp) && l->c != c)
-			pp = &l->next;
-		if (!l)
-			break;
-		*pp = l->next;
-		l->ws->slot[l->slot].leases--;
-		slot_idle(l->ws, l->slot);
-		free(l);
-	}
+	weights_forget(cs, c);
 	for (i = 0; cs && i < cs->n; i++) {
 		struct chan *ch = &cs->chans[i];
 		struct item **pp = &ch->inflight, *it;
@@ -1711,16 +1146,15 @@ struct chan_set *chan_set_new(uv_loop_t *loop, const json_t *config, uint32_t ra
 {
 	struct chan_set *cs = calloc(1, sizeof(*cs));
 	const json_t *list = json_object_get(config, "channels"), *v, *r;
-	size_t i, k, n_streams;
+	size_t i, k;
 
 	if (!cs)
 		return NULL;
 	cs->loop = loop;
 	cs->rank = rank;
 	cs->token = token;
-	n_streams = json_array_size(json_object_get(config, "weights"));
 	if (aic_arena_create(&cs->arena, ARENA_REGIONS, ARENA_REGION_BYTES,
-			     n_streams * WEIGHT_SLOTS * WEIGHT_SLOT_BYTES) != 0)
+			     weights_arena_bytes(json_array_size(json_object_get(config, "weights")))) != 0)
 		aic_log_info("no shared-memory arena on this node: items and weights travel inline");
 	json_array_foreach(json_object_get(config, "agents"), i, v) {
 		struct peer *p;
@@ -1733,26 +1167,11 @@ struct chan_set *chan_set_new(uv_loop_t *loop, const json_t *config, uint32_t ra
 	}
 	cs->n = json_array_size(list);
 	cs->chans = calloc(cs->n + 1, sizeof(*cs->chans));
-	cs->n_streams = json_array_size(json_object_get(config, "weights"));
-	cs->streams = calloc(cs->n_streams + 1, sizeof(*cs->streams));
-	if (!cs->chans || !cs->streams) {
+	if (!cs->chans || weights_init(cs, config) != 0) {
 		free(cs->chans);
-		free(cs->streams);
+		aic_arena_detach(&cs->arena);
 		free(cs);
 		return NULL;
-	}
-	json_array_foreach(json_object_get(config, "weights"), i, v) {
-		struct wstream *ws = &cs->streams[i];
-		ws->cs = cs;
-		ws->id = (uint32_t)i;
-		ws->blob_slot = ws->rx_slot = -1;
-		for (k = 0; k < WEIGHT_SLOTS; k++)
-			ws->slot[k].off = (uint64_t)ARENA_REGIONS * ARENA_REGION_BYTES +
-					  ((uint64_t)i * WEIGHT_SLOTS + k) * WEIGHT_SLOT_BYTES;
-		snprintf(ws->name, sizeof(ws->name), "%s", json_string_value(json_object_get(v, "name")) ?: "");
-		json_array_foreach(json_object_get(v, "receivers"), k, r)
-			if (ws->n_receivers < MAX_PEERS)
-				ws->receivers[ws->n_receivers++] = (uint32_t)json_integer_value(r);
 	}
 	json_array_foreach(list, i, v) {
 		struct chan *ch = &cs->chans[i];
@@ -1885,20 +1304,7 @@ void chan_set_free(struct chan_set *cs)
 			item_free(cs, it);
 		}
 	}
-	for (i = 0; i < cs->n_streams; i++) {
-		while (cs->streams[i].waits)
-			unlink_wwait(&cs->streams[i], cs->streams[i].waits);
-		if (cs->streams[i].blob_slot < 0)
-			free(cs->streams[i].blob);
-		if (cs->streams[i].rx_slot < 0)
-			free(cs->streams[i].rx);
-	}
-	free(cs->streams);
-	while (cs->leases) {
-		struct wlease *l = cs->leases;
-		cs->leases = l->next;
-		free(l);
-	}
+	weights_free(cs);
 	for (i = 0; i < cs->n_peers; i++)
 		if (cs->peers[i].conn) {
 			cs->peers[i].conn->data = NULL;
