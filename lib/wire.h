@@ -64,7 +64,7 @@ enum aic_msg {
 	AIC_MSG_W_PEER = 0x10e,
 	/* worker -> agent: as PUT, but the payload is in the node's arena (arena.h): u64 offset, u32 length */
 	AIC_MSG_PUT_SHM = 0x10f,
-	/* Weights through the arena (launcher/engine/chan.c, on_weight_slot). */
+	/* Weights through the arena (launcher/engine/weights.c, on_weight_slot). */
 	AIC_MSG_W_SLOT = 0x110,	    /* worker -> agent: u32 stream, u64 version, u64 length */
 	AIC_MSG_W_SLOT_OK = 0x111,  /* agent -> worker: u64 arena offset to write it at */
 	AIC_MSG_W_COMMIT = 0x112,   /* worker -> agent: u32 stream, u64 version, u64 offset, u64 length */
