@@ -17,7 +17,7 @@ build=${AIC_BUILD_DIR:-$top/build}
 py=/usr/bin/python3
 $py -c 'import numpy, matplotlib' 2>/dev/null ||
 	{ echo "bench: Debian's python3-numpy or python3-matplotlib is missing (scripts/deps)" >&2; exit 1; }
-export AIC_LIBRARY=${AIC_LIBRARY:-$build/lib/.libs/libaic.so} PYTHONPATH=$top/python
+export AIC_LIBRARY="${AIC_LIBRARY:-$build/lib/.libs/libaic.so}" PYTHONPATH="$top/python"
 work=$(mktemp -d /var/tmp/aic-bench-grpo.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 

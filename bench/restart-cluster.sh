@@ -14,7 +14,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${AIC_BUILD_DIR:-$top/build}
 kills=${1:-3}
 py=/usr/bin/python3
-export AIC_LIBRARY=${AIC_LIBRARY:-$build/lib/.libs/libaic.so} PYTHONPATH=$top/python
+export AIC_LIBRARY="${AIC_LIBRARY:-$build/lib/.libs/libaic.so}" PYTHONPATH="$top/python"
 work=$(mktemp -d "$build/bench-restart.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cd "$work"
@@ -77,7 +77,13 @@ for k in range(kills):
         if time.time() > deadline:
             sys.exit("bench: grpo-toy did not reach step %d" % (8 + 8 * k))
         time.sleep(0.01)
-    pid, restarts, _, _ = rollout0()
+    r = rollout0()
+    while not r or r[2] != "running":
+        if time.time() > deadline:
+            sys.exit("bench: rollout/0 is not running")
+        time.sleep(0.01)
+        r = rollout0()
+    pid, restarts = r[0], r[1]
     os.kill(pid, signal.SIGKILL)
     killed = time.time()
     while True:
