@@ -107,9 +107,10 @@ int main(int argc, char **argv)
 			memcpy(b + (i % slots) * size, a, (size_t)size);
 		}
 		t0 = now() - t0;
-		printf("{\"what\": \"memcpy%s\", \"items\": %ld, \"bytes\": %ld, \"seconds\": %.4f, "
-		       "\"GBps\": %.3f, \"check\": %d}\n",
-		       slots > 1 ? " into a ring" : "", n, n * size, t0, (double)(n * size) / t0 / 1e9, b[0]);
+		printf("{\"what\": \"memcpy%s\", \"items\": %ld, \"bytes\": %ld, \"ring_bytes\": %ld, "
+		       "\"seconds\": %.4f, \"GBps\": %.3f, \"check\": %d}\n",
+		       slots > 1 ? " into a ring" : "", n, n * size, slots * size, t0,
+		       (double)(n * size) / t0 / 1e9, b[0]);
 		free(a);
 		free(b);
 		return 0;
