@@ -32,4 +32,5 @@ echo "# large items: 2000 x 1 MiB"
 run 2000 1048576 16
 echo "# small items: 200000 x 64 B"
 "$ch" memcpy 200000 64
+"$build/bench/tcp_stream" pingpong 20000 64
 run 200000 64 1024

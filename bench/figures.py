@@ -10,10 +10,9 @@ JSON line per figure:
     {"bench": ..., "figure": ..., "value": ..., "unit": ...,
      "baseline": ..., "baseline_value": ..., "ratio": value / baseline_value}
 
-Every baseline was measured in the same run as its figure. A figure with
-no baseline to set it against (a latency tail, a memory size) has
-"baseline": null. Exits 1, naming what is missing, when the raw output
-lacks a line it needs.
+Every baseline was measured in the same run as its figure (a busy
+fraction's is the ideal, 1). Exits 1, naming what is missing, when the raw
+output lacks a line it needs.
 """
 import json
 import statistics
@@ -54,7 +53,9 @@ def channels(lines):
         p99_us=big["lat_p99_us"])
     out(b, "items/s, %d x 64 B" % small["items"], small["items_per_s"], "1/s",
         "memcpy of the same 64 B items", round(small_copy["items"] / small_copy["seconds"]))
+    ping = find(lines, "tcp pingpong")
     out(b, "put->get latency p50, 64 B, producer flat out", small["lat_p50_us"], "us",
+        "one-way loopback TCP latency of 64 B, idle (half a round trip)", ping["one_way_p50_us"],
         p99_us=small["lat_p99_us"])
 
 
@@ -99,8 +100,10 @@ def bootstrap(lines):
         a["value"], "ms", a["baseline"], a["baseline_value"])
     out("bootstrap", "srun start -> job end, 3 nodes, 3 trivial workers (median of %d)" % a["runs"],
         f["value"], "ms", "srun -N3 --mpi=pmix pmix_hello (bare PMIx fence)", f["baseline_value"])
-    out("bootstrap", "head start -> every agent registered", r["value"], "ms")
-    out("bootstrap", "peak RSS of aic-launch, head node", m["value"], "KiB")
+    out("bootstrap", "head start -> every agent registered", r["value"], "ms", r["baseline"],
+        r["baseline_value"])
+    out("bootstrap", "peak RSS of aic-launch, head node", m["value"], "KiB", m["baseline"],
+        m["baseline_value"])
 
 
 def channels_cluster(lines):

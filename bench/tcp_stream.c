@@ -5,11 +5,18 @@
  *   tcp_stream recv PORT            accept one connection, read until EOF,
  *                                   print a JSON line with GB/s
  *   tcp_stream send ADDR PORT BYTES  connect and write BYTES in 1 MiB writes
+ *   tcp_stream pingpong N SIZE       N round trips of SIZE bytes between two
+ *                                    processes over loopback TCP; prints the
+ *                                    one-way latency (half a round trip)
+ *                                    p50/p99 in microseconds: the floor under
+ *                                    a channel's put->get latency
  */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +30,70 @@ static double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int pingpong(long n, size_t size)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sa);
+	char *buf = calloc(1, size ? size : 1);
+	double *rtt = calloc((size_t)(n > 0 ? n : 1), sizeof(double));
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), fd, one = 1;
+	long i;
+	pid_t pid;
+
+	if (!buf || !rtt || n < 1 || lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    listen(lfd, 1) || getsockname(lfd, (struct sockaddr *)&sa, &len))
+		return 1;
+	pid = fork();
+	if (pid == 0) { /* the echo side */
+		int c = accept(lfd, NULL, NULL);
+		setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		for (;;) {
+			size_t got = 0;
+			while (got < size) {
+				ssize_t r = read(c, buf + got, size - got);
+				if (r <= 0)
+					_exit(0);
+				got += (size_t)r;
+			}
+			if (write(c, buf, size) != (ssize_t)size)
+				_exit(1);
+		}
+	}
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (pid < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+		return 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	for (i = 0; i < n; i++) {
+		size_t got = 0;
+		double t = now();
+		if (write(fd, buf, size) != (ssize_t)size)
+			return 1;
+		while (got < size) {
+			ssize_t r = read(fd, buf + got, size - got);
+			if (r <= 0)
+				return 1;
+			got += (size_t)r;
+		}
+		rtt[i] = (now() - t) / 2 * 1e6;
+	}
+	close(fd);
+	waitpid(pid, NULL, 0);
+	qsort(rtt, (size_t)n, sizeof(double), cmp);
+	printf("{\"what\": \"tcp pingpong\", \"round_trips\": %ld, \"bytes\": %zu, "
+	       "\"one_way_p50_us\": %.1f, \"one_way_p99_us\": %.1f}\n",
+	       n, size, rtt[n / 2], rtt[n * 99 / 100]);
+	free(buf);
+	free(rtt);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -69,6 +140,8 @@ int main(int argc, char **argv)
 		close(fd);
 		return 0;
 	}
-	fprintf(stderr, "usage: tcp_stream recv PORT | send ADDR PORT BYTES\n");
+	if (argc == 4 && !strcmp(argv[1], "pingpong"))
+		return pingpong(atol(argv[2]), (size_t)atol(argv[3]));
+	fprintf(stderr, "usage: tcp_stream recv PORT | send ADDR PORT BYTES | pingpong N SIZE\n");
 	return 2;
 }

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define KEY "aic.test.endpoint"
@@ -49,6 +50,7 @@ int main(void)
 	char host[256], addr[64], mine[512];
 	int rc, bad = 0;
 	uint32_t size, r;
+	struct timespec t0, t1;
 
 	rc = PMIx_Init(&me, NULL, 0);
 	if (rc != PMIX_SUCCESS) {
@@ -81,11 +83,17 @@ int main(void)
 		goto out_finalize_bad;
 	}
 	PMIX_INFO_LOAD(&collect, PMIX_COLLECT_DATA, NULL, PMIX_BOOL);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = PMIx_Fence(&wild, 1, &collect, 1);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (rc != PMIX_SUCCESS) {
 		fprintf(stderr, "pmix_hello: fence: %s\n", PMIx_Error_string(rc));
 		goto out_finalize_bad;
 	}
+	/* bench/bootstrap.sh: the fence's own time, the floor of any all-nodes rendezvous. */
+	if (me.rank == 0 && getenv("PMIX_HELLO_FENCE_MS"))
+		fprintf(stderr, "fence_ms %.1f\n",
+			(double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 
 	const char *env_rank = getenv("PMIX_RANK");
 	printf("rank %u of %u nspace %s node %s addr %s env_rank %s\n", me.rank, size, me.nspace,
