@@ -42,6 +42,7 @@ struct wwait {
 struct wslot {
 	uint64_t off;		 /* in the arena */
 	size_t len;		 /* bytes in use */
+	size_t resident;	 /* bytes whose pages may exist (given back: 0) */
 	struct aic_conn *writer; /* the worker filling it, until it commits */
 	bool assembling;	 /* a version arriving from the chain */
 	uint32_t leases;	 /* local readers holding it */
@@ -118,12 +119,23 @@ static bool slot_unused(const struct wstream *ws, int k)
 }
 
 /* A slot nobody uses gives its pages back. */
+/*
+ * A slot nobody uses any more: it stays resident for the next version (a
+ * fresh slot costs a page fault per 4 KiB on both sides), and any other
+ * unused slot gives its pages back, so a stream holds at most one version
+ * more than it uses.
+ */
 static void slot_idle(struct wstream *ws, int k)
 {
-	if (k < 0 || !slot_unused(ws, k) || !ws->slot[k].len)
+	int j;
+
+	if (k < 0 || !slot_unused(ws, k))
 		return;
-	aic_arena_discard(&ws->cs->arena, ws->slot[k].off, ws->slot[k].len);
-	ws->slot[k].len = 0;
+	for (j = 0; j < WEIGHT_SLOTS; j++)
+		if (j != k && slot_unused(ws, j) && ws->slot[j].resident) {
+			aic_arena_discard(&ws->cs->arena, ws->slot[j].off, ws->slot[j].resident);
+			ws->slot[j].resident = 0;
+		}
 }
 
 /* A free slot for a version of len bytes, or -1 (the version then lives in the heap). */
@@ -133,12 +145,19 @@ static int slot_pick(struct wstream *ws, uint64_t len)
 
 	if (!ws->cs->arena.base || len > WEIGHT_SLOT_BYTES || len == 0)
 		return -1;
+	/* A resident slot first: its pages are there already. */
 	for (k = 0; k < WEIGHT_SLOTS; k++)
-		if (slot_unused(ws, k)) {
-			ws->slot[k].len = (size_t)len;
-			return k;
-		}
-	return -1;
+		if (slot_unused(ws, k) && ws->slot[k].resident)
+			break;
+	if (k == WEIGHT_SLOTS)
+		for (k = 0; k < WEIGHT_SLOTS && !slot_unused(ws, k); k++)
+			;
+	if (k == WEIGHT_SLOTS)
+		return -1;
+	ws->slot[k].len = (size_t)len;
+	if (ws->slot[k].resident < len)
+		ws->slot[k].resident = (size_t)len;
+	return k;
 }
 
 /* Reader c now holds slot k of ws (and no longer the one it held before). */
