@@ -82,3 +82,13 @@ switch_of() {
 	for n in $1; do echo "s$(((${n#n} - 1) * 2 / select_nodes))"; done | sort -u | tr '\n' ' ' |
 		sed 's/ $//'
 }
+
+# wait_gone ID [SECONDS]: until the job neither waits, runs nor completes.
+wait_gone() {
+	t=0
+	while [ -n "$(squeue -h -j "$1" -t PD,CF,R,CG 2>/dev/null)" ]; do
+		t=$((t + 1))
+		[ $t -le $((${2:-30} * 10)) ] || return 1
+		sleep 0.1
+	done
+}

@@ -67,8 +67,7 @@ p=$(submit -N3 --exclusive --aic-job="$work/prefer.yaml")
 ok "topology: prefer runs at once when no domain has room" wait_state "$p" RUNNING
 is "$(nvl_of "$(nodes_of "$p")")" "0 1" "and spans both domains"
 scancel "$p"
-t=0
-while [ -n "$(squeue -h -j "$p" 2>/dev/null)" ] && [ $t -lt 300 ]; do sleep 0.1; t=$((t + 1)); done
+wait_gone "$p"
 s=$(submit -N3 --exclusive --aic-job="$work/strict.yaml")
 sleep 4
 is "$(squeue -h -j "$s" -o %T)" PENDING "topology: strict waits while no domain has 3 free nodes"
