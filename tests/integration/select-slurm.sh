@@ -61,6 +61,13 @@ c_nodes=$(nodes_of "$c")
 ok "inside one domain ($c_nodes)" in_one_domain "$c_nodes"
 is "$(timeout $step_timeout srun --jobid="$c" --overlap -N2 hostname 2>&1 | sort | tr '\n' ' ' | sed 's/ $//')" \
 	"$c_nodes" "srun runs a step in it"
+out=$(scontrol create reservation ReservationName=aic-nodes StartTime=now Duration=10 Users=root \
+	NodeCnt=1 Flags=ignore_jobs 2>&1)
+like "$out" "created" "a NodeCnt= reservation is created (resv_test goes to cons_tres)"
+out=$(scontrol create reservation ReservationName=aic-cores StartTime=now Duration=10 Users=root \
+	CoreCnt=1 Nodes=n6 Flags=ignore_jobs 2>&1)
+like "$out" "CoreCnt or CPUCnt is only supported" \
+	"a CoreCnt= reservation is refused (the documented limitation of a new plugin id)"
 is "$(grep -c 'error.*cons_tres_aic\|cons_tres_aic.*error\|fatal' "$state_dir/log/slurmctld.log")" 0 \
 	"slurmctld logged no error from the plugin"
 ok "slurmctld is still running" scontrol ping
