@@ -34,10 +34,14 @@ need_select_clusters() {
 }
 
 # cluster_up ARGS...: a fresh 6-node cluster with minicluster's ARGS.
+# Only a cluster this script brought up is ever taken down.
+ours=0
 cluster_up() {
+	[ ! -f "$state_dir/cluster.env" ] || bail "another cluster came up in '$state_dir'"
+	ours=1
 	if ! "$mc" up --nodes "$select_nodes" --gpus-per-node 0 --build "$AIC_BUILD_DIR" "$@" \
 		>"$work/up.log" 2>&1; then
-		cat "$work/up.log" | sed 's/^/# /'
+		sed 's/^/# /' "$work/up.log"
 		bail "minicluster up $* failed"
 	fi
 	eval "$("$mc" env)"
@@ -45,6 +49,8 @@ cluster_up() {
 }
 
 cluster_down() {
+	[ "$ours" -eq 1 ] || return 0
+	ours=0
 	if [ -n "${SLURM_CONF:-}" ] && [ -f "$state_dir/log/slurmctld.log" ] && [ -n "${work:-}" ]; then
 		cp "$state_dir/log/slurmctld.log" "$work/slurmctld.$(date +%s%N).log" 2>/dev/null || true
 	fi
