@@ -912,7 +912,20 @@ static void each_entry(struct ctx *c, yaml_node_t *v, const char *what, entry_fn
 	}
 }
 
-static const char *const top_keys[] = {"name", "stages", "channels", "weights", "restart", NULL};
+static const char *const top_keys[] = {"name",    "stages",   "channels", "weights",
+				       "restart", "topology", NULL};
+
+/* topology: prefer | strict | off (domain.h). */
+static void get_topology(struct ctx *c, yaml_node_t *v, enum aic_topology *out)
+{
+	const char *s = scalar(v);
+	char b[96];
+
+	if (!take(c, v))
+		return;
+	if (!s || v->data.scalar.style != YAML_PLAIN_SCALAR_STYLE || aic_topology_parse(s, out))
+		err(c, v, "topology: expected prefer, strict or off, got %s", show(v, b, sizeof(b)));
+}
 
 struct top_arg {
 	yaml_node_t *stages;
@@ -940,6 +953,8 @@ static void top_pair(struct ctx *c, const char *key, yaml_node_t *k, yaml_node_t
 			each_entry(c, v, "weights", parse_weights);
 	} else if (!strcmp(key, "restart")) {
 		get_restart(c, v, "restart", &c->spec->restart);
+	} else if (!strcmp(key, "topology")) {
+		get_topology(c, v, &c->spec->topology);
 	}
 }
 

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "domain.h"
+
 /* A position in the spec file, 1-based; 0 when the item was not written. */
 struct aic_mark {
 	unsigned line;
@@ -76,6 +78,7 @@ struct aic_spec {
 	struct aic_weights *weights;
 	size_t n_weights;
 	struct aic_restart restart; /* the default for stages without their own */
+	enum aic_topology topology; /* placement in NVLink domains (select plugin) */
 };
 
 /* Defaults for fields a spec leaves out. */

@@ -44,8 +44,8 @@ int aic_spank_job_value(const struct aic_spec *spec, const char *abs, char *buf,
 	put_escaped(&sb, abs);
 	aic_strbuf_printf(&sb, ";name=");
 	put_escaped(&sb, spec->name ? spec->name : "");
-	aic_strbuf_printf(&sb, ";stages=%zu;procs=%ld;gpus=%ld;max_gpus=%d", spec->n_stages, procs,
-			  gpus, max_gpus);
+	aic_strbuf_printf(&sb, ";stages=%zu;procs=%ld;gpus=%ld;max_gpus=%d;topology=%s",
+			  spec->n_stages, procs, gpus, max_gpus, aic_topology_name(spec->topology));
 	if (sb.oom)
 		rc = -ENOMEM;
 	else if (sb.len >= len)

@@ -9,11 +9,13 @@
  * environment (so every task inherits it), is a ';'-separated list of
  * key=value pairs:
  *
- *   v=1;spec=/abs/path/job.yaml;name=NAME;stages=N;procs=P;gpus=G;max_gpus=M
+ *   v=1;spec=/abs/path/job.yaml;name=NAME;stages=N;procs=P;gpus=G;max_gpus=M;topology=T
  *
  * procs and gpus count every process at its largest (replicas at max; a
  * colocated stage adds processes but no GPUs), max_gpus is the most GPUs one
- * process needs. '%' and ';' in values are written %25 and %3B.
+ * process needs, topology the spec's placement policy (prefer, strict or
+ * off), which select/cons_tres_aic reads. '%' and ';' in values are written
+ * %25 and %3B.
  */
 #ifndef AIC_SPANK_JOB_H
 #define AIC_SPANK_JOB_H

@@ -31,6 +31,12 @@ run_configure --with-slurm-src="$tmp/empty-prefix"
 ok "--with-slurm-src=DIR that is no SLURM tree stops configure" [ $? -ne 0 ]
 like "$out" "is not a SLURM source tree" "saying why"
 
+mkdir -p "$tmp/unconfigured/src/common"
+: >"$tmp/unconfigured/src/common/select.h"
+run_configure --with-slurm-src="$tmp/unconfigured"
+ok "--with-slurm-src=DIR with an unconfigured SLURM tree stops configure" [ $? -ne 0 ]
+like "$out" "is not configured \(no config.h\)" "saying so"
+
 run_configure --without-slurm --without-pmix --without-hwloc
 rc=$?
 is "$rc" 0 "--without-slurm --without-pmix --without-hwloc configures"

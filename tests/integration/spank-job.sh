@@ -26,7 +26,7 @@ like "$err" "aic: srun --aic-job: cannot read 'missing.yaml': No such file or di
 next=$(sbatch --parsable -N1 -o /dev/null --wrap true)
 is "$next" "$((first + 1))" "no job was queued for the bad specs"
 
-want="v=1;spec=$dir/good.yaml;name=grpo-toy;stages=3;procs=14;gpus=20;max_gpus=2"
+want="v=1;spec=$dir/good.yaml;name=grpo-toy;stages=3;procs=14;gpus=20;max_gpus=2;topology=prefer"
 cat >batch.sh <<JOB
 #!/bin/sh
 #SBATCH -N2

@@ -193,7 +193,7 @@ static void canonical_job_value(void **state)
 	assert_int_equal(aic_spank_job_value(spec, "/home/u/a;b%.yaml", buf, sizeof(buf)), 0);
 	/* Colocated ranks add processes, not GPUs; ';' and '%' are escaped. */
 	assert_string_equal(buf, "v=1;spec=/home/u/a%3Bb%25.yaml;name=grpo;stages=2;procs=6;gpus=8;"
-				 "max_gpus=2");
+				 "max_gpus=2;topology=prefer");
 	assert_int_equal(aic_spank_job_value(spec, "/x.yaml", buf, 16), -ENAMETOOLONG);
 	aic_spec_free(spec);
 }

@@ -156,6 +156,13 @@ static void defaults(void **state)
 	assert_int_equal(spec->stages[0].restart.backoff_ms, AIC_SPEC_DEFAULT_BACKOFF_MS);
 	assert_null(spec->stages[0].env);
 	assert_null(spec->stages[0].inputs);
+	assert_int_equal(spec->topology, AIC_TOPOLOGY_PREFER);
+	aic_spec_free(spec);
+	spec = parse_ok("stages:\n  one: {command: [true]}\ntopology: strict\n");
+	assert_int_equal(spec->topology, AIC_TOPOLOGY_STRICT);
+	aic_spec_free(spec);
+	spec = parse_ok("topology: off\nstages:\n  one: {command: [true]}\n");
+	assert_int_equal(spec->topology, AIC_TOPOLOGY_OFF);
 	aic_spec_free(spec);
 }
 
@@ -292,6 +299,12 @@ static void errors_types(void **state)
 		     "job.yaml:3:10: restart: expected a mapping {max, backoff_ms}, got '3'");
 	expect_error("stages:\n  a: {command: c}\nrestart: {max: -2}\n", "restart.max: '-2' is out of range");
 	expect_error("name: [x]\nstages:\n  a: {command: c}\n", "job.yaml:1:7: name: expected a string, got a list");
+	expect_error("stages:\n  a: {command: c}\ntopology: always\n",
+		     "job.yaml:3:11: topology: expected prefer, strict or off, got 'always'");
+	expect_error("stages:\n  a: {command: c}\ntopology: 'strict'\n",
+		     "topology: expected prefer, strict or off, got 'strict'");
+	expect_error("stages:\n  a: {command: c}\ntopolgy: strict\n",
+		     "unknown key 'topolgy'; did you mean 'topology'?");
 }
 
 static void errors_graph(void **state)
