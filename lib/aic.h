@@ -122,4 +122,12 @@ const char *aic_nccl_last_error(void);
 int aic_weights_receive(struct aic_worker *w, const char *name, uint64_t min_version,
 			int timeout_ms, const void **blob, size_t *len, uint64_t *version);
 
+/*
+ * Whether a blob aic_weights_receive() gave is read in place from the
+ * node's shared memory: it then stays valid (read-only) until a later
+ * receive on the same stream gives this worker a newer version, not only
+ * until the next call; the agent never reuses its memory before that.
+ */
+int aic_weights_in_place(const struct aic_worker *w, const void *blob);
+
 #endif

@@ -708,6 +708,13 @@ int aic_weights_nccl_receive(struct aic_worker *w, const char *name, void *dev, 
 	return 0;
 }
 
+int aic_weights_in_place(const struct aic_worker *w, const void *blob)
+{
+	const uint8_t *b = blob;
+
+	return w->arena.base && b >= w->arena.base && b < w->arena.base + w->arena.size;
+}
+
 const char *aic_nccl_last_error(void)
 {
 	return aic_nccl_error();

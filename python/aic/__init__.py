@@ -7,6 +7,7 @@
     w.ack(items)
     w.weights("policy").publish({"w": array}, version=3)       # the weights_to stage
     arrays, version = w.weights("policy").receive(min_version=3)  # weights_from stages
+    arrays, version = w.weights("policy").receive(min_version=3, copy=False)  # shared, read-only
     w.weights("policy").publish_device(ptr, nbytes, 3)   # GPU memory, over NCCL
     nbytes, version = w.weights("policy").receive_device(ptr, capacity, min_version=3)
     w.stage, w.index                  # identity (w.rank / w.replica: the same number)
@@ -74,6 +75,7 @@ def _load():
                                              ctypes.POINTER(ctypes.c_size_t),
                                              ctypes.POINTER(ctypes.c_uint64), ctypes.c_void_p]
     lib.aic_nccl_last_error.restype = ctypes.c_char_p
+    lib.aic_weights_in_place.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
     return lib
 
 
@@ -147,8 +149,14 @@ class Weights:
         if rc:
             raise Error(rc, "aic publish of weights '%s'" % self.name)
 
-    def receive(self, min_version=0, timeout=None):
-        """(arrays, version): the newest version >= min_version; TimeoutError if none came."""
+    def receive(self, min_version=0, timeout=None, copy=True):
+        """(arrays, version): the newest version >= min_version; TimeoutError if none came.
+
+        copy=False returns read-only views of the node's shared copy when the
+        version is in shared memory (no copy at all): they stay valid until a
+        later receive() on this stream returns a newer version; keep them no
+        longer (np.array(a) copies one). Otherwise the arrays are a copy.
+        """
         p = ctypes.c_void_p()
         n = ctypes.c_size_t()
         v = ctypes.c_uint64()
@@ -158,6 +166,11 @@ class Weights:
             raise TimeoutError("no version >= %d of weights '%s'" % (min_version, self.name))
         if rc:
             raise Error(rc, "aic receive of weights '%s'" % self.name)
+        if not copy and n.value and _lib.aic_weights_in_place(self._w._h, p):
+            arrays = _unpack((ctypes.c_char * n.value).from_address(p.value))
+            for a in arrays.values():
+                a.flags.writeable = False  # the mapping is read-only: a write would fault
+            return arrays, v.value
         return _unpack(ctypes.string_at(p, n.value)), v.value
 
 
