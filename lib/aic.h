@@ -123,11 +123,13 @@ int aic_weights_receive(struct aic_worker *w, const char *name, uint64_t min_ver
 			int timeout_ms, const void **blob, size_t *len, uint64_t *version);
 
 /*
- * Whether a blob aic_weights_receive() gave is read in place from the
- * node's shared memory: it then stays valid (read-only) until a later
- * receive on the same stream gives this worker a newer version, not only
- * until the next call; the agent never reuses its memory before that.
+ * Whether bytes aic_get() or aic_weights_receive() gave are read in place
+ * from the node's shared memory (read-only). An item's then stay valid
+ * until it is acked (not only until the next aic_get()); a weight
+ * version's until a later receive on the same stream gives this worker a
+ * newer version (not only until the next call): the memory is not reused
+ * before that.
  */
-int aic_weights_in_place(const struct aic_worker *w, const void *blob);
+int aic_in_place(const struct aic_worker *w, const void *p);
 
 #endif

@@ -708,9 +708,9 @@ int aic_weights_nccl_receive(struct aic_worker *w, const char *name, void *dev, 
 	return 0;
 }
 
-int aic_weights_in_place(const struct aic_worker *w, const void *blob)
+int aic_in_place(const struct aic_worker *w, const void *p)
 {
-	const uint8_t *b = blob;
+	const uint8_t *b = p;
 
 	return w->arena.base && b >= w->arena.base && b < w->arena.base + w->arena.size;
 }

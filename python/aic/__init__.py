@@ -8,6 +8,7 @@
     w.weights("policy").publish({"w": array}, version=3)       # the weights_to stage
     arrays, version = w.weights("policy").receive(min_version=3)  # weights_from stages
     arrays, version = w.weights("policy").receive(min_version=3, copy=False)  # shared, read-only
+    items = w.get("samples", max_items=16, copy=False)  # large items: memoryviews, valid until acked
     w.weights("policy").publish_device(ptr, nbytes, 3)   # GPU memory, over NCCL
     nbytes, version = w.weights("policy").receive_device(ptr, capacity, min_version=3)
     w.stage, w.index                  # identity (w.rank / w.replica: the same number)
@@ -75,7 +76,7 @@ def _load():
                                              ctypes.POINTER(ctypes.c_size_t),
                                              ctypes.POINTER(ctypes.c_uint64), ctypes.c_void_p]
     lib.aic_nccl_last_error.restype = ctypes.c_char_p
-    lib.aic_weights_in_place.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    lib.aic_in_place.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
     return lib
 
 
@@ -89,16 +90,20 @@ def _nccl_error(rc, what):
 
 
 class Item:
-    """One item: .data (bytes), .id, .producer, .version, and its channel."""
+    """One item: .data (bytes; a read-only memoryview from get(copy=False)), .id, .producer,
+    .version, and its channel."""
 
     __slots__ = ("channel", "producer", "id", "version", "data")
 
-    def __init__(self, channel, c):
+    def __init__(self, channel, c, view=False):
         self.channel = channel
         self.producer = c.producer
         self.id = c.id
         self.version = c.version
-        self.data = ctypes.string_at(c.data, c.len) if c.len else b""
+        if view:  # read in place from shared memory: valid until acked
+            self.data = memoryview((ctypes.c_char * c.len).from_address(c.data)).cast("B").toreadonly()
+        else:
+            self.data = ctypes.string_at(c.data, c.len) if c.len else b""
 
     def key(self):
         """(producer, id): unique per item, for dropping redelivered duplicates."""
@@ -166,7 +171,7 @@ class Weights:
             raise TimeoutError("no version >= %d of weights '%s'" % (min_version, self.name))
         if rc:
             raise Error(rc, "aic receive of weights '%s'" % self.name)
-        if not copy and n.value and _lib.aic_weights_in_place(self._w._h, p):
+        if not copy and n.value and _lib.aic_in_place(self._w._h, p):
             arrays = _unpack((ctypes.c_char * n.value).from_address(p.value))
             for a in arrays.values():
                 a.flags.writeable = False  # the mapping is read-only: a write would fault
@@ -245,8 +250,13 @@ class Worker:
             raise Error(rc, "aic put on '%s'" % channel)
         return out.value if sync else None
 
-    def get(self, channel, max_items=1, timeout=None):
-        """Up to max_items items; [] on timeout; raises Closed at the end of the channel."""
+    def get(self, channel, max_items=1, timeout=None, copy=True):
+        """Up to max_items items; [] on timeout; raises Closed at the end of the channel.
+
+        copy=False: an item whose payload is in the node's shared memory gets
+        .data as a read-only memoryview of it (no copy), valid until the item
+        is acked; other items' .data are bytes as always.
+        """
         arr = (_CItem * max_items)()
         n = ctypes.c_size_t()
         rc = _lib.aic_get(self._h, channel.encode(), arr, max_items, ctypes.byref(n), _ms(timeout))
@@ -256,7 +266,9 @@ class Worker:
             raise Closed(rc, "aic get on '%s'" % channel)
         if rc:
             raise Error(rc, "aic get on '%s'" % channel)
-        return [Item(channel, arr[i]) for i in range(n.value)]
+        return [Item(channel, arr[i], view=not copy and arr[i].len > 0 and
+                     bool(_lib.aic_in_place(self._h, arr[i].data)))
+                for i in range(n.value)]
 
     def ack(self, items):
         """Acknowledges items (from one or several channels)."""
