@@ -853,9 +853,11 @@ static void on_put(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, ui
 	struct wait *w;
 
 	if (shm) {
+		size_t region = chan_region_of(cs, c);
 		off = len == 28 ? aic_get_u64(p + 16) : 0;
 		n = len == 28 ? aic_get_u32(p + 24) : 0;
-		if (!off || !aic_ring_valid(&cs->arena, chan_region_of(cs, c), off, n)) {
+		/* Only in the sender's own region (0 is "none": the agent's own is never a worker's). */
+		if (!off || !region || !aic_ring_valid(&cs->arena, region, off, n)) {
 			put_error(c, -EINVAL);
 			return;
 		}
