@@ -31,3 +31,18 @@ kill_when() {
 		sleep 0.05
 	done
 }
+
+# need_python_modules MOD...: bails out (the test cannot run) unless Debian's
+# /usr/bin/python3 imports every one (scripts/deps installs them).
+need_python_modules() {
+	/usr/bin/python3 -c "import $(echo "$@" | tr ' ' ',')" 2>/dev/null ||
+		bail "Debian's python3 lacks one of: $* (scripts/deps installs them)"
+}
+
+# enter_work_dir NAME: a fresh directory for this test's files, entered and
+# set as $dir; removed at exit unless KEEP is set (to look at a failure).
+enter_work_dir() {
+	dir=$(mktemp -d "/var/tmp/aic-$1-test.XXXXXX") || bail "cannot make a work directory"
+	trap '[ -n "${KEEP:-}" ] || rm -rf "$dir"' EXIT
+	cd "$dir" || bail "no $dir"
+}

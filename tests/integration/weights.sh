@@ -4,12 +4,11 @@
 # byte-identical, versions strictly increasing, up to the last.
 . "$AIC_SRC_DIR/tests/integration/lib.sh"
 need_cluster 3 4
-[ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import numpy' 2>/dev/null ||
-	bail "Debian's python3-numpy is missing (scripts/deps installs it)"
+. "$AIC_SRC_DIR/tests/worker-api.sh"
+need_python_modules numpy
 dir=$(work_dir)
 launch="$AIC_BUILD_DIR/launcher/aic-launch"
 cd "$dir" || bail "cannot enter $dir"
-. "$AIC_SRC_DIR/tests/worker-api.sh"
 
 cat >train.py <<'PY'
 import aic, time

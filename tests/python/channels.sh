@@ -8,9 +8,7 @@
 aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/worker-api.sh"
 [ -e "$AIC_LIBRARY" ] || bail "no $AIC_LIBRARY"
-dir=$(mktemp -d /var/tmp/aic-channels-test.XXXXXX)
-trap 'rm -rf "$dir"' EXIT
-cd "$dir" || bail "no $dir"
+enter_work_dir channels
 
 cat >prod.py <<'PY'
 import aic, os

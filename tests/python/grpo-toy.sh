@@ -8,10 +8,8 @@
 aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/worker-api.sh"
 . "$AIC_SRC_DIR/tests/grpo-toy.sh"
-/usr/bin/python3 -c 'import numpy, matplotlib' 2>/dev/null ||
-	bail "Debian's python3-numpy or python3-matplotlib is missing (scripts/deps)"
-dir=$(mktemp -d /var/tmp/aic-grpo-test.XXXXXX)
-trap 'rm -rf "$dir"' EXIT
+need_python_modules numpy matplotlib
+enter_work_dir grpo
 
 grpo_copy "$dir/plain" 6 0
 cd "$dir/plain" || bail "no $dir/plain"

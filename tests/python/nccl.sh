@@ -7,12 +7,10 @@
 . "$AIC_SRC_DIR/tests/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/worker-api.sh"
-/usr/bin/python3 -c 'import numpy' 2>/dev/null || bail "Debian's python3-numpy is missing (scripts/deps)"
+need_python_modules numpy
 fake=$AIC_FAKE_NCCL
 [ -e "$fake" ] || bail "no $fake (make check builds it)"
-dir=$(mktemp -d /var/tmp/aic-nccl-test.XXXXXX)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$dir"' EXIT
-cd "$dir" || bail "no $dir"
+enter_work_dir nccl
 
 cat >train.py <<'PY'
 import aic

@@ -6,10 +6,9 @@
 . "$AIC_SRC_DIR/tests/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/worker-api.sh"
-/usr/bin/python3 -c 'import numpy' 2>/dev/null || bail "Debian's python3-numpy is missing (scripts/deps)"
+need_python_modules numpy
 topo="$AIC_SRC_DIR/tests/fixtures/topo/pcie-4gpu-nvlink-pairs.xml"
-dir=$(mktemp -d /var/tmp/aic-pipeline-test.XXXXXX)
-trap 'rm -rf "$dir"' EXIT
+enter_work_dir pipeline
 
 # copy NAME REPLICAS: a copy of the example with that many model replicas.
 copy() {

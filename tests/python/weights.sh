@@ -5,10 +5,8 @@
 . "$AIC_SRC_DIR/tests/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/worker-api.sh"
-/usr/bin/python3 -c 'import numpy' 2>/dev/null || bail "Debian's python3-numpy is missing (scripts/deps)"
-dir=$(mktemp -d /var/tmp/aic-weights-test.XXXXXX)
-trap 'rm -rf "$dir"' EXIT
-cd "$dir" || bail "no $dir"
+need_python_modules numpy
+enter_work_dir weights
 
 cat >train.py <<'PY'
 import aic, time
