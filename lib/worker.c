@@ -246,10 +246,11 @@ int aic_worker_connect(struct aic_worker **out)
 		return -ENOMEM;
 	snprintf(w->stage, sizeof(w->stage), "%s", getenv("AIC_STAGE") ?: "");
 	w->index = atoi(getenv("AIC_INDEX") ?: "0");
-	w->arena.fd = -1;
-	/* The node's arena (arena.h), when the agent gave one: a fast path, never required. */
-	if (aic_arena_attach(&w->arena, getenv("AIC_ARENA"), &w->region) != 0)
-		w->arena.base = NULL;
+	/*
+	 * The node's arena (arena.h), when the agent gave one: a fast path, never
+	 * required (without one, base stays NULL and items travel inline).
+	 */
+	aic_arena_attach(&w->arena, getenv("AIC_ARENA"), &w->region);
 	parse_nccl_groups(w, getenv("AIC_WEIGHTS_NCCL"));
 	w->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (w->fd < 0 || connect(w->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
