@@ -47,6 +47,8 @@ long aic_wire_decode(const uint8_t *buf, size_t len, struct aic_frame *f)
 	f->flags = (uint16_t)(buf[6] << 8 | buf[7]);
 	f->length = n;
 	f->payload = buf + AIC_WIRE_HEADER;
+	f->body = NULL;
+	f->head = n;
 	return (long)(AIC_WIRE_HEADER + n);
 }
 

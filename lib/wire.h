@@ -113,8 +113,14 @@ static inline uint64_t aic_get_u64(const uint8_t *p)
 struct aic_frame {
 	uint16_t type;
 	uint16_t flags;
-	uint32_t length;
-	const uint8_t *payload; /* points into the decoded buffer */
+	uint32_t length;	/* payload bytes */
+	const uint8_t *payload; /* points into the decoded buffer; only the first `head` when body is set */
+	/*
+	 * NULL, or where payload bytes [head, length) were read straight to (the
+	 * engine's connections do this for large frames: launcher/engine/conn.h).
+	 */
+	uint8_t *body;
+	uint32_t head;
 };
 
 /* Writes a header for a payload of `length` bytes into out[AIC_WIRE_HEADER]. */

@@ -494,6 +494,15 @@ static void worker_frame(struct aic_conn *c, uint16_t type, json_t *m, const str
 	chan_set_frame(a->chans, c, f);
 }
 
+/* Weight chunks from the previous agent of a chain are read into their slot. */
+static uint8_t *worker_direct_begin(struct aic_conn *c, uint16_t type, uint32_t length,
+				    const uint8_t *head, uint32_t have, uint32_t *skip, void **arg)
+{
+	struct agent *a = c->owner;
+
+	return chan_set_direct_begin(a->chans, c, type, length, head, have, skip, arg);
+}
+
 static void worker_closed(struct aic_conn *c)
 {
 	struct agent *a = c->owner;
@@ -518,6 +527,8 @@ struct agent *agent_start(uv_loop_t *loop, const struct agent_config *cfg)
 	a->srv.on_hello = worker_hello;
 	a->srv.on_frame = worker_frame;
 	a->srv.on_close = worker_closed;
+	a->srv.direct_begin = worker_direct_begin;
+	a->srv.direct_end = chan_set_direct_end;
 	a->srv.owner = a;
 	if (aic_server_start(loop, &a->srv, cfg->addr) == 0)
 		a->listening = true;

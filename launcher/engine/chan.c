@@ -34,18 +34,34 @@
 #define PULL_WINDOW 2	 /* pulls in flight to one peer */
 #define PEER_FRAME_BYTES (1u << 20)
 #define ARENA_MIN_BYTES 4096 /* smaller pulled items stay in the agent's heap */
+/* Payloads from this size on go to peers by reference (writev), not copied into the frame. */
+#define ZERO_COPY_MIN_BYTES 4096
 /*
  * Items pulled ahead for local readers: at most this many, and at most a
  * quarter of the channel's capacity, so that one node's readers do not
  * hoard what readers elsewhere wait for (work goes to whoever asks).
  */
 #define PREFETCH 64
+/*
+ * A peer's ITEMS frame read straight into the agent's arena region (see
+ * aic_direct_begin_cb in conn.h): its items are read where they landed, and
+ * the block goes back to the ring when the last of them is freed.
+ */
+struct frame_blk {
+	struct chan_set *cs;
+	uint64_t off;
+	uint32_t refs; /* its items, plus one while the frame is read */
+};
+
 struct item {
 	struct item *next;
 	struct aic_conn *holder; /* in flight to this worker or peer */
 	uint32_t producer;	 /* agent rank that made it */
 	uint64_t id, version;
-	uint64_t shm; /* the payload's arena offset, or 0: the payload is data[] */
+	uint64_t shm;		/* the payload's arena offset, or 0: the payload is data[] */
+	struct frame_blk *blk;	/* the block that holds the payload at shm, or NULL: shm is a block */
+	uint16_t sends;		/* zero-copy sends of the payload not yet done */
+	bool dead;		/* freed while sends were not done: freed by the last */
 	uint32_t len;
 	uint8_t data[];
 };
@@ -228,16 +244,41 @@ static struct item *item_new(size_t len)
 {
 	struct item *it = malloc(sizeof(*it) + len);
 
-	if (it)
+	if (it) {
 		it->shm = 0;
+		it->blk = NULL;
+		it->sends = 0;
+		it->dead = false;
+	}
 	return it;
 }
 
-static void item_free(struct chan_set *cs, struct item *it)
+static void blk_unref(struct frame_blk *b)
 {
-	if (it && it->shm)
+	if (--b->refs == 0) {
+		aic_ring_free(&b->cs->arena, b->off);
+		free(b);
+	}
+}
+
+static void item_release(struct chan_set *cs, struct item *it)
+{
+	if (it->blk)
+		blk_unref(it->blk);
+	else if (it->shm)
 		aic_ring_free(&cs->arena, it->shm);
 	free(it);
+}
+
+/* An item leaves the channel: its memory goes once no send uses it. */
+static void item_free(struct chan_set *cs, struct item *it)
+{
+	if (!it)
+		return;
+	if (it->sends)
+		it->dead = true;
+	else
+		item_release(cs, it);
 }
 
 /* The arena region a worker connection owns, or 0 for none. */
@@ -333,6 +374,98 @@ static uint32_t deliver(struct chan *ch, struct aic_conn *c, uint32_t max, bool 
 	return sent;
 }
 
+/* A frame of items on its way to a peer: their payloads are sent from where they are. */
+struct zsend {
+	struct chan_set *cs;
+	uint32_t n;
+	struct item *items[];
+};
+
+static void zsend_done(void *arg, int status)
+{
+	struct zsend *z = arg;
+	uint32_t k;
+
+	(void)status; /* a failed send: the items come back when the peer's connection is forgotten */
+	for (k = 0; k < z->n; k++)
+		if (--z->items[k]->sends == 0 && z->items[k]->dead)
+			item_release(z->cs, z->items[k]);
+	chan_set_release(z->cs);
+	free(z);
+}
+
+/*
+ * The first n own items to a peer as one ITEMS frame of `bytes` item bytes
+ * (headers included): the frame's headers and small payloads are built in
+ * one buffer, large payloads are sent from the arena or the item itself
+ * (writev), each held until the kernel has it. Returns n, or 0 (no memory).
+ */
+static uint32_t send_to_peer(struct chan *ch, struct aic_conn *c, uint32_t n, size_t bytes,
+			     uint32_t flags)
+{
+	struct chan_set *cs = ch->cs;
+	size_t hb = AIC_WIRE_HEADER + 12;
+	uint32_t k, nz = 0, nb = 0;
+	uint8_t *head, *p, *seg;
+	struct item *it;
+	struct zsend *z;
+	uv_buf_t *bufs;
+
+	for (k = 0, it = ch->own.head; k < n; k++, it = it->next) {
+		hb += AIC_ITEM_HEADER;
+		if (it->len >= ZERO_COPY_MIN_BYTES)
+			nz++;
+		else
+			hb += it->len;
+	}
+	head = malloc(hb);
+	bufs = malloc((2 * nz + 1) * sizeof(*bufs));
+	z = malloc(sizeof(*z) + nz * sizeof(z->items[0]));
+	if (!head || !bufs || !z) {
+		free(head);
+		free(bufs);
+		free(z);
+		return 0;
+	}
+	z->cs = cs;
+	z->n = 0;
+	aic_wire_header(head, AIC_MSG_PEER_ITEMS, (uint32_t)(12 + bytes));
+	aic_put_u32(head + AIC_WIRE_HEADER, ch->id);
+	aic_put_u32(head + AIC_WIRE_HEADER + 4, n);
+	aic_put_u32(head + AIC_WIRE_HEADER + 8, flags);
+	seg = head;
+	p = head + AIC_WIRE_HEADER + 12;
+	for (k = 0; k < n; k++) {
+		it = pop(&ch->own);
+		aic_put_u32(p, it->producer);
+		aic_put_u64(p + 4, it->id);
+		aic_put_u64(p + 12, it->version);
+		aic_put_u32(p + 20, it->len);
+		p += AIC_ITEM_HEADER;
+		if (it->len >= ZERO_COPY_MIN_BYTES) {
+			bufs[nb++] = uv_buf_init((char *)seg, (unsigned)(p - seg));
+			bufs[nb++] = uv_buf_init((char *)item_data(cs, it), it->len);
+			seg = p;
+			it->sends++;
+			z->items[z->n++] = it;
+		} else {
+			memcpy(p, item_data(cs, it), it->len);
+			p += it->len;
+		}
+		it->holder = c;
+		it->next = ch->inflight;
+		ch->inflight = it;
+		if (it->producer == cs->rank)
+			ch->n_own_inflight++;
+	}
+	if (p > seg)
+		bufs[nb++] = uv_buf_init((char *)seg, (unsigned)(p - seg));
+	cs->pending++;
+	aic_conn_sendv(c, head, bufs, nb, zsend_done, z);
+	free(bufs);
+	return n;
+}
+
 static uint32_t deliver_frame(struct chan *ch, struct aic_conn *c, uint32_t max, bool peer,
 			      bool *more)
 {
@@ -359,6 +492,13 @@ static uint32_t deliver_frame(struct chan *ch, struct aic_conn *c, uint32_t max,
 		}
 	if (n == 0)
 		return 0;
+#ifdef HAVE_ZSTD
+	if (peer && !ch->compress) {
+#else
+	if (peer) {
+#endif
+		return send_to_peer(ch, c, n, bytes, flags);
+	}
 	/*
 	 * One buffer holds the frame: header, then the channel id (peers only),
 	 * count, flags and the items; it is handed to the connection as it is.
@@ -578,6 +718,74 @@ static void pump(struct chan *ch)
 static void peer_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct aic_frame *f);
 static void peer_closed(struct aic_conn *c);
 
+/*
+ * A peer's ITEMS frame of `length` bytes is read straight into a block of
+ * the agent's arena region, unless compressed (it is decompressed from the
+ * buffer) or the ring has no room for it now.
+ */
+static uint8_t *items_direct_begin(struct chan_set *cs, uint32_t length, const uint8_t *head,
+				   void **arg)
+{
+	struct frame_blk *b;
+	uint64_t off;
+
+	if (!cs->arena.base || (aic_get_u32(head + 8) & AIC_ITEMS_ZSTD) || !find(cs, aic_get_u32(head)))
+		return NULL;
+	off = aic_ring_alloc(&cs->arena, 0, length);
+	b = off ? malloc(sizeof(*b)) : NULL;
+	if (!b) {
+		aic_ring_free(&cs->arena, off);
+		return NULL;
+	}
+	b->cs = cs;
+	b->off = off;
+	b->refs = 1;
+	*arg = b;
+	return cs->arena.base + off;
+}
+
+uint8_t *chan_set_direct_begin(struct chan_set *cs, struct aic_conn *c, uint16_t type,
+			       uint32_t length, const uint8_t *head, uint32_t have, uint32_t *skip,
+			       void **arg)
+{
+	uint8_t *dest = NULL;
+
+	if (!cs || cs->freeing)
+		return NULL;
+	if (type == AIC_MSG_PEER_ITEMS && c->owner == cs && c->data) {
+		*skip = 0;
+		dest = items_direct_begin(cs, length, head, arg);
+	} else if (type == AIC_MSG_W_PEER) {
+		dest = weights_direct_begin(cs, length, head, have, skip, arg);
+	}
+	if (dest)
+		cs->pending++;
+	return dest;
+}
+
+void chan_set_direct_end(struct aic_conn *c, uint16_t type, uint8_t *dest, void *arg, bool whole)
+{
+	struct chan_set *cs;
+
+	(void)c;
+	(void)dest;
+	(void)whole; /* what the frame's handler did not take is given back either way */
+	if (type == AIC_MSG_W_PEER) {
+		cs = weights_direct_end(arg);
+	} else {
+		cs = ((struct frame_blk *)arg)->cs;
+		blk_unref(arg);
+	}
+	chan_set_release(cs);
+}
+
+/* The peer connections this agent opens read items in place. */
+static uint8_t *peer_direct_begin(struct aic_conn *c, uint16_t type, uint32_t length,
+				  const uint8_t *head, uint32_t have, uint32_t *skip, void **arg)
+{
+	return chan_set_direct_begin(c->owner, c, type, length, head, have, skip, arg);
+}
+
 struct aic_conn *chan_peer_conn(struct chan_set *cs, struct peer *p)
 {
 	json_t *hello;
@@ -587,8 +795,11 @@ struct aic_conn *chan_peer_conn(struct chan_set *cs, struct peer *p)
 	hello = json_pack("{s:s,s:i}", "role", "agent", "rank", (int)cs->rank);
 	p->conn = aic_conn_connect(cs->loop, p->addr, p->port, cs->token, hello, peer_frame,
 				   peer_closed, cs);
-	if (p->conn)
+	if (p->conn) {
 		p->conn->data = p;
+		p->conn->direct_begin = peer_direct_begin;
+		p->conn->direct_end = chan_set_direct_end;
+	}
 	return p->conn;
 }
 
@@ -688,8 +899,13 @@ static struct item *pulled_item(struct chan_set *cs, const uint8_t *data, uint32
 	return it;
 }
 
-/* A peer answered a PULL: its items join the pulled queue. */
-static void on_items(struct chan_set *cs, struct peer *p, const uint8_t *b, uint32_t len)
+/*
+ * A peer answered a PULL: its items join the pulled queue. They are copied,
+ * unless the frame was read into a block of the arena (blk): then they
+ * stay where they are.
+ */
+static void on_items(struct chan_set *cs, struct peer *p, const uint8_t *b, uint32_t len,
+		     struct frame_blk *blk)
 {
 	uint32_t ci, n, flags, i, r;
 	struct chan *ch;
@@ -717,7 +933,7 @@ static void on_items(struct chan_set *cs, struct peer *p, const uint8_t *b, uint
 		}
 		memcpy(plain, b, 12);
 		aic_put_u32(plain + 8, flags & ~AIC_ITEMS_ZSTD);
-		on_items(cs, p, plain, 12 + raw);
+		on_items(cs, p, plain, 12 + raw, NULL);
 		free(plain);
 		return;
 #else
@@ -737,7 +953,13 @@ static void on_items(struct chan_set *cs, struct peer *p, const uint8_t *b, uint
 		struct item *it;
 		if ((size_t)(end - q - AIC_ITEM_HEADER) < l)
 			break;
-		it = pulled_item(cs, q + AIC_ITEM_HEADER, l);
+		if (blk && (it = item_new(0))) {
+			it->shm = (uint64_t)(q + AIC_ITEM_HEADER - cs->arena.base);
+			it->blk = blk;
+			blk->refs++;
+		} else {
+			it = pulled_item(cs, q + AIC_ITEM_HEADER, l);
+		}
 		if (!it)
 			break;
 		if (it->shm)
@@ -759,7 +981,9 @@ static void peer_frame(struct aic_conn *c, uint16_t type, json_t *m, const struc
 
 	(void)m;
 	if (type == AIC_MSG_PEER_ITEMS && c->data) {
-		on_items(cs, c->data, f->payload, f->length);
+		/* Read in place (items_direct_begin): the whole payload is in the block. */
+		on_items(cs, c->data, f->body ? f->body : f->payload, f->length,
+			 f->body ? c->direct_arg : NULL);
 	} else if (type == AIC_MSG_WELCOME) {
 		/*
 		 * Now that the peer has let us in, ask it for what readers and sinks
@@ -1277,6 +1501,21 @@ static void free_queue(struct chan_set *cs, struct queue *q)
 		item_free(cs, it);
 }
 
+/* The rest of chan_set_free, once no send or in-place read uses the arena or a stream. */
+static void chan_set_finish(struct chan_set *cs)
+{
+	weights_free(cs);
+	free(cs->chans);
+	aic_arena_detach(&cs->arena);
+	free(cs);
+}
+
+void chan_set_release(struct chan_set *cs)
+{
+	if (--cs->pending == 0 && cs->freeing)
+		chan_set_finish(cs);
+}
+
 void chan_set_free(struct chan_set *cs)
 {
 	size_t i;
@@ -1306,13 +1545,17 @@ void chan_set_free(struct chan_set *cs)
 			item_free(cs, it);
 		}
 	}
-	weights_free(cs);
+	/*
+	 * Closing a connection ends its sends and reads (conn.h): the last of
+	 * those still going finishes the job; items they hold were freed above
+	 * (they go when their sends are done).
+	 */
 	for (i = 0; i < cs->n_peers; i++)
 		if (cs->peers[i].conn) {
 			cs->peers[i].conn->data = NULL;
 			aic_conn_close(cs->peers[i].conn);
 		}
-	free(cs->chans);
-	aic_arena_detach(&cs->arena);
-	free(cs);
+	cs->freeing = true;
+	if (cs->pending == 0)
+		chan_set_finish(cs);
 }

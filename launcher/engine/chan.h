@@ -59,6 +59,15 @@ void chan_set_on_sink_done(struct chan_set *cs, void (*done)(void *arg, uint32_t
 			   void *arg);
 void chan_set_free(struct chan_set *cs);
 
+/*
+ * Large frames from peers read in place (aic_direct_begin_cb, conn.h): for
+ * the agent's server, whose connections' owner is the agent, not cs.
+ */
+uint8_t *chan_set_direct_begin(struct chan_set *cs, struct aic_conn *c, uint16_t type,
+			       uint32_t length, const uint8_t *head, uint32_t have, uint32_t *skip,
+			       void **arg);
+void chan_set_direct_end(struct aic_conn *c, uint16_t type, uint8_t *dest, void *arg, bool whole);
+
 /* {name: id} of channels, and of weight streams, for a worker's WELCOME (new references). */
 json_t *chan_set_names(const struct chan_set *cs);
 json_t *chan_set_weight_names(const struct chan_set *cs);

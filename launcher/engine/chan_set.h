@@ -56,6 +56,12 @@ struct chan_set {
 	struct wlease *leases; /* weights.c's: local readers' holds on weight slots */
 	long region_proc[ARENA_REGIONS];		/* the process (id + 1) a region is for */
 	struct aic_conn *region_owner[ARENA_REGIONS]; /* its connection, once it said hello */
+	/*
+	 * Zero-copy sends and in-place reads under way (they use the arena and
+	 * the streams' slots): chan_set_free leaves the rest to the last of them.
+	 */
+	uint32_t pending;
+	bool freeing;
 };
 
 /* chan.c */
@@ -67,6 +73,9 @@ size_t chan_region_of(const struct chan_set *cs, const struct aic_conn *c);
 /* An ERROR frame ({"code", "error"}) answering a worker's request. */
 void chan_send_error(struct aic_conn *c, int code);
 
+/* One fewer send or in-place read under way (see pending). */
+void chan_set_release(struct chan_set *cs);
+
 /* weights.c */
 /* Arena bytes the weight slots of n streams take (after the item regions). */
 size_t weights_arena_bytes(size_t n_streams);
@@ -76,6 +85,14 @@ void weights_free(struct chan_set *cs);
 /* Whether a frame type is a weight stream's, and handling one. */
 bool weights_frame_type(uint16_t type);
 void weights_frame(struct chan_set *cs, struct aic_conn *c, const struct aic_frame *f);
+/*
+ * A chunk of a version read straight into the slot it is assembled in
+ * (aic_direct_begin_cb in conn.h): NULL when it cannot be. weights_direct_end
+ * lets the slot go again and returns the chan_set.
+ */
+uint8_t *weights_direct_begin(struct chan_set *cs, uint32_t length, const uint8_t *head,
+			      uint32_t have, uint32_t *skip, void **arg);
+struct chan_set *weights_direct_end(void *arg);
 /* Peers just let this agent in: chunks that waited for them go now. */
 void weights_flush(struct chan_set *cs);
 /* A worker or peer connection went away: its waits, slot and leases with it. */

@@ -43,11 +43,15 @@ void aic_conn_close_all(void)
 	}
 }
 
+static void direct_finish(struct aic_conn *c, bool whole);
+
 static void free_conn(uv_handle_t *h)
 {
 	struct aic_conn *c = h->data;
 
 	unlink_conn(c);
+	if (c->direct)
+		direct_finish(c, false);
 	if (c->on_close)
 		c->on_close(c);
 	json_decref(c->hello);
@@ -67,15 +71,40 @@ void aic_conn_close(struct aic_conn *c)
 struct write_req {
 	uv_write_t req;
 	char *mem;
+	void (*done)(void *arg, int status);
+	void *arg;
 };
 
 static void wrote(uv_write_t *req, int status)
 {
 	struct write_req *w = (struct write_req *)req;
 
-	(void)status;
 	free(w->mem);
+	if (w->done)
+		w->done(w->arg, status);
 	free(w);
+}
+
+int aic_conn_sendv(struct aic_conn *c, void *mem, const uv_buf_t *bufs, unsigned n,
+		   void (*done)(void *arg, int status), void *arg)
+{
+	struct write_req *w = c->closing ? NULL : calloc(1, sizeof(*w));
+	int rc = c->closing ? -EPIPE : -ENOMEM;
+
+	if (w) {
+		w->mem = mem;
+		w->done = done;
+		w->arg = arg;
+		/* libuv keeps its own copy of the array, not of what it points to. */
+		rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, bufs, n, wrote);
+		if (!rc)
+			return 0;
+		free(w);
+	}
+	free(mem);
+	if (done)
+		done(arg, rc);
+	return rc;
 }
 
 int aic_conn_send_owned(struct aic_conn *c, void *mem, const void *frame, size_t len)
@@ -88,7 +117,7 @@ int aic_conn_send_owned(struct aic_conn *c, void *mem, const void *frame, size_t
 		free(mem);
 		return -EPIPE;
 	}
-	w = malloc(sizeof(*w));
+	w = calloc(1, sizeof(*w));
 	if (!w) {
 		free(mem);
 		return -ENOMEM;
@@ -114,7 +143,7 @@ int aic_conn_send_raw(struct aic_conn *c, uint16_t type, const void *a, size_t a
 		return -EPIPE;
 	if (alen + blen > AIC_WIRE_MAX_PAYLOAD)
 		return -EMSGSIZE;
-	w = malloc(sizeof(*w));
+	w = calloc(1, sizeof(*w));
 	if (w)
 		w->mem = malloc(AIC_WIRE_HEADER + alen + blen);
 	if (!w || !w->mem) {
@@ -151,7 +180,7 @@ int aic_conn_send(struct aic_conn *c, uint16_t type, json_t *msg)
 			return -ENOMEM;
 		n = strlen(text);
 	}
-	w = malloc(sizeof(*w));
+	w = calloc(1, sizeof(*w));
 	if (w)
 		w->mem = malloc(AIC_WIRE_HEADER + n);
 	if (!w || !w->mem) {
@@ -216,11 +245,77 @@ static void handle(struct aic_conn *c, const struct aic_frame *f)
 	json_decref(msg);
 }
 
+/*
+ * The frame being read in place is whole, or lost: on_frame gets it when it
+ * is whole, and its owner gets the destination back in any case.
+ */
+static void direct_finish(struct aic_conn *c, bool whole)
+{
+	struct aic_frame f = {.type = c->direct_type,
+			      .length = c->direct_len,
+			      .payload = c->direct_head,
+			      .body = c->direct,
+			      .head = c->direct_skip};
+	void *arg = c->direct_arg;
+
+	c->direct = NULL;
+	whole = whole && !c->closing;
+	if (whole)
+		handle(c, &f);
+	if (c->direct_end)
+		c->direct_end(c, f.type, f.body, arg, whole);
+}
+
+/*
+ * The frame at the start of the buffer is incomplete: once its header and
+ * first bytes are in, its owner may say where the rest goes (conn.h).
+ */
+static void direct_maybe(struct aic_conn *c)
+{
+	uint32_t length, have, skip = 0;
+	uint16_t type;
+	uint8_t *dest;
+	void *arg = NULL;
+
+	if (!c->direct_begin || !c->authed || c->closing || c->len < AIC_WIRE_HEADER)
+		return;
+	length = aic_get_u32(c->buf + 8);
+	have = (uint32_t)(c->len - AIC_WIRE_HEADER);
+	if (length < AIC_CONN_DIRECT_MIN || have < AIC_CONN_DIRECT_HEAD || have >= length)
+		return;
+	type = (uint16_t)(c->buf[4] << 8 | c->buf[5]);
+	dest = c->direct_begin(c, type, length, c->buf + AIC_WIRE_HEADER, have, &skip, &arg);
+	if (!dest)
+		return;
+	c->direct = dest;
+	c->direct_arg = arg;
+	c->direct_type = type;
+	c->direct_len = length;
+	c->direct_got = have;
+	if (skip > have || skip > AIC_CONN_DIRECT_HEAD) {
+		aic_log_error("connection %s: a frame's reader asked to keep %u bytes", c->peer, skip);
+		direct_finish(c, false);
+		aic_conn_close(c);
+		return;
+	}
+	c->direct_skip = skip;
+	memcpy(c->direct_head, c->buf + AIC_WIRE_HEADER, skip);
+	memcpy(dest, c->buf + AIC_WIRE_HEADER + skip, have - skip);
+	c->len = 0;
+}
+
+/* Reads go into the frame's own place while one is read in place. */
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
 	struct aic_conn *c = h->data;
+	size_t room;
 
 	(void)suggested;
+	if (c->direct) {
+		*b = uv_buf_init((char *)c->direct + (c->direct_got - c->direct_skip),
+				 c->direct_len - c->direct_got);
+		return;
+	}
 	if (c->cap - c->len < 65536) {
 		size_t cap = c->cap ? c->cap * 2 : 131072;
 		uint8_t *nb = realloc(c->buf, cap);
@@ -231,7 +326,15 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 		c->buf = nb;
 		c->cap = cap;
 	}
-	*b = uv_buf_init((char *)c->buf + c->len, (unsigned)(c->cap - c->len));
+	/*
+	 * Where large frames may be read in place, a frame's start is read in a
+	 * small step, so that little of such a frame goes through the buffer.
+	 */
+	room = c->cap - c->len;
+	if (c->direct_begin && c->len < AIC_WIRE_HEADER + AIC_CONN_DIRECT_HEAD &&
+	    room > AIC_CONN_DIRECT_MIN)
+		room = AIC_CONN_DIRECT_MIN;
+	*b = uv_buf_init((char *)c->buf + c->len, (unsigned)room);
 }
 
 static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
@@ -244,6 +347,12 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	(void)b;
 	if (n < 0) {
 		aic_conn_close(c);
+		return;
+	}
+	if (c->direct) {
+		c->direct_got += (uint32_t)n;
+		if (c->direct_got == c->direct_len)
+			direct_finish(c, true);
 		return;
 	}
 	c->len += (size_t)n;
@@ -262,6 +371,7 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 		memmove(c->buf, c->buf + off, c->len - off);
 		c->len -= off;
 	}
+	direct_maybe(c);
 }
 
 static struct aic_conn *new_conn(uv_loop_t *loop)
@@ -313,6 +423,8 @@ static void on_connection(uv_stream_t *server, int status)
 	c->on_hello = srv->on_hello;
 	c->on_frame = srv->on_frame;
 	c->on_close = srv->on_close;
+	c->direct_begin = srv->direct_begin;
+	c->direct_end = srv->direct_end;
 	c->owner = srv->owner;
 	c->server = srv;
 	peer_name(c);

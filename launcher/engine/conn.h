@@ -34,10 +34,39 @@ typedef void (*aic_close_cb)(struct aic_conn *c);
 /* A client's HELLO passed the token check; return false to reject it anyway. */
 typedef bool (*aic_hello_cb)(struct aic_conn *c, json_t *hello);
 
+/*
+ * Reading a large frame straight into its final place (an arena block, a
+ * weight slot) instead of the connection's buffer. Once an authenticated
+ * connection with direct_begin set has the header of a frame of at least
+ * AIC_CONN_DIRECT_MIN payload bytes and the first AIC_CONN_DIRECT_HEAD of
+ * them (`head`, `have` bytes), direct_begin may return where payload bytes
+ * [*skip, length) are to go (*skip <= have: the first *skip bytes stay
+ * with the connection) and set *arg, or return NULL: the frame is buffered
+ * as usual. When the frame is whole, on_frame gets it with f->body set (see
+ * struct aic_frame); then, and also when the connection closes before the
+ * frame is whole (whole = false), direct_end(c, type, dest, arg, whole) is
+ * called exactly once: what begin reserved is the owner's to release there.
+ */
+#define AIC_CONN_DIRECT_MIN 65536
+#define AIC_CONN_DIRECT_HEAD 64
+typedef uint8_t *(*aic_direct_begin_cb)(struct aic_conn *c, uint16_t type, uint32_t length,
+					const uint8_t *head, uint32_t have, uint32_t *skip,
+					void **arg);
+typedef void (*aic_direct_end_cb)(struct aic_conn *c, uint16_t type, uint8_t *dest, void *arg,
+				  bool whole);
+
 struct aic_conn {
 	uv_tcp_t tcp;
 	uint8_t *buf;
 	size_t len, cap;
+	aic_direct_begin_cb direct_begin;
+	aic_direct_end_cb direct_end;
+	/* The frame being read in place: its destination (NULL: none), what was read of it. */
+	uint8_t *direct;
+	void *direct_arg;
+	uint16_t direct_type;
+	uint32_t direct_len, direct_got, direct_skip;
+	uint8_t direct_head[AIC_CONN_DIRECT_HEAD];
 	bool authed;
 	bool closing;
 	bool server_side;
@@ -60,6 +89,8 @@ struct aic_server {
 	aic_hello_cb on_hello;
 	aic_frame_cb on_frame;
 	aic_close_cb on_close;
+	aic_direct_begin_cb direct_begin; /* given to each accepted connection */
+	aic_direct_end_cb direct_end;
 	void *owner;
 	int port;
 	unsigned rejected; /* connections refused so far */
@@ -82,6 +113,16 @@ int aic_conn_send(struct aic_conn *c, uint16_t type, json_t *msg);
  * `frame` points into `mem`, which is freed once written.
  */
 int aic_conn_send_owned(struct aic_conn *c, void *mem, const void *frame, size_t len);
+
+/*
+ * Sends the n pieces bufs, a whole frame header included, without copying
+ * them: they must stay as they are until done(arg, status) is called (once:
+ * after the kernel has them all, or with an error when the connection
+ * closed first, or from within this call when it fails). `mem` (may be
+ * NULL) is freed then. Returns 0 or a negative error.
+ */
+int aic_conn_sendv(struct aic_conn *c, void *mem, const uv_buf_t *bufs, unsigned n,
+		   void (*done)(void *arg, int status), void *arg);
 
 /* Sends a binary payload made of two parts (copied). */
 int aic_conn_send_raw(struct aic_conn *c, uint16_t type, const void *a, size_t alen, const void *b,

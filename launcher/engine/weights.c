@@ -46,6 +46,13 @@ struct wslot {
 	struct aic_conn *writer; /* the worker filling it, until it commits */
 	bool assembling;	 /* a version arriving from the chain */
 	uint32_t leases;	 /* local readers holding it */
+	uint32_t pins;		 /* chunks sent from it or read into it, not yet done */
+};
+
+/* A chunk sent from slot k of ws, or read into it, while it is under way. */
+struct wpin {
+	struct wstream *ws;
+	int k;
 };
 
 /* A local reader's hold on the slot of the version it was last given. */
@@ -115,10 +122,9 @@ static bool slot_unused(const struct wstream *ws, int k)
 {
 	const struct wslot *sl = &ws->slot[k];
 
-	return !sl->writer && !sl->assembling && !sl->leases && k != ws->blob_slot;
+	return !sl->writer && !sl->assembling && !sl->leases && !sl->pins && k != ws->blob_slot;
 }
 
-/* A slot nobody uses gives its pages back. */
 /*
  * A slot nobody uses any more: it stays resident for the next version (a
  * fresh slot costs a page fault per 4 KiB on both sides), and any other
@@ -220,12 +226,58 @@ static int chain_next(const struct wstream *ws, uint32_t origin)
 	return -1;
 }
 
-/* Sends down the chain what this agent has of the version and has not sent yet. */
+/* The slot whose bytes buf points into, or -1 (the heap). */
+static int slot_of(const struct wstream *ws, const uint8_t *buf)
+{
+	const uint8_t *base = ws->cs->arena.base;
+	int k;
+
+	for (k = 0; base && k < WEIGHT_SLOTS; k++)
+		if (buf >= base + ws->slot[k].off && buf < base + ws->slot[k].off + WEIGHT_SLOT_BYTES)
+			return k;
+	return -1;
+}
+
+static struct wpin *pin(struct wstream *ws, int k)
+{
+	struct wpin *p = malloc(sizeof(*p));
+
+	if (p) {
+		p->ws = ws;
+		p->k = k;
+		ws->slot[k].pins++;
+	}
+	return p;
+}
+
+/* The slot a pin held may be idle now; returns the chan_set (see chan_set_release). */
+static struct chan_set *unpin(struct wpin *p)
+{
+	struct wstream *ws = p->ws;
+
+	ws->slot[p->k].pins--;
+	if (!ws->cs->freeing)
+		slot_idle(ws, p->k);
+	free(p);
+	return ws->cs;
+}
+
+static void chunk_sent(void *arg, int status)
+{
+	(void)status; /* the chain's next agent is gone: it will not get this version */
+	chan_set_release(unpin(arg));
+}
+
+/*
+ * Sends down the chain what this agent has of the version and has not sent
+ * yet: from a slot, the chunks go from where they are (the slot is pinned
+ * until the kernel has them); from the heap, copied.
+ */
 static void forward_chunks(struct wstream *ws)
 {
 	struct chan_set *cs = ws->cs;
 	struct peer *p;
-	uint8_t head[32];
+	int k = ws->fwd_buf ? slot_of(ws, ws->fwd_buf) : -1;
 
 	if (!ws->fwd_buf || ws->fwd_next < 0 || ws->fwd_off >= ws->fwd_have)
 		return;
@@ -234,15 +286,31 @@ static void forward_chunks(struct wstream *ws)
 		return; /* connecting: its WELCOME forwards again */
 	while (ws->fwd_off < ws->fwd_have) {
 		size_t n = ws->fwd_have - ws->fwd_off;
+		uint8_t *head = malloc(AIC_WIRE_HEADER + 32), *h = head + AIC_WIRE_HEADER;
+		struct wpin *pn = NULL;
+		int rc;
 		if (n > WEIGHT_CHUNK)
 			n = WEIGHT_CHUNK;
-		aic_put_u32(head, ws->id);
-		aic_put_u64(head + 4, ws->fwd_version);
-		aic_put_u32(head + 12, ws->fwd_origin);
-		aic_put_u64(head + 16, ws->fwd_total);
-		aic_put_u64(head + 24, ws->fwd_off);
-		if (aic_conn_send_raw(p->conn, AIC_MSG_W_PEER, head, sizeof(head),
-				      ws->fwd_buf + ws->fwd_off, n) != 0)
+		if (!head || (k >= 0 && !(pn = pin(ws, k)))) {
+			free(head);
+			return;
+		}
+		aic_wire_header(head, AIC_MSG_W_PEER, (uint32_t)(32 + n));
+		aic_put_u32(h, ws->id);
+		aic_put_u64(h + 4, ws->fwd_version);
+		aic_put_u32(h + 12, ws->fwd_origin);
+		aic_put_u64(h + 16, ws->fwd_total);
+		aic_put_u64(h + 24, ws->fwd_off);
+		if (pn) {
+			uv_buf_t b[2] = {uv_buf_init((char *)head, AIC_WIRE_HEADER + 32),
+					 uv_buf_init((char *)ws->fwd_buf + ws->fwd_off, (unsigned)n)};
+			cs->pending++;
+			rc = aic_conn_sendv(p->conn, head, b, 2, chunk_sent, pn);
+		} else {
+			rc = aic_conn_send_raw(p->conn, AIC_MSG_W_PEER, h, 32, ws->fwd_buf + ws->fwd_off, n);
+			free(head);
+		}
+		if (rc != 0)
 			return;
 		ws->fwd_off += n;
 	}
@@ -324,11 +392,52 @@ static void rx_drop(struct wstream *ws)
 }
 
 /*
- * A chunk from the previous agent of the chain: u32 stream, u64 version,
- * u32 origin, u64 total, u64 offset, bytes. Chunks of a version come in
- * order on one connection; each is passed on before the version is whole.
+ * Whether a chunk of n bytes at off of `version` (total bytes, from origin)
+ * is the next one of the version being assembled here; its first chunk
+ * starts assembling it (in a slot when it can) and passing it on.
  */
-static void on_weight_chunk(struct wstream *ws, const uint8_t *p, size_t len)
+static bool rx_accept(struct wstream *ws, uint64_t version, uint32_t origin, uint64_t total,
+		      uint64_t off, size_t n)
+{
+	if ((ws->have && version <= ws->version) || total > SIZE_MAX || off > total ||
+	    n > total - off)
+		return false;
+	if (!ws->rx || ws->rx_version != version || ws->rx_origin != origin) {
+		if (off != 0 || (ws->rx && ws->rx_version > version))
+			return false; /* the middle of a version this agent did not see begin, or an older one */
+		rx_drop(ws);
+		ws->rx_slot = slot_pick(ws, total);
+		if (ws->rx_slot >= 0) {
+			ws->slot[ws->rx_slot].assembling = true;
+			ws->rx = ws->cs->arena.base + ws->slot[ws->rx_slot].off;
+		} else {
+			ws->rx = malloc(total ? (size_t)total : 1);
+		}
+		if (!ws->rx)
+			return false;
+		ws->rx_version = version;
+		ws->rx_origin = origin;
+		ws->rx_total = (size_t)total;
+		ws->rx_have = 0;
+		forward_start(ws, ws->rx, version, origin, ws->rx_total, 0);
+	}
+	if (off != ws->rx_have) {
+		aic_log_error("weights '%s': version %llu arrived out of order; waiting for the next",
+			      ws->name, (unsigned long long)version);
+		rx_drop(ws);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * A chunk from the previous agent of the chain: u32 stream, u64 version,
+ * u32 origin, u64 total, u64 offset, then the bytes (p + 32, or `body` when
+ * they were read in place: see weights_direct_begin). Chunks of a version
+ * come in order on one connection; each is passed on before the version is
+ * whole.
+ */
+static void on_weight_chunk(struct wstream *ws, const uint8_t *p, size_t len, const uint8_t *body)
 {
 	uint64_t version, total, off;
 	uint32_t origin;
@@ -341,35 +450,12 @@ static void on_weight_chunk(struct wstream *ws, const uint8_t *p, size_t len)
 	total = aic_get_u64(p + 16);
 	off = aic_get_u64(p + 24);
 	n = len - 32;
-	if ((ws->have && version <= ws->version) || total > SIZE_MAX || off > total ||
-	    n > total - off)
+	if (!rx_accept(ws, version, origin, total, off, n))
 		return;
-	if (!ws->rx || ws->rx_version != version || ws->rx_origin != origin) {
-		if (off != 0 || (ws->rx && ws->rx_version > version))
-			return; /* the middle of a version this agent did not see begin, or an older one */
-		rx_drop(ws);
-		ws->rx_slot = slot_pick(ws, total);
-		if (ws->rx_slot >= 0) {
-			ws->slot[ws->rx_slot].assembling = true;
-			ws->rx = ws->cs->arena.base + ws->slot[ws->rx_slot].off;
-		} else {
-			ws->rx = malloc(total ? (size_t)total : 1);
-		}
-		if (!ws->rx)
-			return;
-		ws->rx_version = version;
-		ws->rx_origin = origin;
-		ws->rx_total = (size_t)total;
-		ws->rx_have = 0;
-		forward_start(ws, ws->rx, version, origin, ws->rx_total, 0);
-	}
-	if (off != ws->rx_have) {
-		aic_log_error("weights '%s': version %llu arrived out of order; waiting for the next",
-			      ws->name, (unsigned long long)version);
-		rx_drop(ws);
-		return;
-	}
-	memcpy(ws->rx + off, p + 32, n);
+	if (!body)
+		memcpy(ws->rx + off, p + 32, n);
+	else if (body != ws->rx + off)
+		return; /* read into a version dropped meanwhile (its slot was held till now) */
 	ws->rx_have += n;
 	if (ws->fwd_buf == ws->rx) {
 		ws->fwd_have = ws->rx_have;
@@ -474,7 +560,9 @@ void weights_frame(struct chan_set *cs, struct aic_conn *c, const struct aic_fra
 		return;
 	}
 	if (f->type == AIC_MSG_W_PEER) {
-		on_weight_chunk(ws, p, f->length);
+		if (f->body && f->head != 32)
+			return;
+		on_weight_chunk(ws, p, f->length, f->body);
 		return;
 	}
 	if (f->type == AIC_MSG_W_PUBLISH) {
@@ -521,6 +609,27 @@ void weights_frame(struct chan_set *cs, struct aic_conn *c, const struct aic_fra
 		w->next = ws->waits;
 		ws->waits = w;
 	}
+}
+
+uint8_t *weights_direct_begin(struct chan_set *cs, uint32_t length, const uint8_t *head,
+			      uint32_t have, uint32_t *skip, void **arg)
+{
+	struct wstream *ws = have >= 32 ? find_stream(cs, aic_get_u32(head)) : NULL;
+	uint64_t off = have >= 32 ? aic_get_u64(head + 24) : 0;
+	struct wpin *pn;
+
+	if (!ws || !rx_accept(ws, aic_get_u64(head + 4), aic_get_u32(head + 12),
+			      aic_get_u64(head + 16), off, length - 32) ||
+	    ws->rx_slot < 0 || !(pn = pin(ws, ws->rx_slot)))
+		return NULL;
+	*skip = 32;
+	*arg = pn;
+	return ws->rx + off;
+}
+
+struct chan_set *weights_direct_end(void *arg)
+{
+	return unpin(arg);
 }
 
 json_t *chan_set_weight_names(const struct chan_set *cs)

@@ -18,7 +18,9 @@ if w.rank == 0:
     for v in range(1, 6):
         rng = np.random.default_rng(v)
         w.weights("policy").publish({"layer.w": rng.standard_normal((512, 256)).astype(np.float32),
-                                     "layer.b": np.arange(v, v + 8, dtype=np.int64)}, v)
+                                     "layer.b": np.arange(v, v + 8, dtype=np.int64),
+                                     # several 1 MiB chunks down the chain, the last one short
+                                     "layer.big": rng.integers(0, 256, 3 * 2**20 + 5, dtype=np.uint8)}, v)
         time.sleep(0.1)
 PY
 cat >roll.py <<'PY'
@@ -30,7 +32,8 @@ while v < 5:
     arrs, v2 = w.weights("policy").receive(min_version=v + 1, timeout=60)
     rng = np.random.default_rng(v2)
     same = (np.array_equal(arrs["layer.w"], rng.standard_normal((512, 256)).astype(np.float32))
-            and np.array_equal(arrs["layer.b"], np.arange(v2, v2 + 8, dtype=np.int64)))
+            and np.array_equal(arrs["layer.b"], np.arange(v2, v2 + 8, dtype=np.int64))
+            and np.array_equal(arrs["layer.big"], rng.integers(0, 256, 3 * 2**20 + 5, dtype=np.uint8)))
     seen.append("%d%s" % (v2, "" if same and v2 > v else "!"))
     v = v2
 open(os.environ["OUT"] + ".%d" % w.index, "w").write("%s %s\n" % (socket.gethostname(), " ".join(seen)))
