@@ -19,10 +19,15 @@
  * Prints one JSON line (the consumer, or memcpy). With FILL=words in the
  * environment, put sends text-like items (random words from a small
  * vocabulary: compressible about 3:1, like JSON or token text) instead of
- * zeros.
+ * zeros. With INPLACE=1, put and wpub write each item or version where it
+ * will be read (aic_put_buffer/aic_put_commit, aic_weights_buffer/
+ * aic_weights_commit) instead of handing over a buffer to copy: only the
+ * stamp (and FILL's bytes) are written, as a raw socket sends a buffer as
+ * it is; a version's clock starts at its commit.
  */
 #include "config.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,13 +137,18 @@ int main(int argc, char **argv)
 		long n = atol(argv[2]), size = atol(argv[3]), v;
 		int gap = atoi(getenv("GAP_MS") ?: "1000");
 		char *buf = calloc(1, (size_t)size < 8 ? 8 : (size_t)size);
+		bool in_place = getenv("INPLACE") && !strcmp(getenv("INPLACE"), "1");
 		for (v = 1; v <= n && rc == 0 && aic_worker_index(w) == 0; v++) {
 			struct timespec ts = {gap / 1000, (long)(gap % 1000) * 1000000L};
+			void *slot = NULL;
 			double t;
 			nanosleep(&ts, NULL); /* receivers are waiting for it */
+			if (in_place && (rc = aic_weights_buffer(w, "w", (size_t)size, (uint64_t)v, &slot)))
+				break;
 			t = wall();
-			memcpy(buf, &t, sizeof(t));
-			rc = aic_weights_publish(w, "w", buf, (size_t)size, (uint64_t)v);
+			memcpy(in_place ? slot : buf, &t, sizeof(t));
+			rc = in_place ? aic_weights_commit(w, "w", slot, (size_t)size)
+				      : aic_weights_publish(w, "w", buf, (size_t)size, (uint64_t)v);
 		}
 		free(buf);
 	} else if (argc == 3 && !strcmp(argv[1], "wrecv")) {
@@ -162,13 +172,18 @@ int main(int argc, char **argv)
 		char *buf = calloc(1, (size_t)size < 8 ? 8 : (size_t)size);
 		const char *fill = getenv("FILL");
 		char *corpus = fill && !strcmp(fill, "words") && (size_t)size <= CORPUS ? words_corpus() : NULL;
+		bool in_place = getenv("INPLACE") && !strcmp(getenv("INPLACE"), "1");
 		for (i = 0; i < n && rc == 0; i++) {
+			char *b = buf;
 			double t;
+			if (in_place && (rc = aic_put_buffer(w, (size_t)size, (void **)&b)))
+				break;
 			if (corpus)
-				memcpy(buf, item_bytes(corpus, i, size), (size_t)size);
+				memcpy(b, item_bytes(corpus, i, size), (size_t)size);
 			t = now();
-			memcpy(buf, &t, sizeof(t) <= (size_t)size ? sizeof(t) : 0);
-			rc = aic_put(w, "bench", buf, (size_t)size, 0, -1, NULL);
+			memcpy(b, &t, sizeof(t) <= (size_t)size ? sizeof(t) : 0);
+			rc = in_place ? aic_put_commit(w, "bench", b, (size_t)size, 0, -1, NULL)
+				      : aic_put(w, "bench", buf, (size_t)size, 0, -1, NULL);
 		}
 		free(buf);
 		free(corpus);

@@ -64,6 +64,22 @@ int aic_put(struct aic_worker *w, const char *chan, const void *data, size_t len
 	    int timeout_ms, uint64_t *id);
 
 /*
+ * Zero-copy puts, for producers that can build an item where it will be
+ * read: aic_put_buffer gives a buffer of len bytes to fill, in this node's
+ * shared memory when it can be (a consumer on this node then reads it where
+ * it was written, and an agent sends it to other nodes from there), else in
+ * the heap. aic_put_commit puts its first len bytes (at most the buffer's)
+ * on `chan` exactly as aic_put would, and the buffer is no longer the
+ * caller's, also when it fails; aic_put_discard gives back one that will
+ * not be put. Several may be outstanding; each is committed or discarded
+ * once.
+ */
+int aic_put_buffer(struct aic_worker *w, size_t len, void **buf);
+int aic_put_commit(struct aic_worker *w, const char *chan, void *buf, size_t len,
+		   uint64_t version, int timeout_ms, uint64_t *id);
+void aic_put_discard(struct aic_worker *w, void *buf);
+
+/*
  * Gets up to max items from `chan` into items[]; *n is how many. Waits up to
  * timeout_ms (< 0: forever) for at least one; returns -ETIMEDOUT when none
  * came, AIC_ECLOSED when the channel is closed and drained: every producer
@@ -88,6 +104,19 @@ int aic_ack(struct aic_worker *w, const char *chan, const struct aic_item *items
 /* Publishes version `version` of stream `name`; older versions than the newest are ignored. */
 int aic_weights_publish(struct aic_worker *w, const char *name, const void *blob, size_t len,
 			uint64_t version);
+
+/*
+ * Publishing in place: aic_weights_buffer gives a buffer of len bytes for
+ * version `version` of stream `name` to fill (the node's copy itself, in
+ * shared memory, when it can be: nothing is copied after the caller's own
+ * writes; else the heap), and aic_weights_commit publishes its first len
+ * bytes. One buffer at a time per worker (-EBUSY): commit it before asking
+ * for the next. A version not newer than the node's is accepted and
+ * dropped, as aic_weights_publish does.
+ */
+int aic_weights_buffer(struct aic_worker *w, const char *name, size_t len, uint64_t version,
+		       void **buf);
+int aic_weights_commit(struct aic_worker *w, const char *name, void *buf, size_t len);
 
 /*
  * Weights on GPUs, broadcast by NCCL (dlopen'ed: $AIC_NCCL_LIBRARY or

@@ -21,7 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <linux/futex.h>
+#include <limits.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arena.h"
@@ -34,6 +38,8 @@ enum { BLOCK_FREE = 0, BLOCK_USED = 1 };
 
 struct ring_header {
 	_Atomic uint64_t head, tail;
+	/* Blocks given back so far, and owners waiting for one (a futex word and its waiters). */
+	_Atomic uint32_t frees, waiters;
 };
 
 struct block_header {
@@ -257,11 +263,42 @@ uint64_t aic_ring_alloc(struct aic_arena *a, size_t region, size_t len)
 void aic_ring_free(struct aic_arena *a, uint64_t off)
 {
 	struct block_header *b;
+	struct ring_header *r;
 
 	if (!a->base || off < AIC_ARENA_RING_HEADER + AIC_ARENA_ALIGN || off >= a->size)
 		return;
 	b = (struct block_header *)(void *)(a->base + off - AIC_ARENA_ALIGN);
 	atomic_store_explicit(&b->state, BLOCK_FREE, memory_order_release);
+	/* The owner may be waiting for room (aic_ring_wait): one syscall then, none otherwise. */
+	r = ring(a, off / a->region_size * a->region_size);
+	atomic_fetch_add(&r->frees, 1);
+	if (atomic_load(&r->waiters))
+		syscall(SYS_futex, &r->frees, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+uint32_t aic_ring_frees(const struct aic_arena *a, size_t region)
+{
+	if (!a->base || region % a->region_size || region >= a->size)
+		return 0;
+	return atomic_load(&ring(a, region)->frees);
+}
+
+bool aic_ring_wait(struct aic_arena *a, size_t region, uint32_t seen, int timeout_ms)
+{
+	struct ring_header *r;
+	struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
+	bool freed;
+
+	if (!a->base || region % a->region_size || region >= a->size)
+		return false;
+	r = ring(a, region);
+	atomic_fetch_add(&r->waiters, 1);
+	/* Returns at once when a block was given back since `seen` (the word differs). */
+	if (atomic_load(&r->frees) == seen)
+		syscall(SYS_futex, &r->frees, FUTEX_WAIT, seen, &ts, NULL, 0);
+	freed = atomic_load(&r->frees) != seen;
+	atomic_fetch_sub(&r->waiters, 1);
+	return freed;
 }
 
 bool aic_ring_valid(const struct aic_arena *a, size_t region, uint64_t off, size_t len)

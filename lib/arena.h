@@ -78,6 +78,15 @@ uint64_t aic_ring_alloc(struct aic_arena *a, size_t region, size_t len);
 void aic_ring_free(struct aic_arena *a, uint64_t off);
 
 /*
+ * Waiting for room: aic_ring_frees() counts the blocks of a region given
+ * back so far; aic_ring_wait() (the owner, after an allocation failed)
+ * sleeps until that count differs from `seen` or timeout_ms pass (a futex
+ * in the region's header, woken by aic_ring_free in any process). Returns
+ * whether a block was given back.
+ */
+uint32_t aic_ring_frees(const struct aic_arena *a, size_t region);
+bool aic_ring_wait(struct aic_arena *a, size_t region, uint32_t seen, int timeout_ms);
+/*
  * Checks that [off, off + len) is a live block's payload inside the region at
  * offset region: what the agent asks of an offset a worker sent it.
  */

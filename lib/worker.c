@@ -24,6 +24,8 @@
 
 /* Puts in flight before aic_put waits for the agent to accept one. */
 #define PUT_WINDOW 64
+/* How long a put waits for room in a full ring before it sends the item inline. */
+#define RING_WAIT_MS 200
 /* Items from this size on go through the node's arena when there is room. */
 #define ARENA_MIN_BYTES 4096
 
@@ -52,6 +54,17 @@ struct aic_worker {
 	struct nccl_group nccl[MAX_NCCL_GROUPS]; /* from AIC_WEIGHTS_NCCL */
 	int n_nccl;
 	struct aic_frame frame;
+	bool stalled;	     /* a wait for room in the ring timed out, */
+	uint32_t stalled_at; /* with the ring's free count at this */
+	/* The version being written in place (aic_weights_buffer), until committed. */
+	struct {
+		void *buf; /* NULL: none */
+		uint64_t off; /* its arena slot, or 0: buf is in the heap */
+		uint64_t version;
+		size_t len;
+		uint32_t stream;
+		bool skip; /* not newer than the agent's: commit sends nothing */
+	} wbuf;
 };
 
 static int write_all(int fd, const struct iovec *iov, int n)
@@ -296,6 +309,8 @@ out_free:
 	return rc;
 }
 
+static void heap_free(void *buf);
+
 void aic_worker_close(struct aic_worker *w)
 {
 	if (!w)
@@ -305,6 +320,8 @@ void aic_worker_close(struct aic_worker *w)
 		settle_puts(w, 0);
 	if (w->fd >= 0)
 		close(w->fd);
+	if (w->wbuf.buf && !w->wbuf.off)
+		heap_free(w->wbuf.buf); /* a slot is let go by the agent when the connection goes */
 	json_decref(w->channels);
 	json_decref(w->weights);
 	aic_arena_detach(&w->arena);
@@ -339,17 +356,67 @@ static uint32_t wire_timeout(int ms)
 	return ms < 0 ? AIC_WIRE_FOREVER : (uint32_t)ms;
 }
 
-int aic_put(struct aic_worker *w, const char *chan, const void *data, size_t len, uint64_t version,
-	    int timeout_ms, uint64_t *id)
+/*
+ * A block of len bytes in this worker's ring, or 0. A full ring means items
+ * are still queued or in flight: while puts of this worker wait for the
+ * channel, their answers come as consumers ack, which frees room, so wait
+ * for one rather than go inline.
+ */
+static int ring_block(struct aic_worker *w, size_t len, uint64_t *off)
+{
+	int rc;
+
+	*off = 0;
+	while (len >= ARENA_MIN_BYTES && len < AIC_ITEM_SHM && w->arena.base) {
+		uint32_t seen = aic_ring_frees(&w->arena, w->region);
+		if ((*off = aic_ring_alloc(&w->arena, w->region, len)))
+			break;
+		if (w->puts_out > 0) {
+			rc = settle_puts(w, w->puts_out - 1);
+			if (rc)
+				return rc;
+			continue;
+		}
+		/*
+		 * Every put was accepted: the ring is full of items queued or held
+		 * by consumers, and the agent gives blocks back as they are acked.
+		 * Wait for one, unless the last wait went by with none given back
+		 * (consumers holding every item while they wait for more): then go
+		 * inline at once rather than stall each put.
+		 */
+		if ((w->stalled && seen == w->stalled_at) ||
+		    !aic_ring_wait(&w->arena, w->region, seen, RING_WAIT_MS)) {
+			w->stalled = true;
+			w->stalled_at = seen;
+			break;
+		}
+	}
+	return 0;
+}
+
+/* Whether buf is in this worker's own ring: a block of aic_put_buffer's. */
+static bool in_own_ring(const struct aic_worker *w, const void *buf)
+{
+	const uint8_t *b = buf;
+
+	return w->arena.base && b > w->arena.base + w->region &&
+	       b < w->arena.base + w->region + w->arena.region_size;
+}
+
+/*
+ * The put itself, once the channel's id is known: settles earlier puts as
+ * the window requires, then sends the item, from the ring block at `off`
+ * (PUT_SHM: only its place travels) or inline from data, and waits for its
+ * answer when the caller wants the id or a timeout. A ring block is the
+ * agent's once sent; on an error before that it is given back.
+ */
+static int put_item(struct aic_worker *w, uint32_t c, uint64_t off, const void *data, size_t len,
+		    uint64_t version, int timeout_ms, uint64_t *id)
 {
 	uint8_t head[28];
-	uint64_t off;
-	uint32_t c;
 	bool wait = id || timeout_ms >= 0;
-	int rc = chan_id(w, chan, &c);
+	int rc;
 
-	if (rc)
-		return rc;
 	/*
 	 * Puts are pipelined: up to PUT_WINDOW in flight, so items stream without
 	 * a round trip each; the agent still accepts them only as the channel's
@@ -361,26 +428,14 @@ int aic_put(struct aic_worker *w, const char *chan, const void *data, size_t len
 		rc = w->put_error;
 		w->put_error = 0;
 	}
-	if (rc)
+	if (rc) {
+		aic_ring_free(&w->arena, off);
 		return rc;
+	}
 	aic_put_u32(head, c);
 	aic_put_u64(head + 4, version);
 	aic_put_u32(head + 12, wire_timeout(timeout_ms));
-	/*
-	 * A large item is written once, into this worker's arena region; only its
-	 * place travels. A full ring means items are still queued or in flight:
-	 * while puts of this worker wait for the channel, their answers come as
-	 * consumers ack, which frees room, so wait for one rather than go inline.
-	 */
-	off = 0;
-	while (len >= ARENA_MIN_BYTES && len < AIC_ITEM_SHM && w->arena.base &&
-	       !(off = aic_ring_alloc(&w->arena, w->region, len)) && w->puts_out > 0) {
-		rc = settle_puts(w, w->puts_out - 1);
-		if (rc)
-			return rc;
-	}
 	if (off) {
-		memcpy(w->arena.base + off, data, len);
 		aic_put_u64(head + 16, off);
 		aic_put_u32(head + 24, (uint32_t)len);
 		rc = send_frame(w, AIC_MSG_PUT_SHM, head, 28, NULL, 0);
@@ -403,6 +458,103 @@ int aic_put(struct aic_worker *w, const char *chan, const void *data, size_t len
 	if (id)
 		*id = aic_get_u64(w->frame.payload);
 	return 0;
+}
+
+int aic_put(struct aic_worker *w, const char *chan, const void *data, size_t len, uint64_t version,
+	    int timeout_ms, uint64_t *id)
+{
+	uint64_t off = 0;
+	uint32_t c;
+	int rc = chan_id(w, chan, &c);
+
+	/* A large item is written once, into this worker's arena region; only its place travels. */
+	if (!rc)
+		rc = ring_block(w, len, &off);
+	if (rc)
+		return rc;
+	if (off)
+		memcpy(w->arena.base + off, data, len);
+	return put_item(w, c, off, data, len, version, timeout_ms, id);
+}
+
+/* A heap buffer that knows its length (HEAP_PREFIX bytes before it), for aic_*_buffer. */
+#define HEAP_PREFIX 16
+static int heap_buffer(size_t len, void **buf)
+{
+	uint8_t *p = len < SIZE_MAX - HEAP_PREFIX ? malloc(HEAP_PREFIX + len) : NULL;
+
+	if (!p)
+		return -ENOMEM;
+	memcpy(p, &len, sizeof(len));
+	*buf = p + HEAP_PREFIX;
+	return 0;
+}
+
+static size_t heap_len(const void *buf)
+{
+	size_t len;
+
+	memcpy(&len, (const uint8_t *)buf - HEAP_PREFIX, sizeof(len));
+	return len;
+}
+
+static void heap_free(void *buf)
+{
+	if (buf)
+		free((uint8_t *)buf - HEAP_PREFIX);
+}
+
+int aic_put_buffer(struct aic_worker *w, size_t len, void **buf)
+{
+	uint64_t off;
+	int rc = ring_block(w, len, &off);
+
+	*buf = NULL;
+	if (rc)
+		return rc;
+	if (off) {
+		*buf = w->arena.base + off;
+		return 0;
+	}
+	return heap_buffer(len, buf);
+}
+
+int aic_put_commit(struct aic_worker *w, const char *chan, void *buf, size_t len,
+		   uint64_t version, int timeout_ms, uint64_t *id)
+{
+	uint32_t c;
+	int rc;
+
+	if (!buf)
+		return -EINVAL;
+	rc = chan_id(w, chan, &c);
+	if (rc) {
+		aic_put_discard(w, buf);
+		return rc;
+	}
+	if (in_own_ring(w, buf)) {
+		uint64_t off = (uint64_t)((uint8_t *)buf - w->arena.base);
+		if (!aic_ring_valid(&w->arena, w->region, off, len)) {
+			aic_ring_free(&w->arena, off);
+			return -EINVAL; /* longer than the buffer */
+		}
+		return put_item(w, c, off, NULL, len, version, timeout_ms, id);
+	}
+	if (len > heap_len(buf)) {
+		heap_free(buf);
+		return -EINVAL;
+	}
+	rc = put_item(w, c, 0, buf, len, version, timeout_ms, id);
+	heap_free(buf);
+	return rc;
+}
+
+void aic_put_discard(struct aic_worker *w, void *buf)
+{
+	if (in_own_ring(w, buf))
+		aic_ring_free(&w->arena, (uint64_t)((uint8_t *)buf - w->arena.base));
+	else
+		heap_free(buf);
 }
 
 int aic_get(struct aic_worker *w, const char *chan, struct aic_item *items, size_t max, size_t *n,
@@ -502,11 +654,16 @@ static int stream_id(const struct aic_worker *w, const char *name, uint32_t *id)
  * Publishes through the arena: asks the agent for a slot, writes the version
  * there, commits. Returns 1 when the agent had no slot (publish inline then).
  */
-static int publish_in_arena(struct aic_worker *w, uint32_t s, const void *blob, size_t len,
-			    uint64_t version)
+/*
+ * Asks the agent for an arena slot to write version `version` (len bytes)
+ * of stream s into: 0 and *off, 1 when the version is not newer than the
+ * agent's (nothing to write), 2 when there is no slot now (publish inline),
+ * or a negative error.
+ */
+static int slot_request(struct aic_worker *w, uint32_t s, size_t len, uint64_t version,
+			uint64_t *off)
 {
-	uint8_t req[28];
-	uint64_t off;
+	uint8_t req[20];
 	int rc;
 
 	aic_put_u32(req, s);
@@ -518,16 +675,24 @@ static int publish_in_arena(struct aic_worker *w, uint32_t s, const void *blob, 
 	if (rc)
 		return rc;
 	if (w->frame.type == AIC_MSG_W_OK)
-		return 0; /* not newer than the agent's: nothing to write */
+		return 1;
 	if (w->frame.type != AIC_MSG_W_SLOT_OK || w->frame.length < 8)
-		return frame_error(w) == -EBUSY ? 1 : frame_error(w);
-	off = aic_get_u64(w->frame.payload);
-	rc = aic_arena_protect(&w->arena, off, len, true);
-	if (!rc) {
-		memcpy(w->arena.base + off, blob, len);
-		rc = aic_arena_protect(&w->arena, off, len, false);
-	}
-	/* Commit even after a failure above: the agent then frees the slot when told nothing. */
+		return frame_error(w) == -EBUSY ? 2 : frame_error(w);
+	*off = aic_get_u64(w->frame.payload);
+	return aic_arena_protect(&w->arena, *off, len, true);
+}
+
+/*
+ * The slot at off is written (len bytes; 0: it could not be, and the agent
+ * lets it go): read-only again, and the version is the agent's.
+ */
+static int slot_commit(struct aic_worker *w, uint32_t s, uint64_t off, size_t len, uint64_t version)
+{
+	uint8_t req[28];
+	int rc = len ? aic_arena_protect(&w->arena, off, len, false) : 0;
+
+	aic_put_u32(req, s);
+	aic_put_u64(req + 4, version);
 	aic_put_u64(req + 12, off);
 	aic_put_u64(req + 20, rc ? 0 : len);
 	if (rc) {
@@ -543,20 +708,13 @@ static int publish_in_arena(struct aic_worker *w, uint32_t s, const void *blob, 
 	return w->frame.type == AIC_MSG_W_OK ? 0 : frame_error(w);
 }
 
-int aic_weights_publish(struct aic_worker *w, const char *name, const void *blob, size_t len,
-			uint64_t version)
+/* A version sent in the frame itself (no arena, or no slot free). */
+static int publish_inline(struct aic_worker *w, uint32_t s, const void *blob, size_t len,
+			  uint64_t version)
 {
 	uint8_t head[12];
-	uint32_t s;
-	int rc = stream_id(w, name, &s);
+	int rc;
 
-	if (rc)
-		return rc;
-	if (w->arena.base && len > 0) {
-		rc = publish_in_arena(w, s, blob, len, version);
-		if (rc <= 0)
-			return rc;
-	}
 	aic_put_u32(head, s);
 	aic_put_u64(head + 4, version);
 	rc = send_frame(w, AIC_MSG_W_PUBLISH, head, sizeof(head), blob, len);
@@ -565,6 +723,82 @@ int aic_weights_publish(struct aic_worker *w, const char *name, const void *blob
 	if (rc)
 		return rc;
 	return w->frame.type == AIC_MSG_W_OK ? 0 : frame_error(w);
+}
+
+int aic_weights_publish(struct aic_worker *w, const char *name, const void *blob, size_t len,
+			uint64_t version)
+{
+	uint64_t off = 0;
+	uint32_t s;
+	int rc = stream_id(w, name, &s);
+
+	if (rc)
+		return rc;
+	if (w->arena.base && len > 0) {
+		rc = slot_request(w, s, len, version, &off);
+		if (rc == 0) {
+			memcpy(w->arena.base + off, blob, len);
+			return slot_commit(w, s, off, len, version);
+		}
+		if (rc < 0 && off)
+			slot_commit(w, s, off, 0, version); /* the agent lets the slot go */
+		if (rc != 2)
+			return rc < 0 ? rc : 0;
+	}
+	return publish_inline(w, s, blob, len, version);
+}
+
+int aic_weights_buffer(struct aic_worker *w, const char *name, size_t len, uint64_t version,
+		       void **buf)
+{
+	uint64_t off = 0;
+	uint32_t s;
+	int rc = stream_id(w, name, &s);
+
+	*buf = NULL;
+	if (rc)
+		return rc;
+	if (w->wbuf.buf)
+		return -EBUSY; /* one at a time */
+	if (w->arena.base && len > 0) {
+		rc = slot_request(w, s, len, version, &off);
+		if (rc < 0 && off)
+			slot_commit(w, s, off, 0, version);
+		if (rc < 0)
+			return rc;
+	} else {
+		rc = 2;
+	}
+	w->wbuf.stream = s;
+	w->wbuf.version = version;
+	w->wbuf.len = len;
+	w->wbuf.skip = rc == 1;
+	if (rc == 0) {
+		w->wbuf.off = off;
+		w->wbuf.buf = w->arena.base + off;
+	} else {
+		w->wbuf.off = 0;
+		rc = heap_buffer(len, &w->wbuf.buf);
+		if (rc)
+			return rc;
+	}
+	*buf = w->wbuf.buf;
+	return 0;
+}
+
+int aic_weights_commit(struct aic_worker *w, const char *name, void *buf, size_t len)
+{
+	uint32_t s;
+	int rc = stream_id(w, name, &s);
+
+	if (!buf || buf != w->wbuf.buf || rc || s != w->wbuf.stream || len > w->wbuf.len)
+		return rc ? rc : -EINVAL;
+	w->wbuf.buf = NULL;
+	if (w->wbuf.off)
+		return slot_commit(w, s, w->wbuf.off, len, w->wbuf.version);
+	rc = w->wbuf.skip ? 0 : publish_inline(w, s, buf, len, w->wbuf.version);
+	heap_free(buf);
+	return rc;
 }
 
 int aic_weights_receive(struct aic_worker *w, const char *name, uint64_t min_version,

@@ -77,6 +77,15 @@ def _load():
                                              ctypes.POINTER(ctypes.c_uint64), ctypes.c_void_p]
     lib.aic_nccl_last_error.restype = ctypes.c_char_p
     lib.aic_in_place.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    lib.aic_put_buffer.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_void_p)]
+    lib.aic_put_commit.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t,
+                                   ctypes.c_uint64, ctypes.c_int, ctypes.POINTER(ctypes.c_uint64)]
+    lib.aic_put_discard.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    lib.aic_put_discard.restype = None
+    lib.aic_weights_buffer.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
+                                       ctypes.c_uint64, ctypes.POINTER(ctypes.c_void_p)]
+    lib.aic_weights_commit.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p,
+                                       ctypes.c_size_t]
     return lib
 
 
@@ -110,19 +119,32 @@ class Item:
         return (self.producer, self.id)
 
 
-def _pack(arrays):
-    """Named arrays as one blob: a JSON header (length-prefixed), then the bytes."""
+def _layout(arrays):
+    """How named arrays are laid out as one blob: (head, [(array, offset)], total bytes).
+
+    The blob is a JSON header (length-prefixed), then the arrays' bytes.
+    """
     import json
     import numpy as np
-    meta, chunks, off = [], [], 0
+    meta, parts, off = [], [], 0
     for name in sorted(arrays):
-        a = np.ascontiguousarray(arrays[name])
+        a = np.asarray(arrays[name])
         meta.append({"name": name, "dtype": a.dtype.str, "shape": list(a.shape),
                      "offset": off, "nbytes": a.nbytes})
-        chunks.append(a.tobytes())
+        parts.append((a, off))
         off += a.nbytes
     head = json.dumps({"tensors": meta}).encode()
-    return len(head).to_bytes(4, "big") + head + b"".join(chunks)
+    head = len(head).to_bytes(4, "big") + head
+    return head, [(a, len(head) + o) for a, o in parts], len(head) + off
+
+
+def _pack_into(view, head, parts):
+    """Writes a blob laid out by _layout into a writable byte memoryview."""
+    import numpy as np
+    view[:len(head)] = head
+    for a, off in parts:
+        dst = np.frombuffer(view, dtype=a.dtype, count=a.size, offset=off)
+        np.copyto(dst.reshape(a.shape), a)
 
 
 def _unpack(blob):
@@ -140,6 +162,31 @@ def _unpack(blob):
     return out
 
 
+class Buffer:
+    """A buffer to fill (.data, a writable memoryview of .nbytes) and commit: Worker.buffer()."""
+
+    __slots__ = ("_p", "nbytes", "data")
+
+    def __init__(self, p, nbytes):
+        self._p = p
+        self.nbytes = nbytes
+        self.data = memoryview((ctypes.c_char * max(nbytes, 1)).from_address(p)).cast("B")[:nbytes]
+
+    def _take(self, nbytes):
+        if self._p is None:
+            raise ValueError("this buffer was already committed or discarded")
+        n = self.nbytes if nbytes is None else nbytes
+        if not 0 <= n <= self.nbytes:
+            raise ValueError("nbytes %r: the buffer has %d" % (nbytes, self.nbytes))
+        p, self._p = self._p, None
+        try:
+            self.data.release()
+        except BufferError:
+            pass  # still exported (a numpy array of it): the caller must not use it now
+        self.data = None
+        return p, n
+
+
 class Weights:
     """A weight stream: publish() from the writer, receive() in every reader."""
 
@@ -148,9 +195,27 @@ class Weights:
         self.name = name
 
     def publish(self, arrays, version):
-        """Publishes {name: numpy array} as `version` (newer than the last)."""
-        blob = _pack(arrays)
-        rc = _lib.aic_weights_publish(self._w._h, self.name.encode(), blob, len(blob), version)
+        """Publishes {name: numpy array} as `version` (newer than the last).
+
+        The arrays are copied once, straight into the node's shared copy
+        when there is one (aic_weights_buffer): nothing else copies them on
+        this node.
+        """
+        head, parts, total = _layout(arrays)
+        p = ctypes.c_void_p()
+        name = self.name.encode()
+        rc = _lib.aic_weights_buffer(self._w._h, name, total, version, ctypes.byref(p))
+        if rc:
+            raise Error(rc, "aic publish of weights '%s'" % self.name)
+        view = memoryview((ctypes.c_char * max(total, 1)).from_address(p.value)).cast("B")
+        try:
+            _pack_into(view[:total], head, parts)
+        except BaseException:
+            _lib.aic_weights_commit(self._w._h, name, p, 0)  # gives the buffer up
+            raise
+        finally:
+            view.release()
+        rc = _lib.aic_weights_commit(self._w._h, name, p, total)
         if rc:
             raise Error(rc, "aic publish of weights '%s'" % self.name)
 
@@ -249,6 +314,38 @@ class Worker:
         if rc:
             raise Error(rc, "aic put on '%s'" % channel)
         return out.value if sync else None
+
+    def buffer(self, nbytes):
+        """A Buffer of nbytes to fill and then commit(): a put without a copy.
+
+        Its .data is a writable memoryview (np.frombuffer(b.data, dtype) for
+        numpy), in the node's shared memory when it can be: a consumer on this
+        node reads it where it was written. Do not use it after commit() or
+        discard().
+        """
+        p = ctypes.c_void_p()
+        rc = _lib.aic_put_buffer(self._h, nbytes, ctypes.byref(p))
+        if rc:
+            raise Error(rc, "aic put buffer")
+        return Buffer(p.value, nbytes)
+
+    def commit(self, channel, buf, nbytes=None, version=0, timeout=None, wait=False):
+        """Puts the first nbytes (all by default) of a Buffer on channel, as put() does."""
+        p, n = buf._take(nbytes)
+        out = ctypes.c_uint64()
+        sync = wait or timeout is not None
+        rc = _lib.aic_put_commit(self._h, channel.encode(), p, n, version or 0, _ms(timeout),
+                                 ctypes.byref(out) if sync else None)
+        if rc == -errno.ETIMEDOUT:
+            raise TimeoutError("aic put on '%s' timed out" % channel)
+        if rc:
+            raise Error(rc, "aic put on '%s'" % channel)
+        return out.value if sync else None
+
+    def discard(self, buf):
+        """Gives back a Buffer that will not be put."""
+        p, _ = buf._take(None)
+        _lib.aic_put_discard(self._h, p)
 
     def get(self, channel, max_items=1, timeout=None, copy=True):
         """Up to max_items items; [] on timeout; raises Closed at the end of the channel.

@@ -55,6 +55,7 @@ channels:
 YAML
 }
 count() { cat out.[0-9] | wc -l; }
+arena_items() { python3 -c "import json; print(json.load(open('.aic/latest/summary.json'))['channels']['nums']['arena_items'])"; }
 unique() { awk '{print $3}' out.[0-9] | sort -u | wc -l; }
 
 spec 20000 0 0 256 >a.yaml
@@ -83,9 +84,73 @@ spec 3000 20000 500 64 1 >c.yaml
 is "$?" 0 "6,000 items of 20 kB with a consumer killed: the job succeeds"
 is "$(unique) $(grep -c corrupt out.[0-9] | awk -F: '{s+=$2} END {print s}')" "6000 0" \
 	"every item arrives intact, exactly once after dropping duplicates"
-arena=$(python3 -c "import json; print(json.load(open('.aic/latest/summary.json'))['channels']['nums']['arena_items'])")
+arena=$(arena_items)
 is "$arena" 6000 "every one of them went through shared memory (summary.json arena_items)"
 is "$(cat out.[0-9] | grep -vc ' view$')" 0 "and was read in place (a memoryview, no copy)"
+
+# Puts without a copy: items built in a Buffer (w.buffer(), in the
+# producer's shared-memory ring when large) and committed, some shorter
+# than their buffer, some discarded; misuse is refused.
+rm -f out.*
+cat >bprod.py <<'PY'
+import aic, os
+w = aic.connect()
+for i in range(int(os.environ["N"])):
+    size = (100, 5000, 70000, 300000)[i % 4]
+    b = w.buffer(size + 16)
+    head = b"%d:%d:" % (w.index, i)
+    b.data[:size] = head + bytes([i % 251]) * (size - len(head))
+    if i % 10 == 9:
+        w.discard(b)  # never put
+    else:
+        w.commit("nums", b, size)
+b = w.buffer(8)
+res = []
+try:
+    w.commit("nums", b, 9)
+except ValueError:
+    res.append("long-refused")
+w.discard(b)
+try:
+    w.commit("nums", b)
+except ValueError:
+    res.append("reuse-refused")
+open(os.environ["OUT"] + ".prod%d" % w.index, "w").write(" ".join(res))
+PY
+cat >bcons.py <<'PY'
+import aic, os
+w = aic.connect()
+out = open(os.environ["OUT"] + ".%d" % w.index, "a")
+while True:
+    try:
+        items = w.get("nums", max_items=8, timeout=10)
+    except aic.Closed:
+        break
+    for it in items:
+        p, i = (int(x) for x in it.data.split(b":", 2)[:2])
+        head = b"%d:%d:" % (p, i)
+        ok = it.data == head + bytes([i % 251]) * ((100, 5000, 70000, 300000)[i % 4] - len(head))
+        out.write("%d %d %d:%d %s\n" % (it.producer, it.id, p, i, "ok" if ok else "corrupt"))
+    w.ack(items)
+PY
+cat >buf.yaml <<YAML
+name: chan-test
+stages:
+  prod: {command: [python3, $dir/bprod.py], replicas: 2, cpus: 0, outputs: [nums],
+         env: {N: "400", OUT: $dir/out}}
+  cons: {command: [python3, $dir/bcons.py], replicas: 3, cpus: 0, inputs: [nums],
+         env: {OUT: $dir/out}}
+channels:
+  nums: {capacity: 32}
+YAML
+"$aic" run buf.yaml >buf.out 2>buf.err
+is "$?" 0 "800 items built in place (w.buffer + commit), 80 discarded: the job succeeds"
+is "$(count) $(unique) $(grep -c corrupt out.[0-9] | awk -F: '{s+=$2} END {print s}')" "720 720 0" \
+	"every committed item arrives once and intact, no discarded one"
+is "$(cat out.prod0 out.prod1)" "long-refused reuse-refusedlong-refused reuse-refused" \
+	"committing more than the buffer, or a buffer twice, is refused"
+arena=$(arena_items)
+ok "the large ones went through shared memory ($arena of 540)" [ "$arena" -ge 486 ]
 
 # Backpressure: capacity 4, nobody consuming yet: the 5th put waits, then times out.
 cat >bp.py <<'PY'

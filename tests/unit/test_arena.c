@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "aic_test.h"
@@ -180,6 +181,53 @@ static void attach_like_a_worker(void **state)
 	aic_arena_detach(&a);
 }
 
+/*
+ * A full ring's owner waits for room: another process (the agent, in a
+ * job) gives a block back and wakes it; with nothing given back the wait
+ * times out.
+ */
+static void wait_for_room(void **state)
+{
+	struct aic_arena a;
+	uint64_t blocks[8];
+	uint32_t seen;
+	struct timespec t0, t1;
+	int n = 0, status;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(aic_arena_create(&a, 2, REGION, 0), 0);
+	while (n < 8 && (blocks[n] = aic_ring_alloc(&a, REGION, CAP / 4)))
+		n++;
+	assert_true(n >= 3);
+	seen = aic_ring_frees(&a, REGION);
+	assert_int_equal(aic_ring_alloc(&a, REGION, CAP / 4), 0); /* full */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_false(aic_ring_wait(&a, REGION, seen, 50)); /* nobody frees: times out */
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_true((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 >= 40);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		usleep(50000);
+		aic_ring_free(&a, blocks[0]);
+		_exit(0);
+	}
+	/* Woken by the other process long before the timeout. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_true(aic_ring_wait(&a, REGION, seen, 10000));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_true(t1.tv_sec - t0.tv_sec < 5);
+	assert_int_equal(aic_ring_frees(&a, REGION), seen + 1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(aic_ring_alloc(&a, REGION, CAP / 4) != 0); /* the freed block's room */
+	/* A free that came before the wait: it returns at once. */
+	seen = aic_ring_frees(&a, REGION);
+	aic_ring_free(&a, blocks[1]);
+	assert_true(aic_ring_wait(&a, REGION, seen, 10000));
+	aic_arena_detach(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -189,6 +237,7 @@ int main(void)
 		cmocka_unit_test(sweep_frees_unreferenced),
 		cmocka_unit_test(corrupt_header_refuses),
 		cmocka_unit_test(attach_like_a_worker),
+		cmocka_unit_test(wait_for_room),
 	};
 	return aic_test_run(tests);
 }
