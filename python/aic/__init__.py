@@ -305,10 +305,13 @@ class Worker:
         it returns None.
         """
         buf = bytes(data) if not isinstance(data, bytes) else data
+        return self._put(_lib.aic_put, channel, buf, len(buf), version, timeout, wait)
+
+    def _put(self, fn, channel, p, n, version, timeout, wait):
         out = ctypes.c_uint64()
         sync = wait or timeout is not None
-        rc = _lib.aic_put(self._h, channel.encode(), buf, len(buf), version or 0, _ms(timeout),
-                          ctypes.byref(out) if sync else None)
+        rc = fn(self._h, channel.encode(), p, n, version or 0, _ms(timeout),
+                ctypes.byref(out) if sync else None)
         if rc == -errno.ETIMEDOUT:
             raise TimeoutError("aic put on '%s' timed out" % channel)
         if rc:
@@ -332,15 +335,7 @@ class Worker:
     def commit(self, channel, buf, nbytes=None, version=0, timeout=None, wait=False):
         """Puts the first nbytes (all by default) of a Buffer on channel, as put() does."""
         p, n = buf._take(nbytes)
-        out = ctypes.c_uint64()
-        sync = wait or timeout is not None
-        rc = _lib.aic_put_commit(self._h, channel.encode(), p, n, version or 0, _ms(timeout),
-                                 ctypes.byref(out) if sync else None)
-        if rc == -errno.ETIMEDOUT:
-            raise TimeoutError("aic put on '%s' timed out" % channel)
-        if rc:
-            raise Error(rc, "aic put on '%s'" % channel)
-        return out.value if sync else None
+        return self._put(_lib.aic_put_commit, channel, p, n, version, timeout, wait)
 
     def discard(self, buf):
         """Gives back a Buffer that will not be put."""
