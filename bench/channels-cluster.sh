@@ -1,9 +1,10 @@
 #!/bin/sh
 # Cross-node channel throughput on the local cluster (scripts/minicluster up,
-# its env): a producer on n1, a consumer on n3, 1 MiB items, beside a raw TCP
-# stream of the same bytes from n1's to n3's network namespace, in the same
-# run; then a compressed channel of text-like items beside `zstd -b1` on the
-# same bytes. Prints JSON lines.
+# its env): a producer on n1, a consumer on n3, 1 MiB items put from a buffer
+# (one copy, into the producer's shared memory) and built in place
+# (aic_put_buffer), beside a raw TCP stream of the same bytes from n1's to
+# n3's network namespace, in the same run; then a compressed channel of
+# text-like items beside `zstd -b1` on the same bytes. Prints JSON lines.
 #
 #   bench/channels-cluster.sh [ITEMS]     (default 1000 x 1 MiB)
 set -eu
@@ -18,16 +19,16 @@ addr3=$(scontrol show node n3 | sed -n 's/.*NodeAddr=\([^ ]*\).*/\1/p')
 
 nsenter --net=/run/netns/aicn3 "$build/bench/tcp_stream" recv 17999 >tcp.json &
 sleep 0.3
-nsenter --net=/run/netns/aicn1 "$build/bench/tcp_stream" send "$addr3" 17999 $((n * 1048576))
+nsenter --net=/run/netns/aicn1 "$build/bench/tcp_stream" send "$addr3" 17999 $((n * 1048576)) >/dev/null
 wait
 cat tcp.json
 
-xchannel() { # xchannel COMPRESS FILL: one producer on n1, one consumer on n3
+xchannel() { # xchannel COMPRESS FILL [INPLACE]: one producer on n1, one consumer on n3
 	cat >x.yaml <<SPEC
 name: bench-xchannels
 stages:
   put: {command: [$build/bench/channel, put, "$n", "1048576"], gpus: 4, cpus: 0, outputs: [bench],
-        env: {FILL: "$2"}}
+        env: {FILL: "$2", INPLACE: "${3:-0}"}}
   get: {command: [$build/bench/channel, get], gpus: 4, cpus: 0, inputs: [bench]}
 channels:
   bench: {capacity: ${CAPACITY:-16}, compress: $1}
@@ -38,6 +39,7 @@ SPEC
 	cat .aic/latest/logs/get.0.log
 }
 xchannel false zeros
+xchannel false zeros 1 | sed 's/"what": "channel"/"what": "channel in place"/'
 # How many of the puts (at the producer's agent) and pulls (at the consumer's) went through shared memory.
 python3 -c "
 import json; c = json.load(open('.aic/latest/summary.json'))['channels']['bench']

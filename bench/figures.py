@@ -48,6 +48,9 @@ def channels(lines):
         "memcpy round a %d MiB ring" % (ring["ring_bytes"] >> 20), ring["GBps"])
     out(b, "GBps, %d x 1 MiB" % big["items"], big["GBps"], "GB/s",
         "memcpy into one 1 MiB buffer", big_copy["GBps"])
+    ip = find(lines, "channel in place")
+    out(b, "GBps, %d x 1 MiB built in place (aic_put_buffer)" % ip["items"], ip["GBps"], "GB/s",
+        "memcpy round a %d MiB ring" % (ring["ring_bytes"] >> 20), ring["GBps"])
     out(b, "put->get latency p50, 1 MiB", big["lat_p50_us"], "us",
         "one memcpy of 1 MiB round the ring", round(1e6 * ring["seconds"] / ring["items"], 1),
         p99_us=big["lat_p99_us"])
@@ -110,8 +113,11 @@ def channels_cluster(lines):
     tcp = find(lines, "raw tcp")
     ch, zch = find(lines, "channel"), find(lines, "channel", nth=1)
     zr, zb = find(lines, "channel zstd ratio"), find(lines, "zstd -b1")
-    out("channel-cross-node", "GBps n1 -> n3, %d x 1 MiB" % ch["items"], ch["GBps"], "GB/s",
+    out("channel-cross-node", "GBps n1 -> n3, %d x 1 MiB, put" % ch["items"], ch["GBps"], "GB/s",
         "raw TCP stream n1 -> n3", tcp["GBps"])
+    ip = find(lines, "channel in place")
+    out("channel-cross-node", "GBps n1 -> n3, %d x 1 MiB, built in place" % ip["items"], ip["GBps"],
+        "GB/s", "raw TCP stream n1 -> n3", tcp["GBps"])
     out("channel-compress", "compression ratio, text-like items", zr["ratio"], "x",
         "zstd -b1 on the same bytes", zb["ratio"])
     mbps = round(zch["bytes"] / zch["seconds"] / 1e6, 1)
@@ -123,11 +129,17 @@ def channels_cluster(lines):
 
 
 def weights_cluster(lines):
-    for n in (1, 3):
-        w = find(lines, "weights to %d node(s)" % n)
-        out("weights-broadcast", "publish -> last reader has it, %d MiB to %d node(s), median of %d"
-            % (w["bytes"] >> 20, n, w["versions"]), w["seconds"], "s",
-            "one raw TCP transfer of the same bytes", w["raw_tcp_seconds"])
+    chain = find(lines, "raw tcp, chain to 3 nodes")
+    for how, what in (("", "publish"), (", in place", "commit (written in place)")):
+        for n in (1, 3):
+            w = find(lines, "weights to %d node(s)%s" % (n, how))
+            fig = "%s -> last reader has it, %d MiB to %d node(s), median of %d" % (
+                what, w["bytes"] >> 20, n, w["versions"])
+            out("weights-broadcast", fig, w["seconds"], "s",
+                "one raw TCP transfer of the same bytes", w["raw_tcp_seconds"])
+            if n == 3:
+                out("weights-broadcast", fig, w["seconds"], "s",
+                    "raw TCP chain n1 -> n2 -> n3 -> n4 of the same bytes", chain["seconds"])
 
 
 def restart_cluster(lines):

@@ -3,8 +3,20 @@
  * between the same network namespaces.
  *
  *   tcp_stream recv PORT            accept one connection, read until EOF,
- *                                   print a JSON line with GB/s
- *   tcp_stream send ADDR PORT BYTES  connect and write BYTES in 1 MiB writes
+ *                                   print a JSON line with GB/s, and the
+ *                                   wall clock at the end ("end_wall")
+ *   tcp_stream send ADDR PORT BYTES  connect and write BYTES in 1 MiB writes;
+ *                                   prints the wall clock at the first write
+ *                                   ({"start_wall": ...})
+ *   With WHOLE=1 in the environment, send writes from one buffer of BYTES
+ *   and recv reads into one (already touched) buffer of its BYTES argument,
+ *   as a weight version goes from memory to memory, rather than cycling
+ *   through one cache-warm 1 MiB buffer:
+ *   tcp_stream recv PORT [BYTES], relay PORT ADDR PORT2 [BYTES]
+ *   tcp_stream relay PORT ADDR PORT2 accept one connection and pass what it
+ *                                   reads on to ADDR:PORT2 as it comes (1 MiB
+ *                                   reads): a hop of a raw TCP chain, the
+ *                                   baseline under a chained broadcast
  *   tcp_stream pingpong N SIZE       N round trips of SIZE bytes between two
  *                                    processes over loopback TCP; prints the
  *                                    one-way latency (half a round trip)
@@ -17,6 +29,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/wait.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +43,36 @@ static double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double wall(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int connect_to(const char *addr, const char *port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port))};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0 || inet_pton(AF_INET, addr, &sa.sin_addr) != 1 ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+		return -1;
+	return fd;
+}
+
+static int accept_on(const char *port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(port))};
+	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 1))
+		return -1;
+	return accept(fd, NULL, NULL);
 }
 
 static int cmp(const void *a, const void *b)
@@ -99,49 +142,75 @@ static int pingpong(long n, size_t size)
 int main(int argc, char **argv)
 {
 	static char buf[1 << 20];
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	int fd, one = 1;
+	int fd, c;
 
-	if (argc == 3 && !strcmp(argv[1], "recv")) {
+	bool whole = getenv("WHOLE") && !strcmp(getenv("WHOLE"), "1");
+
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "recv")) {
+		size_t cap = whole && argc == 4 ? (size_t)atol(argv[3]) : 0;
+		char *into = cap ? malloc(cap) : NULL;
 		long total = 0;
 		ssize_t n;
 		double t0 = 0;
-		int c;
-		fd = socket(AF_INET, SOCK_STREAM, 0);
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		sa.sin_port = htons((uint16_t)atoi(argv[2]));
-		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 1))
+		if (into)
+			memset(into, 1, cap);
+		if ((c = accept_on(argv[2])) < 0)
 			return 1;
-		c = accept(fd, NULL, NULL);
-		while ((n = read(c, buf, sizeof(buf))) > 0) {
+		while ((n = into ? read(c, into + (size_t)total % cap, cap - (size_t)total % cap)
+				 : read(c, buf, sizeof(buf))) > 0) {
 			if (!total)
 				t0 = now();
 			total += n;
 		}
 		t0 = now() - t0;
-		printf("{\"what\": \"raw tcp\", \"bytes\": %ld, \"seconds\": %.4f, \"GBps\": %.3f}\n", total,
-		       t0, (double)total / t0 / 1e9);
+		printf("{\"what\": \"raw tcp\", \"bytes\": %ld, \"seconds\": %.4f, \"GBps\": %.3f, "
+		       "\"end_wall\": %.6f}\n",
+		       total, t0, (double)total / t0 / 1e9, wall());
 		return 0;
 	}
+	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "relay")) {
+		size_t cap = whole && argc == 6 ? (size_t)atol(argv[5]) : 0, at = 0;
+		char *into = cap ? malloc(cap) : NULL;
+		ssize_t n;
+		if (into)
+			memset(into, 1, cap);
+		if ((fd = connect_to(argv[3], argv[4])) < 0 || (c = accept_on(argv[2])) < 0)
+			return 1;
+		/* Into this hop's own copy (WHOLE=1), passed on from there. */
+		while ((n = into ? read(c, into + at % cap, cap - at % cap) : read(c, buf, sizeof(buf))) > 0) {
+			const char *p = into ? into + at % cap : buf;
+			at += (size_t)n;
+			for (ssize_t off = 0, w; off < n; off += w)
+				if ((w = write(fd, p + off, (size_t)(n - off))) <= 0)
+					return 1;
+		}
+		close(fd);
+		return n < 0;
+	}
 	if (argc == 5 && !strcmp(argv[1], "send")) {
-		long left = atol(argv[4]);
-		fd = socket(AF_INET, SOCK_STREAM, 0);
-		sa.sin_port = htons((uint16_t)atoi(argv[3]));
-		inet_pton(AF_INET, argv[2], &sa.sin_addr);
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+		long left = atol(argv[4]), at = 0;
+		char *from = whole && left > 0 ? malloc((size_t)left) : NULL;
+		if ((fd = connect_to(argv[2], argv[3])) < 0)
 			return 1;
 		memset(buf, 7, sizeof(buf));
+		if (from)
+			memset(from, 7, (size_t)left);
+		printf("{\"start_wall\": %.6f}\n", wall());
+		fflush(stdout);
 		while (left > 0) {
-			ssize_t n = write(fd, buf, left < (long)sizeof(buf) ? (size_t)left : sizeof(buf));
+			size_t len = left < (long)sizeof(buf) ? (size_t)left : sizeof(buf);
+			ssize_t n = write(fd, from ? from + at : buf, len);
 			if (n <= 0)
 				return 1;
 			left -= n;
+			at += n;
 		}
 		close(fd);
 		return 0;
 	}
 	if (argc == 4 && !strcmp(argv[1], "pingpong"))
 		return pingpong(atol(argv[2]), (size_t)atol(argv[3]));
-	fprintf(stderr, "usage: tcp_stream recv PORT | send ADDR PORT BYTES | pingpong N SIZE\n");
+	fprintf(stderr, "usage: tcp_stream recv PORT [BYTES] | send ADDR PORT BYTES | "
+			"relay PORT ADDR PORT2 [BYTES] | pingpong N SIZE\n");
 	return 2;
 }
