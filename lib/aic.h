@@ -116,6 +116,13 @@ int aic_weights_publish(struct aic_worker *w, const char *name, const void *blob
  */
 int aic_weights_buffer(struct aic_worker *w, const char *name, size_t len, uint64_t version,
 		       void **buf);
+/*
+ * Optional, while filling: bytes [0, bytes) of the buffer are written and
+ * will not change, so the agent may start sending them to other nodes
+ * while the rest is written (a version then costs about its copy or its
+ * transfer, not both). Commit with the buffer's whole length after this.
+ */
+int aic_weights_written(struct aic_worker *w, const char *name, void *buf, size_t bytes);
 int aic_weights_commit(struct aic_worker *w, const char *name, void *buf, size_t len);
 
 /*

@@ -45,6 +45,7 @@ struct ring_header {
 struct block_header {
 	uint32_t size; /* whole block, header included, a multiple of 64 */
 	_Atomic uint32_t state;
+	uint32_t len; /* the payload's length, as allocated */
 };
 
 _Static_assert(sizeof(struct ring_header) <= AIC_ARENA_RING_HEADER, "ring header");
@@ -211,11 +212,12 @@ static bool reclaim(struct aic_arena *a, size_t region)
 }
 
 static void put_block(struct aic_arena *a, size_t region, uint64_t pos, uint32_t size,
-		      uint32_t state)
+		      uint32_t state, uint32_t len)
 {
 	struct block_header *b = block_at(a, region, pos);
 
 	b->size = size;
+	b->len = len;
 	atomic_store_explicit(&b->state, state, memory_order_relaxed);
 }
 
@@ -247,7 +249,7 @@ uint64_t aic_ring_alloc(struct aic_arena *a, size_t region, size_t len)
 		/* Never split a block at the end: pad to it and start over at 0. */
 		if (head + (cap - off) + need - tail > cap)
 			return 0;
-		put_block(a, region, head, (uint32_t)(cap - off), BLOCK_FREE);
+		put_block(a, region, head, (uint32_t)(cap - off), BLOCK_FREE, 0);
 		head += cap - off;
 		off = 0;
 	}
@@ -255,7 +257,7 @@ uint64_t aic_ring_alloc(struct aic_arena *a, size_t region, size_t len)
 		atomic_store_explicit(&r->head, head, memory_order_release);
 		return 0;
 	}
-	put_block(a, region, head, (uint32_t)need, BLOCK_USED);
+	put_block(a, region, head, (uint32_t)need, BLOCK_USED, (uint32_t)len);
 	atomic_store_explicit(&r->head, head + need, memory_order_release);
 	return region + AIC_ARENA_RING_HEADER + off + AIC_ARENA_ALIGN;
 }
@@ -313,7 +315,8 @@ bool aic_ring_valid(const struct aic_arena *a, size_t region, uint64_t off, size
 	b = (const struct block_header *)(const void *)(a->base + off - AIC_ARENA_ALIGN);
 	size = b->size;
 	return atomic_load_explicit(&b->state, memory_order_acquire) == BLOCK_USED &&
-	       size >= AIC_ARENA_ALIGN + len && off - AIC_ARENA_ALIGN + size <= region + a->region_size;
+	       len <= b->len && size >= AIC_ARENA_ALIGN + len &&
+	       off - AIC_ARENA_ALIGN + size <= region + a->region_size;
 }
 
 void aic_ring_sweep(struct aic_arena *a, size_t region, bool (*keep)(uint64_t off, void *arg),

@@ -88,7 +88,8 @@ uint32_t aic_ring_frees(const struct aic_arena *a, size_t region);
 bool aic_ring_wait(struct aic_arena *a, size_t region, uint32_t seen, int timeout_ms);
 /*
  * Checks that [off, off + len) is a live block's payload inside the region at
- * offset region: what the agent asks of an offset a worker sent it.
+ * offset region, no longer than the block was allocated for: what the agent
+ * asks of an offset a worker sent it.
  */
 bool aic_ring_valid(const struct aic_arena *a, size_t region, uint64_t off, size_t len);
 

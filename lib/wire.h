@@ -69,6 +69,7 @@ enum aic_msg {
 	AIC_MSG_W_SLOT_OK = 0x111,  /* agent -> worker: u64 arena offset to write it at */
 	AIC_MSG_W_COMMIT = 0x112,   /* worker -> agent: u32 stream, u64 version, u64 offset, u64 length */
 	AIC_MSG_W_DATA_SHM = 0x113, /* agent -> worker: u64 version, u64 offset, u64 length */
+	AIC_MSG_W_FILLED = 0x114,   /* worker -> agent: u32 stream, u64 version, u64 offset, u64 bytes written so far */
 };
 
 /* ITEMS flags. */

@@ -24,6 +24,8 @@
 
 /* Puts in flight before aic_put waits for the agent to accept one. */
 #define PUT_WINDOW 64
+/* A version is copied into its slot in pieces of this size, the agent told after each. */
+#define FILL_PIECE ((size_t)4 << 20)
 /* How long a put waits for room in a full ring before it sends the item inline. */
 #define RING_WAIT_MS 200
 /* Items from this size on go through the node's arena when there is room. */
@@ -62,6 +64,7 @@ struct aic_worker {
 		uint64_t off; /* its arena slot, or 0: buf is in the heap */
 		uint64_t version;
 		size_t len;
+		size_t written; /* announced by aic_weights_written */
 		uint32_t stream;
 		bool skip; /* not newer than the agent's: commit sends nothing */
 	} wbuf;
@@ -708,6 +711,18 @@ static int slot_commit(struct aic_worker *w, uint32_t s, uint64_t off, size_t le
 	return w->frame.type == AIC_MSG_W_OK ? 0 : frame_error(w);
 }
 
+/* Bytes [0, done) of the slot at off are written: the agent may send them on (no answer). */
+static int slot_filled(struct aic_worker *w, uint32_t s, uint64_t off, size_t done, uint64_t version)
+{
+	uint8_t req[28];
+
+	aic_put_u32(req, s);
+	aic_put_u64(req + 4, version);
+	aic_put_u64(req + 12, off);
+	aic_put_u64(req + 20, done);
+	return send_frame(w, AIC_MSG_W_FILLED, req, 28, NULL, 0);
+}
+
 /* A version sent in the frame itself (no arena, or no slot free). */
 static int publish_inline(struct aic_worker *w, uint32_t s, const void *blob, size_t len,
 			  uint64_t version)
@@ -737,7 +752,18 @@ int aic_weights_publish(struct aic_worker *w, const char *name, const void *blob
 	if (w->arena.base && len > 0) {
 		rc = slot_request(w, s, len, version, &off);
 		if (rc == 0) {
-			memcpy(w->arena.base + off, blob, len);
+			/*
+			 * Copied piece by piece, each announced (W_FILLED, no answer):
+			 * the agent sends what is written down the chain while the
+			 * rest is copied.
+			 */
+			size_t done = 0;
+			while (len - done > FILL_PIECE) {
+				memcpy(w->arena.base + off + done, (const uint8_t *)blob + done, FILL_PIECE);
+				done += FILL_PIECE;
+				slot_filled(w, s, off, done, version);
+			}
+			memcpy(w->arena.base + off + done, (const uint8_t *)blob + done, len - done);
 			return slot_commit(w, s, off, len, version);
 		}
 		if (rc < 0 && off)
@@ -772,6 +798,7 @@ int aic_weights_buffer(struct aic_worker *w, const char *name, size_t len, uint6
 	w->wbuf.stream = s;
 	w->wbuf.version = version;
 	w->wbuf.len = len;
+	w->wbuf.written = 0;
 	w->wbuf.skip = rc == 1;
 	if (rc == 0) {
 		w->wbuf.off = off;
@@ -784,6 +811,20 @@ int aic_weights_buffer(struct aic_worker *w, const char *name, size_t len, uint6
 	}
 	*buf = w->wbuf.buf;
 	return 0;
+}
+
+int aic_weights_written(struct aic_worker *w, const char *name, void *buf, size_t bytes)
+{
+	uint32_t s;
+	int rc = stream_id(w, name, &s);
+
+	if (!buf || buf != w->wbuf.buf || rc || s != w->wbuf.stream)
+		return rc ? rc : -EINVAL;
+	/* The whole is announced by the commit; a heap buffer goes whole, inline. */
+	if (!w->wbuf.off || bytes >= w->wbuf.len || bytes <= w->wbuf.written)
+		return 0;
+	w->wbuf.written = bytes;
+	return slot_filled(w, s, w->wbuf.off, bytes, w->wbuf.version);
 }
 
 int aic_weights_commit(struct aic_worker *w, const char *name, void *buf, size_t len)

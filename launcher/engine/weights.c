@@ -502,7 +502,9 @@ static void wwait_expired(uv_timer_t *t)
  * u64 length) asks for a slot: W_SLOT_OK (u64 offset), W_OK (the version is
  * not newer: nothing to write) or ERROR (no slot now: publish inline).
  * W_COMMIT (u32 stream, u64 version, u64 offset, u64 length) once written:
- * the version is kept and sent on, W_OK.
+ * the version is kept and sent on, W_OK. Before that, W_FILLED (the same
+ * fields, length = bytes written so far, less than the whole; no answer)
+ * lets the chain start on what is written while the rest is.
  */
 static void on_weight_slot(struct wstream *ws, struct aic_conn *c, const struct aic_frame *f)
 {
@@ -529,6 +531,8 @@ static void on_weight_slot(struct wstream *ws, struct aic_conn *c, const struct 
 		}
 	} else {
 		uint64_t off = f->length == 28 ? aic_get_u64(p + 12) : 0;
+		const uint8_t *at;
+		bool started;
 		len = f->length == 28 ? aic_get_u64(p + 20) : 0;
 		for (k = 0; k < WEIGHT_SLOTS; k++)
 			if (ws->slot[k].writer == c && ws->slot[k].off == off)
@@ -537,13 +541,37 @@ static void on_weight_slot(struct wstream *ws, struct aic_conn *c, const struct 
 			chan_send_error(c, -EINVAL);
 			return;
 		}
+		at = ws->cs->arena.base + off;
+		/* Passed on already as it was written (W_FILLED), whole-length: it goes on from there. */
+		started = ws->fwd_buf == at && ws->fwd_version == version && ws->fwd_total == len;
+		if (f->type == AIC_MSG_W_FILLED) {
+			/* Bytes [0, len) are written (len < the whole): the chain may start on them. */
+			if (len < ws->slot[k].len && !(ws->have && version <= ws->version)) {
+				if (ws->fwd_buf != at || ws->fwd_version != version) {
+					forward_start(ws, at, version, ws->cs->rank, ws->slot[k].len, len);
+				} else if (len > ws->fwd_have) {
+					ws->fwd_have = len;
+					forward_chunks(ws);
+				}
+			}
+			return; /* no answer: the writer goes on writing */
+		}
 		ws->slot[k].writer = NULL;
+		if (ws->fwd_buf == at && !started)
+			ws->fwd_buf = NULL; /* given up, or shorter than announced: not sent on as it was */
 		if (len == 0) {
 			slot_idle(ws, k); /* the writer could not fill it: given up */
 		} else {
 			ws->slot[k].len = (size_t)len;
-			if (weights_keep(ws, version, NULL, k, (size_t)len))
+			if (!weights_keep(ws, version, NULL, k, (size_t)len)) {
+				if (started)
+					ws->fwd_buf = NULL; /* not newer after all: its slot is let go */
+			} else if (started) {
+				ws->fwd_have = len;
+				forward_chunks(ws);
+			} else {
 				forward_start(ws, ws->blob, version, ws->cs->rank, ws->len, ws->len);
+			}
 		}
 	}
 	aic_put_u64(v, ws->version);
@@ -581,7 +609,7 @@ void weights_frame(struct chan_set *cs, struct aic_conn *c, const struct aic_fra
 		aic_conn_send_raw(c, AIC_MSG_W_OK, v, sizeof(v), NULL, 0);
 		return;
 	}
-	if (f->type == AIC_MSG_W_SLOT || f->type == AIC_MSG_W_COMMIT) {
+	if (f->type == AIC_MSG_W_SLOT || f->type == AIC_MSG_W_COMMIT || f->type == AIC_MSG_W_FILLED) {
 		on_weight_slot(ws, c, f);
 		return;
 	}
@@ -650,7 +678,7 @@ size_t weights_arena_bytes(size_t n_streams)
 bool weights_frame_type(uint16_t type)
 {
 	return (type >= AIC_MSG_W_PUBLISH && type <= AIC_MSG_W_PEER) || type == AIC_MSG_W_SLOT ||
-	       type == AIC_MSG_W_COMMIT;
+	       type == AIC_MSG_W_COMMIT || type == AIC_MSG_W_FILLED;
 }
 
 int weights_init(struct chan_set *cs, const json_t *config)
@@ -694,6 +722,8 @@ void weights_forget(struct chan_set *cs, struct aic_conn *c)
 		for (s = 0; s < WEIGHT_SLOTS; s++)
 			if (ws->slot[s].writer == c) {
 				ws->slot[s].writer = NULL; /* it went before committing */
+				if (ws->fwd_buf && slot_of(ws, ws->fwd_buf) == s)
+					ws->fwd_buf = NULL; /* what it had written stops here */
 				slot_idle(ws, s);
 			}
 	}

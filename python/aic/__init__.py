@@ -86,6 +86,8 @@ def _load():
                                        ctypes.c_uint64, ctypes.POINTER(ctypes.c_void_p)]
     lib.aic_weights_commit.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p,
                                        ctypes.c_size_t]
+    lib.aic_weights_written.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p,
+                                        ctypes.c_size_t]
     return lib
 
 
@@ -138,13 +140,18 @@ def _layout(arrays):
     return head, [(a, len(head) + o) for a, o in parts], len(head) + off
 
 
-def _pack_into(view, head, parts):
-    """Writes a blob laid out by _layout into a writable byte memoryview."""
+def _pack_into(view, head, parts, written=None):
+    """Writes a blob laid out by _layout into a writable byte memoryview.
+
+    written(n), if given, is told after each array that bytes [0, n) are final.
+    """
     import numpy as np
     view[:len(head)] = head
     for a, off in parts:
         dst = np.frombuffer(view, dtype=a.dtype, count=a.size, offset=off)
         np.copyto(dst.reshape(a.shape), a)
+        if written:
+            written(off + a.nbytes)
 
 
 def _unpack(blob):
@@ -199,7 +206,8 @@ class Weights:
 
         The arrays are copied once, straight into the node's shared copy
         when there is one (aic_weights_buffer): nothing else copies them on
-        this node.
+        this node, and other nodes are sent each array as soon as it is
+        copied (aic_weights_written).
         """
         head, parts, total = _layout(arrays)
         p = ctypes.c_void_p()
@@ -209,7 +217,8 @@ class Weights:
             raise Error(rc, "aic publish of weights '%s'" % self.name)
         view = memoryview((ctypes.c_char * max(total, 1)).from_address(p.value)).cast("B")
         try:
-            _pack_into(view[:total], head, parts)
+            _pack_into(view[:total], head, parts,
+                       lambda n: _lib.aic_weights_written(self._w._h, name, p, n))
         except BaseException:
             _lib.aic_weights_commit(self._w._h, name, p, 0)  # gives the buffer up
             raise

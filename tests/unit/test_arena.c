@@ -33,6 +33,7 @@ static void alloc_free_reuse(void **state)
 	assert_true(y > x + 1000 && y < 2 * REGION);
 	assert_true(aic_ring_valid(&a, REGION, x, 1000));
 	assert_false(aic_ring_valid(&a, REGION, x, 2000));  /* longer than its block */
+	assert_false(aic_ring_valid(&a, REGION, x, 1001));  /* longer than allocated, though it fits */
 	assert_false(aic_ring_valid(&a, 0, x, 1000));	    /* another region's */
 	assert_false(aic_ring_valid(&a, REGION, x + 64, 8)); /* not a block's start */
 	assert_int_equal(aic_ring_used(&a, REGION), 1088 + 5120); /* 64-byte headers, rounded up */

@@ -1,0 +1,177 @@
+/*
+ * A worker written against lib/aic.h, for tests/c-api/zero-copy.sh: the
+ * zero-copy halves of the C API (aic_put_buffer/commit/discard,
+ * aic_weights_buffer/written/commit, and aic_weights_publish, which sends
+ * large versions on piece by piece) with every byte checked at the other end.
+ *
+ *   worker put N       N items of sizes cycling through 10 B, 5000 B and
+ *                      1 MiB + 3 on channel "c", built in place; every 7th
+ *                      discarded, every 5th put with aic_put instead; then the
+ *                      misuses (a commit longer than its buffer, a second
+ *                      weight buffer at once, a commit of another buffer)
+ *   worker get         check and ack items until the channel ends; one line
+ *                      "PRODUCER ID INDEX ok|BAD" each
+ *   worker wpub N SIZE  versions 1..N of stream "w": odd ones published from
+ *                      a buffer, even ones written in place, announced every
+ *                      3 MiB (aic_weights_written)
+ *   worker wrecv N     receive until version N; one line "VERSION ok|BAD" each
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aic.h"
+
+/* The byte at i of item or version k: a pattern no shifted copy matches. */
+static unsigned char pattern(uint64_t k, size_t i)
+{
+	return (unsigned char)(i * 31 + k * 7 + (i >> 12) + (i >> 20));
+}
+
+static void fill(unsigned char *p, size_t len, uint64_t k, size_t from)
+{
+	for (size_t i = from; i < len; i++)
+		p[i] = pattern(k, i);
+}
+
+static int check(const unsigned char *p, size_t len, uint64_t k, size_t from)
+{
+	for (size_t i = from; i < len; i++)
+		if (p[i] != pattern(k, i))
+			return 0;
+	return 1;
+}
+
+static const size_t sizes[] = {10, 5000, (1u << 20) + 3};
+
+/* Items carry their index first (8 bytes), then the pattern of that index. */
+static int put_items(struct aic_worker *w, long n)
+{
+	void *b, *b2;
+	int rc;
+
+	for (long i = 0; i < n; i++) {
+		size_t len = sizes[i % 3];
+		uint64_t k = (uint64_t)i;
+		if (i % 5 == 4) {
+			unsigned char *tmp = malloc(len);
+			memcpy(tmp, &k, 8);
+			fill(tmp, len, k, 8);
+			rc = aic_put(w, "c", tmp, len, 0, -1, NULL);
+			free(tmp);
+		} else {
+			if ((rc = aic_put_buffer(w, len + 100, &b)))
+				return rc;
+			memcpy(b, &k, 8);
+			fill(b, len, k, 8);
+			if (i % 7 == 6) {
+				aic_put_discard(w, b);
+				continue;
+			}
+			rc = aic_put_commit(w, "c", b, len, 0, i % 2 ? -1 : 5000, NULL);
+		}
+		if (rc)
+			return rc;
+	}
+	/* Misuses, each refused with -EINVAL or -EBUSY. */
+	if ((rc = aic_put_buffer(w, 5000, &b)))
+		return rc;
+	printf("long commit: %s\n", aic_strerror(aic_put_commit(w, "c", b, 5001, 0, -1, NULL)));
+	if ((rc = aic_weights_buffer(w, "w", 100, 1, &b)))
+		return rc;
+	printf("second weight buffer: %s\n", aic_strerror(aic_weights_buffer(w, "w", 100, 2, &b2)));
+	printf("commit of another buffer: %s\n", aic_strerror(aic_weights_commit(w, "w", &rc, 1)));
+	memset(b, 0, 100);
+	return aic_weights_commit(w, "w", b, 100);
+}
+
+static int get_items(struct aic_worker *w)
+{
+	struct aic_item items[8];
+	size_t n;
+	int rc;
+
+	while ((rc = aic_get(w, "c", items, 8, &n, 30000)) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			uint64_t k = 0;
+			int ok = items[i].len >= 8;
+			if (ok) {
+				memcpy(&k, items[i].data, 8);
+				ok = items[i].len == sizes[k % 3] && check(items[i].data, items[i].len, k, 8);
+			}
+			printf("%u %llu %llu %s\n", items[i].producer, (unsigned long long)items[i].id,
+			       (unsigned long long)k, ok ? "ok" : "BAD");
+		}
+		if ((rc = aic_ack(w, "c", items, n)))
+			return rc;
+	}
+	return rc == AIC_ECLOSED ? 0 : rc;
+}
+
+static int publish(struct aic_worker *w, long n, size_t size)
+{
+	unsigned char *blob = malloc(size);
+	void *b;
+	int rc = blob ? 0 : -ENOMEM;
+
+	for (long v = 1; v <= n && !rc; v++) {
+		if (v % 2) {
+			fill(blob, size, (uint64_t)v, 0);
+			rc = aic_weights_publish(w, "w", blob, size, (uint64_t)v);
+			continue;
+		}
+		if ((rc = aic_weights_buffer(w, "w", size, (uint64_t)v, &b)))
+			break;
+		for (size_t at = 0; at < size && !rc; at += 3u << 20) {
+			size_t end = at + (3u << 20) < size ? at + (3u << 20) : size;
+			fill(b, end, (uint64_t)v, at);
+			rc = aic_weights_written(w, "w", b, end);
+		}
+		rc = rc ? rc : aic_weights_commit(w, "w", b, size);
+	}
+	free(blob);
+	return rc;
+}
+
+static int receive(struct aic_worker *w, long n)
+{
+	uint64_t v = 0;
+	int rc = 0;
+
+	while ((long)v < n && !rc) {
+		const void *blob;
+		size_t len;
+		if ((rc = aic_weights_receive(w, "w", v + 1, 60000, &blob, &len, &v)))
+			break;
+		printf("%llu %s\n", (unsigned long long)v, check(blob, len, v, 0) ? "ok" : "BAD");
+	}
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct aic_worker *w;
+	int rc = aic_worker_connect(&w);
+
+	if (rc) {
+		fprintf(stderr, "worker: connect: %s\n", aic_strerror(rc));
+		return 1;
+	}
+	if (argc == 3 && !strcmp(argv[1], "put"))
+		rc = put_items(w, atol(argv[2]));
+	else if (argc == 2 && !strcmp(argv[1], "get"))
+		rc = get_items(w);
+	else if (argc == 4 && !strcmp(argv[1], "wpub"))
+		rc = aic_worker_index(w) == 0 ? publish(w, atol(argv[2]), (size_t)atol(argv[3])) : 0;
+	else if (argc == 3 && !strcmp(argv[1], "wrecv"))
+		rc = receive(w, atol(argv[2]));
+	else
+		rc = -EINVAL;
+	aic_worker_close(w);
+	if (rc)
+		fprintf(stderr, "worker: %s\n", aic_strerror(rc));
+	return rc ? 1 : 0;
+}
