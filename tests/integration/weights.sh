@@ -56,6 +56,25 @@ bad=$(grep -c '!' res.* | awk -F: '{s += $2} END {print s + 0}')
 is "$bad" 0 "every version received is byte-identical and newer than the last"
 is "$(awk '{print $NF}' res.* | sort -u)" 5 "every replica reaches version 5"
 
+# From a C writer (tests/c-api/worker): versions of 10 MiB published from a
+# buffer (sent down the chain piece by piece while copied) and written in
+# place (announced every 3 MiB) reach readers on both other nodes intact.
+cat >c.yaml <<YAML
+stages:
+  pub: {command: [$AIC_BUILD_DIR/tests/c-api/worker, wpub, "6", "$((10 * 1048576 + 7))"], ranks: 2,
+        gpus: 2, cpus: 0, weights_to: w}
+  sub: {command: [$AIC_BUILD_DIR/tests/c-api/worker, wrecv, "6"], replicas: 4, gpus: 2, cpus: 0,
+        weights_from: w}
+YAML
+timeout 300 srun -N3 --ntasks-per-node=1 --cpus-per-task=2 --gres=gpu:4 --mpi=pmix \
+	--aic-job=c.yaml "$launch" >c.out 2>c.err
+is "$?" 0 "a C writer's 10 MiB versions to 4 readers across nodes: the job succeeds"
+cat .aic/latest/logs/sub.*.log >crecv
+is "$(grep -vc ' ok$' crecv) $(grep -c '^6 ok$' crecv)" "0 4" \
+	"every version received is byte-identical; every reader reaches version 6"
+is "$(python3 -c "import json; print(' '.join(sorted(set(p['node'] for p in json.load(open('.aic/latest/plan.json'))['procs'] if p['stage'] == 'sub'))))")" \
+	"n2 n3" "the readers are on both other nodes (a chain of two)"
+
 # The NCCL path across nodes, with the fake NCCL of tests/fake (TCP between
 # the nodes' addresses): 3 versions from rank 0 to 4 replicas on other nodes.
 fake="$AIC_BUILD_DIR/tests/fake/.libs/libfake_nccl.so"
