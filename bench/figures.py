@@ -140,6 +140,21 @@ def weights_cluster(lines):
             if n == 3:
                 out("weights-broadcast", fig, w["seconds"], "s",
                     "raw TCP chain n1 -> n2 -> n3 -> n4 of the same bytes", chain["seconds"])
+    # The same with every link shaped (bench/weights-cluster.sh: AIC_BENCH_LINK), if tc could.
+    shaped = [x for x in lines if x.get("what", "").startswith("raw tcp, one transfer, ")
+              and x["what"].endswith(" links")]
+    if not shaped:
+        skip = [x for x in lines if x.get("what", "").endswith(" links") and "skipped" in x]
+        if skip:
+            print(json.dumps({"bench": "weights-broadcast-shaped", "skipped": skip[0]["skipped"]}))
+        return
+    link = shaped[0]["what"][len("raw tcp, one transfer, "):]
+    for n, how, what in ((1, ", in place", "commit (written in place)"), (3, "", "publish"),
+                         (3, ", in place", "commit (written in place)")):
+        w = find(lines, "weights to %d node(s)%s, %s" % (n, how, link))
+        out("weights-broadcast-shaped", "%s -> last reader has it, %d MiB to %d node(s), %s, median of %d"
+            % (what, w["bytes"] >> 20, n, link, w["versions"]), w["seconds"], "s",
+            "one raw TCP transfer of the same bytes, %s" % link, w["raw_tcp_seconds"])
 
 
 def restart_cluster(lines):

@@ -13,7 +13,9 @@
 # writer publishing a buffer (aic_weights_publish: one copy, into the
 # node's shared copy) and, "in place", filling that copy itself
 # (aic_weights_buffer / aic_weights_commit: the clock starts at commit).
-# Prints JSON lines.
+# Then all of it again with every node's link shaped to 1 Gbit/s
+# (AIC_BENCH_LINK: a tc rate), where the network is the bottleneck as
+# between real nodes, rather than this machine's cores. Prints JSON lines.
 #
 #   bench/weights-cluster.sh [VERSIONS [SIZE]]   (default 10 x 48 MiB)
 set -eu
@@ -64,13 +66,14 @@ raw "raw tcp, chain to 3 nodes" 0 n2 n3 n4 | tee chain.json
 raw "raw tcp, chain to 3 nodes, memory to memory" 1 n2 n3 n4
 one=$(python3 -c "import json; print(json.load(open('one.json'))['seconds'])")
 chain=$(python3 -c "import json; print(json.load(open('chain.json'))['seconds'])")
+gap=300
 
-broadcast() { # broadcast READERS INPLACE: one writer and READERS readers, a node each
+broadcast() { # broadcast READERS INPLACE [LABEL]: one writer and READERS readers, a node each
 	cat >w.yaml <<SPEC
 name: bench-weights
 stages:
   pub: {command: [$build/bench/channel, wpub, "$n", "$size"], ranks: 1, gpus: 4, cpus: 0,
-        weights_to: w, env: {INPLACE: "$2", GAP_MS: "300"}}
+        weights_to: w, env: {INPLACE: "$2", GAP_MS: "$gap"}}
   sub: {command: [$build/bench/channel, wrecv, "$n"], replicas: $1, gpus: 4, cpus: 0,
         weights_from: w}
 SPEC
@@ -85,7 +88,7 @@ for line in sys.stdin:
     by.setdefault(d['version'], []).append(d['seconds'])
 last = [max(v) for k, v in sorted(by.items()) if k > 1 and len(v) == $1]
 t = statistics.median(last)
-print(json.dumps({'what': 'weights to $1 node(s)' + (', in place' if '$2' == '1' else ''),
+print(json.dumps({'what': 'weights to $1 node(s)' + (', in place' if '$2' == '1' else '') + '${3:-}',
                   'bytes': $size, 'versions': len(last), 'seconds': round(t, 4),
                   'raw_tcp_seconds': $one, 'raw_chain_seconds': $chain, 'ratio': round(t / $one, 2)}))"
 }
@@ -93,3 +96,33 @@ broadcast 1 0
 broadcast 3 0
 broadcast 1 1
 broadcast 3 1
+
+# The same with every node's link shaped to $LINK (tc tbf on eth0 in its
+# namespace: the sender's side of each hop), so that what a transfer waits
+# for is the network, as between real nodes, not this machine's cores: a
+# chain to 3 nodes should then cost about one transfer plus a chunk per hop.
+link=${AIC_BENCH_LINK:-1gbit}
+shape() { # shape add|del
+	for i in 1 2 3 4; do
+		if [ "$1" = add ]; then
+			nsenter --net=/run/netns/aicn$i tc qdisc add dev eth0 root tbf rate "$link" burst 1mb latency 200ms || return 1
+		else
+			nsenter --net=/run/netns/aicn$i tc qdisc del dev eth0 root 2>/dev/null || true
+		fi
+	done
+}
+if shape add 2>/dev/null; then
+	trap 'shape del; rm -rf "$work"' EXIT
+	raw "raw tcp, one transfer, $link links" 1 n2 | tee one.json
+	raw "raw tcp, chain to 3 nodes, $link links" 1 n2 n3 n4 | tee chain.json
+	one=$(python3 -c "import json; print(json.load(open('one.json'))['seconds'])")
+	chain=$(python3 -c "import json; print(json.load(open('chain.json'))['seconds'])")
+	n=5 gap=1000 # a version every second: each is sent whole before the next
+	broadcast 1 1 ", $link links"
+	broadcast 3 0 ", $link links"
+	broadcast 3 1 ", $link links"
+	shape del
+else
+	shape del
+	echo "{\"what\": \"$link links\", \"skipped\": \"tc cannot shape eth0 in the nodes' namespaces\"}"
+fi

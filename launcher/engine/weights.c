@@ -49,7 +49,7 @@ struct wslot {
 	uint32_t pins;		 /* chunks sent from it or read into it, not yet done */
 };
 
-/* A chunk sent from slot k of ws, or read into it, while it is under way. */
+/* A chunk sent from slot k of ws (-1: from the heap, copied), or read into it, while it is under way. */
 struct wpin {
 	struct wstream *ws;
 	int k;
@@ -97,9 +97,16 @@ struct wstream {
 	uint32_t fwd_origin;
 	int fwd_next; /* the next agent's rank, -1: this is the chain's end */
 	size_t fwd_total, fwd_have, fwd_off;
+	uint32_t fwd_queued; /* chunks handed to the connection, not yet written */
 };
 
 #define WEIGHT_CHUNK (1u << 20)
+/*
+ * Chunks handed to the next agent's connection at a time: enough to keep
+ * the link busy, few enough that a newer version overtakes an older one
+ * after at most this much more of the older.
+ */
+#define WEIGHT_WINDOW 8
 
 static void free_wwait(uv_handle_t *h)
 {
@@ -245,7 +252,8 @@ static struct wpin *pin(struct wstream *ws, int k)
 	if (p) {
 		p->ws = ws;
 		p->k = k;
-		ws->slot[k].pins++;
+		if (k >= 0)
+			ws->slot[k].pins++;
 	}
 	return p;
 }
@@ -255,23 +263,35 @@ static struct chan_set *unpin(struct wpin *p)
 {
 	struct wstream *ws = p->ws;
 
-	ws->slot[p->k].pins--;
-	if (!ws->cs->freeing)
-		slot_idle(ws, p->k);
+	if (p->k >= 0) {
+		ws->slot[p->k].pins--;
+		if (!ws->cs->freeing)
+			slot_idle(ws, p->k);
+	}
 	free(p);
 	return ws->cs;
 }
 
+static void forward_chunks(struct wstream *ws);
+
+/* A chunk is written (or the next agent is gone: status < 0, it will not get this version). */
 static void chunk_sent(void *arg, int status)
 {
-	(void)status; /* the chain's next agent is gone: it will not get this version */
-	chan_set_release(unpin(arg));
+	struct wstream *ws = ((struct wpin *)arg)->ws;
+	struct chan_set *cs;
+
+	ws->fwd_queued--;
+	if (status == 0 && !ws->cs->freeing)
+		forward_chunks(ws); /* the next ones */
+	cs = unpin(arg);
+	chan_set_release(cs);
 }
 
 /*
  * Sends down the chain what this agent has of the version and has not sent
- * yet: from a slot, the chunks go from where they are (the slot is pinned
- * until the kernel has them); from the heap, copied.
+ * yet, WEIGHT_WINDOW chunks at a time: from a slot, the chunks go from
+ * where they are (the slot is pinned until the kernel has them); from the
+ * heap, copied.
  */
 static void forward_chunks(struct wstream *ws)
 {
@@ -284,31 +304,35 @@ static void forward_chunks(struct wstream *ws)
 	p = chan_peer_of(cs, (uint32_t)ws->fwd_next);
 	if (!p || !chan_peer_conn(cs, p) || !p->conn->authed)
 		return; /* connecting: its WELCOME forwards again */
-	while (ws->fwd_off < ws->fwd_have) {
+	while (ws->fwd_off < ws->fwd_have && ws->fwd_queued < WEIGHT_WINDOW) {
 		size_t n = ws->fwd_have - ws->fwd_off;
-		uint8_t *head = malloc(AIC_WIRE_HEADER + 32), *h = head + AIC_WIRE_HEADER;
-		struct wpin *pn = NULL;
+		uint8_t *head, *h;
+		struct wpin *pn;
 		int rc;
 		if (n > WEIGHT_CHUNK)
 			n = WEIGHT_CHUNK;
-		if (!head || (k >= 0 && !(pn = pin(ws, k)))) {
+		head = malloc(AIC_WIRE_HEADER + 32 + (k >= 0 ? 0 : n));
+		if (!head || !(pn = pin(ws, k))) {
 			free(head);
 			return;
 		}
+		h = head + AIC_WIRE_HEADER;
 		aic_wire_header(head, AIC_MSG_W_PEER, (uint32_t)(32 + n));
 		aic_put_u32(h, ws->id);
 		aic_put_u64(h + 4, ws->fwd_version);
 		aic_put_u32(h + 12, ws->fwd_origin);
 		aic_put_u64(h + 16, ws->fwd_total);
 		aic_put_u64(h + 24, ws->fwd_off);
-		if (pn) {
+		{
 			uv_buf_t b[2] = {uv_buf_init((char *)head, AIC_WIRE_HEADER + 32),
 					 uv_buf_init((char *)ws->fwd_buf + ws->fwd_off, (unsigned)n)};
+			if (k < 0) { /* the heap copy may go before the write: copied with the header */
+				memcpy(h + 32, ws->fwd_buf + ws->fwd_off, n);
+				b[0].len += (unsigned)n;
+			}
 			cs->pending++;
-			rc = aic_conn_sendv(p->conn, head, b, 2, chunk_sent, pn);
-		} else {
-			rc = aic_conn_send_raw(p->conn, AIC_MSG_W_PEER, h, 32, ws->fwd_buf + ws->fwd_off, n);
-			free(head);
+			ws->fwd_queued++;
+			rc = aic_conn_sendv(p->conn, head, b, k < 0 ? 1 : 2, chunk_sent, pn);
 		}
 		if (rc != 0)
 			return;
