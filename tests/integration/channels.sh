@@ -1,9 +1,10 @@
 #!/bin/sh
-# Channels across the 3-node cluster: 100,000 items from producers on two
-# nodes to consumers on the third arrive exactly once, also when a consumer
-# is killed mid-stream (its un-acked items are redelivered; duplicates are
-# dropped by (producer, id)); a frame without the token to an agent is
-# refused while the job goes on.
+# Channels across the 3-node cluster: 100,000 items through a 3-stage
+# pipeline (producers on n1, a forwarding stage on n2, consumers on n3)
+# arrive exactly once, also when a forwarder and a consumer are killed
+# mid-stream (their un-acked items are redelivered; duplicates are dropped
+# by the producer's key); a frame without the token to an agent is refused
+# while the job goes on; large items of every size class arrive intact.
 . "$AIC_SRC_DIR/tests/integration/lib.sh"
 need_cluster 3 4
 dir=$(work_dir)
@@ -17,6 +18,26 @@ w = aic.connect()
 for i in range(int(os.environ["N"])):
     w.put("nums", b"%d:%d" % (w.index, i))
 PY
+cat >mid.py <<'PY'
+import aic, os
+w = aic.connect()
+die_after = int(os.environ.get("DIE_AFTER", "0"))
+marker = os.environ["OUT"] + ".mid-died"
+seen = 0
+while True:
+    try:
+        items = w.get("nums", max_items=64, timeout=30)
+    except aic.Closed:
+        break
+    for it in items:
+        w.put("fwd", it.data)
+    seen += len(items)
+    # Replica 0 dies once, with a batch forwarded but not acked.
+    if die_after and w.index == 0 and seen >= die_after and not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(9)
+    w.ack(items)
+PY
 cat >cons.py <<'PY'
 import aic, json, os, socket, struct
 w = aic.connect()
@@ -24,10 +45,11 @@ out = open(os.environ["OUT"] + ".%d" % w.index, "a")
 die_after = int(os.environ.get("DIE_AFTER", "0"))
 marker = os.environ["OUT"] + ".died"
 probe = os.environ.get("PROBE")
+chan = os.environ.get("CHAN", "fwd")
 seen = 0
 while True:
     try:
-        items = w.get("nums", max_items=64, timeout=30)
+        items = w.get(chan, max_items=64, timeout=30)
     except aic.Closed:
         break
     for it in items:
@@ -46,16 +68,19 @@ while True:
         os._exit(9)
     w.ack(items)
 PY
-spec() { # spec DIE_AFTER PROBE
+spec() { # spec DIE_AFTER PROBE: prod (n1) -> nums -> mid (n2) -> fwd -> cons (n3)
 	cat <<YAML
 name: channels
 stages:
-  prod: {command: [python3, $dir/prod.py], replicas: 2, gpus: 4, cpus: 0, outputs: [nums],
+  prod: {command: [python3, $dir/prod.py], replicas: 2, gpus: 2, cpus: 0, outputs: [nums],
          env: {N: "50000"}}
-  cons: {command: [python3, $dir/cons.py], replicas: 2, gpus: 2, cpus: 0, inputs: [nums],
+  mid: {command: [python3, $dir/mid.py], replicas: 2, gpus: 2, cpus: 0, inputs: [nums],
+        outputs: [fwd], env: {OUT: $dir/out, DIE_AFTER: "$1"}, restart: {max: 2, backoff_ms: 50}}
+  cons: {command: [python3, $dir/cons.py], replicas: 2, gpus: 2, cpus: 0, inputs: [fwd],
          env: {OUT: $dir/out, DIE_AFTER: "$1", PROBE: "$2"}, restart: {max: 2, backoff_ms: 50}}
 channels:
   nums: {capacity: 1024}
+  fwd: {capacity: 1024}
 YAML
 }
 run() {
@@ -69,18 +94,18 @@ unique() { awk '{print $3}' out.[0-9] | sort -u | wc -l; }
 
 spec 0 "$dir/probe" >a.yaml
 run a.yaml
-is "$?" 0 "100,000 items across nodes: the job succeeds"
-is "$(placement)" "cons@n3 prod@n1 prod@n2" "producers on n1 and n2, consumers on n3"
+is "$?" 0 "100,000 items through 3 stages on 3 nodes: the job succeeds"
+is "$(placement)" "cons@n3 mid@n2 prod@n1" "producers on n1, forwarders on n2, consumers on n3"
 is "$(cat out.[0-9] | wc -l) $(unique)" "100000 100000" "every item arrives exactly once"
 is "$(cat probe 2>/dev/null)" 3 "an agent refuses a frame without the token (REJECT) and the job goes on"
 
 rm -f out.* probe
 spec 20000 "" >b.yaml
 run b.yaml
-is "$?" 0 "a consumer killed mid-stream: the job still succeeds"
-ok "the consumer did die" [ -e out.died ]
+is "$?" 0 "a forwarder and a consumer killed mid-stream: the job still succeeds"
+ok "both did die" [ -e out.died ] && [ -e out.mid-died ]
 like "$(cat b.yaml.err)" "un-acked items? of a lost consumer will be delivered again" \
-	"its un-acked items are delivered again"
+	"their un-acked items are delivered again"
 is "$(unique)" 100000 "after dropping duplicates, all 100,000 items arrived"
 diag "$(cat out.[0-9] | wc -l) lines for 100000 items"
 
@@ -128,7 +153,7 @@ marker = os.environ["OUT"] + ".died"
 seen = 0
 while True:
     try:
-        items = w.get("nums", max_items=4, timeout=30)
+        items = w.get("fwd", max_items=4, timeout=30)
     except aic.Closed:
         break
     for it in items:
@@ -145,7 +170,8 @@ while True:
     w.ack(items)
 PY
 sed -e "s|$dir/prod.py|$dir/bprod.py|" -e "s|$dir/cons.py|$dir/bcons.py|" -e 's|N: "50000"|N: "150"|' \
-	-e 's|nums: {capacity: 1024}|nums: {capacity: 16}|' a.yaml >big.yaml
+	-e 's|nums: {capacity: 1024}|nums: {capacity: 16}|' -e 's|fwd: {capacity: 1024}|fwd: {capacity: 16}|' \
+	a.yaml >big.yaml
 run big.yaml
 is "$?" 0 "items of 1 B to 1.5 MB across nodes, a consumer killed: the job succeeds"
 ok "the consumer did die" [ -e out.died ]

@@ -1,9 +1,11 @@
 #!/bin/sh
 # Channels under `aic run`, driven from Python (python/aic over libaic):
-# items arrive exactly once; a consumer killed mid-stream gets its un-acked
-# items redelivered to others (exactly once after dropping duplicates by
-# (producer, id)); a full channel blocks its producer; the agent's memory
-# does not grow with the number of items that passed through it.
+# 100,000 items through a 3-stage pipeline arrive exactly once; a forwarder
+# and a consumer killed mid-stream get their un-acked items redelivered to
+# others (exactly once after dropping duplicates by the producer's key);
+# large items go through shared memory and are read in place; items built
+# in place (w.buffer) arrive intact; a full channel blocks its producer; the
+# agent's memory does not grow with the number of items that passed through.
 . "$AIC_SRC_DIR/tests/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/worker-api.sh"
@@ -16,6 +18,25 @@ w = aic.connect()
 for i in range(int(os.environ["N"])):
     w.put("nums", b"%d:%d" % (w.index, i) + b"x" * int(os.environ.get("PAD", "0")))
 PY
+cat >mid.py <<'PY'
+import aic, os
+w = aic.connect()
+die_after = int(os.environ.get("DIE_AFTER", "0"))
+marker = os.environ["OUT"] + ".mid-died"
+seen = 0
+while True:
+    try:
+        items = w.get("nums", max_items=32, timeout=10)
+    except aic.Closed:
+        break
+    for it in items:
+        w.put("fwd", it.data)
+    seen += len(items)
+    if die_after and w.index == 0 and seen >= die_after and not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(9)  # forwarded, not acked: redelivered, so forwarded twice
+    w.ack(items)
+PY
 cat >cons.py <<'PY'
 import aic, os
 w = aic.connect()
@@ -25,7 +46,8 @@ out = open(os.environ["OUT"] + ".%d" % w.index, "a")
 seen = 0
 while True:
     try:
-        items = w.get("nums", max_items=32, timeout=10, copy=not os.environ.get("VIEW"))
+        items = w.get(os.environ.get("CHAN", "nums"), max_items=32, timeout=10,
+                      copy=not os.environ.get("VIEW"))
     except aic.Closed:
         break
     pad = int(os.environ.get("PAD", "0"))
@@ -54,25 +76,42 @@ channels:
   nums: {capacity: $4}
 YAML
 }
+# spec3 N DIE_AFTER: prod -> nums -> mid -> fwd -> cons, a forwarder and a
+# consumer killed once each after DIE_AFTER items (0: none).
+spec3() {
+	cat <<YAML
+name: chan-test
+stages:
+  prod: {command: [python3, $dir/prod.py], replicas: 2, cpus: 0, outputs: [nums],
+         env: {N: "$1", PAD: "0"}}
+  mid: {command: [python3, $dir/mid.py], replicas: 2, cpus: 0, inputs: [nums], outputs: [fwd],
+        env: {OUT: $dir/out, DIE_AFTER: "$2"}, restart: {max: 2, backoff_ms: 10}}
+  cons: {command: [python3, $dir/cons.py], replicas: 3, cpus: 0, inputs: [fwd],
+         env: {OUT: $dir/out, DIE_AFTER: "$2", PAD: "0", CHAN: fwd}, restart: {max: 2, backoff_ms: 10}}
+channels:
+  nums: {capacity: 256}
+  fwd: {capacity: 256}
+YAML
+}
 count() { cat out.[0-9] | wc -l; }
 arena_items() { python3 -c "import json; print(json.load(open('.aic/latest/summary.json'))['channels']['nums']['arena_items'])"; }
 unique() { awk '{print $3}' out.[0-9] | sort -u | wc -l; }
 
-spec 20000 0 0 256 >a.yaml
+spec3 50000 0 >a.yaml
 "$aic" run a.yaml >a.out 2>a.err
-is "$?" 0 "40,000 items through 2 producers and 3 consumers: the job succeeds"
-is "$(count) $(unique)" "40000 40000" "every item arrives exactly once"
+is "$?" 0 "100,000 items through 3 stages (2 producers, 2 forwarders, 3 consumers): the job succeeds"
+is "$(count) $(unique)" "100000 100000" "every item arrives exactly once"
 is "$(for f in out.0 out.1 out.2; do [ -s $f ] && echo y; done | wc -l)" 3 "spread over the 3 consumers"
 
 rm -f out.*
-spec 20000 0 3000 256 >b.yaml
+spec3 50000 20000 >b.yaml
 "$aic" run b.yaml >b.out 2>b.err
-is "$?" 0 "a consumer killed mid-stream: the job still succeeds"
-ok "the consumer did die once" [ -e out.died ]
-like "$(cat b.err)" "un-acked items? of a lost consumer will be delivered again" "its un-acked items are redelivered"
-is "$(unique)" 40000 "after dropping duplicates, every item arrived"
-ok "and the duplicates are exactly the redelivered ones" [ "$(count)" -ge 40000 ]
-diag "$(count) lines for 40000 items"
+is "$?" 0 "a forwarder and a consumer killed mid-stream: the job still succeeds"
+ok "each did die once" [ -e out.died ] && [ -e out.mid-died ]
+like "$(cat b.err)" "un-acked items? of a lost consumer will be delivered again" "their un-acked items are redelivered"
+is "$(unique)" 100000 "after dropping duplicates, every item arrived"
+ok "and the duplicates are exactly the redelivered ones" [ "$(count)" -ge 100000 ]
+diag "$(count) lines for 100000 items"
 
 # Large items go through the node's shared-memory arena (read in place by
 # the consumer: get(copy=False), .data a memoryview of it): intact, exactly
