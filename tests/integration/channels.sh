@@ -57,12 +57,43 @@ while True:
     out.flush()
     seen += len(items)
     if probe and w.index == 0 and seen >= 1000 and not os.path.exists(probe):
-        # A frame without the token, to this node's agent: it must be refused.
+        # To this node's agent, mid-stream: a HELLO without the token and bytes
+        # that are not the protocol are refused (REJECT, type 3); a worker
+        # with the token that sends malformed frames gets errors, and a frame
+        # over the size limit closes its connection. The job must not notice.
         host, port = os.environ["AIC_AGENT"].rsplit(":", 1)
+        frame = lambda t, p: b"AIC\x01" + struct.pack(">HHI", t, 0, len(p)) + p
+        def answers(s):
+            got, buf = [], b""
+            s.settimeout(10)
+            try:
+                while True:
+                    d = s.recv(65536)
+                    if not d:
+                        return got + ["closed"]
+                    buf += d
+                    while len(buf) >= 12 and len(buf) >= 12 + struct.unpack(">I", buf[8:12])[0]:
+                        got.append("%x" % struct.unpack(">H", buf[4:6])[0])
+                        buf = buf[12 + struct.unpack(">I", buf[8:12])[0]:]
+            except socket.timeout:
+                return got + ["open"]
+        res = []
         s = socket.create_connection((host, int(port)))
-        p = json.dumps({"role": "agent", "token": "bad"}).encode()
-        s.sendall(b"AIC\x01" + struct.pack(">HHI", 1, 0, len(p)) + p)
-        open(probe, "w").write(str(struct.unpack(">H", s.recv(64)[4:6])[0]))
+        s.sendall(frame(1, json.dumps({"role": "agent", "token": "bad"}).encode()))
+        res.append(answers(s)[0])
+        s = socket.create_connection((host, int(port)))
+        s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        res.append(answers(s)[0])
+        s = socket.create_connection((host, int(port)))
+        s.sendall(frame(1, json.dumps({"role": "worker", "token": os.environ["AIC_TOKEN"]}).encode()))
+        s.sendall(frame(0x101, b"abc")                                   # PUT, truncated
+                  + frame(0x10f, struct.pack(">IQIQI", 0, 0, 0, 12345, 64))  # PUT_SHM outside any region
+                  + frame(0x105, struct.pack(">II", 0, 1000))              # ACK of 1000 ids, none there
+                  + frame(0x10e, struct.pack(">IQIQQ", 0, 1 << 62, 0, 100, 0) + bytes(200000))  # W_PEER, n > total
+                  + frame(0x1ff, b"?")                                    # no such type
+                  + b"AIC\x01" + struct.pack(">HHI", 0x101, 0, 0x7fffffff))  # over the size limit
+        res.append(" ".join(answers(s)[1:]))  # after WELCOME
+        open(probe, "w").write(" | ".join(res))
     if die_after and w.index == 0 and seen >= die_after and not os.path.exists(marker):
         open(marker, "w").close()
         os._exit(9)
@@ -97,7 +128,11 @@ run a.yaml
 is "$?" 0 "100,000 items through 3 stages on 3 nodes: the job succeeds"
 is "$(placement)" "cons@n3 mid@n2 prod@n1" "producers on n1, forwarders on n2, consumers on n3"
 is "$(cat out.[0-9] | wc -l) $(unique)" "100000 100000" "every item arrives exactly once"
-is "$(cat probe 2>/dev/null)" 3 "an agent refuses a frame without the token (REJECT) and the job goes on"
+# PUT_ERR for the two puts, ERROR for the unknown stream and type (an ACK of
+# nothing held is no error), then the close.
+is "$(cat probe 2>/dev/null)" "3 | 3 | 109 109 106 106 closed" \
+	"mid-stream, an agent refuses a HELLO without the token and bytes not the protocol, answers malformed frames with errors, closes a connection over the size limit"
+diag "probe: $(cat probe 2>/dev/null); the job went on (above)"
 
 rm -f out.* probe
 spec 20000 "" >b.yaml
