@@ -64,6 +64,17 @@ int aic_put(struct aic_worker *w, const char *chan, const void *data, size_t len
 	    int timeout_ms, uint64_t *id);
 
 /*
+ * Reports a metric (a loss, a reward, tokens/s): name = value at `step`
+ * (< 0: none). The agent passes points to the head in batches: the job
+ * directory's metrics.jsonl gets a line per point ({"t", "stage", "index",
+ * "name", "value", "step"}; a value that is not finite is written as the
+ * string "nan", "inf" or "-inf") and summary.json the count, last, min and
+ * max per stage and name. Never waits for an answer. name: 1 to 128 bytes
+ * of UTF-8 without control characters (else -EINVAL).
+ */
+int aic_metric(struct aic_worker *w, const char *name, double value, int64_t step);
+
+/*
  * Zero-copy puts, for producers that can build an item where it will be
  * read: aic_put_buffer gives a buffer of len bytes to fill, in this node's
  * shared memory when it can be (a consumer on this node then reads it where

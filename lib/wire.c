@@ -56,7 +56,8 @@ const char *aic_msg_name(uint16_t type)
 {
 	static const char *const names[] = {"?",	"HELLO",  "WELCOME",  "REJECT",
 					    "SPAWN", "KILL",   "STARTED",  "EXITED",
-					    "SHUTDOWN", "STATUS", "STOP", "CONFIG", "CLOSE", "SOURCE_DONE", "SINK_DONE", "STATS"};
+					    "SHUTDOWN", "STATUS", "STOP", "CONFIG", "CLOSE", "SOURCE_DONE", "SINK_DONE", "STATS",
+					    "METRICS"};
 
 	if (type < sizeof(names) / sizeof(names[0]))
 		return names[type];

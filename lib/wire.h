@@ -44,6 +44,7 @@ enum aic_msg {
 	AIC_MSG_SOURCE_DONE = 13, /* agent -> head: a channel's source file is exhausted */
 	AIC_MSG_SINK_DONE = 14,   /* agent -> head: a channel's sink has written everything */
 	AIC_MSG_STATS = 15,	  /* agent -> head, at the end: {"stale_dropped": {chan: n}} */
+	AIC_MSG_METRICS = 16,	  /* agent -> head: {"points": [{t, stage, index, name, value, step}]} */
 	AIC_MSG_DATA = 0x100, /* first data-plane type */
 	/* Data plane, binary payloads (big-endian fields, see aic.h's worker.c). */
 	AIC_MSG_PUT = 0x101,	/* worker -> agent: u32 chan, u64 version, u32 timeout_ms, bytes */
@@ -70,7 +71,11 @@ enum aic_msg {
 	AIC_MSG_W_COMMIT = 0x112,   /* worker -> agent: u32 stream, u64 version, u64 offset, u64 length */
 	AIC_MSG_W_DATA_SHM = 0x113, /* agent -> worker: u64 version, u64 offset, u64 length */
 	AIC_MSG_W_FILLED = 0x114,   /* worker -> agent: u32 stream, u64 version, u64 offset, u64 bytes written so far */
+	AIC_MSG_METRIC = 0x115,	    /* worker -> agent: f64 value (IEEE bits), i64 step (< 0: none), name; no answer */
 };
+
+/* The longest metric name (METRIC). */
+#define AIC_METRIC_NAME_MAX 128
 
 /* ITEMS flags. */
 #define AIC_ITEMS_EOF 1u  /* the channel is closed and drained */

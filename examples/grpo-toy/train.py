@@ -123,6 +123,8 @@ def main():
                 stream.publish(params, version)
                 row = (len(rows) + 1, reward_sum / n, time.monotonic() - t0, int(n), lag / n)
                 rows.append(row)
+                w.metric("reward", row[1], row[0])  # .aic/latest/metrics.jsonl, summary.json
+                w.metric("version_lag", row[4], row[0])
                 print("step %d reward %.3f groups %d lag %.2f t %.1fs" %
                       (row[0], row[1], row[3], row[4], row[2]))
                 sys.stdout.flush()

@@ -4,7 +4,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
+#include <time.h>
 #include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,9 +57,68 @@ struct agent {
 	bool shutting_down, done, lost_head;
 	int exit_code;
 	int running;
+	/* Metric points from workers, on their way to the head in batches. */
+	json_t *metrics;
+	uv_timer_t metrics_timer;
 };
 
+/* Who a worker connection is (its HELLO), for the points it reports. */
+struct worker_id {
+	char stage[64];
+	int index;
+};
+
+#define METRICS_BATCH 64     /* points per METRICS message, at most */
+#define METRICS_FLUSH_MS 100 /* how long a point may wait for more */
+
 static void report(struct agent *a, uint16_t type, json_t *m);
+
+static void metrics_flush(struct agent *a)
+{
+	uv_timer_stop(&a->metrics_timer);
+	if (a->metrics && json_array_size(a->metrics))
+		report(a, AIC_MSG_METRICS, json_pack("{s:O}", "points", a->metrics));
+	json_decref(a->metrics);
+	a->metrics = NULL;
+}
+
+static void metrics_timer_cb(uv_timer_t *t)
+{
+	metrics_flush(t->data);
+}
+
+/* METRIC: f64 value, i64 step, name. Bad ones are dropped: a metric never fails a job. */
+static void on_metric(struct agent *a, struct aic_conn *c, const struct aic_frame *f)
+{
+	const struct worker_id *who = c->data;
+	uint64_t bits = f->length >= 16 ? aic_get_u64(f->payload) : 0;
+	int64_t step = f->length >= 16 ? (int64_t)aic_get_u64(f->payload + 8) : -1;
+	json_t *name, *value, *point;
+	struct timespec ts;
+	double v;
+
+	if (!who || f->length <= 16 || f->length > 16 + AIC_METRIC_NAME_MAX)
+		return;
+	name = json_stringn((const char *)f->payload + 16, f->length - 16); /* NULL unless UTF-8 */
+	if (!name)
+		return;
+	memcpy(&v, &bits, sizeof(v));
+	value = isfinite(v) ? json_real(v) : json_string(isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
+	clock_gettime(CLOCK_REALTIME, &ts);
+	point = json_pack("{s:f,s:s,s:i,s:o,s:o,s:o}", "t",
+			  (double)ts.tv_sec + (double)ts.tv_nsec / 1e9, "stage", who->stage, "index",
+			  who->index, "name", name, "value", value, "step",
+			  step >= 0 ? json_integer(step) : json_null());
+	if (!point)
+		return;
+	if (!a->metrics)
+		a->metrics = json_array();
+	json_array_append_new(a->metrics, point);
+	if (json_array_size(a->metrics) >= METRICS_BATCH)
+		metrics_flush(a);
+	else if (!uv_is_active((uv_handle_t *)&a->metrics_timer))
+		uv_timer_start(&a->metrics_timer, metrics_timer_cb, METRICS_FLUSH_MS, 0);
+}
 
 static void finish_if_idle(struct agent *a)
 {
@@ -65,6 +126,7 @@ static void finish_if_idle(struct agent *a)
 		return;
 	uv_timer_stop(&a->grace);
 	a->done = true;
+	metrics_flush(a); /* before STATS: the head's summary is written after every agent's */
 	if (a->chans) {
 		json_t *st = chan_set_stats(a->chans);
 		struct rusage ru;
@@ -472,6 +534,15 @@ static bool worker_hello(struct aic_conn *c, json_t *hello)
 
 	if (!role || (strcmp(role, "worker") && strcmp(role, "agent")))
 		return false;
+	if (!strcmp(role, "worker") && !c->data) {
+		struct worker_id *who = calloc(1, sizeof(*who));
+		if (who) {
+			snprintf(who->stage, sizeof(who->stage), "%s",
+				 json_string_value(json_object_get(hello, "stage")) ?: "?");
+			who->index = (int)json_integer_value(json_object_get(hello, "index"));
+			c->data = who;
+		}
+	}
 	c->welcome = json_pack("{s:o,s:o,s:b}", "channels", chan_set_names(a->chans), "weights",
 			       chan_set_weight_names(a->chans), "arena",
 			       !strcmp(role, "worker") && chan_set_hello(a->chans, c, hello));
@@ -485,6 +556,10 @@ static void worker_frame(struct aic_conn *c, uint16_t type, json_t *m, const str
 	(void)m;
 	if (type < AIC_MSG_DATA)
 		return;
+	if (type == AIC_MSG_METRIC) {
+		on_metric(a, c, f);
+		return;
+	}
 	if (!a->chans) {
 		json_t *e = json_pack("{s:i,s:s}", "code", -ENOENT, "error", "no channels");
 		aic_conn_send(c, AIC_MSG_ERROR, e);
@@ -508,6 +583,8 @@ static void worker_closed(struct aic_conn *c)
 	struct agent *a = c->owner;
 
 	chan_set_forget(a->chans, c);
+	free(c->data); /* its worker_id */
+	c->data = NULL;
 }
 
 struct agent *agent_start(uv_loop_t *loop, const struct agent_config *cfg)
@@ -523,6 +600,8 @@ struct agent *agent_start(uv_loop_t *loop, const struct agent_config *cfg)
 	a->cfg = *cfg;
 	uv_timer_init(loop, &a->grace);
 	a->grace.data = a;
+	uv_timer_init(loop, &a->metrics_timer);
+	a->metrics_timer.data = a;
 	a->srv.token = cfg->token;
 	a->srv.on_hello = worker_hello;
 	a->srv.on_frame = worker_frame;
@@ -578,5 +657,6 @@ void agent_free(struct agent *a)
 	for (i = 0; i < a->n_procs; i++)
 		free(a->procs[i]);
 	free(a->procs);
+	json_decref(a->metrics);
 	free(a);
 }

@@ -97,6 +97,10 @@ struct head {
 	bool *sink_done;   /* per spec channel: its sink has written all (or it has none) */
 	struct chan_stats *chan_stats; /* per spec channel, summed over agents */
 	json_int_t agent_maxrss_kib;   /* the largest agent's peak RSS, from their STATS */
+	/* Workers' metrics: every point to metrics.jsonl, a summary per stage and name. */
+	FILE *metrics_file;
+	json_t *metrics; /* {stage: {name: {n, last, min, max, last_step}}} */
+	size_t n_metric_names;
 	uint64_t registered_ms; /* when the last agent registered */
 	uv_timer_t status_timer;
 	int exit_code;
@@ -803,6 +807,68 @@ static bool on_hello(struct aic_conn *c, json_t *m)
 	return true;
 }
 
+/*
+ * Metric points from an agent ({"points": [...]}, made by the agent from its
+ * workers' METRIC frames): each becomes a line of metrics.jsonl, and the
+ * summary keeps count, last, min and max per stage and name (for at most
+ * MAX_METRIC_NAMES names; points of more still reach the file).
+ */
+#define MAX_METRIC_NAMES 1024
+static void on_metrics(struct head *h, json_t *m)
+{
+	size_t i;
+	json_t *p;
+
+	if (!h->metrics_file) {
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/metrics.jsonl", h->cfg.jobdir);
+		h->metrics_file = fopen(path, "ae");
+		if (!h->metrics_file) {
+			aic_log_error("cannot write %s: %s", path, strerror(errno));
+			return;
+		}
+	}
+	if (!h->metrics)
+		h->metrics = json_object();
+	json_array_foreach(json_object_get(m, "points"), i, p) {
+		const char *stage = json_string_value(json_object_get(p, "stage"));
+		const char *name = json_string_value(json_object_get(p, "name"));
+		json_t *v = json_object_get(p, "value"), *by, *s;
+		char *line = json_dumps(p, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		if (line) {
+			fprintf(h->metrics_file, "%s\n", line);
+			free(line);
+		}
+		if (!stage || !name)
+			continue;
+		by = json_object_get(h->metrics, stage);
+		if (!by) {
+			by = json_object();
+			json_object_set_new(h->metrics, stage, by);
+		}
+		s = json_object_get(by, name);
+		if (!s) {
+			if (h->n_metric_names >= MAX_METRIC_NAMES)
+				continue;
+			h->n_metric_names++;
+			s = json_pack("{s:I}", "n", (json_int_t)0);
+			json_object_set_new(by, name, s);
+		}
+		json_object_set_new(s, "n", json_integer(json_integer_value(json_object_get(s, "n")) + 1));
+		json_object_set(s, "last", v);
+		json_object_set(s, "last_step", json_object_get(p, "step"));
+		if (json_is_number(v)) {
+			double x = json_number_value(v);
+			json_t *lo = json_object_get(s, "min"), *hi = json_object_get(s, "max");
+			if (!lo || x < json_number_value(lo))
+				json_object_set_new(s, "min", json_real(x));
+			if (!hi || x > json_number_value(hi))
+				json_object_set_new(s, "max", json_real(x));
+		}
+	}
+	fflush(h->metrics_file);
+}
+
 static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct aic_frame *f)
 {
 	(void)f;
@@ -855,6 +921,9 @@ static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct 
 	case AIC_MSG_SINK_DONE:
 	case AIC_MSG_SOURCE_DONE:
 		file_done(h, m, type == AIC_MSG_SINK_DONE);
+		break;
+	case AIC_MSG_METRICS:
+		on_metrics(h, m);
 		break;
 	default:
 		break;
@@ -952,6 +1021,7 @@ static void write_summary(struct head *h)
 						      h->chan_stats[c].arena_items));
 		json_object_set_new(o, "channels", chans);
 	}
+	json_object_set_new(o, "metrics", h->metrics ? json_incref(h->metrics) : json_object());
 	jobdir_write_json(h->cfg.jobdir, "summary.json", o);
 	json_decref(o);
 }
@@ -1093,6 +1163,9 @@ void head_free(struct head *h)
 	free(h->source_done);
 	free(h->sink_done);
 	free(h->chan_stats);
+	if (h->metrics_file)
+		fclose(h->metrics_file);
+	json_decref(h->metrics);
 	free(h->procs);
 	free(h->stages);
 	free(h->agents);

@@ -82,6 +82,7 @@ def _load():
                                    ctypes.c_uint64, ctypes.c_int, ctypes.POINTER(ctypes.c_uint64)]
     lib.aic_put_discard.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
     lib.aic_put_discard.restype = None
+    lib.aic_metric.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_double, ctypes.c_int64]
     lib.aic_weights_buffer.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
                                        ctypes.c_uint64, ctypes.POINTER(ctypes.c_void_p)]
     lib.aic_weights_commit.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p,
@@ -384,6 +385,13 @@ class Worker:
             rc = _lib.aic_ack(self._h, chan.encode(), arr, len(its))
             if rc:
                 raise Error(rc, "aic ack on '%s'" % chan)
+
+    def metric(self, name, value, step=None):
+        """Reports name = value (at step): a line of the job's metrics.jsonl, and summary.json's
+        count, last, min and max per stage and name. Never waits."""
+        rc = _lib.aic_metric(self._h, name.encode(), float(value), -1 if step is None else int(step))
+        if rc:
+            raise Error(rc, "aic metric '%s'" % name)
 
     def weights(self, name):
         """The weight stream `name` (the spec's weights_to / weights_from)."""

@@ -18,6 +18,12 @@ start=$(date +%s)
 is "$?" 0 "grpo-toy, 100 prompts x 6 epochs: the job succeeds"
 diag "$(($(date +%s) - start)) s; $("$aic" logs train/0 | grep summary:)"
 ok "reward.csv has a row per step" [ "$(wc -l <.aic/latest/reward.csv)" -gt 20 ]
+is "$(python3 -c "
+import json
+m = json.load(open('.aic/latest/summary.json'))['metrics']['train']['reward']
+rows = open('.aic/latest/reward.csv').read().split()[1:]
+print(m['n'] == len(rows), m['last_step'] == len(rows), abs(m['last'] - float(rows[-1].split(',')[1])) < 1e-3)")" \
+	"True True True" "and the same rewards went to metrics.jsonl and summary.json (w.metric)"
 ok "reward.png is a PNG" sh -c 'head -c 8 .aic/latest/reward.png | grep -q PNG'
 diag "mean reward, first 5 steps -> last 5: $(grpo_rewards)"
 ok "the reward rises from near chance (< 0.3) to near solved (>= 0.8)" grpo_learned
