@@ -41,4 +41,11 @@ is "$(echo "$where" | tr ' ' '\n' | sed -n 's/^train.*@//p' | sort -u | wc -l)" 
 ok "the reward rises from near chance (< 0.3) to near solved (>= 0.8)" grpo_learned
 is "$(grpo_counts)" "600 100 6 6" "every prompt item is trained on exactly once"
 is "$(grpo_stale)" 0 "no sample was dropped as stale"
+is "$(/usr/bin/python3 -c "
+import json
+steps = len(open('.aic/latest/reward.csv').read().split()) - 1
+pts = [json.loads(l) for l in open('.aic/latest/metrics.jsonl')]
+m = json.load(open('.aic/latest/summary.json'))['metrics']['train']['reward']
+print(steps > 20 and m['n'] == steps and sum(p['name'] == 'reward' for p in pts) == steps)")" True \
+	"the trainer's reward metric reached the head: a point per step in metrics.jsonl and summary.json"
 done_testing
