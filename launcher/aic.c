@@ -29,6 +29,7 @@
 #include "spec.h"
 #include "topo.h"
 #include "topo_json.h"
+#include "metrics.h"
 
 static void usage(FILE *f)
 {
@@ -47,13 +48,15 @@ static void usage(FILE *f)
 	      "        the job's stages, processes, nodes, GPUs, states and restarts\n"
 	      "  logs STAGE[/N] [--job DIR] [-f]\n"
 	      "        a stage's worker logs (all replicas or ranks, or number N)\n"
+	      "  metrics [--job DIR] [--json]\n"
+	      "        the metrics workers reported (count, last, min, max per stage and name)\n"
 	      "  stop [--job DIR]\n"
 	      "        stop the job: every worker gets SIGTERM, then SIGKILL\n"
 	      "  help, --help     this text\n"
 	      "  version, --version\n"
 	      "\n"
 	      "Without --topo, the topology comes from $AIC_TOPO_XML, else from hwloc's\n"
-	      "discovery of this machine. status, logs and stop find the job through\n"
+	      "discovery of this machine. status, logs, metrics and stop find the job through\n"
 	      "--job DIR, else .aic/latest in this directory. See aic(1) and aic-job(5).\n",
 	      f);
 }
@@ -820,6 +823,62 @@ static int cmd_logs(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * What the workers reported so far (metrics.jsonl, a line per point), as a
+ * table or JSON: count, last value and step, min and max per stage and name.
+ */
+static int cmd_metrics(int argc, char **argv)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 32], line[65536];
+	int json = 0, rc = job_dir_arg(argc, argv, dir, sizeof(dir), &json, NULL, NULL);
+	json_t *sum, *by, *s;
+	size_t names = 0;
+	const char *stage, *name;
+	FILE *f;
+
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	snprintf(path, sizeof(path), "%s/metrics.jsonl", dir);
+	f = fopen(path, "r");
+	if (!f) {
+		fprintf(stderr, "aic: no metrics in %s (workers report them with aic_metric, w.metric)\n",
+			dir);
+		return 1;
+	}
+	sum = json_object();
+	while (fgets(line, sizeof(line), f)) {
+		json_t *p = json_loads(line, 0, NULL);
+		if (p)
+			aic_metrics_add(sum, p, (size_t)-1, &names);
+		json_decref(p);
+	}
+	fclose(f);
+	if (json)
+		return print_json(sum);
+	printf("%-12s %-24s %8s %14s %10s %14s %14s\n", "stage", "name", "n", "last", "step", "min",
+	       "max");
+	json_object_foreach(sum, stage, by) {
+		json_object_foreach(by, name, s) {
+			json_t *last = json_object_get(s, "last"), *step = json_object_get(s, "last_step");
+			char lv[32], st[24] = "-", lo[32] = "-", hi[32] = "-";
+			if (json_is_number(last))
+				snprintf(lv, sizeof(lv), "%.6g", json_number_value(last));
+			else
+				snprintf(lv, sizeof(lv), "%s", json_string_value(last) ?: "?");
+			if (json_is_integer(step))
+				snprintf(st, sizeof(st), "%lld", (long long)json_integer_value(step));
+			if (json_object_get(s, "min"))
+				snprintf(lo, sizeof(lo), "%.6g", json_number_value(json_object_get(s, "min")));
+			if (json_object_get(s, "max"))
+				snprintf(hi, sizeof(hi), "%.6g", json_number_value(json_object_get(s, "max")));
+			printf("%-12s %-24s %8lld %14s %10s %14s %14s\n", stage, name,
+			       (long long)json_integer_value(json_object_get(s, "n")), lv, st, lo, hi);
+		}
+	}
+	json_decref(sum);
+	return 0;
+}
+
 /* --- aic submit ------------------------------------------------------- */
 
 static int cmd_submit(int argc, char **argv)
@@ -927,7 +986,7 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 } commands[] = {
 	{"plan", cmd_plan},	{"topo", cmd_topo},	{"run", cmd_run},   {"submit", cmd_submit},
-	{"status", cmd_status}, {"logs", cmd_logs}, {"stop", cmd_stop},
+	{"status", cmd_status}, {"logs", cmd_logs}, {"metrics", cmd_metrics}, {"stop", cmd_stop},
 };
 
 int main(int argc, char **argv)

@@ -16,6 +16,7 @@
 #include "head.h"
 #include "jobdir.h"
 #include "log.h"
+#include "metrics.h"
 #include "place.h"
 #include "strbuf.h"
 #include "topo_json.h"
@@ -831,40 +832,12 @@ static void on_metrics(struct head *h, json_t *m)
 	if (!h->metrics)
 		h->metrics = json_object();
 	json_array_foreach(json_object_get(m, "points"), i, p) {
-		const char *stage = json_string_value(json_object_get(p, "stage"));
-		const char *name = json_string_value(json_object_get(p, "name"));
-		json_t *v = json_object_get(p, "value"), *by, *s;
 		char *line = json_dumps(p, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		if (line) {
 			fprintf(h->metrics_file, "%s\n", line);
 			free(line);
 		}
-		if (!stage || !name)
-			continue;
-		by = json_object_get(h->metrics, stage);
-		if (!by) {
-			by = json_object();
-			json_object_set_new(h->metrics, stage, by);
-		}
-		s = json_object_get(by, name);
-		if (!s) {
-			if (h->n_metric_names >= MAX_METRIC_NAMES)
-				continue;
-			h->n_metric_names++;
-			s = json_pack("{s:I}", "n", (json_int_t)0);
-			json_object_set_new(by, name, s);
-		}
-		json_object_set_new(s, "n", json_integer(json_integer_value(json_object_get(s, "n")) + 1));
-		json_object_set(s, "last", v);
-		json_object_set(s, "last_step", json_object_get(p, "step"));
-		if (json_is_number(v)) {
-			double x = json_number_value(v);
-			json_t *lo = json_object_get(s, "min"), *hi = json_object_get(s, "max");
-			if (!lo || x < json_number_value(lo))
-				json_object_set_new(s, "min", json_real(x));
-			if (!hi || x > json_number_value(hi))
-				json_object_set_new(s, "max", json_real(x));
-		}
+		aic_metrics_add(h->metrics, p, MAX_METRIC_NAMES, &h->n_metric_names);
 	}
 	fflush(h->metrics_file);
 }

@@ -52,4 +52,12 @@ l = m["loss"]
 print(l["n"], l["last_step"], l["min"], l["max"], m["tokens_per_s"]["n"], m["grad_norm"]["last"], "min" in m["grad_norm"])
 PY
 )" "200 99 0.01 2.0 2 nan False" "summary.json: count, last step, min and max per stage and name"
+table=$("$aic" metrics)
+is "$?" 0 "aic metrics reads the job's metrics"
+like "$table" "train +loss +200 +(0.01|1.01) +99 +0.01 +2 *$" "a row per stage and name: count, last, step, min, max"
+like "$table" "train +grad_norm +2 +nan +100 +- +-" "a value that is not finite shows as it was reported"
+is "$("$aic" metrics --json | python3 -c "import json, sys; print(json.load(sys.stdin) == json.load(open('.aic/latest/summary.json'))['metrics'])")" \
+	True "aic metrics --json is what summary.json has"
+"$aic" metrics --job "$dir/nowhere" >/dev/null 2>&1
+isnt "$?" 0 "aic metrics of no job fails"
 done_testing
