@@ -135,6 +135,8 @@ int aic_weights_buffer(struct aic_worker *w, const char *name, size_t len, uint6
  */
 int aic_weights_written(struct aic_worker *w, const char *name, void *buf, size_t bytes);
 int aic_weights_commit(struct aic_worker *w, const char *name, void *buf, size_t len);
+/* Gives up a buffer from aic_weights_buffer without publishing it. */
+void aic_weights_discard(struct aic_worker *w, void *buf);
 
 /*
  * Weights on GPUs, broadcast by NCCL (dlopen'ed: $AIC_NCCL_LIBRARY or

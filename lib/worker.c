@@ -844,6 +844,17 @@ int aic_weights_written(struct aic_worker *w, const char *name, void *buf, size_
 	return slot_filled(w, s, w->wbuf.off, bytes, w->wbuf.version);
 }
 
+void aic_weights_discard(struct aic_worker *w, void *buf)
+{
+	if (!buf || buf != w->wbuf.buf)
+		return;
+	w->wbuf.buf = NULL;
+	if (w->wbuf.off)
+		slot_commit(w, w->wbuf.stream, w->wbuf.off, 0, w->wbuf.version); /* the agent lets it go */
+	else
+		heap_free(buf);
+}
+
 int aic_weights_commit(struct aic_worker *w, const char *name, void *buf, size_t len)
 {
 	uint32_t s;

@@ -89,6 +89,8 @@ def _load():
                                        ctypes.c_size_t]
     lib.aic_weights_written.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p,
                                         ctypes.c_size_t]
+    lib.aic_weights_discard.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    lib.aic_weights_discard.restype = None
     return lib
 
 
@@ -221,7 +223,7 @@ class Weights:
             _pack_into(view[:total], head, parts,
                        lambda n: _lib.aic_weights_written(self._w._h, name, p, n))
         except BaseException:
-            _lib.aic_weights_commit(self._w._h, name, p, 0)  # gives the buffer up
+            _lib.aic_weights_discard(self._w._h, p)  # nothing is published
             raise
         finally:
             view.release()

@@ -8,7 +8,8 @@
  *                      1 MiB + 3 on channel "c", built in place; every 7th
  *                      discarded, every 5th put with aic_put instead; then the
  *                      misuses (a commit longer than its buffer, a second
- *                      weight buffer at once, a commit of another buffer)
+ *                      weight buffer at once, a commit of another buffer, a
+ *                      commit of a discarded one)
  *   worker get         check and ack items until the channel ends; one line
  *                      "PRODUCER ID INDEX ok|BAD" each
  *   worker wpub N SIZE  versions 1..N of stream "w": odd ones published from
@@ -85,6 +86,16 @@ static int put_items(struct aic_worker *w, long n)
 	printf("second weight buffer: %s\n", aic_strerror(aic_weights_buffer(w, "w", 100, 2, &b2)));
 	printf("commit of another buffer: %s\n", aic_strerror(aic_weights_commit(w, "w", &rc, 1)));
 	memset(b, 0, 100);
+	if ((rc = aic_weights_commit(w, "w", b, 100)))
+		return rc;
+	/* A buffer given up: nothing published, and the next one can be had. */
+	if ((rc = aic_weights_buffer(w, "w", 100, 2, &b)))
+		return rc;
+	aic_weights_discard(w, b);
+	printf("commit after discard: %s\n", aic_strerror(aic_weights_commit(w, "w", b, 100)));
+	if ((rc = aic_weights_buffer(w, "w", 100, 3, &b)))
+		return rc;
+	memset(b, 3, 100);
 	return aic_weights_commit(w, "w", b, 100);
 }
 

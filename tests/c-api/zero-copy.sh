@@ -32,6 +32,7 @@ log=$(cat .aic/latest/logs/prod.0.log)
 like "$log" "long commit: .*nvalid argument" "a commit longer than its buffer is refused"
 like "$log" "second weight buffer: .*busy" "a second weight buffer at once is refused"
 like "$log" "commit of another buffer: .*nvalid argument" "committing a buffer not given is refused"
+like "$log" "commit after discard: .*nvalid argument" "a discarded weight buffer cannot be committed, and the next one can be had"
 
 cat >weights.yaml <<YAML
 name: c-weights
