@@ -18,26 +18,6 @@ w = aic.connect()
 for i in range(int(os.environ["N"])):
     w.put("nums", b"%d:%d" % (w.index, i))
 PY
-cat >mid.py <<'PY'
-import aic, os
-w = aic.connect()
-die_after = int(os.environ.get("DIE_AFTER", "0"))
-marker = os.environ["OUT"] + ".mid-died"
-seen = 0
-while True:
-    try:
-        items = w.get("nums", max_items=64, timeout=30)
-    except aic.Closed:
-        break
-    for it in items:
-        w.put("fwd", it.data)
-    seen += len(items)
-    # Replica 0 dies once, with a batch forwarded but not acked.
-    if die_after and w.index == 0 and seen >= die_after and not os.path.exists(marker):
-        open(marker, "w").close()
-        os._exit(9)
-    w.ack(items)
-PY
 cat >cons.py <<'PY'
 import aic, json, os, socket, struct
 w = aic.connect()
@@ -105,7 +85,7 @@ name: channels
 stages:
   prod: {command: [python3, $dir/prod.py], replicas: 2, gpus: 2, cpus: 0, outputs: [nums],
          env: {N: "50000"}}
-  mid: {command: [python3, $dir/mid.py], replicas: 2, gpus: 2, cpus: 0, inputs: [nums],
+  mid: {command: [python3, $AIC_SRC_DIR/tests/forward.py], replicas: 2, gpus: 2, cpus: 0, inputs: [nums],
         outputs: [fwd], env: {OUT: $dir/out, DIE_AFTER: "$1"}, restart: {max: 2, backoff_ms: 50}}
   cons: {command: [python3, $dir/cons.py], replicas: 2, gpus: 2, cpus: 0, inputs: [fwd],
          env: {OUT: $dir/out, DIE_AFTER: "$1", PROBE: "$2"}, restart: {max: 2, backoff_ms: 50}}

@@ -18,25 +18,6 @@ w = aic.connect()
 for i in range(int(os.environ["N"])):
     w.put("nums", b"%d:%d" % (w.index, i) + b"x" * int(os.environ.get("PAD", "0")))
 PY
-cat >mid.py <<'PY'
-import aic, os
-w = aic.connect()
-die_after = int(os.environ.get("DIE_AFTER", "0"))
-marker = os.environ["OUT"] + ".mid-died"
-seen = 0
-while True:
-    try:
-        items = w.get("nums", max_items=32, timeout=10)
-    except aic.Closed:
-        break
-    for it in items:
-        w.put("fwd", it.data)
-    seen += len(items)
-    if die_after and w.index == 0 and seen >= die_after and not os.path.exists(marker):
-        open(marker, "w").close()
-        os._exit(9)  # forwarded, not acked: redelivered, so forwarded twice
-    w.ack(items)
-PY
 cat >cons.py <<'PY'
 import aic, os
 w = aic.connect()
@@ -84,7 +65,7 @@ name: chan-test
 stages:
   prod: {command: [python3, $dir/prod.py], replicas: 2, cpus: 0, outputs: [nums],
          env: {N: "$1", PAD: "0"}}
-  mid: {command: [python3, $dir/mid.py], replicas: 2, cpus: 0, inputs: [nums], outputs: [fwd],
+  mid: {command: [python3, $AIC_SRC_DIR/tests/forward.py], replicas: 2, cpus: 0, inputs: [nums], outputs: [fwd],
         env: {OUT: $dir/out, DIE_AFTER: "$2"}, restart: {max: 2, backoff_ms: 10}}
   cons: {command: [python3, $dir/cons.py], replicas: 3, cpus: 0, inputs: [fwd],
          env: {OUT: $dir/out, DIE_AFTER: "$2", PAD: "0", CHAN: fwd}, restart: {max: 2, backoff_ms: 10}}
