@@ -466,6 +466,17 @@ static uint32_t send_to_peer(struct chan *ch, struct aic_conn *c, uint32_t n, si
 	return n;
 }
 
+/* Whether items to peers go as one zstd frame (compress: true, in a build with zstd). */
+static bool zstd_frames(const struct chan *ch)
+{
+#ifdef HAVE_ZSTD
+	return ch->compress;
+#else
+	(void)ch;
+	return false;
+#endif
+}
+
 static uint32_t deliver_frame(struct chan *ch, struct aic_conn *c, uint32_t max, bool peer,
 			      bool *more)
 {
@@ -492,13 +503,9 @@ static uint32_t deliver_frame(struct chan *ch, struct aic_conn *c, uint32_t max,
 		}
 	if (n == 0)
 		return 0;
-#ifdef HAVE_ZSTD
-	if (peer && !ch->compress) {
-#else
-	if (peer) {
-#endif
+	/* To a peer, unless compressed as a whole below: large payloads by reference. */
+	if (peer && !zstd_frames(ch))
 		return send_to_peer(ch, c, n, bytes, flags);
-	}
 	/*
 	 * One buffer holds the frame: header, then the channel id (peers only),
 	 * count, flags and the items; it is handed to the connection as it is.
