@@ -116,6 +116,53 @@ static inline uint64_t aic_get_u64(const uint8_t *p)
 	return (uint64_t)aic_get_u32(p) << 32 | aic_get_u32(p + 4);
 }
 
+/*
+ * An item's header in ITEMS and PEER_ITEMS frames (AIC_ITEM_HEADER bytes):
+ *
+ *   offset 0   producer (agent rank)   u32
+ *   offset 4   id                      u64
+ *   offset 12  version                 u64
+ *   offset 20  length                  u32 (AIC_ITEM_SHM: in the arena)
+ */
+struct aic_item_hdr {
+	uint32_t producer;
+	uint64_t id;
+	uint64_t version;
+	uint32_t len;
+};
+
+static inline void aic_item_hdr_encode(uint8_t *p, uint32_t producer, uint64_t id, uint64_t version,
+				       uint32_t len)
+{
+	aic_put_u32(p, producer);
+	aic_put_u64(p + 4, id);
+	aic_put_u64(p + 12, version);
+	aic_put_u32(p + 20, len);
+}
+
+static inline void aic_item_hdr_decode(const uint8_t *p, struct aic_item_hdr *h)
+{
+	h->producer = aic_get_u32(p);
+	h->id = aic_get_u64(p + 4);
+	h->version = aic_get_u64(p + 12);
+	h->len = aic_get_u32(p + 20);
+}
+
+/* An acknowledged item in ACK frames: u32 producer, u64 id. */
+#define AIC_ACK_ENTRY 12
+
+static inline void aic_ack_encode(uint8_t *p, uint32_t producer, uint64_t id)
+{
+	aic_put_u32(p, producer);
+	aic_put_u64(p + 4, id);
+}
+
+static inline void aic_ack_decode(const uint8_t *p, uint32_t *producer, uint64_t *id)
+{
+	*producer = aic_get_u32(p);
+	*id = aic_get_u64(p + 4);
+}
+
 struct aic_frame {
 	uint16_t type;
 	uint16_t flags;

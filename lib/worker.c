@@ -606,12 +606,14 @@ int aic_get(struct aic_worker *w, const char *chan, struct aic_item *items, size
 	flags = aic_get_u32(p + 4);
 	p += 8;
 	for (i = 0; i < count && i < max; i++) {
+		struct aic_item_hdr h;
 		if (end - p < AIC_ITEM_HEADER)
 			return AIC_EPROTO;
-		items[i].producer = aic_get_u32(p);
-		items[i].id = aic_get_u64(p + 4);
-		items[i].version = aic_get_u64(p + 12);
-		items[i].len = aic_get_u32(p + 20);
+		aic_item_hdr_decode(p, &h);
+		items[i].producer = h.producer;
+		items[i].id = h.id;
+		items[i].version = h.version;
+		items[i].len = h.len;
 		p += AIC_ITEM_HEADER;
 		if (items[i].len & AIC_ITEM_SHM) {
 			/* In the arena: read where the producer (or this node's agent) wrote it. */
@@ -646,16 +648,14 @@ int aic_ack(struct aic_worker *w, const char *chan, const struct aic_item *items
 		return rc;
 	if (n == 0)
 		return 0;
-	buf = malloc(8 + n * 12);
+	buf = malloc(8 + n * AIC_ACK_ENTRY);
 	if (!buf)
 		return -ENOMEM;
 	aic_put_u32(buf, c);
 	aic_put_u32(buf + 4, (uint32_t)n);
-	for (i = 0; i < n; i++) {
-		aic_put_u32(buf + 8 + i * 12, items[i].producer);
-		aic_put_u64(buf + 12 + i * 12, items[i].id);
-	}
-	rc = send_frame(w, AIC_MSG_ACK, buf, 8 + n * 12, NULL, 0);
+	for (i = 0; i < n; i++)
+		aic_ack_encode(buf + 8 + i * AIC_ACK_ENTRY, items[i].producer, items[i].id);
+	rc = send_frame(w, AIC_MSG_ACK, buf, 8 + n * AIC_ACK_ENTRY, NULL, 0);
 	free(buf);
 	return rc;
 }

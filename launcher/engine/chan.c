@@ -437,10 +437,7 @@ static uint32_t send_to_peer(struct chan *ch, struct aic_conn *c, uint32_t n, si
 	p = head + AIC_WIRE_HEADER + 12;
 	for (k = 0; k < n; k++) {
 		it = pop(&ch->own);
-		aic_put_u32(p, it->producer);
-		aic_put_u64(p + 4, it->id);
-		aic_put_u64(p + 12, it->version);
-		aic_put_u32(p + 20, it->len);
+		aic_item_hdr_encode(p, it->producer, it->id, it->version, it->len);
 		p += AIC_ITEM_HEADER;
 		if (it->len >= ZERO_COPY_MIN_BYTES) {
 			bufs[nb++] = uv_buf_init((char *)seg, (unsigned)(p - seg));
@@ -521,15 +518,13 @@ static uint32_t deliver_frame(struct chan *ch, struct aic_conn *c, uint32_t max,
 	for (k = 0, q = 0; k < n; k++) {
 		while (!(it = qs[q] ? pop(qs[q]) : NULL))
 			q++;
-		aic_put_u32(p, it->producer);
-		aic_put_u64(p + 4, it->id);
-		aic_put_u64(p + 12, it->version);
 		if (in_place && it->shm) {
-			aic_put_u32(p + 20, it->len | AIC_ITEM_SHM);
+			aic_item_hdr_encode(p, it->producer, it->id, it->version,
+					    it->len | AIC_ITEM_SHM);
 			aic_put_u64(p + AIC_ITEM_HEADER, it->shm);
 			p += AIC_ITEM_HEADER + 8;
 		} else {
-			aic_put_u32(p + 20, it->len);
+			aic_item_hdr_encode(p, it->producer, it->id, it->version, it->len);
 			memcpy(p + AIC_ITEM_HEADER, item_data(ch->cs, it), it->len);
 			p += AIC_ITEM_HEADER + it->len;
 		}
@@ -956,8 +951,11 @@ static void on_items(struct chan_set *cs, struct peer *p, const uint8_t *b, uint
 		}
 	q = b + 12;
 	for (i = 0; i < n && end - q >= AIC_ITEM_HEADER; i++) {
-		uint32_t l = aic_get_u32(q + 20);
+		struct aic_item_hdr h;
+		uint32_t l;
 		struct item *it;
+		aic_item_hdr_decode(q, &h);
+		l = h.len;
 		if ((size_t)(end - q - AIC_ITEM_HEADER) < l)
 			break;
 		if (blk && (it = item_new(0))) {
@@ -971,9 +969,9 @@ static void on_items(struct chan_set *cs, struct peer *p, const uint8_t *b, uint
 			break;
 		if (it->shm)
 			ch->arena_items++;
-		it->producer = aic_get_u32(q);
-		it->id = aic_get_u64(q + 4);
-		it->version = aic_get_u64(q + 12);
+		it->producer = h.producer;
+		it->id = h.id;
+		it->version = h.version;
 		it->len = l;
 		push(&ch->pulled, it, false);
 		q += AIC_ITEM_HEADER + l;
@@ -1160,12 +1158,11 @@ static void on_get(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, ui
 static void forward_ack(struct chan *ch, uint32_t producer, uint64_t id)
 {
 	struct peer *pr = chan_peer_of(ch->cs, producer);
-	uint8_t b[20];
+	uint8_t b[8 + AIC_ACK_ENTRY];
 
 	aic_put_u32(b, ch->id);
 	aic_put_u32(b + 4, 1);
-	aic_put_u32(b + 8, producer);
-	aic_put_u64(b + 12, id);
+	aic_ack_encode(b + 8, producer, id);
 	if (pr && pr->conn)
 		aic_conn_send_raw(pr->conn, AIC_MSG_ACK, b, sizeof(b), NULL, 0);
 }
@@ -1179,12 +1176,13 @@ static void on_ack(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, ui
 	if (!ch)
 		return;
 	n = aic_get_u32(p + 4);
-	if ((uint64_t)n * 12 > len - 8)
+	if ((uint64_t)n * AIC_ACK_ENTRY > len - 8)
 		return;
 	for (i = 0; i < n; i++) {
-		uint32_t producer = aic_get_u32(p + 8 + i * 12);
-		uint64_t id = aic_get_u64(p + 12 + i * 12);
+		uint32_t producer;
+		uint64_t id;
 		struct item **pp;
+		aic_ack_decode(p + 8 + i * AIC_ACK_ENTRY, &producer, &id);
 		for (pp = &ch->inflight; *pp; pp = &(*pp)->next) {
 			struct item *it = *pp;
 			if (it->holder != c || it->id != id || it->producer != producer)
