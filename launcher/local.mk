@@ -1,0 +1,28 @@
+# launcher/: the engine, aic-launch and the aic CLI (included from the top Makefile.am; paths are from the top).
+noinst_LTLIBRARIES += launcher/libengine.la
+launcher_libengine_la_SOURCES = \
+	launcher/engine/engine.c launcher/engine/engine.h \
+	launcher/engine/head.c launcher/engine/head.h \
+	launcher/engine/agent.c launcher/engine/agent.h \
+	launcher/engine/conn.c launcher/engine/conn.h \
+	launcher/engine/jobdir.c launcher/engine/jobdir.h \
+	launcher/engine/client.c launcher/engine/client.h \
+	launcher/engine/chan.c launcher/engine/chan.h launcher/engine/chan_set.h \
+	launcher/engine/weights.c \
+	launcher/engine/log.c launcher/engine/log.h
+launcher_libengine_la_CPPFLAGS = $(AM_CPPFLAGS) $(JANSSON_CPPFLAGS) $(LIBUV_CPPFLAGS) $(ZSTD_CPPFLAGS)
+launcher_libengine_la_LIBADD = lib/libaic_core.la $(core_libs) $(LIBUV_LDFLAGS) $(LIBUV_LIBS) \
+	$(ZSTD_LDFLAGS) $(ZSTD_LIBS)
+
+bin_PROGRAMS = launcher/aic
+launcher_aic_SOURCES = launcher/aic.c
+launcher_aic_CPPFLAGS = $(AM_CPPFLAGS) $(JANSSON_CPPFLAGS) $(LIBUV_CPPFLAGS) -I$(top_srcdir)/launcher
+launcher_aic_LDADD = launcher/libengine.la
+
+if HAVE_PMIX
+bin_PROGRAMS += launcher/aic-launch
+launcher_aic_launch_SOURCES = launcher/aic-launch.c
+launcher_aic_launch_CPPFLAGS = $(AM_CPPFLAGS) $(JANSSON_CPPFLAGS) $(LIBUV_CPPFLAGS) $(PMIX_CPPFLAGS) \
+	-I$(top_srcdir)/launcher
+launcher_aic_launch_LDADD = launcher/libengine.la $(PMIX_LDFLAGS) $(PMIX_LIBS)
+endif

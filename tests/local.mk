@@ -1,0 +1,140 @@
+# tests/ (included from the top Makefile.am; paths are from the top).
+# Unit tests are cmocka binaries and the scripts are TAP producers; automake's
+# TAP driver reads both. An exit status of 77 skips a whole binary.
+TEST_EXTENSIONS = .sh
+LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
+SH_LOG_DRIVER = $(LOG_DRIVER)
+SH_LOG_COMPILER = $(SHELL)
+AM_TESTS_ENVIRONMENT = \
+	AIC_SRC_DIR='$(abs_top_srcdir)'; export AIC_SRC_DIR; \
+	AIC_BUILD_DIR='$(abs_top_builddir)'; export AIC_BUILD_DIR;
+
+unit_tests =
+if HAVE_CMOCKA
+unit_tests += tests/unit/test_error tests/unit/test_spec tests/unit/test_topo tests/unit/test_place \
+	tests/unit/test_arena tests/unit/test_domain
+unit_cppflags = $(AM_CPPFLAGS) $(CMOCKA_CPPFLAGS) $(JANSSON_CPPFLAGS)
+unit_ldadd = lib/libaic.la $(CMOCKA_LIBS) $(JANSSON_LIBS)
+tests_unit_test_error_SOURCES = tests/unit/test_error.c tests/unit/aic_test.h
+tests_unit_test_error_CPPFLAGS = $(unit_cppflags)
+tests_unit_test_error_LDADD = $(unit_ldadd)
+tests_unit_test_spec_SOURCES = tests/unit/test_spec.c tests/unit/aic_test.h
+tests_unit_test_spec_CPPFLAGS = $(unit_cppflags)
+tests_unit_test_spec_LDADD = $(unit_ldadd)
+tests_unit_test_topo_SOURCES = tests/unit/test_topo.c tests/unit/aic_test.h
+tests_unit_test_topo_CPPFLAGS = $(unit_cppflags)
+tests_unit_test_topo_LDADD = $(unit_ldadd)
+tests_unit_test_place_SOURCES = tests/unit/test_place.c tests/unit/aic_test.h
+tests_unit_test_place_CPPFLAGS = $(unit_cppflags)
+tests_unit_test_place_LDADD = $(unit_ldadd)
+tests_unit_test_arena_SOURCES = tests/unit/test_arena.c tests/unit/aic_test.h
+tests_unit_test_arena_CPPFLAGS = $(unit_cppflags)
+tests_unit_test_arena_LDADD = $(unit_ldadd)
+tests_unit_test_domain_SOURCES = tests/unit/test_domain.c tests/unit/aic_test.h
+tests_unit_test_domain_CPPFLAGS = $(unit_cppflags)
+tests_unit_test_domain_LDADD = $(unit_ldadd)
+if HAVE_SLURM
+unit_tests += tests/unit/test_spank
+tests_unit_test_spank_SOURCES = tests/unit/test_spank.c tests/unit/aic_test.h \
+	plugins/spank/args.c plugins/spank/plugstack.c plugins/spank/job.c \
+	plugins/spank/task_plan.c
+tests_unit_test_spank_CPPFLAGS = $(unit_cppflags) $(SLURM_CPPFLAGS) -I$(top_srcdir)/plugins/spank
+tests_unit_test_spank_LDADD = $(unit_ldadd)
+endif
+endif
+check_PROGRAMS += $(unit_tests)
+
+build_tests = tests/build/configure-options.sh
+
+# A fake NVML that answers from tests/fixtures/nvml/*.txt (dlopen'ed by lib/nvml.c).
+check_LTLIBRARIES = tests/fake/libfake_nvml.la
+tests_fake_libfake_nvml_la_SOURCES = tests/fake/fake_nvml.c
+tests_fake_libfake_nvml_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
+# A fake NCCL whose "GPUs" are host memory and whose broadcast is TCP (lib/nccl.c).
+check_LTLIBRARIES += tests/fake/libfake_nccl.la
+tests_fake_libfake_nccl_la_SOURCES = tests/fake/fake_nccl.c
+tests_fake_libfake_nccl_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
+
+# Fuzz targets, replayed over their corpus by `make check` (scripts/fuzz runs
+# them under libFuzzer).
+check_PROGRAMS += tests/fuzz/fuzz_spec
+tests_fuzz_fuzz_spec_SOURCES = tests/fuzz/fuzz_spec.c tests/fuzz/replay.h
+tests_fuzz_fuzz_spec_LDADD = lib/libaic.la
+fuzz_tests = tests/fuzz/replay-spec.sh
+EXTRA_DIST += $(fuzz_tests) tests/fuzz/corpus
+
+cli_tests = tests/cli/aic-topo.sh tests/cli/aic-plan.sh tests/cli/aic-run.sh
+EXTRA_DIST += $(cli_tests)
+
+# The C worker API (lib/aic.h) from a worker in C, with the engine under aic run.
+check_PROGRAMS += tests/c-api/worker
+tests_c_api_worker_SOURCES = tests/c-api/worker.c
+tests_c_api_worker_LDADD = lib/libaic.la
+c_api_tests = tests/c-api/zero-copy.sh
+EXTRA_DIST += $(c_api_tests)
+
+# Python's worker API over libaic, with the engine under aic run.
+python_tests = tests/python/channels.sh tests/python/weights.sh tests/python/metrics.sh tests/python/grpo-toy.sh \
+	tests/python/pipeline.sh tests/python/nccl.sh
+EXTRA_DIST += $(python_tests) python/aic/__init__.py tests/worker-api.sh tests/grpo-toy.sh \
+	tests/forward.py
+
+TESTS = $(unit_tests) $(fuzz_tests) $(cli_tests) $(c_api_tests) $(python_tests) $(build_tests)
+EXTRA_DIST += $(build_tests) tests/tap.sh tests/fixtures
+
+# Integration tests run against a live cluster (scripts/minicluster up), so
+# they are not part of `make check`; scripts/check runs them with
+# `make check-integration`.
+integration_tests = \
+	tests/integration/srun-pmix.sh \
+	tests/integration/gres-gpu.sh \
+	tests/integration/sbatch.sh \
+	tests/integration/spank-loaded.sh \
+	tests/integration/spank-job.sh \
+	tests/integration/spank-tasks.sh \
+	tests/integration/engine.sh \
+	tests/integration/submit.sh \
+	tests/integration/channels.sh \
+	tests/integration/weights.sh \
+	tests/integration/grpo-toy.sh \
+	tests/integration/reconfigure.sh
+EXTRA_DIST += $(integration_tests) tests/integration/lib.sh
+
+if HAVE_PMIX
+noinst_PROGRAMS += tests/integration/pmix_hello
+tests_integration_pmix_hello_SOURCES = tests/integration/pmix_hello.c
+tests_integration_pmix_hello_CPPFLAGS = $(AM_CPPFLAGS) $(PMIX_CPPFLAGS)
+tests_integration_pmix_hello_LDFLAGS = $(PMIX_LDFLAGS)
+tests_integration_pmix_hello_LDADD = $(PMIX_LIBS)
+endif
+
+check-integration: all
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(integration_tests)' \
+		TEST_SUITE_LOG=tests/integration/test-suite.log
+
+.PHONY: check-integration
+
+# The select plugin's tests bring their own 6-node clusters up and down (one
+# with select/cons_tres_aic, then one with cons_tres), so they run when no
+# cluster is up, one at a time; without the plugin they skip.
+select_tests = \
+	tests/integration/select-nvl.sh \
+	tests/integration/select-switches.sh \
+	tests/integration/select-slurm.sh
+EXTRA_DIST += $(select_tests) tests/integration/select-lib.sh
+
+check-select: all
+	$(MAKE) $(AM_MAKEFLAGS) -j1 check TESTS='$(select_tests)' \
+		TEST_SUITE_LOG=tests/integration/select-suite.log
+
+.PHONY: check-select
+
+# `make distcheck` builds with the same fatal warnings as CI.
+AM_DISTCHECK_CONFIGURE_FLAGS = --enable-werror
+
+# Unit, fuzz-corpus and CLI tests without the configure tests: what the
+# sanitizer build in scripts/check runs.
+check-unit:
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(unit_tests) $(fuzz_tests) $(cli_tests) $(python_tests)'
+
+.PHONY: check-unit
