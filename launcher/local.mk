@@ -1,15 +1,24 @@
 # launcher/: the engine, aic-launch and the aic CLI (included from the top Makefile.am; paths are from the top).
-noinst_LTLIBRARIES += launcher/libengine.la
-launcher_libengine_la_SOURCES = \
+# The engine: the event loop, the head, the node agents, the job directory.
+engine_sources = \
 	launcher/engine/engine.c launcher/engine/engine.h \
 	launcher/engine/head.c launcher/engine/head.h \
 	launcher/engine/agent.c launcher/engine/agent.h \
-	launcher/engine/conn.c launcher/engine/conn.h \
 	launcher/engine/jobdir.c launcher/engine/jobdir.h \
-	launcher/engine/client.c launcher/engine/client.h \
-	launcher/engine/chan.c launcher/engine/chan.h launcher/engine/chan_set.h \
-	launcher/engine/weights.c \
 	launcher/engine/log.c launcher/engine/log.h
+
+# The data plane below it: links to peers, channels, weight streams.
+dataplane_sources = \
+	launcher/engine/conn.c launcher/engine/conn.h \
+	launcher/engine/chan.c launcher/engine/chan.h launcher/engine/chan_set.h \
+	launcher/engine/weights.c
+
+# The CLI's connection to a running head (aic status, aic stop).
+cli_lib_sources = \
+	launcher/engine/client.c launcher/engine/client.h
+
+noinst_LTLIBRARIES += launcher/libengine.la
+launcher_libengine_la_SOURCES = $(engine_sources) $(dataplane_sources) $(cli_lib_sources)
 launcher_libengine_la_CPPFLAGS = $(AM_CPPFLAGS) $(JANSSON_CPPFLAGS) $(LIBUV_CPPFLAGS) $(ZSTD_CPPFLAGS)
 launcher_libengine_la_LIBADD = lib/libaic_core.la $(core_libs) $(LIBUV_LDFLAGS) $(LIBUV_LIBS) \
 	$(ZSTD_LDFLAGS) $(ZSTD_LIBS)

@@ -3,10 +3,18 @@
 # libaic and statically into the SLURM plugins (whose version scripts keep
 # it private).
 noinst_LTLIBRARIES = lib/libaic_core.la
+# The job spec: YAML in, plain structs out.
+spec_sources = \
+	lib/spec.c lib/spec.h
+
+# The worker API (aic.h): what every worker process loads.
+worker_sources = \
+	lib/worker.c lib/aic.h
+
 lib_libaic_core_la_SOURCES = \
 	lib/error.c lib/error.h \
 	lib/strbuf.c lib/strbuf.h \
-	lib/spec.c lib/spec.h \
+	$(spec_sources) \
 	lib/cpuset.c lib/cpuset.h \
 	lib/topo.c lib/topo.h \
 	lib/topo_json.c lib/topo_json.h \
@@ -19,7 +27,7 @@ lib_libaic_core_la_SOURCES = \
 	lib/process.c lib/process.h \
 	lib/arena.c lib/arena.h \
 	lib/nccl.c lib/nccl.h \
-	lib/worker.c lib/aic.h
+	$(worker_sources)
 lib_libaic_core_la_CPPFLAGS = $(AM_CPPFLAGS) $(YAML_CPPFLAGS) $(HWLOC_CPPFLAGS) $(JANSSON_CPPFLAGS)
 core_libs = $(YAML_LDFLAGS) $(HWLOC_LDFLAGS) $(JANSSON_LDFLAGS) $(YAML_LIBS) $(HWLOC_LIBS) \
 	$(JANSSON_LIBS) -ldl
