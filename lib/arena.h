@@ -33,6 +33,11 @@
 /* Region size and alignment; a region's ring starts after its 64-byte header. */
 #define AIC_ARENA_ALIGN 64
 #define AIC_ARENA_RING_HEADER 64
+/*
+ * Items from this size on go through the arena (a worker's puts, an agent's
+ * pulled items); smaller ones are cheaper to copy through the socket or heap.
+ */
+#define AIC_ARENA_MIN_BYTES 4096
 
 struct aic_arena {
 	int fd;

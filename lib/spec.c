@@ -1324,14 +1324,6 @@ out_error:
 	return rc;
 }
 
-static void free_strv(char **v)
-{
-	char **p;
-
-	for (p = v; p && *p; p++)
-		free(*p);
-	free(v);
-}
 
 void aic_spec_free(struct aic_spec *spec)
 {
@@ -1342,10 +1334,10 @@ void aic_spec_free(struct aic_spec *spec)
 	for (i = 0; i < spec->n_stages; i++) {
 		struct aic_stage *st = &spec->stages[i];
 		free(st->name);
-		free_strv(st->argv);
-		free_strv(st->env);
-		free_strv(st->inputs);
-		free_strv(st->outputs);
+		aic_strv_free(st->argv);
+		aic_strv_free(st->env);
+		aic_strv_free(st->inputs);
+		aic_strv_free(st->outputs);
 		free(st->weights_to);
 		free(st->weights_from);
 		free(st->colocate_with);

@@ -82,6 +82,15 @@ int aic_strbuf_printf(struct aic_strbuf *sb, const char *fmt, ...)
 	return rc;
 }
 
+void aic_strv_free(char **v)
+{
+	char **p;
+
+	for (p = v; p && *p; p++)
+		free(*p);
+	free(v);
+}
+
 char *aic_strbuf_detach(struct aic_strbuf *sb)
 {
 	char *s = sb->oom ? NULL : sb->buf;

@@ -33,4 +33,7 @@ int aic_strbuf_vprintf(struct aic_strbuf *sb, const char *fmt, va_list ap)
  */
 char *aic_strbuf_detach(struct aic_strbuf *sb);
 
+/* Frees a NULL-terminated array of strings and the strings (NULL: no-op). */
+void aic_strv_free(char **v);
+
 #endif

@@ -28,8 +28,6 @@
 #define FILL_PIECE ((size_t)4 << 20)
 /* How long a put waits for room in a full ring before it sends the item inline. */
 #define RING_WAIT_MS 200
-/* Items from this size on go through the node's arena when there is room. */
-#define ARENA_MIN_BYTES 4096
 
 /* This process's place in a weight stream's NCCL group, and its communicator. */
 struct nccl_group {
@@ -370,7 +368,7 @@ static int ring_block(struct aic_worker *w, size_t len, uint64_t *off)
 	int rc;
 
 	*off = 0;
-	while (len >= ARENA_MIN_BYTES && len < AIC_ITEM_SHM && w->arena.base) {
+	while (len >= AIC_ARENA_MIN_BYTES && len < AIC_ITEM_SHM && w->arena.base) {
 		uint32_t seen = aic_ring_frees(&w->arena, w->region);
 		if ((*off = aic_ring_alloc(&w->arena, w->region, len)))
 			break;

@@ -20,6 +20,7 @@
 #include "error.h"
 #include "log.h"
 #include "process.h"
+#include "strbuf.h"
 #include "topo_json.h"
 #include "wire.h"
 
@@ -321,14 +322,6 @@ static char **worker_env(const json_t *over)
 	return env;
 }
 
-static void free_strv(char **v)
-{
-	size_t i;
-
-	for (i = 0; v && v[i]; i++)
-		free(v[i]);
-	free(v);
-}
 
 static void on_spawn(struct agent *a, json_t *m)
 {
@@ -416,7 +409,7 @@ out_report:
 	}
 out_free:
 	free(argv);
-	free_strv(envp);
+	aic_strv_free(envp);
 	json_decref(env);
 }
 

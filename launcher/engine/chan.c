@@ -33,7 +33,6 @@
 #define PULL_WAIT_MS 500 /* a peer's long poll: answered empty after this */
 #define PULL_WINDOW 2	 /* pulls in flight to one peer */
 #define PEER_FRAME_BYTES (1u << 20)
-#define ARENA_MIN_BYTES 4096 /* smaller pulled items stay in the agent's heap */
 /* Payloads from this size on go to peers by reference (writev), not copied into the frame. */
 #define ZERO_COPY_MIN_BYTES 4096
 /*
@@ -885,7 +884,7 @@ static void pulls_lost(struct chan *ch, uint32_t r)
  */
 static struct item *pulled_item(struct chan_set *cs, const uint8_t *data, uint32_t len)
 {
-	uint64_t off = len >= ARENA_MIN_BYTES ? aic_ring_alloc(&cs->arena, 0, len) : 0;
+	uint64_t off = len >= AIC_ARENA_MIN_BYTES ? aic_ring_alloc(&cs->arena, 0, len) : 0;
 	struct item *it = item_new(off ? 0 : len);
 
 	if (!it) {
