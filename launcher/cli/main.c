@@ -18,7 +18,7 @@
 #include <string.h>
 #include <jansson.h>
 
-#include "engine/client.h"
+#include "client.h"
 #include "engine/engine.h"
 #include "engine/jobdir.h"
 #include "engine/log.h"

@@ -3,8 +3,8 @@
  * head through the job directory's `head` and `token` files, introduces
  * itself with the token, sends one request and reads one reply.
  */
-#ifndef AIC_ENGINE_CLIENT_H
-#define AIC_ENGINE_CLIENT_H
+#ifndef AIC_CLI_CLIENT_H
+#define AIC_CLI_CLIENT_H
 
 #include <jansson.h>
 #include <stddef.h>
