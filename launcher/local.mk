@@ -19,9 +19,12 @@ launcher_libengine_la_CPPFLAGS = $(AM_CPPFLAGS) $(JANSSON_CPPFLAGS) $(LIBUV_CPPF
 launcher_libengine_la_LIBADD = lib/libaic_core.la $(core_libs) $(LIBUV_LDFLAGS) $(LIBUV_LIBS) \
 	$(ZSTD_LDFLAGS) $(ZSTD_LIBS)
 
-# The aic CLI, and its connection to a running head (aic status, aic stop).
+# The aic CLI: the command table (main.c), one file per command, and the
+# connection to a running head (client.c) that status and stop use.
 cli_sources = \
-	launcher/cli/main.c launcher/cli/client.c launcher/cli/client.h
+	launcher/cli/cli.h launcher/cli/main.c launcher/cli/client.c \
+	launcher/cli/plan.c launcher/cli/topo.c launcher/cli/run.c launcher/cli/submit.c \
+	launcher/cli/job.c
 
 bin_PROGRAMS = launcher/aic
 launcher_aic_SOURCES = $(cli_sources)
