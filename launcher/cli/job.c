@@ -21,32 +21,38 @@
 #include "metrics.h"
 #include "wire.h"
 
-/* Parses --job DIR (and the given extra flags) for the job commands. */
+/*
+ * Parses a job command's arguments: --job DIR, --json when json is not NULL,
+ * -f/--follow when follow is not NULL, and one operand when operand is not
+ * NULL; getopt reports any other option. Finds the job directory into dir.
+ * Returns 0; -1 after printing the command's help; 2 for a usage error; 1
+ * when there is no job directory.
+ */
 static int job_dir_arg(int argc, char **argv, char *dir, size_t len, int *json, int *follow,
 		       const char **operand)
 {
-	static const struct option opts[] = {
-		{"job", required_argument, NULL, 'J'}, {"json", no_argument, NULL, 'j'},
-		{"follow", no_argument, NULL, 'f'},    {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	struct option opts[5] = {
+		{"job", required_argument, NULL, 'J'},
+		{"help", no_argument, NULL, 'h'},
 	};
+	size_t n = 2;
 	const char *given = NULL;
 	char err[512];
 	int c;
 
-	while ((c = getopt_long(argc, argv, json || follow ? "fh" : "h", opts, NULL)) != -1) {
+	if (json)
+		opts[n++] = (struct option){"json", no_argument, NULL, 'j'};
+	if (follow)
+		opts[n++] = (struct option){"follow", no_argument, NULL, 'f'};
+	while ((c = getopt_long(argc, argv, follow ? "fh" : "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'J':
 			given = optarg;
 			break;
 		case 'j':
-			if (!json)
-				return 2;
 			*json = 1;
 			break;
 		case 'f':
-			if (!follow)
-				return 2;
 			*follow = 1;
 			break;
 		case 'h':
