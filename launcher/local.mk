@@ -13,18 +13,21 @@ dataplane_sources = \
 	launcher/engine/chan.c launcher/engine/chan.h launcher/engine/chan_set.h \
 	launcher/engine/weights.c
 
-# The CLI's connection to a running head (aic status, aic stop).
-cli_lib_sources = \
-	launcher/engine/client.c launcher/engine/client.h
-
 noinst_LTLIBRARIES += launcher/libengine.la
-launcher_libengine_la_SOURCES = $(engine_sources) $(dataplane_sources) $(cli_lib_sources)
+launcher_libengine_la_SOURCES = $(engine_sources) $(dataplane_sources)
 launcher_libengine_la_CPPFLAGS = $(AM_CPPFLAGS) $(JANSSON_CPPFLAGS) $(LIBUV_CPPFLAGS) $(ZSTD_CPPFLAGS)
 launcher_libengine_la_LIBADD = lib/libaic_core.la $(core_libs) $(LIBUV_LDFLAGS) $(LIBUV_LIBS) \
 	$(ZSTD_LDFLAGS) $(ZSTD_LIBS)
 
+# The aic CLI: the command table (main.c), one file per command, and the
+# connection to a running head (client.c) that status and stop use.
+cli_sources = \
+	launcher/cli/cli.h launcher/cli/main.c launcher/cli/client.c \
+	launcher/cli/plan.c launcher/cli/topo.c launcher/cli/run.c launcher/cli/submit.c \
+	launcher/cli/job.c
+
 bin_PROGRAMS = launcher/aic
-launcher_aic_SOURCES = launcher/aic.c
+launcher_aic_SOURCES = $(cli_sources)
 launcher_aic_CPPFLAGS = $(AM_CPPFLAGS) $(JANSSON_CPPFLAGS) $(LIBUV_CPPFLAGS) -I$(top_srcdir)/launcher
 launcher_aic_LDADD = launcher/libengine.la
 

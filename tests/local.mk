@@ -63,7 +63,7 @@ tests_fuzz_fuzz_spec_LDADD = lib/libaic.la
 fuzz_tests = tests/fuzz/replay-spec.sh
 EXTRA_DIST += $(fuzz_tests) tests/fuzz/corpus
 
-cli_tests = tests/cli/aic-topo.sh tests/cli/aic-plan.sh tests/cli/aic-run.sh
+cli_tests = tests/cli/aic-help.sh tests/cli/aic-topo.sh tests/cli/aic-plan.sh tests/cli/aic-run.sh
 EXTRA_DIST += $(cli_tests)
 
 # The C worker API (lib/aic.h) from a worker in C, with the engine under aic run.

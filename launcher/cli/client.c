@@ -1,3 +1,8 @@
+/*
+ * The CLI's connection to a job's head (aic status, aic stop): blocking, one
+ * request and one reply per connection, as a tool that runs for a moment
+ * needs nothing more than that.
+ */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -11,7 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "client.h"
+#include "cli.h"
 #include "error.h"
 #include "token.h"
 #include "wire.h"

@@ -1,0 +1,263 @@
+/*
+ * aic plan: validates a job spec and prints where each of its processes
+ * would run, as a table or JSON. The placement is libaic's aic_place, the
+ * one the engine uses at launch, over the given nodes' topologies.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+
+#include "cli.h"
+#include "place.h"
+#include "spec.h"
+#include "topo.h"
+
+const char cmd_plan_usage[] =
+	"aic plan SPEC [--topo XML]... [--nodes N] [--json]\n"
+	"  --topo XML    a node's hwloc XML topology: once per node, or once with --nodes\n"
+	"                (default: $AIC_TOPO_XML, else this machine)\n"
+	"  --nodes N     plan for N nodes with the same topology (HOST-1, HOST-2, ...)\n"
+	"  --json        print JSON instead of a table\n";
+
+/*
+ * The nodes a plan is for: n of them, over the loaded topologies (one
+ * topology shared by all with --nodes, else one each), named after their
+ * hosts.
+ */
+struct plan_nodes {
+	struct aic_topo **topos;
+	struct aic_place_node *nodes;
+	char **names;
+	size_t n;
+};
+
+static void free_plan_nodes(struct plan_nodes *pn, size_t n_topos)
+{
+	size_t i;
+
+	for (i = 0; pn->topos && i < n_topos; i++)
+		aic_topo_free(pn->topos[i]);
+	for (i = 0; pn->names && i < pn->n; i++)
+		free(pn->names[i]);
+	free(pn->topos);
+	free(pn->nodes);
+	free(pn->names);
+}
+
+static const char *link_of(const struct aic_topo *t, const struct aic_proc *p, char *buf, size_t len)
+{
+	enum aic_link worst = AIC_LINK_SELF;
+	int nv = 1 << 30;
+	size_t a, b;
+
+	if (p->n_gpus < 2)
+		return "-";
+	for (a = 0; a < p->n_gpus; a++)
+		for (b = a + 1; b < p->n_gpus; b++) {
+			enum aic_link l = aic_topo_link(t, (size_t)p->gpus[a], (size_t)p->gpus[b]);
+			int n = aic_topo_nvlinks(t, (size_t)p->gpus[a], (size_t)p->gpus[b]);
+			if (l > worst)
+				worst = l;
+			if (l == AIC_LINK_NV && n < nv)
+				nv = n;
+		}
+	return aic_link_name(worst, nv, buf, len);
+}
+
+static void print_plan_table(const struct aic_spec *spec, const struct plan_nodes *pn,
+			     const struct aic_plan *plan)
+{
+	size_t i, j, used = 0, total = 0;
+	char gpus[256], bus[1024], cpus[256], l[24], numa[16];
+
+	for (i = 0; i < plan->n_procs; i++)
+		used += spec->stages[plan->procs[i].stage].colocate_with ? 0 : plan->procs[i].n_gpus;
+	for (i = 0; i < pn->n; i++)
+		total += pn->nodes[i].topo->n_gpus;
+	printf("plan for '%s': %zu process%s on %zu node%s, %zu of %zu GPUs\n\n",
+	       spec->name ? spec->name : spec->path, plan->n_procs, plan->n_procs == 1 ? "" : "es",
+	       pn->n, pn->n == 1 ? "" : "s", used, total);
+	printf("%-12s %-12s %-10s %-10s %-5s %-14s %-4s %-8s %s\n", "stage", "process", "node", "gpus",
+	       "link", "cpus", "numa", "nic", "gpu bus ids");
+	for (i = 0; i < plan->n_procs; i++) {
+		const struct aic_proc *p = &plan->procs[i];
+		const struct aic_stage *st = &spec->stages[p->stage];
+		const struct aic_topo *t = pn->nodes[p->node].topo;
+		char proc[32];
+		size_t o = 0, ob = 0;
+
+		gpus[0] = bus[0] = '\0';
+		for (j = 0; j < p->n_gpus; j++) {
+			o += (size_t)snprintf(gpus + o, sizeof(gpus) - o, "%s%d", j ? "," : "", p->gpus[j]);
+			ob += (size_t)snprintf(bus + ob, sizeof(bus) - ob, "%s%s", j ? "," : "",
+					       t->gpus[p->gpus[j]].busid);
+			if (o >= sizeof(gpus) || ob >= sizeof(bus))
+				break;
+		}
+		snprintf(proc, sizeof(proc), "%s %d", st->ranks ? "rank" : "replica", p->index);
+		if (p->numa >= 0)
+			snprintf(numa, sizeof(numa), "%d", p->numa);
+		else
+			snprintf(numa, sizeof(numa), "-");
+		printf("%-12s %-12s %-10s %-10s %-5s %-14s %-4s %-8s %s\n", st->name, proc,
+		       pn->nodes[p->node].name, p->n_gpus ? gpus : "-", link_of(t, p, l, sizeof(l)),
+		       aic_cpuset_format(&p->cpus, cpus, sizeof(cpus)), numa,
+		       p->nic >= 0 ? t->nics[p->nic].name : "-", p->n_gpus ? bus : "-");
+	}
+}
+
+static json_t *plan_json(const struct aic_spec *spec, const struct plan_nodes *pn,
+			 const struct aic_plan *plan)
+{
+	json_t *o = json_object(), *nodes = json_array(), *procs = json_array();
+	size_t i, j;
+	char buf[256];
+
+	json_object_set_new(o, "job", spec->name ? json_string(spec->name) : json_null());
+	for (i = 0; i < pn->n; i++)
+		json_array_append_new(nodes, json_pack("{s:s,s:s,s:i}", "name", pn->nodes[i].name,
+						       "host", pn->nodes[i].topo->host, "gpus",
+						       (int)pn->nodes[i].topo->n_gpus));
+	json_object_set_new(o, "nodes", nodes);
+	for (i = 0; i < plan->n_procs; i++) {
+		const struct aic_proc *p = &plan->procs[i];
+		const struct aic_stage *st = &spec->stages[p->stage];
+		const struct aic_topo *t = pn->nodes[p->node].topo;
+		json_t *g = json_array();
+		for (j = 0; j < p->n_gpus; j++)
+			json_array_append_new(g, json_pack("{s:i,s:s}", "index", p->gpus[j], "busid",
+							   t->gpus[p->gpus[j]].busid));
+		json_array_append_new(
+			procs, json_pack("{s:s,s:s,s:i,s:s,s:i,s:o,s:s,s:i,s:o}", "stage", st->name,
+					 "kind", st->ranks ? "rank" : "replica", "index", p->index,
+					 "node", pn->nodes[p->node].name, "local_rank", p->local_rank,
+					 "gpus", g, "cpus",
+					 aic_cpuset_format(&p->cpus, buf, sizeof(buf)), "numa", p->numa,
+					 "nic", p->nic >= 0 ? json_string(t->nics[p->nic].name) : json_null()));
+	}
+	json_object_set_new(o, "procs", procs);
+	return o;
+}
+
+int cmd_plan(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"topo", required_argument, NULL, 't'}, {"nodes", required_argument, NULL, 'n'},
+		{"json", no_argument, NULL, 'j'},	{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char **xmls = NULL;
+	size_t n_xml = 0, n_topos, i;
+	long nodes = 0;
+	bool json = false;
+	struct aic_spec *spec = NULL;
+	struct aic_plan *plan = NULL;
+	struct plan_nodes pn = {0};
+	char *errors = NULL, *end;
+	int c, rc = 1;
+
+	while ((c = getopt_long(argc, argv, "t:n:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 't': {
+			const char **x = realloc(xmls, (n_xml + 1) * sizeof(*x));
+			if (!x)
+				goto out_free;
+			xmls = x;
+			xmls[n_xml++] = optarg;
+			break;
+		}
+		case 'n':
+			errno = 0;
+			nodes = strtol(optarg, &end, 10);
+			if (errno || *end || nodes < 1 || nodes > 100000) {
+				fprintf(stderr, "aic plan: invalid --nodes '%s': expected a count from 1\n", optarg);
+				rc = 2;
+				goto out_free;
+			}
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			rc = cli_help(stdout, argv[0]);
+			goto out_free;
+		default:
+			rc = 2;
+			goto out_free;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "aic plan: expected one job spec (see 'aic --help')\n");
+		rc = 2;
+		goto out_free;
+	}
+	if (n_xml > 1 && nodes && (size_t)nodes != n_xml) {
+		fprintf(stderr, "aic plan: --nodes %ld with %zu --topo files: give one --topo per node, or one --topo for all\n",
+			nodes, n_xml);
+		rc = 2;
+		goto out_free;
+	}
+	rc = aic_spec_load(argv[optind], &spec, &errors);
+	if (rc) {
+		fputs(errors, stderr);
+		rc = 1;
+		goto out_free;
+	}
+
+	rc = 1;
+	n_topos = n_xml ? n_xml : 1;
+	pn.n = nodes ? (size_t)nodes : n_topos;
+	pn.topos = calloc(n_topos, sizeof(*pn.topos));
+	pn.nodes = calloc(pn.n, sizeof(*pn.nodes));
+	pn.names = calloc(pn.n, sizeof(*pn.names));
+	if (!pn.topos || !pn.nodes || !pn.names)
+		goto out_free_nodes;
+	for (i = 0; i < n_topos; i++)
+		if (cli_load_topo(n_xml ? xmls[i] : NULL, &pn.topos[i]))
+			goto out_free_nodes;
+	for (i = 0; i < pn.n; i++) {
+		const struct aic_topo *t = pn.topos[n_topos == 1 ? 0 : i];
+		size_t j, same = 0;
+		char name[96];
+		for (j = 0; j < pn.n; j++)
+			same += pn.topos[n_topos == 1 ? 0 : j] == t ||
+				!strcmp(pn.topos[n_topos == 1 ? 0 : j]->host, t->host);
+		/* Nodes from the same file or host name are told apart by number. */
+		if (same > 1)
+			snprintf(name, sizeof(name), "%s-%zu", t->host, i + 1);
+		else
+			snprintf(name, sizeof(name), "%s", t->host);
+		pn.names[i] = strdup(name);
+		if (!pn.names[i])
+			goto out_free_nodes;
+		pn.nodes[i].name = pn.names[i];
+		pn.nodes[i].topo = t;
+	}
+	rc = aic_place(spec, pn.nodes, pn.n, &plan, &errors);
+	if (rc) {
+		fputs(errors ? errors : "aic: placement failed\n", stderr);
+		rc = 1;
+		goto out_free_nodes;
+	}
+	if (json) {
+		rc = cli_print_json(plan_json(spec, &pn, plan));
+	} else {
+		print_plan_table(spec, &pn, plan);
+		rc = 0;
+	}
+
+out_free_nodes:
+	free_plan_nodes(&pn, n_xml ? n_xml : 1);
+out_free:
+	aic_plan_free(plan);
+	aic_spec_free(spec);
+	free(errors);
+	free(xmls);
+	return rc;
+}
