@@ -18,6 +18,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "place.h"
+#include "procenv.h"
 #include "strbuf.h"
 #include "topo_json.h"
 #include "wire.h"
@@ -260,6 +261,22 @@ static void set_env(json_t *env, const char *k, const char *fmt, ...)
 	json_object_set_new(env, k, json_string(v));
 }
 
+/* Sets each "NAME=VALUE" of strv in env (a JSON object), over what is there. */
+static void env_put(json_t *env, char **strv)
+{
+	char **e;
+
+	for (e = strv; e && *e; e++) {
+		char *eq = strchr(*e, '=');
+		char k[256];
+		if (!eq || (size_t)(eq - *e) >= sizeof(k))
+			continue;
+		memcpy(k, *e, (size_t)(eq - *e));
+		k[eq - *e] = '\0';
+		json_object_set_new(env, k, json_string(eq + 1));
+	}
+}
+
 static int stage_count(struct head *h, size_t stage, size_t node, bool on_node)
 {
 	size_t i;
@@ -310,20 +327,19 @@ static void spawn(struct hproc *hp)
 	const struct aic_proc *p = hp->p;
 	const struct aic_stage *st = &h->cfg.spec->stages[p->stage];
 	struct hagent *a = &h->agents[p->node];
-	const struct aic_topo *t = a->topo;
+	/* Its GPUs, CPUs, NUMA node and NICs; CUDA_VISIBLE_DEVICES is the agent's to add. */
+	struct aic_procenv_in pe = {.topo = a->topo,
+				    .proc = p,
+				    .what = AIC_PROCENV_PLACE | AIC_PROCENV_NCCL};
 	json_t *msg, *argv = json_array(), *env = json_object(), *gpus = json_array();
-	char cpus[1024], log[4096], cwd[PATH_MAX], list[512] = "";
-	size_t i, o = 0;
-	char **e;
+	char cpus[1024], log[4096], cwd[PATH_MAX];
+	char **placed = NULL;
+	size_t i;
 
 	for (i = 0; st->argv[i]; i++)
 		json_array_append_new(argv, json_string(st->argv[i]));
-	for (i = 0; i < p->n_gpus; i++) {
+	for (i = 0; i < p->n_gpus; i++)
 		json_array_append_new(gpus, json_integer(p->gpus[i]));
-		o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%d", i ? "," : "", p->gpus[i]);
-		if (o >= sizeof(list))
-			break;
-	}
 	aic_cpuset_format(&p->cpus, cpus, sizeof(cpus));
 	set_env(env, "AIC_JOB_DIR", "%s", h->cfg.jobdir);
 	set_env(env, "AIC_JOB_NAME", "%s", h->name);
@@ -332,12 +348,9 @@ static void spawn(struct hproc *hp)
 	set_env(env, "AIC_NODE", "%s", a->node);
 	set_env(env, "AIC_HEAD", "%s:%d", h->agents[0].addr, h->srv.port);
 	set_env(env, "AIC_TOKEN", "%s", h->cfg.token);
-	set_env(env, "AIC_GPUS", "%s", list);
-	set_env(env, "AIC_CPUS", "%s", cpus);
-	set_env(env, "AIC_NUMA_NODE", "%d", p->numa);
-	set_env(env, "AIC_NIC", "%s", p->nic >= 0 ? t->nics[p->nic].name : "");
-	if (p->nic >= 0 && p->n_gpus && t->nics[p->nic].kind == AIC_NIC_IB)
-		set_env(env, "NCCL_IB_HCA", "=%s", t->nics[p->nic].name);
+	if (aic_procenv(&pe, &placed) == 0)
+		env_put(env, placed);
+	aic_strv_free(placed);
 	if (st->ranks) {
 		const struct hproc *r0 = NULL;
 		for (i = 0; i < h->n_procs && !r0; i++)
@@ -358,15 +371,7 @@ static void spawn(struct hproc *hp)
 	}
 	nccl_env(h, hp, env);
 	/* The stage's own env comes last and wins. */
-	for (e = st->env; e && *e; e++) {
-		char *eq = strchr(*e, '=');
-		char k[256];
-		if (!eq || (size_t)(eq - *e) >= sizeof(k))
-			continue;
-		memcpy(k, *e, (size_t)(eq - *e));
-		k[eq - *e] = '\0';
-		json_object_set_new(env, k, json_string(eq + 1));
-	}
+	env_put(env, st->env);
 	snprintf(log, sizeof(log), "%s/logs/%s.%d.log", h->cfg.jobdir, st->name, p->index);
 	/* Workers start in the spec's directory, where relative paths in the spec point. */
 	spec_relative(h, ".", cwd, sizeof(cwd));
