@@ -346,7 +346,6 @@ static void spawn(struct hproc *hp)
 	set_env(env, "AIC_STAGE", "%s", st->name);
 	set_env(env, "AIC_INDEX", "%d", p->index);
 	set_env(env, "AIC_NODE", "%s", a->node);
-	set_env(env, "AIC_HEAD", "%s:%d", h->agents[0].addr, h->srv.port);
 	set_env(env, "AIC_TOKEN", "%s", h->cfg.token);
 	if (aic_procenv(&pe, &placed) == 0)
 		env_put(env, placed);
