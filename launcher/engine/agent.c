@@ -18,6 +18,7 @@
 #include "chan.h"
 #include "conn.h"
 #include "error.h"
+#include "internal.h"
 #include "log.h"
 #include "procenv.h"
 #include "process.h"
@@ -579,6 +580,15 @@ static void worker_closed(struct aic_conn *c)
 	c->data = NULL;
 }
 
+/* The agent's endpoint (AIC_AGENT): its workers, and the other agents' data plane. */
+static const struct engine_handlers workers_handlers = {
+	.on_hello = worker_hello,
+	.on_frame = worker_frame,
+	.on_close = worker_closed,
+	.direct_begin = worker_direct_begin,
+	.direct_end = chan_set_direct_end,
+};
+
 struct agent *agent_start(uv_loop_t *loop, const struct agent_config *cfg)
 {
 	struct agent *a = calloc(1, sizeof(*a));
@@ -594,14 +604,7 @@ struct agent *agent_start(uv_loop_t *loop, const struct agent_config *cfg)
 	a->grace.data = a;
 	uv_timer_init(loop, &a->metrics_timer);
 	a->metrics_timer.data = a;
-	a->srv.token = cfg->token;
-	a->srv.on_hello = worker_hello;
-	a->srv.on_frame = worker_frame;
-	a->srv.on_close = worker_closed;
-	a->srv.direct_begin = worker_direct_begin;
-	a->srv.direct_end = chan_set_direct_end;
-	a->srv.owner = a;
-	if (aic_server_start(loop, &a->srv, cfg->addr) == 0)
+	if (engine_listen(loop, &a->srv, cfg->addr, cfg->token, &workers_handlers, a) == 0)
 		a->listening = true;
 	else
 		aic_log_warn("workers get no agent endpoint: cannot listen on %s", cfg->addr);

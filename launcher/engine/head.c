@@ -138,6 +138,7 @@ static bool on_hello(struct aic_conn *c, json_t *m)
 
 	if (!role)
 		return false;
+	/* `aic status` and `aic stop` (client.c): they send STATUS or STOP, never register. */
 	if (!strcmp(role, "cli"))
 		return true;
 	if (strcmp(role, "agent"))
@@ -255,6 +256,13 @@ void head_terminate(struct head *h, const char *why)
 
 /* --- life ------------------------------------------------------------- */
 
+/* The head's endpoint: agents register there, and `aic status`/`aic stop` ask there. */
+static const struct engine_handlers agents_handlers = {
+	.on_hello = on_hello,
+	.on_frame = on_frame,
+	.on_close = on_close,
+};
+
 /* The job's name: the spec's, else its file name without ".yaml". */
 static void job_name(const struct aic_spec *spec, char *buf, size_t len)
 {
@@ -297,12 +305,7 @@ struct head *head_start(uv_loop_t *loop, const struct head_config *cfg)
 	}
 	uv_timer_init(loop, &h->status_timer);
 	h->status_timer.data = h;
-	h->srv.token = cfg->token;
-	h->srv.on_hello = on_hello;
-	h->srv.on_frame = on_frame;
-	h->srv.on_close = on_close;
-	h->srv.owner = h;
-	rc = aic_server_start(loop, &h->srv, cfg->listen_addr);
+	rc = engine_listen(loop, &h->srv, cfg->listen_addr, cfg->token, &agents_handlers, h);
 	if (rc) {
 		aic_log_error("the head cannot listen: %s", uv_strerror(rc));
 		head_free(h);
