@@ -2,7 +2,8 @@
 # The engine: the event loop, the head, the node agents, the job directory.
 engine_sources = \
 	launcher/engine/engine.c launcher/engine/engine.h \
-	launcher/engine/head.c launcher/engine/head.h \
+	launcher/engine/head.c launcher/engine/head.h launcher/engine/internal.h \
+	launcher/engine/procs.c launcher/engine/report.c launcher/engine/dp_config.c \
 	launcher/engine/agent.c launcher/engine/agent.h \
 	launcher/engine/jobdir.c launcher/engine/jobdir.h \
 	launcher/engine/log.c launcher/engine/log.h

@@ -21,6 +21,7 @@ lib_libaic_core_la_SOURCES = \
 	lib/metrics.c lib/metrics.h \
 	lib/nvml.c lib/nvml.h \
 	lib/place.c lib/place.h \
+	lib/procenv.c lib/procenv.h \
 	lib/domain.c lib/domain.h \
 	lib/wire.c lib/wire.h \
 	lib/token.c lib/token.h \

@@ -18,7 +18,9 @@
 #include "chan.h"
 #include "conn.h"
 #include "error.h"
+#include "internal.h"
 #include "log.h"
+#include "procenv.h"
 #include "process.h"
 #include "strbuf.h"
 #include "topo_json.h"
@@ -254,38 +256,38 @@ static struct aproc *proc_slot(struct agent *a, long id)
 	return a->procs[id];
 }
 
-/* CUDA_VISIBLE_DEVICES for GPUs given as topology indices. */
-static void cuda_devices(struct agent *a, const json_t *gpus, char *out, size_t len)
+/*
+ * CUDA_VISIBLE_DEVICES and CUDA_DEVICE_ORDER for a worker on GPUs given as
+ * topology indices (lib/procenv.h: entries of this node's own
+ * CUDA_VISIBLE_DEVICES, which device cgroups renumber), set in env over
+ * what the head sent.
+ */
+static void cuda_devices(struct agent *a, const json_t *gpus, json_t *env)
 {
-	size_t i, o = 0, k;
+	struct aic_proc proc;
+	struct aic_procenv_in pe = {.topo = a->cfg.topo,
+				    .proc = &proc,
+				    .node_gpus = a->cfg.gpus,
+				    .n_node_gpus = a->cfg.n_gpus,
+				    .visible = a->cfg.cvd,
+				    .what = AIC_PROCENV_CUDA_VISIBLE};
+	char **vars = NULL, **e;
+	size_t i;
 	json_t *v;
 
-	out[0] = '\0';
-	json_array_foreach(gpus, i, v) {
-		int g = (int)json_integer_value(v);
-		char tok[32];
-		snprintf(tok, sizeof(tok), "%d", g);
-		/* Under device cgroups SLURM renumbers: map through the step's list. */
-		if (a->cfg.cvd && a->cfg.gpus) {
-			const char *p = a->cfg.cvd;
-			for (k = 0; k < a->cfg.n_gpus && p; k++) {
-				if (a->cfg.gpus[k] == g) {
-					size_t n = strcspn(p, ",");
-					if (n < sizeof(tok)) {
-						memcpy(tok, p, n);
-						tok[n] = '\0';
-					}
-					break;
-				}
-				p = strchr(p, ',');
-				if (p)
-					p++;
-			}
-		}
-		o += (size_t)snprintf(out + o, len - o, "%s%s", i ? "," : "", tok);
-		if (o >= len)
-			break;
+	memset(&proc, 0, sizeof(proc));
+	proc.numa = proc.nic = -1;
+	json_array_foreach(gpus, i, v)
+		if (proc.n_gpus < AIC_PLACE_MAX_GPUS)
+			proc.gpus[proc.n_gpus++] = (int)json_integer_value(v);
+	if (aic_procenv(&pe, &vars) != 0)
+		return;
+	for (e = vars; *e; e++) {
+		char *eq = strchr(*e, '=');
+		*eq = '\0';
+		json_object_set_new(env, *e, json_string(eq + 1));
 	}
+	aic_strv_free(vars);
 }
 
 /* The worker's environment: ours, with the head's variables on top. */
@@ -330,7 +332,7 @@ static void on_spawn(struct agent *a, json_t *m)
 	struct aic_spawn_opts o = {0};
 	struct aproc *p = proc_slot(a, id);
 	struct aic_cpuset cpus;
-	char cvd[512], **argv = NULL, **envp = NULL;
+	char **argv = NULL, **envp = NULL;
 	size_t i;
 	int rc;
 
@@ -340,9 +342,7 @@ static void on_spawn(struct agent *a, json_t *m)
 	}
 	snprintf(p->stage, sizeof(p->stage), "%s", json_string_value(json_object_get(m, "stage")) ?: "?");
 	p->index = (int)json_integer_value(json_object_get(m, "index"));
-	cuda_devices(a, json_object_get(m, "gpus"), cvd, sizeof(cvd));
-	json_object_set_new(env, "CUDA_VISIBLE_DEVICES", json_string(cvd));
-	json_object_set_new(env, "CUDA_DEVICE_ORDER", json_string("PCI_BUS_ID"));
+	cuda_devices(a, json_object_get(m, "gpus"), env);
 	if (a->listening) {
 		char ep[96];
 		snprintf(ep, sizeof(ep), "%s:%d", a->cfg.addr, a->srv.port);
@@ -580,6 +580,15 @@ static void worker_closed(struct aic_conn *c)
 	c->data = NULL;
 }
 
+/* The agent's endpoint (AIC_AGENT): its workers, and the other agents' data plane. */
+static const struct engine_handlers workers_handlers = {
+	.on_hello = worker_hello,
+	.on_frame = worker_frame,
+	.on_close = worker_closed,
+	.direct_begin = worker_direct_begin,
+	.direct_end = chan_set_direct_end,
+};
+
 struct agent *agent_start(uv_loop_t *loop, const struct agent_config *cfg)
 {
 	struct agent *a = calloc(1, sizeof(*a));
@@ -595,14 +604,7 @@ struct agent *agent_start(uv_loop_t *loop, const struct agent_config *cfg)
 	a->grace.data = a;
 	uv_timer_init(loop, &a->metrics_timer);
 	a->metrics_timer.data = a;
-	a->srv.token = cfg->token;
-	a->srv.on_hello = worker_hello;
-	a->srv.on_frame = worker_frame;
-	a->srv.on_close = worker_closed;
-	a->srv.direct_begin = worker_direct_begin;
-	a->srv.direct_end = chan_set_direct_end;
-	a->srv.owner = a;
-	if (aic_server_start(loop, &a->srv, cfg->addr) == 0)
+	if (engine_listen(loop, &a->srv, cfg->addr, cfg->token, &workers_handlers, a) == 0)
 		a->listening = true;
 	else
 		aic_log_warn("workers get no agent endpoint: cannot listen on %s", cfg->addr);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "procenv.h"
 #include "strbuf.h"
 #include "task_plan.h"
 
@@ -105,122 +106,56 @@ int aic_task_plan_new(const struct aic_task_plan_input *in, struct aic_task_plan
 	return 0;
 }
 
-static bool push(char ***env, size_t *n, const char *name, const char *value)
-{
-	struct aic_strbuf sb;
-	char **e, *s;
-
-	aic_strbuf_init(&sb);
-	aic_strbuf_printf(&sb, "%s=%s", name, value);
-	s = aic_strbuf_detach(&sb);
-	if (!s)
-		return false;
-	e = realloc(*env, (*n + 2) * sizeof(*e));
-	if (!e) {
-		free(s);
-		return false;
-	}
-	e[(*n)++] = s;
-	e[*n] = NULL;
-	*env = e;
-	return true;
-}
-
 void aic_task_env_free(char **env)
 {
-	char **p;
-
-	for (p = env; p && *p; p++)
-		free(*p);
-	free(env);
+	aic_strv_free(env);
 }
 
 char **aic_task_env(const struct aic_task_plan_input *in, const struct aic_task_plan *plan,
 		    int task, const char *cvd, bool nccl)
 {
-	const struct aic_topo *topo = in->topo;
 	const struct aic_task *t = &plan->tasks[task];
-	struct aic_strbuf gpus, bus, ord, peers, hca;
-	char **env = NULL, buf[64], cpus[1024];
-	size_t n = 0, i, j;
-	bool ok = true;
+	struct aic_proc proc;
+	struct aic_procenv_in pe = {
+		.topo = in->topo,
+		.proc = &proc,
+		.node_gpus = in->step_gpus,
+		.n_node_gpus = in->n_step_gpus,
+		.visible = cvd,
+		/* Tasks keep SLURM's CUDA_VISIBLE_DEVICES: NCCL needs to see peer GPUs. */
+		.what = AIC_PROCENV_PLACE | AIC_PROCENV_TOPO | AIC_PROCENV_CUDA_ORDINALS |
+			(nccl ? AIC_PROCENV_NCCL : 0u),
+	};
+	char **placed = NULL, **env;
+	size_t n = 0, i;
+	struct aic_strbuf rank, size;
 
-	aic_strbuf_init(&gpus);
-	aic_strbuf_init(&bus);
-	aic_strbuf_init(&ord);
-	aic_strbuf_init(&peers);
-	aic_strbuf_init(&hca);
-	for (i = 0; i < t->n_gpus; i++) {
-		int g = t->gpus[i], ordinal = g;
-		aic_strbuf_printf(&gpus, "%s%d", i ? "," : "", g);
-		aic_strbuf_printf(&bus, "%s%s", i ? "," : "", topo->gpus[g].busid);
-		if (cvd) {
-			/* The CUDA ordinal is the GPU's position in CUDA_VISIBLE_DEVICES. */
-			const char *p = cvd;
-			int pos = 0;
-			ordinal = -1;
-			while (*p) {
-				if (atoi(p) == g) {
-					ordinal = pos;
-					break;
-				}
-				p = strchr(p, ',');
-				if (!p)
-					break;
-				p++;
-				pos++;
-			}
-		}
-		if (ordinal >= 0)
-			aic_strbuf_printf(&ord, "%s%d", ord.len ? "," : "", ordinal);
-	}
-	/* The step's other GPUs that share an NVLink with one of the task's. */
-	for (j = 0; j < in->n_step_gpus; j++) {
-		int p = in->step_gpus[j];
-		bool mine = false, linked = false;
-		for (i = 0; i < t->n_gpus; i++) {
-			mine |= t->gpus[i] == p;
-			linked |= aic_topo_link(topo, (size_t)t->gpus[i], (size_t)p) == AIC_LINK_NV;
-		}
-		if (!mine && linked)
-			aic_strbuf_printf(&peers, "%s%d", peers.len ? "," : "", p);
-	}
-	/* InfiniBand NICs nearest the task's GPUs, for NCCL_IB_HCA ("=" is exact names). */
-	for (i = 0; i < t->n_gpus; i++) {
-		int nic = topo->gpus[t->gpus[i]].nic;
-		bool seen = false;
-		for (j = 0; j < i; j++)
-			seen |= topo->gpus[t->gpus[j]].nic == nic;
-		if (nic >= 0 && !seen && topo->nics[nic].kind == AIC_NIC_IB)
-			aic_strbuf_printf(&hca, "%s%s", hca.len ? "," : "=", topo->nics[nic].name);
-	}
-	if (gpus.oom || bus.oom || ord.oom || peers.oom || hca.oom)
-		ok = false;
-
-	snprintf(buf, sizeof(buf), "%d", task);
-	ok = ok && push(&env, &n, "AIC_LOCAL_RANK", buf);
-	snprintf(buf, sizeof(buf), "%d", plan->n_tasks);
-	ok = ok && push(&env, &n, "AIC_LOCAL_SIZE", buf);
-	ok = ok && push(&env, &n, "AIC_GPUS", gpus.buf ? gpus.buf : "");
-	ok = ok && push(&env, &n, "AIC_GPU_BUSIDS", bus.buf ? bus.buf : "");
-	ok = ok && push(&env, &n, "AIC_CUDA_DEVICES", ord.buf ? ord.buf : "");
-	ok = ok && push(&env, &n, "AIC_NVLINK_PEERS", peers.buf ? peers.buf : "");
-	snprintf(buf, sizeof(buf), "%d", t->numa);
-	ok = ok && push(&env, &n, "AIC_NUMA_NODE", buf);
-	ok = ok && push(&env, &n, "AIC_NIC", t->nic >= 0 ? topo->nics[t->nic].name : "");
-	ok = ok && push(&env, &n, "AIC_CPUS", aic_cpuset_format(&t->cpus, cpus, sizeof(cpus)));
-	/* CUDA numbers GPUs as nvidia-smi, SLURM and aic do. */
-	ok = ok && push(&env, &n, "CUDA_DEVICE_ORDER", "PCI_BUS_ID");
-	if (nccl && hca.len)
-		ok = ok && push(&env, &n, "NCCL_IB_HCA", hca.buf);
-	aic_strbuf_release(&gpus);
-	aic_strbuf_release(&bus);
-	aic_strbuf_release(&ord);
-	aic_strbuf_release(&peers);
-	aic_strbuf_release(&hca);
-	if (!ok) {
-		aic_task_env_free(env);
+	memset(&proc, 0, sizeof(proc));
+	proc.n_gpus = t->n_gpus;
+	memcpy(proc.gpus, t->gpus, t->n_gpus * sizeof(int));
+	proc.cpus = t->cpus;
+	proc.numa = t->numa;
+	proc.nic = t->nic;
+	if (aic_procenv(&pe, &placed) != 0)
+		return NULL;
+	while (placed[n])
+		n++;
+	env = calloc(n + 3, sizeof(*env));
+	aic_strbuf_init(&rank);
+	aic_strbuf_init(&size);
+	aic_strbuf_printf(&rank, "AIC_LOCAL_RANK=%d", task);
+	aic_strbuf_printf(&size, "AIC_LOCAL_SIZE=%d", plan->n_tasks);
+	if (!env || rank.oom || size.oom) {
+		free(env);
+		aic_strbuf_release(&rank);
+		aic_strbuf_release(&size);
+		aic_strv_free(placed);
 		return NULL;
 	}
+	env[0] = aic_strbuf_detach(&rank);
+	env[1] = aic_strbuf_detach(&size);
+	for (i = 0; i < n; i++)
+		env[2 + i] = placed[i];
+	free(placed); /* its strings are env's now */
 	return env;
 }

@@ -52,12 +52,14 @@ int aic_task_plan_new(const struct aic_task_plan_input *in, struct aic_task_plan
 void aic_task_plan_free(struct aic_task_plan *plan);
 
 /*
- * The AIC_* environment of local task `task`: a malloc'ed NULL-terminated
- * array of malloc'ed "NAME=VALUE" strings (free with aic_task_env_free), or
- * NULL when out of memory. `cvd` is the task's CUDA_VISIBLE_DEVICES (NULL
- * when unset), from which AIC_CUDA_DEVICES (the CUDA ordinals of the task's
- * GPUs) is computed. With `nccl`, an InfiniBand NIC nearest the task's
- * GPUs becomes NCCL_IB_HCA.
+ * The AIC_* environment of local task `task`: AIC_LOCAL_RANK and
+ * AIC_LOCAL_SIZE, then what lib/procenv.h derives for every launcher, by
+ * its rules, for a process that sees all of the step's GPUs. A malloc'ed
+ * NULL-terminated array of malloc'ed "NAME=VALUE" strings (free with
+ * aic_task_env_free), or NULL when out of memory. `cvd` is the task's
+ * CUDA_VISIBLE_DEVICES (NULL when unset), from which AIC_CUDA_DEVICES (the
+ * CUDA ordinals of the task's GPUs) is computed. With `nccl`, the
+ * InfiniBand NICs nearest the task's GPUs become NCCL_IB_HCA.
  */
 char **aic_task_env(const struct aic_task_plan_input *in, const struct aic_task_plan *plan,
 		    int task, const char *cvd, bool nccl);

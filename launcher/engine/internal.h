@@ -1,0 +1,190 @@
+/*
+ * Private declarations shared by the engine's files (as libuv's
+ * src/unix/internal.h): how the head and the agents listen, the head's
+ * state, and what each of the head's files offers the others. Nothing
+ * outside launcher/engine/ includes this.
+ *
+ *   head.c       registration, placement, messages from agents, life
+ *   procs.c      the processes: spawning, exits, the restart policy
+ *                (backoff, gang settle), channel closing, the job's end
+ *   report.c     status.json, summary.json, metrics.jsonl
+ *   dp_config.c  the data plane's CONFIG message
+ *
+ * Calls go one way: head.c calls the other three, dp_config.c calls
+ * procs.c's helpers, procs.c calls report.c, report.c calls none of them.
+ */
+#ifndef AIC_ENGINE_INTERNAL_H
+#define AIC_ENGINE_INTERNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "conn.h"
+#include "cpuset.h"
+#include "head.h"
+#include "place.h"
+#include "spec.h"
+#include "topo.h"
+
+/* What handles the connections a server accepts (conn.h); NULL members: none. */
+struct engine_handlers {
+	aic_hello_cb on_hello;
+	aic_frame_cb on_frame;
+	aic_close_cb on_close;
+	aic_direct_begin_cb direct_begin;
+	aic_direct_end_cb direct_end;
+};
+
+/*
+ * Starts srv listening on addr (NULL: all addresses) and an ephemeral port
+ * (srv->port) for connections that present `token`, each handled by hd's
+ * callbacks with `owner` (borrowed: both must outlive the server). The
+ * head's endpoint for agents and an agent's for workers and peers are set
+ * up the same way. Returns 0 or a uv error; the caller says what a
+ * failure means.
+ */
+static inline int engine_listen(uv_loop_t *loop, struct aic_server *srv, const char *addr,
+				const char *token, const struct engine_handlers *hd, void *owner)
+{
+	srv->token = token;
+	srv->on_hello = hd->on_hello;
+	srv->on_frame = hd->on_frame;
+	srv->on_close = hd->on_close;
+	srv->direct_begin = hd->direct_begin;
+	srv->direct_end = hd->direct_end;
+	srv->owner = owner;
+	return aic_server_start(loop, srv, addr);
+}
+
+/* --- the head -------------------------------------------------------- */
+
+enum pstate {
+	P_PENDING,  /* not started yet, or waiting to restart */
+	P_STARTING, /* SPAWN sent */
+	P_RUNNING,
+	P_STOPPING, /* KILL sent (gang restart or shutdown) */
+	P_DONE,	    /* exited 0 */
+	P_FAILED,   /* exited otherwise, not to be restarted */
+};
+
+struct head;
+
+/* One process of the plan, as the head follows it. */
+struct hproc {
+	struct head *h;
+	size_t id;
+	const struct aic_proc *p;
+	enum pstate state;
+	long pid;
+	int restarts;	 /* this replica's, or its gang's */
+	int last_status; /* exit code, or -signal */
+	bool exited;	 /* has exited at least once */
+	uint64_t started_ms, ended_ms;
+	uv_timer_t timer; /* restart backoff (replicas) */
+};
+
+/* Per stage: a gang's restarts and rendezvous port. */
+struct hstage {
+	int restarts;	 /* gang restarts */
+	bool restarting; /* gang: ranks are being stopped for a restart */
+	int master_port;
+	uv_timer_t timer;
+};
+
+/* A node's agent, once registered: where it is and what it has. */
+struct hagent {
+	struct aic_conn *conn;
+	bool registered, gone;
+	int rank;
+	char node[64];
+	char addr[64];
+	int data_port; /* the agent's endpoint for workers and peers */
+	struct aic_topo *topo;
+	int gpus[AIC_PLACE_MAX_GPUS];
+	size_t n_gpus;
+	struct aic_cpuset cpus;
+	int ports[8];
+	size_t n_ports, next_port;
+};
+
+/* A channel's data-plane counters (summary.json's "channels"). */
+struct chan_stats {
+	json_int_t stale_dropped; /* items too old for their readers */
+	json_int_t zstd_in, zstd_out; /* bytes sent compressed between agents, before and after */
+	json_int_t arena_items;	      /* items whose payload crossed processes in shared memory */
+};
+
+/* The head's state, owned by head.c (head_start, head_free). */
+struct head {
+	uv_loop_t *loop;
+	struct head_config cfg;
+	struct aic_server srv;
+	struct hagent *agents;
+	int n_registered;
+	struct aic_place_node *nodes;
+	struct aic_plan *plan;
+	struct hproc *procs;
+	size_t n_procs;
+	struct hstage *stages;
+	bool placed, ending, done;
+	bool *chan_closed; /* per spec channel: CLOSE sent */
+	bool *source_done; /* per spec channel: its source is exhausted (or it has none) */
+	bool *sink_done;   /* per spec channel: its sink has written all (or it has none) */
+	struct chan_stats *chan_stats; /* per spec channel, summed over agents */
+	json_int_t agent_maxrss_kib;   /* the largest agent's peak RSS, from their STATS */
+	/* Workers' metrics: every point to metrics.jsonl, a summary per stage and name. */
+	FILE *metrics_file;
+	json_t *metrics; /* {stage: {name: {n, last, min, max, last_step}}} */
+	size_t n_metric_names;
+	uint64_t registered_ms; /* when the last agent registered */
+	uv_timer_t status_timer;
+	int exit_code;
+	const char *final_state;
+	char name[128];
+	char reason[512];
+	uint64_t start_ms;
+};
+
+/* How a stage uses a channel or a weight stream. */
+enum use { WRITES, READS, WEIGHTS_FROM, WEIGHTS_TO };
+
+/* procs.c: the processes and the job's end. */
+bool head__stage_uses(const struct aic_stage *st, const char *name, enum use u);
+/* Whether process k's stage uses `name` so. */
+bool head__proc_uses(const struct head *h, size_t k, const char *name, enum use u);
+/* A channel is closed once its source is done and every process writing it is. */
+bool head__chan_producers_done(struct head *h, const char *chan);
+/* A path as the spec wrote it, relative to the spec's directory, into buf. */
+void head__spec_relative(struct head *h, const char *source, char *buf, size_t len);
+/* Sends SPAWN for a process to its agent. */
+void head__spawn(struct hproc *hp);
+/* Sends a message to every connected agent (m borrowed). */
+void head__broadcast(struct head *h, uint16_t type, json_t *m);
+/* Sends CLOSE for channels whose producers have all finished. */
+void head__close_channels(struct head *h);
+/* Ends the job with success once every process and sink is done. */
+void head__check_finished(struct head *h);
+/* EXITED from an agent: applies the restart policy. */
+void head__on_exited(struct head *h, json_t *m);
+/* Ends the job (once): every agent is told to shut down. */
+void head__end(struct head *h, int code, const char *state, const char *reason);
+/* Every agent has gone: writes the final summary and status, stops listening. */
+void head__finish(struct head *h);
+
+/* report.c: what the head writes to the job directory. */
+json_t *head__status_json(struct head *h);
+void head__write_status(struct head *h);
+/* status.json soon (at most every few tens of ms), or now once the job is done. */
+void head__save_status(struct head *h);
+void head__write_summary(struct head *h);
+/* METRICS from an agent: to metrics.jsonl and the summary. */
+void head__on_metrics(struct head *h, json_t *m);
+/* STATS from an agent at its end: its peak RSS and channel counters. */
+void head__on_stats(struct head *h, json_t *m);
+
+/* dp_config.c: the CONFIG message (new reference). */
+json_t *head__data_plane_config(struct head *h);
+
+#endif

@@ -1,0 +1,442 @@
+/*
+ * The head's processes (see head.h for the policy): spawning, exits,
+ * replica and gang restarts with backoff, closing channels whose producers
+ * are done, and the job's end.
+ */
+#include "config.h"
+
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "log.h"
+#include "procenv.h"
+#include "strbuf.h"
+#include "wire.h"
+
+#define MAX_BACKOFF_MS 60000
+
+/* --- who uses what ----------------------------------------------------- */
+
+bool head__stage_uses(const struct aic_stage *st, const char *name, enum use u)
+{
+	char **p = u == WRITES ? st->outputs : u == READS ? st->inputs : NULL;
+
+	if (u == WEIGHTS_FROM)
+		return st->weights_from && !strcmp(st->weights_from, name);
+	if (u == WEIGHTS_TO)
+		return st->weights_to && !strcmp(st->weights_to, name);
+	for (; p && *p; p++)
+		if (!strcmp(*p, name))
+			return true;
+	return false;
+}
+
+bool head__proc_uses(const struct head *h, size_t k, const char *name, enum use u)
+{
+	return head__stage_uses(&h->cfg.spec->stages[h->procs[k].p->stage], name, u);
+}
+
+/* A channel is closed once every process of every stage writing it is done. */
+bool head__chan_producers_done(struct head *h, const char *chan)
+{
+	size_t i;
+	const struct aic_channel *ch = aic_spec_channel(h->cfg.spec, chan);
+
+	if (ch && h->source_done && !h->source_done[ch - h->cfg.spec->channels])
+		return false;
+	for (i = 0; i < h->n_procs; i++)
+		if (head__proc_uses(h, i, chan, WRITES) && h->procs[i].state != P_DONE)
+			return false;
+	return true;
+}
+
+/* A path as the spec wrote it (source, sink, the workers' directory): relative to the spec's directory. */
+void head__spec_relative(struct head *h, const char *source, char *buf, size_t len)
+{
+	char spec[PATH_MAX], *slash;
+
+	if (source[0] == '/' || !realpath(h->cfg.spec->path, spec)) {
+		snprintf(buf, len, "%s", source);
+		return;
+	}
+	slash = strrchr(spec, '/');
+	if (slash)
+		*slash = '\0';
+	if (strlen(spec) + 1 + strlen(source) >= len) {
+		snprintf(buf, len, "%s", source);
+		return;
+	}
+	memcpy(buf, spec, strlen(spec));
+	buf[strlen(spec)] = '/';
+	memcpy(buf + strlen(spec) + 1, source, strlen(source) + 1);
+}
+
+/* --- spawning -------------------------------------------------------- */
+
+static void set_env(json_t *env, const char *k, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_env(json_t *env, const char *k, const char *fmt, ...)
+{
+	char v[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(v, sizeof(v), fmt, ap);
+	va_end(ap);
+	json_object_set_new(env, k, json_string(v));
+}
+
+/* Sets each "NAME=VALUE" of strv in env (a JSON object), over what is there. */
+static void env_put(json_t *env, char **strv)
+{
+	char **e;
+
+	for (e = strv; e && *e; e++) {
+		char *eq = strchr(*e, '=');
+		char k[256];
+		if (!eq || (size_t)(eq - *e) >= sizeof(k))
+			continue;
+		memcpy(k, *e, (size_t)(eq - *e));
+		k[eq - *e] = '\0';
+		json_object_set_new(env, k, json_string(eq + 1));
+	}
+}
+
+static int stage_count(struct head *h, size_t stage, size_t node, bool on_node)
+{
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < h->n_procs; i++)
+		n += h->procs[i].p->stage == stage && (!on_node || h->procs[i].p->node == node);
+	return n;
+}
+
+/*
+ * A weight stream's NCCL group (aic_weights_nccl_*, lib/aic.h): the writer
+ * stage's rank 0 is rank 0, every process of the reader stages follows in
+ * the plan's order; AIC_WEIGHTS_NCCL="stream:rank:nranks[,...]" tells a
+ * process its place in each group it belongs to.
+ */
+static void nccl_env(struct head *h, const struct hproc *hp, json_t *env)
+{
+	const struct aic_spec *spec = h->cfg.spec;
+	const struct aic_stage *me = &spec->stages[hp->p->stage];
+	char val[1024] = "";
+	size_t w, i, o = 0;
+
+	for (w = 0; w < spec->n_weights && o < sizeof(val); w++) {
+		const char *name = spec->weights[w].name;
+		int rank = -1, n = 1;
+		if (me->weights_to && !strcmp(me->weights_to, name) && hp->p->index == 0)
+			rank = 0;
+		for (i = 0; i < h->n_procs; i++) {
+			const struct aic_stage *st = &spec->stages[h->procs[i].p->stage];
+			if (!st->weights_from || strcmp(st->weights_from, name))
+				continue;
+			if (&h->procs[i] == hp)
+				rank = n;
+			n++;
+		}
+		if (rank >= 0)
+			o += (size_t)snprintf(val + o, sizeof(val) - o, "%s%s:%d:%d", o ? "," : "", name,
+					      rank, n);
+	}
+	if (o && o < sizeof(val))
+		json_object_set_new(env, "AIC_WEIGHTS_NCCL", json_string(val));
+}
+
+void head__spawn(struct hproc *hp)
+{
+	struct head *h = hp->h;
+	const struct aic_proc *p = hp->p;
+	const struct aic_stage *st = &h->cfg.spec->stages[p->stage];
+	struct hagent *a = &h->agents[p->node];
+	/* Its GPUs, CPUs, NUMA node and NICs; CUDA_VISIBLE_DEVICES is the agent's to add. */
+	struct aic_procenv_in pe = {.topo = a->topo,
+				    .proc = p,
+				    .what = AIC_PROCENV_PLACE | AIC_PROCENV_NCCL};
+	json_t *msg, *argv = json_array(), *env = json_object(), *gpus = json_array();
+	char cpus[1024], log[4096], cwd[PATH_MAX];
+	char **placed = NULL;
+	size_t i;
+
+	for (i = 0; st->argv[i]; i++)
+		json_array_append_new(argv, json_string(st->argv[i]));
+	for (i = 0; i < p->n_gpus; i++)
+		json_array_append_new(gpus, json_integer(p->gpus[i]));
+	aic_cpuset_format(&p->cpus, cpus, sizeof(cpus));
+	set_env(env, "AIC_JOB_DIR", "%s", h->cfg.jobdir);
+	set_env(env, "AIC_JOB_NAME", "%s", h->name);
+	set_env(env, "AIC_STAGE", "%s", st->name);
+	set_env(env, "AIC_INDEX", "%d", p->index);
+	set_env(env, "AIC_NODE", "%s", a->node);
+	set_env(env, "AIC_TOKEN", "%s", h->cfg.token);
+	if (aic_procenv(&pe, &placed) == 0)
+		env_put(env, placed);
+	aic_strv_free(placed);
+	if (st->ranks) {
+		const struct hproc *r0 = NULL;
+		for (i = 0; i < h->n_procs && !r0; i++)
+			if (h->procs[i].p->stage == p->stage && h->procs[i].p->index == 0)
+				r0 = &h->procs[i];
+		set_env(env, "AIC_RANK", "%d", p->index);
+		set_env(env, "AIC_WORLD_SIZE", "%d", st->ranks);
+		set_env(env, "RANK", "%d", p->index);
+		set_env(env, "WORLD_SIZE", "%d", st->ranks);
+		set_env(env, "LOCAL_RANK", "%d", p->local_rank);
+		set_env(env, "LOCAL_WORLD_SIZE", "%d", stage_count(h, p->stage, p->node, true));
+		set_env(env, "GROUP_RANK", "%zu", p->node);
+		set_env(env, "MASTER_ADDR", "%s", r0 ? h->agents[r0->p->node].addr : a->addr);
+		set_env(env, "MASTER_PORT", "%d", h->stages[p->stage].master_port);
+	} else {
+		set_env(env, "AIC_REPLICA", "%d", p->index);
+		set_env(env, "AIC_REPLICAS", "%d", stage_count(h, p->stage, 0, false));
+	}
+	nccl_env(h, hp, env);
+	/* The stage's own env comes last and wins. */
+	env_put(env, st->env);
+	snprintf(log, sizeof(log), "%s/logs/%s.%d.log", h->cfg.jobdir, st->name, p->index);
+	/* Workers start in the spec's directory, where relative paths in the spec point. */
+	head__spec_relative(h, ".", cwd, sizeof(cwd));
+	msg = json_pack("{s:I,s:s,s:i,s:o,s:o,s:s,s:o,s:s,s:s}", "id", (json_int_t)hp->id, "stage",
+			st->name, "index", p->index, "argv", argv, "env", env, "cpus", cpus, "gpus",
+			gpus, "log", log, "cwd", cwd);
+	hp->state = P_STARTING;
+	hp->pid = 0;
+	aic_conn_send(a->conn, AIC_MSG_SPAWN, msg);
+	json_decref(msg);
+}
+
+/* --- exits and restarts ---------------------------------------------- */
+
+static uint64_t backoff(const struct aic_stage *st, int restarts)
+{
+	uint64_t ms = (uint64_t)st->restart.backoff_ms;
+	int i;
+
+	for (i = 0; i < restarts && ms < MAX_BACKOFF_MS; i++)
+		ms *= 2;
+	return ms < MAX_BACKOFF_MS ? ms : MAX_BACKOFF_MS;
+}
+
+static void replica_timer(uv_timer_t *t)
+{
+	struct hproc *hp = t->data;
+
+	if (!hp->h->ending)
+		head__spawn(hp);
+}
+
+static void gang_timer(uv_timer_t *t)
+{
+	struct head *h = t->data;
+	size_t stage, i;
+
+	/* The timer sits inside struct hstage: find which one fired. */
+	for (stage = 0; stage < h->cfg.spec->n_stages; stage++)
+		if (&h->stages[stage].timer == t)
+			break;
+	if (h->ending || stage >= h->cfg.spec->n_stages)
+		return;
+	h->stages[stage].restarting = false;
+	for (i = 0; i < h->n_procs; i++)
+		if (h->procs[i].p->stage == stage)
+			head__spawn(&h->procs[i]);
+	head__save_status(h);
+}
+
+static void kill_proc(struct hproc *hp, int sig)
+{
+	json_t *m = json_pack("{s:I,s:i}", "id", (json_int_t)hp->id, "signal", sig);
+
+	aic_conn_send(hp->h->agents[hp->p->node].conn, AIC_MSG_KILL, m);
+	json_decref(m);
+}
+
+void head__broadcast(struct head *h, uint16_t type, json_t *m)
+{
+	int i;
+
+	for (i = 0; i < h->cfg.n_agents; i++)
+		if (h->agents[i].conn)
+			aic_conn_send(h->agents[i].conn, type, m);
+}
+
+/* Tells agents about channels whose producers have all finished. */
+void head__close_channels(struct head *h)
+{
+	size_t c;
+
+	for (c = 0; c < h->cfg.spec->n_channels; c++) {
+		json_t *m;
+		if (h->chan_closed[c] || !head__chan_producers_done(h, h->cfg.spec->channels[c].name))
+			continue;
+		h->chan_closed[c] = true;
+		m = json_pack("{s:i}", "chan", (int)c);
+		head__broadcast(h, AIC_MSG_CLOSE, m);
+		json_decref(m);
+	}
+}
+
+/* Every process done: success. */
+void head__check_finished(struct head *h)
+{
+	size_t i;
+
+	head__close_channels(h);
+	for (i = 0; i < h->n_procs; i++)
+		if (h->procs[i].state != P_DONE)
+			return;
+	for (i = 0; h->sink_done && i < h->cfg.spec->n_channels; i++)
+		if (!h->sink_done[i])
+			return; /* its SINK_DONE will call again */
+	head__end(h, 0, "succeeded", "every process finished");
+}
+
+/* A gang whose ranks have all stopped either restarts or fails the job. */
+static void gang_settle(struct head *h, size_t stage)
+{
+	const struct aic_stage *st = &h->cfg.spec->stages[stage];
+	struct hstage *hs = &h->stages[stage];
+	size_t i;
+
+	for (i = 0; i < h->n_procs; i++)
+		if (h->procs[i].p->stage == stage &&
+		    (h->procs[i].state == P_RUNNING || h->procs[i].state == P_STARTING ||
+		     h->procs[i].state == P_STOPPING))
+			return;
+	if (hs->restarts >= st->restart.max) {
+		char why[512];
+		snprintf(why, sizeof(why),
+			 "stage '%s' (a gang of %d ranks) failed and has used its %d restart%s", st->name,
+			 st->ranks, st->restart.max, st->restart.max == 1 ? "" : "s");
+		head__end(h, 1, "failed", why);
+		return;
+	}
+	aic_log_info("restarting stage '%s' (all %d ranks) in %llu ms, restart %d of %d", st->name,
+		     st->ranks, (unsigned long long)backoff(st, hs->restarts), hs->restarts + 1,
+		     st->restart.max);
+	for (i = 0; i < h->n_procs; i++)
+		if (h->procs[i].p->stage == stage)
+			h->procs[i].state = P_PENDING;
+	uv_timer_start(&hs->timer, gang_timer, backoff(st, hs->restarts), 0);
+	hs->restarts++;
+}
+
+void head__on_exited(struct head *h, json_t *m)
+{
+	size_t id = (size_t)json_integer_value(json_object_get(m, "id"));
+	int status = (int)json_integer_value(json_object_get(m, "status"));
+	struct hproc *hp;
+	const struct aic_stage *st;
+	struct hstage *hs;
+	size_t i;
+
+	if (id >= h->n_procs)
+		return;
+	hp = &h->procs[id];
+	st = &h->cfg.spec->stages[hp->p->stage];
+	hs = &h->stages[hp->p->stage];
+	hp->exited = true;
+	hp->last_status = status;
+	hp->ended_ms = aic_now_ms();
+	hp->pid = 0;
+	if (h->ending) {
+		hp->state = status == 0 && hp->state != P_STOPPING ? P_DONE : P_FAILED;
+		return;
+	}
+	if (hp->state == P_STOPPING) {
+		/* Stopped on purpose for a gang restart. */
+		hp->state = P_PENDING;
+		gang_settle(h, hp->p->stage);
+		head__save_status(h);
+		return;
+	}
+	if (status == 0) {
+		hp->state = P_DONE;
+		head__save_status(h);
+		head__check_finished(h);
+		return;
+	}
+	aic_log_info("stage '%s' %s %d on %s exited with %s %d", st->name,
+		     st->ranks ? "rank" : "replica", hp->p->index, h->agents[hp->p->node].node,
+		     status < 0 ? "signal" : "status", status < 0 ? -status : status);
+	if (st->ranks) {
+		hp->state = P_PENDING;
+		if (!hs->restarting) {
+			hs->restarting = true;
+			for (i = 0; i < h->n_procs; i++)
+				if (h->procs[i].p->stage == hp->p->stage &&
+				    (h->procs[i].state == P_RUNNING || h->procs[i].state == P_STARTING)) {
+					h->procs[i].state = P_STOPPING;
+					kill_proc(&h->procs[i], SIGTERM);
+				}
+		}
+		gang_settle(h, hp->p->stage);
+	} else if (hp->restarts < st->restart.max) {
+		uint64_t ms = backoff(st, hp->restarts);
+		aic_log_info("restarting stage '%s' replica %d in %llu ms, restart %d of %d", st->name,
+			     hp->p->index, (unsigned long long)ms, hp->restarts + 1, st->restart.max);
+		hp->restarts++;
+		hp->state = P_PENDING;
+		uv_timer_start(&hp->timer, replica_timer, ms, 0);
+	} else {
+		char why[512];
+		hp->state = P_FAILED;
+		snprintf(why, sizeof(why),
+			 "stage '%s' replica %d failed (%s %d) and has used its %d restart%s", st->name,
+			 hp->p->index, status < 0 ? "signal" : "exit status", status < 0 ? -status : status,
+			 st->restart.max, st->restart.max == 1 ? "" : "s");
+		head__end(h, 1, "failed", why);
+	}
+	head__save_status(h);
+}
+
+/* --- the end ---------------------------------------------------------- */
+
+/* Every agent has gone (their workers with them): the summary is final. */
+void head__finish(struct head *h)
+{
+	h->done = true;
+	uv_timer_stop(&h->status_timer);
+	head__write_summary(h);
+	head__write_status(h);
+	aic_server_stop(&h->srv);
+}
+
+void head__end(struct head *h, int code, const char *state, const char *reason)
+{
+	json_t *m;
+	int i, live = 0;
+	size_t p;
+
+	if (h->ending)
+		return;
+	h->ending = true;
+	h->exit_code = code;
+	h->final_state = state;
+	snprintf(h->reason, sizeof(h->reason), "%s", reason);
+	if (code)
+		aic_log_error("job %s: %s", state, reason);
+	for (p = 0; p < h->n_procs; p++)
+		uv_timer_stop(&h->procs[p].timer);
+	for (i = 0; i < (int)h->cfg.spec->n_stages; i++)
+		uv_timer_stop(&h->stages[i].timer);
+	m = json_pack("{s:b,s:s}", "ok", code == 0, "reason", reason);
+	for (i = 0; i < h->cfg.n_agents; i++)
+		if (h->agents[i].conn) {
+			aic_conn_send(h->agents[i].conn, AIC_MSG_SHUTDOWN, m);
+			live++;
+		}
+	json_decref(m);
+	head__save_status(h);
+	if (live == 0)
+		head__finish(h);
+}
