@@ -9,7 +9,7 @@ spec_sources = \
 
 # The worker API (aic.h): what every worker process loads.
 worker_sources = \
-	lib/worker.c lib/aic.h
+	lib/aic.h lib/worker/conn.c
 
 lib_libaic_core_la_SOURCES = \
 	lib/error.c lib/error.h \
