@@ -9,7 +9,9 @@ spec_sources = \
 
 # The worker API (aic.h): what every worker process loads.
 worker_sources = \
-	lib/aic.h lib/worker/conn.c
+	lib/aic.h lib/worker/internal.h \
+	lib/worker/conn.c lib/worker/chan.c lib/worker/weights.c lib/worker/nccl.c \
+	lib/worker/metric.c
 
 lib_libaic_core_la_SOURCES = \
 	lib/error.c lib/error.h \
