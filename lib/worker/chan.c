@@ -20,6 +20,7 @@
 /* How long a put waits for room in a full ring before it sends the item inline. */
 #define RING_WAIT_MS 200
 
+/* A channel's id, from the agent's WELCOME; -ENOENT for a name the job has no channel of. */
 static int chan_id(const struct aic_worker *w, const char *name, uint32_t *id)
 {
 	json_t *v = json_object_get(w->channels, name);

@@ -21,6 +21,7 @@
 /* A version is copied into its slot in pieces of this size, the agent told after each. */
 #define FILL_PIECE ((size_t)4 << 20)
 
+/* A weight stream's id, from the agent's WELCOME; -ENOENT for a name the job has no stream of. */
 static int stream_id(const struct aic_worker *w, const char *name, uint32_t *id)
 {
 	json_t *v = json_object_get(w->weights, name);
