@@ -15,6 +15,9 @@
  * struct aic_worker per thread. Every function returns 0 or a negative code
  * (-errno or AIC_E*; aic_strerror() gives text). A channel whose producers
  * have all finished and that is drained makes aic_get() return AIC_ECLOSED.
+ *
+ * This is libaic's one public header (#include <aic.h>, link with -laic),
+ * and libaic.so exports exactly what it declares.
  */
 #ifndef AIC_H
 #define AIC_H
@@ -22,7 +25,46 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Errors: a negative code is either -errno (from the system call that
+ * failed) or one of the AIC_E* codes below, which are far below any errno
+ * value so the two never collide. The AIC_E* codes are consecutive, from
+ * -1000 down to AIC_ERROR_MIN; a new one goes below the last, and a value
+ * is never reused.
+ */
+enum aic_error {
+	AIC_ESPEC = -1000,	/* the job spec is invalid */
+	AIC_ETOPO = -1001,	/* the topology cannot be read or makes no sense */
+	AIC_ENOFIT = -1002,	/* no placement satisfies the job's demands */
+	AIC_EPROTO = -1003,	/* a peer broke the wire protocol */
+	AIC_EAUTH = -1004,	/* a peer did not present the job's token */
+	AIC_ENOLIB = -1005,	/* an optional run-time library could not be loaded */
+	AIC_ECLOSED = -1006,	/* the channel or connection is closed */
+	AIC_ENOSUPPORT = -1007, /* this build lacks the dependency the call needs */
+	AIC_ENCCL = -1008,	/* an NCCL or CUDA call failed */
+};
+
+/* The smallest AIC_E* value, for range checks. */
+#define AIC_ERROR_MIN AIC_ENCCL
+
+/*
+ * Returns a static, constant description of the code `err` (0, -errno or
+ * AIC_E*). Never returns NULL; an unknown code gives "unknown error".
+ * Thread-safe.
+ */
+const char *aic_strerror(int err);
+
+/*
+ * Returns the name of an AIC_E* code as this header spells it
+ * ("AIC_ECLOSED"), static and constant, or NULL for any other value (0 and
+ * -errno too): how a binding that cannot read this header (python/aic)
+ * learns the codes, from -1000 down until NULL. Thread-safe.
+ */
+const char *aic_error_name(int err);
 
 struct aic_worker;
 
@@ -180,5 +222,9 @@ int aic_weights_receive(struct aic_worker *w, const char *name, uint64_t min_ver
  * before that.
  */
 int aic_in_place(const struct aic_worker *w, const void *p);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -1,20 +1,32 @@
 #include "config.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "error.h"
 
-static const char *const aic_messages[] = {
-	[-AIC_ESPEC - 1000] = "invalid job spec",
-	[-AIC_ETOPO - 1000] = "invalid or unreadable topology",
-	[-AIC_ENOFIT - 1000] = "no placement fits the job",
-	[-AIC_EPROTO - 1000] = "protocol error",
-	[-AIC_EAUTH - 1000] = "authentication failed",
-	[-AIC_ENOLIB - 1000] = "run-time library not available",
-	[-AIC_ECLOSED - 1000] = "closed",
-	[-AIC_ENOSUPPORT - 1000] = "not supported by this build",
-	[-AIC_ENCCL - 1000] = "an NCCL or CUDA call failed",
+/* Each AIC_E* code's name and text, at index -code - 1000 (aic.h: consecutive from -1000). */
+#define AIC_ERROR(code, text) [-(code) - 1000] = {#code, text}
+static const struct {
+	const char *name, *text;
+} aic_errors[] = {
+	AIC_ERROR(AIC_ESPEC, "invalid job spec"),
+	AIC_ERROR(AIC_ETOPO, "invalid or unreadable topology"),
+	AIC_ERROR(AIC_ENOFIT, "no placement fits the job"),
+	AIC_ERROR(AIC_EPROTO, "protocol error"),
+	AIC_ERROR(AIC_EAUTH, "authentication failed"),
+	AIC_ERROR(AIC_ENOLIB, "run-time library not available"),
+	AIC_ERROR(AIC_ECLOSED, "closed"),
+	AIC_ERROR(AIC_ENOSUPPORT, "not supported by this build"),
+	AIC_ERROR(AIC_ENCCL, "an NCCL or CUDA call failed"),
 };
+_Static_assert(sizeof(aic_errors) / sizeof(aic_errors[0]) == (size_t)(-AIC_ERROR_MIN - 999),
+	       "every AIC_E* code down to AIC_ERROR_MIN has a row in aic_errors");
+
+static bool is_aic_code(int err)
+{
+	return err <= -1000 && err >= AIC_ERROR_MIN;
+}
 
 const char *aic_strerror(int err)
 {
@@ -22,8 +34,8 @@ const char *aic_strerror(int err)
 
 	if (err == 0)
 		return "success";
-	if (err <= -1000 && err >= AIC_ERROR_MIN)
-		return aic_messages[-err - 1000];
+	if (is_aic_code(err))
+		return aic_errors[-err - 1000].text;
 	if (err < 0 && err > -1000) {
 		/* strerrordesc_np, unlike strerror, never writes a shared buffer. */
 		s = strerrordesc_np(-err);
@@ -31,4 +43,9 @@ const char *aic_strerror(int err)
 			return s;
 	}
 	return "unknown error";
+}
+
+const char *aic_error_name(int err)
+{
+	return is_aic_code(err) ? aic_errors[-err - 1000].name : NULL;
 }

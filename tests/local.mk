@@ -47,7 +47,7 @@ endif
 endif
 check_PROGRAMS += $(unit_tests)
 
-build_tests = tests/build/configure-options.sh
+build_tests = tests/build/configure-options.sh tests/build/libaic-symbols.sh
 
 # A fake NVML that answers from tests/fixtures/nvml/*.txt (dlopen'ed by lib/nvml.c).
 check_LTLIBRARIES = tests/fake/libfake_nvml.la

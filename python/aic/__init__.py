@@ -14,7 +14,8 @@
     w.stage, w.index                  # identity (w.rank / w.replica: the same number)
 
 A closed and drained channel raises aic.Closed from get(). Other failures
-raise aic.Error with .code (a negative errno or AIC_E* code) and a message.
+raise aic.Error with .code (a negative errno or AIC_E* code) and a message;
+aic.AIC_ECLOSED, aic.AIC_ENOLIB and aic.AIC_ENCCL are read from the library.
 The library is found through $AIC_LIBRARY, then libaic.so.0 on the
 loader's path.
 """
@@ -23,10 +24,6 @@ import errno
 import os
 
 __all__ = ["connect", "Worker", "Item", "Weights", "Error", "Closed"]
-
-AIC_ENOLIB = -1005
-AIC_ECLOSED = -1006
-AIC_ENCCL = -1008
 
 
 class Error(Exception):
@@ -52,6 +49,8 @@ def _load():
     lib = ctypes.CDLL(path)
     lib.aic_strerror.restype = ctypes.c_char_p
     lib.aic_strerror.argtypes = [ctypes.c_int]
+    lib.aic_error_name.restype = ctypes.c_char_p
+    lib.aic_error_name.argtypes = [ctypes.c_int]
     lib.aic_worker_connect.argtypes = [ctypes.POINTER(ctypes.c_void_p)]
     lib.aic_worker_close.argtypes = [ctypes.c_void_p]
     lib.aic_worker_stage.restype = ctypes.c_char_p
@@ -94,7 +93,23 @@ def _load():
     return lib
 
 
+def _error_codes(lib):
+    """The library's AIC_E* codes by name: consecutive from -1000 down, each named by
+    aic_error_name() (aic.h), so this module keeps no copy of their values."""
+    codes, code = {}, -1000
+    while True:
+        name = lib.aic_error_name(code)
+        if name is None:
+            return codes
+        codes[name.decode()] = code
+        code -= 1
+
+
 _lib = _load()
+_codes = _error_codes(_lib)
+AIC_ENOLIB = _codes["AIC_ENOLIB"]
+AIC_ECLOSED = _codes["AIC_ECLOSED"]
+AIC_ENCCL = _codes["AIC_ENCCL"]
 
 
 def _nccl_error(rc, what):

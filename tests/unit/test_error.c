@@ -43,6 +43,23 @@ static void strerror_unknown(void **state)
 	assert_string_equal(aic_strerror(-4000), "unknown error");
 }
 
+/* Bindings list the codes by name (aic.h): each AIC_E* code has its own, nothing else has one. */
+static void error_name(void **state)
+{
+	int a;
+
+	(void)state;
+	assert_string_equal(aic_error_name(AIC_ESPEC), "AIC_ESPEC");
+	assert_string_equal(aic_error_name(AIC_ECLOSED), "AIC_ECLOSED");
+	assert_string_equal(aic_error_name(AIC_ERROR_MIN), "AIC_ENCCL");
+	for (a = -1000; a >= AIC_ERROR_MIN; a--)
+		assert_true(!strncmp(aic_error_name(a), "AIC_E", 5));
+	assert_null(aic_error_name(0));
+	assert_null(aic_error_name(-ENOENT));
+	assert_null(aic_error_name(AIC_ERROR_MIN - 1));
+	assert_null(aic_error_name(1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -50,6 +67,7 @@ int main(void)
 		cmocka_unit_test(strerror_errno),
 		cmocka_unit_test(strerror_aic_codes_distinct),
 		cmocka_unit_test(strerror_unknown),
+		cmocka_unit_test(error_name),
 	};
 	return aic_test_run(tests);
 }

@@ -1,0 +1,289 @@
+/*
+ * Channels (aic.h): puts, zero-copy put buffers, gets and acks.
+ *
+ * A large item goes through this worker's ring in the node's arena
+ * (arena.h): written once, only its place travels to the agent. Smaller
+ * items, and any item when the ring stays full, travel inline in the frame.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* Puts in flight before aic_put waits for the agent to accept one. */
+#define PUT_WINDOW 64
+/* How long a put waits for room in a full ring before it sends the item inline. */
+#define RING_WAIT_MS 200
+
+/* A channel's id, from the agent's WELCOME; -ENOENT for a name the job has no channel of. */
+static int chan_id(const struct aic_worker *w, const char *name, uint32_t *id)
+{
+	json_t *v = json_object_get(w->channels, name);
+
+	if (!json_is_integer(v))
+		return -ENOENT;
+	*id = (uint32_t)json_integer_value(v);
+	return 0;
+}
+
+/*
+ * A block of len bytes in this worker's ring, or 0. A full ring means items
+ * are still queued or in flight: while puts of this worker wait for the
+ * channel, their answers come as consumers ack, which frees room, so wait
+ * for one rather than go inline.
+ */
+static int ring_block(struct aic_worker *w, size_t len, uint64_t *off)
+{
+	int rc;
+
+	*off = 0;
+	while (len >= AIC_ARENA_MIN_BYTES && len < AIC_ITEM_SHM && w->arena.base) {
+		uint32_t seen = aic_ring_frees(&w->arena, w->region);
+		if ((*off = aic_ring_alloc(&w->arena, w->region, len)))
+			break;
+		if (w->puts_out > 0) {
+			rc = aic__settle_puts(w, w->puts_out - 1);
+			if (rc)
+				return rc;
+			continue;
+		}
+		/*
+		 * Every put was accepted: the ring is full of items queued or held
+		 * by consumers, and the agent gives blocks back as they are acked.
+		 * Wait for one, unless the last wait went by with none given back
+		 * (consumers holding every item while they wait for more): then go
+		 * inline at once rather than stall each put.
+		 */
+		if ((w->stalled && seen == w->stalled_at) ||
+		    !aic_ring_wait(&w->arena, w->region, seen, RING_WAIT_MS)) {
+			w->stalled = true;
+			w->stalled_at = seen;
+			break;
+		}
+	}
+	return 0;
+}
+
+/* Whether buf is in this worker's own ring: a block of aic_put_buffer's. */
+static bool in_own_ring(const struct aic_worker *w, const void *buf)
+{
+	const uint8_t *b = buf;
+
+	return w->arena.base && b > w->arena.base + w->region &&
+	       b < w->arena.base + w->region + w->arena.region_size;
+}
+
+/*
+ * The put itself, once the channel's id is known: settles earlier puts as
+ * the window requires, then sends the item, from the ring block at `off`
+ * (PUT_SHM: only its place travels) or inline from data, and waits for its
+ * answer when the caller wants the id or a timeout. A ring block is the
+ * agent's once sent; on an error before that it is given back.
+ */
+static int put_item(struct aic_worker *w, uint32_t c, uint64_t off, const void *data, size_t len,
+		    uint64_t version, int timeout_ms, uint64_t *id)
+{
+	uint8_t head[28];
+	bool wait = id || timeout_ms >= 0;
+	int rc;
+
+	/*
+	 * Puts are pipelined: up to PUT_WINDOW in flight, so items stream without
+	 * a round trip each; the agent still accepts them only as the channel's
+	 * capacity allows, so a full channel stops the producer here. A caller
+	 * that wants the id or a timeout waits for this put's own answer.
+	 */
+	rc = aic__settle_puts(w, wait ? 0 : PUT_WINDOW - 1);
+	if (!rc && w->put_error) {
+		rc = w->put_error;
+		w->put_error = 0;
+	}
+	if (rc) {
+		aic_ring_free(&w->arena, off);
+		return rc;
+	}
+	aic_put_u32(head, c);
+	aic_put_u64(head + 4, version);
+	aic_put_u32(head + 12, aic__wire_timeout(timeout_ms));
+	if (off) {
+		aic_put_u64(head + 16, off);
+		aic_put_u32(head + 24, (uint32_t)len);
+		rc = aic__send_frame(w, AIC_MSG_PUT_SHM, head, 28, NULL, 0);
+	} else {
+		rc = aic__send_frame(w, AIC_MSG_PUT, head, 16, data, len);
+	}
+	if (rc)
+		return rc;
+	w->puts_out++;
+	if (!wait)
+		return 0;
+	rc = aic__recv_frame(w);
+	if (rc)
+		return rc;
+	w->puts_out--;
+	if (w->frame.type == AIC_MSG_PUT_ERR)
+		return aic__json_code(&w->frame);
+	if (w->frame.type != AIC_MSG_PUT_OK || w->frame.length < 8)
+		return AIC_EPROTO;
+	if (id)
+		*id = aic_get_u64(w->frame.payload);
+	return 0;
+}
+
+int aic_put(struct aic_worker *w, const char *chan, const void *data, size_t len, uint64_t version,
+	    int timeout_ms, uint64_t *id)
+{
+	uint64_t off = 0;
+	uint32_t c;
+	int rc = chan_id(w, chan, &c);
+
+	/* A large item is written once, into this worker's arena region; only its place travels. */
+	if (!rc)
+		rc = ring_block(w, len, &off);
+	if (rc)
+		return rc;
+	if (off)
+		memcpy(w->arena.base + off, data, len);
+	return put_item(w, c, off, data, len, version, timeout_ms, id);
+}
+
+int aic_put_buffer(struct aic_worker *w, size_t len, void **buf)
+{
+	uint64_t off;
+	int rc = ring_block(w, len, &off);
+
+	*buf = NULL;
+	if (rc)
+		return rc;
+	if (off) {
+		*buf = w->arena.base + off;
+		return 0;
+	}
+	return aic__heap_buffer(len, buf);
+}
+
+int aic_put_commit(struct aic_worker *w, const char *chan, void *buf, size_t len,
+		   uint64_t version, int timeout_ms, uint64_t *id)
+{
+	uint32_t c;
+	int rc;
+
+	if (!buf)
+		return -EINVAL;
+	rc = chan_id(w, chan, &c);
+	if (rc) {
+		aic_put_discard(w, buf);
+		return rc;
+	}
+	if (in_own_ring(w, buf)) {
+		uint64_t off = (uint64_t)((uint8_t *)buf - w->arena.base);
+		if (!aic_ring_valid(&w->arena, w->region, off, len)) {
+			aic_ring_free(&w->arena, off);
+			return -EINVAL; /* longer than the buffer */
+		}
+		return put_item(w, c, off, NULL, len, version, timeout_ms, id);
+	}
+	if (len > aic__heap_len(buf)) {
+		aic__heap_free(buf);
+		return -EINVAL;
+	}
+	rc = put_item(w, c, 0, buf, len, version, timeout_ms, id);
+	aic__heap_free(buf);
+	return rc;
+}
+
+void aic_put_discard(struct aic_worker *w, void *buf)
+{
+	if (in_own_ring(w, buf))
+		aic_ring_free(&w->arena, (uint64_t)((uint8_t *)buf - w->arena.base));
+	else
+		aic__heap_free(buf);
+}
+
+int aic_get(struct aic_worker *w, const char *chan, struct aic_item *items, size_t max, size_t *n,
+	    int timeout_ms)
+{
+	uint8_t req[12];
+	const uint8_t *p, *end;
+	uint32_t c, count, flags, i;
+	int rc = chan_id(w, chan, &c);
+
+	*n = 0;
+	if (rc)
+		return rc;
+	if (max == 0 || max > 1u << 20)
+		return -EINVAL;
+	aic_put_u32(req, c);
+	aic_put_u32(req + 4, (uint32_t)max);
+	aic_put_u32(req + 8, aic__wire_timeout(timeout_ms));
+	rc = aic__send_frame(w, AIC_MSG_GET, req, sizeof(req), NULL, 0);
+	if (!rc)
+		rc = aic__recv_reply(w);
+	if (rc)
+		return rc;
+	if (w->frame.type != AIC_MSG_ITEMS || w->frame.length < 8)
+		return aic__frame_error(w);
+	p = w->frame.payload;
+	end = p + w->frame.length;
+	count = aic_get_u32(p);
+	flags = aic_get_u32(p + 4);
+	p += 8;
+	for (i = 0; i < count && i < max; i++) {
+		struct aic_item_hdr h;
+		if (end - p < AIC_ITEM_HEADER)
+			return AIC_EPROTO;
+		aic_item_hdr_decode(p, &h);
+		items[i].producer = h.producer;
+		items[i].id = h.id;
+		items[i].version = h.version;
+		items[i].len = h.len;
+		p += AIC_ITEM_HEADER;
+		if (items[i].len & AIC_ITEM_SHM) {
+			/* In the arena: read where the producer (or this node's agent) wrote it. */
+			uint64_t at = end - p >= 8 ? aic_get_u64(p) : 0;
+			items[i].len &= ~(size_t)AIC_ITEM_SHM;
+			if (!w->arena.base || !at || at > w->arena.size ||
+			    items[i].len > w->arena.size - at)
+				return AIC_EPROTO;
+			items[i].data = w->arena.base + at;
+			p += 8;
+			continue;
+		}
+		if ((size_t)(end - p) < items[i].len)
+			return AIC_EPROTO;
+		items[i].data = p;
+		p += items[i].len;
+	}
+	*n = i;
+	if (i == 0 && (flags & AIC_ITEMS_EOF))
+		return AIC_ECLOSED;
+	return 0;
+}
+
+int aic_ack(struct aic_worker *w, const char *chan, const struct aic_item *items, size_t n)
+{
+	uint8_t *buf;
+	uint32_t c;
+	size_t i;
+	int rc = chan_id(w, chan, &c);
+
+	if (rc)
+		return rc;
+	if (n == 0)
+		return 0;
+	buf = malloc(8 + n * AIC_ACK_ENTRY);
+	if (!buf)
+		return -ENOMEM;
+	aic_put_u32(buf, c);
+	aic_put_u32(buf + 4, (uint32_t)n);
+	for (i = 0; i < n; i++)
+		aic_ack_encode(buf + 8 + i * AIC_ACK_ENTRY, items[i].producer, items[i].id);
+	rc = aic__send_frame(w, AIC_MSG_ACK, buf, 8 + n * AIC_ACK_ENTRY, NULL, 0);
+	free(buf);
+	return rc;
+}

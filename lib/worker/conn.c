@@ -1,0 +1,266 @@
+/*
+ * The worker's connection to its node agent (aic.h): connect and close,
+ * identity, and the frames every other file of lib/worker/ sends and reads
+ * on it (internal.h).
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static int write_all(int fd, const struct iovec *iov, int n)
+{
+	struct iovec v[4];
+	int i = 0;
+
+	memcpy(v, iov, (size_t)n * sizeof(*v));
+	for (;;) {
+		ssize_t w;
+		/* Skip what is written, empty parts included. */
+		while (i < n && v[i].iov_len == 0)
+			i++;
+		if (i == n)
+			return 0;
+		w = writev(fd, v + i, n - i);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EPIPE;
+		while (i < n && (size_t)w >= v[i].iov_len) {
+			w -= (ssize_t)v[i].iov_len;
+			i++;
+		}
+		if (i < n) {
+			v[i].iov_base = (char *)v[i].iov_base + w;
+			v[i].iov_len -= (size_t)w;
+		}
+	}
+}
+
+static int read_all(int fd, void *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t r = read(fd, (char *)buf + got, len - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r == 0 ? AIC_ECLOSED : -errno;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+int aic__send_frame(struct aic_worker *w, uint16_t type, const void *a, size_t alen,
+		    const void *b, size_t blen)
+{
+	uint8_t hdr[AIC_WIRE_HEADER];
+	struct iovec iov[3] = {{hdr, sizeof(hdr)}, {(void *)a, alen}, {(void *)b, blen}};
+
+	if (alen + blen > AIC_WIRE_MAX_PAYLOAD)
+		return -EMSGSIZE;
+	aic_wire_header(hdr, type, (uint32_t)(alen + blen));
+	return write_all(w->fd, iov, 3);
+}
+
+int aic__recv_frame(struct aic_worker *w)
+{
+	uint8_t hdr[AIC_WIRE_HEADER];
+	long used;
+	uint32_t n;
+	int rc;
+
+	rc = read_all(w->fd, hdr, sizeof(hdr));
+	if (rc)
+		return rc;
+	n = aic_get_u32(hdr + 8);
+	if (n > AIC_WIRE_MAX_PAYLOAD)
+		return -EMSGSIZE;
+	if (w->rx_cap < AIC_WIRE_HEADER + (size_t)n) {
+		uint8_t *nb = realloc(w->rx, AIC_WIRE_HEADER + (size_t)n);
+		if (!nb)
+			return -ENOMEM;
+		w->rx = nb;
+		w->rx_cap = AIC_WIRE_HEADER + (size_t)n;
+	}
+	memcpy(w->rx, hdr, sizeof(hdr));
+	rc = read_all(w->fd, w->rx + AIC_WIRE_HEADER, n);
+	if (rc)
+		return rc;
+	used = aic_wire_decode(w->rx, AIC_WIRE_HEADER + (size_t)n, &w->frame);
+	return used > 0 ? 0 : AIC_EPROTO;
+}
+
+int aic__json_code(const struct aic_frame *f)
+{
+	json_t *m = json_loadb((const char *)f->payload, f->length, 0, NULL);
+	int code = AIC_EPROTO;
+
+	if (m && json_is_integer(json_object_get(m, "code")))
+		code = (int)json_integer_value(json_object_get(m, "code"));
+	json_decref(m);
+	return code < 0 ? code : AIC_EPROTO;
+}
+
+int aic__recv_reply(struct aic_worker *w)
+{
+	int rc;
+
+	for (;;) {
+		rc = aic__recv_frame(w);
+		if (rc)
+			return rc;
+		if (w->frame.type == AIC_MSG_PUT_OK || w->frame.type == AIC_MSG_PUT_ERR) {
+			w->puts_out--;
+			if (w->frame.type == AIC_MSG_PUT_ERR && !w->put_error)
+				w->put_error = aic__json_code(&w->frame);
+			continue;
+		}
+		return 0;
+	}
+}
+
+int aic__settle_puts(struct aic_worker *w, int left)
+{
+	int rc;
+
+	while (w->puts_out > left) {
+		rc = aic__recv_frame(w);
+		if (rc)
+			return rc;
+		if (w->frame.type != AIC_MSG_PUT_OK && w->frame.type != AIC_MSG_PUT_ERR)
+			return AIC_EPROTO;
+		w->puts_out--;
+		if (w->frame.type == AIC_MSG_PUT_ERR && !w->put_error)
+			w->put_error = aic__json_code(&w->frame);
+	}
+	return 0;
+}
+
+int aic__frame_error(const struct aic_worker *w)
+{
+	return w->frame.type == AIC_MSG_ERROR ? aic__json_code(&w->frame) : AIC_EPROTO;
+}
+
+int aic_worker_connect(struct aic_worker **out)
+{
+	const char *agent = getenv("AIC_AGENT"), *token = getenv("AIC_TOKEN");
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	char host[64], *colon, *text;
+	struct aic_worker *w;
+	json_t *hello, *m;
+	int one = 1, rc;
+
+	*out = NULL;
+	if (!agent || !token || strlen(agent) >= sizeof(host))
+		return -ENOENT;
+	snprintf(host, sizeof(host), "%s", agent);
+	colon = strrchr(host, ':');
+	if (!colon)
+		return -EINVAL;
+	*colon = '\0';
+	sa.sin_port = htons((uint16_t)atoi(colon + 1));
+	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+		return -EINVAL;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	snprintf(w->stage, sizeof(w->stage), "%s", getenv("AIC_STAGE") ?: "");
+	w->index = atoi(getenv("AIC_INDEX") ?: "0");
+	/*
+	 * The node's arena (arena.h), when the agent gave one: a fast path, never
+	 * required (without one, base stays NULL and items travel inline).
+	 */
+	aic_arena_attach(&w->arena, getenv("AIC_ARENA"), &w->region);
+	aic__nccl_groups_parse(w, getenv("AIC_WEIGHTS_NCCL"));
+	w->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (w->fd < 0 || connect(w->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		rc = -errno;
+		goto out_free;
+	}
+	setsockopt(w->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	hello = json_pack("{s:s,s:s,s:s,s:i}", "role", "worker", "token", token, "stage", w->stage,
+			  "index", w->index);
+	if (hello && w->arena.base)
+		json_object_set_new(hello, "arena", json_integer((json_int_t)w->region));
+	text = hello ? json_dumps(hello, JSON_COMPACT) : NULL;
+	json_decref(hello);
+	if (!text) {
+		rc = -ENOMEM;
+		goto out_free;
+	}
+	rc = aic__send_frame(w, AIC_MSG_HELLO, text, strlen(text), NULL, 0);
+	free(text);
+	if (!rc)
+		rc = aic__recv_frame(w);
+	if (rc)
+		goto out_free;
+	if (w->frame.type != AIC_MSG_WELCOME) {
+		rc = w->frame.type == AIC_MSG_REJECT ? AIC_EAUTH : AIC_EPROTO;
+		goto out_free;
+	}
+	m = json_loadb((const char *)w->frame.payload, w->frame.length, 0, NULL);
+	w->channels = json_incref(json_object_get(m, "channels"));
+	w->weights = json_incref(json_object_get(m, "weights"));
+	/* Another connection writes this region (a forked parent, say): not this one. */
+	if (!json_is_true(json_object_get(m, "arena")))
+		aic_arena_detach(&w->arena);
+	json_decref(m);
+	if (!w->channels)
+		w->channels = json_object();
+	if (!w->weights)
+		w->weights = json_object();
+	*out = w;
+	return 0;
+out_free:
+	aic_worker_close(w);
+	return rc;
+}
+
+void aic_worker_close(struct aic_worker *w)
+{
+	if (!w)
+		return;
+	/* Every pipelined put must be in the channel before the connection goes. */
+	if (w->fd >= 0 && w->puts_out > 0)
+		aic__settle_puts(w, 0);
+	if (w->fd >= 0)
+		close(w->fd);
+	if (w->wbuf.buf && !w->wbuf.off)
+		aic__heap_free(w->wbuf.buf); /* a slot is let go by the agent when the connection goes */
+	json_decref(w->channels);
+	json_decref(w->weights);
+	aic_arena_detach(&w->arena);
+	aic__nccl_groups_release(w);
+	free(w->rx);
+	free(w);
+}
+
+const char *aic_worker_stage(const struct aic_worker *w)
+{
+	return w->stage;
+}
+
+int aic_worker_index(const struct aic_worker *w)
+{
+	return w->index;
+}
+
+int aic_in_place(const struct aic_worker *w, const void *p)
+{
+	const uint8_t *b = p;
+
+	return w->arena.base && b >= w->arena.base && b < w->arena.base + w->arena.size;
+}

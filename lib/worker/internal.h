@@ -1,0 +1,132 @@
+/*
+ * Private to lib/worker/: struct aic_worker, and what its files share.
+ *
+ * The worker API (aic.h) is one blocking socket to the node agent, plus
+ * the node's shared-memory arena when the agent gives one. conn.c opens and
+ * closes it and reads and writes its frames; chan.c puts, gets and acks
+ * channel items; weights.c publishes and receives weight versions;
+ * nccl.c broadcasts them between GPUs; metric.c reports metrics. Nothing
+ * here is exported from libaic.so (lib/libaic.lds), nor installed.
+ *
+ * A struct aic_worker is one thread's: nothing here locks.
+ */
+#ifndef AIC_WORKER_INTERNAL_H
+#define AIC_WORKER_INTERNAL_H
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aic.h"
+#include "arena.h"
+#include "nccl.h"
+#include "wire.h"
+
+/* This process's place in a weight stream's NCCL group, and its communicator. */
+struct nccl_group {
+	char stream[64];
+	int rank, nranks;
+	void *comm;		/* NULL until the first broadcast */
+	struct aic_nccl_id id;	/* the communicator's */
+};
+
+#define MAX_NCCL_GROUPS 8
+
+struct aic_worker {
+	int fd;
+	int puts_out;	/* puts sent, not yet answered */
+	int put_error;	/* the first failure of a pipelined put, reported by the next call */
+	char stage[64];
+	int index;
+	json_t *channels; /* name -> id, from the agent's WELCOME */
+	json_t *weights;  /* stream name -> id */
+	uint8_t *rx;	  /* the last frame read; items point into it */
+	size_t rx_cap;
+	struct aic_arena arena; /* base NULL: none */
+	size_t region;		/* this worker's region of it */
+	struct nccl_group nccl[MAX_NCCL_GROUPS]; /* from AIC_WEIGHTS_NCCL */
+	int n_nccl;
+	struct aic_frame frame;
+	bool stalled;	     /* a wait for room in the ring timed out, */
+	uint32_t stalled_at; /* with the ring's free count at this */
+	/* The version being written in place (aic_weights_buffer), until committed. */
+	struct {
+		void *buf; /* NULL: none */
+		uint64_t off; /* its arena slot, or 0: buf is in the heap */
+		uint64_t version;
+		size_t len;
+		size_t written; /* announced by aic_weights_written */
+		uint32_t stream;
+		bool skip; /* not newer than the agent's: commit sends nothing */
+	} wbuf;
+};
+
+/*
+ * conn.c: frames on the connection to the agent. Each returns 0 or a
+ * negative code; a failure leaves the connection unusable.
+ */
+
+/* Sends one frame of `type` whose payload is a then b (either may be empty). */
+int aic__send_frame(struct aic_worker *w, uint16_t type, const void *a, size_t alen,
+		    const void *b, size_t blen);
+/* Reads the next frame into w->frame (its payload in w->rx, valid until the next read). */
+int aic__recv_frame(struct aic_worker *w);
+/*
+ * Reads the next frame that is not the answer to a pipelined put; answers
+ * to puts met on the way are counted (and their first error kept).
+ */
+int aic__recv_reply(struct aic_worker *w);
+/* Waits until at most `left` puts are unanswered. */
+int aic__settle_puts(struct aic_worker *w, int left);
+/* A PUT_ERR or ERROR frame's code (its JSON's "code"), AIC_EPROTO when it has none. */
+int aic__json_code(const struct aic_frame *f);
+/* An ERROR frame's code, or AIC_EPROTO for an unexpected frame. */
+int aic__frame_error(const struct aic_worker *w);
+
+/* nccl.c: AIC_WEIGHTS_NCCL ("stream:rank:nranks[,...]") into w->nccl. */
+void aic__nccl_groups_parse(struct aic_worker *w, const char *v);
+/* Destroys the groups' communicators (aic_worker_close). */
+void aic__nccl_groups_release(struct aic_worker *w);
+
+/* A wait in the wire's terms: < 0 is forever. */
+static inline uint32_t aic__wire_timeout(int ms)
+{
+	return ms < 0 ? AIC_WIRE_FOREVER : (uint32_t)ms;
+}
+
+/*
+ * A heap buffer that knows its length (HEAP_PREFIX bytes before it): what
+ * aic_put_buffer and aic_weights_buffer give when the arena cannot. Freed
+ * with aic__heap_free (NULL: nothing).
+ */
+#define HEAP_PREFIX 16
+static inline int aic__heap_buffer(size_t len, void **buf)
+{
+	uint8_t *p = len < SIZE_MAX - HEAP_PREFIX ? malloc(HEAP_PREFIX + len) : NULL;
+
+	if (!p)
+		return -ENOMEM;
+	memcpy(p, &len, sizeof(len));
+	*buf = p + HEAP_PREFIX;
+	return 0;
+}
+
+static inline size_t aic__heap_len(const void *buf)
+{
+	size_t len;
+
+	memcpy(&len, (const uint8_t *)buf - HEAP_PREFIX, sizeof(len));
+	return len;
+}
+
+static inline void aic__heap_free(void *buf)
+{
+	if (buf)
+		free((uint8_t *)buf - HEAP_PREFIX);
+}
+
+#endif
