@@ -14,7 +14,7 @@ if HAVE_CMOCKA
 unit_tests += tests/unit/test_error tests/unit/test_spec tests/unit/test_topo tests/unit/test_place \
 	tests/unit/test_arena tests/unit/test_domain tests/unit/test_procenv
 unit_cppflags = $(AM_CPPFLAGS) $(CMOCKA_CPPFLAGS) $(JANSSON_CPPFLAGS)
-unit_ldadd = lib/libaic.la $(CMOCKA_LIBS) $(JANSSON_LIBS)
+unit_ldadd = lib/libaic_core.la $(core_libs) $(CMOCKA_LIBS) $(JANSSON_LIBS)
 tests_unit_test_error_SOURCES = tests/unit/test_error.c tests/unit/aic_test.h
 tests_unit_test_error_CPPFLAGS = $(unit_cppflags)
 tests_unit_test_error_LDADD = $(unit_ldadd)
@@ -62,7 +62,7 @@ tests_fake_libfake_nccl_la_LDFLAGS = -module -avoid-version -shared -rpath /nowh
 # them under libFuzzer).
 check_PROGRAMS += tests/fuzz/fuzz_spec
 tests_fuzz_fuzz_spec_SOURCES = tests/fuzz/fuzz_spec.c tests/fuzz/replay.h
-tests_fuzz_fuzz_spec_LDADD = lib/libaic.la
+tests_fuzz_fuzz_spec_LDADD = lib/libaic_core.la $(core_libs)
 fuzz_tests = tests/fuzz/replay-spec.sh
 EXTRA_DIST += $(fuzz_tests) tests/fuzz/corpus
 
