@@ -5,7 +5,7 @@
 noinst_LTLIBRARIES = lib/libaic_core.la
 # The job spec: YAML in, plain structs out.
 spec_sources = \
-	lib/spec.c lib/spec.h
+	lib/spec/spec.c lib/spec.h
 
 # The worker API (aic.h): what every worker process loads.
 worker_sources = \
