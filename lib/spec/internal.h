@@ -190,6 +190,13 @@ struct spec_section {
 void aic__spec_map(struct spec_ctx *c, yaml_node_t *n, const struct spec_key *keys, void *base,
 		   const char *path, const char *where);
 
+/*
+ * Appends the names of `keys` to sb, each between `quote`s, separated by
+ * ", " and by `last` before the last one: "a, b and c".
+ */
+void aic__spec_key_list(struct aic_strbuf *sb, const struct spec_key *keys, const char *quote,
+			const char *last);
+
 /* Sets every field of `base` that `keys` give a default. */
 void aic__spec_defaults(const struct spec_key *keys, void *base);
 

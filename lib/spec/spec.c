@@ -79,11 +79,14 @@ int aic_spec_parse(const char *buf, size_t len, const char *path, struct aic_spe
 		aic__spec_err_at(&c, (struct aic_mark){1, 1},
 				 "the spec is empty: expected a mapping with 'stages'");
 	} else if (root->type != YAML_MAPPING_NODE) {
+		struct aic_strbuf keys;
 		char b[SPEC_SHOW_MAX];
-		aic__spec_err(&c, root,
-			      "expected a mapping with 'name', 'stages', 'channels', 'weights' and "
-			      "'restart' at the top, got %s",
-			      aic__spec_show(root, b, sizeof(b)));
+
+		aic_strbuf_init(&keys);
+		aic__spec_key_list(&keys, aic__spec_top_keys, "'", " and ");
+		aic__spec_err(&c, root, "expected a mapping with %s at the top, got %s",
+			      keys.buf ? keys.buf : "'stages'", aic__spec_show(root, b, sizeof(b)));
+		aic_strbuf_release(&keys);
 	} else {
 		aic__spec_take(&c, root);
 		aic__spec_map(&c, root, aic__spec_top_keys, c.spec, "", "the spec");

@@ -19,6 +19,16 @@
 /* Room for "stages.NAME.restart.backoff_ms" and the like: names are at most 64. */
 #define WHAT_MAX 160
 
+void aic__spec_key_list(struct aic_strbuf *sb, const struct spec_key *keys, const char *quote,
+			const char *last)
+{
+	const struct spec_key *key;
+
+	for (key = keys; key->name; key++)
+		aic_strbuf_printf(sb, "%s%s%s%s", key == keys ? "" : key[1].name ? ", " : last, quote,
+				  key->name, quote);
+}
+
 static size_t levenshtein(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b), i, j, prev, cur[64];
@@ -70,8 +80,7 @@ static const struct spec_key *known(struct spec_ctx *c, const struct spec_key *k
 		return NULL;
 	}
 	aic_strbuf_init(&all);
-	for (key = keys; key->name; key++)
-		aic_strbuf_printf(&all, "%s%s", key == keys ? "" : ", ", key->name);
+	aic__spec_key_list(&all, keys, "", ", ");
 	aic__spec_err(c, k, "%s: unknown key %s (expected one of: %s)", where,
 		      aic__spec_show(k, b, sizeof(b)), all.buf ? all.buf : "");
 	aic_strbuf_release(&all);
@@ -85,19 +94,17 @@ static void read_entries(struct spec_ctx *c, const struct spec_section *sec, yam
 static void read_map(struct spec_ctx *c, const struct spec_key *key, yaml_node_t *v, void *field,
 		     const char *what)
 {
-	const struct spec_key *sub;
 	struct aic_strbuf names;
 	char b[SPEC_SHOW_MAX];
 
 	if (!aic__spec_take(c, v))
 		return;
 	if (v->type == YAML_MAPPING_NODE) {
-		aic__spec_map(c, v, key->sub, field, key->name, what);
+		aic__spec_map(c, v, key->sub, field, what, what);
 		return;
 	}
 	aic_strbuf_init(&names);
-	for (sub = key->sub; sub->name; sub++)
-		aic_strbuf_printf(&names, "%s%s", sub == key->sub ? "" : ", ", sub->name);
+	aic__spec_key_list(&names, key->sub, "", ", ");
 	aic__spec_err(c, v, "%s: expected a mapping {%s}, got %s", what, names.buf ? names.buf : "",
 		      aic__spec_show(v, b, sizeof(b)));
 	aic_strbuf_release(&names);
