@@ -131,7 +131,7 @@ enum spec_type {
 	SPEC_ENV,     /* char **: a mapping NAME: value, as "NAME=value" strings */
 	SPEC_MAP,     /* a struct at `field`, whose own keys are `sub` */
 	SPEC_ENTRIES, /* a mapping NAME: {...} of `section`'s entries (in struct aic_spec) */
-	SPEC_CUSTOM,  /* anything else: `parse` reads it */
+	SPEC_CUSTOM,  /* anything else: `parse` reads it (`field` only says where to) */
 };
 
 struct spec_section;

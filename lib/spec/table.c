@@ -24,9 +24,11 @@ void aic__spec_key_list(struct aic_strbuf *sb, const struct spec_key *keys, cons
 {
 	const struct spec_key *key;
 
-	for (key = keys; key->name; key++)
-		aic_strbuf_printf(sb, "%s%s%s%s", key == keys ? "" : key[1].name ? ", " : last, quote,
-				  key->name, quote);
+	for (key = keys; key->name; key++) {
+		const char *sep = key == keys ? "" : key[1].name ? ", " : last;
+
+		aic_strbuf_printf(sb, "%s%s%s%s", sep, quote, key->name, quote);
+	}
 }
 
 static size_t levenshtein(const char *a, const char *b)

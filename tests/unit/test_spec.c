@@ -348,18 +348,18 @@ static void errors_graph(void **state)
  * the key's full path and range. A row with a wrong field, range or path
  * fails here.
  */
-static int get_ranks(const struct aic_spec *s) { return s->stages[0].ranks; }
-static int get_gpus(const struct aic_spec *s) { return s->stages[0].gpus; }
-static int get_cpus(const struct aic_spec *s) { return s->stages[0].cpus; }
-static int get_rep_max(const struct aic_spec *s) { return s->stages[0].replicas_max; }
-static int get_rep_min(const struct aic_spec *s) { return s->stages[0].replicas_min; }
-static int get_st_rmax(const struct aic_spec *s) { return s->stages[0].restart.max; }
-static int get_st_rbackoff(const struct aic_spec *s) { return s->stages[0].restart.backoff_ms; }
-static int get_rmax(const struct aic_spec *s) { return s->restart.max; }
-static int get_rbackoff(const struct aic_spec *s) { return s->restart.backoff_ms; }
-static int get_capacity(const struct aic_spec *s) { return s->channels[0].capacity; }
-static int get_epochs(const struct aic_spec *s) { return s->channels[0].epochs; }
-static int get_staleness(const struct aic_spec *s) { return s->weights[0].max_staleness; }
+enum where { STAGE, CHANNEL, WEIGHTS, TOP };
+
+/* The int at `offset` in the first stage, channel or weights, or in the spec. */
+static int int_at(const struct aic_spec *s, enum where w, size_t offset)
+{
+	const char *base = w == STAGE	  ? (const char *)&s->stages[0]
+			   : w == CHANNEL ? (const char *)&s->channels[0]
+			   : w == WEIGHTS ? (const char *)&s->weights[0]
+					  : (const char *)s;
+
+	return *(const int *)(base + offset);
+}
 
 static void int_keys_ranges(void **state)
 {
@@ -369,37 +369,47 @@ static void int_keys_ranges(void **state)
 	static const struct {
 		const char *fmt, *key, *what;
 		long min, max;
-		int (*get)(const struct aic_spec *);
+		enum where in;
+		size_t offset;
 	} cases[] = {
-		{one, "ranks", "stages.a.ranks", 1, 100000, get_ranks},
-		{one, "gpus", "stages.a.gpus", 0, 1024, get_gpus},
-		{one, "cpus", "stages.a.cpus", 0, 4096, get_cpus},
-		{one, "replicas", "stages.a.replicas", 1, 100000, get_rep_max},
+		{one, "ranks", "stages.a.ranks", 1, 100000, STAGE,
+		 offsetof(struct aic_stage, ranks)},
+		{one, "gpus", "stages.a.gpus", 0, 1024, STAGE, offsetof(struct aic_stage, gpus)},
+		{one, "cpus", "stages.a.cpus", 0, 4096, STAGE, offsetof(struct aic_stage, cpus)},
+		{one, "replicas", "stages.a.replicas", 1, 100000, STAGE,
+		 offsetof(struct aic_stage, replicas_max)},
 		{"stages:\n  a: {command: c, replicas: {max: 100000, %s: %ld}}\n", "min",
-		 "stages.a.replicas.min", 0, 100000, get_rep_min},
+		 "stages.a.replicas.min", 0, 100000, STAGE,
+		 offsetof(struct aic_stage, replicas_min)},
 		{"stages:\n  a: {command: c, replicas: {min: 0, %s: %ld}}\n", "max",
-		 "stages.a.replicas.max", 1, 100000, get_rep_max},
-		{"stages:\n  a: {command: c, restart: {%s: %ld}}\n", "max", "stages.a.restart.max", 0,
-		 1000000, get_st_rmax},
+		 "stages.a.replicas.max", 1, 100000, STAGE,
+		 offsetof(struct aic_stage, replicas_max)},
+		{"stages:\n  a: {command: c, restart: {%s: %ld}}\n", "max", "stages.a.restart.max",
+		 0, 1000000, STAGE, offsetof(struct aic_stage, restart.max)},
 		{"stages:\n  a: {command: c, restart: {%s: %ld}}\n", "backoff_ms",
-		 "stages.a.restart.backoff_ms", 0, 3600000, get_st_rbackoff},
-		{"stages:\n  a: {command: c}\nrestart: {%s: %ld}\n", "max", "restart.max", 0, 1000000,
-		 get_rmax},
-		{"stages:\n  a: {command: c}\nrestart: {%s: %ld}\n", "backoff_ms", "restart.backoff_ms",
-		 0, 3600000, get_rbackoff},
-		{chan, "capacity", "channels.x.capacity", 1, 16777216, get_capacity},
-		{chan, "epochs", "channels.x.epochs", 1, 1000000, get_epochs},
+		 "stages.a.restart.backoff_ms", 0, 3600000, STAGE,
+		 offsetof(struct aic_stage, restart.backoff_ms)},
+		{"stages:\n  a: {command: c}\nrestart: {%s: %ld}\n", "max", "restart.max", 0,
+		 1000000, TOP, offsetof(struct aic_spec, restart.max)},
+		{"stages:\n  a: {command: c}\nrestart: {%s: %ld}\n", "backoff_ms",
+		 "restart.backoff_ms", 0, 3600000, TOP,
+		 offsetof(struct aic_spec, restart.backoff_ms)},
+		{chan, "capacity", "channels.x.capacity", 1, 16777216, CHANNEL,
+		 offsetof(struct aic_channel, capacity)},
+		{chan, "epochs", "channels.x.epochs", 1, 1000000, CHANNEL,
+		 offsetof(struct aic_channel, epochs)},
 		{"stages:\n  a: {command: c, weights_to: w}\n  b: {command: c, weights_from: w}\n"
 		 "weights: {w: {%s: %ld}}\n",
-		 "max_staleness", "weights.w.max_staleness", 0, 1000000, get_staleness},
+		 "max_staleness", "weights.w.max_staleness", 0, 1000000, WEIGHTS,
+		 offsetof(struct aic_weights, max_staleness)},
 	};
 	char text[512], want[256];
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		long ends[2] = {cases[i].min, cases[i].max}, out[2] = {cases[i].min - 1,
-								       cases[i].max + 1};
+		long ends[2] = {cases[i].min, cases[i].max},
+		     out[2] = {cases[i].min - 1, cases[i].max + 1};
 		int e;
 
 		for (e = 0; e < 2; e++) {
@@ -407,7 +417,7 @@ static void int_keys_ranges(void **state)
 
 			snprintf(text, sizeof(text), cases[i].fmt, cases[i].key, ends[e]);
 			spec = parse_ok(text);
-			assert_int_equal(cases[i].get(spec), ends[e]);
+			assert_int_equal(int_at(spec, cases[i].in, cases[i].offset), ends[e]);
 			aic_spec_free(spec);
 
 			snprintf(text, sizeof(text), cases[i].fmt, cases[i].key, out[e]);
@@ -461,10 +471,12 @@ static void table_defaults(void **state)
 static void errors_each_type(void **state)
 {
 	(void)state;
-	expect_error("stages:\n  a: {command: c, ranks: two}\n",
-		     "job.yaml:2:26: stages.a.ranks: expected an integer from 1 to 100000, got 'two'");
-	expect_error("stages:\n  a: {command: c, outputs: x}\nchannels: {x: {sink: s, compress: 1}}\n",
-		     "job.yaml:3:35: channels.x.compress: expected true or false, got '1'");
+	expect_error(
+		"stages:\n  a: {command: c, ranks: two}\n",
+		"job.yaml:2:26: stages.a.ranks: expected an integer from 1 to 100000, got 'two'");
+	expect_error(
+		"stages:\n  a: {command: c, outputs: x}\nchannels: {x: {sink: s, compress: 1}}\n",
+		"job.yaml:3:35: channels.x.compress: expected true or false, got '1'");
 	expect_error("stages:\n  a: {command: c, outputs: x}\nchannels: {x: {sink: [s]}}\n",
 		     "job.yaml:3:22: channels.x.sink: expected a string, got a list");
 	expect_error("stages:\n  a: {command: c, weights_to: 'a b'}\n",
@@ -478,7 +490,8 @@ static void errors_each_type(void **state)
 	expect_error("stages:\n  a: {command: c, env: A=1}\n",
 		     "job.yaml:2:24: stages.a.env: expected a mapping of NAME: value, got 'A=1'");
 	expect_error("stages:\n  a: {command: c, restart: [1]}\n",
-		     "job.yaml:2:28: stages.a.restart: expected a mapping {max, backoff_ms}, got a list");
+		     "job.yaml:2:28: stages.a.restart: expected a mapping {max, backoff_ms}, got a "
+		     "list");
 	expect_error("stages:\n  a: {command: c}\nweights: [w]\n",
 		     "job.yaml:3:10: weights: expected a mapping of NAME: {...}, got a list");
 	expect_error("stages:\n  a: {command: c}\ntopology: [strict]\n",
@@ -495,9 +508,10 @@ static void unknown_keys_list_the_section(void **state)
 		     "stage 'a': unknown key 'zzzzzz' (expected one of: command, replicas, ranks, "
 		     "gpus, cpus, mem, env, inputs, outputs, weights_to, weights_from, "
 		     "colocate_with, restart)\n");
-	expect_error("stages:\n  a: {command: c, replicas: {max: 2, zzzzzz: 1}}\n",
-		     "job.yaml:2:38: stages.a.replicas: unknown key 'zzzzzz' (expected one of: min, "
-		     "max)\n");
+	expect_error(
+		"stages:\n  a: {command: c, replicas: {max: 2, zzzzzz: 1}}\n",
+		"job.yaml:2:38: stages.a.replicas: unknown key 'zzzzzz' (expected one of: min, "
+		"max)\n");
 	expect_error("stages:\n  a: {command: c, restart: {zzzzzz: 1}}\n",
 		     "job.yaml:2:29: stages.a.restart: unknown key 'zzzzzz' (expected one of: max, "
 		     "backoff_ms)\n");
@@ -513,9 +527,10 @@ static void unknown_keys_list_the_section(void **state)
 	expect_error("stages:\n  a: {command: c}\nzzzzzz: 1\n",
 		     "job.yaml:3:1: the spec: unknown key 'zzzzzz' (expected one of: name, stages, "
 		     "channels, weights, restart, topology)\n");
-	expect_error("- a\n",
-		     "job.yaml:1:1: expected a mapping with 'name', 'stages', 'channels', 'weights', "
-		     "'restart' and 'topology' at the top, got a list\n");
+	expect_error(
+		"- a\n",
+		"job.yaml:1:1: expected a mapping with 'name', 'stages', 'channels', 'weights', "
+		"'restart' and 'topology' at the top, got a list\n");
 }
 
 /* The spec's topology names are the ones domain.c reads back from AIC_JOB. */
