@@ -1,8 +1,9 @@
 /*
  * Every key a job spec accepts: one table per section, a row per key
  * (name, type, range or choices, the struct field it fills, its default).
- * A new key is a row here, its field in spec.h and its paragraph in
- * doc/aic-job.5; table.c reads and frees it by its type. The few keys no
+ * A new key is a row here, its field in spec.h, its paragraph in
+ * doc/aic-job.5 and a case in tests/unit/test_spec.c; table.c reads,
+ * checks, defaults and frees it by its type. The few keys no
  * type fits (command, replicas) have a parser below, and a section's
  * checks that involve several of its keys run once its mapping is read.
  */
