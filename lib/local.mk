@@ -14,7 +14,8 @@
 noinst_LTLIBRARIES = lib/libaic_worker.la lib/libaic_core.la
 # The job spec: YAML in, plain structs out.
 spec_sources = \
-	lib/spec.c lib/spec.h
+	lib/spec.h lib/spec/internal.h lib/spec/yaml.c lib/spec/table.c lib/spec/keys.c \
+	lib/spec/check.c lib/spec/spec.c
 
 # The worker API (aic.h): what every worker process loads, and what it
 # needs below it (error text, frames, the node's arena, the NCCL loader).

@@ -3,9 +3,11 @@
  *
  * aic_place() is a pure, deterministic function of a validated spec and the
  * topologies of the allocation's nodes (with the GPUs and CPUs the job may
- * use on each). Same input, same plan: the SPANK plugin, the select plugin,
- * the launcher and `aic plan` all call it and agree. The objective, in order
- * of priority, is documented at the top of place.c.
+ * use on each). Same input, same plan: the launcher's head and `aic plan`
+ * call it for a whole job and agree; the SPANK plugin calls it in slurmstepd
+ * for the tasks of a step on its node. (The select plugin places no
+ * processes: it picks nodes with domain.h.) The objective, in order of
+ * priority, is documented at the top of place.c.
  */
 #ifndef AIC_PLACE_H
 #define AIC_PLACE_H

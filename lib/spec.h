@@ -8,6 +8,9 @@
  * function of its input: no files besides the one it is asked to read, no
  * globals, no SLURM. It never crashes or leaks on any input (the fuzz target
  * in tests/fuzz replays a corpus in `make check`).
+ *
+ * Each key a spec may hold is a row of a table in lib/spec/keys.c that
+ * names the field below it fills.
  */
 #ifndef AIC_SPEC_H
 #define AIC_SPEC_H

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "aic_test.h"
+#include "domain.h"
 #include "error.h"
 #include "spec.h"
 
@@ -341,6 +342,218 @@ static void errors_graph(void **state)
 		     "weights 'w' are published by both stage 'a' and stage 'b'");
 }
 
+/*
+ * Every integer key, read through its section's table: both ends of its
+ * range land in the right field, and one past either end is refused with
+ * the key's full path and range. A row with a wrong field, range or path
+ * fails here.
+ */
+enum where { STAGE, CHANNEL, WEIGHTS, TOP };
+
+/* The int at `offset` in the first stage, channel or weights, or in the spec. */
+static int int_at(const struct aic_spec *s, enum where w, size_t offset)
+{
+	const char *base = w == STAGE	  ? (const char *)&s->stages[0]
+			   : w == CHANNEL ? (const char *)&s->channels[0]
+			   : w == WEIGHTS ? (const char *)&s->weights[0]
+					  : (const char *)s;
+
+	return *(const int *)(base + offset);
+}
+
+static void int_keys_ranges(void **state)
+{
+	static const char one[] = "stages:\n  a: {command: c, %s: %ld}\n";
+	static const char chan[] = "stages:\n  a: {command: c, outputs: x}\n"
+				   "channels: {x: {sink: s, source: f, %s: %ld}}\n";
+	static const struct {
+		const char *fmt, *key, *what;
+		long min, max;
+		enum where in;
+		size_t offset;
+	} cases[] = {
+		{one, "ranks", "stages.a.ranks", 1, 100000, STAGE,
+		 offsetof(struct aic_stage, ranks)},
+		{one, "gpus", "stages.a.gpus", 0, 1024, STAGE, offsetof(struct aic_stage, gpus)},
+		{one, "cpus", "stages.a.cpus", 0, 4096, STAGE, offsetof(struct aic_stage, cpus)},
+		{one, "replicas", "stages.a.replicas", 1, 100000, STAGE,
+		 offsetof(struct aic_stage, replicas_max)},
+		{"stages:\n  a: {command: c, replicas: {max: 100000, %s: %ld}}\n", "min",
+		 "stages.a.replicas.min", 0, 100000, STAGE,
+		 offsetof(struct aic_stage, replicas_min)},
+		{"stages:\n  a: {command: c, replicas: {min: 0, %s: %ld}}\n", "max",
+		 "stages.a.replicas.max", 1, 100000, STAGE,
+		 offsetof(struct aic_stage, replicas_max)},
+		{"stages:\n  a: {command: c, restart: {%s: %ld}}\n", "max", "stages.a.restart.max",
+		 0, 1000000, STAGE, offsetof(struct aic_stage, restart.max)},
+		{"stages:\n  a: {command: c, restart: {%s: %ld}}\n", "backoff_ms",
+		 "stages.a.restart.backoff_ms", 0, 3600000, STAGE,
+		 offsetof(struct aic_stage, restart.backoff_ms)},
+		{"stages:\n  a: {command: c}\nrestart: {%s: %ld}\n", "max", "restart.max", 0,
+		 1000000, TOP, offsetof(struct aic_spec, restart.max)},
+		{"stages:\n  a: {command: c}\nrestart: {%s: %ld}\n", "backoff_ms",
+		 "restart.backoff_ms", 0, 3600000, TOP,
+		 offsetof(struct aic_spec, restart.backoff_ms)},
+		{chan, "capacity", "channels.x.capacity", 1, 16777216, CHANNEL,
+		 offsetof(struct aic_channel, capacity)},
+		{chan, "epochs", "channels.x.epochs", 1, 1000000, CHANNEL,
+		 offsetof(struct aic_channel, epochs)},
+		{"stages:\n  a: {command: c, weights_to: w}\n  b: {command: c, weights_from: w}\n"
+		 "weights: {w: {%s: %ld}}\n",
+		 "max_staleness", "weights.w.max_staleness", 0, 1000000, WEIGHTS,
+		 offsetof(struct aic_weights, max_staleness)},
+	};
+	char text[512], want[256];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		long ends[2] = {cases[i].min, cases[i].max},
+		     out[2] = {cases[i].min - 1, cases[i].max + 1};
+		int e;
+
+		for (e = 0; e < 2; e++) {
+			struct aic_spec *spec;
+
+			snprintf(text, sizeof(text), cases[i].fmt, cases[i].key, ends[e]);
+			spec = parse_ok(text);
+			assert_int_equal(int_at(spec, cases[i].in, cases[i].offset), ends[e]);
+			aic_spec_free(spec);
+
+			snprintf(text, sizeof(text), cases[i].fmt, cases[i].key, out[e]);
+			snprintf(want, sizeof(want),
+				 "%s: '%ld' is out of range: expected an integer from %ld to %ld",
+				 cases[i].what, out[e], cases[i].min, cases[i].max);
+			expect_error(text, want);
+		}
+	}
+}
+
+/* The defaults the tables give, for declared and for implicit entries. */
+static void table_defaults(void **state)
+{
+	struct aic_spec *spec = parse_ok("stages:\n"
+					 "  a: {command: c, outputs: [x, y], weights_to: w,"
+					 " restart: {backoff_ms: 7}}\n"
+					 "  b: {command: c, inputs: [x, y], weights_from: w}\n"
+					 "  c: {command: c, weights_to: v}\n"
+					 "  d: {command: c, weights_from: v}\n"
+					 "channels: {x: ~}\n"
+					 "weights: {w: null}\n"
+					 "restart: {max: 9}\n");
+	size_t i;
+
+	(void)state;
+	assert_int_equal(spec->n_channels, 2);
+	for (i = 0; i < spec->n_channels; i++) {
+		assert_int_equal(spec->channels[i].capacity, AIC_SPEC_DEFAULT_CAPACITY);
+		assert_int_equal(spec->channels[i].epochs, 1);
+		assert_false(spec->channels[i].compress);
+		assert_null(spec->channels[i].source);
+	}
+	assert_true(aic_spec_channel(spec, "x")->declared);
+	assert_false(aic_spec_channel(spec, "y")->declared);
+	assert_int_equal(spec->n_weights, 2);
+	assert_string_equal(spec->weights[0].name, "w");
+	assert_true(spec->weights[0].declared);
+	assert_false(spec->weights[1].declared);
+	for (i = 0; i < spec->n_weights; i++)
+		assert_int_equal(spec->weights[i].max_staleness, AIC_SPEC_DEFAULT_STALENESS);
+	/* A stage's restart takes the fields it leaves out from the top level's. */
+	assert_int_equal(spec->stages[0].restart.max, 9);
+	assert_int_equal(spec->stages[0].restart.backoff_ms, 7);
+	assert_int_equal(spec->stages[1].restart.max, 9);
+	assert_int_equal(spec->stages[1].restart.backoff_ms, AIC_SPEC_DEFAULT_BACKOFF_MS);
+	aic_spec_free(spec);
+}
+
+/* A wrong value for each kind of key the tables know. */
+static void errors_each_type(void **state)
+{
+	(void)state;
+	expect_error(
+		"stages:\n  a: {command: c, ranks: two}\n",
+		"job.yaml:2:26: stages.a.ranks: expected an integer from 1 to 100000, got 'two'");
+	expect_error(
+		"stages:\n  a: {command: c, outputs: x}\nchannels: {x: {sink: s, compress: 1}}\n",
+		"job.yaml:3:35: channels.x.compress: expected true or false, got '1'");
+	expect_error("stages:\n  a: {command: c, outputs: x}\nchannels: {x: {sink: [s]}}\n",
+		     "job.yaml:3:22: channels.x.sink: expected a string, got a list");
+	expect_error("stages:\n  a: {command: c, weights_to: 'a b'}\n",
+		     "job.yaml:2:31: stages.a.weights_to: invalid name 'a b': expected 1 to 64");
+	expect_error("stages:\n  a: {command: c, weights_from: ~}\n",
+		     "job.yaml:2:33: stages.a.weights_from: expected a string, got '~'");
+	expect_error("stages:\n  a: {command: c, outputs: [[x]]}\n",
+		     "job.yaml:2:29: stages.a.outputs: expected a string, got a list");
+	expect_error("stages:\n  a: {command: c, mem: -1}\n",
+		     "job.yaml:2:24: stages.a.mem: expected a size such as 512M");
+	expect_error("stages:\n  a: {command: c, env: A=1}\n",
+		     "job.yaml:2:24: stages.a.env: expected a mapping of NAME: value, got 'A=1'");
+	expect_error("stages:\n  a: {command: c, restart: [1]}\n",
+		     "job.yaml:2:28: stages.a.restart: expected a mapping {max, backoff_ms}, got a "
+		     "list");
+	expect_error("stages:\n  a: {command: c}\nweights: [w]\n",
+		     "job.yaml:3:10: weights: expected a mapping of NAME: {...}, got a list");
+	expect_error("stages:\n  a: {command: c}\ntopology: [strict]\n",
+		     "job.yaml:3:11: topology: expected prefer, strict or off, got a list");
+	expect_error("stages:\n  a: {command: c, [x]: 1}\n",
+		     "job.yaml:2:19: stage 'a': keys must be names, got a list");
+}
+
+/* An unknown key with no near miss lists every key its section has. */
+static void unknown_keys_list_the_section(void **state)
+{
+	(void)state;
+	expect_error("stages:\n  a: {command: c, zzzzzz: 1}\n",
+		     "stage 'a': unknown key 'zzzzzz' (expected one of: command, replicas, ranks, "
+		     "gpus, cpus, mem, env, inputs, outputs, weights_to, weights_from, "
+		     "colocate_with, restart)\n");
+	expect_error(
+		"stages:\n  a: {command: c, replicas: {max: 2, zzzzzz: 1}}\n",
+		"job.yaml:2:38: stages.a.replicas: unknown key 'zzzzzz' (expected one of: min, "
+		"max)\n");
+	expect_error("stages:\n  a: {command: c, restart: {zzzzzz: 1}}\n",
+		     "job.yaml:2:29: stages.a.restart: unknown key 'zzzzzz' (expected one of: max, "
+		     "backoff_ms)\n");
+	expect_error("stages:\n  a: {command: c}\nchannels: {x: {zzzzzz: 1}}\n",
+		     "job.yaml:3:16: channel 'x': unknown key 'zzzzzz' (expected one of: source, "
+		     "sink, capacity, epochs, compress)\n");
+	expect_error("stages:\n  a: {command: c}\nweights: {w: {zzzzzz: 1}}\n",
+		     "job.yaml:3:15: weights 'w': unknown key 'zzzzzz' (expected one of: "
+		     "max_staleness)\n");
+	expect_error("stages:\n  a: {command: c}\nrestart: {zzzzzz: 1}\n",
+		     "job.yaml:3:11: restart: unknown key 'zzzzzz' (expected one of: max, "
+		     "backoff_ms)\n");
+	expect_error("stages:\n  a: {command: c}\nzzzzzz: 1\n",
+		     "job.yaml:3:1: the spec: unknown key 'zzzzzz' (expected one of: name, stages, "
+		     "channels, weights, restart, topology)\n");
+	expect_error(
+		"- a\n",
+		"job.yaml:1:1: expected a mapping with 'name', 'stages', 'channels', 'weights', "
+		"'restart' and 'topology' at the top, got a list\n");
+}
+
+/* The spec's topology names are the ones domain.c reads back from AIC_JOB. */
+static void topology_names_match_domain(void **state)
+{
+	enum aic_topology t;
+	char text[128];
+
+	(void)state;
+	for (t = AIC_TOPOLOGY_PREFER; t <= AIC_TOPOLOGY_OFF; t++) {
+		struct aic_spec *spec;
+		enum aic_topology back;
+
+		snprintf(text, sizeof(text), "stages:\n  a: {command: c}\ntopology: %s\n",
+			 aic_topology_name(t));
+		spec = parse_ok(text);
+		assert_int_equal(spec->topology, t);
+		assert_int_equal(aic_topology_parse(aic_topology_name(t), &back), 0);
+		assert_int_equal(back, t);
+		aic_spec_free(spec);
+	}
+}
+
 /* A cycle that a source feeds can start: it is not an error. */
 static void cycle_with_source_is_fine(void **state)
 {
@@ -451,6 +664,11 @@ int main(void)
 		cmocka_unit_test(errors_keys),
 		cmocka_unit_test(errors_types),
 		cmocka_unit_test(errors_graph),
+		cmocka_unit_test(int_keys_ranges),
+		cmocka_unit_test(table_defaults),
+		cmocka_unit_test(errors_each_type),
+		cmocka_unit_test(unknown_keys_list_the_section),
+		cmocka_unit_test(topology_names_match_domain),
 		cmocka_unit_test(cycle_with_source_is_fine),
 		cmocka_unit_test(reports_every_error),
 		cmocka_unit_test(error_lists_are_bounded),

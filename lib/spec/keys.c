@@ -1,0 +1,299 @@
+/*
+ * Every key a job spec accepts: one table per section, a row per key
+ * (name, type, range or choices, the struct field it fills, its default).
+ * A new key is a row here, its field in spec.h, its paragraph in
+ * doc/aic-job.5 and a case in tests/unit/test_spec.c; table.c reads,
+ * checks, defaults and frees it by its type. The few keys no
+ * type fits (command, replicas) have a parser below, and a section's
+ * checks that involve several of its keys run once its mapping is read.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "domain.h"
+#include "internal.h"
+
+/* The most replicas, ranks a stage may ask for. */
+#define MAX_COUNT 100000
+
+/* --- restart: top level and per stage -------------------------------- */
+
+#define RESTART(f) offsetof(struct aic_restart, f)
+static const struct spec_key restart_keys[] = {
+	{.name = "max",
+	 .type = SPEC_INT,
+	 .field = RESTART(max),
+	 .min = 0,
+	 .max = 1000000,
+	 .def = AIC_SPEC_DEFAULT_RESTART_MAX},
+	{.name = "backoff_ms",
+	 .type = SPEC_INT,
+	 .field = RESTART(backoff_ms),
+	 .min = 0,
+	 .max = 3600 * 1000,
+	 .def = AIC_SPEC_DEFAULT_BACKOFF_MS},
+	{.name = NULL},
+};
+#undef RESTART
+
+/* --- stages ---------------------------------------------------------- */
+
+/* A list of strings run as it is, or one string run by /bin/sh -c. */
+static void read_command(struct spec_ctx *c, yaml_node_t *v, void *base, const char *what)
+{
+	struct aic_stage *st = base;
+	yaml_node_item_t *it;
+	char b[SPEC_SHOW_MAX];
+
+	if (v->type == YAML_SCALAR_NODE) {
+		char *s = aic__spec_str(c, v, what);
+
+		if (!s)
+			return;
+		st->shell = true;
+		aic__spec_push(c, &st->argv, aic__spec_strdup(c, "/bin/sh"));
+		aic__spec_push(c, &st->argv, aic__spec_strdup(c, "-c"));
+		aic__spec_push(c, &st->argv, s);
+		return;
+	}
+	if (!aic__spec_take(c, v))
+		return;
+	if (v->type != YAML_SEQUENCE_NODE ||
+	    v->data.sequence.items.start == v->data.sequence.items.top) {
+		aic__spec_err(c, v,
+			      "%s: expected a non-empty list of strings or a shell command string, "
+			      "got %s",
+			      what,
+			      v->type == YAML_SEQUENCE_NODE ? "an empty list"
+							    : aic__spec_show(v, b, sizeof(b)));
+		return;
+	}
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+		yaml_node_t *e = aic__spec_node(c, *it);
+		const char *s = aic__spec_scalar(e);
+
+		if (!e || !aic__spec_take(c, e))
+			continue;
+		if (!s || strlen(s) != e->data.scalar.length) {
+			aic__spec_err(c, e, "%s: expected a string, got %s", what,
+				      aic__spec_show(e, b, sizeof(b)));
+			continue;
+		}
+		aic__spec_push(c, &st->argv, aic__spec_strdup(c, s));
+	}
+}
+
+#define STAGE(f) offsetof(struct aic_stage, f)
+static const struct spec_key replicas_keys[] = {
+	{.name = "min", .type = SPEC_INT, .field = STAGE(replicas_min), .min = 0, .max = MAX_COUNT},
+	{.name = "max", .type = SPEC_INT, .field = STAGE(replicas_max), .min = 1, .max = MAX_COUNT},
+	{.name = NULL},
+};
+
+/* A fixed count N (min = max = N), or the range {min, max} aic may scale within. */
+static void read_replicas(struct spec_ctx *c, yaml_node_t *v, void *base, const char *what)
+{
+	struct aic_stage *st = base;
+	char b[SPEC_SHOW_MAX];
+
+	if (v->type == YAML_SCALAR_NODE) {
+		if (aic__spec_int(c, v, what, 1, MAX_COUNT, &st->replicas_max))
+			st->replicas_min = st->replicas_max;
+		return;
+	}
+	if (v->type != YAML_MAPPING_NODE) {
+		aic__spec_take(c, v);
+		aic__spec_err(c, v, "%s: expected an integer or {min, max}, got %s", what,
+			      aic__spec_show(v, b, sizeof(b)));
+		return;
+	}
+	if (!aic__spec_take(c, v))
+		return;
+	st->replicas_min = -1;
+	st->replicas_max = -1;
+	aic__spec_map(c, v, replicas_keys, st, what, what);
+	if (st->replicas_max < 0)
+		aic__spec_err(c, v, "%s: 'max' is required", what);
+	if (st->replicas_min < 0)
+		st->replicas_min = st->replicas_max > 0 ? 1 : 0;
+	if (st->replicas_max >= 0 && st->replicas_min > st->replicas_max)
+		aic__spec_err(c, v, "%s: min %d is larger than max %d", what, st->replicas_min,
+			      st->replicas_max);
+}
+
+static const struct spec_key stage_keys[] = {
+	{.name = "command", .type = SPEC_CUSTOM, .field = STAGE(argv), .parse = read_command},
+	{.name = "replicas",
+	 .type = SPEC_CUSTOM,
+	 .field = STAGE(replicas_max),
+	 .parse = read_replicas},
+	{.name = "ranks", .type = SPEC_INT, .field = STAGE(ranks), .min = 1, .max = MAX_COUNT},
+	{.name = "gpus", .type = SPEC_INT, .field = STAGE(gpus), .min = 0, .max = 1024},
+	{.name = "cpus", .type = SPEC_INT, .field = STAGE(cpus), .min = 0, .max = 4096, .def = 1},
+	{.name = "mem", .type = SPEC_SIZE, .field = STAGE(mem_mb)},
+	{.name = "env", .type = SPEC_ENV, .field = STAGE(env)},
+	{.name = "inputs", .type = SPEC_NAMES, .field = STAGE(inputs)},
+	{.name = "outputs", .type = SPEC_NAMES, .field = STAGE(outputs)},
+	{.name = "weights_to", .type = SPEC_NAME, .field = STAGE(weights_to)},
+	{.name = "weights_from", .type = SPEC_NAME, .field = STAGE(weights_from)},
+	{.name = "colocate_with",
+	 .type = SPEC_NAME,
+	 .field = STAGE(colocate_with),
+	 .nullable = true},
+	{.name = "restart", .type = SPEC_MAP, .field = STAGE(restart), .sub = restart_keys},
+	{.name = NULL},
+};
+#undef STAGE
+
+static void stage_init(void *entry)
+{
+	struct aic_stage *st = entry;
+
+	st->replicas_min = st->replicas_max = 1;
+	/* -1: taken from the top-level restart once the whole spec is read (check.c). */
+	st->restart.max = -1;
+	st->restart.backoff_ms = -1;
+	st->gpus_mark = st->mark;
+}
+
+static void stage_check(struct spec_ctx *c, void *entry, yaml_node_t *k, yaml_node_t *v)
+{
+	struct aic_stage *st = entry;
+	yaml_node_t *gpus = aic__spec_value(c, v, "gpus", NULL), *ranks_key = NULL;
+
+	if (gpus)
+		st->gpus_mark = aic__spec_mark(gpus);
+	if (!st->argv)
+		aic__spec_err(c, k, "stage '%s' has no command", st->name);
+	if (aic__spec_value(c, v, "replicas", NULL) && aic__spec_value(c, v, "ranks", &ranks_key))
+		aic__spec_err(
+			c, ranks_key,
+			"stage '%s' has both 'replicas' and 'ranks': replicas are independent "
+			"copies, ranks are one gang; choose one",
+			st->name);
+}
+
+const struct spec_section aic__spec_stages = {
+	.noun = "stage",
+	.dup_noun = "stage ",
+	.expect = "a mapping with at least 'command'",
+	.size = sizeof(struct aic_stage),
+	.array = offsetof(struct aic_spec, stages),
+	.count = offsetof(struct aic_spec, n_stages),
+	.mark = offsetof(struct aic_stage, mark),
+	.keys = stage_keys,
+	.init = stage_init,
+	.check = stage_check,
+};
+
+/* --- channels -------------------------------------------------------- */
+
+#define CHANNEL(f) offsetof(struct aic_channel, f)
+static const struct spec_key channel_keys[] = {
+	{.name = "source", .type = SPEC_STRING, .field = CHANNEL(source)},
+	{.name = "sink", .type = SPEC_STRING, .field = CHANNEL(sink)},
+	{.name = "capacity",
+	 .type = SPEC_INT,
+	 .field = CHANNEL(capacity),
+	 .min = 1,
+	 .max = 1 << 24,
+	 .def = AIC_SPEC_DEFAULT_CAPACITY},
+	{.name = "epochs",
+	 .type = SPEC_INT,
+	 .field = CHANNEL(epochs),
+	 .min = 1,
+	 .max = 1000000,
+	 .def = 1},
+	{.name = "compress", .type = SPEC_BOOL, .field = CHANNEL(compress)},
+	{.name = NULL},
+};
+#undef CHANNEL
+
+static void channel_check(struct spec_ctx *c, void *entry, yaml_node_t *k, yaml_node_t *v)
+{
+	struct aic_channel *ch = entry;
+	yaml_node_t *epochs = aic__spec_value(c, v, "epochs", NULL);
+
+	(void)k;
+	if (epochs && !ch->source)
+		aic__spec_err(c, epochs, "channel '%s': 'epochs' needs a 'source' to read again",
+			      ch->name);
+}
+
+const struct spec_section aic__spec_channels = {
+	.noun = "channel",
+	.dup_noun = "channel ",
+	.expect = "a mapping",
+	.nullable = true,
+	.size = sizeof(struct aic_channel),
+	.array = offsetof(struct aic_spec, channels),
+	.count = offsetof(struct aic_spec, n_channels),
+	.mark = offsetof(struct aic_channel, mark),
+	.declared = offsetof(struct aic_channel, declared),
+	.keys = channel_keys,
+	.check = channel_check,
+};
+
+/* --- weights --------------------------------------------------------- */
+
+#define WEIGHTS(f) offsetof(struct aic_weights, f)
+static const struct spec_key weights_keys[] = {
+	{.name = "max_staleness",
+	 .type = SPEC_INT,
+	 .field = WEIGHTS(max_staleness),
+	 .min = 0,
+	 .max = 1000000,
+	 .def = AIC_SPEC_DEFAULT_STALENESS},
+	{.name = NULL},
+};
+#undef WEIGHTS
+
+const struct spec_section aic__spec_weights = {
+	.noun = "weights",
+	.dup_noun = "",
+	.expect = "a mapping",
+	.nullable = true,
+	.size = sizeof(struct aic_weights),
+	.array = offsetof(struct aic_spec, weights),
+	.count = offsetof(struct aic_spec, n_weights),
+	.mark = offsetof(struct aic_weights, mark),
+	.declared = offsetof(struct aic_weights, declared),
+	.keys = weights_keys,
+};
+
+/* --- the top level --------------------------------------------------- */
+
+/* Indexed by enum aic_topology; domain.c reads the same names from AIC_JOB. */
+static const char *const topology_choices[] = {
+	[AIC_TOPOLOGY_PREFER] = "prefer",
+	[AIC_TOPOLOGY_STRICT] = "strict",
+	[AIC_TOPOLOGY_OFF] = "off",
+	NULL,
+};
+_Static_assert(sizeof(enum aic_topology) == sizeof(int), "SPEC_ENUM fills an int");
+
+#define TOP(f) offsetof(struct aic_spec, f)
+const struct spec_key aic__spec_top_keys[] = {
+	{.name = "name", .type = SPEC_NAME, .field = TOP(name)},
+	{.name = "stages", .type = SPEC_ENTRIES, .section = &aic__spec_stages},
+	{.name = "channels",
+	 .type = SPEC_ENTRIES,
+	 .section = &aic__spec_channels,
+	 .nullable = true},
+	{.name = "weights", .type = SPEC_ENTRIES, .section = &aic__spec_weights, .nullable = true},
+	{.name = "restart", .type = SPEC_MAP, .field = TOP(restart), .sub = restart_keys},
+	{.name = "topology",
+	 .type = SPEC_ENUM,
+	 .field = TOP(topology),
+	 .choices = topology_choices,
+	 .def = AIC_TOPOLOGY_PREFER},
+	{.name = NULL},
+};
+#undef TOP
+
+/* Entries are found by their name, which table.c reads as their first field. */
+_Static_assert(offsetof(struct aic_stage, name) == 0, "a stage starts with its name");
+_Static_assert(offsetof(struct aic_channel, name) == 0, "a channel starts with its name");
+_Static_assert(offsetof(struct aic_weights, name) == 0, "weights start with their name");
