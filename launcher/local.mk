@@ -9,9 +9,9 @@ engine_sources = \
 
 # The data plane below it: links to peers, channels, weight streams.
 dataplane_sources = \
-	launcher/engine/conn.c launcher/engine/conn.h \
-	launcher/engine/chan.c launcher/engine/chan.h launcher/engine/chan_set.h \
-	launcher/engine/weights.c
+	launcher/net/conn.c launcher/net/conn.h \
+	launcher/dataplane/chan.c launcher/dataplane/chan.h launcher/dataplane/chan_set.h \
+	launcher/dataplane/weights.c
 
 # The CLI's connection to a running head (aic status, aic stop).
 cli_lib_sources = \
@@ -19,19 +19,21 @@ cli_lib_sources = \
 
 noinst_LTLIBRARIES += launcher/libengine.la
 launcher_libengine_la_SOURCES = $(engine_sources) $(dataplane_sources) $(cli_lib_sources)
-launcher_libengine_la_CPPFLAGS = $(AM_CPPFLAGS) $(JANSSON_CPPFLAGS) $(LIBUV_CPPFLAGS) $(ZSTD_CPPFLAGS)
+launcher_libengine_la_CPPFLAGS = $(AM_CPPFLAGS) $(JANSSON_CPPFLAGS) $(LIBUV_CPPFLAGS) $(ZSTD_CPPFLAGS) \
+	-I$(top_srcdir)/launcher/engine -I$(top_srcdir)/launcher/net -I$(top_srcdir)/launcher/dataplane
 launcher_libengine_la_LIBADD = lib/libaic_core.la $(core_libs) $(LIBUV_LDFLAGS) $(LIBUV_LIBS) \
 	$(ZSTD_LDFLAGS) $(ZSTD_LIBS)
 
 bin_PROGRAMS = launcher/aic
 launcher_aic_SOURCES = launcher/aic.c
-launcher_aic_CPPFLAGS = $(AM_CPPFLAGS) $(JANSSON_CPPFLAGS) $(LIBUV_CPPFLAGS) -I$(top_srcdir)/launcher
+launcher_aic_CPPFLAGS = $(AM_CPPFLAGS) $(JANSSON_CPPFLAGS) $(LIBUV_CPPFLAGS) -I$(top_srcdir)/launcher \
+	-I$(top_srcdir)/launcher/net
 launcher_aic_LDADD = launcher/libengine.la
 
 if HAVE_PMIX
 bin_PROGRAMS += launcher/aic-launch
 launcher_aic_launch_SOURCES = launcher/aic-launch.c
 launcher_aic_launch_CPPFLAGS = $(AM_CPPFLAGS) $(JANSSON_CPPFLAGS) $(LIBUV_CPPFLAGS) $(PMIX_CPPFLAGS) \
-	-I$(top_srcdir)/launcher
+	-I$(top_srcdir)/launcher -I$(top_srcdir)/launcher/net
 launcher_aic_launch_LDADD = launcher/libengine.la $(PMIX_LDFLAGS) $(PMIX_LIBS)
 endif
