@@ -7,11 +7,21 @@ engine_sources = \
 	launcher/engine/jobdir.c launcher/engine/jobdir.h \
 	launcher/engine/log.c launcher/engine/log.h
 
-# The data plane below it: links to peers, channels, weight streams.
+# The links between processes (framed, authenticated connections; a table of
+# ops per transport), used by the head, the agents and the data plane.
 dataplane_sources = \
 	launcher/net/conn.c launcher/net/conn.h \
-	launcher/dataplane/chan.c launcher/dataplane/chan.h launcher/dataplane/chan_set.h \
-	launcher/dataplane/weights.c
+	launcher/net/tcp.c launcher/net/internal.h
+
+# The data plane: peers, channels, sources and sinks, weight streams, CONFIG.
+dataplane_sources += \
+	launcher/dataplane/dataplane.h launcher/dataplane/internal.h \
+	launcher/dataplane/dp_config.c launcher/dataplane/dp_config.h \
+	launcher/dataplane/peer.c launcher/dataplane/queue.c \
+	launcher/dataplane/chan_set.c launcher/dataplane/chan.c \
+	launcher/dataplane/deliver.c launcher/dataplane/source_sink.c \
+	launcher/dataplane/zstd.c launcher/dataplane/weights.c \
+	launcher/dataplane/chain.c launcher/dataplane/wslot.c
 
 # The CLI's connection to a running head (aic status, aic stop).
 cli_lib_sources = \
