@@ -14,7 +14,8 @@
  *   zstd.c        compressed ITEMS frames (the only code that knows zstd)
  *   queue.c       items, queues and waits
  *   peer.c        other agents and the links to them, arena regions,
- *                 sends and reads under way (pending)
+ *                 sends and reads under way (pending); it calls back up
+ *                 only through struct dp_upcalls, set by chan_set.c
  *   dp_config.c   the CONFIG message
  */
 #ifndef AIC_DATAPLANE_INTERNAL_H
@@ -170,7 +171,7 @@ struct chan_set {
 	void (*sink_done)(void *arg, uint32_t chan, int err);
 	void *sink_arg;
 	struct aic_arena arena; /* base NULL: none (items travel inline) */
-	struct wlease *leases; /* weights.c's: local readers' holds on weight slots */
+	struct wlease *leases; /* wslot.c's: local readers' holds on weight slots */
 	long region_proc[ARENA_REGIONS];		/* the process (id + 1) a region is for */
 	struct aic_conn *region_owner[ARENA_REGIONS]; /* its connection, once it said hello */
 	/*
@@ -342,7 +343,6 @@ uint8_t *zstd_unpack(const uint8_t *b, uint32_t len, uint32_t *plain_len, const 
 
 /* --- weights.c, chain.c, wslot.c ------------------------------------------ */
 
-
 /*
  * A weight version's place in the node's arena, after the item regions:
  * WEIGHT_SLOTS per stream, WEIGHT_SLOT_BYTES each (virtual: pages exist
@@ -422,6 +422,7 @@ static inline struct wstream *weights_find(struct chan_set *cs, uint32_t id)
 }
 
 /* wslot.c: a stream's versions on this node. */
+
 /* Slot k may be unused now: it keeps its pages for the next version, others give theirs back. */
 void slot_idle(struct wstream *ws, int k);
 /* A free slot for a version of len bytes, or -1 (the version then lives in the heap). */
@@ -442,6 +443,7 @@ bool weights_keep(struct wstream *ws, uint64_t version, uint8_t *blob, int k, si
 void weights_send(struct wstream *ws, struct aic_conn *c);
 
 /* chain.c: versions down the chain of agents. */
+
 /* Starts passing version `version` (of `total` bytes, `have` of them in buf) down the chain. */
 void chain_start(struct wstream *ws, const uint8_t *buf, uint64_t version, uint32_t origin,
 		 size_t total, size_t have);
@@ -449,17 +451,6 @@ void chain_start(struct wstream *ws, const uint8_t *buf, uint64_t version, uint3
 void chain_forward(struct wstream *ws);
 /* A W_PEER chunk from the previous agent (its bytes at p + 32, or at body when read in place). */
 void chain_on_chunk(struct wstream *ws, const uint8_t *p, size_t len, const uint8_t *body);
-
-/* weights.c */
-
-/* Arena bytes the weight slots of n streams take (after the item regions). */
-size_t weights_arena_bytes(size_t n_streams);
-/* The streams of CONFIG's "weights"; 0 or -ENOMEM. */
-int weights_init(struct chan_set *cs, const struct dp_config *cfg);
-void weights_free(struct chan_set *cs);
-/* Whether a frame type is a weight stream's, and handling one. */
-bool weights_frame_type(uint16_t type);
-void weights_frame(struct chan_set *cs, struct aic_conn *c, const struct aic_frame *f);
 /*
  * A chunk of a version read straight into the slot it is assembled in
  * (aic_direct_begin_cb in conn.h): NULL when it cannot be. weights_direct_end
@@ -470,6 +461,17 @@ uint8_t *weights_direct_begin(struct chan_set *cs, uint32_t length, const uint8_
 struct chan_set *weights_direct_end(void *arg);
 /* Peers just let this agent in: chunks that waited for them go now. */
 void weights_flush(struct chan_set *cs);
+
+/* weights.c: the streams, and frames from local writers and readers. */
+
+/* Arena bytes the weight slots of n streams take (after the item regions). */
+size_t weights_arena_bytes(size_t n_streams);
+/* The streams of CONFIG's "weights"; 0 or -ENOMEM. */
+int weights_init(struct chan_set *cs, const struct dp_config *cfg);
+void weights_free(struct chan_set *cs);
+/* Whether a frame type is a weight stream's, and handling one. */
+bool weights_frame_type(uint16_t type);
+void weights_frame(struct chan_set *cs, struct aic_conn *c, const struct aic_frame *f);
 /* A worker or peer connection went away: its waits, slot and leases with it. */
 void weights_forget(struct chan_set *cs, struct aic_conn *c);
 /* The newest version of stream `stream` this node has (*have: whether it has one). */
