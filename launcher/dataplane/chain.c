@@ -14,7 +14,6 @@
 #include "internal.h"
 #include "log.h"
 
-
 #define WEIGHT_CHUNK (1u << 20)
 /*
  * Chunks handed to the next agent's connection at a time: enough to keep
@@ -38,7 +37,6 @@ static int chain_next(const struct wstream *ws, uint32_t origin)
 	}
 	return -1;
 }
-
 
 /* A chunk is written (or the next agent is gone: status < 0, it will not get this version). */
 static void chunk_sent(void *arg, int status)
@@ -90,9 +88,11 @@ void chain_forward(struct wstream *ws)
 		aic_put_u64(h + 16, ws->fwd_total);
 		aic_put_u64(h + 24, ws->fwd_off);
 		{
-			uv_buf_t b[2] = {uv_buf_init((char *)head, AIC_WIRE_HEADER + 32),
-					 uv_buf_init((char *)ws->fwd_buf + ws->fwd_off, (unsigned)n)};
-			if (k < 0) { /* the heap copy may go before the write: copied with the header */
+			uv_buf_t b[2] = {
+				uv_buf_init((char *)head, AIC_WIRE_HEADER + 32),
+				uv_buf_init((char *)ws->fwd_buf + ws->fwd_off, (unsigned)n)};
+			if (k <
+			    0) { /* the heap copy may go before the write: copied with the header */
 				memcpy(h + 32, ws->fwd_buf + ws->fwd_off, n);
 				b[0].len += (unsigned)n;
 			}
@@ -108,7 +108,7 @@ void chain_forward(struct wstream *ws)
 
 /* Starts passing version `version` (of `total` bytes, `have` of them in buf) down the chain. */
 void chain_start(struct wstream *ws, const uint8_t *buf, uint64_t version, uint32_t origin,
-			  size_t total, size_t have)
+		 size_t total, size_t have)
 {
 	ws->fwd_buf = buf;
 	ws->fwd_version = version;
@@ -159,7 +159,8 @@ static bool rx_accept(struct wstream *ws, uint64_t version, uint32_t origin, uin
 		return false;
 	if (!ws->rx || ws->rx_version != version || ws->rx_origin != origin) {
 		if (off != 0 || (ws->rx && ws->rx_version > version))
-			return false; /* the middle of a version this agent did not see begin, or an older one */
+			return false; /* the middle of a version this agent did not see begin, or an
+					 older one */
 		rx_drop(ws);
 		ws->rx_slot = slot_pick(ws, total);
 		if (ws->rx_slot >= 0) {
@@ -177,8 +178,9 @@ static bool rx_accept(struct wstream *ws, uint64_t version, uint32_t origin, uin
 		chain_start(ws, ws->rx, version, origin, ws->rx_total, 0);
 	}
 	if (off != ws->rx_have) {
-		aic_log_error("weights '%s': version %llu arrived out of order; waiting for the next",
-			      ws->name, (unsigned long long)version);
+		aic_log_error(
+			"weights '%s': version %llu arrived out of order; waiting for the next",
+			ws->name, (unsigned long long)version);
 		rx_drop(ws);
 		return false;
 	}
@@ -225,7 +227,8 @@ void chain_on_chunk(struct wstream *ws, const uint8_t *p, size_t len, const uint
 		if (k >= 0)
 			ws->slot[k].assembling = false;
 		if (weights_keep(ws, version, k >= 0 ? NULL : blob, k, ws->rx_total))
-			ws->fwd_buf = sending ? ws->blob : ws->fwd_buf; /* the same bytes, now kept */
+			ws->fwd_buf =
+				sending ? ws->blob : ws->fwd_buf; /* the same bytes, now kept */
 		else if (sending)
 			ws->fwd_buf = NULL; /* not newer after all: freed */
 	}
@@ -238,8 +241,9 @@ uint8_t *weights_direct_begin(struct chan_set *cs, uint32_t length, const uint8_
 	uint64_t off = have >= 32 ? aic_get_u64(head + 24) : 0;
 	struct wpin *pn;
 
-	if (!ws || !rx_accept(ws, aic_get_u64(head + 4), aic_get_u32(head + 12),
-			      aic_get_u64(head + 16), off, length - 32) ||
+	if (!ws ||
+	    !rx_accept(ws, aic_get_u64(head + 4), aic_get_u32(head + 12), aic_get_u64(head + 16),
+		       off, length - 32) ||
 	    ws->rx_slot < 0 || !(pn = slot_pin(ws, ws->rx_slot)))
 		return NULL;
 	*skip = 32;

@@ -140,7 +140,8 @@ uint8_t *chan_items_direct_begin(struct chan_set *cs, uint32_t length, const uin
 	struct frame_blk *b;
 	uint64_t off;
 
-	if (!cs->arena.base || (aic_get_u32(head + 8) & AIC_ITEMS_ZSTD) || !chan_find(cs, aic_get_u32(head)))
+	if (!cs->arena.base || (aic_get_u32(head + 8) & AIC_ITEMS_ZSTD) ||
+	    !chan_find(cs, aic_get_u32(head)))
 		return NULL;
 	off = aic_ring_alloc(&cs->arena, 0, length);
 	b = off ? malloc(sizeof(*b)) : NULL;
@@ -178,7 +179,8 @@ void chan_pull(struct chan *ch)
 	}
 	/* Each pull asks a share, so that a second one is in flight as the first is answered. */
 	per_pull = want / PULL_WINDOW > 0 ? want / PULL_WINDOW : 1;
-	for (tries = 0; tries < ch->n_remote * PULL_WINDOW && want > ch->pulled.n + ch->asked; tries++) {
+	for (tries = 0; tries < ch->n_remote * PULL_WINDOW && want > ch->pulled.n + ch->asked;
+	     tries++) {
 		uint32_t r = ch->next_remote++ % ch->n_remote, n;
 		struct peer *p;
 		uint8_t req[12];
@@ -258,7 +260,7 @@ static struct item *pulled_item(struct chan_set *cs, const uint8_t *data, uint32
 
 /* A peer answered a PULL: its items join the pulled queue. */
 void chan_on_items(struct chan_set *cs, struct peer *p, const uint8_t *b, uint32_t len,
-		     struct frame_blk *blk)
+		   struct frame_blk *blk)
 {
 	uint32_t ci, n, flags, i, r;
 	struct chan *ch;
@@ -274,7 +276,8 @@ void chan_on_items(struct chan_set *cs, struct peer *p, const uint8_t *b, uint32
 		const char *why;
 		uint8_t *plain = zstd_unpack(b, len, &plain_len, &why);
 		if (!plain) {
-			aic_log_error("channel '%s': a peer's compressed items are %s", ch->name, why);
+			aic_log_error("channel '%s': a peer's compressed items are %s", ch->name,
+				      why);
 			return;
 		}
 		chan_on_items(cs, p, plain, plain_len, NULL);
@@ -317,8 +320,6 @@ void chan_on_items(struct chan_set *cs, struct peer *p, const uint8_t *b, uint32
 	chan_pump(ch);
 }
 
-
-
 /* --- frames from workers and from peers that pull -------------------------- */
 
 /* --- frames from workers and from peers that pull -------------------------- */
@@ -352,8 +353,7 @@ static void wait_expired(uv_timer_t *t)
  * arena region: only its offset and length follow, checked to name a live
  * block of that region before the agent believes them).
  */
-void chan_on_put(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint32_t len,
-		   bool shm)
+void chan_on_put(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint32_t len, bool shm)
 {
 	struct chan *ch = len >= 16 ? chan_find(cs, aic_get_u32(p)) : NULL;
 	uint64_t off = 0;
@@ -365,7 +365,8 @@ void chan_on_put(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint
 		size_t region = dp_region_of(cs, c);
 		off = len == 28 ? aic_get_u64(p + 16) : 0;
 		n = len == 28 ? aic_get_u32(p + 24) : 0;
-		/* Only in the sender's own region (0 is "none": the agent's own is never a worker's). */
+		/* Only in the sender's own region (0 is "none": the agent's own is never a
+		 * worker's). */
 		if (!off || !region || !aic_ring_valid(&cs->arena, region, off, n)) {
 			put_error(c, -EINVAL);
 			return;
@@ -409,7 +410,7 @@ void chan_on_put(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint
 }
 
 void chan_on_get(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint32_t len,
-		   bool is_pull)
+		 bool is_pull)
 {
 	struct chan *ch = len >= 12 ? chan_find(cs, aic_get_u32(p)) : NULL;
 	uint32_t max = len >= 12 ? aic_get_u32(p + 4) : 0;
@@ -463,7 +464,6 @@ void chan_on_ack(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint
 	}
 	chan_pump(ch);
 }
-
 
 /* --- a channel's lifetime ----------------------------------------------------- */
 

@@ -50,7 +50,8 @@ struct chan_set *chan_set_new(uv_loop_t *loop, const json_t *config, uint32_t ra
 	cs->token = token;
 	if (aic_arena_create(&cs->arena, ARENA_REGIONS, ARENA_REGION_BYTES,
 			     weights_arena_bytes(cfg.n_weights)) != 0)
-		aic_log_info("no shared-memory arena on this node: items and weights travel inline");
+		aic_log_info(
+			"no shared-memory arena on this node: items and weights travel inline");
 	peers_init(cs, &cfg);
 	cs->n = cfg.n_channels;
 	cs->chans = calloc(cs->n + 1, sizeof(*cs->chans));

@@ -94,7 +94,8 @@ static void zsend_done(void *arg, int status)
 	struct zsend *z = arg;
 	uint32_t k;
 
-	(void)status; /* a failed send: the items come back when the peer's connection is forgotten */
+	(void)status; /* a failed send: the items come back when the peer's connection is forgotten
+		       */
 	for (k = 0; k < z->n; k++)
 		if (--z->items[k]->sends == 0 && z->items[k]->dead)
 			item_release(z->cs, z->items[k]);
@@ -251,4 +252,3 @@ static uint32_t deliver_frame(struct chan *ch, struct aic_conn *c, uint32_t max,
 	aic_conn_send_owned(c, buf, start - AIC_WIRE_HEADER, (size_t)(p - start) + AIC_WIRE_HEADER);
 	return n;
 }
-

@@ -25,28 +25,40 @@ enum dp_type {
 struct dp_key {
 	const char *name;
 	enum dp_type type;
-	size_t field;		    /* offsetof the value */
-	size_t aux;		    /* RANKS, ARRAY: offsetof the count; OBJECT: of the bool */
-	uint64_t max;		    /* U32, U64: the largest value */
-	bool optional;		    /* may be absent (a STRING is then NULL) */
-	const char *with;	    /* there exactly when this STRING key of the same object is */
+	size_t field;		   /* offsetof the value */
+	size_t aux;		   /* RANKS, ARRAY: offsetof the count; OBJECT: of the bool */
+	uint64_t max;		   /* U32, U64: the largest value */
+	bool optional;		   /* may be absent (a STRING is then NULL) */
+	const char *with;	   /* there exactly when this STRING key of the same object is */
 	const struct dp_key *keys; /* OBJECT, ARRAY: the keys of the elements */
-	size_t size;		    /* ARRAY: sizeof an element */
+	size_t size;		   /* ARRAY: sizeof an element */
 };
 
-/* Rows, by type: S the struct, F the field (and the key's name). */
-#define STRING(S, F) {.name = #F, .type = DP_STRING, .field = offsetof(S, F)}
-#define BOOL(S, F) {.name = #F, .type = DP_BOOL, .field = offsetof(S, F)}
-#define U32(S, F, MAX) {.name = #F, .type = DP_U32, .field = offsetof(S, F), .max = (MAX)}
-#define RANKS(S, F) {.name = #F, .type = DP_RANKS, .field = offsetof(S, F), .aux = offsetof(S, n_##F)}
-#define ARRAY(S, F, KEYS, T)                                                                       \
-	{.name = #F, .type = DP_ARRAY, .field = offsetof(S, F), .aux = offsetof(S, n_##F),          \
+/*
+ * Rows, by type: S the struct, F the field (and the key's name). OPT: may be
+ * absent; WITH: there exactly when the string key W is.
+ */
+/* clang-format off */
+#define STRING(S, F)	 {.name = #F, .type = DP_STRING, .field = offsetof(S, F)}
+#define OPT_STRING(S, F) {.name = #F, .type = DP_STRING, .field = offsetof(S, F), .optional = true}
+#define BOOL(S, F)	 {.name = #F, .type = DP_BOOL, .field = offsetof(S, F)}
+#define U32(S, F, MAX)	 {.name = #F, .type = DP_U32, .field = offsetof(S, F), .max = (MAX)}
+#define U64(S, F, MAX)	 {.name = #F, .type = DP_U64, .field = offsetof(S, F), .max = (MAX)}
+#define WITH_U32(S, F, MAX, W) \
+	{.name = #F, .type = DP_U32, .field = offsetof(S, F), .max = (MAX), .with = (W)}
+#define RANKS(S, F) \
+	{.name = #F, .type = DP_RANKS, .field = offsetof(S, F), .aux = offsetof(S, n_##F)}
+#define OPT_OBJECT(S, F, KEYS) \
+	{.name = #F, .type = DP_OBJECT, .field = offsetof(S, F), .aux = offsetof(S, has_##F), \
+	 .optional = true, .keys = (KEYS)}
+#define ARRAY(S, F, KEYS, T) \
+	{.name = #F, .type = DP_ARRAY, .field = offsetof(S, F), .aux = offsetof(S, n_##F), \
 	 .keys = (KEYS), .size = sizeof(T)}
 #define END {.name = NULL}
 
 static const struct dp_key stale_keys[] = {
 	U32(struct dp_stale, stream, UINT32_MAX),
-	{.name = "k", .type = DP_U64, .field = offsetof(struct dp_stale, k), .max = INT64_MAX},
+	U64(struct dp_stale, k, INT64_MAX),
 	END,
 };
 
@@ -56,17 +68,12 @@ static const struct dp_key channel_keys[] = {
 	BOOL(struct dp_channel, closed),
 	BOOL(struct dp_channel, compress),
 	RANKS(struct dp_channel, producers),
-	{.name = "stale", .type = DP_OBJECT, .field = offsetof(struct dp_channel, stale),
-	 .aux = offsetof(struct dp_channel, has_stale), .optional = true, .keys = stale_keys},
-	{.name = "sink", .type = DP_STRING, .field = offsetof(struct dp_channel, sink), .optional = true},
-	{.name = "sink_agent", .type = DP_U32, .field = offsetof(struct dp_channel, sink_agent),
-	 .max = UINT32_MAX, .with = "sink"},
-	{.name = "source", .type = DP_STRING, .field = offsetof(struct dp_channel, source),
-	 .optional = true},
-	{.name = "epochs", .type = DP_U32, .field = offsetof(struct dp_channel, epochs),
-	 .max = UINT32_MAX, .with = "source"},
-	{.name = "feeder", .type = DP_U32, .field = offsetof(struct dp_channel, feeder),
-	 .max = UINT32_MAX, .with = "source"},
+	OPT_OBJECT(struct dp_channel, stale, stale_keys),
+	OPT_STRING(struct dp_channel, sink),
+	WITH_U32(struct dp_channel, sink_agent, UINT32_MAX, "sink"),
+	OPT_STRING(struct dp_channel, source),
+	WITH_U32(struct dp_channel, epochs, UINT32_MAX, "source"),
+	WITH_U32(struct dp_channel, feeder, UINT32_MAX, "source"),
 	END,
 };
 
@@ -89,8 +96,9 @@ static const struct dp_key config_keys[] = {
 	ARRAY(struct dp_config, weights, weights_keys, struct dp_weights),
 	END,
 };
+/* clang-format on */
 
-#define AT(rec, off, type) ((type *)((char *)(rec) + (off)))
+#define AT(rec, off, type)   ((type *)((char *)(rec) + (off)))
 #define AT_C(rec, off, type) ((const type *)((const char *)(rec) + (off)))
 
 /* The STRING row `name` of keys (a `with` key's companion). */
@@ -244,8 +252,8 @@ static int value_from_json(const json_t *v, const struct dp_key *k, void *rec, c
 			const json_t *e = json_array_get(v, i);
 			if (k->type == DP_RANKS) {
 				if (!int_ok(e, UINT32_MAX)) {
-					snprintf(err, err_size, "%s'%s': expected %s", path, k->name,
-						 type_name(k));
+					snprintf(err, err_size, "%s'%s': expected %s", path,
+						 k->name, type_name(k));
 					return -EINVAL;
 				}
 				((uint32_t *)mem)[i] = (uint32_t)json_integer_value(e);

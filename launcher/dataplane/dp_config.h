@@ -22,7 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Items written by a stage that reads weights carry their version: older than newest - k are dropped. */
+/* Items written by a stage that reads weights carry their version: older than newest - k are
+ * dropped. */
 struct dp_stale {
 	uint32_t stream; /* index into dp_config.weights */
 	uint64_t k;	 /* the stream's max_staleness */
@@ -30,17 +31,17 @@ struct dp_stale {
 
 struct dp_channel {
 	const char *name;
-	uint32_t capacity; /* items queued or in flight, per producing agent; 0 counts as 1 */
-	bool closed;	   /* every producer has finished already */
-	bool compress;	   /* zstd between agents (where the link allows it) */
+	uint32_t capacity;   /* items queued or in flight, per producing agent; 0 counts as 1 */
+	bool closed;	     /* every producer has finished already */
+	bool compress;	     /* zstd between agents (where the link allows it) */
 	uint32_t *producers; /* agent ranks whose workers (or source) put items */
 	size_t n_producers;
 	bool has_stale;
 	struct dp_stale stale;
-	const char *sink;    /* NULL: none; else the file the agent `sink_agent` appends items to */
+	const char *sink; /* NULL: none; else the file the agent `sink_agent` appends items to */
 	uint32_t sink_agent;
-	const char *source;  /* NULL: none; else the JSONL file the agent `feeder` reads */
-	uint32_t epochs;     /* passes over the source; 0 counts as 1 */
+	const char *source; /* NULL: none; else the JSONL file the agent `feeder` reads */
+	uint32_t epochs;    /* passes over the source; 0 counts as 1 */
 	uint32_t feeder;
 };
 

@@ -40,7 +40,7 @@
  * regions 1.. belong to local processes, one each (a restarted process gets
  * its predecessor's). Virtual size only: pages exist once written.
  */
-#define ARENA_REGIONS 32
+#define ARENA_REGIONS	   32
 #define ARENA_REGION_BYTES (16u << 20)
 
 #define PULL_WINDOW 2 /* pulls in flight to one peer */
@@ -69,10 +69,11 @@ struct item {
 	struct aic_conn *holder; /* in flight to this worker or peer */
 	uint32_t producer;	 /* agent rank that made it */
 	uint64_t id, version;
-	uint64_t shm;		/* the payload's arena offset, or 0: the payload is data[] */
-	struct frame_blk *blk;	/* the block that holds the payload at shm, or NULL: shm is a block */
-	uint16_t sends;		/* zero-copy sends of the payload not yet done */
-	bool dead;		/* freed while sends were not done: freed by the last */
+	uint64_t shm; /* the payload's arena offset, or 0: the payload is data[] */
+	struct frame_blk
+		*blk;	/* the block that holds the payload at shm, or NULL: shm is a block */
+	uint16_t sends; /* zero-copy sends of the payload not yet done */
+	bool dead;	/* freed while sends were not done: freed by the last */
 	uint32_t len;
 	uint8_t data[];
 };
@@ -170,9 +171,9 @@ struct chan_set {
 	void *source_arg;
 	void (*sink_done)(void *arg, uint32_t chan, int err);
 	void *sink_arg;
-	struct aic_arena arena; /* base NULL: none (items travel inline) */
-	struct wlease *leases; /* wslot.c's: local readers' holds on weight slots */
-	long region_proc[ARENA_REGIONS];		/* the process (id + 1) a region is for */
+	struct aic_arena arena;		 /* base NULL: none (items travel inline) */
+	struct wlease *leases;		 /* wslot.c's: local readers' holds on weight slots */
+	long region_proc[ARENA_REGIONS]; /* the process (id + 1) a region is for */
 	struct aic_conn *region_owner[ARENA_REGIONS]; /* its connection, once it said hello */
 	/*
 	 * Zero-copy sends and in-place reads under way (they use the arena and
@@ -271,8 +272,7 @@ static inline struct chan *chan_find(struct chan_set *cs, uint32_t id)
 int chan_init(struct chan *ch, struct chan_set *cs, uint32_t id, const struct dp_channel *cfg);
 /* Its waits, queues, files and items go (items under a send go when it is done). */
 void chan_release(struct chan *ch);
-void chan_on_put(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint32_t len,
-		 bool shm);
+void chan_on_put(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint32_t len, bool shm);
 void chan_on_get(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint32_t len,
 		 bool is_pull);
 void chan_on_ack(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint32_t len);
@@ -352,7 +352,7 @@ uint8_t *zstd_unpack(const uint8_t *b, uint32_t len, uint32_t *plain_len, const 
  * busy while written, newest, or held by a reader (a lease, until the
  * reader is given a newer version): never rewritten under a reader.
  */
-#define WEIGHT_SLOTS 4
+#define WEIGHT_SLOTS	  4
 #define WEIGHT_SLOT_BYTES ((size_t)4 << 30)
 
 struct wslot {
@@ -365,7 +365,8 @@ struct wslot {
 	uint32_t pins;		 /* chunks sent from it or read into it, not yet done */
 };
 
-/* A chunk sent from slot k of ws (-1: from the heap, copied), or read into it, while it is under way. */
+/* A chunk sent from slot k of ws (-1: from the heap, copied), or read into it, while it is under
+ * way. */
 struct wpin {
 	struct wstream *ws;
 	int k;
@@ -397,7 +398,7 @@ struct wstream {
 	size_t len;
 	uint32_t n_receivers;
 	uint32_t receivers[MAX_PEERS]; /* agents with readers or the writer */
-	struct wait *waits; /* readers waiting for a newer version (W_RECV) */
+	struct wait *waits;	       /* readers waiting for a newer version (W_RECV) */
 	/* Where versions live when they can: slots in the arena, read in place. */
 	struct wslot slot[WEIGHT_SLOTS];
 	int blob_slot; /* the slot blob is in, or -1: blob is in the heap */

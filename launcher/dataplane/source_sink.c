@@ -105,7 +105,8 @@ void sink_drain(struct chan *ch)
 		while (ch->snk && (it = queue_pop(qs[q]))) {
 			if (fwrite(item_data(ch->cs, it), 1, it->len, ch->snk) != it->len ||
 			    fputc('\n', ch->snk) == EOF) {
-				aic_log_error("channel '%s': cannot write its sink '%s'", ch->name, ch->sink);
+				aic_log_error("channel '%s': cannot write its sink '%s'", ch->name,
+					      ch->sink);
 				sink_finish(ch, -EIO);
 			}
 			if (it->producer != ch->cs->rank)

@@ -16,7 +16,6 @@
 #include "error.h"
 #include "log.h"
 
-
 uint64_t weights_version(struct chan_set *cs, int stream, bool *have)
 {
 	struct wstream *ws = stream >= 0 ? weights_find(cs, (uint32_t)stream) : NULL;
@@ -79,13 +78,16 @@ static void on_weight_slot(struct wstream *ws, struct aic_conn *c, const struct 
 			return;
 		}
 		at = ws->cs->arena.base + off;
-		/* Passed on already as it was written (W_FILLED), whole-length: it goes on from there. */
+		/* Passed on already as it was written (W_FILLED), whole-length: it goes on from
+		 * there. */
 		started = ws->fwd_buf == at && ws->fwd_version == version && ws->fwd_total == len;
 		if (f->type == AIC_MSG_W_FILLED) {
-			/* Bytes [0, len) are written (len < the whole): the chain may start on them. */
+			/* Bytes [0, len) are written (len < the whole): the chain may start on
+			 * them. */
 			if (len < ws->slot[k].len && !(ws->have && version <= ws->version)) {
 				if (ws->fwd_buf != at || ws->fwd_version != version) {
-					chain_start(ws, at, version, ws->cs->rank, ws->slot[k].len, len);
+					chain_start(ws, at, version, ws->cs->rank, ws->slot[k].len,
+						    len);
 				} else if (len > ws->fwd_have) {
 					ws->fwd_have = len;
 					chain_forward(ws);
@@ -95,14 +97,16 @@ static void on_weight_slot(struct wstream *ws, struct aic_conn *c, const struct 
 		}
 		ws->slot[k].writer = NULL;
 		if (ws->fwd_buf == at && !started)
-			ws->fwd_buf = NULL; /* given up, or shorter than announced: not sent on as it was */
+			ws->fwd_buf = NULL; /* given up, or shorter than announced: not sent on as
+					       it was */
 		if (len == 0) {
 			slot_idle(ws, k); /* the writer could not fill it: given up */
 		} else {
 			ws->slot[k].len = (size_t)len;
 			if (!weights_keep(ws, version, NULL, k, (size_t)len)) {
 				if (started)
-					ws->fwd_buf = NULL; /* not newer after all: its slot is let go */
+					ws->fwd_buf =
+						NULL; /* not newer after all: its slot is let go */
 			} else if (started) {
 				ws->fwd_have = len;
 				chain_forward(ws);
@@ -146,7 +150,8 @@ void weights_frame(struct chan_set *cs, struct aic_conn *c, const struct aic_fra
 		aic_conn_send_raw(c, AIC_MSG_W_OK, v, sizeof(v), NULL, 0);
 		return;
 	}
-	if (f->type == AIC_MSG_W_SLOT || f->type == AIC_MSG_W_COMMIT || f->type == AIC_MSG_W_FILLED) {
+	if (f->type == AIC_MSG_W_SLOT || f->type == AIC_MSG_W_COMMIT ||
+	    f->type == AIC_MSG_W_FILLED) {
 		on_weight_slot(ws, c, f);
 		return;
 	}

@@ -11,7 +11,6 @@
 
 #include "internal.h"
 
-
 static bool slot_unused(const struct wstream *ws, int k)
 {
 	const struct wslot *sl = &ws->slot[k];
@@ -111,7 +110,8 @@ int slot_of(const struct wstream *ws, const uint8_t *buf)
 	int k;
 
 	for (k = 0; base && k < WEIGHT_SLOTS; k++)
-		if (buf >= base + ws->slot[k].off && buf < base + ws->slot[k].off + WEIGHT_SLOT_BYTES)
+		if (buf >= base + ws->slot[k].off &&
+		    buf < base + ws->slot[k].off + WEIGHT_SLOT_BYTES)
 			return k;
 	return -1;
 }

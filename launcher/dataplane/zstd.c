@@ -17,7 +17,7 @@
 
 /* Items between agents are compressed (when the channel says so) above this size. */
 #define ZSTD_MIN_BYTES 512
-#define ZSTD_LEVEL 1
+#define ZSTD_LEVEL     1
 
 #ifdef HAVE_ZSTD
 

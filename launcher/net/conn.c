@@ -246,7 +246,8 @@ static void direct_maybe(struct aic_conn *c)
 	c->direct_len = length;
 	c->direct_got = have;
 	if (skip > have || skip > AIC_CONN_DIRECT_HEAD) {
-		aic_log_error("connection %s: a frame's reader asked to keep %u bytes", c->peer, skip);
+		aic_log_error("connection %s: a frame's reader asked to keep %u bytes", c->peer,
+			      skip);
 		direct_finish(c, false);
 		aic_conn_close(c);
 		return;

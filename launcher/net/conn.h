@@ -48,7 +48,7 @@ typedef bool (*aic_hello_cb)(struct aic_conn *c, json_t *hello);
  * frame is whole (whole = false), direct_end(c, type, dest, arg, whole) is
  * called exactly once: what begin reserved is the owner's to release there.
  */
-#define AIC_CONN_DIRECT_MIN 65536
+#define AIC_CONN_DIRECT_MIN  65536
 #define AIC_CONN_DIRECT_HEAD 64
 typedef uint8_t *(*aic_direct_begin_cb)(struct aic_conn *c, uint16_t type, uint32_t length,
 					const uint8_t *head, uint32_t have, uint32_t *skip,
@@ -109,11 +109,11 @@ struct aic_conn {
 	aic_frame_cb on_frame;
 	aic_close_cb on_close;
 	aic_hello_cb on_hello;
-	void *owner; /* the head or agent */
-	void *data;  /* the owner's per-connection record */
-	struct aic_server *server; /* the server that accepted it, or NULL */
-	json_t *hello;	 /* client side: sent on connect */
-	json_t *welcome; /* server side: what on_hello wants WELCOME to carry */
+	void *owner;		      /* the head or agent */
+	void *data;		      /* the owner's per-connection record */
+	struct aic_server *server;    /* the server that accepted it, or NULL */
+	json_t *hello;		      /* client side: sent on connect */
+	json_t *welcome;	      /* server side: what on_hello wants WELCOME to carry */
 	struct aic_conn *prev, *next; /* every live connection (conn.c) */
 };
 

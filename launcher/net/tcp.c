@@ -117,7 +117,8 @@ static void peer_name(struct aic_conn *c)
 		if (ss.ss_family == AF_INET)
 			uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
 		snprintf(c->peer, sizeof(c->peer), "%s:%d", ip,
-			 ss.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&ss)->sin_port) : 0);
+			 ss.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
+						 : 0);
 	}
 }
 

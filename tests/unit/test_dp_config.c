@@ -21,17 +21,28 @@ static void fill(struct dp_config *cfg)
 
 	memset(cfg, 0, sizeof(*cfg));
 	memset(chans, 0, sizeof(chans));
-	chans[0] = (struct dp_channel){.name = "prompts", .capacity = 64, .compress = true,
-				       .producers = producers0, .n_producers = 2,
-				       .source = "/data/prompts.jsonl", .epochs = 3, .feeder = 2};
-	chans[1] = (struct dp_channel){.name = "rollouts", .capacity = 8, .closed = true,
-				       .producers = producers1, .n_producers = 1,
-				       .has_stale = true, .stale = {.stream = 0, .k = 2},
-				       .sink = "/out/rollouts.jsonl", .sink_agent = 1};
+	chans[0] = (struct dp_channel){.name = "prompts",
+				       .capacity = 64,
+				       .compress = true,
+				       .producers = producers0,
+				       .n_producers = 2,
+				       .source = "/data/prompts.jsonl",
+				       .epochs = 3,
+				       .feeder = 2};
+	chans[1] = (struct dp_channel){.name = "rollouts",
+				       .capacity = 8,
+				       .closed = true,
+				       .producers = producers1,
+				       .n_producers = 1,
+				       .has_stale = true,
+				       .stale = {.stream = 0, .k = 2},
+				       .sink = "/out/rollouts.jsonl",
+				       .sink_agent = 1};
 	agents[0] = (struct dp_agent){.rank = 0, .addr = "10.0.0.1", .port = 40001};
 	agents[1] = (struct dp_agent){.rank = 1, .addr = "10.0.0.2", .port = 40002};
 	agents[2] = (struct dp_agent){.rank = 2, .addr = "10.0.0.3", .port = 0};
-	weights[0] = (struct dp_weights){.name = "policy", .receivers = receivers, .n_receivers = 3};
+	weights[0] =
+		(struct dp_weights){.name = "policy", .receivers = receivers, .n_receivers = 3};
 	cfg->channels = chans;
 	cfg->n_channels = 2;
 	cfg->agents = agents;
@@ -52,7 +63,8 @@ static void round_trip(void **state)
 	assert_non_null(j);
 	/* Optional keys are there only when their value is. */
 	assert_null(json_object_get(json_array_get(json_object_get(j, "channels"), 0), "sink"));
-	assert_null(json_object_get(json_array_get(json_object_get(j, "channels"), 0), "sink_agent"));
+	assert_null(
+		json_object_get(json_array_get(json_object_get(j, "channels"), 0), "sink_agent"));
 	assert_null(json_object_get(json_array_get(json_object_get(j, "channels"), 0), "stale"));
 	assert_int_equal(dp_config_from_json(j, &out, err, sizeof(err)), 0);
 	assert_string_equal(err, "");
