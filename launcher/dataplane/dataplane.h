@@ -60,6 +60,11 @@ void chan_set_on_source_done(struct chan_set *cs, void (*done)(void *arg, uint32
  */
 void chan_set_on_sink_done(struct chan_set *cs, void (*done)(void *arg, uint32_t chan, int err),
 			   void *arg);
+/*
+ * Ends the data plane (NULL: nothing): waits, items and connections to
+ * peers go now; the arena and the streams stay until the last send or
+ * in-place read under way is done, then go too.
+ */
 void chan_set_free(struct chan_set *cs);
 
 /*
