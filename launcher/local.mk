@@ -8,15 +8,26 @@ engine_sources = \
 	launcher/engine/jobdir.c launcher/engine/jobdir.h \
 	launcher/engine/log.c launcher/engine/log.h
 
-# The data plane below it: links to peers, channels, weight streams.
+# The links between processes (framed, authenticated connections; a table of
+# ops per transport), used by the head, the agents and the data plane.
+net_sources = \
+	launcher/net/conn.c launcher/net/conn.h \
+	launcher/net/tcp.c launcher/net/internal.h
+
+# The data plane: peers, channels, sources and sinks, weight streams, CONFIG.
 dataplane_sources = \
-	launcher/engine/conn.c launcher/engine/conn.h \
-	launcher/engine/chan.c launcher/engine/chan.h launcher/engine/chan_set.h \
-	launcher/engine/weights.c
+	launcher/dataplane/dataplane.h launcher/dataplane/internal.h \
+	launcher/dataplane/dp_config.c launcher/dataplane/dp_config.h \
+	launcher/dataplane/peer.c launcher/dataplane/queue.c \
+	launcher/dataplane/chan_set.c launcher/dataplane/chan.c \
+	launcher/dataplane/deliver.c launcher/dataplane/source_sink.c \
+	launcher/dataplane/zstd.c launcher/dataplane/weights.c \
+	launcher/dataplane/chain.c launcher/dataplane/wslot.c
 
 noinst_LTLIBRARIES += launcher/libengine.la
-launcher_libengine_la_SOURCES = $(engine_sources) $(dataplane_sources)
-launcher_libengine_la_CPPFLAGS = $(AM_CPPFLAGS) $(JANSSON_CPPFLAGS) $(LIBUV_CPPFLAGS) $(ZSTD_CPPFLAGS)
+launcher_libengine_la_SOURCES = $(engine_sources) $(net_sources) $(dataplane_sources)
+launcher_libengine_la_CPPFLAGS = $(AM_CPPFLAGS) $(JANSSON_CPPFLAGS) $(LIBUV_CPPFLAGS) $(ZSTD_CPPFLAGS) \
+	-I$(top_srcdir)/launcher/engine -I$(top_srcdir)/launcher/net -I$(top_srcdir)/launcher/dataplane
 launcher_libengine_la_LIBADD = lib/libaic_core.la $(core_libs) $(LIBUV_LDFLAGS) $(LIBUV_LIBS) \
 	$(ZSTD_LDFLAGS) $(ZSTD_LIBS)
 
@@ -29,13 +40,14 @@ cli_sources = \
 
 bin_PROGRAMS = launcher/aic
 launcher_aic_SOURCES = $(cli_sources)
-launcher_aic_CPPFLAGS = $(AM_CPPFLAGS) $(JANSSON_CPPFLAGS) $(LIBUV_CPPFLAGS) -I$(top_srcdir)/launcher
+launcher_aic_CPPFLAGS = $(AM_CPPFLAGS) $(JANSSON_CPPFLAGS) $(LIBUV_CPPFLAGS) -I$(top_srcdir)/launcher \
+	-I$(top_srcdir)/launcher/net
 launcher_aic_LDADD = launcher/libengine.la
 
 if HAVE_PMIX
 bin_PROGRAMS += launcher/aic-launch
 launcher_aic_launch_SOURCES = launcher/aic-launch.c
 launcher_aic_launch_CPPFLAGS = $(AM_CPPFLAGS) $(JANSSON_CPPFLAGS) $(LIBUV_CPPFLAGS) $(PMIX_CPPFLAGS) \
-	-I$(top_srcdir)/launcher
+	-I$(top_srcdir)/launcher -I$(top_srcdir)/launcher/net
 launcher_aic_launch_LDADD = launcher/libengine.la $(PMIX_LDFLAGS) $(PMIX_LIBS)
 endif

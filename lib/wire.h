@@ -39,11 +39,15 @@ enum aic_msg {
 	AIC_MSG_SHUTDOWN = 8, /* head -> agent: stop every worker and exit */
 	AIC_MSG_STATUS = 9,   /* client -> head: request; head -> client: reply */
 	AIC_MSG_STOP = 10,    /* client -> head: stop the job */
-	AIC_MSG_CONFIG = 11,  /* head -> agent: the job's channels, before any SPAWN */
+	AIC_MSG_CONFIG = 11,  /* head -> agent, before any SPAWN: launcher/dataplane/dp_config.h */
 	AIC_MSG_CLOSE = 12,   /* head -> agent: a channel's producers have all finished */
 	AIC_MSG_SOURCE_DONE = 13, /* agent -> head: a channel's source file is exhausted */
 	AIC_MSG_SINK_DONE = 14,   /* agent -> head: a channel's sink has written everything */
-	AIC_MSG_STATS = 15,	  /* agent -> head, at the end: {"stale_dropped": {chan: n}} */
+	/*
+	 * agent -> head, at the end: {"channels": {name: {"stale_dropped",
+	 * "zstd_in_bytes", "zstd_out_bytes", "arena_items"}}, "maxrss_kib": n}
+	 */
+	AIC_MSG_STATS = 15,
 	AIC_MSG_METRICS = 16,	  /* agent -> head: {"points": [{t, stage, index, name, value, step}]} */
 	AIC_MSG_DATA = 0x100, /* first data-plane type */
 	/* Data plane, binary payloads (big-endian fields, see aic.h's worker.c). */
@@ -55,7 +59,7 @@ enum aic_msg {
 	AIC_MSG_ERROR = 0x106,	/* agent -> worker: JSON {"code": n, "error": text} */
 	AIC_MSG_PULL = 0x107,	/* agent -> agent: u32 chan, u32 max, u32 wait_ms (a long poll) */
 	AIC_MSG_PEER_ITEMS = 0x108, /* agent -> agent: u32 chan, then as ITEMS */
-	AIC_MSG_PUT_ERR = 0x109,    /* agent -> worker: a PUT failed, JSON {"code": n} */
+	AIC_MSG_PUT_ERR = 0x109,    /* agent -> worker: a PUT failed, JSON as ERROR */
 	/* Weight streams: versioned blobs, one copy per node. */
 	AIC_MSG_W_PUBLISH = 0x10a, /* worker -> agent: u32 stream, u64 version, blob */
 	AIC_MSG_W_OK = 0x10b,	   /* agent -> worker: u64 version */
@@ -65,7 +69,7 @@ enum aic_msg {
 	AIC_MSG_W_PEER = 0x10e,
 	/* worker -> agent: as PUT, but the payload is in the node's arena (arena.h): u64 offset, u32 length */
 	AIC_MSG_PUT_SHM = 0x10f,
-	/* Weights through the arena (launcher/engine/weights.c, on_weight_slot). */
+	/* Weights through the arena (launcher/dataplane/weights.c, on_weight_slot). */
 	AIC_MSG_W_SLOT = 0x110,	    /* worker -> agent: u32 stream, u64 version, u64 length */
 	AIC_MSG_W_SLOT_OK = 0x111,  /* agent -> worker: u64 arena offset to write it at */
 	AIC_MSG_W_COMMIT = 0x112,   /* worker -> agent: u32 stream, u64 version, u64 offset, u64 length */
@@ -170,7 +174,7 @@ struct aic_frame {
 	const uint8_t *payload; /* points into the decoded buffer; only the first `head` when body is set */
 	/*
 	 * NULL, or where payload bytes [head, length) were read straight to (the
-	 * engine's connections do this for large frames: launcher/engine/conn.h).
+	 * engine's connections do this for large frames: launcher/net/conn.h).
 	 */
 	uint8_t *body;
 	uint32_t head;

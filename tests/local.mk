@@ -12,7 +12,7 @@ AM_TESTS_ENVIRONMENT = \
 unit_tests =
 if HAVE_CMOCKA
 unit_tests += tests/unit/test_error tests/unit/test_spec tests/unit/test_topo tests/unit/test_place \
-	tests/unit/test_arena tests/unit/test_domain tests/unit/test_procenv
+	tests/unit/test_arena tests/unit/test_domain tests/unit/test_procenv tests/unit/test_dp_config
 unit_cppflags = $(AM_CPPFLAGS) $(CMOCKA_CPPFLAGS) $(JANSSON_CPPFLAGS)
 unit_ldadd = lib/libaic_core.la $(core_libs) $(CMOCKA_LIBS) $(JANSSON_LIBS)
 tests_unit_test_error_SOURCES = tests/unit/test_error.c tests/unit/aic_test.h
@@ -36,6 +36,9 @@ tests_unit_test_domain_LDADD = $(unit_ldadd)
 tests_unit_test_procenv_SOURCES = tests/unit/test_procenv.c tests/unit/aic_test.h
 tests_unit_test_procenv_CPPFLAGS = $(unit_cppflags)
 tests_unit_test_procenv_LDADD = $(unit_ldadd)
+tests_unit_test_dp_config_SOURCES = tests/unit/test_dp_config.c tests/unit/aic_test.h launcher/dataplane/dp_config.c
+tests_unit_test_dp_config_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/launcher/dataplane
+tests_unit_test_dp_config_LDADD = $(unit_ldadd)
 if HAVE_SLURM
 unit_tests += tests/unit/test_spank
 tests_unit_test_spank_SOURCES = tests/unit/test_spank.c tests/unit/aic_test.h \

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "chan.h"
+#include "dataplane.h"
 #include "conn.h"
 #include "error.h"
 #include "internal.h"
@@ -554,9 +554,7 @@ static void worker_frame(struct aic_conn *c, uint16_t type, json_t *m, const str
 		return;
 	}
 	if (!a->chans) {
-		json_t *e = json_pack("{s:i,s:s}", "code", -ENOENT, "error", "no channels");
-		aic_conn_send(c, AIC_MSG_ERROR, e);
-		json_decref(e);
+		aic_conn_send_error(c, AIC_MSG_ERROR, -ENOENT, "no channels");
 		return;
 	}
 	chan_set_frame(a->chans, c, f);

@@ -1,6 +1,8 @@
 /*
- * Channels at a node agent: bounded work queues between the stages' workers
- * (see doc/design/data-plane.md).
+ * The data plane at a node agent: channels (bounded work queues between the
+ * stages' workers) and weight streams (see doc/design/data-plane.md). The
+ * agent hands it the frames of type >= AIC_MSG_DATA from workers and peer
+ * agents; the files behind this header are launcher/dataplane/.
  *
  * Contract, per channel:
  *  - PUT enqueues an item when queued + in-flight items are below the
@@ -20,8 +22,8 @@
  * receives PEER_ITEMS, and forwards its workers' acks to the producer. An
  * item crosses the network at most once, and never through the head.
  */
-#ifndef AIC_ENGINE_CHAN_H
-#define AIC_ENGINE_CHAN_H
+#ifndef AIC_DATAPLANE_H
+#define AIC_DATAPLANE_H
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -33,9 +35,10 @@
 struct chan_set;
 
 /*
- * Channels from the head's CONFIG message ({"channels": [{name, capacity,
- * closed, producers: [agent ranks]}], "agents": [{rank, addr, port}]}).
- * `rank` is this agent's; `token` (kept, not copied) opens peer connections.
+ * Channels and weight streams from the head's CONFIG message (its schema:
+ * dp_config.h). `rank` is this agent's; `token` (kept, not copied) opens
+ * peer connections. NULL when out of memory or when the message does not
+ * match the schema (logged).
  */
 struct chan_set *chan_set_new(uv_loop_t *loop, const json_t *config, uint32_t rank,
 			      const char *token);
@@ -57,6 +60,11 @@ void chan_set_on_source_done(struct chan_set *cs, void (*done)(void *arg, uint32
  */
 void chan_set_on_sink_done(struct chan_set *cs, void (*done)(void *arg, uint32_t chan, int err),
 			   void *arg);
+/*
+ * Ends the data plane (NULL: nothing): waits, items and connections to
+ * peers go now; the arena and the streams stay until the last send or
+ * in-place read under way is done, then go too.
+ */
 void chan_set_free(struct chan_set *cs);
 
 /*

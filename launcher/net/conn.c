@@ -1,3 +1,8 @@
+/*
+ * Framed, authenticated connections over any transport (see conn.h): the
+ * token check, frames, in-place reads of large frames, and the sends. How
+ * bytes move is the transport's (struct aic_link_ops; TCP: tcp.c).
+ */
 #include "config.h"
 
 #include <errno.h>
@@ -6,7 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "conn.h"
+#include "error.h"
+#include "internal.h"
 #include "log.h"
 #include "token.h"
 #include "wire.h"
@@ -45,10 +51,8 @@ void aic_conn_close_all(void)
 
 static void direct_finish(struct aic_conn *c, bool whole);
 
-static void free_conn(uv_handle_t *h)
+void aic__conn_closed(struct aic_conn *c)
 {
-	struct aic_conn *c = h->data;
-
 	unlink_conn(c);
 	if (c->direct)
 		direct_finish(c, false);
@@ -65,112 +69,60 @@ void aic_conn_close(struct aic_conn *c)
 	if (!c || c->closing)
 		return;
 	c->closing = true;
-	uv_close((uv_handle_t *)&c->tcp, free_conn);
-}
-
-struct write_req {
-	uv_write_t req;
-	char *mem;
-	void (*done)(void *arg, int status);
-	void *arg;
-};
-
-static void wrote(uv_write_t *req, int status)
-{
-	struct write_req *w = (struct write_req *)req;
-
-	free(w->mem);
-	if (w->done)
-		w->done(w->arg, status);
-	free(w);
+	c->ops->close(c);
 }
 
 int aic_conn_sendv(struct aic_conn *c, void *mem, const uv_buf_t *bufs, unsigned n,
 		   void (*done)(void *arg, int status), void *arg)
 {
-	struct write_req *w = c->closing ? NULL : calloc(1, sizeof(*w));
-	int rc = c->closing ? -EPIPE : -ENOMEM;
-
-	if (w) {
-		w->mem = mem;
-		w->done = done;
-		w->arg = arg;
-		/* libuv keeps its own copy of the array, not of what it points to. */
-		rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, bufs, n, wrote);
-		if (!rc)
-			return 0;
-		free(w);
+	if (c->closing) {
+		free(mem);
+		if (done)
+			done(arg, -EPIPE);
+		return -EPIPE;
 	}
-	free(mem);
-	if (done)
-		done(arg, rc);
-	return rc;
+	return c->ops->write(c, mem, bufs, n, done, arg);
 }
 
 int aic_conn_send_owned(struct aic_conn *c, void *mem, const void *frame, size_t len)
 {
-	struct write_req *w;
-	uv_buf_t buf;
-	int rc;
+	uv_buf_t buf = uv_buf_init((char *)frame, (unsigned)len);
 
 	if (c->closing) {
 		free(mem);
 		return -EPIPE;
 	}
-	w = calloc(1, sizeof(*w));
-	if (!w) {
-		free(mem);
-		return -ENOMEM;
-	}
-	w->mem = mem;
-	buf = uv_buf_init((char *)frame, (unsigned)len);
-	rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, wrote);
-	if (rc) {
-		free(w->mem);
-		free(w);
-	}
-	return rc;
+	return c->ops->write(c, mem, &buf, 1, NULL, NULL);
 }
 
 int aic_conn_send_raw(struct aic_conn *c, uint16_t type, const void *a, size_t alen, const void *b,
 		      size_t blen)
 {
-	struct write_req *w;
+	uint8_t *mem;
 	uv_buf_t buf;
-	int rc;
 
 	if (c->closing)
 		return -EPIPE;
 	if (alen + blen > AIC_WIRE_MAX_PAYLOAD)
 		return -EMSGSIZE;
-	w = calloc(1, sizeof(*w));
-	if (w)
-		w->mem = malloc(AIC_WIRE_HEADER + alen + blen);
-	if (!w || !w->mem) {
-		free(w);
+	mem = malloc(AIC_WIRE_HEADER + alen + blen);
+	if (!mem)
 		return -ENOMEM;
-	}
-	aic_wire_header((uint8_t *)w->mem, type, (uint32_t)(alen + blen));
+	aic_wire_header(mem, type, (uint32_t)(alen + blen));
 	if (alen)
-		memcpy(w->mem + AIC_WIRE_HEADER, a, alen);
+		memcpy(mem + AIC_WIRE_HEADER, a, alen);
 	if (blen)
-		memcpy(w->mem + AIC_WIRE_HEADER + alen, b, blen);
-	buf = uv_buf_init(w->mem, (unsigned)(AIC_WIRE_HEADER + alen + blen));
-	rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, wrote);
-	if (rc) {
-		free(w->mem);
-		free(w);
-	}
-	return rc;
+		memcpy(mem + AIC_WIRE_HEADER + alen, b, blen);
+	buf = uv_buf_init((char *)mem, (unsigned)(AIC_WIRE_HEADER + alen + blen));
+	return c->ops->write(c, mem, &buf, 1, NULL, NULL);
 }
 
 int aic_conn_send(struct aic_conn *c, uint16_t type, json_t *msg)
 {
-	struct write_req *w;
 	char *text = NULL;
+	uint8_t *mem;
 	size_t n = 0;
 	uv_buf_t b;
-	int rc;
 
 	if (c->closing)
 		return -EPIPE;
@@ -180,24 +132,25 @@ int aic_conn_send(struct aic_conn *c, uint16_t type, json_t *msg)
 			return -ENOMEM;
 		n = strlen(text);
 	}
-	w = calloc(1, sizeof(*w));
-	if (w)
-		w->mem = malloc(AIC_WIRE_HEADER + n);
-	if (!w || !w->mem) {
-		free(w);
+	mem = malloc(AIC_WIRE_HEADER + n);
+	if (!mem) {
 		free(text);
 		return -ENOMEM;
 	}
-	aic_wire_header((uint8_t *)w->mem, type, (uint32_t)n);
+	aic_wire_header(mem, type, (uint32_t)n);
 	if (n)
-		memcpy(w->mem + AIC_WIRE_HEADER, text, n);
+		memcpy(mem + AIC_WIRE_HEADER, text, n);
 	free(text);
-	b = uv_buf_init(w->mem, (unsigned)(AIC_WIRE_HEADER + n));
-	rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, wrote);
-	if (rc) {
-		free(w->mem);
-		free(w);
-	}
+	b = uv_buf_init((char *)mem, (unsigned)(AIC_WIRE_HEADER + n));
+	return c->ops->write(c, mem, &b, 1, NULL, NULL);
+}
+
+int aic_conn_send_error(struct aic_conn *c, uint16_t type, int code, const char *why)
+{
+	json_t *m = json_pack("{s:i,s:s}", "code", code, "error", why ? why : aic_strerror(code));
+	int rc = m ? aic_conn_send(c, type, m) : -ENOMEM;
+
+	json_decref(m);
 	return rc;
 }
 
@@ -293,7 +246,8 @@ static void direct_maybe(struct aic_conn *c)
 	c->direct_len = length;
 	c->direct_got = have;
 	if (skip > have || skip > AIC_CONN_DIRECT_HEAD) {
-		aic_log_error("connection %s: a frame's reader asked to keep %u bytes", c->peer, skip);
+		aic_log_error("connection %s: a frame's reader asked to keep %u bytes", c->peer,
+			      skip);
 		direct_finish(c, false);
 		aic_conn_close(c);
 		return;
@@ -305,12 +259,10 @@ static void direct_maybe(struct aic_conn *c)
 }
 
 /* Reads go into the frame's own place while one is read in place. */
-static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+void aic__conn_read_buf(struct aic_conn *c, uv_buf_t *b)
 {
-	struct aic_conn *c = h->data;
 	size_t room;
 
-	(void)suggested;
 	if (c->direct) {
 		*b = uv_buf_init((char *)c->direct + (c->direct_got - c->direct_skip),
 				 c->direct_len - c->direct_got);
@@ -337,14 +289,12 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 	*b = uv_buf_init((char *)c->buf + c->len, (unsigned)room);
 }
 
-static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+void aic__conn_received(struct aic_conn *c, ssize_t n)
 {
-	struct aic_conn *c = s->data;
 	struct aic_frame f;
 	size_t off = 0;
 	long used = 0;
 
-	(void)b;
 	if (n < 0) {
 		aic_conn_close(c);
 		return;
@@ -374,14 +324,14 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	direct_maybe(c);
 }
 
-static struct aic_conn *new_conn(uv_loop_t *loop)
+struct aic_conn *aic__conn_new(const struct aic_link_ops *ops, void *link)
 {
 	struct aic_conn *c = calloc(1, sizeof(*c));
 
 	if (!c)
 		return NULL;
-	uv_tcp_init(loop, &c->tcp);
-	c->tcp.data = c;
+	c->ops = ops;
+	c->link = link;
 	c->next = live;
 	if (live)
 		live->prev = c;
@@ -389,35 +339,8 @@ static struct aic_conn *new_conn(uv_loop_t *loop)
 	return c;
 }
 
-static void peer_name(struct aic_conn *c)
+void aic__conn_accepted(struct aic_conn *c, struct aic_server *srv)
 {
-	struct sockaddr_storage ss;
-	int len = sizeof(ss);
-	char ip[48] = "?";
-
-	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
-		if (ss.ss_family == AF_INET)
-			uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
-		snprintf(c->peer, sizeof(c->peer), "%s:%d", ip,
-			 ss.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&ss)->sin_port) : 0);
-	}
-}
-
-static void on_connection(uv_stream_t *server, int status)
-{
-	struct aic_server *srv = server->data;
-	struct aic_conn *c;
-
-	if (status < 0)
-		return;
-	c = new_conn(server->loop);
-	if (!c)
-		return;
-	if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
-		aic_conn_close(c);
-		return;
-	}
-	uv_tcp_nodelay(&c->tcp, 1);
 	c->server_side = true;
 	c->token = srv->token;
 	c->on_hello = srv->on_hello;
@@ -427,85 +350,9 @@ static void on_connection(uv_stream_t *server, int status)
 	c->direct_end = srv->direct_end;
 	c->owner = srv->owner;
 	c->server = srv;
-	peer_name(c);
-	uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
 }
 
-int aic_server_start(uv_loop_t *loop, struct aic_server *srv, const char *addr)
+void aic__conn_connected(struct aic_conn *c)
 {
-	struct sockaddr_in sa;
-	struct sockaddr_storage got;
-	int rc, len = sizeof(got);
-
-	rc = uv_ip4_addr(addr ? addr : "0.0.0.0", 0, &sa);
-	if (rc)
-		return rc;
-	uv_tcp_init(loop, &srv->tcp);
-	srv->tcp.data = srv;
-	rc = uv_tcp_bind(&srv->tcp, (struct sockaddr *)&sa, 0);
-	if (!rc)
-		rc = uv_listen((uv_stream_t *)&srv->tcp, 1024, on_connection);
-	if (!rc)
-		rc = uv_tcp_getsockname(&srv->tcp, (struct sockaddr *)&got, &len);
-	if (rc)
-		return rc;
-	srv->port = ntohs(((struct sockaddr_in *)&got)->sin_port);
-	return 0;
-}
-
-void aic_server_stop(struct aic_server *srv)
-{
-	if (!uv_is_closing((uv_handle_t *)&srv->tcp))
-		uv_close((uv_handle_t *)&srv->tcp, NULL);
-}
-
-struct connect_req {
-	uv_connect_t req;
-	struct aic_conn *c;
-};
-
-static void connected(uv_connect_t *req, int status)
-{
-	struct connect_req *r = (struct connect_req *)req;
-	struct aic_conn *c = r->c;
-
-	free(r);
-	if (status < 0) {
-		aic_log_error("cannot connect to %s: %s", c->peer, uv_strerror(status));
-		aic_conn_close(c);
-		return;
-	}
-	uv_tcp_nodelay(&c->tcp, 1);
-	uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
 	aic_conn_send(c, AIC_MSG_HELLO, c->hello);
-}
-
-struct aic_conn *aic_conn_connect(uv_loop_t *loop, const char *host, int port, const char *token,
-				  json_t *hello, aic_frame_cb on_frame, aic_close_cb on_close,
-				  void *owner)
-{
-	struct aic_conn *c = new_conn(loop);
-	struct connect_req *r;
-	struct sockaddr_in sa;
-
-	if (!c) {
-		json_decref(hello);
-		return NULL;
-	}
-	snprintf(c->peer, sizeof(c->peer), "%s:%d", host, port);
-	c->hello = hello ? hello : json_object();
-	json_object_set_new(c->hello, "token", json_string(token));
-	c->token = token;
-	c->on_frame = on_frame;
-	c->on_close = on_close;
-	c->owner = owner;
-	r = calloc(1, sizeof(*r));
-	if (!r || uv_ip4_addr(host, port, &sa) != 0 ||
-	    uv_tcp_connect(&r->req, &c->tcp, (struct sockaddr *)&sa, connected) != 0) {
-		free(r);
-		aic_conn_close(c);
-		return NULL;
-	}
-	r->c = c;
-	return c;
 }

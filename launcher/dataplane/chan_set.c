@@ -1,0 +1,317 @@
+/*
+ * The data plane of one agent (see dataplane.h): its lifetime, from the
+ * head's CONFIG to the last send under way after chan_set_free, and the
+ * dispatch of every frame that reaches it, from workers and from peers.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "internal.h"
+#include "log.h"
+
+static void peer_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct aic_frame *f);
+static void peer_closed(struct aic_conn *c);
+static uint8_t *peer_direct_begin(struct aic_conn *c, uint16_t type, uint32_t length,
+				  const uint8_t *head, uint32_t have, uint32_t *skip, void **arg);
+static void chan_set_finish(struct chan_set *cs);
+
+static const struct dp_upcalls upcalls = {
+	.peer_frame = peer_frame,
+	.peer_closed = peer_closed,
+	.direct_begin = peer_direct_begin,
+	.direct_end = chan_set_direct_end,
+	.finish = chan_set_finish,
+};
+
+struct chan_set *chan_set_new(uv_loop_t *loop, const json_t *config, uint32_t rank,
+			      const char *token)
+{
+	struct chan_set *cs = calloc(1, sizeof(*cs));
+	struct dp_config cfg;
+	char err[256];
+	size_t i;
+	int rc;
+
+	if (!cs)
+		return NULL;
+	rc = dp_config_from_json(config, &cfg, err, sizeof(err));
+	if (rc) {
+		aic_log_error("the head's CONFIG was refused: %s", err);
+		free(cs);
+		return NULL;
+	}
+	cs->up = &upcalls;
+	cs->loop = loop;
+	cs->rank = rank;
+	cs->token = token;
+	if (aic_arena_create(&cs->arena, ARENA_REGIONS, ARENA_REGION_BYTES,
+			     weights_arena_bytes(cfg.n_weights)) != 0)
+		aic_log_info(
+			"no shared-memory arena on this node: items and weights travel inline");
+	peers_init(cs, &cfg);
+	cs->n = cfg.n_channels;
+	cs->chans = calloc(cs->n + 1, sizeof(*cs->chans));
+	rc = cs->chans ? weights_init(cs, &cfg) : -ENOMEM;
+	for (i = 0; !rc && i < cs->n; i++)
+		rc = chan_init(&cs->chans[i], cs, (uint32_t)i, &cfg.channels[i]);
+	dp_config_release(&cfg);
+	if (rc) {
+		chan_set_free(cs);
+		return NULL;
+	}
+	return cs;
+}
+
+void chan_set_on_sink_done(struct chan_set *cs, void (*done)(void *arg, uint32_t chan, int err),
+			   void *arg)
+{
+	size_t i;
+
+	if (!cs)
+		return;
+	cs->sink_done = done;
+	cs->sink_arg = arg;
+	for (i = 0; i < cs->n; i++)
+		if (cs->chans[i].sink && sink_open(&cs->chans[i]) == 0)
+			chan_pump(&cs->chans[i]);
+}
+
+void chan_set_on_source_done(struct chan_set *cs, void (*done)(void *arg, uint32_t chan, int err),
+			     void *arg)
+{
+	size_t i;
+
+	if (!cs)
+		return;
+	cs->source_done = done;
+	cs->source_arg = arg;
+	/* Open the sources this agent feeds (as the user), and fill their queues. */
+	for (i = 0; i < cs->n; i++)
+		if (cs->chans[i].source && source_open(&cs->chans[i]) == 0)
+			chan_pump(&cs->chans[i]);
+}
+
+/* The rest of chan_set_free, once no send or in-place read uses the arena or a stream. */
+static void chan_set_finish(struct chan_set *cs)
+{
+	weights_free(cs);
+	free(cs->chans);
+	aic_arena_detach(&cs->arena);
+	free(cs);
+}
+
+void chan_set_free(struct chan_set *cs)
+{
+	size_t i;
+
+	if (!cs)
+		return;
+	for (i = 0; cs->chans && i < cs->n; i++)
+		chan_release(&cs->chans[i]);
+	/*
+	 * Closing a connection ends its sends and reads (conn.h): the last of
+	 * those still going finishes the job; items they hold were freed above
+	 * (they go when their sends are done).
+	 */
+	peers_close(cs);
+	cs->freeing = true;
+	if (cs->pending == 0)
+		chan_set_finish(cs);
+}
+
+/* --- frames --------------------------------------------------------------- */
+
+void chan_set_frame(struct chan_set *cs, struct aic_conn *c, const struct aic_frame *f)
+{
+	if (weights_frame_type(f->type)) {
+		weights_frame(cs, c, f);
+		return;
+	}
+	switch (f->type) {
+	case AIC_MSG_PUT:
+	case AIC_MSG_PUT_SHM:
+		chan_on_put(cs, c, f->payload, f->length, f->type == AIC_MSG_PUT_SHM);
+		break;
+	case AIC_MSG_GET:
+		chan_on_get(cs, c, f->payload, f->length, false);
+		break;
+	case AIC_MSG_PULL:
+		chan_on_get(cs, c, f->payload, f->length, true);
+		break;
+	case AIC_MSG_ACK:
+		chan_on_ack(cs, c, f->payload, f->length);
+		break;
+	default:
+		aic_conn_send_error(c, AIC_MSG_ERROR, AIC_EPROTO, NULL);
+	}
+}
+
+/* Frames on the connections this agent opened to peers: answers to its pulls. */
+static void peer_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct aic_frame *f)
+{
+	struct chan_set *cs = c->owner;
+
+	(void)m;
+	if (type == AIC_MSG_PEER_ITEMS && c->data) {
+		/* Read in place (chan_items_direct_begin): the whole payload is in the block. */
+		chan_on_items(cs, c->data, f->body ? f->body : f->payload, f->length,
+			      f->body ? c->direct_arg : NULL);
+	} else if (type == AIC_MSG_WELCOME) {
+		/*
+		 * Now that the peer has let us in, ask it for what readers and sinks
+		 * here wait for: pulls tried while it was connecting were not sent,
+		 * and nothing else may come along to try them again.
+		 */
+		size_t i;
+		for (i = 0; i < cs->n; i++)
+			if (chan_wants_pull(&cs->chans[i]))
+				chan_pull(&cs->chans[i]);
+		weights_flush(cs);
+	} else if (type == AIC_MSG_REJECT) {
+		aic_log_error("a peer agent refused this agent");
+	}
+}
+
+static void peer_closed(struct aic_conn *c)
+{
+	struct peer *p = c->data;
+	struct chan_set *cs = c->owner;
+	size_t i;
+
+	if (!p)
+		return;
+	p->conn = NULL;
+	for (i = 0; i < cs->n; i++)
+		chan_peer_lost(&cs->chans[i], p->rank);
+}
+
+uint8_t *chan_set_direct_begin(struct chan_set *cs, struct aic_conn *c, uint16_t type,
+			       uint32_t length, const uint8_t *head, uint32_t have, uint32_t *skip,
+			       void **arg)
+{
+	uint8_t *dest = NULL;
+
+	if (!cs || cs->freeing)
+		return NULL;
+	if (type == AIC_MSG_PEER_ITEMS && c->owner == cs && c->data) {
+		*skip = 0;
+		dest = chan_items_direct_begin(cs, length, head, arg);
+	} else if (type == AIC_MSG_W_PEER) {
+		dest = weights_direct_begin(cs, length, head, have, skip, arg);
+	}
+	if (dest)
+		dp_hold(cs);
+	return dest;
+}
+
+void chan_set_direct_end(struct aic_conn *c, uint16_t type, uint8_t *dest, void *arg, bool whole)
+{
+	struct chan_set *cs;
+
+	(void)c;
+	(void)dest;
+	(void)whole; /* what the frame's handler did not take is given back either way */
+	if (type == AIC_MSG_W_PEER) {
+		cs = weights_direct_end(arg);
+	} else {
+		cs = ((struct frame_blk *)arg)->cs;
+		frame_blk_unref(arg);
+	}
+	dp_release(cs);
+}
+
+static uint8_t *peer_direct_begin(struct aic_conn *c, uint16_t type, uint32_t length,
+				  const uint8_t *head, uint32_t have, uint32_t *skip, void **arg)
+{
+	return chan_set_direct_begin(c->owner, c, type, length, head, have, skip, arg);
+}
+
+/* --- workers -------------------------------------------------------------- */
+
+/* Whether an item still names the block at off (the sweep of an owner-less region). */
+static bool block_in_use(uint64_t off, void *arg)
+{
+	struct chan_set *cs = arg;
+	const struct item *it;
+	const struct wait *w;
+	size_t i;
+	int q;
+
+	for (i = 0; i < cs->n; i++) {
+		const struct chan *ch = &cs->chans[i];
+		const struct queue *qs[2] = {&ch->own, &ch->pulled};
+		for (q = 0; q < 2; q++)
+			for (it = qs[q]->head; it; it = it->next)
+				if (it->shm == off)
+					return true;
+		for (it = ch->inflight; it; it = it->next)
+			if (it->shm == off)
+				return true;
+		for (w = ch->puts; w; w = w->next)
+			if (w->item && w->item->shm == off)
+				return true;
+	}
+	return false;
+}
+
+void chan_set_forget(struct chan_set *cs, struct aic_conn *c)
+{
+	size_t i, k;
+
+	/*
+	 * A writer that went away may have died between allocating a block and
+	 * putting it: blocks no item names are given back, so its successor's
+	 * ring does not stall on them.
+	 */
+	for (k = 1; cs && k < ARENA_REGIONS; k++)
+		if (cs->region_owner[k] == c) {
+			cs->region_owner[k] = NULL;
+			aic_ring_sweep(&cs->arena, k * cs->arena.region_size, block_in_use, cs);
+		}
+	weights_forget(cs, c);
+	for (i = 0; cs && i < cs->n; i++)
+		chan_forget(&cs->chans[i], c);
+}
+
+void chan_set_close(struct chan_set *cs, uint32_t id)
+{
+	struct chan *ch = chan_find(cs, id);
+
+	if (!ch || ch->closed)
+		return;
+	ch->closed = true;
+	chan_pump(ch);
+}
+
+/* --- what the agent reports ------------------------------------------------- */
+
+json_t *chan_set_names(const struct chan_set *cs)
+{
+	json_t *o = json_object();
+	size_t i;
+
+	for (i = 0; cs && i < cs->n; i++)
+		json_object_set_new(o, cs->chans[i].name, json_integer((json_int_t)i));
+	return o;
+}
+
+json_t *chan_set_stats(const struct chan_set *cs)
+{
+	json_t *o = json_object();
+	size_t i;
+
+	for (i = 0; cs && i < cs->n; i++) {
+		const struct chan *ch = &cs->chans[i];
+		json_object_set_new(o, ch->name,
+				    json_pack("{s:I,s:I,s:I,s:I}", "stale_dropped",
+					      (json_int_t)ch->stale_dropped, "zstd_in_bytes",
+					      (json_int_t)ch->zstd_in, "zstd_out_bytes",
+					      (json_int_t)ch->zstd_out, "arena_items",
+					      (json_int_t)ch->arena_items));
+	}
+	return json_pack("{s:o}", "channels", o);
+}

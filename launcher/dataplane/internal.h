@@ -1,0 +1,481 @@
+/*
+ * What the files of launcher/dataplane/ share: the data plane's state and
+ * the functions one file offers the others. Private to this folder: the
+ * agent uses dataplane.h.
+ *
+ * The files, each calling only the ones listed after it:
+ *   chan_set.c    the set's lifecycle, and dispatch of every frame
+ *   chan.c        a channel's puts, gets, acks and pulls from peers
+ *   deliver.c     items to a worker or a peer (zero copy, zstd), EOF
+ *   source_sink.c a channel's JSONL source and sink files
+ *   weights.c     weight streams: frames from local writers and readers
+ *   chain.c       a weight version down the chain of agents
+ *   wslot.c       a stream's versions on this node: arena slots, leases
+ *   zstd.c        compressed ITEMS frames (the only code that knows zstd)
+ *   queue.c       items, queues and waits
+ *   peer.c        other agents and the links to them, arena regions,
+ *                 sends and reads under way (pending); it calls back up
+ *                 only through struct dp_upcalls, set by chan_set.c
+ *   dp_config.c   the CONFIG message
+ */
+#ifndef AIC_DATAPLANE_INTERNAL_H
+#define AIC_DATAPLANE_INTERNAL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <uv.h>
+
+#include "arena.h"
+#include "conn.h"
+#include "dataplane.h"
+#include "dp_config.h"
+#include "wire.h"
+
+#define MAX_PEERS 64
+
+/*
+ * The node's arena (arena.h): region 0 holds items pulled from other nodes,
+ * regions 1.. belong to local processes, one each (a restarted process gets
+ * its predecessor's). Virtual size only: pages exist once written.
+ */
+#define ARENA_REGIONS	   32
+#define ARENA_REGION_BYTES (16u << 20)
+
+#define PULL_WINDOW 2 /* pulls in flight to one peer */
+
+/* Another agent of the job, and this agent's connection to it (made when first needed). */
+struct peer {
+	uint32_t rank;
+	char addr[64];
+	int port;
+	struct aic_conn *conn;
+};
+
+/*
+ * A peer's ITEMS frame read straight into the agent's arena region (see
+ * aic_direct_begin_cb in conn.h): its items are read where they landed, and
+ * the block goes back to the ring when the last of them is freed.
+ */
+struct frame_blk {
+	struct chan_set *cs;
+	uint64_t off;
+	uint32_t refs; /* its items, plus one while the frame is read */
+};
+
+struct item {
+	struct item *next;
+	struct aic_conn *holder; /* in flight to this worker or peer */
+	uint32_t producer;	 /* agent rank that made it */
+	uint64_t id, version;
+	uint64_t shm; /* the payload's arena offset, or 0: the payload is data[] */
+	struct frame_blk
+		*blk;	/* the block that holds the payload at shm, or NULL: shm is a block */
+	uint16_t sends; /* zero-copy sends of the payload not yet done */
+	bool dead;	/* freed while sends were not done: freed by the last */
+	uint32_t len;
+	uint8_t data[];
+};
+
+struct queue {
+	struct item *head, *tail;
+	uint32_t n;
+};
+
+/*
+ * A worker or peer waiting, with its timer: in PUT (item), GET or a peer's
+ * PULL (max) on a channel, or in W_RECV (min) on a weight stream.
+ */
+struct wait {
+	struct wait *next;
+	struct chan_set *cs;
+	void *on; /* the struct chan or struct wstream */
+	struct aic_conn *c;
+	struct item *item; /* PUT: the item waiting for a slot */
+	uint32_t max;	   /* GET/PULL: how many it wants */
+	uint64_t min;	   /* W_RECV: the oldest version that will do */
+	bool pull;
+	uv_timer_t timer;
+};
+
+struct chan {
+	struct chan_set *cs;
+	uint32_t id;
+	char name[64];
+	uint32_t capacity;
+	bool compress;		    /* zstd between agents */
+	bool readers;		    /* local workers have asked for items: prefetch for them */
+	uint64_t zstd_in, zstd_out; /* bytes before and after, sent from here */
+	uint64_t arena_items;	    /* put or pulled into the arena here */
+	struct queue own, pulled;
+	struct item *inflight; /* delivered, not acked */
+	uint32_t n_own_inflight;
+	struct wait *puts, *gets, *pulls; /* FIFO each */
+	bool closed;			  /* every producer has finished */
+	uint64_t next_id;
+	/* Peers that produce this channel. */
+	uint32_t n_remote;
+	uint32_t remote[MAX_PEERS];
+	bool drained[MAX_PEERS]; /* said EOF */
+	/* Pulls in flight to each peer, oldest first: items asked, items got of the oldest. */
+	uint8_t pulls_out[MAX_PEERS];
+	uint32_t ask[MAX_PEERS][PULL_WINDOW];
+	uint32_t got[MAX_PEERS];
+	uint32_t asked; /* items asked of all peers and not come yet */
+	uint32_t next_remote;
+	/* The channel's source file, when this agent feeds it. */
+	char *source;
+	FILE *src;
+	int epochs_left;
+	char *line;
+	size_t line_cap;
+	/* Staleness: items older than stream's newest version - k are dropped. */
+	int stale_stream; /* -1: none */
+	uint64_t stale_k;
+	uint64_t stale_dropped;
+	/* The channel's sink file, when this agent writes it. */
+	char *sink;
+	FILE *snk;
+	bool sink_finished;
+};
+
+/*
+ * What the files below chan_set.c call back up into, set by chan_set.c:
+ * the frames and in-place reads of the connections peer.c opens, and the
+ * rest of chan_set_free once the last send or read under way is done.
+ */
+struct dp_upcalls {
+	aic_frame_cb peer_frame;
+	aic_close_cb peer_closed;
+	aic_direct_begin_cb direct_begin;
+	aic_direct_end_cb direct_end;
+	void (*finish)(struct chan_set *cs);
+};
+
+struct wstream;
+struct wlease;
+
+struct chan_set {
+	const struct dp_upcalls *up;
+	struct wstream *streams; /* weights.c's */
+	size_t n_streams;
+	uv_loop_t *loop;
+	uint32_t rank;
+	const char *token;
+	struct chan *chans;
+	size_t n;
+	struct peer peers[MAX_PEERS];
+	size_t n_peers;
+	void (*source_done)(void *arg, uint32_t chan, int err);
+	void *source_arg;
+	void (*sink_done)(void *arg, uint32_t chan, int err);
+	void *sink_arg;
+	struct aic_arena arena;		 /* base NULL: none (items travel inline) */
+	struct wlease *leases;		 /* wslot.c's: local readers' holds on weight slots */
+	long region_proc[ARENA_REGIONS]; /* the process (id + 1) a region is for */
+	struct aic_conn *region_owner[ARENA_REGIONS]; /* its connection, once it said hello */
+	/*
+	 * Zero-copy sends and in-place reads under way (they use the arena and
+	 * the streams' slots): chan_set_free leaves the rest to the last of them.
+	 */
+	uint32_t pending;
+	bool freeing;
+};
+
+/* --- peer.c --------------------------------------------------------------- */
+
+/* The peers of CONFIG's "agents" (all but this agent). */
+void peers_init(struct chan_set *cs, const struct dp_config *cfg);
+/* Closes the connections to peers (their sends and reads end: see pending). */
+void peers_close(struct chan_set *cs);
+struct peer *peer_find(struct chan_set *cs, uint32_t rank);
+/* The connection to a peer, opened (token HELLO) on first use; NULL if it cannot be. */
+struct aic_conn *peer_conn(struct chan_set *cs, struct peer *p);
+/* Tells the producing agent that one of its items was acked here. */
+void peer_forward_ack(struct chan_set *cs, uint32_t chan, uint32_t producer, uint64_t id);
+/* The arena region a worker connection owns, or 0 for none. */
+size_t dp_region_of(const struct chan_set *cs, const struct aic_conn *c);
+
+/* One more send or in-place read under way (see pending); dp_release: one fewer. */
+static inline void dp_hold(struct chan_set *cs)
+{
+	cs->pending++;
+}
+void dp_release(struct chan_set *cs);
+
+/* --- queue.c -------------------------------------------------------------- */
+
+/* An item with its payload inline (len bytes of data[]), or NULL. */
+struct item *item_new(size_t len);
+/* An item leaves the channel: its memory goes once no send uses it. */
+void item_free(struct chan_set *cs, struct item *it);
+/* Frees it now (its last send is done). */
+void item_release(struct chan_set *cs, struct item *it);
+void frame_blk_unref(struct frame_blk *b);
+
+static inline const uint8_t *item_data(const struct chan_set *cs, const struct item *it)
+{
+	return it->shm ? cs->arena.base + it->shm : it->data;
+}
+
+static inline void queue_push(struct queue *q, struct item *it, bool front)
+{
+	it->holder = NULL;
+	if (front) {
+		it->next = q->head;
+		q->head = it;
+		if (!q->tail)
+			q->tail = it;
+	} else {
+		it->next = NULL;
+		if (q->tail)
+			q->tail->next = it;
+		else
+			q->head = it;
+		q->tail = it;
+	}
+	q->n++;
+}
+
+static inline struct item *queue_pop(struct queue *q)
+{
+	struct item *it = q->head;
+
+	if (!it)
+		return NULL;
+	q->head = it->next;
+	if (!q->head)
+		q->tail = NULL;
+	q->n--;
+	it->next = NULL;
+	return it;
+}
+
+/* A wait of c on `on` (a channel or a stream), not in a list yet; NULL: no memory. */
+struct wait *wait_new(struct chan_set *cs, void *on, struct aic_conn *c);
+/* Appends w to a FIFO list and starts its timer (AIC_WIRE_FOREVER: none): `expired` then. */
+void wait_start(struct wait **list, struct wait *w, uint32_t timeout_ms, uv_timer_cb expired);
+/* Takes w out of its list and frees it (and the item of a PUT still waiting). */
+void wait_end(struct wait **list, struct wait *w);
+/* Ends every wait of c in the list. */
+void wait_end_all(struct wait **list, const struct aic_conn *c);
+
+/* --- chan.c --------------------------------------------------------------- */
+
+static inline struct chan *chan_find(struct chan_set *cs, uint32_t id)
+{
+	return cs && id < cs->n ? &cs->chans[id] : NULL;
+}
+
+/* A channel of CONFIG (cs->rank: this agent) into ch; 0 or -ENOMEM. */
+int chan_init(struct chan *ch, struct chan_set *cs, uint32_t id, const struct dp_channel *cfg);
+/* Its waits, queues, files and items go (items under a send go when it is done). */
+void chan_release(struct chan *ch);
+void chan_on_put(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint32_t len, bool shm);
+void chan_on_get(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint32_t len,
+		 bool is_pull);
+void chan_on_ack(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint32_t len);
+/*
+ * A peer's PEER_ITEMS payload (b, len): copied, unless it was read into
+ * the arena block blk (then its items stay where they are).
+ */
+void chan_on_items(struct chan_set *cs, struct peer *p, const uint8_t *b, uint32_t len,
+		   struct frame_blk *blk);
+/* Where a large PEER_ITEMS frame is read in place (an arena block), or NULL. */
+uint8_t *chan_items_direct_begin(struct chan_set *cs, uint32_t length, const uint8_t *head,
+				 void **arg);
+/* Worker c went away: its items back to their queue, its waits end. */
+void chan_forget(struct chan *ch, struct aic_conn *c);
+/* Peer `rank` went away: pulls to it will not be answered. */
+void chan_peer_lost(struct chan *ch, uint32_t rank);
+/*
+ * Moves waiting producers into free slots, then feeds waiting consumers and
+ * peers, and asks peers for more (the one step after any change).
+ */
+void chan_pump(struct chan *ch);
+/* Whether this agent asks peers for the channel's items: for readers here, or its sink. */
+bool chan_wants_pull(const struct chan *ch);
+void chan_pull(struct chan *ch);
+
+/* --- deliver.c ------------------------------------------------------------ */
+
+/*
+ * Sends up to max items from the queues to c, which then holds them: to a
+ * worker (ITEMS, pulled items first) or to a peer that pulls (PEER_ITEMS
+ * with the channel's id first, own items only). Returns how many were sent.
+ */
+uint32_t deliver(struct chan *ch, struct aic_conn *c, uint32_t max, bool peer);
+/* EOF to a worker (ITEMS) or, with the channel's id first, to a peer (PEER_ITEMS). */
+void deliver_eof(struct chan *ch, struct aic_conn *c, bool peer);
+
+/* --- source_sink.c -------------------------------------------------------- */
+
+/* Opens the channel's source (0) or reports it done with the error (-errno). */
+int source_open(struct chan *ch);
+/* Reads source lines into free slots; at the end of the file, the next epoch. */
+void source_refill(struct chan *ch);
+int sink_open(struct chan *ch);
+/* The sink takes whatever is queued: one line per item, acked at once. */
+void sink_drain(struct chan *ch);
+/* The sink is done (err: -errno when it could not be written); reported once. */
+void sink_finish(struct chan *ch, int err);
+
+/* --- zstd.c --------------------------------------------------------------- */
+
+/*
+ * Whether items to peers go compressed on c: the channel asks for it, the
+ * link allows it (aic_link_ops.zstd) and this build has zstd.
+ */
+bool zstd_frames(const struct chan *ch, const struct aic_conn *c);
+/*
+ * A whole PEER_ITEMS frame compressed: from `head` (the payload's 12 bytes:
+ * channel, count, flags) and the raw items after it. Returns the new frame
+ * (malloc'ed, *len bytes: header, head with AIC_ITEMS_ZSTD, u32 raw size,
+ * zstd) or NULL when compressing does not pay or cannot be done.
+ */
+uint8_t *zstd_pack(const uint8_t *head, const uint8_t *items, size_t raw, size_t *len);
+/*
+ * A compressed PEER_ITEMS payload made plain: the new payload (malloc'ed,
+ * *len bytes), or NULL with the reason in *why.
+ */
+uint8_t *zstd_unpack(const uint8_t *b, uint32_t len, uint32_t *plain_len, const char **why);
+
+/* --- weights.c, chain.c, wslot.c ------------------------------------------ */
+
+/*
+ * A weight version's place in the node's arena, after the item regions:
+ * WEIGHT_SLOTS per stream, WEIGHT_SLOT_BYTES each (virtual: pages exist
+ * only while a version is in them). The writer's worker fills a slot
+ * itself, chains assemble into one, and local readers map the newest
+ * version read-only instead of receiving it through a socket. A slot is
+ * busy while written, newest, or held by a reader (a lease, until the
+ * reader is given a newer version): never rewritten under a reader.
+ */
+#define WEIGHT_SLOTS	  4
+#define WEIGHT_SLOT_BYTES ((size_t)4 << 30)
+
+struct wslot {
+	uint64_t off;		 /* in the arena */
+	size_t len;		 /* bytes in use */
+	size_t resident;	 /* bytes whose pages may exist (given back: 0) */
+	struct aic_conn *writer; /* the worker filling it, until it commits */
+	bool assembling;	 /* a version arriving from the chain */
+	uint32_t leases;	 /* local readers holding it */
+	uint32_t pins;		 /* chunks sent from it or read into it, not yet done */
+};
+
+/* A chunk sent from slot k of ws (-1: from the heap, copied), or read into it, while it is under
+ * way. */
+struct wpin {
+	struct wstream *ws;
+	int k;
+};
+
+/* A local reader's hold on the slot of the version it was last given. */
+struct wlease {
+	struct wlease *next;
+	struct aic_conn *c;
+	struct wstream *ws;
+	int slot;
+};
+
+/*
+ * A weight stream: the newest version this node has, one copy, and the
+ * version on its way through here. Versions travel down a chain: the
+ * receivers in the head's order, without the publisher's agent (the
+ * origin), which sends to the first; each agent forwards every chunk to the
+ * next as soon as it has it, so N nodes cost about one transfer plus a
+ * chunk per hop, not N transfers from the origin.
+ */
+struct wstream {
+	struct chan_set *cs;
+	uint32_t id;
+	char name[64];
+	bool have;
+	uint64_t version;
+	uint8_t *blob;
+	size_t len;
+	uint32_t n_receivers;
+	uint32_t receivers[MAX_PEERS]; /* agents with readers or the writer */
+	struct wait *waits;	       /* readers waiting for a newer version (W_RECV) */
+	/* Where versions live when they can: slots in the arena, read in place. */
+	struct wslot slot[WEIGHT_SLOTS];
+	int blob_slot; /* the slot blob is in, or -1: blob is in the heap */
+	int rx_slot;   /* the slot rx is in, or -1 */
+	/* The version arriving (rx: NULL when none), assembled in order. */
+	uint8_t *rx;
+	uint64_t rx_version;
+	uint32_t rx_origin;
+	size_t rx_total, rx_have;
+	/* What goes on down the chain: bytes [fwd_off, fwd_have) of fwd_buf still to send. */
+	const uint8_t *fwd_buf;
+	uint64_t fwd_version;
+	uint32_t fwd_origin;
+	int fwd_next; /* the next agent's rank, -1: this is the chain's end */
+	size_t fwd_total, fwd_have, fwd_off;
+	uint32_t fwd_queued; /* chunks handed to the connection, not yet written */
+};
+
+static inline struct wstream *weights_find(struct chan_set *cs, uint32_t id)
+{
+	return cs && id < cs->n_streams ? &cs->streams[id] : NULL;
+}
+
+/* wslot.c: a stream's versions on this node. */
+
+/* Slot k may be unused now: it keeps its pages for the next version, others give theirs back. */
+void slot_idle(struct wstream *ws, int k);
+/* A free slot for a version of len bytes, or -1 (the version then lives in the heap). */
+int slot_pick(struct wstream *ws, uint64_t len);
+/* The slot whose bytes buf points into, or -1 (the heap). */
+int slot_of(const struct wstream *ws, const uint8_t *buf);
+/* Slot k (-1: none) held while a chunk is sent from it or read into it; NULL: no memory. */
+struct wpin *slot_pin(struct wstream *ws, int k);
+/* The slot a pin held may be idle now; returns the chan_set (for dp_release). */
+struct chan_set *slot_unpin(struct wpin *p);
+/*
+ * Makes a version the newest, from slot k (>= 0) or the heap `blob` (taken),
+ * and answers waiting readers; false (and the version is let go) if it is
+ * not newer than the one kept.
+ */
+bool weights_keep(struct wstream *ws, uint64_t version, uint8_t *blob, int k, size_t len);
+/* The newest version to a local reader: in place when both are in the arena. */
+void weights_send(struct wstream *ws, struct aic_conn *c);
+
+/* chain.c: versions down the chain of agents. */
+
+/* Starts passing version `version` (of `total` bytes, `have` of them in buf) down the chain. */
+void chain_start(struct wstream *ws, const uint8_t *buf, uint64_t version, uint32_t origin,
+		 size_t total, size_t have);
+/* Sends down the chain what this agent has of the version and has not sent yet. */
+void chain_forward(struct wstream *ws);
+/* A W_PEER chunk from the previous agent (its bytes at p + 32, or at body when read in place). */
+void chain_on_chunk(struct wstream *ws, const uint8_t *p, size_t len, const uint8_t *body);
+/*
+ * A chunk of a version read straight into the slot it is assembled in
+ * (aic_direct_begin_cb in conn.h): NULL when it cannot be. weights_direct_end
+ * lets the slot go again and returns the chan_set.
+ */
+uint8_t *weights_direct_begin(struct chan_set *cs, uint32_t length, const uint8_t *head,
+			      uint32_t have, uint32_t *skip, void **arg);
+struct chan_set *weights_direct_end(void *arg);
+/* Peers just let this agent in: chunks that waited for them go now. */
+void weights_flush(struct chan_set *cs);
+
+/* weights.c: the streams, and frames from local writers and readers. */
+
+/* Arena bytes the weight slots of n streams take (after the item regions). */
+size_t weights_arena_bytes(size_t n_streams);
+/* The streams of CONFIG's "weights"; 0 or -ENOMEM. */
+int weights_init(struct chan_set *cs, const struct dp_config *cfg);
+void weights_free(struct chan_set *cs);
+/* Whether a frame type is a weight stream's, and handling one. */
+bool weights_frame_type(uint16_t type);
+void weights_frame(struct chan_set *cs, struct aic_conn *c, const struct aic_frame *f);
+/* A worker or peer connection went away: its waits, slot and leases with it. */
+void weights_forget(struct chan_set *cs, struct aic_conn *c);
+/* The newest version of stream `stream` this node has (*have: whether it has one). */
+uint64_t weights_version(struct chan_set *cs, int stream, bool *have);
+
+#endif

@@ -1,0 +1,37 @@
+/*
+ * What launcher/net/ shares between the framing (conn.c) and its
+ * transports (tcp.c, and any other beside it). Private to this folder: the
+ * rest of the engine uses conn.h.
+ *
+ * A transport makes a connection with aic__conn_new, feeds it the bytes it
+ * receives (aic__conn_read_buf says where they go, aic__conn_received says
+ * how many came) and, once its link is closed and nothing of it is in use,
+ * calls aic__conn_closed, which frees the connection.
+ */
+#ifndef AIC_NET_INTERNAL_H
+#define AIC_NET_INTERNAL_H
+
+#include <sys/types.h>
+#include <uv.h>
+
+#include "conn.h"
+
+/* A connection over a link of `ops`, whose state is `link` (the transport's). NULL: no memory. */
+struct aic_conn *aic__conn_new(const struct aic_link_ops *ops, void *link);
+
+/* A server's new connection: its callbacks and token come from srv; it waits for HELLO. */
+void aic__conn_accepted(struct aic_conn *c, struct aic_server *srv);
+
+/* A client's link is up: HELLO goes now. */
+void aic__conn_connected(struct aic_conn *c);
+
+/* Where the next received bytes go: the buffer, or a frame's own place (conn.h). */
+void aic__conn_read_buf(struct aic_conn *c, uv_buf_t *b);
+
+/* n bytes arrived where aic__conn_read_buf said (n < 0: the link failed, it is closed). */
+void aic__conn_received(struct aic_conn *c, ssize_t n);
+
+/* The link is closed: the owner's close callback runs and the connection is freed. */
+void aic__conn_closed(struct aic_conn *c);
+
+#endif

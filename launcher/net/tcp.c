@@ -1,0 +1,226 @@
+/*
+ * The TCP transport (see struct aic_link_ops in conn.h): libuv streams, the
+ * server the head and the agents listen with, and outgoing connections.
+ * Writes are libuv's writev, so a frame's pieces go from where they are.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "internal.h"
+#include "log.h"
+
+struct tcp_link {
+	uv_tcp_t tcp;
+	struct aic_conn *c;
+};
+
+struct write_req {
+	uv_write_t req;
+	void *mem;
+	void (*done)(void *arg, int status);
+	void *arg;
+};
+
+static void wrote(uv_write_t *req, int status)
+{
+	struct write_req *w = (struct write_req *)req;
+
+	free(w->mem);
+	if (w->done)
+		w->done(w->arg, status);
+	free(w);
+}
+
+static int tcp_write(struct aic_conn *c, void *mem, const uv_buf_t *bufs, unsigned n,
+		     void (*done)(void *arg, int status), void *arg)
+{
+	struct tcp_link *l = c->link;
+	struct write_req *w = calloc(1, sizeof(*w));
+	int rc = -ENOMEM;
+
+	if (w) {
+		w->mem = mem;
+		w->done = done;
+		w->arg = arg;
+		/* libuv keeps its own copy of the array, not of what it points to. */
+		rc = uv_write(&w->req, (uv_stream_t *)&l->tcp, bufs, n, wrote);
+		if (!rc)
+			return 0;
+		free(w);
+	}
+	free(mem);
+	if (done)
+		done(arg, rc);
+	return rc;
+}
+
+static void tcp_closed(uv_handle_t *h)
+{
+	struct tcp_link *l = h->data;
+
+	aic__conn_closed(l->c);
+	free(l);
+}
+
+static void tcp_close(struct aic_conn *c)
+{
+	struct tcp_link *l = c->link;
+
+	uv_close((uv_handle_t *)&l->tcp, tcp_closed);
+}
+
+static const struct aic_link_ops tcp_ops = {
+	.name = "tcp",
+	.write = tcp_write,
+	.close = tcp_close,
+	.zstd = true,
+};
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+	(void)suggested;
+	aic__conn_read_buf(((struct tcp_link *)h->data)->c, b);
+}
+
+static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+	(void)b;
+	aic__conn_received(((struct tcp_link *)s->data)->c, n);
+}
+
+static struct aic_conn *tcp_conn_new(uv_loop_t *loop)
+{
+	struct tcp_link *l = calloc(1, sizeof(*l));
+	struct aic_conn *c = l ? aic__conn_new(&tcp_ops, l) : NULL;
+
+	if (!c) {
+		free(l);
+		return NULL;
+	}
+	uv_tcp_init(loop, &l->tcp);
+	l->tcp.data = l;
+	l->c = c;
+	return c;
+}
+
+static void peer_name(struct aic_conn *c)
+{
+	struct tcp_link *l = c->link;
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+	char ip[48] = "?";
+
+	if (uv_tcp_getpeername(&l->tcp, (struct sockaddr *)&ss, &len) == 0) {
+		if (ss.ss_family == AF_INET)
+			uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
+		snprintf(c->peer, sizeof(c->peer), "%s:%d", ip,
+			 ss.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
+						 : 0);
+	}
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct aic_server *srv = server->data;
+	struct aic_conn *c;
+	struct tcp_link *l;
+
+	if (status < 0)
+		return;
+	c = tcp_conn_new(server->loop);
+	if (!c)
+		return;
+	l = c->link;
+	if (uv_accept(server, (uv_stream_t *)&l->tcp) != 0) {
+		aic_conn_close(c);
+		return;
+	}
+	uv_tcp_nodelay(&l->tcp, 1);
+	aic__conn_accepted(c, srv);
+	peer_name(c);
+	uv_read_start((uv_stream_t *)&l->tcp, alloc_cb, read_cb);
+}
+
+int aic_server_start(uv_loop_t *loop, struct aic_server *srv, const char *addr)
+{
+	struct sockaddr_in sa;
+	struct sockaddr_storage got;
+	int rc, len = sizeof(got);
+
+	rc = uv_ip4_addr(addr ? addr : "0.0.0.0", 0, &sa);
+	if (rc)
+		return rc;
+	uv_tcp_init(loop, &srv->tcp);
+	srv->tcp.data = srv;
+	rc = uv_tcp_bind(&srv->tcp, (struct sockaddr *)&sa, 0);
+	if (!rc)
+		rc = uv_listen((uv_stream_t *)&srv->tcp, 1024, on_connection);
+	if (!rc)
+		rc = uv_tcp_getsockname(&srv->tcp, (struct sockaddr *)&got, &len);
+	if (rc)
+		return rc;
+	srv->port = ntohs(((struct sockaddr_in *)&got)->sin_port);
+	return 0;
+}
+
+void aic_server_stop(struct aic_server *srv)
+{
+	if (!uv_is_closing((uv_handle_t *)&srv->tcp))
+		uv_close((uv_handle_t *)&srv->tcp, NULL);
+}
+
+struct connect_req {
+	uv_connect_t req;
+	struct aic_conn *c;
+};
+
+static void connected(uv_connect_t *req, int status)
+{
+	struct connect_req *r = (struct connect_req *)req;
+	struct aic_conn *c = r->c;
+	struct tcp_link *l = c->link;
+
+	free(r);
+	if (status < 0) {
+		aic_log_error("cannot connect to %s: %s", c->peer, uv_strerror(status));
+		aic_conn_close(c);
+		return;
+	}
+	uv_tcp_nodelay(&l->tcp, 1);
+	uv_read_start((uv_stream_t *)&l->tcp, alloc_cb, read_cb);
+	aic__conn_connected(c);
+}
+
+struct aic_conn *aic_conn_connect(uv_loop_t *loop, const char *host, int port, const char *token,
+				  json_t *hello, aic_frame_cb on_frame, aic_close_cb on_close,
+				  void *owner)
+{
+	struct aic_conn *c = tcp_conn_new(loop);
+	struct connect_req *r;
+	struct sockaddr_in sa;
+
+	if (!c) {
+		json_decref(hello);
+		return NULL;
+	}
+	snprintf(c->peer, sizeof(c->peer), "%s:%d", host, port);
+	c->hello = hello ? hello : json_object();
+	json_object_set_new(c->hello, "token", json_string(token));
+	c->token = token;
+	c->on_frame = on_frame;
+	c->on_close = on_close;
+	c->owner = owner;
+	r = calloc(1, sizeof(*r));
+	if (!r || uv_ip4_addr(host, port, &sa) != 0 ||
+	    uv_tcp_connect(&r->req, &((struct tcp_link *)c->link)->tcp, (struct sockaddr *)&sa,
+			   connected) != 0) {
+		free(r);
+		aic_conn_close(c);
+		return NULL;
+	}
+	r->c = c;
+	return c;
+}
