@@ -1,7 +1,7 @@
 /*
  * The head (see head.h): agents' registration, placement, their messages,
  * and the head's life. The processes, reports and the data plane's CONFIG
- * are in procs.c, report.c and dp_config.c (internal.h).
+ * are in procs.c, report.c and config_msg.c (internal.h).
  */
 #include "config.h"
 
@@ -91,6 +91,10 @@ static void place_and_start(struct head *h)
 			return;
 		}
 		cfg = head__data_plane_config(h);
+		if (!cfg) {
+			head__end(h, 1, "failed", "out of memory");
+			return;
+		}
 		head__broadcast(h, AIC_MSG_CONFIG, cfg);
 		json_decref(cfg);
 	}

@@ -8,9 +8,9 @@
  *   procs.c      the processes: spawning, exits, the restart policy
  *                (backoff, gang settle), channel closing, the job's end
  *   report.c     status.json, summary.json, metrics.jsonl
- *   dp_config.c  the data plane's CONFIG message
+ *   config_msg.c  the data plane's CONFIG message
  *
- * Calls go one way: head.c calls the other three, dp_config.c calls
+ * Calls go one way: head.c calls the other three, config_msg.c calls
  * procs.c's helpers, procs.c calls report.c, report.c calls none of them.
  */
 #ifndef AIC_ENGINE_INTERNAL_H
@@ -184,7 +184,7 @@ void head__on_metrics(struct head *h, json_t *m);
 /* STATS from an agent at its end: its peak RSS and channel counters. */
 void head__on_stats(struct head *h, json_t *m);
 
-/* dp_config.c: the CONFIG message (new reference). */
+/* config_msg.c: the CONFIG message (new reference). */
 json_t *head__data_plane_config(struct head *h);
 
 #endif

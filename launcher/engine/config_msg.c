@@ -1,0 +1,124 @@
+/*
+ * The data plane's CONFIG message, built by the head once every process is
+ * placed and sent to every agent before any worker starts.
+ */
+#include "config.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dp_config.h"
+#include "internal.h"
+
+/* The node of the first process (in plan order) that uses `name` so, or `dflt`. */
+static int first_node(const struct head *h, const char *name, enum use u, int dflt)
+{
+	size_t k;
+
+	for (k = 0; k < h->n_procs; k++)
+		if (head__proc_uses(h, k, name, u))
+			return (int)h->procs[k].p->node;
+	return dflt;
+}
+
+/* The agents (ranks) with a process that uses `name` in either way, into ranks[]; how many. */
+static size_t ranks_using(const struct head *h, const char *name, enum use a, enum use b,
+			  uint32_t *ranks)
+{
+	size_t k, n = 0;
+	int r;
+
+	for (r = 0; r < h->cfg.n_agents; r++)
+		for (k = 0; k < h->n_procs; k++)
+			if (h->procs[k].p->node == (size_t)r &&
+			    (head__proc_uses(h, k, name, a) || head__proc_uses(h, k, name, b))) {
+				ranks[n++] = (uint32_t)r;
+				break;
+			}
+	return n;
+}
+
+/*
+ * What agents need to know of the data plane (CONFIG, whose schema is
+ * launcher/dataplane/dp_config.h): every agent's endpoint; per channel its
+ * capacity, the agents that produce it (pulled by the others), staleness,
+ * and who reads its source / writes its sink; per weight stream the agents
+ * that keep its versions. NULL when out of memory.
+ */
+json_t *head__data_plane_config(struct head *h)
+{
+	const struct aic_spec *spec = h->cfg.spec;
+	size_t n_agents = (size_t)h->cfg.n_agents, c, i, si, wi;
+	struct dp_config cfg = {0};
+	/* A channel's sink and source paths, borrowed by cfg until it is encoded. */
+	char(*paths)[PATH_MAX] = calloc(2 * spec->n_channels + 1, sizeof(*paths));
+	json_t *msg = NULL;
+
+	cfg.channels = calloc(spec->n_channels + 1, sizeof(*cfg.channels));
+	cfg.agents = calloc(n_agents + 1, sizeof(*cfg.agents));
+	cfg.weights = calloc(spec->n_weights + 1, sizeof(*cfg.weights));
+	if (!paths || !cfg.channels || !cfg.agents || !cfg.weights)
+		goto out_release;
+	cfg.n_channels = spec->n_channels;
+	cfg.n_agents = n_agents;
+	cfg.n_weights = spec->n_weights;
+	for (c = 0; c < spec->n_channels; c++) {
+		const struct aic_channel *ch = &spec->channels[c];
+		struct dp_channel *e = &cfg.channels[c];
+		/* Every agent at most once, and a source's feeder once more. */
+		e->producers = calloc(n_agents + 1, sizeof(*e->producers));
+		if (!e->producers)
+			goto out_release;
+		e->n_producers = ranks_using(h, ch->name, WRITES, WRITES, e->producers);
+		h->chan_closed[c] = head__chan_producers_done(h, ch->name);
+		e->name = ch->name;
+		e->capacity = (uint32_t)ch->capacity;
+		e->closed = h->chan_closed[c];
+		e->compress = ch->compress;
+		/* Items written by a stage that reads weights W carry W's version. */
+		for (si = 0; si < spec->n_stages; si++) {
+			const struct aic_stage *st = &spec->stages[si];
+			if (!head__stage_uses(st, ch->name, WRITES) || !st->weights_from)
+				continue;
+			for (wi = 0; wi < spec->n_weights; wi++)
+				if (!strcmp(spec->weights[wi].name, st->weights_from)) {
+					e->has_stale = true;
+					e->stale.stream = (uint32_t)wi;
+					e->stale.k = (uint64_t)spec->weights[wi].max_staleness;
+				}
+			break;
+		}
+		if (ch->sink) {
+			/* Written by the agent of the channel's first producer. */
+			head__spec_relative(h, ch->sink, paths[2 * c], sizeof(paths[0]));
+			e->sink = paths[2 * c];
+			e->sink_agent = (uint32_t)first_node(h, ch->name, WRITES, 0);
+		}
+		if (ch->source) {
+			/* Read by the agent of its first consumer: the lines start local. */
+			head__spec_relative(h, ch->source, paths[2 * c + 1], sizeof(paths[0]));
+			e->source = paths[2 * c + 1];
+			e->epochs = (uint32_t)ch->epochs;
+			e->feeder = (uint32_t)first_node(h, ch->name, READS, 0);
+			e->producers[e->n_producers++] = e->feeder;
+		}
+	}
+	for (i = 0; i < n_agents; i++)
+		cfg.agents[i] = (struct dp_agent){.rank = (uint32_t)i, .addr = h->agents[i].addr,
+						  .port = (uint32_t)h->agents[i].data_port};
+	/* Readers' agents get every version; writers' keep them too (staleness is judged there). */
+	for (wi = 0; wi < spec->n_weights; wi++) {
+		struct dp_weights *w = &cfg.weights[wi];
+		w->name = spec->weights[wi].name;
+		w->receivers = calloc(n_agents + 1, sizeof(*w->receivers));
+		if (!w->receivers)
+			goto out_release;
+		w->n_receivers = ranks_using(h, w->name, WEIGHTS_FROM, WEIGHTS_TO, w->receivers);
+	}
+	msg = dp_config_to_json(&cfg);
+out_release:
+	dp_config_release(&cfg);
+	free(paths);
+	return msg;
+}
