@@ -24,7 +24,7 @@
 
 #include "engine/engine.h"
 #include "engine/jobdir.h"
-#include "engine/log.h"
+#include "log.h"
 #include "error.h"
 #include "token.h"
 

@@ -5,8 +5,7 @@ engine_sources = \
 	launcher/engine/head.c launcher/engine/head.h launcher/engine/internal.h \
 	launcher/engine/procs.c launcher/engine/report.c launcher/engine/config_msg.c \
 	launcher/engine/agent.c launcher/engine/agent.h \
-	launcher/engine/jobdir.c launcher/engine/jobdir.h \
-	launcher/engine/log.c launcher/engine/log.h
+	launcher/engine/jobdir.c launcher/engine/jobdir.h
 
 # The links between processes (framed, authenticated connections; a table of
 # ops per transport), used by the head, the agents and the data plane.

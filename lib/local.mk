@@ -34,6 +34,7 @@ lib_libaic_worker_la_CPPFLAGS = $(AM_CPPFLAGS) $(JANSSON_CPPFLAGS)
 
 lib_libaic_core_la_SOURCES = \
 	lib/strbuf.c lib/strbuf.h \
+	lib/log.c lib/log.h \
 	$(spec_sources) \
 	lib/cpuset.c lib/cpuset.h \
 	lib/topo.c lib/topo.h \

@@ -15,7 +15,7 @@
 #include "cli.h"
 #include "engine/engine.h"
 #include "engine/jobdir.h"
-#include "engine/log.h"
+#include "log.h"
 #include "spec.h"
 #include "token.h"
 #include "topo.h"
