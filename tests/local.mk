@@ -76,11 +76,11 @@ EXTRA_DIST += $(c_api_tests)
 # Python's worker API over libaic, with the engine under aic run.
 python_tests = tests/python/channels.sh tests/python/weights.sh tests/python/metrics.sh tests/python/grpo-toy.sh \
 	tests/python/pipeline.sh tests/python/nccl.sh
-EXTRA_DIST += $(python_tests) python/aic/__init__.py tests/worker-api.sh tests/grpo-toy.sh \
-	tests/forward.py
+EXTRA_DIST += $(python_tests) python/aic/__init__.py
 
 TESTS = $(unit_tests) $(fuzz_tests) $(cli_tests) $(c_api_tests) $(python_tests) $(build_tests)
-EXTRA_DIST += $(build_tests) tests/tap.sh tests/fixtures
+# tests/lib: what the scripts share (TAP, the cluster's setup, Python workers).
+EXTRA_DIST += $(build_tests) tests/lib tests/fixtures
 
 # Integration tests run against a live cluster (scripts/minicluster up), so
 # they are not part of `make check`; scripts/check runs them with
@@ -98,7 +98,7 @@ integration_tests = \
 	tests/integration/weights.sh \
 	tests/integration/grpo-toy.sh \
 	tests/integration/reconfigure.sh
-EXTRA_DIST += $(integration_tests) tests/integration/lib.sh
+EXTRA_DIST += $(integration_tests)
 
 if HAVE_PMIX
 noinst_PROGRAMS += tests/integration/pmix_hello
@@ -121,7 +121,7 @@ select_tests = \
 	tests/integration/select-nvl.sh \
 	tests/integration/select-switches.sh \
 	tests/integration/select-slurm.sh
-EXTRA_DIST += $(select_tests) tests/integration/select-lib.sh
+EXTRA_DIST += $(select_tests)
 
 check-select: all
 	$(MAKE) $(AM_MAKEFLAGS) -j1 check TESTS='$(select_tests)' \

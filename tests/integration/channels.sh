@@ -5,12 +5,12 @@
 # mid-stream (their un-acked items are redelivered; duplicates are dropped
 # by the producer's key); a frame without the token to an agent is refused
 # while the job goes on; large items of every size class arrive intact.
-. "$AIC_SRC_DIR/tests/integration/lib.sh"
+. "$AIC_SRC_DIR/tests/lib/cluster.sh"
 need_cluster 3 4
 dir=$(work_dir)
 launch="$AIC_BUILD_DIR/launcher/aic-launch"
 cd "$dir" || bail "cannot enter $dir"
-. "$AIC_SRC_DIR/tests/worker-api.sh"
+. "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 
 cat >prod.py <<'PY'
 import aic, os
@@ -85,7 +85,7 @@ name: channels
 stages:
   prod: {command: [python3, $dir/prod.py], replicas: 2, gpus: 2, cpus: 0, outputs: [nums],
          env: {N: "50000"}}
-  mid: {command: [python3, $AIC_SRC_DIR/tests/forward.py], replicas: 2, gpus: 2, cpus: 0, inputs: [nums],
+  mid: {command: [python3, $AIC_SRC_DIR/tests/lib/workers/forward.py], replicas: 2, gpus: 2, cpus: 0, inputs: [nums],
         outputs: [fwd], env: {OUT: $dir/out, DIE_AFTER: "$1"}, restart: {max: 2, backoff_ms: 50}}
   cons: {command: [python3, $dir/cons.py], replicas: 2, gpus: 2, cpus: 0, inputs: [fwd],
          env: {OUT: $dir/out, DIE_AFTER: "$1", PROBE: "$2"}, restart: {max: 2, backoff_ms: 50}}

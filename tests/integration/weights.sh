@@ -2,9 +2,9 @@
 # Weight streams across the cluster: a gang's rank 0 publishes 5 versions of
 # named numpy arrays; every rollout replica on the other nodes receives them
 # byte-identical, versions strictly increasing, up to the last.
-. "$AIC_SRC_DIR/tests/integration/lib.sh"
+. "$AIC_SRC_DIR/tests/lib/cluster.sh"
 need_cluster 3 4
-. "$AIC_SRC_DIR/tests/worker-api.sh"
+. "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 need_python_modules numpy
 dir=$(work_dir)
 launch="$AIC_BUILD_DIR/launcher/aic-launch"

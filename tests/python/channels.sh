@@ -6,9 +6,9 @@
 # large items go through shared memory and are read in place; items built
 # in place (w.buffer) arrive intact; a full channel blocks its producer; the
 # agent's memory does not grow with the number of items that passed through.
-. "$AIC_SRC_DIR/tests/tap.sh"
+. "$AIC_SRC_DIR/tests/lib/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
-. "$AIC_SRC_DIR/tests/worker-api.sh"
+. "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 [ -e "$AIC_LIBRARY" ] || bail "no $AIC_LIBRARY"
 enter_work_dir channels
 
@@ -65,7 +65,7 @@ name: chan-test
 stages:
   prod: {command: [python3, $dir/prod.py], replicas: 2, cpus: 0, outputs: [nums],
          env: {N: "$1", PAD: "0"}}
-  mid: {command: [python3, $AIC_SRC_DIR/tests/forward.py], replicas: 2, cpus: 0, inputs: [nums], outputs: [fwd],
+  mid: {command: [python3, $AIC_SRC_DIR/tests/lib/workers/forward.py], replicas: 2, cpus: 0, inputs: [nums], outputs: [fwd],
         env: {OUT: $dir/out, DIE_AFTER: "$2"}, restart: {max: 2, backoff_ms: 10}}
   cons: {command: [python3, $dir/cons.py], replicas: 3, cpus: 0, inputs: [fwd],
          env: {OUT: $dir/out, DIE_AFTER: "$2", PAD: "0", CHAN: fwd}, restart: {max: 2, backoff_ms: 10}}

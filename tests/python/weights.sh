@@ -2,9 +2,9 @@
 # Weight streams under `aic run`: a gang's rank 0 publishes 5 versions of
 # named numpy arrays; 3 rollout replicas get every version they ask for
 # byte-identical and in order; a receive with nothing new times out.
-. "$AIC_SRC_DIR/tests/tap.sh"
+. "$AIC_SRC_DIR/tests/lib/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
-. "$AIC_SRC_DIR/tests/worker-api.sh"
+. "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 need_python_modules numpy
 enter_work_dir weights
 
