@@ -20,7 +20,11 @@ unit_tests += \
 	tests/unit/test_topo \
 	tests/unit/test_place \
 	tests/unit/test_arena \
-	tests/unit/test_domain
+	tests/unit/test_domain \
+	tests/unit/test_wire \
+	tests/unit/test_cpuset \
+	tests/unit/test_strbuf \
+	tests/unit/test_token
 if HAVE_SLURM
 # The SPANK plugin's task planning, from its own sources with SLURM's headers.
 unit_tests += tests/unit/test_spank
@@ -35,11 +39,11 @@ EXTRA_DIST += tests/unit/aic_test.h
 
 # Automake's program-wide defaults, for a program with no _CPPFLAGS or _LDADD
 # of its own. The unit tests and fuzz targets are the only programs that link
-# by default (every other one sets its _LDADD): they link the core library, not
-# lib/libaic.la, which exports only aic.h. The include flags reach every
+# by default (every other one sets its _LDADD): they link the core library,
+# not lib/libaic.la, which exports only aic.h. The include flags reach every
 # target built with AM_CPPFLAGS; they only say where cmocka's and jansson's
-# headers are. A test that needs more starts from
-# $(unit_cppflags) and $(unit_ldadd).
+# headers are. A test that needs more starts from $(unit_cppflags) and
+# $(unit_ldadd), as test_spank does.
 AM_CPPFLAGS += $(CMOCKA_CPPFLAGS) $(JANSSON_CPPFLAGS)
 LDADD = lib/libaic_core.la $(core_libs) $(CMOCKA_LDFLAGS) $(CMOCKA_LIBS)
 unit_cppflags = $(AM_CPPFLAGS)
