@@ -63,8 +63,8 @@ tests_fake_libfake_nccl_la_LDFLAGS = -module -avoid-version -shared -rpath /nowh
 # Fuzz targets, replayed over their corpus by `make check` (scripts/fuzz runs
 # them under libFuzzer): tests/fuzz/fuzz_NAME.c, built with the defaults as
 # the unit tests are, replays tests/fuzz/corpus/NAME/ by replay-NAME.sh.
-check_PROGRAMS += tests/fuzz/fuzz_spec
-fuzz_tests = tests/fuzz/replay-spec.sh
+check_PROGRAMS += tests/fuzz/fuzz_spec tests/fuzz/fuzz_wire tests/fuzz/fuzz_topo_json
+fuzz_tests = tests/fuzz/replay-spec.sh tests/fuzz/replay-wire.sh tests/fuzz/replay-topo_json.sh
 EXTRA_DIST += $(fuzz_tests) tests/fuzz/corpus tests/fuzz/replay.h
 
 cli_tests = tests/cli/aic-topo.sh tests/cli/aic-plan.sh tests/cli/aic-run.sh
