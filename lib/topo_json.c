@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,8 +76,16 @@ static int parse_link(const char *s, enum aic_link *l, int *nv)
 	if (!s)
 		return -1;
 	if (!strncmp(s, "NV", 2) && s[2] >= '0' && s[2] <= '9') {
+		/* Only a count aic_link_name writes back the same ("NV18"), not one that overflows. */
+		char *end;
+		long n;
+
+		errno = 0;
+		n = strtol(s + 2, &end, 10);
+		if (*end || errno || n > INT_MAX)
+			return -1;
 		*l = AIC_LINK_NV;
-		*nv = atoi(s + 2);
+		*nv = (int)n;
 		return 0;
 	}
 	for (i = 0; i < 7; i++)

@@ -9,46 +9,50 @@ AM_TESTS_ENVIRONMENT = \
 	AIC_SRC_DIR='$(abs_top_srcdir)'; export AIC_SRC_DIR; \
 	AIC_BUILD_DIR='$(abs_top_builddir)'; export AIC_BUILD_DIR;
 
+# Unit tests: cmocka binaries, each built from tests/unit/NAME.c (automake's
+# default source for a program without _SOURCES) with the program-wide
+# defaults below, so a new test is one word in this list.
 unit_tests =
 if HAVE_CMOCKA
-unit_tests += tests/unit/test_error tests/unit/test_spec tests/unit/test_topo tests/unit/test_place \
-	tests/unit/test_arena tests/unit/test_domain tests/unit/test_procenv tests/unit/test_dp_config
-unit_cppflags = $(AM_CPPFLAGS) $(CMOCKA_CPPFLAGS) $(JANSSON_CPPFLAGS)
-unit_ldadd = lib/libaic_core.la $(core_libs) $(CMOCKA_LIBS) $(JANSSON_LIBS)
-tests_unit_test_error_SOURCES = tests/unit/test_error.c tests/unit/aic_test.h
-tests_unit_test_error_CPPFLAGS = $(unit_cppflags)
-tests_unit_test_error_LDADD = $(unit_ldadd)
-tests_unit_test_spec_SOURCES = tests/unit/test_spec.c tests/unit/aic_test.h
-tests_unit_test_spec_CPPFLAGS = $(unit_cppflags)
-tests_unit_test_spec_LDADD = $(unit_ldadd)
-tests_unit_test_topo_SOURCES = tests/unit/test_topo.c tests/unit/aic_test.h
-tests_unit_test_topo_CPPFLAGS = $(unit_cppflags)
-tests_unit_test_topo_LDADD = $(unit_ldadd)
-tests_unit_test_place_SOURCES = tests/unit/test_place.c tests/unit/aic_test.h
-tests_unit_test_place_CPPFLAGS = $(unit_cppflags)
-tests_unit_test_place_LDADD = $(unit_ldadd)
-tests_unit_test_arena_SOURCES = tests/unit/test_arena.c tests/unit/aic_test.h
-tests_unit_test_arena_CPPFLAGS = $(unit_cppflags)
-tests_unit_test_arena_LDADD = $(unit_ldadd)
-tests_unit_test_domain_SOURCES = tests/unit/test_domain.c tests/unit/aic_test.h
-tests_unit_test_domain_CPPFLAGS = $(unit_cppflags)
-tests_unit_test_domain_LDADD = $(unit_ldadd)
-tests_unit_test_procenv_SOURCES = tests/unit/test_procenv.c tests/unit/aic_test.h
-tests_unit_test_procenv_CPPFLAGS = $(unit_cppflags)
-tests_unit_test_procenv_LDADD = $(unit_ldadd)
-tests_unit_test_dp_config_SOURCES = tests/unit/test_dp_config.c tests/unit/aic_test.h launcher/dataplane/dp_config.c
-tests_unit_test_dp_config_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/launcher/dataplane
-tests_unit_test_dp_config_LDADD = $(unit_ldadd)
+unit_tests += \
+	tests/unit/test_error \
+	tests/unit/test_spec \
+	tests/unit/test_topo \
+	tests/unit/test_place \
+	tests/unit/test_arena \
+	tests/unit/test_domain \
+	tests/unit/test_procenv \
+	tests/unit/test_dp_config \
+	tests/unit/test_wire \
+	tests/unit/test_cpuset \
+	tests/unit/test_strbuf \
+	tests/unit/test_token
 if HAVE_SLURM
+# The SPANK plugin's task planning, from its own sources with SLURM's headers.
 unit_tests += tests/unit/test_spank
-tests_unit_test_spank_SOURCES = tests/unit/test_spank.c tests/unit/aic_test.h \
+tests_unit_test_spank_SOURCES = tests/unit/test_spank.c \
 	plugins/spank/args.c plugins/spank/plugstack.c plugins/spank/job.c \
 	plugins/spank/task_plan.c
 tests_unit_test_spank_CPPFLAGS = $(unit_cppflags) $(SLURM_CPPFLAGS) -I$(top_srcdir)/plugins/spank
-tests_unit_test_spank_LDADD = $(unit_ldadd)
 endif
 endif
 check_PROGRAMS += $(unit_tests)
+# The CONFIG schema is the data plane's; its test builds that one file.
+tests_unit_test_dp_config_SOURCES = tests/unit/test_dp_config.c launcher/dataplane/dp_config.c
+tests_unit_test_dp_config_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/launcher/dataplane
+EXTRA_DIST += tests/unit/aic_test.h
+
+# Automake's program-wide defaults, for a program with no _CPPFLAGS or _LDADD
+# of its own. The unit tests and fuzz targets are the only programs that link
+# by default (every other one sets its _LDADD): they link the core library,
+# not lib/libaic.la, which exports only aic.h. The include flags reach every
+# target built with AM_CPPFLAGS; they only say where cmocka's and jansson's
+# headers are. A test that needs more starts from $(unit_cppflags) and
+# $(unit_ldadd), as test_spank does.
+AM_CPPFLAGS += $(CMOCKA_CPPFLAGS) $(JANSSON_CPPFLAGS)
+LDADD = lib/libaic_core.la $(core_libs) $(CMOCKA_LDFLAGS) $(CMOCKA_LIBS)
+unit_cppflags = $(AM_CPPFLAGS)
+unit_ldadd = $(LDADD)
 
 build_tests = tests/build/configure-options.sh tests/build/libaic-symbols.sh
 
@@ -62,12 +66,11 @@ tests_fake_libfake_nccl_la_SOURCES = tests/fake/fake_nccl.c
 tests_fake_libfake_nccl_la_LDFLAGS = -module -avoid-version -shared -rpath /nowhere
 
 # Fuzz targets, replayed over their corpus by `make check` (scripts/fuzz runs
-# them under libFuzzer).
-check_PROGRAMS += tests/fuzz/fuzz_spec
-tests_fuzz_fuzz_spec_SOURCES = tests/fuzz/fuzz_spec.c tests/fuzz/replay.h
-tests_fuzz_fuzz_spec_LDADD = lib/libaic_core.la $(core_libs)
-fuzz_tests = tests/fuzz/replay-spec.sh
-EXTRA_DIST += $(fuzz_tests) tests/fuzz/corpus
+# them under libFuzzer): tests/fuzz/fuzz_NAME.c, built with the defaults as
+# the unit tests are, replays tests/fuzz/corpus/NAME/ by replay-NAME.sh.
+check_PROGRAMS += tests/fuzz/fuzz_spec tests/fuzz/fuzz_wire tests/fuzz/fuzz_topo_json
+fuzz_tests = tests/fuzz/replay-spec.sh tests/fuzz/replay-wire.sh tests/fuzz/replay-topo_json.sh
+EXTRA_DIST += $(fuzz_tests) tests/fuzz/corpus tests/fuzz/replay.h
 
 cli_tests = tests/cli/aic-help.sh tests/cli/aic-topo.sh tests/cli/aic-plan.sh tests/cli/aic-run.sh
 EXTRA_DIST += $(cli_tests)
@@ -82,11 +85,11 @@ EXTRA_DIST += $(c_api_tests)
 # Python's worker API over libaic, with the engine under aic run.
 python_tests = tests/python/channels.sh tests/python/weights.sh tests/python/metrics.sh tests/python/grpo-toy.sh \
 	tests/python/pipeline.sh tests/python/nccl.sh
-EXTRA_DIST += $(python_tests) python/aic/__init__.py tests/worker-api.sh tests/grpo-toy.sh \
-	tests/forward.py
+EXTRA_DIST += $(python_tests) python/aic/__init__.py
 
 TESTS = $(unit_tests) $(fuzz_tests) $(cli_tests) $(c_api_tests) $(python_tests) $(build_tests)
-EXTRA_DIST += $(build_tests) tests/tap.sh tests/fixtures
+# tests/lib: what the scripts share (TAP, the cluster's setup, Python workers).
+EXTRA_DIST += $(build_tests) tests/lib tests/fixtures
 
 # Integration tests run against a live cluster (scripts/minicluster up), so
 # they are not part of `make check`; scripts/check runs them with
@@ -104,7 +107,7 @@ integration_tests = \
 	tests/integration/weights.sh \
 	tests/integration/grpo-toy.sh \
 	tests/integration/reconfigure.sh
-EXTRA_DIST += $(integration_tests) tests/integration/lib.sh
+EXTRA_DIST += $(integration_tests)
 
 if HAVE_PMIX
 noinst_PROGRAMS += tests/integration/pmix_hello
@@ -127,7 +130,7 @@ select_tests = \
 	tests/integration/select-nvl.sh \
 	tests/integration/select-switches.sh \
 	tests/integration/select-slurm.sh
-EXTRA_DIST += $(select_tests) tests/integration/select-lib.sh
+EXTRA_DIST += $(select_tests)
 
 check-select: all
 	$(MAKE) $(AM_MAKEFLAGS) -j1 check TESTS='$(select_tests)' \

@@ -2,7 +2,7 @@
 # configure's --with-X[=DIR] contract: a dependency that is asked for and
 # missing stops configure with a message naming it; --without-X builds
 # without it.
-. "$AIC_SRC_DIR/tests/tap.sh"
+. "$AIC_SRC_DIR/tests/lib/tap.sh"
 if [ -f "$AIC_SRC_DIR/config.status" ]; then
 	skip_all "the source tree is configured in place; configure-options needs a VPATH build"
 fi

@@ -5,7 +5,7 @@
 # installed, and compiles and links alone; neither it nor a Python worker
 # (python/aic) loads libyaml or hwloc; and python/aic's AIC_E* codes are
 # the header's.
-. "$AIC_SRC_DIR/tests/tap.sh"
+. "$AIC_SRC_DIR/tests/lib/tap.sh"
 header="$AIC_SRC_DIR/lib/aic.h"
 built="$AIC_BUILD_DIR/lib/.libs/libaic.so"
 [ -e "$built" ] || bail "no $built (build first)"

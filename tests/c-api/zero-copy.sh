@@ -5,10 +5,10 @@
 # versions published from a buffer (sent on piece by piece) and written in
 # place (aic_weights_written announcing each 3 MiB) reach every reader
 # byte-identical; misuses are refused.
-. "$AIC_SRC_DIR/tests/tap.sh"
+. "$AIC_SRC_DIR/tests/lib/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
 worker="$AIC_BUILD_DIR/tests/c-api/worker"
-. "$AIC_SRC_DIR/tests/worker-api.sh"
+. "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 [ -x "$worker" ] || bail "no $worker"
 enter_work_dir c-api
 

@@ -2,7 +2,7 @@
 # `aic --help`, `aic help COMMAND` and `aic COMMAND --help`: every command in
 # the table has its help, its line in the overview, and its aic(1) synopsis;
 # and the usage errors of the dispatcher.
-. "$AIC_SRC_DIR/tests/tap.sh"
+. "$AIC_SRC_DIR/tests/lib/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
 man="$AIC_SRC_DIR/doc/aic.1"
 

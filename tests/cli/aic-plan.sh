@@ -1,6 +1,6 @@
 #!/bin/sh
 # `aic plan` on every fixture topology, its JSON, and its errors.
-. "$AIC_SRC_DIR/tests/tap.sh"
+. "$AIC_SRC_DIR/tests/lib/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
 fx="$AIC_SRC_DIR/tests/fixtures"
 grpo="$fx/specs/grpo.yaml"

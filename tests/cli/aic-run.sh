@@ -2,7 +2,7 @@
 # `aic run`: the engine on this machine, no SLURM. The same spec as the
 # cluster test (a 4-rank gang and two replica stages, on an 8-GPU HGX
 # topology), then restarts, failure, and the job tools: status, logs, stop.
-. "$AIC_SRC_DIR/tests/tap.sh"
+. "$AIC_SRC_DIR/tests/lib/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
 hgx="$AIC_SRC_DIR/tests/fixtures/topo/hgx-h100-8gpu.xml"
 dir=$(mktemp -d /var/tmp/aic-run-test.XXXXXX)

@@ -1,7 +1,7 @@
 #!/bin/sh
 # `aic topo` on every fixture topology: the table, --json, --gres-conf and
 # --features, and its errors.
-. "$AIC_SRC_DIR/tests/tap.sh"
+. "$AIC_SRC_DIR/tests/lib/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
 fx="$AIC_SRC_DIR/tests/fixtures"
 

@@ -5,90 +5,24 @@
 # mid-stream (their un-acked items are redelivered; duplicates are dropped
 # by the producer's key); a frame without the token to an agent is refused
 # while the job goes on; large items of every size class arrive intact.
-. "$AIC_SRC_DIR/tests/integration/lib.sh"
+. "$AIC_SRC_DIR/tests/lib/cluster.sh"
 need_cluster 3 4
 dir=$(work_dir)
 launch="$AIC_BUILD_DIR/launcher/aic-launch"
 cd "$dir" || bail "cannot enter $dir"
-. "$AIC_SRC_DIR/tests/worker-api.sh"
+. "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 
-cat >prod.py <<'PY'
-import aic, os
-w = aic.connect()
-for i in range(int(os.environ["N"])):
-    w.put("nums", b"%d:%d" % (w.index, i))
-PY
-cat >cons.py <<'PY'
-import aic, json, os, socket, struct
-w = aic.connect()
-out = open(os.environ["OUT"] + ".%d" % w.index, "a")
-die_after = int(os.environ.get("DIE_AFTER", "0"))
-marker = os.environ["OUT"] + ".died"
-probe = os.environ.get("PROBE")
-chan = os.environ.get("CHAN", "fwd")
-seen = 0
-while True:
-    try:
-        items = w.get(chan, max_items=64, timeout=30)
-    except aic.Closed:
-        break
-    for it in items:
-        out.write("%d %d %s\n" % (it.producer, it.id, it.data.decode()))
-    out.flush()
-    seen += len(items)
-    if probe and w.index == 0 and seen >= 1000 and not os.path.exists(probe):
-        # To this node's agent, mid-stream: a HELLO without the token and bytes
-        # that are not the protocol are refused (REJECT, type 3); a worker
-        # with the token that sends malformed frames gets errors, and a frame
-        # over the size limit closes its connection. The job must not notice.
-        host, port = os.environ["AIC_AGENT"].rsplit(":", 1)
-        frame = lambda t, p: b"AIC\x01" + struct.pack(">HHI", t, 0, len(p)) + p
-        def answers(s):
-            got, buf = [], b""
-            s.settimeout(10)
-            try:
-                while True:
-                    d = s.recv(65536)
-                    if not d:
-                        return got + ["closed"]
-                    buf += d
-                    while len(buf) >= 12 and len(buf) >= 12 + struct.unpack(">I", buf[8:12])[0]:
-                        got.append("%x" % struct.unpack(">H", buf[4:6])[0])
-                        buf = buf[12 + struct.unpack(">I", buf[8:12])[0]:]
-            except socket.timeout:
-                return got + ["open"]
-        res = []
-        s = socket.create_connection((host, int(port)))
-        s.sendall(frame(1, json.dumps({"role": "agent", "token": "bad"}).encode()))
-        res.append(answers(s)[0])
-        s = socket.create_connection((host, int(port)))
-        s.sendall(b"GET / HTTP/1.0\r\n\r\n")
-        res.append(answers(s)[0])
-        s = socket.create_connection((host, int(port)))
-        s.sendall(frame(1, json.dumps({"role": "worker", "token": os.environ["AIC_TOKEN"]}).encode()))
-        s.sendall(frame(0x101, b"abc")                                   # PUT, truncated
-                  + frame(0x10f, struct.pack(">IQIQI", 0, 0, 0, 12345, 64))  # PUT_SHM outside any region
-                  + frame(0x105, struct.pack(">II", 0, 1000))              # ACK of 1000 ids, none there
-                  + frame(0x10e, struct.pack(">IQIQQ", 0, 1 << 62, 0, 100, 0) + bytes(200000))  # W_PEER, n > total
-                  + frame(0x1ff, b"?")                                    # no such type
-                  + b"AIC\x01" + struct.pack(">HHI", 0x101, 0, 0x7fffffff))  # over the size limit
-        res.append(" ".join(answers(s)[1:]))  # after WELCOME
-        open(probe, "w").write(" | ".join(res))
-    if die_after and w.index == 0 and seen >= die_after and not os.path.exists(marker):
-        open(marker, "w").close()
-        os._exit(9)
-    w.ack(items)
-PY
 spec() { # spec DIE_AFTER PROBE: prod (n1) -> nums -> mid (n2) -> fwd -> cons (n3)
 	cat <<YAML
 name: channels
 stages:
-  prod: {command: [python3, $dir/prod.py], replicas: 2, gpus: 2, cpus: 0, outputs: [nums],
+  prod: {command: [python3, $workers_dir/produce.py], replicas: 2, gpus: 2, cpus: 0, outputs: [nums],
          env: {N: "50000"}}
-  mid: {command: [python3, $AIC_SRC_DIR/tests/forward.py], replicas: 2, gpus: 2, cpus: 0, inputs: [nums],
+  mid: {command: [python3, $workers_dir/forward.py], replicas: 2, gpus: 2, cpus: 0, inputs: [nums],
         outputs: [fwd], env: {OUT: $dir/out, DIE_AFTER: "$1"}, restart: {max: 2, backoff_ms: 50}}
-  cons: {command: [python3, $dir/cons.py], replicas: 2, gpus: 2, cpus: 0, inputs: [fwd],
-         env: {OUT: $dir/out, DIE_AFTER: "$1", PROBE: "$2"}, restart: {max: 2, backoff_ms: 50}}
+  cons: {command: [python3, $workers_dir/consume.py], replicas: 2, gpus: 2, cpus: 0, inputs: [fwd],
+         env: {OUT: $dir/out, DIE_AFTER: "$1", PROBE: "$2", CHAN: fwd, BATCH: "64", TIMEOUT: "30"},
+         restart: {max: 2, backoff_ms: 50}}
 channels:
   nums: {capacity: 1024}
   fwd: {capacity: 1024}
@@ -132,7 +66,7 @@ w = aic.connect()
 for i in range(int(os.environ["N"])):
     w.put("nums", (b"%d:%d:" % (w.index, i)) + b"abcdefgh" * 128)
 PY
-sed -e "s|$dir/prod.py|$dir/zprod.py|" -e 's|N: "50000"|N: "10000"|' \
+sed -e "s|$workers_dir/produce.py|$dir/zprod.py|" -e 's|N: "50000"|N: "10000"|' \
 	-e 's|nums: {capacity: 1024}|nums: {capacity: 1024, compress: true}|' a.yaml >z.yaml
 grep -q 'compress: true' z.yaml || bail "z.yaml has no compress"
 run z.yaml
@@ -184,7 +118,7 @@ while True:
         os._exit(9)
     w.ack(items)
 PY
-sed -e "s|$dir/prod.py|$dir/bprod.py|" -e "s|$dir/cons.py|$dir/bcons.py|" -e 's|N: "50000"|N: "150"|' \
+sed -e "s|$workers_dir/produce.py|$dir/bprod.py|" -e "s|$workers_dir/consume.py|$dir/bcons.py|" -e 's|N: "50000"|N: "150"|' \
 	-e 's|nums: {capacity: 1024}|nums: {capacity: 16}|' -e 's|fwd: {capacity: 1024}|fwd: {capacity: 16}|' \
 	a.yaml >big.yaml
 run big.yaml
@@ -230,22 +164,10 @@ ok "the source's items reach consumers on other nodes" [ "$(cut -d' ' -f1 src.[0
 diag "consumed on: $(cut -d' ' -f1 src.[0-9] | sort | uniq -c | tr '\n' ' ')"
 
 # Source -> stage on 3 nodes -> one sink file: every answer once.
-cat >xf.py <<'PY'
-import aic
-w = aic.connect()
-while True:
-    try:
-        items = w.get("prompts", max_items=8, timeout=30)
-    except aic.Closed:
-        break
-    for it in items:
-        w.put("answers", it.data.upper())
-    w.ack(items)
-PY
 cat >sink.yaml <<YAML
 stages:
-  xf: {command: [python3, $dir/xf.py], replicas: 3, gpus: 4, cpus: 0, inputs: [prompts],
-       outputs: [answers]}
+  xf: {command: [python3, $workers_dir/upper.py], replicas: 3, gpus: 4, cpus: 0, inputs: [prompts],
+       outputs: [answers], env: {BATCH: "8", TIMEOUT: "30"}}
 channels:
   prompts: {source: prompts.jsonl, capacity: 32}
   answers: {sink: answers.jsonl, capacity: 32}

@@ -5,7 +5,7 @@
 # only it, kill -9 of a gang rank restarts the gang; a connection without
 # the token is refused while the job goes on; exhausting restarts fails the
 # job with every process gone; scancel leaves no process on any node.
-. "$AIC_SRC_DIR/tests/integration/lib.sh"
+. "$AIC_SRC_DIR/tests/lib/cluster.sh"
 need_cluster 3 4
 dir=$(work_dir)
 launch="$AIC_BUILD_DIR/launcher/aic-launch"

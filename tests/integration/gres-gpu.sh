@@ -2,7 +2,7 @@
 # Fake GPU devices as GRES: --gres=gpu:K gives each task K GPUs, GPUs held
 # by one job are not handed to another, and asking for more than a node has
 # is refused.
-. "$AIC_SRC_DIR/tests/integration/lib.sh"
+. "$AIC_SRC_DIR/tests/lib/cluster.sh"
 need_cluster 3 4
 
 out=$(timeout $step_timeout srun -N3 --ntasks-per-node=1 --gres=gpu:2 \

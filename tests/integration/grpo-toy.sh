@@ -3,14 +3,14 @@
 # sbatch --aic-job with one aic-launch per node. The job succeeds, the
 # reward rises from chance to near solved and every prompt is trained on
 # exactly once.
-. "$AIC_SRC_DIR/tests/integration/lib.sh"
+. "$AIC_SRC_DIR/tests/lib/cluster.sh"
 need_cluster 3
 /usr/bin/python3 -c 'import numpy, matplotlib' 2>/dev/null ||
 	bail "Debian's python3-numpy or python3-matplotlib is missing (scripts/deps)"
 dir=$(work_dir)
 aic="$AIC_BUILD_DIR/launcher/aic"
-. "$AIC_SRC_DIR/tests/worker-api.sh"
-. "$AIC_SRC_DIR/tests/grpo-toy.sh"
+. "$AIC_SRC_DIR/tests/lib/worker-api.sh"
+. "$AIC_SRC_DIR/tests/lib/grpo-toy.sh"
 grpo_copy "$dir" 6 0
 # GPUs (the cluster's are fake; numpy does not care) spread the job: a
 # training rank with 3 of a node's 4 needs a node to itself, so the gang's

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The cluster survives `scontrol reconfigure`: the daemons re-read their
 # configuration (plugstack.conf included) and the next PMIx step runs.
-. "$AIC_SRC_DIR/tests/integration/lib.sh"
+. "$AIC_SRC_DIR/tests/lib/cluster.sh"
 need_cluster 3
 hello="$AIC_BUILD_DIR/tests/integration/pmix_hello"
 

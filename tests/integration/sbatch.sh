@@ -2,7 +2,7 @@
 # sbatch of a multi-node script: the batch step runs on the first node, its
 # srun (with PMIx) reaches every node, the job completes and its output and
 # exit code are what the script produced.
-. "$AIC_SRC_DIR/tests/integration/lib.sh"
+. "$AIC_SRC_DIR/tests/lib/cluster.sh"
 need_cluster 3
 dir=$(work_dir)
 hello="$AIC_BUILD_DIR/tests/integration/pmix_hello"

@@ -8,7 +8,7 @@
 #   - topology: strict waits while no domain has room, then runs inside one;
 #     prefer runs at once, split; a strict job larger than every domain is
 #     refused at submission; sbatch --test-only (WILL_RUN) answers in a domain.
-. "$AIC_SRC_DIR/tests/integration/select-lib.sh"
+. "$AIC_SRC_DIR/tests/lib/select-cluster.sh"
 need_select_clusters
 
 settle() {

@@ -4,7 +4,7 @@
 # job, scontrol reconfigure, and a slurmctld restart with running jobs,
 # which keep their nodes; aic jobs are still placed inside one domain after
 # each.
-. "$AIC_SRC_DIR/tests/integration/select-lib.sh"
+. "$AIC_SRC_DIR/tests/lib/select-cluster.sh"
 need_select_clusters
 
 in_one_domain() {

@@ -3,7 +3,7 @@
 # (topology.conf: s0 = n1-n3, s1 = n4-n6, TopologyParam=TopoOptional), beside
 # SLURM's cons_tres on the same cluster with the same jobs. With n1 and n2
 # busy, a 2-node aic job lands inside s1, where cons_tres splits it (n3 n4).
-. "$AIC_SRC_DIR/tests/integration/select-lib.sh"
+. "$AIC_SRC_DIR/tests/lib/select-cluster.sh"
 need_select_clusters
 
 scenario() {

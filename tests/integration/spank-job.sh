@@ -4,7 +4,7 @@
 # canonical AIC_JOB reaches the job record (PrologSlurmctld), every node's
 # prolog and the batch environment; srun inside an sbatch job inherits the
 # job's spec, and its own --aic-job wins.
-. "$AIC_SRC_DIR/tests/integration/lib.sh"
+. "$AIC_SRC_DIR/tests/lib/cluster.sh"
 need_cluster 3
 dir=$(work_dir)
 prologs="$AIC_MINICLUSTER_DIR/prolog"

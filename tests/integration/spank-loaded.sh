@@ -1,7 +1,7 @@
 #!/bin/sh
 # plugstack.conf loads aic's SPANK plugin from the build: its options appear
 # in srun and sbatch, and jobs without --aic-job are left exactly as they were.
-. "$AIC_SRC_DIR/tests/integration/lib.sh"
+. "$AIC_SRC_DIR/tests/lib/cluster.sh"
 need_cluster 3
 
 for cmd in srun sbatch salloc; do

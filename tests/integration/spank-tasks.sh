@@ -4,7 +4,7 @@
 # hint and the AIC_* variables, as the node's topology (topo_xml=, written by
 # scripts/minicluster: GPUs 0,1 and mlx5_0 on CPU 0, GPUs 2,3 and mlx5_1 on
 # CPU 1, NVLink pairs 0-1 and 2-3) says they should.
-. "$AIC_SRC_DIR/tests/integration/lib.sh"
+. "$AIC_SRC_DIR/tests/lib/cluster.sh"
 need_cluster 3 4
 [ "$(nproc)" -eq 2 ] || skip_all "the expected answers are for a 2-CPU machine (this has $(nproc))"
 dir=$(work_dir)

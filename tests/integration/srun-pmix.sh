@@ -1,7 +1,7 @@
 #!/bin/sh
 # A multi-node `srun --mpi=pmix` step: every task has its own PMIx rank, node
 # name and address, and the PMIx modex (put, fence, get) crosses the nodes.
-. "$AIC_SRC_DIR/tests/integration/lib.sh"
+. "$AIC_SRC_DIR/tests/lib/cluster.sh"
 need_cluster 3
 hello="$AIC_BUILD_DIR/tests/integration/pmix_hello"
 [ -x "$hello" ] || bail "'$hello' not built (configure found no PMIx?)"

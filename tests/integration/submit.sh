@@ -2,7 +2,7 @@
 # `aic submit` writes an sbatch script (nodes from -N or from the spec's
 # GPUs, one exclusive aic-launch per node, --aic-job) and submits it; the
 # job runs on the cluster and its summary lands in the submit directory.
-. "$AIC_SRC_DIR/tests/integration/lib.sh"
+. "$AIC_SRC_DIR/tests/lib/cluster.sh"
 need_cluster 3 4
 dir=$(work_dir)
 aic="$AIC_BUILD_DIR/launcher/aic"

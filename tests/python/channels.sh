@@ -6,52 +6,19 @@
 # large items go through shared memory and are read in place; items built
 # in place (w.buffer) arrive intact; a full channel blocks its producer; the
 # agent's memory does not grow with the number of items that passed through.
-. "$AIC_SRC_DIR/tests/tap.sh"
+. "$AIC_SRC_DIR/tests/lib/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
-. "$AIC_SRC_DIR/tests/worker-api.sh"
+. "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 [ -e "$AIC_LIBRARY" ] || bail "no $AIC_LIBRARY"
 enter_work_dir channels
 
-cat >prod.py <<'PY'
-import aic, os
-w = aic.connect()
-for i in range(int(os.environ["N"])):
-    w.put("nums", b"%d:%d" % (w.index, i) + b"x" * int(os.environ.get("PAD", "0")))
-PY
-cat >cons.py <<'PY'
-import aic, os
-w = aic.connect()
-die_after = int(os.environ.get("DIE_AFTER", "0"))
-marker = os.environ["OUT"] + ".died"
-out = open(os.environ["OUT"] + ".%d" % w.index, "a")
-seen = 0
-while True:
-    try:
-        items = w.get(os.environ.get("CHAN", "nums"), max_items=32, timeout=10,
-                      copy=not os.environ.get("VIEW"))
-    except aic.Closed:
-        break
-    pad = int(os.environ.get("PAD", "0"))
-    for it in items:
-        head = bytes(it.data[:16]).decode().split("x")[0]
-        intact = it.data == head.encode() + b"x" * pad
-        out.write("%d %d %s%s%s\n" % (it.producer, it.id, head, "" if intact else " corrupt",
-                                      " view" if isinstance(it.data, memoryview) else ""))
-    out.flush()
-    seen += len(items)
-    # Replica 0 dies once, mid-stream, with a batch processed but not acked.
-    if die_after and w.index == 0 and seen >= die_after and not os.path.exists(marker):
-        open(marker, "w").close()
-        os._exit(9)
-    w.ack(items)
-PY
 spec() { # spec N PAD DIE_AFTER CAPACITY [VIEW: consumers read shared memory in place]
 	cat <<YAML
 name: chan-test
 stages:
-  prod: {command: [python3, $dir/prod.py], replicas: 2, cpus: 0, outputs: [nums],
+  prod: {command: [python3, $workers_dir/produce.py], replicas: 2, cpus: 0, outputs: [nums],
          env: {N: "$1", PAD: "$2"}}
-  cons: {command: [python3, $dir/cons.py], replicas: 3, cpus: 0, inputs: [nums],
+  cons: {command: [python3, $workers_dir/consume.py], replicas: 3, cpus: 0, inputs: [nums],
          env: {OUT: $dir/out, DIE_AFTER: "$3", PAD: "$2", VIEW: "$5"}, restart: {max: 2, backoff_ms: 10}}
 channels:
   nums: {capacity: $4}
@@ -63,11 +30,11 @@ spec3() {
 	cat <<YAML
 name: chan-test
 stages:
-  prod: {command: [python3, $dir/prod.py], replicas: 2, cpus: 0, outputs: [nums],
+  prod: {command: [python3, $workers_dir/produce.py], replicas: 2, cpus: 0, outputs: [nums],
          env: {N: "$1", PAD: "0"}}
-  mid: {command: [python3, $AIC_SRC_DIR/tests/forward.py], replicas: 2, cpus: 0, inputs: [nums], outputs: [fwd],
+  mid: {command: [python3, $workers_dir/forward.py], replicas: 2, cpus: 0, inputs: [nums], outputs: [fwd],
         env: {OUT: $dir/out, DIE_AFTER: "$2"}, restart: {max: 2, backoff_ms: 10}}
-  cons: {command: [python3, $dir/cons.py], replicas: 3, cpus: 0, inputs: [fwd],
+  cons: {command: [python3, $workers_dir/consume.py], replicas: 3, cpus: 0, inputs: [fwd],
          env: {OUT: $dir/out, DIE_AFTER: "$2", PAD: "0", CHAN: fwd}, restart: {max: 2, backoff_ms: 10}}
 channels:
   nums: {capacity: 256}
@@ -248,21 +215,9 @@ like "$(cat nosrc.err)" "channel 'prompts': cannot read its source 'missing.json
 	"naming the channel and the file"
 
 # Source -> a transforming stage -> a sink file; the job ends when the sink has all.
-cat >xf.py <<'PY'
-import aic
-w = aic.connect()
-while True:
-    try:
-        items = w.get("prompts", max_items=16, timeout=10)
-    except aic.Closed:
-        break
-    for it in items:
-        w.put("answers", it.data.upper())
-    w.ack(items)
-PY
 cat >sink.yaml <<YAML
 stages:
-  xf: {command: [python3, $dir/xf.py], replicas: 2, cpus: 0, inputs: [prompts], outputs: [answers]}
+  xf: {command: [python3, $workers_dir/upper.py], replicas: 2, cpus: 0, inputs: [prompts], outputs: [answers]}
 channels:
   prompts: {source: prompts.jsonl, epochs: 2, capacity: 64}
   answers: {sink: answers.jsonl, capacity: 64}

@@ -4,9 +4,9 @@
 # name, value and step, and summary.json has count, last, min and max per
 # stage and name; a value that is not finite is written as a string; bad
 # names are refused in the worker and nothing reaches the file for them.
-. "$AIC_SRC_DIR/tests/tap.sh"
+. "$AIC_SRC_DIR/tests/lib/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
-. "$AIC_SRC_DIR/tests/worker-api.sh"
+. "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 enter_work_dir metrics
 
 cat >m.py <<'PY'

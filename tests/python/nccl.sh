@@ -4,9 +4,9 @@
 # GPU node): a writer's 5 versions reach 3 readers byte-identical and in
 # order, only a descriptor passing through the engine; without an NCCL the
 # calls fail saying why; a process outside the group is refused.
-. "$AIC_SRC_DIR/tests/tap.sh"
+. "$AIC_SRC_DIR/tests/lib/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
-. "$AIC_SRC_DIR/tests/worker-api.sh"
+. "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 need_python_modules numpy
 fake=$AIC_FAKE_NCCL
 [ -e "$fake" ] || bail "no $fake (make check builds it)"

@@ -3,9 +3,9 @@
 # model stage asks for GPUs): every video of the source reaches the sink
 # exactly once; three model replicas share the slow stage and beat one; a
 # model replica killed (-9) mid-run loses and duplicates nothing.
-. "$AIC_SRC_DIR/tests/tap.sh"
+. "$AIC_SRC_DIR/tests/lib/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
-. "$AIC_SRC_DIR/tests/worker-api.sh"
+. "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 need_python_modules numpy
 topo="$AIC_SRC_DIR/tests/fixtures/topo/pcie-4gpu-nvlink-pairs.xml"
 enter_work_dir pipeline

@@ -2,56 +2,18 @@
 # Weight streams under `aic run`: a gang's rank 0 publishes 5 versions of
 # named numpy arrays; 3 rollout replicas get every version they ask for
 # byte-identical and in order; a receive with nothing new times out.
-. "$AIC_SRC_DIR/tests/tap.sh"
+. "$AIC_SRC_DIR/tests/lib/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
-. "$AIC_SRC_DIR/tests/worker-api.sh"
+. "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 need_python_modules numpy
 enter_work_dir weights
 
-cat >train.py <<'PY'
-import aic, time
-import numpy as np
-w = aic.connect()
-if w.rank == 0:
-    for v in range(1, 6):
-        if v == 5:
-            # A publish that fails half way (an array numpy cannot lay out as bytes)
-            # publishes nothing and leaves the stream usable.
-            try:
-                w.weights("policy").publish({"w": np.zeros((64, 32), np.float32),
-                                             "x": np.array([object()])}, v)
-                print("bad publish went through")
-            except ValueError:
-                pass
-        rng = np.random.default_rng(v)
-        w.weights("policy").publish({"w": rng.standard_normal((64, 32)).astype(np.float32),
-                                     "step": np.array([v], dtype=np.int64)}, v)
-        time.sleep(0.05)
-    # An older version than the newest is ignored.
-    w.weights("policy").publish({"w": np.zeros((64, 32), np.float32), "step": np.array([0])}, 2)
-PY
-cat >roll.py <<'PY'
-import aic, os
-import numpy as np
-w = aic.connect()
-v, seen = 0, []
-while v < 5:
-    arrs, v2 = w.weights("policy").receive(min_version=v + 1, timeout=30)
-    rng = np.random.default_rng(v2)
-    same = np.array_equal(arrs["w"], rng.standard_normal((64, 32)).astype(np.float32)) and int(arrs["step"][0]) == v2
-    seen.append("%d%s" % (v2, "" if same and v2 > v else "!"))
-    v = v2
-try:
-    w.weights("policy").receive(min_version=6, timeout=0.2)
-    seen.append("no-timeout!")
-except TimeoutError:
-    seen.append("timeout")
-print(" ".join(seen))
-PY
 cat >job.yaml <<YAML
 stages:
-  train: {command: [/usr/bin/python3, $dir/train.py], ranks: 2, cpus: 0, weights_to: policy}
-  roll: {command: [/usr/bin/python3, $dir/roll.py], replicas: 3, cpus: 0, weights_from: policy}
+  train: {command: [/usr/bin/python3, $workers_dir/weight_versions.py, publish], ranks: 2, cpus: 0,
+          weights_to: policy, env: {MISUSE: "1"}}
+  roll: {command: [/usr/bin/python3, $workers_dir/weight_versions.py, receive], replicas: 3, cpus: 0,
+         weights_from: policy}
 YAML
 "$aic" run job.yaml >job.out 2>job.err
 is "$?" 0 "rank 0 publishes, 3 replicas receive: the job succeeds"

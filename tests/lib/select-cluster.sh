@@ -6,7 +6,7 @@
 # they run when no cluster is up (`make check-select`, which scripts/check
 # runs after the other integration tests), and skip when the plugin was not
 # built (configure without --with-slurm-src) or when not root.
-. "$AIC_SRC_DIR/tests/integration/lib.sh"
+. "$AIC_SRC_DIR/tests/lib/cluster.sh"
 
 mc="$AIC_SRC_DIR/scripts/minicluster"
 select_so="$AIC_BUILD_DIR/plugins/select/.libs/select_cons_tres_aic.so"

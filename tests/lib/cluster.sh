@@ -2,7 +2,7 @@
 # cluster (scripts/minicluster up; eval "$(scripts/minicluster env)").
 # Without one they skip, unless AIC_INTEGRATION_REQUIRED is set (scripts/check
 # sets it: there, a missing cluster is a failure, not a skip).
-. "$AIC_SRC_DIR/tests/tap.sh"
+. "$AIC_SRC_DIR/tests/lib/tap.sh"
 
 # Every srun or sbatch --wait in a test is bounded, so a hung step fails the
 # test instead of hanging the suite.

@@ -2,6 +2,7 @@
 #
 #   ok DESC CMD...        one test: passes when CMD exits 0
 #   is GOT WANT DESC      one test: passes when the strings are equal
+#   isnt GOT WANT DESC    one test: passes when the strings differ
 #   like GOT REGEX DESC   one test: passes when GOT matches the extended regex
 #   diag TEXT             a comment line, shown in the test log
 #   skip_all REASON       the whole script is skipped
@@ -33,6 +34,15 @@ is() {
 	else
 		tap_result 1 "$3"
 		printf '#   got:  %s\n#   want: %s\n' "$1" "$2" | sed 's/^\([^#]\)/#   \1/'
+	fi
+}
+
+isnt() {
+	if [ "$1" != "$2" ]; then
+		tap_result 0 "$3"
+	else
+		tap_result 1 "$3"
+		printf '#   got:  %s\n#   want anything but that\n' "$1" | sed 's/^\([^#]\)/#   \1/'
 	fi
 }
 

@@ -7,6 +7,8 @@ PYTHONPATH="$AIC_SRC_DIR/python"
 export AIC_LIBRARY PYTHONPATH
 # The stand-in NCCL (tests/fake/fake_nccl.c) of the same build as the library.
 AIC_FAKE_NCCL="${AIC_LIBRARY%/lib/.libs/*}/tests/fake/.libs/libfake_nccl.so"
+# Python workers that tests under `aic run` and on the cluster share.
+workers_dir="$AIC_SRC_DIR/tests/lib/workers"
 
 # aic_pid STAGE INDEX: the pid of a running job's process (from `aic status`
 # in the current directory; the caller sets $aic).

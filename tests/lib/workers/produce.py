@@ -1,0 +1,15 @@
+"""The first stage of the channel tests' pipelines (tests/python/channels.sh,
+tests/integration/channels.sh): puts N items on "nums", "INDEX:I" for I in
+0..N-1, so that every item is known by its producer's key.
+
+With PAD=n, each item is followed by n bytes of "x" (larger items, which a
+consumer checks arrived whole).
+"""
+import os
+
+import aic
+
+w = aic.connect()
+pad = b"x" * int(os.environ.get("PAD", "0"))
+for i in range(int(os.environ["N"])):
+    w.put("nums", b"%d:%d" % (w.index, i) + pad)
