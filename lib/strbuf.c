@@ -25,6 +25,9 @@ static int grow(struct aic_strbuf *sb, size_t extra)
 
 	if (sb->oom)
 		return -ENOMEM;
+	/* len + extra + 1 must not wrap round, or a huge append would skip the growth. */
+	if (extra > (size_t)-1 - sb->len - 1)
+		goto out_oom;
 	if (sb->len + extra + 1 <= sb->cap)
 		return 0;
 	cap = sb->cap ? sb->cap : 64;

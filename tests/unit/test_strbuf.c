@@ -127,6 +127,22 @@ static void out_of_memory_is_sticky(void **state)
 	aic_strbuf_release(&sb);
 }
 
+/*
+ * An append whose length would wrap len + n + 1 round to a small number is
+ * refused: without the guard it would skip the growth and copy past the end.
+ */
+static void wrapping_length_refused(void **state)
+{
+	struct aic_strbuf sb;
+
+	(void)state;
+	aic_strbuf_init(&sb);
+	assert_int_equal(aic_strbuf_append(&sb, "half ", 5), 0);
+	assert_int_equal(aic_strbuf_append(&sb, "x", SIZE_MAX - 2), -ENOMEM);
+	assert_true(sb.oom);
+	aic_strbuf_release(&sb);
+}
+
 static void strv_free(void **state)
 {
 	char **v = calloc(4, sizeof(*v));
@@ -150,6 +166,7 @@ int main(void)
 		cmocka_unit_test(append_nothing_keeps_text),
 		cmocka_unit_test(vprintf_appends),
 		cmocka_unit_test(out_of_memory_is_sticky),
+		cmocka_unit_test(wrapping_length_refused),
 		cmocka_unit_test(strv_free),
 	};
 	return aic_test_run(tests);
