@@ -7,9 +7,20 @@
 #   diag TEXT             a comment line, shown in the test log
 #   skip_all REASON       the whole script is skipped
 #   bail REASON           stop now; the script fails
-#   done_testing          print the plan and exit with the verdict
+#   plan N                declare N tests up front (before the first)
+#   done_testing          exit with the verdict; without a plan, print one
+#
+# Declare the plan up front: a test that is never reached (a script that
+# exits early, a helper that is not defined) is then a plan mismatch that
+# the TAP driver reports, not a shorter, passing run.
 tap_n=0
 tap_failed=0
+tap_plan=
+
+plan() {
+	tap_plan=$1
+	echo "1..$1"
+}
 
 tap_result() {
 	tap_n=$((tap_n + 1))
@@ -70,6 +81,11 @@ bail() {
 }
 
 done_testing() {
-	echo "1..$tap_n"
+	if [ -z "$tap_plan" ]; then
+		echo "1..$tap_n"
+	elif [ "$tap_n" -ne "$tap_plan" ]; then
+		echo "# planned $tap_plan tests, ran $tap_n"
+		exit 1
+	fi
 	exit $tap_failed
 }
