@@ -17,7 +17,11 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "internal.h"
+
+/* How long the agent may take to answer each step of the handshake. */
+#define HANDSHAKE_MS 60000
 
 static int write_all(int fd, const struct iovec *iov, int n)
 {
@@ -158,7 +162,7 @@ int aic_worker_connect(struct aic_worker **out)
 {
 	const char *agent = getenv("AIC_AGENT"), *token = getenv("AIC_TOKEN");
 	struct sockaddr_in sa = {.sin_family = AF_INET};
-	char host[64], *colon, *text;
+	char host[64], *colon, why[256];
 	struct aic_worker *w;
 	json_t *hello, *m;
 	int one = 1, rc;
@@ -191,27 +195,18 @@ int aic_worker_connect(struct aic_worker **out)
 		goto out_free;
 	}
 	setsockopt(w->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	hello = json_pack("{s:s,s:s,s:s,s:i}", "role", "worker", "token", token, "stage", w->stage,
-			  "index", w->index);
+	/*
+	 * The handshake proves AIC_TOKEN (this stage's credential) without
+	 * sending it, and checks that the agent knows it too (lib/auth.h).
+	 */
+	hello = json_pack("{s:s,s:s,s:i}", "role", "worker", "stage", w->stage, "index", w->index);
 	if (hello && w->arena.base)
 		json_object_set_new(hello, "arena", json_integer((json_int_t)w->region));
-	text = hello ? json_dumps(hello, JSON_COMPACT) : NULL;
+	rc = hello ? aic_auth_client(w->fd, token, hello, HANDSHAKE_MS, &m, why, sizeof(why))
+		   : -ENOMEM;
 	json_decref(hello);
-	if (!text) {
-		rc = -ENOMEM;
-		goto out_free;
-	}
-	rc = aic__send_frame(w, AIC_MSG_HELLO, text, strlen(text), NULL, 0);
-	free(text);
-	if (!rc)
-		rc = aic__recv_frame(w);
 	if (rc)
 		goto out_free;
-	if (w->frame.type != AIC_MSG_WELCOME) {
-		rc = w->frame.type == AIC_MSG_REJECT ? AIC_EAUTH : AIC_EPROTO;
-		goto out_free;
-	}
-	m = json_loadb((const char *)w->frame.payload, w->frame.length, 0, NULL);
 	w->channels = json_incref(json_object_get(m, "channels"));
 	w->weights = json_incref(json_object_get(m, "weights"));
 	/* Another connection writes this region (a forked parent, say): not this one. */
