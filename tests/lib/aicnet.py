@@ -84,7 +84,7 @@ def closed(s, timeout=60):
         while s.recv(65536):
             pass
         return True
+    except socket.timeout:  # an OSError too: first
+        return False
     except (ConnectionResetError, BrokenPipeError):
         return True
-    except socket.timeout:
-        return False

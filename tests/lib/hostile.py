@@ -46,10 +46,10 @@ def fate(s, timeout=60):
         if t == REJECT:
             return m.get("error", "?")
         return "frame %d" % t
+    except socket.timeout:  # an OSError too: first
+        return "open"
     except (ConnectionError, OSError):
         return "closed"
-    except socket.timeout:
-        return "open"
 
 
 def oversized(host, port):
@@ -60,10 +60,10 @@ def oversized(host, port):
         while s.recv(65536):
             pass
         return "closed"
+    except socket.timeout:  # an OSError too: first
+        return "open"
     except (ConnectionError, OSError):
         return "closed"
-    except socket.timeout:
-        return "open"
 
 
 def cap(host, port, n):
