@@ -166,6 +166,13 @@ static int read_json(int fd, int timeout_ms, uint16_t *type, json_t **m)
 	return 0;
 }
 
+/* A REJECT: its reason in err; -EAGAIN when the server says to try again. */
+static int rejected(json_t *m, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s", m ? json_string_value(json_object_get(m, "error")) ?: "?" : "?");
+	return json_is_true(json_object_get(m, "retry")) ? -EAGAIN : AIC_EAUTH;
+}
+
 int aic_auth_client(int fd, const char *key, json_t *hello, int timeout_ms, json_t **welcome,
 		    char *err, size_t errlen)
 {
@@ -191,9 +198,7 @@ int aic_auth_client(int fd, const char *key, json_t *hello, int timeout_ms, json
 	if (rc)
 		goto out;
 	if (type == AIC_MSG_REJECT) {
-		snprintf(err, errlen, "%s",
-			 m ? json_string_value(json_object_get(m, "error")) ?: "?" : "?");
-		rc = AIC_EAUTH;
+		rc = rejected(m, err, errlen);
 		goto out;
 	}
 	sn = json_string_value(json_object_get(m, "nonce"));
@@ -219,9 +224,7 @@ int aic_auth_client(int fd, const char *key, json_t *hello, int timeout_ms, json
 	if (rc)
 		goto out;
 	if (type == AIC_MSG_REJECT) {
-		snprintf(err, errlen, "%s",
-			 m ? json_string_value(json_object_get(m, "error")) ?: "?" : "?");
-		rc = AIC_EAUTH;
+		rc = rejected(m, err, errlen);
 	} else if (type != AIC_MSG_WELCOME) {
 		snprintf(err, errlen, "the server sent %s, not WELCOME", aic_msg_name(type));
 		rc = AIC_EPROTO;

@@ -60,6 +60,8 @@ bool aic_auth_equal(const char *a, const char *b, size_t n);
  * each frame. Reads exactly the handshake's frames, nothing after them.
  * Returns 0; AIC_EAUTH when the server refused (REJECT: its reason in
  * err) or failed to prove the key (then nothing more is sent to it);
+ * -EAGAIN when the server dropped the connection but says to try again
+ * (REJECT with "retry": true: pushed out by a flood, or too slow);
  * AIC_EPROTO for anything else it sent; -ETIMEDOUT; or -errno.
  */
 int aic_auth_client(int fd, const char *key, json_t *hello, int timeout_ms, json_t **welcome,

@@ -163,9 +163,13 @@ static void pending_done(struct aic_conn *c)
 	}
 }
 
-static void reject(struct aic_conn *c, const char *why)
+/*
+ * REJECT and close. `retry`: the client did nothing wrong (the server
+ * pushed it out, or it was too slow) and may try again (lib/auth.h).
+ */
+static void reject_as(struct aic_conn *c, const char *why, bool retry)
 {
-	json_t *m = json_pack("{s:s}", "error", why);
+	json_t *m = json_pack("{s:s,s:b}", "error", why, "retry", retry);
 
 	aic_log_warn("rejected a connection from %s: %s", c->peer, why);
 	if (c->server)
@@ -173,6 +177,11 @@ static void reject(struct aic_conn *c, const char *why)
 	aic_conn_send(c, AIC_MSG_REJECT, m);
 	json_decref(m);
 	aic_conn_close(c);
+}
+
+static void reject(struct aic_conn *c, const char *why)
+{
+	reject_as(c, why, false);
 }
 
 /* The server's side of the handshake (conn.h): HELLO, then AUTH. */
@@ -490,7 +499,7 @@ static void sweep(uv_timer_t *t)
 		if (c->server == srv && c->pending && now - c->since_ms >= srv->hello_ms) {
 			snprintf(why, sizeof(why), "no handshake within %llu ms",
 				 (unsigned long long)srv->hello_ms);
-			reject(c, why);
+			reject_as(c, why, true);
 		}
 	}
 	if (!srv->pending)
@@ -528,17 +537,24 @@ void aic__conn_accepted(struct aic_conn *c, struct aic_server *srv)
 	c->pending = true;
 	srv->pending++;
 	/*
-	 * At the cap, the oldest connection still in its handshake goes: a
-	 * real client finishes in a few round trips, so the oldest is the
-	 * likeliest to be one that never will. (The list is newest first.)
+	 * At the cap, the oldest connection that has not even sent a valid
+	 * HELLO goes, else the oldest of all: a real client sends HELLO at once
+	 * and finishes in two round trips, so the oldest is the likeliest to be
+	 * one that never will. (The list is newest first.) It is told it may
+	 * try again: it may be a real client unlucky in a flood.
 	 */
 	if (srv->pending > srv->max_pending) {
-		struct aic_conn *o, *oldest = NULL;
-		for (o = live; o; o = o->next)
-			if (o->server == srv && o->pending && o != c)
-				oldest = o;
-		if (oldest)
-			reject(oldest, "too many connections waiting to authenticate");
+		struct aic_conn *o, *oldest = NULL, *oldest_silent = NULL;
+		for (o = live; o; o = o->next) {
+			if (o->server != srv || !o->pending || o == c)
+				continue;
+			oldest = o;
+			if (!o->challenged)
+				oldest_silent = o;
+		}
+		if (oldest_silent || oldest)
+			reject_as(oldest_silent ? oldest_silent : oldest,
+				  "too many connections waiting to authenticate", true);
 	}
 	if (!uv_is_active((uv_handle_t *)&srv->sweep)) {
 		uint64_t every = srv->hello_ms / 4 + 1;

@@ -25,7 +25,9 @@
  * (a larger header is refused as soon as it arrives, before its payload),
  * must finish within the server's hello_ms (AIC_NET_HELLO_MS, default 10 s),
  * and at most max_pending (AIC_NET_MAX_PENDING, default 64) such
- * connections are kept: a new one pushes out the oldest. Anything else
+ * connections are kept: a new one pushes out the oldest that has not sent
+ * a valid HELLO, else the oldest (its REJECT says "retry": true, as does
+ * one for a deadline passed: the client may try again). Anything else
  * first, a wrong proof, or on_hello saying no is answered with REJECT; the
  * connection is closed, a warning is logged and the server goes on. Once
  * WELCOME has gone, on_frame gets (AIC_MSG_WELCOME, the HELLO): the owner
