@@ -18,15 +18,19 @@ for the caller to check:
                           "token-seen" if any client sent TOKEN (or its
                           credential), "auth-sent" if one sent AUTH, else
                           "nothing"
-  storm HOST PORT N       N hostile connections at once, mixed: garbage,
-                          slowloris (a byte a second), oversized frames,
+  storm HOST PORT N [READY]
+                          N hostile connections at once, mixed: garbage,
+                          slowloris (a byte a second), oversized frames
+                          (their payload sent at 256 KiB a second),
                           wrong keys, idle; reconnects each as it is
                           dropped until stopped (SIGTERM), then prints
-                          the number of connections made
+                          the number of connections made; touches READY
+                          once the first N are open
 """
 import os
 import random
-import select
+import resource
+import selectors
 import signal
 import socket
 import struct
@@ -112,12 +116,16 @@ def fake_server(portfile, token, n):
     return "token-seen" if seen else "auth-sent" if authed else "nothing"
 
 
-def storm(host, port, n):
-    """Keeps n hostile connections open against host:port until SIGTERM."""
+def storm(host, port, n, ready=None):
+    """Keeps n hostile connections open against host:port until SIGTERM;
+    touches `ready` once the first n are made."""
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, n + 64)), hard))
     kinds = ["garbage", "slowloris", "oversized", "wrong", "idle"]
-    conns = {}  # socket -> (kind, state)
+    sel = selectors.DefaultSelector()
+    state = {}  # socket -> [kind, step]
     made = 0
 
     def opened():
@@ -128,7 +136,6 @@ def storm(host, port, n):
             s = socket.create_connection((host, port), timeout=10)
         except OSError:
             return
-        s.setblocking(False)
         try:
             if kind == "garbage":
                 s.send(os.urandom(random.randint(1, 4096)))
@@ -138,17 +145,28 @@ def storm(host, port, n):
                 s.send(frame(HELLO, {"role": "agent", "rank": 0, "nonce": nonce()}))
         except OSError:
             pass
-        conns[s] = [kind, 0]
+        s.setblocking(False)
+        state[s] = [kind, 0]
+        sel.register(s, selectors.EVENT_READ)
 
-    while len(conns) < n:
+    def dropped(s):
+        sel.unregister(s)
+        del state[s]
+        s.close()
+
+    while len(state) < n and not stop:
         opened()
+    if ready:
+        open(ready, "w").close()
     last = time.monotonic()
     while not stop:
-        r, _, _ = select.select(list(conns), [], [], 0.5)
-        for s in r:
-            kind, st = conns[s]
+        for key, _ in sel.select(0.5):
+            s = key.fileobj
+            kind, st = state[s]
             try:
                 d = s.recv(65536)
+            except BlockingIOError:
+                continue
             except OSError:
                 d = b""
             if kind == "wrong" and d and st == 0 and d[4:6] == struct.pack(">H", CHALLENGE):
@@ -156,22 +174,24 @@ def storm(host, port, n):
                     s.send(frame(AUTH, {"proof": "00" * 32}))
                 except OSError:
                     pass
-                conns[s][1] = 1
+                state[s][1] = 1
                 continue
             if not d:
-                del conns[s]
-                s.close()
-                opened()
+                dropped(s)
+                if not stop:
+                    opened()
         if time.monotonic() - last >= 1:
             last = time.monotonic()
-            for s, (kind, st) in list(conns.items()):
-                if kind == "slowloris":
-                    try:
+            for s, (kind, st) in list(state.items()):
+                try:
+                    if kind == "slowloris":
                         s.send(b"AIC\x01"[st % 4:st % 4 + 1])
-                        conns[s][1] += 1
-                    except OSError:
-                        pass
-    for s in conns:
+                        state[s][1] += 1
+                    elif kind == "oversized":
+                        s.send(bytes(256 << 10))  # the announced frame's payload, on and on
+                except OSError:
+                    pass
+    for s in list(state):
         s.close()
     return str(made)
 
@@ -191,7 +211,8 @@ def main():
     elif cmd == "wrong":
         print(wrong(host, port, sys.argv[4]))
     elif cmd == "storm":
-        print(storm(host, port, int(sys.argv[4])), flush=True)
+        print(storm(host, port, int(sys.argv[4]), sys.argv[5] if len(sys.argv) > 5 else None),
+              flush=True)
     else:
         sys.exit("hostile.py: unknown command '%s'" % cmd)
 
