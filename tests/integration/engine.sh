@@ -72,6 +72,7 @@ ok "all 8 workers start" wait_for 30 all_env
 jd=$(jobdir)
 diag "job directory $jd"
 diag "$(cat srun.err)"
+like "$(cat "$jd/head")" "^10\.99\.0\.[0-9]+:[0-9]+$" "the head is at its node's cluster address, not a loopback one"
 
 # Every worker is where the plan put it, with the environment it implies.
 check=$(python3 - "$jd/plan.json" <<'PY'
