@@ -141,29 +141,33 @@ static int read_exact(int fd, uint8_t *buf, size_t len, int timeout_ms)
 	return 0;
 }
 
-/* One handshake frame: its type and JSON object (NULL when it has none). */
-static int read_json(int fd, int timeout_ms, uint16_t *type, json_t **m)
+/*
+ * One handshake frame: its type and JSON object (NULL when it has none). A
+ * frame over `max` payload bytes is refused on its header.
+ */
+static int read_json(int fd, int timeout_ms, uint32_t max, uint16_t *type, json_t **m)
 {
-	uint8_t buf[AIC_WIRE_HEADER + AIC_AUTH_FRAME_MAX];
-	struct aic_frame f;
+	uint8_t hdr[AIC_WIRE_HEADER], *payload;
 	uint32_t n;
 	int rc;
 
 	*m = NULL;
-	rc = read_exact(fd, buf, AIC_WIRE_HEADER, timeout_ms);
+	rc = read_exact(fd, hdr, AIC_WIRE_HEADER, timeout_ms);
 	if (rc)
 		return rc;
-	n = aic_get_u32(buf + 8);
-	if (n > AIC_AUTH_FRAME_MAX)
+	n = aic_get_u32(hdr + 8);
+	if (hdr[0] != 'A' || hdr[1] != 'I' || hdr[2] != 'C' || hdr[3] != AIC_WIRE_VERSION || n > max)
 		return AIC_EPROTO;
-	rc = read_exact(fd, buf + AIC_WIRE_HEADER, n, timeout_ms);
-	if (rc)
-		return rc;
-	if (aic_wire_decode(buf, AIC_WIRE_HEADER + n, &f) <= 0)
-		return AIC_EPROTO;
-	*type = f.type;
-	*m = json_loadb((const char *)f.payload, f.length, 0, NULL);
-	return 0;
+	payload = malloc(n + 1);
+	if (!payload)
+		return -ENOMEM;
+	rc = read_exact(fd, payload, n, timeout_ms);
+	if (!rc) {
+		*type = (uint16_t)(hdr[4] << 8 | hdr[5]);
+		*m = json_loadb((const char *)payload, n, 0, NULL);
+	}
+	free(payload);
+	return rc;
 }
 
 /* A REJECT: its reason in err; -EAGAIN when the server says to try again. */
@@ -194,7 +198,7 @@ int aic_auth_client(int fd, const char *key, json_t *hello, int timeout_ms, json
 	}
 	rc = send_json(fd, AIC_MSG_HELLO, h);
 	if (!rc)
-		rc = read_json(fd, timeout_ms, &type, &m);
+		rc = read_json(fd, timeout_ms, AIC_AUTH_FRAME_MAX, &type, &m);
 	if (rc)
 		goto out;
 	if (type == AIC_MSG_REJECT) {
@@ -219,8 +223,9 @@ int aic_auth_client(int fd, const char *key, json_t *hello, int timeout_ms, json
 	rc = a ? send_json(fd, AIC_MSG_AUTH, a) : -ENOMEM;
 	json_decref(m);
 	m = NULL;
+	/* The server has proved the key: its WELCOME may be large (channel names). */
 	if (!rc)
-		rc = read_json(fd, timeout_ms, &type, &m);
+		rc = read_json(fd, timeout_ms, AIC_WIRE_MAX_PAYLOAD, &type, &m);
 	if (rc)
 		goto out;
 	if (type == AIC_MSG_REJECT) {

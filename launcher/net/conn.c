@@ -373,6 +373,16 @@ static void direct_maybe(struct aic_conn *c)
 
 #define PREAUTH_BUF (AIC_WIRE_HEADER + AIC_AUTH_FRAME_MAX)
 
+/*
+ * Whether the peer has proved the key, so that its frames may be large: a
+ * client's peer has once its CHALLENGE checked out (WELCOME, which may be
+ * large, comes after it), a server's once AUTH has.
+ */
+static bool proven(const struct aic_conn *c)
+{
+	return c->authed || (!c->server_side && c->challenged);
+}
+
 /* Reads go into the frame's own place while one is read in place. */
 void aic__conn_read_buf(struct aic_conn *c, uv_buf_t *b)
 {
@@ -384,10 +394,10 @@ void aic__conn_read_buf(struct aic_conn *c, uv_buf_t *b)
 		return;
 	}
 	/*
-	 * Before the handshake is over a frame is small (AIC_AUTH_FRAME_MAX),
-	 * so an unauthenticated connection never holds more than one.
+	 * Until the peer has proved the key a frame is small
+	 * (AIC_AUTH_FRAME_MAX), so such a connection never holds more than one.
 	 */
-	if (!c->authed) {
+	if (!proven(c)) {
 		if (!c->buf) {
 			c->buf = malloc(PREAUTH_BUF);
 			if (!c->buf) {
@@ -439,7 +449,7 @@ void aic__conn_received(struct aic_conn *c, ssize_t n)
 	c->len += (size_t)n;
 	for (;;) {
 		/* A large frame before the handshake is refused on its header alone. */
-		if (!c->authed && !c->closing && c->len - off >= AIC_WIRE_HEADER &&
+		if (!proven(c) && !c->closing && c->len - off >= AIC_WIRE_HEADER &&
 		    aic_get_u32(c->buf + off + 8) > AIC_AUTH_FRAME_MAX) {
 			char why[96];
 			snprintf(why, sizeof(why), "a frame of %u bytes before authentication",

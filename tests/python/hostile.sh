@@ -12,7 +12,7 @@ aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 hostile="$AIC_SRC_DIR/tests/lib/hostile.py"
 enter_work_dir hostile
-plan 18
+plan 20
 
 cat >worker.sh <<'W'
 #!/bin/sh
@@ -80,6 +80,32 @@ is "$(python3 "$hostile" idle $(hp agent))" "no handshake within 300 ms" "and so
 touch go
 wait $pid
 is "$?" 0 "the job succeeds"
+
+# Only frames before the peer's proof are small: a WELCOME of over 4 KiB
+# (80 channels with long names) reaches the worker once the agent proved
+# the key.
+python3 - "$dir" >big.yaml <<'PY'
+import sys
+names = ["channel_with_a_rather_long_name_for_a_large_welcome_%02d" % i for i in range(80)]
+print("name: big-welcome\nstages:")
+print("  p: {command: [true], cpus: 0, outputs: [%s]}" % ", ".join(names))
+print("  w: {command: [python3, %s/big.py, %s], cpus: 0, inputs: [%s]}" % (sys.argv[1], names[-1], ", ".join(names)))
+print("channels:")
+for n in names:
+    print("  %s: {}" % n)
+PY
+cat >big.py <<'PY'
+import sys
+import aic
+w = aic.connect()
+try:
+    w.get(sys.argv[1], timeout=60)
+except aic.Closed:
+    print("closed")
+PY
+"$aic" run big.yaml >big.out 2>big.err
+is "$?" 0 "a job whose WELCOME is over 4 KiB succeeds"
+is "$("$aic" logs w/0)" closed "and its worker knows the last of its 80 channels"
 
 # A fake server that does not know the token, for the CLI and a worker.
 python3 "$hostile" fake-server port "$token" 2 w >fake.out &
