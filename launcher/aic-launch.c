@@ -13,16 +13,13 @@
  */
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <pmix.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "engine/engine.h"
@@ -43,43 +40,6 @@ struct boot {
 	char addr[64];
 	char error[512];
 };
-
-/*
- * The address the other nodes reach this one at: AIC_NODE_ADDR when set;
- * else the local end of the route to the node srun runs on
- * (SLURM_LAUNCH_NODE_IPADDR), the interface SLURM's own traffic takes;
- * else the engine's guess (the hostname's address, else the first
- * interface's). The hostname alone can be wrong (Debian maps it to
- * 127.0.1.1), and the first interface may be a bridge such as docker0 with
- * the same address on every node. Never a loopback address while another
- * can be had: the head and the agents bind to this address only.
- */
-static void node_addr(char *buf, size_t len)
-{
-	const char *fixed = getenv("AIC_NODE_ADDR"), *launch = getenv("SLURM_LAUNCH_NODE_IPADDR");
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(9)};
-	socklen_t sl = sizeof(sa);
-	int fd;
-
-	if (fixed && inet_pton(AF_INET, fixed, &sa.sin_addr) == 1) {
-		snprintf(buf, len, "%s", fixed);
-		return;
-	}
-	if (launch && inet_pton(AF_INET, launch, &sa.sin_addr) == 1) {
-		/* A UDP connect sends nothing: it only asks the kernel for the route. */
-		fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-		    getsockname(fd, (struct sockaddr *)&sa, &sl) == 0 &&
-		    ntohl(sa.sin_addr.s_addr) >> 24 != 127 && sa.sin_addr.s_addr != 0 &&
-		    inet_ntop(AF_INET, &sa.sin_addr, buf, (socklen_t)len)) {
-			close(fd);
-			return;
-		}
-		if (fd >= 0)
-			close(fd);
-	}
-	engine_node_addr(buf, len);
-}
 
 static int put_str(const char *key, const char *value)
 {
@@ -206,7 +166,7 @@ int main(int argc, char **argv)
 		local = v->data.uint32;
 		PMIX_VALUE_RELEASE(v);
 	}
-	node_addr(b.addr, sizeof(b.addr));
+	engine_node_addr(b.addr, sizeof(b.addr));
 	aic_log_debug("node '%s': address %s", node, b.addr);
 
 	/* Every rank must reach the fence, even with an error to report. */
