@@ -156,7 +156,8 @@ static int read_json(int fd, int timeout_ms, uint32_t max, uint16_t *type, json_
 	if (rc)
 		return rc;
 	n = aic_get_u32(hdr + 8);
-	if (hdr[0] != 'A' || hdr[1] != 'I' || hdr[2] != 'C' || hdr[3] != AIC_WIRE_VERSION || n > max)
+	if (hdr[0] != 'A' || hdr[1] != 'I' || hdr[2] != 'C' || hdr[3] != AIC_WIRE_VERSION ||
+	    n > max)
 		return AIC_EPROTO;
 	payload = malloc(n + 1);
 	if (!payload)
@@ -173,7 +174,8 @@ static int read_json(int fd, int timeout_ms, uint32_t max, uint16_t *type, json_
 /* A REJECT: its reason in err; -EAGAIN when the server says to try again. */
 static int rejected(json_t *m, char *err, size_t errlen)
 {
-	snprintf(err, errlen, "%s", m ? json_string_value(json_object_get(m, "error")) ?: "?" : "?");
+	snprintf(err, errlen, "%s",
+		 m ? json_string_value(json_object_get(m, "error")) ?: "?" : "?");
 	return json_is_true(json_object_get(m, "retry")) ? -EAGAIN : AIC_EAUTH;
 }
 

@@ -78,7 +78,9 @@ static void closed(struct aic_conn *c)
 
 static void pair(const char *client_key)
 {
-	struct aic_server srv = {.token = key, .on_hello = server_hello, .on_frame = server_frame,
+	struct aic_server srv = {.token = key,
+				 .on_hello = server_hello,
+				 .on_frame = server_frame,
 				 .on_close = closed};
 	uv_loop_t loop;
 
