@@ -72,18 +72,18 @@ run() { # run HOSTILE_CONNECTIONS
 	for s in $storms; do wait "$s" || true; done
 	[ "$1" -gt 0 ] && made=$(($(cat storm.head) + $(cat storm.agent)))
 	items=$(sed -n 's/.*"items": \([0-9]*\).*/\1/p' .aic/latest/logs/get.0.log)
-	rejected=$(grep -c "rejected a connection" run.err || true)
+	log_lines=$(grep -c "rejected a connection" run.err || true)
 	python3 -c "
 import json, sys
 hwm = int(sys.argv[4])
 print(json.dumps({'what': 'hostile' if int(sys.argv[1]) else 'baseline',
                   'hostile_connections': int(sys.argv[1]), 'hostile_made': int(sys.argv[2]),
-                  'rejected': int(sys.argv[8]),
+                  'rejection_log_lines': int(sys.argv[8]),
                   'items': int(sys.argv[3] or 0), 'items_expected': $n_items,
                   'peak_rss_mib': round(hwm / 1024, 1), 'seconds': round(float(sys.argv[6]) - float(sys.argv[5]), 2),
                   'job_exit': int(sys.argv[7]),
                   'ok': int(sys.argv[3] or 0) == $n_items and hwm < 64 * 1024 and int(sys.argv[7]) == 0}))
-" "$1" "$made" "${items:-0}" "$hwm" "$start" "$end" "$rc" "$rejected"
+" "$1" "$made" "${items:-0}" "$hwm" "$start" "$end" "$rc" "$log_lines"
 }
 run 0
 run 1000

@@ -170,10 +170,18 @@ static void pending_done(struct aic_conn *c)
 static void reject_as(struct aic_conn *c, const char *why, bool retry)
 {
 	json_t *m = json_pack("{s:s,s:b}", "error", why, "retry", retry);
+	unsigned n = c->server ? ++c->server->rejected : 1;
 
-	aic_log_warn("rejected a connection from %s: %s", c->peer, why);
-	if (c->server)
-		c->server->rejected++;
+	/*
+	 * A flood must not fill the job's log: the first 16 are logged, then
+	 * only the 32nd, the 64th, and so on, with the count.
+	 */
+	if (n <= 16)
+		aic_log_warn("rejected a connection from %s: %s", c->peer, why);
+	else if (!(n & (n - 1)))
+		aic_log_warn(
+			"rejected a connection from %s: %s (%u rejected so far, not all logged)",
+			c->peer, why, n);
 	aic_conn_send(c, AIC_MSG_REJECT, m);
 	json_decref(m);
 	aic_conn_close(c);

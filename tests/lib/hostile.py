@@ -11,6 +11,9 @@ for the caller to check:
   cap HOST PORT N         N idle connections, one after the other: the first
                           one's fate, as idle
   wrong HOST PORT ROLE    the handshake with a wrong key: the answer
+  garbage HOST PORT N     N connections one after the other, each sending
+                          bytes that are not the protocol: how many the
+                          server closed
   fake-server PORTFILE TOKEN N
                           a server that does not know the token: answers
                           HELLO with CHALLENGE and a made-up proof, then
@@ -208,6 +211,14 @@ def main():
         print(fate(socket.create_connection((host, port))))
     elif cmd == "cap":
         print(cap(host, port, int(sys.argv[4])))
+    elif cmd == "garbage":
+        n = 0
+        for _ in range(int(sys.argv[4])):
+            s = socket.create_connection((host, port))
+            s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            n += fate(s) != "open"
+            s.close()
+        print(n)
     elif cmd == "wrong":
         print(wrong(host, port, sys.argv[4]))
     elif cmd == "storm":

@@ -12,7 +12,7 @@ aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 hostile="$AIC_SRC_DIR/tests/lib/hostile.py"
 enter_work_dir hostile
-plan 20
+plan 22
 
 cat >worker.sh <<'W'
 #!/bin/sh
@@ -49,6 +49,11 @@ for ep in head agent; do
 	is "$(python3 "$hostile" wrong $(hp $f) agent)" "3 wrong or missing job token" \
 		"the $ep refuses a wrong key"
 done
+# shellcheck disable=SC2046
+is "$(python3 "$hostile" garbage $(hp .aic/latest/head) 200)" 200 "the head closes 200 connections that send garbage"
+logged=$(grep -c "rejected a connection" run.err)
+ok "and its log does not grow with them (at most 16 lines, then one per power of two: $logged)" \
+	test "$logged" -le 30
 token=$(cat .aic/latest/token)
 is "$(grep -c "$token" env.0)" 0 "the job token is in no worker's environment"
 cred=$(sed -n 's/^AIC_TOKEN=//p' env.0)
