@@ -8,5 +8,6 @@ bench_tcp_stream_SOURCES = bench/tcp_stream.c
 # Plain sockets, the baseline: none of aic (so not tests/local.mk's default LDADD).
 bench_tcp_stream_LDADD =
 dist_noinst_SCRIPTS += bench/run bench/bootstrap.sh bench/channels.sh bench/channels-cluster.sh \
-	bench/weights-cluster.sh bench/grpo-toy.sh bench/restart-cluster.sh bench/select.sh
+	bench/weights-cluster.sh bench/grpo-toy.sh bench/restart-cluster.sh bench/select.sh \
+	bench/hostile.sh
 EXTRA_DIST += bench/figures.py bench/busy.py bench/grpo_inproc.py

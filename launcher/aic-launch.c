@@ -167,6 +167,7 @@ int main(int argc, char **argv)
 		PMIX_VALUE_RELEASE(v);
 	}
 	engine_node_addr(b.addr, sizeof(b.addr));
+	aic_log_debug("node '%s': address %s", node, b.addr);
 
 	/* Every rank must reach the fence, even with an error to report. */
 	if (local != 1)
@@ -222,6 +223,8 @@ int main(int argc, char **argv)
 			goto out_finalize;
 		}
 		o.is_head = true;
+		/* Agents reach the head at the node's address: it listens there only. */
+		o.listen_addr = b.addr;
 		o.spec = spec;
 		o.jobdir = b.jobdir;
 		o.n_nodes = (int)size;

@@ -2,8 +2,8 @@
  * aic.h — the worker API: what a stage's process uses to move data.
  *
  * A worker started by aic's engine finds its node agent in the environment
- * (AIC_AGENT, AIC_TOKEN); aic_worker_connect() opens an authenticated
- * connection to it. Channels are named as in the job spec. Items are bytes
+ * (AIC_AGENT, and AIC_TOKEN, a credential for its stage); aic_worker_connect()
+ * opens a connection to it on which both sides prove they know it. Channels are named as in the job spec. Items are bytes
  * with an id (unique per producer), the id of their producer and the weight
  * version they were made with.
  *
@@ -83,8 +83,10 @@ struct aic_item {
 
 /*
  * Connects to this process's agent from AIC_AGENT and AIC_TOKEN. Returns 0
- * and *out (close with aic_worker_close), -ENOENT outside an aic job, or
- * the connection's error.
+ * and *out (close with aic_worker_close), -ENOENT outside an aic job,
+ * AIC_EAUTH when the agent refuses the credential or cannot prove it
+ * knows it, or the connection's error. A connection the agent drops during
+ * the handshake (a flood of strangers) is tried again a few times.
  */
 int aic_worker_connect(struct aic_worker **out);
 void aic_worker_close(struct aic_worker *w);

@@ -3,8 +3,9 @@
 # libaic.so (lib/libaic.la) is the public library, what every worker
 # process loads (python/aic through ctypes): the worker API of aic.h, its
 # one installed header. It is built from lib/libaic_worker.la alone, the
-# worker's sources and the few below them, so a worker maps jansson and
-# libc but no libyaml or hwloc; lib/libaic.lds exports what aic.h declares
+# worker's sources and the few below them, so a worker maps jansson,
+# nettle (HMAC for its handshake, lib/auth.h) and libc but no libyaml or
+# hwloc; lib/libaic.lds exports what aic.h declares
 # and nothing else.
 #
 # lib/libaic_core.la is all of lib/, the worker's part included, as a
@@ -23,14 +24,15 @@ worker_sources = \
 	lib/aic.h lib/worker/internal.h \
 	lib/worker/conn.c lib/worker/chan.c lib/worker/weights.c lib/worker/nccl.c \
 	lib/worker/metric.c \
+	lib/auth.c lib/auth.h \
 	lib/error.c lib/error.h \
 	lib/wire.c lib/wire.h \
 	lib/arena.c lib/arena.h \
 	lib/nccl.c lib/nccl.h
-worker_libs = $(JANSSON_LDFLAGS) $(JANSSON_LIBS) -ldl
+worker_libs = $(JANSSON_LDFLAGS) $(NETTLE_LDFLAGS) $(JANSSON_LIBS) $(NETTLE_LIBS) -ldl
 
 lib_libaic_worker_la_SOURCES = $(worker_sources)
-lib_libaic_worker_la_CPPFLAGS = $(AM_CPPFLAGS) $(JANSSON_CPPFLAGS)
+lib_libaic_worker_la_CPPFLAGS = $(AM_CPPFLAGS) $(JANSSON_CPPFLAGS) $(NETTLE_CPPFLAGS)
 
 lib_libaic_core_la_SOURCES = \
 	lib/strbuf.c lib/strbuf.h \
@@ -48,8 +50,8 @@ lib_libaic_core_la_SOURCES = \
 	lib/process.c lib/process.h
 lib_libaic_core_la_CPPFLAGS = $(AM_CPPFLAGS) $(YAML_CPPFLAGS) $(HWLOC_CPPFLAGS) $(JANSSON_CPPFLAGS)
 lib_libaic_core_la_LIBADD = lib/libaic_worker.la
-core_libs = $(YAML_LDFLAGS) $(HWLOC_LDFLAGS) $(JANSSON_LDFLAGS) $(YAML_LIBS) $(HWLOC_LIBS) \
-	$(JANSSON_LIBS) -ldl
+core_libs = $(YAML_LDFLAGS) $(HWLOC_LDFLAGS) $(JANSSON_LDFLAGS) $(NETTLE_LDFLAGS) $(YAML_LIBS) \
+	$(HWLOC_LIBS) $(JANSSON_LIBS) $(NETTLE_LIBS) -ldl
 
 # libaic's -version-info is libtool's current:revision:age (the soname is
 # libaic.so.<current - age>; python/aic loads libaic.so.0), not the

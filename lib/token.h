@@ -2,7 +2,8 @@
  * The job token: 32 random bytes as 64 hex digits, made by the head (rank 0)
  * and shared with agents through PMIx and with the user's tools through a
  * 0600 file in the 0700 job directory. Every connection to a head or an
- * agent must present it.
+ * agent proves it, or a credential derived from it, without sending it
+ * (lib/auth.h); workers get only their stage's credential.
  */
 #ifndef AIC_TOKEN_H
 #define AIC_TOKEN_H

@@ -11,8 +11,10 @@
  * Control messages (types below 0x100) carry a JSON object; data-plane
  * messages (0x100 and up, the channels of the next layer) carry binary
  * payloads and travel between agents directly, never through the head.
- * Every connection starts with HELLO carrying the job token; anything else
- * first, or a wrong token, is answered with REJECT and closed.
+ * Every connection starts with a mutual handshake over the job token
+ * (HELLO, CHALLENGE, AUTH, then WELCOME: lib/auth.h); anything else first,
+ * a frame over AIC_AUTH_FRAME_MAX before it is over, or a wrong proof is
+ * answered with REJECT and closed.
  *
  * The decoder is a pure function over a byte buffer: it never allocates,
  * and rejects bad magic, unknown versions and oversized frames.
@@ -29,7 +31,7 @@
 #define AIC_WIRE_MAX_PAYLOAD (64u << 20)
 
 enum aic_msg {
-	AIC_MSG_HELLO = 1,    /* client -> server: token, role, identity */
+	AIC_MSG_HELLO = 1,    /* client -> server: role, identity, nonce (lib/auth.h) */
 	AIC_MSG_WELCOME = 2,  /* server -> client: accepted */
 	AIC_MSG_REJECT = 3,   /* server -> client: refused, then closed */
 	AIC_MSG_SPAWN = 4,    /* head -> agent: start a worker */
@@ -49,6 +51,8 @@ enum aic_msg {
 	 */
 	AIC_MSG_STATS = 15,
 	AIC_MSG_METRICS = 16,	  /* agent -> head: {"points": [{t, stage, index, name, value, step}]} */
+	AIC_MSG_CHALLENGE = 17,	  /* server -> client: {"nonce", "proof"} (lib/auth.h) */
+	AIC_MSG_AUTH = 18,	  /* client -> server: {"proof"}; WELCOME or REJECT follows */
 	AIC_MSG_DATA = 0x100, /* first data-plane type */
 	/* Data plane, binary payloads (big-endian fields, see aic.h's worker.c). */
 	AIC_MSG_PUT = 0x101,	/* worker -> agent: u32 chan, u64 version, u32 timeout_ms, bytes */

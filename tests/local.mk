@@ -37,6 +37,16 @@ tests_unit_test_spank_CPPFLAGS = $(unit_cppflags) $(SLURM_CPPFLAGS) -I$(top_srcd
 endif
 endif
 check_PROGRAMS += $(unit_tests)
+# Connections and their handshake (launcher/net/), over real sockets on a libuv loop.
+unit_tests += tests/unit/test_conn
+tests_unit_test_conn_SOURCES = tests/unit/test_conn.c launcher/net/conn.c launcher/net/tcp.c
+tests_unit_test_conn_CPPFLAGS = $(unit_cppflags) $(LIBUV_CPPFLAGS) -I$(top_srcdir)/launcher/net
+tests_unit_test_conn_LDADD = $(unit_ldadd) $(LIBUV_LDFLAGS) $(LIBUV_LIBS)
+# The node's address (launcher/engine/engine.c), in a network namespace of its own.
+unit_tests += tests/unit/test_node_addr
+tests_unit_test_node_addr_CPPFLAGS = $(unit_cppflags) $(LIBUV_CPPFLAGS) -I$(top_srcdir)/launcher/engine
+tests_unit_test_node_addr_LDADD = launcher/libengine.la $(unit_ldadd) $(LIBUV_LDFLAGS) $(LIBUV_LIBS) \
+	$(ZSTD_LDFLAGS) $(ZSTD_LIBS)
 # The CONFIG schema is the data plane's; its test builds that one file.
 tests_unit_test_dp_config_SOURCES = tests/unit/test_dp_config.c launcher/dataplane/dp_config.c
 tests_unit_test_dp_config_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/launcher/dataplane
@@ -84,7 +94,7 @@ EXTRA_DIST += $(c_api_tests)
 
 # Python's worker API over libaic, with the engine under aic run.
 python_tests = tests/python/channels.sh tests/python/weights.sh tests/python/metrics.sh tests/python/grpo-toy.sh \
-	tests/python/pipeline.sh tests/python/nccl.sh
+	tests/python/pipeline.sh tests/python/nccl.sh tests/python/hostile.sh
 EXTRA_DIST += $(python_tests) python/aic/__init__.py
 
 TESTS = $(unit_tests) $(fuzz_tests) $(cli_tests) $(c_api_tests) $(python_tests) $(build_tests)

@@ -2,7 +2,8 @@
 
 aic gives every rank of a gang torchrun's RANK, WORLD_SIZE, MASTER_ADDR and
 MASTER_PORT. Rank 0 listens there; the others connect and prove they belong
-to the job with its token (AIC_TOKEN), so a stranger on the port cannot
+to the job with AIC_TOKEN (their stage's credential, the same for every
+rank of the gang), so a stranger on the port cannot
 inject gradients. Each round every rank sends its message to rank 0, which
 sends the list of all of them, in rank order, back to everyone: a star, fine
 for a handful of ranks and small tensors.

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "cli.h"
 #include "error.h"
 #include "token.h"
@@ -115,7 +116,7 @@ out:
 int client_request(const char *jobdir, uint16_t type, json_t *msg, uint16_t reply_type,
 		   json_t **reply, char *err, size_t errlen)
 {
-	char path[PATH_MAX + 16], head[128], token[AIC_TOKEN_LEN + 1], *colon;
+	char path[PATH_MAX + 16], head[128], token[AIC_TOKEN_LEN + 1], *colon, why[256];
 	struct sockaddr_in sa = {.sin_family = AF_INET};
 	json_t *hello, *empty = NULL, *w = NULL;
 	FILE *f;
@@ -151,11 +152,13 @@ int client_request(const char *jobdir, uint16_t type, json_t *msg, uint16_t repl
 			close(fd);
 		return rc;
 	}
-	hello = json_pack("{s:s,s:s}", "role", "cli", "token", token);
-	rc = send_frame(fd, AIC_MSG_HELLO, hello);
+	/* Both sides prove the token; it never travels (lib/auth.h). */
+	hello = json_pack("{s:s}", "role", "cli");
+	rc = hello ? aic_auth_client(fd, token, hello, 10000, &w, why, sizeof(why)) : -ENOMEM;
 	json_decref(hello);
-	if (!rc)
-		rc = read_frame(fd, AIC_MSG_WELCOME, &w, err, errlen);
+	if (rc)
+		snprintf(err, errlen, "aic: cannot authenticate with the head at %s:%s: %s", head,
+			 colon + 1, rc == AIC_EAUTH || rc == AIC_EPROTO ? why : aic_strerror(rc));
 	json_decref(w);
 	if (!msg)
 		msg = empty = json_object();

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "auth.h"
 #include "dataplane.h"
 #include "conn.h"
 #include "error.h"
@@ -344,9 +345,12 @@ static void on_spawn(struct agent *a, json_t *m)
 	p->index = (int)json_integer_value(json_object_get(m, "index"));
 	cuda_devices(a, json_object_get(m, "gpus"), env);
 	if (a->listening) {
-		char ep[96];
+		char ep[96], key[AIC_AUTH_KEY_LEN + 1];
 		snprintf(ep, sizeof(ep), "%s:%d", a->cfg.addr, a->srv.port);
 		json_object_set_new(env, "AIC_AGENT", json_string(ep));
+		/* Its stage's credential, not the job token (conn.h). */
+		aic_auth_worker_key(a->cfg.token, p->stage, key);
+		json_object_set_new(env, "AIC_TOKEN", json_string(key));
 	}
 	{
 		char arena[96];
@@ -519,6 +523,27 @@ static json_t *free_ports(uv_loop_t *loop, const char *addr)
 	return ports;
 }
 
+/*
+ * What a connection to the agent's endpoint must prove: a worker its
+ * stage's credential (on_spawn gives it as AIC_TOKEN), an agent the job
+ * token.
+ */
+static int worker_key(struct aic_conn *c, json_t *hello, char *key)
+{
+	struct agent *a = c->owner;
+	const char *role = json_string_value(json_object_get(hello, "role"));
+	const char *stage = json_string_value(json_object_get(hello, "stage"));
+
+	if (role && !strcmp(role, "agent")) {
+		snprintf(key, AIC_AUTH_KEY_LEN + 1, "%s", a->cfg.token);
+		return 0;
+	}
+	if (!role || strcmp(role, "worker") || !stage)
+		return -EPERM;
+	aic_auth_worker_key(a->cfg.token, stage, key);
+	return 0;
+}
+
 /* Workers (and, with the data plane, other agents) introduce themselves here. */
 static bool worker_hello(struct aic_conn *c, json_t *hello)
 {
@@ -580,6 +605,7 @@ static void worker_closed(struct aic_conn *c)
 
 /* The agent's endpoint (AIC_AGENT): its workers, and the other agents' data plane. */
 static const struct engine_handlers workers_handlers = {
+	.key_for = worker_key,
 	.on_hello = worker_hello,
 	.on_frame = worker_frame,
 	.on_close = worker_closed,

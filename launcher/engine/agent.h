@@ -1,12 +1,13 @@
 /*
  * A node agent: one per node (in aic-launch; in-process with the head for
- * `aic run`). It registers with the head (token, node, address, topology,
+ * `aic run`). It registers with the head (proving the token, node, address, topology,
  * the GPUs and CPUs the step gave it, free ports for gang rendezvous),
  * spawns the workers the head asks for (lib/process.h: own process group,
  * killed with the agent, bound to their CPUs, logs to the job directory),
  * sees each exit at once through its pidfd and reports it. Workers find
- * their agent at AIC_AGENT (host:port; every connection must present the
- * job token, AIC_TOKEN): the endpoint the data plane's channels use.
+ * their agent at AIC_AGENT (host:port; a worker proves AIC_TOKEN, its
+ * stage's credential, other agents the job token: launcher/net/conn.h):
+ * the endpoint the data plane's channels use.
  *
  * Shutdown (the head says so, the head is lost, or SIGTERM/SIGINT):
  * SIGTERM to every worker's process group, SIGKILL to what is left after

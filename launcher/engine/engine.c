@@ -134,12 +134,51 @@ out_close:
 	return code;
 }
 
+/*
+ * The local address of the route to `to` (a UDP connect sends nothing: it
+ * only asks the kernel for the route), into buf; false when there is none
+ * or it is a loopback address.
+ */
+static bool route_src(const char *to, char *buf, size_t len)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(9)};
+	socklen_t sl = sizeof(sa);
+	bool ok = false;
+	int fd;
+
+	if (!to || inet_pton(AF_INET, to, &sa.sin_addr) != 1)
+		return false;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &sl) == 0 &&
+	    ntohl(sa.sin_addr.s_addr) >> 24 != 127 && sa.sin_addr.s_addr != 0)
+		ok = inet_ntop(AF_INET, &sa.sin_addr, buf, (socklen_t)len) != NULL;
+	close(fd);
+	return ok;
+}
+
 void engine_node_addr(char *buf, size_t len)
 {
+	const char *fixed = getenv("AIC_NODE_ADDR");
+	struct in_addr ia;
 	char host[256];
 	struct addrinfo hints = {.ai_family = AF_INET}, *res = NULL;
 	struct ifaddrs *ifs, *i;
 
+	if (fixed && inet_pton(AF_INET, fixed, &ia) == 1) {
+		snprintf(buf, len, "%s", fixed);
+		return;
+	}
+	/*
+	 * The interface SLURM's own traffic takes: the route to the node srun
+	 * runs on. The hostname's address can be wrong (Debian maps it to
+	 * 127.0.1.1), and the first interface may be a bridge such as docker0,
+	 * with the same address on every node.
+	 */
+	if (route_src(getenv("SLURM_LAUNCH_NODE_IPADDR"), buf, len))
+		return;
 	if (gethostname(host, sizeof(host)) == 0 && getaddrinfo(host, NULL, &hints, &res) == 0 && res) {
 		struct sockaddr_in *sin = (struct sockaddr_in *)res->ai_addr;
 		if (ntohl(sin->sin_addr.s_addr) >> 24 != 127) {
@@ -150,6 +189,9 @@ void engine_node_addr(char *buf, size_t len)
 	}
 	if (res)
 		freeaddrinfo(res);
+	/* The default route's interface (192.0.2.1 is TEST-NET: nothing is sent). */
+	if (route_src("192.0.2.1", buf, len))
+		return;
 	snprintf(buf, len, "127.0.0.1");
 	if (getifaddrs(&ifs) != 0)
 		return;

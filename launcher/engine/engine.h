@@ -40,7 +40,12 @@ struct engine_opts {
 /* Runs until the job ends; returns the process's exit code. */
 int engine_run(const struct engine_opts *o);
 
-/* This node's IPv4 address as others reach it (the hostname's, else the first non-loopback). */
+/*
+ * This node's IPv4 address as the other nodes reach it: AIC_NODE_ADDR when
+ * set; else the local end of the route to srun's node
+ * (SLURM_LAUNCH_NODE_IPADDR); else the hostname's unless loopback; else
+ * the default route's; else the first non-loopback interface's.
+ */
 void engine_node_addr(char *buf, size_t len);
 
 /* The GPUs SLURM gave this step (SLURM_STEP_GPUS, else SLURM_JOB_GPUS), or 0 when unknown. */

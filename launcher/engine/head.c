@@ -178,11 +178,19 @@ static bool on_hello(struct aic_conn *c, json_t *m)
 	c->data = a;
 	h->n_registered++;
 	aic_log_debug("agent %d registered from %s (%s)", rank, c->peer, a->node);
-	if (h->n_registered == h->cfg.n_agents && !h->ending) {
-		h->registered_ms = aic_now_ms();
-		place_and_start(h);
-	}
 	return true;
+}
+
+/*
+ * An agent's WELCOME has gone: once every agent has had its own, the job is
+ * placed and CONFIG and SPAWN go (an agent acts on nothing before WELCOME).
+ */
+static void on_welcomed(struct head *h, struct aic_conn *c)
+{
+	if (!c->data || h->placed || h->ending || h->n_registered != h->cfg.n_agents)
+		return;
+	h->registered_ms = aic_now_ms();
+	place_and_start(h);
 }
 
 static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct aic_frame *f)
@@ -194,6 +202,9 @@ static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct 
 	if (!m)
 		return;
 	switch (type) {
+	case AIC_MSG_WELCOME:
+		on_welcomed(h, c);
+		break;
 	case AIC_MSG_STARTED:
 		if ((size_t)json_integer_value(json_object_get(m, "id")) < h->n_procs) {
 			struct hproc *hp = &h->procs[json_integer_value(json_object_get(m, "id"))];

@@ -30,6 +30,7 @@
 
 /* What handles the connections a server accepts (conn.h); NULL members: none. */
 struct engine_handlers {
+	aic_key_cb key_for;
 	aic_hello_cb on_hello;
 	aic_frame_cb on_frame;
 	aic_close_cb on_close;
@@ -39,7 +40,8 @@ struct engine_handlers {
 
 /*
  * Starts srv listening on addr (NULL: all addresses) and an ephemeral port
- * (srv->port) for connections that present `token`, each handled by hd's
+ * (srv->port) for connections that prove `token` (or the key hd's key_for
+ * chooses: conn.h), each handled by hd's
  * callbacks with `owner` (borrowed: both must outlive the server). The
  * head's endpoint for agents and an agent's for workers and peers are set
  * up the same way. Returns 0 or a uv error; the caller says what a
@@ -49,6 +51,7 @@ static inline int engine_listen(uv_loop_t *loop, struct aic_server *srv, const c
 				const char *token, const struct engine_handlers *hd, void *owner)
 {
 	srv->token = token;
+	srv->key_for = hd->key_for;
 	srv->on_hello = hd->on_hello;
 	srv->on_frame = hd->on_frame;
 	srv->on_close = hd->on_close;

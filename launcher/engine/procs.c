@@ -177,7 +177,6 @@ void head__spawn(struct hproc *hp)
 	set_env(env, "AIC_STAGE", "%s", st->name);
 	set_env(env, "AIC_INDEX", "%d", p->index);
 	set_env(env, "AIC_NODE", "%s", a->node);
-	set_env(env, "AIC_TOKEN", "%s", h->cfg.token);
 	if (aic_procenv(&pe, &placed) == 0)
 		env_put(env, placed);
 	aic_strv_free(placed);

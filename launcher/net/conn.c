@@ -1,6 +1,6 @@
 /*
  * Framed, authenticated connections over any transport (see conn.h): the
- * token check, frames, in-place reads of large frames, and the sends. How
+ * handshake and the limits before it, frames, in-place reads of large frames, and the sends. How
  * bytes move is the transport's (struct aic_link_ops; TCP: tcp.c).
  */
 #include "config.h"
@@ -14,7 +14,6 @@
 #include "error.h"
 #include "internal.h"
 #include "log.h"
-#include "token.h"
 #include "wire.h"
 
 uint64_t aic_now_ms(void)
@@ -50,6 +49,7 @@ void aic_conn_close_all(void)
 }
 
 static void direct_finish(struct aic_conn *c, bool whole);
+static void pending_done(struct aic_conn *c);
 
 void aic__conn_closed(struct aic_conn *c)
 {
@@ -69,6 +69,7 @@ void aic_conn_close(struct aic_conn *c)
 	if (!c || c->closing)
 		return;
 	c->closing = true;
+	pending_done(c);
 	c->ops->close(c);
 }
 
@@ -154,15 +155,151 @@ int aic_conn_send_error(struct aic_conn *c, uint16_t type, int code, const char 
 	return rc;
 }
 
-static void reject(struct aic_conn *c, const char *why)
+static void pending_done(struct aic_conn *c)
 {
-	json_t *m = json_pack("{s:s}", "error", why);
+	if (c->pending) {
+		c->pending = false;
+		c->server->pending--;
+	}
+}
 
-	aic_log_warn("rejected a connection from %s: %s", c->peer, why);
-	if (c->server)
-		c->server->rejected++;
+/*
+ * REJECT and close. `retry`: the client did nothing wrong (the server
+ * pushed it out, or it was too slow) and may try again (lib/auth.h).
+ */
+static void reject_as(struct aic_conn *c, const char *why, bool retry)
+{
+	json_t *m = json_pack("{s:s,s:b}", "error", why, "retry", retry);
+	unsigned n = c->server ? ++c->server->rejected : 1;
+
+	/*
+	 * A flood must not fill the job's log: the first 16 are logged, then
+	 * only the 32nd, the 64th, and so on, with the count.
+	 */
+	if (n <= 16)
+		aic_log_warn("rejected a connection from %s: %s", c->peer, why);
+	else if (!(n & (n - 1)))
+		aic_log_warn(
+			"rejected a connection from %s: %s (%u rejected so far, not all logged)",
+			c->peer, why, n);
 	aic_conn_send(c, AIC_MSG_REJECT, m);
 	json_decref(m);
+	aic_conn_close(c);
+}
+
+static void reject(struct aic_conn *c, const char *why)
+{
+	reject_as(c, why, false);
+}
+
+/* The server's side of the handshake (conn.h): HELLO, then AUTH. */
+static void server_step(struct aic_conn *c, const struct aic_frame *f, json_t *msg)
+{
+	char proof[AIC_AUTH_PROOF_LEN + 1];
+	const char *cn;
+	json_t *m, *w;
+
+	if (!c->challenged) {
+		cn = json_string_value(json_object_get(msg, "nonce"));
+		if (f->type != AIC_MSG_HELLO) {
+			reject(c, "the first message must be HELLO");
+			return;
+		}
+		if (!aic_auth_nonce_valid(cn)) {
+			reject(c, "a HELLO without a nonce (an older aic?)");
+			return;
+		}
+		if (c->server->key_for) {
+			if (c->server->key_for(c, msg, c->key) != 0) {
+				reject(c, "refused");
+				return;
+			}
+		} else {
+			snprintf(c->key, sizeof(c->key), "%s", c->server->token);
+		}
+		snprintf(c->cn, sizeof(c->cn), "%s", cn);
+		if (aic_auth_nonce(c->sn) != 0) {
+			aic_conn_close(c);
+			return;
+		}
+		aic_auth_proof(c->key, "server", c->cn, c->sn, proof);
+		m = json_pack("{s:s,s:s}", "nonce", c->sn, "proof", proof);
+		c->hello = json_incref(msg);
+		c->challenged = true;
+		if (!m || aic_conn_send(c, AIC_MSG_CHALLENGE, m) != 0)
+			aic_conn_close(c);
+		json_decref(m);
+		return;
+	}
+	aic_auth_proof(c->key, "client", c->cn, c->sn, proof);
+	if (f->type != AIC_MSG_AUTH) {
+		reject(c, "expected AUTH");
+		return;
+	}
+	if (!aic_auth_equal(json_string_value(json_object_get(msg, "proof")), proof,
+			    AIC_AUTH_PROOF_LEN)) {
+		reject(c, "wrong or missing job token");
+		return;
+	}
+	if (c->on_hello && !c->on_hello(c, c->hello)) {
+		reject(c, "refused");
+		return;
+	}
+	pending_done(c);
+	c->authed = true;
+	w = c->welcome ? c->welcome : json_object();
+	c->welcome = NULL;
+	aic_conn_send(c, AIC_MSG_WELCOME, w);
+	json_decref(w);
+	/* Now the owner may talk: the client acts on what follows WELCOME. */
+	if (c->on_frame && !c->closing)
+		c->on_frame(c, AIC_MSG_WELCOME, c->hello, f);
+	json_decref(c->hello);
+	c->hello = NULL;
+}
+
+/*
+ * The client's side of the handshake: the server must prove the key before
+ * it gets the client's proof, and nothing but REJECT is acted on before
+ * WELCOME.
+ */
+static void client_step(struct aic_conn *c, const struct aic_frame *f, json_t *msg)
+{
+	char proof[AIC_AUTH_PROOF_LEN + 1];
+	const char *sn = json_string_value(json_object_get(msg, "nonce"));
+	json_t *m;
+
+	if (f->type == AIC_MSG_REJECT) {
+		if (c->on_frame)
+			c->on_frame(c, f->type, msg, f);
+		aic_conn_close(c);
+		return;
+	}
+	if (!c->challenged && f->type == AIC_MSG_CHALLENGE && aic_auth_nonce_valid(sn)) {
+		aic_auth_proof(c->key, "server", c->cn, sn, proof);
+		if (!aic_auth_equal(json_string_value(json_object_get(msg, "proof")), proof,
+				    AIC_AUTH_PROOF_LEN)) {
+			aic_log_error("%s does not know the job token: not this job's", c->peer);
+			aic_conn_close(c);
+			return;
+		}
+		snprintf(c->sn, sizeof(c->sn), "%s", sn);
+		aic_auth_proof(c->key, "client", c->cn, c->sn, proof);
+		m = json_pack("{s:s}", "proof", proof);
+		c->challenged = true;
+		if (!m || aic_conn_send(c, AIC_MSG_AUTH, m) != 0)
+			aic_conn_close(c);
+		json_decref(m);
+		return;
+	}
+	if (c->challenged && f->type == AIC_MSG_WELCOME) {
+		c->authed = true;
+		if (c->on_frame)
+			c->on_frame(c, f->type, msg, f);
+		return;
+	}
+	aic_log_error("%s sent %s before authenticating: not this job's", c->peer,
+		      aic_msg_name(f->type));
 	aic_conn_close(c);
 }
 
@@ -173,27 +310,11 @@ static void handle(struct aic_conn *c, const struct aic_frame *f)
 
 	if (f->length && f->type < AIC_MSG_DATA)
 		msg = json_loadb((const char *)f->payload, f->length, 0, &jerr);
-	if (!c->authed && c->server_side) {
-		const char *tok = msg ? json_string_value(json_object_get(msg, "token")) : NULL;
-		if (f->type != AIC_MSG_HELLO)
-			reject(c, "the first message must be HELLO");
-		else if (!tok || !aic_token_equal(tok, c->token))
-			reject(c, "wrong or missing job token");
-		else if (c->on_hello && !c->on_hello(c, msg))
-			reject(c, "refused");
-		else {
-			json_t *w = c->welcome ? c->welcome : json_object();
-			c->welcome = NULL;
-			c->authed = true;
-			aic_conn_send(c, AIC_MSG_WELCOME, w);
-			json_decref(w);
-		}
-		json_decref(msg);
-		return;
-	}
-	if (!c->authed && f->type == AIC_MSG_WELCOME)
-		c->authed = true;
-	if (c->on_frame)
+	if (!c->authed && c->server_side)
+		server_step(c, f, msg);
+	else if (!c->authed)
+		client_step(c, f, msg);
+	else if (c->on_frame)
 		c->on_frame(c, f->type, msg, f);
 	json_decref(msg);
 }
@@ -258,6 +379,18 @@ static void direct_maybe(struct aic_conn *c)
 	c->len = 0;
 }
 
+#define PREAUTH_BUF (AIC_WIRE_HEADER + AIC_AUTH_FRAME_MAX)
+
+/*
+ * Whether the peer has proved the key, so that its frames may be large: a
+ * client's peer has once its CHALLENGE checked out (WELCOME, which may be
+ * large, comes after it), a server's once AUTH has.
+ */
+static bool proven(const struct aic_conn *c)
+{
+	return c->authed || (!c->server_side && c->challenged);
+}
+
 /* Reads go into the frame's own place while one is read in place. */
 void aic__conn_read_buf(struct aic_conn *c, uv_buf_t *b)
 {
@@ -268,8 +401,24 @@ void aic__conn_read_buf(struct aic_conn *c, uv_buf_t *b)
 				 c->direct_len - c->direct_got);
 		return;
 	}
+	/*
+	 * Until the peer has proved the key a frame is small
+	 * (AIC_AUTH_FRAME_MAX), so such a connection never holds more than one.
+	 */
+	if (!proven(c)) {
+		if (!c->buf) {
+			c->buf = malloc(PREAUTH_BUF);
+			if (!c->buf) {
+				*b = uv_buf_init(NULL, 0);
+				return;
+			}
+			c->cap = PREAUTH_BUF;
+		}
+		*b = uv_buf_init((char *)c->buf + c->len, (unsigned)(c->cap - c->len));
+		return;
+	}
 	if (c->cap - c->len < 65536) {
-		size_t cap = c->cap ? c->cap * 2 : 131072;
+		size_t cap = c->cap < 131072 ? 131072 : c->cap * 2;
 		uint8_t *nb = realloc(c->buf, cap);
 		if (!nb) {
 			*b = uv_buf_init(NULL, 0);
@@ -306,7 +455,23 @@ void aic__conn_received(struct aic_conn *c, ssize_t n)
 		return;
 	}
 	c->len += (size_t)n;
-	while (!c->closing && (used = aic_wire_decode(c->buf + off, c->len - off, &f)) > 0) {
+	for (;;) {
+		/* A large frame before the handshake is refused on its header alone. */
+		if (!proven(c) && !c->closing && c->len - off >= AIC_WIRE_HEADER &&
+		    aic_get_u32(c->buf + off + 8) > AIC_AUTH_FRAME_MAX) {
+			char why[96];
+			snprintf(why, sizeof(why), "a frame of %u bytes before authentication",
+				 aic_get_u32(c->buf + off + 8));
+			if (c->server_side)
+				reject(c, why);
+			else {
+				aic_log_error("%s sent %s", c->peer, why);
+				aic_conn_close(c);
+			}
+			return;
+		}
+		if (c->closing || (used = aic_wire_decode(c->buf + off, c->len - off, &f)) <= 0)
+			break;
 		handle(c, &f);
 		off += (size_t)used;
 	}
@@ -339,10 +504,46 @@ struct aic_conn *aic__conn_new(const struct aic_link_ops *ops, void *link)
 	return c;
 }
 
+/* A server's connections past their handshake's deadline are closed. */
+static void sweep(uv_timer_t *t)
+{
+	struct aic_server *srv = t->data;
+	uint64_t now = aic_now_ms();
+	struct aic_conn *c, *next;
+	char why[96];
+
+	for (c = live; c; c = next) {
+		next = c->next;
+		if (c->server == srv && c->pending && now - c->since_ms >= srv->hello_ms) {
+			snprintf(why, sizeof(why), "no handshake within %llu ms",
+				 (unsigned long long)srv->hello_ms);
+			reject_as(c, why, true);
+		}
+	}
+	if (!srv->pending)
+		uv_timer_stop(t);
+}
+
+void aic__server_init(uv_loop_t *loop, struct aic_server *srv)
+{
+	const char *ms = getenv("AIC_NET_HELLO_MS"), *max = getenv("AIC_NET_MAX_PENDING");
+
+	srv->hello_ms = ms && atoll(ms) > 0 ? (uint64_t)atoll(ms) : AIC_CONN_HELLO_MS;
+	srv->max_pending = max && atoi(max) > 0 ? (unsigned)atoi(max) : AIC_CONN_MAX_PENDING;
+	srv->pending = 0;
+	uv_timer_init(loop, &srv->sweep);
+	srv->sweep.data = srv;
+}
+
+void aic__server_close(struct aic_server *srv)
+{
+	if (!uv_is_closing((uv_handle_t *)&srv->sweep))
+		uv_close((uv_handle_t *)&srv->sweep, NULL);
+}
+
 void aic__conn_accepted(struct aic_conn *c, struct aic_server *srv)
 {
 	c->server_side = true;
-	c->token = srv->token;
 	c->on_hello = srv->on_hello;
 	c->on_frame = srv->on_frame;
 	c->on_close = srv->on_close;
@@ -350,9 +551,43 @@ void aic__conn_accepted(struct aic_conn *c, struct aic_server *srv)
 	c->direct_end = srv->direct_end;
 	c->owner = srv->owner;
 	c->server = srv;
+	c->since_ms = aic_now_ms();
+	c->pending = true;
+	srv->pending++;
+	/*
+	 * At the cap, the oldest connection that has not even sent a valid
+	 * HELLO goes, else the oldest of all: a real client sends HELLO at once
+	 * and finishes in two round trips, so the oldest is the likeliest to be
+	 * one that never will. (The list is newest first.) It is told it may
+	 * try again: it may be a real client unlucky in a flood.
+	 */
+	if (srv->pending > srv->max_pending) {
+		struct aic_conn *o, *oldest = NULL, *oldest_silent = NULL;
+		for (o = live; o; o = o->next) {
+			if (o->server != srv || !o->pending || o == c)
+				continue;
+			oldest = o;
+			if (!o->challenged)
+				oldest_silent = o;
+		}
+		if (oldest_silent || oldest)
+			reject_as(oldest_silent ? oldest_silent : oldest,
+				  "too many connections waiting to authenticate", true);
+	}
+	if (!uv_is_active((uv_handle_t *)&srv->sweep)) {
+		uint64_t every = srv->hello_ms / 4 + 1;
+		uv_timer_start(&srv->sweep, sweep, every, every);
+	}
 }
 
 void aic__conn_connected(struct aic_conn *c)
 {
-	aic_conn_send(c, AIC_MSG_HELLO, c->hello);
+	if (aic_auth_nonce(c->cn) != 0 ||
+	    json_object_set_new(c->hello, "nonce", json_string(c->cn)) != 0 ||
+	    aic_conn_send(c, AIC_MSG_HELLO, c->hello) != 0) {
+		aic_log_error("cannot send HELLO to %s", c->peer);
+		aic_conn_close(c);
+	}
+	json_decref(c->hello);
+	c->hello = NULL;
 }

@@ -3,11 +3,41 @@
  * format is lib/wire.h; control payloads are JSON objects), over a link of
  * some transport (struct aic_link_ops: TCP today, launcher/net/tcp.c).
  *
- * Servers: aic_server_start() listens; the first frame of every accepted
- * connection must be HELLO with the job token, otherwise the peer gets
- * REJECT, the connection is closed, a warning is logged and the server goes
- * on. Clients: aic_conn_connect() sends HELLO (the caller's object plus the
- * token) as soon as it is connected.
+ * Every connection starts with a mutual handshake over a shared key
+ * (lib/auth.h), so that neither side acts on a frame from a peer that has
+ * not proved it knows the key, and the key never travels:
+ *
+ *   client -> server  HELLO      {role, identity..., "nonce": cn}
+ *   server -> client  CHALLENGE  {"nonce": sn, "proof": HMAC(key, "aic-server|cn|sn")}
+ *   client -> server  AUTH       {"proof": HMAC(key, "aic-client|cn|sn")}
+ *   server -> client  WELCOME    {what on_hello put in c->welcome}
+ *
+ * The key is the job token, except for a worker connecting to its agent:
+ * a worker's AIC_TOKEN is a credential for its stage,
+ * HMAC(token, "aic-worker|" stage) (aic_auth_worker_key), which its agent
+ * derives from the job token and the stage the HELLO names (the server's
+ * key_for). The job token itself is in no worker's environment: a worker,
+ * or whoever reads its environment, can reach its stage's endpoints on the
+ * agents and nothing else (not the head, not an agent as an agent).
+ *
+ * Servers: aic_server_start() listens. Before the handshake is over a
+ * connection may send frames of at most AIC_AUTH_FRAME_MAX payload bytes
+ * (a larger header is refused as soon as it arrives, before its payload),
+ * must finish within the server's hello_ms (AIC_NET_HELLO_MS, default 10 s),
+ * and at most max_pending (AIC_NET_MAX_PENDING, default 64) such
+ * connections are kept: a new one pushes out the oldest that has not sent
+ * a valid HELLO, else the oldest (its REJECT says "retry": true, as does
+ * one for a deadline passed: the client may try again). Anything else
+ * first, a wrong proof, or on_hello saying no is answered with REJECT; the
+ * connection is closed, a warning is logged and the server goes on. Once
+ * WELCOME has gone, on_frame gets (AIC_MSG_WELCOME, the HELLO): the owner
+ * may start sending then, never from on_hello.
+ *
+ * Clients: aic_conn_connect() sends HELLO as soon as it is connected, and
+ * checks the server's proof: a server that cannot prove the key gets no
+ * AUTH and the connection closes. Before WELCOME the client acts on
+ * nothing but REJECT (on_frame gets it, then the connection closes); on
+ * WELCOME on_frame gets it and the connection is authenticated.
  *
  * Ownership: connections free themselves after their close callback has
  * run; aic_conn_close() may be called at any time, more than once.
@@ -20,6 +50,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "auth.h"
 #include "wire.h"
 
 struct aic_conn;
@@ -32,8 +63,17 @@ typedef void (*aic_frame_cb)(struct aic_conn *c, uint16_t type, json_t *msg,
 			     const struct aic_frame *f);
 /* The connection is gone (peer closed, error, or aic_conn_close()). */
 typedef void (*aic_close_cb)(struct aic_conn *c);
-/* A client's HELLO passed the token check; return false to reject it anyway. */
+/* A client proved the key: return false to reject it anyway (it must not send). */
 typedef bool (*aic_hello_cb)(struct aic_conn *c, json_t *hello);
+/*
+ * The key a client's HELLO must prove into key[AIC_AUTH_KEY_LEN + 1]:
+ * return 0, or a negative code to refuse it. NULL: the server's token.
+ */
+typedef int (*aic_key_cb)(struct aic_conn *c, json_t *hello, char *key);
+
+/* The defaults of a server's limits before the handshake (see above). */
+#define AIC_CONN_HELLO_MS    10000
+#define AIC_CONN_MAX_PENDING 64
 
 /*
  * Reading a large frame straight into its final place (an arena block, a
@@ -104,15 +144,19 @@ struct aic_conn {
 	bool authed;
 	bool closing;
 	bool server_side;
+	bool pending;	   /* server side: counted in server->pending */
+	bool challenged;   /* the server sent CHALLENGE, or the client AUTH */
+	uint64_t since_ms; /* server side: when it was accepted */
+	char key[AIC_AUTH_KEY_LEN + 1];
+	char cn[AIC_AUTH_NONCE_LEN + 1], sn[AIC_AUTH_NONCE_LEN + 1];
 	char peer[64]; /* "addr:port", for messages */
-	const char *token;
 	aic_frame_cb on_frame;
 	aic_close_cb on_close;
 	aic_hello_cb on_hello;
 	void *owner;		      /* the head or agent */
 	void *data;		      /* the owner's per-connection record */
 	struct aic_server *server;    /* the server that accepted it, or NULL */
-	json_t *hello;		      /* client side: sent on connect */
+	json_t *hello;		      /* client: sent on connect; server: received, until AUTH */
 	json_t *welcome;	      /* server side: what on_hello wants WELCOME to carry */
 	struct aic_conn *prev, *next; /* every live connection (conn.c) */
 };
@@ -120,7 +164,9 @@ struct aic_conn {
 /* A TCP server (tcp.c): its accepted connections get these callbacks. */
 struct aic_server {
 	uv_tcp_t tcp;
+	uv_timer_t sweep; /* closes connections past hello_ms */
 	const char *token;
+	aic_key_cb key_for;
 	aic_hello_cb on_hello;
 	aic_frame_cb on_frame;
 	aic_close_cb on_close;
@@ -128,15 +174,26 @@ struct aic_server {
 	aic_direct_end_cb direct_end;
 	void *owner;
 	int port;
-	unsigned rejected; /* connections refused so far */
+	unsigned rejected;    /* connections refused so far */
+	unsigned pending;     /* connections not yet authenticated */
+	unsigned max_pending; /* set by aic_server_start */
+	uint64_t hello_ms;
 };
 
-/* Listens on addr (NULL: all) and an ephemeral port (srv->port). Returns 0 or a uv error. */
+/*
+ * Listens on addr (NULL: all) and an ephemeral port (srv->port), with the
+ * limits of AIC_NET_HELLO_MS and AIC_NET_MAX_PENDING when set. Returns 0
+ * or a uv error.
+ */
 int aic_server_start(uv_loop_t *loop, struct aic_server *srv, const char *addr);
 void aic_server_stop(struct aic_server *srv);
 
-/* Connects to host:port over TCP and sends `hello` (stolen) with the token added. */
-struct aic_conn *aic_conn_connect(uv_loop_t *loop, const char *host, int port, const char *token,
+/*
+ * Connects to host:port over TCP and authenticates with `key` (the job
+ * token, or a worker's credential; borrowed, it must outlive the
+ * connection): `hello` (stolen) gets a nonce and goes first.
+ */
+struct aic_conn *aic_conn_connect(uv_loop_t *loop, const char *host, int port, const char *key,
 				  json_t *hello, aic_frame_cb on_frame, aic_close_cb on_close,
 				  void *owner);
 

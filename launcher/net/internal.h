@@ -19,7 +19,16 @@
 /* A connection over a link of `ops`, whose state is `link` (the transport's). NULL: no memory. */
 struct aic_conn *aic__conn_new(const struct aic_link_ops *ops, void *link);
 
-/* A server's new connection: its callbacks and token come from srv; it waits for HELLO. */
+/* A server's limits (from the environment) and its deadline timer, before it listens. */
+void aic__server_init(uv_loop_t *loop, struct aic_server *srv);
+
+/* Closes what aic__server_init opened. */
+void aic__server_close(struct aic_server *srv);
+
+/*
+ * A server's new connection: its callbacks come from srv; it waits for
+ * HELLO, and counts against srv's limits until authenticated.
+ */
 void aic__conn_accepted(struct aic_conn *c, struct aic_server *srv);
 
 /* A client's link is up: HELLO goes now. */

@@ -153,6 +153,7 @@ int aic_server_start(uv_loop_t *loop, struct aic_server *srv, const char *addr)
 	rc = uv_ip4_addr(addr ? addr : "0.0.0.0", 0, &sa);
 	if (rc)
 		return rc;
+	aic__server_init(loop, srv);
 	uv_tcp_init(loop, &srv->tcp);
 	srv->tcp.data = srv;
 	rc = uv_tcp_bind(&srv->tcp, (struct sockaddr *)&sa, 0);
@@ -170,6 +171,7 @@ void aic_server_stop(struct aic_server *srv)
 {
 	if (!uv_is_closing((uv_handle_t *)&srv->tcp))
 		uv_close((uv_handle_t *)&srv->tcp, NULL);
+	aic__server_close(srv);
 }
 
 struct connect_req {
@@ -194,7 +196,7 @@ static void connected(uv_connect_t *req, int status)
 	aic__conn_connected(c);
 }
 
-struct aic_conn *aic_conn_connect(uv_loop_t *loop, const char *host, int port, const char *token,
+struct aic_conn *aic_conn_connect(uv_loop_t *loop, const char *host, int port, const char *key,
 				  json_t *hello, aic_frame_cb on_frame, aic_close_cb on_close,
 				  void *owner)
 {
@@ -208,8 +210,7 @@ struct aic_conn *aic_conn_connect(uv_loop_t *loop, const char *host, int port, c
 	}
 	snprintf(c->peer, sizeof(c->peer), "%s:%d", host, port);
 	c->hello = hello ? hello : json_object();
-	json_object_set_new(c->hello, "token", json_string(token));
-	c->token = token;
+	snprintf(c->key, sizeof(c->key), "%s", key);
 	c->on_frame = on_frame;
 	c->on_close = on_close;
 	c->owner = owner;

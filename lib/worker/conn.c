@@ -15,9 +15,16 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "internal.h"
+
+/* How long the agent may take to answer each step of the handshake. */
+#define HANDSHAKE_MS 60000
+/* Connections dropped in their handshake are tried again, after 10, 20, ... 640 ms. */
+#define CONNECT_TRIES 8
 
 static int write_all(int fd, const struct iovec *iov, int n)
 {
@@ -154,14 +161,27 @@ int aic__frame_error(const struct aic_worker *w)
 	return w->frame.type == AIC_MSG_ERROR ? aic__json_code(&w->frame) : AIC_EPROTO;
 }
 
+/* One connection to the agent at sa and its handshake; the WELCOME's object in *m. */
+static int dial(struct aic_worker *w, const struct sockaddr_in *sa, const char *token,
+		json_t *hello, json_t **m, char *why, size_t len)
+{
+	int one = 1;
+
+	w->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (w->fd < 0 || connect(w->fd, (const struct sockaddr *)sa, sizeof(*sa)) != 0)
+		return -errno;
+	setsockopt(w->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return aic_auth_client(w->fd, token, hello, HANDSHAKE_MS, m, why, len);
+}
+
 int aic_worker_connect(struct aic_worker **out)
 {
 	const char *agent = getenv("AIC_AGENT"), *token = getenv("AIC_TOKEN");
 	struct sockaddr_in sa = {.sin_family = AF_INET};
-	char host[64], *colon, *text;
+	char host[64], *colon, why[256];
 	struct aic_worker *w;
-	json_t *hello, *m;
-	int one = 1, rc;
+	json_t *hello, *m = NULL;
+	int attempt, rc;
 
 	*out = NULL;
 	if (!agent || !token || strlen(agent) >= sizeof(host))
@@ -177,6 +197,7 @@ int aic_worker_connect(struct aic_worker **out)
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
+	w->fd = -1;
 	snprintf(w->stage, sizeof(w->stage), "%s", getenv("AIC_STAGE") ?: "");
 	w->index = atoi(getenv("AIC_INDEX") ?: "0");
 	/*
@@ -185,33 +206,35 @@ int aic_worker_connect(struct aic_worker **out)
 	 */
 	aic_arena_attach(&w->arena, getenv("AIC_ARENA"), &w->region);
 	aic__nccl_groups_parse(w, getenv("AIC_WEIGHTS_NCCL"));
-	w->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (w->fd < 0 || connect(w->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		rc = -errno;
-		goto out_free;
-	}
-	setsockopt(w->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	hello = json_pack("{s:s,s:s,s:s,s:i}", "role", "worker", "token", token, "stage", w->stage,
-			  "index", w->index);
+	/*
+	 * The handshake proves AIC_TOKEN (this stage's credential) without
+	 * sending it, and checks that the agent knows it too (lib/auth.h).
+	 */
+	hello = json_pack("{s:s,s:s,s:i}", "role", "worker", "stage", w->stage, "index", w->index);
 	if (hello && w->arena.base)
 		json_object_set_new(hello, "arena", json_integer((json_int_t)w->region));
-	text = hello ? json_dumps(hello, JSON_COMPACT) : NULL;
-	json_decref(hello);
-	if (!text) {
+	if (!hello) {
 		rc = -ENOMEM;
 		goto out_free;
 	}
-	rc = aic__send_frame(w, AIC_MSG_HELLO, text, strlen(text), NULL, 0);
-	free(text);
-	if (!rc)
-		rc = aic__recv_frame(w);
+	/*
+	 * A connection dropped before WELCOME is tried again a few times: an
+	 * agent flooded by strangers pushes out connections still in their
+	 * handshake (launcher/net/conn.h), and this one may have been among
+	 * them. A refusal (a wrong credential) is final.
+	 */
+	for (attempt = 0;; attempt++) {
+		rc = dial(w, &sa, token, hello, &m, why, sizeof(why));
+		if (!rc || attempt == CONNECT_TRIES - 1 ||
+		    (rc != -EAGAIN && rc != AIC_ECLOSED && rc != -ECONNRESET && rc != -EPIPE))
+			break;
+		close(w->fd);
+		w->fd = -1;
+		nanosleep(&(struct timespec){.tv_nsec = (10L << attempt) * 1000000L}, NULL);
+	}
+	json_decref(hello);
 	if (rc)
 		goto out_free;
-	if (w->frame.type != AIC_MSG_WELCOME) {
-		rc = w->frame.type == AIC_MSG_REJECT ? AIC_EAUTH : AIC_EPROTO;
-		goto out_free;
-	}
-	m = json_loadb((const char *)w->frame.payload, w->frame.length, 0, NULL);
 	w->channels = json_incref(json_object_get(m, "channels"));
 	w->weights = json_incref(json_object_get(m, "weights"));
 	/* Another connection writes this region (a forked parent, say): not this one. */

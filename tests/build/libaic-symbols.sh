@@ -43,6 +43,8 @@ needed=$(readelf -d "$lib" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' 
 diag "libaic.so needs: $needed"
 bad=$(echo "$needed" | tr ' ' '\n' | grep -E 'yaml|hwloc' | tr '\n' ' ')
 is "$bad" "" "it does not link libyaml or hwloc"
+crypto=$(echo "$needed" | tr ' ' '\n' | grep -E 'nettle|crypto|ssl|gnutls|sodium' | sed 's/\.so.*//' | tr '\n' ' ')
+is "$crypto" "libnettle " "its one crypto library is nettle (HMAC for the handshake)"
 
 # What a C worker does with the installed files: #include <aic.h>, -laic.
 cat >"$tmp/worker.c" <<'EOF'

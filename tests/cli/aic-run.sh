@@ -87,14 +87,13 @@ pid=$!
 restarted() { "$aic" status | grep -q ' running .* 1 '; }
 ok "a failed replica restarts" wait_for 20 restarted
 # A tool's connection still open when the job ends must be freed, not leaked.
-python3 - "$dir/.aic/latest" <<'HOLD' &
-import json, socket, struct, sys, time
+PYTHONPATH="$AIC_SRC_DIR/tests/lib" python3 - "$dir/.aic/latest" <<'HOLD' &
+import socket, sys, time
+from aicnet import handshake
 d = sys.argv[1]
 host, port = open(d + "/head").read().strip().rsplit(":", 1)
-p = json.dumps({"role": "cli", "token": open(d + "/token").read()}).encode()
 s = socket.create_connection((host, int(port)))
-s.sendall(b"AIC\x01" + struct.pack(">HHI", 1, 0, len(p)) + p)
-s.recv(64)
+handshake(s, open(d + "/token").read(), {"role": "cli"})
 time.sleep(2)
 HOLD
 holder=$!
@@ -117,17 +116,18 @@ printf 'stages:\n  x: {command: [no-such-program-here], restart: {max: 0}}\n' >m
 is "$?" 1 "a missing program fails the job"
 like "$("$aic" logs x/0)" "aic: cannot run 'no-such-program-here': No such file or directory" \
 	"and its log says why"
-# A worker reaches its agent at AIC_AGENT with AIC_TOKEN; a wrong token is refused.
+# A worker reaches its agent at AIC_AGENT with AIC_TOKEN, its stage's
+# credential; a wrong one is refused, and the agent proves it knows it.
 cat >hello.py <<'HELLO'
-import json, os, socket, struct
+import os, socket, sys
+sys.path.insert(0, os.environ["TESTLIB"])
+from aicnet import handshake
 host, port = os.environ["AIC_AGENT"].rsplit(":", 1)
 for token in (os.environ["AIC_TOKEN"], "0" * 64):
     s = socket.create_connection((host, int(port)))
-    p = json.dumps({"role": "worker", "token": token}).encode()
-    s.sendall(b"AIC\x01" + struct.pack(">HHI", 1, 0, len(p)) + p)
-    print(struct.unpack(">H", s.recv(64)[4:6])[0])
+    print(handshake(s, token, {"role": "worker", "stage": "w"}, verify=token[0] != "0")[0])
 HELLO
-printf 'stages:\n  w: {command: [python3, %s/hello.py], cpus: 0}\n' "$dir" >agent.yaml
+printf 'stages:\n  w: {command: [python3, %s/hello.py], cpus: 0, env: {TESTLIB: %s}}\n' "$dir" "$AIC_SRC_DIR/tests/lib" >agent.yaml
 "$aic" run agent.yaml >/dev/null 2>&1
 is "$("$aic" logs w/0 | tr '\n' ' ')" "2 3 " "the agent welcomes its worker (2) and refuses a wrong token (3)"
 

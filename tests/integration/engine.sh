@@ -72,6 +72,7 @@ ok "all 8 workers start" wait_for 30 all_env
 jd=$(jobdir)
 diag "job directory $jd"
 diag "$(cat srun.err)"
+like "$(cat "$jd/head")" "^10\.99\.0\.[0-9]+:[0-9]+$" "the head is at its node's cluster address, not a loopback one"
 
 # Every worker is where the plan put it, with the environment it implies.
 check=$(python3 - "$jd/plan.json" <<'PY'
@@ -120,14 +121,13 @@ is "$check" ok "every worker runs on the plan's node and GPUs with the right env
 diag "train/0: $(cat out/train.0.env | tr '\n' ' ')"
 
 # A connection without the token is refused; the job goes on.
-refused=$(python3 - "$jd/head" <<'PY'
-import json, socket, struct, sys
+refused=$(PYTHONPATH="$AIC_SRC_DIR/tests/lib" python3 - "$jd/head" <<'PY'
+import socket, sys
+from aicnet import handshake
 host, port = open(sys.argv[1]).read().strip().rsplit(":", 1)
 s = socket.create_connection((host, int(port)), timeout=5)
-p = json.dumps({"role": "agent", "rank": 1, "token": "f" * 64}).encode()
-s.sendall(b"AIC\x01" + struct.pack(">HHI", 1, 0, len(p)) + p)
-d = s.recv(4096)
-print(struct.unpack(">H", d[4:6])[0], json.loads(d[12:])["error"])
+t, m = handshake(s, "f" * 64, {"role": "agent", "rank": 1}, verify=False)
+print(t, m["error"])
 PY
 )
 is "$refused" "3 wrong or missing job token" "a connection with a wrong token gets REJECT"

@@ -18,14 +18,15 @@ import json
 import os
 import socket
 import struct
+import sys
 
 import aic
 
 
 def probe_agent(path):
-    """To this node's agent, mid-stream: a HELLO without the token and bytes
-    that are not the protocol are refused (REJECT, type 3); a worker with the
-    token that sends malformed frames gets errors, and a frame over the size
+    """To this node's agent, mid-stream: a HELLO without a nonce and bytes
+    that are not the protocol are refused (REJECT, type 3); a worker with
+    its credential that sends malformed frames gets errors, and a frame over the size
     limit closes its connection. The job must not notice."""
     host, port = os.environ["AIC_AGENT"].rsplit(":", 1)
 
@@ -55,14 +56,16 @@ def probe_agent(path):
     s.sendall(b"GET / HTTP/1.0\r\n\r\n")
     res.append(answers(s)[0])
     s = socket.create_connection((host, int(port)))
-    s.sendall(frame(1, json.dumps({"role": "worker", "token": os.environ["AIC_TOKEN"]}).encode()))
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    from aicnet import handshake
+    handshake(s, os.environ["AIC_TOKEN"], {"role": "worker", "stage": os.environ["AIC_STAGE"]})
     s.sendall(frame(0x101, b"abc")                                   # PUT, truncated
               + frame(0x10f, struct.pack(">IQIQI", 0, 0, 0, 12345, 64))  # PUT_SHM outside any region
               + frame(0x105, struct.pack(">II", 0, 1000))              # ACK of 1000 ids, none there
               + frame(0x10e, struct.pack(">IQIQQ", 0, 1 << 62, 0, 100, 0) + bytes(200000))  # W_PEER, n > total
               + frame(0x1ff, b"?")                                    # no such type
               + b"AIC\x01" + struct.pack(">HHI", 0x101, 0, 0x7fffffff))  # over the size limit
-    res.append(" ".join(answers(s)[1:]))  # after WELCOME
+    res.append(" ".join(answers(s)))  # after WELCOME
     open(path, "w").write(" | ".join(res))
 
 
