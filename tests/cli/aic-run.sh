@@ -9,11 +9,9 @@ dir=$(mktemp -d /var/tmp/aic-run-test.XXXXXX)
 trap 'touch "$dir/go"; rm -rf "$dir"' EXIT
 cd "$dir" || bail "no $dir"
 mkdir out
-marker="aic-run-test-$$"
 
 cat >worker.sh <<WORKER
 #!/bin/sh
-# $marker
 echo "node=\$AIC_NODE gpus=\$CUDA_VISIBLE_DEVICES rank=\${RANK-} world=\${WORLD_SIZE-} local=\${LOCAL_RANK-} replica=\${AIC_REPLICA-} role=\${ROLE-none}" >"$dir/out/\$AIC_STAGE.\$AIC_INDEX"
 echo "hello from \$AIC_STAGE \$AIC_INDEX"
 while [ ! -e "$dir/go" ]; do sleep 0.05; done
@@ -36,11 +34,15 @@ wait_for() {
 	done
 }
 all_out() { [ "$(ls out | wc -l)" -eq 8 ]; }
-no_workers() { [ "$(pgrep -f "$marker" | wc -l)" -eq 0 ]; }
+# A worker is a process whose command line holds the script's path (sh
+# runs it by name); the test's own processes never do.
+workers() { pgrep -fc "$dir/worker.sh"; }
+no_workers() { [ "$(workers)" -eq 0 ]; }
 
 "$aic" run --topo "$hgx" job.yaml >run.out 2>run.err &
 pid=$!
 ok "aic run starts all 8 workers" wait_for 20 all_out
+is "$(workers)" 8 "the 8 are seen running (what 'no worker is left' looks for)"
 jd="$dir/.aic/$(readlink .aic/latest)"
 is "$(stat -c %a "$jd") $(stat -c %a "$jd/token")" "700 600" "the job directory is 0700, its token 0600"
 # The same placement aic plan computes, and the environment it implies.
