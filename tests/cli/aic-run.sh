@@ -86,27 +86,43 @@ stages:
 SPEC
 "$aic" run flaky.yaml >flaky.out 2>flaky.err &
 pid=$!
-restarted() { "$aic" status | grep -q ' running .* 1 '; }
+restarted() {
+	st=$("$aic" status) && printf '%s\n' "$st" | grep -q "^job 'flaky' running" &&
+		printf '%s\n' "$st" | grep -q ' running .* 1 '
+}
 ok "a failed replica restarts" wait_for 20 restarted
 # A tool's connection still open when the job ends must be freed, not leaked.
-python3 - "$dir/.aic/latest" <<'HOLD' &
-import json, socket, struct, sys, time
+# The holder says when the head has welcomed it, then holds the connection
+# until the head closes it (exit 0), or fails.
+python3 - "$dir/.aic/latest" "$dir/held" <<'HOLD' &
+import json, socket, struct, sys
 d = sys.argv[1]
 host, port = open(d + "/head").read().strip().rsplit(":", 1)
 p = json.dumps({"role": "cli", "token": open(d + "/token").read()}).encode()
 s = socket.create_connection((host, int(port)))
 s.sendall(b"AIC\x01" + struct.pack(">HHI", 1, 0, len(p)) + p)
-s.recv(64)
-time.sleep(2)
+s.settimeout(60)
+h = b""
+while len(h) < 12:
+    b = s.recv(12 - len(h))
+    if not b:
+        sys.exit("closed before WELCOME")
+    h += b
+if struct.unpack(">H", h[4:6])[0] != 2:
+    sys.exit("no WELCOME: type %d" % struct.unpack(">H", h[4:6])[0])
+open(sys.argv[2], "w").close()
+while s.recv(4096):
+    pass
 HOLD
 holder=$!
-sleep 0.2
+ok "a tool connects to the head and is welcomed" wait_for 20 [ -e held ]
 like "$("$aic" stop)" "aic: stop sent" "aic stop"
 wait $pid
 rc=$?
-is "$rc" 0 "a stopped job exits 0, with a client still connected"
+is "$rc" 0 "a stopped job exits 0, with the tool still connected"
 [ $rc -eq 0 ] || diag "$(cat flaky.err)"
 wait $holder
+is "$?" 0 "the tool stayed connected until the job ended and closed it"
 like "$(cat flaky.out)" "aic: job 'flaky' stopped: stopped by aic stop" "and reports it was stopped"
 ok "no worker is left" no_workers
 
