@@ -39,6 +39,8 @@ all_out() { [ "$(ls out | wc -l)" -eq 8 ]; }
 workers() { pgrep -fc "$dir/worker.sh"; }
 no_workers() { [ "$(workers)" -eq 0 ]; }
 
+# 26 tests, and 2 more of aic-launch when it is built (with PMIx).
+if [ -x "$AIC_BUILD_DIR/launcher/aic-launch" ]; then plan 28; else plan 26; fi
 "$aic" run --topo "$hgx" job.yaml >run.out 2>run.err &
 pid=$!
 ok "aic run starts all 8 workers" wait_for 20 all_out

@@ -7,6 +7,9 @@ fx="$AIC_SRC_DIR/tests/fixtures"
 
 # expect FIXTURE: "GPUS NICS NVLINK-PAIRS" from the fixtures' own table.
 expect() { awk -v f="$1" '$1 == f {print $2, $3, $4}' "$fx/topo-counts.txt"; }
+# 6 tests per fixture, 18 others.
+set -- "$fx"/topo/*.xml "$fx"/hwloc/*.xml
+plan $((6 * $# + 18))
 for xml in "$fx"/topo/*.xml "$fx"/hwloc/*.xml; do
 	name=$(basename "$xml")
 	want=$(expect "${xml#"$fx"/}")

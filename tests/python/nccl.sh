@@ -11,6 +11,7 @@ need_python_modules numpy
 fake=$AIC_FAKE_NCCL
 [ -e "$fake" ] || bail "no $fake (make check builds it)"
 enter_work_dir nccl
+plan 5
 
 cat >train.py <<'PY'
 import aic

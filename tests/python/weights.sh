@@ -7,6 +7,7 @@ aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 need_python_modules numpy
 enter_work_dir weights
+plan 8
 
 cat >job.yaml <<YAML
 stages:
