@@ -7,6 +7,7 @@
 # while the job goes on; large items of every size class arrive intact.
 . "$AIC_SRC_DIR/tests/lib/cluster.sh"
 need_cluster 3 4
+plan 21
 dir=$(work_dir)
 launch="$AIC_BUILD_DIR/launcher/aic-launch"
 cd "$dir" || bail "cannot enter $dir"

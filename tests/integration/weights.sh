@@ -5,6 +5,7 @@
 # times out asking for a newer one.
 . "$AIC_SRC_DIR/tests/lib/cluster.sh"
 need_cluster 3 4
+plan 10
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 need_python_modules numpy
 dir=$(work_dir)
