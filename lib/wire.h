@@ -47,7 +47,8 @@ enum aic_msg {
 	AIC_MSG_SINK_DONE = 14,   /* agent -> head: a channel's sink has written everything */
 	/*
 	 * agent -> head, at the end: {"channels": {name: {"stale_dropped",
-	 * "zstd_in_bytes", "zstd_out_bytes", "arena_items"}}, "maxrss_kib": n}
+	 * "zstd_in_bytes", "zstd_out_bytes", "arena_items", "redelivered"}},
+	 * "maxrss_kib": n}
 	 */
 	AIC_MSG_STATS = 15,
 	AIC_MSG_METRICS = 16,	  /* agent -> head: {"points": [{t, stage, index, name, value, step}]} */

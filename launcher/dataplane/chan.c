@@ -543,6 +543,7 @@ void chan_forget(struct chan *ch, struct aic_conn *c)
 			ch->n_own_inflight--;
 		queue_push(&back, it, true);
 	}
+	ch->redelivered += back.n;
 	if (back.n)
 		aic_log_info("channel '%s': %u un-acked item%s of a lost consumer will be "
 			     "delivered again",

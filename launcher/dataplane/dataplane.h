@@ -81,9 +81,10 @@ json_t *chan_set_names(const struct chan_set *cs);
 json_t *chan_set_weight_names(const struct chan_set *cs);
 /*
  * {"channels": {name: {"stale_dropped", "zstd_in_bytes", "zstd_out_bytes",
- * "arena_items"}}}: this agent's counters (new reference): items dropped as
- * too stale, bytes sent compressed (before, after), items that went through
- * the shared-memory arena.
+ * "arena_items", "redelivered"}}}: this agent's counters (new reference):
+ * items dropped as too stale, bytes sent compressed (before, after), items
+ * that went through the shared-memory arena, items queued again because the
+ * consumer or peer holding them un-acked was lost.
  */
 json_t *chan_set_stats(const struct chan_set *cs);
 

@@ -108,6 +108,7 @@ struct chan {
 	bool readers;		    /* local workers have asked for items: prefetch for them */
 	uint64_t zstd_in, zstd_out; /* bytes before and after, sent from here */
 	uint64_t arena_items;	    /* put or pulled into the arena here */
+	uint64_t redelivered;	    /* queued again when their holder was lost */
 	struct queue own, pulled;
 	struct item *inflight; /* delivered, not acked */
 	uint32_t n_own_inflight;

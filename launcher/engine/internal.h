@@ -117,6 +117,7 @@ struct chan_stats {
 	json_int_t stale_dropped; /* items too old for their readers */
 	json_int_t zstd_in, zstd_out; /* bytes sent compressed between agents, before and after */
 	json_int_t arena_items;	      /* items whose payload crossed processes in shared memory */
+	json_int_t redelivered;	      /* items queued again when their holder was lost */
 };
 
 /* The head's state, owned by head.c (head_start, head_free). */

@@ -8,6 +8,7 @@ if [ -f "$AIC_SRC_DIR/config.status" ]; then
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+plan 11
 mkdir "$tmp/empty-prefix"
 
 run_configure() {

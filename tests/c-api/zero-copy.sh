@@ -11,6 +11,7 @@ worker="$AIC_BUILD_DIR/tests/c-api/worker"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 [ -x "$worker" ] || bail "no $worker"
 enter_work_dir c-api
+plan 9
 
 cat >items.yaml <<YAML
 name: c-items

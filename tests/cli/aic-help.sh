@@ -7,11 +7,14 @@ aic="$AIC_BUILD_DIR/launcher/aic"
 man="$AIC_SRC_DIR/doc/aic.1"
 
 overview=$("$aic" --help)
-is "$?" 0 "aic --help exits 0"
-is "$("$aic" help)" "$overview" "aic help is aic --help"
+rc=$?
 # The commands are the overview's lines "  NAME ..." up to its help line.
 cmds=$(printf '%s\n' "$overview" | sed -n '/^commands:/,/^  help/s/^  \([a-z][a-z]*\)\( .*\)\{0,1\}$/\1/p' |
 	grep -vx help)
+# 5 tests per command, 15 others.
+plan $((5 * $(printf '%s\n' "$cmds" | grep -c .) + 15))
+is "$rc" 0 "aic --help exits 0"
+is "$("$aic" help)" "$overview" "aic help is aic --help"
 like "$(printf '%s' "$cmds" | tr '\n' ' ')" "^plan topo run submit status logs metrics stop( |$)" \
 	"the overview lists the commands"
 for c in $cmds; do

@@ -9,11 +9,9 @@ dir=$(mktemp -d /var/tmp/aic-run-test.XXXXXX)
 trap 'touch "$dir/go"; rm -rf "$dir"' EXIT
 cd "$dir" || bail "no $dir"
 mkdir out
-marker="aic-run-test-$$"
 
 cat >worker.sh <<WORKER
 #!/bin/sh
-# $marker
 echo "node=\$AIC_NODE gpus=\$CUDA_VISIBLE_DEVICES rank=\${RANK-} world=\${WORLD_SIZE-} local=\${LOCAL_RANK-} replica=\${AIC_REPLICA-} role=\${ROLE-none}" >"$dir/out/\$AIC_STAGE.\$AIC_INDEX"
 echo "hello from \$AIC_STAGE \$AIC_INDEX"
 while [ ! -e "$dir/go" ]; do sleep 0.05; done
@@ -36,11 +34,17 @@ wait_for() {
 	done
 }
 all_out() { [ "$(ls out | wc -l)" -eq 8 ]; }
-no_workers() { [ "$(pgrep -f "$marker" | wc -l)" -eq 0 ]; }
+# A worker is a process whose command line holds the script's path (sh
+# runs it by name); the test's own processes never do.
+workers() { pgrep -fc "$dir/worker.sh"; }
+no_workers() { [ "$(workers)" -eq 0 ]; }
 
+# 26 tests, and 2 more of aic-launch when it is built (with PMIx).
+if [ -x "$AIC_BUILD_DIR/launcher/aic-launch" ]; then plan 28; else plan 26; fi
 "$aic" run --topo "$hgx" job.yaml >run.out 2>run.err &
 pid=$!
 ok "aic run starts all 8 workers" wait_for 20 all_out
+is "$(workers)" 8 "the 8 are seen running (what 'no worker is left' looks for)"
 jd="$dir/.aic/$(readlink .aic/latest)"
 is "$(stat -c %a "$jd") $(stat -c %a "$jd/token")" "700 600" "the job directory is 0700, its token 0600"
 # The same placement aic plan computes, and the environment it implies.
@@ -84,26 +88,36 @@ stages:
 SPEC
 "$aic" run flaky.yaml >flaky.out 2>flaky.err &
 pid=$!
-restarted() { "$aic" status | grep -q ' running .* 1 '; }
+restarted() {
+	st=$("$aic" status) && printf '%s\n' "$st" | grep -q "^job 'flaky' running" &&
+		printf '%s\n' "$st" | grep -q ' running .* 1 '
+}
 ok "a failed replica restarts" wait_for 20 restarted
 # A tool's connection still open when the job ends must be freed, not leaked.
-PYTHONPATH="$AIC_SRC_DIR/tests/lib" python3 - "$dir/.aic/latest" <<'HOLD' &
-import socket, sys, time
-from aicnet import handshake
+# The holder says when the head has welcomed it, then holds the connection
+# until the head closes it (exit 0), or fails.
+PYTHONPATH="$AIC_SRC_DIR/tests/lib" python3 - "$dir/.aic/latest" "$dir/held" <<'HOLD' &
+import socket, sys
+from aicnet import WELCOME, closed, handshake
 d = sys.argv[1]
 host, port = open(d + "/head").read().strip().rsplit(":", 1)
 s = socket.create_connection((host, int(port)))
-handshake(s, open(d + "/token").read(), {"role": "cli"})
-time.sleep(2)
+t, m = handshake(s, open(d + "/token").read(), {"role": "cli"})
+if t != WELCOME:
+    sys.exit("no WELCOME: type %d" % t)
+open(sys.argv[2], "w").close()
+if not closed(s, 60):
+    sys.exit("the head did not close the connection")
 HOLD
 holder=$!
-sleep 0.2
+ok "a tool connects to the head and is welcomed" wait_for 20 [ -e held ]
 like "$("$aic" stop)" "aic: stop sent" "aic stop"
 wait $pid
 rc=$?
-is "$rc" 0 "a stopped job exits 0, with a client still connected"
+is "$rc" 0 "a stopped job exits 0, with the tool still connected"
 [ $rc -eq 0 ] || diag "$(cat flaky.err)"
 wait $holder
+is "$?" 0 "the tool stayed connected until the job ended and closed it"
 like "$(cat flaky.out)" "aic: job 'flaky' stopped: stopped by aic stop" "and reports it was stopped"
 ok "no worker is left" no_workers
 

@@ -5,15 +5,29 @@
 aic="$AIC_BUILD_DIR/launcher/aic"
 fx="$AIC_SRC_DIR/tests/fixtures"
 
+# expect FIXTURE: "GPUS NICS NVLINK-PAIRS" from the fixtures' own table.
+expect() { awk -v f="$1" '$1 == f {print $2, $3, $4}' "$fx/topo-counts.txt"; }
+# 6 tests per fixture, 18 others.
+set -- "$fx"/topo/*.xml "$fx"/hwloc/*.xml
+plan $((6 * $# + 18))
 for xml in "$fx"/topo/*.xml "$fx"/hwloc/*.xml; do
 	name=$(basename "$xml")
+	want=$(expect "${xml#"$fx"/}")
+	ok "$name has its row in tests/fixtures/topo-counts.txt" [ -n "$want" ]
+	set -- $want
+	ngpus=${1-} nnics=${2-}
 	out=$("$aic" topo --topo "$xml" 2>&1)
 	is "$?" 0 "aic topo $name exits 0"
-	ngpus=$(printf '%s\n' "$out" | head -n 1 | sed -n 's/.* \([0-9]*\) GPUs\{0,1\}, .*/\1/p')
+	like "$(printf '%s\n' "$out" | head -n 1)" ", $ngpus GPUs?, $nnics NICs?\$" \
+		"$name: the summary line says $ngpus GPUs and $nnics NICs"
 	is "$(printf '%s\n' "$out" | grep -c '^GPU[0-9]')" "$ngpus" "$name: one matrix row per GPU"
 	json=$("$aic" topo --topo "$xml" --json)
-	is "$(printf '%s' "$json" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d["gpus"]))')" \
-		"$ngpus" "$name: --json is valid JSON with every GPU"
+	is "$(printf '%s' "$json" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+g = d["gpus"]
+print(len(g), len(d["nics"]), sum(g[i]["links"][j].startswith("NV") for i in range(len(g)) for j in range(i + 1, len(g))))')" \
+		"$want" "$name: --json is valid JSON with every GPU, every NIC and the NVLink pairs"
 	gres=$("$aic" topo --topo "$xml" --gres-conf)
 	is "$(printf '%s\n' "$gres" | grep -c '^NodeName=')" "$ngpus" "$name: --gres-conf has a line per GPU"
 done

@@ -7,17 +7,16 @@
 # job with every process gone; scancel leaves no process on any node.
 . "$AIC_SRC_DIR/tests/lib/cluster.sh"
 need_cluster 3 4
+plan 26
 dir=$(work_dir)
 launch="$AIC_BUILD_DIR/launcher/aic-launch"
 aic="$AIC_BUILD_DIR/launcher/aic"
 cd "$dir" || bail "cannot enter $dir"
 mkdir -p out
-marker="aic-engine-test-$$"
 
 # Each worker writes what it sees, then waits for the test's go-ahead.
 cat >worker.sh <<WORKER
 #!/bin/sh
-# $marker
 f="$dir/out/\$AIC_STAGE.\$AIC_INDEX"
 {
 	echo "node=\$(hostname) gpus=\$CUDA_VISIBLE_DEVICES aic_gpus=\$AIC_GPUS role=\${ROLE-none}"
@@ -47,8 +46,10 @@ wait_for() { # wait_for SECONDS CMD...: until CMD succeeds
 	done
 }
 all_env() { [ "$(ls out/*.env 2>/dev/null | wc -l)" -eq 8 ]; }
-# (a function: a "sh -c" holding the marker would find itself)
-no_workers() { [ "$(pgrep -f "$marker" | wc -l)" -eq 0 ]; }
+# A worker is a process whose command line holds the script's path (sh
+# runs it by name), on any node: the nodes share this machine's processes.
+workers() { pgrep -fc "$dir/worker.sh"; }
+no_workers() { [ "$(workers)" -eq 0 ]; }
 jobdir() { echo "$dir/.aic/$(readlink .aic/latest)"; }
 # field STAGE INDEX KEY: one process's field in status.json
 field() {
@@ -69,6 +70,7 @@ timeout 300 srun -N3 --ntasks-per-node=1 --cpus-per-task=2 --gres=gpu:4 --mpi=pm
 	--aic-job=job.yaml "$launch" >srun.out 2>srun.err &
 srun_pid=$!
 ok "all 8 workers start" wait_for 30 all_env
+is "$(workers)" 8 "the 8 are seen running (what 'no worker is left' looks for)"
 jd=$(jobdir)
 diag "job directory $jd"
 diag "$(cat srun.err)"
@@ -158,7 +160,7 @@ is "$?" 0 "the job then succeeds: srun exits 0"
 is "$(python3 -c "import json;d=json.load(open('$jd/summary.json'));print(d['state'],[(s['stage'],s['restarts']) for s in d['stages']])")" \
 	"succeeded [('train', 1), ('gen', 1), ('reward', 0)]" "summary.json: state and restarts per stage"
 like "$(cat srun.out)" "aic: job 'engine-test' succeeded" "the summary is printed"
-is "$(pgrep -f "$marker" | wc -l)" 0 "no worker is left"
+ok "no worker is left" no_workers
 
 # Exhausting restarts fails the job, non-zero, with every process gone.
 rm -f go

@@ -4,6 +4,7 @@
 # is refused.
 . "$AIC_SRC_DIR/tests/lib/cluster.sh"
 need_cluster 3 4
+plan 8
 
 out=$(timeout $step_timeout srun -N3 --ntasks-per-node=1 --gres=gpu:2 \
 	sh -c 'echo "$SLURMD_NODENAME cvd=$CUDA_VISIBLE_DEVICES step=$SLURM_STEP_GPUS"' 2>&1)

@@ -5,6 +5,7 @@
 # exactly once.
 . "$AIC_SRC_DIR/tests/lib/cluster.sh"
 need_cluster 3
+plan 7
 /usr/bin/python3 -c 'import numpy, matplotlib' 2>/dev/null ||
 	bail "Debian's python3-numpy or python3-matplotlib is missing (scripts/deps)"
 dir=$(work_dir)

@@ -3,6 +3,7 @@
 # configuration (plugstack.conf included) and the next PMIx step runs.
 . "$AIC_SRC_DIR/tests/lib/cluster.sh"
 need_cluster 3
+plan 6
 hello="$AIC_BUILD_DIR/tests/integration/pmix_hello"
 
 ok "scontrol reconfigure succeeds" scontrol reconfigure

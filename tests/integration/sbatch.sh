@@ -4,6 +4,7 @@
 # exit code are what the script produced.
 . "$AIC_SRC_DIR/tests/lib/cluster.sh"
 need_cluster 3
+plan 8
 dir=$(work_dir)
 hello="$AIC_BUILD_DIR/tests/integration/pmix_hello"
 

@@ -6,6 +6,7 @@
 # job's spec, and its own --aic-job wins.
 . "$AIC_SRC_DIR/tests/lib/cluster.sh"
 need_cluster 3
+plan 19
 dir=$(work_dir)
 prologs="$AIC_MINICLUSTER_DIR/prolog"
 cd "$dir" || bail "cannot enter $dir"

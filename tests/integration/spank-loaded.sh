@@ -3,6 +3,7 @@
 # in srun and sbatch, and jobs without --aic-job are left exactly as they were.
 . "$AIC_SRC_DIR/tests/lib/cluster.sh"
 need_cluster 3
+plan 12
 
 for cmd in srun sbatch salloc; do
 	help=$($cmd --help 2>&1)

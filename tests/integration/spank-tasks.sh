@@ -18,6 +18,7 @@ run() {
 # Two tasks per node, four GPUs: one NVLink pair and its socket's CPU each.
 out=$(run -N3 --ntasks-per-node=2 --gres=gpu:4 --aic-job="$dir/job.yaml")
 diag "$out"
+plan 13
 for n in 1 2 3; do
 	is "$(printf '%s\n' "$out" | grep "^n$n 0 ")" \
 		"n$n 0 gpus=0,1 cuda=0,1 bus=0000:21:00.0,0000:22:00.0 numa=0 peers= nic=mlx5_0 hca==mlx5_0 cpus=0 allowed=0 bind=closest node=$((n - 1))/3 local=0/2 order=PCI_BUS_ID" \

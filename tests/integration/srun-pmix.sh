@@ -3,6 +3,7 @@
 # name and address, and the PMIx modex (put, fence, get) crosses the nodes.
 . "$AIC_SRC_DIR/tests/lib/cluster.sh"
 need_cluster 3
+plan 20
 hello="$AIC_BUILD_DIR/tests/integration/pmix_hello"
 [ -x "$hello" ] || bail "'$hello' not built (configure found no PMIx?)"
 

@@ -4,6 +4,7 @@
 # job runs on the cluster and its summary lands in the submit directory.
 . "$AIC_SRC_DIR/tests/lib/cluster.sh"
 need_cluster 3 4
+plan 9
 dir=$(work_dir)
 aic="$AIC_BUILD_DIR/launcher/aic"
 cd "$dir" || bail "cannot enter $dir"

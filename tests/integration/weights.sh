@@ -5,6 +5,7 @@
 # times out asking for a newer one.
 . "$AIC_SRC_DIR/tests/lib/cluster.sh"
 need_cluster 3 4
+plan 10
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 need_python_modules numpy
 dir=$(work_dir)
@@ -24,12 +25,21 @@ timeout 300 srun -N3 --ntasks-per-node=1 --cpus-per-task=2 --gres=gpu:4 --mpi=pm
 	--aic-job=job.yaml "$launch" >job.out 2>job.err
 is "$?" 0 "a gang publishing 5 versions to 4 rollout replicas: the job succeeds"
 diag "$(cat res.* 2>/dev/null)"
-ok "the replicas run on other nodes than rank 0" \
-	[ "$(cut -d' ' -f1 res.* | sort -u | wc -l)" -ge 2 ]
+# The nodes other than rank 0's (from plan.json), where the replicas must
+# have run (the host each one reported).
+others() {
+	python3 -c "
+import json
+procs = json.load(open('.aic/latest/plan.json'))['procs']
+r0 = [p['node'] for p in procs if p['stage'] == 'train' and p['index'] == 0][0]
+print(' '.join(sorted(set(p['node'] for p in procs) - {r0})))"
+}
+is "$(cut -d' ' -f1 res.* | sort -u | tr '\n' ' ')" "$(others) " \
+	"the replicas ran on the two nodes other than rank 0's"
 bad=$(grep -c '!' res.* | awk -F: '{s += $2} END {print s + 0}')
 is "$bad" 0 "every version received is byte-identical and newer than the last"
-is "$(awk '{print $(NF-1), $NF}' res.* | sort -u)" "5 timeout" \
-	"every replica reaches version 5, then times out waiting for 6"
+is "$(awk '{print $(NF-1), $NF}' res.* | sort | uniq -c | awk '{$1=$1; print}')" "4 5 timeout" \
+	"every replica (all 4) reaches version 5, then times out waiting for 6"
 
 # From a C writer (tests/c-api/worker): versions of 10 MiB published from a
 # buffer (sent down the chain piece by piece while copied) and written in
@@ -85,6 +95,8 @@ timeout 300 srun -N3 --ntasks-per-node=1 --cpus-per-task=2 --gres=gpu:4 --mpi=pm
 	--aic-job=nccl.yaml "$launch" >nccl.out 2>nccl.err
 is "$?" 0 "weights over (fake) NCCL to 4 replicas across nodes: the job succeeds"
 diag "$(cat nres.* 2>/dev/null)"
-is "$(cut -d' ' -f2- nres.* | sort -u)" "1 2 3" "every replica gets versions 1..3, intact"
-ok "and they are on other nodes" [ "$(cut -d' ' -f1 nres.* | sort -u | wc -l)" -ge 2 ]
+is "$(cut -d' ' -f2- nres.* | sort | uniq -c | awk '{$1=$1; print}')" "4 1 2 3" \
+	"every replica (all 4) gets versions 1..3, intact"
+is "$(cut -d' ' -f1 nres.* | sort -u | tr '\n' ' ')" "$(others) " \
+	"and they ran on the two nodes other than rank 0's"
 done_testing

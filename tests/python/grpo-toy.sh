@@ -10,6 +10,7 @@ aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/lib/grpo-toy.sh"
 need_python_modules numpy matplotlib
 enter_work_dir grpo
+plan 18
 
 grpo_copy "$dir/plain" 6 0
 cd "$dir/plain" || bail "no $dir/plain"

@@ -8,6 +8,7 @@
 aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 enter_work_dir metrics
+plan 9
 
 cat >m.py <<'PY'
 import aic

@@ -9,6 +9,7 @@ aic="$AIC_BUILD_DIR/launcher/aic"
 need_python_modules numpy
 topo="$AIC_SRC_DIR/tests/fixtures/topo/pcie-4gpu-nvlink-pairs.xml"
 enter_work_dir pipeline
+plan 11
 
 # copy NAME REPLICAS: a copy of the example with that many model replicas.
 copy() {

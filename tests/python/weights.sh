@@ -7,6 +7,7 @@ aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 need_python_modules numpy
 enter_work_dir weights
+plan 8
 
 cat >job.yaml <<YAML
 stages:
@@ -80,8 +81,10 @@ for v in range(2, 7):
 open(os.environ["GO"] + ".done", "w").close()
 PY
 cat >bigread.py <<'PY'
-import aic, os, time
+import aic, os, sys, time
 import numpy as np
+sys.path.insert(0, os.environ["WORKERS"])
+from in_arena import in_arena
 w = aic.connect()
 # copy=False: read-only views of the node's shared copy, no copy at all.
 arrs, v = w.weights("policy").receive(min_version=1, timeout=60, copy=False)
@@ -89,8 +92,9 @@ open(os.environ["GO"] + ".held.%d" % w.index, "w").close()
 while not os.path.exists(os.environ["GO"] + ".done"):
     time.sleep(0.02)
 # Version 1, read after versions 2..6 were published: still intact, never copied.
-print("v%d %s %d %s" % (v, "intact" if (arrs["w"] == 1).all() else "overwritten",
-                        arrs["w"].nbytes > 64 << 20, "ro" if not arrs["w"].flags.writeable else "rw"))
+print("v%d %s %d %s %s" % (v, "intact" if (arrs["w"] == 1).all() else "overwritten",
+                           arrs["w"].nbytes > 64 << 20, "ro" if not arrs["w"].flags.writeable else "rw",
+                           "in-arena" if in_arena(arrs["w"]) else "copied"))
 arrs, v6 = w.weights("policy").receive(min_version=6, timeout=60)
 print("v%d %s" % (v6, "intact" if (arrs["w"] == 6).all() else "corrupt"))
 PY
@@ -98,10 +102,10 @@ cat >big.yaml <<YAML
 stages:
   train: {command: [/usr/bin/python3, $dir/bigpub.py], cpus: 0, weights_to: policy, env: {GO: $dir/big}}
   roll: {command: [/usr/bin/python3, $dir/bigread.py], replicas: 2, cpus: 0, weights_from: policy,
-         env: {GO: $dir/big}}
+         env: {GO: $dir/big, WORKERS: $workers_dir}}
 YAML
 "$aic" run big.yaml >big.out 2>big.err
 is "$?" 0 "100 MB versions, 2 readers: the job succeeds"
-is "$("$aic" logs roll | sed 's/^[^ ]* //' | sort | uniq -c | awk '{$1=$1; print}' | tr '\n' ';')" "2 v1 intact 1 ro;2 v6 intact;" \
-	"each reader's in-place, read-only version 1 stays intact while 5 newer ones are published; version 6 arrives intact"
+is "$("$aic" logs roll | sed 's/^[^ ]* //' | sort | uniq -c | awk '{$1=$1; print}' | tr '\n' ';')" "2 v1 intact 1 ro in-arena;2 v6 intact;" \
+	"each reader's version 1, read-only and in place (inside its mapping of the arena), stays intact while 5 newer ones are published; version 6 arrives intact"
 done_testing

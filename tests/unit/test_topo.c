@@ -386,9 +386,19 @@ static void nvml_absent_or_unneeded(void **state)
 	struct aic_topo *t;
 
 	(void)state;
+	/*
+	 * The NVML fixture bridges 0000:11:00.0 and 0000:12:00.0 with 3 links,
+	 * GPUs 0 and 1 here, which hwloc's matrix leaves on their PCIe switch:
+	 * consulted, NVML would turn their PIX into NV3.
+	 */
 	fake_nvml("pcie8-bridges.txt");
 	t = load("pcie-4gpu-nvlink-pairs.xml");
+	assert_string_equal(matrix(t), "X PIX NV4 NODE\n"
+				       "PIX X NODE NV4\n"
+				       "NV4 NODE X PIX\n"
+				       "NODE NV4 PIX X\n");
 	assert_int_equal(aic_topo_nvlinks(t, 0, 2), 4);
+	assert_int_equal(aic_topo_nvlinks(t, 0, 1), 0);
 	aic_topo_free(t);
 	setenv("AIC_NVML_LIBRARY", "/nonexistent/libnvidia-ml.so.1", 1);
 	t = load("pcie-8gpu-2socket.xml");

@@ -5,7 +5,8 @@ tests/integration/channels.sh): gets items from CHAN ("nums"), writes a line
 TEXT is the item. With PAD=n set, items are produce.py's padded ones: TEXT is
 the key before the padding, followed by " corrupt" unless exactly n bytes of
 "x" follow it. VIEW=1 reads items in shared memory in place (get(copy=False)),
-and their lines end with " view". BATCH and TIMEOUT are each get's (32, 10 s).
+and the line of an item whose .data is a view of bytes inside this process's
+mapping of the arena (in_arena.py) ends with " in-arena". BATCH and TIMEOUT are each get's (32, 10 s).
 
 With DIE_AFTER=N, replica 0 dies once (exit 9) after N items, with a batch
 written but not acked: those are delivered again, so written twice (the
@@ -21,6 +22,7 @@ import struct
 import sys
 
 import aic
+from in_arena import in_arena
 
 
 def probe_agent(path):
@@ -94,7 +96,7 @@ while True:
         break
     for it in items:
         out.write("%d %d %s%s\n" % (it.producer, it.id, text(it.data, pad),
-                                    " view" if isinstance(it.data, memoryview) else ""))
+                                    " in-arena" if view and in_arena(it.data) else ""))
     out.flush()
     seen += len(items)
     if probe and w.index == 0 and seen >= 1000 and not os.path.exists(probe):
