@@ -12,7 +12,7 @@ built="$AIC_BUILD_DIR/lib/.libs/libaic.so"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # The last 5 tests need a python3.
-if command -v python3 >/dev/null; then plan 14; else plan 9; fi
+if command -v python3 >/dev/null; then plan 15; else plan 10; fi
 
 # A make of our own, not a part of the `make check` that runs this script.
 env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -C "$AIC_BUILD_DIR" install DESTDIR="$tmp/dest" \
