@@ -32,7 +32,7 @@ if HAVE_SLURM
 unit_tests += tests/unit/test_spank
 tests_unit_test_spank_SOURCES = tests/unit/test_spank.c \
 	plugins/spank/args.c plugins/spank/plugstack.c plugins/spank/job.c \
-	plugins/spank/task_plan.c
+	plugins/spank/task_plan.c plugins/spank/topo_file.c
 tests_unit_test_spank_CPPFLAGS = $(unit_cppflags) $(SLURM_CPPFLAGS) -I$(top_srcdir)/plugins/spank
 endif
 endif
