@@ -101,6 +101,7 @@ integration_tests = \
 	tests/integration/spank-loaded.sh \
 	tests/integration/spank-job.sh \
 	tests/integration/spank-tasks.sh \
+	tests/integration/spank-topo.sh \
 	tests/integration/engine.sh \
 	tests/integration/submit.sh \
 	tests/integration/channels.sh \
