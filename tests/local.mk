@@ -23,6 +23,7 @@ unit_tests += \
 	tests/unit/test_domain \
 	tests/unit/test_procenv \
 	tests/unit/test_dp_config \
+	tests/unit/test_jobdir \
 	tests/unit/test_wire \
 	tests/unit/test_cpuset \
 	tests/unit/test_strbuf \
@@ -40,6 +41,9 @@ check_PROGRAMS += $(unit_tests)
 # The CONFIG schema is the data plane's; its test builds that one file.
 tests_unit_test_dp_config_SOURCES = tests/unit/test_dp_config.c launcher/dataplane/dp_config.c
 tests_unit_test_dp_config_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/launcher/dataplane
+# Job directory trust is the engine's; its test builds that one file.
+tests_unit_test_jobdir_SOURCES = tests/unit/test_jobdir.c launcher/engine/jobdir.c
+tests_unit_test_jobdir_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/launcher/engine
 EXTRA_DIST += tests/unit/aic_test.h
 
 # Automake's program-wide defaults, for a program with no _CPPFLAGS or _LDADD
@@ -72,7 +76,8 @@ check_PROGRAMS += tests/fuzz/fuzz_spec tests/fuzz/fuzz_wire tests/fuzz/fuzz_topo
 fuzz_tests = tests/fuzz/replay-spec.sh tests/fuzz/replay-wire.sh tests/fuzz/replay-topo_json.sh
 EXTRA_DIST += $(fuzz_tests) tests/fuzz/corpus tests/fuzz/replay.h
 
-cli_tests = tests/cli/aic-help.sh tests/cli/aic-topo.sh tests/cli/aic-plan.sh tests/cli/aic-run.sh
+cli_tests = tests/cli/aic-help.sh tests/cli/aic-topo.sh tests/cli/aic-plan.sh tests/cli/aic-run.sh \
+	tests/cli/aic-jobdir.sh
 EXTRA_DIST += $(cli_tests)
 
 # The C worker API (lib/aic.h) from a worker in C, with the engine under aic run.
