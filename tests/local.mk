@@ -77,7 +77,7 @@ fuzz_tests = tests/fuzz/replay-spec.sh tests/fuzz/replay-wire.sh tests/fuzz/repl
 EXTRA_DIST += $(fuzz_tests) tests/fuzz/corpus tests/fuzz/replay.h
 
 cli_tests = tests/cli/aic-help.sh tests/cli/aic-topo.sh tests/cli/aic-plan.sh tests/cli/aic-run.sh \
-	tests/cli/aic-jobdir.sh tests/cli/aic-submit.sh
+	tests/cli/aic-jobdir.sh tests/cli/aic-submit.sh tests/cli/aic-logs.sh
 EXTRA_DIST += $(cli_tests)
 
 # The C worker API (lib/aic.h) from a worker in C, with the engine under aic run.
