@@ -502,8 +502,7 @@ static int build(struct loader *l, bool live)
  * buf[len]) named `xml` in messages when buf is not NULL, or from this
  * machine when both are NULL.
  */
-static int load(const char *xml, const char *buf, size_t len, struct aic_topo **out,
-		char **errors)
+static int load(const char *xml, const char *buf, size_t len, struct aic_topo **out, char **errors)
 {
 	struct loader l = {0};
 	int rc;

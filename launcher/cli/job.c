@@ -256,8 +256,8 @@ int cmd_logs(int argc, char **argv)
 		i = strtol(n, &end, 10);
 		if (!isdigit((unsigned char)*n) || *end || errno || i >= LOGS_MAX) {
 			fprintf(stderr,
-				"aic logs: invalid process index '%s' in '%s': expected STAGE/N with N "
-				"from 0 to %d\n",
+				"aic logs: invalid process index '%s' in '%s': expected STAGE/N "
+				"with N from 0 to %d\n",
 				n, what, LOGS_MAX - 1);
 			return 2;
 		}

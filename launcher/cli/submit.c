@@ -93,7 +93,8 @@ static FILE *script_open(const char *spec, char *path, size_t len)
 			snprintf(name, sizeof(name), "submit-%ld-%d.sbatch", (long)now, n);
 		else
 			snprintf(name, sizeof(name), "submit-%ld.sbatch", (long)now);
-		fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0700);
+		fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    0700);
 		if (fd >= 0 || errno != EEXIST)
 			break;
 	}

@@ -30,8 +30,8 @@
 static int check_private(const char *path, const struct stat *st, char *err, size_t errlen)
 {
 	if (S_ISLNK(st->st_mode)) {
-		snprintf(err, errlen, "aic: '%s' is a symbolic link, not a job directory; remove it",
-			 path);
+		snprintf(err, errlen,
+			 "aic: '%s' is a symbolic link, not a job directory; remove it", path);
 		return -ELOOP;
 	}
 	if (!S_ISDIR(st->st_mode)) {
@@ -39,14 +39,15 @@ static int check_private(const char *path, const struct stat *st, char *err, siz
 		return -ENOTDIR;
 	}
 	if (st->st_uid != geteuid()) {
-		snprintf(err, errlen, "aic: '%s' belongs to uid %u, not to you (uid %u): not trusted",
-			 path, (unsigned)st->st_uid, (unsigned)geteuid());
+		snprintf(err, errlen,
+			 "aic: '%s' belongs to uid %u, not to you (uid %u): not trusted", path,
+			 (unsigned)st->st_uid, (unsigned)geteuid());
 		return -EPERM;
 	}
 	if (st->st_mode & 077) {
 		snprintf(err, errlen,
-			 "aic: '%s' is open to other users (mode %04o): not trusted; make it private "
-			 "(chmod go= '%s') or remove it",
+			 "aic: '%s' is open to other users (mode %04o): not trusted; make it "
+			 "private (chmod go= '%s') or remove it",
 			 path, (unsigned)(st->st_mode & 07777), path);
 		return -EPERM;
 	}
@@ -66,8 +67,8 @@ static int check_parent(const char *path, char *err, size_t errlen)
 	if ((st.st_uid != geteuid() && st.st_uid != 0) ||
 	    ((st.st_mode & 022) && !(st.st_mode & S_ISVTX))) {
 		snprintf(err, errlen,
-			 "aic: '%s' can be changed by other users (uid %u, mode %04o): a job directory "
-			 "in it is not trusted",
+			 "aic: '%s' can be changed by other users (uid %u, mode %04o): a job "
+			 "directory in it is not trusted",
 			 path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
 		return -EPERM;
 	}
@@ -231,7 +232,8 @@ int jobdir_find(const char *given, char *path, size_t len, char *err, size_t err
 	struct stat st;
 	int rc;
 
-	if (!given && lstat(".aic", &st) == 0 && (rc = check_private(".aic", &st, err, errlen)) != 0)
+	if (!given && lstat(".aic", &st) == 0 &&
+	    (rc = check_private(".aic", &st, err, errlen)) != 0)
 		return rc;
 	if (!realpath(p, real) || stat(real, &st) != 0 || !S_ISDIR(st.st_mode)) {
 		int e = errno;

@@ -50,9 +50,10 @@ int aic_spank_config_parse(struct aic_spank_config *cfg, int ac, char **av)
 			 * working directory, so a relative path is the user's.
 			 */
 			if (*val != '/' || strlen(val) >= sizeof(cfg->topo_xml)) {
-				slurm_error("aic: plugstack.conf: invalid topo_xml '%s': expected an "
-					    "absolute path",
-					    val);
+				slurm_error(
+					"aic: plugstack.conf: invalid topo_xml '%s': expected an "
+					"absolute path",
+					val);
 				bad = 1;
 				continue;
 			}

@@ -63,8 +63,7 @@ int aic_spank_node_name(char *buf, size_t len)
 	return 0;
 }
 
-int aic_spank_topo_path(const char *pattern, const char *node, char *buf, size_t len,
-			char **errors)
+int aic_spank_topo_path(const char *pattern, const char *node, char *buf, size_t len, char **errors)
 {
 	size_t o = 0, n = strlen(node);
 	const char *p;
@@ -86,7 +85,8 @@ int aic_spank_topo_path(const char *pattern, const char *node, char *buf, size_t
 			p++;
 		}
 		if (o + k >= len) {
-			set_error(errors, "aic: topo_xml=%s is too long for node '%s'", pattern, node);
+			set_error(errors, "aic: topo_xml=%s is too long for node '%s'", pattern,
+				  node);
 			return -EINVAL;
 		}
 		memcpy(buf + o, s, k);
@@ -149,8 +149,8 @@ int aic_spank_topo_load(const char *path, size_t max, struct aic_topo **out, cha
 		rc = -errno;
 		if (rc == -ELOOP)
 			set_error(errors,
-				  "aic: topology '%s' is a symbolic link; topo_xml= must name the file "
-				  "itself",
+				  "aic: topology '%s' is a symbolic link; topo_xml= must name the "
+				  "file itself",
 				  path);
 		else
 			set_error(errors, "aic: cannot read topology '%s': %s", path,

@@ -119,8 +119,8 @@ static void dot_symlink_refused(void **state)
 	assert_int_equal(jobdir_create(base, "7.0", token, path, sizeof(path)), -ELOOP);
 	assert_int_equal(lstat(at("elsewhere/7.0"), &st), -1);
 	assert_int_equal(jobdir_dot(base, path, sizeof(path), err, sizeof(err)), -ELOOP);
-	snprintf(want, sizeof(want),
-		 "aic: '%s' is a symbolic link, not a job directory; remove it", at(".aic"));
+	snprintf(want, sizeof(want), "aic: '%s' is a symbolic link, not a job directory; remove it",
+		 at(".aic"));
 	assert_string_equal(err, want);
 }
 
@@ -167,7 +167,8 @@ static void other_owner_refused(void **state)
 	assert_int_equal(chown(at(".aic"), 0, 0), 0);
 	assert_int_equal(mkdir(at(".aic/9.0"), 0700), 0);
 	assert_int_equal(chown(at(".aic/9.0"), NOBODY, NOBODY), 0);
-	assert_int_equal(jobdir_find(at(".aic/9.0"), found, sizeof(found), err, sizeof(err)), -EPERM);
+	assert_int_equal(jobdir_find(at(".aic/9.0"), found, sizeof(found), err, sizeof(err)),
+			 -EPERM);
 	snprintf(want, sizeof(want), "aic: '%s' belongs to uid %d, not to you (uid 0): not trusted",
 		 at(".aic/9.0"), NOBODY);
 	assert_string_equal(err, want);
@@ -176,7 +177,8 @@ static void other_owner_refused(void **state)
 /* What aic status and aic stop trust: the job directory, its parent, its head file. */
 static void find_refuses_untrusted(void **state)
 {
-	char path[PATH_MAX], found[PATH_MAX], err[PATH_MAX + 256], want[PATH_MAX + 256], cwd[PATH_MAX];
+	char path[PATH_MAX], found[PATH_MAX], err[PATH_MAX + 256], want[PATH_MAX + 256],
+		cwd[PATH_MAX];
 	FILE *f;
 	int rc;
 

@@ -420,9 +420,8 @@ static void topo_path_from_pattern(void **state)
 	(void)state;
 	assert_int_equal(aic_spank_topo_path("/etc/aic/%n.xml", "n1", buf, sizeof(buf), NULL), 0);
 	assert_string_equal(buf, "/etc/aic/n1.xml");
-	assert_int_equal(aic_spank_topo_path("/etc/aic/%n/%n-100%.xml", "gpu-3", buf, sizeof(buf),
-					     NULL),
-			 0);
+	assert_int_equal(
+		aic_spank_topo_path("/etc/aic/%n/%n-100%.xml", "gpu-3", buf, sizeof(buf), NULL), 0);
 	assert_string_equal(buf, "/etc/aic/gpu-3/gpu-3-100%.xml");
 	/* Without %n the node name does not matter. */
 	assert_int_equal(aic_spank_topo_path("/etc/aic/dgx.xml", "..", buf, sizeof(buf), NULL), 0);
@@ -430,17 +429,19 @@ static void topo_path_from_pattern(void **state)
 	for (i = 0; bad[i]; i++) {
 		char want[256];
 
-		assert_int_equal(aic_spank_topo_path("/etc/aic/%n.xml", bad[i], buf, sizeof(buf),
-						     &errors),
-				 -EINVAL);
+		assert_int_equal(
+			aic_spank_topo_path("/etc/aic/%n.xml", bad[i], buf, sizeof(buf), &errors),
+			-EINVAL);
 		snprintf(want, sizeof(want),
-			 "aic: node name '%s' cannot be part of a file name: topo_xml=/etc/aic/%%n.xml\n",
+			 "aic: node name '%s' cannot be part of a file name: "
+			 "topo_xml=/etc/aic/%%n.xml\n",
 			 bad[i]);
 		assert_string_equal(errors, want);
 		free(errors);
 	}
-	assert_int_equal(aic_spank_topo_path("/etc/aic/%n.xml", "a-rather-long-node-name-0123456789",
-					     buf, 32, &errors),
+	assert_int_equal(aic_spank_topo_path("/etc/aic/%n.xml",
+					     "a-rather-long-node-name-0123456789", buf, 32,
+					     &errors),
 			 -EINVAL);
 	assert_string_equal(errors, "aic: topo_xml=/etc/aic/%n.xml is too long for node "
 				    "'a-rather-long-node-name-0123456789'\n");
@@ -476,7 +477,8 @@ static void topo_fifo_refused(void **state)
 	snprintf(want, sizeof(want), "aic: topology '%s' is not a regular file\n", path);
 	assert_string_equal(errors, want);
 	/* Nor a directory or a device. */
-	assert_int_equal(load_in_child(topo_dir, AIC_SPANK_TOPO_MAX, errors, sizeof(errors)), -EINVAL);
+	assert_int_equal(load_in_child(topo_dir, AIC_SPANK_TOPO_MAX, errors, sizeof(errors)),
+			 -EINVAL);
 	assert_int_equal(load_in_child("/dev/zero", AIC_SPANK_TOPO_MAX, errors, sizeof(errors)),
 			 -EINVAL);
 	assert_string_equal(errors, "aic: topology '/dev/zero' is not a regular file\n");
@@ -510,8 +512,8 @@ static void topo_oversized_refused(void **state)
 	assert_int_equal(ftruncate(fd, (off_t)AIC_SPANK_TOPO_MAX + 1), 0);
 	close(fd);
 	assert_int_equal(load_in_child(path, AIC_SPANK_TOPO_MAX, errors, sizeof(errors)), -EFBIG);
-	snprintf(want, sizeof(want), "aic: topology '%s' has %u bytes, more than the %u read\n", path,
-		 AIC_SPANK_TOPO_MAX + 1, AIC_SPANK_TOPO_MAX);
+	snprintf(want, sizeof(want), "aic: topology '%s' has %u bytes, more than the %u read\n",
+		 path, AIC_SPANK_TOPO_MAX + 1, AIC_SPANK_TOPO_MAX);
 	assert_string_equal(errors, want);
 	/* A real topology over a smaller limit. */
 	copy_fixture("cpu-only.xml", "small.xml");
