@@ -249,11 +249,15 @@ int aic_spank_stepd_task_init(spank_t sp, const struct aic_spank_config *cfg)
 	spank_setenv(sp, "AIC_NODE_COUNT", buf, 1);
 	/* srun exported AIC_JOB_SPEC (absolute); --export=NONE jobs get the option's value. */
 	spank_setenv(sp, "AIC_JOB_SPEC", a->job, 0);
-	/* aic-launch and aic topo on this node see the topology the plugin used. */
+	/*
+	 * aic-launch and aic topo on this node see the topology the plugin
+	 * used. Overwritten: an srun inside an sbatch job has the batch
+	 * host's value in its environment, which is the wrong node's.
+	 */
 	if (cfg->topo_xml[0]) {
 		char xml[PATH_MAX];
 		if (topo_path(cfg->topo_xml, xml, sizeof(xml)) == 0)
-			spank_setenv(sp, "AIC_TOPO_XML", xml, 0);
+			spank_setenv(sp, "AIC_TOPO_XML", xml, 1);
 	}
 	return 0;
 }
