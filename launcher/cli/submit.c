@@ -47,17 +47,30 @@ static void shell_quote(FILE *f, const char *s)
 
 /*
  * sbatch reads #SBATCH lines with its own rules (get_argument() in
- * src/sbatch/opt.c): whitespace ends a word, quotes group, '#' starts a
- * comment, and a backslash makes the next character plain. Every
- * character but the safe ones is escaped.
+ * src/sbatch/opt.c): outside quotes, whitespace ends a word (even after a
+ * backslash) and '#' starts a comment; inside quotes, only a backslash and
+ * the closing quote are special, a backslash making the next character
+ * plain. A path with any character outside a safe set goes in double
+ * quotes, with '\\' before '"' and '\\'.
  */
 static void sbatch_quote(FILE *f, const char *s)
 {
-	for (; *s; s++) {
-		if (!isalnum((unsigned char)*s) && !strchr("/._-+,=:@%", *s))
-			fputc('\\', f);
-		fputc(*s, f);
+	const char *c;
+
+	for (c = s; *c; c++)
+		if (!isalnum((unsigned char)*c) && !strchr("/._-+,=:@%", *c))
+			break;
+	if (!*c) {
+		fputs(s, f);
+		return;
 	}
+	fputc('"', f);
+	for (c = s; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			fputc('\\', f);
+		fputc(*c, f);
+	}
+	fputc('"', f);
 }
 
 /*

@@ -38,29 +38,38 @@ ok "sbatch was given the script" [ -s script ]
 is "$(cat srun.last)" "$spec" "srun gets the spec path as it is"
 is "$(find "$dir" -name 'pwned*' | wc -l)" 0 "nothing in the path was run"
 
-# sbatch's reading of '#SBATCH --aic-job=...' (get_argument() in src/sbatch/opt.c).
+# sbatch's reading of '#SBATCH --aic-job=...': get_argument() in
+# src/sbatch/opt.c, step by step (whitespace is tested before a backslash).
 got=$(python3 - script <<'PY'
 import sys
 for line in open(sys.argv[1]):
     if not line.startswith("#SBATCH --aic-job="):
         continue
-    p, arg, quote, esc = line[len("#SBATCH "):].rstrip("\n"), "", None, False
-    for c in p:
+    p = line[len("#SBATCH "):]
+    i, arg, esc, quoted, q = 0, "", False, False, None
+    while i < len(p) and (quoted or not p[i].isspace()) and p[i] != "\n":
+        c = p[i]
         if esc:
             esc = False
         elif c == "\\":
             esc = True
+            i += 1
             continue
-        elif quote:
-            if c == quote:
-                quote = None
+        elif quoted:
+            if c == q:
+                quoted = False
+                i += 1
                 continue
         elif c in "\"'":
-            quote = c
+            quoted, q = True, c
+            i += 1
             continue
-        elif c == "#" or c.isspace():
+        elif c == "#":
             break
         arg += c
+        i += 1
+    if quoted:
+        arg = "unmatched quote"
     print(arg[len("--aic-job="):], end="")
 PY
 )
