@@ -35,7 +35,8 @@ static void child(const struct aic_spawn_opts *o, pid_t parent, int report)
 	if (fd > 2)
 		close(fd);
 	if (o->log_path) {
-		fd = open(o->log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		fd = open(o->log_path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
+			  0600);
 		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
 			goto fail;
 		if (fd > 2)

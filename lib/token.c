@@ -36,7 +36,7 @@ bool aic_token_equal(const char *a, const char *b)
 
 int aic_token_write(const char *path, const char *token)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	ssize_t n;
 
 	if (fd < 0)
@@ -49,7 +49,7 @@ int aic_token_write(const char *path, const char *token)
 
 int aic_token_read(const char *path, char *buf)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	ssize_t n;
 
 	if (fd < 0)

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -496,7 +497,12 @@ static int build(struct loader *l, bool live)
 	return 0;
 }
 
-static int load(const char *xml, struct aic_topo **out, char **errors)
+/*
+ * Loads from the hwloc XML file `xml`, or from `buf` (len bytes, NUL at
+ * buf[len]) named `xml` in messages when buf is not NULL, or from this
+ * machine when both are NULL.
+ */
+static int load(const char *xml, const char *buf, size_t len, struct aic_topo **out, char **errors)
 {
 	struct loader l = {0};
 	int rc;
@@ -504,7 +510,11 @@ static int load(const char *xml, struct aic_topo **out, char **errors)
 	*out = NULL;
 	if (errors)
 		*errors = NULL;
-	if (xml && access(xml, R_OK) != 0) {
+	if (buf && len >= INT_MAX) {
+		set_error(errors, "aic: topology '%s' is too large%s", xml, "");
+		return -EFBIG;
+	}
+	if (xml && !buf && access(xml, R_OK) != 0) {
 		rc = -errno;
 		set_error(errors, "aic: cannot read topology '%s': %s", xml, aic_strerror(rc));
 		return rc;
@@ -517,7 +527,9 @@ static int load(const char *xml, struct aic_topo **out, char **errors)
 		goto out_free;
 	}
 	hwloc_topology_set_io_types_filter(l.topo, HWLOC_TYPE_FILTER_KEEP_ALL);
-	if (xml && hwloc_topology_set_xml(l.topo, xml) != 0) {
+	/* hwloc takes a buffer's size with its final NUL, as its export gives it. */
+	if (buf ? hwloc_topology_set_xmlbuffer(l.topo, buf, (int)len + 1) != 0
+		: xml && hwloc_topology_set_xml(l.topo, xml) != 0) {
 		rc = AIC_ETOPO;
 		set_error(errors, "aic: '%s' is not an hwloc XML topology%s", xml, "");
 		goto out_destroy;
@@ -559,12 +571,18 @@ out_free:
 
 int aic_topo_load_xml(const char *path, struct aic_topo **out, char **errors)
 {
-	return load(path, out, errors);
+	return load(path, NULL, 0, out, errors);
+}
+
+int aic_topo_load_xml_buffer(const char *buf, size_t len, const char *name, struct aic_topo **out,
+			     char **errors)
+{
+	return load(name, buf, len, out, errors);
 }
 
 int aic_topo_load_live(struct aic_topo **out, char **errors)
 {
-	return load(NULL, out, errors);
+	return load(NULL, NULL, 0, out, errors);
 }
 
 #else /* !HAVE_HWLOC */
@@ -575,6 +593,14 @@ int aic_topo_load_xml(const char *path, struct aic_topo **out, char **errors)
 	set_error(errors, "aic: cannot load topology '%s'%s: this build has no hwloc",
 		  path ? path : "(live)", "");
 	return AIC_ENOSUPPORT;
+}
+
+int aic_topo_load_xml_buffer(const char *buf, size_t len, const char *name, struct aic_topo **out,
+			     char **errors)
+{
+	(void)buf;
+	(void)len;
+	return aic_topo_load_xml(name, out, errors);
 }
 
 int aic_topo_load_live(struct aic_topo **out, char **errors)

@@ -99,6 +99,15 @@ struct aic_topo {
  */
 int aic_topo_load_xml(const char *path, struct aic_topo **out, char **errors);
 
+/*
+ * The same from the hwloc XML text in buf: len bytes followed by a NUL at
+ * buf[len] (the caller's, unchanged). `name` stands for the file in
+ * messages and names the node when the XML has no HostName. For a caller
+ * that must open the file itself (the SPANK plugin, as root).
+ */
+int aic_topo_load_xml_buffer(const char *buf, size_t len, const char *name, struct aic_topo **out,
+			     char **errors);
+
 /* Discovers this machine's topology with hwloc. Same contract. */
 int aic_topo_load_live(struct aic_topo **out, char **errors);
 

@@ -7,7 +7,8 @@ plugins_spank_spank_aic_la_SOURCES = \
 	plugins/spank/plugstack.c plugins/spank/plugstack.h \
 	plugins/spank/job.c plugins/spank/job.h \
 	plugins/spank/slurmstepd.c plugins/spank/slurmstepd.h \
-	plugins/spank/task_plan.c plugins/spank/task_plan.h
+	plugins/spank/task_plan.c plugins/spank/task_plan.h \
+	plugins/spank/topo_file.c plugins/spank/topo_file.h
 plugins_spank_spank_aic_la_CPPFLAGS = $(AM_CPPFLAGS) $(SLURM_CPPFLAGS)
 plugins_spank_spank_aic_la_LIBADD = lib/libaic_core.la $(core_libs)
 plugins_spank_spank_aic_la_LDFLAGS = -module -avoid-version -shared \

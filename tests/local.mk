@@ -23,6 +23,7 @@ unit_tests += \
 	tests/unit/test_domain \
 	tests/unit/test_procenv \
 	tests/unit/test_dp_config \
+	tests/unit/test_jobdir \
 	tests/unit/test_wire \
 	tests/unit/test_cpuset \
 	tests/unit/test_strbuf \
@@ -32,7 +33,7 @@ if HAVE_SLURM
 unit_tests += tests/unit/test_spank
 tests_unit_test_spank_SOURCES = tests/unit/test_spank.c \
 	plugins/spank/args.c plugins/spank/plugstack.c plugins/spank/job.c \
-	plugins/spank/task_plan.c
+	plugins/spank/task_plan.c plugins/spank/topo_file.c
 tests_unit_test_spank_CPPFLAGS = $(unit_cppflags) $(SLURM_CPPFLAGS) -I$(top_srcdir)/plugins/spank
 endif
 endif
@@ -50,6 +51,9 @@ tests_unit_test_node_addr_LDADD = launcher/libengine.la $(unit_ldadd) $(LIBUV_LD
 # The CONFIG schema is the data plane's; its test builds that one file.
 tests_unit_test_dp_config_SOURCES = tests/unit/test_dp_config.c launcher/dataplane/dp_config.c
 tests_unit_test_dp_config_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/launcher/dataplane
+# Job directory trust is the engine's; its test builds that one file.
+tests_unit_test_jobdir_SOURCES = tests/unit/test_jobdir.c launcher/engine/jobdir.c
+tests_unit_test_jobdir_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/launcher/engine
 EXTRA_DIST += tests/unit/aic_test.h
 
 # Automake's program-wide defaults, for a program with no _CPPFLAGS or _LDADD
@@ -82,7 +86,8 @@ check_PROGRAMS += tests/fuzz/fuzz_spec tests/fuzz/fuzz_wire tests/fuzz/fuzz_topo
 fuzz_tests = tests/fuzz/replay-spec.sh tests/fuzz/replay-wire.sh tests/fuzz/replay-topo_json.sh
 EXTRA_DIST += $(fuzz_tests) tests/fuzz/corpus tests/fuzz/replay.h
 
-cli_tests = tests/cli/aic-help.sh tests/cli/aic-topo.sh tests/cli/aic-plan.sh tests/cli/aic-run.sh
+cli_tests = tests/cli/aic-help.sh tests/cli/aic-topo.sh tests/cli/aic-plan.sh tests/cli/aic-run.sh \
+	tests/cli/aic-jobdir.sh tests/cli/aic-submit.sh tests/cli/aic-logs.sh
 EXTRA_DIST += $(cli_tests)
 
 # The C worker API (lib/aic.h) from a worker in C, with the engine under aic run.
@@ -94,7 +99,7 @@ EXTRA_DIST += $(c_api_tests)
 
 # Python's worker API over libaic, with the engine under aic run.
 python_tests = tests/python/channels.sh tests/python/weights.sh tests/python/metrics.sh tests/python/grpo-toy.sh \
-	tests/python/pipeline.sh tests/python/nccl.sh tests/python/hostile.sh
+	tests/python/pipeline.sh tests/python/nccl.sh tests/python/hostile.sh tests/python/fds.sh
 EXTRA_DIST += $(python_tests) python/aic/__init__.py
 
 TESTS = $(unit_tests) $(fuzz_tests) $(cli_tests) $(c_api_tests) $(python_tests) $(build_tests)
@@ -111,6 +116,7 @@ integration_tests = \
 	tests/integration/spank-loaded.sh \
 	tests/integration/spank-job.sh \
 	tests/integration/spank-tasks.sh \
+	tests/integration/spank-topo.sh \
 	tests/integration/engine.sh \
 	tests/integration/submit.sh \
 	tests/integration/channels.sh \

@@ -18,6 +18,7 @@
 
 #include "auth.h"
 #include "cli.h"
+#include "engine/jobdir.h"
 #include "error.h"
 #include "token.h"
 #include "wire.h"
@@ -128,8 +129,12 @@ int client_request(const char *jobdir, uint16_t type, json_t *msg, uint16_t repl
 		snprintf(err, errlen, "aic: cannot read the job token '%s': %s", path, aic_strerror(rc));
 		return rc;
 	}
-	snprintf(path, sizeof(path), "%s/head", jobdir);
-	f = fopen(path, "r");
+	/* The token goes to this address: only a head file of this user's is believed. */
+	f = jobdir_open(jobdir, "head", &rc);
+	if (!f && rc == -EPERM) {
+		snprintf(err, errlen, "aic: '%s/head' is not a file of yours: not trusted", jobdir);
+		return rc;
+	}
 	if (!f || !fgets(head, sizeof(head), f) || !(colon = strrchr(head, ':'))) {
 		if (f)
 			fclose(f);

@@ -6,6 +6,9 @@
  */
 #include "config.h"
 
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -191,13 +194,52 @@ const char cmd_logs_usage[] =
 	"  --job DIR     the job directory (default: .aic/latest in this directory)\n"
 	"  -f, --follow  keep printing new lines until the job ends\n";
 
+/* A stage has at most this many processes (MAX_COUNT in lib/spec/keys.c). */
+#define LOGS_MAX 100000
+
+static int cmp_int(const void *a, const void *b)
+{
+	return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b);
+}
+
+/*
+ * The process indices N of the files logs/STAGE.N.log, sorted, into idx
+ * (LOGS_MAX of them at most). Returns how many.
+ */
+static size_t stage_logs(const char *dir, const char *stage, int *idx)
+{
+	char path[PATH_MAX + 16];
+	size_t n = 0, len = strlen(stage);
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/logs", dir);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((e = readdir(d)) && n < LOGS_MAX) {
+		char *end;
+		long i;
+
+		if (strncmp(e->d_name, stage, len) || e->d_name[len] != '.' ||
+		    !isdigit((unsigned char)e->d_name[len + 1]))
+			continue;
+		i = strtol(e->d_name + len + 1, &end, 10);
+		if (i < LOGS_MAX && !strcmp(end, ".log"))
+			idx[n++] = (int)i;
+	}
+	closedir(d);
+	qsort(idx, n, sizeof(*idx), cmp_int);
+	return n;
+}
+
 int cmd_logs(int argc, char **argv)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 512], stage[256], prefix[300], *slash;
 	const char *what = NULL;
 	int follow = 0, rc = job_dir_arg(argc, argv, dir, sizeof(dir), NULL, &follow, &what);
-	long offs[1024] = {0};
-	int first, last, i, found = 0;
+	long *offs = NULL;
+	int *idx = NULL, one = 0, found = 0;
 	struct stat st;
 
 	if (rc)
@@ -205,16 +247,39 @@ int cmd_logs(int argc, char **argv)
 	snprintf(stage, sizeof(stage), "%s", what);
 	slash = strchr(stage, '/');
 	if (slash) {
+		const char *n = slash + 1;
+		char *end;
+		long i;
+
 		*slash = '\0';
-		first = last = atoi(slash + 1);
-	} else {
-		first = 0;
-		last = 1023;
+		errno = 0;
+		i = strtol(n, &end, 10);
+		if (!isdigit((unsigned char)*n) || *end || errno || i >= LOGS_MAX) {
+			fprintf(stderr,
+				"aic logs: invalid process index '%s' in '%s': expected STAGE/N "
+				"with N from 0 to %d\n",
+				n, what, LOGS_MAX - 1);
+			return 2;
+		}
+		one = (int)i;
+	}
+	offs = calloc(LOGS_MAX, sizeof(*offs));
+	idx = calloc(LOGS_MAX, sizeof(*idx));
+	if (!offs || !idx) {
+		fprintf(stderr, "aic logs: out of memory\n");
+		rc = 1;
+		goto out_free;
 	}
 	for (;;) {
+		size_t n = slash ? 1 : stage_logs(dir, stage, idx), k;
 		bool ended;
 		long got = 0;
-		for (i = first; i <= last; i++) {
+
+		if (slash)
+			idx[0] = one;
+		for (k = 0; k < n; k++) {
+			int i = idx[k];
+
 			snprintf(path, sizeof(path), "%s/logs/%s.%d.log", dir, stage, i);
 			if (stat(path, &st) != 0)
 				continue;
@@ -230,9 +295,12 @@ int cmd_logs(int argc, char **argv)
 	}
 	if (!found) {
 		fprintf(stderr, "aic: no logs for '%s' in %s/logs\n", what, dir);
-		return 1;
+		rc = 1;
 	}
-	return 0;
+out_free:
+	free(offs);
+	free(idx);
+	return rc;
 }
 
 const char cmd_metrics_usage[] =

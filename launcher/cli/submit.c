@@ -5,7 +5,9 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "engine/jobdir.h"
 #include "spec.h"
 
 const char cmd_submit_usage[] =
@@ -25,10 +28,104 @@ const char cmd_submit_usage[] =
 	"                the GPUs of a node (default 8)\n"
 	"  SBATCH-OPTION any other option, passed to sbatch\n";
 
+/*
+ * The spec path goes into the script twice, and a path may hold anything
+ * but NUL: to the shell it is one single-quoted word ('\'' for a quote),
+ * so $(...), `...` and "..." stay text.
+ */
+static void shell_quote(FILE *f, const char *s)
+{
+	fputc('\'', f);
+	for (; *s; s++) {
+		if (*s == '\'')
+			fputs("'\\''", f);
+		else
+			fputc(*s, f);
+	}
+	fputc('\'', f);
+}
+
+/*
+ * sbatch reads #SBATCH lines with its own rules (get_argument() in
+ * src/sbatch/opt.c): outside quotes, whitespace ends a word (even after a
+ * backslash) and '#' starts a comment; inside quotes, only a backslash and
+ * the closing quote are special, a backslash making the next character
+ * plain. A path with any character outside a safe set goes in double
+ * quotes, with '\\' before '"' and '\\'.
+ */
+static void sbatch_quote(FILE *f, const char *s)
+{
+	const char *c;
+
+	for (c = s; *c; c++)
+		if (!isalnum((unsigned char)*c) && !strchr("/._-+,=:@%", *c))
+			break;
+	if (!*c) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (c = s; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			fputc('\\', f);
+		fputc(*c, f);
+	}
+	fputc('"', f);
+}
+
+/*
+ * Opens a new .aic/submit-TIME.sbatch in this directory's trusted .aic
+ * (jobdir_dot), never through a link and never over an existing file: a
+ * script someone else could change would run as this user. Fills path.
+ */
+static FILE *script_open(const char *spec, char *path, size_t len)
+{
+	char dot[PATH_MAX], err[PATH_MAX + 256], name[64];
+	time_t now = time(NULL);
+	const char *c;
+	int dirfd, fd = -1, n;
+	FILE *f;
+
+	/* No #SBATCH line and no comment can hold a line break. */
+	for (c = spec; *c; c++)
+		if (iscntrl((unsigned char)*c)) {
+			fprintf(stderr,
+				"aic submit: the spec path '%s' holds a control character (a line "
+				"break?); rename it\n",
+				spec);
+			return NULL;
+		}
+	dirfd = jobdir_dot(".", dot, sizeof(dot), err, sizeof(err));
+	if (dirfd < 0) {
+		fprintf(stderr, "%s\n", err);
+		return NULL;
+	}
+	/* submit-TIME.sbatch, or submit-TIME-N.sbatch after others in the same second. */
+	for (n = 0; n < 100; n++) {
+		if (n)
+			snprintf(name, sizeof(name), "submit-%ld-%d.sbatch", (long)now, n);
+		else
+			snprintf(name, sizeof(name), "submit-%ld.sbatch", (long)now);
+		fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    0700);
+		if (fd >= 0 || errno != EEXIST)
+			break;
+	}
+	snprintf(path, len, ".aic/%s", name);
+	close(dirfd);
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+		fprintf(stderr, "aic submit: cannot write '%s': %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	return f;
+}
+
 int cmd_submit(int argc, char **argv)
 {
 	struct aic_spec *spec = NULL;
-	char *errors = NULL, abs[PATH_MAX], script[PATH_MAX + 64], cwd[PATH_MAX];
+	char *errors = NULL, abs[PATH_MAX], script[PATH_MAX + 64];
 	long gpus = 0, nodes = 0, per_node = 8;
 	int i, max_gpus = 0, n_extra = 0;
 	char **extra = calloc((size_t)argc + 8, sizeof(char *));
@@ -83,18 +180,8 @@ int cmd_submit(int argc, char **argv)
 	/* Enough nodes for every stage at its minimum, when -N is not given. */
 	if (nodes <= 0)
 		nodes = gpus ? (gpus + per_node - 1) / per_node : 1;
-	if (!getcwd(cwd, sizeof(cwd)) || mkdir(".aic", 0700) != 0) {
-		if (errno != EEXIST) {
-			perror("aic submit: .aic");
-			free(extra);
-			aic_spec_free(spec);
-			return 1;
-		}
-	}
-	snprintf(script, sizeof(script), ".aic/submit-%ld.sbatch", (long)time(NULL));
-	f = fopen(script, "w");
+	f = script_open(abs, script, sizeof(script));
 	if (!f) {
-		perror("aic submit");
 		free(extra);
 		aic_spec_free(spec);
 		return 1;
@@ -104,10 +191,17 @@ int cmd_submit(int argc, char **argv)
 	fprintf(f, "#SBATCH --nodes=%ld\n#SBATCH --ntasks-per-node=1\n#SBATCH --exclusive\n", nodes);
 	if (gpus)
 		fprintf(f, "#SBATCH --gres=gpu:%ld\n", per_node);
-	fprintf(f, "#SBATCH --aic-job=%s\n", abs);
-	fprintf(f, "exec srun --ntasks-per-node=1 --mpi=pmix aic-launch \"%s\"\n", abs);
-	fclose(f);
-	chmod(script, 0700);
+	fputs("#SBATCH --aic-job=", f);
+	sbatch_quote(f, abs);
+	fputs("\nexec srun --ntasks-per-node=1 --mpi=pmix aic-launch ", f);
+	shell_quote(f, abs);
+	fputc('\n', f);
+	if (fclose(f) != 0) {
+		fprintf(stderr, "aic submit: cannot write '%s': %s\n", script, strerror(errno));
+		free(extra);
+		aic_spec_free(spec);
+		return 1;
+	}
 	aic_spec_free(spec);
 	printf("aic submit: %s (%ld node%s)\n", script, nodes, nodes == 1 ? "" : "s");
 	fflush(stdout);

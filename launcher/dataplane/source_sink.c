@@ -30,7 +30,8 @@ int source_open(struct chan *ch)
 {
 	int err;
 
-	ch->src = fopen(ch->source, "r");
+	/* "e": close-on-exec, or every worker this agent starts inherits the file. */
+	ch->src = fopen(ch->source, "re");
 	if (ch->src)
 		return 0;
 	err = -errno ? -errno : -EIO;
@@ -85,7 +86,7 @@ int sink_open(struct chan *ch)
 {
 	int err;
 
-	ch->snk = fopen(ch->sink, "a");
+	ch->snk = fopen(ch->sink, "ae");
 	if (ch->snk)
 		return 0;
 	err = -errno;

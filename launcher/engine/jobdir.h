@@ -12,17 +12,32 @@
  * Its default place is .aic/JOBID in the submit directory (SLURM's job and
  * step ids; `run-PID` for `aic run`), with .aic/latest pointing at the
  * newest, so that commands run where the job was submitted find it.
+ *
+ * Trust: the token goes wherever the head file points, so .aic and a job
+ * directory are used only when they are real directories of this user's
+ * with no group or other access, in a directory only this user or root can
+ * change (or a sticky one); jobdir.c says why each check is there.
  */
 #ifndef AIC_ENGINE_JOBDIR_H
 #define AIC_ENGINE_JOBDIR_H
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /*
- * Makes base/.aic/name (and its logs/) with mode 0700, points
- * base/.aic/latest at it, and writes the token file. Fills path. Returns 0
- * or -errno (after logging why).
+ * Makes base/.aic when missing (mode 0700) and checks that it is this
+ * user's private directory. Fills dot with its path. Returns an open
+ * descriptor of it (the caller closes it), or -errno with a message in
+ * err[errlen] naming the path (-EPERM: someone else's, or open to others;
+ * -ELOOP: a symbolic link).
+ */
+int jobdir_dot(const char *base, char *dot, size_t len, char *err, size_t errlen);
+
+/*
+ * Makes base/.aic/name (and its logs/) with mode 0700 in a trusted .aic
+ * (jobdir_dot), points base/.aic/latest at it, and writes the token file.
+ * Fills path. Returns 0 or -errno (after logging why).
  */
 int jobdir_create(const char *base, const char *name, const char *token, char *path, size_t len);
 
@@ -33,9 +48,18 @@ int jobdir_write_json(const char *dir, const char *file, json_t *obj);
 int jobdir_write_text(const char *dir, const char *file, const char *text);
 
 /*
- * Finds a job directory: `given` if not NULL, else ./.aic/latest. Fills
- * path. Returns 0 or -errno with a message in err[len].
+ * Finds a job directory: `given` if not NULL, else ./.aic/latest, and
+ * checks that it is trusted. Fills path with its real path. Returns 0 or
+ * -errno with a message in err[errlen] (-EPERM for a directory that is not
+ * trusted).
  */
 int jobdir_find(const char *given, char *path, size_t len, char *err, size_t errlen);
+
+/*
+ * Opens dir/file for reading if it is a regular file of this user's and
+ * not a symbolic link. Returns the stream, or NULL with -errno in *rc
+ * (-EPERM for a file that is not trusted).
+ */
+FILE *jobdir_open(const char *dir, const char *file, int *rc);
 
 #endif

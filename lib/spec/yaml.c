@@ -330,10 +330,13 @@ void aic__spec_names(struct spec_ctx *c, yaml_node_t *v, const char *what, char 
 /* As SLURM's --mem: a bare number is MiB; KiB and KB read as K, and so on. */
 bool aic__spec_size(struct spec_ctx *c, yaml_node_t *v, const char *what, uint64_t *out)
 {
+	/* 1024T: more than any node has, and far from where KiB would wrap. */
+	static const uint64_t max_kib = 1ULL << 40;
 	const char *s = aic__spec_scalar(v);
 	char b[SPEC_SHOW_MAX], *end;
 	unsigned long long x;
-	uint64_t kib;
+	uint64_t unit;
+	bool range;
 
 	if (!aic__spec_take(c, v))
 		return false;
@@ -341,26 +344,25 @@ bool aic__spec_size(struct spec_ctx *c, yaml_node_t *v, const char *what, uint64
 		goto bad;
 	errno = 0;
 	x = strtoull(s, &end, 10);
-	if (errno || x > (1ULL << 40))
-		goto bad;
+	range = errno == ERANGE;
 	switch (toupper((unsigned char)*end)) {
 	case '\0':
-		kib = x * 1024;
+		unit = 1024;
 		break;
 	case 'K':
-		kib = x;
+		unit = 1;
 		end++;
 		break;
 	case 'M':
-		kib = x * 1024;
+		unit = 1024;
 		end++;
 		break;
 	case 'G':
-		kib = x * 1024 * 1024;
+		unit = 1024 * 1024;
 		end++;
 		break;
 	case 'T':
-		kib = x * 1024 * 1024 * 1024;
+		unit = 1024 * 1024 * 1024;
 		end++;
 		break;
 	default:
@@ -370,7 +372,13 @@ bool aic__spec_size(struct spec_ctx *c, yaml_node_t *v, const char *what, uint64
 		end += *end == 'i' && end[1] == 'B' ? 2 : 1;
 	if (*end)
 		goto bad;
-	*out = (kib + 1023) / 1024;
+	/* Compared before multiplying, so that no size wraps round to a small one. */
+	if (range || x > max_kib / unit) {
+		aic__spec_err(c, v, "%s: %s is too large: at most 1024T", what,
+			      aic__spec_show(v, b, sizeof(b)));
+		return false;
+	}
+	*out = (x * unit + 1023) / 1024;
 	return true;
 bad:
 	aic__spec_err(c, v,

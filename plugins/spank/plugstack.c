@@ -45,9 +45,15 @@ int aic_spank_config_parse(struct aic_spank_config *cfg, int ac, char **av)
 		size_t klen = eq ? (size_t)(eq - av[i]) : strlen(av[i]);
 
 		if (klen == 8 && !strncmp(av[i], "topo_xml", 8)) {
-			if (!*val || strlen(val) >= sizeof(cfg->topo_xml)) {
-				slurm_error("aic: plugstack.conf: invalid topo_xml '%s': expected a path",
-					    val);
+			/*
+			 * Absolute only: slurmstepd runs user_init in the job's
+			 * working directory, so a relative path is the user's.
+			 */
+			if (*val != '/' || strlen(val) >= sizeof(cfg->topo_xml)) {
+				slurm_error(
+					"aic: plugstack.conf: invalid topo_xml '%s': expected an "
+					"absolute path",
+					val);
 				bad = 1;
 				continue;
 			}

@@ -4,7 +4,8 @@
  * fails every aic job loudly instead of being ignored (fail closed).
  *
  *   topo_xml=PATH      hwloc XML topology to use instead of discovering the
- *                      node; "%n" in PATH becomes the node name
+ *                      node; an absolute path, "%n" in it becomes the node
+ *                      name (topo_file.h)
  *   default_bind=MODE  closest (default), slurm or none: --aic-bind's default
  *   nccl_hints=on|off  whether tasks may get NCCL_IB_HCA (default on)
  */

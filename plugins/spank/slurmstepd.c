@@ -25,6 +25,7 @@
 #include "slurmstepd.h"
 #include "strbuf.h"
 #include "task_plan.h"
+#include "topo_file.h"
 
 static struct {
 	char *error; /* deferred to task_init */
@@ -47,28 +48,26 @@ static void defer(const char *fmt, const char *a, const char *b)
 	stepd.error = aic_strbuf_detach(&sb);
 }
 
-/* topo_xml= with "%n" replaced by the node name. */
-static void topo_path(spank_t sp, const char *pattern, char *buf, size_t len)
+/*
+ * topo_xml= for this node, "%n" replaced by slurmstepd's own node name
+ * (topo_file.c says why not the job's SLURMD_NODENAME). Returns 0, or -1
+ * with the error deferred.
+ */
+static int topo_path(const char *pattern, char *buf, size_t len)
 {
-	char node[256] = "";
-	size_t o = 0;
-	const char *p;
+	char node[256], *errors = NULL;
+	int rc = aic_spank_node_name(node, sizeof(node));
 
-	if (spank_getenv(sp, "SLURMD_NODENAME", node, sizeof(node)) != ESPANK_SUCCESS &&
-	    gethostname(node, sizeof(node)) != 0)
-		snprintf(node, sizeof(node), "localhost");
-	node[sizeof(node) - 1] = '\0';
-	for (p = pattern; *p && o + 1 < len; p++) {
-		if (p[0] == '%' && p[1] == 'n') {
-			o += (size_t)snprintf(buf + o, len - o, "%s", node);
-			if (o >= len)
-				o = len - 1;
-			p++;
-		} else {
-			buf[o++] = *p;
-		}
+	if (rc) {
+		defer("aic: cannot tell this node's name: %s%s", aic_strerror(rc), "");
+		return -1;
 	}
-	buf[o] = '\0';
+	if (aic_spank_topo_path(pattern, node, buf, len, &errors) != 0) {
+		defer("%s%s", errors ? errors : "aic: bad topology path\n", "");
+		free(errors);
+		return -1;
+	}
+	return 0;
 }
 
 /* The step's GPUs: SLURM_STEP_GPUS (gres.conf order), else CUDA_VISIBLE_DEVICES. */
@@ -143,8 +142,9 @@ int aic_spank_stepd_user_init(spank_t sp, const struct aic_spank_config *cfg)
 			stepd.nnodes = (uint32_t)strtoul(n, NULL, 10);
 	}
 	if (cfg->topo_xml[0]) {
-		topo_path(sp, cfg->topo_xml, xml, sizeof(xml));
-		rc = aic_topo_load_xml(xml, &stepd.topo, &errors);
+		if (topo_path(cfg->topo_xml, xml, sizeof(xml)) != 0)
+			return 0;
+		rc = aic_spank_topo_load(xml, AIC_SPANK_TOPO_MAX, &stepd.topo, &errors);
 	} else {
 		rc = aic_topo_load_live(&stepd.topo, &errors);
 	}
@@ -249,11 +249,15 @@ int aic_spank_stepd_task_init(spank_t sp, const struct aic_spank_config *cfg)
 	spank_setenv(sp, "AIC_NODE_COUNT", buf, 1);
 	/* srun exported AIC_JOB_SPEC (absolute); --export=NONE jobs get the option's value. */
 	spank_setenv(sp, "AIC_JOB_SPEC", a->job, 0);
-	/* aic-launch and aic topo on this node see the topology the plugin used. */
+	/*
+	 * aic-launch and aic topo on this node see the topology the plugin
+	 * used. Overwritten: an srun inside an sbatch job has the batch
+	 * host's value in its environment, which is the wrong node's.
+	 */
 	if (cfg->topo_xml[0]) {
 		char xml[PATH_MAX];
-		topo_path(sp, cfg->topo_xml, xml, sizeof(xml));
-		spank_setenv(sp, "AIC_TOPO_XML", xml, 0);
+		if (topo_path(cfg->topo_xml, xml, sizeof(xml)) == 0)
+			spank_setenv(sp, "AIC_TOPO_XML", xml, 1);
 	}
 	return 0;
 }

@@ -1,16 +1,23 @@
 /*
  * Unit tests for the SPANK plugin's parts that do not need slurmstepd:
  * option callbacks (args.c), plugstack.conf arguments (plugstack.c), the
- * canonical AIC_JOB value (job.c) and the per-task plan and environment
- * (task_plan.c). SLURM's spank_* and slurm_error are provided here: the
+ * canonical AIC_JOB value (job.c), the per-task plan and environment
+ * (task_plan.c) and how the node's topology file is found and opened
+ * (topo_file.c). SLURM's spank_* and slurm_error are provided here: the
  * plugin resolves them from SLURM at load time, the tests from this file.
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "aic_test.h"
 #include "args.h"
@@ -18,6 +25,7 @@
 #include "job.h"
 #include "plugstack.h"
 #include "task_plan.h"
+#include "topo_file.h"
 
 /* --- the SPANK API, as far as these parts use it --------------------- */
 
@@ -148,7 +156,8 @@ static void plugstack_arguments(void **state)
 {
 	struct aic_spank_config cfg;
 	char *ok[] = {"topo_xml=/etc/aic/%n.xml", "default_bind=slurm", "nccl_hints=off"};
-	char *bad[] = {"topo_xml=", "default_bind=tight", "nccl_hints=maybe", "frobnicate=1"};
+	char *bad[] = {"topo_xml=", "default_bind=tight", "nccl_hints=maybe", "frobnicate=1",
+		       "topo_xml=etc/%n.xml"};
 
 	(void)state;
 	reset();
@@ -172,6 +181,10 @@ static void plugstack_arguments(void **state)
 	assert_int_equal(aic_spank_config_parse(&cfg, 1, &bad[1]), -1);
 	assert_string_equal(last_error, "aic: plugstack.conf: invalid default_bind 'tight': "
 					"expected closest, slurm or none");
+	/* A relative path would be read from the job's working directory. */
+	assert_int_equal(aic_spank_config_parse(&cfg, 1, &bad[4]), -1);
+	assert_string_equal(last_error, "aic: plugstack.conf: invalid topo_xml 'etc/%n.xml': "
+					"expected an absolute path");
 }
 
 /* --- job.c ----------------------------------------------------------- */
@@ -323,6 +336,213 @@ static void plan_cpu_only_and_errors(void **state)
 	aic_topo_free(t);
 }
 
+/* --- topo_file.c ---------------------------------------------------- */
+
+static char topo_dir[] = "/tmp/aic-test-spank-XXXXXX";
+
+static void topo_dir_path(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/%s", topo_dir, name);
+}
+
+static void copy_fixture(const char *name, const char *to)
+{
+	char src[4096], dst[4096], cmd[8400];
+
+	snprintf(src, sizeof(src), "%s/tests/fixtures/topo/%s", getenv("AIC_SRC_DIR"), name);
+	topo_dir_path(dst, sizeof(dst), to);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", src, dst);
+	assert_int_equal(system(cmd), 0);
+}
+
+/*
+ * Loads path in a child process, which a watchdog alarm kills if the load
+ * blocks: the bug this guards against is a hang, and a hang must fail the
+ * test, not stop the suite. The alarm is no timing assertion: a load that
+ * returns at all returns at once. Returns the load's code (>= -255), or
+ * 1000 + the signal that ended the child.
+ */
+static int load_in_child(const char *path, size_t max, char *errors, size_t len)
+{
+	int pipefd[2], status;
+	pid_t pid;
+	ssize_t n;
+
+	assert_int_equal(pipe(pipefd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct aic_topo *t = NULL;
+		char *err = NULL;
+		int rc;
+
+		close(pipefd[0]);
+		alarm(60);
+		rc = aic_spank_topo_load(path, max, &t, &err);
+		if (err && write(pipefd[1], err, strlen(err)) < 0)
+			_exit(255);
+		aic_topo_free(t);
+		free(err);
+		_exit(-rc);
+	}
+	close(pipefd[1]);
+	n = read(pipefd[0], errors, len - 1);
+	errors[n > 0 ? n : 0] = '\0';
+	close(pipefd[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (WIFSIGNALED(status))
+		return 1000 + WTERMSIG(status);
+	return -WEXITSTATUS(status);
+}
+
+static void topo_node_name(void **state)
+{
+	char buf[256], host[256];
+
+	(void)state;
+	/* slurmstepd's own environment holds slurmd's NodeName. */
+	setenv("SLURMD_NODENAME", "gpu-17", 1);
+	assert_int_equal(aic_spank_node_name(buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "gpu-17");
+	assert_int_equal(aic_spank_node_name(buf, 4), -ENAMETOOLONG);
+	unsetenv("SLURMD_NODENAME");
+	assert_int_equal(aic_spank_node_name(buf, sizeof(buf)), 0);
+	assert_int_equal(gethostname(host, sizeof(host)), 0);
+	assert_string_equal(buf, host);
+}
+
+static void topo_path_from_pattern(void **state)
+{
+	static const char *bad[] = {"../../../tmp/x", "..", "a/b", "/etc/passwd", "", "n1..", NULL};
+	char buf[64], *errors = NULL;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(aic_spank_topo_path("/etc/aic/%n.xml", "n1", buf, sizeof(buf), NULL), 0);
+	assert_string_equal(buf, "/etc/aic/n1.xml");
+	assert_int_equal(
+		aic_spank_topo_path("/etc/aic/%n/%n-100%.xml", "gpu-3", buf, sizeof(buf), NULL), 0);
+	assert_string_equal(buf, "/etc/aic/gpu-3/gpu-3-100%.xml");
+	/* Without %n the node name does not matter. */
+	assert_int_equal(aic_spank_topo_path("/etc/aic/dgx.xml", "..", buf, sizeof(buf), NULL), 0);
+	assert_string_equal(buf, "/etc/aic/dgx.xml");
+	for (i = 0; bad[i]; i++) {
+		char want[256];
+
+		assert_int_equal(
+			aic_spank_topo_path("/etc/aic/%n.xml", bad[i], buf, sizeof(buf), &errors),
+			-EINVAL);
+		snprintf(want, sizeof(want),
+			 "aic: node name '%s' cannot be part of a file name: "
+			 "topo_xml=/etc/aic/%%n.xml\n",
+			 bad[i]);
+		assert_string_equal(errors, want);
+		free(errors);
+	}
+	assert_int_equal(aic_spank_topo_path("/etc/aic/%n.xml",
+					     "a-rather-long-node-name-0123456789", buf, 32,
+					     &errors),
+			 -EINVAL);
+	assert_string_equal(errors, "aic: topo_xml=/etc/aic/%n.xml is too long for node "
+				    "'a-rather-long-node-name-0123456789'\n");
+	free(errors);
+}
+
+static void topo_regular_file_loads(void **state)
+{
+	char path[4096], errors[1024];
+	struct aic_topo *t = NULL;
+
+	(void)state;
+	copy_fixture("cpu-only.xml", "n1.xml");
+	topo_dir_path(path, sizeof(path), "n1.xml");
+	assert_int_equal(aic_spank_topo_load(path, AIC_SPANK_TOPO_MAX, &t, NULL), 0);
+	assert_non_null(t);
+	assert_string_equal(t->host, "cpu1");
+	assert_int_equal(t->n_gpus, 0);
+	aic_topo_free(t);
+	assert_int_equal(load_in_child(path, AIC_SPANK_TOPO_MAX, errors, sizeof(errors)), 0);
+	assert_string_equal(errors, "");
+}
+
+static void topo_fifo_refused(void **state)
+{
+	char path[4096], errors[1024], want[4200];
+
+	(void)state;
+	topo_dir_path(path, sizeof(path), "fifo.xml");
+	assert_int_equal(mkfifo(path, 0600), 0);
+	/* No writer ever opens it: a blocking open or read would wait for ever. */
+	assert_int_equal(load_in_child(path, AIC_SPANK_TOPO_MAX, errors, sizeof(errors)), -EINVAL);
+	snprintf(want, sizeof(want), "aic: topology '%s' is not a regular file\n", path);
+	assert_string_equal(errors, want);
+	/* Nor a directory or a device. */
+	assert_int_equal(load_in_child(topo_dir, AIC_SPANK_TOPO_MAX, errors, sizeof(errors)),
+			 -EINVAL);
+	assert_int_equal(load_in_child("/dev/zero", AIC_SPANK_TOPO_MAX, errors, sizeof(errors)),
+			 -EINVAL);
+	assert_string_equal(errors, "aic: topology '/dev/zero' is not a regular file\n");
+}
+
+static void topo_symlink_refused(void **state)
+{
+	char path[4096], errors[1024], want[4200];
+
+	(void)state;
+	copy_fixture("cpu-only.xml", "real.xml");
+	topo_dir_path(path, sizeof(path), "link.xml");
+	assert_int_equal(symlink("real.xml", path), 0);
+	assert_int_equal(load_in_child(path, AIC_SPANK_TOPO_MAX, errors, sizeof(errors)), -ELOOP);
+	snprintf(want, sizeof(want),
+		 "aic: topology '%s' is a symbolic link; topo_xml= must name the file itself\n",
+		 path);
+	assert_string_equal(errors, want);
+}
+
+static void topo_oversized_refused(void **state)
+{
+	char path[4096], errors[1024], want[4200];
+	int fd;
+
+	(void)state;
+	/* A sparse file one byte over the limit: refused before a byte is read. */
+	topo_dir_path(path, sizeof(path), "huge.xml");
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)AIC_SPANK_TOPO_MAX + 1), 0);
+	close(fd);
+	assert_int_equal(load_in_child(path, AIC_SPANK_TOPO_MAX, errors, sizeof(errors)), -EFBIG);
+	snprintf(want, sizeof(want), "aic: topology '%s' has %u bytes, more than the %u read\n",
+		 path, AIC_SPANK_TOPO_MAX + 1, AIC_SPANK_TOPO_MAX);
+	assert_string_equal(errors, want);
+	/* A real topology over a smaller limit. */
+	copy_fixture("cpu-only.xml", "small.xml");
+	topo_dir_path(path, sizeof(path), "small.xml");
+	assert_int_equal(load_in_child(path, 100, errors, sizeof(errors)), -EFBIG);
+	/* A missing file says so. */
+	topo_dir_path(path, sizeof(path), "n404.xml");
+	assert_int_equal(load_in_child(path, AIC_SPANK_TOPO_MAX, errors, sizeof(errors)), -ENOENT);
+	snprintf(want, sizeof(want), "aic: cannot read topology '%s': No such file or directory\n",
+		 path);
+	assert_string_equal(errors, want);
+}
+
+static int topo_setup(void **state)
+{
+	(void)state;
+	snprintf(topo_dir, sizeof(topo_dir), "/tmp/aic-test-spank-XXXXXX");
+	return mkdtemp(topo_dir) ? 0 : -1;
+}
+
+static int topo_teardown(void **state)
+{
+	char cmd[256];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", topo_dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -336,6 +556,12 @@ int main(void)
 		cmocka_unit_test(plan_partial_step),
 		cmocka_unit_test(plan_more_tasks_than_gpus),
 		cmocka_unit_test(plan_cpu_only_and_errors),
+		cmocka_unit_test(topo_node_name),
+		cmocka_unit_test(topo_path_from_pattern),
+		cmocka_unit_test_setup_teardown(topo_regular_file_loads, topo_setup, topo_teardown),
+		cmocka_unit_test_setup_teardown(topo_fifo_refused, topo_setup, topo_teardown),
+		cmocka_unit_test_setup_teardown(topo_symlink_refused, topo_setup, topo_teardown),
+		cmocka_unit_test_setup_teardown(topo_oversized_refused, topo_setup, topo_teardown),
 	};
 	return aic_test_run(tests);
 }

@@ -172,8 +172,9 @@ static void mem_units(void **state)
 	static const struct {
 		const char *text;
 		uint64_t mb;
-	} cases[] = {{"512", 512}, {"512M", 512}, {"2G", 2048}, {"1T", 1048576},
-		     {"1536K", 2}, {"16GiB", 16384}, {"8g", 8192}};
+	} cases[] = {{"512", 512},    {"512M", 512},	     {"2G", 2048},
+		     {"1T", 1048576}, {"1536K", 2},	     {"16GiB", 16384},
+		     {"8g", 8192},    {"1024T", 1073741824}, {"1099511627776K", 1073741824}};
 	char buf[256];
 	size_t i;
 
@@ -274,6 +275,17 @@ static void errors_types(void **state)
 	expect_error("stages:\n  a: {command: c, mem: lots}\n",
 		     "stages.a.mem: expected a size such as 512M, 16G or 1T (a bare number is MiB), got 'lots'");
 	expect_error("stages:\n  a: {command: c, mem: 4Q}\n", "got '4Q'");
+	/* 2^34 T is 2^64 KiB: it must not wrap round to 0, nor 2^34 T + 1 to 1T. */
+	expect_error("stages:\n  a: {command: c, mem: 17179869184T}\n",
+		     "job.yaml:2:24: stages.a.mem: '17179869184T' is too large: at most 1024T");
+	expect_error("stages:\n  a: {command: c, mem: 17179869185T}\n",
+		     "stages.a.mem: '17179869185T' is too large: at most 1024T");
+	expect_error("stages:\n  a: {command: c, mem: 1025T}\n",
+		     "stages.a.mem: '1025T' is too large: at most 1024T");
+	expect_error("stages:\n  a: {command: c, mem: 1048577G}\n", "'1048577G' is too large");
+	expect_error("stages:\n  a: {command: c, mem: 1073741825}\n", "'1073741825' is too large");
+	expect_error("stages:\n  a: {command: c, mem: 99999999999999999999999K}\n",
+		     "'99999999999999999999999K' is too large");
 	expect_error("stages:\n  a: {command: []}\n",
 		     "stages.a.command: expected a non-empty list of strings or a shell command string, got an empty list");
 	expect_error("stages:\n  a: {command: [x, {y: 1}]}\n",
