@@ -116,9 +116,9 @@ is "$("$aic" logs w/0)" closed "and its worker knows the last of its 80 channels
 python3 "$hostile" fake-server port "$token" 2 w >fake.out &
 fake=$!
 wait_for 60 test -s port || bail "no fake server"
-mkdir fakejob
-printf '%s' "$token" >fakejob/token
-echo "127.0.0.1:$(cat port)" >fakejob/head
+# A job directory the CLI trusts (the user's own, private): only the server is fake.
+mkdir -m 700 fakejob
+(umask 077 && printf '%s' "$token" >fakejob/token && echo "127.0.0.1:$(cat port)" >fakejob/head)
 err=$("$aic" status --job fakejob 2>&1)
 isnt "$?" 0 "aic status to a server that does not know the token fails"
 like "$err" "does not know the job token" "saying so"
