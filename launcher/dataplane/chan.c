@@ -120,7 +120,7 @@ void chan_pump(struct chan *ch)
 			wait_end(&ch->gets, w);
 		}
 	}
-	eof = eof && !ch->inflight;
+	eof = eof && !ch->inflight && !ch->sinking.n;
 	if (eof && ch->snk)
 		sink_finish(ch, 0);
 	if (chan_wants_pull(ch))
@@ -515,6 +515,7 @@ void chan_release(struct chan *ch)
 	free_queue(ch->cs, &ch->pulled);
 	if (ch->src)
 		fclose(ch->src);
+	sink_release(ch);
 	if (ch->snk)
 		fclose(ch->snk);
 	free(ch->source);

@@ -138,6 +138,16 @@ struct chan {
 	char *sink;
 	FILE *snk;
 	bool sink_finished;
+	/*
+	 * Items written to the sink but not yet synced to disk: they are acked
+	 * (and own ones free their slot) only once fsync says they are there.
+	 * A timer syncs them in a batch, after whatever else this turn of the
+	 * loop brings.
+	 */
+	struct queue sinking;
+	uv_timer_t *sink_timer;
+	int64_t sink_synced; /* the file's size when last synced, -1: unknown (not a file) */
+	bool sink_sized;     /* sink_synced was read once */
 };
 
 /*
@@ -316,10 +326,17 @@ int source_open(struct chan *ch);
 /* Reads source lines into free slots; at the end of the file, the next epoch. */
 void source_refill(struct chan *ch);
 int sink_open(struct chan *ch);
-/* The sink takes whatever is queued: one line per item, acked at once. */
+/*
+ * The sink takes whatever is queued, one line per item, and syncs them in a
+ * batch soon after; only then are they acked. A write or sync error fails
+ * the sink (sink_finish with -errno): the file is cut back to the last
+ * synced line, and the items not synced go back to their queues, un-acked.
+ */
 void sink_drain(struct chan *ch);
 /* The sink is done (err: -errno when it could not be written); reported once. */
 void sink_finish(struct chan *ch, int err);
+/* The sink's items not yet synced and its timer go (the channel is freed). */
+void sink_release(struct chan *ch);
 
 /* --- zstd.c --------------------------------------------------------------- */
 
