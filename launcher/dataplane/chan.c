@@ -372,9 +372,9 @@ void chan_on_put(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint
 			return;
 		}
 	}
-	if (!ch) {
+	if (!ch || n > AIC_ITEM_MAX_BYTES) {
 		aic_ring_free(&cs->arena, off);
-		put_error(c, -ENOENT);
+		put_error(c, ch ? -EMSGSIZE : -ENOENT);
 		return;
 	}
 	it = item_new(shm ? 0 : n);

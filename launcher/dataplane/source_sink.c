@@ -61,6 +61,12 @@ void source_refill(struct chan *ch)
 			n--;
 		if (n == 0)
 			continue;
+		if ((size_t)n > AIC_ITEM_MAX_BYTES) {
+			aic_log_error("channel '%s': a line of '%s' is %zd bytes, over the %u of an item",
+				      ch->name, ch->source, n, AIC_ITEM_MAX_BYTES);
+			source_finished(ch, -EMSGSIZE);
+			continue;
+		}
 		it = item_new((size_t)n);
 		if (!it)
 			return;

@@ -142,6 +142,8 @@ int aic_put(struct aic_worker *w, const char *chan, const void *data, size_t len
 	uint32_t c;
 	int rc = chan_id(w, chan, &c);
 
+	if (!rc && len > AIC_ITEM_MAX_BYTES)
+		rc = -EMSGSIZE;
 	/* A large item is written once, into this worker's arena region; only its place travels. */
 	if (!rc)
 		rc = ring_block(w, len, &off);
@@ -155,9 +157,12 @@ int aic_put(struct aic_worker *w, const char *chan, const void *data, size_t len
 int aic_put_buffer(struct aic_worker *w, size_t len, void **buf)
 {
 	uint64_t off;
-	int rc = ring_block(w, len, &off);
+	int rc;
 
 	*buf = NULL;
+	if (len > AIC_ITEM_MAX_BYTES)
+		return -EMSGSIZE;
+	rc = ring_block(w, len, &off);
 	if (rc)
 		return rc;
 	if (off) {
@@ -176,6 +181,8 @@ int aic_put_commit(struct aic_worker *w, const char *chan, void *buf, size_t len
 	if (!buf)
 		return -EINVAL;
 	rc = chan_id(w, chan, &c);
+	if (!rc && len > AIC_ITEM_MAX_BYTES)
+		rc = -EMSGSIZE;
 	if (rc) {
 		aic_put_discard(w, buf);
 		return rc;

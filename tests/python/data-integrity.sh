@@ -1,13 +1,15 @@
 #!/bin/sh
 # Data integrity under `aic run`: what a job is told it delivered, it did.
 # A sink on a full filesystem fails the job, naming the file and the error,
-# and leaves only whole lines in it.
+# and leaves only whole lines in it. A get of many large items gets fewer,
+# never a frame over the limit, and an item over the limit is refused at
+# put time.
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 [ -e "$AIC_LIBRARY" ] || bail "no $AIC_LIBRARY"
 enter_work_dir data-integrity
-plan 4
+plan 7
 
 # skip N REASON: N tests skipped.
 skip() {
@@ -50,4 +52,59 @@ else
 		failed "status.json says the job failed"
 	diag "$(tail -n 3 sink.err)"
 fi
+
+# 40 items of 5 MB, all queued before the consumer asks for 16 at a time,
+# inline (the consumer does not map the arena): 16 of them (80 MB) would
+# make a frame over the 64 MiB limit. Then one item of 64 MiB - 20 bytes
+# (it would fit in a PUT, not in an ITEMS frame): refused at put time; and
+# one of exactly the limit, which goes through.
+cat >bprod.py <<'PY'
+import aic, os
+w = aic.connect()
+for i in range(40):
+    w.put("big", bytes([i]) * 5000000, wait=(i == 39))
+try:
+    w.put("big", b"x" * ((64 << 20) - 20), wait=True)
+    print("over the limit: accepted")
+except aic.Error as e:
+    print("over the limit: %s" % e)
+w.put("big", b"m" * ((64 << 20) - 64), wait=True)
+open(os.environ["GO"], "w").close()
+PY
+cat >bcons.py <<'PY'
+import aic, os, time
+os.environ.pop("AIC_ARENA", None)  # items come inline, in the frame
+w = aic.connect()
+while not os.path.exists(os.environ["GO"]):
+    time.sleep(0.05)
+sizes, bad, most = [], 0, 0
+while True:
+    try:
+        items = w.get("big", max_items=16, timeout=60)
+    except aic.Closed:
+        break
+    most = max(most, len(items))
+    for it in items:
+        sizes.append(len(it.data))
+        bad += it.data != it.data[:1] * len(it.data)
+    w.ack(items)
+print("%d items, %d of 5000000 bytes, %d at the limit, %d corrupt, at most %d a get"
+      % (len(sizes), sizes.count(5000000), sizes.count((64 << 20) - 64), bad, most))
+PY
+cat >big.yaml <<YAML
+stages:
+  p: {command: [python3, $dir/bprod.py], cpus: 0, outputs: [big], env: {GO: $dir/go}}
+  c: {command: [python3, $dir/bcons.py], cpus: 0, inputs: [big], env: {GO: $dir/go},
+      restart: {max: 0}}
+channels:
+  big: {capacity: 64}
+YAML
+timeout 300 "$aic" run big.yaml >big.out 2>big.err
+is "$?" 0 "a get of 16 items of 5 MB: the job succeeds"
+is "$("$aic" logs c/0)" "41 items, 40 of 5000000 bytes, 1 at the limit, 0 corrupt, at most 13 a get" \
+	"every item arrives intact, 13 at most in a frame"
+is "$("$aic" logs p/0)" "over the limit: aic put on 'big': Message too long" \
+	"an item over the limit (64 MiB - 64 bytes) is refused at put time"
+diag "$(tail -n 3 big.err)"
+
 done_testing
