@@ -243,8 +243,8 @@ static bool block_in_use(uint64_t off, void *arg)
 
 	for (i = 0; i < cs->n; i++) {
 		const struct chan *ch = &cs->chans[i];
-		const struct queue *qs[2] = {&ch->own, &ch->pulled};
-		for (q = 0; q < 2; q++)
+		const struct queue *qs[3] = {&ch->own, &ch->pulled, &ch->sinking};
+		for (q = 0; q < 3; q++)
 			for (it = qs[q]->head; it; it = it->next)
 				if (it->shm == off)
 					return true;
