@@ -86,7 +86,8 @@ void chan_pump(struct chan *ch)
 		struct item *it = w->item;
 		w->item = NULL;
 		queue_push(&ch->own, it, false);
-		put_ok(w->c, it->id);
+		if (w->c) /* NULL: its producer has gone (chan_forget) */
+			put_ok(w->c, it->id);
 		wait_end(&ch->puts, w);
 	}
 	while (ch->gets && deliver(ch, ch->gets->c, ch->gets->max, false))
@@ -99,7 +100,7 @@ void chan_pump(struct chan *ch)
 	 * has them, and nothing else can come to it unless it goes away (a
 	 * consumer that gathers a batch before acking still sees the end).
 	 */
-	if (ch->closed && ch->own.n == 0) {
+	if (ch->closed && ch->own.n == 0 && !ch->puts) {
 		struct wait *w, *next;
 		for (w = ch->pulls; w; w = next) {
 			next = w->next;
@@ -109,7 +110,7 @@ void chan_pump(struct chan *ch)
 			wait_end(&ch->pulls, w);
 		}
 	}
-	eof = ch->closed && !ch->own.n && !ch->pulled.n && remote_drained(ch);
+	eof = ch->closed && !ch->own.n && !ch->puts && !ch->pulled.n && remote_drained(ch);
 	if (eof) {
 		struct wait *w, *next;
 		for (w = ch->gets; w; w = next) {
@@ -532,6 +533,7 @@ void chan_forget(struct chan *ch, struct aic_conn *c)
 	struct chan_set *cs = ch->cs;
 	struct item **pp = &ch->inflight, *it;
 	struct queue back = {0};
+	struct wait *w;
 
 	/* Its un-acked items go back to the head of their queue, in order. */
 	while ((it = *pp)) {
@@ -550,7 +552,17 @@ void chan_forget(struct chan *ch, struct aic_conn *c)
 			     ch->name, back.n, back.n == 1 ? "" : "s");
 	while ((it = queue_pop(&back)))
 		queue_push(it->producer == cs->rank ? &ch->own : &ch->pulled, it, true);
-	wait_end_all(&ch->puts, c);
+	/*
+	 * Its puts still waiting for room are whole items it was told are on
+	 * their way (pipelined puts): they stay, in order, and take their slot
+	 * when it frees; only the answer has nobody to go to. A producer that
+	 * exits right after its last put loses nothing.
+	 */
+	for (w = ch->puts; w; w = w->next)
+		if (w->c == c) {
+			w->c = NULL;
+			uv_timer_stop(&w->timer);
+		}
 	wait_end_all(&ch->gets, c);
 	wait_end_all(&ch->pulls, c);
 	chan_pump(ch);

@@ -91,8 +91,8 @@ struct wait {
 	struct wait *next;
 	struct chan_set *cs;
 	void *on; /* the struct chan or struct wstream */
-	struct aic_conn *c;
-	struct item *item; /* PUT: the item waiting for a slot */
+	struct aic_conn *c; /* NULL: a PUT whose producer has gone (its item still waits) */
+	struct item *item;  /* PUT: the item waiting for a slot */
 	uint32_t max;	   /* GET/PULL: how many it wants */
 	uint64_t min;	   /* W_RECV: the oldest version that will do */
 	bool pull;
@@ -295,7 +295,10 @@ void chan_on_items(struct chan_set *cs, struct peer *p, const uint8_t *b, uint32
 /* Where a large PEER_ITEMS frame is read in place (an arena block), or NULL. */
 uint8_t *chan_items_direct_begin(struct chan_set *cs, uint32_t length, const uint8_t *head,
 				 void **arg);
-/* Worker c went away: its items back to their queue, its waits end. */
+/*
+ * Worker c went away: its items back to their queue, its waits end but
+ * for its puts, whose items still take a slot when one frees.
+ */
 void chan_forget(struct chan *ch, struct aic_conn *c);
 /* Peer `rank` went away: pulls to it will not be answered. */
 void chan_peer_lost(struct chan *ch, uint32_t rank);

@@ -45,6 +45,15 @@ struct aproc {
 	bool running;
 	char stage[64];
 	int index;
+	/*
+	 * Its connections to this agent that are still open. When it exits,
+	 * EXITED waits for them to close (exit_pending): the frames it wrote
+	 * last, pipelined puts among them, are read before the head hears that
+	 * it is done and closes its channels.
+	 */
+	unsigned conns;
+	bool exit_pending;
+	int exit_code;
 };
 
 struct agent {
@@ -69,7 +78,14 @@ struct agent {
 struct worker_id {
 	char stage[64];
 	int index;
+	long proc; /* the aproc's id, -1: none of this agent's runs */
 };
+
+/*
+ * How long EXITED waits for an exited worker's connections to close: they
+ * close with the process unless something it started still holds them.
+ */
+#define EXIT_DRAIN_MS 5000
 
 #define METRICS_BATCH 64     /* points per METRICS message, at most */
 #define METRICS_FLUSH_MS 100 /* how long a point may wait for more */
@@ -201,13 +217,35 @@ static void free_run(uv_handle_t *h)
 	free(h->data);
 }
 
+/* The head learns that a run ended, now that its connections are read to the end. */
+static void report_exit(struct aproc *p)
+{
+	struct agent *a = p->a;
+
+	p->exit_pending = false;
+	uv_timer_stop(&p->kill_timer);
+	a->running--;
+	aic_log_debug("stage '%s' %d exited: %d", p->stage, p->index, p->exit_code);
+	report(a, AIC_MSG_EXITED,
+	       json_pack("{s:I,s:i}", "id", (json_int_t)p->id, "status", p->exit_code));
+	finish_if_idle(a);
+}
+
+static void exit_overdue(uv_timer_t *t)
+{
+	struct aproc *p = t->data;
+
+	aic_log_warn("stage '%s' %d exited, but its connection is still open after %d ms",
+		     p->stage, p->index, EXIT_DRAIN_MS);
+	report_exit(p);
+}
+
 static void exited(uv_poll_t *poll, int status, int events)
 {
 	struct run *r = poll->data;
 	struct aproc *p = r->p;
-	struct agent *a = p->a;
 	pid_t pgid = p->child.pid;
-	int ws = 0, code;
+	int ws = 0;
 
 	(void)status;
 	(void)events;
@@ -219,12 +257,15 @@ static void exited(uv_poll_t *poll, int status, int events)
 	uv_timer_stop(&p->kill_timer);
 	/* Whatever the worker left in its process group goes with it. */
 	kill(-pgid, SIGKILL);
-	code = WIFEXITED(ws) ? WEXITSTATUS(ws) : WIFSIGNALED(ws) ? -WTERMSIG(ws) : -1;
+	p->exit_code = WIFEXITED(ws) ? WEXITSTATUS(ws) : WIFSIGNALED(ws) ? -WTERMSIG(ws) : -1;
 	p->running = false;
-	a->running--;
-	aic_log_debug("stage '%s' %d exited: %d", p->stage, p->index, code);
-	report(a, AIC_MSG_EXITED, json_pack("{s:I,s:i}", "id", (json_int_t)p->id, "status", code));
-	finish_if_idle(a);
+	if (p->conns > 0) {
+		/* worker_closed reports it, once the last frames are read (a->running until then). */
+		p->exit_pending = true;
+		uv_timer_start(&p->kill_timer, exit_overdue, EXIT_DRAIN_MS, 0);
+		return;
+	}
+	report_exit(p);
 }
 
 static struct aproc *proc_slot(struct agent *a, long id)
@@ -336,7 +377,7 @@ static void on_spawn(struct agent *a, json_t *m)
 	size_t i;
 	int rc;
 
-	if (!p || !env || a->shutting_down || p->running) {
+	if (!p || !env || a->shutting_down || p->running || p->exit_pending) {
 		json_decref(env);
 		return;
 	}
@@ -519,6 +560,21 @@ static json_t *free_ports(uv_loop_t *loop, const char *addr)
 	return ports;
 }
 
+/* Which run of this agent a worker's connection is (the running one of its stage and index). */
+static void proc_connected(struct agent *a, struct worker_id *who)
+{
+	size_t i;
+
+	for (i = 0; i < a->n_procs; i++) {
+		struct aproc *p = a->procs[i];
+		if (p && p->running && p->index == who->index && !strcmp(p->stage, who->stage)) {
+			who->proc = p->id;
+			p->conns++;
+			return;
+		}
+	}
+}
+
 /* Workers (and, with the data plane, other agents) introduce themselves here. */
 static bool worker_hello(struct aic_conn *c, json_t *hello)
 {
@@ -533,7 +589,9 @@ static bool worker_hello(struct aic_conn *c, json_t *hello)
 			snprintf(who->stage, sizeof(who->stage), "%s",
 				 json_string_value(json_object_get(hello, "stage")) ?: "?");
 			who->index = (int)json_integer_value(json_object_get(hello, "index"));
+			who->proc = -1;
 			c->data = who;
+			proc_connected(a, who);
 		}
 	}
 	c->welcome = json_pack("{s:o,s:o,s:b}", "channels", chan_set_names(a->chans), "weights",
@@ -572,8 +630,15 @@ static uint8_t *worker_direct_begin(struct aic_conn *c, uint16_t type, uint32_t 
 static void worker_closed(struct aic_conn *c)
 {
 	struct agent *a = c->owner;
+	struct worker_id *who = c->data;
+	struct aproc *p = who && who->proc >= 0 && (size_t)who->proc < a->n_procs
+				  ? a->procs[who->proc]
+				  : NULL;
 
+	/* Its waiting puts stay in their channels (chan_forget) before EXITED goes. */
 	chan_set_forget(a->chans, c);
+	if (p && p->conns > 0 && --p->conns == 0 && p->exit_pending)
+		report_exit(p);
 	free(c->data); /* its worker_id */
 	c->data = NULL;
 }

@@ -3,13 +3,14 @@
 # A sink on a full filesystem fails the job, naming the file and the error,
 # and leaves only whole lines in it. A get of many large items gets fewer,
 # never a frame over the limit, and an item over the limit is refused at
-# put time.
+# put time. A producer that exits right after its last pipelined puts
+# loses none of them.
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 [ -e "$AIC_LIBRARY" ] || bail "no $AIC_LIBRARY"
 enter_work_dir data-integrity
-plan 7
+plan 9
 
 # skip N REASON: N tests skipped.
 skip() {
@@ -106,5 +107,54 @@ is "$("$aic" logs c/0)" "41 items, 40 of 5000000 bytes, 1 at the limit, 0 corrup
 is "$("$aic" logs p/0)" "over the limit: aic put on 'big': Message too long" \
 	"an item over the limit (64 MiB - 64 bytes) is refused at put time"
 diag "$(tail -n 3 big.err)"
+
+# A producer pipelines 70 puts into a channel of 16 and exits at once
+# (libc's exit: no close to wait for their answers, no Python finalizer),
+# before anyone reads: 54
+# of its puts wait at the agent for room (fewer than the 64 a producer may
+# have unanswered, so it never blocks), the last may still be in the
+# socket when the agent sees the process end. Every one must arrive. Run
+# several times: the race between the exit and the socket's last frames
+# goes either way.
+cat >lprod.py <<'PY'
+import aic, ctypes, os
+w = aic.connect()
+for i in range(70):
+    w.put("q", b"%d" % i)
+open(os.environ["GO"], "w").close()
+ctypes.CDLL(None).exit(0)
+PY
+cat >lcons.py <<'PY'
+import aic, os, time
+w = aic.connect()
+while not os.path.exists(os.environ["GO"]):
+    time.sleep(0.02)
+got = []
+while True:
+    try:
+        items = w.get("q", max_items=32, timeout=60)
+    except aic.Closed:
+        break
+    got += [int(it.data) for it in items]
+    w.ack(items)
+print("%d items, %d distinct, missing %s" % (len(got), len(set(got)),
+      sorted(set(range(70)) - set(got))[:5]))
+PY
+cat >last.yaml <<YAML
+stages:
+  p: {command: [python3, $dir/lprod.py], cpus: 0, outputs: [q], env: {GO: $dir/go}}
+  c: {command: [python3, $dir/lcons.py], cpus: 0, inputs: [q], env: {GO: $dir/go}}
+channels:
+  q: {capacity: 16}
+YAML
+runs= lost=
+for k in 1 2 3 4 5 6 7 8; do
+	rm -f go
+	timeout 120 "$aic" run last.yaml >last.out 2>last.err || runs="$runs $k:rc$?"
+	got=$("$aic" logs c/0)
+	[ "$got" = "70 items, 70 distinct, missing []" ] || lost="$lost $k:[$got]"
+done
+is "$runs" "" "8 runs of a producer that exits right after 70 pipelined puts: each succeeds"
+is "$lost" "" "and each delivers all 70 items"
 
 done_testing
