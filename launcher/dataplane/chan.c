@@ -77,19 +77,29 @@ bool chan_wants_pull(const struct chan *ch)
 
 void chan_pump(struct chan *ch)
 {
+	uint32_t admitted;
 	bool eof;
 
 	source_refill(ch);
 	sink_drain(ch);
-	while (ch->puts && ch->own.n + ch->n_own_inflight < ch->capacity) {
-		struct wait *w = ch->puts;
-		struct item *it = w->item;
-		w->item = NULL;
-		queue_push(&ch->own, it, false);
-		if (w->c) /* NULL: its producer has gone (chan_forget) */
-			put_ok(w->c, it->id);
-		wait_end(&ch->puts, w);
-	}
+	/*
+	 * Stale items go before producers are let in: the room they leave is
+	 * theirs (else a channel full of stale items and a producer waiting
+	 * for room wait on each other), and what comes in may be stale too.
+	 */
+	do {
+		admitted = 0;
+		drop_stale(ch);
+		for (; ch->puts && ch->own.n + ch->n_own_inflight < ch->capacity; admitted++) {
+			struct wait *w = ch->puts;
+			struct item *it = w->item;
+			w->item = NULL;
+			queue_push(&ch->own, it, false);
+			if (w->c) /* NULL: its producer has gone (chan_forget) */
+				put_ok(w->c, it->id);
+			wait_end(&ch->puts, w);
+		}
+	} while (admitted && ch->puts);
 	while (ch->gets && deliver(ch, ch->gets->c, ch->gets->max, false))
 		wait_end(&ch->gets, ch->gets);
 	while (ch->pulls && deliver(ch, ch->pulls->c, ch->pulls->max, true))
@@ -347,6 +357,7 @@ static void wait_expired(uv_timer_t *t)
 		aic_conn_send_error(w->c, AIC_MSG_ERROR, -ETIMEDOUT, NULL);
 		wait_end(&ch->gets, w);
 	}
+	chan_pump(ch); /* the waits behind it may go on, and peers are asked for less */
 }
 
 /*
@@ -408,6 +419,7 @@ void chan_on_put(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint
 	}
 	w->item = it;
 	wait_start(&ch->puts, w, aic_get_u32(p + 12), wait_expired);
+	chan_pump(ch); /* stale items may leave room for it */
 }
 
 void chan_on_get(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint32_t len,

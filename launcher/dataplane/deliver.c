@@ -39,19 +39,18 @@ void deliver_eof(struct chan *ch, struct aic_conn *c, bool peer)
 		aic_conn_send_raw(c, AIC_MSG_ITEMS, head + 4, 8, NULL, 0);
 }
 
-/* Drops queued items made with weights older than the newest version - k (they are acked). */
-static void drop_stale(struct chan *ch)
+uint32_t drop_stale(struct chan *ch)
 {
 	struct queue *qs[2] = {&ch->pulled, &ch->own};
-	uint64_t newest;
+	uint64_t newest, before = ch->stale_dropped;
 	bool have = false;
 	int q;
 
 	if (ch->stale_stream < 0)
-		return;
+		return 0;
 	newest = weights_version(ch->cs, ch->stale_stream, &have);
 	if (!have || newest <= ch->stale_k)
-		return;
+		return 0;
 	for (q = 0; q < 2; q++) {
 		struct item **pp = &qs[q]->head, *it, *last = NULL;
 		while ((it = *pp)) {
@@ -69,6 +68,7 @@ static void drop_stale(struct chan *ch)
 		}
 		qs[q]->tail = last;
 	}
+	return (uint32_t)(ch->stale_dropped - before);
 }
 
 /*

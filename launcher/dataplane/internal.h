@@ -321,6 +321,11 @@ void chan_pull(struct chan *ch);
 uint32_t deliver(struct chan *ch, struct aic_conn *c, uint32_t max, bool peer);
 /* EOF to a worker (ITEMS) or, with the channel's id first, to a peer (PEER_ITEMS). */
 void deliver_eof(struct chan *ch, struct aic_conn *c, bool peer);
+/*
+ * Drops queued items made with weights older than the newest version - k
+ * (they are acked: own ones free their slot); returns how many.
+ */
+uint32_t drop_stale(struct chan *ch);
 
 /* --- source_sink.c -------------------------------------------------------- */
 
