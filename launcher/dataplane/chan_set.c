@@ -48,10 +48,16 @@ struct chan_set *chan_set_new(uv_loop_t *loop, const json_t *config, uint32_t ra
 	cs->loop = loop;
 	cs->rank = rank;
 	cs->token = token;
-	if (aic_arena_create(&cs->arena, ARENA_REGIONS, ARENA_REGION_BYTES,
-			     weights_arena_bytes(cfg.n_weights)) != 0)
-		aic_log_info(
-			"no shared-memory arena on this node: items and weights travel inline");
+	rc = aic_arena_create(&cs->arena, ARENA_REGIONS, ARENA_REGION_BYTES,
+			      weights_arena_bytes(cfg.n_weights));
+	if (rc)
+		aic_log_info("no shared-memory arena on this node (%zu bytes: %s%s): items and "
+			     "weights travel inline",
+			     (size_t)ARENA_REGIONS * ARENA_REGION_BYTES +
+				     weights_arena_bytes(cfg.n_weights),
+			     aic_strerror(rc),
+			     rc == -EFBIG ? ", over this process's file-size limit (ulimit -f)"
+					  : "");
 	peers_init(cs, &cfg);
 	cs->n = cfg.n_channels;
 	cs->chans = calloc(cs->n + 1, sizeof(*cs->chans));

@@ -5,13 +5,14 @@
 # never a frame over the limit, and an item over the limit is refused at
 # put time. A producer that exits right after its last pipelined puts
 # loses none of them. Stale items in a full channel make room for the
-# producer waiting on it.
+# producer waiting on it. Under a file-size limit the engine does not
+# die of SIGXFSZ: it says why it has no arena and the job runs.
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 [ -e "$AIC_LIBRARY" ] || bail "no $AIC_LIBRARY"
 enter_work_dir data-integrity
-plan 11
+plan 13
 
 # skip N REASON: N tests skipped.
 skip() {
@@ -210,4 +211,35 @@ else
 	is "$("$aic" logs train/0) $(python3 -c "import json; print(json.load(open('.aic/latest/summary.json'))['channels']['samples']['stale_dropped'])")" \
 		"9 10" "the fresh item arrives, the 10 stale ones are dropped"
 fi
+
+# A 10 MB file-size limit (ulimit -f counts 512-byte blocks in sh): the
+# node's arena (hundreds of MiB, in a memfd) cannot be that large.
+cat >xprod.py <<'PY'
+import aic
+w = aic.connect()
+for i in range(100):
+    w.put("q", b"%d" % i)
+PY
+cat >xcons.py <<'PY'
+import aic
+w = aic.connect()
+n = 0
+while True:
+    try:
+        items = w.get("q", max_items=16, timeout=60)
+    except aic.Closed:
+        break
+    n += len(items)
+    w.ack(items)
+print(n)
+PY
+cat >xfsz.yaml <<YAML
+stages:
+  p: {command: [python3, $dir/xprod.py], cpus: 0, outputs: [q]}
+  c: {command: [python3, $dir/xcons.py], cpus: 0, inputs: [q]}
+YAML
+/bin/sh -c 'ulimit -f 20000 && exec "$0" run xfsz.yaml' "$aic" >xfsz.out 2>xfsz.err
+is "$? $("$aic" logs c/0)" "0 100" "under ulimit -f the job runs, every item arrives (no SIGXFSZ)"
+like "$(cat xfsz.err)" "no shared-memory arena on this node \([0-9]+ bytes: File too large, over this process's file-size limit \(ulimit -f\)\)" \
+	"saying why there is no arena"
 done_testing
