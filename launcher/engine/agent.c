@@ -539,15 +539,17 @@ static void on_close(struct aic_conn *c)
 static json_t *free_ports(uv_loop_t *loop, const char *addr)
 {
 	json_t *ports = json_array();
-	int i;
+	int fds[GANG_PORTS], n = 0, i;
 
 	(void)loop;
-	for (i = 0; i < 4; i++) {
+	/* The kernel's choice of a free port (bind to 0); all held at once, so all differ. */
+	for (i = 0; i < GANG_PORTS; i++) {
 		struct sockaddr_in sa;
 		socklen_t len = sizeof(sa);
 		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			break;
+		fds[n++] = fd;
 		memset(&sa, 0, sizeof(sa));
 		sa.sin_family = AF_INET;
 		if (uv_ip4_addr(addr, 0, &sa) != 0)
@@ -555,8 +557,9 @@ static json_t *free_ports(uv_loop_t *loop, const char *addr)
 		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
 		    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
 			json_array_append_new(ports, json_integer(ntohs(sa.sin_port)));
-		close(fd);
 	}
+	while (n > 0)
+		close(fds[--n]);
 	return ports;
 }
 

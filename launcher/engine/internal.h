@@ -93,6 +93,12 @@ struct hstage {
 	uv_timer_t timer;
 };
 
+/*
+ * Rendezvous ports (MASTER_PORT) an agent finds free at HELLO: one per gang
+ * whose rank 0 it hosts, so at most this many such gangs per node.
+ */
+#define GANG_PORTS 64
+
 /* A node's agent, once registered: where it is and what it has. */
 struct hagent {
 	struct aic_conn *conn;
@@ -105,7 +111,7 @@ struct hagent {
 	int gpus[AIC_PLACE_MAX_GPUS];
 	size_t n_gpus;
 	struct aic_cpuset cpus;
-	int ports[8];
+	int ports[GANG_PORTS];
 	size_t n_ports, next_port;
 };
 

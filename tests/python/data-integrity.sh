@@ -6,13 +6,14 @@
 # put time. A producer that exits right after its last pipelined puts
 # loses none of them. Stale items in a full channel make room for the
 # producer waiting on it. Under a file-size limit the engine does not
-# die of SIGXFSZ: it says why it has no arena and the job runs.
+# die of SIGXFSZ: it says why it has no arena and the job runs. Gangs
+# whose rank 0 share a node get distinct rendezvous ports.
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 [ -e "$AIC_LIBRARY" ] || bail "no $AIC_LIBRARY"
 enter_work_dir data-integrity
-plan 13
+plan 14
 
 # skip N REASON: N tests skipped.
 skip() {
@@ -242,4 +243,16 @@ YAML
 is "$? $("$aic" logs c/0)" "0 100" "under ulimit -f the job runs, every item arrives (no SIGXFSZ)"
 like "$(cat xfsz.err)" "no shared-memory arena on this node \([0-9]+ bytes: File too large, over this process's file-size limit \(ulimit -f\)\)" \
 	"saying why there is no arena"
+
+# Six gangs of two ranks on one node: six rendezvous ports, all different
+# (each found free by the kernel; none a fixed fallback).
+{
+	echo "stages:"
+	for g in 1 2 3 4 5 6; do
+		echo "  g$g: {command: [sh, -c, 'echo \$MASTER_PORT'], ranks: 2, cpus: 0}"
+	done
+} >gangs.yaml
+"$aic" run gangs.yaml >gangs.out 2>gangs.err
+ports=$(for g in 1 2 3 4 5 6; do "$aic" logs g$g/0; done | sort -u | grep -c '^[0-9][0-9]*$')
+is "$ports" 6 "six gangs on one node: six distinct rendezvous ports"
 done_testing
