@@ -90,10 +90,11 @@ void chan_pump(struct chan *ch)
 	do {
 		admitted = 0;
 		drop_stale(ch);
-		for (; ch->puts && ch->own.n + ch->n_own_inflight < ch->capacity; admitted++) {
+		for (; ch->puts && chan_room(ch, ch->puts->item->len); admitted++) {
 			struct wait *w = ch->puts;
 			struct item *it = w->item;
 			w->item = NULL;
+			own_enter(ch, it);
 			queue_push(&ch->own, it, false);
 			if (w->c) /* NULL: its producer has gone (chan_forget) */
 				put_ok(w->c, it->id);
@@ -404,7 +405,8 @@ void chan_on_put(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint
 		ch->arena_items++;
 	else
 		memcpy(it->data, p + 16, n);
-	if (ch->own.n + ch->n_own_inflight < ch->capacity && !ch->puts) {
+	if (chan_room(ch, it->len) && !ch->puts) {
+		own_enter(ch, it);
 		queue_push(&ch->own, it, false);
 		put_ok(c, it->id);
 		chan_pump(ch);
@@ -467,10 +469,12 @@ void chan_on_ack(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint
 			if (it->holder != c || it->id != id || it->producer != producer)
 				continue;
 			*pp = it->next;
-			if (producer == cs->rank)
+			if (producer == cs->rank) {
 				ch->n_own_inflight--;
-			else
+				own_leave(ch, it);
+			} else {
 				peer_forward_ack(cs, ch->id, producer, id);
+			}
 			item_free(cs, it);
 			break;
 		}
@@ -488,6 +492,7 @@ int chan_init(struct chan *ch, struct chan_set *cs, uint32_t id, const struct dp
 	ch->id = id;
 	snprintf(ch->name, sizeof(ch->name), "%s", cfg->name);
 	ch->capacity = cfg->capacity ? cfg->capacity : 1;
+	ch->capacity_bytes = cfg->capacity_bytes;
 	ch->closed = cfg->closed;
 	ch->compress = cfg->compress;
 	ch->stale_stream = cfg->has_stale ? (int)cfg->stale.stream : -1;

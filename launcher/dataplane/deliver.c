@@ -63,6 +63,8 @@ uint32_t drop_stale(struct chan *ch)
 			qs[q]->n--;
 			if (it->producer != ch->cs->rank)
 				peer_forward_ack(ch->cs, ch->id, it->producer, it->id);
+			else
+				own_leave(ch, it);
 			item_free(ch->cs, it);
 			ch->stale_dropped++;
 		}

@@ -103,7 +103,9 @@ struct chan {
 	struct chan_set *cs;
 	uint32_t id;
 	char name[64];
-	uint32_t capacity;
+	uint32_t capacity;	 /* own items queued or in flight, at most */
+	uint64_t capacity_bytes; /* and their bytes (one item always fits) */
+	uint64_t own_bytes;	 /* the bytes of those items now */
 	bool compress;		    /* zstd between agents */
 	bool readers;		    /* local workers have asked for items: prefetch for them */
 	uint64_t zstd_in, zstd_out; /* bytes before and after, sent from here */
@@ -276,6 +278,28 @@ void wait_end_all(struct wait **list, const struct aic_conn *c);
 static inline struct chan *chan_find(struct chan_set *cs, uint32_t id)
 {
 	return cs && id < cs->n ? &cs->chans[id] : NULL;
+}
+
+/*
+ * Whether an own item of len bytes may come in: the channel's capacity
+ * counts items and bytes (own ones, queued or in flight), and one item
+ * always fits in an empty channel, however large.
+ */
+static inline bool chan_room(const struct chan *ch, uint64_t len)
+{
+	return ch->own.n + ch->n_own_inflight < ch->capacity &&
+	       (ch->own_bytes == 0 || ch->own_bytes + len <= ch->capacity_bytes);
+}
+
+/* An own item comes into the channel's capacity, or leaves it (acked, dropped). */
+static inline void own_enter(struct chan *ch, const struct item *it)
+{
+	ch->own_bytes += it->len;
+}
+
+static inline void own_leave(struct chan *ch, const struct item *it)
+{
+	ch->own_bytes -= it->len < ch->own_bytes ? it->len : ch->own_bytes;
 }
 
 /* A channel of CONFIG (cs->rank: this agent) into ch; 0 or -ENOMEM. */

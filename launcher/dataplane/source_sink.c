@@ -44,7 +44,7 @@ int source_open(struct chan *ch)
 
 void source_refill(struct chan *ch)
 {
-	while (ch->src && ch->own.n + ch->n_own_inflight < ch->capacity) {
+	while (ch->src && chan_room(ch, 0)) {
 		ssize_t n = getline(&ch->line, &ch->line_cap, ch->src);
 		struct item *it;
 		if (n < 0) {
@@ -75,6 +75,7 @@ void source_refill(struct chan *ch)
 		it->version = 0;
 		it->len = (uint32_t)n;
 		memcpy(it->data, ch->line, (size_t)n);
+		own_enter(ch, it);
 		queue_push(&ch->own, it, false);
 	}
 }
@@ -106,10 +107,12 @@ int sink_open(struct chan *ch)
 /* An item leaves the channel for good: its slot is free, its producer's agent is told. */
 static void sink_acked(struct chan *ch, struct item *it)
 {
-	if (it->producer == ch->cs->rank)
+	if (it->producer == ch->cs->rank) {
 		ch->n_own_inflight--;
-	else
+		own_leave(ch, it);
+	} else {
 		peer_forward_ack(ch->cs, ch->id, it->producer, it->id);
+	}
 	item_free(ch->cs, it);
 }
 

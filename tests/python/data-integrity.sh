@@ -7,13 +7,14 @@
 # loses none of them. Stale items in a full channel make room for the
 # producer waiting on it. Under a file-size limit the engine does not
 # die of SIGXFSZ: it says why it has no arena and the job runs. Gangs
-# whose rank 0 share a node get distinct rendezvous ports.
+# whose rank 0 share a node get distinct rendezvous ports. A channel's
+# capacity_bytes stops a producer as its capacity in items does.
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 [ -e "$AIC_LIBRARY" ] || bail "no $AIC_LIBRARY"
 enter_work_dir data-integrity
-plan 14
+plan 16
 
 # skip N REASON: N tests skipped.
 skip() {
@@ -255,4 +256,48 @@ like "$(cat xfsz.err)" "no shared-memory arena on this node \([0-9]+ bytes: File
 "$aic" run gangs.yaml >gangs.out 2>gangs.err
 ports=$(for g in 1 2 3 4 5 6; do "$aic" logs g$g/0; done | sort -u | grep -c '^[0-9][0-9]*$')
 is "$ports" 6 "six gangs on one node: six distinct rendezvous ports"
+
+# capacity_bytes 1M: three items of 300 kB fit, the fourth waits for a
+# consumer's ack (its put times out while none reads), then goes through.
+cat >cbprod.py <<'PY'
+import aic, os
+w = aic.connect()
+for i in range(3):
+    w.put("q", bytes([i]) * 300000, timeout=30)
+try:
+    w.put("q", b"\x03" * 300000, timeout=0.3)
+    print("not blocked")
+except TimeoutError:
+    print("blocked")
+open(os.environ["GO"], "w").close()
+w.put("q", b"\x03" * 300000, timeout=60)
+print("unblocked")
+PY
+cat >cbcons.py <<'PY'
+import aic, os, time
+while not os.path.exists(os.environ["GO"]):
+    time.sleep(0.02)
+w = aic.connect()
+got = []
+while True:
+    try:
+        items = w.get("q", max_items=1, timeout=60)
+    except aic.Closed:
+        break
+    got += ["%d:%d" % (it.data[0], len(it.data)) for it in items]
+    w.ack(items)
+print(" ".join(got))
+PY
+cat >cb.yaml <<YAML
+stages:
+  p: {command: [python3, $dir/cbprod.py], cpus: 0, outputs: [q], env: {GO: $dir/go}}
+  c: {command: [python3, $dir/cbcons.py], cpus: 0, inputs: [q], env: {GO: $dir/go}}
+channels:
+  q: {capacity: 1000, capacity_bytes: 1M}
+YAML
+rm -f go
+"$aic" run cb.yaml >cb.out 2>cb.err
+is "$? $("$aic" logs p/0 | tr '\n' ' ')" "0 blocked unblocked " \
+	"capacity_bytes 1M: the 4th item of 300 kB waits for room"
+is "$("$aic" logs c/0)" "0:300000 1:300000 2:300000 3:300000" "and every item arrives, in order"
 done_testing
