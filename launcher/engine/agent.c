@@ -54,6 +54,13 @@ struct aproc {
 	unsigned conns;
 	bool exit_pending;
 	int exit_code;
+	/*
+	 * A worker killed by a SIGTERM (or SIGINT) that this agent did not send
+	 * (`signalled`) is held (`held`): SLURM signals a whole step at once on
+	 * a time limit or a cancel, and if this agent is terminated too before
+	 * EXTERNAL_TERM_MS, the worker was `cancelled`, not failed.
+	 */
+	bool signalled, held, cancelled;
 };
 
 struct agent {
@@ -67,6 +74,7 @@ struct agent {
 	size_t n_procs;
 	uv_timer_t grace;
 	bool shutting_down, done, lost_head;
+	bool terminated; /* the engine itself got SIGTERM or SIGINT */
 	int exit_code;
 	int running;
 	/* Metric points from workers, on their way to the head in batches. */
@@ -86,6 +94,8 @@ struct worker_id {
  * close with the process unless something it started still holds them.
  */
 #define EXIT_DRAIN_MS 5000
+/* How long a worker's death by a signal from outside waits for the agent's own (see struct aproc). */
+#define EXTERNAL_TERM_MS 5000
 
 #define METRICS_BATCH 64     /* points per METRICS message, at most */
 #define METRICS_FLUSH_MS 100 /* how long a point may wait for more */
@@ -166,8 +176,10 @@ static void signal_all(struct agent *a, int sig)
 	size_t i;
 
 	for (i = 0; i < a->n_procs; i++)
-		if (a->procs[i] && a->procs[i]->running)
+		if (a->procs[i] && a->procs[i]->running) {
+			a->procs[i]->signalled = true;
 			kill(-a->procs[i]->child.pid, sig);
+		}
 }
 
 static void grace_expired(uv_timer_t *t)
@@ -191,9 +203,24 @@ static void shutdown_agent(struct agent *a, int code)
 	finish_if_idle(a);
 }
 
+static void report_exit(struct aproc *p);
+
 void agent_terminate(struct agent *a, int sig)
 {
+	size_t i;
+
 	aic_log_info("signal %d: stopping every worker", sig);
+	a->terminated = true;
+	/* Workers that the same signal reached first were cancelled with the job. */
+	for (i = 0; i < a->n_procs; i++) {
+		struct aproc *p = a->procs[i];
+		if (!p || !p->held)
+			continue;
+		p->held = false;
+		p->cancelled = true;
+		if (p->exit_pending && p->conns == 0)
+			report_exit(p);
+	}
 	shutdown_agent(a, 128 + sig);
 }
 
@@ -223,11 +250,13 @@ static void report_exit(struct aproc *p)
 	struct agent *a = p->a;
 
 	p->exit_pending = false;
+	p->held = false;
 	uv_timer_stop(&p->kill_timer);
 	a->running--;
 	aic_log_debug("stage '%s' %d exited: %d", p->stage, p->index, p->exit_code);
 	report(a, AIC_MSG_EXITED,
-	       json_pack("{s:I,s:i}", "id", (json_int_t)p->id, "status", p->exit_code));
+	       json_pack("{s:I,s:i,s:b}", "id", (json_int_t)p->id, "status", p->exit_code,
+			 "cancelled", p->cancelled));
 	finish_if_idle(a);
 }
 
@@ -235,8 +264,9 @@ static void exit_overdue(uv_timer_t *t)
 {
 	struct aproc *p = t->data;
 
-	aic_log_warn("stage '%s' %d exited, but its connection is still open after %d ms",
-		     p->stage, p->index, EXIT_DRAIN_MS);
+	if (p->conns)
+		aic_log_warn("stage '%s' %d exited, but its connection is still open after %d ms",
+			     p->stage, p->index, EXIT_DRAIN_MS);
 	report_exit(p);
 }
 
@@ -259,10 +289,19 @@ static void exited(uv_poll_t *poll, int status, int events)
 	kill(-pgid, SIGKILL);
 	p->exit_code = WIFEXITED(ws) ? WEXITSTATUS(ws) : WIFSIGNALED(ws) ? -WTERMSIG(ws) : -1;
 	p->running = false;
-	if (p->conns > 0) {
-		/* worker_closed reports it, once the last frames are read (a->running until then). */
-		p->exit_pending = true;
-		uv_timer_start(&p->kill_timer, exit_overdue, EXIT_DRAIN_MS, 0);
+	p->exit_pending = true;
+	if ((p->exit_code == -SIGTERM || p->exit_code == -SIGINT) && !p->signalled) {
+		p->cancelled = p->a->terminated;
+		p->held = !p->cancelled;
+	}
+	if (p->conns > 0 || p->held) {
+		/*
+		 * worker_closed reports it once the last frames are read, or
+		 * agent_terminate once the signal proves to be the job's end
+		 * (a->running counts it until then).
+		 */
+		uv_timer_start(&p->kill_timer, exit_overdue, p->held ? EXTERNAL_TERM_MS : EXIT_DRAIN_MS,
+			       0);
 		return;
 	}
 	report_exit(p);
@@ -429,6 +468,7 @@ out_report:
 		report(a, AIC_MSG_EXITED, json_pack("{s:I,s:i}", "id", (json_int_t)id, "status", 127));
 	} else {
 		p->running = true;
+		p->signalled = p->held = p->cancelled = false;
 		a->running++;
 		p->run = calloc(1, sizeof(*p->run));
 		if (!p->run || uv_poll_init(a->loop, &p->run->poll, p->child.pidfd) != 0) {
@@ -462,6 +502,7 @@ static void on_kill(struct agent *a, json_t *m)
 
 	if (!p || !p->running)
 		return;
+	p->signalled = true;
 	kill(-p->child.pid, sig);
 	if (sig != SIGKILL)
 		uv_timer_start(&p->kill_timer, kill_timer_cb, (uint64_t)a->cfg.grace_ms, 0);
@@ -640,7 +681,7 @@ static void worker_closed(struct aic_conn *c)
 
 	/* Its waiting puts stay in their channels (chan_forget) before EXITED goes. */
 	chan_set_forget(a->chans, c);
-	if (p && p->conns > 0 && --p->conns == 0 && p->exit_pending)
+	if (p && p->conns > 0 && --p->conns == 0 && p->exit_pending && !p->held)
 		report_exit(p);
 	free(c->data); /* its worker_id */
 	c->data = NULL;

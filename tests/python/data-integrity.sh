@@ -8,13 +8,15 @@
 # producer waiting on it. Under a file-size limit the engine does not
 # die of SIGXFSZ: it says why it has no arena and the job runs. Gangs
 # whose rank 0 share a node get distinct rendezvous ports. A channel's
-# capacity_bytes stops a producer as its capacity in items does.
+# capacity_bytes stops a producer as its capacity in items does. A worker
+# that SLURM's SIGTERM (a cancel, a time limit) reaches before the engine
+# is cancelled with the job, not a failure.
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 [ -e "$AIC_LIBRARY" ] || bail "no $AIC_LIBRARY"
 enter_work_dir data-integrity
-plan 16
+plan 18
 
 # skip N REASON: N tests skipped.
 skip() {
@@ -300,4 +302,28 @@ rm -f go
 is "$? $("$aic" logs p/0 | tr '\n' ' ')" "0 blocked unblocked " \
 	"capacity_bytes 1M: the 4th item of 300 kB waits for room"
 is "$("$aic" logs c/0)" "0:300000 1:300000 2:300000 3:300000" "and every item arrives, in order"
+
+# As SLURM does on a time limit, SIGTERM to the worker and then to the
+# engine; the worker's death is seen first (the test waits for it to be
+# gone before signalling the engine). With no restarts allowed, counting
+# it as a failure would fail the job instead of cancelling it.
+cat >term.yaml <<YAML
+stages:
+  s: {command: [python3, -c, 'import time; print("up", flush=True); time.sleep(600)'], cpus: 0,
+      restart: {max: 0}}
+YAML
+"$aic" run term.yaml >term.out 2>term.err &
+engine=$!
+for _ in $(seq 600); do
+	[ "$("$aic" logs s/0 2>/dev/null)" = up ] && break
+	sleep 0.05
+done
+wpid=$(aic_pid s 0)
+kill -TERM "$wpid"
+while kill -0 "$wpid" 2>/dev/null; do sleep 0.05; done
+kill -TERM "$engine"
+wait "$engine"
+state=$(python3 -c "import json; s = json.load(open('.aic/latest/status.json')); print(s['state'], s['procs'][0]['restarts'])")
+is "$state" "cancelled 0" "a worker stopped by SIGTERM just before the engine: the job is cancelled"
+like "$(cat term.err)" "job cancelled: cancelled \(SIGTERM\)" "and says so"
 done_testing
