@@ -336,75 +336,6 @@ static struct aproc *proc_slot(struct agent *a, long id)
 	return a->procs[id];
 }
 
-/*
- * CUDA_VISIBLE_DEVICES and CUDA_DEVICE_ORDER for a worker on GPUs given as
- * topology indices (lib/procenv.h: entries of this node's own
- * CUDA_VISIBLE_DEVICES, which device cgroups renumber), set in env over
- * what the head sent.
- */
-static void cuda_devices(struct agent *a, const json_t *gpus, json_t *env)
-{
-	struct aic_proc proc;
-	struct aic_procenv_in pe = {.topo = a->cfg.topo,
-				    .proc = &proc,
-				    .node_gpus = a->cfg.gpus,
-				    .n_node_gpus = a->cfg.n_gpus,
-				    .visible = a->cfg.cvd,
-				    .what = AIC_PROCENV_CUDA_VISIBLE};
-	char **vars = NULL, **e;
-	size_t i;
-	json_t *v;
-
-	memset(&proc, 0, sizeof(proc));
-	proc.numa = proc.nic = -1;
-	json_array_foreach(gpus, i, v)
-		if (proc.n_gpus < AIC_PLACE_MAX_GPUS)
-			proc.gpus[proc.n_gpus++] = (int)json_integer_value(v);
-	if (aic_procenv(&pe, &vars) != 0)
-		return;
-	for (e = vars; *e; e++) {
-		char *eq = strchr(*e, '=');
-		*eq = '\0';
-		json_object_set_new(env, *e, json_string(eq + 1));
-	}
-	aic_strv_free(vars);
-}
-
-/* The worker's environment: ours, with the head's variables on top. */
-static char **worker_env(const json_t *over)
-{
-	size_t n = 0, k = 0, i;
-	const char *key;
-	json_t *v;
-	char **env;
-
-	for (i = 0; environ[i]; i++)
-		n++;
-	env = calloc(n + json_object_size(over) + 1, sizeof(*env));
-	if (!env)
-		return NULL;
-	for (i = 0; environ[i]; i++) {
-		size_t kl = strcspn(environ[i], "=");
-		char name[256];
-		if (kl >= sizeof(name))
-			continue;
-		memcpy(name, environ[i], kl);
-		name[kl] = '\0';
-		if (json_object_get(over, name))
-			continue;
-		env[k++] = strdup(environ[i]);
-	}
-	json_object_foreach((json_t *)over, key, v) {
-		size_t l = strlen(key) + strlen(json_string_value(v) ?: "") + 2;
-		char *e = malloc(l);
-		if (e)
-			snprintf(e, l, "%s=%s", key, json_string_value(v) ?: "");
-		env[k++] = e;
-	}
-	return env;
-}
-
-
 static void on_spawn(struct agent *a, json_t *m)
 {
 	long id = (long)json_integer_value(json_object_get(m, "id"));
@@ -422,7 +353,7 @@ static void on_spawn(struct agent *a, json_t *m)
 	}
 	snprintf(p->stage, sizeof(p->stage), "%s", json_string_value(json_object_get(m, "stage")) ?: "?");
 	p->index = (int)json_integer_value(json_object_get(m, "index"));
-	cuda_devices(a, json_object_get(m, "gpus"), env);
+	agent__cuda_devices(&a->cfg, json_object_get(m, "gpus"), env);
 	if (a->listening) {
 		char ep[96];
 		snprintf(ep, sizeof(ep), "%s:%d", a->cfg.addr, a->srv.port);
@@ -435,7 +366,7 @@ static void on_spawn(struct agent *a, json_t *m)
 			json_object_set_new(env, "AIC_ARENA", json_string(arena));
 	}
 	argv = calloc(json_array_size(argvj) + 1, sizeof(*argv));
-	envp = worker_env(env);
+	envp = agent__worker_env(env);
 	if (!argv || !envp) {
 		rc = -ENOMEM;
 		goto out_report;
@@ -576,34 +507,6 @@ static void on_close(struct aic_conn *c)
 	}
 }
 
-/* Free TCP ports on this node for gang rendezvous (MASTER_PORT). */
-static json_t *free_ports(uv_loop_t *loop, const char *addr)
-{
-	json_t *ports = json_array();
-	int fds[GANG_PORTS], n = 0, i;
-
-	(void)loop;
-	/* The kernel's choice of a free port (bind to 0); all held at once, so all differ. */
-	for (i = 0; i < GANG_PORTS; i++) {
-		struct sockaddr_in sa;
-		socklen_t len = sizeof(sa);
-		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			break;
-		fds[n++] = fd;
-		memset(&sa, 0, sizeof(sa));
-		sa.sin_family = AF_INET;
-		if (uv_ip4_addr(addr, 0, &sa) != 0)
-			uv_ip4_addr("0.0.0.0", 0, &sa);
-		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-		    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-			json_array_append_new(ports, json_integer(ntohs(sa.sin_port)));
-	}
-	while (n > 0)
-		close(fds[--n]);
-	return ports;
-}
-
 /* Which run of this agent a worker's connection is (the running one of its stage and index). */
 static void proc_connected(struct agent *a, struct worker_id *who)
 {
@@ -724,7 +627,7 @@ struct agent *agent_start(uv_loop_t *loop, const struct agent_config *cfg)
 			  cfg->rank, "node", cfg->node, "addr", cfg->addr, "port",
 			  a->listening ? a->srv.port : 0, "topo", aic_topo_to_json(cfg->topo), "gpus",
 			  cfg->gpus ? gpus : json_null(), "cpus", cpus, "ports",
-			  free_ports(loop, cfg->addr));
+			  agent__free_ports(cfg->addr));
 	if (!cfg->gpus)
 		json_decref(gpus);
 	a->head = aic_conn_connect(loop, cfg->head_host, cfg->head_port, cfg->token, hello, on_frame,
