@@ -87,6 +87,12 @@ struct aic_item {
  * the connection's error.
  */
 int aic_worker_connect(struct aic_worker **out);
+/*
+ * Waits for the worker's pipelined puts to be accepted, then closes. A
+ * process that exits (exit(), a return from main) without closing still
+ * gets every put it made to its agent: libaic flushes open workers at
+ * exit. Only _exit() or a signal can lose the last ones.
+ */
 void aic_worker_close(struct aic_worker *w);
 
 /* Identity: the stage's name; replica number or rank (AIC_INDEX). */
