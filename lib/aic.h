@@ -89,6 +89,12 @@ struct aic_item {
  * the handshake (a flood of strangers) is tried again a few times.
  */
 int aic_worker_connect(struct aic_worker **out);
+/*
+ * Waits for the worker's pipelined puts to be accepted, then closes. A
+ * process that exits (exit(), a return from main) without closing still
+ * gets every put it made to its agent: libaic flushes open workers at
+ * exit. Only _exit() or a signal can lose the last ones.
+ */
 void aic_worker_close(struct aic_worker *w);
 
 /* Identity: the stage's name; replica number or rank (AIC_INDEX). */
@@ -103,6 +109,9 @@ int aic_worker_index(const struct aic_worker *w);
  * by a later aic_put, and aic_worker_close() waits for all of them. With
  * timeout_ms >= 0 or an id pointer the call waits for this item's
  * acceptance: -ETIMEDOUT when the channel stayed full, else *id is its id.
+ * An item is at most 64 MiB - 64 bytes (-EMSGSIZE: refused at once), so
+ * that any frame can carry it alone; aic_put_buffer and aic_put_commit
+ * refuse larger ones the same way.
  */
 int aic_put(struct aic_worker *w, const char *chan, const void *data, size_t len, uint64_t version,
 	    int timeout_ms, uint64_t *id);
@@ -140,7 +149,8 @@ void aic_put_discard(struct aic_worker *w, void *buf);
  * came, AIC_ECLOSED when the channel is closed and drained: every producer
  * has finished and nothing is left but items this worker holds un-acked
  * (ack them before exiting: a worker that exits holding items gives them
- * back to the channel).
+ * back to the channel). Large items that are not read in place come fewer
+ * at a time than max: the answer stays under 64 MiB.
  */
 int aic_get(struct aic_worker *w, const char *chan, struct aic_item *items, size_t max, size_t *n,
 	    int timeout_ms);

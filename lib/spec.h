@@ -58,6 +58,7 @@ struct aic_channel {
 	char *source;	/* JSONL file that feeds the channel, or NULL */
 	char *sink;	/* JSONL file the channel drains into, or NULL */
 	int capacity;	/* items buffered before writers wait */
+	uint64_t capacity_mb; /* and their bytes, in MiB (one item always fits) */
 	int epochs;	/* passes over the source */
 	bool compress;	/* zstd between nodes */
 	bool declared;	/* written under channels:, not only named by a stage */
@@ -86,6 +87,7 @@ struct aic_spec {
 
 /* Defaults for fields a spec leaves out. */
 #define AIC_SPEC_DEFAULT_CAPACITY 1024
+#define AIC_SPEC_DEFAULT_CAPACITY_MB 1024 /* 1 GiB */
 #define AIC_SPEC_DEFAULT_RESTART_MAX 3
 #define AIC_SPEC_DEFAULT_BACKOFF_MS 200
 #define AIC_SPEC_DEFAULT_STALENESS 1

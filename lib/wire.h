@@ -95,6 +95,15 @@ enum aic_msg {
 /* Bytes before each item's payload in ITEMS: producer, id, version, length. */
 #define AIC_ITEM_HEADER 24
 /*
+ * The largest item, in bytes, everywhere: one item alone fits in every frame
+ * that may carry it whole (PUT: 16 bytes before it; ITEMS to a worker: 8
+ * and its header; PEER_ITEMS: 12, its header and, compressed, 4 more), so
+ * a put over it is refused at once (-EMSGSIZE) by the worker library and
+ * by the agent, and an agent cuts a delivery by bytes so that its frame
+ * stays within AIC_WIRE_MAX_PAYLOAD: never a frame nobody can read.
+ */
+#define AIC_ITEM_MAX_BYTES (AIC_WIRE_MAX_PAYLOAD - 64u)
+/*
  * In an agent's ITEMS to a worker, a length with this bit set means the
  * payload (length without the bit) is in the node's arena: the item's bytes
  * on the wire are then only its u64 arena offset.

@@ -77,18 +77,30 @@ bool chan_wants_pull(const struct chan *ch)
 
 void chan_pump(struct chan *ch)
 {
+	uint32_t admitted;
 	bool eof;
 
 	source_refill(ch);
 	sink_drain(ch);
-	while (ch->puts && ch->own.n + ch->n_own_inflight < ch->capacity) {
-		struct wait *w = ch->puts;
-		struct item *it = w->item;
-		w->item = NULL;
-		queue_push(&ch->own, it, false);
-		put_ok(w->c, it->id);
-		wait_end(&ch->puts, w);
-	}
+	/*
+	 * Stale items go before producers are let in: the room they leave is
+	 * theirs (else a channel full of stale items and a producer waiting
+	 * for room wait on each other), and what comes in may be stale too.
+	 */
+	do {
+		admitted = 0;
+		drop_stale(ch);
+		for (; ch->puts && chan_room(ch, ch->puts->item->len); admitted++) {
+			struct wait *w = ch->puts;
+			struct item *it = w->item;
+			w->item = NULL;
+			own_enter(ch, it);
+			queue_push(&ch->own, it, false);
+			if (w->c) /* NULL: its producer has gone (chan_forget) */
+				put_ok(w->c, it->id);
+			wait_end(&ch->puts, w);
+		}
+	} while (admitted && ch->puts);
 	while (ch->gets && deliver(ch, ch->gets->c, ch->gets->max, false))
 		wait_end(&ch->gets, ch->gets);
 	while (ch->pulls && deliver(ch, ch->pulls->c, ch->pulls->max, true))
@@ -99,7 +111,7 @@ void chan_pump(struct chan *ch)
 	 * has them, and nothing else can come to it unless it goes away (a
 	 * consumer that gathers a batch before acking still sees the end).
 	 */
-	if (ch->closed && ch->own.n == 0) {
+	if (ch->closed && ch->own.n == 0 && !ch->puts) {
 		struct wait *w, *next;
 		for (w = ch->pulls; w; w = next) {
 			next = w->next;
@@ -109,7 +121,7 @@ void chan_pump(struct chan *ch)
 			wait_end(&ch->pulls, w);
 		}
 	}
-	eof = ch->closed && !ch->own.n && !ch->pulled.n && remote_drained(ch);
+	eof = ch->closed && !ch->own.n && !ch->puts && !ch->pulled.n && remote_drained(ch);
 	if (eof) {
 		struct wait *w, *next;
 		for (w = ch->gets; w; w = next) {
@@ -120,7 +132,7 @@ void chan_pump(struct chan *ch)
 			wait_end(&ch->gets, w);
 		}
 	}
-	eof = eof && !ch->inflight;
+	eof = eof && !ch->inflight && !ch->sinking.n;
 	if (eof && ch->snk)
 		sink_finish(ch, 0);
 	if (chan_wants_pull(ch))
@@ -346,6 +358,7 @@ static void wait_expired(uv_timer_t *t)
 		aic_conn_send_error(w->c, AIC_MSG_ERROR, -ETIMEDOUT, NULL);
 		wait_end(&ch->gets, w);
 	}
+	chan_pump(ch); /* the waits behind it may go on, and peers are asked for less */
 }
 
 /*
@@ -372,9 +385,9 @@ void chan_on_put(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint
 			return;
 		}
 	}
-	if (!ch) {
+	if (!ch || n > AIC_ITEM_MAX_BYTES) {
 		aic_ring_free(&cs->arena, off);
-		put_error(c, -ENOENT);
+		put_error(c, ch ? -EMSGSIZE : -ENOENT);
 		return;
 	}
 	it = item_new(shm ? 0 : n);
@@ -392,7 +405,8 @@ void chan_on_put(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint
 		ch->arena_items++;
 	else
 		memcpy(it->data, p + 16, n);
-	if (ch->own.n + ch->n_own_inflight < ch->capacity && !ch->puts) {
+	if (chan_room(ch, it->len) && !ch->puts) {
+		own_enter(ch, it);
 		queue_push(&ch->own, it, false);
 		put_ok(c, it->id);
 		chan_pump(ch);
@@ -407,6 +421,7 @@ void chan_on_put(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint
 	}
 	w->item = it;
 	wait_start(&ch->puts, w, aic_get_u32(p + 12), wait_expired);
+	chan_pump(ch); /* stale items may leave room for it */
 }
 
 void chan_on_get(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint32_t len,
@@ -454,10 +469,12 @@ void chan_on_ack(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint
 			if (it->holder != c || it->id != id || it->producer != producer)
 				continue;
 			*pp = it->next;
-			if (producer == cs->rank)
+			if (producer == cs->rank) {
 				ch->n_own_inflight--;
-			else
+				own_leave(ch, it);
+			} else {
 				peer_forward_ack(cs, ch->id, producer, id);
+			}
 			item_free(cs, it);
 			break;
 		}
@@ -475,6 +492,7 @@ int chan_init(struct chan *ch, struct chan_set *cs, uint32_t id, const struct dp
 	ch->id = id;
 	snprintf(ch->name, sizeof(ch->name), "%s", cfg->name);
 	ch->capacity = cfg->capacity ? cfg->capacity : 1;
+	ch->capacity_bytes = cfg->capacity_bytes;
 	ch->closed = cfg->closed;
 	ch->compress = cfg->compress;
 	ch->stale_stream = cfg->has_stale ? (int)cfg->stale.stream : -1;
@@ -515,6 +533,7 @@ void chan_release(struct chan *ch)
 	free_queue(ch->cs, &ch->pulled);
 	if (ch->src)
 		fclose(ch->src);
+	sink_release(ch);
 	if (ch->snk)
 		fclose(ch->snk);
 	free(ch->source);
@@ -531,6 +550,7 @@ void chan_forget(struct chan *ch, struct aic_conn *c)
 	struct chan_set *cs = ch->cs;
 	struct item **pp = &ch->inflight, *it;
 	struct queue back = {0};
+	struct wait *w;
 
 	/* Its un-acked items go back to the head of their queue, in order. */
 	while ((it = *pp)) {
@@ -550,7 +570,17 @@ void chan_forget(struct chan *ch, struct aic_conn *c)
 			     ch->name, back.n, back.n == 1 ? "" : "s");
 	while ((it = queue_pop(&back)))
 		queue_push(it->producer == cs->rank ? &ch->own : &ch->pulled, it, true);
-	wait_end_all(&ch->puts, c);
+	/*
+	 * Its puts still waiting for room are whole items it was told are on
+	 * their way (pipelined puts): they stay, in order, and take their slot
+	 * when it frees; only the answer has nobody to go to. A producer that
+	 * exits right after its last put loses nothing.
+	 */
+	for (w = ch->puts; w; w = w->next)
+		if (w->c == c) {
+			w->c = NULL;
+			uv_timer_stop(&w->timer);
+		}
 	wait_end_all(&ch->gets, c);
 	wait_end_all(&ch->pulls, c);
 	chan_pump(ch);

@@ -48,10 +48,16 @@ struct chan_set *chan_set_new(uv_loop_t *loop, const json_t *config, uint32_t ra
 	cs->loop = loop;
 	cs->rank = rank;
 	cs->token = token;
-	if (aic_arena_create(&cs->arena, ARENA_REGIONS, ARENA_REGION_BYTES,
-			     weights_arena_bytes(cfg.n_weights)) != 0)
-		aic_log_info(
-			"no shared-memory arena on this node: items and weights travel inline");
+	rc = aic_arena_create(&cs->arena, ARENA_REGIONS, ARENA_REGION_BYTES,
+			      weights_arena_bytes(cfg.n_weights));
+	if (rc)
+		aic_log_info("no shared-memory arena on this node (%zu bytes: %s%s): items and "
+			     "weights travel inline",
+			     (size_t)ARENA_REGIONS * ARENA_REGION_BYTES +
+				     weights_arena_bytes(cfg.n_weights),
+			     aic_strerror(rc),
+			     rc == -EFBIG ? ", over this process's file-size limit (ulimit -f)"
+					  : "");
 	peers_init(cs, &cfg);
 	cs->n = cfg.n_channels;
 	cs->chans = calloc(cs->n + 1, sizeof(*cs->chans));
@@ -243,8 +249,8 @@ static bool block_in_use(uint64_t off, void *arg)
 
 	for (i = 0; i < cs->n; i++) {
 		const struct chan *ch = &cs->chans[i];
-		const struct queue *qs[2] = {&ch->own, &ch->pulled};
-		for (q = 0; q < 2; q++)
+		const struct queue *qs[3] = {&ch->own, &ch->pulled, &ch->sinking};
+		for (q = 0; q < 3; q++)
 			for (it = qs[q]->head; it; it = it->next)
 				if (it->shm == off)
 					return true;

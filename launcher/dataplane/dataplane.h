@@ -55,8 +55,10 @@ void chan_set_on_source_done(struct chan_set *cs, void (*done)(void *arg, uint32
 /*
  * Sinks: a channel whose CONFIG entry names this agent as its "sink_agent"
  * appends every item it can take (its own and pulled ones) to its "sink"
- * file, one line each, and acks it. Once the channel is closed and drained,
- * `done` is called (err: -errno when the file could not be written).
+ * file, one line each, and acks it once it is synced to disk (fsync, in
+ * batches). Once the channel is closed and drained, `done` is called; a
+ * write or sync error calls it at once with -errno, the items not synced
+ * staying un-acked.
  */
 void chan_set_on_sink_done(struct chan_set *cs, void (*done)(void *arg, uint32_t chan, int err),
 			   void *arg);

@@ -15,6 +15,13 @@
 #include "internal.h"
 
 #define PEER_FRAME_BYTES (1u << 20)
+/*
+ * A worker's ITEMS frame: at most this many bytes of items (a get of many
+ * large items is answered with fewer), so the frame with its count and
+ * flags stays within AIC_WIRE_MAX_PAYLOAD; one item alone always fits
+ * (AIC_ITEM_MAX_BYTES).
+ */
+#define WORKER_FRAME_BYTES (AIC_WIRE_MAX_PAYLOAD - 8u)
 /* Payloads from this size on go to peers by reference (writev), not copied into the frame. */
 #define ZERO_COPY_MIN_BYTES 4096
 
@@ -32,19 +39,18 @@ void deliver_eof(struct chan *ch, struct aic_conn *c, bool peer)
 		aic_conn_send_raw(c, AIC_MSG_ITEMS, head + 4, 8, NULL, 0);
 }
 
-/* Drops queued items made with weights older than the newest version - k (they are acked). */
-static void drop_stale(struct chan *ch)
+uint32_t drop_stale(struct chan *ch)
 {
 	struct queue *qs[2] = {&ch->pulled, &ch->own};
-	uint64_t newest;
+	uint64_t newest, before = ch->stale_dropped;
 	bool have = false;
 	int q;
 
 	if (ch->stale_stream < 0)
-		return;
+		return 0;
 	newest = weights_version(ch->cs, ch->stale_stream, &have);
 	if (!have || newest <= ch->stale_k)
-		return;
+		return 0;
 	for (q = 0; q < 2; q++) {
 		struct item **pp = &qs[q]->head, *it, *last = NULL;
 		while ((it = *pp)) {
@@ -57,11 +63,14 @@ static void drop_stale(struct chan *ch)
 			qs[q]->n--;
 			if (it->producer != ch->cs->rank)
 				peer_forward_ack(ch->cs, ch->id, it->producer, it->id);
+			else
+				own_leave(ch, it);
 			item_free(ch->cs, it);
 			ch->stale_dropped++;
 		}
 		qs[q]->tail = last;
 	}
+	return (uint32_t)(ch->stale_dropped - before);
 }
 
 /*
@@ -180,6 +189,7 @@ static uint32_t deliver_frame(struct chan *ch, struct aic_conn *c, uint32_t max,
 	size_t bytes = 0;
 	uint32_t n = 0, k, flags = 0;
 	struct item *it;
+	bool full = false;
 	int q;
 	/* A worker that maps the arena reads arena items in place: only offsets travel. */
 	bool in_place = !peer && dp_region_of(ch->cs, c) != 0;
@@ -187,14 +197,20 @@ static uint32_t deliver_frame(struct chan *ch, struct aic_conn *c, uint32_t max,
 	*more = false;
 	if (!peer)
 		drop_stale(ch);
-	for (q = 0; q < 2; q++)
+	for (q = 0; q < 2 && !full; q++)
 		for (it = qs[q] ? qs[q]->head : NULL; it && n < max; it = it->next, n++) {
+			size_t size = AIC_ITEM_HEADER + (in_place && it->shm ? 8 : it->len);
 			if (peer && n > 0 && bytes + it->len > PEER_FRAME_BYTES) {
 				*more = true; /* the rest in the next frame of this answer */
 				flags = AIC_ITEMS_MORE;
+				full = true;
 				break;
 			}
-			bytes += AIC_ITEM_HEADER + (in_place && it->shm ? 8 : it->len);
+			if (!peer && n > 0 && bytes + size > WORKER_FRAME_BYTES) {
+				full = true; /* the rest for its next get */
+				break;
+			}
+			bytes += size;
 		}
 	if (n == 0)
 		return 0;

@@ -74,6 +74,7 @@ static const struct dp_key channel_keys[] = {
 	OPT_STRING(struct dp_channel, source),
 	WITH_U32(struct dp_channel, epochs, UINT32_MAX, "source"),
 	WITH_U32(struct dp_channel, feeder, UINT32_MAX, "source"),
+	U64(struct dp_channel, capacity_bytes, UINT64_MAX),
 	END,
 };
 

@@ -32,6 +32,7 @@ struct dp_stale {
 struct dp_channel {
 	const char *name;
 	uint32_t capacity;   /* items queued or in flight, per producing agent; 0 counts as 1 */
+	uint64_t capacity_bytes; /* and their bytes at most (one item always fits) */
 	bool closed;	     /* every producer has finished already */
 	bool compress;	     /* zstd between agents (where the link allows it) */
 	uint32_t *producers; /* agent ranks whose workers (or source) put items */

@@ -91,8 +91,8 @@ struct wait {
 	struct wait *next;
 	struct chan_set *cs;
 	void *on; /* the struct chan or struct wstream */
-	struct aic_conn *c;
-	struct item *item; /* PUT: the item waiting for a slot */
+	struct aic_conn *c; /* NULL: a PUT whose producer has gone (its item still waits) */
+	struct item *item;  /* PUT: the item waiting for a slot */
 	uint32_t max;	   /* GET/PULL: how many it wants */
 	uint64_t min;	   /* W_RECV: the oldest version that will do */
 	bool pull;
@@ -103,7 +103,9 @@ struct chan {
 	struct chan_set *cs;
 	uint32_t id;
 	char name[64];
-	uint32_t capacity;
+	uint32_t capacity;	 /* own items queued or in flight, at most */
+	uint64_t capacity_bytes; /* and their bytes (one item always fits) */
+	uint64_t own_bytes;	 /* the bytes of those items now */
 	bool compress;		    /* zstd between agents */
 	bool readers;		    /* local workers have asked for items: prefetch for them */
 	uint64_t zstd_in, zstd_out; /* bytes before and after, sent from here */
@@ -139,6 +141,16 @@ struct chan {
 	char *sink;
 	FILE *snk;
 	bool sink_finished;
+	/*
+	 * Items written to the sink but not yet synced to disk: they are acked
+	 * (and own ones free their slot) only once fsync says they are there.
+	 * A timer syncs them in a batch, after whatever else this turn of the
+	 * loop brings.
+	 */
+	struct queue sinking;
+	uv_timer_t *sink_timer;
+	int64_t sink_synced; /* the file's size when last synced, -1: unknown (not a file) */
+	bool sink_sized;     /* sink_synced was read once */
 };
 
 /*
@@ -269,6 +281,28 @@ static inline struct chan *chan_find(struct chan_set *cs, uint32_t id)
 	return cs && id < cs->n ? &cs->chans[id] : NULL;
 }
 
+/*
+ * Whether an own item of len bytes may come in: the channel's capacity
+ * counts items and bytes (own ones, queued or in flight), and one item
+ * always fits in an empty channel, however large.
+ */
+static inline bool chan_room(const struct chan *ch, uint64_t len)
+{
+	return ch->own.n + ch->n_own_inflight < ch->capacity &&
+	       (ch->own_bytes == 0 || ch->own_bytes + len <= ch->capacity_bytes);
+}
+
+/* An own item comes into the channel's capacity, or leaves it (acked, dropped). */
+static inline void own_enter(struct chan *ch, const struct item *it)
+{
+	ch->own_bytes += it->len;
+}
+
+static inline void own_leave(struct chan *ch, const struct item *it)
+{
+	ch->own_bytes -= it->len < ch->own_bytes ? it->len : ch->own_bytes;
+}
+
 /* A channel of CONFIG (cs->rank: this agent) into ch; 0 or -ENOMEM. */
 int chan_init(struct chan *ch, struct chan_set *cs, uint32_t id, const struct dp_channel *cfg);
 /* Its waits, queues, files and items go (items under a send go when it is done). */
@@ -286,7 +320,10 @@ void chan_on_items(struct chan_set *cs, struct peer *p, const uint8_t *b, uint32
 /* Where a large PEER_ITEMS frame is read in place (an arena block), or NULL. */
 uint8_t *chan_items_direct_begin(struct chan_set *cs, uint32_t length, const uint8_t *head,
 				 void **arg);
-/* Worker c went away: its items back to their queue, its waits end. */
+/*
+ * Worker c went away: its items back to their queue, its waits end but
+ * for its puts, whose items still take a slot when one frees.
+ */
 void chan_forget(struct chan *ch, struct aic_conn *c);
 /* Peer `rank` went away: pulls to it will not be answered. */
 void chan_peer_lost(struct chan *ch, uint32_t rank);
@@ -309,6 +346,11 @@ void chan_pull(struct chan *ch);
 uint32_t deliver(struct chan *ch, struct aic_conn *c, uint32_t max, bool peer);
 /* EOF to a worker (ITEMS) or, with the channel's id first, to a peer (PEER_ITEMS). */
 void deliver_eof(struct chan *ch, struct aic_conn *c, bool peer);
+/*
+ * Drops queued items made with weights older than the newest version - k
+ * (they are acked: own ones free their slot); returns how many.
+ */
+uint32_t drop_stale(struct chan *ch);
 
 /* --- source_sink.c -------------------------------------------------------- */
 
@@ -317,10 +359,17 @@ int source_open(struct chan *ch);
 /* Reads source lines into free slots; at the end of the file, the next epoch. */
 void source_refill(struct chan *ch);
 int sink_open(struct chan *ch);
-/* The sink takes whatever is queued: one line per item, acked at once. */
+/*
+ * The sink takes whatever is queued, one line per item, and syncs them in a
+ * batch soon after; only then are they acked. A write or sync error fails
+ * the sink (sink_finish with -errno): the file is cut back to the last
+ * synced line, and the items not synced go back to their queues, un-acked.
+ */
 void sink_drain(struct chan *ch);
 /* The sink is done (err: -errno when it could not be written); reported once. */
 void sink_finish(struct chan *ch, int err);
+/* The sink's items not yet synced and its timer go (the channel is freed). */
+void sink_release(struct chan *ch);
 
 /* --- zstd.c --------------------------------------------------------------- */
 

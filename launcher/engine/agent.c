@@ -46,6 +46,22 @@ struct aproc {
 	bool running;
 	char stage[64];
 	int index;
+	/*
+	 * Its connections to this agent that are still open. When it exits,
+	 * EXITED waits for them to close (exit_pending): the frames it wrote
+	 * last, pipelined puts among them, are read before the head hears that
+	 * it is done and closes its channels.
+	 */
+	unsigned conns;
+	bool exit_pending;
+	int exit_code;
+	/*
+	 * A worker killed by a SIGTERM (or SIGINT) that this agent did not send
+	 * (`signalled`) is held (`held`): SLURM signals a whole step at once on
+	 * a time limit or a cancel, and if this agent is terminated too before
+	 * EXTERNAL_TERM_MS, the worker was `cancelled`, not failed.
+	 */
+	bool signalled, held, cancelled;
 };
 
 struct agent {
@@ -59,6 +75,7 @@ struct agent {
 	size_t n_procs;
 	uv_timer_t grace;
 	bool shutting_down, done, lost_head;
+	bool terminated; /* the engine itself got SIGTERM or SIGINT */
 	int exit_code;
 	int running;
 	/* Metric points from workers, on their way to the head in batches. */
@@ -70,7 +87,16 @@ struct agent {
 struct worker_id {
 	char stage[64];
 	int index;
+	long proc; /* the aproc's id, -1: none of this agent's runs */
 };
+
+/*
+ * How long EXITED waits for an exited worker's connections to close: they
+ * close with the process unless something it started still holds them.
+ */
+#define EXIT_DRAIN_MS 5000
+/* How long a worker's death by a signal from outside waits for the agent's own (see struct aproc). */
+#define EXTERNAL_TERM_MS 5000
 
 #define METRICS_BATCH 64     /* points per METRICS message, at most */
 #define METRICS_FLUSH_MS 100 /* how long a point may wait for more */
@@ -151,8 +177,10 @@ static void signal_all(struct agent *a, int sig)
 	size_t i;
 
 	for (i = 0; i < a->n_procs; i++)
-		if (a->procs[i] && a->procs[i]->running)
+		if (a->procs[i] && a->procs[i]->running) {
+			a->procs[i]->signalled = true;
 			kill(-a->procs[i]->child.pid, sig);
+		}
 }
 
 static void grace_expired(uv_timer_t *t)
@@ -176,9 +204,24 @@ static void shutdown_agent(struct agent *a, int code)
 	finish_if_idle(a);
 }
 
+static void report_exit(struct aproc *p);
+
 void agent_terminate(struct agent *a, int sig)
 {
+	size_t i;
+
 	aic_log_info("signal %d: stopping every worker", sig);
+	a->terminated = true;
+	/* Workers that the same signal reached first were cancelled with the job. */
+	for (i = 0; i < a->n_procs; i++) {
+		struct aproc *p = a->procs[i];
+		if (!p || !p->held)
+			continue;
+		p->held = false;
+		p->cancelled = true;
+		if (p->exit_pending && p->conns == 0)
+			report_exit(p);
+	}
 	shutdown_agent(a, 128 + sig);
 }
 
@@ -202,13 +245,38 @@ static void free_run(uv_handle_t *h)
 	free(h->data);
 }
 
+/* The head learns that a run ended, now that its connections are read to the end. */
+static void report_exit(struct aproc *p)
+{
+	struct agent *a = p->a;
+
+	p->exit_pending = false;
+	p->held = false;
+	uv_timer_stop(&p->kill_timer);
+	a->running--;
+	aic_log_debug("stage '%s' %d exited: %d", p->stage, p->index, p->exit_code);
+	report(a, AIC_MSG_EXITED,
+	       json_pack("{s:I,s:i,s:b}", "id", (json_int_t)p->id, "status", p->exit_code,
+			 "cancelled", p->cancelled));
+	finish_if_idle(a);
+}
+
+static void exit_overdue(uv_timer_t *t)
+{
+	struct aproc *p = t->data;
+
+	if (p->conns)
+		aic_log_warn("stage '%s' %d exited, but its connection is still open after %d ms",
+			     p->stage, p->index, EXIT_DRAIN_MS);
+	report_exit(p);
+}
+
 static void exited(uv_poll_t *poll, int status, int events)
 {
 	struct run *r = poll->data;
 	struct aproc *p = r->p;
-	struct agent *a = p->a;
 	pid_t pgid = p->child.pid;
-	int ws = 0, code;
+	int ws = 0;
 
 	(void)status;
 	(void)events;
@@ -220,12 +288,24 @@ static void exited(uv_poll_t *poll, int status, int events)
 	uv_timer_stop(&p->kill_timer);
 	/* Whatever the worker left in its process group goes with it. */
 	kill(-pgid, SIGKILL);
-	code = WIFEXITED(ws) ? WEXITSTATUS(ws) : WIFSIGNALED(ws) ? -WTERMSIG(ws) : -1;
+	p->exit_code = WIFEXITED(ws) ? WEXITSTATUS(ws) : WIFSIGNALED(ws) ? -WTERMSIG(ws) : -1;
 	p->running = false;
-	a->running--;
-	aic_log_debug("stage '%s' %d exited: %d", p->stage, p->index, code);
-	report(a, AIC_MSG_EXITED, json_pack("{s:I,s:i}", "id", (json_int_t)p->id, "status", code));
-	finish_if_idle(a);
+	p->exit_pending = true;
+	if ((p->exit_code == -SIGTERM || p->exit_code == -SIGINT) && !p->signalled) {
+		p->cancelled = p->a->terminated;
+		p->held = !p->cancelled;
+	}
+	if (p->conns > 0 || p->held) {
+		/*
+		 * worker_closed reports it once the last frames are read, or
+		 * agent_terminate once the signal proves to be the job's end
+		 * (a->running counts it until then).
+		 */
+		uv_timer_start(&p->kill_timer, exit_overdue, p->held ? EXTERNAL_TERM_MS : EXIT_DRAIN_MS,
+			       0);
+		return;
+	}
+	report_exit(p);
 }
 
 static struct aproc *proc_slot(struct agent *a, long id)
@@ -257,75 +337,6 @@ static struct aproc *proc_slot(struct agent *a, long id)
 	return a->procs[id];
 }
 
-/*
- * CUDA_VISIBLE_DEVICES and CUDA_DEVICE_ORDER for a worker on GPUs given as
- * topology indices (lib/procenv.h: entries of this node's own
- * CUDA_VISIBLE_DEVICES, which device cgroups renumber), set in env over
- * what the head sent.
- */
-static void cuda_devices(struct agent *a, const json_t *gpus, json_t *env)
-{
-	struct aic_proc proc;
-	struct aic_procenv_in pe = {.topo = a->cfg.topo,
-				    .proc = &proc,
-				    .node_gpus = a->cfg.gpus,
-				    .n_node_gpus = a->cfg.n_gpus,
-				    .visible = a->cfg.cvd,
-				    .what = AIC_PROCENV_CUDA_VISIBLE};
-	char **vars = NULL, **e;
-	size_t i;
-	json_t *v;
-
-	memset(&proc, 0, sizeof(proc));
-	proc.numa = proc.nic = -1;
-	json_array_foreach(gpus, i, v)
-		if (proc.n_gpus < AIC_PLACE_MAX_GPUS)
-			proc.gpus[proc.n_gpus++] = (int)json_integer_value(v);
-	if (aic_procenv(&pe, &vars) != 0)
-		return;
-	for (e = vars; *e; e++) {
-		char *eq = strchr(*e, '=');
-		*eq = '\0';
-		json_object_set_new(env, *e, json_string(eq + 1));
-	}
-	aic_strv_free(vars);
-}
-
-/* The worker's environment: ours, with the head's variables on top. */
-static char **worker_env(const json_t *over)
-{
-	size_t n = 0, k = 0, i;
-	const char *key;
-	json_t *v;
-	char **env;
-
-	for (i = 0; environ[i]; i++)
-		n++;
-	env = calloc(n + json_object_size(over) + 1, sizeof(*env));
-	if (!env)
-		return NULL;
-	for (i = 0; environ[i]; i++) {
-		size_t kl = strcspn(environ[i], "=");
-		char name[256];
-		if (kl >= sizeof(name))
-			continue;
-		memcpy(name, environ[i], kl);
-		name[kl] = '\0';
-		if (json_object_get(over, name))
-			continue;
-		env[k++] = strdup(environ[i]);
-	}
-	json_object_foreach((json_t *)over, key, v) {
-		size_t l = strlen(key) + strlen(json_string_value(v) ?: "") + 2;
-		char *e = malloc(l);
-		if (e)
-			snprintf(e, l, "%s=%s", key, json_string_value(v) ?: "");
-		env[k++] = e;
-	}
-	return env;
-}
-
-
 static void on_spawn(struct agent *a, json_t *m)
 {
 	long id = (long)json_integer_value(json_object_get(m, "id"));
@@ -337,13 +348,13 @@ static void on_spawn(struct agent *a, json_t *m)
 	size_t i;
 	int rc;
 
-	if (!p || !env || a->shutting_down || p->running) {
+	if (!p || !env || a->shutting_down || p->running || p->exit_pending) {
 		json_decref(env);
 		return;
 	}
 	snprintf(p->stage, sizeof(p->stage), "%s", json_string_value(json_object_get(m, "stage")) ?: "?");
 	p->index = (int)json_integer_value(json_object_get(m, "index"));
-	cuda_devices(a, json_object_get(m, "gpus"), env);
+	agent__cuda_devices(&a->cfg, json_object_get(m, "gpus"), env);
 	if (a->listening) {
 		char ep[96], key[AIC_AUTH_KEY_LEN + 1];
 		snprintf(ep, sizeof(ep), "%s:%d", a->cfg.addr, a->srv.port);
@@ -359,7 +370,7 @@ static void on_spawn(struct agent *a, json_t *m)
 			json_object_set_new(env, "AIC_ARENA", json_string(arena));
 	}
 	argv = calloc(json_array_size(argvj) + 1, sizeof(*argv));
-	envp = worker_env(env);
+	envp = agent__worker_env(env);
 	if (!argv || !envp) {
 		rc = -ENOMEM;
 		goto out_report;
@@ -392,6 +403,7 @@ out_report:
 		report(a, AIC_MSG_EXITED, json_pack("{s:I,s:i}", "id", (json_int_t)id, "status", 127));
 	} else {
 		p->running = true;
+		p->signalled = p->held = p->cancelled = false;
 		a->running++;
 		p->run = calloc(1, sizeof(*p->run));
 		if (!p->run || uv_poll_init(a->loop, &p->run->poll, p->child.pidfd) != 0) {
@@ -425,6 +437,7 @@ static void on_kill(struct agent *a, json_t *m)
 
 	if (!p || !p->running)
 		return;
+	p->signalled = true;
 	kill(-p->child.pid, sig);
 	if (sig != SIGKILL)
 		uv_timer_start(&p->kill_timer, kill_timer_cb, (uint64_t)a->cfg.grace_ms, 0);
@@ -498,29 +511,19 @@ static void on_close(struct aic_conn *c)
 	}
 }
 
-/* Free TCP ports on this node for gang rendezvous (MASTER_PORT). */
-static json_t *free_ports(uv_loop_t *loop, const char *addr)
+/* Which run of this agent a worker's connection is (the running one of its stage and index). */
+static void proc_connected(struct agent *a, struct worker_id *who)
 {
-	json_t *ports = json_array();
-	int i;
+	size_t i;
 
-	(void)loop;
-	for (i = 0; i < 4; i++) {
-		struct sockaddr_in sa;
-		socklen_t len = sizeof(sa);
-		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			break;
-		memset(&sa, 0, sizeof(sa));
-		sa.sin_family = AF_INET;
-		if (uv_ip4_addr(addr, 0, &sa) != 0)
-			uv_ip4_addr("0.0.0.0", 0, &sa);
-		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-		    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-			json_array_append_new(ports, json_integer(ntohs(sa.sin_port)));
-		close(fd);
+	for (i = 0; i < a->n_procs; i++) {
+		struct aproc *p = a->procs[i];
+		if (p && p->running && p->index == who->index && !strcmp(p->stage, who->stage)) {
+			who->proc = p->id;
+			p->conns++;
+			return;
+		}
 	}
-	return ports;
 }
 
 /*
@@ -558,7 +561,9 @@ static bool worker_hello(struct aic_conn *c, json_t *hello)
 			snprintf(who->stage, sizeof(who->stage), "%s",
 				 json_string_value(json_object_get(hello, "stage")) ?: "?");
 			who->index = (int)json_integer_value(json_object_get(hello, "index"));
+			who->proc = -1;
 			c->data = who;
+			proc_connected(a, who);
 		}
 	}
 	c->welcome = json_pack("{s:o,s:o,s:b}", "channels", chan_set_names(a->chans), "weights",
@@ -597,8 +602,15 @@ static uint8_t *worker_direct_begin(struct aic_conn *c, uint16_t type, uint32_t 
 static void worker_closed(struct aic_conn *c)
 {
 	struct agent *a = c->owner;
+	struct worker_id *who = c->data;
+	struct aproc *p = who && who->proc >= 0 && (size_t)who->proc < a->n_procs
+				  ? a->procs[who->proc]
+				  : NULL;
 
+	/* Its waiting puts stay in their channels (chan_forget) before EXITED goes. */
 	chan_set_forget(a->chans, c);
+	if (p && p->conns > 0 && --p->conns == 0 && p->exit_pending && !p->held)
+		report_exit(p);
 	free(c->data); /* its worker_id */
 	c->data = NULL;
 }
@@ -641,7 +653,7 @@ struct agent *agent_start(uv_loop_t *loop, const struct agent_config *cfg)
 			  cfg->rank, "node", cfg->node, "addr", cfg->addr, "port",
 			  a->listening ? a->srv.port : 0, "topo", aic_topo_to_json(cfg->topo), "gpus",
 			  cfg->gpus ? gpus : json_null(), "cpus", cpus, "ports",
-			  free_ports(loop, cfg->addr));
+			  agent__free_ports(cfg->addr));
 	if (!cfg->gpus)
 		json_decref(gpus);
 	a->head = aic_conn_connect(loop, cfg->head_host, cfg->head_port, cfg->token, hello, on_frame,

@@ -74,6 +74,7 @@ json_t *head__data_plane_config(struct head *h)
 		h->chan_closed[c] = head__chan_producers_done(h, ch->name);
 		e->name = ch->name;
 		e->capacity = (uint32_t)ch->capacity;
+		e->capacity_bytes = ch->capacity_mb << 20;
 		e->closed = h->chan_closed[c];
 		e->compress = ch->compress;
 		/* Items written by a stage that reads weights W carry W's version. */

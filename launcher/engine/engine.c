@@ -70,6 +70,12 @@ int engine_run(const struct engine_opts *o)
 	if (!e)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * Under a file-size limit (ulimit -f), growing the arena or a sink past
+	 * it must fail with EFBIG, reported, not kill the engine; workers get
+	 * the default back (lib/process.c).
+	 */
+	signal(SIGXFSZ, SIG_IGN);
 	uv_loop_init(&e->loop);
 	uv_signal_init(&e->loop, &e->sigterm);
 	uv_signal_init(&e->loop, &e->sigint);

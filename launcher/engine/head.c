@@ -62,9 +62,18 @@ static void place_and_start(struct head *h)
 	for (i = 0; i < h->n_procs; i++) {
 		const struct aic_proc *p = h->procs[i].p;
 		struct hagent *a = &h->agents[p->node];
-		if (h->cfg.spec->stages[p->stage].ranks && p->index == 0)
-			h->stages[p->stage].master_port =
-				a->next_port < a->n_ports ? a->ports[a->next_port++] : 29500;
+		if (!h->cfg.spec->stages[p->stage].ranks || p->index != 0)
+			continue;
+		if (a->next_port >= a->n_ports) {
+			char why[256];
+			snprintf(why, sizeof(why),
+				 "node '%s' has no free rendezvous port left for stage '%s' (%zu found "
+				 "free, at most %d gangs' rank 0 per node)",
+				 a->node, h->cfg.spec->stages[p->stage].name, a->n_ports, GANG_PORTS);
+			head__end(h, 1, "failed", why);
+			return;
+		}
+		h->stages[p->stage].master_port = a->ports[a->next_port++];
 	}
 	h->placed = true;
 	{
@@ -170,7 +179,7 @@ static bool on_hello(struct aic_conn *c, json_t *m)
 	}
 	aic_cpuset_parse(&a->cpus, json_string_value(json_object_get(m, "cpus")) ?: "");
 	json_array_foreach(json_object_get(m, "ports"), i, v)
-		if (a->n_ports < 8)
+		if (a->n_ports < GANG_PORTS)
 			a->ports[a->n_ports++] = (int)json_integer_value(v);
 	a->rank = rank;
 	a->conn = c;

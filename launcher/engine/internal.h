@@ -9,6 +9,7 @@
  *                (backoff, gang settle), channel closing, the job's end
  *   report.c     status.json, summary.json, metrics.jsonl
  *   config_msg.c  the data plane's CONFIG message
+ *   worker_env.c  the agent's: its workers' environment, free ports
  *
  * Calls go one way: head.c calls the other three, config_msg.c calls
  * procs.c's helpers, procs.c calls report.c, report.c calls none of them.
@@ -96,6 +97,12 @@ struct hstage {
 	uv_timer_t timer;
 };
 
+/*
+ * Rendezvous ports (MASTER_PORT) an agent finds free at HELLO: one per gang
+ * whose rank 0 it hosts, so at most this many such gangs per node.
+ */
+#define GANG_PORTS 64
+
 /* A node's agent, once registered: where it is and what it has. */
 struct hagent {
 	struct aic_conn *conn;
@@ -108,7 +115,7 @@ struct hagent {
 	int gpus[AIC_PLACE_MAX_GPUS];
 	size_t n_gpus;
 	struct aic_cpuset cpus;
-	int ports[8];
+	int ports[GANG_PORTS];
 	size_t n_ports, next_port;
 };
 
@@ -190,5 +197,19 @@ void head__on_stats(struct head *h, json_t *m);
 
 /* config_msg.c: the CONFIG message (new reference). */
 json_t *head__data_plane_config(struct head *h);
+
+/* --- worker_env.c (for agent.c) ------------------------------------------- */
+
+struct agent_config;
+
+/*
+ * CUDA_VISIBLE_DEVICES and CUDA_DEVICE_ORDER for a worker on `gpus`
+ * (topology indices), set in env over what the head sent.
+ */
+void agent__cuda_devices(const struct agent_config *cfg, const json_t *gpus, json_t *env);
+/* The worker's environment: the agent's, with `over` on top (NULL: no memory; aic_strv_free). */
+char **agent__worker_env(const json_t *over);
+/* GANG_PORTS free TCP ports on this node (at addr), all different, as a JSON array. */
+json_t *agent__free_ports(const char *addr);
 
 #endif

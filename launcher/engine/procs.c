@@ -347,6 +347,20 @@ void head__on_exited(struct head *h, json_t *m)
 	hp->last_status = status;
 	hp->ended_ms = aic_now_ms();
 	hp->pid = 0;
+	/*
+	 * Stopped by the signal that also stopped its agent (SLURM's cancel or
+	 * time limit reaches the whole step, workers first at times): the job
+	 * is cancelled, and this is no failure to restart or count.
+	 */
+	if (json_is_true(json_object_get(m, "cancelled")) && !h->ending) {
+		char why[512];
+		snprintf(why, sizeof(why),
+			 "cancelled (SIGTERM): stage '%s' %s %d on %s and its agent were stopped "
+			 "by a signal",
+			 st->name, st->ranks ? "rank" : "replica", hp->p->index,
+			 h->agents[hp->p->node].node);
+		head__end(h, 1, "cancelled", why);
+	}
 	if (h->ending) {
 		hp->state = status == 0 && hp->state != P_STOPPING ? P_DONE : P_FAILED;
 		return;

@@ -207,6 +207,10 @@ static const struct spec_key channel_keys[] = {
 	 .max = 1000000,
 	 .def = 1},
 	{.name = "compress", .type = SPEC_BOOL, .field = CHANNEL(compress)},
+	{.name = "capacity_bytes",
+	 .type = SPEC_SIZE,
+	 .field = CHANNEL(capacity_mb),
+	 .def = AIC_SPEC_DEFAULT_CAPACITY_MB},
 	{.name = NULL},
 };
 #undef CHANNEL

@@ -9,9 +9,13 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -19,6 +23,64 @@
 #define PUT_WINDOW 64
 /* How long a put waits for room in a full ring before it sends the item inline. */
 #define RING_WAIT_MS 200
+
+/* --- exit ------------------------------------------------------------------- */
+
+static pthread_mutex_t exit_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct aic_worker *exit_list; /* connected, not closed */
+static bool exit_hooked;
+/* How long exit waits for the agent to read what a worker wrote last. */
+#define EXIT_DRAIN_S 10
+
+/*
+ * A process that exits without closing its worker (Python at interpreter
+ * exit, a C main that returns) closes the socket with answers unread: the
+ * kernel then resets the connection and drops what it had not yet sent,
+ * the last pipelined puts among it. Shutting the socket for writing and
+ * reading to the agent's end instead lets every frame through (the agent
+ * keeps puts still waiting for room: their producer is gone, not they).
+ */
+static void flush_at_exit(void)
+{
+	struct timeval tv = {.tv_sec = EXIT_DRAIN_S};
+	struct aic_worker *w;
+	char buf[4096];
+
+	pthread_mutex_lock(&exit_lock);
+	for (w = exit_list; w; w = w->exit_next) {
+		if (w->fd < 0 || w->pid != getpid())
+			continue; /* a fork's child shares the socket: it is not the child's */
+		setsockopt(w->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (shutdown(w->fd, SHUT_WR) == 0)
+			while (read(w->fd, buf, sizeof(buf)) > 0)
+				;
+	}
+	pthread_mutex_unlock(&exit_lock);
+}
+
+void aic__exit_track(struct aic_worker *w)
+{
+	w->pid = getpid();
+	pthread_mutex_lock(&exit_lock);
+	if (!exit_hooked)
+		exit_hooked = atexit(flush_at_exit) == 0;
+	w->exit_next = exit_list;
+	exit_list = w;
+	pthread_mutex_unlock(&exit_lock);
+}
+
+void aic__exit_untrack(struct aic_worker *w)
+{
+	struct aic_worker **pp;
+
+	pthread_mutex_lock(&exit_lock);
+	for (pp = &exit_list; *pp; pp = &(*pp)->exit_next)
+		if (*pp == w) {
+			*pp = w->exit_next;
+			break;
+		}
+	pthread_mutex_unlock(&exit_lock);
+}
 
 /* A channel's id, from the agent's WELCOME; -ENOENT for a name the job has no channel of. */
 static int chan_id(const struct aic_worker *w, const char *name, uint32_t *id)
@@ -142,6 +204,8 @@ int aic_put(struct aic_worker *w, const char *chan, const void *data, size_t len
 	uint32_t c;
 	int rc = chan_id(w, chan, &c);
 
+	if (!rc && len > AIC_ITEM_MAX_BYTES)
+		rc = -EMSGSIZE;
 	/* A large item is written once, into this worker's arena region; only its place travels. */
 	if (!rc)
 		rc = ring_block(w, len, &off);
@@ -155,9 +219,12 @@ int aic_put(struct aic_worker *w, const char *chan, const void *data, size_t len
 int aic_put_buffer(struct aic_worker *w, size_t len, void **buf)
 {
 	uint64_t off;
-	int rc = ring_block(w, len, &off);
+	int rc;
 
 	*buf = NULL;
+	if (len > AIC_ITEM_MAX_BYTES)
+		return -EMSGSIZE;
+	rc = ring_block(w, len, &off);
 	if (rc)
 		return rc;
 	if (off) {
@@ -176,6 +243,8 @@ int aic_put_commit(struct aic_worker *w, const char *chan, void *buf, size_t len
 	if (!buf)
 		return -EINVAL;
 	rc = chan_id(w, chan, &c);
+	if (!rc && len > AIC_ITEM_MAX_BYTES)
+		rc = -EMSGSIZE;
 	if (rc) {
 		aic_put_discard(w, buf);
 		return rc;

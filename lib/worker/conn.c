@@ -245,6 +245,7 @@ int aic_worker_connect(struct aic_worker **out)
 		w->channels = json_object();
 	if (!w->weights)
 		w->weights = json_object();
+	aic__exit_track(w);
 	*out = w;
 	return 0;
 out_free:
@@ -256,6 +257,7 @@ void aic_worker_close(struct aic_worker *w)
 {
 	if (!w)
 		return;
+	aic__exit_untrack(w);
 	/* Every pipelined put must be in the channel before the connection goes. */
 	if (w->fd >= 0 && w->puts_out > 0)
 		aic__settle_puts(w, 0);

@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "aic.h"
 #include "arena.h"
@@ -51,6 +52,8 @@ struct aic_worker {
 	struct nccl_group nccl[MAX_NCCL_GROUPS]; /* from AIC_WEIGHTS_NCCL */
 	int n_nccl;
 	struct aic_frame frame;
+	pid_t pid;			/* the process that connected (a fork's child is not it) */
+	struct aic_worker *exit_next;	/* the open workers flushed at exit (chan.c) */
 	bool stalled;	     /* a wait for room in the ring timed out, */
 	uint32_t stalled_at; /* with the ring's free count at this */
 	/* The version being written in place (aic_weights_buffer), until committed. */
@@ -64,6 +67,16 @@ struct aic_worker {
 		bool skip; /* not newer than the agent's: commit sends nothing */
 	} wbuf;
 };
+
+/*
+ * chan.c: a process that exits without aic_worker_close still gets its last
+ * pipelined puts to the agent: aic__exit_track (at connect) lists the
+ * worker, and at exit its socket is shut for writing and read to the
+ * agent's end, so nothing it wrote is lost to a reset; aic__exit_untrack
+ * (at close) takes it off. Both lock: workers of several threads.
+ */
+void aic__exit_track(struct aic_worker *w);
+void aic__exit_untrack(struct aic_worker *w);
 
 /*
  * conn.c: frames on the connection to the agent. Each returns 0 or a

@@ -23,6 +23,7 @@ static void fill(struct dp_config *cfg)
 	memset(chans, 0, sizeof(chans));
 	chans[0] = (struct dp_channel){.name = "prompts",
 				       .capacity = 64,
+				       .capacity_bytes = (uint64_t)5 << 30,
 				       .compress = true,
 				       .producers = producers0,
 				       .n_producers = 2,
@@ -71,6 +72,7 @@ static void round_trip(void **state)
 	assert_int_equal(out.n_channels, 2);
 	assert_string_equal(out.channels[0].name, "prompts");
 	assert_int_equal(out.channels[0].capacity, 64);
+	assert_true(out.channels[0].capacity_bytes == (uint64_t)5 << 30);
 	assert_true(out.channels[0].compress);
 	assert_false(out.channels[0].closed);
 	assert_int_equal(out.channels[0].n_producers, 2);
@@ -144,23 +146,27 @@ static void malformed(void **state)
 	refused("{\"channels\": [{\"name\": \"c\", \"capacity\": -1, \"closed\": false, "
 		"\"compress\": false, \"producers\": []}], \"agents\": [], \"weights\": []}",
 		"channels[0]: 'capacity': expected an integer from 0 to 4294967295");
-	refused("{\"channels\": [{\"name\": \"c\", \"capacity\": 1, \"closed\": 0, "
+	refused("{\"channels\": [{\"name\": \"c\", \"capacity\": 1, \"capacity_bytes\": 1, \"closed\": 0, "
 		"\"compress\": false, \"producers\": []}], \"agents\": [], \"weights\": []}",
 		"channels[0]: 'closed': expected true or false");
-	refused("{\"channels\": [{\"name\": \"c\", \"capacity\": 1, \"closed\": false, "
-		"\"compress\": false, \"producers\": [\"a\"]}], \"agents\": [], \"weights\": []}",
+	refused("{\"channels\": [{\"name\": \"c\", \"capacity\": 1, \"capacity_bytes\": 1, "
+		"\"closed\": false, \"compress\": false, \"producers\": [\"a\"]}], "
+		"\"agents\": [], \"weights\": []}",
 		"channels[0]: 'producers': expected an array of agent ranks");
 	/* A sink says which agent writes it. */
-	refused("{\"channels\": [{\"name\": \"c\", \"capacity\": 1, \"closed\": false, "
-		"\"compress\": false, \"producers\": [], \"sink\": \"/x\"}], \"agents\": [], "
+	refused("{\"channels\": [{\"name\": \"c\", \"capacity\": 1, \"capacity_bytes\": 1, "
+		"\"closed\": false, \"compress\": false, \"producers\": [], \"sink\": \"/x\"}], "
+		"\"agents\": [], "
 		"\"weights\": []}",
 		"channels[0]: 'sink_agent' is missing");
-	refused("{\"channels\": [{\"name\": \"c\", \"capacity\": 1, \"closed\": false, "
-		"\"compress\": false, \"producers\": [], \"stale\": {\"stream\": 0}}], "
+	refused("{\"channels\": [{\"name\": \"c\", \"capacity\": 1, \"capacity_bytes\": 1, "
+		"\"closed\": false, \"compress\": false, \"producers\": [], "
+		"\"stale\": {\"stream\": 0}}], "
 		"\"agents\": [], \"weights\": []}",
 		"channels[0]: stale: 'k' is missing");
-	refused("{\"channels\": [{\"name\": \"c\", \"capacity\": 1, \"closed\": false, "
-		"\"compress\": false, \"producers\": [], \"stale\": {\"stream\": 1, \"k\": 0}}], "
+	refused("{\"channels\": [{\"name\": \"c\", \"capacity\": 1, \"capacity_bytes\": 1, "
+		"\"closed\": false, \"compress\": false, \"producers\": [], "
+		"\"stale\": {\"stream\": 1, \"k\": 0}}], "
 		"\"agents\": [], \"weights\": []}",
 		"channels[0]: stale: 'stream': no stream 1");
 	refused("{\"channels\": [], \"agents\": [{\"rank\": 0, \"addr\": \"h\", \"port\": 70000}], "

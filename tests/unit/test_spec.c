@@ -39,7 +39,7 @@ static const char grpo[] = "name: grpo-toy\n"
 			   "    restart: {max: 5}\n"
 			   "channels:\n"
 			   "  prompts: {source: prompts.jsonl, epochs: 3}\n"
-			   "  samples: {capacity: 256, compress: true}\n"
+			   "  samples: {capacity: 256, compress: true, capacity_bytes: 2G}\n"
 			   "weights:\n"
 			   "  policy: {max_staleness: 2}\n"
 			   "restart: {max: 3, backoff_ms: 100}\n";
@@ -134,10 +134,12 @@ static void parses_grpo(void **state)
 	assert_true(ch->declared);
 	ch = aic_spec_channel(spec, "samples");
 	assert_int_equal(ch->capacity, 256);
+	assert_int_equal(ch->capacity_mb, 2048);
 	assert_true(ch->compress);
 	ch = aic_spec_channel(spec, "scored");
 	assert_false(ch->declared);
 	assert_int_equal(ch->capacity, AIC_SPEC_DEFAULT_CAPACITY);
+	assert_int_equal(ch->capacity_mb, AIC_SPEC_DEFAULT_CAPACITY_MB);
 	assert_int_equal(spec->n_weights, 1);
 	assert_int_equal(spec->weights[0].max_staleness, 2);
 	aic_spec_free(spec);
@@ -529,7 +531,7 @@ static void unknown_keys_list_the_section(void **state)
 		     "backoff_ms)\n");
 	expect_error("stages:\n  a: {command: c}\nchannels: {x: {zzzzzz: 1}}\n",
 		     "job.yaml:3:16: channel 'x': unknown key 'zzzzzz' (expected one of: source, "
-		     "sink, capacity, epochs, compress)\n");
+		     "sink, capacity, epochs, compress, capacity_bytes)\n");
 	expect_error("stages:\n  a: {command: c}\nweights: {w: {zzzzzz: 1}}\n",
 		     "job.yaml:3:15: weights 'w': unknown key 'zzzzzz' (expected one of: "
 		     "max_staleness)\n");
