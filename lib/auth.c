@@ -96,12 +96,18 @@ bool aic_auth_equal(const char *a, const char *b, size_t n)
 static int send_json(int fd, uint16_t type, json_t *m)
 {
 	char *text = json_dumps(m, JSON_COMPACT);
-	uint8_t buf[AIC_WIRE_HEADER + AIC_AUTH_FRAME_MAX];
 	size_t n = text ? strlen(text) : 0, off = 0;
+	uint8_t *buf;
+	int rc = 0;
 
 	if (!text || n > AIC_AUTH_FRAME_MAX) {
 		free(text);
 		return text ? -EMSGSIZE : -ENOMEM;
+	}
+	buf = malloc(AIC_WIRE_HEADER + n);
+	if (!buf) {
+		free(text);
+		return -ENOMEM;
 	}
 	aic_wire_header(buf, type, (uint32_t)n);
 	memcpy(buf + AIC_WIRE_HEADER, text, n);
@@ -110,11 +116,14 @@ static int send_json(int fd, uint16_t type, json_t *m)
 		ssize_t w = write(fd, buf + off, AIC_WIRE_HEADER + n - off);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EPIPE;
+		if (w <= 0) {
+			rc = w < 0 ? -errno : -EPIPE;
+			break;
+		}
 		off += (size_t)w;
 	}
-	return 0;
+	free(buf);
+	return rc;
 }
 
 static int read_exact(int fd, uint8_t *buf, size_t len, int timeout_ms)

@@ -25,8 +25,14 @@
 #define AIC_AUTH_NONCE_LEN 32 /* hex digits of a nonce (16 random bytes) */
 #define AIC_AUTH_PROOF_LEN 64 /* hex digits of a proof (an HMAC-SHA256) */
 
-/* A frame before the handshake is over carries at most this many payload bytes. */
-#define AIC_AUTH_FRAME_MAX 4096
+/*
+ * A frame before the handshake is over carries at most this many payload
+ * bytes. An agent's HELLO carries its node's topology and its free ports
+ * (about 4.3 KiB on an 8-GPU node with 64 ports), so the cap leaves room for
+ * larger nodes while a server's unauthenticated connections (at most
+ * AIC_NET_MAX_PENDING of them) still hold at most a few MiB together.
+ */
+#define AIC_AUTH_FRAME_MAX (64u << 10)
 
 /* Fills out[AIC_AUTH_NONCE_LEN + 1] with a fresh nonce. Returns 0 or -errno. */
 int aic_auth_nonce(char *out);
