@@ -6,7 +6,9 @@
  * NUMA node and NIC; or AIC_ENOFIT and why. Nothing is oversubscribed: a GPU
  * serves one process (a colocated stage shares its host stage's GPUs, by
  * design, and nothing else), a core serves one process (a stage with cpus: 0
- * takes no core and may run anywhere on its node).
+ * takes no core and may run anywhere on its node). The one exception is
+ * AIC_PLACE_SOFT_CPUS (aic run, where nothing reserves cores): a fixed count
+ * that finds no free cores starts a new round over the node's cores.
  *
  * Objective, in priority order:
  *   1. Every stage gets its fixed count (gang ranks, replicas, or the min of
@@ -53,8 +55,10 @@ struct node {
 	struct aic_cpuset cpus; /* allowed PUs */
 	uint64_t allowed;	/* allowed GPUs */
 	uint64_t free;		/* allowed and not held */
-	bool *core_free;	/* per core, allowed and not held */
+	bool *core_free;	/* per core, allowed and not held (in this round) */
 	int n_free_cores;
+	int n_cores;	/* allowed cores */
+	int cores_asked; /* by the processes placed here (more than n_cores: shared) */
 	int *core_gpus; /* per core: how many GPUs it is local to */
 };
 
@@ -67,6 +71,7 @@ struct solver {
 	int *placed;	   /* per stage: processes placed so far */
 	size_t *host;	   /* per stage: the stage whose GPUs it uses (itself if none) */
 	const char *after; /* the last stage placed, for messages */
+	bool soft_cpus;	   /* AIC_PLACE_SOFT_CPUS */
 	struct aic_strbuf err;
 };
 
@@ -227,12 +232,28 @@ static bool best_group(const struct aic_topo *t, uint64_t avail, int k, uint64_t
 
 /* --- cores ----------------------------------------------------------- */
 
+/* Every allowed core of n is free again: a new round of soft CPUs. */
+static void cores_new_round(struct node *n)
+{
+	struct aic_cpuset x;
+	size_t c;
+
+	n->n_free_cores = 0;
+	for (c = 0; c < n->t->n_cores; c++) {
+		aic_cpuset_and(&x, &n->t->cores[c].pus, &n->cpus);
+		n->core_free[c] = !aic_cpuset_empty(&x);
+		n->n_free_cores += n->core_free[c];
+	}
+}
+
 /*
  * Takes `want` free cores on node n for a process holding GPUs `gpus`, into
  * *cpus. Local cores first, then any. Returns false (taking nothing) when
- * the node has fewer than `want` free cores.
+ * the node has fewer than `want` free cores, unless `soft`: the node's
+ * cores then start a new round (at most all of them for one process).
  */
-static bool take_cores(struct node *n, uint64_t gpus, int want, struct aic_cpuset *cpus)
+static bool take_cores(struct node *n, uint64_t gpus, int want, bool soft,
+		       struct aic_cpuset *cpus)
 {
 	const struct aic_topo *t = n->t;
 	struct aic_cpuset local;
@@ -244,8 +265,14 @@ static bool take_cores(struct node *n, uint64_t gpus, int want, struct aic_cpuse
 		*cpus = n->cpus;
 		return true;
 	}
-	if (n->n_free_cores < want)
-		return false;
+	if (n->n_free_cores < want) {
+		if (!soft || n->n_cores == 0)
+			return false;
+		cores_new_round(n);
+		if (want > n->n_cores)
+			want = n->n_cores;
+	}
+	n->cores_asked += want;
 	aic_cpuset_zero(&local);
 	for (g = 0; g < AIC_PLACE_MAX_GPUS; g++)
 		if (gpus >> g & 1)
@@ -388,22 +415,25 @@ static int no_fit(struct solver *s, const struct aic_stage *st, int want, int go
 
 /* --- stages ---------------------------------------------------------- */
 
-/* Places one replica of stage si; returns 0, AIC_ENOFIT (nothing taken) or -ENOMEM. */
-static int place_replica(struct solver *s, size_t si)
+/*
+ * The node for one replica of st and, in *mask, its GPUs there; -1 when
+ * none has them free (or the free cores too, unless `share`).
+ */
+static int pick_node(const struct solver *s, const struct aic_stage *st, bool share,
+		     uint64_t *mask)
 {
-	const struct aic_stage *st = &s->spec->stages[si];
-	struct aic_cpuset cpus;
 	struct quality bq = {0};
-	uint64_t best_group_mask = 0;
 	int best = -1;
 	size_t i;
 
+	*mask = 0;
 	for (i = 0; i < s->n_nodes; i++) {
-		struct node *n = &s->nodes[i];
+		const struct node *n = &s->nodes[i];
 		struct quality q;
 		uint64_t g;
 		int c;
-		if (n->n_free_cores < st->cpus || !best_group(n->t, n->free, st->gpus, &g, &q))
+		if ((!share && n->n_free_cores < st->cpus) || (st->cpus && !n->n_cores) ||
+		    !best_group(n->t, n->free, st->gpus, &g, &q))
 			continue;
 		if (st->gpus == 0) {
 			/* CPU-only: the node with the most free cores. */
@@ -415,30 +445,48 @@ static int place_replica(struct solver *s, size_t si)
 		if (c > 0 || (c == 0 && popcount(n->free) < popcount(s->nodes[best].free))) {
 			best = (int)i;
 			bq = q;
-			best_group_mask = g;
+			*mask = g;
 		}
 	}
-	if (best < 0)
-		return AIC_ENOFIT;
-	take_cores(&s->nodes[best], best_group_mask, st->cpus, &cpus);
-	s->nodes[best].free &= ~best_group_mask;
-	return record(s, si, (size_t)best, best_group_mask, &cpus);
+	return best;
 }
 
-/* How many ranks of stage st node n can take. */
-static int capacity(const struct node *n, const struct aic_stage *st)
+/*
+ * Places one replica of stage si; returns 0, AIC_ENOFIT (nothing taken) or
+ * -ENOMEM. With `soft`, a replica no node has the free cores for goes
+ * where its GPUs fit, sharing cores.
+ */
+static int place_replica(struct solver *s, size_t si, bool soft)
+{
+	const struct aic_stage *st = &s->spec->stages[si];
+	struct aic_cpuset cpus;
+	uint64_t mask;
+	int best = pick_node(s, st, false, &mask);
+
+	if (best < 0 && soft)
+		best = pick_node(s, st, true, &mask);
+	if (best < 0)
+		return AIC_ENOFIT;
+	take_cores(&s->nodes[best], mask, st->cpus, soft, &cpus);
+	s->nodes[best].free &= ~mask;
+	return record(s, si, (size_t)best, mask, &cpus);
+}
+
+/* How many ranks of stage st node n can take (by GPUs alone when cores are shared). */
+static int capacity(const struct node *n, const struct aic_stage *st, bool share)
 {
 	int by_gpus = st->gpus ? popcount(n->free) / st->gpus : 1 << 20;
-	int by_cores = st->cpus ? n->n_free_cores / st->cpus : 1 << 20;
+	int by_cores = st->cpus && (!share || !n->n_cores) ? n->n_free_cores / st->cpus : 1 << 20;
 
 	return by_gpus < by_cores ? by_gpus : by_cores;
 }
 
-static int place_gang(struct solver *s, size_t si)
+static int place_gang(struct solver *s, size_t si, bool soft)
 {
 	const struct aic_stage *st = &s->spec->stages[si];
 	size_t *order, i, j, m = 0;
-	int *take, left = st->ranks, total = 0, rc = 0;
+	int *take, left = st->ranks, total, rc = 0;
+	bool share;
 
 	order = calloc(s->n_nodes, sizeof(*order));
 	take = calloc(s->n_nodes, sizeof(*take));
@@ -446,24 +494,29 @@ static int place_gang(struct solver *s, size_t si)
 		rc = -ENOMEM;
 		goto out_free;
 	}
+	/* With soft CPUs, cores are shared only when the gang does not fit without. */
+	for (share = false;; share = true) {
+		for (i = 0, total = 0; i < s->n_nodes; i++)
+			total += capacity(&s->nodes[i], st, share);
+		if (total >= st->ranks || share || !soft)
+			break;
+	}
 	/* Nodes by capacity, largest first (stable: lower index first on ties). */
 	for (i = 0; i < s->n_nodes; i++)
 		order[i] = i;
 	for (i = 1; i < s->n_nodes; i++)
-		for (j = i; j > 0 && capacity(&s->nodes[order[j]], st) >
-					     capacity(&s->nodes[order[j - 1]], st);
+		for (j = i; j > 0 && capacity(&s->nodes[order[j]], st, share) >
+					     capacity(&s->nodes[order[j - 1]], st, share);
 		     j--) {
 			size_t x = order[j];
 			order[j] = order[j - 1];
 			order[j - 1] = x;
 		}
-	for (i = 0; i < s->n_nodes; i++)
-		total += capacity(&s->nodes[i], st);
 	if (total < st->ranks) {
 		rc = AIC_ENOFIT;
 		goto out_free;
 	}
-	if (capacity(&s->nodes[order[0]], st) >= st->ranks) {
+	if (capacity(&s->nodes[order[0]], st, share) >= st->ranks) {
 		/* One node suffices: the best-linked set, then the best fit. */
 		struct quality bq = {0};
 		int best = -1;
@@ -472,11 +525,12 @@ static int place_gang(struct solver *s, size_t si)
 			struct quality q;
 			uint64_t g;
 			int c;
-			if (capacity(n, st) < st->ranks)
+			if (capacity(n, st, share) < st->ranks)
 				continue;
 			best_group(n->t, n->free, st->ranks * st->gpus, &g, &q);
 			c = best < 0 ? 1 : cmp_quality(&q, &bq);
-			if (c > 0 || (c == 0 && capacity(n, st) < capacity(&s->nodes[best], st))) {
+			if (c > 0 ||
+			    (c == 0 && capacity(n, st, share) < capacity(&s->nodes[best], st, share))) {
 				best = (int)i;
 				bq = q;
 			}
@@ -484,7 +538,7 @@ static int place_gang(struct solver *s, size_t si)
 		take[best] = st->ranks;
 	} else {
 		for (m = 0; m < s->n_nodes && left > 0; m++) {
-			int c = capacity(&s->nodes[order[m]], st);
+			int c = capacity(&s->nodes[order[m]], st, share);
 			take[order[m]] = c < left ? c : left;
 			left -= take[order[m]];
 		}
@@ -503,7 +557,7 @@ static int place_gang(struct solver *s, size_t si)
 			best_group(n->t, set, st->gpus, &g, &q);
 			set &= ~g;
 			n->free &= ~g;
-			take_cores(n, g, st->cpus, &cpus);
+			take_cores(n, g, st->cpus, share, &cpus);
 			rc = record(s, si, i, g, &cpus);
 		}
 	}
@@ -520,14 +574,14 @@ static int place_stage(struct solver *s, size_t si, int count, bool elastic_ok)
 	int i, rc;
 
 	if (st->ranks) {
-		rc = place_gang(s, si);
+		rc = place_gang(s, si, s->soft_cpus);
 		if (rc == AIC_ENOFIT)
 			return no_fit(s, st, st->ranks, 0);
 		s->after = st->name;
 		return rc;
 	}
 	for (i = 0; i < count; i++) {
-		rc = place_replica(s, si);
+		rc = place_replica(s, si, s->soft_cpus && !elastic_ok);
 		if (rc == AIC_ENOFIT && elastic_ok)
 			return rc;
 		if (rc == AIC_ENOFIT)
@@ -568,7 +622,7 @@ static int place_colocated(struct solver *s, size_t si)
 	}
 	rc = place_stage(s, si, st->ranks ? 1 : st->replicas_min, false);
 	while (rc == 0 && !st->ranks && st->replicas_min + grown < st->replicas_max) {
-		rc = place_replica(s, si);
+		rc = place_replica(s, si, false);
 		grown++;
 	}
 	if (rc == AIC_ENOFIT && grown)
@@ -652,6 +706,7 @@ static int init_nodes(struct solver *s, const struct aic_place_node *in)
 			aic_cpuset_and(&x, &t->cores[c].pus, &n->cpus);
 			n->core_free[c] = !aic_cpuset_empty(&x);
 			n->n_free_cores += n->core_free[c];
+			n->n_cores += n->core_free[c];
 			for (g = 0; g < t->n_gpus; g++) {
 				aic_cpuset_and(&x, &t->cores[c].pus, &t->gpus[g].cpus);
 				n->core_gpus[c] += !aic_cpuset_empty(&x);
@@ -706,8 +761,35 @@ static int find_hosts(struct solver *s)
 	return 0;
 }
 
+/* With soft CPUs, a note for each node whose cores serve more than one process. */
+static char *shared_cores_notes(const struct solver *s)
+{
+	struct aic_strbuf b;
+	size_t i;
+
+	aic_strbuf_init(&b);
+	for (i = 0; i < s->n_nodes; i++) {
+		const struct node *n = &s->nodes[i];
+		if (n->cores_asked <= n->n_cores)
+			continue;
+		aic_strbuf_printf(&b, "aic: note: node '%s' has %d core%s for processes that ask for %d (cpus:): they share them, as nothing reserves CPUs here (under SLURM, cpus: is a reservation and this job would not fit)\n",
+				  n->name, n->n_cores, n->n_cores == 1 ? "" : "s", n->cores_asked);
+	}
+	if (!b.len) {
+		aic_strbuf_release(&b);
+		return NULL;
+	}
+	return aic_strbuf_detach(&b);
+}
+
 int aic_place(const struct aic_spec *spec, const struct aic_place_node *nodes, size_t n_nodes,
 	      struct aic_plan **out, char **errors)
+{
+	return aic_place_flags(spec, nodes, n_nodes, 0, out, errors);
+}
+
+int aic_place_flags(const struct aic_spec *spec, const struct aic_place_node *nodes,
+		    size_t n_nodes, unsigned flags, struct aic_plan **out, char **errors)
 {
 	struct solver s;
 	size_t *order = NULL, i;
@@ -722,6 +804,7 @@ int aic_place(const struct aic_spec *spec, const struct aic_place_node *nodes, s
 	memset(&s, 0, sizeof(s));
 	s.spec = spec;
 	s.n_nodes = n_nodes;
+	s.soft_cpus = flags & AIC_PLACE_SOFT_CPUS;
 	aic_strbuf_init(&s.err);
 	s.nodes = calloc(n_nodes, sizeof(*s.nodes));
 	s.placed = calloc(spec->n_stages + 1, sizeof(*s.placed));
@@ -756,7 +839,7 @@ int aic_place(const struct aic_spec *spec, const struct aic_place_node *nodes, s
 			if (s.host[order[i]] != order[i] || st->ranks ||
 			    s.placed[order[i]] >= st->replicas_max)
 				continue;
-			rc = place_replica(&s, order[i]);
+			rc = place_replica(&s, order[i], false);
 			if (rc == AIC_ENOFIT) {
 				rc = 0;
 				continue;
@@ -786,6 +869,7 @@ int aic_place(const struct aic_spec *spec, const struct aic_place_node *nodes, s
 	}
 	(*out)->procs = s.procs;
 	(*out)->n_procs = s.n_procs;
+	(*out)->notes = shared_cores_notes(&s);
 	s.procs = NULL;
 
 out_free:
@@ -817,5 +901,6 @@ void aic_plan_free(struct aic_plan *plan)
 	if (!plan)
 		return;
 	free(plan->procs);
+	free(plan->notes);
 	free(plan);
 }

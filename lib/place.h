@@ -48,7 +48,22 @@ struct aic_proc {
 struct aic_plan {
 	size_t n_procs;
 	struct aic_proc *procs; /* in spec stage order, then by index */
+	/*
+	 * NULL, or lines ("aic: note: ...\n") the user should read with the
+	 * plan: with AIC_PLACE_SOFT_CPUS, the nodes whose cores are shared.
+	 */
+	char *notes;
 };
+
+/*
+ * aic_place_flags() flags. AIC_PLACE_SOFT_CPUS: `cpus:` is a wish, not a
+ * reservation (aic run: no SLURM reserves anything): a stage's fixed count
+ * that has no free cores left shares the node's cores (a new round over
+ * them, lowest first) instead of failing, and the plan's notes say so.
+ * Elastic growth still stops when cores run out. Without it (under SLURM),
+ * a core serves one process.
+ */
+#define AIC_PLACE_SOFT_CPUS 1u
 
 /*
  * Places every process of `spec` on `nodes`. On success returns 0 and a new
@@ -61,6 +76,10 @@ struct aic_plan {
  */
 int aic_place(const struct aic_spec *spec, const struct aic_place_node *nodes, size_t n_nodes,
 	      struct aic_plan **out, char **errors);
+
+/* aic_place() with AIC_PLACE_* flags (aic_place() is this with 0). */
+int aic_place_flags(const struct aic_spec *spec, const struct aic_place_node *nodes,
+		    size_t n_nodes, unsigned flags, struct aic_plan **out, char **errors);
 
 /* Frees a plan; NULL is a no-op. */
 void aic_plan_free(struct aic_plan *plan);

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,8 @@ static void place_and_start(struct head *h)
 		h->nodes[i].n_gpus = h->agents[i].n_gpus;
 		h->nodes[i].cpus = aic_cpuset_empty(&h->agents[i].cpus) ? NULL : &h->agents[i].cpus;
 	}
-	rc = aic_place(h->cfg.spec, h->nodes, (size_t)n, &h->plan, &errors);
+	rc = aic_place_flags(h->cfg.spec, h->nodes, (size_t)n, h->cfg.local ? AIC_PLACE_SOFT_CPUS : 0,
+			     &h->plan, &errors);
 	if (rc) {
 		for (line = strtok_r(errors, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
 			aic_log_error("%s", line);
@@ -44,6 +46,10 @@ static void place_and_start(struct head *h)
 		free(errors);
 		return;
 	}
+	/* The solver's notes start "aic: " as its errors do; the log adds its own name. */
+	line = h->plan->notes ? strtok_r(h->plan->notes, "\n", &save) : NULL;
+	for (; line; line = strtok_r(NULL, "\n", &save))
+		aic_log_info("%s", strncmp(line, "aic: ", 5) ? line : line + 5);
 	h->n_procs = h->plan->n_procs;
 	h->procs = calloc(h->n_procs + 1, sizeof(*h->procs));
 	if (!h->procs) {
