@@ -673,6 +673,35 @@ static void sort_stages(const struct aic_spec *spec, size_t *order)
 		}
 }
 
+/* Why node i's input is unusable: which GPUs it was given, and what its topology shows. */
+static int bad_node(struct solver *s, const struct aic_place_node *in, size_t i)
+{
+	const struct aic_topo *t = in[i].topo;
+	const char *name = in[i].name ? in[i].name : t ? t->host : "?";
+	size_t g;
+
+	if (!t) {
+		aic_strbuf_printf(&s->err, "aic: node '%s' has no topology\n", name);
+		return -EINVAL;
+	}
+	if (t->n_gpus > AIC_PLACE_MAX_GPUS) {
+		aic_strbuf_printf(&s->err, "aic: node '%s': its topology shows %zu GPUs, more than the %d aic places on one node\n",
+				  name, t->n_gpus, AIC_PLACE_MAX_GPUS);
+		return -EINVAL;
+	}
+	aic_strbuf_printf(&s->err, "aic: node '%s' was given GPU%s ", name, in[i].n_gpus == 1 ? "" : "s");
+	for (g = 0; g < in[i].n_gpus; g++)
+		aic_strbuf_printf(&s->err, "%s%d", g ? "," : "", in[i].gpus[g]);
+	aic_strbuf_printf(&s->err, ", but its topology (host '%s') shows ", t->host);
+	if (t->n_gpus == 0)
+		aic_strbuf_printf(&s->err, "no GPUs\n");
+	else if (t->n_gpus == 1)
+		aic_strbuf_printf(&s->err, "1 GPU (index 0)\n");
+	else
+		aic_strbuf_printf(&s->err, "%zu GPUs (indices 0 to %zu)\n", t->n_gpus, t->n_gpus - 1);
+	return -EINVAL;
+}
+
 static int init_nodes(struct solver *s, const struct aic_place_node *in)
 {
 	size_t i, c, g;
@@ -681,7 +710,7 @@ static int init_nodes(struct solver *s, const struct aic_place_node *in)
 		struct node *n = &s->nodes[i];
 		const struct aic_topo *t = in[i].topo;
 		if (!t || t->n_gpus > AIC_PLACE_MAX_GPUS)
-			return -EINVAL;
+			return bad_node(s, in, i);
 		n->t = t;
 		n->name = in[i].name ? in[i].name : t->host;
 		n->cpus = t->cpus;
@@ -690,7 +719,7 @@ static int init_nodes(struct solver *s, const struct aic_place_node *in)
 		if (in[i].gpus) {
 			for (g = 0; g < in[i].n_gpus; g++) {
 				if (in[i].gpus[g] < 0 || (size_t)in[i].gpus[g] >= t->n_gpus)
-					return -EINVAL;
+					return bad_node(s, in, i);
 				n->allowed |= UINT64_C(1) << in[i].gpus[g];
 			}
 		} else {
@@ -877,9 +906,7 @@ out_free:
 		aic_strbuf_release(&s.err);
 		aic_strbuf_printf(&s.err, "aic: out of memory\n");
 	} else if (rc == -EINVAL && !s.err.len) {
-		aic_strbuf_printf(&s.err, "aic: invalid placement input (a GPU index out of range, "
-					  "a node with no topology or more than %d GPUs)\n",
-				  AIC_PLACE_MAX_GPUS);
+		aic_strbuf_printf(&s.err, "aic: invalid placement input\n");
 	}
 	if (errors && rc)
 		*errors = aic_strbuf_detach(&s.err);

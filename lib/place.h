@@ -71,8 +71,10 @@ struct aic_plan {
  * AIC_ENOFIT and, when errors is not NULL, a malloc'ed text saying which
  * stage could not be placed and what was free; a stage that needs more GPUs
  * per process than any node has is reported at its spec position. Returns
- * -EINVAL for bad arguments (no nodes, a GPU index out of range) and
- * -ENOMEM.
+ * -EINVAL for bad arguments (no nodes; a node with no topology, with more
+ * than AIC_PLACE_MAX_GPUS GPUs, or given a GPU its topology does not have:
+ * then errors names the node, the GPUs it was given and what its topology
+ * shows) and -ENOMEM.
  */
 int aic_place(const struct aic_spec *spec, const struct aic_place_node *nodes, size_t n_nodes,
 	      struct aic_plan **out, char **errors);

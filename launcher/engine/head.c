@@ -19,6 +19,22 @@
 
 /* --- registration and placement -------------------------------------- */
 
+/*
+ * After the solver's line on a node whose GPUs its topology does not have
+ * (under SLURM: the GPUs are SLURM_STEP_GPUS, the topology is AIC_TOPO_XML,
+ * which the SPANK plugin sets for --aic-job steps, else hwloc's view of the
+ * node, which shows no GPU that the driver does not): how to fix it.
+ */
+static void log_gpu_hint(void)
+{
+	aic_log_error("aic: the GPUs are those SLURM gave the step (SLURM_STEP_GPUS, else "
+		      "SLURM_JOB_GPUS); the topology is AIC_TOPO_XML's, else what hwloc finds on "
+		      "the node");
+	aic_log_error("aic: run the step with --aic-job=SPEC (the SPANK plugin then passes the "
+		      "node's topology), or set AIC_TOPO_XML to the node's topology XML, or ask "
+		      "SLURM for no more GPUs than the topology shows (--gres=gpu:N)");
+}
+
 static void place_and_start(struct head *h)
 {
 	char *errors = NULL, *line, *save = NULL;
@@ -42,7 +58,12 @@ static void place_and_start(struct head *h)
 	if (rc) {
 		for (line = strtok_r(errors, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
 			aic_log_error("%s", line);
-		head__end(h, 1, "failed", errors ? "the job does not fit the allocation" : aic_strerror(rc));
+		if (rc == -EINVAL && !h->cfg.local)
+			log_gpu_hint();
+		head__end(h, 1, "failed",
+			  rc == -EINVAL ? "a node's GPUs do not match its topology"
+			  : errors      ? "the job does not fit the allocation"
+					: aic_strerror(rc));
 		free(errors);
 		return;
 	}

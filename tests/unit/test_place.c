@@ -383,6 +383,7 @@ static void gang_does_not_fit(void **state)
 static void bad_arguments(void **state)
 {
 	struct aic_topo *t = topo("topo", "pcie-4gpu-nvlink-pairs.xml");
+	struct aic_topo *cpu = topo("topo", "cpu-only.xml");
 	struct aic_spec *sp = spec("stages:\n  g: {command: g}\n");
 	static const int gpus[] = {7};
 	struct aic_place_node node = {.topo = t, .gpus = gpus, .n_gpus = 1};
@@ -392,8 +393,23 @@ static void bad_arguments(void **state)
 	(void)state;
 	assert_int_equal(aic_place(sp, &node, 0, &plan, NULL), -EINVAL);
 	assert_int_equal(aic_place(sp, &node, 1, &plan, &errors), -EINVAL);
-	assert_non_null(strstr(errors, "GPU index out of range"));
+	/* Which node, which GPUs it was given, and what its topology shows. */
+	assert_string_equal(errors, "aic: node 'pcie4' was given GPU 7, but its topology "
+				    "(host 'pcie4') shows 4 GPUs (indices 0 to 3)\n");
 	free(errors);
+	node.name = "n2";
+	node.gpus = (const int[]){0, 1};
+	node.n_gpus = 2;
+	node.topo = cpu;
+	assert_int_equal(aic_place(sp, &node, 1, &plan, &errors), -EINVAL);
+	assert_string_equal(errors, "aic: node 'n2' was given GPUs 0,1, but its topology "
+				    "(host 'cpu1') shows no GPUs\n");
+	free(errors);
+	node.topo = NULL;
+	assert_int_equal(aic_place(sp, &node, 1, &plan, &errors), -EINVAL);
+	assert_string_equal(errors, "aic: node 'n2' has no topology\n");
+	free(errors);
+	aic_topo_free(cpu);
 	aic_plan_free(NULL);
 	aic_spec_free(sp);
 	aic_topo_free(t);
