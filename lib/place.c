@@ -778,9 +778,11 @@ static int find_hosts(struct solver *s)
 		while (spec->stages[cur].colocate_with) {
 			const struct aic_stage *h = aic_spec_stage(spec, spec->stages[cur].colocate_with);
 			if (!h || ++steps > spec->n_stages) {
+				const struct aic_stage *st = &spec->stages[i];
 				aic_strbuf_printf(&s->err,
-						  "aic: stage '%s': colocate_with forms a cycle or names no stage\n",
-						  spec->stages[i].name);
+						  "%s:%u:%u: stage '%s': colocate_with forms a cycle or names no stage\n",
+						  spec->path, st->colocate_mark.line,
+						  st->colocate_mark.col, st->name);
 				return AIC_ENOFIT;
 			}
 			cur = (size_t)(h - spec->stages);

@@ -380,6 +380,17 @@ static void gang_does_not_fit(void **state)
 		      "pcie-4gpu-nvlink-pairs.xml", 1, "it needs 1 rank of 17 cores");
 }
 
+/* A colocate_with cycle (which the spec's checks leave to the solver) is reported at the value. */
+static void colocation_cycle(void **state)
+{
+	(void)state;
+	expect_no_fit("stages:\n"
+		      "  a: {command: a, gpus: 1, colocate_with: b}\n"
+		      "  b: {command: b, gpus: 1, colocate_with: a}\n",
+		      "topo", "pcie-4gpu-nvlink-pairs.xml", 1,
+		      "job.yaml:2:43: stage 'a': colocate_with forms a cycle or names no stage");
+}
+
 static void bad_arguments(void **state)
 {
 	struct aic_topo *t = topo("topo", "pcie-4gpu-nvlink-pairs.xml");
@@ -432,6 +443,7 @@ int main(void)
 		cmocka_unit_test(allocation_subset),
 		cmocka_unit_test(too_many_gpus_per_process),
 		cmocka_unit_test(gang_does_not_fit),
+		cmocka_unit_test(colocation_cycle),
 		cmocka_unit_test(bad_arguments),
 	};
 	return aic_test_run(tests);
