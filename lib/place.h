@@ -7,7 +7,7 @@
  * call it for a whole job and agree; the SPANK plugin calls it in slurmstepd
  * for the tasks of a step on its node. (The select plugin places no
  * processes: it picks nodes with domain.h.) The objective, in order of
- * priority, is documented at the top of place.c.
+ * priority, is documented at the top of lib/place/place.c.
  */
 #ifndef AIC_PLACE_H
 #define AIC_PLACE_H

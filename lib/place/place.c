@@ -44,307 +44,7 @@
 #include <string.h>
 
 #include "error.h"
-#include "place.h"
-#include "strbuf.h"
-
-#define MAX_SUBSETS 20000
-
-struct node {
-	const struct aic_topo *t;
-	const char *name;
-	struct aic_cpuset cpus; /* allowed PUs */
-	uint64_t allowed;	/* allowed GPUs */
-	uint64_t free;		/* allowed and not held */
-	bool *core_free;	/* per core, allowed and not held (in this round) */
-	int n_free_cores;
-	int n_cores;	/* allowed cores */
-	int cores_asked; /* by the processes placed here (more than n_cores: shared) */
-	int *core_gpus; /* per core: how many GPUs it is local to */
-};
-
-struct solver {
-	const struct aic_spec *spec;
-	struct node *nodes;
-	size_t n_nodes;
-	struct aic_proc *procs;
-	size_t n_procs, cap;
-	int *placed;	   /* per stage: processes placed so far */
-	size_t *host;	   /* per stage: the stage whose GPUs it uses (itself if none) */
-	const char *after; /* the last stage placed, for messages */
-	bool soft_cpus;	   /* AIC_PLACE_SOFT_CPUS */
-	struct aic_strbuf err;
-};
-
-struct quality {
-	int min_score;
-	int sum_score;
-	int same_numa;
-	int spare; /* minus the links the chosen GPUs have to those left free */
-};
-
-static int cmp_quality(const struct quality *a, const struct quality *b)
-{
-	if (a->min_score != b->min_score)
-		return a->min_score > b->min_score ? 1 : -1;
-	if (a->sum_score != b->sum_score)
-		return a->sum_score > b->sum_score ? 1 : -1;
-	if (a->same_numa != b->same_numa)
-		return a->same_numa > b->same_numa ? 1 : -1;
-	if (a->spare != b->spare)
-		return a->spare > b->spare ? 1 : -1;
-	return 0;
-}
-
-static int popcount(uint64_t m)
-{
-	return __builtin_popcountll(m);
-}
-
-static void quality_of(const struct aic_topo *t, uint64_t group, uint64_t avail,
-		       struct quality *q)
-{
-	int idx[AIC_PLACE_MAX_GPUS], n = 0, i, j, numa;
-	uint64_t rest = avail & ~group;
-
-	for (i = 0; i < AIC_PLACE_MAX_GPUS; i++)
-		if (group >> i & 1)
-			idx[n++] = i;
-	q->min_score = n > 1 ? 1 << 30 : 0;
-	q->sum_score = 0;
-	q->spare = 0;
-	numa = n ? t->gpus[idx[0]].numa : -1;
-	q->same_numa = numa >= 0;
-	for (i = 0; i < n; i++) {
-		int best = 0;
-		if (t->gpus[idx[i]].numa != numa)
-			q->same_numa = 0;
-		for (j = i + 1; j < n; j++) {
-			int s = aic_topo_link_score(t, (size_t)idx[i], (size_t)idx[j]);
-			q->sum_score += s;
-			if (s < q->min_score)
-				q->min_score = s;
-		}
-		for (j = 0; j < AIC_PLACE_MAX_GPUS; j++)
-			if (rest >> j & 1) {
-				int s = aic_topo_link_score(t, (size_t)idx[i], (size_t)j);
-				if (s > best)
-					best = s;
-			}
-		q->spare -= best;
-	}
-}
-
-static double choose(int n, int k)
-{
-	double r = 1;
-	int i;
-
-	for (i = 1; i <= k; i++)
-		r = r * (n - k + i) / i;
-	return r;
-}
-
-struct search {
-	const struct aic_topo *t;
-	uint64_t avail;
-	int idx[AIC_PLACE_MAX_GPUS], n, k;
-	uint64_t best;
-	struct quality bq;
-	bool found;
-};
-
-/* Visits subsets in lexicographic order; the first of equal quality wins. */
-static void enumerate(struct search *s, int from, int left, uint64_t group)
-{
-	int i;
-
-	if (left == 0) {
-		struct quality q;
-		quality_of(s->t, group, s->avail, &q);
-		if (!s->found || cmp_quality(&q, &s->bq) > 0) {
-			s->best = group;
-			s->bq = q;
-			s->found = true;
-		}
-		return;
-	}
-	for (i = from; i <= s->n - left; i++)
-		enumerate(s, i + 1, left - 1, group | UINT64_C(1) << s->idx[i]);
-}
-
-/* Greedy for large searches: grow from the lowest GPU by the best link. */
-static uint64_t greedy(const struct aic_topo *t, uint64_t avail, int k)
-{
-	uint64_t group = 0;
-	int n;
-
-	for (n = 0; n < k; n++) {
-		int i, best = -1, best_min = -1, best_sum = -1;
-		for (i = 0; i < AIC_PLACE_MAX_GPUS; i++) {
-			int j, mn = 1 << 30, sum = 0;
-			if (!(avail >> i & 1) || group >> i & 1)
-				continue;
-			for (j = 0; j < AIC_PLACE_MAX_GPUS; j++)
-				if (group >> j & 1) {
-					int sc = aic_topo_link_score(t, (size_t)i, (size_t)j);
-					sum += sc;
-					if (sc < mn)
-						mn = sc;
-				}
-			if (mn > best_min || (mn == best_min && sum > best_sum)) {
-				best = i;
-				best_min = mn;
-				best_sum = sum;
-			}
-		}
-		group |= UINT64_C(1) << best;
-	}
-	return group;
-}
-
-/* The best k GPUs among avail; false when fewer than k are available. */
-static bool best_group(const struct aic_topo *t, uint64_t avail, int k, uint64_t *out,
-		       struct quality *q)
-{
-	struct search s = {.t = t, .avail = avail, .k = k};
-	int i;
-
-	if (k == 0) {
-		*out = 0;
-		memset(q, 0, sizeof(*q));
-		return true;
-	}
-	if (popcount(avail) < k)
-		return false;
-	for (i = 0; i < AIC_PLACE_MAX_GPUS; i++)
-		if (avail >> i & 1)
-			s.idx[s.n++] = i;
-	if (choose(s.n, k) > MAX_SUBSETS) {
-		*out = greedy(t, avail, k);
-		quality_of(t, *out, avail, q);
-		return true;
-	}
-	enumerate(&s, 0, k, 0);
-	*out = s.best;
-	*q = s.bq;
-	return true;
-}
-
-/* --- cores ----------------------------------------------------------- */
-
-/* Every allowed core of n is free again: a new round of soft CPUs. */
-static void cores_new_round(struct node *n)
-{
-	struct aic_cpuset x;
-	size_t c;
-
-	n->n_free_cores = 0;
-	for (c = 0; c < n->t->n_cores; c++) {
-		aic_cpuset_and(&x, &n->t->cores[c].pus, &n->cpus);
-		n->core_free[c] = !aic_cpuset_empty(&x);
-		n->n_free_cores += n->core_free[c];
-	}
-}
-
-/*
- * Takes `want` free cores on node n for a process holding GPUs `gpus`, into
- * *cpus. Local cores first, then any. Returns false (taking nothing) when
- * the node has fewer than `want` free cores, unless `soft`: the node's
- * cores then start a new round (at most all of them for one process).
- */
-static bool take_cores(struct node *n, uint64_t gpus, int want, bool soft,
-		       struct aic_cpuset *cpus)
-{
-	const struct aic_topo *t = n->t;
-	struct aic_cpuset local;
-	size_t c, pass;
-	int got = 0, g;
-
-	aic_cpuset_zero(cpus);
-	if (want == 0) {
-		*cpus = n->cpus;
-		return true;
-	}
-	if (n->n_free_cores < want) {
-		if (!soft || n->n_cores == 0)
-			return false;
-		cores_new_round(n);
-		if (want > n->n_cores)
-			want = n->n_cores;
-	}
-	n->cores_asked += want;
-	aic_cpuset_zero(&local);
-	for (g = 0; g < AIC_PLACE_MAX_GPUS; g++)
-		if (gpus >> g & 1)
-			aic_cpuset_or(&local, &local, &t->gpus[g].cpus);
-	/*
-	 * Pass 0: cores local to the GPUs. Pass 1 (CPU-only processes first):
-	 * cores local to the fewest GPUs. Pass 2: any free core.
-	 */
-	for (pass = gpus ? 0 : 1; pass < 3 && got < want; pass++) {
-		int level, max_level = pass == 1 ? (int)t->n_gpus : 0;
-		for (level = 0; level <= max_level && got < want; level++)
-			for (c = 0; c < t->n_cores && got < want; c++) {
-				struct aic_cpuset x;
-				if (!n->core_free[c])
-					continue;
-				aic_cpuset_and(&x, &t->cores[c].pus, &local);
-				if (pass == 0 && aic_cpuset_empty(&x))
-					continue;
-				if (pass == 1 && n->core_gpus[c] != level)
-					continue;
-				n->core_free[c] = false;
-				n->n_free_cores--;
-				aic_cpuset_and(&x, &t->cores[c].pus, &n->cpus);
-				aic_cpuset_or(cpus, cpus, &x);
-				got++;
-			}
-	}
-	return true;
-}
-
-/* --- recording a process --------------------------------------------- */
-
-static int numa_of(const struct node *n, uint64_t gpus, const struct aic_cpuset *cpus)
-{
-	const struct aic_topo *t = n->t;
-	int numa = -2, g;
-	size_t i;
-
-	for (g = 0; g < AIC_PLACE_MAX_GPUS; g++)
-		if (gpus >> g & 1) {
-			int x = t->gpus[g].numa;
-			if (numa == -2)
-				numa = x;
-			else if (numa != x)
-				return -1;
-		}
-	if (numa != -2)
-		return numa;
-	for (i = 0; i < t->n_numa; i++) {
-		struct aic_cpuset rest;
-		aic_cpuset_andnot(&rest, cpus, &t->numa[i].cpus);
-		if (!aic_cpuset_empty(cpus) && aic_cpuset_empty(&rest))
-			return t->numa[i].os_index;
-	}
-	return -1;
-}
-
-static int nic_of(const struct node *n, uint64_t gpus, int numa)
-{
-	const struct aic_topo *t = n->t;
-	size_t i;
-	int g, best = -1;
-
-	for (g = 0; g < AIC_PLACE_MAX_GPUS; g++)
-		if (gpus >> g & 1)
-			return t->gpus[g].nic;
-	for (i = 0; i < t->n_nics; i++)
-		if (numa >= 0 && t->nics[i].numa == numa &&
-		    (best < 0 || (t->nics[i].kind == AIC_NIC_IB && t->nics[best].kind != AIC_NIC_IB)))
-			best = (int)i;
-	return best;
-}
+#include "internal.h"
 
 static int record(struct solver *s, size_t stage, size_t node, uint64_t gpus,
 		  const struct aic_cpuset *cpus)
@@ -370,8 +70,8 @@ static int record(struct solver *s, size_t stage, size_t node, uint64_t gpus,
 		if (gpus >> g & 1)
 			p->gpus[p->n_gpus++] = g;
 	p->cpus = *cpus;
-	p->numa = numa_of(n, gpus, cpus);
-	p->nic = nic_of(n, gpus, p->numa);
+	p->numa = aic__place_numa_of(n, gpus, cpus);
+	p->nic = aic__place_nic_of(n, gpus, p->numa);
 	return 0;
 }
 
@@ -433,7 +133,7 @@ static int pick_node(const struct solver *s, const struct aic_stage *st, bool sh
 		uint64_t g;
 		int c;
 		if ((!share && n->n_free_cores < st->cpus) || (st->cpus && !n->n_cores) ||
-		    !best_group(n->t, n->free, st->gpus, &g, &q))
+		    !aic__place_best_group(n->t, n->free, st->gpus, &g, &q))
 			continue;
 		if (st->gpus == 0) {
 			/* CPU-only: the node with the most free cores. */
@@ -441,7 +141,7 @@ static int pick_node(const struct solver *s, const struct aic_stage *st, bool sh
 				best = (int)i;
 			continue;
 		}
-		c = best < 0 ? 1 : cmp_quality(&q, &bq);
+		c = best < 0 ? 1 : aic__place_cmp_quality(&q, &bq);
 		if (c > 0 || (c == 0 && popcount(n->free) < popcount(s->nodes[best].free))) {
 			best = (int)i;
 			bq = q;
@@ -467,7 +167,7 @@ static int place_replica(struct solver *s, size_t si, bool soft)
 		best = pick_node(s, st, true, &mask);
 	if (best < 0)
 		return AIC_ENOFIT;
-	take_cores(&s->nodes[best], mask, st->cpus, soft, &cpus);
+	aic__place_take_cores(&s->nodes[best], mask, st->cpus, soft, &cpus);
 	s->nodes[best].free &= ~mask;
 	return record(s, si, (size_t)best, mask, &cpus);
 }
@@ -527,8 +227,8 @@ static int place_gang(struct solver *s, size_t si, bool soft)
 			int c;
 			if (capacity(n, st, share) < st->ranks)
 				continue;
-			best_group(n->t, n->free, st->ranks * st->gpus, &g, &q);
-			c = best < 0 ? 1 : cmp_quality(&q, &bq);
+			aic__place_best_group(n->t, n->free, st->ranks * st->gpus, &g, &q);
+			c = best < 0 ? 1 : aic__place_cmp_quality(&q, &bq);
 			if (c > 0 ||
 			    (c == 0 && capacity(n, st, share) < capacity(&s->nodes[best], st, share))) {
 				best = (int)i;
@@ -551,13 +251,13 @@ static int place_gang(struct solver *s, size_t si, bool soft)
 		int r;
 		if (!take[i])
 			continue;
-		best_group(n->t, n->free, take[i] * st->gpus, &set, &q);
+		aic__place_best_group(n->t, n->free, take[i] * st->gpus, &set, &q);
 		for (r = 0; r < take[i] && rc == 0; r++) {
 			struct aic_cpuset cpus;
-			best_group(n->t, set, st->gpus, &g, &q);
+			aic__place_best_group(n->t, set, st->gpus, &g, &q);
 			set &= ~g;
 			n->free &= ~g;
-			take_cores(n, g, st->cpus, share, &cpus);
+			aic__place_take_cores(n, g, st->cpus, share, &cpus);
 			rc = record(s, si, i, g, &cpus);
 		}
 	}
@@ -673,100 +373,6 @@ static void sort_stages(const struct aic_spec *spec, size_t *order)
 		}
 }
 
-/* Why node i's input is unusable: which GPUs it was given, and what its topology shows. */
-static int bad_node(struct solver *s, const struct aic_place_node *in, size_t i)
-{
-	const struct aic_topo *t = in[i].topo;
-	const char *name = in[i].name ? in[i].name : t ? t->host : "?";
-	size_t g;
-
-	if (!t) {
-		aic_strbuf_printf(&s->err, "aic: node '%s' has no topology\n", name);
-		return -EINVAL;
-	}
-	if (t->n_gpus > AIC_PLACE_MAX_GPUS) {
-		aic_strbuf_printf(&s->err, "aic: node '%s': its topology shows %zu GPUs, more than the %d aic places on one node\n",
-				  name, t->n_gpus, AIC_PLACE_MAX_GPUS);
-		return -EINVAL;
-	}
-	aic_strbuf_printf(&s->err, "aic: node '%s' was given GPU%s ", name, in[i].n_gpus == 1 ? "" : "s");
-	for (g = 0; g < in[i].n_gpus; g++)
-		aic_strbuf_printf(&s->err, "%s%d", g ? "," : "", in[i].gpus[g]);
-	aic_strbuf_printf(&s->err, ", but its topology (host '%s') shows ", t->host);
-	if (t->n_gpus == 0)
-		aic_strbuf_printf(&s->err, "no GPUs\n");
-	else if (t->n_gpus == 1)
-		aic_strbuf_printf(&s->err, "1 GPU (index 0)\n");
-	else
-		aic_strbuf_printf(&s->err, "%zu GPUs (indices 0 to %zu)\n", t->n_gpus, t->n_gpus - 1);
-	return -EINVAL;
-}
-
-static int init_nodes(struct solver *s, const struct aic_place_node *in)
-{
-	size_t i, c, g;
-
-	for (i = 0; i < s->n_nodes; i++) {
-		struct node *n = &s->nodes[i];
-		const struct aic_topo *t = in[i].topo;
-		if (!t || t->n_gpus > AIC_PLACE_MAX_GPUS)
-			return bad_node(s, in, i);
-		n->t = t;
-		n->name = in[i].name ? in[i].name : t->host;
-		n->cpus = t->cpus;
-		if (in[i].cpus)
-			aic_cpuset_and(&n->cpus, &n->cpus, in[i].cpus);
-		if (in[i].gpus) {
-			for (g = 0; g < in[i].n_gpus; g++) {
-				if (in[i].gpus[g] < 0 || (size_t)in[i].gpus[g] >= t->n_gpus)
-					return bad_node(s, in, i);
-				n->allowed |= UINT64_C(1) << in[i].gpus[g];
-			}
-		} else {
-			n->allowed = t->n_gpus == 64 ? ~UINT64_C(0) : (UINT64_C(1) << t->n_gpus) - 1;
-		}
-		n->free = n->allowed;
-		n->core_free = calloc(t->n_cores + 1, sizeof(bool));
-		n->core_gpus = calloc(t->n_cores + 1, sizeof(int));
-		if (!n->core_free || !n->core_gpus)
-			return -ENOMEM;
-		for (c = 0; c < t->n_cores; c++) {
-			struct aic_cpuset x;
-			aic_cpuset_and(&x, &t->cores[c].pus, &n->cpus);
-			n->core_free[c] = !aic_cpuset_empty(&x);
-			n->n_free_cores += n->core_free[c];
-			n->n_cores += n->core_free[c];
-			for (g = 0; g < t->n_gpus; g++) {
-				aic_cpuset_and(&x, &t->cores[c].pus, &t->gpus[g].cpus);
-				n->core_gpus[c] += !aic_cpuset_empty(&x);
-			}
-		}
-	}
-	return 0;
-}
-
-/* Stages needing more GPUs per process than any node has: report at the spec. */
-static int check_sizes(struct solver *s)
-{
-	size_t i, j, biggest = 0;
-	int bad = 0;
-
-	for (j = 1; j < s->n_nodes; j++)
-		if (popcount(s->nodes[j].allowed) > popcount(s->nodes[biggest].allowed))
-			biggest = j;
-	for (i = 0; i < s->spec->n_stages; i++) {
-		const struct aic_stage *st = &s->spec->stages[i];
-		int most = popcount(s->nodes[biggest].allowed);
-		if (st->gpus <= most)
-			continue;
-		aic_strbuf_printf(&s->err, "%s:%u:%u: stage '%s' needs %d GPUs per %s; the largest node, '%s', has %d\n",
-				  s->spec->path, st->gpus_mark.line, st->gpus_mark.col, st->name, st->gpus,
-				  st->ranks ? "rank" : "replica", s->nodes[biggest].name, most);
-		bad = 1;
-	}
-	return bad ? AIC_ENOFIT : 0;
-}
-
 /* Each stage's host: the end of its colocate_with chain. */
 static int find_hosts(struct solver *s)
 {
@@ -790,27 +396,6 @@ static int find_hosts(struct solver *s)
 		s->host[i] = cur;
 	}
 	return 0;
-}
-
-/* With soft CPUs, a note for each node whose cores serve more than one process. */
-static char *shared_cores_notes(const struct solver *s)
-{
-	struct aic_strbuf b;
-	size_t i;
-
-	aic_strbuf_init(&b);
-	for (i = 0; i < s->n_nodes; i++) {
-		const struct node *n = &s->nodes[i];
-		if (n->cores_asked <= n->n_cores)
-			continue;
-		aic_strbuf_printf(&b, "aic: note: node '%s' has %d core%s for processes that ask for %d (cpus:): they share them, as nothing reserves CPUs here (under SLURM, cpus: is a reservation and this job would not fit)\n",
-				  n->name, n->n_cores, n->n_cores == 1 ? "" : "s", n->cores_asked);
-	}
-	if (!b.len) {
-		aic_strbuf_release(&b);
-		return NULL;
-	}
-	return aic_strbuf_detach(&b);
 }
 
 int aic_place(const struct aic_spec *spec, const struct aic_place_node *nodes, size_t n_nodes,
@@ -845,9 +430,9 @@ int aic_place_flags(const struct aic_spec *spec, const struct aic_place_node *no
 		rc = -ENOMEM;
 		goto out_free;
 	}
-	rc = init_nodes(&s, nodes);
+	rc = aic__place_init_nodes(&s, nodes);
 	if (rc == 0)
-		rc = check_sizes(&s);
+		rc = aic__place_check_sizes(&s);
 	if (rc == 0)
 		rc = find_hosts(&s);
 	if (rc)
@@ -900,7 +485,7 @@ int aic_place_flags(const struct aic_spec *spec, const struct aic_place_node *no
 	}
 	(*out)->procs = s.procs;
 	(*out)->n_procs = s.n_procs;
-	(*out)->notes = shared_cores_notes(&s);
+	(*out)->notes = aic__place_shared_cores_notes(&s);
 	s.procs = NULL;
 
 out_free:
