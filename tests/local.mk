@@ -134,7 +134,8 @@ integration_tests = \
 	tests/integration/channels.sh \
 	tests/integration/weights.sh \
 	tests/integration/grpo-toy.sh \
-	tests/integration/reconfigure.sh
+	tests/integration/reconfigure.sh \
+	tests/integration/no-aic-job.sh
 EXTRA_DIST += $(integration_tests)
 
 if HAVE_PMIX
