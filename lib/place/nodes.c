@@ -42,7 +42,7 @@ bool aic__place_take_cores(struct node *n, uint64_t gpus, int want, bool soft,
 	const struct aic_topo *t = n->t;
 	struct aic_cpuset local;
 	size_t c, pass;
-	int got = 0, g;
+	int got = 0, g, asked = want;
 
 	aic_cpuset_zero(cpus);
 	if (want == 0) {
@@ -56,7 +56,7 @@ bool aic__place_take_cores(struct node *n, uint64_t gpus, int want, bool soft,
 		if (want > n->n_cores)
 			want = n->n_cores;
 	}
-	n->cores_asked += want;
+	n->cores_asked += asked;
 	aic_cpuset_zero(&local);
 	for (g = 0; g < AIC_PLACE_MAX_GPUS; g++)
 		if (gpus >> g & 1)

@@ -264,7 +264,7 @@ static void soft_cpus_share_cores(void **state)
 			  "work 4 n0 - 0,4 0 eno1\n"
 			  "work 5 n0 - 1,5 0 eno1\n"
 			  "big 0 n0 - 0-7 0 eno1\n",
-			  "aic: note: node 'cpu1' has 4 cores for processes that ask for 10 (cpus:)");
+			  "aic: note: node 'cpu1' has 4 cores for processes that ask for 12 (cpus:)");
 	expect_no_fit("stages:\n  work: {command: w, replicas: 6, cpus: 1}\n", "topo",
 		      "cpu-only.xml", 1, "it needs 6 replicas of 1 core, 4 fit");
 	expect_plan_flags("stages:\n  g: {command: g, ranks: 5, cpus: 1}\n", "topo", "cpu-only.xml",
