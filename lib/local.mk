@@ -43,7 +43,7 @@ lib_libaic_core_la_SOURCES = \
 	lib/topo_json.c lib/topo_json.h \
 	lib/metrics.c lib/metrics.h \
 	lib/nvml.c lib/nvml.h \
-	lib/place.c lib/place.h \
+	lib/place.h lib/place/internal.h lib/place/place.c lib/place/gpus.c lib/place/nodes.c \
 	lib/procenv.c lib/procenv.h \
 	lib/domain.c lib/domain.h \
 	lib/token.c lib/token.h \

@@ -7,7 +7,7 @@
  * call it for a whole job and agree; the SPANK plugin calls it in slurmstepd
  * for the tasks of a step on its node. (The select plugin places no
  * processes: it picks nodes with domain.h.) The objective, in order of
- * priority, is documented at the top of place.c.
+ * priority, is documented at the top of lib/place/place.c.
  */
 #ifndef AIC_PLACE_H
 #define AIC_PLACE_H
@@ -48,7 +48,22 @@ struct aic_proc {
 struct aic_plan {
 	size_t n_procs;
 	struct aic_proc *procs; /* in spec stage order, then by index */
+	/*
+	 * NULL, or lines ("aic: note: ...\n") the user should read with the
+	 * plan: with AIC_PLACE_SOFT_CPUS, the nodes whose cores are shared.
+	 */
+	char *notes;
 };
+
+/*
+ * aic_place_flags() flags. AIC_PLACE_SOFT_CPUS: `cpus:` is a wish, not a
+ * reservation (aic run: no SLURM reserves anything): a stage's fixed count
+ * that has no free cores left shares the node's cores (a new round over
+ * them, lowest first) instead of failing, and the plan's notes say so.
+ * Elastic growth still stops when cores run out. Without it (under SLURM),
+ * a core serves one process.
+ */
+#define AIC_PLACE_SOFT_CPUS 1u
 
 /*
  * Places every process of `spec` on `nodes`. On success returns 0 and a new
@@ -56,11 +71,17 @@ struct aic_plan {
  * AIC_ENOFIT and, when errors is not NULL, a malloc'ed text saying which
  * stage could not be placed and what was free; a stage that needs more GPUs
  * per process than any node has is reported at its spec position. Returns
- * -EINVAL for bad arguments (no nodes, a GPU index out of range) and
- * -ENOMEM.
+ * -EINVAL for bad arguments (no nodes; a node with no topology, with more
+ * than AIC_PLACE_MAX_GPUS GPUs, or given a GPU its topology does not have:
+ * then errors names the node, the GPUs it was given and what its topology
+ * shows) and -ENOMEM.
  */
 int aic_place(const struct aic_spec *spec, const struct aic_place_node *nodes, size_t n_nodes,
 	      struct aic_plan **out, char **errors);
+
+/* aic_place() with AIC_PLACE_* flags (aic_place() is this with 0). */
+int aic_place_flags(const struct aic_spec *spec, const struct aic_place_node *nodes,
+		    size_t n_nodes, unsigned flags, struct aic_plan **out, char **errors);
 
 /* Frees a plan; NULL is a no-op. */
 void aic_plan_free(struct aic_plan *plan);

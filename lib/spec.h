@@ -49,8 +49,9 @@ struct aic_stage {
 	char *weights_from;  /* weights stream this stage receives, or NULL */
 	char *colocate_with; /* stage sharing this stage's GPUs, or NULL */
 	struct aic_restart restart;
-	struct aic_mark mark;	   /* the stage's name */
-	struct aic_mark gpus_mark; /* its gpus value (or its name when unset) */
+	struct aic_mark mark;	       /* the stage's name */
+	struct aic_mark gpus_mark;     /* its gpus value (or its name when unset) */
+	struct aic_mark colocate_mark; /* its colocate_with value (or its name when unset) */
 };
 
 struct aic_channel {

@@ -52,6 +52,31 @@ long aic_wire_decode(const uint8_t *buf, size_t len, struct aic_frame *f)
 	return (long)(AIC_WIRE_HEADER + n);
 }
 
+int aic_items_next(struct aic_items *it, struct aic_item_hdr *h, const uint8_t **data)
+{
+	size_t room = (size_t)(it->end - it->p), body;
+
+	if (it->left == 0)
+		return 0;
+	if (room < AIC_ITEM_HEADER)
+		return AIC_EPROTO;
+	aic_item_hdr_decode(it->p, h);
+	room -= AIC_ITEM_HEADER;
+	if (h->len & AIC_ITEM_SHM) {
+		if (!it->shm)
+			return AIC_EPROTO;
+		body = 8;
+	} else {
+		body = h->len;
+	}
+	if (room < body)
+		return AIC_EPROTO;
+	*data = it->p + AIC_ITEM_HEADER;
+	it->p += AIC_ITEM_HEADER + body;
+	it->left--;
+	return 1;
+}
+
 const char *aic_msg_name(uint16_t type)
 {
 	static const char *const names[] = {"?",	"HELLO",  "WELCOME",  "REJECT",

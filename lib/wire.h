@@ -22,6 +22,7 @@
 #ifndef AIC_WIRE_H
 #define AIC_WIRE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -165,6 +166,39 @@ static inline void aic_item_hdr_decode(const uint8_t *p, struct aic_item_hdr *h)
 	h->version = aic_get_u64(p + 12);
 	h->len = aic_get_u32(p + 20);
 }
+
+/*
+ * A cursor over the items of an ITEMS or PEER_ITEMS payload, after its
+ * count and flags: each item is its header, then its `len` bytes, or, when
+ * `shm` allows it and the length has AIC_ITEM_SHM, its u64 arena offset.
+ * The worker's GET and the agent's PULL answers both walk items with it,
+ * so one function (fuzzed by tests/fuzz/fuzz_items.c) checks every bound.
+ */
+struct aic_items {
+	const uint8_t *p;   /* the next item */
+	const uint8_t *end; /* the payload's end */
+	uint32_t left;	    /* items still to read */
+	bool shm;	    /* AIC_ITEM_SHM lengths are allowed (an agent's ITEMS to a worker) */
+};
+
+/* Starts reading `count` items from payload[0..len) (the bytes after count and flags). */
+static inline void aic_items_init(struct aic_items *it, const uint8_t *payload, size_t len,
+				  uint32_t count, bool shm)
+{
+	it->p = payload;
+	it->end = payload + len;
+	it->left = count;
+	it->shm = shm;
+}
+
+/*
+ * Reads the next item into *h and *data: its payload (h->len bytes), or,
+ * for an item in the arena (h->len has AIC_ITEM_SHM, only with it->shm),
+ * the 8 bytes of its arena offset. Returns 1 with an item, 0 once `count`
+ * items are read, AIC_EPROTO when the payload ends inside an item or an
+ * arena length is not allowed; never reads outside the payload.
+ */
+int aic_items_next(struct aic_items *it, struct aic_item_hdr *h, const uint8_t **data);
 
 /* An acknowledged item in ACK frames: u32 producer, u64 id. */
 #define AIC_ACK_ENTRY 12

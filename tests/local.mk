@@ -81,13 +81,40 @@ tests_fake_libfake_nccl_la_LDFLAGS = -module -avoid-version -shared -rpath /nowh
 
 # Fuzz targets, replayed over their corpus by `make check` (scripts/fuzz runs
 # them under libFuzzer): tests/fuzz/fuzz_NAME.c, built with the defaults as
-# the unit tests are, replays tests/fuzz/corpus/NAME/ by replay-NAME.sh.
-check_PROGRAMS += tests/fuzz/fuzz_spec tests/fuzz/fuzz_wire tests/fuzz/fuzz_topo_json
-fuzz_tests = tests/fuzz/replay-spec.sh tests/fuzz/replay-wire.sh tests/fuzz/replay-topo_json.sh
+# the unit tests are, replays tests/fuzz/corpus/NAME/ by replay-NAME.sh. A
+# new target is a word in fuzz_names (and its check_PROGRAMS entry); one that
+# needs files outside lib/ lists them in its _SOURCES and _CPPFLAGS, which
+# scripts/fuzz reads too (print-fuzz below).
+fuzz_names = spec wire items topo_json config
+check_PROGRAMS += tests/fuzz/fuzz_spec tests/fuzz/fuzz_wire tests/fuzz/fuzz_items \
+	tests/fuzz/fuzz_topo_json tests/fuzz/fuzz_config
+# The CONFIG message's schema is the data plane's (as for test_dp_config).
+tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz_config.c launcher/dataplane/dp_config.c
+tests_fuzz_fuzz_config_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/launcher/dataplane
+fuzz_tests = tests/fuzz/replay-spec.sh tests/fuzz/replay-wire.sh tests/fuzz/replay-items.sh \
+	tests/fuzz/replay-topo_json.sh tests/fuzz/replay-config.sh
 EXTRA_DIST += $(fuzz_tests) tests/fuzz/corpus tests/fuzz/replay.h
 
+# What scripts/fuzz builds the targets from, as shell assignments: the
+# library's own source lists, include and link flags, and the _SOURCES and
+# _CPPFLAGS of a target that has them (one more line here for each such
+# target); paths are from the top of the source tree, flags from the build
+# directory. Reading them here keeps the libFuzzer builds from going stale
+# when a file joins lib/.
+print-fuzz:
+	@echo "fuzz_names='$(fuzz_names)'"
+	@echo "fuzz_srcdir='$(srcdir)'"
+	@echo "fuzz_lib_sources='$(lib_libaic_core_la_SOURCES) $(lib_libaic_worker_la_SOURCES)'"
+	@echo "fuzz_lib_cppflags='$(lib_libaic_core_la_CPPFLAGS) $(lib_libaic_worker_la_CPPFLAGS)'"
+	@echo "fuzz_cppflags='$(AM_CPPFLAGS)'"
+	@echo "fuzz_libs='$(core_libs)'"
+	@echo "fuzz_config_sources='$(tests_fuzz_fuzz_config_SOURCES)'"
+	@echo "fuzz_config_cppflags='$(tests_fuzz_fuzz_config_CPPFLAGS)'"
+
+.PHONY: print-fuzz
+
 cli_tests = tests/cli/aic-help.sh tests/cli/aic-topo.sh tests/cli/aic-plan.sh tests/cli/aic-run.sh \
-	tests/cli/aic-jobdir.sh tests/cli/aic-submit.sh tests/cli/aic-logs.sh
+	tests/cli/aic-run-cpus.sh tests/cli/aic-jobdir.sh tests/cli/aic-submit.sh tests/cli/aic-logs.sh
 EXTRA_DIST += $(cli_tests)
 
 # The C worker API (lib/aic.h) from a worker in C, with the engine under aic run.
@@ -123,7 +150,8 @@ integration_tests = \
 	tests/integration/channels.sh \
 	tests/integration/weights.sh \
 	tests/integration/grpo-toy.sh \
-	tests/integration/reconfigure.sh
+	tests/integration/reconfigure.sh \
+	tests/integration/no-aic-job.sh
 EXTRA_DIST += $(integration_tests)
 
 if HAVE_PMIX

@@ -22,7 +22,9 @@ const char cmd_plan_usage[] =
 	"aic plan SPEC [--topo XML]... [--nodes N] [--json]\n"
 	"  --topo XML    a node's hwloc XML topology: once per node, or once with --nodes\n"
 	"                (default: $AIC_TOPO_XML, else this machine)\n"
-	"  --nodes N     plan for N nodes with the same topology (HOST-1, HOST-2, ...)\n"
+	"  --nodes N     plan for N nodes with the same topology (HOST-1, HOST-2, ...), as\n"
+	"                under SLURM: cpus: reserves cores (without --nodes and with one\n"
+	"                topology, as aic run: processes share cores when short, with a note)\n"
 	"  --json        print JSON instead of a table\n";
 
 /*
@@ -110,6 +112,8 @@ static void print_plan_table(const struct aic_spec *spec, const struct plan_node
 		       aic_cpuset_format(&p->cpus, cpus, sizeof(cpus)), numa,
 		       p->nic >= 0 ? t->nics[p->nic].name : "-", p->n_gpus ? bus : "-");
 	}
+	if (plan->notes)
+		printf("\n%s", plan->notes);
 }
 
 static json_t *plan_json(const struct aic_spec *spec, const struct plan_nodes *pn,
@@ -142,6 +146,15 @@ static json_t *plan_json(const struct aic_spec *spec, const struct plan_nodes *p
 					 "nic", p->nic >= 0 ? json_string(t->nics[p->nic].name) : json_null()));
 	}
 	json_object_set_new(o, "procs", procs);
+	if (plan->notes) {
+		json_t *notes = json_array();
+		char *copy = strdup(plan->notes), *line, *save = NULL;
+		for (line = copy ? strtok_r(copy, "\n", &save) : NULL; line;
+		     line = strtok_r(NULL, "\n", &save))
+			json_array_append_new(notes, json_string(line));
+		free(copy);
+		json_object_set_new(o, "notes", notes);
+	}
 	return o;
 }
 
@@ -239,7 +252,9 @@ int cmd_plan(int argc, char **argv)
 		pn.nodes[i].name = pn.names[i];
 		pn.nodes[i].topo = t;
 	}
-	rc = aic_place(spec, pn.nodes, pn.n, &plan, &errors);
+	/* One node and no --nodes is this machine under aic run, where cpus: is a wish. */
+	rc = aic_place_flags(spec, pn.nodes, pn.n, !nodes && n_xml <= 1 ? AIC_PLACE_SOFT_CPUS : 0,
+			     &plan, &errors);
 	if (rc) {
 		fputs(errors ? errors : "aic: placement failed\n", stderr);
 		rc = 1;

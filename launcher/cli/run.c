@@ -84,6 +84,7 @@ int cmd_run(int argc, char **argv)
 	    jobdir_create(cwd, name, token, jobdir, sizeof(jobdir)) != 0)
 		goto out_free;
 	o.is_head = true;
+	o.local = true;
 	o.spec = spec;
 	o.jobdir = jobdir;
 	o.n_nodes = 1;

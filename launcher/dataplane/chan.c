@@ -274,9 +274,11 @@ static struct item *pulled_item(struct chan_set *cs, const uint8_t *data, uint32
 void chan_on_items(struct chan_set *cs, struct peer *p, const uint8_t *b, uint32_t len,
 		   struct frame_blk *blk)
 {
-	uint32_t ci, n, flags, i, r;
+	uint32_t ci, n, flags, r;
 	struct chan *ch;
-	const uint8_t *q, *end = b + len;
+	struct aic_items walk;
+	struct aic_item_hdr h;
+	const uint8_t *data;
 
 	/* ITEMS from a peer carry the channel first (it may answer several). */
 	if (len < 12 || !(ch = chan_find(cs, (ci = aic_get_u32(b)))))
@@ -302,21 +304,16 @@ void chan_on_items(struct chan_set *cs, struct peer *p, const uint8_t *b, uint32
 			if (flags & AIC_ITEMS_EOF)
 				ch->drained[r] = true;
 		}
-	q = b + 12;
-	for (i = 0; i < n && end - q >= AIC_ITEM_HEADER; i++) {
-		struct aic_item_hdr h;
-		uint32_t l;
+	/* A peer's items are all on the wire; a truncated frame keeps the whole items before the cut. */
+	aic_items_init(&walk, b + 12, len - 12, n, false);
+	while (aic_items_next(&walk, &h, &data) == 1) {
 		struct item *it;
-		aic_item_hdr_decode(q, &h);
-		l = h.len;
-		if ((size_t)(end - q - AIC_ITEM_HEADER) < l)
-			break;
 		if (blk && (it = item_new(0))) {
-			it->shm = (uint64_t)(q + AIC_ITEM_HEADER - cs->arena.base);
+			it->shm = (uint64_t)(data - cs->arena.base);
 			it->blk = blk;
 			blk->refs++;
 		} else {
-			it = pulled_item(cs, q + AIC_ITEM_HEADER, l);
+			it = pulled_item(cs, data, h.len);
 		}
 		if (!it)
 			break;
@@ -325,9 +322,8 @@ void chan_on_items(struct chan_set *cs, struct peer *p, const uint8_t *b, uint32
 		it->producer = h.producer;
 		it->id = h.id;
 		it->version = h.version;
-		it->len = l;
+		it->len = h.len;
 		queue_push(&ch->pulled, it, false);
-		q += AIC_ITEM_HEADER + l;
 	}
 	chan_pump(ch);
 }

@@ -91,7 +91,8 @@ int engine_run(const struct engine_opts *o)
 					 .jobdir = o->jobdir,
 					 .token = o->token,
 					 .listen_addr = o->listen_addr,
-					 .n_agents = o->n_nodes};
+					 .n_agents = o->n_nodes,
+					 .local = o->local};
 		e->head = head_start(&e->loop, &hc);
 		if (!e->head) {
 			if (o->publish)

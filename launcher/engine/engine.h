@@ -16,6 +16,7 @@
 struct engine_opts {
 	bool is_head;
 	const struct aic_spec *spec; /* head only */
+	bool local;		     /* head only: aic run, no SLURM (head_config.local) */
 	const char *jobdir;	     /* head only: made by the caller */
 	int n_nodes;		     /* head only */
 	const char *listen_addr;     /* head only: NULL for all */

@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,22 @@
 #include "wire.h"
 
 /* --- registration and placement -------------------------------------- */
+
+/*
+ * After the solver's line on a node whose GPUs its topology does not have
+ * (under SLURM: the GPUs are SLURM_STEP_GPUS, the topology is AIC_TOPO_XML,
+ * which the SPANK plugin sets for --aic-job steps, else hwloc's view of the
+ * node, which shows no GPU that the driver does not): how to fix it.
+ */
+static void log_gpu_hint(void)
+{
+	aic_log_error("aic: the GPUs are those SLURM gave the step (SLURM_STEP_GPUS, else "
+		      "SLURM_JOB_GPUS); the topology is AIC_TOPO_XML's, else what hwloc finds on "
+		      "the node");
+	aic_log_error("aic: run the step with --aic-job=SPEC (the SPANK plugin then passes the "
+		      "node's topology), or set AIC_TOPO_XML to the node's topology XML, or ask "
+		      "SLURM for no more GPUs than the topology shows (--gres=gpu:N)");
+}
 
 static void place_and_start(struct head *h)
 {
@@ -36,14 +53,24 @@ static void place_and_start(struct head *h)
 		h->nodes[i].n_gpus = h->agents[i].n_gpus;
 		h->nodes[i].cpus = aic_cpuset_empty(&h->agents[i].cpus) ? NULL : &h->agents[i].cpus;
 	}
-	rc = aic_place(h->cfg.spec, h->nodes, (size_t)n, &h->plan, &errors);
+	rc = aic_place_flags(h->cfg.spec, h->nodes, (size_t)n, h->cfg.local ? AIC_PLACE_SOFT_CPUS : 0,
+			     &h->plan, &errors);
 	if (rc) {
 		for (line = strtok_r(errors, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
 			aic_log_error("%s", line);
-		head__end(h, 1, "failed", errors ? "the job does not fit the allocation" : aic_strerror(rc));
+		if (rc == -EINVAL && !h->cfg.local)
+			log_gpu_hint();
+		head__end(h, 1, "failed",
+			  rc == -EINVAL ? "a node's GPUs do not match its topology"
+			  : errors      ? "the job does not fit the allocation"
+					: aic_strerror(rc));
 		free(errors);
 		return;
 	}
+	/* The solver's notes start "aic: " as its errors do; the log adds its own name. */
+	line = h->plan->notes ? strtok_r(h->plan->notes, "\n", &save) : NULL;
+	for (; line; line = strtok_r(NULL, "\n", &save))
+		aic_log_info("%s", strncmp(line, "aic: ", 5) ? line : line + 5);
 	h->n_procs = h->plan->n_procs;
 	h->procs = calloc(h->n_procs + 1, sizeof(*h->procs));
 	if (!h->procs) {

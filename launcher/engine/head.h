@@ -30,6 +30,8 @@ struct head_config {
 	const char *token;
 	const char *listen_addr; /* NULL: all addresses */
 	int n_agents;		 /* agents to wait for */
+	/* aic run, no SLURM: cpus: is a wish (AIC_PLACE_SOFT_CPUS); else GPUs come from SLURM */
+	bool local;
 };
 
 /* Starts listening; the port is head_port(). Returns NULL after logging why. */

@@ -149,15 +149,15 @@ static void check_colocation(struct spec_ctx *c)
 			continue;
 		peer = find_stage(spec, st->colocate_with);
 		if (!peer)
-			aic__spec_err_at(c, st->mark,
+			aic__spec_err_at(c, st->colocate_mark,
 					 "stage '%s': colocate_with names '%s', which is no stage",
 					 st->name, st->colocate_with);
 		else if (peer == st)
-			aic__spec_err_at(c, st->mark,
+			aic__spec_err_at(c, st->colocate_mark,
 					 "stage '%s': colocate_with names the stage itself",
 					 st->name);
 		else if (st->gpus == 0 || peer->gpus == 0)
-			aic__spec_err_at(c, st->mark,
+			aic__spec_err_at(c, st->colocate_mark,
 					 "stage '%s': colocate_with '%s' shares GPUs, but stage "
 					 "'%s' uses none",
 					 st->name, peer->name,

@@ -158,6 +158,11 @@ struct spec_key {
 	const struct spec_key *sub; /* SPEC_MAP: the nested struct's keys */
 	const struct spec_section *section; /* SPEC_ENTRIES */
 	spec_parse_fn parse;		    /* SPEC_CUSTOM */
+	/*
+	 * offsetof() a struct aic_mark set to the value's position when the key
+	 * is written, for messages about the value (check.c); 0: none kept.
+	 */
+	size_t mark;
 };
 
 /*

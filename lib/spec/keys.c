@@ -130,7 +130,12 @@ static const struct spec_key stage_keys[] = {
 	 .field = STAGE(replicas_max),
 	 .parse = read_replicas},
 	{.name = "ranks", .type = SPEC_INT, .field = STAGE(ranks), .min = 1, .max = MAX_COUNT},
-	{.name = "gpus", .type = SPEC_INT, .field = STAGE(gpus), .min = 0, .max = 1024},
+	{.name = "gpus",
+	 .type = SPEC_INT,
+	 .field = STAGE(gpus),
+	 .min = 0,
+	 .max = 1024,
+	 .mark = STAGE(gpus_mark)},
 	{.name = "cpus", .type = SPEC_INT, .field = STAGE(cpus), .min = 0, .max = 4096, .def = 1},
 	{.name = "mem", .type = SPEC_SIZE, .field = STAGE(mem_mb)},
 	{.name = "env", .type = SPEC_ENV, .field = STAGE(env)},
@@ -141,7 +146,8 @@ static const struct spec_key stage_keys[] = {
 	{.name = "colocate_with",
 	 .type = SPEC_NAME,
 	 .field = STAGE(colocate_with),
-	 .nullable = true},
+	 .nullable = true,
+	 .mark = STAGE(colocate_mark)},
 	{.name = "restart", .type = SPEC_MAP, .field = STAGE(restart), .sub = restart_keys},
 	{.name = NULL},
 };
@@ -155,16 +161,14 @@ static void stage_init(void *entry)
 	/* -1: taken from the top-level restart once the whole spec is read (check.c). */
 	st->restart.max = -1;
 	st->restart.backoff_ms = -1;
-	st->gpus_mark = st->mark;
+	st->gpus_mark = st->colocate_mark = st->mark;
 }
 
 static void stage_check(struct spec_ctx *c, void *entry, yaml_node_t *k, yaml_node_t *v)
 {
 	struct aic_stage *st = entry;
-	yaml_node_t *gpus = aic__spec_value(c, v, "gpus", NULL), *ranks_key = NULL;
+	yaml_node_t *ranks_key = NULL;
 
-	if (gpus)
-		st->gpus_mark = aic__spec_mark(gpus);
 	if (!st->argv)
 		aic__spec_err(c, k, "stage '%s' has no command", st->name);
 	if (aic__spec_value(c, v, "replicas", NULL) && aic__spec_value(c, v, "ranks", &ranks_key))

@@ -190,6 +190,8 @@ void aic__spec_map(struct spec_ctx *c, yaml_node_t *n, const struct spec_key *ke
 		if (!key)
 			continue;
 		snprintf(what, sizeof(what), "%s%s%s", path, *path ? "." : "", key->name);
+		if (key->mark)
+			*(struct aic_mark *)((char *)base + key->mark) = aic__spec_mark(v);
 		read_value(c, key, v, base, what);
 	}
 }

@@ -278,7 +278,9 @@ int aic_get(struct aic_worker *w, const char *chan, struct aic_item *items, size
 	    int timeout_ms)
 {
 	uint8_t req[12];
-	const uint8_t *p, *end;
+	const uint8_t *p, *data;
+	struct aic_items walk;
+	struct aic_item_hdr h;
 	uint32_t c, count, flags, i;
 	int rc = chan_id(w, chan, &c);
 
@@ -298,36 +300,27 @@ int aic_get(struct aic_worker *w, const char *chan, struct aic_item *items, size
 	if (w->frame.type != AIC_MSG_ITEMS || w->frame.length < 8)
 		return aic__frame_error(w);
 	p = w->frame.payload;
-	end = p + w->frame.length;
 	count = aic_get_u32(p);
 	flags = aic_get_u32(p + 4);
-	p += 8;
-	for (i = 0; i < count && i < max; i++) {
-		struct aic_item_hdr h;
-		if (end - p < AIC_ITEM_HEADER)
-			return AIC_EPROTO;
-		aic_item_hdr_decode(p, &h);
+	aic_items_init(&walk, p + 8, w->frame.length - 8, count < max ? count : (uint32_t)max, true);
+	for (i = 0; (rc = aic_items_next(&walk, &h, &data)) == 1; i++) {
 		items[i].producer = h.producer;
 		items[i].id = h.id;
 		items[i].version = h.version;
-		items[i].len = h.len;
-		p += AIC_ITEM_HEADER;
-		if (items[i].len & AIC_ITEM_SHM) {
+		items[i].len = h.len & ~AIC_ITEM_SHM;
+		if (h.len & AIC_ITEM_SHM) {
 			/* In the arena: read where the producer (or this node's agent) wrote it. */
-			uint64_t at = end - p >= 8 ? aic_get_u64(p) : 0;
-			items[i].len &= ~(size_t)AIC_ITEM_SHM;
+			uint64_t at = aic_get_u64(data);
 			if (!w->arena.base || !at || at > w->arena.size ||
 			    items[i].len > w->arena.size - at)
 				return AIC_EPROTO;
 			items[i].data = w->arena.base + at;
-			p += 8;
 			continue;
 		}
-		if ((size_t)(end - p) < items[i].len)
-			return AIC_EPROTO;
-		items[i].data = p;
-		p += items[i].len;
+		items[i].data = data;
 	}
+	if (rc < 0)
+		return rc;
 	*n = i;
 	if (i == 0 && (flags & AIC_ITEMS_EOF))
 		return AIC_ECLOSED;

@@ -5,7 +5,7 @@
  * calls), so it is unit-tested directly; slurmstepd.c feeds it.
  *
  * The tasks form a gang on this node and are placed by the placement solver
- * (lib/place.c): each task gets an equal share of the step's GPUs, chosen
+ * (lib/place/): each task gets an equal share of the step's GPUs, chosen
  * best-linked (NVLink first) and within one NUMA node where possible, and
  * an equal share of the step's cores, local to its GPUs. With fewer GPUs
  * than tasks, every task sees all of the step's GPUs; with fewer cores than

@@ -58,9 +58,12 @@ static char *render(const struct aic_spec *sp, const struct aic_place_node *node
 	return buf;
 }
 
-/* Places `text` on n copies of fixture `file` and compares with `want`. */
-static void expect_plan(const char *text, const char *dir, const char *file, size_t n,
-			const char *want)
+/*
+ * Places `text` on n copies of fixture `file` with AIC_PLACE_* flags and
+ * compares with `want`; the plan's notes must contain `notes` (NULL: none).
+ */
+static void expect_plan_flags(const char *text, const char *dir, const char *file, size_t n,
+			      unsigned flags, const char *want, const char *notes)
 {
 	struct aic_topo *t = topo(dir, file);
 	struct aic_place_node nodes[8];
@@ -72,7 +75,7 @@ static void expect_plan(const char *text, const char *dir, const char *file, siz
 	memset(nodes, 0, sizeof(nodes));
 	for (i = 0; i < n; i++)
 		nodes[i].topo = t;
-	if (aic_place(sp, nodes, n, &plan, &errors) != 0) {
+	if (aic_place_flags(sp, nodes, n, flags, &plan, &errors) != 0) {
 		fprintf(stderr, "%s", errors);
 		fail();
 	}
@@ -81,14 +84,25 @@ static void expect_plan(const char *text, const char *dir, const char *file, siz
 		fprintf(stderr, "want:\n%sgot:\n%s", want, got);
 		fail();
 	}
+	if (notes ? !plan->notes || !strstr(plan->notes, notes) : plan->notes != NULL) {
+		fprintf(stderr, "want notes: %s\ngot:  %s", notes ? notes : "(none)\n",
+			plan->notes ? plan->notes : "(none)\n");
+		fail();
+	}
 	/* Deterministic: the same input gives the same plan. */
-	assert_int_equal(aic_place(sp, nodes, n, &again, NULL), 0);
+	assert_int_equal(aic_place_flags(sp, nodes, n, flags, &again, NULL), 0);
 	assert_int_equal(again->n_procs, plan->n_procs);
 	assert_memory_equal(again->procs, plan->procs, plan->n_procs * sizeof(*plan->procs));
 	aic_plan_free(again);
 	aic_plan_free(plan);
 	aic_spec_free(sp);
 	aic_topo_free(t);
+}
+
+static void expect_plan(const char *text, const char *dir, const char *file, size_t n,
+			const char *want)
+{
+	expect_plan_flags(text, dir, file, n, 0, want, NULL);
 }
 
 static void expect_no_fit(const char *text, const char *dir, const char *file, size_t n,
@@ -230,6 +244,47 @@ static void cpu_only_node(void **state)
 }
 
 /*
+ * Without SLURM (aic run), cpus: is a wish: 6 one-core replicas on 4 cores
+ * share them round by round instead of failing, a process asking for more
+ * cores than the node has gets them all, a gang shares too, and the plan
+ * says so. Elastic growth still stops at the free cores, and a job that
+ * fits is placed as without the flag, with no note.
+ */
+static void soft_cpus_share_cores(void **state)
+{
+	(void)state;
+	expect_plan_flags("stages:\n"
+			  "  work: {command: w, replicas: 6, cpus: 1}\n"
+			  "  big: {command: b, cpus: 6}\n",
+			  "topo", "cpu-only.xml", 1, AIC_PLACE_SOFT_CPUS,
+			  "work 0 n0 - 0,4 0 eno1\n"
+			  "work 1 n0 - 1,5 0 eno1\n"
+			  "work 2 n0 - 2,6 0 eno1\n"
+			  "work 3 n0 - 3,7 0 eno1\n"
+			  "work 4 n0 - 0,4 0 eno1\n"
+			  "work 5 n0 - 1,5 0 eno1\n"
+			  "big 0 n0 - 0-7 0 eno1\n",
+			  "aic: note: node 'cpu1' has 4 cores for processes that ask for 12 (cpus:)");
+	expect_no_fit("stages:\n  work: {command: w, replicas: 6, cpus: 1}\n", "topo",
+		      "cpu-only.xml", 1, "it needs 6 replicas of 1 core, 4 fit");
+	expect_plan_flags("stages:\n  g: {command: g, ranks: 5, cpus: 1}\n", "topo", "cpu-only.xml",
+			  1, AIC_PLACE_SOFT_CPUS,
+			  "g 0 n0 - 0,4 0 eno1\n"
+			  "g 1 n0 - 1,5 0 eno1\n"
+			  "g 2 n0 - 2,6 0 eno1\n"
+			  "g 3 n0 - 3,7 0 eno1\n"
+			  "g 4 n0 - 0,4 0 eno1\n",
+			  "has 4 cores for processes that ask for 5");
+	expect_plan_flags("stages:\n  e: {command: e, replicas: {min: 1, max: 9}, cpus: 1}\n",
+			  "topo", "cpu-only.xml", 1, AIC_PLACE_SOFT_CPUS,
+			  "e 0 n0 - 0,4 0 eno1\n"
+			  "e 1 n0 - 1,5 0 eno1\n"
+			  "e 2 n0 - 2,6 0 eno1\n"
+			  "e 3 n0 - 3,7 0 eno1\n",
+			  NULL);
+}
+
+/*
  * Elastic replicas grow to max while GPUs last, one per stage in turn: a
  * has its min of 1 (GPU 0), then a and b take one each (a takes 2, whose
  * NVLink partner is gone, keeping the 1-3 pair whole), then a the last.
@@ -325,9 +380,21 @@ static void gang_does_not_fit(void **state)
 		      "pcie-4gpu-nvlink-pairs.xml", 1, "it needs 1 rank of 17 cores");
 }
 
+/* A colocate_with cycle (which the spec's checks leave to the solver) is reported at the value. */
+static void colocation_cycle(void **state)
+{
+	(void)state;
+	expect_no_fit("stages:\n"
+		      "  a: {command: a, gpus: 1, colocate_with: b}\n"
+		      "  b: {command: b, gpus: 1, colocate_with: a}\n",
+		      "topo", "pcie-4gpu-nvlink-pairs.xml", 1,
+		      "job.yaml:2:43: stage 'a': colocate_with forms a cycle or names no stage");
+}
+
 static void bad_arguments(void **state)
 {
 	struct aic_topo *t = topo("topo", "pcie-4gpu-nvlink-pairs.xml");
+	struct aic_topo *cpu = topo("topo", "cpu-only.xml");
 	struct aic_spec *sp = spec("stages:\n  g: {command: g}\n");
 	static const int gpus[] = {7};
 	struct aic_place_node node = {.topo = t, .gpus = gpus, .n_gpus = 1};
@@ -337,8 +404,23 @@ static void bad_arguments(void **state)
 	(void)state;
 	assert_int_equal(aic_place(sp, &node, 0, &plan, NULL), -EINVAL);
 	assert_int_equal(aic_place(sp, &node, 1, &plan, &errors), -EINVAL);
-	assert_non_null(strstr(errors, "GPU index out of range"));
+	/* Which node, which GPUs it was given, and what its topology shows. */
+	assert_string_equal(errors, "aic: node 'pcie4' was given GPU 7, but its topology "
+				    "(host 'pcie4') shows 4 GPUs (indices 0 to 3)\n");
 	free(errors);
+	node.name = "n2";
+	node.gpus = (const int[]){0, 1};
+	node.n_gpus = 2;
+	node.topo = cpu;
+	assert_int_equal(aic_place(sp, &node, 1, &plan, &errors), -EINVAL);
+	assert_string_equal(errors, "aic: node 'n2' was given GPUs 0,1, but its topology "
+				    "(host 'cpu1') shows no GPUs\n");
+	free(errors);
+	node.topo = NULL;
+	assert_int_equal(aic_place(sp, &node, 1, &plan, &errors), -EINVAL);
+	assert_string_equal(errors, "aic: node 'n2' has no topology\n");
+	free(errors);
+	aic_topo_free(cpu);
 	aic_plan_free(NULL);
 	aic_spec_free(sp);
 	aic_topo_free(t);
@@ -355,11 +437,13 @@ int main(void)
 		cmocka_unit_test(dgx2_halves),
 		cmocka_unit_test(power8_nvlink_pairs),
 		cmocka_unit_test(cpu_only_node),
+		cmocka_unit_test(soft_cpus_share_cores),
 		cmocka_unit_test(elastic_growth),
 		cmocka_unit_test(colocation),
 		cmocka_unit_test(allocation_subset),
 		cmocka_unit_test(too_many_gpus_per_process),
 		cmocka_unit_test(gang_does_not_fit),
+		cmocka_unit_test(colocation_cycle),
 		cmocka_unit_test(bad_arguments),
 	};
 	return aic_test_run(tests);

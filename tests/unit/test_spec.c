@@ -342,12 +342,18 @@ static void errors_graph(void **state)
 		     "  b: {command: c, inputs: [y], outputs: [x]}\n",
 		     "job.yaml:2:3: stage 'a' can never start: its input 'x' is written only by stages "
 		     "that wait on it (a cycle with no source)");
+	/* Colocation errors point at the colocate_with value, not at the stage's name. */
 	expect_error("stages:\n  a: {command: c, colocate_with: zz}\n",
-		     "stage 'a': colocate_with names 'zz', which is no stage");
+		     "job.yaml:2:34: stage 'a': colocate_with names 'zz', which is no stage");
 	expect_error("stages:\n  a: {command: c, gpus: 1, colocate_with: a}\n",
-		     "stage 'a': colocate_with names the stage itself");
-	expect_error("stages:\n  a: {command: c, gpus: 1, colocate_with: b}\n  b: {command: c}\n",
-		     "stage 'a': colocate_with 'b' shares GPUs, but stage 'b' uses none");
+		     "job.yaml:2:43: stage 'a': colocate_with names the stage itself");
+	expect_error("stages:\n"
+		     "  a:\n"
+		     "    command: c\n"
+		     "    gpus: 1\n"
+		     "    colocate_with: b\n"
+		     "  b: {command: c}\n",
+		     "job.yaml:5:20: stage 'a': colocate_with 'b' shares GPUs, but stage 'b' uses none");
 	expect_error("stages:\n  a: {command: c, weights_to: w}\n",
 		     "weights 'w' are published by stage 'a' but no stage has 'weights_from: w'");
 	expect_error("stages:\n  a: {command: c, weights_from: w}\n",

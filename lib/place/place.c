@@ -6,7 +6,9 @@
  * NUMA node and NIC; or AIC_ENOFIT and why. Nothing is oversubscribed: a GPU
  * serves one process (a colocated stage shares its host stage's GPUs, by
  * design, and nothing else), a core serves one process (a stage with cpus: 0
- * takes no core and may run anywhere on its node).
+ * takes no core and may run anywhere on its node). The one exception is
+ * AIC_PLACE_SOFT_CPUS (aic run, where nothing reserves cores): a fixed count
+ * that finds no free cores starts a new round over the node's cores.
  *
  * Objective, in priority order:
  *   1. Every stage gets its fixed count (gang ranks, replicas, or the min of
@@ -42,282 +44,7 @@
 #include <string.h>
 
 #include "error.h"
-#include "place.h"
-#include "strbuf.h"
-
-#define MAX_SUBSETS 20000
-
-struct node {
-	const struct aic_topo *t;
-	const char *name;
-	struct aic_cpuset cpus; /* allowed PUs */
-	uint64_t allowed;	/* allowed GPUs */
-	uint64_t free;		/* allowed and not held */
-	bool *core_free;	/* per core, allowed and not held */
-	int n_free_cores;
-	int *core_gpus; /* per core: how many GPUs it is local to */
-};
-
-struct solver {
-	const struct aic_spec *spec;
-	struct node *nodes;
-	size_t n_nodes;
-	struct aic_proc *procs;
-	size_t n_procs, cap;
-	int *placed;	   /* per stage: processes placed so far */
-	size_t *host;	   /* per stage: the stage whose GPUs it uses (itself if none) */
-	const char *after; /* the last stage placed, for messages */
-	struct aic_strbuf err;
-};
-
-struct quality {
-	int min_score;
-	int sum_score;
-	int same_numa;
-	int spare; /* minus the links the chosen GPUs have to those left free */
-};
-
-static int cmp_quality(const struct quality *a, const struct quality *b)
-{
-	if (a->min_score != b->min_score)
-		return a->min_score > b->min_score ? 1 : -1;
-	if (a->sum_score != b->sum_score)
-		return a->sum_score > b->sum_score ? 1 : -1;
-	if (a->same_numa != b->same_numa)
-		return a->same_numa > b->same_numa ? 1 : -1;
-	if (a->spare != b->spare)
-		return a->spare > b->spare ? 1 : -1;
-	return 0;
-}
-
-static int popcount(uint64_t m)
-{
-	return __builtin_popcountll(m);
-}
-
-static void quality_of(const struct aic_topo *t, uint64_t group, uint64_t avail,
-		       struct quality *q)
-{
-	int idx[AIC_PLACE_MAX_GPUS], n = 0, i, j, numa;
-	uint64_t rest = avail & ~group;
-
-	for (i = 0; i < AIC_PLACE_MAX_GPUS; i++)
-		if (group >> i & 1)
-			idx[n++] = i;
-	q->min_score = n > 1 ? 1 << 30 : 0;
-	q->sum_score = 0;
-	q->spare = 0;
-	numa = n ? t->gpus[idx[0]].numa : -1;
-	q->same_numa = numa >= 0;
-	for (i = 0; i < n; i++) {
-		int best = 0;
-		if (t->gpus[idx[i]].numa != numa)
-			q->same_numa = 0;
-		for (j = i + 1; j < n; j++) {
-			int s = aic_topo_link_score(t, (size_t)idx[i], (size_t)idx[j]);
-			q->sum_score += s;
-			if (s < q->min_score)
-				q->min_score = s;
-		}
-		for (j = 0; j < AIC_PLACE_MAX_GPUS; j++)
-			if (rest >> j & 1) {
-				int s = aic_topo_link_score(t, (size_t)idx[i], (size_t)j);
-				if (s > best)
-					best = s;
-			}
-		q->spare -= best;
-	}
-}
-
-static double choose(int n, int k)
-{
-	double r = 1;
-	int i;
-
-	for (i = 1; i <= k; i++)
-		r = r * (n - k + i) / i;
-	return r;
-}
-
-struct search {
-	const struct aic_topo *t;
-	uint64_t avail;
-	int idx[AIC_PLACE_MAX_GPUS], n, k;
-	uint64_t best;
-	struct quality bq;
-	bool found;
-};
-
-/* Visits subsets in lexicographic order; the first of equal quality wins. */
-static void enumerate(struct search *s, int from, int left, uint64_t group)
-{
-	int i;
-
-	if (left == 0) {
-		struct quality q;
-		quality_of(s->t, group, s->avail, &q);
-		if (!s->found || cmp_quality(&q, &s->bq) > 0) {
-			s->best = group;
-			s->bq = q;
-			s->found = true;
-		}
-		return;
-	}
-	for (i = from; i <= s->n - left; i++)
-		enumerate(s, i + 1, left - 1, group | UINT64_C(1) << s->idx[i]);
-}
-
-/* Greedy for large searches: grow from the lowest GPU by the best link. */
-static uint64_t greedy(const struct aic_topo *t, uint64_t avail, int k)
-{
-	uint64_t group = 0;
-	int n;
-
-	for (n = 0; n < k; n++) {
-		int i, best = -1, best_min = -1, best_sum = -1;
-		for (i = 0; i < AIC_PLACE_MAX_GPUS; i++) {
-			int j, mn = 1 << 30, sum = 0;
-			if (!(avail >> i & 1) || group >> i & 1)
-				continue;
-			for (j = 0; j < AIC_PLACE_MAX_GPUS; j++)
-				if (group >> j & 1) {
-					int sc = aic_topo_link_score(t, (size_t)i, (size_t)j);
-					sum += sc;
-					if (sc < mn)
-						mn = sc;
-				}
-			if (mn > best_min || (mn == best_min && sum > best_sum)) {
-				best = i;
-				best_min = mn;
-				best_sum = sum;
-			}
-		}
-		group |= UINT64_C(1) << best;
-	}
-	return group;
-}
-
-/* The best k GPUs among avail; false when fewer than k are available. */
-static bool best_group(const struct aic_topo *t, uint64_t avail, int k, uint64_t *out,
-		       struct quality *q)
-{
-	struct search s = {.t = t, .avail = avail, .k = k};
-	int i;
-
-	if (k == 0) {
-		*out = 0;
-		memset(q, 0, sizeof(*q));
-		return true;
-	}
-	if (popcount(avail) < k)
-		return false;
-	for (i = 0; i < AIC_PLACE_MAX_GPUS; i++)
-		if (avail >> i & 1)
-			s.idx[s.n++] = i;
-	if (choose(s.n, k) > MAX_SUBSETS) {
-		*out = greedy(t, avail, k);
-		quality_of(t, *out, avail, q);
-		return true;
-	}
-	enumerate(&s, 0, k, 0);
-	*out = s.best;
-	*q = s.bq;
-	return true;
-}
-
-/* --- cores ----------------------------------------------------------- */
-
-/*
- * Takes `want` free cores on node n for a process holding GPUs `gpus`, into
- * *cpus. Local cores first, then any. Returns false (taking nothing) when
- * the node has fewer than `want` free cores.
- */
-static bool take_cores(struct node *n, uint64_t gpus, int want, struct aic_cpuset *cpus)
-{
-	const struct aic_topo *t = n->t;
-	struct aic_cpuset local;
-	size_t c, pass;
-	int got = 0, g;
-
-	aic_cpuset_zero(cpus);
-	if (want == 0) {
-		*cpus = n->cpus;
-		return true;
-	}
-	if (n->n_free_cores < want)
-		return false;
-	aic_cpuset_zero(&local);
-	for (g = 0; g < AIC_PLACE_MAX_GPUS; g++)
-		if (gpus >> g & 1)
-			aic_cpuset_or(&local, &local, &t->gpus[g].cpus);
-	/*
-	 * Pass 0: cores local to the GPUs. Pass 1 (CPU-only processes first):
-	 * cores local to the fewest GPUs. Pass 2: any free core.
-	 */
-	for (pass = gpus ? 0 : 1; pass < 3 && got < want; pass++) {
-		int level, max_level = pass == 1 ? (int)t->n_gpus : 0;
-		for (level = 0; level <= max_level && got < want; level++)
-			for (c = 0; c < t->n_cores && got < want; c++) {
-				struct aic_cpuset x;
-				if (!n->core_free[c])
-					continue;
-				aic_cpuset_and(&x, &t->cores[c].pus, &local);
-				if (pass == 0 && aic_cpuset_empty(&x))
-					continue;
-				if (pass == 1 && n->core_gpus[c] != level)
-					continue;
-				n->core_free[c] = false;
-				n->n_free_cores--;
-				aic_cpuset_and(&x, &t->cores[c].pus, &n->cpus);
-				aic_cpuset_or(cpus, cpus, &x);
-				got++;
-			}
-	}
-	return true;
-}
-
-/* --- recording a process --------------------------------------------- */
-
-static int numa_of(const struct node *n, uint64_t gpus, const struct aic_cpuset *cpus)
-{
-	const struct aic_topo *t = n->t;
-	int numa = -2, g;
-	size_t i;
-
-	for (g = 0; g < AIC_PLACE_MAX_GPUS; g++)
-		if (gpus >> g & 1) {
-			int x = t->gpus[g].numa;
-			if (numa == -2)
-				numa = x;
-			else if (numa != x)
-				return -1;
-		}
-	if (numa != -2)
-		return numa;
-	for (i = 0; i < t->n_numa; i++) {
-		struct aic_cpuset rest;
-		aic_cpuset_andnot(&rest, cpus, &t->numa[i].cpus);
-		if (!aic_cpuset_empty(cpus) && aic_cpuset_empty(&rest))
-			return t->numa[i].os_index;
-	}
-	return -1;
-}
-
-static int nic_of(const struct node *n, uint64_t gpus, int numa)
-{
-	const struct aic_topo *t = n->t;
-	size_t i;
-	int g, best = -1;
-
-	for (g = 0; g < AIC_PLACE_MAX_GPUS; g++)
-		if (gpus >> g & 1)
-			return t->gpus[g].nic;
-	for (i = 0; i < t->n_nics; i++)
-		if (numa >= 0 && t->nics[i].numa == numa &&
-		    (best < 0 || (t->nics[i].kind == AIC_NIC_IB && t->nics[best].kind != AIC_NIC_IB)))
-			best = (int)i;
-	return best;
-}
+#include "internal.h"
 
 static int record(struct solver *s, size_t stage, size_t node, uint64_t gpus,
 		  const struct aic_cpuset *cpus)
@@ -343,8 +70,8 @@ static int record(struct solver *s, size_t stage, size_t node, uint64_t gpus,
 		if (gpus >> g & 1)
 			p->gpus[p->n_gpus++] = g;
 	p->cpus = *cpus;
-	p->numa = numa_of(n, gpus, cpus);
-	p->nic = nic_of(n, gpus, p->numa);
+	p->numa = aic__place_numa_of(n, gpus, cpus);
+	p->nic = aic__place_nic_of(n, gpus, p->numa);
 	return 0;
 }
 
@@ -388,22 +115,25 @@ static int no_fit(struct solver *s, const struct aic_stage *st, int want, int go
 
 /* --- stages ---------------------------------------------------------- */
 
-/* Places one replica of stage si; returns 0, AIC_ENOFIT (nothing taken) or -ENOMEM. */
-static int place_replica(struct solver *s, size_t si)
+/*
+ * The node for one replica of st and, in *mask, its GPUs there; -1 when
+ * none has them free (or the free cores too, unless `share`).
+ */
+static int pick_node(const struct solver *s, const struct aic_stage *st, bool share,
+		     uint64_t *mask)
 {
-	const struct aic_stage *st = &s->spec->stages[si];
-	struct aic_cpuset cpus;
 	struct quality bq = {0};
-	uint64_t best_group_mask = 0;
 	int best = -1;
 	size_t i;
 
+	*mask = 0;
 	for (i = 0; i < s->n_nodes; i++) {
-		struct node *n = &s->nodes[i];
+		const struct node *n = &s->nodes[i];
 		struct quality q;
 		uint64_t g;
 		int c;
-		if (n->n_free_cores < st->cpus || !best_group(n->t, n->free, st->gpus, &g, &q))
+		if ((!share && n->n_free_cores < st->cpus) || (st->cpus && !n->n_cores) ||
+		    !aic__place_best_group(n->t, n->free, st->gpus, &g, &q))
 			continue;
 		if (st->gpus == 0) {
 			/* CPU-only: the node with the most free cores. */
@@ -411,34 +141,52 @@ static int place_replica(struct solver *s, size_t si)
 				best = (int)i;
 			continue;
 		}
-		c = best < 0 ? 1 : cmp_quality(&q, &bq);
+		c = best < 0 ? 1 : aic__place_cmp_quality(&q, &bq);
 		if (c > 0 || (c == 0 && popcount(n->free) < popcount(s->nodes[best].free))) {
 			best = (int)i;
 			bq = q;
-			best_group_mask = g;
+			*mask = g;
 		}
 	}
-	if (best < 0)
-		return AIC_ENOFIT;
-	take_cores(&s->nodes[best], best_group_mask, st->cpus, &cpus);
-	s->nodes[best].free &= ~best_group_mask;
-	return record(s, si, (size_t)best, best_group_mask, &cpus);
+	return best;
 }
 
-/* How many ranks of stage st node n can take. */
-static int capacity(const struct node *n, const struct aic_stage *st)
+/*
+ * Places one replica of stage si; returns 0, AIC_ENOFIT (nothing taken) or
+ * -ENOMEM. With `soft`, a replica no node has the free cores for goes
+ * where its GPUs fit, sharing cores.
+ */
+static int place_replica(struct solver *s, size_t si, bool soft)
+{
+	const struct aic_stage *st = &s->spec->stages[si];
+	struct aic_cpuset cpus;
+	uint64_t mask;
+	int best = pick_node(s, st, false, &mask);
+
+	if (best < 0 && soft)
+		best = pick_node(s, st, true, &mask);
+	if (best < 0)
+		return AIC_ENOFIT;
+	aic__place_take_cores(&s->nodes[best], mask, st->cpus, soft, &cpus);
+	s->nodes[best].free &= ~mask;
+	return record(s, si, (size_t)best, mask, &cpus);
+}
+
+/* How many ranks of stage st node n can take (by GPUs alone when cores are shared). */
+static int capacity(const struct node *n, const struct aic_stage *st, bool share)
 {
 	int by_gpus = st->gpus ? popcount(n->free) / st->gpus : 1 << 20;
-	int by_cores = st->cpus ? n->n_free_cores / st->cpus : 1 << 20;
+	int by_cores = st->cpus && (!share || !n->n_cores) ? n->n_free_cores / st->cpus : 1 << 20;
 
 	return by_gpus < by_cores ? by_gpus : by_cores;
 }
 
-static int place_gang(struct solver *s, size_t si)
+static int place_gang(struct solver *s, size_t si, bool soft)
 {
 	const struct aic_stage *st = &s->spec->stages[si];
 	size_t *order, i, j, m = 0;
-	int *take, left = st->ranks, total = 0, rc = 0;
+	int *take, left = st->ranks, total, rc = 0;
+	bool share;
 
 	order = calloc(s->n_nodes, sizeof(*order));
 	take = calloc(s->n_nodes, sizeof(*take));
@@ -446,24 +194,29 @@ static int place_gang(struct solver *s, size_t si)
 		rc = -ENOMEM;
 		goto out_free;
 	}
+	/* With soft CPUs, cores are shared only when the gang does not fit without. */
+	for (share = false;; share = true) {
+		for (i = 0, total = 0; i < s->n_nodes; i++)
+			total += capacity(&s->nodes[i], st, share);
+		if (total >= st->ranks || share || !soft)
+			break;
+	}
 	/* Nodes by capacity, largest first (stable: lower index first on ties). */
 	for (i = 0; i < s->n_nodes; i++)
 		order[i] = i;
 	for (i = 1; i < s->n_nodes; i++)
-		for (j = i; j > 0 && capacity(&s->nodes[order[j]], st) >
-					     capacity(&s->nodes[order[j - 1]], st);
+		for (j = i; j > 0 && capacity(&s->nodes[order[j]], st, share) >
+					     capacity(&s->nodes[order[j - 1]], st, share);
 		     j--) {
 			size_t x = order[j];
 			order[j] = order[j - 1];
 			order[j - 1] = x;
 		}
-	for (i = 0; i < s->n_nodes; i++)
-		total += capacity(&s->nodes[i], st);
 	if (total < st->ranks) {
 		rc = AIC_ENOFIT;
 		goto out_free;
 	}
-	if (capacity(&s->nodes[order[0]], st) >= st->ranks) {
+	if (capacity(&s->nodes[order[0]], st, share) >= st->ranks) {
 		/* One node suffices: the best-linked set, then the best fit. */
 		struct quality bq = {0};
 		int best = -1;
@@ -472,11 +225,12 @@ static int place_gang(struct solver *s, size_t si)
 			struct quality q;
 			uint64_t g;
 			int c;
-			if (capacity(n, st) < st->ranks)
+			if (capacity(n, st, share) < st->ranks)
 				continue;
-			best_group(n->t, n->free, st->ranks * st->gpus, &g, &q);
-			c = best < 0 ? 1 : cmp_quality(&q, &bq);
-			if (c > 0 || (c == 0 && capacity(n, st) < capacity(&s->nodes[best], st))) {
+			aic__place_best_group(n->t, n->free, st->ranks * st->gpus, &g, &q);
+			c = best < 0 ? 1 : aic__place_cmp_quality(&q, &bq);
+			if (c > 0 ||
+			    (c == 0 && capacity(n, st, share) < capacity(&s->nodes[best], st, share))) {
 				best = (int)i;
 				bq = q;
 			}
@@ -484,7 +238,7 @@ static int place_gang(struct solver *s, size_t si)
 		take[best] = st->ranks;
 	} else {
 		for (m = 0; m < s->n_nodes && left > 0; m++) {
-			int c = capacity(&s->nodes[order[m]], st);
+			int c = capacity(&s->nodes[order[m]], st, share);
 			take[order[m]] = c < left ? c : left;
 			left -= take[order[m]];
 		}
@@ -497,13 +251,13 @@ static int place_gang(struct solver *s, size_t si)
 		int r;
 		if (!take[i])
 			continue;
-		best_group(n->t, n->free, take[i] * st->gpus, &set, &q);
+		aic__place_best_group(n->t, n->free, take[i] * st->gpus, &set, &q);
 		for (r = 0; r < take[i] && rc == 0; r++) {
 			struct aic_cpuset cpus;
-			best_group(n->t, set, st->gpus, &g, &q);
+			aic__place_best_group(n->t, set, st->gpus, &g, &q);
 			set &= ~g;
 			n->free &= ~g;
-			take_cores(n, g, st->cpus, &cpus);
+			aic__place_take_cores(n, g, st->cpus, share, &cpus);
 			rc = record(s, si, i, g, &cpus);
 		}
 	}
@@ -520,14 +274,14 @@ static int place_stage(struct solver *s, size_t si, int count, bool elastic_ok)
 	int i, rc;
 
 	if (st->ranks) {
-		rc = place_gang(s, si);
+		rc = place_gang(s, si, s->soft_cpus);
 		if (rc == AIC_ENOFIT)
 			return no_fit(s, st, st->ranks, 0);
 		s->after = st->name;
 		return rc;
 	}
 	for (i = 0; i < count; i++) {
-		rc = place_replica(s, si);
+		rc = place_replica(s, si, s->soft_cpus && !elastic_ok);
 		if (rc == AIC_ENOFIT && elastic_ok)
 			return rc;
 		if (rc == AIC_ENOFIT)
@@ -568,7 +322,7 @@ static int place_colocated(struct solver *s, size_t si)
 	}
 	rc = place_stage(s, si, st->ranks ? 1 : st->replicas_min, false);
 	while (rc == 0 && !st->ranks && st->replicas_min + grown < st->replicas_max) {
-		rc = place_replica(s, si);
+		rc = place_replica(s, si, false);
 		grown++;
 	}
 	if (rc == AIC_ENOFIT && grown)
@@ -619,70 +373,6 @@ static void sort_stages(const struct aic_spec *spec, size_t *order)
 		}
 }
 
-static int init_nodes(struct solver *s, const struct aic_place_node *in)
-{
-	size_t i, c, g;
-
-	for (i = 0; i < s->n_nodes; i++) {
-		struct node *n = &s->nodes[i];
-		const struct aic_topo *t = in[i].topo;
-		if (!t || t->n_gpus > AIC_PLACE_MAX_GPUS)
-			return -EINVAL;
-		n->t = t;
-		n->name = in[i].name ? in[i].name : t->host;
-		n->cpus = t->cpus;
-		if (in[i].cpus)
-			aic_cpuset_and(&n->cpus, &n->cpus, in[i].cpus);
-		if (in[i].gpus) {
-			for (g = 0; g < in[i].n_gpus; g++) {
-				if (in[i].gpus[g] < 0 || (size_t)in[i].gpus[g] >= t->n_gpus)
-					return -EINVAL;
-				n->allowed |= UINT64_C(1) << in[i].gpus[g];
-			}
-		} else {
-			n->allowed = t->n_gpus == 64 ? ~UINT64_C(0) : (UINT64_C(1) << t->n_gpus) - 1;
-		}
-		n->free = n->allowed;
-		n->core_free = calloc(t->n_cores + 1, sizeof(bool));
-		n->core_gpus = calloc(t->n_cores + 1, sizeof(int));
-		if (!n->core_free || !n->core_gpus)
-			return -ENOMEM;
-		for (c = 0; c < t->n_cores; c++) {
-			struct aic_cpuset x;
-			aic_cpuset_and(&x, &t->cores[c].pus, &n->cpus);
-			n->core_free[c] = !aic_cpuset_empty(&x);
-			n->n_free_cores += n->core_free[c];
-			for (g = 0; g < t->n_gpus; g++) {
-				aic_cpuset_and(&x, &t->cores[c].pus, &t->gpus[g].cpus);
-				n->core_gpus[c] += !aic_cpuset_empty(&x);
-			}
-		}
-	}
-	return 0;
-}
-
-/* Stages needing more GPUs per process than any node has: report at the spec. */
-static int check_sizes(struct solver *s)
-{
-	size_t i, j, biggest = 0;
-	int bad = 0;
-
-	for (j = 1; j < s->n_nodes; j++)
-		if (popcount(s->nodes[j].allowed) > popcount(s->nodes[biggest].allowed))
-			biggest = j;
-	for (i = 0; i < s->spec->n_stages; i++) {
-		const struct aic_stage *st = &s->spec->stages[i];
-		int most = popcount(s->nodes[biggest].allowed);
-		if (st->gpus <= most)
-			continue;
-		aic_strbuf_printf(&s->err, "%s:%u:%u: stage '%s' needs %d GPUs per %s; the largest node, '%s', has %d\n",
-				  s->spec->path, st->gpus_mark.line, st->gpus_mark.col, st->name, st->gpus,
-				  st->ranks ? "rank" : "replica", s->nodes[biggest].name, most);
-		bad = 1;
-	}
-	return bad ? AIC_ENOFIT : 0;
-}
-
 /* Each stage's host: the end of its colocate_with chain. */
 static int find_hosts(struct solver *s)
 {
@@ -694,9 +384,11 @@ static int find_hosts(struct solver *s)
 		while (spec->stages[cur].colocate_with) {
 			const struct aic_stage *h = aic_spec_stage(spec, spec->stages[cur].colocate_with);
 			if (!h || ++steps > spec->n_stages) {
+				const struct aic_stage *st = &spec->stages[i];
 				aic_strbuf_printf(&s->err,
-						  "aic: stage '%s': colocate_with forms a cycle or names no stage\n",
-						  spec->stages[i].name);
+						  "%s:%u:%u: stage '%s': colocate_with forms a cycle or names no stage\n",
+						  spec->path, st->colocate_mark.line,
+						  st->colocate_mark.col, st->name);
 				return AIC_ENOFIT;
 			}
 			cur = (size_t)(h - spec->stages);
@@ -708,6 +400,12 @@ static int find_hosts(struct solver *s)
 
 int aic_place(const struct aic_spec *spec, const struct aic_place_node *nodes, size_t n_nodes,
 	      struct aic_plan **out, char **errors)
+{
+	return aic_place_flags(spec, nodes, n_nodes, 0, out, errors);
+}
+
+int aic_place_flags(const struct aic_spec *spec, const struct aic_place_node *nodes,
+		    size_t n_nodes, unsigned flags, struct aic_plan **out, char **errors)
 {
 	struct solver s;
 	size_t *order = NULL, i;
@@ -722,6 +420,7 @@ int aic_place(const struct aic_spec *spec, const struct aic_place_node *nodes, s
 	memset(&s, 0, sizeof(s));
 	s.spec = spec;
 	s.n_nodes = n_nodes;
+	s.soft_cpus = flags & AIC_PLACE_SOFT_CPUS;
 	aic_strbuf_init(&s.err);
 	s.nodes = calloc(n_nodes, sizeof(*s.nodes));
 	s.placed = calloc(spec->n_stages + 1, sizeof(*s.placed));
@@ -731,9 +430,9 @@ int aic_place(const struct aic_spec *spec, const struct aic_place_node *nodes, s
 		rc = -ENOMEM;
 		goto out_free;
 	}
-	rc = init_nodes(&s, nodes);
+	rc = aic__place_init_nodes(&s, nodes);
 	if (rc == 0)
-		rc = check_sizes(&s);
+		rc = aic__place_check_sizes(&s);
 	if (rc == 0)
 		rc = find_hosts(&s);
 	if (rc)
@@ -756,7 +455,7 @@ int aic_place(const struct aic_spec *spec, const struct aic_place_node *nodes, s
 			if (s.host[order[i]] != order[i] || st->ranks ||
 			    s.placed[order[i]] >= st->replicas_max)
 				continue;
-			rc = place_replica(&s, order[i]);
+			rc = place_replica(&s, order[i], false);
 			if (rc == AIC_ENOFIT) {
 				rc = 0;
 				continue;
@@ -786,6 +485,7 @@ int aic_place(const struct aic_spec *spec, const struct aic_place_node *nodes, s
 	}
 	(*out)->procs = s.procs;
 	(*out)->n_procs = s.n_procs;
+	(*out)->notes = aic__place_shared_cores_notes(&s);
 	s.procs = NULL;
 
 out_free:
@@ -793,9 +493,7 @@ out_free:
 		aic_strbuf_release(&s.err);
 		aic_strbuf_printf(&s.err, "aic: out of memory\n");
 	} else if (rc == -EINVAL && !s.err.len) {
-		aic_strbuf_printf(&s.err, "aic: invalid placement input (a GPU index out of range, "
-					  "a node with no topology or more than %d GPUs)\n",
-				  AIC_PLACE_MAX_GPUS);
+		aic_strbuf_printf(&s.err, "aic: invalid placement input\n");
 	}
 	if (errors && rc)
 		*errors = aic_strbuf_detach(&s.err);
@@ -817,5 +515,6 @@ void aic_plan_free(struct aic_plan *plan)
 	if (!plan)
 		return;
 	free(plan->procs);
+	free(plan->notes);
 	free(plan);
 }

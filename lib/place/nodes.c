@@ -1,0 +1,259 @@
+/*
+ * The solver's nodes: reading the input, the cores processes take (and,
+ * with soft CPUs, share), a process's NUMA node and NIC, and the messages
+ * and notes about one node.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "internal.h"
+
+/* --- cores ----------------------------------------------------------- */
+
+/* Every allowed core of n is free again: a new round of soft CPUs. */
+static void cores_new_round(struct node *n)
+{
+	struct aic_cpuset x;
+	size_t c;
+
+	n->n_free_cores = 0;
+	for (c = 0; c < n->t->n_cores; c++) {
+		aic_cpuset_and(&x, &n->t->cores[c].pus, &n->cpus);
+		n->core_free[c] = !aic_cpuset_empty(&x);
+		n->n_free_cores += n->core_free[c];
+	}
+}
+
+/*
+ * Takes `want` free cores on node n for a process holding GPUs `gpus`, into
+ * *cpus. Local cores first, then any. Returns false (taking nothing) when
+ * the node has fewer than `want` free cores, unless `soft`: the node's
+ * cores then start a new round (at most all of them for one process).
+ */
+bool aic__place_take_cores(struct node *n, uint64_t gpus, int want, bool soft,
+			   struct aic_cpuset *cpus)
+{
+	const struct aic_topo *t = n->t;
+	struct aic_cpuset local;
+	size_t c, pass;
+	int got = 0, g, asked = want;
+
+	aic_cpuset_zero(cpus);
+	if (want == 0) {
+		*cpus = n->cpus;
+		return true;
+	}
+	if (n->n_free_cores < want) {
+		if (!soft || n->n_cores == 0)
+			return false;
+		cores_new_round(n);
+		if (want > n->n_cores)
+			want = n->n_cores;
+	}
+	n->cores_asked += asked;
+	aic_cpuset_zero(&local);
+	for (g = 0; g < AIC_PLACE_MAX_GPUS; g++)
+		if (gpus >> g & 1)
+			aic_cpuset_or(&local, &local, &t->gpus[g].cpus);
+	/*
+	 * Pass 0: cores local to the GPUs. Pass 1 (CPU-only processes first):
+	 * cores local to the fewest GPUs. Pass 2: any free core.
+	 */
+	for (pass = gpus ? 0 : 1; pass < 3 && got < want; pass++) {
+		int level, max_level = pass == 1 ? (int)t->n_gpus : 0;
+		for (level = 0; level <= max_level && got < want; level++)
+			for (c = 0; c < t->n_cores && got < want; c++) {
+				struct aic_cpuset x;
+				if (!n->core_free[c])
+					continue;
+				aic_cpuset_and(&x, &t->cores[c].pus, &local);
+				if (pass == 0 && aic_cpuset_empty(&x))
+					continue;
+				if (pass == 1 && n->core_gpus[c] != level)
+					continue;
+				n->core_free[c] = false;
+				n->n_free_cores--;
+				aic_cpuset_and(&x, &t->cores[c].pus, &n->cpus);
+				aic_cpuset_or(cpus, cpus, &x);
+				got++;
+			}
+	}
+	return true;
+}
+
+/* --- recording a process --------------------------------------------- */
+
+int aic__place_numa_of(const struct node *n, uint64_t gpus, const struct aic_cpuset *cpus)
+{
+	const struct aic_topo *t = n->t;
+	int numa = -2, g;
+	size_t i;
+
+	for (g = 0; g < AIC_PLACE_MAX_GPUS; g++)
+		if (gpus >> g & 1) {
+			int x = t->gpus[g].numa;
+			if (numa == -2)
+				numa = x;
+			else if (numa != x)
+				return -1;
+		}
+	if (numa != -2)
+		return numa;
+	for (i = 0; i < t->n_numa; i++) {
+		struct aic_cpuset rest;
+		aic_cpuset_andnot(&rest, cpus, &t->numa[i].cpus);
+		if (!aic_cpuset_empty(cpus) && aic_cpuset_empty(&rest))
+			return t->numa[i].os_index;
+	}
+	return -1;
+}
+
+int aic__place_nic_of(const struct node *n, uint64_t gpus, int numa)
+{
+	const struct aic_topo *t = n->t;
+	size_t i;
+	int g, best = -1;
+
+	for (g = 0; g < AIC_PLACE_MAX_GPUS; g++)
+		if (gpus >> g & 1)
+			return t->gpus[g].nic;
+	for (i = 0; i < t->n_nics; i++)
+		if (numa >= 0 && t->nics[i].numa == numa &&
+		    (best < 0 ||
+		     (t->nics[i].kind == AIC_NIC_IB && t->nics[best].kind != AIC_NIC_IB)))
+			best = (int)i;
+	return best;
+}
+
+/* Why node i's input is unusable: which GPUs it was given, and what its topology shows. */
+static int bad_node(struct solver *s, const struct aic_place_node *in, size_t i)
+{
+	const struct aic_topo *t = in[i].topo;
+	const char *name = in[i].name ? in[i].name : t ? t->host : "?";
+	size_t g;
+
+	if (!t) {
+		aic_strbuf_printf(&s->err, "aic: node '%s' has no topology\n", name);
+		return -EINVAL;
+	}
+	if (t->n_gpus > AIC_PLACE_MAX_GPUS) {
+		aic_strbuf_printf(&s->err,
+				  "aic: node '%s': its topology shows %zu GPUs, more than the %d "
+				  "aic places on one node\n",
+				  name, t->n_gpus, AIC_PLACE_MAX_GPUS);
+		return -EINVAL;
+	}
+	aic_strbuf_printf(&s->err, "aic: node '%s' was given GPU%s ", name,
+			  in[i].n_gpus == 1 ? "" : "s");
+	for (g = 0; g < in[i].n_gpus; g++)
+		aic_strbuf_printf(&s->err, "%s%d", g ? "," : "", in[i].gpus[g]);
+	aic_strbuf_printf(&s->err, ", but its topology (host '%s') shows ", t->host);
+	if (t->n_gpus == 0)
+		aic_strbuf_printf(&s->err, "no GPUs\n");
+	else if (t->n_gpus == 1)
+		aic_strbuf_printf(&s->err, "1 GPU (index 0)\n");
+	else
+		aic_strbuf_printf(&s->err, "%zu GPUs (indices 0 to %zu)\n", t->n_gpus,
+				  t->n_gpus - 1);
+	return -EINVAL;
+}
+
+int aic__place_init_nodes(struct solver *s, const struct aic_place_node *in)
+{
+	size_t i, c, g;
+
+	for (i = 0; i < s->n_nodes; i++) {
+		struct node *n = &s->nodes[i];
+		const struct aic_topo *t = in[i].topo;
+		if (!t || t->n_gpus > AIC_PLACE_MAX_GPUS)
+			return bad_node(s, in, i);
+		n->t = t;
+		n->name = in[i].name ? in[i].name : t->host;
+		n->cpus = t->cpus;
+		if (in[i].cpus)
+			aic_cpuset_and(&n->cpus, &n->cpus, in[i].cpus);
+		if (in[i].gpus) {
+			for (g = 0; g < in[i].n_gpus; g++) {
+				if (in[i].gpus[g] < 0 || (size_t)in[i].gpus[g] >= t->n_gpus)
+					return bad_node(s, in, i);
+				n->allowed |= UINT64_C(1) << in[i].gpus[g];
+			}
+		} else {
+			n->allowed =
+				t->n_gpus == 64 ? ~UINT64_C(0) : (UINT64_C(1) << t->n_gpus) - 1;
+		}
+		n->free = n->allowed;
+		n->core_free = calloc(t->n_cores + 1, sizeof(bool));
+		n->core_gpus = calloc(t->n_cores + 1, sizeof(int));
+		if (!n->core_free || !n->core_gpus)
+			return -ENOMEM;
+		for (c = 0; c < t->n_cores; c++) {
+			struct aic_cpuset x;
+			aic_cpuset_and(&x, &t->cores[c].pus, &n->cpus);
+			n->core_free[c] = !aic_cpuset_empty(&x);
+			n->n_free_cores += n->core_free[c];
+			n->n_cores += n->core_free[c];
+			for (g = 0; g < t->n_gpus; g++) {
+				aic_cpuset_and(&x, &t->cores[c].pus, &t->gpus[g].cpus);
+				n->core_gpus[c] += !aic_cpuset_empty(&x);
+			}
+		}
+	}
+	return 0;
+}
+
+/* Stages needing more GPUs per process than any node has: report at the spec. */
+int aic__place_check_sizes(struct solver *s)
+{
+	size_t i, j, biggest = 0;
+	int bad = 0;
+
+	for (j = 1; j < s->n_nodes; j++)
+		if (popcount(s->nodes[j].allowed) > popcount(s->nodes[biggest].allowed))
+			biggest = j;
+	for (i = 0; i < s->spec->n_stages; i++) {
+		const struct aic_stage *st = &s->spec->stages[i];
+		int most = popcount(s->nodes[biggest].allowed);
+		if (st->gpus <= most)
+			continue;
+		aic_strbuf_printf(&s->err,
+				  "%s:%u:%u: stage '%s' needs %d GPUs per %s; the largest node, "
+				  "'%s', has %d\n",
+				  s->spec->path, st->gpus_mark.line, st->gpus_mark.col, st->name,
+				  st->gpus, st->ranks ? "rank" : "replica", s->nodes[biggest].name,
+				  most);
+		bad = 1;
+	}
+	return bad ? AIC_ENOFIT : 0;
+}
+
+/* With soft CPUs, a note for each node whose cores serve more than one process. */
+char *aic__place_shared_cores_notes(const struct solver *s)
+{
+	struct aic_strbuf b;
+	size_t i;
+
+	aic_strbuf_init(&b);
+	for (i = 0; i < s->n_nodes; i++) {
+		const struct node *n = &s->nodes[i];
+		if (n->cores_asked <= n->n_cores)
+			continue;
+		aic_strbuf_printf(
+			&b,
+			"aic: note: node '%s' has %d core%s for processes that ask for %d (cpus:): "
+			"they share them, as nothing reserves CPUs here (under SLURM, cpus: is a "
+			"reservation and this job would not fit)\n",
+			n->name, n->n_cores, n->n_cores == 1 ? "" : "s", n->cores_asked);
+	}
+	if (!b.len) {
+		aic_strbuf_release(&b);
+		return NULL;
+	}
+	return aic_strbuf_detach(&b);
+}
