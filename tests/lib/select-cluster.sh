@@ -70,6 +70,19 @@ wait_state() {
 	done
 }
 
+# wait_reason ID [SECONDS]: until the scheduler has considered the pending
+# job (its Reason is no longer None), then prints "STATE REASON"; fails on
+# timeout.
+wait_reason() {
+	t=0
+	while [ "$(squeue -h -j "$1" -o %r 2>/dev/null)" = None ]; do
+		t=$((t + 1))
+		[ $t -le $((${2:-30} * 10)) ] || return 1
+		sleep 0.1
+	done
+	squeue -h -j "$1" -o '%T %r'
+}
+
 # nodes_of ID: the job's nodes, one line, space-separated ("n3 n5").
 nodes_of() {
 	scontrol show hostnames "$(squeue -h -j "$1" -o %N)" | tr '\n' ' ' | sed 's/ $//'
