@@ -127,16 +127,24 @@ want() {
 	echo "$1 $2 gpus=$3 cuda=$3 bus=$bus numa=$numa peers=$4 nic=$nic hca==$nic cpus=$5 allowed=$5 bind=closest node=$6/$7 local=$2/$8 order=PCI_BUS_ID"
 }
 
-# Nodes with one CPU take two tasks only overcommitted (then each task has
-# the step's one core, as closest says).
-overcommit=""
-[ "$(sinfo -h -N -n n1 -o %c)" -ge 2 ] || overcommit=--overcommit
+# run SRUN-OPTIONS...: the step's output, sorted. One-node steps name n1:
+# the node a previous step just left may still be completing.
 run() {
-	timeout $step_timeout srun $overcommit "$@" sh "$dir/show.sh" 2>&1 | sort
+	timeout $step_timeout srun "$@" sh "$dir/show.sh" 2>&1 | sort
 }
 
+# per_node NODES TASKS: srun's options for TASKS tasks on each of NODES
+# nodes. Nodes with one CPU take two tasks only overcommitted, and SLURM
+# then refuses --ntasks-per-node above the CPUs: ask for the total (which
+# block distribution spreads evenly); each task then has the step's core.
+if [ "$(sinfo -h -N -n n1 -o %c)" -ge 2 ]; then
+	per_node() { echo "-N$1 --ntasks-per-node=$2"; }
+else
+	per_node() { echo "-N$1 -n$(($1 * $2)) --overcommit"; }
+fi
+
 # Two tasks per node, four GPUs: one NVLink pair and the cores nearest it each.
-out=$(run -N3 --ntasks-per-node=2 --gres=gpu:4 --aic-job="$dir/job.yaml")
+out=$(run $(per_node 3 2) --gres=gpu:4 --aic-job="$dir/job.yaml")
 diag "$out"
 for n in 1 2 3; do
 	c=$(closest "$(alloc "$out" n$n)" 0,1 2,3)
@@ -152,7 +160,7 @@ done
 # Two tasks, two GPUs (SLURM gives 0 and 1, an NVLink pair on one socket):
 # one GPU each, NVLink peers of each other; the second task gets what cores
 # the first leaves.
-out=$(run -N1 --ntasks-per-node=2 --gres=gpu:2 --aic-job="$dir/job.yaml")
+out=$(run $(per_node 1 2) -w n1 --gres=gpu:2 --aic-job="$dir/job.yaml")
 diag "$out"
 c=$(closest "$(alloc "$out" n1)" 0 1)
 is "$(tasks "$out" | grep "^n1 0 ")" "$(want n1 0 0 1 "$(echo "$c" | sed -n 1p)" 0 1 2)" \
@@ -171,16 +179,16 @@ like "$out" "hca=mine" "a user's own NCCL_IB_HCA is kept"
 # Binding modes: none puts every task on all of the step's cores; slurm
 # leaves SLURM's binding, which under task/none is every CPU slurmd has
 # (this machine's, as this test sees them).
-out=$(run -N1 --ntasks-per-node=2 --gres=gpu:4 --aic-job="$dir/job.yaml" --aic-bind=none)
+out=$(run $(per_node 1 2) -w n1 --gres=gpu:4 --aic-job="$dir/job.yaml" --aic-bind=none)
 is "$(tasks "$out" | sed -n 's/.*allowed=\([^ ]*\) bind=\([^ ]*\).*/\1 \2/p' | sort -u)" \
 	"$(alloc "$out" n1) none" "--aic-bind=none: tasks on all the step's cores"
-out=$(run -N1 --ntasks-per-node=2 --gres=gpu:4 --aic-job="$dir/job.yaml" --aic-bind=slurm)
+out=$(run $(per_node 1 2) -w n1 --gres=gpu:4 --aic-job="$dir/job.yaml" --aic-bind=slurm)
 is "$(tasks "$out" | sed -n 's/.*allowed=\([^ ]*\) bind=\([^ ]*\).*/\1 \2/p' | sort -u)" \
 	"$(expand "$(sed -n 's/^Cpus_allowed_list:\t*//p' /proc/self/status)") slurm" \
 	"--aic-bind=slurm: aic leaves the binding alone"
 
 # A one-task step: the task gets all four GPUs and stays on the step's cores.
-out=$(run -N1 -n1 --gres=gpu:4 --aic-job="$dir/job.yaml")
+out=$(run -N1 -n1 -w n1 --gres=gpu:4 --aic-job="$dir/job.yaml")
 diag "$out"
 c=$(alloc "$out" n1)
 like "$(tasks "$out" | grep '^n1 0 ')" "gpus=0,1,2,3 cuda=0,1,2,3 .* cpus=$c allowed=$c " \
