@@ -68,7 +68,7 @@ LDADD = lib/libaic_core.la $(core_libs) $(CMOCKA_LDFLAGS) $(CMOCKA_LIBS)
 unit_cppflags = $(AM_CPPFLAGS)
 unit_ldadd = $(LDADD)
 
-build_tests = tests/build/configure-options.sh tests/build/libaic-symbols.sh
+build_tests = tests/build/configure-options.sh tests/build/libaic-symbols.sh tests/build/check-summary.sh
 
 # A fake NVML that answers from tests/fixtures/nvml/*.txt (dlopen'ed by lib/nvml.c).
 check_LTLIBRARIES = tests/fake/libfake_nvml.la
@@ -132,7 +132,7 @@ EXTRA_DIST += $(python_tests) python/aic/__init__.py
 
 TESTS = $(unit_tests) $(fuzz_tests) $(cli_tests) $(c_api_tests) $(python_tests) $(build_tests)
 # tests/lib: what the scripts share (TAP, the cluster's setup, Python workers).
-EXTRA_DIST += $(build_tests) tests/lib tests/fixtures
+EXTRA_DIST += $(build_tests) tests/lib tests/fixtures tests/expected-skips
 
 # Integration tests run against a live cluster (scripts/minicluster up), so
 # they are not part of `make check`; scripts/check runs them with

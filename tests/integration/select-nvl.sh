@@ -10,6 +10,7 @@
 #     refused at submission; sbatch --test-only (WILL_RUN) answers in a domain.
 . "$AIC_SRC_DIR/tests/lib/select-cluster.sh"
 need_select_clusters
+plan 21
 
 settle() {
 	# No job left and every node idle again: the next scenario starts clean.
@@ -69,8 +70,9 @@ is "$(nvl_of "$(nodes_of "$p")")" "0 1" "and spans both domains"
 scancel "$p"
 wait_gone "$p"
 s=$(submit -N3 --exclusive --aic-job="$work/strict.yaml")
-sleep 4
-is "$(squeue -h -j "$s" -o %T)" PENDING "topology: strict waits while no domain has 3 free nodes"
+# Four nodes are free, so only the plugin can keep the job waiting, and
+# "Resources" says the scheduler tried to place it and could not.
+is "$(wait_reason "$s")" "PENDING Resources" "topology: strict waits while no domain has 3 free nodes"
 scancel "$b1"
 ok "strict runs once domain 0 has room" wait_state "$s" RUNNING 60
 is "$(nodes_of "$s")" "n1 n3 n5" "inside domain 0"

@@ -2,23 +2,36 @@
 # SLURM keeps working under select/cons_tres_aic (NVLink domains and leaf
 # switches together): sinfo, squeue, scontrol show job, srun into a running
 # job, scontrol reconfigure, and a slurmctld restart with running jobs,
-# which keep their nodes; aic jobs are still placed inside one domain after
-# each.
+# which keep their nodes; aic jobs are still placed by the plugin after
+# each, on the exact nodes its best fit picks and cons_tres's first fit
+# does not.
+#
+# 6 nodes: NVLink domains nvl:0 = n1 n3 n5 and nvl:1 = n2 n4 n6; leaf
+# switches s0 = n1-n3 and s1 = n4-n6. Every aic job asks for 2 whole nodes.
 . "$AIC_SRC_DIR/tests/lib/select-cluster.sh"
 need_select_clusters
-
-in_one_domain() {
-	[ "$(echo "$(nvl_of "$1")" | wc -w)" -eq 1 ] || [ "$(echo "$(switch_of "$1")" | wc -w)" -eq 1 ]
-}
+plan 27
 
 cluster_up --nvl-domains 2 --switches 2 --select aic
+# n1 and n2 busy: cons_tres would take n3 n4 (both NVLink domains, both
+# switches). nvl:0 and nvl:1 have exactly 2 free nodes each; of equal fits
+# the plugin takes the domain named first (NVLink domains come before
+# switches, nvl:0 first): n3 n5.
+b1=$(submit -w n1 --exclusive)
+b2=$(submit -w n2 --exclusive)
+wait_state "$b1" RUNNING && wait_state "$b2" RUNNING
 a=$(submit -N2 --exclusive --aic-job="$work/prefer.yaml")
-p=$(submit -n1)
 ok "an aic job runs" wait_state "$a" RUNNING
-ok "a plain job runs" wait_state "$p" RUNNING
 a_nodes=$(nodes_of "$a")
+is "$a_nodes" "n3 n5" "with n1 n2 busy, inside NVLink domain 0, where cons_tres takes n3 n4"
+scancel "$b1" "$b2"
+wait_gone "$b1" && wait_gone "$b2"
+# A plain job shares n1: from now on n2, n4 and n6 are the idle nodes, and
+# the best fit for 2 of them is s1 (n4 n6), the one domain with exactly 2
+# (nvl:1 has 3, s0 1, nvl:0 none).
+p=$(submit -n1 -w n1)
+ok "a plain job runs" wait_state "$p" RUNNING
 p_nodes=$(nodes_of "$p")
-ok "the aic job is inside one domain ($a_nodes)" in_one_domain "$a_nodes"
 
 is "$(sinfo -h -N -o %N | sort -u | wc -l)" "$select_nodes" "sinfo lists every node"
 like "$(sinfo -h -o '%f' | tr '\n' ' ')" "aic_nvl:0" "sinfo shows the aic_nvl features"
@@ -29,14 +42,13 @@ is "$(timeout $step_timeout srun --jobid="$a" --overlap -N2 hostname 2>&1 | sort
 	"$a_nodes" "srun runs a step inside the aic job's allocation"
 
 ok "scontrol reconfigure succeeds" scontrol reconfigure
-sleep 1
 ok "slurmctld answers after reconfigure" scontrol ping
 is "$(squeue -h -j "$a" -o %T)" RUNNING "the aic job still runs"
 is "$(nodes_of "$a")" "$a_nodes" "on the same nodes"
 b=$(submit -N2 --exclusive --aic-job="$work/prefer.yaml")
 ok "a new aic job runs after reconfigure" wait_state "$b" RUNNING
 b_nodes=$(nodes_of "$b")
-ok "inside one domain ($b_nodes)" in_one_domain "$b_nodes"
+is "$b_nodes" "n4 n6" "inside leaf switch s1, the best fit"
 
 pid=$(cat "$state_dir/run/slurmctld.pid")
 kill "$pid"
@@ -58,7 +70,7 @@ wait_gone "$b"
 c=$(submit -N2 --exclusive --aic-job="$work/prefer.yaml")
 ok "a new aic job runs after the restart" wait_state "$c" RUNNING
 c_nodes=$(nodes_of "$c")
-ok "inside one domain ($c_nodes)" in_one_domain "$c_nodes"
+is "$c_nodes" "n4 n6" "inside leaf switch s1 again"
 is "$(timeout $step_timeout srun --jobid="$c" --overlap -N2 hostname 2>&1 | sort | tr '\n' ' ' | sed 's/ $//')" \
 	"$c_nodes" "srun runs a step in it"
 out=$(scontrol create reservation ReservationName=aic-nodes StartTime=now Duration=10 Users=root \

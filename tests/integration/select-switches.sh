@@ -5,6 +5,7 @@
 # busy, a 2-node aic job lands inside s1, where cons_tres splits it (n3 n4).
 . "$AIC_SRC_DIR/tests/lib/select-cluster.sh"
 need_select_clusters
+plan 5
 
 scenario() {
 	b1=$(submit -w n1 --exclusive)

@@ -1,8 +1,15 @@
 # Shared setup for the integration tests: they run against a live SLURM
 # cluster (scripts/minicluster up; eval "$(scripts/minicluster env)").
-# Without one they skip, unless AIC_INTEGRATION_REQUIRED is set (scripts/check
-# sets it: there, a missing cluster is a failure, not a skip).
+# Without one, or with one too small, they skip, unless
+# AIC_INTEGRATION_REQUIRED is set (scripts/check sets it: the cluster it
+# brings up can run every test, so there a test that cannot run fails).
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
+
+# cannot_run REASON: the whole script skips, or fails when it is required.
+cannot_run() {
+	[ -z "${AIC_INTEGRATION_REQUIRED:-}" ] || bail "$1"
+	skip_all "$1"
+}
 
 # Every srun or sbatch --wait in a test is bounded, so a hung step fails the
 # test instead of hanging the suite.
@@ -10,19 +17,16 @@ step_timeout=120
 
 need_cluster() {
 	if [ -z "${SLURM_CONF:-}" ] || ! scontrol ping >/dev/null 2>&1; then
-		if [ -n "${AIC_INTEGRATION_REQUIRED:-}" ]; then
-			bail "no SLURM cluster answers (SLURM_CONF='${SLURM_CONF:-}')"
-		fi
-		skip_all "no SLURM cluster (scripts/minicluster up, then eval its env)"
+		cannot_run "no SLURM cluster answers (SLURM_CONF='${SLURM_CONF:-}'; scripts/minicluster up, then eval its env)"
 	fi
 	nnodes=$(sinfo -h -N -o '%N' | sort -u | wc -l)
 	ngpus=$(sinfo -h -N -o '%G' | head -n 1 | sed -n 's/^gpu:\([0-9]*\).*/\1/p')
 	ngpus=${ngpus:-0}
 	if [ "$nnodes" -lt "${1:-1}" ]; then
-		skip_all "needs ${1} nodes, the cluster has $nnodes"
+		cannot_run "needs ${1} nodes, the cluster has $nnodes"
 	fi
 	if [ "$ngpus" -lt "${2:-0}" ]; then
-		skip_all "needs ${2} GPUs per node, the cluster has $ngpus"
+		cannot_run "needs ${2} GPUs per node, the cluster has $ngpus"
 	fi
 	diag "cluster: $nnodes nodes, $ngpus GPUs each, SLURM_CONF=$SLURM_CONF"
 }

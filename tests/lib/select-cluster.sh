@@ -5,7 +5,8 @@
 # same scenario under select/cons_tres_aic and under SLURM's cons_tres. So
 # they run when no cluster is up (`make check-select`, which scripts/check
 # runs after the other integration tests), and skip when the plugin was not
-# built (configure without --with-slurm-src) or when not root.
+# built (configure without --with-slurm-src) or when not root; under
+# AIC_INTEGRATION_REQUIRED (scripts/check) each of these fails instead.
 . "$AIC_SRC_DIR/tests/lib/cluster.sh"
 
 mc="$AIC_SRC_DIR/scripts/minicluster"
@@ -15,14 +16,10 @@ select_nodes=6
 
 need_select_clusters() {
 	[ -e "$select_so" ] ||
-		skip_all "select_cons_tres_aic.so not built (configure --with-slurm-src=DIR; scripts/deps makes DIR)"
-	[ "$(id -u)" -eq 0 ] || skip_all "needs root: the test brings its own SLURM clusters up"
-	if [ -f "$state_dir/cluster.env" ]; then
-		if [ -n "${AIC_INTEGRATION_REQUIRED:-}" ]; then
-			bail "a cluster is already up in '$state_dir'; these tests bring their own up"
-		fi
-		skip_all "a cluster is already up in '$state_dir'; these tests bring their own up"
-	fi
+		cannot_run "select_cons_tres_aic.so not built (configure --with-slurm-src=DIR; scripts/deps makes DIR)"
+	[ "$(id -u)" -eq 0 ] || cannot_run "needs root: the test brings its own SLURM clusters up"
+	[ ! -f "$state_dir/cluster.env" ] ||
+		cannot_run "a cluster is already up in '$state_dir'; these tests bring their own up"
 	unset SLURM_CONF
 	trap cluster_down EXIT
 	work=$(work_dir)
@@ -71,6 +68,19 @@ wait_state() {
 		[ $t -le $((${3:-30} * 10)) ] || return 1
 		sleep 0.1
 	done
+}
+
+# wait_reason ID [SECONDS]: until the scheduler has considered the pending
+# job (its Reason is no longer None), then prints "STATE REASON"; fails on
+# timeout.
+wait_reason() {
+	t=0
+	while [ "$(squeue -h -j "$1" -o %r 2>/dev/null)" = None ]; do
+		t=$((t + 1))
+		[ $t -le $((${2:-30} * 10)) ] || return 1
+		sleep 0.1
+	done
+	squeue -h -j "$1" -o '%T %r'
 }
 
 # nodes_of ID: the job's nodes, one line, space-separated ("n3 n5").
