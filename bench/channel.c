@@ -20,7 +20,7 @@
  *   channel wrecv N        receive versions 1..N; print each one's time from
  *                          publish to arrival here (one JSON line per version)
  *
- * Prints one JSON line (the consumer, or memcpy). With FILL=words in the
+ * Prints one JSON line (the consumer, or local). With FILL=words in the
  * environment, put sends text-like items (random words from a small
  * vocabulary: compressible about 3:1, like JSON or token text) instead of
  * zeros. With INPLACE=1, put and wpub write each item or version where it

@@ -17,11 +17,6 @@
  *                                   reads on to ADDR:PORT2 as it comes (1 MiB
  *                                   reads): a hop of a raw TCP chain, the
  *                                   baseline under a chained broadcast
- *   tcp_stream pingpong N SIZE       N round trips of SIZE bytes between two
- *                                    processes over loopback TCP; prints the
- *                                    one-way latency (half a round trip)
- *                                    p50/p99 in microseconds: the floor under
- *                                    a channel's put->get latency
  *   tcp_stream msgs N SIZE           N messages of SIZE bytes, one write()
  *                                    each, from one process to another over
  *                                    loopback TCP, read up to 64 at a time;
@@ -90,63 +85,6 @@ static int cmp(const void *a, const void *b)
 	double x = *(const double *)a, y = *(const double *)b;
 
 	return x < y ? -1 : x > y;
-}
-
-static int pingpong(long n, size_t size)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(sa);
-	char *buf = calloc(1, size ? size : 1);
-	double *rtt = calloc((size_t)(n > 0 ? n : 1), sizeof(double));
-	int lfd = socket(AF_INET, SOCK_STREAM, 0), fd, one = 1;
-	long i;
-	pid_t pid;
-
-	if (!buf || !rtt || n < 1 || lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    listen(lfd, 1) || getsockname(lfd, (struct sockaddr *)&sa, &len))
-		return 1;
-	pid = fork();
-	if (pid == 0) { /* the echo side */
-		int c = accept(lfd, NULL, NULL);
-		setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		for (;;) {
-			size_t got = 0;
-			while (got < size) {
-				ssize_t r = read(c, buf + got, size - got);
-				if (r <= 0)
-					_exit(0);
-				got += (size_t)r;
-			}
-			if (write(c, buf, size) != (ssize_t)size)
-				_exit(1);
-		}
-	}
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (pid < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
-		return 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	for (i = 0; i < n; i++) {
-		size_t got = 0;
-		double t = now();
-		if (write(fd, buf, size) != (ssize_t)size)
-			return 1;
-		while (got < size) {
-			ssize_t r = read(fd, buf + got, size - got);
-			if (r <= 0)
-				return 1;
-			got += (size_t)r;
-		}
-		rtt[i] = (now() - t) / 2 * 1e6;
-	}
-	close(fd);
-	waitpid(pid, NULL, 0);
-	qsort(rtt, (size_t)n, sizeof(double), cmp);
-	printf("{\"what\": \"tcp pingpong\", \"round_trips\": %ld, \"bytes\": %zu, "
-	       "\"one_way_p50_us\": %.1f, \"one_way_p99_us\": %.1f}\n",
-	       n, size, rtt[n / 2], rtt[n * 99 / 100]);
-	free(buf);
-	free(rtt);
-	return 0;
 }
 
 static int msgs(long n, size_t size)
@@ -316,14 +254,12 @@ int main(int argc, char **argv)
 		close(fd);
 		return 0;
 	}
-	if (argc == 4 && !strcmp(argv[1], "pingpong"))
-		return pingpong(atol(argv[2]), (size_t)atol(argv[3]));
 	if (argc == 5 && !strcmp(argv[1], "paced"))
 		return paced(atol(argv[2]), (size_t)atol(argv[3]), atol(argv[4]));
 	if (argc == 4 && !strcmp(argv[1], "msgs"))
 		return msgs(atol(argv[2]), (size_t)atol(argv[3]));
 	fprintf(stderr, "usage: tcp_stream recv PORT [BYTES] | send ADDR PORT BYTES | "
-			"relay PORT ADDR PORT2 [BYTES] | pingpong N SIZE | msgs N SIZE | "
+			"relay PORT ADDR PORT2 [BYTES] | msgs N SIZE | "
 			"paced N SIZE GAP_US\n");
 	return 2;
 }
