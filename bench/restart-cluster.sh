@@ -77,7 +77,8 @@ for k in range(kills):
             sys.exit("bench: grpo-toy did not reach step %d" % (4 + 4 * k))
         time.sleep(0.01)
     # The baseline, in the same conditions: the same worker started afresh.
-    base = subprocess.run(spawn, env=dict(os.environ, AIC_BENCH_START_ONLY="1"),
+    # The rollout stage's environment as far as start-up goes: one BLAS thread.
+    base = subprocess.run(spawn, env=dict(os.environ, AIC_BENCH_START_ONLY="1", OMP_NUM_THREADS="1"),
                           stdout=subprocess.PIPE, check=True).stdout.decode()
     print(base.strip(), flush=True)
     r = rollout0()
