@@ -38,6 +38,13 @@ def cell(line, prefix, unit):
                                    line[prefix + "n"])
 
 
+def took(end):
+    if end is None:
+        return "(no end line: the run was cut short)"
+    text = "%d min %02d s" % divmod(end[0], 60)
+    return text + (" (and %d s waiting for the cluster lock)" % end[1] if end[1] else "")
+
+
 def load(path):
     meta, end, figures, notes = {}, None, [], []
     for text in open(path):
@@ -48,7 +55,7 @@ def load(path):
         if x.get("bench") == "run":
             meta = x
         elif x.get("bench") == "run-end":
-            end = int(x["seconds"])
+            end = (int(x["seconds"]), int(x.get("lock_wait_s", 0)))
         elif "figure" in x:
             figures.append(x)
         elif "skipped" in x or "error" in x:
@@ -65,7 +72,7 @@ def generate(runs):
                    "per figure; took %s.%s" % (
                        i, meta["date"], meta["commit"], " (with local changes)" if meta.get("dirty") else "",
                        meta["cpu"], meta["cores"], meta["mem_gib"], meta["kernel"], meta["reps"],
-                       "%d min %02d s" % divmod(end, 60) if end is not None else "(no end line: cut short)",
+                       took(end),
                        " " + meta["note"] if meta.get("note") else ""))
         for n in notes:
             out.append("  - %s %s: %s" % (n["bench"], "skipped" if "skipped" in n else "ERROR",
