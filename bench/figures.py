@@ -215,8 +215,9 @@ def restart_cluster(lines):
     backoff = kills[0]["shipped_backoff_ms"] if kills else None
     out(b, "kill -9 of a rollout replica -> the head has the new one running (status.json)",
         [x["to_running_ms"] for x in kills], "ms",
-        does="none: a few ms of aic's own (pidfd event, head decision, spawn); the shipped spec "
-             "waits backoff_ms: %s before restarting, not included here" % backoff)
+        does="none: aic's own pidfd event, head decision and spawn, timed by status.json's mtime "
+             "(a coarse clock: a sample can be off by a tick or two, even below zero); the shipped "
+             "spec waits backoff_ms: %s before restarting, not included here" % backoff)
     conn = [x["to_connected_ms"] for x in kills if x.get("to_connected_ms") is not None]
     out(b, "kill -9 of a rollout replica -> the new one has connected to its agent", conn, "ms",
         "aic_spawn of the same worker until it would connect",
