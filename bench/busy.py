@@ -11,6 +11,11 @@ then and the seconds spent in each kind of call (a killed process leaves
 only the first record). Busy = wall - those seconds: time
 in the worker's own code (on a shared machine, including time it waited
 for a core).
+
+With AIC_BENCH_START_ONLY=1 the worker goes no further than aic.connect():
+the process prints {"ready_at": WALL-CLOCK} and exits, without an agent.
+bench/spawn worker times that: a worker started afresh, up to the point
+where a restarted one connects (bench/restart-cluster.sh's baseline).
 """
 import atexit
 import json
@@ -68,6 +73,9 @@ def record(**fields):
 
 
 def connect():
+    if os.environ.get("AIC_BENCH_START_ONLY") == "1":
+        print(json.dumps({"ready_at": time.time()}), flush=True)
+        os._exit(0)
     w = _connect()
     if state["worker"] is None:
         state.update(worker=(w.stage, w.index), t0=time.monotonic(), connected=time.time())

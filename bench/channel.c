@@ -5,9 +5,13 @@
  *   channel get            get (batches of 64) and ack until the channel ends;
  *                          print items, bytes, seconds and put->get latency
  *                          percentiles (the producer stamps each item)
- *   channel memcpy N SIZE [RING]  the baseline: the same bytes through memcpy,
- *                          into one buffer or round a RING-byte ring (the
- *                          memory a producer's arena region cycles through)
+ *   channel local N SIZE RING COPY  the baseline of a channel on one node: the
+ *                          same bytes in one process, round a RING-byte ring
+ *                          (the memory a producer's arena region cycles
+ *                          through). COPY=1: fill a buffer, memcpy it into
+ *                          the next slot, read the slot (as put with TOUCH=1);
+ *                          COPY=0: fill the next slot, read it (as put with
+ *                          INPLACE=1 TOUCH=1)
  *   channel words N SIZE   write to stdout the N items of SIZE bytes that a
  *                          put with FILL=words sends (for `zstd -b`)
  *   channel wpub N SIZE    publish N versions of SIZE bytes on weight stream
@@ -16,14 +20,20 @@
  *   channel wrecv N        receive versions 1..N; print each one's time from
  *                          publish to arrival here (one JSON line per version)
  *
- * Prints one JSON line (the consumer, or memcpy). With FILL=words in the
+ * Prints one JSON line (the consumer, or local). With FILL=words in the
  * environment, put sends text-like items (random words from a small
  * vocabulary: compressible about 3:1, like JSON or token text) instead of
  * zeros. With INPLACE=1, put and wpub write each item or version where it
  * will be read (aic_put_buffer/aic_put_commit, aic_weights_buffer/
  * aic_weights_commit) instead of handing over a buffer to copy: only the
  * stamp (and FILL's bytes) are written, as a raw socket sends a buffer as
- * it is; a version's clock starts at its commit.
+ * it is; a version's clock starts at its commit. With TOUCH=1, put writes
+ * every byte of every item (into its buffer, or in place into the item)
+ * and get reads every byte of every item: data made and used, not only
+ * handed over. With GAP_US=G, put sleeps G microseconds before each item,
+ * so that one item at a time is in flight and get's latency is the
+ * channel's, not a queue's (a ping-pong would need a cycle of channels,
+ * which the spec refuses).
  */
 #include "config.h"
 
@@ -86,6 +96,27 @@ static double wall(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Reads every byte of an item (as 64-bit words), so that the compiler cannot skip it. */
+static uint64_t read_all(const void *p, size_t len)
+{
+	const unsigned char *c = p;
+	uint64_t sum = 0, w;
+	size_t i;
+
+	for (i = 0; i + sizeof(w) <= len; i += sizeof(w)) {
+		memcpy(&w, c + i, sizeof(w));
+		sum += w;
+	}
+	return sum;
+}
+
+static bool env_is(const char *name, const char *value)
+{
+	const char *v = getenv(name);
+
+	return v && !strcmp(v, value);
+}
+
 static int cmp(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -98,24 +129,31 @@ int main(int argc, char **argv)
 	struct aic_worker *w;
 	int rc;
 
-	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "memcpy")) {
-		/* Into one buffer (cache-hot), or into successive slots of a RING-byte ring. */
-		long n = atol(argv[2]), size = atol(argv[3]), ring = argc == 5 ? atol(argv[4]) : size, i;
+	if (argc == 6 && !strcmp(argv[1], "local")) {
+		/* What a channel on one node does with each item, in one process. */
+		long n = atol(argv[2]), size = atol(argv[3]), ring = atol(argv[4]), i;
+		bool copy = atoi(argv[5]) == 1;
 		long slots = ring / size > 0 ? ring / size : 1;
 		char *a = malloc((size_t)size), *b = malloc((size_t)(slots * size));
+		uint64_t sum = 0;
 		double t0;
+		if (!a || !b || size < 8)
+			return 1;
 		memset(a, 1, (size_t)size);
 		memset(b, 2, (size_t)(slots * size));
 		t0 = now();
 		for (i = 0; i < n; i++) {
-			a[0] = (char)i;
-			memcpy(b + (i % slots) * size, a, (size_t)size);
+			char *slot = b + (i % slots) * size;
+			memset(copy ? a : slot, (int)(i & 0xff), (size_t)size);
+			if (copy)
+				memcpy(slot, a, (size_t)size);
+			sum += read_all(slot, (size_t)size);
 		}
 		t0 = now() - t0;
-		printf("{\"what\": \"memcpy%s\", \"items\": %ld, \"bytes\": %ld, \"ring_bytes\": %ld, "
-		       "\"seconds\": %.4f, \"GBps\": %.3f, \"check\": %d}\n",
-		       slots > 1 ? " into a ring" : "", n, n * size, slots * size, t0,
-		       (double)(n * size) / t0 / 1e9, b[0]);
+		printf("{\"what\": \"local %s\", \"items\": %ld, \"bytes\": %ld, \"ring_bytes\": %ld, "
+		       "\"seconds\": %.4f, \"GBps\": %.3f, \"items_per_s\": %.0f, \"check\": %llu}\n",
+		       copy ? "copy" : "fill", n, n * size, slots * size, t0, (double)(n * size) / t0 / 1e9,
+		       (double)n / t0, (unsigned long long)(sum & 0xff));
 		free(a);
 		free(b);
 		return 0;
@@ -172,12 +210,18 @@ int main(int argc, char **argv)
 		char *buf = calloc(1, (size_t)size < 8 ? 8 : (size_t)size);
 		const char *fill = getenv("FILL");
 		char *corpus = fill && !strcmp(fill, "words") && (size_t)size <= CORPUS ? words_corpus() : NULL;
-		bool in_place = getenv("INPLACE") && !strcmp(getenv("INPLACE"), "1");
+		bool in_place = env_is("INPLACE", "1"), touch = env_is("TOUCH", "1");
+		long gap = atol(getenv("GAP_US") ?: "0");
 		for (i = 0; i < n && rc == 0; i++) {
+			struct timespec ts = {gap / 1000000, (gap % 1000000) * 1000};
 			char *b = buf;
 			double t;
+			if (gap > 0)
+				nanosleep(&ts, NULL);
 			if (in_place && (rc = aic_put_buffer(w, (size_t)size, (void **)&b)))
 				break;
+			if (touch)
+				memset(b, (int)(i & 0xff), (size_t)size);
 			if (corpus)
 				memcpy(b, item_bytes(corpus, i, size), (size_t)size);
 			t = now();
@@ -192,6 +236,8 @@ int main(int argc, char **argv)
 		size_t n, i, count = 0, cap = 1 << 16, nl = 0;
 		double *lat = malloc(cap * sizeof(double)), t0 = 0, t1;
 		long bytes = 0;
+		bool touch = env_is("TOUCH", "1");
+		uint64_t sum = 0;
 		for (;;) {
 			rc = aic_get(w, "bench", items, 64, &n, -1);
 			if (rc)
@@ -202,6 +248,8 @@ int main(int argc, char **argv)
 			for (i = 0; i < n; i++) {
 				double t;
 				bytes += (long)items[i].len;
+				if (touch)
+					sum += read_all(items[i].data, items[i].len);
 				if (items[i].len >= sizeof(t) && nl < cap) {
 					memcpy(&t, items[i].data, sizeof(t));
 					lat[nl++] = (t1 - t) * 1e6;
@@ -213,9 +261,11 @@ int main(int argc, char **argv)
 		t1 = now() - t0;
 		qsort(lat, nl, sizeof(double), cmp);
 		printf("{\"what\": \"channel\", \"items\": %zu, \"bytes\": %ld, \"seconds\": %.4f, "
-		       "\"GBps\": %.3f, \"items_per_s\": %.0f, \"lat_p50_us\": %.0f, \"lat_p99_us\": %.0f}\n",
+		       "\"GBps\": %.3f, \"items_per_s\": %.0f, \"lat_p50_us\": %.0f, \"lat_p99_us\": %.0f, "
+		       "\"check\": %llu}\n",
 		       count, bytes, t1, (double)bytes / t1 / 1e9, (double)count / t1,
-		       nl ? lat[nl / 2] : 0.0, nl ? lat[nl * 99 / 100] : 0.0);
+		       nl ? lat[nl / 2] : 0.0, nl ? lat[nl * 99 / 100] : 0.0,
+		       (unsigned long long)(sum & 0xff));
 		free(lat);
 		rc = rc == AIC_ECLOSED ? 0 : rc;
 	}

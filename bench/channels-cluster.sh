@@ -4,30 +4,35 @@
 # (one copy, into the producer's shared memory) and built in place
 # (aic_put_buffer), beside a raw TCP stream of the same bytes from n1's to
 # n3's network namespace, in the same run; then a compressed channel of
-# text-like items beside `zstd -b1` on the same bytes. Prints JSON lines.
+# text-like items beside `zstd -b1` on the same bytes. REPS repetitions
+# ($AIC_BENCH_REPS, default 5), the raw stream first in odd ones and last in
+# even ones, zstd -b1 likewise around the compressed channel. Prints JSON
+# lines, one per sample, each tagged with its repetition.
 #
-#   bench/channels-cluster.sh [ITEMS]     (default 1000 x 1 MiB)
+#   bench/channels-cluster.sh [ITEMS]     (default 1000 x 1 MiB; compressed: ITEMS / 2)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${AIC_BUILD_DIR:-$top/build}
 n=${1:-1000}
+reps=${AIC_BENCH_REPS:-5}
 work=$(mktemp -d "$build/bench-xchannels.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 scontrol ping >/dev/null || { echo "bench: no cluster (scripts/minicluster up; eval its env)" >&2; exit 1; }
 addr3=$(scontrol show node n3 | sed -n 's/.*NodeAddr=\([^ ]*\).*/\1/p')
 
-nsenter --net=/run/netns/aicn3 "$build/bench/tcp_stream" recv 17999 >tcp.json &
-sleep 0.3
-nsenter --net=/run/netns/aicn1 "$build/bench/tcp_stream" send "$addr3" 17999 $((n * 1048576)) >/dev/null
-wait
-cat tcp.json
-
+rawtcp() {
+	nsenter --net=/run/netns/aicn3 "$build/bench/tcp_stream" recv 17999 >tcp.json &
+	sleep 0.3
+	nsenter --net=/run/netns/aicn1 "$build/bench/tcp_stream" send "$addr3" 17999 $((n * 1048576)) >/dev/null
+	wait
+	cat tcp.json
+}
 xchannel() { # xchannel COMPRESS FILL [INPLACE]: one producer on n1, one consumer on n3
 	cat >x.yaml <<SPEC
 name: bench-xchannels
 stages:
-  put: {command: [$build/bench/channel, put, "$n", "1048576"], gpus: 4, cpus: 0, outputs: [bench],
+  put: {command: [$build/bench/channel, put, "$items", "1048576"], gpus: 4, cpus: 0, outputs: [bench],
         env: {FILL: "$2", INPLACE: "${3:-0}"}}
   get: {command: [$build/bench/channel, get], gpus: 4, cpus: 0, inputs: [bench]}
 channels:
@@ -38,20 +43,32 @@ SPEC
 		--aic-job=x.yaml "$build/launcher/aic-launch" >/dev/null 2>&1
 	cat .aic/latest/logs/get.0.log
 }
-xchannel false zeros
-xchannel false zeros 1 | sed 's/"what": "channel"/"what": "channel in place"/'
-# How many of the puts (at the producer's agent) and pulls (at the consumer's) went through shared memory.
-python3 -c "
-import json; c = json.load(open('.aic/latest/summary.json'))['channels']['bench']
-print(json.dumps({'what': 'arena items (puts + pulls)', 'items': c['arena_items'], 'of': 2 * $n}))
-print(json.dumps({'what': 'agent peak RSS, KiB (arena pages it touched included)', 'value': json.load(open('.aic/latest/summary.json'))['agent_maxrss_kib']}))"
-
-# Compression: text-like items (FILL=words, about 4:1) through a compressed
-# channel, beside `zstd -b1` (the level the channel uses) on the same bytes.
-xchannel true words
-python3 -c "
-import json; c = json.load(open('.aic/latest/summary.json'))['channels']['bench']
+plain() {
+	items=$n
+	xchannel false zeros
+	xchannel false zeros 1 | sed 's/"what": "channel"/"what": "channel in place"/'
+}
+compressed() {
+	items=$((n / 2))
+	xchannel true words | python3 -c "
+import json, sys
+d = json.loads(sys.stdin.read())
+c = json.load(open('.aic/latest/summary.json'))['channels']['bench']
+print(json.dumps({'what': 'channel zstd', 'MBps': round(d['bytes'] / d['seconds'] / 1e6, 1)}))
 print(json.dumps({'what': 'channel zstd ratio', 'ratio': round(c['zstd_in_bytes'] / max(1, c['zstd_out_bytes']), 3)}))"
+}
+# zstd -b1 (the level the channel uses) on the same text-like bytes.
 "$build/bench/channel" words 64 1048576 >words.bin
-zstd -b1 -i2 -B1048576 words.bin 2>&1 | tr '\r' '\n' | grep -a 'MB/s' | tail -1 |
-	sed -n 's/.*(x\([0-9.]*\)), *\([0-9.]*\) MB\/s, *\([0-9.]*\) MB\/s.*/{"what": "zstd -b1", "ratio": \1, "compress_MBps": \2, "decompress_MBps": \3}/p'
+zstdb() {
+	zstd -b1 -i2 -B1048576 words.bin 2>&1 | tr '\r' '\n' | grep -a 'MB/s.*MB/s' | tail -1 |
+		sed -n 's/.*(x\([0-9.]*\)), *\([0-9.]*\) MB\/s, *\([0-9.]*\) MB\/s.*/{"what": "zstd -b1", "ratio": \1, "compress_MBps": \2, "decompress_MBps": \3}/p'
+}
+i=1
+while [ $i -le "$reps" ]; do
+	if [ $((i % 2)) -eq 1 ]; then
+		rawtcp; plain; compressed; zstdb
+	else
+		plain; rawtcp; zstdb; compressed
+	fi | sed "s/^{/{\"rep\": $i, /"
+	i=$((i + 1))
+done

@@ -1,25 +1,40 @@
 #!/bin/sh
-# Channel throughput on this machine under `aic run` (one producer, one
-# consumer, same node), beside memcpy of the same bytes in the same run:
-# large items (1 MiB) for GB/s, put from a buffer (one copy, into shared
-# memory) and built in place (aic_put_buffer: no copy), small items (64 B)
-# for items/s and put->get latency. Prints JSON lines.
+# Channels on this machine under `aic run` (one producer, one consumer, same
+# node), each beside a baseline that does the same work without a channel,
+# in alternating order (REPS pairs; the baseline first in odd pairs, the
+# channel first in even ones). Prints JSON lines, each tagged with its pair:
+#   1 MiB items, put from a buffer: the producer fills a buffer and aic_put
+#     copies it; the consumer reads every byte (TOUCH=1). Baseline: one
+#     process fills a buffer, copies it into the next slot of a 16 MiB ring
+#     (a producer's arena region) and reads the slot (channel local ... 1).
+#   1 MiB items built in place (aic_put_buffer): the producer fills the item
+#     where the consumer reads it. Baseline: fill the next slot of the ring,
+#     read it (channel local ... 0).
+#   64 B items, pipelined: items/s, beside 64 B messages over loopback TCP,
+#     one write() each (tcp_stream msgs); and the put->get latency with the
+#     producer flat out (queueing; no baseline).
+#   One 64 B item in flight (the producer sleeps GAP_US before each put):
+#     put->get latency, beside 64 B messages over loopback TCP sent the same
+#     way (tcp_stream paced). A ping-pong would need a cycle of channels,
+#     which the spec refuses.
 #
-#   bench/channels.sh [BUILD-DIR]
+#   bench/channels.sh [BUILD-DIR]      (REPS: $AIC_BENCH_REPS, default 5)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-${AIC_BUILD_DIR:-$top/build}}
+reps=${AIC_BENCH_REPS:-5}
 work=$(mktemp -d /var/tmp/aic-bench-channels.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 ch="$build/bench/channel"
+big=4000 small=100000 paced=1000 gap=500
 
-run() { # run N SIZE CAPACITY [INPLACE]
+run() { # run N SIZE CAPACITY INPLACE [GAP_US]: one producer, one consumer; the consumer's line
 	cat >b.yaml <<SPEC
 name: bench-channels
 stages:
-  put: {command: [$ch, put, "$1", "$2"], cpus: 0, outputs: [bench], env: {INPLACE: "${4:-0}"}}
-  get: {command: [$ch, get], cpus: 0, inputs: [bench]}
+  put: {command: [$ch, put, "$1", "$2"], cpus: 0, outputs: [bench], env: {INPLACE: "$4", TOUCH: "1", GAP_US: "${5:-0}"}}
+  get: {command: [$ch, get], cpus: 0, inputs: [bench], env: {TOUCH: "1"}}
 channels:
   bench: {capacity: $3}
 SPEC
@@ -27,12 +42,20 @@ SPEC
 	cat .aic/latest/logs/get.0.log
 	rm -rf .aic
 }
-echo "# large items: 10000 x 1 MiB, put (one copy) and built in place (aic_put_buffer)"
-"$ch" memcpy 10000 1048576
-"$ch" memcpy 10000 1048576 16777216
-run 10000 1048576 16
-run 10000 1048576 16 1 | sed 's/"what": "channel"/"what": "channel in place"/' 
-echo "# small items: 200000 x 64 B"
-"$ch" memcpy 200000 64
-"$build/bench/tcp_stream" pingpong 20000 64
-run 200000 64 1024
+# pair REP NAME 'BASELINE' 'AIC': both, in the order of REP, each line tagged.
+pair() {
+	if [ $(($1 % 2)) -eq 1 ]; then set -- "$1" "$2" "$3" "$4"; else set -- "$1" "$2" "$4" "$3"; fi
+	for cmd in "$3" "$4"; do
+		eval "$cmd" | sed "s/^{/{\"rep\": $1, \"pair\": \"$2\", /"
+	done
+}
+i=1
+while [ $i -le "$reps" ]; do
+	pair $i put "\"$ch\" local $big 1048576 16777216 1" "run $big 1048576 16 0"
+	pair $i inplace "\"$ch\" local $big 1048576 16777216 0" \
+		"run $big 1048576 16 1 | sed 's/\"what\": \"channel\"/\"what\": \"channel in place\"/'"
+	pair $i small "\"$build/bench/tcp_stream\" msgs $small 64" "run $small 64 1024 0"
+	pair $i paced "\"$build/bench/tcp_stream\" paced $paced 64 $gap" \
+		"run $paced 64 16 0 $gap | sed 's/\"what\": \"channel\"/\"what\": \"channel paced\"/'"
+	i=$((i + 1))
+done

@@ -4,168 +4,227 @@
 
 KIND is the benchmark: spawn (build/bench/spawn), channels
 (bench/channels.sh), grpo (bench/grpo-toy.sh), bootstrap, channels-cluster,
-weights-cluster, restart-cluster (bench/*.sh of those names). Prints one
-JSON line per figure:
+weights-cluster, restart-cluster (bench/*.sh of those names). Every raw
+line is one sample; aic's samples and the baseline's were taken in
+alternating order in the same run. Prints one JSON line per figure:
 
-    {"bench": ..., "figure": ..., "value": ..., "unit": ...,
-     "baseline": ..., "baseline_value": ..., "ratio": value / baseline_value}
+    {"bench": ..., "figure": ..., "unit": ...,
+     "value": median, "min": ..., "max": ..., "n": samples,
+     "baseline": ... or null, "baseline_value": median, "baseline_min": ...,
+     "baseline_max": ..., "baseline_n": ..., "ratio": value / baseline_value,
+     "difference": value - baseline_value, "baseline_does": one sentence}
 
-Every baseline was measured in the same run as its figure (a busy
-fraction's is the ideal, 1). Exits 1, naming what is missing, when the raw
-output lacks a line it needs.
+A figure with no baseline (latency under load, a busy fraction) has
+"baseline": null and says why in "baseline_does". Exits 1, naming what is
+missing, when the raw output lacks a line it needs or a check fails.
 """
 import json
 import statistics
 import sys
 
 
-def out(bench, figure, value, unit, baseline=None, baseline_value=None, **extra):
-    line = {"bench": bench, "figure": figure, "value": value, "unit": unit,
-            "baseline": baseline, "baseline_value": baseline_value,
-            "ratio": round(value / baseline_value, 3) if baseline_value else None}
+def sig(x, digits=4):
+    """x rounded to `digits` significant digits (an int when it is one)."""
+    if x == 0 or x is None:
+        return x
+    r = float("%.*g" % (digits, x))
+    return int(r) if r == int(r) and abs(r) >= 10 ** (digits - 1) else r
+
+
+def out(bench, figure, values, unit, baseline=None, baseline_values=None, does=None, **extra):
+    if not values:
+        sys.exit("figures: no samples for '%s'" % figure)
+    line = {"bench": bench, "figure": figure, "unit": unit,
+            "value": sig(statistics.median(values)), "min": sig(min(values)),
+            "max": sig(max(values)), "n": len(values), "baseline": baseline}
+    if baseline is not None:
+        if not baseline_values:
+            sys.exit("figures: no baseline samples for '%s'" % figure)
+        b = statistics.median(baseline_values)
+        line.update(baseline_value=sig(b), baseline_min=sig(min(baseline_values)),
+                    baseline_max=sig(max(baseline_values)), baseline_n=len(baseline_values),
+                    ratio=round(statistics.median(values) / b, 3) if b else None,
+                    difference=sig(statistics.median(values) - b, 3))
+    line["baseline_does"] = does
     line.update(extra)
     print(json.dumps(line))
 
 
-def find(lines, what, key="what", nth=0):
-    hits = [x for x in lines if x.get(key) == what]
-    if len(hits) <= nth:
-        sys.exit("figures: no '%s' line (%s #%d) in the benchmark's output" % (what, key, nth + 1))
-    return hits[nth]
+def pick(lines, what, key, **match):
+    """Every line whose "what" is `what` (and whose other fields are as in
+    `match`): its `key`s, in the order they were measured."""
+    vals = [x[key] for x in lines if x.get("what") == what
+            and all(x.get(k) == v for k, v in match.items())]
+    if not vals:
+        sys.exit("figures: no '%s' line%s in the benchmark's output" % (
+            what, "".join(" with %s=%s" % kv for kv in match.items())))
+    return vals
 
 
 def spawn(lines):
-    s = find(lines, "spawn", "name")
-    out("spawn", "processes/s, aic_spawn + pidfd wait", s["value"], "1/s",
-        "posix_spawn + waitpid of /bin/true", s["baseline_value"], n=s["n"])
+    out("spawn", "processes/s, aic_spawn + pidfd wait of /bin/true", pick(lines, "aic_spawn", "per_s"),
+        "1/s", "posix_spawn + waitpid", pick(lines, "posix_spawn", "per_s"),
+        does="posix_spawn and waitpid of the same /bin/true, one at a time, in the same process")
 
 
 def channels(lines):
-    big_copy, ring, big = find(lines, "memcpy"), find(lines, "memcpy into a ring"), find(lines, "channel")
-    small_copy, small = find(lines, "memcpy", nth=1), find(lines, "channel", nth=1)
     b = "channel-same-node"
-    out(b, "GBps, %d x 1 MiB" % big["items"], big["GBps"], "GB/s",
-        "memcpy round a %d MiB ring" % (ring["ring_bytes"] >> 20), ring["GBps"])
-    out(b, "GBps, %d x 1 MiB" % big["items"], big["GBps"], "GB/s",
-        "memcpy into one 1 MiB buffer", big_copy["GBps"])
-    ip = find(lines, "channel in place")
-    out(b, "GBps, %d x 1 MiB built in place (aic_put_buffer)" % ip["items"], ip["GBps"], "GB/s",
-        "memcpy round a %d MiB ring" % (ring["ring_bytes"] >> 20), ring["GBps"])
-    out(b, "put->get latency p50, 1 MiB", big["lat_p50_us"], "us",
-        "one memcpy of 1 MiB round the ring", round(1e6 * ring["seconds"] / ring["items"], 1),
-        p99_us=big["lat_p99_us"])
-    out(b, "items/s, %d x 64 B" % small["items"], small["items_per_s"], "1/s",
-        "memcpy of the same 64 B items", round(small_copy["items"] / small_copy["seconds"]))
-    ping = find(lines, "tcp pingpong")
-    out(b, "put->get latency p50, 64 B, producer flat out", small["lat_p50_us"], "us",
-        "one-way loopback TCP latency of 64 B, idle (half a round trip)", ping["one_way_p50_us"],
-        p99_us=small["lat_p99_us"])
+    out(b, "GB/s, 1 MiB items, aic_put (fill a buffer, put; the consumer reads every byte)",
+        pick(lines, "channel", "GBps", pair="put"), "GB/s",
+        "fill, copy into a 16 MiB ring, read", pick(lines, "local copy", "GBps"),
+        does="one process fills a 1 MiB buffer, memcpy's it into the next slot of a 16 MiB ring "
+             "and reads the slot: the channel's work on one core, without the second process")
+    out(b, "GB/s, 1 MiB items built in place (aic_put_buffer; the consumer reads every byte)",
+        pick(lines, "channel in place", "GBps"), "GB/s",
+        "fill a ring slot, read it", pick(lines, "local fill", "GBps"),
+        does="one process fills the next 1 MiB slot of a 16 MiB ring and reads it: the same bytes "
+             "written and read, on one core, without the second process")
+    out(b, "items/s, 64 B items, pipelined puts", pick(lines, "channel", "items_per_s", pair="small"),
+        "1/s", "64 B messages over loopback TCP", pick(lines, "tcp msgs", "items_per_s"),
+        does="one process writes 64 B messages to a loopback TCP socket, one write() each; "
+             "another reads them, up to 64 a read")
+    for p in ("p50", "p99"):
+        out(b, "put->get latency %s, 64 B, one item in flight (a put every 500 us)" % p,
+            pick(lines, "channel paced", "lat_%s_us" % p), "us",
+            "loopback TCP, one message in flight", pick(lines, "tcp paced", "lat_%s_us" % p),
+            does="a writer sleeps 500 us, stamps a 64 B message and writes it to a loopback TCP "
+                 "socket; the reader's clock minus the stamp")
+    for p in ("p50", "p99"):
+        out(b, "put->get latency %s, 64 B, producer flat out (queueing)" % p,
+            pick(lines, "channel", "lat_%s_us" % p, pair="small"), "us",
+            does="none: with the producer flat out this is how long an item waits in a full "
+                 "channel (capacity / rate), a property of the load, not of the channel")
 
 
 def grpo(lines):
-    base = find(lines, "grpo in-process")
+    base = [x for x in lines if x.get("what") == "grpo in-process"]
     fast = [x for x in lines if x.get("what") == "grpo aic run" and x["gen_delay_s"] == 0]
-    if not fast:
-        sys.exit("figures: no 'grpo aic run' line with gen_delay_s 0")
-    rate = statistics.median(x["steps"] / x["loop_s"] for x in fast)
-    wall = statistics.median(x["wall_s"] for x in fast)
-    out("grpo-toy", "training steps/s under aic run (GEN_DELAY_S=0, median of %d)" % len(fast),
-        round(rate, 1), "1/s", "the same GRPO loop in one process, no aic",
-        base["steps_per_s"], steps=fast[0]["steps"], reward_last=fast[0]["reward_last"],
-        baseline_reward_last=base["reward_last"])
-    out("grpo-toy", "whole job wall time, aic run (GEN_DELAY_S=0, median of %d)" % len(fast),
-        wall, "s", "python3 bench/grpo_inproc.py, start to exit", base["wall_s"])
-    for x in lines:
-        if x.get("what") == "grpo aic run" and x["gen_delay_s"] > 0:
-            out("grpo-toy", "training loop time as shipped (GEN_DELAY_S=%g)" % x["gen_delay_s"],
-                x["loop_s"], "s", "pretend generation alone (groups x delay / replicas)",
-                x["gen_floor_s"], steps=x["steps"], reward_last=x["reward_last"])
-    busy = {}
+    slow = [x for x in lines if x.get("what") == "grpo aic run" and x["gen_delay_s"] > 0]
+    if not base or not fast or not slow:
+        sys.exit("figures: grpo needs 'grpo in-process' and 'grpo aic run' lines of both delays")
+    # The same work or no comparison: every run trains on as many groups. A
+    # run under aic may split them into one step more (a short last step),
+    # so the figure is groups/s, and the step counts are shown beside it.
+    groups = {x["groups"] for x in base + fast + slow}
+    if len(groups) != 1:
+        sys.exit("figures: grpo-toy trained on different numbers of groups: %s" % sorted(groups))
+    steps = lambda xs: "%d" % xs[0] if min(xs) == max(xs) else "%d-%d" % (min(xs), max(xs))
+    out("grpo-toy", "groups/s trained under aic run, GEN_DELAY_S=0 (%d groups; steps: %s, baseline %s)"
+        % (groups.pop(), steps([x["steps"] for x in fast]), steps([x["steps"] for x in base])),
+        [x["groups"] / x["loop_s"] for x in fast], "1/s",
+        "the same GRPO loop in one process", [x["groups"] / x["seconds"] for x in base],
+        does="bench/grpo_inproc.py: the same prompts, sampling, reward, group_gradient and update "
+             "with the spec's BATCH, GROUP and LR, in one process: no channels, weight stream or gang")
+    out("grpo-toy", "whole job wall time, aic run, GEN_DELAY_S=0", [x["wall_s"] for x in fast], "s",
+        "python3 bench/grpo_inproc.py, start to exit", [x["wall_s"] for x in base],
+        does="the one-process loop above, from its start to its exit (interpreter and numpy "
+             "start-up included, as aic run's figure includes its workers')")
+    delay = slow[0]["gen_delay_s"]
+    out("grpo-toy", "training loop time as shipped (GEN_DELAY_S=%g)" % delay,
+        [x["loop_s"] for x in slow], "s", "pretend generation alone",
+        [x["gen_floor_s"] for x in slow],
+        does="arithmetic, not a run: groups x GEN_DELAY_S / rollout replicas, the least time the "
+             "pretend generation takes however well the rest overlaps it")
+    runs = {}
     for x in lines:
         if x.get("what") == "busy":
-            b = busy.setdefault((x["gen_delay_s"], x["stage"]), {"wall_s": 0.0, "busy_s": 0.0, "wait_s": {}})
-            b["wall_s"] += x["wall_s"]
-            b["busy_s"] += x["busy_s"]
-            for k, v in x["wait_s"].items():
-                b["wait_s"][k] = round(b["wait_s"].get(k, 0.0) + v, 3)
-    if not busy:
+            runs.setdefault((x["gen_delay_s"], x["stage"]), []).append(x["busy_s"] / x["wall_s"])
+    if not runs:
         sys.exit("figures: no 'busy' lines (bench/busy.py wrote nothing)")
-    for (delay, stage), b in sorted(busy.items(), reverse=True):
-        out("grpo-toy-busy", "busy fraction of stage %s (GEN_DELAY_S=%g)" % (stage, delay),
-            round(b["busy_s"] / b["wall_s"], 3), "fraction", "ideal", 1.0,
-            wall_s=round(b["wall_s"], 3), wait_s=b["wait_s"])
+    for (d, stage), fractions in sorted(runs.items(), reverse=True):
+        out("grpo-toy-busy", "busy fraction of stage %s (GEN_DELAY_S=%g)" % (stage, d), fractions,
+            "fraction", does="none: 1 would be a stage that never waits for aic or its gang")
 
 
 def bootstrap(lines):
-    a, f = find(lines, "bootstrap", "name"), find(lines, "bootstrap-fence", "name")
-    r, m = find(lines, "registration", "name"), find(lines, "agent-rss", "name")
-    out("bootstrap", "srun start -> job end, 3 nodes, 3 trivial workers (median of %d)" % a["runs"],
-        a["value"], "ms", a["baseline"], a["baseline_value"])
-    out("bootstrap", "srun start -> job end, 3 nodes, 3 trivial workers (median of %d)" % a["runs"],
-        f["value"], "ms", "srun -N3 --mpi=pmix pmix_hello (bare PMIx fence)", f["baseline_value"])
-    out("bootstrap", "head start -> every agent registered", r["value"], "ms", r["baseline"],
-        r["baseline_value"])
-    out("bootstrap", "peak RSS of aic-launch, head node", m["value"], "KiB", m["baseline"],
-        m["baseline_value"])
+    b = "bootstrap"
+    aic = pick(lines, "aic job", "ms")
+    out(b, "srun start -> job end, 3 nodes, 3 trivial workers", aic, "ms", "srun -N3 true",
+        pick(lines, "srun true", "ms"),
+        does="srun -N3 --ntasks-per-node=1 true: a SLURM step of nothing, start to end")
+    out(b, "srun start -> job end, 3 nodes, 3 trivial workers", aic, "ms",
+        "srun -N3 --mpi=pmix pmix_hello", pick(lines, "pmix job", "ms"),
+        does="srun -N3 --mpi=pmix tests/integration/pmix_hello: PMIx init, a put, one fence "
+             "with data, a get of every rank's value, finalize")
+    out(b, "srun start -> every agent registered with the head", pick(lines, "registered", "ms"), "ms",
+        "srun start -> pmix_hello's fence returned", pick(lines, "fence returned", "ms"),
+        does="srun -N3 --mpi=pmix pmix_hello, from the same srun start to the moment rank 0's "
+             "PMIx_Fence (with data) returned: the rendezvous every PMIx job pays")
+    out(b, "peak RSS of aic-launch, largest of the 3 nodes", pick(lines, "aic rss", "kib"), "KiB",
+        "peak RSS of pmix_hello", pick(lines, "pmix rss", "kib"),
+        does="the peak RSS of a bare PMIx client (pmix_hello), largest of the 3 nodes, in the "
+             "same runs")
 
 
 def channels_cluster(lines):
-    tcp = find(lines, "raw tcp")
-    ch, zch = find(lines, "channel"), find(lines, "channel", nth=1)
-    zr, zb = find(lines, "channel zstd ratio"), find(lines, "zstd -b1")
-    out("channel-cross-node", "GBps n1 -> n3, %d x 1 MiB, put" % ch["items"], ch["GBps"], "GB/s",
-        "raw TCP stream n1 -> n3", tcp["GBps"])
-    ip = find(lines, "channel in place")
-    out("channel-cross-node", "GBps n1 -> n3, %d x 1 MiB, built in place" % ip["items"], ip["GBps"],
-        "GB/s", "raw TCP stream n1 -> n3", tcp["GBps"])
-    out("channel-compress", "compression ratio, text-like items", zr["ratio"], "x",
-        "zstd -b1 on the same bytes", zb["ratio"])
-    mbps = round(zch["bytes"] / zch["seconds"] / 1e6, 1)
-    out("channel-compress", "payload MB/s through a compressed channel n1 -> n3", mbps, "MB/s",
-        "zstd -b1 compress, one core", zb["compress_MBps"])
-    series = round(1 / (1 / zb["compress_MBps"] + 1 / zb["decompress_MBps"]), 1)
-    out("channel-compress", "payload MB/s through a compressed channel n1 -> n3", mbps, "MB/s",
-        "zstd -b1 compress + decompress in series", series)
+    b = "channel-cross-node"
+    tcp = pick(lines, "raw tcp", "GBps")
+    does = ("tcp_stream: one process in n1's network namespace writes the same bytes in 1 MiB "
+            "writes to one in n3's, which reads them: no framing, no agents")
+    out(b, "GB/s n1 -> n3, 1 MiB items, aic_put", pick(lines, "channel", "GBps"), "GB/s",
+        "raw TCP stream n1 -> n3", tcp, does=does)
+    out(b, "GB/s n1 -> n3, 1 MiB items, built in place", pick(lines, "channel in place", "GBps"),
+        "GB/s", "raw TCP stream n1 -> n3", tcp, does=does)
+    c = "channel-compress"
+    out(c, "compression ratio, text-like 1 MiB items", pick(lines, "channel zstd ratio", "ratio"), "x",
+        "zstd -b1 on the same bytes", pick(lines, "zstd -b1", "ratio"),
+        does="zstd -b1 -B1048576 (the channel's level, 1 MiB blocks) on the items the producer sends")
+    out(c, "payload MB/s through a compressed channel n1 -> n3", pick(lines, "channel zstd", "MBps"),
+        "MB/s", "zstd -b1 compress, one core", pick(lines, "zstd -b1", "compress_MBps"),
+        does="zstd -b1 -B1048576 compressing the same bytes on one core, in memory: a channel "
+             "compresses on its producing agent's one event loop")
 
 
 def weights_cluster(lines):
-    chain = find(lines, "raw tcp, chain to 3 nodes")
-    for how, what in (("", "publish"), (", in place", "commit (written in place)")):
-        for n in (1, 3):
-            w = find(lines, "weights to %d node(s)%s" % (n, how))
-            fig = "%s -> last reader has it, %d MiB to %d node(s), median of %d" % (
-                what, w["bytes"] >> 20, n, w["versions"])
-            out("weights-broadcast", fig, w["seconds"], "s",
-                "one raw TCP transfer of the same bytes", w["raw_tcp_seconds"])
-            if n == 3:
-                out("weights-broadcast", fig, w["seconds"], "s",
-                    "raw TCP chain n1 -> n2 -> n3 -> n4 of the same bytes", chain["seconds"])
-    # The same with every link shaped (bench/weights-cluster.sh: AIC_BENCH_LINK), if tc could.
-    shaped = [x for x in lines if x.get("what", "").startswith("raw tcp, one transfer, ")
-              and x["what"].endswith(" links")]
-    if not shaped:
-        skip = [x for x in lines if x.get("what", "").endswith(" links") and "skipped" in x]
-        if skip:
-            print(json.dumps({"bench": "weights-broadcast-shaped", "skipped": skip[0]["skipped"]}))
-        return
-    link = shaped[0]["what"][len("raw tcp, one transfer, "):]
-    for n, how, what in ((1, ", in place", "commit (written in place)"), (3, "", "publish"),
-                         (3, ", in place", "commit (written in place)")):
-        w = find(lines, "weights to %d node(s)%s, %s" % (n, how, link))
-        out("weights-broadcast-shaped", "%s -> last reader has it, %d MiB to %d node(s), %s, median of %d"
-            % (what, w["bytes"] >> 20, n, link, w["versions"]), w["seconds"], "s",
-            "one raw TCP transfer of the same bytes, %s" % link, w["raw_tcp_seconds"])
+    groups = {}
+    for x in lines:
+        if x.get("what") == "weights":
+            groups.setdefault((x["nodes"], x["in_place"], x.get("link")), []).append(x)
+    if not groups:
+        sys.exit("figures: no 'weights' lines in the benchmark's output")
+    for (nodes, in_place, link), xs in sorted(groups.items(), key=lambda kv: (kv[0][2] or "", kv[0][:2])):
+        t = [s for x in xs for s in x["seconds"]]
+        skipped = sum(x["skipped"] for x in xs)
+        what = "commit (written in place)" if in_place else "publish"
+        shaped = ", %s links" % link if link else ""
+        fig = "%s -> last reader has it, %d MiB to %d node(s)%s" % (what, xs[0]["bytes"] >> 20, nodes,
+                                                                   shaped)
+        extra = {"skipped_versions": skipped, "versions": sum(x["versions"] for x in xs)}
+        bench = "weights-broadcast-shaped" if link else "weights-broadcast"
+        if not t:  # nothing to time, but a figure to account for
+            print(json.dumps({"bench": bench, "skipped": "%s: every one of %d versions was skipped"
+                              % (fig, extra["versions"])}))
+            continue
+        one = pick(lines, "raw tcp, one transfer", "seconds", link=link)
+        out(bench, fig, t, "s", "one raw TCP transfer%s" % shaped, one,
+            does="tcp_stream from n1's namespace to n2's: the same bytes once, from the first "
+                 "write to the last byte read%s" % (" (every link shaped)" if link else ""), **extra)
+        if nodes == 3:
+            out(bench, fig, t, "s", "raw TCP chain n1 -> n2 -> n3 -> n4%s" % shaped,
+                pick(lines, "raw tcp, chain to 3 nodes", "seconds", link=link),
+                does="tcp_stream relays: n1 sends, n2 and n3 pass each read on as it comes, n4 "
+                     "reads; from the first write to n4's last byte", **extra)
+    for x in lines:  # the shaped part, when tc could not shape (a count is a weights line's)
+        if isinstance(x.get("skipped"), str):
+            print(json.dumps({"bench": "weights-broadcast-shaped", "skipped": x["skipped"]}))
 
 
 def restart_cluster(lines):
-    s, r = find(lines, "srun -N1 true"), find(lines, "restart")
-    out("restart", "kill -9 of a rollout replica -> new one running (status.json), median of %d"
-        % r["kills"], r["median_to_running_ms"], "ms", "srun -N1 true (median of 5)",
-        s["median_ms"], each_ms=r["to_running_ms"])
-    if r["median_to_connected_ms"] is not None:
-        out("restart", "kill -9 of a rollout replica -> new one connected to its agent, median of %d"
-            % len(r["to_connected_ms"]), r["median_to_connected_ms"], "ms",
-            "srun -N1 true (median of 5)", s["median_ms"], each_ms=r["to_connected_ms"])
+    b = "restart"
+    kills = [x for x in lines if x.get("what") == "kill"]
+    backoff = kills[0]["shipped_backoff_ms"] if kills else None
+    out(b, "kill -9 of a rollout replica -> the head has the new one running (status.json)",
+        [x["to_running_ms"] for x in kills], "ms",
+        does="none: aic's own pidfd event, head decision and spawn, timed by status.json's mtime "
+             "(a coarse clock: a sample can be off by a tick or two, even below zero); the shipped "
+             "spec waits backoff_ms: %s before restarting, not included here" % backoff)
+    conn = [x["to_connected_ms"] for x in kills if x.get("to_connected_ms") is not None]
+    out(b, "kill -9 of a rollout replica -> the new one has connected to its agent", conn, "ms",
+        "aic_spawn of the same worker until it would connect",
+        pick(lines, "spawn worker", "ms"),
+        does="bench/spawn worker: aic_spawn of the same python3 bench/busy.py rollout.py, timed "
+             "until it reaches aic.connect() (interpreter start-up and imports), on the same machine "
+             "while the job runs; the shipped backoff_ms: %s is excluded from both" % backoff)
 
 
 KINDS = {"spawn": spawn, "channels": channels, "grpo": grpo, "bootstrap": bootstrap,

@@ -5,12 +5,14 @@
 # bench/busy.py, which times its calls into aic and its gang collectives.
 # Prints JSON lines (bench/figures.py grpo turns them into figures).
 #
-#   bench/grpo-toy.sh
+#   bench/grpo-toy.sh          (REPS: $AIC_BENCH_REPS, default 5)
 #
-# Runs of the shipped job.yaml (100 prompts x 8 epochs, 50 steps): three
-# with GEN_DELAY_S=0 (pure compute, the steps/s figure, as the baseline
-# computes) and one as shipped (GEN_DELAY_S=0.01 per group of pretend
-# generation: rollout is the slow stage, as in real RL; the busy figures).
+# Runs of the shipped job.yaml (100 prompts x 8 epochs, 50 steps), REPS
+# times each: the one-process baseline and a run with GEN_DELAY_S=0 (pure
+# compute, as the baseline computes), in alternating order (the baseline
+# first in odd repetitions); then one as shipped (GEN_DELAY_S=0.01 per group
+# of pretend generation: rollout is the slow stage, as in real RL; the busy
+# figures). Every line is tagged with its repetition ("rep").
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${AIC_BUILD_DIR:-$top/build}
@@ -22,6 +24,8 @@ work=$(mktemp -d /var/tmp/aic-bench-grpo.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
 ms() { echo $(($(date +%s%N) / 1000000)); }
+
+reps=${AIC_BENCH_REPS:-5}
 
 run() { # run GEN_DELAY_S TAG: one aic run of a copy; prints its figures
 	d=$work/delay-$1-$2
@@ -45,7 +49,7 @@ num = lambda key: float(re.search(r"\b%s: ([0-9.]+)" % key, spec).group(1))
 # The least time pretend generation alone takes: every group's delay, shared
 # by the rollout replicas.
 groups = sum(int(x["groups"]) for x in rows)
-print(json.dumps({"what": "grpo aic run", "gen_delay_s": delay, "steps": len(rows),
+print(json.dumps({"what": "grpo aic run", "gen_delay_s": delay, "steps": len(rows), "groups": groups,
                   "loop_s": float(rows[-1]["time_s"]), "wall_s": wall_ms / 1000,
                   "gen_floor_s": round(groups * delay / num("replicas"), 3),
                   "reward_first": round(sum(r[:5]) / 5, 3), "reward_last": round(sum(r[-5:]) / 5, 3)}))
@@ -67,11 +71,21 @@ for stage, s in sorted(by.items()):
 PY
 }
 
-a=$(ms)
-line=$($py "$top/bench/grpo_inproc.py" "$top/examples/grpo-toy")
-b=$(ms)
-echo "$line" | sed "s/}\$/, \"wall_s\": $(((b - a) / 1000)).$(printf %03d $(((b - a) % 1000)))}/"
-run 0 a
-run 0 b
-run 0 c
-run 0.01 a
+inproc() { # the baseline, timed from start to exit
+	a=$(ms)
+	line=$($py "$top/bench/grpo_inproc.py" "$top/examples/grpo-toy")
+	b=$(ms)
+	echo "$line" | sed "s/}\$/, \"wall_s\": $(((b - a) / 1000)).$(printf %03d $(((b - a) % 1000)))}/"
+}
+i=1
+while [ $i -le "$reps" ]; do
+	if [ $((i % 2)) -eq 1 ]; then
+		inproc
+		run 0 $i
+	else
+		run 0 $i
+		inproc
+	fi | sed "s/^{/{\"rep\": $i, /"
+	run 0.01 $i | sed "s/^{/{\"rep\": $i, /"
+	i=$((i + 1))
+done

@@ -8,7 +8,7 @@ sampled from the current policy for each (rollout.py), a 0/1 reward per
 answer (reward.py), train.py's group_gradient and update, with the same
 policy.py and the same BATCH, GROUP and LR (read from job.yaml's env), but
 no channels, no weight stream, no gang, no JSON in between, no pretend
-generation delay. Prints one JSON line: steps, loop seconds, steps/s and
+generation delay. Prints one JSON line: steps, groups, loop seconds, steps/s and
 the mean reward of the first and last 5 steps.
 """
 import json
@@ -61,7 +61,8 @@ def main():
         params = {"W": params["W"] + lr * train.group_gradient(params, groups)}
         rewards.append(float(np.mean([np.mean(g["rewards"]) for g in groups])))
     t = time.monotonic() - t0
-    print(json.dumps({"what": "grpo in-process", "steps": len(rewards), "seconds": round(t, 4),
+    print(json.dumps({"what": "grpo in-process", "steps": len(rewards), "groups": len(stream),
+                      "seconds": round(t, 4),
                       "steps_per_s": round(len(rewards) / t, 1),
                       "reward_first": round(float(np.mean(rewards[:5])), 3),
                       "reward_last": round(float(np.mean(rewards[-5:])), 3)}))

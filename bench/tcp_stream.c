@@ -17,11 +17,16 @@
  *                                   reads on to ADDR:PORT2 as it comes (1 MiB
  *                                   reads): a hop of a raw TCP chain, the
  *                                   baseline under a chained broadcast
- *   tcp_stream pingpong N SIZE       N round trips of SIZE bytes between two
- *                                    processes over loopback TCP; prints the
- *                                    one-way latency (half a round trip)
- *                                    p50/p99 in microseconds: the floor under
- *                                    a channel's put->get latency
+ *   tcp_stream msgs N SIZE           N messages of SIZE bytes, one write()
+ *                                    each, from one process to another over
+ *                                    loopback TCP, read up to 64 at a time;
+ *                                    prints messages/s at the reader: the
+ *                                    baseline of a channel's small items
+ *   tcp_stream paced N SIZE GAP_US   N messages of SIZE bytes over loopback
+ *                                    TCP, one every GAP_US microseconds (one
+ *                                    in flight), each stamped by the writer;
+ *                                    prints the one-way latency p50/p99 at the
+ *                                    reader: the baseline of a paced channel
  */
 #include "config.h"
 
@@ -82,60 +87,101 @@ static int cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int pingpong(long n, size_t size)
+static int msgs(long n, size_t size)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t len = sizeof(sa);
-	char *buf = calloc(1, size ? size : 1);
-	double *rtt = calloc((size_t)(n > 0 ? n : 1), sizeof(double));
+	char *buf = calloc(64, size ? size : 1);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), fd, one = 1;
+	long i, total = 0, want = n * (long)size;
+	double t0 = 0;
+	pid_t pid;
+
+	if (!buf || n < 1 || size < 1 || lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    listen(lfd, 1) || getsockname(lfd, (struct sockaddr *)&sa, &len))
+		return 1;
+	pid = fork();
+	if (pid == 0) { /* the writer: one write per message, as a producer puts one item at a time */
+		int c = socket(AF_INET, SOCK_STREAM, 0);
+		if (connect(c, (struct sockaddr *)&sa, sizeof(sa)))
+			_exit(1);
+		setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		for (i = 0; i < n; i++)
+			if (write(c, buf, size) != (ssize_t)size)
+				_exit(1);
+		_exit(0);
+	}
+	if (pid < 0 || (fd = accept(lfd, NULL, NULL)) < 0)
+		return 1;
+	while (total < want) {
+		ssize_t r = read(fd, buf, 64 * size);
+		if (r <= 0)
+			return 1;
+		if (!total)
+			t0 = now();
+		total += r;
+	}
+	t0 = now() - t0;
+	waitpid(pid, NULL, 0);
+	printf("{\"what\": \"tcp msgs\", \"items\": %ld, \"bytes\": %zu, \"seconds\": %.4f, "
+	       "\"items_per_s\": %.0f}\n",
+	       n, size, t0, (double)n / t0);
+	free(buf);
+	return 0;
+}
+
+static int paced(long n, size_t size, long gap)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sa);
+	char *buf = calloc(1, size);
+	double *lat = calloc((size_t)(n > 0 ? n : 1), sizeof(double));
 	int lfd = socket(AF_INET, SOCK_STREAM, 0), fd, one = 1;
 	long i;
 	pid_t pid;
 
-	if (!buf || !rtt || n < 1 || lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    listen(lfd, 1) || getsockname(lfd, (struct sockaddr *)&sa, &len))
+	if (!buf || !lat || n < 1 || size < sizeof(double) || lfd < 0 ||
+	    bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(lfd, 1) ||
+	    getsockname(lfd, (struct sockaddr *)&sa, &len))
 		return 1;
 	pid = fork();
-	if (pid == 0) { /* the echo side */
-		int c = accept(lfd, NULL, NULL);
+	if (pid == 0) { /* the writer, as a paced producer: sleep, stamp, write */
+		int c = socket(AF_INET, SOCK_STREAM, 0);
+		if (connect(c, (struct sockaddr *)&sa, sizeof(sa)))
+			_exit(1);
 		setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		for (;;) {
-			size_t got = 0;
-			while (got < size) {
-				ssize_t r = read(c, buf + got, size - got);
-				if (r <= 0)
-					_exit(0);
-				got += (size_t)r;
-			}
+		for (i = 0; i < n; i++) {
+			struct timespec ts = {gap / 1000000, (gap % 1000000) * 1000};
+			double t;
+			nanosleep(&ts, NULL);
+			t = now();
+			memcpy(buf, &t, sizeof(t));
 			if (write(c, buf, size) != (ssize_t)size)
 				_exit(1);
 		}
+		_exit(0);
 	}
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (pid < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+	if (pid < 0 || (fd = accept(lfd, NULL, NULL)) < 0)
 		return 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	for (i = 0; i < n; i++) {
 		size_t got = 0;
-		double t = now();
-		if (write(fd, buf, size) != (ssize_t)size)
-			return 1;
+		double t;
 		while (got < size) {
 			ssize_t r = read(fd, buf + got, size - got);
 			if (r <= 0)
 				return 1;
 			got += (size_t)r;
 		}
-		rtt[i] = (now() - t) / 2 * 1e6;
+		memcpy(&t, buf, sizeof(t));
+		lat[i] = (now() - t) * 1e6;
 	}
-	close(fd);
 	waitpid(pid, NULL, 0);
-	qsort(rtt, (size_t)n, sizeof(double), cmp);
-	printf("{\"what\": \"tcp pingpong\", \"round_trips\": %ld, \"bytes\": %zu, "
-	       "\"one_way_p50_us\": %.1f, \"one_way_p99_us\": %.1f}\n",
-	       n, size, rtt[n / 2], rtt[n * 99 / 100]);
+	qsort(lat, (size_t)n, sizeof(double), cmp);
+	printf("{\"what\": \"tcp paced\", \"items\": %ld, \"bytes\": %zu, \"gap_us\": %ld, "
+	       "\"lat_p50_us\": %.1f, \"lat_p99_us\": %.1f}\n",
+	       n, size, gap, lat[n / 2], lat[n * 99 / 100]);
 	free(buf);
-	free(rtt);
+	free(lat);
 	return 0;
 }
 
@@ -208,9 +254,12 @@ int main(int argc, char **argv)
 		close(fd);
 		return 0;
 	}
-	if (argc == 4 && !strcmp(argv[1], "pingpong"))
-		return pingpong(atol(argv[2]), (size_t)atol(argv[3]));
+	if (argc == 5 && !strcmp(argv[1], "paced"))
+		return paced(atol(argv[2]), (size_t)atol(argv[3]), atol(argv[4]));
+	if (argc == 4 && !strcmp(argv[1], "msgs"))
+		return msgs(atol(argv[2]), (size_t)atol(argv[3]));
 	fprintf(stderr, "usage: tcp_stream recv PORT [BYTES] | send ADDR PORT BYTES | "
-			"relay PORT ADDR PORT2 [BYTES] | pingpong N SIZE\n");
+			"relay PORT ADDR PORT2 [BYTES] | msgs N SIZE | "
+			"paced N SIZE GAP_US\n");
 	return 2;
 }

@@ -4,24 +4,27 @@
 # 1 and on 3 other nodes, beside, in the same run, one raw TCP transfer of
 # the same bytes between two of the same network namespaces, and a raw TCP
 # chain n1 -> n2 -> n3 -> n4 (bench/tcp_stream relay: what the machine can
-# do for 3 nodes, every hop sharing its cores). Each raw figure runs from the
-# sender's first write to the last receiver's last byte (wall clocks of one
-# machine; the median of 5 runs), cycling through a cache-warm 1 MiB buffer
-# and, "memory to memory", from one buffer of SIZE into one on each node.
-# A broadcast figure is the median over versions 2..N (one every 0.3 s) of
-# the time from publish until the last reader has the version, with the
-# writer publishing a buffer (aic_weights_publish: one copy, into the
+# do for 3 nodes, every hop sharing its cores). Each raw sample runs from
+# the sender's first write to the last receiver's last byte (wall clocks of
+# one machine), from one buffer of SIZE into one on each node, as a version
+# goes. A broadcast sample is one of versions 3..N (one every 0.3 s): the
+# time from publish until the last reader has the version (a version some
+# reader skipped is counted as skipped, not timed), with the writer
+# publishing a buffer (aic_weights_publish: one copy, into the
 # node's shared copy) and, "in place", filling that copy itself
 # (aic_weights_buffer / aic_weights_commit: the clock starts at commit).
 # Then all of it again with every node's link shaped to 1 Gbit/s
 # (AIC_BENCH_LINK: a tc rate), where the network is the bottleneck as
 # between real nodes, rather than this machine's cores. Prints JSON lines.
 #
-#   bench/weights-cluster.sh [VERSIONS [SIZE]]   (default 10 x 48 MiB)
+# REPS repetitions ($AIC_BENCH_REPS, default 5), the raw streams first in
+# odd ones and last in even ones.
+#
+#   bench/weights-cluster.sh [VERSIONS [SIZE]]   (default 5 x 48 MiB a job)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${AIC_BUILD_DIR:-$top/build}
-n=${1:-10}
+n=${1:-5}
 size=${2:-50331648}
 work=$(mktemp -d "$build/bench-weights.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -31,44 +34,29 @@ scontrol ping >/dev/null || { echo "bench: no cluster (scripts/minicluster up --
 addr() { scontrol show node "$1" | sed -n 's/.*NodeAddr=\([^ ]*\).*/\1/p'; }
 ts="$build/bench/tcp_stream"
 
-# raw1 NAME WHOLE HOPS...: a raw stream from n1 through the nodes HOPS (the
-# last receives); WHOLE=1: from memory to memory (tcp_stream's WHOLE).
-raw1() {
+# raw NAME HOPS...: one raw stream from n1 through the nodes HOPS (the last
+# receives), from one buffer of SIZE into one on each node; a JSON line.
+raw() {
 	name=$1
-	export WHOLE=$2
-	shift 2
+	shift
 	eval "last=\${$#}"
-	nsenter --net=/run/netns/aic$last "$ts" recv 17998 "$size" >end.json &
+	WHOLE=1 nsenter --net=/run/netns/aic$last "$ts" recv 17998 "$size" >end.json &
 	sleep 0.3
 	prev=$last
 	for hop in $(echo "$@" | tr ' ' '\n' | sed '$d' | tac); do
-		nsenter --net=/run/netns/aic$hop "$ts" relay 17998 "$(addr "$prev")" 17998 "$size" &
+		WHOLE=1 nsenter --net=/run/netns/aic$hop "$ts" relay 17998 "$(addr "$prev")" 17998 "$size" &
 		sleep 0.3
 		prev=$hop
 	done
-	nsenter --net=/run/netns/aicn1 "$ts" send "$(addr "$prev")" 17998 "$size" >start.json
+	WHOLE=1 nsenter --net=/run/netns/aicn1 "$ts" send "$(addr "$prev")" 17998 "$size" >start.json
 	wait
 	python3 -c "
 import json
 s, e = json.load(open('start.json')), json.load(open('end.json'))
-print(e['end_wall'] - s['start_wall'])"
+print(json.dumps({'what': '$name', 'link': $link, 'bytes': $size, 'seconds': round(e['end_wall'] - s['start_wall'], 4)}))"
 }
-# raw NAME WHOLE HOPS...: the median of 5 raw1 runs, a JSON line.
-raw() {
-	for i in 1 2 3 4 5; do raw1 "$@"; done | python3 -c "
-import json, statistics, sys
-t = [float(x) for x in sys.stdin]
-print(json.dumps({'what': '$1', 'bytes': $size, 'runs': len(t), 'seconds': round(statistics.median(t), 4)}))"
-}
-raw "raw tcp, one transfer" 0 n2 | tee one.json
-raw "raw tcp, one transfer, memory to memory" 1 n2
-raw "raw tcp, chain to 3 nodes" 0 n2 n3 n4 | tee chain.json
-raw "raw tcp, chain to 3 nodes, memory to memory" 1 n2 n3 n4
-one=$(python3 -c "import json; print(json.load(open('one.json'))['seconds'])")
-chain=$(python3 -c "import json; print(json.load(open('chain.json'))['seconds'])")
-gap=300
 
-broadcast() { # broadcast READERS INPLACE [LABEL]: one writer and READERS readers, a node each
+broadcast() { # broadcast READERS INPLACE: one writer and READERS readers, a node each
 	cat >w.yaml <<SPEC
 name: bench-weights
 stages:
@@ -80,49 +68,59 @@ SPEC
 	rm -rf .aic
 	srun -N$(($1 + 1)) --ntasks-per-node=1 --cpus-per-task=2 --gres=gpu:4 --mpi=pmix \
 		--aic-job=w.yaml "$build/launcher/aic-launch" >/dev/null 2>&1
+	# Versions 3..N: the first two of a job touch fresh memory and come out
+	# several times slower. One that a reader skipped (a newer one overtook
+	# it) is counted, not timed: it has no "last reader has it".
 	cat .aic/latest/logs/sub.*.log | python3 -c "
-import json, statistics, sys
+import json, sys
 by = {}
 for line in sys.stdin:
     d = json.loads(line)
     by.setdefault(d['version'], []).append(d['seconds'])
-last = [max(v) for k, v in sorted(by.items()) if k > 1 and len(v) == $1]
-t = statistics.median(last)
-print(json.dumps({'what': 'weights to $1 node(s)' + (', in place' if '$2' == '1' else '') + '${3:-}',
-                  'bytes': $size, 'versions': len(last), 'seconds': round(t, 4),
-                  'raw_tcp_seconds': $one, 'raw_chain_seconds': $chain, 'ratio': round(t / $one, 2)}))"
+want = range(3, $n + 1)
+t = [round(max(by[v]), 4) for v in want if len(by.get(v, [])) == $1]
+print(json.dumps({'what': 'weights', 'nodes': $1, 'in_place': '$2' == '1', 'link': $link,
+                  'bytes': $size, 'versions': len(want), 'skipped': len(want) - len(t), 'seconds': t}))"
 }
-broadcast 1 0
-broadcast 3 0
-broadcast 1 1
-broadcast 3 1
+# round: one repetition, raw streams and broadcasts, in the order of REP.
+round() {
+	if [ $(($1 % 2)) -eq 1 ]; then
+		raw "raw tcp, one transfer" n2
+		raw "raw tcp, chain to 3 nodes" n2 n3 n4
+	fi
+	for b in $broadcasts; do broadcast "${b%,*}" "${b#*,}"; done
+	if [ $(($1 % 2)) -eq 0 ]; then
+		raw "raw tcp, chain to 3 nodes" n2 n3 n4
+		raw "raw tcp, one transfer" n2
+	fi
+}
+reps=${AIC_BENCH_REPS:-5}
+link=None gap=300 broadcasts="1,0 3,0 1,1 3,1"
+i=1
+while [ $i -le "$reps" ]; do round $i | sed "s/^{/{\"rep\": $i, /"; i=$((i + 1)); done
 
 # The same with every node's link shaped to $LINK (tc tbf on eth0 in its
 # namespace: the sender's side of each hop), so that what a transfer waits
 # for is the network, as between real nodes, not this machine's cores: a
 # chain to 3 nodes should then cost about one transfer plus a chunk per hop.
-link=${AIC_BENCH_LINK:-1gbit}
+rate=${AIC_BENCH_LINK:-1gbit}
 shape() { # shape add|del
-	for i in 1 2 3 4; do
+	for k in 1 2 3 4; do
 		if [ "$1" = add ]; then
-			nsenter --net=/run/netns/aicn$i tc qdisc add dev eth0 root tbf rate "$link" burst 1mb latency 200ms || return 1
+			nsenter --net=/run/netns/aicn$k tc qdisc add dev eth0 root tbf rate "$rate" burst 1mb latency 200ms || return 1
 		else
-			nsenter --net=/run/netns/aicn$i tc qdisc del dev eth0 root 2>/dev/null || true
+			nsenter --net=/run/netns/aicn$k tc qdisc del dev eth0 root 2>/dev/null || true
 		fi
 	done
 }
 if shape add 2>/dev/null; then
 	trap 'shape del; rm -rf "$work"' EXIT
-	raw "raw tcp, one transfer, $link links" 1 n2 | tee one.json
-	raw "raw tcp, chain to 3 nodes, $link links" 1 n2 n3 n4 | tee chain.json
-	one=$(python3 -c "import json; print(json.load(open('one.json'))['seconds'])")
-	chain=$(python3 -c "import json; print(json.load(open('chain.json'))['seconds'])")
-	n=5 gap=1000 # a version every second: each is sent whole before the next
-	broadcast 1 1 ", $link links"
-	broadcast 3 0 ", $link links"
-	broadcast 3 1 ", $link links"
+	# 48 MiB take 0.4 s at 1 Gbit/s: a version every 0.6 s is sent whole before the next.
+	link="'$rate'" n=4 gap=600 broadcasts="1,1 3,0 3,1"
+	i=1
+	while [ $i -le "$reps" ]; do round $i | sed "s/^{/{\"rep\": $i, /"; i=$((i + 1)); done
 	shape del
 else
 	shape del
-	echo "{\"what\": \"$link links\", \"skipped\": \"tc cannot shape eth0 in the nodes' namespaces\"}"
+	echo "{\"what\": \"$rate links\", \"skipped\": \"tc cannot shape eth0 in the nodes' namespaces\"}"
 fi
