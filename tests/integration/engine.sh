@@ -7,7 +7,7 @@
 # job with every process gone; scancel leaves no process on any node.
 . "$AIC_SRC_DIR/tests/lib/cluster.sh"
 need_cluster 3 4
-plan 26
+plan 27
 dir=$(work_dir)
 launch="$AIC_BUILD_DIR/launcher/aic-launch"
 aic="$AIC_BUILD_DIR/launcher/aic"

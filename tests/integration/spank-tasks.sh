@@ -16,7 +16,8 @@ need_cluster 3 4
 plan 13
 dir=$(work_dir)
 cp "$AIC_SRC_DIR/tests/fixtures/specs/grpo.yaml" "$dir/job.yaml"
-topo=${AIC_MINICLUSTER_DIR:-/var/tmp/aic-minicluster}/etc/topo.xml
+# Every node has the same hardware; each reads its own file (topo_xml=%n).
+topo=${AIC_MINICLUSTER_DIR:-/var/tmp/aic-minicluster}/etc/topo/n1.xml
 [ -r "$topo" ] || bail "no node topology '$topo' (scripts/minicluster writes it)"
 
 # What each task prints; local task 0 also prints its node's cores in the

@@ -5,7 +5,7 @@
 # also when the spec's path is full of shell and #SBATCH syntax.
 . "$AIC_SRC_DIR/tests/lib/cluster.sh"
 need_cluster 3 4
-plan 9
+plan 12
 dir=$(work_dir)
 aic="$AIC_BUILD_DIR/launcher/aic"
 cd "$dir" || bail "cannot enter $dir"
