@@ -147,7 +147,6 @@ fi
 # Two tasks per node, four GPUs: one NVLink pair and the cores nearest it each.
 out=$(run $(per_node 3 2) --gres=gpu:4 --aic-job="$dir/job.yaml")
 diag "$out"
-plan 13
 for n in 1 2 3; do
 	c=$(closest "$(alloc "$out" n$n)" 0,1 2,3)
 	diag "n$n: step cores $(alloc "$out" n$n), task cores $(echo "$c" | tr '\n' ' ')"
