@@ -616,7 +616,7 @@ static void worker_closed(struct aic_conn *c)
 }
 
 /* The agent's endpoint (AIC_AGENT): its workers, and the other agents' data plane. */
-static const struct engine_handlers workers_handlers = {
+static const struct aic_handlers workers_handlers = {
 	.key_for = worker_key,
 	.on_hello = worker_hello,
 	.on_frame = worker_frame,
@@ -640,7 +640,7 @@ struct agent *agent_start(uv_loop_t *loop, const struct agent_config *cfg)
 	a->grace.data = a;
 	uv_timer_init(loop, &a->metrics_timer);
 	a->metrics_timer.data = a;
-	if (engine_listen(loop, &a->srv, cfg->addr, cfg->token, &workers_handlers, a) == 0)
+	if (aic_server_start(loop, &a->srv, cfg->addr, cfg->token, &workers_handlers, a) == 0)
 		a->listening = true;
 	else
 		aic_log_warn("workers get no agent endpoint: cannot listen on %s", cfg->addr);

@@ -308,7 +308,7 @@ void head_terminate(struct head *h, const char *why)
 /* --- life ------------------------------------------------------------- */
 
 /* The head's endpoint: agents register there, and `aic status`/`aic stop` ask there. */
-static const struct engine_handlers agents_handlers = {
+static const struct aic_handlers agents_handlers = {
 	.on_hello = on_hello,
 	.on_frame = on_frame,
 	.on_close = on_close,
@@ -356,7 +356,7 @@ struct head *head_start(uv_loop_t *loop, const struct head_config *cfg)
 	}
 	uv_timer_init(loop, &h->status_timer);
 	h->status_timer.data = h;
-	rc = engine_listen(loop, &h->srv, cfg->listen_addr, cfg->token, &agents_handlers, h);
+	rc = aic_server_start(loop, &h->srv, cfg->listen_addr, cfg->token, &agents_handlers, h);
 	if (rc) {
 		aic_log_error("the head cannot listen: %s", uv_strerror(rc));
 		head_free(h);

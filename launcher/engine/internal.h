@@ -1,8 +1,7 @@
 /*
  * Private declarations shared by the engine's files (as libuv's
- * src/unix/internal.h): how the head and the agents listen, the head's
- * state, and what each of the head's files offers the others. Nothing
- * outside launcher/engine/ includes this.
+ * src/unix/internal.h): the head's state, and what each of the head's
+ * files offers the others. Nothing outside launcher/engine/ includes this.
  *
  *   head.c       registration, placement, messages from agents, life
  *   procs.c      the processes: spawning, exits, the restart policy
@@ -28,39 +27,6 @@
 #include "place.h"
 #include "spec.h"
 #include "topo.h"
-
-/* What handles the connections a server accepts (conn.h); NULL members: none. */
-struct engine_handlers {
-	aic_key_cb key_for;
-	aic_hello_cb on_hello;
-	aic_frame_cb on_frame;
-	aic_close_cb on_close;
-	aic_direct_begin_cb direct_begin;
-	aic_direct_end_cb direct_end;
-};
-
-/*
- * Starts srv listening on addr (NULL: all addresses) and an ephemeral port
- * (srv->port) for connections that prove `token` (or the key hd's key_for
- * chooses: conn.h), each handled by hd's
- * callbacks with `owner` (borrowed: both must outlive the server). The
- * head's endpoint for agents and an agent's for workers and peers are set
- * up the same way. Returns 0 or a uv error; the caller says what a
- * failure means.
- */
-static inline int engine_listen(uv_loop_t *loop, struct aic_server *srv, const char *addr,
-				const char *token, const struct engine_handlers *hd, void *owner)
-{
-	srv->token = token;
-	srv->key_for = hd->key_for;
-	srv->on_hello = hd->on_hello;
-	srv->on_frame = hd->on_frame;
-	srv->on_close = hd->on_close;
-	srv->direct_begin = hd->direct_begin;
-	srv->direct_end = hd->direct_end;
-	srv->owner = owner;
-	return aic_server_start(loop, srv, addr);
-}
 
 /* --- the head -------------------------------------------------------- */
 

@@ -209,8 +209,8 @@ static void server_step(struct aic_conn *c, const struct aic_frame *f, json_t *m
 			reject(c, "a HELLO without a nonce (an older aic?)");
 			return;
 		}
-		if (c->server->key_for) {
-			if (c->server->key_for(c, msg, c->key) != 0) {
+		if (c->server->hd->key_for) {
+			if (c->server->hd->key_for(c, msg, c->key) != 0) {
 				reject(c, "refused");
 				return;
 			}
@@ -544,11 +544,11 @@ void aic__server_close(struct aic_server *srv)
 void aic__conn_accepted(struct aic_conn *c, struct aic_server *srv)
 {
 	c->server_side = true;
-	c->on_hello = srv->on_hello;
-	c->on_frame = srv->on_frame;
-	c->on_close = srv->on_close;
-	c->direct_begin = srv->direct_begin;
-	c->direct_end = srv->direct_end;
+	c->on_hello = srv->hd->on_hello;
+	c->on_frame = srv->hd->on_frame;
+	c->on_close = srv->hd->on_close;
+	c->direct_begin = srv->hd->direct_begin;
+	c->direct_end = srv->hd->direct_end;
 	c->owner = srv->owner;
 	c->server = srv;
 	c->since_ms = aic_now_ms();

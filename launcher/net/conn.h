@@ -162,16 +162,21 @@ struct aic_conn {
 };
 
 /* A TCP server (tcp.c): its accepted connections get these callbacks. */
-struct aic_server {
-	uv_tcp_t tcp;
-	uv_timer_t sweep; /* closes connections past hello_ms */
-	const char *token;
+/* What handles the connections a server accepts; NULL members: none. */
+struct aic_handlers {
 	aic_key_cb key_for;
 	aic_hello_cb on_hello;
 	aic_frame_cb on_frame;
 	aic_close_cb on_close;
-	aic_direct_begin_cb direct_begin; /* given to each accepted connection */
+	aic_direct_begin_cb direct_begin;
 	aic_direct_end_cb direct_end;
+};
+
+struct aic_server {
+	uv_tcp_t tcp;
+	uv_timer_t sweep; /* closes connections past hello_ms */
+	const char *token;
+	const struct aic_handlers *hd; /* given to each accepted connection */
 	void *owner;
 	int port;
 	unsigned rejected;    /* connections refused so far */
@@ -182,10 +187,14 @@ struct aic_server {
 
 /*
  * Listens on addr (NULL: all) and an ephemeral port (srv->port), with the
- * limits of AIC_NET_HELLO_MS and AIC_NET_MAX_PENDING when set. Returns 0
- * or a uv error.
+ * limits of AIC_NET_HELLO_MS and AIC_NET_MAX_PENDING when set, for
+ * connections that prove `token` (or the key hd's key_for chooses), each
+ * handled by hd's callbacks with `owner`. token, hd and owner are borrowed:
+ * they must outlive the server. Returns 0 or a uv error; the caller says
+ * what a failure means.
  */
-int aic_server_start(uv_loop_t *loop, struct aic_server *srv, const char *addr);
+int aic_server_start(uv_loop_t *loop, struct aic_server *srv, const char *addr, const char *token,
+		     const struct aic_handlers *hd, void *owner);
 void aic_server_stop(struct aic_server *srv);
 
 /*

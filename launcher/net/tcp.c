@@ -144,11 +144,16 @@ static void on_connection(uv_stream_t *server, int status)
 	uv_read_start((uv_stream_t *)&l->tcp, alloc_cb, read_cb);
 }
 
-int aic_server_start(uv_loop_t *loop, struct aic_server *srv, const char *addr)
+int aic_server_start(uv_loop_t *loop, struct aic_server *srv, const char *addr, const char *token,
+		     const struct aic_handlers *hd, void *owner)
 {
 	struct sockaddr_in sa;
 	struct sockaddr_storage got;
 	int rc, len = sizeof(got);
+
+	srv->token = token;
+	srv->hd = hd;
+	srv->owner = owner;
 
 	rc = uv_ip4_addr(addr ? addr : "0.0.0.0", 0, &sa);
 	if (rc)

@@ -78,16 +78,15 @@ static void closed(struct aic_conn *c)
 
 static void pair(const char *client_key)
 {
-	struct aic_server srv = {.token = key,
-				 .on_hello = server_hello,
-				 .on_frame = server_frame,
-				 .on_close = closed};
+	static const struct aic_handlers hd = {.on_hello = server_hello,
+					       .on_frame = server_frame,
+					       .on_close = closed};
+	struct aic_server srv = {0};
 	uv_loop_t loop;
 
 	memset(&seen, 0, sizeof(seen));
 	uv_loop_init(&loop);
-	assert_int_equal(aic_server_start(&loop, &srv, "127.0.0.1"), 0);
-	srv.owner = NULL;
+	assert_int_equal(aic_server_start(&loop, &srv, "127.0.0.1", key, &hd, NULL), 0);
 	assert_non_null(aic_conn_connect(&loop, "127.0.0.1", srv.port, client_key,
 					 json_pack("{s:s}", "role", "cli"), client_frame, closed,
 					 &srv));
