@@ -30,14 +30,21 @@ static void hex(const uint8_t *raw, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
+int aic_auth_random_hex(char *out, size_t digits)
+{
+	uint8_t raw[64];
+
+	if (digits % 2 || digits / 2 > sizeof(raw))
+		return -EINVAL;
+	if (getrandom(raw, digits / 2, 0) != (ssize_t)(digits / 2))
+		return -errno;
+	hex(raw, digits / 2, out);
+	return 0;
+}
+
 int aic_auth_nonce(char *out)
 {
-	uint8_t raw[AIC_AUTH_NONCE_LEN / 2];
-
-	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
-		return -errno;
-	hex(raw, sizeof(raw), out);
-	return 0;
+	return aic_auth_random_hex(out, AIC_AUTH_NONCE_LEN);
 }
 
 bool aic_auth_nonce_valid(const char *s)

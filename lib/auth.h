@@ -34,6 +34,13 @@
  */
 #define AIC_AUTH_FRAME_MAX (64u << 10)
 
+/*
+ * Fills out[digits + 1] with `digits` random lowercase hex digits (an even
+ * number, at most 128) from getrandom(). Returns 0, -EINVAL or -errno.
+ * Nonces and the job token are made with it.
+ */
+int aic_auth_random_hex(char *out, size_t digits);
+
 /* Fills out[AIC_AUTH_NONCE_LEN + 1] with a fresh nonce. Returns 0 or -errno. */
 int aic_auth_nonce(char *out);
 

@@ -2,24 +2,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "error.h"
 #include "token.h"
 
 int aic_token_new(char *buf)
 {
-	unsigned char raw[AIC_TOKEN_LEN / 2];
-	size_t i;
-
-	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
-		return -errno;
-	for (i = 0; i < sizeof(raw); i++)
-		snprintf(buf + 2 * i, 3, "%02x", raw[i]);
-	return 0;
+	return aic_auth_random_hex(buf, AIC_TOKEN_LEN);
 }
 
 bool aic_token_equal(const char *a, const char *b)
