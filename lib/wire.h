@@ -55,6 +55,11 @@ enum aic_msg {
 	AIC_MSG_METRICS = 16,	  /* agent -> head: {"points": [{t, stage, index, name, value, step}]} */
 	AIC_MSG_CHALLENGE = 17,	  /* server -> client: {"nonce", "proof"} (lib/auth.h) */
 	AIC_MSG_AUTH = 18,	  /* client -> server: {"proof"}; WELCOME or REJECT follows */
+	/*
+	 * head -> agent: {"rank", "node"}: that node is lost (its agent stopped
+	 * answering or disconnected); forget it, its links and what it held.
+	 */
+	AIC_MSG_NODE_LOST = 19,
 	AIC_MSG_DATA = 0x100, /* first data-plane type */
 	/* Data plane, binary payloads (big-endian fields, see aic.h's worker.c). */
 	AIC_MSG_PUT = 0x101,	/* worker -> agent: u32 chan, u64 version, u32 timeout_ms, bytes */

@@ -111,4 +111,11 @@ void chan_set_forget(struct chan_set *cs, struct aic_conn *c);
 /* The head says channel `id` has no producers left. */
 void chan_set_close(struct chan_set *cs, uint32_t id);
 
+/*
+ * The head declared the node of agent `rank` lost (NODE_LOST): the data
+ * plane stops waiting on it (pulls to it, its share of a channel's end)
+ * and, where it can, gets back what it held. NULL cs: nothing.
+ */
+void chan_set_node_lost(struct chan_set *cs, uint32_t rank);
+
 #endif

@@ -494,6 +494,11 @@ static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct 
 		if (m)
 			chan_set_close(a->chans, (uint32_t)json_integer_value(json_object_get(m, "chan")));
 		break;
+	case AIC_MSG_NODE_LOST:
+		if (m)
+			chan_set_node_lost(a->chans,
+					   (uint32_t)json_integer_value(json_object_get(m, "rank")));
+		break;
 	default:
 		break;
 	}

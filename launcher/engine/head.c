@@ -291,8 +291,7 @@ static void on_close(struct aic_conn *c)
 	a->conn = NULL;
 	if (!h->ending) {
 		snprintf(why, sizeof(why), "the agent on node '%s' disconnected", a->node);
-		aic_log_error("%s", why);
-		head__end(h, 1, "failed", why);
+		head__node_lost(h, a, why);
 	}
 	for (i = 0; i < h->cfg.n_agents; i++)
 		left += h->agents[i].registered && !h->agents[i].gone;

@@ -7,6 +7,7 @@
  *   procs.c      the processes: spawning, exits, the restart policy
  *                (backoff, gang settle), channel closing, the job's end
  *   report.c     status.json, summary.json, metrics.jsonl
+ *   recover.c    a lost node: what becomes of its processes and the job
  *   config_msg.c  the data plane's CONFIG message
  *   worker_env.c  the agent's: its workers' environment, free ports
  *
@@ -160,6 +161,13 @@ void head__write_summary(struct head *h);
 void head__on_metrics(struct head *h, json_t *m);
 /* STATS from an agent at its end: its peak RSS and channel counters. */
 void head__on_stats(struct head *h, json_t *m);
+
+/*
+ * recover.c: agent `a` is gone while the job runs (its connection closed or
+ * it stopped answering; `why` says which). The agents left are told
+ * (NODE_LOST), and the node's processes are recovered or the job ends.
+ */
+void head__node_lost(struct head *h, struct hagent *a, const char *why);
 
 /* config_msg.c: the CONFIG message (new reference). */
 json_t *head__data_plane_config(struct head *h);
