@@ -168,6 +168,20 @@ check-integration: all
 
 .PHONY: check-integration
 
+# Fault-injection tests: they fail nodes of a 4-node cluster (cut their
+# link, SIGKILL their daemons: `minicluster node K cut|crash|restore`) and
+# bring each back before they end, so they share one cluster that
+# scripts/check brings up for them alone, one test at a time.
+failure_tests =
+EXTRA_DIST += $(failure_tests)
+
+check-failures: all
+	@$(MKDIR_P) tests/failures
+	$(MAKE) $(AM_MAKEFLAGS) -j1 check TESTS='$(failure_tests)' \
+		TEST_SUITE_LOG=tests/failures/test-suite.log
+
+.PHONY: check-failures
+
 # The select plugin's tests bring their own 6-node clusters up and down (one
 # with select/cons_tres_aic, then one with cons_tres), so they run when no
 # cluster is up, one at a time; without the plugin they skip.
