@@ -122,6 +122,50 @@ static FILE *script_open(const char *spec, char *path, size_t len)
 	return f;
 }
 
+/*
+ * The script's body: what makes a node failure cost the job nothing it can
+ * avoid, and SLURM never run again a job that succeeded
+ * (../shared/notes/slurm-failures.md has SLURM 22.05's side, observed).
+ *
+ * - --no-kill on sbatch and on srun: a lost node is cut out of the job and
+ *   of the step, which keep running on the nodes left, where aic carries
+ *   on; without it SLURM cancels the job, or requeues it and reruns the
+ *   work. sbatch's -k does not pass on to srun: each needs its own.
+ * - The job's outcome is the head's (status.json), not srun's exit code:
+ *   the task of an agent killed by a signal makes srun exit 128+n though
+ *   the job succeeded on the nodes left, and SLURM would record it FAILED.
+ * - A requeued run (SLURM_RESTART_COUNT > 0: a lost single node, a
+ *   preemption, scontrol requeue) of a job that had already succeeded
+ *   exits 0 at once instead of running the work again.
+ * - srun runs in the background so that the shell can pass the signals it
+ *   gets (--signal=B:..., scancel -b) on to srun, which passes them to
+ *   every aic-launch; exec would lose the outcome check.
+ */
+static void script_run(FILE *f, const char *spec)
+{
+	fputs("#SBATCH --no-kill\n"
+	      "d=\"${SLURM_SUBMIT_DIR:-.}/.aic/$SLURM_JOB_ID.0\"\n"
+	      "succeeded() { grep -qs '\"state\": \"succeeded\"' \"$d/status.json\"; }\n"
+	      "if [ \"${SLURM_RESTART_COUNT:-0}\" -gt 0 ] && succeeded; then\n"
+	      "\techo \"aic: job $SLURM_JOB_ID succeeded before SLURM requeued it "
+	      "('$d/status.json'): not running it again\" >&2\n"
+	      "\texit 0\n"
+	      "fi\n"
+	      "srun --no-kill --ntasks-per-node=1 --mpi=pmix aic-launch ",
+	      f);
+	shell_quote(f, spec);
+	fputs(" &\n"
+	      "pid=$!\n"
+	      "for sig in INT TERM USR1 USR2; do\n"
+	      "\ttrap \"kill -s $sig $pid 2>/dev/null\" $sig\n"
+	      "done\n"
+	      "# wait returns early when a trapped signal arrives: wait again until srun is gone.\n"
+	      "while :; do wait $pid; rc=$?; kill -0 $pid 2>/dev/null || break; done\n"
+	      "if succeeded; then exit 0; fi\n"
+	      "exit $rc\n",
+	      f);
+}
+
 int cmd_submit(int argc, char **argv)
 {
 	struct aic_spec *spec = NULL;
@@ -193,9 +237,8 @@ int cmd_submit(int argc, char **argv)
 		fprintf(f, "#SBATCH --gres=gpu:%ld\n", per_node);
 	fputs("#SBATCH --aic-job=", f);
 	sbatch_quote(f, abs);
-	fputs("\nexec srun --ntasks-per-node=1 --mpi=pmix aic-launch ", f);
-	shell_quote(f, abs);
 	fputc('\n', f);
+	script_run(f, abs);
 	if (fclose(f) != 0) {
 		fprintf(stderr, "aic submit: cannot write '%s': %s\n", script, strerror(errno));
 		free(extra);
