@@ -134,34 +134,52 @@ static FILE *script_open(const char *spec, char *path, size_t len)
  * - The job's outcome is the head's (status.json), not srun's exit code:
  *   the task of an agent killed by a signal makes srun exit 128+n though
  *   the job succeeded on the nodes left, and SLURM would record it FAILED.
+ * - The head signals the script (SIGUSR2, to AIC_BATCH_PID on
+ *   AIC_BATCH_NODE: aic-launch.c) once it has ended, and the script ends
+ *   the job then: srun waits for every node's task, and a lost node's
+ *   never reports until SLURM declares the node down (SlurmdTimeout, 300 s
+ *   by default), holding the whole allocation that long.
  * - A requeued run (SLURM_RESTART_COUNT > 0: a lost single node, a
  *   preemption, scontrol requeue) of a job that had already succeeded
  *   exits 0 at once instead of running the work again.
  * - srun runs in the background so that the shell can pass the signals it
  *   gets (--signal=B:..., scancel -b) on to srun, which passes them to
- *   every aic-launch; exec would lose the outcome check.
+ *   every aic-launch.
  */
 static void script_run(FILE *f, const char *spec)
 {
 	fputs("#SBATCH --no-kill\n"
 	      "d=\"${SLURM_SUBMIT_DIR:-.}/.aic/$SLURM_JOB_ID.0\"\n"
-	      "succeeded() { grep -qs '\"state\": \"succeeded\"' \"$d/status.json\"; }\n"
-	      "if [ \"${SLURM_RESTART_COUNT:-0}\" -gt 0 ] && succeeded; then\n"
+	      "# The job's state, from status.json's top level (aic(1)).\n"
+	      "state() {\n"
+	      "\tsed -n 's/^  \"state\": \"\\([a-z]*\\)\",\\{0,1\\}$/\\1/p' \"$d/status.json\" "
+	      "2>/dev/null\n"
+	      "}\n"
+	      "if [ \"${SLURM_RESTART_COUNT:-0}\" -gt 0 ] && [ \"$(state)\" = succeeded ]; then\n"
 	      "\techo \"aic: job $SLURM_JOB_ID succeeded before SLURM requeued it "
 	      "('$d/status.json'): not running it again\" >&2\n"
 	      "\texit 0\n"
 	      "fi\n"
+	      "ended=\n"
+	      "trap 'ended=1' USR2\n"
+	      "export AIC_BATCH_PID=$$ AIC_BATCH_NODE=\"$SLURMD_NODENAME\"\n"
 	      "srun --no-kill --ntasks-per-node=1 --mpi=pmix aic-launch ",
 	      f);
 	shell_quote(f, spec);
 	fputs(" &\n"
 	      "pid=$!\n"
-	      "for sig in INT TERM USR1 USR2; do\n"
+	      "for sig in INT TERM USR1; do\n"
 	      "\ttrap \"kill -s $sig $pid 2>/dev/null\" $sig\n"
 	      "done\n"
-	      "# wait returns early when a trapped signal arrives: wait again until srun is gone.\n"
-	      "while :; do wait $pid; rc=$?; kill -0 $pid 2>/dev/null || break; done\n"
-	      "if succeeded; then exit 0; fi\n"
+	      "# wait returns early when a trapped signal arrives: wait again until srun is\n"
+	      "# gone, or the head has ended.\n"
+	      "while [ -z \"$ended\" ]; do\n"
+	      "\twait $pid\n"
+	      "\trc=$?\n"
+	      "\tkill -0 $pid 2>/dev/null || break\n"
+	      "done\n"
+	      "case \"$(state)\" in succeeded | stopped) exit 0 ;; esac\n"
+	      "[ -z \"$ended\" ] || exit 1\n"
 	      "exit $rc\n",
 	      f);
 }

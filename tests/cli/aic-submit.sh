@@ -28,6 +28,11 @@ if [ -n "\$FAKE_STATE" ]; then
 	printf '{\\n  "job": "j",\\n  "state": "%s",\\n  "procs": []\\n}\\n' "\$FAKE_STATE" \\
 		>"\$SLURM_SUBMIT_DIR/.aic/\$SLURM_JOB_ID.0/status.json"
 fi
+printf '%s %s\\n' "\$AIC_BATCH_NODE" "\$AIC_BATCH_PID" >"$dir/srun.batch"
+# The head's end while srun still waits (for a lost node's task).
+if [ -n "\$FAKE_ENDED" ]; then
+	kill -USR2 "\$AIC_BATCH_PID"
+fi
 if [ -n "\$FAKE_WAIT" ]; then
 	trap 'echo "srun got \$FAKE_WAIT" >"$dir/srun.signal"; exit \$FAKE_RC' "\$FAKE_WAIT"
 	echo \$\$ >"$dir/srun.waiting"
@@ -128,6 +133,20 @@ kill -USR1 $pid
 wait $pid
 is "$?" 5 "the script waits for srun after a signal"
 is "$(cat srun.signal 2>/dev/null)" "srun got USR1" "and passes the signal on to srun (--signal=B:USR1)"
+kill "$(cat srun.waiting)" 2>/dev/null
+
+# The head's SIGUSR2 (aic-launch.c's batch_notify) ends the script with the
+# head's outcome while srun still waits for the task of a lost node.
+rm -f srun.waiting srun.batch
+PATH="$dir/bin:$PATH" SLURM_SUBMIT_DIR="$dir/sub" SLURM_JOB_ID=7 SLURMD_NODENAME=n1 \
+	FAKE_STATE=succeeded FAKE_ENDED=1 FAKE_WAIT=HUP sh "$dir/script"
+is "$?" 0 "the head's end ends the script while srun still waits, with its outcome"
+is "$(cut -d' ' -f1 srun.batch)" n1 "the script tells aic-launch its node"
+like "$(cut -d' ' -f2 srun.batch)" '^[0-9]+$' "and its pid"
+kill "$(cat srun.waiting)" 2>/dev/null
+PATH="$dir/bin:$PATH" SLURM_SUBMIT_DIR="$dir/sub" SLURM_JOB_ID=7 SLURMD_NODENAME=n1 \
+	FAKE_STATE=failed FAKE_ENDED=1 FAKE_WAIT=HUP sh "$dir/script"
+is "$?" 1 "a failed job ended by the head fails"
 kill "$(cat srun.waiting)" 2>/dev/null
 
 mkdir "$(printf 'nl\nx')"
