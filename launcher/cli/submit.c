@@ -178,8 +178,12 @@ static void script_run(FILE *f, const char *spec)
 	      "\trc=$?\n"
 	      "\tkill -0 $pid 2>/dev/null || break\n"
 	      "done\n"
-	      "case \"$(state)\" in succeeded | stopped) exit 0 ;; esac\n"
-	      "[ -z \"$ended\" ] || exit 1\n"
+	      "# The head's outcome, also when srun's differs (aic-launch(1), EXIT STATUS).\n"
+	      "case \"$(state)\" in\n"
+	      "succeeded | stopped) rc=0 ;;\n"
+	      "checkpointed) rc=75 ;;\n"
+	      "*) [ -z \"$ended\" ] || rc=1 ;;\n"
+	      "esac\n"
 	      "exit $rc\n",
 	      f);
 }

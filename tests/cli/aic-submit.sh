@@ -148,6 +148,10 @@ PATH="$dir/bin:$PATH" SLURM_SUBMIT_DIR="$dir/sub" SLURM_JOB_ID=7 SLURMD_NODENAME
 	FAKE_STATE=failed FAKE_ENDED=1 FAKE_WAIT=HUP sh "$dir/script"
 is "$?" 1 "a failed job ended by the head fails"
 kill "$(cat srun.waiting)" 2>/dev/null
+PATH="$dir/bin:$PATH" SLURM_SUBMIT_DIR="$dir/sub" SLURM_JOB_ID=7 SLURMD_NODENAME=n1 \
+	FAKE_STATE=checkpointed FAKE_ENDED=1 FAKE_WAIT=HUP sh "$dir/script"
+is "$?" 75 "a checkpointed one exits 75, as the head does"
+kill "$(cat srun.waiting)" 2>/dev/null
 
 mkdir "$(printf 'nl\nx')"
 printf 'stages:\n  a: {command: [true]}\n' >"$(printf 'nl\nx')/job.yaml"
