@@ -173,7 +173,8 @@ check-integration: all
 # link, SIGKILL their daemons: `minicluster node K cut|crash|restore`) and
 # bring each back before they end, so they share one cluster that
 # scripts/check brings up for them alone, one test at a time.
-failure_tests =
+failure_tests = \
+	tests/failures/liveness.sh
 EXTRA_DIST += $(failure_tests)
 
 check-failures: all
