@@ -4,7 +4,7 @@
 
 KIND is the benchmark: spawn (build/bench/spawn), channels
 (bench/channels.sh), grpo (bench/grpo-toy.sh), bootstrap, channels-cluster,
-weights-cluster, restart-cluster (bench/*.sh of those names). Every raw
+weights-cluster, restart-cluster, liveness-cluster (bench/*.sh of those names). Every raw
 line is one sample; aic's samples and the baseline's were taken in
 alternating order in the same run. Prints one JSON line per figure:
 
@@ -227,9 +227,20 @@ def restart_cluster(lines):
              "while the job runs; the shipped backoff_ms: %s is excluded from both" % backoff)
 
 
+def liveness_cluster(lines):
+    b = "node-failure-detection"
+    cuts = [x for x in lines if x.get("what") == "detect"]
+    timeout = cuts[0]["failure_timeout_ms"] if cuts else None
+    out(b, "link cut -> node declared lost by aic (failure_timeout %s ms)" % timeout,
+        pick(lines, "detect", "aic_ms"), "ms", "link cut -> SLURM sets the node DOWN",
+        pick(lines, "detect", "slurm_ms"),
+        does="slurmctld's own detection in the same run (SlurmdTimeout 30 s in the test "
+             "cluster), polled with sinfo every 10 ms from the same cut")
+
+
 KINDS = {"spawn": spawn, "channels": channels, "grpo": grpo, "bootstrap": bootstrap,
          "channels-cluster": channels_cluster, "weights-cluster": weights_cluster,
-         "restart-cluster": restart_cluster}
+         "restart-cluster": restart_cluster, "liveness-cluster": liveness_cluster}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in KINDS:

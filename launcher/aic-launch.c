@@ -39,6 +39,7 @@ struct boot {
 	char jobdir[PATH_MAX];
 	char addr[64];
 	char error[512];
+	const char *node; /* this node's name */
 };
 
 static int put_str(const char *key, const char *value)
@@ -99,6 +100,22 @@ static int publish(int port, void *arg)
 	if (port)
 		jobdir_write_text(b->jobdir, "head", head);
 	return b->error[0] ? -1 : 0;
+}
+
+/*
+ * The head: the node of a rank that has not registered, for its message.
+ * Every rank but 0 Puts its node before the fence; after it the data is
+ * here (the fence collected it), so this never waits on a lost node.
+ */
+static int node_name(int rank, char *buf, size_t len, void *arg)
+{
+	struct boot *b = arg;
+
+	if (rank == (int)b->me.rank) {
+		snprintf(buf, len, "%s", b->node);
+		return 0;
+	}
+	return get_str(&b->me, rank, "aic.node", buf, len);
 }
 
 static void usage(FILE *f)
@@ -231,6 +248,8 @@ int main(int argc, char **argv)
 		o.token = b.token;
 		o.publish = publish;
 		o.publish_arg = &b;
+		o.node_name = node_name;
+		b.node = node;
 		aic_log_info("head for '%s' on %d node%s, job directory %s",
 			     spec->name ? spec->name : spec_path, (int)size, size == 1 ? "" : "s", b.jobdir);
 		code = engine_run(&o);

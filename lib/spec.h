@@ -84,6 +84,8 @@ struct aic_spec {
 	size_t n_weights;
 	struct aic_restart restart; /* the default for stages without their own */
 	enum aic_topology topology; /* placement in NVLink domains (select plugin) */
+	/* How long a node may be silent before it is lost, and agents have to register (ms). */
+	uint64_t failure_timeout_ms;
 };
 
 /* Defaults for fields a spec leaves out. */
@@ -92,6 +94,7 @@ struct aic_spec {
 #define AIC_SPEC_DEFAULT_RESTART_MAX 3
 #define AIC_SPEC_DEFAULT_BACKOFF_MS 200
 #define AIC_SPEC_DEFAULT_STALENESS 1
+#define AIC_SPEC_DEFAULT_FAILURE_TIMEOUT_MS 10000
 /* Larger spec files are refused before parsing. */
 #define AIC_SPEC_MAX_BYTES (1 << 20)
 

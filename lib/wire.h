@@ -60,6 +60,12 @@ enum aic_msg {
 	 * answering or disconnected); forget it, its links and what it held.
 	 */
 	AIC_MSG_NODE_LOST = 19,
+	/*
+	 * Either way, on a connection with a timeout (launcher/net/conn.h), no
+	 * payload: "still here" on a link that had nothing else to send. Never
+	 * answered: each end sends its own.
+	 */
+	AIC_MSG_PING = 21,
 	AIC_MSG_DATA = 0x100, /* first data-plane type */
 	/* Data plane, binary payloads (big-endian fields, see aic.h's worker.c). */
 	AIC_MSG_PUT = 0x101,	/* worker -> agent: u32 chan, u64 version, u32 timeout_ms, bytes */

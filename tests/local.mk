@@ -40,7 +40,8 @@ endif
 check_PROGRAMS += $(unit_tests)
 # Connections and their handshake (launcher/net/), over real sockets on a libuv loop.
 unit_tests += tests/unit/test_conn
-tests_unit_test_conn_SOURCES = tests/unit/test_conn.c launcher/net/conn.c launcher/net/tcp.c
+tests_unit_test_conn_SOURCES = tests/unit/test_conn.c launcher/net/conn.c launcher/net/liveness.c \
+	launcher/net/tcp.c
 tests_unit_test_conn_CPPFLAGS = $(unit_cppflags) $(LIBUV_CPPFLAGS) -I$(top_srcdir)/launcher/net
 tests_unit_test_conn_LDADD = $(unit_ldadd) $(LIBUV_LDFLAGS) $(LIBUV_LIBS)
 # The node's address (launcher/engine/engine.c), in a network namespace of its own.
@@ -172,7 +173,8 @@ check-integration: all
 # link, SIGKILL their daemons: `minicluster node K cut|crash|restore`) and
 # bring each back before they end, so they share one cluster that
 # scripts/check brings up for them alone, one test at a time.
-failure_tests =
+failure_tests = \
+	tests/failures/liveness.sh
 EXTRA_DIST += $(failure_tests)
 
 check-failures: all

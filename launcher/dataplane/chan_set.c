@@ -48,6 +48,7 @@ struct chan_set *chan_set_new(uv_loop_t *loop, const json_t *config, uint32_t ra
 	cs->loop = loop;
 	cs->rank = rank;
 	cs->token = token;
+	cs->failure_timeout_ms = cfg.failure_timeout_ms ? cfg.failure_timeout_ms : AIC_CONN_TIMEOUT_MS;
 	rc = aic_arena_create(&cs->arena, ARENA_REGIONS, ARENA_REGION_BYTES,
 			      weights_arena_bytes(cfg.n_weights));
 	if (rc)

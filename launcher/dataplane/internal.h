@@ -176,6 +176,7 @@ struct chan_set {
 	uv_loop_t *loop;
 	uint32_t rank;
 	const char *token;
+	uint64_t failure_timeout_ms; /* CONFIG's: the liveness timeout of links to peers */
 	struct chan *chans;
 	size_t n;
 	struct peer peers[MAX_PEERS];

@@ -59,6 +59,9 @@ struct aic_conn *peer_conn(struct chan_set *cs, struct peer *p)
 				   cs->up->peer_closed, cs);
 	if (p->conn) {
 		p->conn->data = p;
+		/* A silent peer, or one that never answers the handshake, is a closed link. */
+		snprintf(p->conn->name, sizeof(p->conn->name), "the agent of rank %u", p->rank);
+		aic_conn_set_timeout(p->conn, cs->failure_timeout_ms);
 		/* The peer connections this agent opens read items in place. */
 		p->conn->direct_begin = cs->up->direct_begin;
 		p->conn->direct_end = cs->up->direct_end;

@@ -510,7 +510,8 @@ static void on_close(struct aic_conn *c)
 
 	a->head = NULL;
 	if (!a->shutting_down) {
-		aic_log_error("lost the connection to the head: stopping every worker");
+		aic_log_error("lost the connection to the head%s%s%s: stopping every worker",
+			      c->why[0] ? " (" : "", c->why, c->why[0] ? ")" : "");
 		a->lost_head = true;
 		shutdown_agent(a, 1);
 	}
@@ -570,6 +571,11 @@ static bool worker_hello(struct aic_conn *c, json_t *hello)
 			c->data = who;
 			proc_connected(a, who);
 		}
+	} else if (!strcmp(role, "agent")) {
+		/* A peer's link has the job's timeout, which the head's WELCOME gave (conn.h). */
+		snprintf(c->name, sizeof(c->name), "the agent of rank %d",
+			 (int)json_integer_value(json_object_get(hello, "rank")));
+		aic_conn_set_timeout(c, a->head ? a->head->timeout_ms : AIC_CONN_TIMEOUT_MS);
 	}
 	c->welcome = json_pack("{s:o,s:o,s:b}", "channels", chan_set_names(a->chans), "weights",
 			       chan_set_weight_names(a->chans), "arena",
@@ -663,7 +669,11 @@ struct agent *agent_start(uv_loop_t *loop, const struct agent_config *cfg)
 		json_decref(gpus);
 	a->head = aic_conn_connect(loop, cfg->head_host, cfg->head_port, cfg->token, hello, on_frame,
 				   on_close, a);
-	if (!a->head) {
+	if (a->head) {
+		/* Until the head's WELCOME says the job's timeout, the default bounds the handshake. */
+		snprintf(a->head->name, sizeof(a->head->name), "the head");
+		aic_conn_set_timeout(a->head, AIC_CONN_TIMEOUT_MS);
+	} else {
 		aic_log_error("cannot connect to the head at %s:%d", cfg->head_host, cfg->head_port);
 		uv_close((uv_handle_t *)&a->grace, NULL);
 		if (a->listening)

@@ -117,6 +117,7 @@ json_t *head__data_plane_config(struct head *h)
 			goto out_release;
 		w->n_receivers = ranks_using(h, w->name, WEIGHTS_FROM, WEIGHTS_TO, w->receivers);
 	}
+	cfg.failure_timeout_ms = spec->failure_timeout_ms;
 	msg = dp_config_to_json(&cfg);
 out_release:
 	dp_config_release(&cfg);

@@ -92,7 +92,12 @@ int engine_run(const struct engine_opts *o)
 					 .token = o->token,
 					 .listen_addr = o->listen_addr,
 					 .n_agents = o->n_nodes,
-					 .local = o->local};
+					 .local = o->local,
+					 .grace_ms = atoi(getenv("AIC_KILL_GRACE_MS") ?: "") > 0
+							     ? atoi(getenv("AIC_KILL_GRACE_MS"))
+							     : 5000,
+					 .node_name = o->node_name,
+					 .node_name_arg = o->publish_arg};
 		e->head = head_start(&e->loop, &hc);
 		if (!e->head) {
 			if (o->publish)

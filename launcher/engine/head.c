@@ -212,6 +212,9 @@ static bool on_hello(struct aic_conn *c, json_t *m)
 	a->conn = c;
 	a->registered = true;
 	c->data = a;
+	/* Heartbeats with the job's timeout; WELCOME tells the agent (conn.h). */
+	snprintf(c->name, sizeof(c->name), "the agent on node '%s' (rank %d)", a->node, rank);
+	aic_conn_set_timeout(c, h->cfg.spec->failure_timeout_ms);
 	h->n_registered++;
 	aic_log_debug("agent %d registered from %s (%s)", rank, c->peer, a->node);
 	return true;
@@ -290,8 +293,16 @@ static void on_close(struct aic_conn *c)
 	a->gone = true;
 	a->conn = NULL;
 	if (!h->ending) {
-		snprintf(why, sizeof(why), "the agent on node '%s' disconnected", a->node);
+		if (c->why[0])
+			snprintf(why, sizeof(why), "node '%s' (rank %d) is lost: its agent's link: %s",
+				 a->node, a->rank, c->why);
+		else
+			snprintf(why, sizeof(why), "the agent on node '%s' disconnected", a->node);
 		head__node_lost(h, a, why);
+	} else if (c->why[0]) {
+		aic_log_warn("the agent on node '%s' (rank %d) is gone before it confirmed the end "
+			     "(%s)",
+			     a->node, a->rank, c->why);
 	}
 	for (i = 0; i < h->cfg.n_agents; i++)
 		left += h->agents[i].registered && !h->agents[i].gone;
@@ -302,6 +313,61 @@ static void on_close(struct aic_conn *c)
 void head_terminate(struct head *h, const char *why)
 {
 	head__end(h, 1, "cancelled", why);
+}
+
+/* --- the registration deadline ---------------------------------------------- */
+
+/* "node 'n4'" for rank r: its agent's word, else bootstrap's, else unknown. */
+static void rank_node(struct head *h, int r, char *buf, size_t len)
+{
+	char name[64];
+
+	if (h->agents[r].registered)
+		snprintf(buf, len, "node '%s'", h->agents[r].node);
+	else if (h->cfg.node_name && h->cfg.node_name(r, name, sizeof(name), h->cfg.node_name_arg) == 0)
+		snprintf(buf, len, "node '%s'", name);
+	else
+		snprintf(buf, len, "an unknown node");
+}
+
+static void registration_overdue(uv_timer_t *t)
+{
+	struct head *h = t->data;
+	char why[512], node[96];
+	size_t n;
+	int i, missing = 0;
+
+	if (h->placed || h->ending)
+		return;
+	for (i = 0; i < h->cfg.n_agents; i++)
+		missing += !h->agents[i].registered;
+	n = (size_t)snprintf(why, sizeof(why), "%d of %d agents did not register within %llu ms:",
+			     missing, h->cfg.n_agents,
+			     (unsigned long long)h->cfg.spec->failure_timeout_ms);
+	for (i = 0; i < h->cfg.n_agents; i++) {
+		if (h->agents[i].registered)
+			continue;
+		rank_node(h, i, node, sizeof(node));
+		aic_log_error("the agent of rank %d on %s has not registered within %llu ms "
+			      "(failure_timeout)",
+			      i, node, (unsigned long long)h->cfg.spec->failure_timeout_ms);
+		if (n < sizeof(why))
+			n += (size_t)snprintf(why + n, sizeof(why) - n, "%s rank %d on %s",
+					      n && why[n - 1] == ':' ? "" : ",", i, node);
+	}
+	head__end(h, 1, "failed", why);
+}
+
+/*
+ * The loop's first turn: bootstrap is over (aic-launch's PMIx fence runs
+ * before the loop), so every agent can connect from now on.
+ */
+static void registration_opens(uv_timer_t *t)
+{
+	struct head *h = t->data;
+
+	if (!h->placed && !h->ending)
+		uv_timer_start(t, registration_overdue, h->cfg.spec->failure_timeout_ms, 0);
 }
 
 /* --- life ------------------------------------------------------------- */
@@ -361,6 +427,10 @@ struct head *head_start(uv_loop_t *loop, const struct head_config *cfg)
 		head_free(h);
 		return NULL;
 	}
+	/* Fires on the loop's first turn, once bootstrap is over (registration_opens). */
+	uv_timer_init(loop, &h->wait_timer);
+	h->wait_timer.data = h;
+	uv_timer_start(&h->wait_timer, registration_opens, 0, 0);
 	return h;
 }
 

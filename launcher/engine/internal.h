@@ -117,6 +117,7 @@ struct head {
 	json_t *metrics; /* {stage: {name: {n, last, min, max, last_step}}} */
 	size_t n_metric_names;
 	uint64_t registered_ms; /* when the last agent registered */
+	uv_timer_t wait_timer;	/* the registration deadline, then the wait for agents at the end */
 	uv_timer_t status_timer;
 	int exit_code;
 	const char *final_state;

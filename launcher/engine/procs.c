@@ -414,11 +414,43 @@ void head__on_exited(struct head *h, json_t *m)
 
 /* --- the end ---------------------------------------------------------- */
 
+/* The agents had their time to go at the end: the job finishes without the rest. */
+static void end_overdue(uv_timer_t *t)
+{
+	struct head *h = t->data;
+	int i;
+
+	for (i = 0; i < h->cfg.n_agents; i++) {
+		struct hagent *a = &h->agents[i];
+		if (!a->registered || a->gone || !a->conn)
+			continue;
+		aic_log_error("the agent on node '%s' (rank %d) did not confirm the end within %llu "
+			      "ms: finishing without it",
+			      a->node, a->rank,
+			      (unsigned long long)(h->cfg.spec->failure_timeout_ms +
+						   (uint64_t)h->cfg.grace_ms));
+		a->gone = true;
+		a->conn->data = NULL;
+		aic_conn_close(a->conn);
+		a->conn = NULL;
+	}
+	if (!h->done)
+		head__finish(h);
+}
+
+static void wait_agents(struct head *h)
+{
+	/* Live agents stop their workers within their grace; a silent one goes with its link. */
+	uv_timer_start(&h->wait_timer, end_overdue,
+		       h->cfg.spec->failure_timeout_ms + (uint64_t)h->cfg.grace_ms, 0);
+}
+
 /* Every agent has gone (their workers with them): the summary is final. */
 void head__finish(struct head *h)
 {
 	h->done = true;
 	uv_timer_stop(&h->status_timer);
+	uv_timer_stop(&h->wait_timer);
 	head__write_summary(h);
 	head__write_status(h);
 	aic_server_stop(&h->srv);
@@ -452,4 +484,6 @@ void head__end(struct head *h, int code, const char *state, const char *reason)
 	head__save_status(h);
 	if (live == 0)
 		head__finish(h);
+	else
+		wait_agents(h);
 }

@@ -297,6 +297,12 @@ const struct spec_key aic__spec_top_keys[] = {
 	 .field = TOP(topology),
 	 .choices = topology_choices,
 	 .def = AIC_TOPOLOGY_PREFER},
+	{.name = "failure_timeout",
+	 .type = SPEC_DURATION,
+	 .field = TOP(failure_timeout_ms),
+	 .min = 1000,
+	 .max = 3600 * 1000,
+	 .def = AIC_SPEC_DEFAULT_FAILURE_TIMEOUT_MS},
 	{.name = NULL},
 };
 #undef TOP

@@ -190,6 +190,46 @@ static void mem_units(void **state)
 	}
 }
 
+/* failure_timeout: a duration, default 10 s, from 1 s to 1 h; errors at the value. */
+static void failure_timeout(void **state)
+{
+	static const struct {
+		const char *text;
+		uint64_t ms;
+	} cases[] = {{"10s", 10000}, {"30", 30000},	{"1500ms", 1500},
+		     {"2m", 120000}, {"1h", 3600000}, {"1000ms", 1000}};
+	struct aic_spec *spec = parse_ok("stages:\n  a: {command: x}\n");
+	char buf[256];
+	size_t i;
+
+	(void)state;
+	assert_int_equal(spec->failure_timeout_ms, AIC_SPEC_DEFAULT_FAILURE_TIMEOUT_MS);
+	assert_int_equal(AIC_SPEC_DEFAULT_FAILURE_TIMEOUT_MS, 10000);
+	aic_spec_free(spec);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(buf, sizeof(buf), "stages:\n  a: {command: x}\nfailure_timeout: %s\n",
+			 cases[i].text);
+		spec = parse_ok(buf);
+		assert_int_equal(spec->failure_timeout_ms, cases[i].ms);
+		aic_spec_free(spec);
+	}
+	expect_error("stages:\n  a: {command: x}\nfailure_timeout: soon\n",
+		     "job.yaml:3:18: failure_timeout: expected a duration from 1s to 1h such as 10s, "
+		     "500ms or 2m (a bare number is seconds), got 'soon'");
+	expect_error("stages:\n  a: {command: x}\nfailure_timeout: 10x\n", "got '10x'");
+	expect_error("stages:\n  a: {command: x}\nfailure_timeout: '10s'\n", "got '10s'");
+	expect_error("stages:\n  a: {command: x}\nfailure_timeout: -5s\n", "got '-5s'");
+	expect_error("stages:\n  a: {command: x}\nfailure_timeout: 999ms\n",
+		     "job.yaml:3:18: failure_timeout: '999ms' is out of range: expected a duration "
+		     "from 1s to 1h");
+	expect_error("stages:\n  a: {command: x}\nfailure_timeout: 61m\n", "'61m' is out of range");
+	expect_error("stages:\n  a: {command: x}\nfailure_timeout: 3601\n",
+		     "'3601' is out of range");
+	expect_error("stages:\n  a: {command: x}\nfailure_timeout: 99999999999999999999999h\n",
+		     "is out of range");
+	expect_error("stages:\n  a: {command: x}\nfailure_timout: 10s\n", "failure_timeout");
+}
+
 static void a_channel_with_source_and_sink(void **state)
 {
 	struct aic_spec *spec = parse_ok("stages:\n"
@@ -546,11 +586,11 @@ static void unknown_keys_list_the_section(void **state)
 		     "backoff_ms)\n");
 	expect_error("stages:\n  a: {command: c}\nzzzzzz: 1\n",
 		     "job.yaml:3:1: the spec: unknown key 'zzzzzz' (expected one of: name, stages, "
-		     "channels, weights, restart, topology)\n");
+		     "channels, weights, restart, topology, failure_timeout)\n");
 	expect_error(
 		"- a\n",
 		"job.yaml:1:1: expected a mapping with 'name', 'stages', 'channels', 'weights', "
-		"'restart' and 'topology' at the top, got a list\n");
+		"'restart', 'topology' and 'failure_timeout' at the top, got a list\n");
 }
 
 /* The spec's topology names are the ones domain.c reads back from AIC_JOB. */
@@ -678,6 +718,7 @@ int main(void)
 		cmocka_unit_test(parses_grpo),
 		cmocka_unit_test(defaults),
 		cmocka_unit_test(mem_units),
+		cmocka_unit_test(failure_timeout),
 		cmocka_unit_test(a_channel_with_source_and_sink),
 		cmocka_unit_test(colocation),
 		cmocka_unit_test(errors_yaml),
