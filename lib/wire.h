@@ -60,6 +60,13 @@ enum aic_msg {
 	 * answering or disconnected); forget it, its links and what it held.
 	 */
 	AIC_MSG_NODE_LOST = 19,
+	/*
+	 * agent -> head, right after its WELCOME: {"rank", "node", "addr",
+	 * "port", "topo", "gpus", "cpus", "ports"}, what the agent has. It is
+	 * not in HELLO, so that every frame before WELCOME stays small
+	 * (AIC_AUTH_FRAME_MAX).
+	 */
+	AIC_MSG_REGISTER = 20,
 	AIC_MSG_DATA = 0x100, /* first data-plane type */
 	/* Data plane, binary payloads (big-endian fields, see aic.h's worker.c). */
 	AIC_MSG_PUT = 0x101,	/* worker -> agent: u32 chan, u64 version, u32 timeout_ms, bytes */

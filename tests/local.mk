@@ -48,6 +48,10 @@ unit_tests += tests/unit/test_node_addr
 tests_unit_test_node_addr_CPPFLAGS = $(unit_cppflags) $(LIBUV_CPPFLAGS) -I$(top_srcdir)/launcher/engine
 tests_unit_test_node_addr_LDADD = launcher/libengine.la $(unit_ldadd) $(LIBUV_LDFLAGS) $(LIBUV_LIBS) \
 	$(ZSTD_LDFLAGS) $(ZSTD_LIBS)
+# An agent's REGISTER, against a real head in a child process.
+unit_tests += tests/unit/test_register
+tests_unit_test_register_CPPFLAGS = $(unit_cppflags) $(LIBUV_CPPFLAGS) -I$(top_srcdir)/launcher/engine
+tests_unit_test_register_LDADD = $(tests_unit_test_node_addr_LDADD)
 # The CONFIG schema is the data plane's; its test builds that one file.
 tests_unit_test_dp_config_SOURCES = tests/unit/test_dp_config.c launcher/dataplane/dp_config.c
 tests_unit_test_dp_config_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/launcher/dataplane

@@ -68,6 +68,7 @@ struct agent {
 	uv_loop_t *loop;
 	struct agent_config cfg;
 	struct aic_conn *head;
+	json_t *registration; /* REGISTER, sent once the head's WELCOME has come */
 	struct aic_server srv; /* workers' endpoint (AIC_AGENT), token-checked */
 	bool listening;
 	struct chan_set *chans; /* from the head's CONFIG */
@@ -465,7 +466,11 @@ static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct 
 
 	switch (type) {
 	case AIC_MSG_WELCOME:
-		aic_log_debug("registered with the head");
+		/* The head has proved the token: now what this node has (wire.h). */
+		if (a->registration && aic_conn_send(c, AIC_MSG_REGISTER, a->registration) == 0)
+			aic_log_debug("registering with the head");
+		json_decref(a->registration);
+		a->registration = NULL;
 		break;
 	case AIC_MSG_REJECT:
 		aic_log_error("the head refused this agent: %s",
@@ -633,7 +638,7 @@ static const struct aic_handlers workers_handlers = {
 struct agent *agent_start(uv_loop_t *loop, const struct agent_config *cfg)
 {
 	struct agent *a = calloc(1, sizeof(*a));
-	json_t *hello, *gpus = json_array();
+	json_t *hello, *reg, *gpus = json_array();
 	char cpus[4096] = "";
 	size_t i;
 
@@ -654,17 +659,27 @@ struct agent *agent_start(uv_loop_t *loop, const struct agent_config *cfg)
 			json_array_append_new(gpus, json_integer(cfg->gpus[i]));
 	if (cfg->cpus)
 		aic_cpuset_format(cfg->cpus, cpus, sizeof(cpus));
-	hello = json_pack("{s:s,s:i,s:s,s:s,s:i,s:o,s:o,s:s,s:o}", "role", "agent", "rank",
-			  cfg->rank, "node", cfg->node, "addr", cfg->addr, "port",
-			  a->listening ? a->srv.port : 0, "topo", aic_topo_to_json(cfg->topo), "gpus",
-			  cfg->gpus ? gpus : json_null(), "cpus", cpus, "ports",
-			  agent__free_ports(cfg->addr));
+	/*
+	 * HELLO says only who this is; what the node has (its topology alone is
+	 * 3 KiB on an 8-GPU node) goes in REGISTER, after WELCOME, when frames
+	 * may be large.
+	 */
+	hello = json_pack("{s:s,s:i}", "role", "agent", "rank", cfg->rank);
+	reg = json_pack("{s:i,s:s,s:s,s:i,s:o,s:o,s:s,s:o}", "rank", cfg->rank, "node", cfg->node,
+			"addr", cfg->addr, "port", a->listening ? a->srv.port : 0, "topo",
+			aic_topo_to_json(cfg->topo), "gpus", cfg->gpus ? gpus : json_null(), "cpus",
+			cpus, "ports", agent__free_ports(cfg->addr));
 	if (!cfg->gpus)
 		json_decref(gpus);
-	a->head = aic_conn_connect(loop, cfg->head_host, cfg->head_port, cfg->token, hello, on_frame,
-				   on_close, a);
+	a->registration = reg;
+	if (reg)
+		a->head = aic_conn_connect(loop, cfg->head_host, cfg->head_port, cfg->token, hello,
+					   on_frame, on_close, a);
+	else
+		json_decref(hello);
 	if (!a->head) {
-		aic_log_error("cannot connect to the head at %s:%d", cfg->head_host, cfg->head_port);
+		aic_log_error("cannot connect to the head at %s:%d%s", cfg->head_host,
+			      cfg->head_port, reg ? "" : ": out of memory");
 		uv_close((uv_handle_t *)&a->grace, NULL);
 		if (a->listening)
 			aic_server_stop(&a->srv);
@@ -694,5 +709,6 @@ void agent_free(struct agent *a)
 		free(a->procs[i]);
 	free(a->procs);
 	json_decref(a->metrics);
+	json_decref(a->registration);
 	free(a);
 }

@@ -1,7 +1,8 @@
 /*
  * A node agent: one per node (in aic-launch; in-process with the head for
- * `aic run`). It registers with the head (proving the token, node, address, topology,
- * the GPUs and CPUs the step gave it, free ports for gang rendezvous),
+ * `aic run`). It proves the token to the head, then registers (REGISTER:
+ * node, address, topology, the GPUs and CPUs the step gave it, free ports
+ * for gang rendezvous),
  * spawns the workers the head asks for (lib/process.h: own process group,
  * killed with the agent, bound to their CPUs, logs to the job directory),
  * sees each exit at once through its pidfd and reports it. Workers find

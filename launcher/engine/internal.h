@@ -65,7 +65,7 @@ struct hstage {
 };
 
 /*
- * Rendezvous ports (MASTER_PORT) an agent finds free at HELLO: one per gang
+ * Rendezvous ports (MASTER_PORT) an agent finds free at REGISTER: one per gang
  * whose rank 0 it hosts, so at most this many such gangs per node.
  */
 #define GANG_PORTS 64

@@ -1,7 +1,7 @@
 /*
  * What a node agent gives its workers besides their command: the
  * environment (its own variables under the head's, the CUDA devices of
- * their GPUs) and, at HELLO, free ports for gangs' rendezvous. Called by
+ * their GPUs) and, for REGISTER, free ports for gangs' rendezvous. Called by
  * agent.c only; calls nothing of the engine's.
  */
 #include "config.h"
