@@ -78,6 +78,7 @@ struct agent {
 	bool shutting_down, done, lost_head;
 	bool terminated; /* the engine itself got SIGTERM or SIGINT */
 	int exit_code;
+	char why[256]; /* why it ended without the head saying so (agent_error) */
 	int running;
 	/* Metric points from workers, on their way to the head in batches. */
 	json_t *metrics;
@@ -473,8 +474,9 @@ static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct 
 		a->registration = NULL;
 		break;
 	case AIC_MSG_REJECT:
-		aic_log_error("the head refused this agent: %s",
-			      m ? json_string_value(json_object_get(m, "error")) : "?");
+		snprintf(a->why, sizeof(a->why), "the head refused this agent: %s",
+			 (m ? json_string_value(json_object_get(m, "error")) : NULL) ?: "?");
+		aic_log_error("%s", a->why);
 		shutdown_agent(a, 1);
 		break;
 	case AIC_MSG_SPAWN:
@@ -515,6 +517,7 @@ static void on_close(struct aic_conn *c)
 
 	a->head = NULL;
 	if (!a->shutting_down) {
+		snprintf(a->why, sizeof(a->why), "lost the connection to the head");
 		aic_log_error("lost the connection to the head: stopping every worker");
 		a->lost_head = true;
 		shutdown_agent(a, 1);
@@ -678,8 +681,9 @@ struct agent *agent_start(uv_loop_t *loop, const struct agent_config *cfg)
 	else
 		json_decref(hello);
 	if (!a->head) {
-		aic_log_error("cannot connect to the head at %s:%d%s", cfg->head_host,
-			      cfg->head_port, reg ? "" : ": out of memory");
+		snprintf(a->why, sizeof(a->why), "cannot connect to the head at %s:%d%s",
+			 cfg->head_host, cfg->head_port, reg ? "" : ": out of memory");
+		aic_log_error("%s", a->why);
 		uv_close((uv_handle_t *)&a->grace, NULL);
 		if (a->listening)
 			aic_server_stop(&a->srv);
@@ -697,6 +701,20 @@ bool agent_done(const struct agent *a)
 int agent_exit_code(const struct agent *a)
 {
 	return a->exit_code;
+}
+
+const char *agent_error(const struct agent *a)
+{
+	return a->why;
+}
+
+void agent_stop(struct agent *a, const char *why)
+{
+	if (a->shutting_down)
+		return;
+	snprintf(a->why, sizeof(a->why), "%s", why);
+	aic_log_error("%s: stopping every worker", why);
+	shutdown_agent(a, 1);
 }
 
 void agent_free(struct agent *a)

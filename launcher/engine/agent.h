@@ -46,6 +46,13 @@ struct agent *agent_start(uv_loop_t *loop, const struct agent_config *cfg);
 void agent_terminate(struct agent *a, int sig);
 bool agent_done(const struct agent *a);
 int agent_exit_code(const struct agent *a);
+/*
+ * Why the agent ended without the head telling it to (the head refused it,
+ * could not be reached, or was lost), or "" (borrowed, for its life).
+ */
+const char *agent_error(const struct agent *a);
+/* Shuts down as on a lost head, with `why` (copied) as agent_error(): its head has ended. */
+void agent_stop(struct agent *a, const char *why);
 void agent_free(struct agent *a);
 
 #endif

@@ -359,6 +359,11 @@ void head_terminate(struct head *h, const char *why)
 	head__end(h, 1, "cancelled", why);
 }
 
+void head_fail(struct head *h, const char *why)
+{
+	head__end(h, 1, "failed", why);
+}
+
 /* --- life ------------------------------------------------------------- */
 
 /* The head's endpoint: agents register there, and `aic status`/`aic stop` ask there. */
@@ -422,6 +427,11 @@ struct head *head_start(uv_loop_t *loop, const struct head_config *cfg)
 int head_port(const struct head *h)
 {
 	return h->srv.port;
+}
+
+bool head_ending(const struct head *h)
+{
+	return h->ending;
 }
 
 bool head_done(const struct head *h)
