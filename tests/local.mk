@@ -150,6 +150,7 @@ integration_tests = \
 	tests/integration/spank-tasks.sh \
 	tests/integration/spank-topo.sh \
 	tests/integration/engine.sh \
+	tests/integration/sigterm.sh \
 	tests/integration/submit.sh \
 	tests/integration/channels.sh \
 	tests/integration/weights.sh \

@@ -59,7 +59,8 @@ struct aproc {
 	 * A worker killed by a SIGTERM (or SIGINT) that this agent did not send
 	 * (`signalled`) is held (`held`): SLURM signals a whole step at once on
 	 * a time limit or a cancel, and if this agent is terminated too before
-	 * EXTERNAL_TERM_MS, the worker was `cancelled`, not failed.
+	 * EXTERNAL_TERM_MS, the worker was `cancelled`, not failed. Any exit
+	 * after the agent's own SIGTERM is `cancelled` at once.
 	 */
 	bool signalled, held, cancelled;
 };
@@ -293,10 +294,18 @@ static void exited(uv_poll_t *poll, int status, int events)
 	p->exit_code = WIFEXITED(ws) ? WEXITSTATUS(ws) : WIFSIGNALED(ws) ? -WTERMSIG(ws) : -1;
 	p->running = false;
 	p->exit_pending = true;
-	if ((p->exit_code == -SIGTERM || p->exit_code == -SIGINT) && !p->signalled) {
-		p->cancelled = p->a->terminated;
-		p->held = !p->cancelled;
-	}
+	/*
+	 * After this agent's own SIGTERM (SLURM's cancel or time limit reaches
+	 * the whole step), whatever ends, however it ends, ends with the job:
+	 * cancelled, even when this agent's own SIGTERM to it is what stopped
+	 * it. Before it, a death by SIGTERM or SIGINT from outside (or a
+	 * shell's 128 + that signal) waits for the agent's (struct aproc).
+	 */
+	if (p->a->terminated)
+		p->cancelled = true;
+	else if (!p->signalled && (p->exit_code == -SIGTERM || p->exit_code == -SIGINT ||
+				   p->exit_code == 128 + SIGTERM || p->exit_code == 128 + SIGINT))
+		p->held = true;
 	if (p->conns > 0 || p->held) {
 		/*
 		 * worker_closed reports it once the last frames are read, or
