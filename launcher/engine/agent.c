@@ -24,7 +24,6 @@
 #include "procenv.h"
 #include "process.h"
 #include "strbuf.h"
-#include "topo_json.h"
 #include "wire.h"
 
 extern char **environ;
@@ -59,8 +58,9 @@ struct aproc {
 	 * A worker killed by a SIGTERM (or SIGINT) that this agent did not send
 	 * (`signalled`) is held (`held`): SLURM signals a whole step at once on
 	 * a time limit or a cancel, and if this agent is terminated too before
-	 * EXTERNAL_TERM_MS, the worker was `cancelled`, not failed. Any exit
-	 * after the agent's own SIGTERM is `cancelled` at once.
+	 * EXTERNAL_TERM_MS, the worker was `cancelled`, not failed (as is a
+	 * shell's exit with 128 + that signal). Whatever exits after the
+	 * agent's own SIGTERM, however, is `cancelled` at once.
 	 */
 	bool signalled, held, cancelled;
 };
@@ -294,13 +294,7 @@ static void exited(uv_poll_t *poll, int status, int events)
 	p->exit_code = WIFEXITED(ws) ? WEXITSTATUS(ws) : WIFSIGNALED(ws) ? -WTERMSIG(ws) : -1;
 	p->running = false;
 	p->exit_pending = true;
-	/*
-	 * After this agent's own SIGTERM (SLURM's cancel or time limit reaches
-	 * the whole step), whatever ends, however it ends, ends with the job:
-	 * cancelled, even when this agent's own SIGTERM to it is what stopped
-	 * it. Before it, a death by SIGTERM or SIGINT from outside (or a
-	 * shell's 128 + that signal) waits for the agent's (struct aproc).
-	 */
+	/* After the agent's own SIGTERM any exit is the job's cancel; before it, see struct aproc. */
 	if (p->a->terminated)
 		p->cancelled = true;
 	else if (!p->signalled && (p->exit_code == -SIGTERM || p->exit_code == -SIGINT ||
@@ -650,9 +644,7 @@ static const struct aic_handlers workers_handlers = {
 struct agent *agent_start(uv_loop_t *loop, const struct agent_config *cfg)
 {
 	struct agent *a = calloc(1, sizeof(*a));
-	json_t *hello, *reg, *gpus = json_array();
-	char cpus[4096] = "";
-	size_t i;
+	json_t *hello, *reg;
 
 	if (!a)
 		return NULL;
@@ -666,23 +658,9 @@ struct agent *agent_start(uv_loop_t *loop, const struct agent_config *cfg)
 		a->listening = true;
 	else
 		aic_log_warn("workers get no agent endpoint: cannot listen on %s", cfg->addr);
-	if (cfg->gpus)
-		for (i = 0; i < cfg->n_gpus; i++)
-			json_array_append_new(gpus, json_integer(cfg->gpus[i]));
-	if (cfg->cpus)
-		aic_cpuset_format(cfg->cpus, cpus, sizeof(cpus));
-	/*
-	 * HELLO says only who this is; what the node has (its topology alone is
-	 * 3 KiB on an 8-GPU node) goes in REGISTER, after WELCOME, when frames
-	 * may be large.
-	 */
+	/* HELLO says who this is; what the node has waits for WELCOME (wire.h's REGISTER). */
 	hello = json_pack("{s:s,s:i}", "role", "agent", "rank", cfg->rank);
-	reg = json_pack("{s:i,s:s,s:s,s:i,s:o,s:o,s:s,s:o}", "rank", cfg->rank, "node", cfg->node,
-			"addr", cfg->addr, "port", a->listening ? a->srv.port : 0, "topo",
-			aic_topo_to_json(cfg->topo), "gpus", cfg->gpus ? gpus : json_null(), "cpus",
-			cpus, "ports", agent__free_ports(cfg->addr));
-	if (!cfg->gpus)
-		json_decref(gpus);
+	reg = agent__registration(cfg, a->listening ? a->srv.port : 0);
 	a->registration = reg;
 	if (reg)
 		a->head = aic_conn_connect(loop, cfg->head_host, cfg->head_port, cfg->token, hello,

@@ -200,7 +200,7 @@ static bool on_hello(struct aic_conn *c, json_t *m)
 	a = &h->agents[rank];
 	if (a->conn || a->registered) {
 		aic_log_error("refused an agent from %s: rank %d is already %s", c->peer, (int)rank,
-			      a->conn ? "connected" : "gone");
+			      a->conn ? "connected" : "registered (and left)");
 		return false;
 	}
 	a->rank = (int)rank;
