@@ -82,7 +82,7 @@ const char *aic_msg_name(uint16_t type)
 	static const char *const names[] = {"?",	"HELLO",  "WELCOME",  "REJECT",
 					    "SPAWN", "KILL",   "STARTED",  "EXITED",
 					    "SHUTDOWN", "STATUS", "STOP", "CONFIG", "CLOSE", "SOURCE_DONE", "SINK_DONE", "STATS",
-					    "METRICS", "CHALLENGE", "AUTH"};
+					    "METRICS", "CHALLENGE", "AUTH", "NODE_LOST", "REGISTER"};
 
 	if (type < sizeof(names) / sizeof(names[0]))
 		return names[type];

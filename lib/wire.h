@@ -61,6 +61,13 @@ enum aic_msg {
 	 */
 	AIC_MSG_NODE_LOST = 19,
 	/*
+	 * agent -> head, right after its WELCOME: {"rank", "node", "addr",
+	 * "port", "topo", "gpus", "cpus", "ports"}, what the agent has. It is
+	 * not in HELLO, so that every frame before WELCOME stays small
+	 * (AIC_AUTH_FRAME_MAX).
+	 */
+	AIC_MSG_REGISTER = 20,
+	/*
 	 * Either way, on a connection with a timeout (launcher/net/conn.h), no
 	 * payload: "still here" on a link that had nothing else to send. Never
 	 * answered: each end sends its own.

@@ -49,6 +49,10 @@ unit_tests += tests/unit/test_node_addr
 tests_unit_test_node_addr_CPPFLAGS = $(unit_cppflags) $(LIBUV_CPPFLAGS) -I$(top_srcdir)/launcher/engine
 tests_unit_test_node_addr_LDADD = launcher/libengine.la $(unit_ldadd) $(LIBUV_LDFLAGS) $(LIBUV_LIBS) \
 	$(ZSTD_LDFLAGS) $(ZSTD_LIBS)
+# An agent's REGISTER, against a real head in a child process.
+unit_tests += tests/unit/test_register
+tests_unit_test_register_CPPFLAGS = $(unit_cppflags) $(LIBUV_CPPFLAGS) -I$(top_srcdir)/launcher/engine
+tests_unit_test_register_LDADD = $(tests_unit_test_node_addr_LDADD)
 # The CONFIG schema is the data plane's; its test builds that one file.
 tests_unit_test_dp_config_SOURCES = tests/unit/test_dp_config.c launcher/dataplane/dp_config.c
 tests_unit_test_dp_config_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/launcher/dataplane
@@ -114,7 +118,7 @@ print-fuzz:
 
 .PHONY: print-fuzz
 
-cli_tests = tests/cli/aic-help.sh tests/cli/aic-topo.sh tests/cli/aic-plan.sh tests/cli/aic-run.sh \
+cli_tests = tests/cli/aic-help.sh tests/cli/aic-topo.sh tests/cli/aic-plan.sh tests/cli/aic-run.sh tests/cli/aic-run-orphan.sh \
 	tests/cli/aic-run-cpus.sh tests/cli/aic-jobdir.sh tests/cli/aic-submit.sh tests/cli/aic-logs.sh
 EXTRA_DIST += $(cli_tests)
 
@@ -128,7 +132,7 @@ EXTRA_DIST += $(c_api_tests)
 # Python's worker API over libaic, with the engine under aic run.
 python_tests = tests/python/channels.sh tests/python/weights.sh tests/python/metrics.sh tests/python/grpo-toy.sh \
 	tests/python/pipeline.sh tests/python/nccl.sh tests/python/hostile.sh tests/python/fds.sh \
-	tests/python/data-integrity.sh
+	tests/python/data-integrity.sh tests/python/sink-kill.sh
 EXTRA_DIST += $(python_tests) python/aic/__init__.py
 
 TESTS = $(unit_tests) $(fuzz_tests) $(cli_tests) $(c_api_tests) $(python_tests) $(build_tests)
@@ -147,6 +151,7 @@ integration_tests = \
 	tests/integration/spank-tasks.sh \
 	tests/integration/spank-topo.sh \
 	tests/integration/engine.sh \
+	tests/integration/sigterm.sh \
 	tests/integration/submit.sh \
 	tests/integration/channels.sh \
 	tests/integration/weights.sh \

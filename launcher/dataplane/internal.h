@@ -151,6 +151,7 @@ struct chan {
 	uv_timer_t *sink_timer;
 	int64_t sink_synced; /* the file's size when last synced, -1: unknown (not a file) */
 	bool sink_sized;     /* sink_synced was read once */
+	uint64_t sink_lines_acked; /* lines synced and acked so far (the debug log says) */
 };
 
 /*

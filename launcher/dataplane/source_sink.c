@@ -166,8 +166,13 @@ static void sink_sync(struct chan *ch)
 	}
 	end = lseek(fd, 0, SEEK_CUR);
 	ch->sink_synced = end < 0 ? -1 : (int64_t)end;
-	while ((it = queue_pop(&ch->sinking)))
+	while ((it = queue_pop(&ch->sinking))) {
 		sink_acked(ch, it);
+		ch->sink_lines_acked++;
+	}
+	/* What a test can hold the sink to: at least this many whole lines are in the file. */
+	aic_log_debug("channel '%s': %llu lines of sink '%s' written and acked", ch->name,
+		      (unsigned long long)ch->sink_lines_acked, ch->sink);
 }
 
 static void sink_timer_expired(uv_timer_t *t)

@@ -55,6 +55,10 @@ struct head *head_start(uv_loop_t *loop, const struct head_config *cfg);
 int head_port(const struct head *h);
 /* Stops the job as scancel would (SIGTERM to aic-launch). */
 void head_terminate(struct head *h, const char *why);
+/* Fails the job with `why` (copied), as a stage out of restarts would; nothing if it is ending. */
+void head_fail(struct head *h, const char *why);
+/* True once the job is ending (every agent told to stop), or has ended. */
+bool head_ending(const struct head *h);
 /* True once the job has ended and every agent was told. */
 bool head_done(const struct head *h);
 /* The job's exit status: 0 when every process finished successfully. */

@@ -65,12 +65,12 @@ struct hstage {
 };
 
 /*
- * Rendezvous ports (MASTER_PORT) an agent finds free at HELLO: one per gang
+ * Rendezvous ports (MASTER_PORT) an agent finds free at REGISTER: one per gang
  * whose rank 0 it hosts, so at most this many such gangs per node.
  */
 #define GANG_PORTS 64
 
-/* A node's agent, once registered: where it is and what it has. */
+/* A node's agent: its connection from HELLO on, where it is and what it has from REGISTER. */
 struct hagent {
 	struct aic_conn *conn;
 	bool registered, gone;
@@ -186,5 +186,11 @@ void agent__cuda_devices(const struct agent_config *cfg, const json_t *gpus, jso
 char **agent__worker_env(const json_t *over);
 /* GANG_PORTS free TCP ports on this node (at addr), all different, as a JSON array. */
 json_t *agent__free_ports(const char *addr);
+/*
+ * REGISTER (wire.h) for the agent of cfg, whose endpoint is at `port`
+ * (0: none): its rank, node, address, topology, GPUs, CPUs and free ports
+ * (new reference; NULL: no memory).
+ */
+json_t *agent__registration(const struct agent_config *cfg, int port);
 
 #endif
