@@ -27,7 +27,8 @@ unit_tests += \
 	tests/unit/test_wire \
 	tests/unit/test_cpuset \
 	tests/unit/test_strbuf \
-	tests/unit/test_token
+	tests/unit/test_token \
+	tests/unit/test_xtree
 if HAVE_SLURM
 # The SPANK plugin's task planning, from its own sources with SLURM's headers.
 unit_tests += tests/unit/test_spank
@@ -51,6 +52,10 @@ tests_unit_test_node_addr_LDADD = launcher/libengine.la $(unit_ldadd) $(LIBUV_LD
 # The CONFIG schema is the data plane's; its test builds that one file.
 tests_unit_test_dp_config_SOURCES = tests/unit/test_dp_config.c launcher/dataplane/dp_config.c
 tests_unit_test_dp_config_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/launcher/dataplane
+# The acker's table is the data plane's; its test builds that one file.
+tests_unit_test_xtree_SOURCES = tests/unit/test_xtree.c launcher/dataplane/xtree.c
+tests_unit_test_xtree_CPPFLAGS = $(unit_cppflags) $(LIBUV_CPPFLAGS) -I$(top_srcdir)/launcher/dataplane \
+	-I$(top_srcdir)/launcher/net
 # Job directory trust is the engine's; its test builds that one file.
 tests_unit_test_jobdir_SOURCES = tests/unit/test_jobdir.c launcher/engine/jobdir.c
 tests_unit_test_jobdir_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/launcher/engine

@@ -11,17 +11,6 @@
 #include "dp_config.h"
 #include "internal.h"
 
-/* The node of the first process (in plan order) that uses `name` so, or `dflt`. */
-static int first_node(const struct head *h, const char *name, enum use u, int dflt)
-{
-	size_t k;
-
-	for (k = 0; k < h->n_procs; k++)
-		if (head__proc_uses(h, k, name, u))
-			return (int)h->procs[k].p->node;
-	return dflt;
-}
-
 /* The agents (ranks) with a process that uses `name` in either way, into ranks[]; how many. */
 static size_t ranks_using(const struct head *h, const char *name, enum use a, enum use b,
 			  uint32_t *ranks)
@@ -66,7 +55,7 @@ json_t *head__data_plane_config(struct head *h)
 	for (c = 0; c < spec->n_channels; c++) {
 		const struct aic_channel *ch = &spec->channels[c];
 		struct dp_channel *e = &cfg.channels[c];
-		/* Every agent at most once, and a source's feeder once more. */
+		/* Every agent at most once, and a source's feeder (rank 0). */
 		e->producers = calloc(n_agents + 1, sizeof(*e->producers));
 		if (!e->producers)
 			goto out_release;
@@ -90,19 +79,26 @@ json_t *head__data_plane_config(struct head *h)
 				}
 			break;
 		}
+		/*
+		 * Sources and sinks are rank 0's, on the head's node, whose loss
+		 * the job does not survive: its agent keeps the trees of the
+		 * source lines (launcher/dataplane/acker.c), reads them again
+		 * when another node is lost, and acks what the sinks wrote.
+		 */
 		if (ch->sink) {
-			/* Written by the agent of the channel's first producer. */
 			head__spec_relative(h, ch->sink, paths[2 * c], sizeof(paths[0]));
 			e->sink = paths[2 * c];
-			e->sink_agent = (uint32_t)first_node(h, ch->name, WRITES, 0);
+			e->sink_agent = 0;
 		}
 		if (ch->source) {
-			/* Read by the agent of its first consumer: the lines start local. */
 			head__spec_relative(h, ch->source, paths[2 * c + 1], sizeof(paths[0]));
 			e->source = paths[2 * c + 1];
 			e->epochs = (uint32_t)ch->epochs;
-			e->feeder = (uint32_t)first_node(h, ch->name, READS, 0);
-			e->producers[e->n_producers++] = e->feeder;
+			e->feeder = 0;
+			for (i = 0; i < e->n_producers && e->producers[i] != e->feeder; i++)
+				;
+			if (i == e->n_producers)
+				e->producers[e->n_producers++] = e->feeder;
 		}
 	}
 	for (i = 0; i < n_agents; i++)
