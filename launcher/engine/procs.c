@@ -50,9 +50,14 @@ bool head__chan_producers_done(struct head *h, const char *chan)
 	if (ch && h->source_done && !h->source_done[ch - h->cfg.spec->channels])
 		return false;
 	for (i = 0; i < h->n_procs; i++)
-		if (head__proc_uses(h, i, chan, WRITES) && h->procs[i].state != P_DONE)
+		if (head__proc_uses(h, i, chan, WRITES) && !head__proc_finished(&h->procs[i]))
 			return false;
 	return true;
+}
+
+bool head__proc_finished(const struct hproc *hp)
+{
+	return hp->state == P_DONE || hp->state == P_LOST;
 }
 
 /* A path as the spec wrote it (source, sink, the workers' directory): relative to the spec's directory. */
@@ -251,11 +256,15 @@ static void gang_timer(uv_timer_t *t)
 	head__save_status(h);
 }
 
-static void kill_proc(struct hproc *hp, int sig)
+void head__kill(struct hproc *hp, int sig)
 {
-	json_t *m = json_pack("{s:I,s:i}", "id", (json_int_t)hp->id, "signal", sig);
+	struct aic_conn *c = hp->h->agents[hp->p->node].conn;
+	json_t *m;
 
-	aic_conn_send(hp->h->agents[hp->p->node].conn, AIC_MSG_KILL, m);
+	if (!c)
+		return; /* its node is lost: nothing runs there for the head any more */
+	m = json_pack("{s:I,s:i}", "id", (json_int_t)hp->id, "signal", sig);
+	aic_conn_send(c, AIC_MSG_KILL, m);
 	json_decref(m);
 }
 
@@ -291,7 +300,7 @@ void head__check_finished(struct head *h)
 
 	head__close_channels(h);
 	for (i = 0; i < h->n_procs; i++)
-		if (h->procs[i].state != P_DONE)
+		if (!head__proc_finished(&h->procs[i]))
 			return;
 	for (i = 0; h->sink_done && i < h->cfg.spec->n_channels; i++)
 		if (!h->sink_done[i])
@@ -389,7 +398,7 @@ void head__on_exited(struct head *h, json_t *m)
 				if (h->procs[i].p->stage == hp->p->stage &&
 				    (h->procs[i].state == P_RUNNING || h->procs[i].state == P_STARTING)) {
 					h->procs[i].state = P_STOPPING;
-					kill_proc(&h->procs[i], SIGTERM);
+					head__kill(&h->procs[i], SIGTERM);
 				}
 		}
 		gang_settle(h, hp->p->stage);
