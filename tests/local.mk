@@ -19,6 +19,7 @@ unit_tests += \
 	tests/unit/test_spec \
 	tests/unit/test_topo \
 	tests/unit/test_place \
+	tests/unit/test_place_more \
 	tests/unit/test_arena \
 	tests/unit/test_domain \
 	tests/unit/test_procenv \
