@@ -64,7 +64,7 @@ struct hstage {
 	int restarts;	 /* gang restarts */
 	bool restarting; /* gang: ranks are being stopped for a restart */
 	int master_port;
-	int world; /* gang: ranks it runs with now (fewer than the spec's after a node loss) */
+	bool moving; /* gang: stopping on the nodes left, to be placed again (recover.c) */
 	uv_timer_t timer;
 };
 
@@ -118,6 +118,7 @@ struct head {
 	bool *source_done; /* per spec channel: its source is exhausted (or it has none) */
 	bool *sink_done;   /* per spec channel: its sink has written all (or it has none) */
 	struct chan_stats *chan_stats; /* per spec channel, summed over agents */
+	int *feeders;		       /* per spec channel: the agent CONFIG made read its source */
 	json_int_t agent_maxrss_kib;   /* the largest agent's peak RSS, from their STATS */
 	/* Workers' metrics: every point to metrics.jsonl, a summary per stage and name. */
 	FILE *metrics_file;
@@ -141,6 +142,8 @@ bool head__stage_uses(const struct aic_stage *st, const char *name, enum use u);
 bool head__proc_uses(const struct head *h, size_t k, const char *name, enum use u);
 /* Whether a process counts as finished: done, or lost and not to be placed again. */
 bool head__proc_finished(const struct hproc *hp);
+/* A gang's ranks now: the spec's, or fewer after a node loss (those not P_LOST). */
+int head__gang_world(const struct head *h, size_t stage);
 /* Sends KILL for a process to its agent (none when its node is lost). */
 void head__kill(struct hproc *hp, int sig);
 /* A channel is closed once its source is done and every process writing it is. */
@@ -179,9 +182,20 @@ void head__on_stats(struct head *h, json_t *m);
  * (NODE_LOST), and the node's processes are recovered or the job ends.
  */
 void head__node_lost(struct head *h, struct hagent *a, const char *why);
+/*
+ * Places what waits for room since its node was lost (P_WAITING replicas, a
+ * moving gang whose ranks have all stopped), tells the agents who produces
+ * and receives what now, and spawns them; called again when a process ends.
+ */
+void head__place_waiting(struct head *h);
 
 /* config_msg.c: the CONFIG message (new reference). */
 json_t *head__data_plane_config(struct head *h);
+/*
+ * MEMBERS (new reference, NULL: no memory): who produces each channel and
+ * receives each weight stream now that processes have moved (wire.h).
+ */
+json_t *head__data_plane_members(struct head *h);
 
 /* --- worker_env.c (for agent.c) ------------------------------------------- */
 
