@@ -64,6 +64,13 @@ enum aic_msg {
 	 * answering or disconnected); forget it, its links and what it held.
 	 */
 	AIC_MSG_NODE_LOST = 19,
+	/*
+	 * head -> agent, after a lost node's processes were placed again:
+	 * {"producers": [[rank, ...] per channel], "receivers": [[rank, ...]
+	 * per weight stream, in chain order]}: who produces and receives what
+	 * now (as CONFIG's lists; a rank no longer listed is gone).
+	 */
+	AIC_MSG_MEMBERS = 45,
 	AIC_MSG_DATA = 0x100, /* first data-plane type */
 	/* Data plane, binary payloads (big-endian fields, see aic.h's worker.c). */
 	AIC_MSG_PUT = 0x101,	/* worker -> agent: u32 chan, u64 version, u32 timeout_ms, bytes */

@@ -19,6 +19,7 @@ unit_tests += \
 	tests/unit/test_spec \
 	tests/unit/test_topo \
 	tests/unit/test_place \
+	tests/unit/test_place_more \
 	tests/unit/test_arena \
 	tests/unit/test_domain \
 	tests/unit/test_procenv \
@@ -178,6 +179,11 @@ check-integration: all
 # bring each back before they end, so they share one cluster that
 # scripts/check brings up for them alone, one test at a time.
 failure_tests =
+# A lost node's processes placed again, or the job failing as its spec says.
+failure_tests += tests/failures/replica-moves.sh
+failure_tests += tests/failures/gang-shrinks.sh
+failure_tests += tests/failures/fail-on-node-failure.sh
+failure_tests += tests/failures/grpo-toy-node.sh
 EXTRA_DIST += $(failure_tests)
 
 check-failures: all

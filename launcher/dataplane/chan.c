@@ -248,6 +248,35 @@ void chan_peer_lost(struct chan *ch, uint32_t rank)
 				pull_answered(ch, r, 0, true);
 }
 
+void chan_producers(struct chan *ch, const uint32_t *ranks, size_t n)
+{
+	uint32_t r;
+	size_t k;
+
+	for (k = 0; k < n; k++) {
+		if (ranks[k] == ch->cs->rank)
+			continue;
+		for (r = 0; r < ch->n_remote && ch->remote[r] != ranks[k]; r++)
+			;
+		if (r < ch->n_remote || ch->n_remote >= MAX_PEERS)
+			continue;
+		ch->remote[r] = ranks[k];
+		ch->drained[r] = false;
+		ch->pulls_out[r] = 0;
+		ch->got[r] = 0;
+		ch->n_remote++;
+	}
+	for (r = 0; r < ch->n_remote; r++) {
+		for (k = 0; k < n && ranks[k] != ch->remote[r]; k++)
+			;
+		if (k < n || ch->drained[r])
+			continue;
+		chan_peer_lost(ch, ch->remote[r]);
+		ch->drained[r] = true;
+	}
+	chan_pump(ch);
+}
+
 /*
  * A copy of a pulled item's payload: in the agent's arena region when it is
  * large and there is room (local consumers then read it in place), else in

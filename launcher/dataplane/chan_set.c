@@ -371,4 +371,38 @@ void chan_set_node_lost(struct chan_set *cs, uint32_t rank)
 	acker_node_lost(cs, rank);
 	for (i = 0; i < cs->n; i++)
 		chan_pump(&cs->chans[i]);
+	/* Weight streams: the chain re-forms without it. */
+	weights_node_lost(cs, rank);
+}
+
+/* A MEMBERS list of ranks into ranks[] (at most MAX_PEERS); how many. */
+static size_t members_ranks(const json_t *list, uint32_t *ranks)
+{
+	size_t i, n = 0;
+	json_t *v;
+
+	json_array_foreach(list, i, v)
+		if (json_is_integer(v) && json_integer_value(v) >= 0 && n < MAX_PEERS)
+			ranks[n++] = (uint32_t)json_integer_value(v);
+	return n;
+}
+
+void chan_set_members(struct chan_set *cs, const json_t *m)
+{
+	uint32_t ranks[MAX_PEERS];
+	size_t i, n;
+	json_t *v;
+
+	if (!cs || cs->freeing)
+		return;
+	json_array_foreach(json_object_get(m, "receivers"), i, v)
+		if (i < cs->n_streams) {
+			n = members_ranks(v, ranks);
+			weights_members(&cs->streams[i], ranks, n);
+		}
+	json_array_foreach(json_object_get(m, "producers"), i, v)
+		if (i < cs->n) {
+			n = members_ranks(v, ranks);
+			chan_producers(&cs->chans[i], ranks, n);
+		}
 }

@@ -118,4 +118,13 @@ void chan_set_close(struct chan_set *cs, uint32_t id);
  */
 void chan_set_node_lost(struct chan_set *cs, uint32_t rank);
 
+/*
+ * The head's MEMBERS (wire.h): after a lost node's processes were placed
+ * again, who produces each channel (new producers are pulled from, those
+ * gone no longer hold a channel's end back) and receives each weight
+ * stream (the chain re-forms; a new receiver gets the newest version from
+ * the agent before it). NULL cs: nothing.
+ */
+void chan_set_members(struct chan_set *cs, const json_t *m);
+
 #endif

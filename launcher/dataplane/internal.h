@@ -468,6 +468,12 @@ void chan_forget(struct chan *ch, struct aic_conn *c);
 /* Peer `rank` went away: pulls to it will not be answered. */
 void chan_peer_lost(struct chan *ch, uint32_t rank);
 /*
+ * The agents producing the channel are now ranks[0..n) (MEMBERS): new ones
+ * are pulled from too, and those no longer listed (lost) are taken as
+ * drained, so that the channel's end does not wait for them.
+ */
+void chan_producers(struct chan *ch, const uint32_t *ranks, size_t n);
+/*
  * Moves waiting producers into free slots, then feeds waiting consumers and
  * peers, and asks peers for more (the one step after any change).
  */
@@ -658,6 +664,8 @@ uint8_t *weights_direct_begin(struct chan_set *cs, uint32_t length, const uint8_
 struct chan_set *weights_direct_end(void *arg);
 /* Peers just let this agent in: chunks that waited for them go now. */
 void weights_flush(struct chan_set *cs);
+/* The chain lost or gained an agent: what this agent passes on goes to its next one now. */
+void chain_reform(struct wstream *ws);
 
 /* weights.c: the streams, and frames from local writers and readers. */
 
@@ -671,6 +679,10 @@ bool weights_frame_type(uint16_t type);
 void weights_frame(struct chan_set *cs, struct aic_conn *c, const struct aic_frame *f);
 /* A worker or peer connection went away: its waits, slot and leases with it. */
 void weights_forget(struct chan_set *cs, struct aic_conn *c);
+/* Agent `rank` is lost: it leaves every stream's chain, which re-forms without it. */
+void weights_node_lost(struct chan_set *cs, uint32_t rank);
+/* Stream ws's receivers are now ranks[0..n) (MEMBERS, in chain order). */
+void weights_members(struct wstream *ws, const uint32_t *ranks, size_t n);
 /* The newest version of stream `stream` this node has (*have: whether it has one). */
 uint64_t weights_version(struct chan_set *cs, int stream, bool *have);
 

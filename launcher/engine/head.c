@@ -253,6 +253,8 @@ static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct 
 		break;
 	case AIC_MSG_EXITED:
 		head__on_exited(h, m);
+		/* It may have left room for a lost node's processes. */
+		head__place_waiting(h);
 		break;
 	case AIC_MSG_STATUS:
 		s = head__status_json(h);
@@ -398,6 +400,7 @@ void head_free(struct head *h)
 	free(h->source_done);
 	free(h->sink_done);
 	free(h->chan_stats);
+	free(h->feeders);
 	if (h->metrics_file)
 		fclose(h->metrics_file);
 	json_decref(h->metrics);
