@@ -184,6 +184,8 @@ failure_tests += tests/failures/replica-moves.sh
 failure_tests += tests/failures/gang-shrinks.sh
 failure_tests += tests/failures/fail-on-node-failure.sh
 failure_tests += tests/failures/grpo-toy-node.sh
+# No lost work: every source line reaches the sink across a node's loss.
+failure_tests += tests/failures/nolost.sh
 EXTRA_DIST += $(failure_tests)
 
 check-failures: all
