@@ -318,6 +318,50 @@ void acker_source_check(struct chan *ch)
 	source_finished(ch, 0);
 }
 
+static int pos_cmp(const void *a, const void *b)
+{
+	const uint64_t *x = a, *y = b;
+
+	return x[0] != y[0] ? (x[0] < y[0] ? -1 : 1) : x[1] < y[1] ? -1 : x[1] > y[1];
+}
+
+json_t *chan_set_source_progress(const struct chan_set *cs, uint32_t chan)
+{
+	const struct chan *ch = cs && chan < cs->n ? &cs->chans[chan] : NULL;
+	uint64_t(*pos)[2];
+	json_t *list;
+	size_t i, n = 0;
+
+	if (!ch || (!ch->source && !ch->src_eof))
+		return NULL;
+	if (!ch->source)
+		return json_pack("{s:b}", "done", 1);
+	pos = calloc(cs->trees.n + ch->n_replay + 1, sizeof(*pos));
+	list = json_array();
+	if (!pos || !list) {
+		free(pos);
+		json_decref(list);
+		return NULL;
+	}
+	for (i = 0; i < cs->trees.cap; i++)
+		if (cs->trees.slots[i].id && cs->trees.slots[i].chan == chan) {
+			pos[n][0] = cs->trees.slots[i].epoch;
+			pos[n++][1] = cs->trees.slots[i].line;
+		}
+	for (i = 0; i < ch->n_replay; i++) {
+		pos[n][0] = ch->replay[i].epoch;
+		pos[n++][1] = ch->replay[i].line;
+	}
+	qsort(pos, n, sizeof(*pos), pos_cmp);
+	for (i = 0; i < n; i++)
+		json_array_append_new(list, json_pack("[I,I]", (json_int_t)pos[i][0],
+						      (json_int_t)pos[i][1]));
+	free(pos);
+	return json_pack("{s:b,s:[I,I],s:o}", "done", 0, "next",
+			 (json_int_t)(ch->src_eof ? ch->src_epoch + 1 : ch->src_epoch),
+			 (json_int_t)(ch->src_eof ? 1 : ch->src_line + 1), "unfinished", list);
+}
+
 static void free_timer(uv_handle_t *h)
 {
 	free(h);

@@ -112,6 +112,23 @@ void chan_set_forget(struct chan_set *cs, struct aic_conn *c);
 void chan_set_close(struct chan_set *cs, uint32_t id);
 
 /*
+ * A source's progress, for a checkpoint: which of its lines are done (their
+ * processing has reached every sink and consumer, acked for good: no node
+ * loss can need them again). Asked of the agent that feeds the source
+ * (rank 0's, which keeps the acker's table: launcher/dataplane/acker.c).
+ * Returns (a new reference) {"done": true} once the source has said
+ * SOURCE_DONE, else {"done": false, "next": [epoch, line], "unfinished":
+ * [[epoch, line], ...]}: `next` is the first line not read yet (epochs
+ * from 0, lines from 1, counting every line of the file), `unfinished`
+ * the lines read whose processing is not done (to be read again after a
+ * node loss among them), sorted. The low watermark is the first of
+ * `unfinished`, or `next` when it is empty: every line before it is done;
+ * between it and `next`, every line not in `unfinished` is done too.
+ * NULL when this agent does not feed that channel's source.
+ */
+json_t *chan_set_source_progress(const struct chan_set *cs, uint32_t chan);
+
+/*
  * The head declared the node of agent `rank` lost (NODE_LOST): the data
  * plane stops waiting on it (pulls to it, its share of a channel's end)
  * and, where it can, gets back what it held. NULL cs: nothing.
