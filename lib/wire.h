@@ -79,7 +79,7 @@ enum aic_msg {
 	AIC_MSG_ITEMS = 0x104,	/* agent -> worker: u32 count, u32 flags, items */
 	AIC_MSG_ACK = 0x105,	/* worker -> agent: u32 chan, u32 count, (u32 producer, u64 id)... */
 	AIC_MSG_ERROR = 0x106,	/* agent -> worker: JSON {"code": n, "error": text} */
-	AIC_MSG_PULL = 0x107,	/* agent -> agent: u32 chan, u32 max, u32 wait_ms (a long poll) */
+	AIC_MSG_PULL = 0x107,	/* agent -> agent: u32 chan, u32 max, u32 wait_ms (a long poll), u32 asker's rank */
 	AIC_MSG_PEER_ITEMS = 0x108, /* agent -> agent: u32 chan, then as ITEMS */
 	AIC_MSG_PUT_ERR = 0x109,    /* agent -> worker: a PUT failed, JSON as ERROR */
 	/* Weight streams: versioned blobs, one copy per node. */
