@@ -287,19 +287,27 @@ void acker_node_lost(struct chan_set *cs, uint32_t rank)
 			chan_pump(&cs->chans[i]);
 }
 
-/* Items of ch held by local workers that wait for more of it (a consumer gathering to the end). */
+/* Whether c waits in the list (a GET, or a peer's PULL). */
+static bool waits_in(const struct wait *w, const struct aic_conn *c)
+{
+	for (; w; w = w->next)
+		if (w->c == c)
+			return true;
+	return false;
+}
+
+/*
+ * Items of ch held by a worker, or pulled by a peer, that now asks for
+ * more of it: a consumer gathering to the end waits on the end itself.
+ */
 static uint64_t held_by_waiting(const struct chan *ch)
 {
 	const struct item *it;
-	const struct wait *w;
 	uint64_t n = 0;
 
 	for (it = ch->inflight; it; it = it->next)
-		for (w = ch->gets; w; w = w->next)
-			if (w->c == it->holder) {
-				n++;
-				break;
-			}
+		if (waits_in(ch->gets, it->holder) || waits_in(ch->pulls, it->holder))
+			n++;
 	return n;
 }
 
@@ -309,7 +317,8 @@ void acker_source_check(struct chan *ch)
 	 * Read to its end, nothing to read again, and every tree done: no node
 	 * loss can need a line of it again. A consumer that holds the last
 	 * lines un-acked while it waits for the channel's end would wait on
-	 * itself: the lines local workers hold so do not hold the end back.
+	 * itself: when all that is left is lines held by consumers asking for
+	 * more, the end goes (a node lost after that loses what it held).
 	 */
 	if (!ch->src_eof || !ch->source || ch->n_replay || ch->own.n)
 		return;
