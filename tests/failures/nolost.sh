@@ -11,7 +11,7 @@
 # duplicates are recognisable; they are under 5%.
 . "$AIC_SRC_DIR/tests/lib/failures.sh"
 need_cluster 4 4
-plan 10
+plan 9
 dir=$(work_dir)
 cd "$dir" || bail "cannot enter $dir"
 
