@@ -118,7 +118,7 @@ static void record(struct chan_set *cs, uint64_t root, uint64_t x, uint64_t node
 		uint32_t cap = cs->xcap ? cs->xcap * 2 : 256;
 		uint8_t *b = realloc(cs->xbuf, 4 + (size_t)cap * AIC_XOR_ENTRY);
 		if (!b) {
-			/* The tree stays open: replayed if a node is lost, else it holds the source's end. */
+			/* Its tree stays open: the source's end waits (or a node loss replays it). */
 			aic_log_error("no memory for the acker's updates: a source's end may wait");
 			return;
 		}
@@ -363,8 +363,8 @@ json_t *chan_set_source_progress(const struct chan_set *cs, uint32_t chan)
 	}
 	qsort(pos, n, sizeof(*pos), pos_cmp);
 	for (i = 0; i < n; i++)
-		json_array_append_new(list, json_pack("[I,I]", (json_int_t)pos[i][0],
-						      (json_int_t)pos[i][1]));
+		json_array_append_new(
+			list, json_pack("[I,I]", (json_int_t)pos[i][0], (json_int_t)pos[i][1]));
 	free(pos);
 	return json_pack("{s:b,s:[I,I],s:o}", "done", 0, "next",
 			 (json_int_t)(ch->src_eof ? ch->src_epoch + 1 : ch->src_epoch),

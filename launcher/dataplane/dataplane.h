@@ -16,6 +16,12 @@
  *    (producer, id) lets the job drop duplicates.
  *  - When the head says every producer has finished (CLOSE), a GET on an
  *    empty channel with nothing in flight answers EOF.
+ *  - Source lines are processed at least once across the loss of any node
+ *    but rank 0's (the head's), which reads every source and writes every
+ *    sink: rank 0's agent keeps the xor tree of every line (acker.c) and
+ *    reads again the lines whose processing went through a lost node.
+ *    Items carry their origin (source, epoch, line) to recognise the
+ *    duplicates.
  *
  * Across nodes, items stay at the producer's agent; an agent whose workers
  * wait pulls from the agents that produce the channel (PULL, a long poll),
@@ -46,8 +52,9 @@ struct chan_set *chan_set_new(uv_loop_t *loop, const json_t *config, uint32_t ra
 /*
  * Sources: a channel whose CONFIG entry names this agent as its "feeder"
  * reads its "source" JSONL file ("epochs" passes), one item per non-empty
- * line, as fast as the channel's capacity lets it. When the file is done
- * (or cannot be read: err is then -errno), `done` is called once.
+ * line, as fast as the channel's capacity lets it. When the file is read
+ * and every line's processing is done (or it cannot be read: err is then
+ * -errno), `done` is called once.
  */
 void chan_set_on_source_done(struct chan_set *cs, void (*done)(void *arg, uint32_t chan, int err),
 			     void *arg);

@@ -109,8 +109,9 @@ void source_refill(struct chan *ch)
 			continue;
 		}
 		if (n < 0) {
-			aic_log_error("channel '%s': cannot read source '%s' (line %llu): %s", ch->name,
-				      ch->source, (unsigned long long)line, aic_strerror((int)n));
+			aic_log_error("channel '%s': cannot read source '%s' (line %llu): %s",
+				      ch->name, ch->source, (unsigned long long)line,
+				      aic_strerror((int)n));
 			source_finished(ch, (int)n);
 			return;
 		}
@@ -237,7 +238,7 @@ static void sink_timer_expired(uv_timer_t *t)
 	}
 }
 
-/* Writes c escaped for a JSON string (channel names are plain; this keeps the line valid anyway). */
+/* Writes c escaped for a JSON string: channel names are plain, but the line stays valid. */
 static void json_str(FILE *f, const char *c)
 {
 	for (; *c; c++)

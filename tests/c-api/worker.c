@@ -122,7 +122,7 @@ static int get_items(struct aic_worker *w)
 	return rc == AIC_ECLOSED ? 0 : rc;
 }
 
-/* Each item of `chan` as "SOURCE EPOCH LINE DATA", or "none" without an origin (aic_item_origin). */
+/* Each item of `chan` as "SOURCE EPOCH LINE DATA" (aic_item_origin), or "none". */
 static int origins(struct aic_worker *w, const char *chan)
 {
 	struct aic_item items[8];

@@ -158,14 +158,15 @@ static void item_header_layout(void **state)
 		0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, /* the roots */
 		0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48,
 	};
-	struct aic_item_hdr in = {.producer = 0x01020304,
-				  .id = UINT64_C(0x05060708090a0b0c),
-				  .version = UINT64_C(0x0d0e0f1011121314),
-				  .len = AIC_ITEM_SHM | 42,
-				  .edge = UINT64_C(0x2122232425262728),
-				  .origin = {.chan = 3, .epoch = 1, .line = 20000},
-				  .n_roots = 2,
-				  .roots = {UINT64_C(0x3132333435363738), UINT64_C(0x4142434445464748)}};
+	struct aic_item_hdr in = {
+		.producer = 0x01020304,
+		.id = UINT64_C(0x05060708090a0b0c),
+		.version = UINT64_C(0x0d0e0f1011121314),
+		.len = AIC_ITEM_SHM | 42,
+		.edge = UINT64_C(0x2122232425262728),
+		.origin = {.chan = 3, .epoch = 1, .line = 20000},
+		.n_roots = 2,
+		.roots = {UINT64_C(0x3132333435363738), UINT64_C(0x4142434445464748)}};
 	uint8_t b[sizeof(want) + 1];
 	struct aic_item_hdr h;
 

@@ -17,8 +17,7 @@
 static void done_when_all_acked(void **state)
 {
 	struct xtree t = {0};
-	struct xroot r = {.id = 42, .value = 0x1111, .line = 7, .chan = 1, .epoch = 2},
-		     done = {0};
+	struct xroot r = {.id = 42, .value = 0x1111, .line = 7, .chan = 1, .epoch = 2}, done = {0};
 	uint64_t kids[3] = {0x2222, 0x4444, 0x8888};
 	int k;
 
