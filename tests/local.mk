@@ -57,6 +57,12 @@ tests_unit_test_dp_config_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/launcher/d
 tests_unit_test_xtree_SOURCES = tests/unit/test_xtree.c launcher/dataplane/xtree.c
 tests_unit_test_xtree_CPPFLAGS = $(unit_cppflags) $(LIBUV_CPPFLAGS) -I$(top_srcdir)/launcher/dataplane \
 	-I$(top_srcdir)/launcher/net
+# A source's progress, from a real data plane on a libuv loop.
+unit_tests += tests/unit/test_source_progress
+tests_unit_test_source_progress_CPPFLAGS = $(unit_cppflags) $(LIBUV_CPPFLAGS) \
+	-I$(top_srcdir)/launcher/dataplane -I$(top_srcdir)/launcher/net
+tests_unit_test_source_progress_LDADD = launcher/libengine.la $(unit_ldadd) $(LIBUV_LDFLAGS) \
+	$(LIBUV_LIBS) $(ZSTD_LDFLAGS) $(ZSTD_LIBS)
 # Job directory trust is the engine's; its test builds that one file.
 tests_unit_test_jobdir_SOURCES = tests/unit/test_jobdir.c launcher/engine/jobdir.c
 tests_unit_test_jobdir_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/launcher/engine
