@@ -119,6 +119,7 @@ struct head {
 	bool *sink_done;   /* per spec channel: its sink has written all (or it has none) */
 	struct chan_stats *chan_stats; /* per spec channel, summed over agents */
 	int *feeders;		       /* per spec channel: the agent CONFIG made read its source */
+	int *sinkers;		       /* per spec channel: the agent CONFIG made write its sink */
 	json_int_t agent_maxrss_kib;   /* the largest agent's peak RSS, from their STATS */
 	/* Workers' metrics: every point to metrics.jsonl, a summary per stage and name. */
 	FILE *metrics_file;
