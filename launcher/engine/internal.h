@@ -11,8 +11,9 @@
  *   config_msg.c  the data plane's CONFIG message
  *   worker_env.c  the agent's: its workers' environment, free ports
  *
- * Calls go one way: head.c calls the other three, config_msg.c calls
- * procs.c's helpers, procs.c calls report.c, report.c calls none of them.
+ * Calls go one way: head.c calls the others; recover.c calls procs.c's
+ * helpers and config_msg.c (MEMBERS), config_msg.c calls procs.c's
+ * helpers, procs.c calls report.c, report.c calls none of them.
  */
 #ifndef AIC_ENGINE_INTERNAL_H
 #define AIC_ENGINE_INTERNAL_H
