@@ -51,10 +51,12 @@ json_t *head__data_plane_config(struct head *h)
 
 	if (!h->feeders)
 		h->feeders = calloc(spec->n_channels + 1, sizeof(*h->feeders));
+	if (!h->sinkers)
+		h->sinkers = calloc(spec->n_channels + 1, sizeof(*h->sinkers));
 	cfg.channels = calloc(spec->n_channels + 1, sizeof(*cfg.channels));
 	cfg.agents = calloc(n_agents + 1, sizeof(*cfg.agents));
 	cfg.weights = calloc(spec->n_weights + 1, sizeof(*cfg.weights));
-	if (!paths || !h->feeders || !cfg.channels || !cfg.agents || !cfg.weights)
+	if (!paths || !h->feeders || !h->sinkers || !cfg.channels || !cfg.agents || !cfg.weights)
 		goto out_release;
 	cfg.n_channels = spec->n_channels;
 	cfg.n_agents = n_agents;
@@ -96,6 +98,8 @@ json_t *head__data_plane_config(struct head *h)
 			head__spec_relative(h, ch->sink, paths[2 * c], sizeof(paths[0]));
 			e->sink = paths[2 * c];
 			e->sink_agent = 0;
+			if (h->sinkers)
+				h->sinkers[c] = (int)e->sink_agent; /* recover.c: lost with it? */
 		}
 		if (ch->source) {
 			head__spec_relative(h, ch->source, paths[2 * c + 1], sizeof(paths[0]));

@@ -401,6 +401,7 @@ void head_free(struct head *h)
 	free(h->sink_done);
 	free(h->chan_stats);
 	free(h->feeders);
+	free(h->sinkers);
 	if (h->metrics_file)
 		fclose(h->metrics_file);
 	json_decref(h->metrics);

@@ -11,8 +11,9 @@
  *   config_msg.c  the data plane's CONFIG message
  *   worker_env.c  the agent's: its workers' environment, free ports
  *
- * Calls go one way: head.c calls the other three, config_msg.c calls
- * procs.c's helpers, procs.c calls report.c, report.c calls none of them.
+ * Calls go one way: head.c calls the others; recover.c calls procs.c's
+ * helpers and config_msg.c (MEMBERS), config_msg.c calls procs.c's
+ * helpers, procs.c calls report.c, report.c calls none of them.
  */
 #ifndef AIC_ENGINE_INTERNAL_H
 #define AIC_ENGINE_INTERNAL_H
@@ -119,6 +120,7 @@ struct head {
 	bool *sink_done;   /* per spec channel: its sink has written all (or it has none) */
 	struct chan_stats *chan_stats; /* per spec channel, summed over agents */
 	int *feeders;		       /* per spec channel: the agent CONFIG made read its source */
+	int *sinkers;		       /* per spec channel: the agent CONFIG made write its sink */
 	json_int_t agent_maxrss_kib;   /* the largest agent's peak RSS, from their STATS */
 	/* Workers' metrics: every point to metrics.jsonl, a summary per stage and name. */
 	FILE *metrics_file;

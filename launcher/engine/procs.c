@@ -338,11 +338,8 @@ static void gang_settle(struct head *h, size_t stage)
 		    (h->procs[i].state == P_RUNNING || h->procs[i].state == P_STARTING ||
 		     h->procs[i].state == P_STOPPING))
 			return;
-	if (hs->moving) {
-		/* Stopped to move off a lost node, not for a failure (recover.c). */
-		head__place_waiting(h);
-		return;
-	}
+	if (hs->moving)
+		return; /* stopped to move off a lost node: head.c has recover.c place it again */
 	if (hs->restarts >= st->restart.max) {
 		char why[512];
 		snprintf(why, sizeof(why),

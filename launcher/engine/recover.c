@@ -18,6 +18,9 @@
  * readers pull from the new producer, a channel's end no longer waits for
  * the lost agent, and the chain of a weight stream re-forms.
  *
+ * A channel's source or sink that the lost agent had not finished ends the
+ * job (files_left): its place in the file was there.
+ *
  * A replica still waiting when every other replica of its stage has
  * finished is not placed: they finished because the stage's inputs ended,
  * so it would have nothing to do, and waiting for it would keep its output
@@ -161,6 +164,36 @@ static bool lose_replica(struct head *h, const struct hagent *a, struct hproc *h
 		snprintf(what, sizeof(what), "stage '%s' replica %d", st->name, hp->p->index);
 		fail_no_fit(h, a, what, errors);
 		free(errors);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * A channel's source or sink file that the lost agent was reading or
+ * writing, not done yet: nothing else has its place in the file, so the
+ * job ends naming the channel rather than waiting for it for ever.
+ */
+static bool files_left(struct head *h, const struct hagent *a)
+{
+	const struct aic_spec *spec = h->cfg.spec;
+	char why[768];
+	size_t c;
+
+	for (c = 0; c < spec->n_channels; c++) {
+		const struct aic_channel *ch = &spec->channels[c];
+		bool source = ch->source && h->feeders && h->feeders[c] == a->rank &&
+			      h->source_done && !h->source_done[c];
+		bool sink = ch->sink && h->sinkers && h->sinkers[c] == a->rank && h->sink_done &&
+			    !h->sink_done[c];
+		if (!source && !sink)
+			continue;
+		snprintf(why, sizeof(why),
+			 "node '%s' was lost (%s) while it %s channel '%s''s %s '%s', which no other "
+			 "node can take over",
+			 a->node, a->lost_why, source ? "read" : "wrote", ch->name,
+			 source ? "source" : "sink", source ? ch->source : ch->sink);
+		head__end(h, 1, "failed", why);
 		return false;
 	}
 	return true;
@@ -386,7 +419,7 @@ void head__node_lost(struct head *h, struct hagent *a, const char *why)
 		head__end(h, 1, "failed", why);
 		return;
 	}
-	if (!recover_stages(h, a))
+	if (!files_left(h, a) || !recover_stages(h, a))
 		return;
 	place_waiting(h, true);
 }

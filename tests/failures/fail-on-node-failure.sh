@@ -20,7 +20,7 @@ stages:
 SPEC
 job=$(submit_job "$dir") || bail "sbatch failed"
 diag "job $job"
-both_started() { [ "$(ls "$dir"/work.* 2>/dev/null | wc -l)" -eq 2 ]; }
+both_started() { [ "$(ls "$dir"/work.[0-9]* 2>/dev/null | wc -l)" -eq 2 ]; }
 ok "both replicas start" wait_for 120 both_started
 victim=$(cat "$dir/work.1")
 [ "$victim" != "$(head_node)" ] || bail "replica 1 is on the head's node ($victim)"

@@ -5,7 +5,7 @@
 # rank that is no longer needed shows as lost. No process is left anywhere.
 . "$AIC_SRC_DIR/tests/lib/failures.sh"
 need_cluster 4 4
-plan 10
+plan 9
 /usr/bin/python3 -c 'import numpy' 2>/dev/null || bail "Debian's python3-numpy is missing (scripts/deps)"
 dir=$(work_dir)
 cd "$dir" || bail "cannot enter $dir"

@@ -33,15 +33,19 @@ channels:
 SPEC
 job=$(submit_job "$dir") || bail "sbatch failed"
 diag "job $job"
-both_started() { [ "$(ls "$dir"/work.* 2>/dev/null | wc -l)" -eq 2 ]; }
+both_started() { [ "$(ls "$dir"/work.[0-9]* 2>/dev/null | wc -l)" -eq 2 ]; }
 ok "both replicas start" wait_for 120 both_started
 victim=$(node_of "$dir" work 1)
 [ "$victim" != "$(head_node)" ] || bail "replica 1 is on the head's node ($victim)"
 crash_node "$victim"
 moved() { [ "$(ls "$dir"/work.1.* 2>/dev/null | wc -l)" -eq 2 ]; }
 ok "replica 1 starts again on another node" wait_for 60 moved
-new=$(node_of "$dir" work 1)
-isnt "$new" "$victim" "status.json shows it on its new node ($new)"
+new=$(ls "$dir"/work.1.* | sed 's/.*work\.1\.//' | grep -vx "$victim")
+diag "replica 1 moved from $victim to $new"
+running_there() {
+	[ "$(status_field "$dir" "[(p['node'], p['state']) for p in d['procs'] if p['stage'] == 'work' and p['index'] == 1][0]")" = "('$new', 'running')" ]
+}
+ok "status.json shows it running on its new node" wait_for 30 running_there
 is "$(status_field "$dir" "[p['moves'] for p in d['procs'] if p['stage'] == 'work' and p['index'] == 1][0]")" 1 \
 	"and that it moved once"
 like "$("$aic" status --job "$(jobdir "$dir")")" "node '$victim' lost at [0-9.]+ s: " "aic status names the lost node"
