@@ -19,6 +19,7 @@ unit_tests += \
 	tests/unit/test_spec \
 	tests/unit/test_topo \
 	tests/unit/test_place \
+	tests/unit/test_place_more \
 	tests/unit/test_arena \
 	tests/unit/test_domain \
 	tests/unit/test_procenv \
@@ -27,7 +28,8 @@ unit_tests += \
 	tests/unit/test_wire \
 	tests/unit/test_cpuset \
 	tests/unit/test_strbuf \
-	tests/unit/test_token
+	tests/unit/test_token \
+	tests/unit/test_xtree
 if HAVE_SLURM
 # The SPANK plugin's task planning, from its own sources with SLURM's headers.
 unit_tests += tests/unit/test_spank
@@ -56,6 +58,16 @@ tests_unit_test_register_LDADD = $(tests_unit_test_node_addr_LDADD)
 # The CONFIG schema is the data plane's; its test builds that one file.
 tests_unit_test_dp_config_SOURCES = tests/unit/test_dp_config.c launcher/dataplane/dp_config.c
 tests_unit_test_dp_config_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/launcher/dataplane
+# The acker's table is the data plane's; its test builds that one file.
+tests_unit_test_xtree_SOURCES = tests/unit/test_xtree.c launcher/dataplane/xtree.c
+tests_unit_test_xtree_CPPFLAGS = $(unit_cppflags) $(LIBUV_CPPFLAGS) -I$(top_srcdir)/launcher/dataplane \
+	-I$(top_srcdir)/launcher/net
+# A source's progress, from a real data plane on a libuv loop.
+unit_tests += tests/unit/test_source_progress
+tests_unit_test_source_progress_CPPFLAGS = $(unit_cppflags) $(LIBUV_CPPFLAGS) \
+	-I$(top_srcdir)/launcher/dataplane -I$(top_srcdir)/launcher/net
+tests_unit_test_source_progress_LDADD = launcher/libengine.la $(unit_ldadd) $(LIBUV_LDFLAGS) \
+	$(LIBUV_LIBS) $(ZSTD_LDFLAGS) $(ZSTD_LIBS)
 # Job directory trust is the engine's; its test builds that one file.
 tests_unit_test_jobdir_SOURCES = tests/unit/test_jobdir.c launcher/engine/jobdir.c
 tests_unit_test_jobdir_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/launcher/engine
@@ -178,8 +190,16 @@ check-integration: all
 # link, SIGKILL their daemons: `minicluster node K cut|crash|restore`) and
 # bring each back before they end, so they share one cluster that
 # scripts/check brings up for them alone, one test at a time.
-failure_tests = \
-	tests/failures/liveness.sh
+failure_tests =
+# Liveness: heartbeats, the registration deadline, the bounded end.
+failure_tests += tests/failures/liveness.sh
+# A lost node's processes placed again, or the job failing as its spec says.
+failure_tests += tests/failures/replica-moves.sh
+failure_tests += tests/failures/gang-shrinks.sh
+failure_tests += tests/failures/fail-on-node-failure.sh
+failure_tests += tests/failures/grpo-toy-node.sh
+# No lost work: every source line reaches the sink across a node's loss.
+failure_tests += tests/failures/nolost.sh
 EXTRA_DIST += $(failure_tests)
 
 check-failures: all

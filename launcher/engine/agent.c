@@ -509,6 +509,10 @@ static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct 
 			chan_set_node_lost(a->chans,
 					   (uint32_t)json_integer_value(json_object_get(m, "rank")));
 		break;
+	case AIC_MSG_MEMBERS:
+		if (m)
+			chan_set_members(a->chans, m);
+		break;
 	default:
 		break;
 	}

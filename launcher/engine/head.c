@@ -307,6 +307,8 @@ static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct 
 		break;
 	case AIC_MSG_EXITED:
 		head__on_exited(h, m);
+		/* It may have left room for a lost node's processes. */
+		head__place_waiting(h);
 		break;
 	case AIC_MSG_STATUS:
 		s = head__status_json(h);
@@ -535,6 +537,8 @@ void head_free(struct head *h)
 	free(h->source_done);
 	free(h->sink_done);
 	free(h->chan_stats);
+	free(h->feeders);
+	free(h->sinkers);
 	if (h->metrics_file)
 		fclose(h->metrics_file);
 	json_decref(h->metrics);

@@ -444,6 +444,10 @@ static void int_keys_ranges(void **state)
 		{"stages:\n  a: {command: c, replicas: {min: 0, %s: %ld}}\n", "max",
 		 "stages.a.replicas.max", 1, 100000, STAGE,
 		 offsetof(struct aic_stage, replicas_max)},
+		{"stages:\n  a: {command: c, ranks: {max: 100000, %s: %ld}}\n", "min",
+		 "stages.a.ranks.min", 1, 100000, STAGE, offsetof(struct aic_stage, ranks_min)},
+		{"stages:\n  a: {command: c, ranks: {min: 1, %s: %ld}}\n", "max",
+		 "stages.a.ranks.max", 1, 100000, STAGE, offsetof(struct aic_stage, ranks)},
 		{"stages:\n  a: {command: c, restart: {%s: %ld}}\n", "max", "stages.a.restart.max",
 		 0, 1000000, STAGE, offsetof(struct aic_stage, restart.max)},
 		{"stages:\n  a: {command: c, restart: {%s: %ld}}\n", "backoff_ms",
@@ -567,7 +571,7 @@ static void unknown_keys_list_the_section(void **state)
 	expect_error("stages:\n  a: {command: c, zzzzzz: 1}\n",
 		     "stage 'a': unknown key 'zzzzzz' (expected one of: command, replicas, ranks, "
 		     "gpus, cpus, mem, env, inputs, outputs, weights_to, weights_from, "
-		     "colocate_with, restart)\n");
+		     "colocate_with, restart, on_node_failure)\n");
 	expect_error(
 		"stages:\n  a: {command: c, replicas: {max: 2, zzzzzz: 1}}\n",
 		"job.yaml:2:38: stages.a.replicas: unknown key 'zzzzzz' (expected one of: min, "
@@ -706,6 +710,42 @@ static void too_large(void **state)
 	free(big);
 }
 
+/* on_node_failure and a gang's {min, max}: what a lost node may do to a stage. */
+static void node_failure_keys(void **state)
+{
+	struct aic_spec *spec = parse_ok("stages:\n"
+					 "  a: {command: c, ranks: {min: 2, max: 4}}\n"
+					 "  b: {command: c, ranks: 3, on_node_failure: fail}\n"
+					 "  c: {command: c, ranks: {max: 2}, on_node_failure: replace}\n"
+					 "  d: {command: c}\n");
+
+	(void)state;
+	assert_int_equal(spec->stages[0].ranks, 4);
+	assert_int_equal(spec->stages[0].ranks_min, 2);
+	assert_int_equal(aic_stage_procs(&spec->stages[0]), 4);
+	assert_int_equal(spec->stages[0].on_node_failure, AIC_NODE_FAILURE_REPLACE);
+	assert_int_equal(spec->stages[1].ranks, 3);
+	assert_int_equal(spec->stages[1].ranks_min, 3);
+	assert_int_equal(spec->stages[1].on_node_failure, AIC_NODE_FAILURE_FAIL);
+	assert_int_equal(spec->stages[2].ranks, 2);
+	assert_int_equal(spec->stages[2].ranks_min, 2);
+	assert_int_equal(spec->stages[2].on_node_failure, AIC_NODE_FAILURE_REPLACE);
+	assert_int_equal(spec->stages[3].ranks, 0);
+	assert_int_equal(spec->stages[3].on_node_failure, AIC_NODE_FAILURE_REPLACE);
+	aic_spec_free(spec);
+	expect_error("stages:\n  a: {command: c, ranks: {min: 4, max: 2}}\n",
+		     "job.yaml:2:26: stages.a.ranks: min 4 is larger than max 2");
+	expect_error("stages:\n  a: {command: c, ranks: {min: 2}}\n",
+		     "job.yaml:2:26: stages.a.ranks: 'max' is required");
+	expect_error("stages:\n  a: {command: c, ranks: [2, 4]}\n",
+		     "job.yaml:2:26: stages.a.ranks: expected an integer or {min, max}, got a list");
+	expect_error("stages:\n  a: {command: c, ranks: {min: 1, max: 2, most: 3}}\n",
+		     "stages.a.ranks: unknown key 'most'");
+	expect_error("stages:\n  a: {command: c, on_node_failure: retry}\n",
+		     "job.yaml:2:36: stages.a.on_node_failure: expected replace or fail, got "
+		     "'retry'");
+}
+
 static void free_null(void **state)
 {
 	(void)state;
@@ -736,6 +776,7 @@ int main(void)
 		cmocka_unit_test(nul_bytes_are_refused),
 		cmocka_unit_test(load_file),
 		cmocka_unit_test(too_large),
+		cmocka_unit_test(node_failure_keys),
 		cmocka_unit_test(free_null),
 	};
 	return aic_test_run(tests);
