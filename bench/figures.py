@@ -4,8 +4,8 @@
 
 KIND is the benchmark: spawn (build/bench/spawn), channels
 (bench/channels.sh), grpo (bench/grpo-toy.sh), bootstrap, channels-cluster,
-weights-cluster, restart-cluster (bench/*.sh of those names). Every raw
-line is one sample; aic's samples and the baseline's were taken in
+weights-cluster, restart-cluster, liveness-cluster, recover-cluster
+(bench/*.sh of those names). Every raw line is one sample; aic's samples and the baseline's were taken in
 alternating order in the same run. Prints one JSON line per figure:
 
     {"bench": ..., "figure": ..., "unit": ...,
@@ -227,9 +227,35 @@ def restart_cluster(lines):
              "while the job runs; the shipped backoff_ms: %s is excluded from both" % backoff)
 
 
+def liveness_cluster(lines):
+    b = "node-failure-detection"
+    cuts = [x for x in lines if x.get("what") == "detect"]
+    timeout = cuts[0]["failure_timeout_ms"] if cuts else None
+    out(b, "link cut -> node declared lost by aic (failure_timeout %s ms)" % timeout,
+        pick(lines, "detect", "aic_ms"), "ms", "link cut -> SLURM sets the node DOWN",
+        pick(lines, "detect", "slurm_ms"),
+        does="slurmctld's own detection in the same run (SlurmdTimeout 30 s in the test "
+             "cluster), polled with sinfo every 10 ms from the same cut")
+
+def recover_cluster(lines):
+    b = "recover"
+    lost = [x for x in lines if x.get("what") == "lost"]
+    srun = pick(lines, "srun", "ms")
+    out(b, "node lost (SIGKILL of everything on it) -> the head has its replica running on another node",
+        [x["to_running_ms"] for x in lost], "ms", "srun -N1 true", srun,
+        does="SLURM starting one task on one node of the same cluster and returning, timed in the "
+             "same run just before each crash; aic's figure includes noticing the loss (the "
+             "agent's links close), placing the replica again and spawning it (status.json's "
+             "mtime, a coarse clock)")
+    out(b, "node lost -> the replacement replica's first instruction",
+        [x["to_started_ms"] for x in lost], "ms", "srun -N1 true", srun,
+        does="as above; the replacement writes the time as it starts (sh, then python3)")
+
+
 KINDS = {"spawn": spawn, "channels": channels, "grpo": grpo, "bootstrap": bootstrap,
          "channels-cluster": channels_cluster, "weights-cluster": weights_cluster,
-         "restart-cluster": restart_cluster}
+         "restart-cluster": restart_cluster, "liveness-cluster": liveness_cluster,
+         "recover-cluster": recover_cluster}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in KINDS:

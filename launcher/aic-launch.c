@@ -40,6 +40,7 @@ struct boot {
 	char jobdir[PATH_MAX];
 	char addr[64];
 	char error[512];
+	const char *node; /* this node's name */
 };
 
 static int put_str(const char *key, const char *value)
@@ -141,6 +142,22 @@ static void batch_notify(const char *node)
 			kill((pid_t)pid, SIGUSR2);
 			return;
 		}
+}
+
+/*
+ * The head: the node of a rank that has not registered, for its message.
+ * Every rank but 0 Puts its node before the fence; after it the data is
+ * here (the fence collected it), so this never waits on a lost node.
+ */
+static int node_name(int rank, char *buf, size_t len, void *arg)
+{
+	struct boot *b = arg;
+
+	if (rank == (int)b->me.rank) {
+		snprintf(buf, len, "%s", b->node);
+		return 0;
+	}
+	return get_str(&b->me, rank, "aic.node", buf, len);
 }
 
 static void usage(FILE *f)
@@ -273,6 +290,8 @@ int main(int argc, char **argv)
 		o.token = b.token;
 		o.publish = publish;
 		o.publish_arg = &b;
+		o.node_name = node_name;
+		b.node = node;
 		aic_log_info("head for '%s' on %d node%s, job directory %s",
 			     spec->name ? spec->name : spec_path, (int)size, size == 1 ? "" : "s", b.jobdir);
 		code = engine_run(&o);

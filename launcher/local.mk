@@ -12,7 +12,7 @@ engine_sources = \
 # ops per transport), used by the head, the agents and the data plane.
 net_sources = \
 	launcher/net/conn.c launcher/net/conn.h \
-	launcher/net/tcp.c launcher/net/internal.h
+	launcher/net/liveness.c launcher/net/tcp.c launcher/net/internal.h
 
 # The data plane: peers, channels, sources and sinks, weight streams, CONFIG.
 dataplane_sources = \
@@ -22,7 +22,8 @@ dataplane_sources = \
 	launcher/dataplane/chan_set.c launcher/dataplane/chan.c \
 	launcher/dataplane/deliver.c launcher/dataplane/source_sink.c \
 	launcher/dataplane/zstd.c launcher/dataplane/weights.c \
-	launcher/dataplane/chain.c launcher/dataplane/wslot.c
+	launcher/dataplane/chain.c launcher/dataplane/wslot.c \
+	launcher/dataplane/acker.c launcher/dataplane/xtree.c
 
 noinst_LTLIBRARIES += launcher/libengine.la
 launcher_libengine_la_SOURCES = $(engine_sources) $(net_sources) $(dataplane_sources)

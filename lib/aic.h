@@ -79,6 +79,14 @@ struct aic_item {
 	 * place, in memory its producer reuses once it is acked.
 	 */
 	const void *data;
+	/*
+	 * Where it comes from (aic_item_origin gives the source's name): line
+	 * origin_line (1-based) of pass origin_epoch (0-based) over the source
+	 * of channel id origin_chan, or origin_chan UINT32_MAX: no source line.
+	 */
+	uint32_t origin_chan;
+	uint32_t origin_epoch;
+	uint64_t origin_line;
 };
 
 /*
@@ -157,6 +165,19 @@ int aic_get(struct aic_worker *w, const char *chan, struct aic_item *items, size
 
 /* Acknowledges items got from `chan`: they will never be delivered again. */
 int aic_ack(struct aic_worker *w, const char *chan, const struct aic_item *items, size_t n);
+
+/*
+ * Where an item aic_get() gave comes from: the source line its processing
+ * started from (an item put while holding items has the origin of the one
+ * got last). *source: the name of the source's channel (static until
+ * aic_worker_close), *line: the line's number in the file (1-based,
+ * counting every line), *epoch: the pass over the file (0-based); any of
+ * them may be NULL. Returns 0, or -ENOENT for an item from no source line.
+ * A source line read again after a node was lost keeps its origin: two
+ * items with the same origin are the same work done twice.
+ */
+int aic_item_origin(const struct aic_worker *w, const struct aic_item *item, const char **source,
+		    uint64_t *line, uint32_t *epoch);
 
 /*
  * Weight streams: a named stream of versioned blobs (the writer stage's

@@ -27,12 +27,13 @@
 
 /*
  * A frame before the handshake is over carries at most this many payload
- * bytes. An agent's HELLO carries its node's topology and its free ports
- * (about 4.3 KiB on an 8-GPU node with 64 ports), so the cap leaves room for
- * larger nodes while a server's unauthenticated connections (at most
- * AIC_NET_MAX_PENDING of them) still hold at most a few MiB together.
+ * bytes, so that a stranger's connection costs a server one such buffer
+ * (AIC_NET_MAX_PENDING of them: 256 KiB together). Every HELLO, CHALLENGE,
+ * AUTH and REJECT is a few hundred bytes at most; what an agent has (its
+ * topology, free ports: 4.3 KiB on an 8-GPU node) goes in REGISTER, after
+ * WELCOME (wire.h).
  */
-#define AIC_AUTH_FRAME_MAX (64u << 10)
+#define AIC_AUTH_FRAME_MAX (4u << 10)
 
 /*
  * Fills out[digits + 1] with `digits` random lowercase hex digits (an even

@@ -12,6 +12,7 @@
 #ifndef AIC_PLACE_H
 #define AIC_PLACE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,7 @@ struct aic_place_node {
 	const int *gpus;	     /* GPU indices the job may use; NULL: all */
 	size_t n_gpus;
 	const struct aic_cpuset *cpus; /* PUs the job may use; NULL: all */
+	bool down; /* the node was lost: nothing is placed on it */
 };
 
 /* One process: a replica of a stage, or a rank of a gang. */
@@ -70,7 +72,8 @@ struct aic_plan {
  * plan in *out (free with aic_plan_free). When the job does not fit returns
  * AIC_ENOFIT and, when errors is not NULL, a malloc'ed text saying which
  * stage could not be placed and what was free; a stage that needs more GPUs
- * per process than any node has is reported at its spec position. Returns
+ * per process than any node has is reported at its spec position. A gang
+ * with ranks {min, max} gets the most ranks from max down to min that fit. Returns
  * -EINVAL for bad arguments (no nodes; a node with no topology, with more
  * than AIC_PLACE_MAX_GPUS GPUs, or given a GPU its topology does not have:
  * then errors names the node, the GPUs it was given and what its topology
@@ -82,6 +85,24 @@ int aic_place(const struct aic_spec *spec, const struct aic_place_node *nodes, s
 /* aic_place() with AIC_PLACE_* flags (aic_place() is this with 0). */
 int aic_place_flags(const struct aic_spec *spec, const struct aic_place_node *nodes,
 		    size_t n_nodes, unsigned flags, struct aic_plan **out, char **errors);
+
+/*
+ * Places `count` more processes of stage `stage` while the n_used processes
+ * of `used` (a plan's entries, on the same nodes) hold their GPUs and
+ * cores: the replicas or the gang of a node that was lost, placed again on
+ * the nodes left (those with .down set take nothing). Replicas are placed
+ * one by one as aic_place() would; a gang of `count` ranks is all or none,
+ * and a colocated stage goes on its host's GPUs (its host's processes must
+ * be in `used`). On success returns 0 and fills out[0..count) (a gang's
+ * ranks 0..count-1 in `index`, local ranks among them; a replica's `index`
+ * is the caller's to set). Returns AIC_ENOFIT when they do not fit now,
+ * with the reason in *errors when errors is not NULL (malloc'ed), and
+ * -EINVAL or -ENOMEM as aic_place(). Calling it with no process in use
+ * says whether they could ever fit on the nodes left.
+ */
+int aic_place_more(const struct aic_spec *spec, const struct aic_place_node *nodes,
+		   size_t n_nodes, unsigned flags, const struct aic_proc *used, size_t n_used,
+		   size_t stage, int count, struct aic_proc *out, char **errors);
 
 /* Frees a plan; NULL is a no-op. */
 void aic_plan_free(struct aic_plan *plan);

@@ -32,6 +32,12 @@ struct aic_restart {
 	int backoff_ms; /* wait before the first restart, doubled each time */
 };
 
+/* What becomes of a stage's processes when their node is lost (on_node_failure). */
+enum aic_node_failure {
+	AIC_NODE_FAILURE_REPLACE, /* placed again on the nodes left (a gang: whole, or smaller) */
+	AIC_NODE_FAILURE_FAIL,	  /* the job fails, naming the node and the stage */
+};
+
 struct aic_stage {
 	char *name;
 	char **argv;	     /* NULL-terminated; a string command is /bin/sh -c STRING */
@@ -39,6 +45,7 @@ struct aic_stage {
 	int replicas_min;    /* independent copies, min <= max; both 1 for a gang */
 	int replicas_max;
 	int ranks;	     /* gang size; 0 when the stage has replicas */
+	int ranks_min;	     /* a gang may go on with this many after a node loss (ranks: {min, max}) */
 	int gpus;	     /* per replica or per rank */
 	int cpus;	     /* per replica or per rank */
 	uint64_t mem_mb;     /* per replica or per rank, 0 = not set */
@@ -49,6 +56,7 @@ struct aic_stage {
 	char *weights_from;  /* weights stream this stage receives, or NULL */
 	char *colocate_with; /* stage sharing this stage's GPUs, or NULL */
 	struct aic_restart restart;
+	int on_node_failure; /* enum aic_node_failure */
 	struct aic_mark mark;	       /* the stage's name */
 	struct aic_mark gpus_mark;     /* its gpus value (or its name when unset) */
 	struct aic_mark colocate_mark; /* its colocate_with value (or its name when unset) */
@@ -84,6 +92,8 @@ struct aic_spec {
 	size_t n_weights;
 	struct aic_restart restart; /* the default for stages without their own */
 	enum aic_topology topology; /* placement in NVLink domains (select plugin) */
+	/* How long a node may be silent before it is lost, and agents have to register (ms). */
+	uint64_t failure_timeout_ms;
 };
 
 /* Defaults for fields a spec leaves out. */
@@ -92,6 +102,7 @@ struct aic_spec {
 #define AIC_SPEC_DEFAULT_RESTART_MAX 3
 #define AIC_SPEC_DEFAULT_BACKOFF_MS 200
 #define AIC_SPEC_DEFAULT_STALENESS 1
+#define AIC_SPEC_DEFAULT_FAILURE_TIMEOUT_MS 10000
 /* Larger spec files are refused before parsing. */
 #define AIC_SPEC_MAX_BYTES (1 << 20)
 

@@ -52,16 +52,39 @@ long aic_wire_decode(const uint8_t *buf, size_t len, struct aic_frame *f)
 	return (long)(AIC_WIRE_HEADER + n);
 }
 
+long aic_item_hdr_decode(const uint8_t *p, size_t room, struct aic_item_hdr *h)
+{
+	uint32_t k;
+
+	if (room < AIC_ITEM_HEADER)
+		return AIC_EPROTO;
+	h->producer = aic_get_u32(p);
+	h->id = aic_get_u64(p + 4);
+	h->version = aic_get_u64(p + 12);
+	h->len = aic_get_u32(p + 20);
+	h->edge = aic_get_u64(p + 24);
+	h->origin.chan = aic_get_u32(p + 32);
+	h->origin.epoch = aic_get_u32(p + 36);
+	h->origin.line = aic_get_u64(p + 40);
+	h->n_roots = aic_get_u32(p + 48);
+	if (h->n_roots > AIC_ITEM_ROOTS_MAX || room - AIC_ITEM_HEADER < 8u * h->n_roots)
+		return AIC_EPROTO;
+	for (k = 0; k < h->n_roots; k++)
+		h->roots[k] = aic_get_u64(p + AIC_ITEM_HEADER + 8 * k);
+	return (long)aic_item_hdr_size(h);
+}
+
 int aic_items_next(struct aic_items *it, struct aic_item_hdr *h, const uint8_t **data)
 {
 	size_t room = (size_t)(it->end - it->p), body;
+	long hl;
 
 	if (it->left == 0)
 		return 0;
-	if (room < AIC_ITEM_HEADER)
+	hl = aic_item_hdr_decode(it->p, room, h);
+	if (hl < 0)
 		return AIC_EPROTO;
-	aic_item_hdr_decode(it->p, h);
-	room -= AIC_ITEM_HEADER;
+	room -= (size_t)hl;
 	if (h->len & AIC_ITEM_SHM) {
 		if (!it->shm)
 			return AIC_EPROTO;
@@ -71,8 +94,8 @@ int aic_items_next(struct aic_items *it, struct aic_item_hdr *h, const uint8_t *
 	}
 	if (room < body)
 		return AIC_EPROTO;
-	*data = it->p + AIC_ITEM_HEADER;
-	it->p += AIC_ITEM_HEADER + body;
+	*data = it->p + hl;
+	it->p += (size_t)hl + body;
 	it->left--;
 	return 1;
 }
@@ -82,7 +105,7 @@ const char *aic_msg_name(uint16_t type)
 	static const char *const names[] = {"?",	"HELLO",  "WELCOME",  "REJECT",
 					    "SPAWN", "KILL",   "STARTED",  "EXITED",
 					    "SHUTDOWN", "STATUS", "STOP", "CONFIG", "CLOSE", "SOURCE_DONE", "SINK_DONE", "STATS",
-					    "METRICS", "CHALLENGE", "AUTH"};
+					    "METRICS", "CHALLENGE", "AUTH", "NODE_LOST", "REGISTER", "PING"};
 
 	if (type < sizeof(names) / sizeof(names[0]))
 		return names[type];

@@ -29,7 +29,11 @@
 #define AIC_WIRE_VERSION 1
 #define AIC_WIRE_HEADER 12
 /* Control frames are small; data frames are bounded by the channel layer. */
-#define AIC_WIRE_MAX_PAYLOAD (64u << 20)
+/*
+ * A little over 64 MiB: a frame carries one item of AIC_ITEM_MAX_BYTES with
+ * its header (roots included) and the frame's own fields.
+ */
+#define AIC_WIRE_MAX_PAYLOAD ((64u << 20) + 4096u)
 
 enum aic_msg {
 	AIC_MSG_HELLO = 1,    /* client -> server: role, identity, nonce (lib/auth.h) */
@@ -60,6 +64,26 @@ enum aic_msg {
 	 * answering or disconnected); forget it, its links and what it held.
 	 */
 	AIC_MSG_NODE_LOST = 19,
+	/*
+	 * agent -> head, right after its WELCOME: {"rank", "node", "addr",
+	 * "port", "topo", "gpus", "cpus", "ports"}, what the agent has. It is
+	 * not in HELLO, so that every frame before WELCOME stays small
+	 * (AIC_AUTH_FRAME_MAX).
+	 */
+	AIC_MSG_REGISTER = 20,
+	/*
+	 * Either way, on a connection with a timeout (launcher/net/conn.h), no
+	 * payload: "still here" on a link that had nothing else to send. Never
+	 * answered: each end sends its own.
+	 */
+	AIC_MSG_PING = 21,
+	/*
+	 * head -> agent, after a lost node's processes were placed again:
+	 * {"producers": [[rank, ...] per channel], "receivers": [[rank, ...]
+	 * per weight stream, in chain order]}: who produces and receives what
+	 * now (as CONFIG's lists; a rank no longer listed is gone).
+	 */
+	AIC_MSG_MEMBERS = 45,
 	AIC_MSG_DATA = 0x100, /* first data-plane type */
 	/* Data plane, binary payloads (big-endian fields, see aic.h's worker.c). */
 	AIC_MSG_PUT = 0x101,	/* worker -> agent: u32 chan, u64 version, u32 timeout_ms, bytes */
@@ -68,7 +92,7 @@ enum aic_msg {
 	AIC_MSG_ITEMS = 0x104,	/* agent -> worker: u32 count, u32 flags, items */
 	AIC_MSG_ACK = 0x105,	/* worker -> agent: u32 chan, u32 count, (u32 producer, u64 id)... */
 	AIC_MSG_ERROR = 0x106,	/* agent -> worker: JSON {"code": n, "error": text} */
-	AIC_MSG_PULL = 0x107,	/* agent -> agent: u32 chan, u32 max, u32 wait_ms (a long poll) */
+	AIC_MSG_PULL = 0x107,	/* agent -> agent: u32 chan, u32 max, u32 wait_ms (a long poll), u32 asker's rank */
 	AIC_MSG_PEER_ITEMS = 0x108, /* agent -> agent: u32 chan, then as ITEMS */
 	AIC_MSG_PUT_ERR = 0x109,    /* agent -> worker: a PUT failed, JSON as ERROR */
 	/* Weight streams: versioned blobs, one copy per node. */
@@ -87,7 +111,17 @@ enum aic_msg {
 	AIC_MSG_W_DATA_SHM = 0x113, /* agent -> worker: u64 version, u64 offset, u64 length */
 	AIC_MSG_W_FILLED = 0x114,   /* worker -> agent: u32 stream, u64 version, u64 offset, u64 bytes written so far */
 	AIC_MSG_METRIC = 0x115,	    /* worker -> agent: f64 value (IEEE bits), i64 step (< 0: none), name; no answer */
+	/*
+	 * agent -> the acker (rank 0's agent, launcher/dataplane/acker.c): u32
+	 * count, then count entries of AIC_XOR_ENTRY bytes (u64 root, u64 xor,
+	 * u64 nodes): each item's id xored into its roots when it is made and
+	 * again when it is acked, and the agents it went through.
+	 */
+	AIC_MSG_XOR = 0x116,
 };
+
+/* An entry of XOR: u64 root, u64 xor (of item ids), u64 nodes (a bit per agent rank). */
+#define AIC_XOR_ENTRY 24
 
 /* The longest metric name (METRIC). */
 #define AIC_METRIC_NAME_MAX 128
@@ -98,8 +132,15 @@ enum aic_msg {
 #define AIC_ITEMS_MORE 4u /* PEER_ITEMS: more frames of the same answer follow */
 /* A timeout field meaning "wait forever". */
 #define AIC_WIRE_FOREVER 0xffffffffu
-/* Bytes before each item's payload in ITEMS: producer, id, version, length. */
-#define AIC_ITEM_HEADER 24
+/*
+ * Bytes before each item's payload in ITEMS (the fixed part of its header:
+ * its roots follow it, 8 bytes each, then the payload).
+ */
+#define AIC_ITEM_HEADER 52
+/* The most roots an item carries (the source items its tree joins). */
+#define AIC_ITEM_ROOTS_MAX 16
+/* An origin's channel when the item comes from no source line. */
+#define AIC_ORIGIN_NONE 0xffffffffu
 /*
  * The largest item, in bytes, everywhere: one item alone fits in every frame
  * that may carry it whole (PUT: 16 bytes before it; ITEMS to a worker: 8
@@ -108,7 +149,7 @@ enum aic_msg {
  * by the agent, and an agent cuts a delivery by bytes so that its frame
  * stays within AIC_WIRE_MAX_PAYLOAD: never a frame nobody can read.
  */
-#define AIC_ITEM_MAX_BYTES (AIC_WIRE_MAX_PAYLOAD - 64u)
+#define AIC_ITEM_MAX_BYTES ((64u << 20) - 64u)
 /*
  * In an agent's ITEMS to a worker, a length with this bit set means the
  * payload (length without the bit) is in the node's arena: the item's bytes
@@ -141,40 +182,77 @@ static inline uint64_t aic_get_u64(const uint8_t *p)
 }
 
 /*
- * An item's header in ITEMS and PEER_ITEMS frames (AIC_ITEM_HEADER bytes):
+ * Where an item comes from: line `line` (1-based, counting every line of
+ * the file) of pass `epoch` (0-based) over the source of channel `chan`,
+ * or chan AIC_ORIGIN_NONE (made from no source line). An item made by a
+ * worker holding items has the origin of the first of them.
+ */
+struct aic_origin {
+	uint32_t chan;
+	uint32_t epoch;
+	uint64_t line;
+};
+
+/*
+ * An item's header in ITEMS and PEER_ITEMS frames (AIC_ITEM_HEADER bytes,
+ * then its roots):
  *
  *   offset 0   producer (agent rank)   u32
  *   offset 4   id                      u64
  *   offset 12  version                 u64
  *   offset 20  length                  u32 (AIC_ITEM_SHM: in the arena)
+ *   offset 24  edge                    u64 (its id in the acker's trees; 0: none)
+ *   offset 32  origin channel          u32 (AIC_ORIGIN_NONE: none)
+ *   offset 36  origin epoch            u32
+ *   offset 40  origin line             u64
+ *   offset 48  roots                   u32 (at most AIC_ITEM_ROOTS_MAX)
+ *   offset 52  the roots               u64 each
  */
 struct aic_item_hdr {
 	uint32_t producer;
 	uint64_t id;
 	uint64_t version;
 	uint32_t len;
+	uint64_t edge;
+	struct aic_origin origin;
+	uint32_t n_roots;
+	uint64_t roots[AIC_ITEM_ROOTS_MAX];
 };
 
-static inline void aic_item_hdr_encode(uint8_t *p, uint32_t producer, uint64_t id, uint64_t version,
-				       uint32_t len)
+/* The bytes h's header takes on the wire. */
+static inline size_t aic_item_hdr_size(const struct aic_item_hdr *h)
 {
-	aic_put_u32(p, producer);
-	aic_put_u64(p + 4, id);
-	aic_put_u64(p + 12, version);
-	aic_put_u32(p + 20, len);
+	return AIC_ITEM_HEADER + 8u * h->n_roots;
 }
 
-static inline void aic_item_hdr_decode(const uint8_t *p, struct aic_item_hdr *h)
+/* Writes h (n_roots at most AIC_ITEM_ROOTS_MAX) at p: aic_item_hdr_size(h) bytes. */
+static inline void aic_item_hdr_encode(uint8_t *p, const struct aic_item_hdr *h)
 {
-	h->producer = aic_get_u32(p);
-	h->id = aic_get_u64(p + 4);
-	h->version = aic_get_u64(p + 12);
-	h->len = aic_get_u32(p + 20);
+	uint32_t k;
+
+	aic_put_u32(p, h->producer);
+	aic_put_u64(p + 4, h->id);
+	aic_put_u64(p + 12, h->version);
+	aic_put_u32(p + 20, h->len);
+	aic_put_u64(p + 24, h->edge);
+	aic_put_u32(p + 32, h->origin.chan);
+	aic_put_u32(p + 36, h->origin.epoch);
+	aic_put_u64(p + 40, h->origin.line);
+	aic_put_u32(p + 48, h->n_roots);
+	for (k = 0; k < h->n_roots; k++)
+		aic_put_u64(p + AIC_ITEM_HEADER + 8 * k, h->roots[k]);
 }
 
 /*
+ * Reads a header from p[0..room) into *h. Returns the bytes it takes, or
+ * AIC_EPROTO when room is too short or it names more than
+ * AIC_ITEM_ROOTS_MAX roots.
+ */
+long aic_item_hdr_decode(const uint8_t *p, size_t room, struct aic_item_hdr *h);
+
+/*
  * A cursor over the items of an ITEMS or PEER_ITEMS payload, after its
- * count and flags: each item is its header, then its `len` bytes, or, when
+ * count and flags: each item is its header (with its roots), then its `len` bytes, or, when
  * `shm` allows it and the length has AIC_ITEM_SHM, its u64 arena offset.
  * The worker's GET and the agent's PULL answers both walk items with it,
  * so one function (fuzzed by tests/fuzz/fuzz_items.c) checks every bound.

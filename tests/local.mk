@@ -19,6 +19,7 @@ unit_tests += \
 	tests/unit/test_spec \
 	tests/unit/test_topo \
 	tests/unit/test_place \
+	tests/unit/test_place_more \
 	tests/unit/test_arena \
 	tests/unit/test_domain \
 	tests/unit/test_procenv \
@@ -27,7 +28,8 @@ unit_tests += \
 	tests/unit/test_wire \
 	tests/unit/test_cpuset \
 	tests/unit/test_strbuf \
-	tests/unit/test_token
+	tests/unit/test_token \
+	tests/unit/test_xtree
 if HAVE_SLURM
 # The SPANK plugin's task planning, from its own sources with SLURM's headers.
 unit_tests += tests/unit/test_spank
@@ -40,7 +42,8 @@ endif
 check_PROGRAMS += $(unit_tests)
 # Connections and their handshake (launcher/net/), over real sockets on a libuv loop.
 unit_tests += tests/unit/test_conn
-tests_unit_test_conn_SOURCES = tests/unit/test_conn.c launcher/net/conn.c launcher/net/tcp.c
+tests_unit_test_conn_SOURCES = tests/unit/test_conn.c launcher/net/conn.c launcher/net/liveness.c \
+	launcher/net/tcp.c
 tests_unit_test_conn_CPPFLAGS = $(unit_cppflags) $(LIBUV_CPPFLAGS) -I$(top_srcdir)/launcher/net
 tests_unit_test_conn_LDADD = $(unit_ldadd) $(LIBUV_LDFLAGS) $(LIBUV_LIBS)
 # The node's address (launcher/engine/engine.c), in a network namespace of its own.
@@ -48,9 +51,23 @@ unit_tests += tests/unit/test_node_addr
 tests_unit_test_node_addr_CPPFLAGS = $(unit_cppflags) $(LIBUV_CPPFLAGS) -I$(top_srcdir)/launcher/engine
 tests_unit_test_node_addr_LDADD = launcher/libengine.la $(unit_ldadd) $(LIBUV_LDFLAGS) $(LIBUV_LIBS) \
 	$(ZSTD_LDFLAGS) $(ZSTD_LIBS)
+# An agent's REGISTER, against a real head in a child process.
+unit_tests += tests/unit/test_register
+tests_unit_test_register_CPPFLAGS = $(unit_cppflags) $(LIBUV_CPPFLAGS) -I$(top_srcdir)/launcher/engine
+tests_unit_test_register_LDADD = $(tests_unit_test_node_addr_LDADD)
 # The CONFIG schema is the data plane's; its test builds that one file.
 tests_unit_test_dp_config_SOURCES = tests/unit/test_dp_config.c launcher/dataplane/dp_config.c
 tests_unit_test_dp_config_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/launcher/dataplane
+# The acker's table is the data plane's; its test builds that one file.
+tests_unit_test_xtree_SOURCES = tests/unit/test_xtree.c launcher/dataplane/xtree.c
+tests_unit_test_xtree_CPPFLAGS = $(unit_cppflags) $(LIBUV_CPPFLAGS) -I$(top_srcdir)/launcher/dataplane \
+	-I$(top_srcdir)/launcher/net
+# A source's progress, from a real data plane on a libuv loop.
+unit_tests += tests/unit/test_source_progress
+tests_unit_test_source_progress_CPPFLAGS = $(unit_cppflags) $(LIBUV_CPPFLAGS) \
+	-I$(top_srcdir)/launcher/dataplane -I$(top_srcdir)/launcher/net
+tests_unit_test_source_progress_LDADD = launcher/libengine.la $(unit_ldadd) $(LIBUV_LDFLAGS) \
+	$(LIBUV_LIBS) $(ZSTD_LDFLAGS) $(ZSTD_LIBS)
 # Job directory trust is the engine's; its test builds that one file.
 tests_unit_test_jobdir_SOURCES = tests/unit/test_jobdir.c launcher/engine/jobdir.c
 tests_unit_test_jobdir_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/launcher/engine
@@ -113,7 +130,7 @@ print-fuzz:
 
 .PHONY: print-fuzz
 
-cli_tests = tests/cli/aic-help.sh tests/cli/aic-topo.sh tests/cli/aic-plan.sh tests/cli/aic-run.sh \
+cli_tests = tests/cli/aic-help.sh tests/cli/aic-topo.sh tests/cli/aic-plan.sh tests/cli/aic-run.sh tests/cli/aic-run-orphan.sh \
 	tests/cli/aic-run-cpus.sh tests/cli/aic-jobdir.sh tests/cli/aic-submit.sh tests/cli/aic-logs.sh
 EXTRA_DIST += $(cli_tests)
 
@@ -127,7 +144,7 @@ EXTRA_DIST += $(c_api_tests)
 # Python's worker API over libaic, with the engine under aic run.
 python_tests = tests/python/channels.sh tests/python/weights.sh tests/python/metrics.sh tests/python/grpo-toy.sh \
 	tests/python/pipeline.sh tests/python/nccl.sh tests/python/hostile.sh tests/python/fds.sh \
-	tests/python/data-integrity.sh
+	tests/python/data-integrity.sh tests/python/sink-kill.sh
 EXTRA_DIST += $(python_tests) python/aic/__init__.py
 
 TESTS = $(unit_tests) $(fuzz_tests) $(cli_tests) $(c_api_tests) $(python_tests) $(build_tests)
@@ -146,6 +163,7 @@ integration_tests = \
 	tests/integration/spank-tasks.sh \
 	tests/integration/spank-topo.sh \
 	tests/integration/engine.sh \
+	tests/integration/sigterm.sh \
 	tests/integration/submit.sh \
 	tests/integration/channels.sh \
 	tests/integration/weights.sh \
@@ -173,6 +191,15 @@ check-integration: all
 # bring each back before they end, so they share one cluster that
 # scripts/check brings up for them alone, one test at a time.
 failure_tests =
+# Liveness: heartbeats, the registration deadline, the bounded end.
+failure_tests += tests/failures/liveness.sh
+# A lost node's processes placed again, or the job failing as its spec says.
+failure_tests += tests/failures/replica-moves.sh
+failure_tests += tests/failures/gang-shrinks.sh
+failure_tests += tests/failures/fail-on-node-failure.sh
+failure_tests += tests/failures/grpo-toy-node.sh
+# No lost work: every source line reaches the sink across a node's loss.
+failure_tests += tests/failures/nolost.sh
 EXTRA_DIST += $(failure_tests)
 
 # SLURM's side: --no-kill, the job's end and exit status, no rerun of a success.

@@ -126,8 +126,13 @@ int cmd_status(int argc, char **argv)
 	       json_number_value(json_object_get(st, "uptime_s")),
 	       json_object_get(st, "reason") ? ": " : "",
 	       json_string_value(json_object_get(st, "reason")) ?: "");
-	printf("%-12s %-12s %-10s %-8s %-9s %-8s %-8s %s\n", "stage", "process", "node", "gpus",
-	       "state", "pid", "restarts", "uptime_s");
+	json_array_foreach(json_object_get(st, "lost_nodes"), i, p)
+		printf("node '%s' lost at %.1f s: %s\n",
+		       json_string_value(json_object_get(p, "node")) ?: "?",
+		       json_number_value(json_object_get(p, "lost_s")),
+		       json_string_value(json_object_get(p, "why")) ?: "");
+	printf("%-12s %-12s %-10s %-8s %-9s %-8s %-8s %-6s %s\n", "stage", "process", "node",
+	       "gpus", "state", "pid", "restarts", "moves", "uptime_s");
 	json_array_foreach(json_object_get(st, "procs"), i, p) {
 		char gpus[128] = "-", proc[32];
 		size_t o = 0;
@@ -137,12 +142,13 @@ int cmd_status(int argc, char **argv)
 					      (long long)json_integer_value(v));
 		snprintf(proc, sizeof(proc), "%s %lld", json_string_value(json_object_get(p, "kind")) ?: "",
 			 (long long)json_integer_value(json_object_get(p, "index")));
-		printf("%-12s %-12s %-10s %-8s %-9s %-8lld %-8lld %.1f\n",
+		printf("%-12s %-12s %-10s %-8s %-9s %-8lld %-8lld %-6lld %.1f\n",
 		       json_string_value(json_object_get(p, "stage")) ?: "", proc,
 		       json_string_value(json_object_get(p, "node")) ?: "", gpus,
 		       json_string_value(json_object_get(p, "state")) ?: "",
 		       (long long)json_integer_value(json_object_get(p, "pid")),
 		       (long long)json_integer_value(json_object_get(p, "restarts")),
+		       (long long)json_integer_value(json_object_get(p, "moves")),
 		       json_number_value(json_object_get(p, "uptime_s")));
 	}
 	json_decref(st);

@@ -120,6 +120,28 @@ void chain_start(struct wstream *ws, const uint8_t *buf, uint64_t version, uint3
 	chain_forward(ws);
 }
 
+/*
+ * The chain changed (an agent lost, or a new one receiving): the version
+ * this agent passes on goes to its next agent now, from its first byte
+ * when that agent is a different one. A new last agent thus gets the
+ * newest version from the agent before it at once, and the agent after a
+ * lost one gets the version it was getting from the start again (its
+ * receiver starts over: rx_accept).
+ */
+void chain_reform(struct wstream *ws)
+{
+	int next;
+
+	if (!ws->fwd_buf)
+		return;
+	next = chain_next(ws, ws->fwd_origin);
+	if (next == ws->fwd_next)
+		return;
+	ws->fwd_next = next;
+	ws->fwd_off = 0;
+	chain_forward(ws);
+}
+
 /* Peers just let this agent in: what waited for them goes now. */
 void weights_flush(struct chan_set *cs)
 {
@@ -157,7 +179,9 @@ static bool rx_accept(struct wstream *ws, uint64_t version, uint32_t origin, uin
 	if ((ws->have && version <= ws->version) || total > SIZE_MAX || off > total ||
 	    n > total - off)
 		return false;
-	if (!ws->rx || ws->rx_version != version || ws->rx_origin != origin) {
+	/* A version's first byte again: sent anew after the chain re-formed (chain_reform). */
+	if (!ws->rx || ws->rx_version != version || ws->rx_origin != origin ||
+	    (off == 0 && ws->rx_have > 0)) {
 		if (off != 0 || (ws->rx && ws->rx_version > version))
 			return false; /* the middle of a version this agent did not see begin, or an
 					 older one */

@@ -101,9 +101,9 @@ void chan_pump(struct chan *ch)
 			wait_end(&ch->puts, w);
 		}
 	} while (admitted && ch->puts);
-	while (ch->gets && deliver(ch, ch->gets->c, ch->gets->max, false))
+	while (ch->gets && deliver(ch, ch->gets->c, ch->gets->max, false, -1))
 		wait_end(&ch->gets, ch->gets);
-	while (ch->pulls && deliver(ch, ch->pulls->c, ch->pulls->max, true))
+	while (ch->pulls && deliver(ch, ch->pulls->c, ch->pulls->max, true, ch->pulls->rank))
 		wait_end(&ch->pulls, ch->pulls);
 	/*
 	 * Closed: peers learn that this node's part is drained; workers, that all
@@ -195,7 +195,7 @@ void chan_pull(struct chan *ch)
 	     tries++) {
 		uint32_t r = ch->next_remote++ % ch->n_remote, n;
 		struct peer *p;
-		uint8_t req[12];
+		uint8_t req[16];
 		if (ch->drained[r] || ch->pulls_out[r] >= PULL_WINDOW)
 			continue;
 		p = peer_find(cs, ch->remote[r]);
@@ -208,6 +208,7 @@ void chan_pull(struct chan *ch)
 		aic_put_u32(req, ch->id);
 		aic_put_u32(req + 4, n);
 		aic_put_u32(req + 8, PULL_WAIT_MS);
+		aic_put_u32(req + 12, cs->rank);
 		if (aic_conn_send_raw(p->conn, AIC_MSG_PULL, req, sizeof(req), NULL, 0) != 0)
 			continue;
 		ch->ask[r][ch->pulls_out[r]++] = n;
@@ -245,6 +246,35 @@ void chan_peer_lost(struct chan *ch, uint32_t rank)
 		if (ch->remote[r] == rank)
 			while (ch->pulls_out[r])
 				pull_answered(ch, r, 0, true);
+}
+
+void chan_producers(struct chan *ch, const uint32_t *ranks, size_t n)
+{
+	uint32_t r;
+	size_t k;
+
+	for (k = 0; k < n; k++) {
+		if (ranks[k] == ch->cs->rank)
+			continue;
+		for (r = 0; r < ch->n_remote && ch->remote[r] != ranks[k]; r++)
+			;
+		if (r < ch->n_remote || ch->n_remote >= MAX_PEERS)
+			continue;
+		ch->remote[r] = ranks[k];
+		ch->drained[r] = false;
+		ch->pulls_out[r] = 0;
+		ch->got[r] = 0;
+		ch->n_remote++;
+	}
+	for (r = 0; r < ch->n_remote; r++) {
+		for (k = 0; k < n && ranks[k] != ch->remote[r]; k++)
+			;
+		if (k < n || ch->drained[r])
+			continue;
+		chan_peer_lost(ch, ch->remote[r]);
+		ch->drained[r] = true;
+	}
+	chan_pump(ch);
 }
 
 /*
@@ -305,6 +335,7 @@ void chan_on_items(struct chan_set *cs, struct peer *p, const uint8_t *b, uint32
 				ch->drained[r] = true;
 		}
 	/* A peer's items are all on the wire; a truncated frame keeps the whole items before the cut. */
+	/* (Their headers carry their trees: acker.c.) */
 	aic_items_init(&walk, b + 12, len - 12, n, false);
 	while (aic_items_next(&walk, &h, &data) == 1) {
 		struct item *it;
@@ -323,6 +354,10 @@ void chan_on_items(struct chan_set *cs, struct peer *p, const uint8_t *b, uint32
 		it->id = h.id;
 		it->version = h.version;
 		it->len = h.len;
+		it->edge = h.edge;
+		it->origin = h.origin;
+		it->n_roots = h.n_roots;
+		memcpy(it->roots, h.roots, h.n_roots * sizeof(h.roots[0]));
 		queue_push(&ch->pulled, it, false);
 	}
 	chan_pump(ch);
@@ -348,6 +383,8 @@ static void wait_expired(uv_timer_t *t)
 		return;
 	}
 	if (w->item) {
+		/* The item will not be made after all: its trees forget it. */
+		acker_acked(w->cs, w->item);
 		put_error(w->c, -ETIMEDOUT);
 		wait_end(&ch->puts, w);
 	} else {
@@ -401,6 +438,7 @@ void chan_on_put(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint
 		ch->arena_items++;
 	else
 		memcpy(it->data, p + 16, n);
+	acker_anchor(cs, c, it);
 	if (chan_room(ch, it->len) && !ch->puts) {
 		own_enter(ch, it);
 		queue_push(&ch->own, it, false);
@@ -438,6 +476,10 @@ void chan_on_get(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint
 	}
 	w->max = max;
 	w->pull = is_pull;
+	w->rank = is_pull && len >= 16 ? (int)aic_get_u32(p + 12) : -1;
+	/* The connection a peer pulls through, by its rank: what NODE_LOST closes. */
+	if (w->rank >= 0 && w->rank < MAX_PEERS)
+		cs->peer_in[w->rank] = c;
 	if (!is_pull)
 		ch->readers = true;
 	wait_start(is_pull ? &ch->pulls : &ch->gets, w, aic_get_u32(p + 8), wait_expired);
@@ -449,12 +491,15 @@ void chan_on_ack(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint
 {
 	struct chan *ch = len >= 8 ? chan_find(cs, aic_get_u32(p)) : NULL;
 	uint32_t n, i;
+	bool from_peer;
 
 	if (!ch)
 		return;
 	n = aic_get_u32(p + 4);
 	if ((uint64_t)n * AIC_ACK_ENTRY > len - 8)
 		return;
+	/* A peer's ack of an item it pulled: its agent told the acker already. */
+	from_peer = dp_peer_rank_of(cs, c) >= 0;
 	for (i = 0; i < n; i++) {
 		uint32_t producer;
 		uint64_t id;
@@ -465,6 +510,8 @@ void chan_on_ack(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint
 			if (it->holder != c || it->id != id || it->producer != producer)
 				continue;
 			*pp = it->next;
+			if (!from_peer)
+				acker_acked(cs, it);
 			if (producer == cs->rank) {
 				ch->n_own_inflight--;
 				own_leave(ch, it);

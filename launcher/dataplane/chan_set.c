@@ -48,6 +48,7 @@ struct chan_set *chan_set_new(uv_loop_t *loop, const json_t *config, uint32_t ra
 	cs->loop = loop;
 	cs->rank = rank;
 	cs->token = token;
+	cs->failure_timeout_ms = cfg.failure_timeout_ms ? cfg.failure_timeout_ms : AIC_CONN_TIMEOUT_MS;
 	rc = aic_arena_create(&cs->arena, ARENA_REGIONS, ARENA_REGION_BYTES,
 			      weights_arena_bytes(cfg.n_weights));
 	if (rc)
@@ -62,8 +63,12 @@ struct chan_set *chan_set_new(uv_loop_t *loop, const json_t *config, uint32_t ra
 	cs->n = cfg.n_channels;
 	cs->chans = calloc(cs->n + 1, sizeof(*cs->chans));
 	rc = cs->chans ? weights_init(cs, &cfg) : -ENOMEM;
-	for (i = 0; !rc && i < cs->n; i++)
+	for (i = 0; !rc && i < cs->n; i++) {
 		rc = chan_init(&cs->chans[i], cs, (uint32_t)i, &cfg.channels[i]);
+		/* A job with a source tracks the trees of its lines (acker.c). */
+		if (cfg.channels[i].source)
+			cs->tracked = true;
+	}
 	dp_config_release(&cfg);
 	if (rc) {
 		chan_set_free(cs);
@@ -104,6 +109,7 @@ void chan_set_on_source_done(struct chan_set *cs, void (*done)(void *arg, uint32
 /* The rest of chan_set_free, once no send or in-place read uses the arena or a stream. */
 static void chan_set_finish(struct chan_set *cs)
 {
+	acker_release(cs);
 	weights_free(cs);
 	free(cs->chans);
 	aic_arena_detach(&cs->arena);
@@ -151,6 +157,9 @@ void chan_set_frame(struct chan_set *cs, struct aic_conn *c, const struct aic_fr
 	case AIC_MSG_ACK:
 		chan_on_ack(cs, c, f->payload, f->length);
 		break;
+	case AIC_MSG_XOR:
+		acker_on_xor(cs, f->payload, f->length);
+		break;
 	default:
 		aic_conn_send_error(c, AIC_MSG_ERROR, AIC_EPROTO, NULL);
 	}
@@ -177,6 +186,7 @@ static void peer_frame(struct aic_conn *c, uint16_t type, json_t *m, const struc
 			if (chan_wants_pull(&cs->chans[i]))
 				chan_pull(&cs->chans[i]);
 		weights_flush(cs);
+		acker_flush(cs);
 	} else if (type == AIC_MSG_REJECT) {
 		aic_log_error("a peer agent refused this agent");
 	}
@@ -279,6 +289,9 @@ void chan_set_forget(struct chan_set *cs, struct aic_conn *c)
 			aic_ring_sweep(&cs->arena, k * cs->arena.region_size, block_in_use, cs);
 		}
 	weights_forget(cs, c);
+	for (k = 0; cs && k < MAX_PEERS; k++)
+		if (cs->peer_in[k] == c)
+			cs->peer_in[k] = NULL;
 	for (i = 0; cs && i < cs->n; i++)
 		chan_forget(&cs->chans[i], c);
 }
@@ -325,7 +338,72 @@ json_t *chan_set_stats(const struct chan_set *cs)
 
 void chan_set_node_lost(struct chan_set *cs, uint32_t rank)
 {
-	/* Nothing yet: a lost node's agent fails the job at the head (recover.c). */
-	(void)cs;
-	(void)rank;
+	struct peer *p = cs ? peer_find(cs, rank) : NULL;
+	size_t i;
+	uint32_t r;
+
+	if (!cs || cs->freeing)
+		return;
+	aic_log_info("agent %u is lost: its items are not waited for, and what it held is "
+		     "processed again",
+		     rank);
+	/*
+	 * Never connected to again; the links to it close (a link cut without
+	 * a close would keep them open): pulls in flight to it are given up
+	 * (peer_closed), and what it had pulled from here and not acked is
+	 * queued again (chan_set_forget, when its connection here closes).
+	 */
+	if (p) {
+		p->lost = true;
+		if (p->conn)
+			aic_conn_close(p->conn);
+	}
+	if (rank < MAX_PEERS && cs->peer_in[rank])
+		aic_conn_close(cs->peer_in[rank]);
+	/* Its share of every channel's end: nothing more will come from it. */
+	for (i = 0; i < cs->n; i++) {
+		struct chan *ch = &cs->chans[i];
+		chan_peer_lost(ch, rank);
+		for (r = 0; r < ch->n_remote; r++)
+			if (ch->remote[r] == rank)
+				ch->drained[r] = true;
+	}
+	/* The trees it touched are read again from their sources (at the acker). */
+	acker_node_lost(cs, rank);
+	for (i = 0; i < cs->n; i++)
+		chan_pump(&cs->chans[i]);
+	/* Weight streams: the chain re-forms without it. */
+	weights_node_lost(cs, rank);
+}
+
+/* A MEMBERS list of ranks into ranks[] (at most MAX_PEERS); how many. */
+static size_t members_ranks(const json_t *list, uint32_t *ranks)
+{
+	size_t i, n = 0;
+	json_t *v;
+
+	json_array_foreach(list, i, v)
+		if (json_is_integer(v) && json_integer_value(v) >= 0 && n < MAX_PEERS)
+			ranks[n++] = (uint32_t)json_integer_value(v);
+	return n;
+}
+
+void chan_set_members(struct chan_set *cs, const json_t *m)
+{
+	uint32_t ranks[MAX_PEERS];
+	size_t i, n;
+	json_t *v;
+
+	if (!cs || cs->freeing)
+		return;
+	json_array_foreach(json_object_get(m, "receivers"), i, v)
+		if (i < cs->n_streams) {
+			n = members_ranks(v, ranks);
+			weights_members(&cs->streams[i], ranks, n);
+		}
+	json_array_foreach(json_object_get(m, "producers"), i, v)
+		if (i < cs->n) {
+			n = members_ranks(v, ranks);
+			chan_producers(&cs->chans[i], ranks, n);
+		}
 }

@@ -16,6 +16,12 @@
  *    (producer, id) lets the job drop duplicates.
  *  - When the head says every producer has finished (CLOSE), a GET on an
  *    empty channel with nothing in flight answers EOF.
+ *  - Source lines are processed at least once across the loss of any node
+ *    but rank 0's (the head's), which reads every source and writes every
+ *    sink: rank 0's agent keeps the xor tree of every line (acker.c) and
+ *    reads again the lines whose processing went through a lost node.
+ *    Items carry their origin (source, epoch, line) to recognise the
+ *    duplicates.
  *
  * Across nodes, items stay at the producer's agent; an agent whose workers
  * wait pulls from the agents that produce the channel (PULL, a long poll),
@@ -46,8 +52,9 @@ struct chan_set *chan_set_new(uv_loop_t *loop, const json_t *config, uint32_t ra
 /*
  * Sources: a channel whose CONFIG entry names this agent as its "feeder"
  * reads its "source" JSONL file ("epochs" passes), one item per non-empty
- * line, as fast as the channel's capacity lets it. When the file is done
- * (or cannot be read: err is then -errno), `done` is called once.
+ * line, as fast as the channel's capacity lets it. When the file is read
+ * and every line's processing is done (or it cannot be read: err is then
+ * -errno), `done` is called once.
  */
 void chan_set_on_source_done(struct chan_set *cs, void (*done)(void *arg, uint32_t chan, int err),
 			     void *arg);
@@ -112,10 +119,36 @@ void chan_set_forget(struct chan_set *cs, struct aic_conn *c);
 void chan_set_close(struct chan_set *cs, uint32_t id);
 
 /*
+ * A source's progress, for a checkpoint: which of its lines are done (their
+ * processing has reached every sink and consumer, acked for good: no node
+ * loss can need them again). Asked of the agent that feeds the source
+ * (rank 0's, which keeps the acker's table: launcher/dataplane/acker.c).
+ * Returns (a new reference) {"done": true} once the source has said
+ * SOURCE_DONE, else {"done": false, "next": [epoch, line], "unfinished":
+ * [[epoch, line], ...]}: `next` is the first line not read yet (epochs
+ * from 0, lines from 1, counting every line of the file), `unfinished`
+ * the lines read whose processing is not done (to be read again after a
+ * node loss among them), sorted. The low watermark is the first of
+ * `unfinished`, or `next` when it is empty: every line before it is done;
+ * between it and `next`, every line not in `unfinished` is done too.
+ * NULL when this agent does not feed that channel's source.
+ */
+json_t *chan_set_source_progress(const struct chan_set *cs, uint32_t chan);
+
+/*
  * The head declared the node of agent `rank` lost (NODE_LOST): the data
  * plane stops waiting on it (pulls to it, its share of a channel's end)
  * and, where it can, gets back what it held. NULL cs: nothing.
  */
 void chan_set_node_lost(struct chan_set *cs, uint32_t rank);
+
+/*
+ * The head's MEMBERS (wire.h): after a lost node's processes were placed
+ * again, who produces each channel (new producers are pulled from, those
+ * gone no longer hold a channel's end back) and receives each weight
+ * stream (the chain re-forms; a new receiver gets the newest version from
+ * the agent before it). NULL cs: nothing.
+ */
+void chan_set_members(struct chan_set *cs, const json_t *m);
 
 #endif

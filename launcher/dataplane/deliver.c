@@ -65,6 +65,7 @@ uint32_t drop_stale(struct chan *ch)
 				peer_forward_ack(ch->cs, ch->id, it->producer, it->id);
 			else
 				own_leave(ch, it);
+			acker_acked(ch->cs, it);
 			item_free(ch->cs, it);
 			ch->stale_dropped++;
 		}
@@ -79,16 +80,28 @@ uint32_t drop_stale(struct chan *ch)
  * rest are on the wire, and asks again before the answer is complete.
  */
 static uint32_t deliver_frame(struct chan *ch, struct aic_conn *c, uint32_t max, bool peer,
-			      bool *more);
+			      int rank, bool *more);
 
-uint32_t deliver(struct chan *ch, struct aic_conn *c, uint32_t max, bool peer)
+uint32_t deliver(struct chan *ch, struct aic_conn *c, uint32_t max, bool peer, int rank)
 {
 	uint32_t sent = 0, n;
 	bool more = true;
 
-	while (more && sent < max && (n = deliver_frame(ch, c, max - sent, peer, &more)) > 0)
+	while (more && sent < max && (n = deliver_frame(ch, c, max - sent, peer, rank, &more)) > 0)
 		sent += n;
 	return sent;
+}
+
+/* it goes to c: it is in flight until c acks it (a peer's node joins its trees). */
+static void hold(struct chan *ch, struct item *it, struct aic_conn *c, int rank)
+{
+	it->holder = c;
+	it->next = ch->inflight;
+	ch->inflight = it;
+	if (it->producer == ch->cs->rank)
+		ch->n_own_inflight++;
+	if (rank >= 0)
+		acker_sent(ch->cs, it, (uint32_t)rank);
 }
 
 /* A frame of items on its way to a peer: their payloads are sent from where they are. */
@@ -119,8 +132,9 @@ static void zsend_done(void *arg, int status)
  * (writev), each held until the kernel has it. Returns n, or 0 (no memory).
  */
 static uint32_t send_to_peer(struct chan *ch, struct aic_conn *c, uint32_t n, size_t bytes,
-			     uint32_t flags)
+			     uint32_t flags, int rank)
 {
+	struct aic_item_hdr h;
 	struct chan_set *cs = ch->cs;
 	size_t hb = AIC_WIRE_HEADER + 12;
 	uint32_t k, nz = 0, nb = 0;
@@ -130,7 +144,7 @@ static uint32_t send_to_peer(struct chan *ch, struct aic_conn *c, uint32_t n, si
 	uv_buf_t *bufs;
 
 	for (k = 0, it = ch->own.head; k < n; k++, it = it->next) {
-		hb += AIC_ITEM_HEADER;
+		hb += item_hdr_size(it);
 		if (it->len >= ZERO_COPY_MIN_BYTES)
 			nz++;
 		else
@@ -155,8 +169,9 @@ static uint32_t send_to_peer(struct chan *ch, struct aic_conn *c, uint32_t n, si
 	p = head + AIC_WIRE_HEADER + 12;
 	for (k = 0; k < n; k++) {
 		it = queue_pop(&ch->own);
-		aic_item_hdr_encode(p, it->producer, it->id, it->version, it->len);
-		p += AIC_ITEM_HEADER;
+		item_hdr(it, it->len, &h);
+		aic_item_hdr_encode(p, &h);
+		p += item_hdr_size(it);
 		if (it->len >= ZERO_COPY_MIN_BYTES) {
 			bufs[nb++] = uv_buf_init((char *)seg, (unsigned)(p - seg));
 			bufs[nb++] = uv_buf_init((char *)item_data(cs, it), it->len);
@@ -167,11 +182,7 @@ static uint32_t send_to_peer(struct chan *ch, struct aic_conn *c, uint32_t n, si
 			memcpy(p, item_data(cs, it), it->len);
 			p += it->len;
 		}
-		it->holder = c;
-		it->next = ch->inflight;
-		ch->inflight = it;
-		if (it->producer == cs->rank)
-			ch->n_own_inflight++;
+		hold(ch, it, c, rank);
 	}
 	if (p > seg)
 		bufs[nb++] = uv_buf_init((char *)seg, (unsigned)(p - seg));
@@ -182,8 +193,9 @@ static uint32_t send_to_peer(struct chan *ch, struct aic_conn *c, uint32_t n, si
 }
 
 static uint32_t deliver_frame(struct chan *ch, struct aic_conn *c, uint32_t max, bool peer,
-			      bool *more)
+			      int rank, bool *more)
 {
+	struct aic_item_hdr h;
 	struct queue *qs[2] = {peer ? NULL : &ch->pulled, &ch->own};
 	uint8_t *buf, *p, *start;
 	size_t bytes = 0;
@@ -199,8 +211,8 @@ static uint32_t deliver_frame(struct chan *ch, struct aic_conn *c, uint32_t max,
 		drop_stale(ch);
 	for (q = 0; q < 2 && !full; q++)
 		for (it = qs[q] ? qs[q]->head : NULL; it && n < max; it = it->next, n++) {
-			size_t size = AIC_ITEM_HEADER + (in_place && it->shm ? 8 : it->len);
-			if (peer && n > 0 && bytes + it->len > PEER_FRAME_BYTES) {
+			size_t size = item_hdr_size(it) + (in_place && it->shm ? 8 : it->len);
+			if (peer && n > 0 && bytes + size > PEER_FRAME_BYTES) {
 				*more = true; /* the rest in the next frame of this answer */
 				flags = AIC_ITEMS_MORE;
 				full = true;
@@ -216,7 +228,7 @@ static uint32_t deliver_frame(struct chan *ch, struct aic_conn *c, uint32_t max,
 		return 0;
 	/* To a peer, unless compressed as a whole below: large payloads by reference. */
 	if (peer && !zstd_frames(ch, c))
-		return send_to_peer(ch, c, n, bytes, flags);
+		return send_to_peer(ch, c, n, bytes, flags, rank);
 	/*
 	 * One buffer holds the frame: header, then the channel id (peers only),
 	 * count, flags and the items; it is handed to the connection as it is.
@@ -233,20 +245,19 @@ static uint32_t deliver_frame(struct chan *ch, struct aic_conn *c, uint32_t max,
 		while (!(it = qs[q] ? queue_pop(qs[q]) : NULL))
 			q++;
 		if (in_place && it->shm) {
-			aic_item_hdr_encode(p, it->producer, it->id, it->version,
-					    it->len | AIC_ITEM_SHM);
-			aic_put_u64(p + AIC_ITEM_HEADER, it->shm);
-			p += AIC_ITEM_HEADER + 8;
+			item_hdr(it, it->len | AIC_ITEM_SHM, &h);
+			aic_item_hdr_encode(p, &h);
+			p += item_hdr_size(it);
+			aic_put_u64(p, it->shm);
+			p += 8;
 		} else {
-			aic_item_hdr_encode(p, it->producer, it->id, it->version, it->len);
-			memcpy(p + AIC_ITEM_HEADER, item_data(ch->cs, it), it->len);
-			p += AIC_ITEM_HEADER + it->len;
+			item_hdr(it, it->len, &h);
+			aic_item_hdr_encode(p, &h);
+			p += item_hdr_size(it);
+			memcpy(p, item_data(ch->cs, it), it->len);
+			p += it->len;
 		}
-		it->holder = c;
-		it->next = ch->inflight;
-		ch->inflight = it;
-		if (it->producer == ch->cs->rank)
-			ch->n_own_inflight++;
+		hold(ch, it, c, peer ? rank : -1);
 	}
 	/* Between nodes, a compressible channel's items travel as one zstd frame. */
 	if (peer) {

@@ -44,6 +44,8 @@ struct dp_key {
 #define BOOL(S, F)	 {.name = #F, .type = DP_BOOL, .field = offsetof(S, F)}
 #define U32(S, F, MAX)	 {.name = #F, .type = DP_U32, .field = offsetof(S, F), .max = (MAX)}
 #define U64(S, F, MAX)	 {.name = #F, .type = DP_U64, .field = offsetof(S, F), .max = (MAX)}
+#define OPT_U64(S, F, MAX) \
+	{.name = #F, .type = DP_U64, .field = offsetof(S, F), .max = (MAX), .optional = true}
 #define WITH_U32(S, F, MAX, W) \
 	{.name = #F, .type = DP_U32, .field = offsetof(S, F), .max = (MAX), .with = (W)}
 #define RANKS(S, F) \
@@ -95,6 +97,7 @@ static const struct dp_key config_keys[] = {
 	ARRAY(struct dp_config, channels, channel_keys, struct dp_channel),
 	ARRAY(struct dp_config, agents, agent_keys, struct dp_agent),
 	ARRAY(struct dp_config, weights, weights_keys, struct dp_weights),
+	OPT_U64(struct dp_config, failure_timeout_ms, 3600 * 1000),
 	END,
 };
 /* clang-format on */
@@ -160,7 +163,8 @@ static json_t *to_json(const struct dp_key *keys, const void *rec)
 		const struct dp_key *w = k->with ? key_named(keys, k->with) : NULL;
 		if ((w && !*AT_C(rec, w->field, char *)) ||
 		    (k->optional && k->type == DP_STRING && !*AT_C(rec, k->field, char *)) ||
-		    (k->optional && k->type == DP_OBJECT && !*AT_C(rec, k->aux, bool)))
+		    (k->optional && k->type == DP_OBJECT && !*AT_C(rec, k->aux, bool)) ||
+		    (k->optional && k->type == DP_U64 && !*AT_C(rec, k->field, uint64_t)))
 			continue;
 		if (json_object_set_new(o, k->name, value_to_json(k, rec)) != 0) {
 			json_decref(o);

@@ -8,7 +8,8 @@
  *
  * On the wire: {"channels": [{name, capacity, closed, compress, producers:
  * [rank], stale?: {stream, k}, sink?, sink_agent, source?, epochs, feeder}],
- * "agents": [{rank, addr, port}], "weights": [{name, receivers: [rank]}]}.
+ * "agents": [{rank, addr, port}], "weights": [{name, receivers: [rank]}],
+ * "failure_timeout_ms"?}.
  *
  * Ownership: strings are borrowed (the head's, or the parsed json_t's:
  * valid while it is); arrays are the filler's. dp_config_release() frees
@@ -67,6 +68,8 @@ struct dp_config {
 	size_t n_agents;
 	struct dp_weights *weights;
 	size_t n_weights;
+	/* The spec's failure_timeout: the liveness timeout of links between agents (0: the default). */
+	uint64_t failure_timeout_ms;
 };
 
 /* The message for cfg (a new reference), or NULL when out of memory. */

@@ -13,6 +13,9 @@
  *   wslot.c       a stream's versions on this node: arena slots, leases
  *   zstd.c        compressed ITEMS frames (the only code that knows zstd)
  *   queue.c       items, queues and waits
+ *   acker.c       the xor trees of source items (Storm's acker, at rank 0),
+ *                 the XOR updates other agents batch to it, replays
+ *   xtree.c       the acker's table of unfinished trees (pure)
  *   peer.c        other agents and the links to them, arena regions,
  *                 sends and reads under way (pending); it calls back up
  *                 only through struct dp_upcalls, set by chan_set.c
@@ -51,6 +54,7 @@ struct peer {
 	char addr[64];
 	int port;
 	struct aic_conn *conn;
+	bool lost; /* its node is lost (NODE_LOST): never connected to again */
 };
 
 /*
@@ -75,8 +79,39 @@ struct item {
 	uint16_t sends; /* zero-copy sends of the payload not yet done */
 	bool dead;	/* freed while sends were not done: freed by the last */
 	uint32_t len;
+	/*
+	 * The acker's view (acker.c): its random id in the trees of its roots
+	 * (0: it joins none), where it comes from, and its roots.
+	 */
+	uint64_t edge;
+	struct aic_origin origin;
+	bool origin_given; /* an item its holder put took its origin */
+	uint32_t n_roots;
+	uint64_t roots[AIC_ITEM_ROOTS_MAX];
 	uint8_t data[];
 };
+
+/* The header an item travels with (its length: `len`, which may carry AIC_ITEM_SHM). */
+static inline void item_hdr(const struct item *it, uint32_t len, struct aic_item_hdr *h)
+{
+	uint32_t k;
+
+	h->producer = it->producer;
+	h->id = it->id;
+	h->version = it->version;
+	h->len = len;
+	h->edge = it->edge;
+	h->origin = it->origin;
+	h->n_roots = it->n_roots;
+	for (k = 0; k < it->n_roots; k++)
+		h->roots[k] = it->roots[k];
+}
+
+/* The bytes an item's header takes on the wire. */
+static inline size_t item_hdr_size(const struct item *it)
+{
+	return AIC_ITEM_HEADER + 8u * it->n_roots;
+}
 
 struct queue {
 	struct item *head, *tail;
@@ -96,8 +131,39 @@ struct wait {
 	uint32_t max;	   /* GET/PULL: how many it wants */
 	uint64_t min;	   /* W_RECV: the oldest version that will do */
 	bool pull;
+	int rank; /* PULL: the asking agent's rank (-1: not said) */
 	uv_timer_t timer;
 };
+
+/* A source line to read again (acker.c): where it is and what it was. */
+struct replay {
+	uint64_t offset, line;
+	uint32_t epoch;
+};
+
+/*
+ * The acker's table (xtree.c): a source item whose processing is not done
+ * (a root) by its random id, with the xor of the ids of its tree's items
+ * made and not acked (`value`), the agents the tree went through (`nodes`:
+ * bit r for rank r, bit 63 for 63 and above) and where its line is.
+ */
+struct xroot {
+	uint64_t id; /* 0: a free slot */
+	uint64_t value;
+	uint64_t nodes;
+	uint64_t line, offset;
+	uint32_t chan, epoch;
+};
+
+struct xtree {
+	struct xroot *slots;
+	size_t cap, n; /* cap: a power of two */
+};
+
+static inline uint64_t node_bit(uint32_t rank)
+{
+	return rank < 63 ? UINT64_C(1) << rank : UINT64_C(1) << 63;
+}
 
 struct chan {
 	struct chan_set *cs;
@@ -133,6 +199,20 @@ struct chan {
 	int epochs_left;
 	char *line;
 	size_t line_cap;
+	/*
+	 * Where the source is (the next line: its number, 1-based, its pass,
+	 * 0-based, and its offset), and what the acker keeps of it: the trees
+	 * not done (roots_open), the lines to read again because their trees
+	 * touched a lost node (replay, read through `again`), and whether the
+	 * file is read to its end (src_eof: SOURCE_DONE waits for the trees).
+	 */
+	uint64_t src_line, src_off;
+	uint32_t src_epoch;
+	uint64_t roots_open;
+	struct replay *replay;
+	size_t n_replay, replay_cap;
+	FILE *again;
+	bool src_eof;
 	/* Staleness: items older than stream's newest version - k are dropped. */
 	int stale_stream; /* -1: none */
 	uint64_t stale_k;
@@ -151,6 +231,7 @@ struct chan {
 	uv_timer_t *sink_timer;
 	int64_t sink_synced; /* the file's size when last synced, -1: unknown (not a file) */
 	bool sink_sized;     /* sink_synced was read once */
+	uint64_t sink_lines_acked; /* lines synced and acked so far (the debug log says) */
 };
 
 /*
@@ -176,6 +257,7 @@ struct chan_set {
 	uv_loop_t *loop;
 	uint32_t rank;
 	const char *token;
+	uint64_t failure_timeout_ms; /* CONFIG's: the liveness timeout of links to peers */
 	struct chan *chans;
 	size_t n;
 	struct peer peers[MAX_PEERS];
@@ -194,7 +276,65 @@ struct chan_set {
 	 */
 	uint32_t pending;
 	bool freeing;
+	/*
+	 * The acker (acker.c): at rank 0, the table of unfinished trees; at the
+	 * others, XOR entries waiting to go to it, sent after this turn of the
+	 * loop. `tracked`: the job has a source, so puts join trees.
+	 */
+	bool tracked;
+	struct xtree trees;
+	uint8_t *xbuf;
+	uint32_t xn, xcap;
+	uv_timer_t *xtimer;
+	uint64_t rng;
+	/* The connection each peer pulls through (its PULLs say its rank), or NULL. */
+	struct aic_conn *peer_in[MAX_PEERS];
 };
+
+/* --- xtree.c -------------------------------------------------------------- */
+
+/* Adds a root (id not 0, not there yet): 0, -EEXIST, -EINVAL or -ENOMEM. */
+int xtree_add(struct xtree *t, const struct xroot *r);
+/* The root of that id, or NULL; valid until the next add or delete. */
+struct xroot *xtree_find(struct xtree *t, uint64_t id);
+void xtree_del(struct xtree *t, struct xroot *r);
+/*
+ * Xors x into root id's value and adds `nodes`: 1 when the value comes to
+ * 0 (the root is then deleted, and copied to *done unless NULL), 0 when
+ * not, -ENOENT for an id not in the table (done, or replayed).
+ */
+int xtree_update(struct xtree *t, uint64_t id, uint64_t x, uint64_t nodes, struct xroot *done);
+/* Frees the table; it is empty after. */
+void xtree_release(struct xtree *t);
+
+/* --- acker.c -------------------------------------------------------------- */
+
+/* The agent that keeps the trees: rank 0's, on the head's node (CONFIG's feeders and sinks). */
+#define ACKER_RANK 0
+
+/* A random id (never 0). */
+uint64_t acker_new_id(struct chan_set *cs);
+/*
+ * A source line becomes a root (at the acker): `it` gets a new root and
+ * edge, and its origin. 0, or -ENOMEM (then it joins no tree).
+ */
+int acker_root(struct chan *ch, struct item *it, uint64_t line, uint32_t epoch, uint64_t offset);
+/* An item a worker (c) puts: it joins the trees of the items c holds, if any. */
+void acker_anchor(struct chan_set *cs, const struct aic_conn *c, struct item *it);
+/* `it` is acked here for good (by a worker, its sink, or dropped as stale). */
+void acker_acked(struct chan_set *cs, const struct item *it);
+/* `it` goes to the agent `rank` (a pull): its trees touch that node. */
+void acker_sent(struct chan_set *cs, const struct item *it, uint32_t rank);
+/* An XOR frame from another agent (taken at the acker only). */
+void acker_on_xor(struct chan_set *cs, const uint8_t *p, uint32_t len);
+/* Sends the XOR entries waiting, once the link to the acker lets this agent in. */
+void acker_flush(struct chan_set *cs);
+/* Rank's node is lost: the trees it touched that are not done are read again from their source. */
+void acker_node_lost(struct chan_set *cs, uint32_t rank);
+/* The source of ch is read to its end: SOURCE_DONE once its trees are done. */
+void acker_source_check(struct chan *ch);
+/* The table and the timer go (chan_set_free). */
+void acker_release(struct chan_set *cs);
 
 /* --- peer.c --------------------------------------------------------------- */
 
@@ -207,6 +347,8 @@ struct peer *peer_find(struct chan_set *cs, uint32_t rank);
 struct aic_conn *peer_conn(struct chan_set *cs, struct peer *p);
 /* Tells the producing agent that one of its items was acked here. */
 void peer_forward_ack(struct chan_set *cs, uint32_t chan, uint32_t producer, uint64_t id);
+/* The rank of the peer that pulls through connection c (its PULLs said it), or -1. */
+int dp_peer_rank_of(const struct chan_set *cs, const struct aic_conn *c);
 /* The arena region a worker connection owns, or 0 for none. */
 size_t dp_region_of(const struct chan_set *cs, const struct aic_conn *c);
 
@@ -328,6 +470,12 @@ void chan_forget(struct chan *ch, struct aic_conn *c);
 /* Peer `rank` went away: pulls to it will not be answered. */
 void chan_peer_lost(struct chan *ch, uint32_t rank);
 /*
+ * The agents producing the channel are now ranks[0..n) (MEMBERS): new ones
+ * are pulled from too, and those no longer listed (lost) are taken as
+ * drained, so that the channel's end does not wait for them.
+ */
+void chan_producers(struct chan *ch, const uint32_t *ranks, size_t n);
+/*
  * Moves waiting producers into free slots, then feeds waiting consumers and
  * peers, and asks peers for more (the one step after any change).
  */
@@ -341,9 +489,10 @@ void chan_pull(struct chan *ch);
 /*
  * Sends up to max items from the queues to c, which then holds them: to a
  * worker (ITEMS, pulled items first) or to a peer that pulls (PEER_ITEMS
- * with the channel's id first, own items only). Returns how many were sent.
+ * with the channel's id first, own items only; `rank`: the peer's, -1 when
+ * unknown). Returns how many were sent.
  */
-uint32_t deliver(struct chan *ch, struct aic_conn *c, uint32_t max, bool peer);
+uint32_t deliver(struct chan *ch, struct aic_conn *c, uint32_t max, bool peer, int rank);
 /* EOF to a worker (ITEMS) or, with the channel's id first, to a peer (PEER_ITEMS). */
 void deliver_eof(struct chan *ch, struct aic_conn *c, bool peer);
 /*
@@ -356,8 +505,13 @@ uint32_t drop_stale(struct chan *ch);
 
 /* Opens the channel's source (0) or reports it done with the error (-errno). */
 int source_open(struct chan *ch);
-/* Reads source lines into free slots; at the end of the file, the next epoch. */
+/*
+ * Reads source lines into free slots (lines to replay first); at the end of
+ * the file, the next epoch.
+ */
 void source_refill(struct chan *ch);
+/* Reports the source done (err: -errno when it could not be read); once. */
+void source_finished(struct chan *ch, int err);
 int sink_open(struct chan *ch);
 /*
  * The sink takes whatever is queued, one line per item, and syncs them in a
@@ -512,6 +666,8 @@ uint8_t *weights_direct_begin(struct chan_set *cs, uint32_t length, const uint8_
 struct chan_set *weights_direct_end(void *arg);
 /* Peers just let this agent in: chunks that waited for them go now. */
 void weights_flush(struct chan_set *cs);
+/* The chain lost or gained an agent: what this agent passes on goes to its next one now. */
+void chain_reform(struct wstream *ws);
 
 /* weights.c: the streams, and frames from local writers and readers. */
 
@@ -525,6 +681,10 @@ bool weights_frame_type(uint16_t type);
 void weights_frame(struct chan_set *cs, struct aic_conn *c, const struct aic_frame *f);
 /* A worker or peer connection went away: its waits, slot and leases with it. */
 void weights_forget(struct chan_set *cs, struct aic_conn *c);
+/* Agent `rank` is lost: it leaves every stream's chain, which re-forms without it. */
+void weights_node_lost(struct chan_set *cs, uint32_t rank);
+/* Stream ws's receivers are now ranks[0..n) (MEMBERS, in chain order). */
+void weights_members(struct wstream *ws, const uint32_t *ranks, size_t n);
 /* The newest version of stream `stream` this node has (*have: whether it has one). */
 uint64_t weights_version(struct chan_set *cs, int stream, bool *have);
 

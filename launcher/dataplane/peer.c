@@ -54,11 +54,16 @@ struct aic_conn *peer_conn(struct chan_set *cs, struct peer *p)
 
 	if (p->conn)
 		return p->conn;
+	if (p->lost)
+		return NULL;
 	hello = json_pack("{s:s,s:i}", "role", "agent", "rank", (int)cs->rank);
 	p->conn = aic_conn_connect(cs->loop, p->addr, p->port, cs->token, hello, cs->up->peer_frame,
 				   cs->up->peer_closed, cs);
 	if (p->conn) {
 		p->conn->data = p;
+		/* A silent peer, or one that never answers the handshake, is a closed link. */
+		snprintf(p->conn->name, sizeof(p->conn->name), "the agent of rank %u", p->rank);
+		aic_conn_set_timeout(p->conn, cs->failure_timeout_ms);
 		/* The peer connections this agent opens read items in place. */
 		p->conn->direct_begin = cs->up->direct_begin;
 		p->conn->direct_end = cs->up->direct_end;
@@ -76,6 +81,16 @@ void peer_forward_ack(struct chan_set *cs, uint32_t chan, uint32_t producer, uin
 	aic_ack_encode(b + 8, producer, id);
 	if (pr && pr->conn)
 		aic_conn_send_raw(pr->conn, AIC_MSG_ACK, b, sizeof(b), NULL, 0);
+}
+
+int dp_peer_rank_of(const struct chan_set *cs, const struct aic_conn *c)
+{
+	size_t k;
+
+	for (k = 0; c && k < MAX_PEERS; k++)
+		if (cs->peer_in[k] == c)
+			return (int)k;
+	return -1;
 }
 
 size_t dp_region_of(const struct chan_set *cs, const struct aic_conn *c)

@@ -18,6 +18,10 @@ struct item *item_new(size_t len)
 		it->blk = NULL;
 		it->sends = 0;
 		it->dead = false;
+		it->edge = 0;
+		it->origin = (struct aic_origin){.chan = AIC_ORIGIN_NONE};
+		it->n_roots = 0;
+		it->origin_given = false;
 	}
 	return it;
 }

@@ -17,13 +17,17 @@
 #include "internal.h"
 #include "log.h"
 
-static void source_finished(struct chan *ch, int err)
+void source_finished(struct chan *ch, int err)
 {
 	if (ch->src)
 		fclose(ch->src);
 	ch->src = NULL;
+	if (ch->again)
+		fclose(ch->again);
+	ch->again = NULL;
 	free(ch->source);
 	ch->source = NULL;
+	ch->n_replay = 0;
 	if (ch->cs->source_done)
 		ch->cs->source_done(ch->cs->source_arg, ch->id, err);
 }
@@ -35,7 +39,12 @@ int source_open(struct chan *ch)
 	/* "e": close-on-exec, or every worker this agent starts inherits the file. */
 	ch->src = fopen(ch->source, "re");
 	if (ch->src)
+		ch->again = fopen(ch->source, "re"); /* lines read again: see acker.c */
+	if (ch->src && ch->again) {
+		ch->src_line = 0;
+		ch->src_off = 0;
 		return 0;
+	}
 	err = -errno ? -errno : -EIO;
 	aic_log_error("channel '%s': cannot read source '%s': %s", ch->name, ch->source,
 		      aic_strerror(err));
@@ -43,30 +52,76 @@ int source_open(struct chan *ch)
 	return err;
 }
 
+/*
+ * The next line to put: one to read again (a lost node's), else the file's
+ * next. Returns its length (the line in ch->line, its end of line cut), 0
+ * for a blank line, -1 at the end of the file, or -errno (the source fails).
+ */
+static ssize_t next_line(struct chan *ch, uint64_t *line, uint32_t *epoch, uint64_t *offset)
+{
+	ssize_t n;
+
+	if (ch->n_replay) {
+		const struct replay *r = &ch->replay[--ch->n_replay];
+		*line = r->line;
+		*epoch = r->epoch;
+		*offset = r->offset;
+		if (fseeko(ch->again, (off_t)r->offset, SEEK_SET) != 0)
+			return -errno;
+		n = getline(&ch->line, &ch->line_cap, ch->again);
+		if (n < 0)
+			return ferror(ch->again) ? -EIO : -ESPIPE; /* the file was cut since */
+	} else {
+		if (!ch->src)
+			return -1;
+		*line = ++ch->src_line;
+		*epoch = ch->src_epoch;
+		*offset = ch->src_off;
+		n = getline(&ch->line, &ch->line_cap, ch->src);
+		if (n < 0)
+			return ferror(ch->src) ? -EIO : -1;
+		ch->src_off += (uint64_t)n;
+	}
+	while (n > 0 && (ch->line[n - 1] == '\n' || ch->line[n - 1] == '\r'))
+		n--;
+	return n;
+}
+
 void source_refill(struct chan *ch)
 {
-	while (ch->src && chan_room(ch, 0)) {
-		ssize_t n = getline(&ch->line, &ch->line_cap, ch->src);
+	while ((ch->src || ch->n_replay) && ch->source && chan_room(ch, 0)) {
+		uint64_t line, offset;
+		uint32_t epoch;
+		ssize_t n = next_line(ch, &line, &epoch, &offset);
 		struct item *it;
-		if (n < 0) {
-			if (ferror(ch->src)) {
-				source_finished(ch, -EIO);
-			} else if (--ch->epochs_left > 0) {
+		if (n == -1) {
+			/* The end of a pass: the next one, or the end (once every tree is done). */
+			if (--ch->epochs_left > 0) {
 				rewind(ch->src);
+				ch->src_epoch++;
+				ch->src_line = 0;
+				ch->src_off = 0;
 			} else {
-				source_finished(ch, 0);
+				fclose(ch->src);
+				ch->src = NULL;
+				ch->src_eof = true;
 			}
 			continue;
 		}
-		while (n > 0 && (ch->line[n - 1] == '\n' || ch->line[n - 1] == '\r'))
-			n--;
+		if (n < 0) {
+			aic_log_error("channel '%s': cannot read source '%s' (line %llu): %s",
+				      ch->name, ch->source, (unsigned long long)line,
+				      aic_strerror((int)n));
+			source_finished(ch, (int)n);
+			return;
+		}
 		if (n == 0)
 			continue;
 		if ((size_t)n > AIC_ITEM_MAX_BYTES) {
 			aic_log_error("channel '%s': a line of '%s' is %zd bytes, over the %u of an item",
 				      ch->name, ch->source, n, AIC_ITEM_MAX_BYTES);
 			source_finished(ch, -EMSGSIZE);
-			continue;
+			return;
 		}
 		it = item_new((size_t)n);
 		if (!it)
@@ -76,9 +131,11 @@ void source_refill(struct chan *ch)
 		it->version = 0;
 		it->len = (uint32_t)n;
 		memcpy(it->data, ch->line, (size_t)n);
+		acker_root(ch, it, line, epoch, offset);
 		own_enter(ch, it);
 		queue_push(&ch->own, it, false);
 	}
+	acker_source_check(ch);
 }
 
 void sink_finish(struct chan *ch, int err)
@@ -108,6 +165,7 @@ int sink_open(struct chan *ch)
 /* An item leaves the channel for good: its slot is free, its producer's agent is told. */
 static void sink_acked(struct chan *ch, struct item *it)
 {
+	acker_acked(ch->cs, it);
 	if (it->producer == ch->cs->rank) {
 		ch->n_own_inflight--;
 		own_leave(ch, it);
@@ -166,8 +224,13 @@ static void sink_sync(struct chan *ch)
 	}
 	end = lseek(fd, 0, SEEK_CUR);
 	ch->sink_synced = end < 0 ? -1 : (int64_t)end;
-	while ((it = queue_pop(&ch->sinking)))
+	while ((it = queue_pop(&ch->sinking))) {
 		sink_acked(ch, it);
+		ch->sink_lines_acked++;
+	}
+	/* What a test can hold the sink to: at least this many whole lines are in the file. */
+	aic_log_debug("channel '%s': %llu lines of sink '%s' written and acked", ch->name,
+		      (unsigned long long)ch->sink_lines_acked, ch->sink);
 }
 
 static void sink_timer_expired(uv_timer_t *t)
@@ -178,6 +241,50 @@ static void sink_timer_expired(uv_timer_t *t)
 		sink_sync(ch);
 		chan_pump(ch);
 	}
+}
+
+/* Writes c escaped for a JSON string: channel names are plain, but the line stays valid. */
+static void json_str(FILE *f, const char *c)
+{
+	for (; *c; c++)
+		if (*c == '"' || *c == '\\')
+			fprintf(f, "\\%c", *c);
+		else if ((unsigned char)*c < 0x20)
+			fprintf(f, "\\u%04x", *c);
+		else
+			fputc(*c, f);
+}
+
+/*
+ * One item as a sink line: its bytes, and, for an item from a source line
+ * that is a JSON object, its origin as the object's first member,
+ * "_aic_origin": {"source", "epoch", "line"} (doc/aic-job.5): the item's
+ * own bytes stay as they are, around it. 0 or EOF (errno says why).
+ */
+static int sink_write(struct chan *ch, const struct item *it)
+{
+	const uint8_t *b = item_data(ch->cs, it);
+	const struct chan *src = chan_find(ch->cs, it->origin.chan);
+	uint32_t at = 0, k;
+
+	while (at < it->len && (b[at] == ' ' || b[at] == '\t'))
+		at++;
+	if (src && at < it->len && b[at] == '{') {
+		at++;
+		if (fwrite(b, 1, at, ch->snk) != at)
+			return EOF;
+		fputs("\"_aic_origin\": {\"source\": \"", ch->snk);
+		json_str(ch->snk, src->name);
+		fprintf(ch->snk, "\", \"epoch\": %u, \"line\": %llu}", it->origin.epoch,
+			(unsigned long long)it->origin.line);
+		for (k = at; k < it->len && (b[k] == ' ' || b[k] == '\t'); k++)
+			;
+		if (k < it->len && b[k] != '}' && fputs(", ", ch->snk) == EOF)
+			return EOF;
+	}
+	if (fwrite(b + at, 1, it->len - at, ch->snk) != it->len - at || fputc('\n', ch->snk) == EOF)
+		return EOF;
+	return 0;
 }
 
 void sink_drain(struct chan *ch)
@@ -199,8 +306,7 @@ void sink_drain(struct chan *ch)
 			if (it->producer == ch->cs->rank)
 				ch->n_own_inflight++;
 			queue_push(&ch->sinking, it, false);
-			if (fwrite(item_data(ch->cs, it), 1, it->len, ch->snk) != it->len ||
-			    fputc('\n', ch->snk) == EOF) {
+			if (sink_write(ch, it) != 0) {
 				sink_fail(ch, errno ? -errno : -EIO);
 				return;
 			}

@@ -247,6 +247,31 @@ void weights_forget(struct chan_set *cs, struct aic_conn *c)
 	}
 }
 
+void weights_node_lost(struct chan_set *cs, uint32_t rank)
+{
+	size_t i;
+	uint32_t r, k;
+
+	for (i = 0; cs && i < cs->n_streams; i++) {
+		struct wstream *ws = &cs->streams[i];
+		for (r = k = 0; r < ws->n_receivers; r++)
+			if (ws->receivers[r] != rank)
+				ws->receivers[k++] = ws->receivers[r];
+		ws->n_receivers = k;
+		chain_reform(ws);
+	}
+}
+
+void weights_members(struct wstream *ws, const uint32_t *ranks, size_t n)
+{
+	size_t k;
+
+	ws->n_receivers = 0;
+	for (k = 0; k < n && k < MAX_PEERS; k++)
+		ws->receivers[ws->n_receivers++] = ranks[k];
+	chain_reform(ws);
+}
+
 void weights_free(struct chan_set *cs)
 {
 	size_t i;

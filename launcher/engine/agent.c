@@ -24,7 +24,6 @@
 #include "procenv.h"
 #include "process.h"
 #include "strbuf.h"
-#include "topo_json.h"
 #include "wire.h"
 
 extern char **environ;
@@ -59,7 +58,9 @@ struct aproc {
 	 * A worker killed by a SIGTERM (or SIGINT) that this agent did not send
 	 * (`signalled`) is held (`held`): SLURM signals a whole step at once on
 	 * a time limit or a cancel, and if this agent is terminated too before
-	 * EXTERNAL_TERM_MS, the worker was `cancelled`, not failed.
+	 * EXTERNAL_TERM_MS, the worker was `cancelled`, not failed (as is a
+	 * shell's exit with 128 + that signal). Whatever exits after the
+	 * agent's own SIGTERM, however, is `cancelled` at once.
 	 */
 	bool signalled, held, cancelled;
 };
@@ -68,6 +69,7 @@ struct agent {
 	uv_loop_t *loop;
 	struct agent_config cfg;
 	struct aic_conn *head;
+	json_t *registration; /* REGISTER, sent once the head's WELCOME has come */
 	struct aic_server srv; /* workers' endpoint (AIC_AGENT), token-checked */
 	bool listening;
 	struct chan_set *chans; /* from the head's CONFIG */
@@ -77,6 +79,7 @@ struct agent {
 	bool shutting_down, done, lost_head;
 	bool terminated; /* the engine itself got SIGTERM or SIGINT */
 	int exit_code;
+	char why[256]; /* why it ended without the head saying so (agent_error) */
 	int running;
 	/* Metric points from workers, on their way to the head in batches. */
 	json_t *metrics;
@@ -291,10 +294,12 @@ static void exited(uv_poll_t *poll, int status, int events)
 	p->exit_code = WIFEXITED(ws) ? WEXITSTATUS(ws) : WIFSIGNALED(ws) ? -WTERMSIG(ws) : -1;
 	p->running = false;
 	p->exit_pending = true;
-	if ((p->exit_code == -SIGTERM || p->exit_code == -SIGINT) && !p->signalled) {
-		p->cancelled = p->a->terminated;
-		p->held = !p->cancelled;
-	}
+	/* After the agent's own SIGTERM any exit is the job's cancel; before it, see struct aproc. */
+	if (p->a->terminated)
+		p->cancelled = true;
+	else if (!p->signalled && (p->exit_code == -SIGTERM || p->exit_code == -SIGINT ||
+				   p->exit_code == 128 + SIGTERM || p->exit_code == 128 + SIGINT))
+		p->held = true;
 	if (p->conns > 0 || p->held) {
 		/*
 		 * worker_closed reports it once the last frames are read, or
@@ -465,11 +470,16 @@ static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct 
 
 	switch (type) {
 	case AIC_MSG_WELCOME:
-		aic_log_debug("registered with the head");
+		/* The head has proved the token: now what this node has (wire.h). */
+		if (a->registration && aic_conn_send(c, AIC_MSG_REGISTER, a->registration) == 0)
+			aic_log_debug("registering with the head");
+		json_decref(a->registration);
+		a->registration = NULL;
 		break;
 	case AIC_MSG_REJECT:
-		aic_log_error("the head refused this agent: %s",
-			      m ? json_string_value(json_object_get(m, "error")) : "?");
+		snprintf(a->why, sizeof(a->why), "the head refused this agent: %s",
+			 (m ? json_string_value(json_object_get(m, "error")) : NULL) ?: "?");
+		aic_log_error("%s", a->why);
 		shutdown_agent(a, 1);
 		break;
 	case AIC_MSG_SPAWN:
@@ -499,6 +509,10 @@ static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct 
 			chan_set_node_lost(a->chans,
 					   (uint32_t)json_integer_value(json_object_get(m, "rank")));
 		break;
+	case AIC_MSG_MEMBERS:
+		if (m)
+			chan_set_members(a->chans, m);
+		break;
 	default:
 		break;
 	}
@@ -510,7 +524,9 @@ static void on_close(struct aic_conn *c)
 
 	a->head = NULL;
 	if (!a->shutting_down) {
-		aic_log_error("lost the connection to the head: stopping every worker");
+		snprintf(a->why, sizeof(a->why), "lost the connection to the head%s%s%s",
+			 c->why[0] ? " (" : "", c->why, c->why[0] ? ")" : "");
+		aic_log_error("%s: stopping every worker", a->why);
 		a->lost_head = true;
 		shutdown_agent(a, 1);
 	}
@@ -570,6 +586,11 @@ static bool worker_hello(struct aic_conn *c, json_t *hello)
 			c->data = who;
 			proc_connected(a, who);
 		}
+	} else if (!strcmp(role, "agent")) {
+		/* A peer's link has the job's timeout, which the head's WELCOME gave (conn.h). */
+		snprintf(c->name, sizeof(c->name), "the agent of rank %d",
+			 (int)json_integer_value(json_object_get(hello, "rank")));
+		aic_conn_set_timeout(c, a->head ? a->head->timeout_ms : AIC_CONN_TIMEOUT_MS);
 	}
 	c->welcome = json_pack("{s:o,s:o,s:b}", "channels", chan_set_names(a->chans), "weights",
 			       chan_set_weight_names(a->chans), "arena",
@@ -633,9 +654,7 @@ static const struct aic_handlers workers_handlers = {
 struct agent *agent_start(uv_loop_t *loop, const struct agent_config *cfg)
 {
 	struct agent *a = calloc(1, sizeof(*a));
-	json_t *hello, *gpus = json_array();
-	char cpus[4096] = "";
-	size_t i;
+	json_t *hello, *reg;
 
 	if (!a)
 		return NULL;
@@ -649,22 +668,23 @@ struct agent *agent_start(uv_loop_t *loop, const struct agent_config *cfg)
 		a->listening = true;
 	else
 		aic_log_warn("workers get no agent endpoint: cannot listen on %s", cfg->addr);
-	if (cfg->gpus)
-		for (i = 0; i < cfg->n_gpus; i++)
-			json_array_append_new(gpus, json_integer(cfg->gpus[i]));
-	if (cfg->cpus)
-		aic_cpuset_format(cfg->cpus, cpus, sizeof(cpus));
-	hello = json_pack("{s:s,s:i,s:s,s:s,s:i,s:o,s:o,s:s,s:o}", "role", "agent", "rank",
-			  cfg->rank, "node", cfg->node, "addr", cfg->addr, "port",
-			  a->listening ? a->srv.port : 0, "topo", aic_topo_to_json(cfg->topo), "gpus",
-			  cfg->gpus ? gpus : json_null(), "cpus", cpus, "ports",
-			  agent__free_ports(cfg->addr));
-	if (!cfg->gpus)
-		json_decref(gpus);
-	a->head = aic_conn_connect(loop, cfg->head_host, cfg->head_port, cfg->token, hello, on_frame,
-				   on_close, a);
-	if (!a->head) {
-		aic_log_error("cannot connect to the head at %s:%d", cfg->head_host, cfg->head_port);
+	/* HELLO says who this is; what the node has waits for WELCOME (wire.h's REGISTER). */
+	hello = json_pack("{s:s,s:i}", "role", "agent", "rank", cfg->rank);
+	reg = agent__registration(cfg, a->listening ? a->srv.port : 0);
+	a->registration = reg;
+	if (reg)
+		a->head = aic_conn_connect(loop, cfg->head_host, cfg->head_port, cfg->token, hello,
+					   on_frame, on_close, a);
+	else
+		json_decref(hello);
+	if (a->head) {
+		/* Until the head's WELCOME says the job's timeout, the default bounds the handshake. */
+		snprintf(a->head->name, sizeof(a->head->name), "the head");
+		aic_conn_set_timeout(a->head, AIC_CONN_TIMEOUT_MS);
+	} else {
+		snprintf(a->why, sizeof(a->why), "cannot connect to the head at %s:%d%s",
+			 cfg->head_host, cfg->head_port, reg ? "" : ": out of memory");
+		aic_log_error("%s", a->why);
 		uv_close((uv_handle_t *)&a->grace, NULL);
 		if (a->listening)
 			aic_server_stop(&a->srv);
@@ -684,6 +704,20 @@ int agent_exit_code(const struct agent *a)
 	return a->exit_code;
 }
 
+const char *agent_error(const struct agent *a)
+{
+	return a->why;
+}
+
+void agent_stop(struct agent *a, const char *why)
+{
+	if (a->shutting_down)
+		return;
+	snprintf(a->why, sizeof(a->why), "%s", why);
+	aic_log_error("%s: stopping every worker", why);
+	shutdown_agent(a, 1);
+}
+
 void agent_free(struct agent *a)
 {
 	size_t i;
@@ -694,5 +728,6 @@ void agent_free(struct agent *a)
 		free(a->procs[i]);
 	free(a->procs);
 	json_decref(a->metrics);
+	json_decref(a->registration);
 	free(a);
 }

@@ -1,7 +1,8 @@
 /*
  * A node agent: one per node (in aic-launch; in-process with the head for
- * `aic run`). It registers with the head (proving the token, node, address, topology,
- * the GPUs and CPUs the step gave it, free ports for gang rendezvous),
+ * `aic run`). It proves the token to the head, then registers (REGISTER:
+ * node, address, topology, the GPUs and CPUs the step gave it, free ports
+ * for gang rendezvous),
  * spawns the workers the head asks for (lib/process.h: own process group,
  * killed with the agent, bound to their CPUs, logs to the job directory),
  * sees each exit at once through its pidfd and reports it. Workers find
@@ -45,6 +46,13 @@ struct agent *agent_start(uv_loop_t *loop, const struct agent_config *cfg);
 void agent_terminate(struct agent *a, int sig);
 bool agent_done(const struct agent *a);
 int agent_exit_code(const struct agent *a);
+/*
+ * Why the agent ended without the head telling it to (the head refused it,
+ * could not be reached, or was lost), or "" (borrowed, for its life).
+ */
+const char *agent_error(const struct agent *a);
+/* Shuts down as on a lost head, with `why` (copied) as agent_error(): its head has ended. */
+void agent_stop(struct agent *a, const char *why);
 void agent_free(struct agent *a);
 
 #endif

@@ -11,18 +11,12 @@
 #include "dp_config.h"
 #include "internal.h"
 
-/* The node of the first process (in plan order) that uses `name` so, or `dflt`. */
-static int first_node(const struct head *h, const char *name, enum use u, int dflt)
-{
-	size_t k;
-
-	for (k = 0; k < h->n_procs; k++)
-		if (head__proc_uses(h, k, name, u))
-			return (int)h->procs[k].p->node;
-	return dflt;
-}
-
-/* The agents (ranks) with a process that uses `name` in either way, into ranks[]; how many. */
+/*
+ * The agents (ranks) with a process that uses `name` in either way, into
+ * ranks[]; how many. Lost agents are left out: they produce and receive
+ * nothing any more (a process that ran there and moved is counted where
+ * it is now).
+ */
 static size_t ranks_using(const struct head *h, const char *name, enum use a, enum use b,
 			  uint32_t *ranks)
 {
@@ -30,7 +24,7 @@ static size_t ranks_using(const struct head *h, const char *name, enum use a, en
 	int r;
 
 	for (r = 0; r < h->cfg.n_agents; r++)
-		for (k = 0; k < h->n_procs; k++)
+		for (k = 0; k < h->n_procs && !h->agents[r].lost; k++)
 			if (h->procs[k].p->node == (size_t)r &&
 			    (head__proc_uses(h, k, name, a) || head__proc_uses(h, k, name, b))) {
 				ranks[n++] = (uint32_t)r;
@@ -55,10 +49,14 @@ json_t *head__data_plane_config(struct head *h)
 	char(*paths)[PATH_MAX] = calloc(2 * spec->n_channels + 1, sizeof(*paths));
 	json_t *msg = NULL;
 
+	if (!h->feeders)
+		h->feeders = calloc(spec->n_channels + 1, sizeof(*h->feeders));
+	if (!h->sinkers)
+		h->sinkers = calloc(spec->n_channels + 1, sizeof(*h->sinkers));
 	cfg.channels = calloc(spec->n_channels + 1, sizeof(*cfg.channels));
 	cfg.agents = calloc(n_agents + 1, sizeof(*cfg.agents));
 	cfg.weights = calloc(spec->n_weights + 1, sizeof(*cfg.weights));
-	if (!paths || !cfg.channels || !cfg.agents || !cfg.weights)
+	if (!paths || !h->feeders || !h->sinkers || !cfg.channels || !cfg.agents || !cfg.weights)
 		goto out_release;
 	cfg.n_channels = spec->n_channels;
 	cfg.n_agents = n_agents;
@@ -66,7 +64,7 @@ json_t *head__data_plane_config(struct head *h)
 	for (c = 0; c < spec->n_channels; c++) {
 		const struct aic_channel *ch = &spec->channels[c];
 		struct dp_channel *e = &cfg.channels[c];
-		/* Every agent at most once, and a source's feeder once more. */
+		/* Every agent at most once, and a source's feeder (rank 0). */
 		e->producers = calloc(n_agents + 1, sizeof(*e->producers));
 		if (!e->producers)
 			goto out_release;
@@ -90,19 +88,30 @@ json_t *head__data_plane_config(struct head *h)
 				}
 			break;
 		}
+		/*
+		 * Sources and sinks are rank 0's, on the head's node, whose loss
+		 * the job does not survive: its agent keeps the trees of the
+		 * source lines (launcher/dataplane/acker.c), reads them again
+		 * when another node is lost, and acks what the sinks wrote.
+		 */
 		if (ch->sink) {
-			/* Written by the agent of the channel's first producer. */
 			head__spec_relative(h, ch->sink, paths[2 * c], sizeof(paths[0]));
 			e->sink = paths[2 * c];
-			e->sink_agent = (uint32_t)first_node(h, ch->name, WRITES, 0);
+			e->sink_agent = 0;
+			if (h->sinkers)
+				h->sinkers[c] = (int)e->sink_agent; /* recover.c: lost with it? */
 		}
 		if (ch->source) {
-			/* Read by the agent of its first consumer: the lines start local. */
 			head__spec_relative(h, ch->source, paths[2 * c + 1], sizeof(paths[0]));
 			e->source = paths[2 * c + 1];
 			e->epochs = (uint32_t)ch->epochs;
-			e->feeder = (uint32_t)first_node(h, ch->name, READS, 0);
-			e->producers[e->n_producers++] = e->feeder;
+			e->feeder = 0;
+			for (i = 0; i < e->n_producers && e->producers[i] != e->feeder; i++)
+				;
+			if (i == e->n_producers)
+				e->producers[e->n_producers++] = e->feeder;
+			if (h->feeders)
+				h->feeders[c] = (int)e->feeder; /* for MEMBERS, should readers move */
 		}
 	}
 	for (i = 0; i < n_agents; i++)
@@ -117,9 +126,50 @@ json_t *head__data_plane_config(struct head *h)
 			goto out_release;
 		w->n_receivers = ranks_using(h, w->name, WEIGHTS_FROM, WEIGHTS_TO, w->receivers);
 	}
+	cfg.failure_timeout_ms = spec->failure_timeout_ms;
 	msg = dp_config_to_json(&cfg);
 out_release:
 	dp_config_release(&cfg);
 	free(paths);
 	return msg;
+}
+
+/* A rank list as JSON. */
+static json_t *ranks_json(const uint32_t *ranks, size_t n)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; a && i < n; i++)
+		json_array_append_new(a, json_integer(ranks[i]));
+	return a;
+}
+
+json_t *head__data_plane_members(struct head *h)
+{
+	const struct aic_spec *spec = h->cfg.spec;
+	uint32_t *ranks = calloc((size_t)h->cfg.n_agents + 2, sizeof(*ranks));
+	json_t *producers = json_array(), *receivers = json_array();
+	size_t c, n;
+
+	if (!ranks || !producers || !receivers)
+		goto out_free;
+	for (c = 0; c < spec->n_channels; c++) {
+		n = ranks_using(h, spec->channels[c].name, WRITES, WRITES, ranks);
+		/* The source's feeder, as CONFIG named it, unless it is lost. */
+		if (spec->channels[c].source && h->feeders && !h->agents[h->feeders[c]].lost)
+			ranks[n++] = (uint32_t)h->feeders[c];
+		json_array_append_new(producers, ranks_json(ranks, n));
+	}
+	for (c = 0; c < spec->n_weights; c++) {
+		n = ranks_using(h, spec->weights[c].name, WEIGHTS_FROM, WEIGHTS_TO, ranks);
+		json_array_append_new(receivers, ranks_json(ranks, n));
+	}
+	free(ranks);
+	return json_pack("{s:o,s:o}", "producers", producers, "receivers", receivers);
+out_free:
+	free(ranks);
+	json_decref(producers);
+	json_decref(receivers);
+	return NULL;
 }

@@ -44,6 +44,28 @@ static void close_any(uv_handle_t *h, void *arg)
 		uv_close(h, NULL);
 }
 
+/*
+ * The head and the local agent each need the other: the head cannot
+ * finish without its agent (it waits for it to register, or to go), and
+ * an agent does nothing without a head. When one of them has ended on its
+ * own (the head refused its agent, or the agent could not reach it), the
+ * other is ended too, with the reason, instead of waiting forever.
+ */
+static void end_orphan(struct engine *e)
+{
+	char why[320];
+
+	if (!e->head || !e->agent)
+		return;
+	if (agent_done(e->agent) && !head_ending(e->head)) {
+		snprintf(why, sizeof(why), "the local agent ended: %s",
+			 *agent_error(e->agent) ? agent_error(e->agent) : "it stopped first");
+		head_fail(e->head, why);
+	} else if (head_done(e->head) && !agent_done(e->agent)) {
+		agent_stop(e->agent, "the head has ended");
+	}
+}
+
 /* After every loop iteration: once head and agent are done, close everything. */
 static void check_done(uv_prepare_t *p)
 {
@@ -51,6 +73,7 @@ static void check_done(uv_prepare_t *p)
 
 	if (e->closing)
 		return;
+	end_orphan(e);
 	if ((e->head && !head_done(e->head)) || (e->agent && !agent_done(e->agent)))
 		return;
 	e->closing = true;
@@ -92,7 +115,12 @@ int engine_run(const struct engine_opts *o)
 					 .token = o->token,
 					 .listen_addr = o->listen_addr,
 					 .n_agents = o->n_nodes,
-					 .local = o->local};
+					 .local = o->local,
+					 .grace_ms = atoi(getenv("AIC_KILL_GRACE_MS") ?: "") > 0
+							     ? atoi(getenv("AIC_KILL_GRACE_MS"))
+							     : 5000,
+					 .node_name = o->node_name,
+					 .node_name_arg = o->publish_arg};
 		e->head = head_start(&e->loop, &hc);
 		if (!e->head) {
 			if (o->publish)

@@ -33,6 +33,8 @@ struct engine_opts {
 	 * (aic-launch publishes it over PMIx here); returns 0 to go on. */
 	int (*publish)(int port, void *arg);
 	void *publish_arg;
+	/* Head: the node of a rank as bootstrap knows it (head_config.node_name), with publish_arg. */
+	int (*node_name)(int rank, char *buf, size_t len, void *arg);
 	/* Agents that are not the head: where the head listens. */
 	const char *head_host;
 	int head_port;

@@ -167,30 +167,95 @@ static void file_done(struct head *h, json_t *m, bool sink)
 		head__close_channels(h);
 }
 
+/*
+ * HELLO: `aic status`/`aic stop` (client.c) send STATUS or STOP and never
+ * register; an agent names only its rank, which no other connection may
+ * hold. What its node has comes in REGISTER, after WELCOME (wire.h), so
+ * that nothing before WELCOME is large.
+ */
 static bool on_hello(struct aic_conn *c, json_t *m)
 {
 	struct head *h = c->owner;
 	const char *role = json_string_value(json_object_get(m, "role"));
-	json_t *topo, *gpus, *v;
+	json_t *r = json_object_get(m, "rank");
 	struct hagent *a;
-	int rank;
-	size_t i;
+	json_int_t rank;
 
 	if (!role)
 		return false;
-	/* `aic status` and `aic stop` (client.c): they send STATUS or STOP, never register. */
 	if (!strcmp(role, "cli"))
 		return true;
 	if (strcmp(role, "agent"))
 		return false;
-	rank = (int)json_integer_value(json_object_get(m, "rank"));
-	if (rank < 0 || rank >= h->cfg.n_agents || h->agents[rank].registered)
+	if (!json_is_integer(r)) {
+		aic_log_error("refused an agent from %s: its HELLO has no rank", c->peer);
 		return false;
+	}
+	rank = json_integer_value(r);
+	if (rank < 0 || rank >= h->cfg.n_agents) {
+		aic_log_error("refused an agent from %s: rank %lld is not one of this job's %d",
+			      c->peer, (long long)rank, h->cfg.n_agents);
+		return false;
+	}
 	a = &h->agents[rank];
+	if (a->conn || a->registered) {
+		aic_log_error("refused an agent from %s: rank %d is already %s", c->peer, (int)rank,
+			      a->conn ? "connected" : "registered (and left)");
+		return false;
+	}
+	a->rank = (int)rank;
+	a->conn = c;
+	c->data = a;
+	/* Heartbeats with the job's timeout, from now: WELCOME tells the agent (conn.h). */
+	snprintf(c->name, sizeof(c->name), "the agent of rank %d", a->rank);
+	aic_conn_set_timeout(c, h->cfg.spec->failure_timeout_ms);
+	return true;
+}
+
+/* A REGISTER the head does not take: logged, answered with REJECT, and the connection closed. */
+static void refuse_register(struct aic_conn *c, const char *why)
+{
+	json_t *m = json_pack("{s:s}", "error", why);
+
+	aic_log_error("refused REGISTER from %s: %s", c->peer, why);
+	if (m)
+		aic_conn_send(c, AIC_MSG_REJECT, m);
+	json_decref(m);
+	aic_conn_close(c);
+}
+
+/*
+ * REGISTER (wire.h) from an agent that has had its WELCOME: what its node
+ * has. Once every agent has registered the job is placed and CONFIG and
+ * SPAWN go.
+ */
+static void on_register(struct head *h, struct aic_conn *c, json_t *m)
+{
+	struct hagent *a = c->data;
+	json_t *topo, *gpus, *v, *r = json_object_get(m, "rank");
+	char why[256];
+	size_t i;
+
+	if (!a) {
+		refuse_register(c, "not an agent's connection (its HELLO did not say role 'agent')");
+		return;
+	}
+	if (a->registered) {
+		snprintf(why, sizeof(why), "agent %d is already registered", a->rank);
+		refuse_register(c, why);
+		return;
+	}
+	if (!json_is_integer(r) || json_integer_value(r) != a->rank) {
+		snprintf(why, sizeof(why), "rank %lld, but its HELLO said %d",
+			 json_is_integer(r) ? (long long)json_integer_value(r) : -1LL, a->rank);
+		refuse_register(c, why);
+		return;
+	}
 	topo = json_object_get(m, "topo");
 	if (!topo || aic_topo_from_json(topo, &a->topo) != 0) {
-		aic_log_error("agent %d sent no usable topology", rank);
-		return false;
+		snprintf(why, sizeof(why), "agent %d sent no usable topology", a->rank);
+		refuse_register(c, why);
+		return;
 	}
 	snprintf(a->node, sizeof(a->node), "%s", json_string_value(json_object_get(m, "node")) ?: "?");
 	snprintf(a->addr, sizeof(a->addr), "%s", json_string_value(json_object_get(m, "addr")) ?: "?");
@@ -208,22 +273,11 @@ static bool on_hello(struct aic_conn *c, json_t *m)
 	json_array_foreach(json_object_get(m, "ports"), i, v)
 		if (a->n_ports < GANG_PORTS)
 			a->ports[a->n_ports++] = (int)json_integer_value(v);
-	a->rank = rank;
-	a->conn = c;
 	a->registered = true;
-	c->data = a;
+	snprintf(c->name, sizeof(c->name), "the agent on node '%s' (rank %d)", a->node, a->rank);
 	h->n_registered++;
-	aic_log_debug("agent %d registered from %s (%s)", rank, c->peer, a->node);
-	return true;
-}
-
-/*
- * An agent's WELCOME has gone: once every agent has had its own, the job is
- * placed and CONFIG and SPAWN go (an agent acts on nothing before WELCOME).
- */
-static void on_welcomed(struct head *h, struct aic_conn *c)
-{
-	if (!c->data || h->placed || h->ending || h->n_registered != h->cfg.n_agents)
+	aic_log_debug("agent %d registered from %s (%s)", a->rank, c->peer, a->node);
+	if (h->placed || h->ending || h->n_registered != h->cfg.n_agents)
 		return;
 	h->registered_ms = aic_now_ms();
 	place_and_start(h);
@@ -238,8 +292,8 @@ static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct 
 	if (!m)
 		return;
 	switch (type) {
-	case AIC_MSG_WELCOME:
-		on_welcomed(h, c);
+	case AIC_MSG_REGISTER:
+		on_register(h, c, m);
 		break;
 	case AIC_MSG_STARTED:
 		if ((size_t)json_integer_value(json_object_get(m, "id")) < h->n_procs) {
@@ -253,6 +307,8 @@ static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct 
 		break;
 	case AIC_MSG_EXITED:
 		head__on_exited(h, m);
+		/* It may have left room for a lost node's processes. */
+		head__place_waiting(h);
 		break;
 	case AIC_MSG_STATUS:
 		s = head__status_json(h);
@@ -287,14 +343,27 @@ static void on_close(struct aic_conn *c)
 
 	if (!a)
 		return;
-	a->gone = true;
 	a->conn = NULL;
-	if (!h->ending) {
-		snprintf(why, sizeof(why), "the agent on node '%s' disconnected", a->node);
+	a->gone = a->registered;
+	if (!h->ending && !a->registered) {
+		/* Welcomed, never registered: the job cannot be placed without it. */
+		snprintf(why, sizeof(why), "the agent of rank %d (from %s) left before it registered",
+			 a->rank, c->peer);
+		head__end(h, 1, "failed", why);
+	} else if (!h->ending) {
+		if (c->why[0])
+			snprintf(why, sizeof(why), "node '%s' (rank %d) is lost: its agent's link: %s",
+				 a->node, a->rank, c->why);
+		else
+			snprintf(why, sizeof(why), "the agent on node '%s' disconnected", a->node);
 		head__node_lost(h, a, why);
+	} else if (c->why[0]) {
+		aic_log_warn("the agent on node '%s' (rank %d) is gone before it confirmed the end "
+			     "(%s)",
+			     a->node, a->rank, c->why);
 	}
 	for (i = 0; i < h->cfg.n_agents; i++)
-		left += h->agents[i].registered && !h->agents[i].gone;
+		left += h->agents[i].conn != NULL;
 	if (left == 0 && h->ending && !h->done)
 		head__finish(h);
 }
@@ -302,6 +371,67 @@ static void on_close(struct aic_conn *c)
 void head_terminate(struct head *h, const char *why)
 {
 	head__end(h, 1, "cancelled", why);
+}
+
+/* --- the registration deadline ---------------------------------------------- */
+
+/* "node 'n4'" for rank r: its agent's word, else bootstrap's, else unknown. */
+static void rank_node(struct head *h, int r, char *buf, size_t len)
+{
+	char name[64];
+
+	if (h->agents[r].registered)
+		snprintf(buf, len, "node '%s'", h->agents[r].node);
+	else if (h->cfg.node_name && h->cfg.node_name(r, name, sizeof(name), h->cfg.node_name_arg) == 0)
+		snprintf(buf, len, "node '%s'", name);
+	else
+		snprintf(buf, len, "an unknown node");
+}
+
+static void registration_overdue(uv_timer_t *t)
+{
+	struct head *h = t->data;
+	char why[512], node[96];
+	size_t n;
+	int i, missing = 0;
+
+	if (h->placed || h->ending)
+		return;
+	for (i = 0; i < h->cfg.n_agents; i++)
+		missing += !h->agents[i].registered;
+	n = (size_t)snprintf(why, sizeof(why), "%d of %d agents did not register within %llu ms:",
+			     missing, h->cfg.n_agents,
+			     (unsigned long long)h->cfg.spec->failure_timeout_ms);
+	for (i = 0; i < h->cfg.n_agents; i++) {
+		if (h->agents[i].registered)
+			continue;
+		rank_node(h, i, node, sizeof(node));
+		aic_log_error("the agent of rank %d on %s has not registered within %llu ms "
+			      "(failure_timeout)",
+			      i, node, (unsigned long long)h->cfg.spec->failure_timeout_ms);
+		if (n < sizeof(why))
+			n += (size_t)snprintf(why + n, sizeof(why) - n, "%s rank %d on %s",
+					      n && why[n - 1] == ':' ? "" : ",", i, node);
+	}
+	head__end(h, 1, "failed", why);
+}
+
+/*
+ * The loop's first turn: bootstrap is over (aic-launch's PMIx fence runs
+ * before the loop), so every agent can connect from now on.
+ */
+static void registration_opens(uv_timer_t *t)
+{
+	struct head *h = t->data;
+
+	if (!h->placed && !h->ending)
+		uv_timer_start(t, registration_overdue, h->cfg.spec->failure_timeout_ms, 0);
+}
+
+
+void head_fail(struct head *h, const char *why)
+{
+	head__end(h, 1, "failed", why);
 }
 
 /* --- life ------------------------------------------------------------- */
@@ -361,12 +491,21 @@ struct head *head_start(uv_loop_t *loop, const struct head_config *cfg)
 		head_free(h);
 		return NULL;
 	}
+	/* Fires on the loop's first turn, once bootstrap is over (registration_opens). */
+	uv_timer_init(loop, &h->wait_timer);
+	h->wait_timer.data = h;
+	uv_timer_start(&h->wait_timer, registration_opens, 0, 0);
 	return h;
 }
 
 int head_port(const struct head *h)
 {
 	return h->srv.port;
+}
+
+bool head_ending(const struct head *h)
+{
+	return h->ending;
 }
 
 bool head_done(const struct head *h)
@@ -398,6 +537,8 @@ void head_free(struct head *h)
 	free(h->source_done);
 	free(h->sink_done);
 	free(h->chan_stats);
+	free(h->feeders);
+	free(h->sinkers);
 	if (h->metrics_file)
 		fclose(h->metrics_file);
 	json_decref(h->metrics);

@@ -8,6 +8,14 @@
  * stage runs out of restarts, an agent disappears, or the job is stopped or
  * signalled, the head tells every agent to shut down and the job ends.
  *
+ * Liveness (the spec's failure_timeout, T; launcher/net/conn.h): the links
+ * to agents carry heartbeats, and an agent silent for T is lost
+ * (recover.c). Every agent must register within T of the head's first
+ * turn of its loop (after bootstrap), or the job ends naming the rank and
+ * node of each missing one. At the end the head waits for the agents to go
+ * at most T plus their kill grace period, then finishes without the ones
+ * that did not answer, naming them.
+ *
  * The head only decides: it never carries channel data.
  *
  * State is written to the job directory: plan.json once, status.json on
@@ -17,6 +25,7 @@
 #define AIC_ENGINE_HEAD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <uv.h>
 
 #include "conn.h"
@@ -32,6 +41,13 @@ struct head_config {
 	int n_agents;		 /* agents to wait for */
 	/* aic run, no SLURM: cpus: is a wish (AIC_PLACE_SOFT_CPUS); else GPUs come from SLURM */
 	bool local;
+	int grace_ms; /* the agents' SIGTERM-to-SIGKILL grace: part of the wait for them at the end */
+	/*
+	 * The node of rank `rank` as bootstrap knows it, into buf (0), for an
+	 * agent that never registered; NULL or nonzero: not known.
+	 */
+	int (*node_name)(int rank, char *buf, size_t len, void *arg);
+	void *node_name_arg;
 };
 
 /* Starts listening; the port is head_port(). Returns NULL after logging why. */
@@ -39,6 +55,10 @@ struct head *head_start(uv_loop_t *loop, const struct head_config *cfg);
 int head_port(const struct head *h);
 /* Stops the job as scancel would (SIGTERM to aic-launch). */
 void head_terminate(struct head *h, const char *why);
+/* Fails the job with `why` (copied), as a stage out of restarts would; nothing if it is ending. */
+void head_fail(struct head *h, const char *why);
+/* True once the job is ending (every agent told to stop), or has ended. */
+bool head_ending(const struct head *h);
 /* True once the job has ended and every agent was told. */
 bool head_done(const struct head *h);
 /* The job's exit status: 0 when every process finished successfully. */

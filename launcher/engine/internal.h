@@ -11,8 +11,9 @@
  *   config_msg.c  the data plane's CONFIG message
  *   worker_env.c  the agent's: its workers' environment, free ports
  *
- * Calls go one way: head.c calls the other three, config_msg.c calls
- * procs.c's helpers, procs.c calls report.c, report.c calls none of them.
+ * Calls go one way: head.c calls the others; recover.c calls procs.c's
+ * helpers and config_msg.c (MEMBERS), config_msg.c calls procs.c's
+ * helpers, procs.c calls report.c, report.c calls none of them.
  */
 #ifndef AIC_ENGINE_INTERNAL_H
 #define AIC_ENGINE_INTERNAL_H
@@ -38,6 +39,8 @@ enum pstate {
 	P_STOPPING, /* KILL sent (gang restart or shutdown) */
 	P_DONE,	    /* exited 0 */
 	P_FAILED,   /* exited otherwise, not to be restarted */
+	P_LOST,	    /* its node was lost and it runs nowhere now (not placed again) */
+	P_WAITING,  /* its node was lost: waits for room on the nodes left */
 };
 
 struct head;
@@ -52,6 +55,7 @@ struct hproc {
 	int restarts;	 /* this replica's, or its gang's */
 	int last_status; /* exit code, or -signal */
 	bool exited;	 /* has exited at least once */
+	int moves;	 /* times placed again after its node was lost */
 	uint64_t started_ms, ended_ms;
 	uv_timer_t timer; /* restart backoff (replicas) */
 };
@@ -61,19 +65,23 @@ struct hstage {
 	int restarts;	 /* gang restarts */
 	bool restarting; /* gang: ranks are being stopped for a restart */
 	int master_port;
+	bool moving; /* gang: stopping on the nodes left, to be placed again (recover.c) */
 	uv_timer_t timer;
 };
 
 /*
- * Rendezvous ports (MASTER_PORT) an agent finds free at HELLO: one per gang
+ * Rendezvous ports (MASTER_PORT) an agent finds free at REGISTER: one per gang
  * whose rank 0 it hosts, so at most this many such gangs per node.
  */
 #define GANG_PORTS 64
 
-/* A node's agent, once registered: where it is and what it has. */
+/* A node's agent: its connection from HELLO on, where it is and what it has from REGISTER. */
 struct hagent {
 	struct aic_conn *conn;
 	bool registered, gone;
+	bool lost;		/* lost while the job ran: nothing is placed there again */
+	uint64_t lost_ms;	/* when */
+	char lost_why[256];	/* why, as the log said it */
 	int rank;
 	char node[64];
 	char addr[64];
@@ -111,12 +119,15 @@ struct head {
 	bool *source_done; /* per spec channel: its source is exhausted (or it has none) */
 	bool *sink_done;   /* per spec channel: its sink has written all (or it has none) */
 	struct chan_stats *chan_stats; /* per spec channel, summed over agents */
+	int *feeders;		       /* per spec channel: the agent CONFIG made read its source */
+	int *sinkers;		       /* per spec channel: the agent CONFIG made write its sink */
 	json_int_t agent_maxrss_kib;   /* the largest agent's peak RSS, from their STATS */
 	/* Workers' metrics: every point to metrics.jsonl, a summary per stage and name. */
 	FILE *metrics_file;
 	json_t *metrics; /* {stage: {name: {n, last, min, max, last_step}}} */
 	size_t n_metric_names;
 	uint64_t registered_ms; /* when the last agent registered */
+	uv_timer_t wait_timer;	/* the registration deadline, then the wait for agents at the end */
 	uv_timer_t status_timer;
 	int exit_code;
 	const char *final_state;
@@ -132,6 +143,12 @@ enum use { WRITES, READS, WEIGHTS_FROM, WEIGHTS_TO };
 bool head__stage_uses(const struct aic_stage *st, const char *name, enum use u);
 /* Whether process k's stage uses `name` so. */
 bool head__proc_uses(const struct head *h, size_t k, const char *name, enum use u);
+/* Whether a process counts as finished: done, or lost and not to be placed again. */
+bool head__proc_finished(const struct hproc *hp);
+/* A gang's ranks now: the spec's, or fewer after a node loss (those not P_LOST). */
+int head__gang_world(const struct head *h, size_t stage);
+/* Sends KILL for a process to its agent (none when its node is lost). */
+void head__kill(struct hproc *hp, int sig);
 /* A channel is closed once its source is done and every process writing it is. */
 bool head__chan_producers_done(struct head *h, const char *chan);
 /* A path as the spec wrote it, relative to the spec's directory, into buf. */
@@ -168,9 +185,20 @@ void head__on_stats(struct head *h, json_t *m);
  * (NODE_LOST), and the node's processes are recovered or the job ends.
  */
 void head__node_lost(struct head *h, struct hagent *a, const char *why);
+/*
+ * Places what waits for room since its node was lost (P_WAITING replicas, a
+ * moving gang whose ranks have all stopped), tells the agents who produces
+ * and receives what now, and spawns them; called again when a process ends.
+ */
+void head__place_waiting(struct head *h);
 
 /* config_msg.c: the CONFIG message (new reference). */
 json_t *head__data_plane_config(struct head *h);
+/*
+ * MEMBERS (new reference, NULL: no memory): who produces each channel and
+ * receives each weight stream now that processes have moved (wire.h).
+ */
+json_t *head__data_plane_members(struct head *h);
 
 /* --- worker_env.c (for agent.c) ------------------------------------------- */
 
@@ -185,5 +213,11 @@ void agent__cuda_devices(const struct agent_config *cfg, const json_t *gpus, jso
 char **agent__worker_env(const json_t *over);
 /* GANG_PORTS free TCP ports on this node (at addr), all different, as a JSON array. */
 json_t *agent__free_ports(const char *addr);
+/*
+ * REGISTER (wire.h) for the agent of cfg, whose endpoint is at `port`
+ * (0: none): its rank, node, address, topology, GPUs, CPUs and free ports
+ * (new reference; NULL: no memory).
+ */
+json_t *agent__registration(const struct agent_config *cfg, int port);
 
 #endif

@@ -50,9 +50,24 @@ bool head__chan_producers_done(struct head *h, const char *chan)
 	if (ch && h->source_done && !h->source_done[ch - h->cfg.spec->channels])
 		return false;
 	for (i = 0; i < h->n_procs; i++)
-		if (head__proc_uses(h, i, chan, WRITES) && h->procs[i].state != P_DONE)
+		if (head__proc_uses(h, i, chan, WRITES) && !head__proc_finished(&h->procs[i]))
 			return false;
 	return true;
+}
+
+bool head__proc_finished(const struct hproc *hp)
+{
+	return hp->state == P_DONE || hp->state == P_LOST;
+}
+
+int head__gang_world(const struct head *h, size_t stage)
+{
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < h->n_procs; i++)
+		n += h->procs[i].p->stage == stage && h->procs[i].state != P_LOST;
+	return n;
 }
 
 /* A path as the spec wrote it (source, sink, the workers' directory): relative to the spec's directory. */
@@ -114,7 +129,8 @@ static int stage_count(struct head *h, size_t stage, size_t node, bool on_node)
 	int n = 0;
 
 	for (i = 0; i < h->n_procs; i++)
-		n += h->procs[i].p->stage == stage && (!on_node || h->procs[i].p->node == node);
+		n += h->procs[i].p->stage == stage && (!on_node || h->procs[i].p->node == node) &&
+		     (!on_node || h->procs[i].state != P_LOST);
 	return n;
 }
 
@@ -186,9 +202,9 @@ void head__spawn(struct hproc *hp)
 			if (h->procs[i].p->stage == p->stage && h->procs[i].p->index == 0)
 				r0 = &h->procs[i];
 		set_env(env, "AIC_RANK", "%d", p->index);
-		set_env(env, "AIC_WORLD_SIZE", "%d", st->ranks);
+		set_env(env, "AIC_WORLD_SIZE", "%d", head__gang_world(h, p->stage));
 		set_env(env, "RANK", "%d", p->index);
-		set_env(env, "WORLD_SIZE", "%d", st->ranks);
+		set_env(env, "WORLD_SIZE", "%d", head__gang_world(h, p->stage));
 		set_env(env, "LOCAL_RANK", "%d", p->local_rank);
 		set_env(env, "LOCAL_WORLD_SIZE", "%d", stage_count(h, p->stage, p->node, true));
 		set_env(env, "GROUP_RANK", "%zu", p->node);
@@ -204,6 +220,13 @@ void head__spawn(struct hproc *hp)
 	snprintf(log, sizeof(log), "%s/logs/%s.%d.log", h->cfg.jobdir, st->name, p->index);
 	/* Workers start in the spec's directory, where relative paths in the spec point. */
 	head__spec_relative(h, ".", cwd, sizeof(cwd));
+	if (!a->conn) {
+		/* Its node was lost since: recover.c places it again. */
+		json_decref(argv);
+		json_decref(env);
+		json_decref(gpus);
+		return;
+	}
 	msg = json_pack("{s:I,s:s,s:i,s:o,s:o,s:s,s:o,s:s,s:s}", "id", (json_int_t)hp->id, "stage",
 			st->name, "index", p->index, "argv", argv, "env", env, "cpus", cpus, "gpus",
 			gpus, "log", log, "cwd", cwd);
@@ -246,16 +269,20 @@ static void gang_timer(uv_timer_t *t)
 		return;
 	h->stages[stage].restarting = false;
 	for (i = 0; i < h->n_procs; i++)
-		if (h->procs[i].p->stage == stage)
+		if (h->procs[i].p->stage == stage && h->procs[i].state != P_LOST)
 			head__spawn(&h->procs[i]);
 	head__save_status(h);
 }
 
-static void kill_proc(struct hproc *hp, int sig)
+void head__kill(struct hproc *hp, int sig)
 {
-	json_t *m = json_pack("{s:I,s:i}", "id", (json_int_t)hp->id, "signal", sig);
+	struct aic_conn *c = hp->h->agents[hp->p->node].conn;
+	json_t *m;
 
-	aic_conn_send(hp->h->agents[hp->p->node].conn, AIC_MSG_KILL, m);
+	if (!c)
+		return; /* its node is lost: nothing runs there for the head any more */
+	m = json_pack("{s:I,s:i}", "id", (json_int_t)hp->id, "signal", sig);
+	aic_conn_send(c, AIC_MSG_KILL, m);
 	json_decref(m);
 }
 
@@ -291,7 +318,7 @@ void head__check_finished(struct head *h)
 
 	head__close_channels(h);
 	for (i = 0; i < h->n_procs; i++)
-		if (h->procs[i].state != P_DONE)
+		if (!head__proc_finished(&h->procs[i]))
 			return;
 	for (i = 0; h->sink_done && i < h->cfg.spec->n_channels; i++)
 		if (!h->sink_done[i])
@@ -311,19 +338,22 @@ static void gang_settle(struct head *h, size_t stage)
 		    (h->procs[i].state == P_RUNNING || h->procs[i].state == P_STARTING ||
 		     h->procs[i].state == P_STOPPING))
 			return;
+	if (hs->moving)
+		return; /* stopped to move off a lost node: head.c has recover.c place it again */
 	if (hs->restarts >= st->restart.max) {
 		char why[512];
 		snprintf(why, sizeof(why),
 			 "stage '%s' (a gang of %d ranks) failed and has used its %d restart%s", st->name,
-			 st->ranks, st->restart.max, st->restart.max == 1 ? "" : "s");
+			 head__gang_world(h, stage), st->restart.max, st->restart.max == 1 ? "" : "s");
 		head__end(h, 1, "failed", why);
 		return;
 	}
 	aic_log_info("restarting stage '%s' (all %d ranks) in %llu ms, restart %d of %d", st->name,
-		     st->ranks, (unsigned long long)backoff(st, hs->restarts), hs->restarts + 1,
+		     head__gang_world(h, stage), (unsigned long long)backoff(st, hs->restarts),
+		     hs->restarts + 1,
 		     st->restart.max);
 	for (i = 0; i < h->n_procs; i++)
-		if (h->procs[i].p->stage == stage)
+		if (h->procs[i].p->stage == stage && h->procs[i].state != P_LOST)
 			h->procs[i].state = P_PENDING;
 	uv_timer_start(&hs->timer, gang_timer, backoff(st, hs->restarts), 0);
 	hs->restarts++;
@@ -366,8 +396,8 @@ void head__on_exited(struct head *h, json_t *m)
 		return;
 	}
 	if (hp->state == P_STOPPING) {
-		/* Stopped on purpose for a gang restart. */
-		hp->state = P_PENDING;
+		/* Stopped on purpose for a gang restart, or to move off a lost node. */
+		hp->state = hs->moving ? P_WAITING : P_PENDING;
 		gang_settle(h, hp->p->stage);
 		head__save_status(h);
 		return;
@@ -389,7 +419,7 @@ void head__on_exited(struct head *h, json_t *m)
 				if (h->procs[i].p->stage == hp->p->stage &&
 				    (h->procs[i].state == P_RUNNING || h->procs[i].state == P_STARTING)) {
 					h->procs[i].state = P_STOPPING;
-					kill_proc(&h->procs[i], SIGTERM);
+					head__kill(&h->procs[i], SIGTERM);
 				}
 		}
 		gang_settle(h, hp->p->stage);
@@ -414,11 +444,43 @@ void head__on_exited(struct head *h, json_t *m)
 
 /* --- the end ---------------------------------------------------------- */
 
+/* The agents had their time to go at the end: the job finishes without the rest. */
+static void end_overdue(uv_timer_t *t)
+{
+	struct head *h = t->data;
+	int i;
+
+	for (i = 0; i < h->cfg.n_agents; i++) {
+		struct hagent *a = &h->agents[i];
+		if (!a->registered || a->gone || !a->conn)
+			continue;
+		aic_log_error("the agent on node '%s' (rank %d) did not confirm the end within %llu "
+			      "ms: finishing without it",
+			      a->node, a->rank,
+			      (unsigned long long)(h->cfg.spec->failure_timeout_ms +
+						   (uint64_t)h->cfg.grace_ms));
+		a->gone = true;
+		a->conn->data = NULL;
+		aic_conn_close(a->conn);
+		a->conn = NULL;
+	}
+	if (!h->done)
+		head__finish(h);
+}
+
+static void wait_agents(struct head *h)
+{
+	/* Live agents stop their workers within their grace; a silent one goes with its link. */
+	uv_timer_start(&h->wait_timer, end_overdue,
+		       h->cfg.spec->failure_timeout_ms + (uint64_t)h->cfg.grace_ms, 0);
+}
+
 /* Every agent has gone (their workers with them): the summary is final. */
 void head__finish(struct head *h)
 {
 	h->done = true;
 	uv_timer_stop(&h->status_timer);
+	uv_timer_stop(&h->wait_timer);
 	head__write_summary(h);
 	head__write_status(h);
 	aic_server_stop(&h->srv);
@@ -452,4 +514,6 @@ void head__end(struct head *h, int code, const char *state, const char *reason)
 	head__save_status(h);
 	if (live == 0)
 		head__finish(h);
+	else
+		wait_agents(h);
 }

@@ -18,8 +18,25 @@
 
 #define STATUS_EVERY_MS 50
 
-static const char *const pstate_names[] = {"pending", "starting", "running",
-					   "stopping", "done", "failed"};
+static const char *const pstate_names[] = {"pending", "starting", "running", "stopping",
+					   "done",    "failed",	  "lost",    "waiting"};
+
+/* [{"node", "rank", "lost_s" (since the job started), "why"}] of the nodes lost so far. */
+static json_t *lost_nodes(const struct head *h)
+{
+	json_t *a = json_array();
+	int i;
+
+	for (i = 0; i < h->cfg.n_agents; i++) {
+		const struct hagent *g = &h->agents[i];
+		if (g->lost)
+			json_array_append_new(
+				a, json_pack("{s:s,s:i,s:f,s:s}", "node", g->node, "rank", g->rank,
+					     "lost_s", (double)(g->lost_ms - h->start_ms) / 1000.0,
+					     "why", g->lost_why));
+	}
+	return a;
+}
 
 json_t *head__status_json(struct head *h)
 {
@@ -35,6 +52,7 @@ json_t *head__status_json(struct head *h)
 		json_object_set_new(o, "reason", json_string(h->reason));
 	json_object_set_new(o, "uptime_s", json_real((double)(now - h->start_ms) / 1000.0));
 	json_object_set_new(o, "nodes", json_integer(h->cfg.n_agents));
+	json_object_set_new(o, "lost_nodes", lost_nodes(h));
 	for (i = 0; i < h->n_procs; i++) {
 		struct hproc *hp = &h->procs[i];
 		const struct aic_stage *st = &h->cfg.spec->stages[hp->p->stage];
@@ -43,11 +61,12 @@ json_t *head__status_json(struct head *h)
 			json_array_append_new(gpus, json_integer(hp->p->gpus[g]));
 		json_array_append_new(
 			procs,
-			json_pack("{s:s,s:s,s:i,s:s,s:o,s:s,s:I,s:i,s:o,s:f}", "stage", st->name, "kind",
+			json_pack("{s:s,s:s,s:i,s:s,s:o,s:s,s:I,s:i,s:i,s:o,s:f}", "stage", st->name, "kind",
 				  st->ranks ? "rank" : "replica", "index", hp->p->index, "node",
 				  h->agents[hp->p->node].node, "gpus", gpus, "state",
 				  pstate_names[hp->state], "pid", (json_int_t)hp->pid, "restarts",
-				  st->ranks ? h->stages[hp->p->stage].restarts : hp->restarts, "exit",
+				  st->ranks ? h->stages[hp->p->stage].restarts : hp->restarts, "moves",
+				  hp->moves, "exit",
 				  hp->exited ? json_integer(hp->last_status) : json_null(), "uptime_s",
 				  hp->state == P_RUNNING ? (double)(now - hp->started_ms) / 1000.0 : 0.0));
 	}
@@ -89,6 +108,11 @@ void head__write_summary(struct head *h)
 	size_t s, i;
 
 	printf("aic: job '%s' %s: %s\n", h->name, h->final_state, h->reason);
+	for (s = 0; s < (size_t)h->cfg.n_agents; s++)
+		if (h->agents[s].lost)
+			printf("aic: node '%s' was lost at %.1f s: %s\n", h->agents[s].node,
+			       (double)(h->agents[s].lost_ms - h->start_ms) / 1000.0,
+			       h->agents[s].lost_why);
 	printf("%-14s %-10s %-9s %-8s %s\n", "stage", "processes", "restarts", "wall_s", "exit codes");
 	for (s = 0; s < h->cfg.spec->n_stages; s++) {
 		const struct aic_stage *st = &h->cfg.spec->stages[s];
@@ -138,6 +162,7 @@ void head__write_summary(struct head *h)
 	}
 	json_object_set_new(o, "registered_s", h->registered_ms ? json_real((double)(h->registered_ms - h->start_ms) / 1000.0) : json_null());
 	json_object_set_new(o, "stages", stages);
+	json_object_set_new(o, "lost_nodes", lost_nodes(h));
 	{
 		json_t *chans = json_object();
 		size_t c;

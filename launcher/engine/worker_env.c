@@ -1,8 +1,9 @@
 /*
  * What a node agent gives its workers besides their command: the
  * environment (its own variables under the head's, the CUDA devices of
- * their GPUs) and, at HELLO, free ports for gangs' rendezvous. Called by
- * agent.c only; calls nothing of the engine's.
+ * their GPUs); and what it tells the head of its node in REGISTER, free
+ * ports for gangs' rendezvous among it. Called by agent.c only; calls
+ * nothing of the engine's.
  */
 #include "config.h"
 
@@ -18,6 +19,7 @@
 #include "internal.h"
 #include "procenv.h"
 #include "strbuf.h"
+#include "topo_json.h"
 
 extern char **environ;
 
@@ -114,4 +116,19 @@ json_t *agent__free_ports(const char *addr)
 	while (n > 0)
 		close(fds[--n]);
 	return ports;
+}
+
+json_t *agent__registration(const struct agent_config *cfg, int port)
+{
+	json_t *gpus = cfg->gpus ? json_array() : json_null();
+	char cpus[4096] = "";
+	size_t i;
+
+	for (i = 0; cfg->gpus && i < cfg->n_gpus; i++)
+		json_array_append_new(gpus, json_integer(cfg->gpus[i]));
+	if (cfg->cpus)
+		aic_cpuset_format(cfg->cpus, cpus, sizeof(cpus));
+	return json_pack("{s:i,s:s,s:s,s:i,s:o,s:o,s:s,s:o}", "rank", cfg->rank, "node", cfg->node,
+			 "addr", cfg->addr, "port", port, "topo", aic_topo_to_json(cfg->topo), "gpus",
+			 gpus, "cpus", cpus, "ports", agent__free_ports(cfg->addr));
 }

@@ -51,6 +51,14 @@ void aic_conn_close_all(void)
 static void direct_finish(struct aic_conn *c, bool whole);
 static void pending_done(struct aic_conn *c);
 
+void aic__conn_unref(struct aic_conn *c)
+{
+	if (--c->refs)
+		return;
+	free(c->buf);
+	free(c);
+}
+
 void aic__conn_closed(struct aic_conn *c)
 {
 	unlink_conn(c);
@@ -60,8 +68,9 @@ void aic__conn_closed(struct aic_conn *c)
 		c->on_close(c);
 	json_decref(c->hello);
 	json_decref(c->welcome);
-	free(c->buf);
-	free(c);
+	c->hello = c->welcome = NULL;
+	aic__conn_stop_beat(c);
+	aic__conn_unref(c);
 }
 
 void aic_conn_close(struct aic_conn *c)
@@ -70,7 +79,16 @@ void aic_conn_close(struct aic_conn *c)
 		return;
 	c->closing = true;
 	pending_done(c);
+	aic__conn_stop_beat(c);
 	c->ops->close(c);
+}
+
+/* Every send goes here: what was sent last tells liveness.c when a PING is due. */
+static int link_write(struct aic_conn *c, void *mem, const uv_buf_t *bufs, unsigned n,
+		      void (*done)(void *arg, int status), void *arg)
+{
+	c->tx_ms = uv_now(c->loop);
+	return c->ops->write(c, mem, bufs, n, done, arg);
 }
 
 int aic_conn_sendv(struct aic_conn *c, void *mem, const uv_buf_t *bufs, unsigned n,
@@ -82,7 +100,7 @@ int aic_conn_sendv(struct aic_conn *c, void *mem, const uv_buf_t *bufs, unsigned
 			done(arg, -EPIPE);
 		return -EPIPE;
 	}
-	return c->ops->write(c, mem, bufs, n, done, arg);
+	return link_write(c, mem, bufs, n, done, arg);
 }
 
 int aic_conn_send_owned(struct aic_conn *c, void *mem, const void *frame, size_t len)
@@ -93,7 +111,7 @@ int aic_conn_send_owned(struct aic_conn *c, void *mem, const void *frame, size_t
 		free(mem);
 		return -EPIPE;
 	}
-	return c->ops->write(c, mem, &buf, 1, NULL, NULL);
+	return link_write(c, mem, &buf, 1, NULL, NULL);
 }
 
 int aic_conn_send_raw(struct aic_conn *c, uint16_t type, const void *a, size_t alen, const void *b,
@@ -115,7 +133,7 @@ int aic_conn_send_raw(struct aic_conn *c, uint16_t type, const void *a, size_t a
 	if (blen)
 		memcpy(mem + AIC_WIRE_HEADER + alen, b, blen);
 	buf = uv_buf_init((char *)mem, (unsigned)(AIC_WIRE_HEADER + alen + blen));
-	return c->ops->write(c, mem, &buf, 1, NULL, NULL);
+	return link_write(c, mem, &buf, 1, NULL, NULL);
 }
 
 int aic_conn_send(struct aic_conn *c, uint16_t type, json_t *msg)
@@ -143,7 +161,7 @@ int aic_conn_send(struct aic_conn *c, uint16_t type, json_t *msg)
 		memcpy(mem + AIC_WIRE_HEADER, text, n);
 	free(text);
 	b = uv_buf_init((char *)mem, (unsigned)(AIC_WIRE_HEADER + n));
-	return c->ops->write(c, mem, &b, 1, NULL, NULL);
+	return link_write(c, mem, &b, 1, NULL, NULL);
 }
 
 int aic_conn_send_error(struct aic_conn *c, uint16_t type, int code, const char *why)
@@ -249,6 +267,9 @@ static void server_step(struct aic_conn *c, const struct aic_frame *f, json_t *m
 	c->authed = true;
 	w = c->welcome ? c->welcome : json_object();
 	c->welcome = NULL;
+	/* The client takes the server's liveness timeout over (conn.h). */
+	if (w && c->timeout_ms)
+		json_object_set_new(w, "heartbeat_ms", json_integer((json_int_t)c->timeout_ms));
 	aic_conn_send(c, AIC_MSG_WELCOME, w);
 	json_decref(w);
 	/* Now the owner may talk: the client acts on what follows WELCOME. */
@@ -293,7 +314,10 @@ static void client_step(struct aic_conn *c, const struct aic_frame *f, json_t *m
 		return;
 	}
 	if (c->challenged && f->type == AIC_MSG_WELCOME) {
+		json_int_t ms = json_integer_value(json_object_get(msg, "heartbeat_ms"));
 		c->authed = true;
+		if (ms > 0)
+			aic_conn_set_timeout(c, (uint64_t)ms);
 		if (c->on_frame)
 			c->on_frame(c, f->type, msg, f);
 		return;
@@ -310,7 +334,9 @@ static void handle(struct aic_conn *c, const struct aic_frame *f)
 
 	if (f->length && f->type < AIC_MSG_DATA)
 		msg = json_loadb((const char *)f->payload, f->length, 0, &jerr);
-	if (!c->authed && c->server_side)
+	if (c->authed && f->type == AIC_MSG_PING)
+		c->pings++; /* its bytes were life already: nothing else to do */
+	else if (!c->authed && c->server_side)
 		server_step(c, f, msg);
 	else if (!c->authed)
 		client_step(c, f, msg);
@@ -448,6 +474,9 @@ void aic__conn_received(struct aic_conn *c, ssize_t n)
 		aic_conn_close(c);
 		return;
 	}
+	/* Any bytes are life, those of a frame read in place too (liveness.c). */
+	if (n > 0)
+		c->rx_ms = uv_now(c->loop);
 	if (c->direct) {
 		c->direct_got += (uint32_t)n;
 		if (c->direct_got == c->direct_len)
@@ -489,7 +518,7 @@ void aic__conn_received(struct aic_conn *c, ssize_t n)
 	direct_maybe(c);
 }
 
-struct aic_conn *aic__conn_new(const struct aic_link_ops *ops, void *link)
+struct aic_conn *aic__conn_new(const struct aic_link_ops *ops, void *link, uv_loop_t *loop)
 {
 	struct aic_conn *c = calloc(1, sizeof(*c));
 
@@ -497,6 +526,8 @@ struct aic_conn *aic__conn_new(const struct aic_link_ops *ops, void *link)
 		return NULL;
 	c->ops = ops;
 	c->link = link;
+	c->loop = loop;
+	c->refs = 1;
 	c->next = live;
 	if (live)
 		live->prev = c;

@@ -39,6 +39,21 @@
  * nothing but REJECT (on_frame gets it, then the connection closes); on
  * WELCOME on_frame gets it and the connection is authenticated.
  *
+ * Liveness (aic_conn_set_timeout): a connection given a timeout T counts
+ * every byte it receives as a sign of life, a frame read in place included
+ * (a slow multi-GiB transfer is not silence). Once authenticated, it sends
+ * PING whenever it has sent nothing for T/4, and a connection that has
+ * received nothing for T is closed: the error is logged naming the peer
+ * (c->name where the owner set it), c->why says why, and the close
+ * callback runs as for any other close. Before authentication T bounds the
+ * whole handshake, the TCP connect included, however the peer trickles
+ * its bytes: a server that accepts and never answers cannot hold a client.
+ * A server that set a timeout on a connection before its WELCOME (from
+ * on_hello) tells the client in it ("heartbeat_ms"), and the client takes
+ * it over, so both ends of a link use the server's T. Connections without
+ * a timeout (a worker's to its agent: its death is seen by its exit) send
+ * no PING and never expire.
+ *
  * Ownership: connections free themselves after their close callback has
  * run; aic_conn_close() may be called at any time, more than once.
  */
@@ -70,6 +85,9 @@ typedef bool (*aic_hello_cb)(struct aic_conn *c, json_t *hello);
  * return 0, or a negative code to refuse it. NULL: the server's token.
  */
 typedef int (*aic_key_cb)(struct aic_conn *c, json_t *hello, char *key);
+
+/* The default liveness timeout, the job spec's failure_timeout (see above). */
+#define AIC_CONN_TIMEOUT_MS 10000
 
 /* The defaults of a server's limits before the handshake (see above). */
 #define AIC_CONN_HELLO_MS    10000
@@ -146,7 +164,18 @@ struct aic_conn {
 	bool server_side;
 	bool pending;	   /* server side: counted in server->pending */
 	bool challenged;   /* the server sent CHALLENGE, or the client AUTH */
-	uint64_t since_ms; /* server side: when it was accepted */
+	/* Server: when accepted (aic_now_ms); client: when its handshake deadline began (uv_now). */
+	uint64_t since_ms;
+	/* Liveness (aic_conn_set_timeout): 0, or T in ms, and the loop's times (uv_now) of the last bytes. */
+	uint64_t timeout_ms;
+	uint64_t rx_ms, tx_ms, tick_ms;
+	unsigned pings; /* PINGs received */
+	bool beating;	/* beat is initialised, and holds the connection until closed */
+	uv_timer_t beat;
+	uv_loop_t *loop;
+	unsigned refs;	/* the link, and beat while it is open: freed at 0 */
+	char name[128]; /* what the owner calls the peer ("the head"), for messages, or "" */
+	char why[96];	/* why conn.c closed it itself ("no frame for 10 s"), or "" */
 	char key[AIC_AUTH_KEY_LEN + 1];
 	char cn[AIC_AUTH_NONCE_LEN + 1], sn[AIC_AUTH_NONCE_LEN + 1];
 	char peer[64]; /* "addr:port", for messages */
@@ -237,6 +266,13 @@ int aic_conn_send_raw(struct aic_conn *c, uint16_t type, const void *a, size_t a
 int aic_conn_send_error(struct aic_conn *c, uint16_t type, int code, const char *why);
 
 void aic_conn_close(struct aic_conn *c);
+
+/*
+ * Gives c a liveness timeout of timeout_ms (see "Liveness" above; 0: none),
+ * counted from now. Returns 0, or a negative error (the connection is
+ * closing).
+ */
+int aic_conn_set_timeout(struct aic_conn *c, uint64_t timeout_ms);
 
 /* Closes every connection still open (at exit, so each is freed properly). */
 void aic_conn_close_all(void);

@@ -7,6 +7,10 @@
  * receives (aic__conn_read_buf says where they go, aic__conn_received says
  * how many came) and, once its link is closed and nothing of it is in use,
  * calls aic__conn_closed, which frees the connection.
+ *
+ *   conn.c      framing, the handshake, in-place reads, sends
+ *   liveness.c  PINGs and deadlines (aic_conn_set_timeout)
+ *   tcp.c       the TCP transport
  */
 #ifndef AIC_NET_INTERNAL_H
 #define AIC_NET_INTERNAL_H
@@ -16,8 +20,11 @@
 
 #include "conn.h"
 
-/* A connection over a link of `ops`, whose state is `link` (the transport's). NULL: no memory. */
-struct aic_conn *aic__conn_new(const struct aic_link_ops *ops, void *link);
+/*
+ * A connection over a link of `ops`, whose state is `link` (the
+ * transport's), on `loop` (its liveness timer's). NULL: no memory.
+ */
+struct aic_conn *aic__conn_new(const struct aic_link_ops *ops, void *link, uv_loop_t *loop);
 
 /* A server's limits (from the environment) and its deadline timer, before it listens. */
 void aic__server_init(uv_loop_t *loop, struct aic_server *srv);
@@ -42,5 +49,11 @@ void aic__conn_received(struct aic_conn *c, ssize_t n);
 
 /* The link is closed: the owner's close callback runs and the connection is freed. */
 void aic__conn_closed(struct aic_conn *c);
+
+/* One hold on c's memory fewer (c->refs): freed at the last. */
+void aic__conn_unref(struct aic_conn *c);
+
+/* liveness.c: closes the liveness timer, if any (its close drops its hold on c). */
+void aic__conn_stop_beat(struct aic_conn *c);
 
 #endif

@@ -94,7 +94,7 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 static struct aic_conn *tcp_conn_new(uv_loop_t *loop)
 {
 	struct tcp_link *l = calloc(1, sizeof(*l));
-	struct aic_conn *c = l ? aic__conn_new(&tcp_ops, l) : NULL;
+	struct aic_conn *c = l ? aic__conn_new(&tcp_ops, l, loop) : NULL;
 
 	if (!c) {
 		free(l);

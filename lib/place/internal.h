@@ -25,6 +25,7 @@
 struct node {
 	const struct aic_topo *t;
 	const char *name;
+	bool down;		/* lost: takes nothing (aic_place_node.down) */
 	struct aic_cpuset cpus; /* allowed PUs */
 	uint64_t allowed;	/* allowed GPUs */
 	uint64_t free;		/* allowed and not held */

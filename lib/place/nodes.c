@@ -175,6 +175,7 @@ int aic__place_init_nodes(struct solver *s, const struct aic_place_node *in)
 			return bad_node(s, in, i);
 		n->t = t;
 		n->name = in[i].name ? in[i].name : t->host;
+		n->down = in[i].down;
 		n->cpus = t->cpus;
 		if (in[i].cpus)
 			aic_cpuset_and(&n->cpus, &n->cpus, in[i].cpus);
@@ -188,7 +189,7 @@ int aic__place_init_nodes(struct solver *s, const struct aic_place_node *in)
 			n->allowed =
 				t->n_gpus == 64 ? ~UINT64_C(0) : (UINT64_C(1) << t->n_gpus) - 1;
 		}
-		n->free = n->allowed;
+		n->free = n->down ? 0 : n->allowed;
 		n->core_free = calloc(t->n_cores + 1, sizeof(bool));
 		n->core_gpus = calloc(t->n_cores + 1, sizeof(int));
 		if (!n->core_free || !n->core_gpus)
@@ -196,7 +197,7 @@ int aic__place_init_nodes(struct solver *s, const struct aic_place_node *in)
 		for (c = 0; c < t->n_cores; c++) {
 			struct aic_cpuset x;
 			aic_cpuset_and(&x, &t->cores[c].pus, &n->cpus);
-			n->core_free[c] = !aic_cpuset_empty(&x);
+			n->core_free[c] = !n->down && !aic_cpuset_empty(&x);
 			n->n_free_cores += n->core_free[c];
 			n->n_cores += n->core_free[c];
 			for (g = 0; g < t->n_gpus; g++) {
@@ -215,11 +216,11 @@ int aic__place_check_sizes(struct solver *s)
 	int bad = 0;
 
 	for (j = 1; j < s->n_nodes; j++)
-		if (popcount(s->nodes[j].allowed) > popcount(s->nodes[biggest].allowed))
+		if (popcount(s->nodes[j].free) > popcount(s->nodes[biggest].free))
 			biggest = j;
 	for (i = 0; i < s->spec->n_stages; i++) {
 		const struct aic_stage *st = &s->spec->stages[i];
-		int most = popcount(s->nodes[biggest].allowed);
+		int most = popcount(s->nodes[biggest].free);
 		if (st->gpus <= most)
 			continue;
 		aic_strbuf_printf(&s->err,

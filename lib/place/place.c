@@ -34,6 +34,11 @@
  * elastic growth; then colocated stages on their host's GPUs. The search is
  * exhaustive over GPU subsets while that is cheap (at most 20000 subsets per
  * node and decision), greedy from the best pair beyond.
+ *
+ * aic_place_more() places a lost node's processes again by the same rules,
+ * one stage at a time, on the nodes left: the processes still running hold
+ * their GPUs and cores first (hold), then the stage's replicas or its gang
+ * are placed as above.
  */
 #include "config.h"
 
@@ -132,7 +137,7 @@ static int pick_node(const struct solver *s, const struct aic_stage *st, bool sh
 		struct quality q;
 		uint64_t g;
 		int c;
-		if ((!share && n->n_free_cores < st->cpus) || (st->cpus && !n->n_cores) ||
+		if (n->down || (!share && n->n_free_cores < st->cpus) || (st->cpus && !n->n_cores) ||
 		    !aic__place_best_group(n->t, n->free, st->gpus, &g, &q))
 			continue;
 		if (st->gpus == 0) {
@@ -178,14 +183,17 @@ static int capacity(const struct node *n, const struct aic_stage *st, bool share
 	int by_gpus = st->gpus ? popcount(n->free) / st->gpus : 1 << 20;
 	int by_cores = st->cpus && (!share || !n->n_cores) ? n->n_free_cores / st->cpus : 1 << 20;
 
+	if (n->down)
+		return 0;
 	return by_gpus < by_cores ? by_gpus : by_cores;
 }
 
-static int place_gang(struct solver *s, size_t si, bool soft)
+/* Places a gang of `ranks` ranks of stage si, all or none (AIC_ENOFIT: nothing taken). */
+static int place_gang(struct solver *s, size_t si, int ranks, bool soft)
 {
 	const struct aic_stage *st = &s->spec->stages[si];
 	size_t *order, i, j, m = 0;
-	int *take, left = st->ranks, total, rc = 0;
+	int *take, left = ranks, total, rc = 0;
 	bool share;
 
 	order = calloc(s->n_nodes, sizeof(*order));
@@ -198,7 +206,7 @@ static int place_gang(struct solver *s, size_t si, bool soft)
 	for (share = false;; share = true) {
 		for (i = 0, total = 0; i < s->n_nodes; i++)
 			total += capacity(&s->nodes[i], st, share);
-		if (total >= st->ranks || share || !soft)
+		if (total >= ranks || share || !soft)
 			break;
 	}
 	/* Nodes by capacity, largest first (stable: lower index first on ties). */
@@ -212,11 +220,11 @@ static int place_gang(struct solver *s, size_t si, bool soft)
 			order[j] = order[j - 1];
 			order[j - 1] = x;
 		}
-	if (total < st->ranks) {
+	if (total < ranks) {
 		rc = AIC_ENOFIT;
 		goto out_free;
 	}
-	if (capacity(&s->nodes[order[0]], st, share) >= st->ranks) {
+	if (capacity(&s->nodes[order[0]], st, share) >= ranks) {
 		/* One node suffices: the best-linked set, then the best fit. */
 		struct quality bq = {0};
 		int best = -1;
@@ -225,9 +233,9 @@ static int place_gang(struct solver *s, size_t si, bool soft)
 			struct quality q;
 			uint64_t g;
 			int c;
-			if (capacity(n, st, share) < st->ranks)
+			if (capacity(n, st, share) < ranks)
 				continue;
-			aic__place_best_group(n->t, n->free, st->ranks * st->gpus, &g, &q);
+			aic__place_best_group(n->t, n->free, ranks * st->gpus, &g, &q);
 			c = best < 0 ? 1 : aic__place_cmp_quality(&q, &bq);
 			if (c > 0 ||
 			    (c == 0 && capacity(n, st, share) < capacity(&s->nodes[best], st, share))) {
@@ -235,7 +243,7 @@ static int place_gang(struct solver *s, size_t si, bool soft)
 				bq = q;
 			}
 		}
-		take[best] = st->ranks;
+		take[best] = ranks;
 	} else {
 		for (m = 0; m < s->n_nodes && left > 0; m++) {
 			int c = capacity(&s->nodes[order[m]], st, share);
@@ -274,9 +282,13 @@ static int place_stage(struct solver *s, size_t si, int count, bool elastic_ok)
 	int i, rc;
 
 	if (st->ranks) {
-		rc = place_gang(s, si, s->soft_cpus);
+		/* A gang {min, max} starts with the most ranks that fit, at least min. */
+		int n = st->ranks;
+		do
+			rc = place_gang(s, si, n, s->soft_cpus);
+		while (rc == AIC_ENOFIT && --n >= st->ranks_min && n > 0);
 		if (rc == AIC_ENOFIT)
-			return no_fit(s, st, st->ranks, 0);
+			return no_fit(s, st, st->ranks_min ? st->ranks_min : st->ranks, 0);
 		s->after = st->name;
 		return rc;
 	}
@@ -404,6 +416,54 @@ int aic_place(const struct aic_spec *spec, const struct aic_place_node *nodes, s
 	return aic_place_flags(spec, nodes, n_nodes, 0, out, errors);
 }
 
+/* The solver for one call: its nodes, and every stage's host; 0, or as aic_place_flags(). */
+static int solver_init(struct solver *s, const struct aic_spec *spec,
+		       const struct aic_place_node *nodes, size_t n_nodes, unsigned flags)
+{
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	s->spec = spec;
+	s->n_nodes = n_nodes;
+	s->soft_cpus = flags & AIC_PLACE_SOFT_CPUS;
+	aic_strbuf_init(&s->err);
+	s->nodes = calloc(n_nodes, sizeof(*s->nodes));
+	s->placed = calloc(spec->n_stages + 1, sizeof(*s->placed));
+	s->host = calloc(spec->n_stages + 1, sizeof(*s->host));
+	if (!s->nodes || !s->placed || !s->host)
+		return -ENOMEM;
+	rc = aic__place_init_nodes(s, nodes);
+	if (rc == 0)
+		rc = aic__place_check_sizes(s);
+	if (rc == 0)
+		rc = find_hosts(s);
+	return rc;
+}
+
+/* Frees what solver_init and the placing took; the messages go to *errors when rc fails. */
+static void solver_release(struct solver *s, int rc, char **errors)
+{
+	size_t i;
+
+	if (rc == -ENOMEM) {
+		aic_strbuf_release(&s->err);
+		aic_strbuf_printf(&s->err, "aic: out of memory\n");
+	} else if (rc == -EINVAL && !s->err.len) {
+		aic_strbuf_printf(&s->err, "aic: invalid placement input\n");
+	}
+	if (errors && rc)
+		*errors = aic_strbuf_detach(&s->err);
+	aic_strbuf_release(&s->err);
+	for (i = 0; s->nodes && i < s->n_nodes; i++) {
+		free(s->nodes[i].core_free);
+		free(s->nodes[i].core_gpus);
+	}
+	free(s->nodes);
+	free(s->placed);
+	free(s->host);
+	free(s->procs);
+}
+
 int aic_place_flags(const struct aic_spec *spec, const struct aic_place_node *nodes,
 		    size_t n_nodes, unsigned flags, struct aic_plan **out, char **errors)
 {
@@ -417,24 +477,10 @@ int aic_place_flags(const struct aic_spec *spec, const struct aic_place_node *no
 		*errors = NULL;
 	if (!spec || !nodes || n_nodes == 0)
 		return -EINVAL;
-	memset(&s, 0, sizeof(s));
-	s.spec = spec;
-	s.n_nodes = n_nodes;
-	s.soft_cpus = flags & AIC_PLACE_SOFT_CPUS;
-	aic_strbuf_init(&s.err);
-	s.nodes = calloc(n_nodes, sizeof(*s.nodes));
-	s.placed = calloc(spec->n_stages + 1, sizeof(*s.placed));
-	s.host = calloc(spec->n_stages + 1, sizeof(*s.host));
+	rc = solver_init(&s, spec, nodes, n_nodes, flags);
 	order = calloc(spec->n_stages + 1, sizeof(*order));
-	if (!s.nodes || !s.placed || !s.host || !order) {
+	if (rc == 0 && !order)
 		rc = -ENOMEM;
-		goto out_free;
-	}
-	rc = aic__place_init_nodes(&s, nodes);
-	if (rc == 0)
-		rc = aic__place_check_sizes(&s);
-	if (rc == 0)
-		rc = find_hosts(&s);
 	if (rc)
 		goto out_free;
 
@@ -489,24 +535,101 @@ int aic_place_flags(const struct aic_spec *spec, const struct aic_place_node *no
 	s.procs = NULL;
 
 out_free:
-	if (rc == -ENOMEM) {
-		aic_strbuf_release(&s.err);
-		aic_strbuf_printf(&s.err, "aic: out of memory\n");
-	} else if (rc == -EINVAL && !s.err.len) {
-		aic_strbuf_printf(&s.err, "aic: invalid placement input\n");
-	}
-	if (errors && rc)
-		*errors = aic_strbuf_detach(&s.err);
-	aic_strbuf_release(&s.err);
-	for (i = 0; s.nodes && i < n_nodes; i++) {
-		free(s.nodes[i].core_free);
-		free(s.nodes[i].core_gpus);
-	}
-	free(s.nodes);
-	free(s.placed);
-	free(s.host);
-	free(s.procs);
+	solver_release(&s, rc, errors);
 	free(order);
+	return rc;
+}
+
+/* A process placed before holds its GPUs and, when its stage asks for cores, its cores. */
+static int hold(struct solver *s, const struct aic_proc *p)
+{
+	struct node *n = &s->nodes[p->node];
+	size_t g, c;
+	int rc;
+
+	for (g = 0; g < p->n_gpus; g++)
+		n->free &= ~(UINT64_C(1) << p->gpus[g]);
+	for (c = 0; s->spec->stages[p->stage].cpus && c < n->t->n_cores; c++) {
+		struct aic_cpuset x;
+		aic_cpuset_and(&x, &n->t->cores[c].pus, &p->cpus);
+		if (n->core_free[c] && !aic_cpuset_empty(&x)) {
+			n->core_free[c] = false;
+			n->n_free_cores--;
+		}
+	}
+	/* Kept in the list (not counted as placed): colocated stages look for their hosts there. */
+	rc = record(s, p->stage, p->node, 0, &p->cpus);
+	if (rc == 0) {
+		s->procs[s->n_procs - 1] = *p;
+		s->placed[p->stage]--;
+	}
+	return rc;
+}
+
+int aic_place_more(const struct aic_spec *spec, const struct aic_place_node *nodes,
+		   size_t n_nodes, unsigned flags, const struct aic_proc *used, size_t n_used,
+		   size_t stage, int count, struct aic_proc *out, char **errors)
+{
+	const struct aic_stage *st;
+	struct solver s;
+	uint64_t *saved = NULL;
+	size_t i, j, first;
+	int k = 0, rc;
+
+	if (errors)
+		*errors = NULL;
+	if (!spec || !nodes || n_nodes == 0 || stage >= spec->n_stages || count < 1 || !out)
+		return -EINVAL;
+	st = &spec->stages[stage];
+	rc = solver_init(&s, spec, nodes, n_nodes, flags);
+	for (i = 0; rc == 0 && i < n_used; i++)
+		rc = used[i].node < n_nodes && used[i].stage < spec->n_stages ? hold(&s, &used[i])
+									  : -EINVAL;
+	if (rc)
+		goto out_free;
+	first = s.n_procs;
+	if (s.host[stage] != stage) {
+		/* As place_colocated: the host's GPUs, less those this stage holds already. */
+		saved = calloc(n_nodes, sizeof(*saved));
+		if (!saved) {
+			rc = -ENOMEM;
+			goto out_free;
+		}
+		for (i = 0; i < n_nodes; i++) {
+			saved[i] = s.nodes[i].free;
+			s.nodes[i].free = 0;
+		}
+		for (i = 0; i < first; i++)
+			for (j = 0; s.procs[i].stage == s.host[stage] && j < s.procs[i].n_gpus; j++)
+				s.nodes[s.procs[i].node].free |= UINT64_C(1) << s.procs[i].gpus[j];
+		for (i = 0; i < first; i++)
+			for (j = 0; s.procs[i].stage == stage && j < s.procs[i].n_gpus; j++)
+				s.nodes[s.procs[i].node].free &= ~(UINT64_C(1) << s.procs[i].gpus[j]);
+		for (i = 0; i < n_nodes; i++)
+			if (s.nodes[i].down)
+				s.nodes[i].free = 0;
+	}
+	if (st->ranks) {
+		rc = place_gang(&s, stage, count, s.soft_cpus);
+	} else {
+		for (k = 0; k < count && rc == 0; k++)
+			rc = place_replica(&s, stage, s.soft_cpus);
+	}
+	if (rc == AIC_ENOFIT)
+		no_fit(&s, st, count, st->ranks ? 0 : k - 1);
+	if (rc)
+		goto out_free;
+	for (i = first; i < s.n_procs; i++) {
+		struct aic_proc *p = &out[i - first];
+		*p = s.procs[i];
+		p->local_rank = 0;
+		for (j = first; j < i; j++)
+			p->local_rank += s.procs[j].node == p->node;
+	}
+
+out_free:
+	free(saved);
+	solver_release(&s, rc, errors);
 	return rc;
 }
 

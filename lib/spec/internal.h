@@ -112,6 +112,9 @@ char *aic__spec_name(struct spec_ctx *c, yaml_node_t *v, const char *what);
 void aic__spec_names(struct spec_ctx *c, yaml_node_t *v, const char *what, char ***out);
 /* A size in MiB: a bare number, or one with a K, M, G or T suffix. */
 bool aic__spec_size(struct spec_ctx *c, yaml_node_t *v, const char *what, uint64_t *out);
+/* A duration in ms from min to max: a number with ms, s, m or h after it (bare: seconds). */
+bool aic__spec_duration(struct spec_ctx *c, yaml_node_t *v, const char *what, long min, long max,
+			uint64_t *out);
 /* One of `choices` (NULL-terminated): *out is its index. */
 bool aic__spec_enum(struct spec_ctx *c, yaml_node_t *v, const char *what,
 		    const char *const *choices, int *out);
@@ -127,6 +130,7 @@ enum spec_type {
 	SPEC_NAME,    /* char *: a name (aic__spec_name) */
 	SPEC_NAMES,   /* char **: a list of distinct names, or one name */
 	SPEC_SIZE,    /* uint64_t: MiB, from 512, 512M, 16G, 1T... */
+	SPEC_DURATION, /* uint64_t: ms in [min, max], from 10s, 500ms, 2m, 1h (bare: seconds) */
 	SPEC_ENUM,    /* int (or an enum): the index of the value in `choices` */
 	SPEC_ENV,     /* char **: a mapping NAME: value, as "NAME=value" strings */
 	SPEC_MAP,     /* a struct at `field`, whose own keys are `sub` */
@@ -152,7 +156,7 @@ struct spec_key {
 	enum spec_type type;
 	size_t field;		    /* offsetof() the value in the section's struct */
 	long min, max;		    /* SPEC_INT: the range, both included */
-	long def;		    /* SPEC_INT, _BOOL, _SIZE, _ENUM: the value when absent */
+	long def;		    /* SPEC_INT, _BOOL, _SIZE, _DURATION, _ENUM: the value when absent */
 	bool nullable;		    /* null is accepted and leaves the default */
 	const char *const *choices; /* SPEC_ENUM: the values, NULL-terminated */
 	const struct spec_key *sub; /* SPEC_MAP: the nested struct's keys */

@@ -123,13 +123,64 @@ static void read_replicas(struct spec_ctx *c, yaml_node_t *v, void *base, const 
 			      st->replicas_max);
 }
 
+static const struct spec_key ranks_keys[] = {
+	{.name = "min", .type = SPEC_INT, .field = STAGE(ranks_min), .min = 1, .max = MAX_COUNT},
+	{.name = "max", .type = SPEC_INT, .field = STAGE(ranks), .min = 1, .max = MAX_COUNT},
+	{.name = NULL},
+};
+
+/*
+ * A gang's size N (min = max = N), or {min, max}: it starts with max ranks
+ * and may go on with as few as min after losing a node (torchrun's
+ * --nnodes=MIN:MAX).
+ */
+static void read_ranks(struct spec_ctx *c, yaml_node_t *v, void *base, const char *what)
+{
+	struct aic_stage *st = base;
+	char b[SPEC_SHOW_MAX];
+
+	if (v->type == YAML_SCALAR_NODE) {
+		if (aic__spec_int(c, v, what, 1, MAX_COUNT, &st->ranks))
+			st->ranks_min = st->ranks;
+		return;
+	}
+	if (v->type != YAML_MAPPING_NODE) {
+		aic__spec_take(c, v);
+		aic__spec_err(c, v, "%s: expected an integer or {min, max}, got %s", what,
+			      aic__spec_show(v, b, sizeof(b)));
+		return;
+	}
+	if (!aic__spec_take(c, v))
+		return;
+	st->ranks_min = -1;
+	st->ranks = -1;
+	aic__spec_map(c, v, ranks_keys, st, what, what);
+	if (st->ranks < 0) {
+		aic__spec_err(c, v, "%s: 'max' is required", what);
+		st->ranks = 0;
+	}
+	if (st->ranks_min < 0)
+		st->ranks_min = st->ranks;
+	if (st->ranks_min > st->ranks)
+		aic__spec_err(c, v, "%s: min %d is larger than max %d", what, st->ranks_min,
+			      st->ranks);
+}
+
+/* Indexed by enum aic_node_failure. */
+static const char *const node_failure_choices[] = {
+	[AIC_NODE_FAILURE_REPLACE] = "replace",
+	[AIC_NODE_FAILURE_FAIL] = "fail",
+	NULL,
+};
+_Static_assert(sizeof(enum aic_node_failure) == sizeof(int), "SPEC_ENUM fills an int");
+
 static const struct spec_key stage_keys[] = {
 	{.name = "command", .type = SPEC_CUSTOM, .field = STAGE(argv), .parse = read_command},
 	{.name = "replicas",
 	 .type = SPEC_CUSTOM,
 	 .field = STAGE(replicas_max),
 	 .parse = read_replicas},
-	{.name = "ranks", .type = SPEC_INT, .field = STAGE(ranks), .min = 1, .max = MAX_COUNT},
+	{.name = "ranks", .type = SPEC_CUSTOM, .field = STAGE(ranks), .parse = read_ranks},
 	{.name = "gpus",
 	 .type = SPEC_INT,
 	 .field = STAGE(gpus),
@@ -149,6 +200,11 @@ static const struct spec_key stage_keys[] = {
 	 .nullable = true,
 	 .mark = STAGE(colocate_mark)},
 	{.name = "restart", .type = SPEC_MAP, .field = STAGE(restart), .sub = restart_keys},
+	{.name = "on_node_failure",
+	 .type = SPEC_ENUM,
+	 .field = STAGE(on_node_failure),
+	 .choices = node_failure_choices,
+	 .def = AIC_NODE_FAILURE_REPLACE},
 	{.name = NULL},
 };
 #undef STAGE
@@ -297,6 +353,12 @@ const struct spec_key aic__spec_top_keys[] = {
 	 .field = TOP(topology),
 	 .choices = topology_choices,
 	 .def = AIC_TOPOLOGY_PREFER},
+	{.name = "failure_timeout",
+	 .type = SPEC_DURATION,
+	 .field = TOP(failure_timeout_ms),
+	 .min = 1000,
+	 .max = 3600 * 1000,
+	 .def = AIC_SPEC_DEFAULT_FAILURE_TIMEOUT_MS},
 	{.name = NULL},
 };
 #undef TOP

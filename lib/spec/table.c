@@ -140,6 +140,9 @@ static void read_value(struct spec_ctx *c, const struct spec_key *key, yaml_node
 	case SPEC_SIZE:
 		aic__spec_size(c, v, what, field);
 		break;
+	case SPEC_DURATION:
+		aic__spec_duration(c, v, what, key->min, key->max, field);
+		break;
 	case SPEC_ENUM:
 		aic__spec_enum(c, v, what, key->choices, field);
 		break;
@@ -212,6 +215,7 @@ void aic__spec_defaults(const struct spec_key *keys, void *base)
 			*(bool *)field = key->def != 0;
 			break;
 		case SPEC_SIZE:
+		case SPEC_DURATION:
 			*(uint64_t *)field = (uint64_t)key->def;
 			break;
 		case SPEC_MAP:

@@ -387,6 +387,61 @@ bad:
 	return false;
 }
 
+/* "10s", "1.5s" for messages: ms as the spec would write it. */
+static void show_duration(long ms, char *buf, size_t len)
+{
+	if (ms % 1000)
+		snprintf(buf, len, "%ldms", ms);
+	else if (ms % 3600000 == 0)
+		snprintf(buf, len, "%ldh", ms / 3600000);
+	else if (ms % 60000 == 0)
+		snprintf(buf, len, "%ldm", ms / 60000);
+	else
+		snprintf(buf, len, "%lds", ms / 1000);
+}
+
+bool aic__spec_duration(struct spec_ctx *c, yaml_node_t *v, const char *what, long min, long max,
+			uint64_t *out)
+{
+	static const struct {
+		const char *suffix;
+		unsigned long long ms;
+	} units[] = {{"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+	const char *s = aic__spec_scalar(v);
+	char b[SPEC_SHOW_MAX], lo[32], hi[32], *end;
+	unsigned long long x;
+	size_t i;
+
+	show_duration(min, lo, sizeof(lo));
+	show_duration(max, hi, sizeof(hi));
+	if (!aic__spec_take(c, v))
+		return false;
+	if (!s || v->data.scalar.style != YAML_PLAIN_SCALAR_STYLE || !isdigit((unsigned char)*s))
+		goto bad;
+	errno = 0;
+	x = strtoull(s, &end, 10);
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (!strcmp(end, units[i].suffix))
+			break;
+	if (i == sizeof(units) / sizeof(units[0]))
+		goto bad;
+	/* Compared before multiplying, so that no duration wraps round to a small one. */
+	if (errno == ERANGE || x > (unsigned long long)max / units[i].ms ||
+	    x * units[i].ms < (unsigned long long)min) {
+		aic__spec_err(c, v, "%s: %s is out of range: expected a duration from %s to %s", what,
+			      aic__spec_show(v, b, sizeof(b)), lo, hi);
+		return false;
+	}
+	*out = x * units[i].ms;
+	return true;
+bad:
+	aic__spec_err(c, v,
+		      "%s: expected a duration from %s to %s such as 10s, 500ms or 2m (a bare "
+		      "number is seconds), got %s",
+		      what, lo, hi, aic__spec_show(v, b, sizeof(b)));
+	return false;
+}
+
 bool aic__spec_enum(struct spec_ctx *c, yaml_node_t *v, const char *what,
 		    const char *const *choices, int *out)
 {

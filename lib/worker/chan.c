@@ -308,6 +308,9 @@ int aic_get(struct aic_worker *w, const char *chan, struct aic_item *items, size
 		items[i].id = h.id;
 		items[i].version = h.version;
 		items[i].len = h.len & ~AIC_ITEM_SHM;
+		items[i].origin_chan = h.origin.chan;
+		items[i].origin_epoch = h.origin.epoch;
+		items[i].origin_line = h.origin.line;
 		if (h.len & AIC_ITEM_SHM) {
 			/* In the arena: read where the producer (or this node's agent) wrote it. */
 			uint64_t at = aic_get_u64(data);
@@ -324,6 +327,28 @@ int aic_get(struct aic_worker *w, const char *chan, struct aic_item *items, size
 	*n = i;
 	if (i == 0 && (flags & AIC_ITEMS_EOF))
 		return AIC_ECLOSED;
+	return 0;
+}
+
+int aic_item_origin(const struct aic_worker *w, const struct aic_item *item, const char **source,
+		    uint64_t *line, uint32_t *epoch)
+{
+	const char *name = NULL, *k;
+	json_t *v;
+
+	if (!w || !item || item->origin_chan == AIC_ORIGIN_NONE)
+		return -ENOENT;
+	json_object_foreach(w->channels, k, v)
+		if (json_is_integer(v) && json_integer_value(v) == (json_int_t)item->origin_chan)
+			name = k;
+	if (!name)
+		return -ENOENT;
+	if (source)
+		*source = name;
+	if (line)
+		*line = item->origin_line;
+	if (epoch)
+		*epoch = item->origin_epoch;
 	return 0;
 }
 

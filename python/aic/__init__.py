@@ -38,10 +38,14 @@ class Closed(Error):
     """The channel's producers have all finished and it is drained."""
 
 
+_ORIGIN_NONE = 0xffffffff  # an item's origin_chan when it comes from no source line
+
+
 class _CItem(ctypes.Structure):
     _fields_ = [("producer", ctypes.c_uint32), ("id", ctypes.c_uint64),
                 ("version", ctypes.c_uint64), ("len", ctypes.c_size_t),
-                ("data", ctypes.c_void_p)]
+                ("data", ctypes.c_void_p), ("origin_chan", ctypes.c_uint32),
+                ("origin_epoch", ctypes.c_uint32), ("origin_line", ctypes.c_uint64)]
 
 
 def _load():
@@ -51,6 +55,9 @@ def _load():
     lib.aic_strerror.argtypes = [ctypes.c_int]
     lib.aic_error_name.restype = ctypes.c_char_p
     lib.aic_error_name.argtypes = [ctypes.c_int]
+    lib.aic_item_origin.argtypes = [ctypes.c_void_p, ctypes.POINTER(_CItem),
+                                    ctypes.POINTER(ctypes.c_char_p),
+                                    ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_uint32)]
     lib.aic_worker_connect.argtypes = [ctypes.POINTER(ctypes.c_void_p)]
     lib.aic_worker_close.argtypes = [ctypes.c_void_p]
     lib.aic_worker_stage.restype = ctypes.c_char_p
@@ -120,15 +127,25 @@ def _nccl_error(rc, what):
 
 class Item:
     """One item: .data (bytes; a read-only memoryview from get(copy=False)), .id, .producer,
-    .version, and its channel."""
+    .version, its channel, and .origin: the source line its processing started from,
+    {"source": channel, "epoch": pass (0-based), "line": number (1-based)}, or None.
+    Two items with the same origin are the same work done twice (a line read again
+    after a node was lost)."""
 
-    __slots__ = ("channel", "producer", "id", "version", "data")
+    __slots__ = ("channel", "producer", "id", "version", "data", "origin")
 
-    def __init__(self, channel, c, view=False):
+    def __init__(self, channel, c, view=False, worker=None):
         self.channel = channel
         self.producer = c.producer
         self.id = c.id
         self.version = c.version
+        self.origin = None
+        if worker is not None:
+            src, line, epoch = ctypes.c_char_p(), ctypes.c_uint64(), ctypes.c_uint32()
+            if _lib.aic_item_origin(worker, ctypes.byref(c), ctypes.byref(src), ctypes.byref(line),
+                                    ctypes.byref(epoch)) == 0:
+                self.origin = {"source": src.value.decode(), "epoch": epoch.value,
+                               "line": line.value}
         if view:  # read in place from shared memory: valid until acked
             self.data = memoryview((ctypes.c_char * c.len).from_address(c.data)).cast("B").toreadonly()
         else:
@@ -386,7 +403,8 @@ class Worker:
         if rc:
             raise Error(rc, "aic get on '%s'" % channel)
         return [Item(channel, arr[i], view=not copy and arr[i].len > 0 and
-                     bool(_lib.aic_in_place(self._h, arr[i].data)))
+                     bool(_lib.aic_in_place(self._h, arr[i].data)),
+                     worker=self._h if arr[i].origin_chan != _ORIGIN_NONE else None)
                 for i in range(n.value)]
 
     def ack(self, items):

@@ -122,6 +122,33 @@ static int get_items(struct aic_worker *w)
 	return rc == AIC_ECLOSED ? 0 : rc;
 }
 
+/* Each item of `chan` as "SOURCE EPOCH LINE DATA" (aic_item_origin), or "none". */
+static int origins(struct aic_worker *w, const char *chan)
+{
+	struct aic_item items[8];
+	size_t n;
+	int rc;
+
+	while ((rc = aic_get(w, chan, items, 8, &n, 30000)) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			const char *source = NULL;
+			uint64_t line = 0;
+			uint32_t epoch = 0;
+			rc = aic_item_origin(w, &items[i], &source, &line, &epoch);
+			if (rc == -ENOENT)
+				printf("none\n");
+			else if (rc)
+				return rc;
+			else
+				printf("%s %u %llu %.*s\n", source, epoch, (unsigned long long)line,
+				       (int)items[i].len, (const char *)items[i].data);
+		}
+		if ((rc = aic_ack(w, chan, items, n)))
+			return rc;
+	}
+	return rc == AIC_ECLOSED ? 0 : rc;
+}
+
 static int publish(struct aic_worker *w, long n, size_t size)
 {
 	unsigned char *blob = malloc(size);
@@ -179,6 +206,8 @@ int main(int argc, char **argv)
 		rc = aic_worker_index(w) == 0 ? publish(w, atol(argv[2]), (size_t)atol(argv[3])) : 0;
 	else if (argc == 3 && !strcmp(argv[1], "wrecv"))
 		rc = receive(w, atol(argv[2]));
+	else if (argc == 3 && !strcmp(argv[1], "origins"))
+		rc = origins(w, argv[2]);
 	else
 		rc = -EINVAL;
 	aic_worker_close(w);

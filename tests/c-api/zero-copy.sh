@@ -11,7 +11,7 @@ worker="$AIC_BUILD_DIR/tests/c-api/worker"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 [ -x "$worker" ] || bail "no $worker"
 enter_work_dir c-api
-plan 9
+plan 11
 
 cat >items.yaml <<YAML
 name: c-items
@@ -34,6 +34,23 @@ like "$log" "long commit: .*nvalid argument" "a commit longer than its buffer is
 like "$log" "second weight buffer: .*busy" "a second weight buffer at once is refused"
 like "$log" "commit of another buffer: .*nvalid argument" "committing a buffer not given is refused"
 like "$log" "commit after discard: .*nvalid argument" "a discarded weight buffer cannot be committed, and the next one can be had"
+
+# aic_item_origin: an item from a source line says which (source, pass,
+# line: blank lines count), one a worker made from nothing has none.
+printf 'a\n\nb\nc\n' >three.jsonl
+cat >origins.yaml <<YAML
+name: c-origins
+stages:
+  prod: {command: [$worker, put, "20"], cpus: 0, outputs: [c], weights_to: w}
+  cons: {command: [$worker, get], cpus: 0, inputs: [c], weights_from: w}
+  src: {command: [$worker, origins, s], cpus: 0, inputs: [s]}
+channels:
+  s: {source: three.jsonl, epochs: 2}
+YAML
+"$aic" run origins.yaml >origins.out 2>origins.err
+is "$?" 0 "a C worker reads items' origins: the job succeeds"
+is "$(sort .aic/latest/logs/src.0.log | tr '\n' ,)" "s 0 1 a,s 0 3 b,s 0 4 c,s 1 1 a,s 1 3 b,s 1 4 c," \
+	"each source line's item names its source, pass and line"
 
 cat >weights.yaml <<YAML
 name: c-weights

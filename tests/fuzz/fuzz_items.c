@@ -44,16 +44,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	aic_items_init(&it, payload, len, count, shm);
 	while ((rc = aic_items_next(&it, &h, &body)) == 1) {
-		size_t blen = (h.len & AIC_ITEM_SHM) ? 8 : h.len;
+		size_t blen = (h.len & AIC_ITEM_SHM) ? 8 : h.len, hl = aic_item_hdr_size(&h);
 
 		/* An arena item only where allowed; its bytes right after its header, inside the payload. */
 		if ((h.len & AIC_ITEM_SHM) && !shm)
 			abort();
-		if (body != payload + off + AIC_ITEM_HEADER || blen > len - off - AIC_ITEM_HEADER)
+		if (h.n_roots > AIC_ITEM_ROOTS_MAX || body != payload + off + hl ||
+		    blen > len - off - hl)
 			abort();
-		aic_item_hdr_encode(copy + off, h.producer, h.id, h.version, h.len);
-		memcpy(copy + off + AIC_ITEM_HEADER, body, blen);
-		off += AIC_ITEM_HEADER + blen;
+		aic_item_hdr_encode(copy + off, &h);
+		memcpy(copy + off + hl, body, blen);
+		off += hl + blen;
 		n++;
 	}
 	/* What was read is the payload's beginning, byte for byte. */

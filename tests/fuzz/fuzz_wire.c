@@ -38,15 +38,20 @@ static void check_header(const uint8_t *buf, const struct aic_frame *f)
 /* Every whole item header and ack entry of a payload decodes and encodes back to its bytes. */
 static void check_entries(const uint8_t *p, uint32_t len)
 {
-	uint8_t out[AIC_ITEM_HEADER];
+	uint8_t out[AIC_ITEM_HEADER + 8 * AIC_ITEM_ROOTS_MAX];
 	struct aic_item_hdr h;
+	long hl;
 	uint32_t producer, o;
 	uint64_t id;
 
 	for (o = 0; o + AIC_ITEM_HEADER <= len; o += AIC_ITEM_HEADER) {
-		aic_item_hdr_decode(p + o, &h);
-		aic_item_hdr_encode(out, h.producer, h.id, h.version, h.len);
-		if (memcmp(out, p + o, AIC_ITEM_HEADER) != 0)
+		hl = aic_item_hdr_decode(p + o, len - o, &h);
+		if (hl < 0)
+			continue;
+		if ((size_t)hl != aic_item_hdr_size(&h) || (size_t)hl > len - o)
+			abort();
+		aic_item_hdr_encode(out, &h);
+		if (memcmp(out, p + o, (size_t)hl) != 0)
 			abort();
 	}
 	for (o = 0; o + AIC_ACK_ENTRY <= len; o += AIC_ACK_ENTRY) {

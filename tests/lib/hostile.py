@@ -6,6 +6,12 @@ for the caller to check:
                           of payload: "closed" when the server closes the
                           connection on the header alone, "open" when it
                           waits for the payload
+  frame HOST PORT SIZE    a whole HELLO of SIZE payload bytes (valid JSON,
+                          with a nonce): the REJECT reason, or "frame N"
+                          for the server's answer (17: CHALLENGE)
+  hold HOST PORT          connects, sends nothing and returns at once
+                          ("held"), leaving a child process to hold the
+                          connection until the server drops it
   idle HOST PORT          connects and sends nothing: the REJECT reason, or
                           "closed", when the server gives up on it
   cap HOST PORT N         N idle connections, one after the other: the first
@@ -30,6 +36,7 @@ for the caller to check:
                           the number of connections made; touches READY
                           once the first N are open
 """
+import json
 import os
 import random
 import resource
@@ -71,6 +78,27 @@ def oversized(host, port):
         return "open"
     except (ConnectionError, OSError):
         return "closed"
+
+
+def sized(host, port, size):
+    s = socket.create_connection((host, port))
+    m = {"role": "agent", "rank": 0, "nonce": nonce(), "pad": ""}
+    m["pad"] = "x" * (size - len(json.dumps(m, separators=(",", ":"))))
+    payload = json.dumps(m, separators=(",", ":")).encode()
+    assert len(payload) == size, len(payload)
+    s.sendall(b"AIC\x01" + struct.pack(">HHI", HELLO, 0, size) + payload)
+    return fate(s)
+
+
+def hold(host, port):
+    s = socket.create_connection((host, port))
+    if os.fork() == 0:
+        fd = os.open(os.devnull, os.O_RDWR)
+        for i in range(3):
+            os.dup2(fd, i)
+        fate(s, timeout=600)
+        os._exit(0)
+    return "held"
 
 
 def cap(host, port, n):
@@ -207,6 +235,10 @@ def main():
     host, port = sys.argv[2], int(sys.argv[3])
     if cmd == "oversized":
         print(oversized(host, port))
+    elif cmd == "frame":
+        print(sized(host, port, int(sys.argv[4])))
+    elif cmd == "hold":
+        print(hold(host, port))
     elif cmd == "idle":
         print(fate(socket.create_connection((host, port))))
     elif cmd == "cap":

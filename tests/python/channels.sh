@@ -11,7 +11,7 @@ aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 [ -e "$AIC_LIBRARY" ] || bail "no $AIC_LIBRARY"
 enter_work_dir channels
-plan 31
+plan 32
 
 spec() { # spec N PAD DIE_AFTER CAPACITY [VIEW: consumers read shared memory in place]
 	cat <<YAML
@@ -230,9 +230,21 @@ channels:
 YAML
 "$aic" run sink.yaml >sink.out 2>sink.err
 is "$?" 0 "source -> stage -> sink: the job succeeds"
-is "$(wc -l <answers.jsonl) $(sort answers.jsonl | uniq -c | awk '{print $1}' | sort -u)" "2000 2" \
+# Each line records its origin first ("_aic_origin", aic-job(5)), the item's bytes after it.
+sed -E 's/"_aic_origin": \{[^}]*\}, //' answers.jsonl >answers.items
+is "$(wc -l <answers.items) $(sort answers.items | uniq -c | awk '{print $1}' | sort -u)" "2000 2" \
 	"the sink file has every transformed line, once per epoch"
-like "$(head -n 1 answers.jsonl)" '^\{"PROMPT": [0-9]+\}$' "transformed by the stage"
+like "$(head -n 1 answers.items)" '^\{"PROMPT": [0-9]+\}$' "transformed by the stage"
+is "$(python3 -c '
+import json
+seen = set()
+for l in open("answers.jsonl"):
+    o = json.loads(l)
+    g = o["_aic_origin"]
+    assert g["source"] == "prompts" and g["line"] == o["PROMPT"] + 1, l
+    seen.add((g["epoch"], g["line"]))
+print(len(seen), sorted({e for e, _ in seen}))
+' 2>&1)" "2000 [0, 1]" "each sink line names its source line and pass (16 items got, 16 put)"
 
 # A consumer that gathers the last items before acking them still sees the
 # end of the channel: its own un-acked items do not hold the end back.

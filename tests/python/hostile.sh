@@ -1,9 +1,9 @@
 #!/bin/sh
 # Hostile peers (launcher/net/conn.h), with real sockets, against `aic run`:
 # before authenticating, a connection that announces a 64 MiB frame is
-# dropped on its header alone, one that stays silent is dropped after
-# AIC_NET_HELLO_MS, and at most AIC_NET_MAX_PENDING are kept (the oldest
-# goes); a wrong key gets REJECT, the job token is in no worker's
+# dropped on its header alone, a HELLO over 4 KiB is refused, one that
+# stays silent is dropped after AIC_NET_HELLO_MS, and at most
+# AIC_NET_MAX_PENDING are kept (the oldest goes); a wrong key gets REJECT, the job token is in no worker's
 # environment and a worker's credential does not open the head; and a fake
 # server that does not know the token gets neither it nor a proof from the
 # CLI or a worker, which refuse it. The job goes on and succeeds throughout.
@@ -12,7 +12,7 @@ aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 hostile="$AIC_SRC_DIR/tests/lib/hostile.py"
 enter_work_dir hostile
-plan 22
+plan 26
 
 cat >worker.sh <<'W'
 #!/bin/sh
@@ -42,6 +42,11 @@ for ep in head agent; do
 	# shellcheck disable=SC2046
 	is "$(python3 "$hostile" oversized $(hp $f))" closed \
 		"the $ep drops a connection announcing a 64 MiB frame before authenticating, on its header"
+	# shellcheck disable=SC2046
+	is "$(python3 "$hostile" frame $(hp $f) 5120)" "a frame of 5120 bytes before authentication" \
+		"the $ep refuses a HELLO of 5 KiB (the cap before authentication is 4 KiB)"
+	# shellcheck disable=SC2046
+	is "$(python3 "$hostile" frame $(hp $f) 4000)" "frame 17" "and answers one of 4,000 bytes with CHALLENGE"
 	# shellcheck disable=SC2046
 	is "$(python3 "$hostile" cap $(hp $f) 5)" "too many connections waiting to authenticate" \
 		"the $ep keeps at most AIC_NET_MAX_PENDING connections waiting, dropping the oldest"

@@ -5,15 +5,24 @@
  * a fake server (a child process that does not know the key and sends
  * SPAWN regardless), the client sends neither the key nor a proof, acts on
  * no frame, and closes the connection.
+ *
+ * Liveness (conn.h): an idle link whose server set a timeout carries PINGs
+ * both ways and stays open past the timeout; a client whose server sends
+ * nothing after WELCOME closes the link, saying why; a server that accepts
+ * and never answers cannot hold a client past its handshake deadline; and
+ * a large frame read in place that trickles in over several timeouts
+ * keeps its link alive.
  */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -216,6 +225,284 @@ static void frames_before_welcome_are_ignored(void **state)
 	against_fake(false);
 }
 
+
+/* --- liveness ------------------------------------------------------------ */
+
+#define T_MS 300 /* the liveness timeout of these tests */
+
+static struct {
+	struct aic_conn *client, *server;
+	uint64_t server_timeout; /* set on the server's connections at HELLO; 0: none */
+	int client_pings, server_pings; /* PINGs each side saw before it closed */
+	char client_why[96];
+	bool send_big; /* the client sends one large frame once welcome */
+	bool frame_whole;
+	uint32_t frame_len;
+	uint8_t *frame;
+	uv_timer_t *guard; /* live_pair's, stopped once the test is over */
+} live;
+
+static bool live_hello(struct aic_conn *c, json_t *hello)
+{
+	(void)hello;
+	live.server = c;
+	snprintf(c->name, sizeof(c->name), "the test's client");
+	if (live.server_timeout)
+		aic_conn_set_timeout(c, live.server_timeout);
+	return true;
+}
+
+static void live_closed(struct aic_conn *c)
+{
+	if (c->server_side) {
+		live.server_pings = (int)c->pings;
+		live.server = NULL;
+		/* The test is over either way (in a failing test, before the frame came). */
+		if (live.client)
+			aic_conn_close(live.client);
+		return;
+	}
+	live.client_pings = (int)c->pings;
+	snprintf(live.client_why, sizeof(live.client_why), "%s", c->why);
+	live.client = NULL;
+	if (live.guard)
+		uv_timer_stop(live.guard);
+	if (c->owner)
+		aic_server_stop(c->owner);
+}
+
+static void live_server_frame(struct aic_conn *c, uint16_t type, json_t *m,
+			      const struct aic_frame *f)
+{
+	(void)c;
+	(void)m;
+	/* The large frame of the in-place test: whole, where direct_begin put it. */
+	if (type == AIC_MSG_DATA + 0xff && f->body) {
+		live.frame_whole = true;
+		live.frame_len = f->length;
+		aic_conn_close(live.client);
+	}
+}
+
+static uint8_t *live_direct_begin(struct aic_conn *c, uint16_t type, uint32_t length,
+				  const uint8_t *head, uint32_t have, uint32_t *skip, void **arg)
+{
+	(void)c;
+	(void)head;
+	(void)have;
+	(void)arg;
+	if (type != AIC_MSG_DATA + 0xff)
+		return NULL;
+	*skip = 0;
+	live.frame = malloc(length);
+	return live.frame;
+}
+
+static void live_direct_end(struct aic_conn *c, uint16_t type, uint8_t *dest, void *arg,
+			    bool whole)
+{
+	(void)c;
+	(void)type;
+	(void)arg;
+	(void)whole;
+	free(dest);
+	live.frame = NULL;
+}
+
+/* Until both sides have seen 4 PINGs (an idle link for more than the timeout). */
+static void watch_pings(uv_timer_t *t)
+{
+	if (live.client && live.server && live.client->pings >= 4 && live.server->pings >= 4) {
+		uv_timer_stop(t);
+		aic_conn_close(live.client);
+	}
+	if (!live.client)
+		uv_timer_stop(t);
+}
+
+static void live_client_frame(struct aic_conn *c, uint16_t type, json_t *m,
+			      const struct aic_frame *f)
+{
+	static uint8_t big[AIC_WIRE_HEADER + (256 << 10)];
+
+	(void)m;
+	(void)f;
+	if (type == AIC_MSG_WELCOME && live.send_big) {
+		uv_buf_t b = uv_buf_init((char *)big, sizeof(big));
+		aic_wire_header(big, AIC_MSG_DATA + 0xff, sizeof(big) - AIC_WIRE_HEADER);
+		assert_int_equal(aic_conn_sendv(c, NULL, &b, 1, NULL, NULL), 0);
+	}
+}
+
+static void give_up(uv_timer_t *t)
+{
+	struct aic_server *srv = t->data;
+
+	aic_conn_close(live.client);
+	aic_conn_close(live.server);
+	aic_server_stop(srv);
+}
+
+/*
+ * A server (timeout server_timeout) and a client (timeout client_timeout,
+ * 0: none) at `port` (0: the server's), on one loop until the client's
+ * connection closes.
+ */
+static void live_pair(uint64_t server_timeout, uint64_t client_timeout, int port, bool watch)
+{
+	static const struct aic_handlers hd = {.on_hello = live_hello,
+					       .on_frame = live_server_frame,
+					       .on_close = live_closed,
+					       .direct_begin = live_direct_begin,
+					       .direct_end = live_direct_end};
+	struct aic_server srv = {0};
+	uv_timer_t watcher, guard;
+	uv_loop_t loop;
+
+	memset(&live, 0, sizeof(live));
+	live.server_timeout = server_timeout;
+	uv_loop_init(&loop);
+	assert_int_equal(aic_server_start(&loop, &srv, "127.0.0.1", key, &hd, NULL), 0);
+	live.client = aic_conn_connect(&loop, "127.0.0.1", port ? port : srv.port, key,
+				       json_pack("{s:s}", "role", "agent"), live_client_frame,
+				       live_closed, &srv);
+	assert_non_null(live.client);
+	if (client_timeout)
+		assert_int_equal(aic_conn_set_timeout(live.client, client_timeout), 0);
+	uv_timer_init(&loop, &watcher);
+	uv_timer_init(&loop, &guard);
+	if (watch)
+		uv_timer_start(&watcher, watch_pings, 10, 10);
+	/* Where liveness is broken, the test fails (why stays "") rather than hang. */
+	guard.data = &srv;
+	live.guard = &guard;
+	uv_timer_start(&guard, give_up, 30000, 0);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_close((uv_handle_t *)&watcher, NULL);
+	uv_close((uv_handle_t *)&guard, NULL);
+	aic_conn_close_all();
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void idle_link_stays_open(void **state)
+{
+	(void)state;
+	/* The client has no timeout of its own: it takes the server's from WELCOME. */
+	live_pair(T_MS, 0, 0, true);
+	assert_string_equal(live.client_why, "");
+	assert_true(live.client_pings >= 4);
+	assert_true(live.server_pings >= 4);
+}
+
+static void silent_server_is_closed(void **state)
+{
+	(void)state;
+	/* The server sends nothing after WELCOME (no timeout, no PING). */
+	live_pair(0, T_MS, 0, false);
+	assert_int_equal(strncmp(live.client_why, "no frame for ", 13), 0);
+	assert_int_equal(live.client_pings, 0);
+}
+
+static void silent_listener_cannot_hold_a_client(void **state)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t sl = sizeof(sa);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+
+	(void)state;
+	/* The kernel completes the TCP handshake; nobody ever reads or answers. */
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
+	live_pair(0, T_MS, ntohs(sa.sin_port), false);
+	close(lfd);
+	assert_string_equal(live.client_why, "no handshake within 300 ms");
+}
+
+/*
+ * A proxy in a child: one connection from `lfd` to `port`, server to client
+ * at once, client to server 8 KiB every 40 ms (a slow link), until either
+ * side closes.
+ */
+static void slow_proxy(int lfd, int port)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				 .sin_port = htons((uint16_t)port)};
+	int in = accept(lfd, NULL, NULL), out = socket(AF_INET, SOCK_STREAM, 0);
+	static char buf[8192];
+	struct pollfd p[2];
+	ssize_t r;
+
+	if (in < 0 || out < 0 || connect(out, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+		_exit(2);
+	p[0] = (struct pollfd){.fd = in, .events = POLLIN};
+	p[1] = (struct pollfd){.fd = out, .events = POLLIN};
+	while (poll(p, 2, -1) > 0) {
+		if (p[1].revents) {
+			r = read(out, buf, sizeof(buf));
+			if (r <= 0 || write(in, buf, (size_t)r) != r)
+				break;
+		}
+		if (p[0].revents) {
+			r = read(in, buf, sizeof(buf));
+			if (r <= 0 || write(out, buf, (size_t)r) != r)
+				break;
+			usleep(40000);
+		}
+	}
+	_exit(0);
+}
+
+static void slow_large_frame_is_life(void **state)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	static const struct aic_handlers hd = {.on_hello = live_hello,
+					       .on_frame = live_server_frame,
+					       .on_close = live_closed,
+					       .direct_begin = live_direct_begin,
+					       .direct_end = live_direct_end};
+	struct aic_server srv = {0};
+	socklen_t sl = sizeof(sa);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), st;
+	uv_loop_t loop;
+	pid_t pid;
+
+	(void)state;
+	memset(&live, 0, sizeof(live));
+	live.server_timeout = T_MS;
+	uv_loop_init(&loop);
+	assert_int_equal(aic_server_start(&loop, &srv, "127.0.0.1", key, &hd, NULL), 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		slow_proxy(lfd, srv.port);
+	close(lfd);
+	/*
+	 * The client's PINGs queue behind its frame, so the server hears
+	 * nothing but the 256 KiB frame, 8 KiB per 40 ms: over a second,
+	 * several timeouts.
+	 */
+	live.send_big = true;
+	live.client = aic_conn_connect(&loop, "127.0.0.1", ntohs(sa.sin_port), key,
+				       json_pack("{s:s}", "role", "agent"), live_client_frame,
+				       live_closed, &srv);
+	assert_non_null(live.client);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	aic_conn_close_all();
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(live.frame_whole);
+	assert_int_equal(live.frame_len, 256 << 10);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -223,6 +510,10 @@ int main(void)
 		cmocka_unit_test(other_key_acts_on_nothing),
 		cmocka_unit_test(fake_server_gets_nothing),
 		cmocka_unit_test(frames_before_welcome_are_ignored),
+		cmocka_unit_test(idle_link_stays_open),
+		cmocka_unit_test(silent_server_is_closed),
+		cmocka_unit_test(silent_listener_cannot_hold_a_client),
+		cmocka_unit_test(slow_large_frame_is_life),
 	};
 
 	return aic_test_run(tests);

@@ -50,6 +50,7 @@ static void fill(struct dp_config *cfg)
 	cfg->n_agents = 3;
 	cfg->weights = weights;
 	cfg->n_weights = 1;
+	cfg->failure_timeout_ms = 7000;
 }
 
 static void round_trip(void **state)
@@ -95,6 +96,7 @@ static void round_trip(void **state)
 	assert_string_equal(out.weights[0].name, "policy");
 	assert_int_equal(out.weights[0].n_receivers, 3);
 	assert_int_equal(out.weights[0].receivers[0], 2);
+	assert_int_equal(out.failure_timeout_ms, 7000);
 	/* And written again, the same message. */
 	j2 = dp_config_to_json(&out);
 	assert_true(json_equal(j, j2));
@@ -172,6 +174,8 @@ static void malformed(void **state)
 	refused("{\"channels\": [], \"agents\": [{\"rank\": 0, \"addr\": \"h\", \"port\": 70000}], "
 		"\"weights\": []}",
 		"agents[0]: 'port': expected an integer from 0 to 65535");
+	refused("{\"channels\": [], \"agents\": [], \"weights\": [], \"failure_timeout_ms\": -1}",
+		"'failure_timeout_ms': expected an integer from 0 to 3600000");
 	refused("{\"channels\": [], \"agents\": [], \"weights\": [{\"receivers\": []}]}",
 		"weights[0]: 'name' is missing");
 }

@@ -190,6 +190,46 @@ static void mem_units(void **state)
 	}
 }
 
+/* failure_timeout: a duration, default 10 s, from 1 s to 1 h; errors at the value. */
+static void failure_timeout(void **state)
+{
+	static const struct {
+		const char *text;
+		uint64_t ms;
+	} cases[] = {{"10s", 10000}, {"30", 30000},	{"1500ms", 1500},
+		     {"2m", 120000}, {"1h", 3600000}, {"1000ms", 1000}};
+	struct aic_spec *spec = parse_ok("stages:\n  a: {command: x}\n");
+	char buf[256];
+	size_t i;
+
+	(void)state;
+	assert_int_equal(spec->failure_timeout_ms, AIC_SPEC_DEFAULT_FAILURE_TIMEOUT_MS);
+	assert_int_equal(AIC_SPEC_DEFAULT_FAILURE_TIMEOUT_MS, 10000);
+	aic_spec_free(spec);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(buf, sizeof(buf), "stages:\n  a: {command: x}\nfailure_timeout: %s\n",
+			 cases[i].text);
+		spec = parse_ok(buf);
+		assert_int_equal(spec->failure_timeout_ms, cases[i].ms);
+		aic_spec_free(spec);
+	}
+	expect_error("stages:\n  a: {command: x}\nfailure_timeout: soon\n",
+		     "job.yaml:3:18: failure_timeout: expected a duration from 1s to 1h such as 10s, "
+		     "500ms or 2m (a bare number is seconds), got 'soon'");
+	expect_error("stages:\n  a: {command: x}\nfailure_timeout: 10x\n", "got '10x'");
+	expect_error("stages:\n  a: {command: x}\nfailure_timeout: '10s'\n", "got '10s'");
+	expect_error("stages:\n  a: {command: x}\nfailure_timeout: -5s\n", "got '-5s'");
+	expect_error("stages:\n  a: {command: x}\nfailure_timeout: 999ms\n",
+		     "job.yaml:3:18: failure_timeout: '999ms' is out of range: expected a duration "
+		     "from 1s to 1h");
+	expect_error("stages:\n  a: {command: x}\nfailure_timeout: 61m\n", "'61m' is out of range");
+	expect_error("stages:\n  a: {command: x}\nfailure_timeout: 3601\n",
+		     "'3601' is out of range");
+	expect_error("stages:\n  a: {command: x}\nfailure_timeout: 99999999999999999999999h\n",
+		     "is out of range");
+	expect_error("stages:\n  a: {command: x}\nfailure_timout: 10s\n", "failure_timeout");
+}
+
 static void a_channel_with_source_and_sink(void **state)
 {
 	struct aic_spec *spec = parse_ok("stages:\n"
@@ -404,6 +444,10 @@ static void int_keys_ranges(void **state)
 		{"stages:\n  a: {command: c, replicas: {min: 0, %s: %ld}}\n", "max",
 		 "stages.a.replicas.max", 1, 100000, STAGE,
 		 offsetof(struct aic_stage, replicas_max)},
+		{"stages:\n  a: {command: c, ranks: {max: 100000, %s: %ld}}\n", "min",
+		 "stages.a.ranks.min", 1, 100000, STAGE, offsetof(struct aic_stage, ranks_min)},
+		{"stages:\n  a: {command: c, ranks: {min: 1, %s: %ld}}\n", "max",
+		 "stages.a.ranks.max", 1, 100000, STAGE, offsetof(struct aic_stage, ranks)},
 		{"stages:\n  a: {command: c, restart: {%s: %ld}}\n", "max", "stages.a.restart.max",
 		 0, 1000000, STAGE, offsetof(struct aic_stage, restart.max)},
 		{"stages:\n  a: {command: c, restart: {%s: %ld}}\n", "backoff_ms",
@@ -527,7 +571,7 @@ static void unknown_keys_list_the_section(void **state)
 	expect_error("stages:\n  a: {command: c, zzzzzz: 1}\n",
 		     "stage 'a': unknown key 'zzzzzz' (expected one of: command, replicas, ranks, "
 		     "gpus, cpus, mem, env, inputs, outputs, weights_to, weights_from, "
-		     "colocate_with, restart)\n");
+		     "colocate_with, restart, on_node_failure)\n");
 	expect_error(
 		"stages:\n  a: {command: c, replicas: {max: 2, zzzzzz: 1}}\n",
 		"job.yaml:2:38: stages.a.replicas: unknown key 'zzzzzz' (expected one of: min, "
@@ -546,11 +590,11 @@ static void unknown_keys_list_the_section(void **state)
 		     "backoff_ms)\n");
 	expect_error("stages:\n  a: {command: c}\nzzzzzz: 1\n",
 		     "job.yaml:3:1: the spec: unknown key 'zzzzzz' (expected one of: name, stages, "
-		     "channels, weights, restart, topology)\n");
+		     "channels, weights, restart, topology, failure_timeout)\n");
 	expect_error(
 		"- a\n",
 		"job.yaml:1:1: expected a mapping with 'name', 'stages', 'channels', 'weights', "
-		"'restart' and 'topology' at the top, got a list\n");
+		"'restart', 'topology' and 'failure_timeout' at the top, got a list\n");
 }
 
 /* The spec's topology names are the ones domain.c reads back from AIC_JOB. */
@@ -666,6 +710,42 @@ static void too_large(void **state)
 	free(big);
 }
 
+/* on_node_failure and a gang's {min, max}: what a lost node may do to a stage. */
+static void node_failure_keys(void **state)
+{
+	struct aic_spec *spec = parse_ok("stages:\n"
+					 "  a: {command: c, ranks: {min: 2, max: 4}}\n"
+					 "  b: {command: c, ranks: 3, on_node_failure: fail}\n"
+					 "  c: {command: c, ranks: {max: 2}, on_node_failure: replace}\n"
+					 "  d: {command: c}\n");
+
+	(void)state;
+	assert_int_equal(spec->stages[0].ranks, 4);
+	assert_int_equal(spec->stages[0].ranks_min, 2);
+	assert_int_equal(aic_stage_procs(&spec->stages[0]), 4);
+	assert_int_equal(spec->stages[0].on_node_failure, AIC_NODE_FAILURE_REPLACE);
+	assert_int_equal(spec->stages[1].ranks, 3);
+	assert_int_equal(spec->stages[1].ranks_min, 3);
+	assert_int_equal(spec->stages[1].on_node_failure, AIC_NODE_FAILURE_FAIL);
+	assert_int_equal(spec->stages[2].ranks, 2);
+	assert_int_equal(spec->stages[2].ranks_min, 2);
+	assert_int_equal(spec->stages[2].on_node_failure, AIC_NODE_FAILURE_REPLACE);
+	assert_int_equal(spec->stages[3].ranks, 0);
+	assert_int_equal(spec->stages[3].on_node_failure, AIC_NODE_FAILURE_REPLACE);
+	aic_spec_free(spec);
+	expect_error("stages:\n  a: {command: c, ranks: {min: 4, max: 2}}\n",
+		     "job.yaml:2:26: stages.a.ranks: min 4 is larger than max 2");
+	expect_error("stages:\n  a: {command: c, ranks: {min: 2}}\n",
+		     "job.yaml:2:26: stages.a.ranks: 'max' is required");
+	expect_error("stages:\n  a: {command: c, ranks: [2, 4]}\n",
+		     "job.yaml:2:26: stages.a.ranks: expected an integer or {min, max}, got a list");
+	expect_error("stages:\n  a: {command: c, ranks: {min: 1, max: 2, most: 3}}\n",
+		     "stages.a.ranks: unknown key 'most'");
+	expect_error("stages:\n  a: {command: c, on_node_failure: retry}\n",
+		     "job.yaml:2:36: stages.a.on_node_failure: expected replace or fail, got "
+		     "'retry'");
+}
+
 static void free_null(void **state)
 {
 	(void)state;
@@ -678,6 +758,7 @@ int main(void)
 		cmocka_unit_test(parses_grpo),
 		cmocka_unit_test(defaults),
 		cmocka_unit_test(mem_units),
+		cmocka_unit_test(failure_timeout),
 		cmocka_unit_test(a_channel_with_source_and_sink),
 		cmocka_unit_test(colocation),
 		cmocka_unit_test(errors_yaml),
@@ -695,6 +776,7 @@ int main(void)
 		cmocka_unit_test(nul_bytes_are_refused),
 		cmocka_unit_test(load_file),
 		cmocka_unit_test(too_large),
+		cmocka_unit_test(node_failure_keys),
 		cmocka_unit_test(free_null),
 	};
 	return aic_test_run(tests);

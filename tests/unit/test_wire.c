@@ -145,42 +145,77 @@ static void integers_big_endian(void **state)
 /* The layout wire.h documents, byte for byte: agents and workers must agree on it. */
 static void item_header_layout(void **state)
 {
-	static const uint8_t want[AIC_ITEM_HEADER] = {
+	static const uint8_t want[AIC_ITEM_HEADER + 16] = {
 		0x01, 0x02, 0x03, 0x04,				/* producer */
 		0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, /* id */
 		0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x12, 0x13, 0x14, /* version */
 		0x80, 0x00, 0x00, 0x2a,				/* length, in the arena */
+		0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28, /* edge */
+		0x00, 0x00, 0x00, 0x03,				/* origin: channel */
+		0x00, 0x00, 0x00, 0x01,				/* epoch */
+		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x4e, 0x20, /* line */
+		0x00, 0x00, 0x00, 0x02,				/* roots */
+		0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, /* the roots */
+		0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48,
 	};
-	uint8_t b[AIC_ITEM_HEADER + 1];
+	struct aic_item_hdr in = {
+		.producer = 0x01020304,
+		.id = UINT64_C(0x05060708090a0b0c),
+		.version = UINT64_C(0x0d0e0f1011121314),
+		.len = AIC_ITEM_SHM | 42,
+		.edge = UINT64_C(0x2122232425262728),
+		.origin = {.chan = 3, .epoch = 1, .line = 20000},
+		.n_roots = 2,
+		.roots = {UINT64_C(0x3132333435363738), UINT64_C(0x4142434445464748)}};
+	uint8_t b[sizeof(want) + 1];
 	struct aic_item_hdr h;
 
 	(void)state;
-	assert_int_equal(AIC_ITEM_HEADER, 24);
-	b[AIC_ITEM_HEADER] = 0x55;
-	aic_item_hdr_encode(b, 0x01020304, UINT64_C(0x05060708090a0b0c), UINT64_C(0x0d0e0f1011121314),
-			    AIC_ITEM_SHM | 42);
+	assert_int_equal(AIC_ITEM_HEADER, 52);
+	assert_int_equal(aic_item_hdr_size(&in), sizeof(want));
+	b[sizeof(want)] = 0x55;
+	aic_item_hdr_encode(b, &in);
 	assert_memory_equal(b, want, sizeof(want));
-	assert_int_equal(b[AIC_ITEM_HEADER], 0x55); /* nothing past the header */
-	aic_item_hdr_decode(want, &h);
+	assert_int_equal(b[sizeof(want)], 0x55); /* nothing past the header */
+	assert_int_equal(aic_item_hdr_decode(want, sizeof(want), &h), sizeof(want));
 	assert_int_equal(h.producer, 0x01020304);
 	assert_true(h.id == UINT64_C(0x05060708090a0b0c));
 	assert_true(h.version == UINT64_C(0x0d0e0f1011121314));
 	assert_int_equal(h.len, AIC_ITEM_SHM | 42);
 	assert_int_equal(h.len & ~AIC_ITEM_SHM, 42);
+	assert_true(h.edge == UINT64_C(0x2122232425262728));
+	assert_int_equal(h.origin.chan, 3);
+	assert_int_equal(h.origin.epoch, 1);
+	assert_true(h.origin.line == 20000);
+	assert_int_equal(h.n_roots, 2);
+	assert_true(h.roots[1] == UINT64_C(0x4142434445464748));
+	/* A header cut inside its roots, or naming too many, is refused. */
+	assert_int_equal(aic_item_hdr_decode(want, sizeof(want) - 1, &h), AIC_EPROTO);
+	assert_int_equal(aic_item_hdr_decode(want, AIC_ITEM_HEADER - 1, &h), AIC_EPROTO);
 }
 
 static void item_header_round_trip(void **state)
 {
-	uint8_t b[AIC_ITEM_HEADER];
+	uint8_t b[AIC_ITEM_HEADER + 8 * AIC_ITEM_ROOTS_MAX];
+	struct aic_item_hdr in = {.producer = UINT32_MAX,
+				  .id = UINT64_MAX,
+				  .origin = {.chan = AIC_ORIGIN_NONE},
+				  .n_roots = AIC_ITEM_ROOTS_MAX};
 	struct aic_item_hdr h;
 
 	(void)state;
-	aic_item_hdr_encode(b, UINT32_MAX, UINT64_MAX, 0, 0);
-	aic_item_hdr_decode(b, &h);
+	in.roots[AIC_ITEM_ROOTS_MAX - 1] = 7;
+	aic_item_hdr_encode(b, &in);
+	assert_int_equal(aic_item_hdr_decode(b, sizeof(b), &h), sizeof(b));
 	assert_int_equal(h.producer, UINT32_MAX);
 	assert_true(h.id == UINT64_MAX);
 	assert_true(h.version == 0);
 	assert_int_equal(h.len, 0);
+	assert_int_equal(h.origin.chan, AIC_ORIGIN_NONE);
+	assert_true(h.roots[AIC_ITEM_ROOTS_MAX - 1] == 7);
+	/* One root more than an item may carry. */
+	aic_put_u32(b + 48, AIC_ITEM_ROOTS_MAX + 1);
+	assert_int_equal(aic_item_hdr_decode(b, sizeof(b), &h), AIC_EPROTO);
 }
 
 static void ack_entry_layout(void **state)

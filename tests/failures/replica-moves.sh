@@ -1,0 +1,63 @@
+#!/bin/sh
+# A replica on a node that dies is placed again on a node with free GPUs,
+# runs there, and the job succeeds: its items reach the sink through its
+# new node (the data plane learns who produces the channel now), the lost
+# node is named in aic status, status.json and summary.json, and the
+# process shows its new node and its move. No process is left anywhere.
+. "$AIC_SRC_DIR/tests/lib/failures.sh"
+need_cluster 4 4
+plan 11
+dir=$(work_dir)
+cd "$dir" || bail "cannot enter $dir"
+
+# Each replica says where it runs, waits for the go-ahead, then puts N items.
+cat >work.sh <<WORKER
+#!/bin/sh
+echo "\$AIC_NODE" >"$dir/work.\$AIC_INDEX.\$AIC_NODE"
+while [ ! -e "$dir/go" ]; do sleep 0.1; done
+exec /usr/bin/python3 "$AIC_SRC_DIR/tests/lib/workers/produce.py"
+WORKER
+# Two replicas of four GPUs: one node each (n1, n2); n3 and n4 stay free.
+cat >job.yaml <<SPEC
+name: replica-moves
+stages:
+  work:
+    command: [sh, $dir/work.sh]
+    replicas: 2
+    gpus: 4
+    cpus: 0
+    outputs: [nums]
+    env: {N: 50, PYTHONPATH: $AIC_SRC_DIR/python, AIC_LIBRARY: $AIC_BUILD_DIR/lib/.libs/libaic.so}
+channels:
+  nums: {sink: out.jsonl}
+SPEC
+job=$(submit_job "$dir") || bail "sbatch failed"
+diag "job $job"
+both_started() { [ "$(ls "$dir"/work.[0-9]* 2>/dev/null | wc -l)" -eq 2 ]; }
+ok "both replicas start" wait_for 120 both_started
+victim=$(node_of "$dir" work 1)
+[ "$victim" != "$(head_node)" ] || bail "replica 1 is on the head's node ($victim)"
+crash_node "$victim"
+moved() { [ "$(ls "$dir"/work.1.* 2>/dev/null | wc -l)" -eq 2 ]; }
+ok "replica 1 starts again on another node" wait_for 60 moved
+new=$(ls "$dir"/work.1.* | sed 's/.*work\.1\.//' | grep -vx "$victim")
+diag "replica 1 moved from $victim to $new"
+running_there() {
+	[ "$(status_field "$dir" "[(p['node'], p['state']) for p in d['procs'] if p['stage'] == 'work' and p['index'] == 1][0]")" = "('$new', 'running')" ]
+}
+ok "status.json shows it running on its new node" wait_for 30 running_there
+is "$(status_field "$dir" "[p['moves'] for p in d['procs'] if p['stage'] == 'work' and p['index'] == 1][0]")" 1 \
+	"and that it moved once"
+like "$("$aic" status --job "$(jobdir "$dir")")" "node '$victim' lost at [0-9.]+ s: " "aic status names the lost node"
+touch go
+ok "the job ends" wait_for 120 job_ended "$job"
+diag "$(tail -5 "$dir/job.out")"
+is "$(summary_field "$dir" "d['state']")" succeeded "it succeeded"
+is "$(summary_field "$dir" "[n['node'] for n in d['lost_nodes']]")" "['$victim']" \
+	"summary.json names the lost node"
+is "$(sort -u out.jsonl | wc -l)" 100 "the sink has the 100 items of both replicas, the moved one's too"
+no_workers() { ! pgrep -f "$dir/work.sh" >/dev/null; }
+ok "no worker is left on any node" wait_for 30 no_workers
+no_launchers() { ! pgrep -f "$launch" >/dev/null; }
+ok "nor any aic-launch" wait_for 30 no_launchers
+done_testing
