@@ -282,13 +282,17 @@ static int place_stage(struct solver *s, size_t si, int count, bool elastic_ok)
 	int i, rc;
 
 	if (st->ranks) {
-		/* A gang {min, max} starts with the most ranks that fit, at least min. */
-		int n = st->ranks;
+		/*
+		 * A gang {min, max} starts with the most ranks that fit, at least
+		 * min; no min (a stage not from the parser: the SPANK plugin's
+		 * tasks) is all of them.
+		 */
+		int n = st->ranks, min = st->ranks_min > 0 ? st->ranks_min : st->ranks;
 		do
 			rc = place_gang(s, si, n, s->soft_cpus);
-		while (rc == AIC_ENOFIT && --n >= st->ranks_min && n > 0);
+		while (rc == AIC_ENOFIT && --n >= min);
 		if (rc == AIC_ENOFIT)
-			return no_fit(s, st, st->ranks_min ? st->ranks_min : st->ranks, 0);
+			return no_fit(s, st, min, 0);
 		s->after = st->name;
 		return rc;
 	}

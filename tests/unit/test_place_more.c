@@ -156,6 +156,25 @@ static void gang_shrinks(void **state)
 	aic_topo_free(t);
 }
 
+/* A gang built without a min (the SPANK plugin's tasks) is all or nothing, as before. */
+static void gang_without_min_is_whole(void **state)
+{
+	struct aic_topo *t = topo("pcie-4gpu-nvlink-pairs.xml");
+	struct aic_stage stage = {.name = "tasks", .ranks = 5, .gpus = 1, .replicas_min = 1,
+				  .replicas_max = 1};
+	struct aic_spec sp = {.path = "(step)", .stages = &stage, .n_stages = 1};
+	struct aic_place_node node = {.name = "n0", .topo = t};
+	struct aic_plan *plan = NULL;
+	char *errors = NULL;
+
+	(void)state;
+	assert_int_equal(aic_place(&sp, &node, 1, &plan, &errors), AIC_ENOFIT);
+	assert_null(plan);
+	assert_non_null(strstr(errors, "it needs 5 ranks of 1 GPU"));
+	free(errors);
+	aic_topo_free(t);
+}
+
 /* A colocated replica goes back onto its host's GPUs, not onto free ones. */
 static void colocated_follows_host(void **state)
 {
@@ -192,6 +211,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(replica_waits_for_room),
 		cmocka_unit_test(gang_shrinks),
+		cmocka_unit_test(gang_without_min_is_whole),
 		cmocka_unit_test(colocated_follows_host),
 	};
 	return aic_test_run(tests);
