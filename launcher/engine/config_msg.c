@@ -115,7 +115,8 @@ json_t *head__data_plane_config(struct head *h)
 			e->feeder = (uint32_t)first_node(h, ch->name, READS, 0);
 			e->producers[e->n_producers++] = e->feeder;
 			if (h->feeders)
-				h->feeders[c] = (int)e->feeder; /* for MEMBERS, should readers move */
+				h->feeders[c] =
+					(int)e->feeder; /* for MEMBERS, should readers move */
 		}
 	}
 	for (i = 0; i < n_agents; i++)
