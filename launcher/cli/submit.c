@@ -164,7 +164,7 @@ int cmd_submit(int argc, char **argv)
 	}
 	for (s = 0; s < spec->n_stages; s++) {
 		const struct aic_stage *st = &spec->stages[s];
-		int n = st->ranks ? st->ranks : st->replicas_min > 0 ? st->replicas_min : 1;
+		int n = st->ranks ? st->ranks_min : st->replicas_min > 0 ? st->replicas_min : 1;
 		if (!st->colocate_with)
 			gpus += (long)n * st->gpus;
 		if (st->gpus > max_gpus)

@@ -79,9 +79,9 @@ struct hstage {
 struct hagent {
 	struct aic_conn *conn;
 	bool registered, gone;
-	bool lost;		/* lost while the job ran: nothing is placed there again */
-	uint64_t lost_ms;	/* when */
-	char lost_why[256];	/* why, as the log said it */
+	bool lost;	    /* lost while the job ran: nothing is placed there again */
+	uint64_t lost_ms;   /* when */
+	char lost_why[256]; /* why, as the log said it */
 	int rank;
 	char node[64];
 	char addr[64];

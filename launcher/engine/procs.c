@@ -343,15 +343,15 @@ static void gang_settle(struct head *h, size_t stage)
 	if (hs->restarts >= st->restart.max) {
 		char why[512];
 		snprintf(why, sizeof(why),
-			 "stage '%s' (a gang of %d ranks) failed and has used its %d restart%s", st->name,
-			 head__gang_world(h, stage), st->restart.max, st->restart.max == 1 ? "" : "s");
+			 "stage '%s' (a gang of %d ranks) failed and has used its %d restart%s",
+			 st->name, head__gang_world(h, stage), st->restart.max,
+			 st->restart.max == 1 ? "" : "s");
 		head__end(h, 1, "failed", why);
 		return;
 	}
 	aic_log_info("restarting stage '%s' (all %d ranks) in %llu ms, restart %d of %d", st->name,
 		     head__gang_world(h, stage), (unsigned long long)backoff(st, hs->restarts),
-		     hs->restarts + 1,
-		     st->restart.max);
+		     hs->restarts + 1, st->restart.max);
 	for (i = 0; i < h->n_procs; i++)
 		if (h->procs[i].p->stage == stage && h->procs[i].state != P_LOST)
 			h->procs[i].state = P_PENDING;

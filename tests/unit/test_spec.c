@@ -713,11 +713,12 @@ static void too_large(void **state)
 /* on_node_failure and a gang's {min, max}: what a lost node may do to a stage. */
 static void node_failure_keys(void **state)
 {
-	struct aic_spec *spec = parse_ok("stages:\n"
-					 "  a: {command: c, ranks: {min: 2, max: 4}}\n"
-					 "  b: {command: c, ranks: 3, on_node_failure: fail}\n"
-					 "  c: {command: c, ranks: {max: 2}, on_node_failure: replace}\n"
-					 "  d: {command: c}\n");
+	struct aic_spec *spec =
+		parse_ok("stages:\n"
+			 "  a: {command: c, ranks: {min: 2, max: 4}}\n"
+			 "  b: {command: c, ranks: 3, on_node_failure: fail}\n"
+			 "  c: {command: c, ranks: {max: 2}, on_node_failure: replace}\n"
+			 "  d: {command: c}\n");
 
 	(void)state;
 	assert_int_equal(spec->stages[0].ranks, 4);
@@ -737,8 +738,9 @@ static void node_failure_keys(void **state)
 		     "job.yaml:2:26: stages.a.ranks: min 4 is larger than max 2");
 	expect_error("stages:\n  a: {command: c, ranks: {min: 2}}\n",
 		     "job.yaml:2:26: stages.a.ranks: 'max' is required");
-	expect_error("stages:\n  a: {command: c, ranks: [2, 4]}\n",
-		     "job.yaml:2:26: stages.a.ranks: expected an integer or {min, max}, got a list");
+	expect_error(
+		"stages:\n  a: {command: c, ranks: [2, 4]}\n",
+		"job.yaml:2:26: stages.a.ranks: expected an integer or {min, max}, got a list");
 	expect_error("stages:\n  a: {command: c, ranks: {min: 1, max: 2, most: 3}}\n",
 		     "stages.a.ranks: unknown key 'most'");
 	expect_error("stages:\n  a: {command: c, on_node_failure: retry}\n",
