@@ -151,7 +151,8 @@ integration_tests = \
 	tests/integration/weights.sh \
 	tests/integration/grpo-toy.sh \
 	tests/integration/reconfigure.sh \
-	tests/integration/no-aic-job.sh
+	tests/integration/no-aic-job.sh \
+	tests/integration/requeue.sh
 EXTRA_DIST += $(integration_tests)
 
 if HAVE_PMIX

@@ -22,6 +22,7 @@
 #define AIC_ENGINE_JOBDIR_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -40,6 +41,17 @@ int jobdir_dot(const char *base, char *dot, size_t len, char *err, size_t errlen
  * Fills path. Returns 0 or -errno (after logging why).
  */
 int jobdir_create(const char *base, const char *name, const char *token, char *path, size_t len);
+
+/*
+ * As jobdir_create, for a run that continues an earlier run of the same job
+ * (a requeued job: same job id, SLURM_RESTART_COUNT > 0): an existing
+ * base/.aic/name is used again, after the same checks as .aic (a real
+ * directory of this user's, no group or other access; its logs/ too), and
+ * its token is replaced atomically; a missing one is made. *reused (when
+ * not NULL) says which. Returns 0 or -errno (after logging why).
+ */
+int jobdir_reuse(const char *base, const char *name, const char *token, char *path, size_t len,
+		 bool *reused);
 
 /* Writes obj to dir/file atomically (a temporary file, then rename). */
 int jobdir_write_json(const char *dir, const char *file, json_t *obj);
