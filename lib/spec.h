@@ -32,6 +32,11 @@ struct aic_restart {
 	int backoff_ms; /* wait before the first restart, doubled each time */
 };
 
+/* What a job does on notice of its end (doc/aic-job.5, CHECKPOINTS). */
+struct aic_checkpoint {
+	int grace_s; /* seconds every stage gets to checkpoint after a notice */
+};
+
 struct aic_stage {
 	char *name;
 	char **argv;	     /* NULL-terminated; a string command is /bin/sh -c STRING */
@@ -84,6 +89,7 @@ struct aic_spec {
 	size_t n_weights;
 	struct aic_restart restart; /* the default for stages without their own */
 	enum aic_topology topology; /* placement in NVLink domains (select plugin) */
+	struct aic_checkpoint checkpoint;
 };
 
 /* Defaults for fields a spec leaves out. */
@@ -92,6 +98,7 @@ struct aic_spec {
 #define AIC_SPEC_DEFAULT_RESTART_MAX 3
 #define AIC_SPEC_DEFAULT_BACKOFF_MS 200
 #define AIC_SPEC_DEFAULT_STALENESS 1
+#define AIC_SPEC_DEFAULT_GRACE_S 60
 /* Larger spec files are refused before parsing. */
 #define AIC_SPEC_MAX_BYTES (1 << 20)
 
