@@ -210,7 +210,11 @@ int main(int argc, char **argv)
 			 * directory its earlier run made; a new job never takes over
 			 * one that exists.
 			 */
-			if (restart_count() > 0
+			/* aic submit --resume DIR, --chain N: an earlier job's directory. */
+			const char *resume = getenv("AIC_RESUME_DIR");
+			if (resume && *resume
+				    ? jobdir_resume(resume, b.token, b.jobdir, sizeof(b.jobdir)) != 0
+				    : restart_count() > 0
 				    ? jobdir_reuse(base, name, b.token, b.jobdir, sizeof(b.jobdir), NULL) != 0
 				    : jobdir_create(base, name, b.token, b.jobdir, sizeof(b.jobdir)) != 0)
 				snprintf(b.error, sizeof(b.error), "cannot make the job directory");

@@ -60,6 +60,16 @@ enum aic_msg {
 	 * answering or disconnected); forget it, its links and what it held.
 	 */
 	AIC_MSG_NODE_LOST = 19,
+	/*
+	 * Checkpoints (launcher/engine/drain.c, checkpoint.c). head -> agent:
+	 * {"request": r}: every worker of the agent is asked to checkpoint
+	 * (request r, counting from 1), and the agent stops feeding sources.
+	 */
+	AIC_MSG_CHECKPOINT = 25,
+	/* agent -> head: {"id", "request", "version"}: a worker's checkpoint is saved */
+	AIC_MSG_CHECKPOINTED = 26,
+	/* client -> head: {}: checkpoint every stage, record the state and stop (aic stop --checkpoint) */
+	AIC_MSG_DRAIN = 27,
 	AIC_MSG_DATA = 0x100, /* first data-plane type */
 	/* Data plane, binary payloads (big-endian fields, see aic.h's worker.c). */
 	AIC_MSG_PUT = 0x101,	/* worker -> agent: u32 chan, u64 version, u32 timeout_ms, bytes */
@@ -87,6 +97,10 @@ enum aic_msg {
 	AIC_MSG_W_DATA_SHM = 0x113, /* agent -> worker: u64 version, u64 offset, u64 length */
 	AIC_MSG_W_FILLED = 0x114,   /* worker -> agent: u32 stream, u64 version, u64 offset, u64 bytes written so far */
 	AIC_MSG_METRIC = 0x115,	    /* worker -> agent: f64 value (IEEE bits), i64 step (< 0: none), name; no answer */
+	/* Checkpoints (lib/worker/checkpoint.c, launcher/engine/checkpoint.c). */
+	AIC_MSG_CKPT_POLL = 0x120,  /* worker -> agent: empty; CKPT_STATE answers */
+	AIC_MSG_CKPT_STATE = 0x121, /* agent -> worker: u64 request asked of it and not done (0: none) */
+	AIC_MSG_CKPT_DONE = 0x122,  /* worker -> agent: u64 version saved; CKPT_STATE answers */
 };
 
 /* The longest metric name (METRIC). */

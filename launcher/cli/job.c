@@ -150,22 +150,34 @@ int cmd_status(int argc, char **argv)
 }
 
 const char cmd_stop_usage[] =
-	"aic stop [--job DIR]\n"
-	"  --job DIR     the job directory (default: .aic/latest in this directory)\n";
+	"aic stop [--job DIR] [--checkpoint]\n"
+	"  --job DIR     the job directory (default: .aic/latest in this directory)\n"
+	"  --checkpoint  checkpoint every stage and record the state first (the job\n"
+	"                ends \"checkpointed\", exit code 75, and a later run resumes)\n";
 
 int cmd_stop(int argc, char **argv)
 {
 	char dir[PATH_MAX], err[512];
-	int rc = job_dir_arg(argc, argv, dir, sizeof(dir), NULL, NULL, NULL);
+	bool checkpoint = false;
+	int rc, i, n = 0;
 
+	/* --checkpoint is stop's own; the rest are every job command's. */
+	for (i = 0; i < argc; i++) {
+		if (i > 0 && !strcmp(argv[i], "--checkpoint"))
+			checkpoint = true;
+		else
+			argv[n++] = argv[i];
+	}
+	rc = job_dir_arg(n, argv, dir, sizeof(dir), NULL, NULL, NULL);
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	rc = client_request(dir, AIC_MSG_STOP, NULL, 0, NULL, err, sizeof(err));
+	rc = client_request(dir, checkpoint ? AIC_MSG_DRAIN : AIC_MSG_STOP, NULL, 0, NULL, err,
+			    sizeof(err));
 	if (rc) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
-	printf("aic: stop sent to the job in %s\n", dir);
+	printf("aic: %s sent to the job in %s\n", checkpoint ? "checkpoint and stop" : "stop", dir);
 	return 0;
 }
 

@@ -194,6 +194,7 @@ struct chan_set {
 	 */
 	uint32_t pending;
 	bool freeing;
+	bool sources_paused; /* chan_set_pause_sources: no more source lines */
 };
 
 /* --- peer.c --------------------------------------------------------------- */

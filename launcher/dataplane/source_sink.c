@@ -45,7 +45,7 @@ int source_open(struct chan *ch)
 
 void source_refill(struct chan *ch)
 {
-	while (ch->src && chan_room(ch, 0)) {
+	while (ch->src && !ch->cs->sources_paused && chan_room(ch, 0)) {
 		ssize_t n = getline(&ch->line, &ch->line_cap, ch->src);
 		struct item *it;
 		if (n < 0) {

@@ -39,6 +39,13 @@ struct head *head_start(uv_loop_t *loop, const struct head_config *cfg);
 int head_port(const struct head *h);
 /* Stops the job as scancel would (SIGTERM to aic-launch). */
 void head_terminate(struct head *h, const char *why);
+/*
+ * Notice of the job's end (SIGUSR1 before a time limit or preemption, aic
+ * stop --checkpoint): sources stop, every stage is asked to checkpoint,
+ * and after at most the spec's checkpoint.grace_s the state is recorded
+ * and the job ends "checkpointed", exit code 75 (drain.c).
+ */
+void head_drain(struct head *h, const char *why);
 /* True once the job has ended and every agent was told. */
 bool head_done(const struct head *h);
 /* The job's exit status: 0 when every process finished successfully. */

@@ -276,7 +276,13 @@ int jobdir_reuse(const char *base, const char *name, const char *token, char *pa
 	return make_jobdir(base, name, token, path, len, true, reused);
 }
 
-int jobdir_write_text(const char *dir, const char *file, const char *text)
+/*
+ * Writes a file atomically: a temporary file, renamed over the old one.
+ * With `sync`, the data reach the disk before the rename and the rename
+ * before the return (the directory is synced too): a crash at any moment
+ * leaves the old file or the new one, whole.
+ */
+static int write_atomic(const char *dir, const char *file, const char *text, bool sync)
 {
 	char tmp[PATH_MAX + 64], dst[PATH_MAX + 64];
 	size_t n = strlen(text), off = 0;
@@ -300,13 +306,67 @@ int jobdir_write_text(const char *dir, const char *file, const char *text)
 		}
 		off += (size_t)w;
 	}
+	if (!rc && sync && fsync(fd) != 0)
+		rc = -errno;
 	if (close(fd) != 0 && !rc)
 		rc = -errno;
 	/* rename replaces a link at dst itself, never what it points to. */
 	if (!rc && rename(tmp, dst) != 0)
 		rc = -errno;
-	if (rc)
+	if (rc) {
 		unlink(tmp);
+		return rc;
+	}
+	if (sync) {
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0)
+			return -errno;
+		rc = fsync(dfd) == 0 ? 0 : -errno;
+		close(dfd);
+	}
+	return rc;
+}
+
+int jobdir_resume(const char *dir, const char *token, char *path, size_t len)
+{
+	char real[PATH_MAX], base[PATH_MAX], *name, *dot;
+	bool reused = false;
+	int rc;
+
+	if (!realpath(dir, real)) {
+		rc = -errno;
+		aic_log_error("no job directory '%s' to resume: %s", dir, aic_strerror(rc));
+		return rc;
+	}
+	snprintf(base, sizeof(base), "%s", real);
+	name = strrchr(base, '/');
+	*name++ = '\0';
+	dot = strrchr(base, '/');
+	if (!dot || strcmp(dot + 1, ".aic")) {
+		aic_log_error("'%s' is not a job directory (DIR/.aic/NAME): nothing to resume", dir);
+		return -EINVAL;
+	}
+	*dot = '\0';
+	rc = make_jobdir(*base ? base : "/", name, token, path, len, true, &reused);
+	if (rc == 0 && !reused)
+		rc = -ENOENT;
+	return rc;
+}
+
+int jobdir_write_text(const char *dir, const char *file, const char *text)
+{
+	return write_atomic(dir, file, text, false);
+}
+
+int jobdir_write_durable(const char *dir, const char *file, json_t *obj)
+{
+	char *text = json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	int rc;
+
+	if (!text)
+		return -ENOMEM;
+	rc = write_atomic(dir, file, text, true);
+	free(text);
 	return rc;
 }
 

@@ -199,6 +199,7 @@ void head__spawn(struct hproc *hp)
 		set_env(env, "AIC_REPLICAS", "%d", stage_count(h, p->stage, 0, false));
 	}
 	nccl_env(h, hp, env);
+	head__ckpt_env(h, hp, env);
 	/* The stage's own env comes last and wins. */
 	env_put(env, st->env);
 	snprintf(log, sizeof(log), "%s/logs/%s.%d.log", h->cfg.jobdir, st->name, p->index);
@@ -419,6 +420,7 @@ void head__finish(struct head *h)
 {
 	h->done = true;
 	uv_timer_stop(&h->status_timer);
+	head__state_save(h);
 	head__write_summary(h);
 	head__write_status(h);
 	aic_server_stop(&h->srv);
