@@ -114,7 +114,8 @@ print-fuzz:
 .PHONY: print-fuzz
 
 cli_tests = tests/cli/aic-help.sh tests/cli/aic-topo.sh tests/cli/aic-plan.sh tests/cli/aic-run.sh \
-	tests/cli/aic-run-cpus.sh tests/cli/aic-jobdir.sh tests/cli/aic-submit.sh tests/cli/aic-logs.sh
+	tests/cli/aic-run-cpus.sh tests/cli/aic-jobdir.sh tests/cli/aic-submit.sh tests/cli/aic-logs.sh \
+	tests/cli/aic-submit-resume.sh
 EXTRA_DIST += $(cli_tests)
 
 # The C worker API (lib/aic.h) from a worker in C, with the engine under aic run.
