@@ -438,7 +438,7 @@ void head__end(struct head *h, int code, const char *state, const char *reason)
 	h->exit_code = code;
 	h->final_state = state;
 	snprintf(h->reason, sizeof(h->reason), "%s", reason);
-	if (code)
+	if (code && code != HEAD_EXIT_REQUEUE)
 		aic_log_error("job %s: %s", state, reason);
 	for (p = 0; p < h->n_procs; p++)
 		uv_timer_stop(&h->procs[p].timer);
