@@ -10,7 +10,7 @@
 aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 enter_work_dir checkpoint
-plan 17
+plan 18
 
 # A gang's ranks save the same version (as ranks in lockstep do): the
 # number of checkpoints so far; a replica saves its own step. SKIP_RANK
@@ -109,6 +109,8 @@ PY
 )" "1 True True" "metrics continue: run 2's steps follow the checkpoint's"
 is "$(state "[r['state'] for r in s['runs']], [r['run'] for r in s['runs']]")" \
 	"['checkpointed', 'succeeded'] [0, 1]" "the journal has both runs"
+is "$("$aic" status --job "$jd" | sed -n 's/^\(run [0-9]*: [a-z]*\).*/\1/p' | tr '\n' ' ')" \
+	"run 0: checkpointed run 1: succeeded " "aic status shows the job's runs"
 like "$(python3 -c "import json; print(json.load(open('$jd/summary.json'))['metrics']['roll']['step']['n'])")" \
 	'^[0-9]+$' "the summary's metrics count both runs"
 
