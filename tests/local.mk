@@ -122,7 +122,7 @@ EXTRA_DIST += $(cli_tests)
 check_PROGRAMS += tests/c-api/worker
 tests_c_api_worker_SOURCES = tests/c-api/worker.c
 tests_c_api_worker_LDADD = lib/libaic.la
-c_api_tests = tests/c-api/zero-copy.sh
+c_api_tests = tests/c-api/zero-copy.sh tests/c-api/checkpoint.sh
 EXTRA_DIST += $(c_api_tests)
 
 # Python's worker API over libaic, with the engine under aic run.
