@@ -313,6 +313,28 @@ static void reuse_refuses_untrusted(void **state)
 	assert_string_equal(read_file(at(".aic/7.0/token")), token);
 }
 
+/* The journal's write: whole, through no link, no temporary file left. */
+static void durable_write(void **state)
+{
+	char path[PATH_MAX];
+	json_t *o = json_pack("{s:i}", "version", 1);
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(jobdir_create(base, "7.0", token, path, sizeof(path)), 0);
+	write_file(at("victim"), "precious\n");
+	assert_int_equal(symlink(at("victim"), at(".aic/7.0/state.json")), 0);
+	assert_int_equal(symlink(at("victim"), at(".aic/7.0/.state.json.tmp")), 0);
+	assert_int_equal(jobdir_write_durable(path, "state.json", o), 0);
+	assert_string_equal(read_file(at("victim")), "precious\n");
+	assert_string_equal(read_file(at(".aic/7.0/state.json")), "{\n  \"version\": 1\n}");
+	assert_int_equal(lstat(at(".aic/7.0/state.json"), &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(lstat(at(".aic/7.0/.state.json.tmp"), &st), -1);
+	json_decref(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -324,6 +346,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(write_never_follows_links, setup, teardown),
 		cmocka_unit_test_setup_teardown(reuse_continues_in_old_directory, setup, teardown),
 		cmocka_unit_test_setup_teardown(reuse_refuses_untrusted, setup, teardown),
+		cmocka_unit_test_setup_teardown(durable_write, setup, teardown),
 	};
 	return aic_test_run(tests);
 }
