@@ -124,13 +124,16 @@ like "$?:$(tr '\n' ' ' <run4.err)" "^1:.*the spec changed since the job's earlie
 	"a spec with another gang size is refused, saying what changed"
 
 # A rank that never answers: after grace_s the job ends, and the gang's
-# checkpoint does not count for any rank (the replicas' do).
+# checkpoint does not count for any rank (the replicas' do). The notice is
+# SLURM's: SIGUSR1 to every process of the step, workers included (which
+# ignore it and hear of the checkpoint from the engine).
 rm -f ready.*
 spec 1 2 1 "" >skip.yaml
 "$aic" run skip.yaml >run5.out 2>run5.err &
 pid=$!
 wait_ready 4 || diag "the workers did not start: $(cat run5.err)"
-"$aic" stop --checkpoint >/dev/null
+pids=$("$aic" status --json | python3 -c 'import json, sys; print(*[p["pid"] for p in json.load(sys.stdin)["procs"]])')
+kill -USR1 $pids $pid
 wait $pid
 is "$?:$(state "s['checkpoints']['train']['versions'], None not in s['checkpoints']['roll']['versions']")" \
 	"75:[None, None] True" "a gang with a rank that did not save counts for none of them"
