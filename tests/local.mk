@@ -153,7 +153,8 @@ integration_tests = \
 	tests/integration/grpo-toy.sh \
 	tests/integration/reconfigure.sh \
 	tests/integration/no-aic-job.sh \
-	tests/integration/requeue.sh
+	tests/integration/requeue.sh \
+	tests/integration/resume-grpo.sh
 EXTRA_DIST += $(integration_tests)
 
 if HAVE_PMIX
