@@ -20,7 +20,8 @@ again and goes on from the next step: the reward curve and the step
 numbers continue. Prompts are read again from the start, and the ones
 already trained on are skipped as duplicates are. STEP_DELAY_S (default
 0) lengthens each step, for tests that need a run longer than an
-allocation.
+allocation. CKPT_EVERY=N (default 0: never) also saves, unasked, every N
+weight versions, so that a job killed without notice resumes from there.
 
 The update is GRPO's without the clipping: with one update per batch and
 samples at most one version old the probability ratio stays near 1, so the
@@ -46,6 +47,7 @@ LR = float(os.environ.get("LR", "4"))
 IDLE_S = float(os.environ.get("IDLE_S", "0.5"))
 OUT_DIR = os.environ.get("OUT_DIR") or os.environ.get("AIC_JOB_DIR", ".")
 STEP_DELAY_S = float(os.environ.get("STEP_DELAY_S", "0"))
+CKPT_EVERY = int(os.environ.get("CKPT_EVERY", "0"))
 EPS = 1e-6
 
 
@@ -171,13 +173,14 @@ def main():
                       (row[0], row[1], row[3], row[4], row[2]))
                 sys.stdout.flush()
         w.ack(held)
-        if any(meta["ckpt"] for meta, _ in parts):
+        asked = any(meta["ckpt"] for meta, _ in parts)
+        if asked or (CKPT_EVERY and n > 0 and version % CKPT_EVERY == 0):
             save(aic.checkpoint_dir(), gang.rank,
                  {"W": params["W"].tolist(), "version": version, "seen": sorted(seen),
                   "per_id": per_id, "dups": dups, "rows": rows})
             w.checkpoint_done(version)
             print("checkpoint at step %d, version %d" % (len(rows), version), flush=True)
-            while True:  # the job ends now; what would come next is the next run's
+            while asked:  # the job ends now; what would come next is the next run's
                 time.sleep(1)
         if all(meta["closed"] for meta, _ in parts):
             break
