@@ -157,6 +157,7 @@ static void defaults(void **state)
 	assert_int_equal(spec->stages[0].cpus, 1);
 	assert_int_equal(spec->stages[0].restart.max, AIC_SPEC_DEFAULT_RESTART_MAX);
 	assert_int_equal(spec->stages[0].restart.backoff_ms, AIC_SPEC_DEFAULT_BACKOFF_MS);
+	assert_int_equal(spec->checkpoint.grace_s, AIC_SPEC_DEFAULT_GRACE_S);
 	assert_null(spec->stages[0].env);
 	assert_null(spec->stages[0].inputs);
 	assert_int_equal(spec->topology, AIC_TOPOLOGY_PREFER);
@@ -458,6 +459,8 @@ static void int_keys_ranges(void **state)
 		{"stages:\n  a: {command: c}\nrestart: {%s: %ld}\n", "backoff_ms",
 		 "restart.backoff_ms", 0, 3600000, TOP,
 		 offsetof(struct aic_spec, restart.backoff_ms)},
+		{"stages:\n  a: {command: c}\ncheckpoint: {%s: %ld}\n", "grace_s",
+		 "checkpoint.grace_s", 1, 86400, TOP, offsetof(struct aic_spec, checkpoint.grace_s)},
 		{chan, "capacity", "channels.x.capacity", 1, 16777216, CHANNEL,
 		 offsetof(struct aic_channel, capacity)},
 		{chan, "epochs", "channels.x.epochs", 1, 1000000, CHANNEL,
@@ -590,11 +593,11 @@ static void unknown_keys_list_the_section(void **state)
 		     "backoff_ms)\n");
 	expect_error("stages:\n  a: {command: c}\nzzzzzz: 1\n",
 		     "job.yaml:3:1: the spec: unknown key 'zzzzzz' (expected one of: name, stages, "
-		     "channels, weights, restart, topology, failure_timeout)\n");
+		     "channels, weights, restart, topology, failure_timeout, checkpoint)\n");
 	expect_error(
 		"- a\n",
 		"job.yaml:1:1: expected a mapping with 'name', 'stages', 'channels', 'weights', "
-		"'restart', 'topology' and 'failure_timeout' at the top, got a list\n");
+		"'restart', 'topology', 'failure_timeout' and 'checkpoint' at the top, got a list\n");
 }
 
 /* The spec's topology names are the ones domain.c reads back from AIC_JOB. */
