@@ -160,6 +160,19 @@ static int node_name(int rank, char *buf, size_t len, void *arg)
 	return get_str(&b->me, rank, "aic.node", buf, len);
 }
 
+/* SLURM_RESTART_COUNT: how many times SLURM has requeued this job (0 on its first run). */
+static long restart_count(void)
+{
+	const char *s = getenv("SLURM_RESTART_COUNT");
+	char *end;
+	long n;
+
+	if (!s || !*s)
+		return 0;
+	n = strtol(s, &end, 10);
+	return *end || n < 0 ? 0 : n;
+}
+
 static void usage(FILE *f)
 {
 	fputs("usage: srun --ntasks-per-node=1 --mpi=pmix aic-launch [SPEC]\n"
@@ -251,7 +264,18 @@ int main(int argc, char **argv)
 				 getenv("SLURM_STEP_ID") ?: "0");
 			if (!base)
 				base = getcwd(cwd, sizeof(cwd)) ? cwd : ".";
-			if (jobdir_create(base, name, b.token, b.jobdir, sizeof(b.jobdir)) != 0)
+			/*
+			 * A requeued job (same job and step ids) continues in the
+			 * directory its earlier run made; a new job never takes over
+			 * one that exists.
+			 */
+			/* aic submit --resume DIR, --chain N: an earlier job's directory. */
+			const char *resume = getenv("AIC_RESUME_DIR");
+			if (resume && *resume
+				    ? jobdir_resume(resume, b.token, b.jobdir, sizeof(b.jobdir)) != 0
+				    : restart_count() > 0
+				    ? jobdir_reuse(base, name, b.token, b.jobdir, sizeof(b.jobdir), NULL) != 0
+				    : jobdir_create(base, name, b.token, b.jobdir, sizeof(b.jobdir)) != 0)
 				snprintf(b.error, sizeof(b.error), "cannot make the job directory");
 		}
 		free(errors);

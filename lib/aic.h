@@ -256,6 +256,59 @@ int aic_weights_receive(struct aic_worker *w, const char *name, uint64_t min_ver
  */
 int aic_in_place(const struct aic_worker *w, const void *p);
 
+/*
+ * Checkpoints, so that a job outlives its allocation (doc/aic-job.5,
+ * CHECKPOINTS). When SLURM gives notice of the job's end (a time limit,
+ * preemption) or `aic stop --checkpoint` is run, the engine stops feeding
+ * sources and asks every worker for a checkpoint; it waits up to the spec's
+ * checkpoint.grace_s, records which ones every worker saved, and ends so
+ * the job can be requeued. The next run starts every worker with
+ * AIC_RESUME naming the checkpoint to load. What a worker does not
+ * checkpoint is redone.
+ *
+ * aic_checkpoint_requested: 1 when a checkpoint is asked of this worker
+ * and it has not reported one since, 0 when not, or a negative code. Ask
+ * between steps (once per step is cheap: one round trip to the node's
+ * agent).
+ *
+ * aic_checkpoint_done: the worker has saved, durably (files written and
+ * fsynced under aic_checkpoint_dir()), the checkpoint it calls `version`
+ * (its step, say): a later run may be told to load it. It may also be
+ * called unasked (a trainer that saves every N steps), so that a job
+ * killed without notice resumes from there. A gang's checkpoint counts
+ * only once every rank has reported the same version; a replica's counts
+ * alone. Returns 0 or a negative code.
+ */
+int aic_checkpoint_requested(struct aic_worker *w);
+int aic_checkpoint_done(struct aic_worker *w, uint64_t version);
+
+/*
+ * The callback form: when a checkpoint is asked of this worker, calls
+ * save(w, dir, &version, arg) to write one under dir (aic_checkpoint_dir())
+ * and set its version, then reports it (aic_checkpoint_done). Returns 1
+ * when a checkpoint was saved, 0 when none was asked, save's own negative
+ * return (nothing is reported), -ENOENT when there is no checkpoint
+ * directory, or another negative code.
+ */
+typedef int (*aic_checkpoint_fn)(struct aic_worker *w, const char *dir, uint64_t *version,
+				 void *arg);
+int aic_checkpoint(struct aic_worker *w, aic_checkpoint_fn save, void *arg);
+
+/*
+ * The directory where this worker's stage keeps its checkpoints
+ * (AIC_CHECKPOINT_DIR: the job directory's checkpoints/STAGE, shared by the
+ * stage's processes, which name their files by AIC_INDEX), or NULL outside
+ * an aic job. The string is the environment's: do not free it.
+ */
+const char *aic_checkpoint_dir(void);
+
+/*
+ * Which checkpoint to load (AIC_RESUME): 1 and *version on a restart that
+ * has one for this worker, 0 on a fresh start (or when it saved none),
+ * -EINVAL when AIC_RESUME is not a number.
+ */
+int aic_checkpoint_resume(uint64_t *version);
+
 #ifdef __cplusplus
 }
 #endif

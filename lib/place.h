@@ -31,7 +31,7 @@ struct aic_place_node {
 	const int *gpus;	     /* GPU indices the job may use; NULL: all */
 	size_t n_gpus;
 	const struct aic_cpuset *cpus; /* PUs the job may use; NULL: all */
-	bool down; /* the node was lost: nothing is placed on it */
+	bool down;		       /* the node was lost: nothing is placed on it */
 };
 
 /* One process: a replica of a stage, or a rank of a gang. */
@@ -100,9 +100,9 @@ int aic_place_flags(const struct aic_spec *spec, const struct aic_place_node *no
  * -EINVAL or -ENOMEM as aic_place(). Calling it with no process in use
  * says whether they could ever fit on the nodes left.
  */
-int aic_place_more(const struct aic_spec *spec, const struct aic_place_node *nodes,
-		   size_t n_nodes, unsigned flags, const struct aic_proc *used, size_t n_used,
-		   size_t stage, int count, struct aic_proc *out, char **errors);
+int aic_place_more(const struct aic_spec *spec, const struct aic_place_node *nodes, size_t n_nodes,
+		   unsigned flags, const struct aic_proc *used, size_t n_used, size_t stage,
+		   int count, struct aic_proc *out, char **errors);
 
 /* Frees a plan; NULL is a no-op. */
 void aic_plan_free(struct aic_plan *plan);

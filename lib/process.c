@@ -24,9 +24,15 @@ static void child(const struct aic_spawn_opts *o, pid_t parent, int report)
 		_exit(127);
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
+	/*
+	 * SIGUSR1 is ignored: it is SLURM's notice of the job's end, which
+	 * reaches every process of the step, and the engine passes it on to
+	 * workers as a checkpoint request instead (a worker may still install
+	 * a handler of its own).
+	 */
 	for (sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
-			signal(sig, SIG_DFL);
+			signal(sig, sig == SIGUSR1 ? SIG_IGN : SIG_DFL);
 	if (o->cpus && !aic_cpuset_empty(o->cpus) && aic_cpuset_set_affinity(o->cpus) != 0)
 		goto fail;
 	fd = open("/dev/null", O_RDONLY);

@@ -38,6 +38,11 @@ enum aic_node_failure {
 	AIC_NODE_FAILURE_FAIL,	  /* the job fails, naming the node and the stage */
 };
 
+/* What a job does on notice of its end (doc/aic-job.5, CHECKPOINTS). */
+struct aic_checkpoint {
+	int grace_s; /* seconds every stage gets to checkpoint after a notice */
+};
+
 struct aic_stage {
 	char *name;
 	char **argv;	     /* NULL-terminated; a string command is /bin/sh -c STRING */
@@ -94,6 +99,7 @@ struct aic_spec {
 	enum aic_topology topology; /* placement in NVLink domains (select plugin) */
 	/* How long a node may be silent before it is lost, and agents have to register (ms). */
 	uint64_t failure_timeout_ms;
+	struct aic_checkpoint checkpoint;
 };
 
 /* Defaults for fields a spec leaves out. */
@@ -103,6 +109,7 @@ struct aic_spec {
 #define AIC_SPEC_DEFAULT_BACKOFF_MS 200
 #define AIC_SPEC_DEFAULT_STALENESS 1
 #define AIC_SPEC_DEFAULT_FAILURE_TIMEOUT_MS 10000
+#define AIC_SPEC_DEFAULT_GRACE_S 60
 /* Larger spec files are refused before parsing. */
 #define AIC_SPEC_MAX_BYTES (1 << 20)
 

@@ -102,12 +102,35 @@ int aic_items_next(struct aic_items *it, struct aic_item_hdr *h, const uint8_t *
 
 const char *aic_msg_name(uint16_t type)
 {
-	static const char *const names[] = {"?",	"HELLO",  "WELCOME",  "REJECT",
-					    "SPAWN", "KILL",   "STARTED",  "EXITED",
-					    "SHUTDOWN", "STATUS", "STOP", "CONFIG", "CLOSE", "SOURCE_DONE", "SINK_DONE", "STATS",
-					    "METRICS", "CHALLENGE", "AUTH", "NODE_LOST", "REGISTER", "PING"};
+	static const char *const names[] = {
+		[AIC_MSG_HELLO] = "HELLO",
+		[AIC_MSG_WELCOME] = "WELCOME",
+		[AIC_MSG_REJECT] = "REJECT",
+		[AIC_MSG_SPAWN] = "SPAWN",
+		[AIC_MSG_KILL] = "KILL",
+		[AIC_MSG_STARTED] = "STARTED",
+		[AIC_MSG_EXITED] = "EXITED",
+		[AIC_MSG_SHUTDOWN] = "SHUTDOWN",
+		[AIC_MSG_STATUS] = "STATUS",
+		[AIC_MSG_STOP] = "STOP",
+		[AIC_MSG_CONFIG] = "CONFIG",
+		[AIC_MSG_CLOSE] = "CLOSE",
+		[AIC_MSG_SOURCE_DONE] = "SOURCE_DONE",
+		[AIC_MSG_SINK_DONE] = "SINK_DONE",
+		[AIC_MSG_STATS] = "STATS",
+		[AIC_MSG_METRICS] = "METRICS",
+		[AIC_MSG_CHALLENGE] = "CHALLENGE",
+		[AIC_MSG_AUTH] = "AUTH",
+		[AIC_MSG_NODE_LOST] = "NODE_LOST",
+		[AIC_MSG_REGISTER] = "REGISTER",
+		[AIC_MSG_PING] = "PING",
+		[AIC_MSG_CHECKPOINT] = "CHECKPOINT",
+		[AIC_MSG_CHECKPOINTED] = "CHECKPOINTED",
+		[AIC_MSG_DRAIN] = "DRAIN",
+		[AIC_MSG_MEMBERS] = "MEMBERS",
+	};
 
-	if (type < sizeof(names) / sizeof(names[0]))
+	if (type < sizeof(names) / sizeof(names[0]) && names[type])
 		return names[type];
 	return type >= AIC_MSG_DATA ? "DATA" : "?";
 }

@@ -84,6 +84,16 @@ enum aic_msg {
 	 * now (as CONFIG's lists; a rank no longer listed is gone).
 	 */
 	AIC_MSG_MEMBERS = 45,
+	/*
+	 * Checkpoints (launcher/engine/drain.c, checkpoint.c). head -> agent:
+	 * {"request": r}: every worker of the agent is asked to checkpoint
+	 * (request r, counting from 1), and the agent stops feeding sources.
+	 */
+	AIC_MSG_CHECKPOINT = 25,
+	/* agent -> head: {"id", "request", "version"}: a worker's checkpoint is saved */
+	AIC_MSG_CHECKPOINTED = 26,
+	/* client -> head: {}: checkpoint every stage, record the state and stop (aic stop --checkpoint) */
+	AIC_MSG_DRAIN = 27,
 	AIC_MSG_DATA = 0x100, /* first data-plane type */
 	/* Data plane, binary payloads (big-endian fields, see aic.h's worker.c). */
 	AIC_MSG_PUT = 0x101,	/* worker -> agent: u32 chan, u64 version, u32 timeout_ms, bytes */
@@ -118,6 +128,10 @@ enum aic_msg {
 	 * again when it is acked, and the agents it went through.
 	 */
 	AIC_MSG_XOR = 0x116,
+	/* Checkpoints (lib/worker/checkpoint.c, launcher/engine/checkpoint.c). */
+	AIC_MSG_CKPT_POLL = 0x120,  /* worker -> agent: empty; CKPT_STATE answers */
+	AIC_MSG_CKPT_STATE = 0x121, /* agent -> worker: u64 request asked of it and not done (0: none) */
+	AIC_MSG_CKPT_DONE = 0x122,  /* worker -> agent: u64 version saved; CKPT_STATE answers */
 };
 
 /* An entry of XOR: u64 root, u64 xor (of item ids), u64 nodes (a bit per agent rank). */

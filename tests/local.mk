@@ -131,20 +131,22 @@ print-fuzz:
 .PHONY: print-fuzz
 
 cli_tests = tests/cli/aic-help.sh tests/cli/aic-topo.sh tests/cli/aic-plan.sh tests/cli/aic-run.sh tests/cli/aic-run-orphan.sh \
-	tests/cli/aic-run-cpus.sh tests/cli/aic-jobdir.sh tests/cli/aic-submit.sh tests/cli/aic-logs.sh
+	tests/cli/aic-run-cpus.sh tests/cli/aic-jobdir.sh tests/cli/aic-submit.sh tests/cli/aic-logs.sh \
+	tests/cli/aic-submit-resume.sh
 EXTRA_DIST += $(cli_tests)
 
 # The C worker API (lib/aic.h) from a worker in C, with the engine under aic run.
 check_PROGRAMS += tests/c-api/worker
 tests_c_api_worker_SOURCES = tests/c-api/worker.c
 tests_c_api_worker_LDADD = lib/libaic.la
-c_api_tests = tests/c-api/zero-copy.sh
+c_api_tests = tests/c-api/zero-copy.sh tests/c-api/checkpoint.sh
 EXTRA_DIST += $(c_api_tests)
 
 # Python's worker API over libaic, with the engine under aic run.
 python_tests = tests/python/channels.sh tests/python/weights.sh tests/python/metrics.sh tests/python/grpo-toy.sh \
 	tests/python/pipeline.sh tests/python/nccl.sh tests/python/hostile.sh tests/python/fds.sh \
-	tests/python/data-integrity.sh tests/python/sink-kill.sh
+	tests/python/data-integrity.sh tests/python/sink-kill.sh tests/python/checkpoint.sh \
+	tests/python/grpo-resume.sh tests/python/grpo-kill.sh
 EXTRA_DIST += $(python_tests) python/aic/__init__.py
 
 TESTS = $(unit_tests) $(fuzz_tests) $(cli_tests) $(c_api_tests) $(python_tests) $(build_tests)
@@ -169,7 +171,9 @@ integration_tests = \
 	tests/integration/weights.sh \
 	tests/integration/grpo-toy.sh \
 	tests/integration/reconfigure.sh \
-	tests/integration/no-aic-job.sh
+	tests/integration/no-aic-job.sh \
+	tests/integration/requeue.sh \
+	tests/integration/resume-grpo.sh
 EXTRA_DIST += $(integration_tests)
 
 if HAVE_PMIX

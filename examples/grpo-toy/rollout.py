@@ -10,6 +10,13 @@ A replica does not run more than one version ahead of the trainer: after its
 share of a training step (QUOTA groups) it waits for the next weights. That
 keeps samples on-policy enough for max_staleness: 1, under which aic drops
 samples made with weights two versions old (and their prompts would be lost).
+
+A replica keeps no state worth saving: asked for a checkpoint, it reports
+one at once (the number of prompts it has done), and a later run starts it
+afresh with the newest weights. A later run reads the prompts again from
+the start (aic does not record a source's progress yet), so a replica
+skips the prompts the trainer's checkpoint has trained on: acked, no
+samples made.
 """
 import json
 import os
@@ -30,8 +37,21 @@ WAIT_S = float(os.environ.get("WEIGHTS_WAIT_S", "2"))
 GEN_DELAY_S = float(os.environ.get("GEN_DELAY_S", "0"))
 
 
+def trained_keys():
+    """The prompt item keys the trainer's counted checkpoint has trained on (none on a fresh start)."""
+    jd = os.environ.get("AIC_JOB_DIR", ".")
+    try:
+        with open(os.path.join(jd, "state.json")) as f:
+            v = json.load(f)["checkpoints"]["train"]["versions"][0]
+        with open(os.path.join(jd, "checkpoints", "train", "rank0.%d.json" % v)) as f:
+            return set(tuple(k) for k in json.load(f)["seen"])
+    except (OSError, KeyError, IndexError, TypeError, ValueError):
+        return set()
+
+
 def main():
     w = aic.connect()
+    skip = trained_keys()
     stream = w.weights("policy")
     params, version = stream.receive(min_version=1, timeout=120)
     rng = np.random.default_rng([w.replica, os.getpid()])
@@ -39,9 +59,15 @@ def main():
     done = 0
     while True:
         try:
-            items = w.get("prompts", max_items=2, timeout=10)
+            items = w.get("prompts", max_items=2, timeout=1)
         except aic.Closed:
             break
+        if w.checkpoint_requested():
+            w.checkpoint_done(done)
+        if skip:
+            old = [it for it in items if it.key() in skip]
+            w.ack(old)
+            items = [it for it in items if it.key() not in skip]
         if not items:
             continue
         try:  # newer weights: wait for them once this version made our share

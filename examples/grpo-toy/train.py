@@ -10,6 +10,19 @@ next version, logs the step's mean reward, and writes reward.csv and
 reward.png into OUT_DIR (default: AIC_JOB_DIR, the job's
 directory under aic).
 
+Checkpoints: when aic asks (the job's time limit is near, or `aic stop
+--checkpoint`), the ranks agree on it in the step's all-gather, each saves
+its state after the step (weights, version, what it has trained on, and on
+rank 0 the reward history) under AIC_CHECKPOINT_DIR and reports the
+weights version as the checkpoint's; then they wait for the job's end. A
+later run loads the checkpoint AIC_RESUME names, publishes those weights
+again and goes on from the next step: the reward curve and the step
+numbers continue. Prompts are read again from the start, and the ones
+already trained on are skipped as duplicates are. STEP_DELAY_S (default
+0) lengthens each step, for tests that need a run longer than an
+allocation. CKPT_EVERY=N (default 0: never) also saves, unasked, every N
+weight versions, so that a job killed without notice resumes from there.
+
 The update is GRPO's without the clipping: with one update per batch and
 samples at most one version old the probability ratio stays near 1, so the
 objective reduces to sum over groups of mean_i A_i * log pi(y_i | x), with
@@ -33,7 +46,26 @@ LR = float(os.environ.get("LR", "4"))
 # it has: at the end of the data, or while a rollout replica restarts.
 IDLE_S = float(os.environ.get("IDLE_S", "0.5"))
 OUT_DIR = os.environ.get("OUT_DIR") or os.environ.get("AIC_JOB_DIR", ".")
+STEP_DELAY_S = float(os.environ.get("STEP_DELAY_S", "0"))
+CKPT_EVERY = int(os.environ.get("CKPT_EVERY", "0"))
 EPS = 1e-6
+
+
+def ckpt_path(d, rank, version):
+    return os.path.join(d, "rank%d.%d.json" % (rank, version))
+
+
+def save(d, rank, state):
+    """Writes the state durably (a new file, fsync, rename): aic counts it once reported."""
+    path = ckpt_path(d, rank, state["version"])
+    with open(path + ".tmp", "w") as f:
+        json.dump(state, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.rename(path + ".tmp", path)
+    fd = os.open(d, os.O_RDONLY)
+    os.fsync(fd)
+    os.close(fd)
 
 
 def group_gradient(params, groups):
@@ -75,14 +107,24 @@ def main():
     stream = w.weights("policy")
     params = policy.init()
     version = 1
-    if gang.rank == 0:
-        stream.publish(params, version)
-    per_rank = math.ceil(BATCH / gang.world)
     seen = set()  # prompt item keys trained on, the same on every rank
     per_id = {}  # prompt id -> times trained on (once per epoch)
     dups = 0
     rows = []  # (step, mean reward, seconds, groups, mean version lag)
     t0 = time.monotonic()
+    resume = aic.resume()
+    if resume is not None:
+        with open(ckpt_path(aic.checkpoint_dir(), gang.rank, resume)) as f:
+            st = json.load(f)
+        params, version = {"W": np.asarray(st["W"])}, st["version"]
+        seen = set(tuple(k) for k in st["seen"])
+        per_id = {int(k): v for k, v in st["per_id"].items()}
+        dups, rows = st["dups"], [tuple(r) for r in st["rows"]]
+        t0 -= rows[-1][2] if rows else 0
+        print("resumed from version %d, step %d" % (version, len(rows)), flush=True)
+    if gang.rank == 0:
+        stream.publish(params, version)
+    per_rank = math.ceil(BATCH / gang.world)
     closed = False
     while True:
         held = []
@@ -96,7 +138,9 @@ def main():
                 break
             held += items
         groups = [json.loads(it.data) for it in held]
-        parts = gang.allgather({"keys": [g["key"] + [g["id"]] for g in groups], "closed": closed})
+        # One rank may hear of a checkpoint before another: all save at the same step.
+        parts = gang.allgather({"keys": [g["key"] + [g["id"]] for g in groups], "closed": closed,
+                                "ckpt": w.checkpoint_requested()})
         # Which groups are new: the first holder of a prompt item, in rank
         # order, trains on it; every rank reaches the same verdict.
         fresh = []
@@ -129,8 +173,18 @@ def main():
                       (row[0], row[1], row[3], row[4], row[2]))
                 sys.stdout.flush()
         w.ack(held)
+        asked = any(meta["ckpt"] for meta, _ in parts)
+        if asked or (CKPT_EVERY and n > 0 and version % CKPT_EVERY == 0):
+            save(aic.checkpoint_dir(), gang.rank,
+                 {"W": params["W"].tolist(), "version": version, "seen": sorted(seen),
+                  "per_id": per_id, "dups": dups, "rows": rows})
+            w.checkpoint_done(version)
+            print("checkpoint at step %d, version %d" % (len(rows), version), flush=True)
+            while asked:  # the job ends now; what would come next is the next run's
+                time.sleep(1)
         if all(meta["closed"] for meta, _ in parts):
             break
+        time.sleep(STEP_DELAY_S)
     gang.close()
     if gang.rank != 0:
         return

@@ -98,6 +98,26 @@ static json_t *job_status(const char *dir, bool *live)
 	return st;
 }
 
+/*
+ * The job's earlier runs, from its journal (state.json): a requeued or
+ * resumed job's history. NULL for a job of one run.
+ */
+static json_t *job_runs(const char *dir)
+{
+	json_t *s, *runs = NULL;
+	int rc;
+	FILE *f = jobdir_open(dir, "state.json", &rc);
+
+	if (!f)
+		return NULL;
+	s = json_loadf(f, 0, NULL);
+	fclose(f);
+	if (json_array_size(json_object_get(s, "runs")) > 1)
+		runs = json_incref(json_object_get(s, "runs"));
+	json_decref(s);
+	return runs;
+}
+
 const char cmd_status_usage[] =
 	"aic status [--job DIR] [--json]\n"
 	"  --job DIR     the job directory (default: .aic/latest in this directory)\n"
@@ -107,7 +127,7 @@ int cmd_status(int argc, char **argv)
 {
 	char dir[PATH_MAX];
 	int json = 0, rc = job_dir_arg(argc, argv, dir, sizeof(dir), &json, NULL, NULL);
-	json_t *st, *p;
+	json_t *st, *p, *runs;
 	bool live;
 	size_t i, g;
 
@@ -116,6 +136,9 @@ int cmd_status(int argc, char **argv)
 	st = job_status(dir, &live);
 	if (!st)
 		return 1;
+	runs = job_runs(dir);
+	if (runs)
+		json_object_set_new(st, "runs", runs);
 	if (json)
 		return cli_print_json(st);
 	printf("job '%s' %s%s, %lld node%s, up %.1f s%s%s\n",
@@ -131,6 +154,15 @@ int cmd_status(int argc, char **argv)
 		       json_string_value(json_object_get(p, "node")) ?: "?",
 		       json_number_value(json_object_get(p, "lost_s")),
 		       json_string_value(json_object_get(p, "why")) ?: "");
+	/* A job that ran in several allocations: each run, the newest last. */
+	json_array_foreach(json_object_get(st, "runs"), i, p) {
+		json_t *id = json_object_get(p, "slurm_job_id");
+		printf("run %lld%s%s: %s%s%s\n", (long long)json_integer_value(json_object_get(p, "run")),
+		       json_is_string(id) ? " job " : "", json_is_string(id) ? json_string_value(id) : "",
+		       json_string_value(json_object_get(p, "state")) ?: "?",
+		       *(json_string_value(json_object_get(p, "reason")) ?: "") ? ": " : "",
+		       json_string_value(json_object_get(p, "reason")) ?: "");
+	}
 	printf("%-12s %-12s %-10s %-8s %-9s %-8s %-8s %-6s %s\n", "stage", "process", "node",
 	       "gpus", "state", "pid", "restarts", "moves", "uptime_s");
 	json_array_foreach(json_object_get(st, "procs"), i, p) {
@@ -156,22 +188,34 @@ int cmd_status(int argc, char **argv)
 }
 
 const char cmd_stop_usage[] =
-	"aic stop [--job DIR]\n"
-	"  --job DIR     the job directory (default: .aic/latest in this directory)\n";
+	"aic stop [--job DIR] [--checkpoint]\n"
+	"  --job DIR     the job directory (default: .aic/latest in this directory)\n"
+	"  --checkpoint  checkpoint every stage and record the state first (the job\n"
+	"                ends \"checkpointed\", exit code 75, and a later run resumes)\n";
 
 int cmd_stop(int argc, char **argv)
 {
 	char dir[PATH_MAX], err[512];
-	int rc = job_dir_arg(argc, argv, dir, sizeof(dir), NULL, NULL, NULL);
+	bool checkpoint = false;
+	int rc, i, n = 0;
 
+	/* --checkpoint is stop's own; the rest are every job command's. */
+	for (i = 0; i < argc; i++) {
+		if (i > 0 && !strcmp(argv[i], "--checkpoint"))
+			checkpoint = true;
+		else
+			argv[n++] = argv[i];
+	}
+	rc = job_dir_arg(n, argv, dir, sizeof(dir), NULL, NULL, NULL);
 	if (rc)
 		return rc < 0 ? 0 : rc;
-	rc = client_request(dir, AIC_MSG_STOP, NULL, 0, NULL, err, sizeof(err));
+	rc = client_request(dir, checkpoint ? AIC_MSG_DRAIN : AIC_MSG_STOP, NULL, 0, NULL, err,
+			    sizeof(err));
 	if (rc) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
-	printf("aic: stop sent to the job in %s\n", dir);
+	printf("aic: %s sent to the job in %s\n", checkpoint ? "checkpoint and stop" : "stop", dir);
 	return 0;
 }
 

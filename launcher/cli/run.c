@@ -21,9 +21,11 @@
 #include "topo.h"
 
 const char cmd_run_usage[] =
-	"aic run SPEC [--topo XML]\n"
+	"aic run SPEC [--topo XML] [--resume DIR]\n"
 	"  --topo XML    this machine's hwloc XML topology (default: $AIC_TOPO_XML, else\n"
-	"                hwloc's discovery)\n";
+	"                hwloc's discovery)\n"
+	"  --resume DIR  continue the job in the job directory DIR (.aic/NAME) from its\n"
+	"                state: checkpoints, metrics, sinks, history\n";
 
 /* Where aic status and aic stop find the head. */
 static int publish_head(int port, void *arg)
@@ -40,10 +42,11 @@ int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"topo", required_argument, NULL, 't'},
+		{"resume", required_argument, NULL, 'r'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *xml = NULL;
+	const char *xml = NULL, *resume = NULL;
 	struct aic_spec *spec = NULL;
 	struct aic_topo *topo = NULL;
 	struct engine_opts o = {0};
@@ -56,6 +59,9 @@ int cmd_run(int argc, char **argv)
 		switch (c) {
 		case 't':
 			xml = optarg;
+			break;
+		case 'r':
+			resume = optarg;
 			break;
 		case 'h':
 			return cli_help(stdout, argv[0]);
@@ -81,7 +87,8 @@ int cmd_run(int argc, char **argv)
 	aic_cpuset_get_affinity(&cpus);
 	snprintf(name, sizeof(name), "run-%d", (int)getpid());
 	if (aic_token_new(token) != 0 || !getcwd(cwd, sizeof(cwd)) ||
-	    jobdir_create(cwd, name, token, jobdir, sizeof(jobdir)) != 0)
+	    (resume ? jobdir_resume(resume, token, jobdir, sizeof(jobdir))
+		    : jobdir_create(cwd, name, token, jobdir, sizeof(jobdir))) != 0)
 		goto out_free;
 	o.is_head = true;
 	o.local = true;

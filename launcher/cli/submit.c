@@ -9,10 +9,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,7 +28,98 @@ const char cmd_submit_usage[] =
 	"                needs at its minimum)\n"
 	"  --gpus-per-node G\n"
 	"                the GPUs of a node (default 8)\n"
-	"  SBATCH-OPTION any other option, passed to sbatch\n";
+	"  --resume DIR  continue the job whose directory is DIR (.aic/JOBID.0) from its\n"
+	"                checkpoints and state\n"
+	"  --chain N     submit N allocations, each starting when the one before ends\n"
+	"                (--dependency=afterany) and continuing the first one's job\n"
+	"  SBATCH-OPTION any other option, passed to sbatch (--signal, --time, ...)\n";
+
+/*
+ * The notice of the job's end: SIGUSR1 to the batch shell this many seconds
+ * more than the spec's checkpoint.grace_s before the time limit (SLURM looks
+ * every 30 s or so), which the script passes to aic-launch (drain.c).
+ */
+#define NOTICE_MARGIN_S 60
+
+static void shell_quote(FILE *f, const char *s);
+
+/*
+ * Runs sbatch with args (--parsable among them) and reads the job id it
+ * prints into id. Returns sbatch's exit status, or 1.
+ */
+static int sbatch_id(char **args, char *id, size_t len)
+{
+	int fds[2], status = 1;
+	ssize_t n;
+	size_t got = 0;
+	pid_t pid;
+
+	if (pipe(fds) != 0)
+		return 1;
+	pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		close(fds[0]);
+		close(fds[1]);
+		execvp("sbatch", args);
+		perror("aic submit: sbatch");
+		_exit(127);
+	}
+	close(fds[1]);
+	while (pid > 0 && got + 1 < len && (n = read(fds[0], id + got, len - got - 1)) > 0)
+		got += (size_t)n;
+	id[got] = '\0';
+	id[strcspn(id, ";\n")] = '\0';
+	close(fds[0]);
+	if (pid < 0 || waitpid(pid, &status, 0) < 0)
+		return 1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+/*
+ * aic submit --chain N: N sbatch calls, each allocation after the one
+ * before (afterany: whatever its end), all continuing the first one's job
+ * directory (AIC_RESUME_DIR, which sbatch passes on in the environment).
+ */
+static int submit_chain(char **extra, int n_extra, const char *script, long chain)
+{
+	char **args = calloc((size_t)n_extra + 5, sizeof(char *));
+	char id[64], prev[64] = "", dep[96], dir[PATH_MAX + 96], cwd[PATH_MAX];
+	long k;
+	int i, n, rc = 0;
+
+	if (!args || !getcwd(cwd, sizeof(cwd))) {
+		free(args);
+		return 1;
+	}
+	for (k = 0; k < chain && rc == 0; k++) {
+		n = 0;
+		args[n++] = "sbatch";
+		args[n++] = "--parsable";
+		if (k) {
+			snprintf(dep, sizeof(dep), "--dependency=afterany:%s", prev);
+			args[n++] = dep;
+		}
+		for (i = 0; i < n_extra; i++)
+			args[n++] = extra[i];
+		args[n++] = (char *)script;
+		args[n] = NULL;
+		rc = sbatch_id(args, id, sizeof(id));
+		if (rc == 0 && !id[0])
+			rc = 1;
+		if (rc)
+			break;
+		printf("Submitted batch job %s%s\n", id, k ? " (continues the chain)" : "");
+		fflush(stdout);
+		if (k == 0 && !getenv("AIC_RESUME_DIR")) {
+			snprintf(dir, sizeof(dir), "%s/.aic/%s.0", cwd, id);
+			setenv("AIC_RESUME_DIR", dir, 1);
+		}
+		snprintf(prev, sizeof(prev), "%s", id);
+	}
+	free(args);
+	return rc ? 1 : 0;
+}
 
 /*
  * The spec path goes into the script twice, and a path may hold anything
@@ -143,13 +236,14 @@ static FILE *script_open(const char *spec, char *path, size_t len)
  *   preemption, scontrol requeue) of a job that had already succeeded
  *   exits 0 at once instead of running the work again.
  * - srun runs in the background so that the shell can pass the signals it
- *   gets (--signal=B:..., scancel -b) on to srun, which passes them to
- *   every aic-launch.
+ *   gets (--signal=B:USR1, the notice; scancel -b) on to srun, which
+ *   passes them to every aic-launch; on status 75 (checkpointed on notice,
+ *   drain.c) the job is requeued, unless a chained allocation continues it.
  */
-static void script_run(FILE *f, const char *spec)
+static void script_run(FILE *f, const char *spec, bool chained)
 {
 	fputs("#SBATCH --no-kill\n"
-	      "d=\"${SLURM_SUBMIT_DIR:-.}/.aic/$SLURM_JOB_ID.0\"\n"
+	      "d=\"${AIC_RESUME_DIR:-${SLURM_SUBMIT_DIR:-.}/.aic/$SLURM_JOB_ID.0}\"\n"
 	      "# The job's state, from status.json's top level (aic(1)).\n"
 	      "state() {\n"
 	      "\tsed -n 's/^  \"state\": \"\\([a-z]*\\)\",\\{0,1\\}$/\\1/p' \"$d/status.json\" "
@@ -183,16 +277,21 @@ static void script_run(FILE *f, const char *spec)
 	      "succeeded | stopped) rc=0 ;;\n"
 	      "checkpointed) rc=75 ;;\n"
 	      "*) [ -z \"$ended\" ] || rc=1 ;;\n"
-	      "esac\n"
-	      "exit $rc\n",
+	      "esac\n",
 	      f);
+	/* Exit status 75: checkpointed on notice (drain.c); a chained allocation continues it. */
+	if (!chained)
+		fputs("if [ $rc -eq 75 ]; then scontrol requeue \"$SLURM_JOB_ID\"; fi\n", f);
+	fputs("exit $rc\n", f);
 }
 
 int cmd_submit(int argc, char **argv)
 {
 	struct aic_spec *spec = NULL;
 	char *errors = NULL, abs[PATH_MAX], script[PATH_MAX + 64];
-	long gpus = 0, nodes = 0, per_node = 8;
+	long gpus = 0, nodes = 0, per_node = 8, chain = 1;
+	const char *resume = NULL;
+	bool has_signal = false;
 	int i, max_gpus = 0, n_extra = 0;
 	char **extra = calloc((size_t)argc + 8, sizeof(char *));
 	size_t s;
@@ -218,7 +317,11 @@ int cmd_submit(int argc, char **argv)
 			per_node = atol(argv[++i]);
 		else if (!strncmp(argv[i], "--gpus-per-node=", 16))
 			per_node = atol(argv[i] + 16);
-		else
+		else if (!strcmp(argv[i], "--resume") && i + 1 < argc)
+			resume = argv[++i];
+		else if (!strcmp(argv[i], "--chain") && i + 1 < argc)
+			chain = atol(argv[++i]);
+		else if ((has_signal = has_signal || !strncmp(argv[i], "--signal", 8)), 1)
 			extra[n_extra++] = argv[i];
 	}
 	if (aic_spec_load(argv[1], &spec, &errors) != 0 || !realpath(argv[1], abs)) {
@@ -230,7 +333,7 @@ int cmd_submit(int argc, char **argv)
 	}
 	for (s = 0; s < spec->n_stages; s++) {
 		const struct aic_stage *st = &spec->stages[s];
-		int n = st->ranks ? st->ranks : st->replicas_min > 0 ? st->replicas_min : 1;
+		int n = st->ranks ? st->ranks_min : st->replicas_min > 0 ? st->replicas_min : 1;
 		if (!st->colocate_with)
 			gpus += (long)n * st->gpus;
 		if (st->gpus > max_gpus)
@@ -242,6 +345,24 @@ int cmd_submit(int argc, char **argv)
 		free(extra);
 		aic_spec_free(spec);
 		return 2;
+	}
+	if (chain < 1 || chain > 1000) {
+		fprintf(stderr, "aic submit: --chain %ld: expected 1 to 1000 allocations\n", chain);
+		free(extra);
+		aic_spec_free(spec);
+		return 2;
+	}
+	if (resume) {
+		char dir[PATH_MAX];
+		/* The job's later runs resume there (aic-launch, jobdir_resume). */
+		if (!realpath(resume, dir)) {
+			fprintf(stderr, "aic submit: no job directory '%s' to resume: %s\n", resume,
+				strerror(errno));
+			free(extra);
+			aic_spec_free(spec);
+			return 1;
+		}
+		setenv("AIC_RESUME_DIR", dir, 1);
 	}
 	/* Enough nodes for every stage at its minimum, when -N is not given. */
 	if (nodes <= 0)
@@ -260,7 +381,11 @@ int cmd_submit(int argc, char **argv)
 	fputs("#SBATCH --aic-job=", f);
 	sbatch_quote(f, abs);
 	fputc('\n', f);
-	script_run(f, abs);
+	/* The notice before a time limit, an output that outlives a requeue, and the requeue. */
+	if (!has_signal)
+		fprintf(f, "#SBATCH --signal=B:USR1@%d\n", spec->checkpoint.grace_s + NOTICE_MARGIN_S);
+	fputs("#SBATCH --open-mode=append\n#SBATCH --requeue\n", f);
+	script_run(f, abs, chain > 1);
 	if (fclose(f) != 0) {
 		fprintf(stderr, "aic submit: cannot write '%s': %s\n", script, strerror(errno));
 		free(extra);
@@ -270,6 +395,11 @@ int cmd_submit(int argc, char **argv)
 	aic_spec_free(spec);
 	printf("aic submit: %s (%ld node%s)\n", script, nodes, nodes == 1 ? "" : "s");
 	fflush(stdout);
+	if (chain > 1) {
+		int rc = submit_chain(extra, n_extra, script, chain);
+		free(extra);
+		return rc;
+	}
 	{
 		char **args = calloc((size_t)n_extra + 3, sizeof(char *));
 		if (!args) {

@@ -336,6 +336,12 @@ json_t *chan_set_stats(const struct chan_set *cs)
 	return json_pack("{s:o}", "channels", o);
 }
 
+void chan_set_pause_sources(struct chan_set *cs)
+{
+	if (cs)
+		cs->sources_paused = true;
+}
+
 void chan_set_node_lost(struct chan_set *cs, uint32_t rank)
 {
 	struct peer *p = cs ? peer_find(cs, rank) : NULL;

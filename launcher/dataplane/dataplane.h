@@ -151,4 +151,11 @@ void chan_set_node_lost(struct chan_set *cs, uint32_t rank);
  */
 void chan_set_members(struct chan_set *cs, const json_t *m);
 
+/*
+ * The job is draining (a checkpoint request): no more lines are read from
+ * the sources this agent feeds; what is queued still flows. NULL cs:
+ * nothing.
+ */
+void chan_set_pause_sources(struct chan_set *cs);
+
 #endif

@@ -289,6 +289,7 @@ struct chan_set {
 	uint64_t rng;
 	/* The connection each peer pulls through (its PULLs say its rank), or NULL. */
 	struct aic_conn *peer_in[MAX_PEERS];
+	bool sources_paused; /* chan_set_pause_sources: no more source lines */
 };
 
 /* --- xtree.c -------------------------------------------------------------- */

@@ -89,7 +89,8 @@ static ssize_t next_line(struct chan *ch, uint64_t *line, uint32_t *epoch, uint6
 
 void source_refill(struct chan *ch)
 {
-	while ((ch->src || ch->n_replay) && ch->source && chan_room(ch, 0)) {
+	while ((ch->src || ch->n_replay) && ch->source && !ch->cs->sources_paused &&
+	       chan_room(ch, 0)) {
 		uint64_t line, offset;
 		uint32_t epoch;
 		ssize_t n = next_line(ch, &line, &epoch, &offset);

@@ -84,6 +84,7 @@ struct agent {
 	/* Metric points from workers, on their way to the head in batches. */
 	json_t *metrics;
 	uv_timer_t metrics_timer;
+	struct agent_ckpt ckpt; /* checkpoint.c */
 };
 
 /* Who a worker connection is (its HELLO), for the points it reports. */
@@ -504,6 +505,11 @@ static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct 
 		if (m)
 			chan_set_close(a->chans, (uint32_t)json_integer_value(json_object_get(m, "chan")));
 		break;
+	case AIC_MSG_CHECKPOINT:
+		if (m)
+			agent__ckpt_request(&a->ckpt, m);
+		chan_set_pause_sources(a->chans);
+		break;
 	case AIC_MSG_NODE_LOST:
 		if (m)
 			chan_set_node_lost(a->chans,
@@ -607,6 +613,13 @@ static void worker_frame(struct aic_conn *c, uint16_t type, json_t *m, const str
 		return;
 	if (type == AIC_MSG_METRIC) {
 		on_metric(a, c, f);
+		return;
+	}
+	if (type == AIC_MSG_CKPT_POLL || type == AIC_MSG_CKPT_DONE) {
+		const struct worker_id *who = c->data;
+		json_t *done = agent__ckpt_frame(&a->ckpt, c, who ? who->proc : -1, f);
+		if (done)
+			report(a, AIC_MSG_CHECKPOINTED, done);
 		return;
 	}
 	if (!a->chans) {
@@ -729,5 +742,6 @@ void agent_free(struct agent *a)
 	free(a->procs);
 	json_decref(a->metrics);
 	json_decref(a->registration);
+	agent__ckpt_release(&a->ckpt);
 	free(a);
 }

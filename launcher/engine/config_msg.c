@@ -111,7 +111,8 @@ json_t *head__data_plane_config(struct head *h)
 			if (i == e->n_producers)
 				e->producers[e->n_producers++] = e->feeder;
 			if (h->feeders)
-				h->feeders[c] = (int)e->feeder; /* for MEMBERS, should readers move */
+				h->feeders[c] =
+					(int)e->feeder; /* for MEMBERS, should readers move */
 		}
 	}
 	for (i = 0; i < n_agents; i++)

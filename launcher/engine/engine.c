@@ -20,7 +20,7 @@
 
 struct engine {
 	uv_loop_t loop;
-	uv_signal_t sigterm, sigint;
+	uv_signal_t sigterm, sigint, sigusr1;
 	uv_prepare_t check;
 	struct head *head;
 	struct agent *agent;
@@ -35,6 +35,21 @@ static void on_signal(uv_signal_t *s, int sig)
 		head_terminate(e->head, sig == SIGINT ? "interrupted (SIGINT)" : "cancelled (SIGTERM)");
 	if (e->agent)
 		agent_terminate(e->agent, sig);
+}
+
+/*
+ * SIGUSR1 is the notice of the job's end that leaves time to checkpoint:
+ * SLURM's --signal=B:USR1@SECONDS before a time limit, forwarded by the
+ * batch script aic submit writes, or preemption's. The head drains; an
+ * agent only must not die of it.
+ */
+static void on_notice(uv_signal_t *s, int sig)
+{
+	struct engine *e = s->data;
+
+	(void)sig;
+	if (e->head)
+		head_drain(e->head, "notice of the job's end (SIGUSR1)");
 }
 
 static void close_any(uv_handle_t *h, void *arg)
@@ -105,6 +120,9 @@ int engine_run(const struct engine_opts *o)
 	e->sigterm.data = e->sigint.data = e;
 	uv_signal_start(&e->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&e->sigint, on_signal, SIGINT);
+	uv_signal_init(&e->loop, &e->sigusr1);
+	e->sigusr1.data = e;
+	uv_signal_start(&e->sigusr1, on_notice, SIGUSR1);
 	uv_prepare_init(&e->loop, &e->check);
 	e->check.data = e;
 	uv_prepare_start(&e->check, check_done);

@@ -108,6 +108,15 @@ static void place_and_start(struct head *h)
 		jobdir_write_json(h->cfg.jobdir, "plan.json", plan);
 		json_decref(plan);
 	}
+	rc = head__ckpt_start(h);
+	if (rc) {
+		if (rc > 0)
+			head__end(h, 0, "succeeded", "the job finished in an earlier run");
+		else
+			head__end(h, 1, "failed", "cannot make the checkpoint directories");
+		return;
+	}
+	head__state_save(h);
 	head__write_status(h);
 	aic_log_info("%zu processes placed on %d node%s", h->n_procs, n, n == 1 ? "" : "s");
 	/* Channels first: a worker may use them as soon as it starts. */
@@ -329,6 +338,13 @@ static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct 
 	case AIC_MSG_METRICS:
 		head__on_metrics(h, m);
 		break;
+	case AIC_MSG_CHECKPOINTED:
+		head__on_checkpointed(h, m);
+		break;
+	case AIC_MSG_DRAIN:
+		aic_log_info("checkpoint and stop requested from %s", c->peer);
+		head_drain(h, "stopped by aic stop --checkpoint");
+		break;
 	default:
 		break;
 	}
@@ -485,6 +501,16 @@ struct head *head_start(uv_loop_t *loop, const struct head_config *cfg)
 	}
 	uv_timer_init(loop, &h->status_timer);
 	h->status_timer.data = h;
+	uv_timer_init(loop, &h->grace);
+	h->grace.data = h;
+	{
+		char err[2048];
+		if (head__state_load(h, err, sizeof(err)) != 0) {
+			aic_log_error("%s", err);
+			head_free(h);
+			return NULL;
+		}
+	}
 	rc = aic_server_start(loop, &h->srv, cfg->listen_addr, cfg->token, &agents_handlers, h);
 	if (rc) {
 		aic_log_error("the head cannot listen: %s", uv_strerror(rc));
@@ -542,6 +568,7 @@ void head_free(struct head *h)
 	if (h->metrics_file)
 		fclose(h->metrics_file);
 	json_decref(h->metrics);
+	head__ckpt_close(h);
 	free(h->procs);
 	free(h->stages);
 	free(h->agents);

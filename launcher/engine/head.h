@@ -59,6 +59,13 @@ void head_terminate(struct head *h, const char *why);
 void head_fail(struct head *h, const char *why);
 /* True once the job is ending (every agent told to stop), or has ended. */
 bool head_ending(const struct head *h);
+/*
+ * Notice of the job's end (SIGUSR1 before a time limit or preemption, aic
+ * stop --checkpoint): sources stop, every stage is asked to checkpoint,
+ * and after at most the spec's checkpoint.grace_s the state is recorded
+ * and the job ends "checkpointed", exit code 75 (drain.c).
+ */
+void head_drain(struct head *h, const char *why);
 /* True once the job has ended and every agent was told. */
 bool head_done(const struct head *h);
 /* The job's exit status: 0 when every process finished successfully. */

@@ -8,12 +8,18 @@
  *                (backoff, gang settle), channel closing, the job's end
  *   report.c     status.json, summary.json, metrics.jsonl
  *   recover.c    a lost node: what becomes of its processes and the job
+ *   drain.c      checkpoints: the notice, requests to stages, what counts
+ *   state.c      state.json, the engine's journal a later run resumes from
  *   config_msg.c  the data plane's CONFIG message
  *   worker_env.c  the agent's: its workers' environment, free ports
  *
  * Calls go one way: head.c calls the others; recover.c calls procs.c's
  * helpers and config_msg.c (MEMBERS), config_msg.c calls procs.c's
  * helpers, procs.c calls report.c, report.c calls none of them.
+ * drain.c calls procs.c and state.c; state.c calls none of them.
+ *
+ * The agent's side (agent.c) has checkpoint.c (its workers' checkpoint
+ * frames) and worker_env.c below it.
  */
 #ifndef AIC_ENGINE_INTERNAL_H
 #define AIC_ENGINE_INTERNAL_H
@@ -58,6 +64,12 @@ struct hproc {
 	int moves;	 /* times placed again after its node was lost */
 	uint64_t started_ms, ended_ms;
 	uv_timer_t timer; /* restart backoff (replicas) */
+	/* Checkpoints (drain.c): its newest report, and the one that counts. */
+	bool reported;		  /* has reported a checkpoint in this run */
+	uint64_t reported_version;
+	uint64_t answered;	  /* the request its last report answered */
+	bool counted;		  /* has a checkpoint to resume from (AIC_RESUME) */
+	uint64_t counted_version;
 };
 
 /* Per stage: a gang's restarts and rendezvous port. */
@@ -79,9 +91,9 @@ struct hstage {
 struct hagent {
 	struct aic_conn *conn;
 	bool registered, gone;
-	bool lost;		/* lost while the job ran: nothing is placed there again */
-	uint64_t lost_ms;	/* when */
-	char lost_why[256];	/* why, as the log said it */
+	bool lost;	    /* lost while the job ran: nothing is placed there again */
+	uint64_t lost_ms;   /* when */
+	char lost_why[256]; /* why, as the log said it */
 	int rank;
 	char node[64];
 	char addr[64];
@@ -134,7 +146,20 @@ struct head {
 	char name[128];
 	char reason[512];
 	uint64_t start_ms;
+	/* Checkpoints and the journal (drain.c, state.c). */
+	json_t *journal;    /* state.json as an earlier run left it, or NULL */
+	int run;	    /* this run's number, 0 for the job's first */
+	uint64_t request;   /* the newest checkpoint request, 0: none */
+	bool draining;	    /* notice taken: sources stopped, checkpoints asked */
+	uv_timer_t grace;   /* the spec's checkpoint.grace_s after a notice */
+	char drain_why[256];
 };
+
+/*
+ * The exit code of a job that saved its state on notice (checkpointed): the
+ * batch script aic submit writes requeues the job on it (EX_TEMPFAIL).
+ */
+#define HEAD_EXIT_REQUEUE 75
 
 /* How a stage uses a channel or a weight stream. */
 enum use { WRITES, READS, WEIGHTS_FROM, WEIGHTS_TO };
@@ -192,6 +217,33 @@ void head__node_lost(struct head *h, struct hagent *a, const char *why);
  */
 void head__place_waiting(struct head *h);
 
+/*
+ * drain.c: checkpoints. head__ckpt_start at placement (each stage's
+ * checkpoint directory; what an earlier run counted); head__ckpt_env adds
+ * AIC_CHECKPOINT_DIR and AIC_RESUME to a process's environment;
+ * head__on_checkpointed counts a report (CHECKPOINTED); head__ckpt_close
+ * closes the grace timer (head_free).
+ */
+int head__ckpt_start(struct head *h);
+void head__ckpt_env(struct head *h, const struct hproc *hp, json_t *env);
+void head__on_checkpointed(struct head *h, json_t *m);
+void head__ckpt_close(struct head *h);
+
+/*
+ * state.c: the journal. head__state_load reads an earlier run's state.json
+ * (none: a fresh job) and refuses a spec changed incompatibly since, with
+ * why in err; head__state_save writes it durably (a temporary file,
+ * fsync, rename, the directory fsynced), so a crash keeps the previous one.
+ */
+int head__state_load(struct head *h, char *err, size_t errlen);
+void head__state_save(struct head *h);
+/*
+ * A source's progress for the journal: which of its lines are fully
+ * processed. The acker (launcher/dataplane, the "nolost" work) fills it;
+ * until then NULL: a resumed source is read again from its start.
+ */
+json_t *head__source_progress(struct head *h, size_t chan);
+
 /* config_msg.c: the CONFIG message (new reference). */
 json_t *head__data_plane_config(struct head *h);
 /*
@@ -200,7 +252,26 @@ json_t *head__data_plane_config(struct head *h);
  */
 json_t *head__data_plane_members(struct head *h);
 
-/* --- worker_env.c (for agent.c) ------------------------------------------- */
+/* --- checkpoint.c and worker_env.c (for agent.c) --------------------------- */
+
+/* The agent's checkpoint requests and which of its workers answered (checkpoint.c). */
+struct agent_ckpt {
+	uint64_t request;   /* the head's newest request, 0: none */
+	uint64_t *answered; /* by process id: the request its last CKPT_DONE answered */
+	size_t n;
+};
+
+/* CHECKPOINT from the head: its request, asked of every worker here. */
+void agent__ckpt_request(struct agent_ckpt *k, const json_t *m);
+/*
+ * A worker's CKPT_POLL or CKPT_DONE on connection c (proc: its process id,
+ * < 0 for none of this agent's), answered with CKPT_STATE or ERROR. Returns
+ * the CHECKPOINTED message for the head after a CKPT_DONE (new reference),
+ * else NULL.
+ */
+json_t *agent__ckpt_frame(struct agent_ckpt *k, struct aic_conn *c, long proc,
+			  const struct aic_frame *f);
+void agent__ckpt_release(struct agent_ckpt *k);
 
 struct agent_config;
 

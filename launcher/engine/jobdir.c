@@ -120,17 +120,21 @@ int jobdir_dot(const char *base, char *dot, size_t len, char *err, size_t errlen
 	return open_private_dir(dot, true, err, errlen);
 }
 
-/* Writes the token into a new file in the directory dirfd. */
-static int write_token(int dirfd, const char *token)
+/*
+ * Writes the token into the file `name`, new, in the directory dirfd, and
+ * flushes it to disk when `sync` (a token that replaces another's must not
+ * be lost in a crash after the rename).
+ */
+static int write_token(int dirfd, const char *name, const char *token, bool sync)
 {
-	int fd = openat(dirfd, "token", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	ssize_t n;
 
 	if (fd < 0)
 		return -errno;
 	n = write(fd, token, AIC_TOKEN_LEN);
-	if (n != AIC_TOKEN_LEN) {
-		int rc = n < 0 ? -errno : -EIO;
+	if (n != AIC_TOKEN_LEN || (sync && fsync(fd) != 0)) {
+		int rc = n < 0 || n == AIC_TOKEN_LEN ? -errno : -EIO;
 		close(fd);
 		return rc;
 	}
@@ -138,15 +142,75 @@ static int write_token(int dirfd, const char *token)
 }
 
 /*
+ * Opens the existing directory `name` in dirfd, refusing a link, another
+ * user's directory, or one open to others, as open_private_dir does.
+ */
+static int openat_private(int dirfd, const char *name, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd, rc;
+
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		int checked;
+
+		rc = -errno;
+		/* A link or a file: say which. */
+		if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    (checked = check_private(path, &st, err, errlen)) != 0)
+			return checked;
+		snprintf(err, errlen, "aic: cannot open '%s': %s", path, aic_strerror(rc));
+		return rc;
+	}
+	if (fstat(fd, &st) != 0) {
+		rc = -errno;
+		snprintf(err, errlen, "aic: cannot use '%s': %s", path, aic_strerror(rc));
+	} else {
+		rc = check_private(path, &st, err, errlen);
+	}
+	if (rc) {
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+/*
+ * The job directory's token, replaced atomically in a reused directory: a
+ * new file, flushed, renamed over the old one (rename replaces a link at
+ * "token" itself, never what it points to), then the directory flushed.
+ */
+static int replace_token(int jfd, const char *token)
+{
+	char tmp[64];
+	int rc;
+
+	snprintf(tmp, sizeof(tmp), ".token.%d", (int)getpid());
+	unlinkat(jfd, tmp, 0);
+	rc = write_token(jfd, tmp, token, true);
+	if (rc == 0 && renameat(jfd, tmp, jfd, "token") != 0)
+		rc = -errno;
+	if (rc) {
+		unlinkat(jfd, tmp, 0);
+		return rc;
+	}
+	return fsync(jfd) == 0 ? 0 : -errno;
+}
+
+/*
  * Everything below .aic is made through directory descriptors, so a .aic
  * swapped for someone else's between the check and the writes cannot
- * receive the token.
+ * receive the token. With `reuse`, an existing job directory (and its
+ * logs/) is opened instead of refused, under the same checks as .aic.
  */
-int jobdir_create(const char *base, const char *name, const char *token, char *path, size_t len)
+static int make_jobdir(const char *base, const char *name, const char *token, char *path,
+		       size_t len, bool reuse, bool *reused)
 {
-	char dot[PATH_MAX], link[64], err[PATH_MAX + 256];
-	int dotfd, jfd = -1, rc;
+	char dot[PATH_MAX], link[64], err[PATH_MAX + 256], sub[PATH_MAX + 8];
+	int dotfd, jfd = -1, lfd, rc;
 
+	if (reused)
+		*reused = false;
 	dotfd = jobdir_dot(base, dot, sizeof(dot), err, sizeof(err));
 	if (dotfd < 0) {
 		/* The log has its own prefix. */
@@ -154,17 +218,39 @@ int jobdir_create(const char *base, const char *name, const char *token, char *p
 		return dotfd;
 	}
 	snprintf(path, len, "%s/%s", dot, name);
+	err[0] = '\0';
 	rc = mkdirat(dotfd, name, 0700) == 0 ? 0 : -errno;
-	if (rc == 0) {
-		jfd = openat(dotfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		rc = jfd >= 0 ? 0 : -errno;
+	if (rc == -EEXIST && reuse) {
+		jfd = openat_private(dotfd, name, path, err, sizeof(err));
+		rc = jfd < 0 ? jfd : 0;
+		if (rc == 0 && reused)
+			*reused = true;
+		if (rc == 0) {
+			snprintf(sub, sizeof(sub), "%s/logs", path);
+			rc = mkdirat(jfd, "logs", 0700) == 0 ? 0 : -errno;
+			if (rc == -EEXIST) {
+				lfd = openat_private(jfd, "logs", sub, err, sizeof(err));
+				rc = lfd < 0 ? lfd : close(lfd);
+			}
+		}
+		if (rc == 0)
+			rc = replace_token(jfd, token);
+	} else {
+		if (rc == 0) {
+			jfd = openat(dotfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			rc = jfd >= 0 ? 0 : -errno;
+		}
+		if (rc == 0 && mkdirat(jfd, "logs", 0700) != 0)
+			rc = -errno;
+		if (rc == 0)
+			rc = write_token(jfd, "token", token, false);
 	}
-	if (rc == 0 && mkdirat(jfd, "logs", 0700) != 0)
-		rc = -errno;
-	if (rc == 0)
-		rc = write_token(jfd, token);
 	if (rc) {
-		aic_log_error("cannot make the job directory '%s/%s': %s", dot, name, aic_strerror(rc));
+		if (err[0])
+			aic_log_error("%s", strncmp(err, "aic: ", 5) ? err : err + 5);
+		else
+			aic_log_error("cannot make the job directory '%s/%s': %s", dot, name,
+				      aic_strerror(rc));
 		goto out_close;
 	}
 	/* .aic/latest -> name, replaced atomically. */
@@ -179,7 +265,24 @@ out_close:
 	return rc;
 }
 
-int jobdir_write_text(const char *dir, const char *file, const char *text)
+int jobdir_create(const char *base, const char *name, const char *token, char *path, size_t len)
+{
+	return make_jobdir(base, name, token, path, len, false, NULL);
+}
+
+int jobdir_reuse(const char *base, const char *name, const char *token, char *path, size_t len,
+		 bool *reused)
+{
+	return make_jobdir(base, name, token, path, len, true, reused);
+}
+
+/*
+ * Writes a file atomically: a temporary file, renamed over the old one.
+ * With `sync`, the data reach the disk before the rename and the rename
+ * before the return (the directory is synced too): a crash at any moment
+ * leaves the old file or the new one, whole.
+ */
+static int write_atomic(const char *dir, const char *file, const char *text, bool sync)
 {
 	char tmp[PATH_MAX + 64], dst[PATH_MAX + 64];
 	size_t n = strlen(text), off = 0;
@@ -203,13 +306,67 @@ int jobdir_write_text(const char *dir, const char *file, const char *text)
 		}
 		off += (size_t)w;
 	}
+	if (!rc && sync && fsync(fd) != 0)
+		rc = -errno;
 	if (close(fd) != 0 && !rc)
 		rc = -errno;
 	/* rename replaces a link at dst itself, never what it points to. */
 	if (!rc && rename(tmp, dst) != 0)
 		rc = -errno;
-	if (rc)
+	if (rc) {
 		unlink(tmp);
+		return rc;
+	}
+	if (sync) {
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0)
+			return -errno;
+		rc = fsync(dfd) == 0 ? 0 : -errno;
+		close(dfd);
+	}
+	return rc;
+}
+
+int jobdir_resume(const char *dir, const char *token, char *path, size_t len)
+{
+	char real[PATH_MAX], base[PATH_MAX], *name, *dot;
+	bool reused = false;
+	int rc;
+
+	if (!realpath(dir, real)) {
+		rc = -errno;
+		aic_log_error("no job directory '%s' to resume: %s", dir, aic_strerror(rc));
+		return rc;
+	}
+	snprintf(base, sizeof(base), "%s", real);
+	name = strrchr(base, '/');
+	*name++ = '\0';
+	dot = strrchr(base, '/');
+	if (!dot || strcmp(dot + 1, ".aic")) {
+		aic_log_error("'%s' is not a job directory (DIR/.aic/NAME): nothing to resume", dir);
+		return -EINVAL;
+	}
+	*dot = '\0';
+	rc = make_jobdir(*base ? base : "/", name, token, path, len, true, &reused);
+	if (rc == 0 && !reused)
+		rc = -ENOENT;
+	return rc;
+}
+
+int jobdir_write_text(const char *dir, const char *file, const char *text)
+{
+	return write_atomic(dir, file, text, false);
+}
+
+int jobdir_write_durable(const char *dir, const char *file, json_t *obj)
+{
+	char *text = json_dumps(obj, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	int rc;
+
+	if (!text)
+		return -ENOMEM;
+	rc = write_atomic(dir, file, text, true);
+	free(text);
 	return rc;
 }
 

@@ -8,6 +8,9 @@
  *   status.json    every process's state, rewritten on each change
  *   summary.json   per stage: processes, restarts, wall time, exit codes
  *   logs/STAGE.N.log  each worker's stdout and stderr (restarts append)
+ *   metrics.jsonl  workers' metric points (every run appends)
+ *   state.json     the engine's journal: runs, checkpoints, sinks (state.c)
+ *   checkpoints/STAGE  where a stage's workers save checkpoints
  *
  * Its default place is .aic/JOBID in the submit directory (SLURM's job and
  * step ids; `run-PID` for `aic run`), with .aic/latest pointing at the
@@ -22,6 +25,7 @@
 #define AIC_ENGINE_JOBDIR_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -41,8 +45,33 @@ int jobdir_dot(const char *base, char *dot, size_t len, char *err, size_t errlen
  */
 int jobdir_create(const char *base, const char *name, const char *token, char *path, size_t len);
 
+/*
+ * As jobdir_create, for a run that continues an earlier run of the same job
+ * (a requeued job: same job id, SLURM_RESTART_COUNT > 0): an existing
+ * base/.aic/name is used again, after the same checks as .aic (a real
+ * directory of this user's, no group or other access; its logs/ too), and
+ * its token is replaced atomically; a missing one is made. *reused (when
+ * not NULL) says which. Returns 0 or -errno (after logging why).
+ */
+int jobdir_reuse(const char *base, const char *name, const char *token, char *path, size_t len,
+		 bool *reused);
+
+/*
+ * Continues the job whose directory is `dir` (BASE/.aic/NAME, an earlier
+ * run's: aic submit --resume, aic run --resume): jobdir_reuse(BASE, NAME),
+ * but the directory must exist. Returns 0 or -errno (after logging why).
+ */
+int jobdir_resume(const char *dir, const char *token, char *path, size_t len);
+
 /* Writes obj to dir/file atomically (a temporary file, then rename). */
 int jobdir_write_json(const char *dir, const char *file, json_t *obj);
+
+/*
+ * As jobdir_write_json, and durable: the file is fsynced before the rename
+ * and the directory after it, so a crash keeps either the old file or the
+ * new one whole, and a returned 0 means it is on disk (state.json).
+ */
+int jobdir_write_durable(const char *dir, const char *file, json_t *obj);
 
 /* Writes a short text file atomically. */
 int jobdir_write_text(const char *dir, const char *file, const char *text);

@@ -215,6 +215,7 @@ void head__spawn(struct hproc *hp)
 		set_env(env, "AIC_REPLICAS", "%d", stage_count(h, p->stage, 0, false));
 	}
 	nccl_env(h, hp, env);
+	head__ckpt_env(h, hp, env);
 	/* The stage's own env comes last and wins. */
 	env_put(env, st->env);
 	snprintf(log, sizeof(log), "%s/logs/%s.%d.log", h->cfg.jobdir, st->name, p->index);
@@ -343,15 +344,15 @@ static void gang_settle(struct head *h, size_t stage)
 	if (hs->restarts >= st->restart.max) {
 		char why[512];
 		snprintf(why, sizeof(why),
-			 "stage '%s' (a gang of %d ranks) failed and has used its %d restart%s", st->name,
-			 head__gang_world(h, stage), st->restart.max, st->restart.max == 1 ? "" : "s");
+			 "stage '%s' (a gang of %d ranks) failed and has used its %d restart%s",
+			 st->name, head__gang_world(h, stage), st->restart.max,
+			 st->restart.max == 1 ? "" : "s");
 		head__end(h, 1, "failed", why);
 		return;
 	}
 	aic_log_info("restarting stage '%s' (all %d ranks) in %llu ms, restart %d of %d", st->name,
 		     head__gang_world(h, stage), (unsigned long long)backoff(st, hs->restarts),
-		     hs->restarts + 1,
-		     st->restart.max);
+		     hs->restarts + 1, st->restart.max);
 	for (i = 0; i < h->n_procs; i++)
 		if (h->procs[i].p->stage == stage && h->procs[i].state != P_LOST)
 			h->procs[i].state = P_PENDING;
@@ -481,6 +482,7 @@ void head__finish(struct head *h)
 	h->done = true;
 	uv_timer_stop(&h->status_timer);
 	uv_timer_stop(&h->wait_timer);
+	head__state_save(h);
 	head__write_summary(h);
 	head__write_status(h);
 	aic_server_stop(&h->srv);
@@ -498,7 +500,7 @@ void head__end(struct head *h, int code, const char *state, const char *reason)
 	h->exit_code = code;
 	h->final_state = state;
 	snprintf(h->reason, sizeof(h->reason), "%s", reason);
-	if (code)
+	if (code && code != HEAD_EXIT_REQUEUE)
 		aic_log_error("job %s: %s", state, reason);
 	for (p = 0; p < h->n_procs; p++)
 		uv_timer_stop(&h->procs[p].timer);

@@ -47,9 +47,8 @@ static bool unfinished(const struct hproc *hp)
 /* Whether hp holds GPUs and cores now, or will when its restart's backoff ends. */
 static bool holds_room(const struct head *h, const struct hproc *hp)
 {
-	return !h->agents[hp->p->node].lost &&
-	       (hp->state == P_PENDING || hp->state == P_STARTING || hp->state == P_RUNNING ||
-		hp->state == P_STOPPING);
+	return !h->agents[hp->p->node].lost && (hp->state == P_PENDING || hp->state == P_STARTING ||
+						hp->state == P_RUNNING || hp->state == P_STOPPING);
 }
 
 /*
@@ -62,9 +61,10 @@ static int try_place(struct head *h, size_t stage, int count, bool now, struct a
 		     char **errors)
 {
 	const struct aic_spec *spec = h->cfg.spec;
-	const struct aic_stage *host = spec->stages[stage].colocate_with
-					       ? aic_spec_stage(spec, spec->stages[stage].colocate_with)
-					       : NULL;
+	const struct aic_stage *host =
+		spec->stages[stage].colocate_with
+			? aic_spec_stage(spec, spec->stages[stage].colocate_with)
+			: NULL;
 	struct aic_proc *used = calloc(h->n_procs + 1, sizeof(*used));
 	size_t n = 0, i;
 	int rc;
@@ -80,7 +80,8 @@ static int try_place(struct head *h, size_t stage, int count, bool now, struct a
 		    (now || (host && h->procs[i].p->stage == (size_t)(host - spec->stages))))
 			used[n++] = *h->procs[i].p;
 	rc = aic_place_more(spec, h->nodes, (size_t)h->cfg.n_agents,
-			    h->cfg.local ? AIC_PLACE_SOFT_CPUS : 0, used, n, stage, count, out, errors);
+			    h->cfg.local ? AIC_PLACE_SOFT_CPUS : 0, used, n, stage, count, out,
+			    errors);
 	free(used);
 	return rc;
 }
@@ -92,8 +93,9 @@ static void fail_no_fit(struct head *h, const struct hagent *a, const char *what
 
 	if (nl)
 		*nl = '\0';
-	snprintf(why, sizeof(why), "node '%s' was lost (%s) and %s no longer fits on the nodes left%s%s",
-		 a->node, a->lost_why, what, errors ? ": " : "",
+	snprintf(why, sizeof(why),
+		 "node '%s' was lost (%s) and %s no longer fits on the nodes left%s%s", a->node,
+		 a->lost_why, what, errors ? ": " : "",
 		 errors ? (strncmp(errors, "aic: ", 5) ? errors : errors + 5) : "");
 	head__end(h, 1, "failed", why);
 }
@@ -112,8 +114,7 @@ static bool lose_gang(struct head *h, const struct hagent *a, size_t stage)
 		head__end(h, 1, "failed", "out of memory");
 		return false;
 	}
-	for (n = head__gang_world(h, stage); n >= st->ranks_min && n > 0 && rc == AIC_ENOFIT;
-	     n--) {
+	for (n = head__gang_world(h, stage); n >= st->ranks_min && n > 0 && rc == AIC_ENOFIT; n--) {
 		free(errors);
 		rc = try_place(h, stage, n, false, out, &errors);
 	}
@@ -189,7 +190,8 @@ static bool files_left(struct head *h, const struct hagent *a)
 		if (!source && !sink)
 			continue;
 		snprintf(why, sizeof(why),
-			 "node '%s' was lost (%s) while it %s channel '%s''s %s '%s', which no other "
+			 "node '%s' was lost (%s) while it %s channel '%s''s %s '%s', which no "
+			 "other "
 			 "node can take over",
 			 a->node, a->lost_why, source ? "read" : "wrote", ch->name,
 			 source ? "source" : "sink", source ? ch->source : ch->sink);

@@ -61,14 +61,17 @@ json_t *head__status_json(struct head *h)
 			json_array_append_new(gpus, json_integer(hp->p->gpus[g]));
 		json_array_append_new(
 			procs,
-			json_pack("{s:s,s:s,s:i,s:s,s:o,s:s,s:I,s:i,s:i,s:o,s:f}", "stage", st->name, "kind",
-				  st->ranks ? "rank" : "replica", "index", hp->p->index, "node",
-				  h->agents[hp->p->node].node, "gpus", gpus, "state",
-				  pstate_names[hp->state], "pid", (json_int_t)hp->pid, "restarts",
-				  st->ranks ? h->stages[hp->p->stage].restarts : hp->restarts, "moves",
-				  hp->moves, "exit",
-				  hp->exited ? json_integer(hp->last_status) : json_null(), "uptime_s",
-				  hp->state == P_RUNNING ? (double)(now - hp->started_ms) / 1000.0 : 0.0));
+			json_pack("{s:s,s:s,s:i,s:s,s:o,s:s,s:I,s:i,s:i,s:o,s:f}", "stage",
+				  st->name, "kind", st->ranks ? "rank" : "replica", "index",
+				  hp->p->index, "node", h->agents[hp->p->node].node, "gpus", gpus,
+				  "state", pstate_names[hp->state], "pid", (json_int_t)hp->pid,
+				  "restarts",
+				  st->ranks ? h->stages[hp->p->stage].restarts : hp->restarts,
+				  "moves", hp->moves, "exit",
+				  hp->exited ? json_integer(hp->last_status) : json_null(),
+				  "uptime_s",
+				  hp->state == P_RUNNING ? (double)(now - hp->started_ms) / 1000.0
+							 : 0.0));
 	}
 	json_object_set_new(o, "procs", procs);
 	return o;

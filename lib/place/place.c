@@ -137,7 +137,8 @@ static int pick_node(const struct solver *s, const struct aic_stage *st, bool sh
 		struct quality q;
 		uint64_t g;
 		int c;
-		if (n->down || (!share && n->n_free_cores < st->cpus) || (st->cpus && !n->n_cores) ||
+		if (n->down || (!share && n->n_free_cores < st->cpus) ||
+		    (st->cpus && !n->n_cores) ||
 		    !aic__place_best_group(n->t, n->free, st->gpus, &g, &q))
 			continue;
 		if (st->gpus == 0) {
@@ -282,13 +283,17 @@ static int place_stage(struct solver *s, size_t si, int count, bool elastic_ok)
 	int i, rc;
 
 	if (st->ranks) {
-		/* A gang {min, max} starts with the most ranks that fit, at least min. */
-		int n = st->ranks;
+		/*
+		 * A gang {min, max} starts with the most ranks that fit, at least
+		 * min; no min (a stage not from the parser: the SPANK plugin's
+		 * tasks) is all of them.
+		 */
+		int n = st->ranks, min = st->ranks_min > 0 ? st->ranks_min : st->ranks;
 		do
 			rc = place_gang(s, si, n, s->soft_cpus);
-		while (rc == AIC_ENOFIT && --n >= st->ranks_min && n > 0);
+		while (rc == AIC_ENOFIT && --n >= min);
 		if (rc == AIC_ENOFIT)
-			return no_fit(s, st, st->ranks_min ? st->ranks_min : st->ranks, 0);
+			return no_fit(s, st, min, 0);
 		s->after = st->name;
 		return rc;
 	}
@@ -566,9 +571,9 @@ static int hold(struct solver *s, const struct aic_proc *p)
 	return rc;
 }
 
-int aic_place_more(const struct aic_spec *spec, const struct aic_place_node *nodes,
-		   size_t n_nodes, unsigned flags, const struct aic_proc *used, size_t n_used,
-		   size_t stage, int count, struct aic_proc *out, char **errors)
+int aic_place_more(const struct aic_spec *spec, const struct aic_place_node *nodes, size_t n_nodes,
+		   unsigned flags, const struct aic_proc *used, size_t n_used, size_t stage,
+		   int count, struct aic_proc *out, char **errors)
 {
 	const struct aic_stage *st;
 	struct solver s;
@@ -584,7 +589,7 @@ int aic_place_more(const struct aic_spec *spec, const struct aic_place_node *nod
 	rc = solver_init(&s, spec, nodes, n_nodes, flags);
 	for (i = 0; rc == 0 && i < n_used; i++)
 		rc = used[i].node < n_nodes && used[i].stage < spec->n_stages ? hold(&s, &used[i])
-									  : -EINVAL;
+									      : -EINVAL;
 	if (rc)
 		goto out_free;
 	first = s.n_procs;
@@ -604,7 +609,8 @@ int aic_place_more(const struct aic_spec *spec, const struct aic_place_node *nod
 				s.nodes[s.procs[i].node].free |= UINT64_C(1) << s.procs[i].gpus[j];
 		for (i = 0; i < first; i++)
 			for (j = 0; s.procs[i].stage == stage && j < s.procs[i].n_gpus; j++)
-				s.nodes[s.procs[i].node].free &= ~(UINT64_C(1) << s.procs[i].gpus[j]);
+				s.nodes[s.procs[i].node].free &=
+					~(UINT64_C(1) << s.procs[i].gpus[j]);
 		for (i = 0; i < n_nodes; i++)
 			if (s.nodes[i].down)
 				s.nodes[i].free = 0;

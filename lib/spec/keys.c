@@ -327,6 +327,20 @@ const struct spec_section aic__spec_weights = {
 	.keys = weights_keys,
 };
 
+/* --- checkpoint: top level ------------------------------------------- */
+
+#define CHECKPOINT(f) offsetof(struct aic_checkpoint, f)
+static const struct spec_key checkpoint_keys[] = {
+	{.name = "grace_s",
+	 .type = SPEC_INT,
+	 .field = CHECKPOINT(grace_s),
+	 .min = 1,
+	 .max = 86400,
+	 .def = AIC_SPEC_DEFAULT_GRACE_S},
+	{.name = NULL},
+};
+#undef CHECKPOINT
+
 /* --- the top level --------------------------------------------------- */
 
 /* Indexed by enum aic_topology; domain.c reads the same names from AIC_JOB. */
@@ -359,6 +373,10 @@ const struct spec_key aic__spec_top_keys[] = {
 	 .min = 1000,
 	 .max = 3600 * 1000,
 	 .def = AIC_SPEC_DEFAULT_FAILURE_TIMEOUT_MS},
+	{.name = "checkpoint",
+	 .type = SPEC_MAP,
+	 .field = TOP(checkpoint),
+	 .sub = checkpoint_keys},
 	{.name = NULL},
 };
 #undef TOP

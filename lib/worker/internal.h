@@ -5,7 +5,8 @@
  * the node's shared-memory arena when the agent gives one. conn.c opens and
  * closes it and reads and writes its frames; chan.c puts, gets and acks
  * channel items; weights.c publishes and receives weight versions;
- * nccl.c broadcasts them between GPUs; metric.c reports metrics. Nothing
+ * nccl.c broadcasts them between GPUs; metric.c reports metrics;
+ * checkpoint.c asks whether a checkpoint is due and reports one. Nothing
  * here is exported from libaic.so (lib/libaic.lds), nor installed.
  *
  * A struct aic_worker is one thread's: nothing here locks.

@@ -12,6 +12,10 @@
     w.weights("policy").publish_device(ptr, nbytes, 3)   # GPU memory, over NCCL
     nbytes, version = w.weights("policy").receive_device(ptr, capacity, min_version=3)
     w.stage, w.index                  # identity (w.rank / w.replica: the same number)
+    v = aic.resume()                  # the checkpoint to load after a restart, None on a fresh start
+    if w.checkpoint_requested():      # the job's end is near: save under aic.checkpoint_dir()
+        w.checkpoint_done(step)       # ... then say which checkpoint it is
+    w.checkpoint(save)                # the same, as a callback: save(dir) returns the version
 
 A closed and drained channel raises aic.Closed from get(). Other failures
 raise aic.Error with .code (a negative errno or AIC_E* code) and a message;
@@ -23,7 +27,7 @@ import ctypes
 import errno
 import os
 
-__all__ = ["connect", "Worker", "Item", "Weights", "Error", "Closed"]
+__all__ = ["connect", "Worker", "Item", "Weights", "Error", "Closed", "checkpoint_dir", "resume"]
 
 
 class Error(Exception):
@@ -89,6 +93,11 @@ def _load():
     lib.aic_put_discard.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
     lib.aic_put_discard.restype = None
     lib.aic_metric.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_double, ctypes.c_int64]
+    lib.aic_checkpoint_requested.argtypes = [ctypes.c_void_p]
+    lib.aic_checkpoint_done.argtypes = [ctypes.c_void_p, ctypes.c_uint64]
+    lib.aic_checkpoint_dir.restype = ctypes.c_char_p
+    lib.aic_checkpoint_dir.argtypes = []
+    lib.aic_checkpoint_resume.argtypes = [ctypes.POINTER(ctypes.c_uint64)]
     lib.aic_weights_buffer.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t,
                                        ctypes.c_uint64, ctypes.POINTER(ctypes.c_void_p)]
     lib.aic_weights_commit.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p,
@@ -428,6 +437,33 @@ class Worker:
         if rc:
             raise Error(rc, "aic metric '%s'" % name)
 
+    def checkpoint_requested(self):
+        """True when the engine asks this worker for a checkpoint (the job's end is near) and
+        it has not reported one since: save under checkpoint_dir(), then checkpoint_done()."""
+        rc = _lib.aic_checkpoint_requested(self._h)
+        if rc < 0:
+            raise Error(rc, "aic checkpoint_requested")
+        return rc == 1
+
+    def checkpoint_done(self, version):
+        """The checkpoint `version` (an int >= 0: its step, say) is saved, files written and
+        fsynced: a later run may be told to load it (resume()). A gang's counts once every
+        rank has reported the same version. May be called unasked, to save periodically."""
+        rc = _lib.aic_checkpoint_done(self._h, int(version))
+        if rc:
+            raise Error(rc, "aic checkpoint_done %d" % int(version))
+
+    def checkpoint(self, save):
+        """The callback form: when a checkpoint is asked, save(dir) writes one under dir and
+        returns its version, which is then reported. Returns True when one was saved."""
+        if not self.checkpoint_requested():
+            return False
+        d = checkpoint_dir()
+        if d is None:
+            raise Error(-errno.ENOENT, "aic checkpoint: no AIC_CHECKPOINT_DIR")
+        self.checkpoint_done(save(d))
+        return True
+
     def weights(self, name):
         """The weight stream `name` (the spec's weights_to / weights_from)."""
         return Weights(self, name)
@@ -453,3 +489,20 @@ class Worker:
 def connect():
     """Connects to this process's aic agent (inside a job started by aic)."""
     return Worker()
+
+
+def checkpoint_dir():
+    """Where this stage keeps its checkpoints (AIC_CHECKPOINT_DIR; name files by AIC_INDEX),
+    or None outside an aic job."""
+    d = _lib.aic_checkpoint_dir()
+    return d.decode() if d else None
+
+
+def resume():
+    """The version of this worker's checkpoint to load after a restart (AIC_RESUME), or None
+    on a fresh start."""
+    v = ctypes.c_uint64()
+    rc = _lib.aic_checkpoint_resume(ctypes.byref(v))
+    if rc < 0:
+        raise Error(rc, "aic resume: AIC_RESUME %r" % os.environ.get("AIC_RESUME"))
+    return v.value if rc == 1 else None

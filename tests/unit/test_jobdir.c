@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,6 +240,101 @@ static void write_never_follows_links(void **state)
 	assert_string_equal(read_file(at(".aic/7.0/status.json")), "{}\n");
 }
 
+/*
+ * A requeued job (same id) runs again in its old directory: what the first
+ * run wrote stays, the token is the new run's, and a fresh job of the same
+ * name is still refused.
+ */
+static void reuse_continues_in_old_directory(void **state)
+{
+	static const char token2[] =
+		"fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210";
+	char path[PATH_MAX];
+	struct stat st;
+	bool reused = true;
+
+	(void)state;
+	assert_int_equal(jobdir_reuse(base, "7.0", token, path, sizeof(path), &reused), 0);
+	assert_false(reused);
+	assert_string_equal(path, at(".aic/7.0"));
+	write_file(at(".aic/7.0/logs/train.0.log"), "step 1\n");
+	write_file(at(".aic/7.0/metrics.jsonl"), "{}\n");
+
+	assert_int_equal(jobdir_create(base, "7.0", token2, path, sizeof(path)), -EEXIST);
+	assert_int_equal(jobdir_reuse(base, "7.0", token2, path, sizeof(path), &reused), 0);
+	assert_true(reused);
+	assert_string_equal(path, at(".aic/7.0"));
+	assert_string_equal(read_file(at(".aic/7.0/token")), token2);
+	assert_int_equal(lstat(at(".aic/7.0/token"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_string_equal(read_file(at(".aic/7.0/logs/train.0.log")), "step 1\n");
+	assert_string_equal(read_file(at(".aic/7.0/metrics.jsonl")), "{}\n");
+	assert_string_equal(read_file(at(".aic/latest/token")), token2);
+
+	/* Its logs/ gone: made again. */
+	assert_int_equal(unlink(at(".aic/7.0/logs/train.0.log")), 0);
+	assert_int_equal(rmdir(at(".aic/7.0/logs")), 0);
+	assert_int_equal(jobdir_reuse(base, "7.0", token, path, sizeof(path), &reused), 0);
+	assert_int_equal(lstat(at(".aic/7.0/logs"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+}
+
+/* The old directory is reused only under the checks a new one gets. */
+static void reuse_refuses_untrusted(void **state)
+{
+	char path[PATH_MAX];
+	bool reused;
+
+	(void)state;
+	assert_int_equal(jobdir_create(base, "7.0", token, path, sizeof(path)), 0);
+	/* Open to others. */
+	assert_int_equal(chmod(at(".aic/7.0"), 0770), 0);
+	assert_int_equal(jobdir_reuse(base, "7.0", token, path, sizeof(path), &reused), -EPERM);
+	assert_string_equal(read_file(at(".aic/7.0/token")), token);
+	assert_int_equal(chmod(at(".aic/7.0"), 0700), 0);
+	/* Its logs/ a link to somewhere else. */
+	assert_int_equal(rmdir(at(".aic/7.0/logs")), 0);
+	assert_int_equal(mkdir(at("elsewhere"), 0700), 0);
+	assert_int_equal(symlink(at("elsewhere"), at(".aic/7.0/logs")), 0);
+	assert_int_equal(jobdir_reuse(base, "7.0", token, path, sizeof(path), &reused), -ELOOP);
+	assert_int_equal(unlink(at(".aic/7.0/logs")), 0);
+	/* The job directory itself a link. */
+	assert_int_equal(rename(at(".aic/7.0"), at("moved")), 0);
+	assert_int_equal(symlink(at("moved"), at(".aic/7.0")), 0);
+	assert_int_equal(jobdir_reuse(base, "7.0", token, path, sizeof(path), &reused), -ELOOP);
+	/* A token planted as a link: replaced, its target untouched. */
+	assert_int_equal(unlink(at(".aic/7.0")), 0);
+	assert_int_equal(rename(at("moved"), at(".aic/7.0")), 0);
+	write_file(at("victim"), "precious\n");
+	assert_int_equal(unlink(at(".aic/7.0/token")), 0);
+	assert_int_equal(symlink(at("victim"), at(".aic/7.0/token")), 0);
+	assert_int_equal(jobdir_reuse(base, "7.0", token, path, sizeof(path), &reused), 0);
+	assert_string_equal(read_file(at("victim")), "precious\n");
+	assert_string_equal(read_file(at(".aic/7.0/token")), token);
+}
+
+/* The journal's write: whole, through no link, no temporary file left. */
+static void durable_write(void **state)
+{
+	char path[PATH_MAX];
+	json_t *o = json_pack("{s:i}", "version", 1);
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(jobdir_create(base, "7.0", token, path, sizeof(path)), 0);
+	write_file(at("victim"), "precious\n");
+	assert_int_equal(symlink(at("victim"), at(".aic/7.0/state.json")), 0);
+	assert_int_equal(symlink(at("victim"), at(".aic/7.0/.state.json.tmp")), 0);
+	assert_int_equal(jobdir_write_durable(path, "state.json", o), 0);
+	assert_string_equal(read_file(at("victim")), "precious\n");
+	assert_string_equal(read_file(at(".aic/7.0/state.json")), "{\n  \"version\": 1\n}");
+	assert_int_equal(lstat(at(".aic/7.0/state.json"), &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_int_equal(lstat(at(".aic/7.0/.state.json.tmp"), &st), -1);
+	json_decref(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -248,6 +344,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(other_owner_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(find_refuses_untrusted, setup, teardown),
 		cmocka_unit_test_setup_teardown(write_never_follows_links, setup, teardown),
+		cmocka_unit_test_setup_teardown(reuse_continues_in_old_directory, setup, teardown),
+		cmocka_unit_test_setup_teardown(reuse_refuses_untrusted, setup, teardown),
+		cmocka_unit_test_setup_teardown(durable_write, setup, teardown),
 	};
 	return aic_test_run(tests);
 }

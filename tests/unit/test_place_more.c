@@ -71,9 +71,8 @@ static void replica_waits_for_room(void **state)
 	struct aic_spec *sp = spec("stages:\n"
 				   "  train: {command: t, gpus: 2, cpus: 0}\n"
 				   "  gen: {command: g, replicas: 5, gpus: 2, cpus: 0}\n");
-	struct aic_place_node nodes[3] = {{.name = "n0", .topo = t},
-					  {.name = "n1", .topo = t},
-					  {.name = "n2", .topo = t}};
+	struct aic_place_node nodes[3] = {
+		{.name = "n0", .topo = t}, {.name = "n1", .topo = t}, {.name = "n2", .topo = t}};
 	struct aic_plan *plan = NULL;
 	struct aic_proc used[16], out[2];
 	char *errors = NULL;
@@ -88,8 +87,7 @@ static void replica_waits_for_room(void **state)
 	nodes[1].down = true;
 	n = survivors(plan, 1, 99, used);
 	assert_int_equal(n, 4);
-	assert_int_equal(aic_place_more(sp, nodes, 3, 0, used, n, 1, 1, out, &errors),
-			 AIC_ENOFIT);
+	assert_int_equal(aic_place_more(sp, nodes, 3, 0, used, n, 1, 1, out, &errors), AIC_ENOFIT);
 	assert_non_null(strstr(errors, "aic: stage 'gen' does not fit: it needs 1 replica of 2 "
 				       "GPUs, 0 fit; free: n0 0 GPUs"));
 	assert_non_null(strstr(errors, "n1 0 GPUs 0 cores"));
@@ -121,10 +119,10 @@ static void replica_waits_for_room(void **state)
 static void gang_shrinks(void **state)
 {
 	struct aic_topo *t = topo("pcie-4gpu-nvlink-pairs.xml");
-	struct aic_spec *sp = spec("stages:\n  train: {command: t, ranks: {min: 2, max: 3}, gpus: 4}\n");
-	struct aic_place_node nodes[3] = {{.name = "n0", .topo = t},
-					  {.name = "n1", .topo = t},
-					  {.name = "n2", .topo = t}};
+	struct aic_spec *sp =
+		spec("stages:\n  train: {command: t, ranks: {min: 2, max: 3}, gpus: 4}\n");
+	struct aic_place_node nodes[3] = {
+		{.name = "n0", .topo = t}, {.name = "n1", .topo = t}, {.name = "n2", .topo = t}};
 	struct aic_plan *plan = NULL;
 	struct aic_proc out[3];
 	char *errors = NULL;
@@ -143,7 +141,8 @@ static void gang_shrinks(void **state)
 
 	nodes[1].down = true;
 	assert_int_equal(aic_place_more(sp, nodes, 3, 0, NULL, 0, 0, 3, out, &errors), AIC_ENOFIT);
-	assert_non_null(strstr(errors, "it needs 3 ranks of 4 GPUs and 1 core (a gang: all or none)"));
+	assert_non_null(
+		strstr(errors, "it needs 3 ranks of 4 GPUs and 1 core (a gang: all or none)"));
 	free(errors);
 	assert_int_equal(aic_place_more(sp, nodes, 3, 0, NULL, 0, 0, 2, out, NULL), 0);
 	assert_string_equal(where(&out[0]), "0:0,1,2,3");
@@ -153,6 +152,25 @@ static void gang_shrinks(void **state)
 	assert_int_equal(out[0].local_rank, 0);
 	assert_int_equal(out[1].local_rank, 0);
 	aic_spec_free(sp);
+	aic_topo_free(t);
+}
+
+/* A gang built without a min (the SPANK plugin's tasks) is all or nothing, as before. */
+static void gang_without_min_is_whole(void **state)
+{
+	struct aic_topo *t = topo("pcie-4gpu-nvlink-pairs.xml");
+	struct aic_stage stage = {
+		.name = "tasks", .ranks = 5, .gpus = 1, .replicas_min = 1, .replicas_max = 1};
+	struct aic_spec sp = {.path = "(step)", .stages = &stage, .n_stages = 1};
+	struct aic_place_node node = {.name = "n0", .topo = t};
+	struct aic_plan *plan = NULL;
+	char *errors = NULL;
+
+	(void)state;
+	assert_int_equal(aic_place(&sp, &node, 1, &plan, &errors), AIC_ENOFIT);
+	assert_null(plan);
+	assert_non_null(strstr(errors, "it needs 5 ranks of 1 GPU"));
+	free(errors);
 	aic_topo_free(t);
 }
 
@@ -192,6 +210,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(replica_waits_for_room),
 		cmocka_unit_test(gang_shrinks),
+		cmocka_unit_test(gang_without_min_is_whole),
 		cmocka_unit_test(colocated_follows_host),
 	};
 	return aic_test_run(tests);

@@ -157,6 +157,7 @@ static void defaults(void **state)
 	assert_int_equal(spec->stages[0].cpus, 1);
 	assert_int_equal(spec->stages[0].restart.max, AIC_SPEC_DEFAULT_RESTART_MAX);
 	assert_int_equal(spec->stages[0].restart.backoff_ms, AIC_SPEC_DEFAULT_BACKOFF_MS);
+	assert_int_equal(spec->checkpoint.grace_s, AIC_SPEC_DEFAULT_GRACE_S);
 	assert_null(spec->stages[0].env);
 	assert_null(spec->stages[0].inputs);
 	assert_int_equal(spec->topology, AIC_TOPOLOGY_PREFER);
@@ -458,6 +459,8 @@ static void int_keys_ranges(void **state)
 		{"stages:\n  a: {command: c}\nrestart: {%s: %ld}\n", "backoff_ms",
 		 "restart.backoff_ms", 0, 3600000, TOP,
 		 offsetof(struct aic_spec, restart.backoff_ms)},
+		{"stages:\n  a: {command: c}\ncheckpoint: {%s: %ld}\n", "grace_s",
+		 "checkpoint.grace_s", 1, 86400, TOP, offsetof(struct aic_spec, checkpoint.grace_s)},
 		{chan, "capacity", "channels.x.capacity", 1, 16777216, CHANNEL,
 		 offsetof(struct aic_channel, capacity)},
 		{chan, "epochs", "channels.x.epochs", 1, 1000000, CHANNEL,
@@ -590,11 +593,11 @@ static void unknown_keys_list_the_section(void **state)
 		     "backoff_ms)\n");
 	expect_error("stages:\n  a: {command: c}\nzzzzzz: 1\n",
 		     "job.yaml:3:1: the spec: unknown key 'zzzzzz' (expected one of: name, stages, "
-		     "channels, weights, restart, topology, failure_timeout)\n");
+		     "channels, weights, restart, topology, failure_timeout, checkpoint)\n");
 	expect_error(
 		"- a\n",
 		"job.yaml:1:1: expected a mapping with 'name', 'stages', 'channels', 'weights', "
-		"'restart', 'topology' and 'failure_timeout' at the top, got a list\n");
+		"'restart', 'topology', 'failure_timeout' and 'checkpoint' at the top, got a list\n");
 }
 
 /* The spec's topology names are the ones domain.c reads back from AIC_JOB. */
@@ -713,11 +716,12 @@ static void too_large(void **state)
 /* on_node_failure and a gang's {min, max}: what a lost node may do to a stage. */
 static void node_failure_keys(void **state)
 {
-	struct aic_spec *spec = parse_ok("stages:\n"
-					 "  a: {command: c, ranks: {min: 2, max: 4}}\n"
-					 "  b: {command: c, ranks: 3, on_node_failure: fail}\n"
-					 "  c: {command: c, ranks: {max: 2}, on_node_failure: replace}\n"
-					 "  d: {command: c}\n");
+	struct aic_spec *spec =
+		parse_ok("stages:\n"
+			 "  a: {command: c, ranks: {min: 2, max: 4}}\n"
+			 "  b: {command: c, ranks: 3, on_node_failure: fail}\n"
+			 "  c: {command: c, ranks: {max: 2}, on_node_failure: replace}\n"
+			 "  d: {command: c}\n");
 
 	(void)state;
 	assert_int_equal(spec->stages[0].ranks, 4);
@@ -737,8 +741,9 @@ static void node_failure_keys(void **state)
 		     "job.yaml:2:26: stages.a.ranks: min 4 is larger than max 2");
 	expect_error("stages:\n  a: {command: c, ranks: {min: 2}}\n",
 		     "job.yaml:2:26: stages.a.ranks: 'max' is required");
-	expect_error("stages:\n  a: {command: c, ranks: [2, 4]}\n",
-		     "job.yaml:2:26: stages.a.ranks: expected an integer or {min, max}, got a list");
+	expect_error(
+		"stages:\n  a: {command: c, ranks: [2, 4]}\n",
+		"job.yaml:2:26: stages.a.ranks: expected an integer or {min, max}, got a list");
 	expect_error("stages:\n  a: {command: c, ranks: {min: 1, max: 2, most: 3}}\n",
 		     "stages.a.ranks: unknown key 'most'");
 	expect_error("stages:\n  a: {command: c, on_node_failure: retry}\n",

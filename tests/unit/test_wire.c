@@ -244,6 +244,10 @@ static void message_names(void **state)
 	assert_string_equal(aic_msg_name(AIC_MSG_HELLO), "HELLO");
 	assert_string_equal(aic_msg_name(AIC_MSG_CONFIG), "CONFIG");
 	assert_string_equal(aic_msg_name(AIC_MSG_METRICS), "METRICS");
+	assert_string_equal(aic_msg_name(AIC_MSG_PING), "PING");
+	assert_string_equal(aic_msg_name(AIC_MSG_MEMBERS), "MEMBERS");
+	/* Numbers no message has (between the helpers' ranges) are "?". */
+	assert_string_equal(aic_msg_name(22), "?");
 	for (a = AIC_MSG_HELLO; a <= AIC_MSG_METRICS; a++) {
 		assert_string_not_equal(aic_msg_name((uint16_t)a), "?");
 		for (b = a + 1; b <= AIC_MSG_METRICS; b++)
