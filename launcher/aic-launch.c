@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <pmix.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,47 @@ static int publish(int port, void *arg)
 	if (port)
 		jobdir_write_text(b->jobdir, "head", head);
 	return b->error[0] ? -1 : 0;
+}
+
+/*
+ * Tells the batch script of `aic submit` that the head has ended (status.json
+ * holds the outcome), so that it ends the job at once: srun waits for every
+ * node's task, and the task of a node lost near the end never reports until
+ * SLURM declares the node down (SlurmdTimeout, 300 s by default), holding
+ * the whole allocation that long. The script exports its pid and node as
+ * AIC_BATCH_PID and AIC_BATCH_NODE (launcher/cli/submit.c); the batch host
+ * is the allocation's first node, which is rank 0's. The signal goes only
+ * to a process of this job on this node: a pid from another PID namespace,
+ * or one reused, is left alone.
+ */
+static void batch_notify(const char *node)
+{
+	const char *pid_s = getenv("AIC_BATCH_PID"), *batch_node = getenv("AIC_BATCH_NODE");
+	const char *job = getenv("SLURM_JOB_ID");
+	char path[64], want[80], env[65536], *end;
+	size_t n, len, i;
+	long pid;
+	FILE *f;
+
+	if (!pid_s || !batch_node || !job || strcmp(batch_node, node) != 0)
+		return;
+	pid = strtol(pid_s, &end, 10);
+	if (*end || pid <= 1)
+		return;
+	snprintf(path, sizeof(path), "/proc/%ld/environ", pid);
+	len = (size_t)snprintf(want, sizeof(want), "SLURM_JOB_ID=%s", job) + 1;
+	f = fopen(path, "r");
+	if (!f)
+		return;
+	n = fread(env, 1, sizeof(env) - 1, f);
+	fclose(f);
+	env[n] = '\0';
+	for (i = 0; i < n; i += strlen(env + i) + 1)
+		if (i + len <= n + 1 && memcmp(env + i, want, len) == 0) {
+			aic_log_debug("telling the batch script (pid %ld) the job has ended", pid);
+			kill((pid_t)pid, SIGUSR2);
+			return;
+		}
 }
 
 /*
@@ -277,6 +319,7 @@ int main(int argc, char **argv)
 		aic_log_info("head for '%s' on %d node%s, job directory %s",
 			     spec->name ? spec->name : spec_path, (int)size, size == 1 ? "" : "s", b.jobdir);
 		code = engine_run(&o);
+		batch_notify(node);
 		goto out_finalize;
 	}
 	if (put_str("aic.node", node) != 0 || PMIx_Commit() != PMIX_SUCCESS || fence() != 0) {

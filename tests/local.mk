@@ -206,6 +206,9 @@ failure_tests += tests/failures/grpo-toy-node.sh
 failure_tests += tests/failures/nolost.sh
 EXTRA_DIST += $(failure_tests)
 
+# SLURM's side: --no-kill, the job's end and exit status, no rerun of a success.
+failure_tests += tests/failures/slurm.sh
+
 check-failures: all
 	@$(MKDIR_P) tests/failures
 	$(MAKE) $(AM_MAKEFLAGS) -j1 check TESTS='$(failure_tests)' \

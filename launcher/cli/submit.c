@@ -41,28 +41,7 @@ const char cmd_submit_usage[] =
  */
 #define NOTICE_MARGIN_S 60
 
-/*
- * The batch script's end: aic-launch runs in the background so that the
- * shell can pass the notice on (a shell waiting in the foreground runs no
- * trap), and on exit status 75 (checkpointed) the job is requeued, unless a
- * chained allocation continues it.
- */
 static void shell_quote(FILE *f, const char *s);
-
-static void write_launch(FILE *f, const char *spec, bool chained)
-{
-	fputs("trap 'kill -USR1 $step 2>/dev/null' USR1\n", f);
-	fputs("srun --ntasks-per-node=1 --mpi=pmix aic-launch ", f);
-	shell_quote(f, spec);
-	fputs(" &\nstep=$!\n"
-	      "while :; do wait $step; rc=$?; kill -0 $step 2>/dev/null || break; done\n"
-	      "# A wait the notice cut short: the step's own status, once it is gone.\n"
-	      "if [ $rc -gt 128 ]; then wait $step; r=$?; [ $r -eq 127 ] || rc=$r; fi\n",
-	      f);
-	if (!chained)
-		fputs("if [ $rc -eq 75 ]; then scontrol requeue \"$SLURM_JOB_ID\"; fi\n", f);
-	fputs("exit $rc\n", f);
-}
 
 /*
  * Runs sbatch with args (--parsable among them) and reads the job id it
@@ -236,6 +215,76 @@ static FILE *script_open(const char *spec, char *path, size_t len)
 	return f;
 }
 
+/*
+ * The script's body: what makes a node failure cost the job nothing it can
+ * avoid, and SLURM never run again a job that succeeded
+ * (../shared/notes/slurm-failures.md has SLURM 22.05's side, observed).
+ *
+ * - --no-kill on sbatch and on srun: a lost node is cut out of the job and
+ *   of the step, which keep running on the nodes left, where aic carries
+ *   on; without it SLURM cancels the job, or requeues it and reruns the
+ *   work. sbatch's -k does not pass on to srun: each needs its own.
+ * - The job's outcome is the head's (status.json), not srun's exit code:
+ *   the task of an agent killed by a signal makes srun exit 128+n though
+ *   the job succeeded on the nodes left, and SLURM would record it FAILED.
+ * - The head signals the script (SIGUSR2, to AIC_BATCH_PID on
+ *   AIC_BATCH_NODE: aic-launch.c) once it has ended, and the script ends
+ *   the job then: srun waits for every node's task, and a lost node's
+ *   never reports until SLURM declares the node down (SlurmdTimeout, 300 s
+ *   by default), holding the whole allocation that long.
+ * - A requeued run (SLURM_RESTART_COUNT > 0: a lost single node, a
+ *   preemption, scontrol requeue) of a job that had already succeeded
+ *   exits 0 at once instead of running the work again.
+ * - srun runs in the background so that the shell can pass the signals it
+ *   gets (--signal=B:USR1, the notice; scancel -b) on to srun, which
+ *   passes them to every aic-launch; on status 75 (checkpointed on notice,
+ *   drain.c) the job is requeued, unless a chained allocation continues it.
+ */
+static void script_run(FILE *f, const char *spec, bool chained)
+{
+	fputs("#SBATCH --no-kill\n"
+	      "d=\"${AIC_RESUME_DIR:-${SLURM_SUBMIT_DIR:-.}/.aic/$SLURM_JOB_ID.0}\"\n"
+	      "# The job's state, from status.json's top level (aic(1)).\n"
+	      "state() {\n"
+	      "\tsed -n 's/^  \"state\": \"\\([a-z]*\\)\",\\{0,1\\}$/\\1/p' \"$d/status.json\" "
+	      "2>/dev/null\n"
+	      "}\n"
+	      "if [ \"${SLURM_RESTART_COUNT:-0}\" -gt 0 ] && [ \"$(state)\" = succeeded ]; then\n"
+	      "\techo \"aic: job $SLURM_JOB_ID succeeded before SLURM requeued it "
+	      "('$d/status.json'): not running it again\" >&2\n"
+	      "\texit 0\n"
+	      "fi\n"
+	      "ended=\n"
+	      "trap 'ended=1' USR2\n"
+	      "export AIC_BATCH_PID=$$ AIC_BATCH_NODE=\"$SLURMD_NODENAME\"\n"
+	      "srun --no-kill --ntasks-per-node=1 --mpi=pmix aic-launch ",
+	      f);
+	shell_quote(f, spec);
+	fputs(" &\n"
+	      "pid=$!\n"
+	      "for sig in INT TERM USR1; do\n"
+	      "\ttrap \"kill -s $sig $pid 2>/dev/null\" $sig\n"
+	      "done\n"
+	      "# wait returns early when a trapped signal arrives: wait again until srun is\n"
+	      "# gone, or the head has ended.\n"
+	      "while [ -z \"$ended\" ]; do\n"
+	      "\twait $pid\n"
+	      "\trc=$?\n"
+	      "\tkill -0 $pid 2>/dev/null || break\n"
+	      "done\n"
+	      "# The head's outcome, also when srun's differs (aic-launch(1), EXIT STATUS).\n"
+	      "case \"$(state)\" in\n"
+	      "succeeded | stopped) rc=0 ;;\n"
+	      "checkpointed) rc=75 ;;\n"
+	      "*) [ -z \"$ended\" ] || rc=1 ;;\n"
+	      "esac\n",
+	      f);
+	/* Exit status 75: checkpointed on notice (drain.c); a chained allocation continues it. */
+	if (!chained)
+		fputs("if [ $rc -eq 75 ]; then scontrol requeue \"$SLURM_JOB_ID\"; fi\n", f);
+	fputs("exit $rc\n", f);
+}
+
 int cmd_submit(int argc, char **argv)
 {
 	struct aic_spec *spec = NULL;
@@ -336,7 +385,7 @@ int cmd_submit(int argc, char **argv)
 	if (!has_signal)
 		fprintf(f, "#SBATCH --signal=B:USR1@%d\n", spec->checkpoint.grace_s + NOTICE_MARGIN_S);
 	fputs("#SBATCH --open-mode=append\n#SBATCH --requeue\n", f);
-	write_launch(f, abs, chain > 1);
+	script_run(f, abs, chain > 1);
 	if (fclose(f) != 0) {
 		fprintf(stderr, "aic submit: cannot write '%s': %s\n", script, strerror(errno));
 		free(extra);

@@ -5,7 +5,7 @@
 # also when the spec's path is full of shell and #SBATCH syntax.
 . "$AIC_SRC_DIR/tests/lib/cluster.sh"
 need_cluster 3 4
-plan 12
+plan 13
 dir=$(work_dir)
 aic="$AIC_BUILD_DIR/launcher/aic"
 cd "$dir" || bail "cannot enter $dir"
@@ -23,7 +23,9 @@ like "$out" "aic submit: \.aic/submit-[0-9]+\.sbatch \(2 nodes\)" "6 GPUs at 4 p
 script=$(ls .aic/submit-*.sbatch | head -n 1)
 like "$(cat "$script")" "#SBATCH --nodes=2" "the script asks for 2 nodes"
 like "$(cat "$script")" "#SBATCH --aic-job=$dir/job.yaml" "with --aic-job"
-like "$(cat "$script")" "srun --ntasks-per-node=1 --mpi=pmix aic-launch" "and runs aic-launch over PMIx"
+like "$(cat "$script")" "srun --no-kill --ntasks-per-node=1 --mpi=pmix aic-launch" \
+	"and runs aic-launch over PMIx, a lost node not ending the step"
+like "$(cat "$script")" "#SBATCH --no-kill" "nor the job"
 is "$(python3 -c "import json; print(json.load(open('.aic/latest/summary.json'))['state'])")" succeeded \
 	"the job's summary says it succeeded"
 is "$("$aic" logs train | sed 's/ on n[0-9]*$//' | sort | tr '\n' ' ')" \
