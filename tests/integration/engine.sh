@@ -176,7 +176,10 @@ like "$(cat fail.err)" "error: job failed: stage 'bad' replica 0 failed \(exit s
 	"saying why"
 ok "no worker is left" wait_for 10 no_workers
 
-# A node's agent dies (kill -9): the job fails fast and no worker survives.
+# A node's agent dies (kill -9) under a plain srun step (no --no-kill): the
+# head declares the node lost (tests/failures/ show what it recovers under
+# --no-kill), but srun ends the whole step when a task is killed, so the job
+# fails fast, and no worker survives.
 rm -rf out && mkdir out
 timeout 120 srun -N3 --ntasks-per-node=1 --cpus-per-task=2 --gres=gpu:4 --mpi=pmix \
 	--aic-job=job.yaml "$launch" >lost.out 2>lost.err &
@@ -190,7 +193,7 @@ ok "found node 3's aic-launch" [ -n "$victim" ]
 kill -9 "$victim"
 wait $srun_pid
 ok "the job fails (srun exits non-zero)" [ $? -ne 0 ]
-like "$(cat lost.err)" "error: job failed: the agent on node 'n[0-9]' disconnected" "the head says which agent was lost"
+like "$(cat lost.err)" "error: node 'n[0-9]' lost: the agent on node 'n[0-9]' disconnected" "the head says which agent was lost"
 ok "no worker survives" wait_for 20 no_workers
 
 # scancel: the agents stop their workers; nothing survives on any node.
