@@ -48,12 +48,24 @@
 #define STATE_FILE "state.json"
 #define STATE_VERSION 1
 
+/* How often the sources' progress is journalled while the job runs, when it changed. */
+#define PROGRESS_EVERY_MS 1000
+
 json_t *head__source_progress(struct head *h, size_t chan)
 {
-	/* The acker's hook: nothing tracks which source lines are done yet. */
-	(void)h;
-	(void)chan;
-	return NULL;
+	json_t *p = h->cfg.source_progress ? h->cfg.source_progress(chan, h->cfg.source_progress_arg)
+					   : NULL;
+	const struct aic_channel *ch = &h->cfg.spec->channels[chan];
+
+	if (p)
+		return p;
+	/*
+	 * Before this run's data plane exists (at placement) and after it has
+	 * ended: what the journal last held, this run's or the earlier one's.
+	 */
+	p = json_object_get(json_object_get(json_object_get(h->journal, "sources"), ch->name),
+			    "progress");
+	return json_is_object(p) ? json_incref(p) : NULL;
 }
 
 /* What a later run must keep of the spec (see check_spec). */
@@ -272,6 +284,23 @@ static json_t *sources_json(struct head *h)
 	return o;
 }
 
+void head__state_progress(struct head *h)
+{
+	json_t *now;
+
+	if (!h->journal || !h->placed)
+		return;
+	now = sources_json(h);
+	if (!json_equal(now, json_object_get(h->journal, "sources")))
+		head__state_save(h);
+	json_decref(now);
+}
+
+static void progress_tick(uv_timer_t *t)
+{
+	head__state_progress(t->data);
+}
+
 /* This run's restarts per stage (a gang's, or its replicas' summed). */
 static json_t *run_restarts(struct head *h)
 {
@@ -429,4 +458,14 @@ void head__state_save(struct head *h)
 	}
 	json_decref(h->journal);
 	h->journal = s;
+	/* From the first save (at placement) to the last (the end), progress is checked. */
+	if (!h->progress_timer_on && !h->done && h->cfg.source_progress) {
+		uv_timer_init(h->loop, &h->progress_timer);
+		h->progress_timer.data = h;
+		uv_timer_start(&h->progress_timer, progress_tick, PROGRESS_EVERY_MS,
+			       PROGRESS_EVERY_MS);
+		h->progress_timer_on = true;
+	} else if (h->progress_timer_on && h->done) {
+		uv_timer_stop(&h->progress_timer);
+	}
 }
