@@ -337,15 +337,16 @@ static int pos_cmp(const void *a, const void *b)
 json_t *chan_set_source_progress(const struct chan_set *cs, uint32_t chan)
 {
 	const struct chan *ch = cs && chan < cs->n ? &cs->chans[chan] : NULL;
-	uint64_t(*pos)[2];
+	uint64_t(*pos)[2], next[2];
 	json_t *list;
 	size_t i, n = 0;
 
 	if (!ch || (!ch->source && !ch->src_eof))
 		return NULL;
-	if (!ch->source)
+	/* Done, or resumed after every line was done (the file is then never opened). */
+	if (!ch->source || (ch->src_eof && !ch->again))
 		return json_pack("{s:b}", "done", 1);
-	pos = calloc(cs->trees.n + ch->n_replay + 1, sizeof(*pos));
+	pos = calloc(cs->trees.n + ch->n_replay + ch->n_keep + 1, sizeof(*pos));
 	list = json_array();
 	if (!pos || !list) {
 		free(pos);
@@ -361,14 +362,25 @@ json_t *chan_set_source_progress(const struct chan_set *cs, uint32_t chan)
 		pos[n][0] = ch->replay[i].epoch;
 		pos[n++][1] = ch->replay[i].line;
 	}
+	/* A resumed source not yet read to where the earlier run was: its lines still to read again. */
+	for (i = ch->keep_at; ch->resuming && i < ch->n_keep; i++) {
+		pos[n][0] = ch->keep[i].epoch;
+		pos[n++][1] = ch->keep[i].line;
+	}
 	qsort(pos, n, sizeof(*pos), pos_cmp);
 	for (i = 0; i < n; i++)
 		json_array_append_new(
 			list, json_pack("[I,I]", (json_int_t)pos[i][0], (json_int_t)pos[i][1]));
 	free(pos);
-	return json_pack("{s:b,s:[I,I],s:o}", "done", 0, "next",
-			 (json_int_t)(ch->src_eof ? ch->src_epoch + 1 : ch->src_epoch),
-			 (json_int_t)(ch->src_eof ? 1 : ch->src_line + 1), "unfinished", list);
+	next[0] = ch->src_eof ? ch->src_epoch + 1 : ch->src_epoch;
+	next[1] = ch->src_eof ? 1 : ch->src_line + 1;
+	/* Lines skipped as done in the earlier run stay done: `next` is never before its. */
+	if (ch->resuming && pos_cmp(next, (uint64_t[2]){ch->resume_at.epoch, ch->resume_at.line}) < 0) {
+		next[0] = ch->resume_at.epoch;
+		next[1] = ch->resume_at.line;
+	}
+	return json_pack("{s:b,s:[I,I],s:o}", "done", 0, "next", (json_int_t)next[0],
+			 (json_int_t)next[1], "unfinished", list);
 }
 
 static void free_timer(uv_handle_t *h)

@@ -550,6 +550,8 @@ int chan_init(struct chan *ch, struct chan_set *cs, uint32_t id, const struct dp
 		if (!ch->source)
 			return -ENOMEM;
 		ch->epochs_left = cfg->epochs < 1 ? 1 : (int)cfg->epochs;
+		if (cfg->has_resume && source_resume(ch, &cfg->resume) != 0)
+			return -ENOMEM;
 	}
 	return 0;
 }
@@ -582,6 +584,7 @@ void chan_release(struct chan *ch)
 	free(ch->source);
 	free(ch->sink);
 	free(ch->line);
+	free(ch->keep);
 	while ((it = ch->inflight)) {
 		ch->inflight = it->next;
 		item_free(ch->cs, it);

@@ -64,6 +64,20 @@ static const struct dp_key stale_keys[] = {
 	END,
 };
 
+static const struct dp_key line_keys[] = {
+	U32(struct dp_line, epoch, UINT32_MAX),
+	U64(struct dp_line, line, INT64_MAX),
+	END,
+};
+
+static const struct dp_key resume_keys[] = {
+	BOOL(struct dp_resume, done),
+	U32(struct dp_resume, epoch, UINT32_MAX),
+	U64(struct dp_resume, next, INT64_MAX),
+	ARRAY(struct dp_resume, pending, line_keys, struct dp_line),
+	END,
+};
+
 static const struct dp_key channel_keys[] = {
 	STRING(struct dp_channel, name),
 	U32(struct dp_channel, capacity, UINT32_MAX),
@@ -77,6 +91,7 @@ static const struct dp_key channel_keys[] = {
 	WITH_U32(struct dp_channel, epochs, UINT32_MAX, "source"),
 	WITH_U32(struct dp_channel, feeder, UINT32_MAX, "source"),
 	U64(struct dp_channel, capacity_bytes, UINT64_MAX),
+	OPT_OBJECT(struct dp_channel, resume, resume_keys),
 	END,
 };
 
@@ -331,8 +346,10 @@ void dp_config_release(struct dp_config *cfg)
 {
 	size_t i;
 
-	for (i = 0; cfg->channels && i < cfg->n_channels; i++)
+	for (i = 0; cfg->channels && i < cfg->n_channels; i++) {
 		free(cfg->channels[i].producers);
+		free(cfg->channels[i].resume.pending);
+	}
 	for (i = 0; cfg->weights && i < cfg->n_weights; i++)
 		free(cfg->weights[i].receivers);
 	free(cfg->channels);

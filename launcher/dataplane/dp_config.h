@@ -7,7 +7,8 @@
  * with dp_config_from_json(), which refuses anything that does not match.
  *
  * On the wire: {"channels": [{name, capacity, closed, compress, producers:
- * [rank], stale?: {stream, k}, sink?, sink_agent, source?, epochs, feeder}],
+ * [rank], stale?: {stream, k}, sink?, sink_agent, source?, epochs, feeder,
+ * resume?: {done, epoch, next, pending: [{epoch, line}]}}],
  * "agents": [{rank, addr, port}], "weights": [{name, receivers: [rank]}],
  * "failure_timeout_ms"?}.
  *
@@ -30,6 +31,26 @@ struct dp_stale {
 	uint64_t k;	 /* the stream's max_staleness */
 };
 
+/* A source line: its pass (from 0) and number (from 1, every line of the file counted). */
+struct dp_line {
+	uint32_t epoch;
+	uint64_t line;
+};
+
+/*
+ * Where a resumed run continues a source (the journal's progress,
+ * state.json): every line before (epoch, next) is done but those of
+ * `pending` (sorted), which are read again with every line from (epoch,
+ * next) on; done: every line is done, nothing is read.
+ */
+struct dp_resume {
+	bool done;
+	uint32_t epoch;
+	uint64_t next;
+	struct dp_line *pending;
+	size_t n_pending;
+};
+
 struct dp_channel {
 	const char *name;
 	uint32_t capacity;   /* items queued or in flight, per producing agent; 0 counts as 1 */
@@ -45,6 +66,8 @@ struct dp_channel {
 	const char *source; /* NULL: none; else the JSONL file the agent `feeder` reads */
 	uint32_t epochs;    /* passes over the source; 0 counts as 1 */
 	uint32_t feeder;
+	bool has_resume; /* a resumed run's source: where it continues */
+	struct dp_resume resume;
 };
 
 /* Another agent's data-plane endpoint (port 0: it has none). */

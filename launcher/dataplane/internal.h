@@ -213,6 +213,10 @@ struct chan {
 	size_t n_replay, replay_cap;
 	FILE *again;
 	bool src_eof;
+	/* A resumed source (source_resume): lines before `resume_at` skipped but keep[keep_at..]. */
+	bool resuming;
+	struct replay resume_at, *keep;
+	size_t n_keep, keep_at;
 	/* Staleness: items older than stream's newest version - k are dropped. */
 	int stale_stream; /* -1: none */
 	uint64_t stale_k;
@@ -506,6 +510,8 @@ uint32_t drop_stale(struct chan *ch);
 
 /* Opens the channel's source (0) or reports it done with the error (-errno). */
 int source_open(struct chan *ch);
+/* Where CONFIG says a resumed run continues the source, before source_open; -ENOMEM. */
+int source_resume(struct chan *ch, const struct dp_resume *r);
 /*
  * Reads source lines into free slots (lines to replay first); at the end of
  * the file, the next epoch.

@@ -32,10 +32,71 @@ void source_finished(struct chan *ch, int err)
 		ch->cs->source_done(ch->cs->source_arg, ch->id, err);
 }
 
+/* Whether line (e, l) comes before line (e2, l2) in the order the source is read. */
+static bool line_before(uint32_t e, uint64_t l, uint32_t e2, uint64_t l2)
+{
+	return e < e2 || (e == e2 && l < l2);
+}
+
+int source_resume(struct chan *ch, const struct dp_resume *r)
+{
+	size_t i;
+
+	ch->resuming = !r->done;
+	ch->src_eof = r->done;
+	ch->resume_at = (struct replay){.epoch = r->epoch, .line = r->next};
+	if (!r->n_pending)
+		return 0;
+	ch->keep = calloc(r->n_pending, sizeof(*ch->keep));
+	if (!ch->keep)
+		return -ENOMEM;
+	/* Sorted, and only what comes before the resume point (the rest is read anyway). */
+	for (i = 0; i < r->n_pending; i++)
+		if (line_before(r->pending[i].epoch, r->pending[i].line, r->epoch, r->next) &&
+		    (!ch->n_keep || line_before(ch->keep[ch->n_keep - 1].epoch,
+						ch->keep[ch->n_keep - 1].line, r->pending[i].epoch,
+						r->pending[i].line)))
+			ch->keep[ch->n_keep++] = (struct replay){.epoch = r->pending[i].epoch,
+								 .line = r->pending[i].line};
+	return 0;
+}
+
+/*
+ * A resumed source: whether the file's line (epoch, line) was done in an
+ * earlier run, and is skipped. Lines come in order, so the lines to keep
+ * are walked once; from the resume point on, every line is read.
+ */
+static bool resume_skips(struct chan *ch, uint32_t epoch, uint64_t line)
+{
+	if (!ch->resuming)
+		return false;
+	if (!line_before(epoch, line, ch->resume_at.epoch, ch->resume_at.line)) {
+		ch->resuming = false;
+		free(ch->keep);
+		ch->keep = NULL;
+		ch->n_keep = ch->keep_at = 0;
+		return false;
+	}
+	while (ch->keep_at < ch->n_keep &&
+	       line_before(ch->keep[ch->keep_at].epoch, ch->keep[ch->keep_at].line, epoch, line))
+		ch->keep_at++;
+	if (ch->keep_at < ch->n_keep && ch->keep[ch->keep_at].epoch == epoch &&
+	    ch->keep[ch->keep_at].line == line) {
+		ch->keep_at++;
+		return false;
+	}
+	return true;
+}
+
 int source_open(struct chan *ch)
 {
 	int err;
 
+	if (ch->src_eof && !ch->resuming) {
+		/* Resumed after every line was done: nothing to read. */
+		source_finished(ch, 0);
+		return -ENOENT;
+	}
 	/* "e": close-on-exec, or every worker this agent starts inherits the file. */
 	ch->src = fopen(ch->source, "re");
 	if (ch->src)
@@ -43,6 +104,18 @@ int source_open(struct chan *ch)
 	if (ch->src && ch->again) {
 		ch->src_line = 0;
 		ch->src_off = 0;
+		if (ch->resuming) {
+			/* Whole passes before the first line to read are not read at all. */
+			uint32_t e = ch->n_keep && ch->keep[0].epoch < ch->resume_at.epoch
+					     ? ch->keep[0].epoch
+					     : ch->resume_at.epoch;
+			if (ch->epochs_left > 1 && e > (uint32_t)(ch->epochs_left - 1))
+				e = (uint32_t)(ch->epochs_left - 1);
+			else if (ch->epochs_left <= 1)
+				e = 0;
+			ch->src_epoch = e;
+			ch->epochs_left -= (int)e;
+		}
 		return 0;
 	}
 	err = -errno ? -errno : -EIO;
@@ -72,15 +145,17 @@ static ssize_t next_line(struct chan *ch, uint64_t *line, uint32_t *epoch, uint6
 		if (n < 0)
 			return ferror(ch->again) ? -EIO : -ESPIPE; /* the file was cut since */
 	} else {
-		if (!ch->src)
-			return -1;
-		*line = ++ch->src_line;
-		*epoch = ch->src_epoch;
-		*offset = ch->src_off;
-		n = getline(&ch->line, &ch->line_cap, ch->src);
-		if (n < 0)
-			return ferror(ch->src) ? -EIO : -1;
-		ch->src_off += (uint64_t)n;
+		do {
+			if (!ch->src)
+				return -1;
+			*line = ++ch->src_line;
+			*epoch = ch->src_epoch;
+			*offset = ch->src_off;
+			n = getline(&ch->line, &ch->line_cap, ch->src);
+			if (n < 0)
+				return ferror(ch->src) ? -EIO : -1;
+			ch->src_off += (uint64_t)n;
+		} while (resume_skips(ch, *epoch, *line));
 	}
 	while (n > 0 && (ch->line[n - 1] == '\n' || ch->line[n - 1] == '\r'))
 		n--;

@@ -731,6 +731,12 @@ void agent_stop(struct agent *a, const char *why)
 	shutdown_agent(a, 1);
 }
 
+json_t *agent_source_progress(const struct agent *a, size_t chan)
+{
+	return a && a->chans && chan <= UINT32_MAX ? chan_set_source_progress(a->chans, (uint32_t)chan)
+						   : NULL;
+}
+
 void agent_free(struct agent *a)
 {
 	size_t i;

@@ -17,6 +17,7 @@
 #ifndef AIC_ENGINE_AGENT_H
 #define AIC_ENGINE_AGENT_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <uv.h>
@@ -53,6 +54,12 @@ int agent_exit_code(const struct agent *a);
 const char *agent_error(const struct agent *a);
 /* Shuts down as on a lost head, with `why` (copied) as agent_error(): its head has ended. */
 void agent_stop(struct agent *a, const char *why);
+/*
+ * The progress of source channel `chan` this agent feeds
+ * (chan_set_source_progress, dataplane.h: a new reference), or NULL when it
+ * has no data plane (not configured yet, or ended) or does not feed it.
+ */
+json_t *agent_source_progress(const struct agent *a, size_t chan);
 void agent_free(struct agent *a);
 
 #endif

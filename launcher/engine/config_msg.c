@@ -10,6 +10,7 @@
 
 #include "dp_config.h"
 #include "internal.h"
+#include "log.h"
 
 /*
  * The agents (ranks) with a process that uses `name` in either way, into
@@ -31,6 +32,75 @@ static size_t ranks_using(const struct head *h, const char *name, enum use a, en
 				break;
 			}
 	return n;
+}
+
+/*
+ * Whether a stage of an earlier run has a counted checkpoint. A line's
+ * tree is done once its items are acked, but a stage that keeps state
+ * resumes from its checkpoint, which may predate those acks: the engine
+ * cannot tell which lines that state has taken in, so such a job reads its
+ * sources from the start and its workers skip what their checkpoints hold
+ * (examples/grpo-toy). Only a job of stateless stages continues them.
+ */
+static bool has_counted_checkpoint(struct head *h)
+{
+	const char *stage;
+	json_t *ck, *v;
+	size_t i;
+
+	json_object_foreach(json_object_get(h->journal, "checkpoints"), stage, ck)
+		json_array_foreach(json_object_get(ck, "versions"), i, v)
+			if (!json_is_null(v))
+				return true;
+	return false;
+}
+
+/*
+ * Where a resumed run continues source channel c, read at `path`: the
+ * journal's progress (state.c) into r; false when there is none (a fresh
+ * job, or the earlier run read another file: read from its start), or no
+ * memory. r->pending is malloc'd (dp_config_release frees it).
+ */
+static bool resume_from_journal(struct head *h, size_t c, const char *path, struct dp_resume *r)
+{
+	json_t *src = json_object_get(json_object_get(h->journal, "sources"),
+				      h->cfg.spec->channels[c].name);
+	json_t *p = json_object_get(src, "progress"), *next, *u;
+	const char *was = json_string_value(json_object_get(src, "path"));
+	size_t i;
+
+	if (!json_is_object(p))
+		return false;
+	if (has_counted_checkpoint(h)) {
+		aic_log_info("channel '%s': a stage's checkpoint counts: its source is read from its "
+			     "start, and the workers skip what their checkpoints hold",
+			     h->cfg.spec->channels[c].name);
+		return false;
+	}
+	if (!was || strcmp(was, path)) {
+		aic_log_info("channel '%s': its source is now '%s', was '%s': read from its start",
+			     h->cfg.spec->channels[c].name, path, was ? was : "");
+		return false;
+	}
+	if (json_is_true(json_object_get(p, "done"))) {
+		r->done = true;
+		return true;
+	}
+	next = json_object_get(p, "next");
+	u = json_object_get(p, "unfinished");
+	if (json_integer_value(json_array_get(next, 0)) < 0 ||
+	    json_integer_value(json_array_get(next, 1)) < 1)
+		return false;
+	r->epoch = (uint32_t)json_integer_value(json_array_get(next, 0));
+	r->next = (uint64_t)json_integer_value(json_array_get(next, 1));
+	r->pending = calloc(json_array_size(u) + 1, sizeof(*r->pending));
+	if (!r->pending)
+		return false;
+	json_array_foreach(u, i, p)
+		r->pending[r->n_pending++] = (struct dp_line){
+			.epoch = (uint32_t)json_integer_value(json_array_get(p, 0)),
+			.line = (uint64_t)json_integer_value(json_array_get(p, 1))};
+	return true;
 }
 
 /*
@@ -106,6 +176,8 @@ json_t *head__data_plane_config(struct head *h)
 			e->source = paths[2 * c + 1];
 			e->epochs = (uint32_t)ch->epochs;
 			e->feeder = 0;
+			/* A resumed run skips the lines the earlier runs finished. */
+			e->has_resume = resume_from_journal(h, c, e->source, &e->resume);
 			for (i = 0; i < e->n_producers && e->producers[i] != e->feeder; i++)
 				;
 			if (i == e->n_producers)

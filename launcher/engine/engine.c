@@ -52,6 +52,14 @@ static void on_notice(uv_signal_t *s, int sig)
 		head_drain(e->head, "notice of the job's end (SIGUSR1)");
 }
 
+/* The head's view of its sources: rank 0's agent, in this process, feeds them. */
+static json_t *source_progress(size_t chan, void *arg)
+{
+	struct engine *e = arg;
+
+	return e->agent ? agent_source_progress(e->agent, chan) : NULL;
+}
+
 static void close_any(uv_handle_t *h, void *arg)
 {
 	(void)arg;
@@ -138,7 +146,9 @@ int engine_run(const struct engine_opts *o)
 							     ? atoi(getenv("AIC_KILL_GRACE_MS"))
 							     : 5000,
 					 .node_name = o->node_name,
-					 .node_name_arg = o->publish_arg};
+					 .node_name_arg = o->publish_arg,
+					 .source_progress = source_progress,
+					 .source_progress_arg = e};
 		e->head = head_start(&e->loop, &hc);
 		if (!e->head) {
 			if (o->publish)

@@ -24,6 +24,7 @@
 #ifndef AIC_ENGINE_HEAD_H
 #define AIC_ENGINE_HEAD_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <uv.h>
@@ -48,6 +49,15 @@ struct head_config {
 	 */
 	int (*node_name)(int rank, char *buf, size_t len, void *arg);
 	void *node_name_arg;
+	/*
+	 * Which lines of source channel `chan` are done, as the agent that
+	 * feeds it (rank 0's, in the head's process) knows it: a new
+	 * reference in chan_set_source_progress's form (dataplane.h), or NULL
+	 * while it is not known (no data plane yet, or it has ended). The
+	 * head journals it (state.json) for a resumed run. NULL: never known.
+	 */
+	json_t *(*source_progress)(size_t chan, void *arg);
+	void *source_progress_arg;
 };
 
 /* Starts listening; the port is head_port(). Returns NULL after logging why. */

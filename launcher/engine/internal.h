@@ -152,6 +152,8 @@ struct head {
 	uint64_t request;   /* the newest checkpoint request, 0: none */
 	bool draining;	    /* notice taken: sources stopped, checkpoints asked */
 	uv_timer_t grace;   /* the spec's checkpoint.grace_s after a notice */
+	uv_timer_t progress_timer; /* the sources' progress journalled (state.c) */
+	bool progress_timer_on;
 	char drain_why[256];
 };
 
@@ -238,11 +240,17 @@ void head__ckpt_close(struct head *h);
 int head__state_load(struct head *h, char *err, size_t errlen);
 void head__state_save(struct head *h);
 /*
- * A source's progress for the journal: which of its lines are fully
- * processed. The acker (launcher/dataplane, the "nolost" work) fills it;
- * until then NULL: a resumed source is read again from its start.
+ * A source's progress for the journal (a new reference): which of its
+ * lines are fully processed, from rank 0's agent (head_config's
+ * source_progress), else what the journal last held; NULL: none known.
  */
 json_t *head__source_progress(struct head *h, size_t chan);
+/*
+ * Journals the sources' progress now if it changed since the last save;
+ * it is also checked every second from the first save to the last, so a
+ * run killed without notice loses at most that much.
+ */
+void head__state_progress(struct head *h);
 
 /* config_msg.c: the CONFIG message (new reference). */
 json_t *head__data_plane_config(struct head *h);

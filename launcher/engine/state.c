@@ -22,14 +22,18 @@
  *   sinks        per channel with a sink: its path, and the bytes and
  *                lines it holds (a resumed sink appends after them)
  *   sources      per channel with a source: its path, and "progress",
- *                which lines are fully processed; null until the acker
- *                (the "nolost" work in launcher/dataplane) provides it,
- *                and then a resumed source is read from its start again
+ *                which lines are fully processed (chan_set_source_progress
+ *                at rank 0's agent: {"done": true}, or {"done": false,
+ *                "next": [epoch, line], "unfinished": [[epoch, line]...]});
+ *                null before the first run's data plane started. A
+ *                resumed run's CONFIG gives it to the feeder, which skips
+ *                the lines done (config_msg.c says when it does not)
  *
  * It is written whole and durably (jobdir_write_durable: fsync, rename,
- * the directory fsynced) at placement, whenever a checkpoint counts, and
- * at the end, so a crash at any moment leaves the previous state whole.
- * A process killed without notice resumes from the last state written.
+ * the directory fsynced) at placement, whenever a checkpoint counts, at
+ * the end, and every second while the sources' progress changes, so a
+ * crash at any moment leaves the previous state whole. A process killed
+ * without notice resumes from the last state written.
  */
 #include "config.h"
 
@@ -48,12 +52,24 @@
 #define STATE_FILE "state.json"
 #define STATE_VERSION 1
 
+/* How often the sources' progress is journalled while the job runs, when it changed. */
+#define PROGRESS_EVERY_MS 1000
+
 json_t *head__source_progress(struct head *h, size_t chan)
 {
-	/* The acker's hook: nothing tracks which source lines are done yet. */
-	(void)h;
-	(void)chan;
-	return NULL;
+	json_t *p = h->cfg.source_progress ? h->cfg.source_progress(chan, h->cfg.source_progress_arg)
+					   : NULL;
+	const struct aic_channel *ch = &h->cfg.spec->channels[chan];
+
+	if (p)
+		return p;
+	/*
+	 * Before this run's data plane exists (at placement) and after it has
+	 * ended: what the journal last held, this run's or the earlier one's.
+	 */
+	p = json_object_get(json_object_get(json_object_get(h->journal, "sources"), ch->name),
+			    "progress");
+	return json_is_object(p) ? json_incref(p) : NULL;
 }
 
 /* What a later run must keep of the spec (see check_spec). */
@@ -272,6 +288,23 @@ static json_t *sources_json(struct head *h)
 	return o;
 }
 
+void head__state_progress(struct head *h)
+{
+	json_t *now;
+
+	if (!h->journal || !h->placed)
+		return;
+	now = sources_json(h);
+	if (!json_equal(now, json_object_get(h->journal, "sources")))
+		head__state_save(h);
+	json_decref(now);
+}
+
+static void progress_tick(uv_timer_t *t)
+{
+	head__state_progress(t->data);
+}
+
 /* This run's restarts per stage (a gang's, or its replicas' summed). */
 static json_t *run_restarts(struct head *h)
 {
@@ -429,4 +462,14 @@ void head__state_save(struct head *h)
 	}
 	json_decref(h->journal);
 	h->journal = s;
+	/* From the first save (at placement) to the last (the end), progress is checked. */
+	if (!h->progress_timer_on && !h->done && h->cfg.source_progress) {
+		uv_timer_init(h->loop, &h->progress_timer);
+		h->progress_timer.data = h;
+		uv_timer_start(&h->progress_timer, progress_tick, PROGRESS_EVERY_MS,
+			       PROGRESS_EVERY_MS);
+		h->progress_timer_on = true;
+	} else if (h->progress_timer_on && h->done) {
+		uv_timer_stop(&h->progress_timer);
+	}
 }

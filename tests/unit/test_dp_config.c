@@ -18,6 +18,7 @@ static void fill(struct dp_config *cfg)
 	static struct dp_channel chans[2];
 	static struct dp_agent agents[3];
 	static struct dp_weights weights[1];
+	static struct dp_line pending[] = {{0, 7}, {2, 1}};
 
 	memset(cfg, 0, sizeof(*cfg));
 	memset(chans, 0, sizeof(chans));
@@ -29,7 +30,12 @@ static void fill(struct dp_config *cfg)
 				       .n_producers = 2,
 				       .source = "/data/prompts.jsonl",
 				       .epochs = 3,
-				       .feeder = 2};
+				       .feeder = 2,
+				       .has_resume = true,
+				       .resume = {.epoch = 2,
+						  .next = 40,
+						  .pending = pending,
+						  .n_pending = 2}};
 	chans[1] = (struct dp_channel){.name = "rollouts",
 				       .capacity = 8,
 				       .closed = true,
@@ -83,6 +89,14 @@ static void round_trip(void **state)
 	assert_int_equal(out.channels[0].feeder, 2);
 	assert_null(out.channels[0].sink);
 	assert_false(out.channels[0].has_stale);
+	assert_true(out.channels[0].has_resume);
+	assert_false(out.channels[0].resume.done);
+	assert_int_equal(out.channels[0].resume.epoch, 2);
+	assert_int_equal(out.channels[0].resume.next, 40);
+	assert_int_equal(out.channels[0].resume.n_pending, 2);
+	assert_int_equal(out.channels[0].resume.pending[0].line, 7);
+	assert_int_equal(out.channels[0].resume.pending[1].epoch, 2);
+	assert_false(out.channels[1].has_resume);
 	assert_true(out.channels[1].closed);
 	assert_true(out.channels[1].has_stale);
 	assert_int_equal(out.channels[1].stale.k, 2);
@@ -171,6 +185,12 @@ static void malformed(void **state)
 		"\"stale\": {\"stream\": 1, \"k\": 0}}], "
 		"\"agents\": [], \"weights\": []}",
 		"channels[0]: stale: 'stream': no stream 1");
+	refused("{\"channels\": [{\"name\": \"c\", \"capacity\": 1, \"capacity_bytes\": 1, "
+		"\"closed\": false, \"compress\": false, \"producers\": [], "
+		"\"resume\": {\"done\": false, \"epoch\": 0, \"next\": 3, "
+		"\"pending\": [{\"epoch\": 0, \"line\": 1}, {\"epoch\": 0, \"line\": -2}]}}], "
+		"\"agents\": [], \"weights\": []}",
+		"channels[0]: resume: pending[1]: 'line': expected an integer from 0 to");
 	refused("{\"channels\": [], \"agents\": [{\"rank\": 0, \"addr\": \"h\", \"port\": 70000}], "
 		"\"weights\": []}",
 		"agents[0]: 'port': expected an integer from 0 to 65535");

@@ -5,6 +5,9 @@
  * reads a 2-pass source into a channel of capacity 4; nothing consumes it,
  * so the lines read are the lines not done, numbered as the file counts
  * them (blank lines too), and the agent that does not feed it knows none.
+ * A resumed source (CONFIG's resume) reads only the pending lines and those
+ * from `next` on, and until it has caught up reports the earlier `next`
+ * and the pending lines it has not read yet.
  */
 #include "config.h"
 
@@ -27,23 +30,96 @@ static void source_done(void *arg, uint32_t chan, int err)
 	done_calls++;
 }
 
-/* A CONFIG with one source channel of capacity 4 fed by rank 0, two agents. */
-static json_t *config(const char *path)
+/* A CONFIG with one 2-pass source channel fed by rank 0, two agents, resumed at r (or not). */
+static json_t *config_resumed(const char *path, uint32_t capacity, const struct dp_resume *r)
 {
 	static uint32_t producers[] = {0};
 	struct dp_channel ch = {.name = "prompts",
-				.capacity = 4,
+				.capacity = capacity,
 				.capacity_bytes = 1 << 20,
 				.producers = producers,
 				.n_producers = 1,
 				.source = path,
 				.epochs = 2,
-				.feeder = 0};
+				.feeder = 0,
+				.has_resume = r != NULL};
 	struct dp_agent agents[2] = {{.rank = 0, .addr = "127.0.0.1", .port = 0},
 				     {.rank = 1, .addr = "127.0.0.1", .port = 0}};
 	struct dp_config cfg = {.channels = &ch, .n_channels = 1, .agents = agents, .n_agents = 2};
 
+	if (r)
+		ch.resume = *r;
 	return dp_config_to_json(&cfg);
+}
+
+/* A CONFIG with one source channel of capacity 4 fed by rank 0, two agents. */
+static json_t *config(const char *path)
+{
+	return config_resumed(path, 4, NULL);
+}
+
+/* The progress of a source resumed at r, once its channel of `capacity` is full. */
+static char *resumed(uint32_t capacity, const struct dp_resume *r, int *done)
+{
+	char path[] = "/tmp/aic-test-progress.XXXXXX";
+	int fd = mkstemp(path);
+	uv_loop_t loop;
+	struct chan_set *cs;
+	json_t *cfg, *p;
+	char *s;
+
+	assert_true(fd >= 0);
+	/* Lines 1, 2, 4, 5, 6 are items (3 is blank), in each pass. */
+	assert_int_equal(write(fd, "a\nb\n\nc\nd\ne\n", 11), 11);
+	close(fd);
+	uv_loop_init(&loop);
+	cfg = config_resumed(path, capacity, r);
+	assert_non_null(cfg);
+	cs = chan_set_new(&loop, cfg, 0, "token");
+	assert_non_null(cs);
+	done_calls = 0;
+	chan_set_on_source_done(cs, source_done, NULL);
+	*done = done_calls;
+	p = chan_set_source_progress(cs, 0);
+	assert_non_null(p);
+	s = json_dumps(p, JSON_COMPACT);
+	json_decref(p);
+	chan_set_free(cs);
+	json_decref(cfg);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	unlink(path);
+	return s;
+}
+
+static void resumed_source(void **state)
+{
+	struct dp_line p1[] = {{0, 2}}, p2[] = {{0, 4}, {1, 1}}, p3[] = {{0, 1}, {0, 4}};
+	struct dp_resume r1 = {.epoch = 0, .next = 5, .pending = p1, .n_pending = 1};
+	struct dp_resume r2 = {.epoch = 1, .next = 2, .pending = p2, .n_pending = 2};
+	struct dp_resume r3 = {.epoch = 0, .next = 6, .pending = p3, .n_pending = 2};
+	struct dp_resume all = {.done = true};
+	int done;
+	char *s;
+
+	(void)state;
+	/* Line 2 again, then 5 and 6, then pass 1 from its start: 1, 2 fill the four slots. */
+	s = resumed(4, &r1, &done);
+	assert_string_equal(s, "{\"done\":false,\"next\":[1,2],\"unfinished\":[[0,2],[0,5],[0,6],[1,1]]}");
+	free(s);
+	/* Pass 0 only for its line 4, pass 1's line 1, then from line 2 of pass 1 on. */
+	s = resumed(4, &r2, &done);
+	assert_string_equal(s, "{\"done\":false,\"next\":[1,5],\"unfinished\":[[0,4],[1,1],[1,2],[1,4]]}");
+	free(s);
+	/* One slot: line 1 read, line 4 still to read again, and the earlier next kept. */
+	s = resumed(1, &r3, &done);
+	assert_string_equal(s, "{\"done\":false,\"next\":[0,6],\"unfinished\":[[0,1],[0,4]]}");
+	free(s);
+	/* Every line done before: nothing is read, the source is done at once. */
+	s = resumed(4, &all, &done);
+	assert_string_equal(s, "{\"done\":true}");
+	assert_int_equal(done, 1);
+	free(s);
 }
 
 static void lines_read_not_done(void **state)
@@ -91,6 +167,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(lines_read_not_done),
+		cmocka_unit_test(resumed_source),
 	};
 
 	return aic_test_run(tests);
