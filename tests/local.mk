@@ -199,11 +199,15 @@ failure_tests =
 failure_tests += tests/failures/liveness.sh
 # A lost node's processes placed again, or the job failing as its spec says.
 failure_tests += tests/failures/replica-moves.sh
+# The same with only the node's aic-launch SIGKILLed (tests/lib/failures.sh).
+failure_tests += tests/failures/replica-moves-agent-kill.sh
 failure_tests += tests/failures/gang-shrinks.sh
 failure_tests += tests/failures/fail-on-node-failure.sh
 failure_tests += tests/failures/grpo-toy-node.sh
 # No lost work: every source line reaches the sink across a node's loss.
 failure_tests += tests/failures/nolost.sh
+# The same with the node's link cut instead.
+failure_tests += tests/failures/nolost-cut.sh
 EXTRA_DIST += $(failure_tests)
 
 # SLURM's side: --no-kill, the job's end and exit status, no rerun of a success.

@@ -24,7 +24,7 @@ both_started() { [ "$(ls "$dir"/work.[0-9]* 2>/dev/null | wc -l)" -eq 2 ]; }
 ok "both replicas start" wait_for 120 both_started
 victim=$(cat "$dir/work.1")
 [ "$victim" != "$(head_node)" ] || bail "replica 1 is on the head's node ($victim)"
-crash_node "$victim"
+fail_node "$victim"
 ok "the job ends" wait_for 120 job_ended "$job"
 is "$(summary_field "$dir" "d['state']")" failed "it failed"
 like "$(summary_field "$dir" "d['reason']")" \

@@ -32,7 +32,7 @@ three() { [ "$(ls "$dir"/gang.*.3 2>/dev/null | wc -l)" -eq 3 ]; }
 ok "the gang meets with 3 ranks" wait_for 120 three
 victim=$(node_of "$dir" train 1)
 [ "$victim" != "$(head_node)" ] || bail "rank 1 is on the head's node ($victim)"
-crash_node "$victim"
+fail_node "$victim"
 two() { [ "$(ls "$dir"/gang.*.2 2>/dev/null | wc -l)" -eq 2 ]; }
 ok "it meets again with 2 ranks, WORLD_SIZE=2" wait_for 90 two
 is "$(cat "$dir/gang.0.2")" "$(cat "$dir/gang.1.2")" "both ranks agree on who is in the gang"

@@ -29,7 +29,7 @@ victim=$(node_of "$dir" rollout 2)
 diag "placement: $(status_field "$dir" "' '.join('%s/%d@%s' % (p['stage'], p['index'], p['node']) for p in d['procs'])")"
 case "$victim" in n1 | n2) bail "rollout 2 shares a node with training ($victim)" ;; esac
 at_loss=$(grep -c '"reward"' "$(jobdir "$dir")/metrics.jsonl")
-crash_node "$victim"
+fail_node "$victim"
 running_again() { [ "$(status_field "$dir" "[p['state'] for p in d['procs'] if p['stage'] == 'rollout' and p['index'] == 2][0]")" = running ] && [ "$(node_of "$dir" rollout 2)" != "$victim" ]; }
 ok "rollout 2 runs again on another node" wait_for 60 running_again
 ok "the job ends" wait_for 300 job_ended "$job"

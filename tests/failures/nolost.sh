@@ -3,8 +3,12 @@
 # replicas (4 GPUs each: one node each) -> a slower collecting stage -> a
 # sink. The maps outrun the collector, so their outputs queue on their
 # nodes. A node with a map replica, not the head's nor the collector's, is
-# crashed mid-stream (SIGKILL of every process on it: its links close at
-# once). The job goes on and succeeds, and the sink holds every source line
+# failed mid-stream, the way AIC_FAIL_WAY says (tests/lib/failures.sh; this
+# script crashes it, nolost-cut.sh cuts its link): the head declares it lost
+# (at once for a crash, after failure_timeout, 3 s here, for a cut), its
+# replica is placed again on the node left, and nothing of the job is left
+# on it (a cut node's agent lost the head: it stops its workers and exits).
+# The job goes on and succeeds, and the sink holds every source line
 # at least once: the lines whose processing went through the lost node
 # (outputs queued there, lines its replica held) are read again from the
 # source (launcher/dataplane/acker.c). Every sink line names its origin
@@ -13,7 +17,7 @@
 # queued on the lost node are missing from the sink.
 . "$AIC_SRC_DIR/tests/lib/failures.sh"
 need_cluster 4 4
-plan 9
+plan 12
 dir=$(work_dir)
 cd "$dir" || bail "cannot enter $dir"
 
@@ -54,6 +58,7 @@ while True:
 PY
 cat >job.yaml <<SPEC
 name: nolost
+failure_timeout: 3s
 stages:
   map:
     command: [/usr/bin/python3, $dir/map.py]
@@ -80,11 +85,21 @@ sink_has() { [ "$(wc -l <"$dir/out.jsonl")" -ge "$1" ]; }
 ok "the sink gets its first 3,000 lines" wait_for 180 sink_has 3000
 # A node with a map replica, not the head's nor the collector's.
 victim=$(status_field "$dir" "sorted({p['node'] for p in d['procs'] if p['stage'] == 'map'} - {'$(head_node)', '$(node_of "$dir" collect 0)'})[0]")
-diag "processes on $(status_field "$dir" "sorted(p['stage'] + '@' + p['node'] for p in d['procs'])"); crashing $victim at $(wc -l <out.jsonl) lines"
-crash_node "$victim"
+diag "processes on $(status_field "$dir" "sorted(p['stage'] + '@' + p['node'] for p in d['procs'])"); failing $victim ($fail_way) at $(wc -l <out.jsonl) lines"
+t0=$(date +%s.%N)
+fail_node "$victim" || bail "no aic-launch to kill on $victim"
+declared() { grep -q "node '$victim' lost" "$dir/job.out"; }
+ok "the head declares $victim lost" wait_for 120 declared
+diag "declared lost $(awk "BEGIN { printf \"%.1f\", $(date +%s.%N) - $t0 }") s after the failure (failure_timeout 3 s; polled every 0.1 s)"
+# While a cut node is still unreachable: its agent's own doing, not SLURM's.
+ok "nothing of the job is left on $victim" wait_for 60 nothing_on "${victim#n}" aic-launch "$dir/"
+# A cut node's step ends once its slurmstepd reaches srun again.
+[ "$fail_way" != cut ] || restore_node
 ok "the job ends" wait_for 300 job_ended "$job"
 diag "$(tail -5 "$dir/job.out")"
 is "$(summary_field "$dir" "d['state']")" succeeded "the job goes on without $victim and succeeds"
+is "$(status_field "$dir" "sorted((p['node'] == '$victim', p['moves']) for p in d['procs'] if p['stage'] == 'map')")" \
+	"[(False, 0), (False, 0), (False, 1)]" "its map replica moved once, to a node left"
 like "$(cat "$dir/job.out")" "source lines? whose processing went through the lost node \(agent [0-9]+\) will be read again" \
 	"the lines whose processing went through it are read again"
 

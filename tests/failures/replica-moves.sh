@@ -4,9 +4,13 @@
 # new node (the data plane learns who produces the channel now), the lost
 # node is named in aic status, status.json and summary.json, and the
 # process shows its new node and its move. No process is left anywhere.
+# The node is failed the way AIC_FAIL_WAY says (tests/lib/failures.sh):
+# this script crashes it; replica-moves-agent-kill.sh SIGKILLs only its
+# aic-launch, whose worker (a shell loop that never talks to the agent)
+# must die by PR_SET_PDEATHSIG, before the go-ahead lets it finish.
 . "$AIC_SRC_DIR/tests/lib/failures.sh"
 need_cluster 4 4
-plan 11
+plan 12
 dir=$(work_dir)
 cd "$dir" || bail "cannot enter $dir"
 
@@ -37,7 +41,7 @@ both_started() { [ "$(ls "$dir"/work.[0-9]* 2>/dev/null | wc -l)" -eq 2 ]; }
 ok "both replicas start" wait_for 120 both_started
 victim=$(node_of "$dir" work 1)
 [ "$victim" != "$(head_node)" ] || bail "replica 1 is on the head's node ($victim)"
-crash_node "$victim"
+fail_node "$victim" || bail "no aic-launch to kill on $victim"
 moved() { [ "$(ls "$dir"/work.1.* 2>/dev/null | wc -l)" -eq 2 ]; }
 ok "replica 1 starts again on another node" wait_for 60 moved
 new=$(ls "$dir"/work.1.* | sed 's/.*work\.1\.//' | grep -vx "$victim")
@@ -49,6 +53,7 @@ ok "status.json shows it running on its new node" wait_for 30 running_there
 is "$(status_field "$dir" "[p['moves'] for p in d['procs'] if p['stage'] == 'work' and p['index'] == 1][0]")" 1 \
 	"and that it moved once"
 like "$("$aic" status --job "$(jobdir "$dir")")" "node '$victim' lost at [0-9.]+ s: " "aic status names the lost node"
+ok "nothing of the job is left on $victim" wait_for 60 nothing_on "${victim#n}" aic-launch "$dir/work.sh"
 touch go
 ok "the job ends" wait_for 120 job_ended "$job"
 diag "$(tail -5 "$dir/job.out")"

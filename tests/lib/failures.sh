@@ -20,18 +20,67 @@ wait_for() {
 	done
 }
 
-# crash_node NAME: SIGKILLs every process on node NAME (nK); it comes back
-# (minicluster node K restore) when the test exits, whatever happens.
-crashed=""
-crash_node() {
-	crashed=${1#n}
+# The way a node fails, chosen by the test's caller (tests/failures/NAME-WAY.sh
+# runs NAME.sh with AIC_FAIL_WAY set), so one test runs once per way:
+#   crash       SIGKILL every process on the node (minicluster node K crash),
+#               as a node that lost power: its links close at once;
+#   cut         its network link down (minicluster node K cut), as a dead
+#               switch port: its processes live on, unreachable, and the head
+#               learns nothing until failure_timeout passes in silence;
+#   agent-kill  SIGKILL of the job's aic-launch on the node alone: slurmd and
+#               the link live on, its workers die by PR_SET_PDEATHSIG.
+fail_way=${AIC_FAIL_WAY:-crash}
+case "$fail_way" in
+crash | cut | agent-kill) ;;
+*) bail "AIC_FAIL_WAY='$fail_way' is not crash, cut or agent-kill" ;;
+esac
+
+# node_procs K PATTERN: the processes on node nK (in its network namespace)
+# whose command line matches PATTERN; PATTERN aic-launch: the aic-launch
+# processes, by name (srun's command line names aic-launch too).
+node_procs() {
+	for np_p in $(ip netns pids "aicn$1" 2>/dev/null); do
+		if [ "$2" = aic-launch ]; then
+			[ "$(cat "/proc/$np_p/comm" 2>/dev/null)" = aic-launch ] && echo "$np_p"
+		else
+			tr '\0' ' ' <"/proc/$np_p/cmdline" 2>/dev/null | grep -q -- "$2" && echo "$np_p"
+		fi
+	done
+}
+
+# fail_node NAME: fails node NAME (nK) the test's way ($fail_way); it comes
+# back (minicluster node K restore) when the test exits, whatever happens,
+# or earlier by restore_node. Prints nothing; 1 when there was nothing to kill.
+failed=""
+fail_node() {
+	failed=${1#n}
 	trap 'restore_node' EXIT
-	"$minicluster" node "$crashed" crash
+	case "$fail_way" in
+	crash | cut) "$minicluster" node "$failed" "$fail_way" ;;
+	agent-kill)
+		fn_pids=$(node_procs "$failed" aic-launch)
+		[ -n "$fn_pids" ] || return 1
+		# shellcheck disable=SC2086
+		kill -KILL $fn_pids
+		;;
+	esac
 }
 restore_node() {
-	[ -n "$crashed" ] || return 0
-	"$minicluster" node "$crashed" restore >/dev/null 2>&1 || echo "# node n$crashed did not come back" >&2
-	crashed=""
+	[ -n "$failed" ] || return 0
+	# An agent killed alone leaves its node up: nothing to bring back.
+	if [ "$fail_way" != agent-kill ]; then
+		"$minicluster" node "$failed" restore >/dev/null 2>&1 || echo "# node n$failed did not come back" >&2
+	fi
+	failed=""
+}
+
+# nothing_on K PATTERN...: no process on node nK matches any PATTERN.
+nothing_on() {
+	no_k=$1
+	shift
+	for no_p in "$@"; do
+		[ -z "$(node_procs "$no_k" "$no_p")" ] || return 1
+	done
 }
 
 # submit_job DIR: submits DIR/job.yaml on 4 nodes, one aic-launch each, as a
