@@ -129,14 +129,18 @@ static void other_key_acts_on_nothing(void **state)
 	assert_int_equal(seen.closed, 2);
 }
 
+/*
+ * Best effort: the client may already have closed (it refuses a made-up
+ * CHALLENGE at once), and what the fake server then cannot send does not
+ * change its verdict, which is about what the client sent.
+ */
 static void put_frame(int fd, uint16_t type, const char *json)
 {
 	uint8_t hdr[AIC_WIRE_HEADER];
 
 	aic_wire_header(hdr, type, (uint32_t)strlen(json));
-	if (write(fd, hdr, sizeof(hdr)) != (ssize_t)sizeof(hdr) ||
-	    write(fd, json, strlen(json)) != (ssize_t)strlen(json))
-		_exit(2);
+	if (write(fd, hdr, sizeof(hdr)) == (ssize_t)sizeof(hdr))
+		(void)!write(fd, json, strlen(json));
 }
 
 /*
@@ -155,8 +159,8 @@ static void fake_server(int lfd, int out, bool challenge)
 
 	/*
 	 * The client may close as soon as it sees the made-up CHALLENGE; the
-	 * SPAWN written after it must then fail with EPIPE, not kill this
-	 * child before it gives its verdict.
+	 * SPAWN written after it must then fail with EPIPE (put_frame goes on),
+	 * not kill this child before it gives its verdict.
 	 */
 	signal(SIGPIPE, SIG_IGN);
 	if (fd < 0)
