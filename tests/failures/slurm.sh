@@ -106,11 +106,16 @@ until_ "job $job ends with n$n cut" sh -c "[ \"\$(scontrol -o show job $job | se
 like "$(field "$job" JobState)" "^COMPLET(ING|ED)$" "a job whose work is done ends with a node unreachable"
 is "$(scontrol show hostnames "$(field "$job" NodeList)" | grep -cx "n$n")" 1 \
 	"before SLURM has declared the node down"
+# The node comes back before SLURM declares it down (SlurmdTimeout 30 s), so
+# the job's end on it completes: what SLURM records is then the batch
+# script's outcome alone. (Left cut, the job waits in COMPLETING until the
+# node is declared down, and what it ends as then varies: seen once in CI
+# as a record that never showed COMPLETED before MinJobAge removed it.)
+restore
 until_ "job $job completes" sh -c "[ \"\$(scontrol -o show job $job | sed -n 's/.* JobState=\([A-Z_]*\) .*/\1/p')\" = COMPLETED ]"
 is "$(field "$job" JobState) $(field "$job" ExitCode) $(field "$job" Restarts)" "COMPLETED 0:0 0" \
 	"SLURM records it COMPLETED, exit code 0, not requeued"
 is "$(wc -l <runs)" 1 "the work ran once"
-restore
 
 # 3. A job that succeeded, requeued (as after a lost single node, or by an
 # admin) while its record is there: the next run does not run it again.
