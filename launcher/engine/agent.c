@@ -4,9 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
-#include <math.h>
 #include <signal.h>
-#include <time.h>
 #include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,9 +79,7 @@ struct agent {
 	int exit_code;
 	char why[256]; /* why it ended without the head saying so (agent_error) */
 	int running;
-	/* Metric points from workers, on their way to the head in batches. */
-	json_t *metrics;
-	uv_timer_t metrics_timer;
+	struct agent_metrics metrics; /* agent_metrics.c */
 	struct agent_ckpt ckpt; /* checkpoint.c */
 };
 
@@ -102,57 +98,7 @@ struct worker_id {
 /* How long a worker's death by a signal from outside waits for the agent's own (see struct aproc). */
 #define EXTERNAL_TERM_MS 5000
 
-#define METRICS_BATCH 64     /* points per METRICS message, at most */
-#define METRICS_FLUSH_MS 100 /* how long a point may wait for more */
-
 static void report(struct agent *a, uint16_t type, json_t *m);
-
-static void metrics_flush(struct agent *a)
-{
-	uv_timer_stop(&a->metrics_timer);
-	if (a->metrics && json_array_size(a->metrics))
-		report(a, AIC_MSG_METRICS, json_pack("{s:O}", "points", a->metrics));
-	json_decref(a->metrics);
-	a->metrics = NULL;
-}
-
-static void metrics_timer_cb(uv_timer_t *t)
-{
-	metrics_flush(t->data);
-}
-
-/* METRIC: f64 value, i64 step, name. Bad ones are dropped: a metric never fails a job. */
-static void on_metric(struct agent *a, struct aic_conn *c, const struct aic_frame *f)
-{
-	const struct worker_id *who = c->data;
-	uint64_t bits = f->length >= 16 ? aic_get_u64(f->payload) : 0;
-	int64_t step = f->length >= 16 ? (int64_t)aic_get_u64(f->payload + 8) : -1;
-	json_t *name, *value, *point;
-	struct timespec ts;
-	double v;
-
-	if (!who || f->length <= 16 || f->length > 16 + AIC_METRIC_NAME_MAX)
-		return;
-	name = json_stringn((const char *)f->payload + 16, f->length - 16); /* NULL unless UTF-8 */
-	if (!name)
-		return;
-	memcpy(&v, &bits, sizeof(v));
-	value = isfinite(v) ? json_real(v) : json_string(isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
-	clock_gettime(CLOCK_REALTIME, &ts);
-	point = json_pack("{s:f,s:s,s:i,s:o,s:o,s:o}", "t",
-			  (double)ts.tv_sec + (double)ts.tv_nsec / 1e9, "stage", who->stage, "index",
-			  who->index, "name", name, "value", value, "step",
-			  step >= 0 ? json_integer(step) : json_null());
-	if (!point)
-		return;
-	if (!a->metrics)
-		a->metrics = json_array();
-	json_array_append_new(a->metrics, point);
-	if (json_array_size(a->metrics) >= METRICS_BATCH)
-		metrics_flush(a);
-	else if (!uv_is_active((uv_handle_t *)&a->metrics_timer))
-		uv_timer_start(&a->metrics_timer, metrics_timer_cb, METRICS_FLUSH_MS, 0);
-}
 
 static void finish_if_idle(struct agent *a)
 {
@@ -160,7 +106,7 @@ static void finish_if_idle(struct agent *a)
 		return;
 	uv_timer_stop(&a->grace);
 	a->done = true;
-	metrics_flush(a); /* before STATS: the head's summary is written after every agent's */
+	agent__metrics_flush(&a->metrics); /* before STATS: the head's summary is written after every agent's */
 	if (a->chans) {
 		json_t *st = chan_set_stats(a->chans);
 		struct rusage ru;
@@ -250,6 +196,11 @@ static void free_run(uv_handle_t *h)
 }
 
 /* The head learns that a run ended, now that its connections are read to the end. */
+static void send_metrics(void *arg, json_t *m)
+{
+	report(arg, AIC_MSG_METRICS, m);
+}
+
 static void report_exit(struct aproc *p)
 {
 	struct agent *a = p->a;
@@ -612,7 +563,9 @@ static void worker_frame(struct aic_conn *c, uint16_t type, json_t *m, const str
 	if (type < AIC_MSG_DATA)
 		return;
 	if (type == AIC_MSG_METRIC) {
-		on_metric(a, c, f);
+		const struct worker_id *who = c->data;
+		if (who)
+			agent__metric_frame(&a->metrics, who->stage, who->index, f);
 		return;
 	}
 	if (type == AIC_MSG_CKPT_POLL || type == AIC_MSG_CKPT_DONE) {
@@ -675,8 +628,7 @@ struct agent *agent_start(uv_loop_t *loop, const struct agent_config *cfg)
 	a->cfg = *cfg;
 	uv_timer_init(loop, &a->grace);
 	a->grace.data = a;
-	uv_timer_init(loop, &a->metrics_timer);
-	a->metrics_timer.data = a;
+	agent__metrics_init(&a->metrics, loop, send_metrics, a);
 	if (aic_server_start(loop, &a->srv, cfg->addr, cfg->token, &workers_handlers, a) == 0)
 		a->listening = true;
 	else
@@ -746,7 +698,7 @@ void agent_free(struct agent *a)
 	for (i = 0; i < a->n_procs; i++)
 		free(a->procs[i]);
 	free(a->procs);
-	json_decref(a->metrics);
+	agent__metrics_release(&a->metrics);
 	json_decref(a->registration);
 	agent__ckpt_release(&a->ckpt);
 	free(a);

@@ -19,7 +19,8 @@
  * drain.c calls procs.c and state.c; state.c calls none of them.
  *
  * The agent's side (agent.c) has checkpoint.c (its workers' checkpoint
- * frames) and worker_env.c below it.
+ * frames), agent_metrics.c (their metric points, batched for the head) and
+ * worker_env.c below it.
  */
 #ifndef AIC_ENGINE_INTERNAL_H
 #define AIC_ENGINE_INTERNAL_H
@@ -260,7 +261,7 @@ json_t *head__data_plane_config(struct head *h);
  */
 json_t *head__data_plane_members(struct head *h);
 
-/* --- checkpoint.c and worker_env.c (for agent.c) --------------------------- */
+/* --- checkpoint.c, agent_metrics.c and worker_env.c (for agent.c) --------------------------- */
 
 /* The agent's checkpoint requests and which of its workers answered (checkpoint.c). */
 struct agent_ckpt {
@@ -280,6 +281,23 @@ void agent__ckpt_request(struct agent_ckpt *k, const json_t *m);
 json_t *agent__ckpt_frame(struct agent_ckpt *k, struct aic_conn *c, long proc,
 			  const struct aic_frame *f);
 void agent__ckpt_release(struct agent_ckpt *k);
+
+/* Worker metric points on their way to the head in batches (agent_metrics.c). */
+struct agent_metrics {
+	json_t *points; /* not sent yet, NULL: none */
+	uv_timer_t timer;
+	void (*send)(void *arg, json_t *m); /* a METRICS message for the head; takes m */
+	void *arg;
+};
+
+void agent__metrics_init(struct agent_metrics *k, uv_loop_t *loop,
+			 void (*send)(void *arg, json_t *m), void *arg);
+/* A worker's METRIC frame, from process `index` of `stage`; a bad one is dropped. */
+void agent__metric_frame(struct agent_metrics *k, const char *stage, int index,
+			 const struct aic_frame *f);
+/* Sends what is waiting now (before STATS: the head writes the summary after them). */
+void agent__metrics_flush(struct agent_metrics *k);
+void agent__metrics_release(struct agent_metrics *k);
 
 struct agent_config;
 
