@@ -10,13 +10,19 @@ ranks go in together). Each turn is a line in the process's log,
 
   turn STAGE INDEX K BEGIN END ASK VERSION GROUPS YIELDED GPUS
 
-(time.time_ns(); the format of tests/lib/workers/phase_turns.py, which
+(time.time_ns(); GPUS as NODE:INDEX,...; the format of tests/lib/workers/phase_turns.py, which
 tests/lib/phase_check.py reads).
 """
 import os
 import time
 
 ON = os.environ.get("PHASES") == "alternate"
+
+
+def gpus():
+    """This process's GPUs as NODE:INDEX,... (indices repeat from node to node)."""
+    node = os.environ.get("AIC_NODE", "-")
+    return ",".join("%s:%s" % (node, g) for g in os.environ.get("CUDA_VISIBLE_DEVICES", "-").split(","))
 
 
 class Turns:
@@ -47,5 +53,5 @@ class Turns:
         self.w.phase_end()
         print("turn %s %d %d %d %d %d %d %d %d %s" % (
             self.w.stage, self.w.index, self.k, self.begin_ns, end, self.ask, version, work,
-            int(yielded), os.environ.get("CUDA_VISIBLE_DEVICES", "-")), flush=True)
+            int(yielded), gpus()), flush=True)
         self.k += 1

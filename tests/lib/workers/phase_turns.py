@@ -19,7 +19,8 @@ BEGIN: when the turn began (after the grant), END: when it ended (before
 the yield), ASK: when it was asked for, all time.time_ns(); VERSION: the
 weights version the turn published (train) or received first (rollout);
 BATCHES: the batches it worked; YESES: how many should_yield polls said yes
-(a rollout ends at its first); GPUS: CUDA_VISIBLE_DEVICES.
+(a rollout ends at its first); GPUS: NODE:INDEX,... from AIC_NODE and
+CUDA_VISIBLE_DEVICES.
 
 CRASH_AT=K: the process kills itself (SIGKILL) inside its turn K on its first
 run (no file crashed.STAGE.INDEX in AIC_JOB_DIR yet), holding the GPUs.
@@ -38,6 +39,12 @@ BATCHES = int(os.environ.get("BATCHES", "3"))
 BATCH_S = float(os.environ.get("BATCH_S", "0.02"))
 CRASH_AT = int(os.environ.get("CRASH_AT", "-1"))
 JOB_DIR = os.environ.get("AIC_JOB_DIR", ".")
+
+
+def gpus():
+    """This process's GPUs as NODE:INDEX,... (indices repeat from node to node)."""
+    node = os.environ.get("AIC_NODE", "-")
+    return ",".join("%s:%s" % (node, g) for g in os.environ.get("CUDA_VISIBLE_DEVICES", "-").split(","))
 
 
 def barrier(w, k):
@@ -93,8 +100,7 @@ def main():
         end = time.time_ns()
         w.phase_end()
         print("turn %s %d %d %d %d %d %d %d %d %s" % (w.stage, w.index, k, begin, end, ask,
-                                                      version, batches, yeses,
-                                                      os.environ.get("CUDA_VISIBLE_DEVICES", "-")),
+                                                      version, batches, yeses, gpus()),
               flush=True)
     w.close()
 
