@@ -144,8 +144,10 @@ EXTRA_DIST += $(cli_tests)
 check_PROGRAMS += tests/c-api/worker
 tests_c_api_worker_SOURCES = tests/c-api/worker.c
 tests_c_api_worker_LDADD = lib/libaic.la
-c_api_tests = tests/c-api/zero-copy.sh tests/c-api/checkpoint.sh
+c_api_tests = tests/c-api/zero-copy.sh tests/c-api/checkpoint.sh tests/c-api/phases.sh
 EXTRA_DIST += $(c_api_tests)
+# Run by hand on a GPU machine, never by make check (no GPU in CI).
+EXTRA_DIST += tests/gpu/phase-handoff.sh
 
 # Python's worker API over libaic, with the engine under aic run.
 python_tests = tests/python/channels.sh tests/python/weights.sh tests/python/metrics.sh tests/python/grpo-toy.sh tests/python/phases.sh tests/python/grpo-alternate.sh \
