@@ -104,7 +104,7 @@ enum aic_msg {
 	AIC_MSG_PHASES = 70,
 	/* agent -> head: {"id", "group", "side"}: process id asks for its phase (via_head) */
 	AIC_MSG_PHASE_ASK = 71,
-	/* head -> agent: {"id", "group", "versions": [[stream, version]...]}: it holds the GPUs now */
+	/* head -> agent: {"id", "group", "versions": [[stream, version]...]}: its turn now */
 	AIC_MSG_PHASE_TURN = 72,
 	/*
 	 * agent -> head: {"id", "group", "versions", "gone"}: it ended its phase,

@@ -564,7 +564,8 @@ static void worker_frame(struct aic_conn *c, uint16_t type, json_t *m, const str
 
 	(void)m;
 	if (type < AIC_MSG_DATA ||
-	    agent__phase_frame(&a->phase, a->head, c, who ? who->stage : NULL, who ? who->proc : -1, f))
+	    agent__phase_frame(&a->phase, a->head, c, who ? who->stage : NULL, who ? who->proc : -1,
+			       f))
 		return;
 	if (type == AIC_MSG_METRIC) {
 		if (who)

@@ -298,10 +298,10 @@ struct phase_lock_ops {
 /* One pair's turns (phase.c's contract). Embedded; phase__lock_release frees its lists. */
 struct phase_lock {
 	size_t group;
-	int owner;	 /* the side whose turn it is or was last: 0 host, 1 guest; -1: none yet */
-	int last;	 /* the side of the last turn begun, -1: none */
-	bool turn;	 /* a turn is on (some of owner's processes were let in) */
-	int need[2];	 /* a gang side's ranks, all asking before it goes in; 0: replicas */
+	int owner;   /* the side whose turn it is or was last: 0 host, 1 guest; -1: none yet */
+	int last;    /* the side of the last turn begun, -1: none */
+	bool turn;   /* a turn is on (some of owner's processes were let in) */
+	int need[2]; /* a gang side's ranks, all asking before it goes in; 0: replicas */
 	struct phase_who *q[2], *held;
 	size_t nq[2], nheld;
 	/* Versions the owner's side published, and those the side holding now waits for. */
@@ -327,7 +327,7 @@ size_t phase__versions_from_json(const json_t *a, struct phase_version *v);
 
 /* --- phase_head.c: the head's side ---------------------------------------- */
 
-/* PHASES to every agent, before any SPAWN, and the head's locks (nothing when no stage alternates). */
+/* PHASES to every agent before any SPAWN, and the head's locks (none when no stage alternates). */
 void head__phase_start(struct head *h);
 /* PHASE_ASK, PHASE_DONE or PHASE_EVENT from agent a. */
 void head__phase_msg(struct head *h, struct hagent *a, uint16_t type, const json_t *m);
@@ -373,14 +373,17 @@ void agent__metric_frame(struct agent_metrics *k, const char *stage, int index,
 void agent__metrics_flush(struct agent_metrics *k);
 void agent__metrics_release(struct agent_metrics *k);
 
+/* An alternating pair, as the agent knows it from PHASES. */
+struct agent_group {
+	char stage[2][64]; /* host, guest */
+	bool via_head;
+	int yield_side;		/* via_head: the side the head asks to yield, -1: none */
+	struct phase_lock lock; /* not via_head */
+};
+
 /* The agent's phases (phase.c): the pairs from PHASES, and its workers of head-arbitrated ones. */
 struct agent_phase {
-	struct agent_group {
-		char stage[2][64]; /* host, guest */
-		bool via_head;
-		int yield_side; /* via_head: the side the head asks to yield, -1: none */
-		struct phase_lock lock; /* not via_head */
-	} *g;
+	struct agent_group *g;
 	size_t n;
 	struct phase_remote *rem;
 	size_t nrem;

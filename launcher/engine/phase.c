@@ -154,7 +154,8 @@ static void run(struct phase_lock *l)
 		l->turn = true;
 		l->turn_us = mono_us();
 		l->ops->event(l->arg, l, side, true, wall_s(),
-			      l->last >= 0 && l->last != side ? (int64_t)(l->turn_us - l->idle_us) : -1);
+			      l->last >= 0 && l->last != side ? (int64_t)(l->turn_us - l->idle_us)
+							      : -1);
 		l->last = side;
 	} else if (ready(l, !l->owner) || !ready(l, l->owner)) {
 		return;
@@ -266,15 +267,14 @@ static void local_grant(void *arg, struct phase_lock *l, const struct phase_who 
 	send_grant(who->conn, l->carry, l->ncarry);
 }
 
-static void local_event(void *arg, struct phase_lock *l, int side, bool begin, double t,
-			int64_t us)
+static void local_event(void *arg, struct phase_lock *l, int side, bool begin, double t, int64_t us)
 {
 	struct agent_phase *k = arg;
 
 	to_head(k, AIC_MSG_PHASE_EVENT,
 		json_pack("{s:I,s:s,s:s,s:f,s:I}", "group", (json_int_t)l->group, "stage",
-			  k->g[l->group].stage[side], "event", begin ? "begin" : "end", "t", t, "us",
-			  (json_int_t)us));
+			  k->g[l->group].stage[side], "event", begin ? "begin" : "end", "t", t,
+			  "us", (json_int_t)us));
 }
 
 static const struct phase_lock_ops local_ops = {.grant = local_grant, .event = local_event};
@@ -285,8 +285,8 @@ static json_t *versions_json(const struct phase_version *v, size_t n)
 	size_t i;
 
 	for (i = 0; a && i < n; i++)
-		json_array_append_new(a, json_pack("[I,I]", (json_int_t)v[i].stream,
-						   (json_int_t)v[i].version));
+		json_array_append_new(
+			a, json_pack("[I,I]", (json_int_t)v[i].stream, (json_int_t)v[i].version));
 	return a;
 }
 
@@ -294,9 +294,9 @@ static json_t *versions_json(const struct phase_version *v, size_t n)
 size_t phase__versions_from_json(const json_t *a, struct phase_version *v)
 {
 	size_t i, n = 0;
-	json_t *e;
 
-	json_array_foreach(a, i, e) {
+	for (i = 0; i < json_array_size(a); i++) {
+		const json_t *e = json_array_get(a, i);
 		json_int_t s = json_integer_value(json_array_get(e, 0));
 		json_int_t ver = json_integer_value(json_array_get(e, 1));
 		if (n < AIC_PHASE_VERSIONS_MAX && s >= 0 && s <= UINT32_MAX && ver >= 0)
@@ -383,7 +383,8 @@ bool agent__phase_frame(struct agent_phase *k, struct aic_conn *head, struct aic
 		n = f->length >= 4 ? aic_get_u32(f->payload) : 0;
 		if (f->length < 4 || n > AIC_PHASE_VERSIONS_MAX ||
 		    f->length < 4 + n * AIC_PHASE_VERSION_ENTRY) {
-			aic_conn_send_error(c, AIC_MSG_ERROR, AIC_EPROTO, "PHASE_END: bad versions");
+			aic_conn_send_error(c, AIC_MSG_ERROR, AIC_EPROTO,
+					    "PHASE_END: bad versions");
 			return true;
 		}
 		for (i = 0; i < n; i++)
@@ -418,8 +419,8 @@ bool agent__phase_frame(struct agent_phase *k, struct aic_conn *head, struct aic
 		k->rem = r;
 		k->rem[k->nrem++] = (struct phase_remote){proc, c, group, false};
 		to_head(k, AIC_MSG_PHASE_ASK,
-			json_pack("{s:I,s:I,s:i}", "id", (json_int_t)proc, "group", (json_int_t)group,
-				  "side", side));
+			json_pack("{s:I,s:I,s:i}", "id", (json_int_t)proc, "group",
+				  (json_int_t)group, "side", side));
 		break;
 	case AIC_MSG_PHASE_END:
 		if (!k->g[group].via_head) {
@@ -428,7 +429,8 @@ bool agent__phase_frame(struct agent_phase *k, struct aic_conn *head, struct aic
 			remote_drop(k, r);
 			to_head(k, AIC_MSG_PHASE_DONE,
 				json_pack("{s:I,s:I,s:o,s:b}", "id", (json_int_t)proc, "group",
-					  (json_int_t)group, "versions", versions_json(v, n), "gone", 0));
+					  (json_int_t)group, "versions", versions_json(v, n),
+					  "gone", 0));
 		}
 		send_state(c, false);
 		break;
@@ -457,7 +459,8 @@ void agent__phase_closed(struct agent_phase *k, struct aic_conn *head, struct ai
 		if (k->rem[i].conn == c) {
 			to_head(k, AIC_MSG_PHASE_DONE,
 				json_pack("{s:I,s:I,s:[],s:b}", "id", (json_int_t)k->rem[i].proc,
-					  "group", (json_int_t)k->rem[i].group, "versions", "gone", 1));
+					  "group", (json_int_t)k->rem[i].group, "versions", "gone",
+					  1));
 			remote_drop(k, &k->rem[i]);
 		}
 }

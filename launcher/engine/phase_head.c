@@ -65,7 +65,8 @@ static void record(struct hgroup *g, const char *node, const char *stage, int si
 	} else if (us >= 0) {
 		g->busy_ms[side] += us / 1000.0;
 	}
-	json_object_set_new(g->holding, node ? node : "*", begin ? json_string(stage) : json_null());
+	json_object_set_new(g->holding, node ? node : "*",
+			    begin ? json_string(stage) : json_null());
 	if (json_array_size(g->timeline) >= TIMELINE_MAX) {
 		g->dropped++;
 		return;
@@ -245,8 +246,8 @@ json_t *head__phase_json(struct head *h, bool summary)
 			      "arbiter", g->via_head ? "head" : "agent", "turns", turns, "switches",
 			      g->switches, "switch_us", "last", g->switch_us_last, "mean",
 			      g->switches ? g->switch_us_sum / (double)g->switches : 0.0, "max",
-			      g->switch_us_max, "holding", g->holding, "timeline", tl ? tl : json_array(),
-			      "timeline_dropped", g->dropped);
+			      g->switch_us_max, "holding", g->holding, "timeline",
+			      tl ? tl : json_array(), "timeline_dropped", g->dropped);
 		json_array_append_new(out, o);
 	}
 	return out;

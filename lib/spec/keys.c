@@ -175,7 +175,10 @@ static const char *const colocate_mode_choices[] = {
 _Static_assert(sizeof(enum aic_colocate_mode) == sizeof(int), "SPEC_ENUM fills an int");
 
 static const struct spec_key colocate_keys[] = {
-	{.name = "stage", .type = SPEC_NAME, .field = STAGE(colocate_with), .mark = STAGE(colocate_mark)},
+	{.name = "stage",
+	 .type = SPEC_NAME,
+	 .field = STAGE(colocate_with),
+	 .mark = STAGE(colocate_mark)},
 	{.name = "mode",
 	 .type = SPEC_ENUM,
 	 .field = STAGE(colocate_mode),

@@ -67,8 +67,8 @@ int aic_phase_begin(struct aic_worker *w)
 	for (i = 0; i < n; i++) {
 		struct aic_phase_version v;
 		int k;
-		aic_phase_version_decode(w->frame.payload + 4 + i * AIC_PHASE_VERSION_ENTRY, &v.stream,
-					 &v.version);
+		aic_phase_version_decode(w->frame.payload + 4 + i * AIC_PHASE_VERSION_ENTRY,
+					 &v.stream, &v.version);
 		for (k = 0; k < w->n_phase_min && w->phase_min[k].stream != v.stream; k++)
 			;
 		if (k == w->n_phase_min) {
@@ -93,9 +93,10 @@ int aic_phase_end(struct aic_worker *w)
 		return -EINVAL;
 	aic_put_u32(buf, (uint32_t)w->n_phase_pub);
 	for (i = 0; i < w->n_phase_pub; i++)
-		aic_phase_version_encode(buf + 4 + i * AIC_PHASE_VERSION_ENTRY, w->phase_pub[i].stream,
-					 w->phase_pub[i].version);
-	/* Out of the phase whatever follows: a failed end is a lost connection, which yields too. */
+		aic_phase_version_encode(buf + 4 + i * AIC_PHASE_VERSION_ENTRY,
+					 w->phase_pub[i].stream, w->phase_pub[i].version);
+	/* Out of the phase whatever follows: a failed end is a lost connection, which yields too.
+	 */
 	w->in_phase = false;
 	w->n_phase_pub = 0;
 	rc = aic__send_frame(w, AIC_MSG_PHASE_END, buf, 4 + (size_t)i * AIC_PHASE_VERSION_ENTRY,

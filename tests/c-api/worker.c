@@ -301,7 +301,8 @@ static int phases(struct aic_worker *w, long n)
 		begin = now_ns();
 		if (k == 0) {
 			rc = aic_phase_begin(w);
-			printf("misuse begin-inside %s\n", rc == -EALREADY ? "ok" : aic_strerror(rc));
+			printf("misuse begin-inside %s\n",
+			       rc == -EALREADY ? "ok" : aic_strerror(rc));
 		}
 		if (train) {
 			usleep(50000);
@@ -328,8 +329,8 @@ static int phases(struct aic_worker *w, long n)
 		if ((rc = aic_phase_end(w)))
 			return rc;
 		printf("turn %s %d %ld %lld %lld %lld %llu %d %d %s:%s\n", aic_worker_stage(w),
-		       aic_worker_index(w), k, begin, end, ask, (unsigned long long)version, batches,
-		       yeses, node ? node : "-", cvd ? cvd : "-");
+		       aic_worker_index(w), k, begin, end, ask, (unsigned long long)version,
+		       batches, yeses, node ? node : "-", cvd ? cvd : "-");
 		fflush(stdout);
 	}
 	return 0;
