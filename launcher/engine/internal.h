@@ -14,8 +14,9 @@
  *   worker_env.c  the agent's: its workers' environment, free ports
  *
  * Calls go one way: head.c calls the others; recover.c calls procs.c's
- * helpers and config_msg.c (MEMBERS), config_msg.c calls procs.c's
- * helpers, procs.c calls report.c, report.c calls none of them.
+ * helpers, config_msg.c (MEMBERS) and phase_head.c, config_msg.c calls
+ * procs.c's helpers, procs.c calls report.c, report.c calls only
+ * phase_head.c (its JSON), which calls phase.c's lock.
  * drain.c calls procs.c and state.c; state.c calls none of them.
  *
  * The agent's side (agent.c) has checkpoint.c (its workers' checkpoint
@@ -26,8 +27,8 @@
  *                 sequences them (the agent's and the head's) and the
  *                 agent's side; agent.c calls it
  *   phase_head.c  the head's side: PHASES, the pairs with a gang in them,
- *                 and the turns' accounting; head.c and report.c call it,
- *                 it calls phase.c's lock
+ *                 and the turns' accounting; head.c, recover.c and
+ *                 report.c call it, it calls phase.c's lock
  */
 #ifndef AIC_ENGINE_INTERNAL_H
 #define AIC_ENGINE_INTERNAL_H
@@ -331,6 +332,12 @@ size_t phase__versions_from_json(const json_t *a, struct phase_version *v);
 void head__phase_start(struct head *h);
 /* PHASE_ASK, PHASE_DONE or PHASE_EVENT from agent a. */
 void head__phase_msg(struct head *h, struct hagent *a, uint16_t type, const json_t *m);
+/*
+ * Node a is lost (recover.c, before its processes are placed again): what
+ * they held or asked for in a head-sequenced pair is given up, as a
+ * crash's closed connection would.
+ */
+void head__phase_node_lost(struct head *h, const struct hagent *a);
 /* The pairs, their turns' counts and latencies, and (summary) their timeline; NULL: none. */
 json_t *head__phase_json(struct head *h, bool summary);
 void head__phase_free(struct head *h);
