@@ -215,6 +215,23 @@ void head__phase_msg(struct head *h, struct hagent *a, uint16_t type, const json
 	head__save_status(h);
 }
 
+/* Up to max processes of node `node` that hold or wait in l, into out; how many. */
+static size_t on_node(const struct head *h, const struct phase_lock *l, size_t node, long *out,
+		      size_t max)
+{
+	const struct phase_who *lists[3] = {l->held, l->q[0], l->q[1]};
+	const size_t counts[3] = {l->nheld, l->nq[0], l->nq[1]};
+	size_t i, j, n = 0;
+
+	for (j = 0; j < 3; j++)
+		for (i = 0; i < counts[j] && n < max; i++) {
+			long id = lists[j][i].proc;
+			if (id >= 0 && (size_t)id < h->n_procs && h->procs[id].p->node == node)
+				out[n++] = id;
+		}
+	return n;
+}
+
 void head__phase_node_lost(struct head *h, const struct hagent *a)
 {
 	struct head_phase *p = h->phase;
@@ -222,20 +239,12 @@ void head__phase_node_lost(struct head *h, const struct hagent *a)
 	long gone[64];
 
 	for (gi = 0; p && gi < p->n; gi++) {
-		struct phase_lock *l = &p->g[gi].lock;
-		/* Taken out a few at a time: each done may let others in and change the lists. */
+		/* A few at a time: each done may let others in, which changes the lists. */
 		do {
-			const struct phase_who *lists[3] = {l->held, l->q[0], l->q[1]};
-			const size_t counts[3] = {l->nheld, l->nq[0], l->nq[1]};
-			size_t j;
-			n = 0;
-			for (j = 0; j < 3; j++)
-				for (i = 0; i < counts[j] && n < 64; i++)
-					if (lists[j][i].proc >= 0 && (size_t)lists[j][i].proc < h->n_procs &&
-					    h->procs[lists[j][i].proc].p->node == node)
-						gone[n++] = lists[j][i].proc;
+			n = on_node(h, &p->g[gi].lock, node, gone, 64);
 			for (i = 0; i < n; i++)
-				phase__lock_done(l, &(struct phase_who){NULL, gone[i]}, NULL, 0, true);
+				phase__lock_done(&p->g[gi].lock, &(struct phase_who){NULL, gone[i]},
+						 NULL, 0, true);
 		} while (n == 64);
 		if (p->g[gi].via_head)
 			tell_yield(h, &p->g[gi], gi);
