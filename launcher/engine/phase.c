@@ -395,8 +395,10 @@ bool agent__phase_frame(struct agent_phase *k, struct aic_conn *head, struct aic
 		/* A stage that alternates with none holds its GPUs always. */
 		if (f->type == AIC_MSG_PHASE_BEGIN)
 			send_grant(c, NULL, 0);
-		else if (f->type != AIC_MSG_PHASE_GRANT && f->type != AIC_MSG_PHASE_STATE)
+		else if (f->type == AIC_MSG_PHASE_END || f->type == AIC_MSG_PHASE_POLL)
 			send_state(c, false);
+		else
+			aic_conn_send_error(c, AIC_MSG_ERROR, AIC_EPROTO, NULL);
 		return true;
 	}
 	switch (f->type) {

@@ -13,7 +13,7 @@ aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 need_python_modules numpy
 enter_work_dir phases
-plan 11
+plan 13
 hgx="$AIC_SRC_DIR/tests/fixtures/topo/hgx-h100-8gpu.xml"
 check() { /usr/bin/python3 "$AIC_SRC_DIR/tests/lib/phase_check.py" "$@"; }
 
@@ -69,4 +69,27 @@ like "$(cat crash.err)" "restarting stage 'rollout' replica 0" "and was restarte
 is "$(check stages "$logs")" "rollout=5 train=4" \
 	"the trainer took all its turns, the restarted rollout its own (1 before the crash)"
 is "$(check overlaps "$logs")" "0 9" "never both inside at once"
+
+# A stage that alternates with none holds its GPUs always: w.phase() goes in at once.
+cat >solo.py <<'PY'
+import aic
+w = aic.connect()
+for _ in range(3):
+    with w.phase(release=lambda: print("released")):
+        print("inside, asked to yield:", w.phase_should_yield())
+try:
+    w.phase_end()
+except aic.Error as e:
+    print("end outside a phase:", e.code)
+PY
+cat >solo.yaml <<YAML
+name: solo
+stages:
+  solo: {command: [/usr/bin/python3, $dir/solo.py], gpus: 1, cpus: 0}
+YAML
+timeout 60 "$aic" run --topo "$hgx" solo.yaml >solo.out 2>solo.err
+is "$?" 0 "a stage that alternates with none: w.phase() goes in at once"
+is "$(sort .aic/latest/logs/solo.0.log | uniq -c | tr -s ' \n' ' ')" \
+	" 1 end outside a phase: -22 3 inside, asked to yield: False 3 released " \
+	"never asked to yield; release runs on the way out; an end outside a phase is -EINVAL"
 done_testing
