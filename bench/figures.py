@@ -3,7 +3,7 @@
     python3 bench/figures.py KIND < RAW
 
 KIND is the benchmark: spawn (build/bench/spawn), channels
-(bench/channels.sh), grpo (bench/grpo-toy.sh), bootstrap, channels-cluster,
+(bench/channels.sh), grpo (bench/grpo-toy.sh), phases (bench/phases.sh), bootstrap, channels-cluster,
 weights-cluster, restart-cluster, liveness-cluster, recover-cluster
 (bench/*.sh of those names). Every raw line is one sample; aic's samples and the baseline's were taken in
 alternating order in the same run. Prints one JSON line per figure:
@@ -252,10 +252,21 @@ def recover_cluster(lines):
         does="as above; the replacement writes the time as it starts (sh, then python3)")
 
 
+def phases(lines):
+    b = "phases"
+    for pair, who in (("agent", "a replica pair, sequenced by the node's agent"),
+                      ("head", "a 2-rank gang with 2 replicas, sequenced by the head")):
+        out(b, "phase switch: aic_phase_end -> the other stage's aic_phase_begin returns, " + who,
+            pick(lines, "switch", "us", pair=pair), "us", "one control round trip to the agent",
+            pick(lines, "round trip", "us", pair=pair),
+            does="aic_phase_should_yield() from Python, timed by the same workers between their "
+                 "turns in the same run: one frame to the node's agent and its answer")
+
+
 KINDS = {"spawn": spawn, "channels": channels, "grpo": grpo, "bootstrap": bootstrap,
          "channels-cluster": channels_cluster, "weights-cluster": weights_cluster,
          "restart-cluster": restart_cluster, "liveness-cluster": liveness_cluster,
-         "recover-cluster": recover_cluster}
+         "recover-cluster": recover_cluster, "phases": phases}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in KINDS:

@@ -309,6 +309,35 @@ const char *aic_checkpoint_dir(void);
  */
 int aic_checkpoint_resume(uint64_t *version);
 
+/*
+ * Phases: two stages that share GPUs in turns (colocate_with: {stage,
+ * mode: alternate}; doc/aic-job.5, PHASES), such as a trainer and a
+ * rollout engine on the same devices. On each set of shared GPUs one
+ * stage holds them at a time; every process of the holding stage there may
+ * be inside its phase at once, and a gang's ranks are let in together.
+ *
+ * aic_phase_begin blocks until this worker's stage holds its GPUs (no
+ * timeout: the other stage's processes give them up when they end their
+ * phase, or exit). Returns 0, -EALREADY when this worker is inside a phase
+ * already, or a negative code. A worker of a stage that alternates with no
+ * other holds them always: it returns at once. After it, a receive on a
+ * weight stream the other stage published to during its turn returns that
+ * version or a newer one (aic_weights_receive waits for it): a rollout
+ * that wakes after a training step sees that step's weights.
+ *
+ * aic_phase_end gives the GPUs up (free device memory first: the other
+ * stage may allocate as soon as this returns) and reports the weight
+ * versions this worker published in the phase. Returns 0, -EINVAL when
+ * not inside a phase, or a negative code.
+ *
+ * aic_phase_should_yield: 1 when the other stage waits for the GPUs this
+ * worker's stage holds (end the phase at the next batch boundary), 0 when
+ * not, or a negative code. One round trip to the node's agent.
+ */
+int aic_phase_begin(struct aic_worker *w);
+int aic_phase_end(struct aic_worker *w);
+int aic_phase_should_yield(struct aic_worker *w);
+
 #ifdef __cplusplus
 }
 #endif

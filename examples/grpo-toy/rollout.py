@@ -26,6 +26,7 @@ import numpy as np
 
 import aic
 import policy
+import turns
 
 GROUP = int(os.environ.get("GROUP", "8"))
 QUOTA = int(os.environ.get("QUOTA", "8"))
@@ -57,7 +58,11 @@ def main():
     rng = np.random.default_rng([w.replica, os.getpid()])
     made = 0  # groups made with `version`
     done = 0
+    turn = turns.Turns(w)
     while True:
+        if turn.begin():  # alternate mode: a turn on the GPUs, with the newest weights
+            params, version = stream.receive(min_version=version, timeout=120)
+            made = 0
         try:
             items = w.get("prompts", max_items=2, timeout=1)
         except aic.Closed:
@@ -69,6 +74,8 @@ def main():
             w.ack(old)
             items = [it for it in items if it.key() not in skip]
         if not items:
+            if turn.should_yield():  # nothing to do: training may have the GPUs
+                turn.end(version, made, True)
             continue
         try:  # newer weights: wait for them once this version made our share
             params, version = stream.receive(min_version=version + 1,
@@ -88,6 +95,13 @@ def main():
         w.ack(items)
         made += len(items)
         done += len(items)
+        yielded = turn.should_yield()
+        if turn.holding and (made >= QUOTA or yielded):
+            turn.end(version, made, yielded)
+            try:  # the next turn waits for the step training takes now, outside the GPUs
+                stream.receive(min_version=version + 1, timeout=WAIT_S)
+            except TimeoutError:
+                pass
     print("rollout %d: %d prompts, last weights version %d" % (w.replica, done, version), flush=True)
 
 

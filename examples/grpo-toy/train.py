@@ -39,6 +39,7 @@ import numpy as np
 import aic
 import collective
 import policy
+import turns
 
 BATCH = int(os.environ.get("BATCH", "16"))  # groups per step, all ranks together
 LR = float(os.environ.get("LR", "4"))
@@ -125,6 +126,7 @@ def main():
     if gang.rank == 0:
         stream.publish(params, version)
     per_rank = math.ceil(BATCH / gang.world)
+    turn = turns.Turns(w)
     closed = False
     while True:
         held = []
@@ -154,6 +156,7 @@ def main():
                     dups += 1
                 if r == gang.rank:
                     fresh.append(new)
+        turn.begin()  # alternate mode: the step on the GPUs, every rank at once
         mine = [g for g, new in zip(groups, fresh) if new]
         local = np.concatenate([group_gradient(params, mine).ravel(),
                                 [sum(np.mean(g["rewards"]) for g in mine), len(mine),
@@ -172,6 +175,7 @@ def main():
                 print("step %d reward %.3f groups %d lag %.2f t %.1fs" %
                       (row[0], row[1], row[3], row[4], row[2]))
                 sys.stdout.flush()
+        turn.end(version, len(mine))
         w.ack(held)
         asked = any(meta["ckpt"] for meta, _ in parts)
         if asked or (CKPT_EVERY and n > 0 and version % CKPT_EVERY == 0):

@@ -81,6 +81,7 @@ struct agent {
 	int running;
 	struct agent_metrics metrics; /* agent_metrics.c */
 	struct agent_ckpt ckpt; /* checkpoint.c */
+	struct agent_phase phase; /* phase.c */
 };
 
 /* Who a worker connection is (its HELLO), for the points it reports. */
@@ -471,6 +472,7 @@ static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct 
 			chan_set_members(a->chans, m);
 		break;
 	default:
+		agent__phase_msg(&a->phase, a->head, type, m);
 		break;
 	}
 }
@@ -558,18 +560,19 @@ static bool worker_hello(struct aic_conn *c, json_t *hello)
 static void worker_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct aic_frame *f)
 {
 	struct agent *a = c->owner;
+	const struct worker_id *who = c->data;
 
 	(void)m;
-	if (type < AIC_MSG_DATA)
+	if (type < AIC_MSG_DATA ||
+	    agent__phase_frame(&a->phase, a->head, c, who ? who->stage : NULL, who ? who->proc : -1,
+			       f))
 		return;
 	if (type == AIC_MSG_METRIC) {
-		const struct worker_id *who = c->data;
 		if (who)
 			agent__metric_frame(&a->metrics, who->stage, who->index, f);
 		return;
 	}
 	if (type == AIC_MSG_CKPT_POLL || type == AIC_MSG_CKPT_DONE) {
-		const struct worker_id *who = c->data;
 		json_t *done = agent__ckpt_frame(&a->ckpt, c, who ? who->proc : -1, f);
 		if (done)
 			report(a, AIC_MSG_CHECKPOINTED, done);
@@ -601,6 +604,7 @@ static void worker_closed(struct aic_conn *c)
 
 	/* Its waiting puts stay in their channels (chan_forget) before EXITED goes. */
 	chan_set_forget(a->chans, c);
+	agent__phase_closed(&a->phase, a->head, c);
 	if (p && p->conns > 0 && --p->conns == 0 && p->exit_pending && !p->held)
 		report_exit(p);
 	free(c->data); /* its worker_id */
@@ -701,5 +705,6 @@ void agent_free(struct agent *a)
 	agent__metrics_release(&a->metrics);
 	json_decref(a->registration);
 	agent__ckpt_release(&a->ckpt);
+	agent__phase_release(&a->phase);
 	free(a);
 }

@@ -14,13 +14,21 @@
  *   worker_env.c  the agent's: its workers' environment, free ports
  *
  * Calls go one way: head.c calls the others; recover.c calls procs.c's
- * helpers and config_msg.c (MEMBERS), config_msg.c calls procs.c's
- * helpers, procs.c calls report.c, report.c calls none of them.
+ * helpers, config_msg.c (MEMBERS) and phase_head.c, config_msg.c calls
+ * procs.c's helpers, procs.c calls report.c, report.c calls only
+ * phase_head.c (its JSON), which calls phase.c's lock.
  * drain.c calls procs.c and state.c; state.c calls none of them.
  *
  * The agent's side (agent.c) has checkpoint.c (its workers' checkpoint
  * frames), agent_metrics.c (their metric points, batched for the head) and
  * worker_env.c below it.
+ *
+ *   phase.c       phases of stages sharing GPUs in turns: the lock that
+ *                 sequences them (the agent's and the head's) and the
+ *                 agent's side; agent.c calls it
+ *   phase_head.c  the head's side: PHASES, the pairs with a gang in them,
+ *                 and the turns' accounting; head.c, recover.c and
+ *                 report.c call it, it calls phase.c's lock
  */
 #ifndef AIC_ENGINE_INTERNAL_H
 #define AIC_ENGINE_INTERNAL_H
@@ -36,6 +44,7 @@
 #include "place.h"
 #include "spec.h"
 #include "topo.h"
+#include "wire.h"
 
 /* --- the head -------------------------------------------------------- */
 
@@ -156,6 +165,7 @@ struct head {
 	uv_timer_t progress_timer; /* the sources' progress journalled (state.c) */
 	bool progress_timer_on;
 	char drain_why[256];
+	struct head_phase *phase; /* phase_head.c; NULL: no stages alternate */
 };
 
 /*
@@ -261,6 +271,77 @@ json_t *head__data_plane_config(struct head *h);
  */
 json_t *head__data_plane_members(struct head *h);
 
+/* --- phase.c: the lock, shared by the agent and the head --------------- */
+
+/* A process of a pair: its connection (on the agent) or its process id (on the head). */
+struct phase_who {
+	struct aic_conn *conn;
+	long proc;
+};
+
+struct phase_version {
+	uint32_t stream;
+	uint64_t version;
+};
+
+struct phase_lock;
+
+struct phase_lock_ops {
+	/* who holds the GPUs now: tell it (with l->carry, what it waits for). */
+	void (*grant)(void *arg, struct phase_lock *l, const struct phase_who *who);
+	/*
+	 * A turn of `side` began (us: the switch's latency, -1 when the same
+	 * side had the turn before) or ended (us: its length); t: wall-clock s.
+	 */
+	void (*event)(void *arg, struct phase_lock *l, int side, bool begin, double t, int64_t us);
+};
+
+/* One pair's turns (phase.c's contract). Embedded; phase__lock_release frees its lists. */
+struct phase_lock {
+	size_t group;
+	int owner;   /* the side whose turn it is or was last: 0 host, 1 guest; -1: none yet */
+	int last;    /* the side of the last turn begun, -1: none */
+	bool turn;   /* a turn is on (some of owner's processes were let in) */
+	int need[2]; /* a gang side's ranks, all asking before it goes in; 0: replicas */
+	struct phase_who *q[2], *held;
+	size_t nq[2], nheld;
+	/* Versions the owner's side published, and those the side holding now waits for. */
+	struct phase_version pub[AIC_PHASE_VERSIONS_MAX], carry[AIC_PHASE_VERSIONS_MAX];
+	size_t npub, ncarry;
+	uint64_t turn_us, idle_us; /* monotonic: when the turn began, when the last one ended */
+	const struct phase_lock_ops *ops;
+	void *arg;
+};
+
+void phase__lock_init(struct phase_lock *l, size_t group, const struct phase_lock_ops *ops,
+		      void *arg);
+void phase__lock_release(struct phase_lock *l);
+/* who of `side` asks for its phase; granted now or later (ops->grant). 0, -EINVAL, -ENOMEM. */
+int phase__lock_ask(struct phase_lock *l, int side, const struct phase_who *who);
+/* who ends its phase having published v[0..n); gone: its asks are dropped too. */
+void phase__lock_done(struct phase_lock *l, const struct phase_who *who,
+		      const struct phase_version *v, size_t n, bool gone);
+/* The side whose holders are asked to yield (the other is ready), or -1. */
+int phase__lock_yield_side(const struct phase_lock *l);
+/* [[stream, version]...] into v[AIC_PHASE_VERSIONS_MAX]; returns how many. */
+size_t phase__versions_from_json(const json_t *a, struct phase_version *v);
+
+/* --- phase_head.c: the head's side ---------------------------------------- */
+
+/* PHASES to every agent before any SPAWN, and the head's locks (none when no stage alternates). */
+void head__phase_start(struct head *h);
+/* PHASE_ASK, PHASE_DONE or PHASE_EVENT from agent a. */
+void head__phase_msg(struct head *h, struct hagent *a, uint16_t type, const json_t *m);
+/*
+ * Node a is lost (recover.c, before its processes are placed again): what
+ * they held or asked for in a head-sequenced pair is given up, as a
+ * crash's closed connection would.
+ */
+void head__phase_node_lost(struct head *h, const struct hagent *a);
+/* The pairs, their turns' counts and latencies, and (summary) their timeline; NULL: none. */
+json_t *head__phase_json(struct head *h, bool summary);
+void head__phase_free(struct head *h);
+
 /* --- checkpoint.c, agent_metrics.c and worker_env.c (for agent.c) --------------------------- */
 
 /* The agent's checkpoint requests and which of its workers answered (checkpoint.c). */
@@ -298,6 +379,36 @@ void agent__metric_frame(struct agent_metrics *k, const char *stage, int index,
 /* Sends what is waiting now (before STATS: the head writes the summary after them). */
 void agent__metrics_flush(struct agent_metrics *k);
 void agent__metrics_release(struct agent_metrics *k);
+
+/* An alternating pair, as the agent knows it from PHASES. */
+struct agent_group {
+	char stage[2][64]; /* host, guest */
+	bool via_head;
+	int yield_side;		/* via_head: the side the head asks to yield, -1: none */
+	struct phase_lock lock; /* not via_head */
+};
+
+/* The agent's phases (phase.c): the pairs from PHASES, and its workers of head-arbitrated ones. */
+struct agent_phase {
+	struct agent_group *g;
+	size_t n;
+	struct phase_remote *rem;
+	size_t nrem;
+	struct aic_conn *head; /* during a call only */
+};
+
+/* PHASES, PHASE_TURN or PHASE_YIELD from the head (others, and m NULL, are ignored). */
+void agent__phase_msg(struct agent_phase *k, struct aic_conn *head, uint16_t type, const json_t *m);
+/*
+ * A worker's frame on connection c (stage, and proc: its process id, < 0
+ * for none of this agent's): false when it is no phase frame; else it is
+ * answered, or will be once the worker's turn comes.
+ */
+bool agent__phase_frame(struct agent_phase *k, struct aic_conn *head, struct aic_conn *c,
+			const char *stage, long proc, const struct aic_frame *f);
+/* A worker's connection closed: what it held or asked for is given up. */
+void agent__phase_closed(struct agent_phase *k, struct aic_conn *head, struct aic_conn *c);
+void agent__phase_release(struct agent_phase *k);
 
 struct agent_config;
 

@@ -16,6 +16,8 @@
     if w.checkpoint_requested():      # the job's end is near: save under aic.checkpoint_dir()
         w.checkpoint_done(step)       # ... then say which checkpoint it is
     w.checkpoint(save)                # the same, as a callback: save(dir) returns the version
+    with w.phase(release=torch.cuda.empty_cache):   # stages sharing GPUs in turns: hold them
+        while not w.phase_should_yield(): ...        # the other stage waits: end at a batch edge
 
 A closed and drained channel raises aic.Closed from get(). Other failures
 raise aic.Error with .code (a negative errno or AIC_E* code) and a message;
@@ -104,6 +106,9 @@ def _load():
                                        ctypes.c_size_t]
     lib.aic_weights_written.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p,
                                         ctypes.c_size_t]
+    lib.aic_phase_begin.argtypes = [ctypes.c_void_p]
+    lib.aic_phase_end.argtypes = [ctypes.c_void_p]
+    lib.aic_phase_should_yield.argtypes = [ctypes.c_void_p]
     lib.aic_weights_discard.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
     lib.aic_weights_discard.restype = None
     return lib
@@ -464,6 +469,35 @@ class Worker:
         self.checkpoint_done(save(d))
         return True
 
+    def phase_begin(self):
+        """Blocks until this worker's stage holds the GPUs it shares in turns with another
+        (colocate_with: {stage, mode: alternate}); at once for a stage that alternates with
+        none. A weights receive after it returns at least the version the other stage
+        published in its turn."""
+        rc = _lib.aic_phase_begin(self._h)
+        if rc:
+            raise Error(rc, "aic phase_begin")
+
+    def phase_end(self):
+        """Gives the GPUs up (free device memory first: the other stage may allocate at once)."""
+        rc = _lib.aic_phase_end(self._h)
+        if rc:
+            raise Error(rc, "aic phase_end")
+
+    def phase_should_yield(self):
+        """True when the other stage waits for the GPUs this stage holds: end the phase at the
+        next batch boundary."""
+        rc = _lib.aic_phase_should_yield(self._h)
+        if rc < 0:
+            raise Error(rc, "aic phase_should_yield")
+        return rc == 1
+
+    def phase(self, release=None):
+        """A context manager around phase_begin() and phase_end(); release() (say
+        torch.cuda.empty_cache, or an inference engine's sleep) runs before the end, also when
+        the block raises."""
+        return _Phase(self, release)
+
     def weights(self, name):
         """The weight stream `name` (the spec's weights_to / weights_from)."""
         return Weights(self, name)
@@ -484,6 +518,25 @@ class Worker:
             self.close()
         except Exception:
             pass
+
+
+class _Phase:
+    """Worker.phase(): holds the stage's shared GPUs for the block."""
+
+    def __init__(self, worker, release):
+        self._w, self._release = worker, release
+
+    def __enter__(self):
+        self._w.phase_begin()
+        return self._w
+
+    def __exit__(self, *exc):
+        try:
+            if self._release is not None:
+                self._release()
+        finally:
+            self._w.phase_end()
+        return False
 
 
 def connect():
