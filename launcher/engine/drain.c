@@ -5,7 +5,12 @@
  * from its agent); a replica's counts at once, a gang's only once every
  * rank has reported the same version (every rank done, or none counted).
  * What counts is journalled (state.c) and given to the process's next
- * start, in this run or a later one, as AIC_RESUME.
+ * start, in this run or a later one, as AIC_RESUME, with the sources'
+ * progress that goes with it: as of the worker's mark, which the acker
+ * snapshots (launcher/dataplane/acker.c, "Checkpoints"; a gang's, each
+ * rank's own), or without a mark this run's start (start_progress). A
+ * later run reads again every line not done in all of them
+ * (config_msg.c).
  *
  * On notice (head_drain: SIGUSR1 before a time limit or preemption, or
  * `aic stop --checkpoint`) the head asks every agent to stop feeding
@@ -68,13 +73,13 @@ int head__ckpt_start(struct head *h)
 	cks = json_object_get(h->journal, "checkpoints");
 	for (i = 0; i < h->n_procs; i++) {
 		struct hproc *hp = &h->procs[i];
-		json_t *v = json_array_get(
-			json_object_get(json_object_get(cks, h->cfg.spec->stages[hp->p->stage].name),
-					"versions"),
-			(size_t)hp->p->index);
+		json_t *ck = json_object_get(cks, h->cfg.spec->stages[hp->p->stage].name);
+		json_t *v = json_array_get(json_object_get(ck, "versions"), (size_t)hp->p->index);
+		json_t *p = json_array_get(json_object_get(ck, "sources"), (size_t)hp->p->index);
 		if (json_is_integer(v)) {
 			hp->counted = true;
 			hp->counted_version = (uint64_t)json_integer_value(v);
+			hp->counted_progress = json_is_object(p) ? json_incref(p) : NULL;
 		}
 	}
 	last = json_string_value(
@@ -173,6 +178,15 @@ void head_drain(struct head *h, const char *why)
 		       0);
 }
 
+/* A process's checkpoint counts, with the progress it reported with it. */
+static void count(struct hproc *hp, uint64_t version)
+{
+	hp->counted = true;
+	hp->counted_version = version;
+	json_decref(hp->counted_progress);
+	hp->counted_progress = json_incref(hp->reported_progress);
+}
+
 /*
  * A gang's checkpoint counts once every rank has reported the same
  * version; then it counts for all of them at once.
@@ -187,10 +201,8 @@ static bool count_gang(struct head *h, size_t stage, uint64_t version)
 			return false;
 	}
 	for (i = 0; i < h->n_procs; i++)
-		if (h->procs[i].p->stage == stage) {
-			h->procs[i].counted = true;
-			h->procs[i].counted_version = version;
-		}
+		if (h->procs[i].p->stage == stage)
+			count(&h->procs[i], version);
 	return true;
 }
 
@@ -210,13 +222,17 @@ void head__on_checkpointed(struct head *h, json_t *m)
 	st = &h->cfg.spec->stages[hp->p->stage];
 	hp->reported = true;
 	hp->reported_version = version;
+	json_decref(hp->reported_progress);
+	hp->reported_progress = json_is_object(json_object_get(m, "progress"))
+					? json_incref(json_object_get(m, "progress"))
+					: json_incref(h->start_progress);
 	if (request > 0 && (uint64_t)request > hp->answered)
 		hp->answered = (uint64_t)request;
 	if (st->ranks) {
 		counted = count_gang(h, hp->p->stage, version);
 	} else {
-		hp->counted = counted = true;
-		hp->counted_version = version;
+		count(hp, version);
+		counted = true;
 	}
 	aic_log_debug("stage '%s' %d saved checkpoint %llu%s", st->name, hp->p->index,
 		      (unsigned long long)version, counted ? "" : " (its gang's other ranks not yet)");
@@ -228,6 +244,14 @@ void head__on_checkpointed(struct head *h, json_t *m)
 
 void head__ckpt_close(struct head *h)
 {
+	size_t i;
+
+	for (i = 0; h->procs && i < h->n_procs; i++) {
+		json_decref(h->procs[i].reported_progress);
+		json_decref(h->procs[i].counted_progress);
+	}
+	json_decref(h->start_progress);
+	h->start_progress = NULL;
 	json_decref(h->journal);
 	h->journal = NULL;
 }

@@ -15,6 +15,7 @@
     v = aic.resume()                  # the checkpoint to load after a restart, None on a fresh start
     if w.checkpoint_requested():      # the job's end is near: save under aic.checkpoint_dir()
         w.checkpoint_done(step)       # ... then say which checkpoint it is
+    w.checkpoint_begin()              # the state to save is taken now (before an unasked save)
     w.checkpoint(save)                # the same, as a callback: save(dir) returns the version
 
 A closed and drained channel raises aic.Closed from get(). Other failures
@@ -95,6 +96,7 @@ def _load():
     lib.aic_metric.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_double, ctypes.c_int64]
     lib.aic_checkpoint_requested.argtypes = [ctypes.c_void_p]
     lib.aic_checkpoint_done.argtypes = [ctypes.c_void_p, ctypes.c_uint64]
+    lib.aic_checkpoint_begin.argtypes = [ctypes.c_void_p]
     lib.aic_checkpoint_dir.restype = ctypes.c_char_p
     lib.aic_checkpoint_dir.argtypes = []
     lib.aic_checkpoint_resume.argtypes = [ctypes.POINTER(ctypes.c_uint64)]
@@ -452,6 +454,18 @@ class Worker:
         rc = _lib.aic_checkpoint_done(self._h, int(version))
         if rc:
             raise Error(rc, "aic checkpoint_done %d" % int(version))
+
+    def checkpoint_begin(self):
+        """The state the next checkpoint_done() reports is taken from now on. A resumed run
+        reads again the source lines done after this worker's mark: its first
+        checkpoint_begin() since its last checkpoint_done(), else the first
+        checkpoint_requested() that returned True since then, else that checkpoint_done()
+        (or the run's start); lines done before it are not read again (the worker acks an
+        item only once its state has taken it in). Call it when the state is taken, before
+        an unasked save, or before a background save's copy."""
+        rc = _lib.aic_checkpoint_begin(self._h)
+        if rc:
+            raise Error(rc, "aic checkpoint_begin")
 
     def checkpoint(self, save):
         """The callback form: when a checkpoint is asked, save(dir) writes one under dir and
