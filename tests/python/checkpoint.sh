@@ -5,12 +5,15 @@
 # starts each worker with AIC_RESUME naming its checkpoint, metrics and
 # history continue, and a finished job is not run again. A gang counts only
 # when every rank saved (none counted otherwise), and a spec changed
-# incompatibly is refused with what changed.
+# incompatibly is refused with what changed. A stateful worker's source
+# lines: the resumed run reads again exactly those its checkpoint does not
+# hold, a line it acked after its checkpoint_begin (the state taken) but
+# before its checkpoint_done included, and not the ones before.
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 enter_work_dir checkpoint
-plan 18
+plan 21
 
 # A gang's ranks save the same version (as ranks in lockstep do): the
 # number of checkpoints so far; a replica saves its own step. SKIP_RANK
@@ -137,4 +140,65 @@ kill -USR1 $pids $pid
 wait $pid
 is "$?:$(state "s['checkpoints']['train']['versions'], None not in s['checkpoints']['roll']['versions']")" \
 	"75:[None, None] True" "a gang with a rank that did not save counts for none of them"
+
+# A worker that takes in lines 1-3, takes its state (checkpoint_begin),
+# acks lines 4 and 5 (done, but not in the state), then saves and reports.
+# The resumed run must read 4 and 5 again (a snapshot at the report would
+# lose them) and not 1-3 (its checkpoint holds them).
+cat >keep.py <<'PY'
+import aic, json, os, time
+w = aic.connect()
+d, v = aic.checkpoint_dir(), aic.resume()
+def take(n):
+    got = []
+    while len(got) < n:
+        got += w.get("lines", max_items=1, timeout=10)
+    w.ack(got)
+    return [it.origin["line"] for it in got]
+if v is None:
+    state = take(3)
+    w.checkpoint_begin()
+    after = take(2)
+    with open(os.path.join(d, "keep.1"), "w") as f:
+        json.dump(state, f)
+        f.flush()
+        os.fsync(f.fileno())
+    w.checkpoint_done(1)
+    print("saved", state, "then acked", after, flush=True)
+    time.sleep(600)  # no answer to the stop: the checkpoint of version 1 stays
+else:
+    print("resumed", json.load(open(os.path.join(d, "keep.%d" % v))), flush=True)
+    while True:
+        try:
+            print("line", take(1)[0], flush=True)
+        except aic.Closed:
+            break
+PY
+seq 1 20 | sed 's/.*/{"n": &}/' >lines.jsonl
+cat >keep.yaml <<YAML
+name: keep
+checkpoint: {grace_s: 1}
+stages:
+  keep: {command: [python3, $dir/keep.py], cpus: 0, inputs: [lines]}
+channels:
+  lines: {source: $dir/lines.jsonl, capacity: 4}
+YAML
+"$aic" run keep.yaml >run6.out 2>run6.err &
+pid=$!
+for _ in $(seq 300); do
+	"$aic" logs keep/0 2>/dev/null | grep -q '^saved' && break
+	sleep 0.1
+done
+jd=$(readlink -f .aic/latest)
+"$aic" stop --checkpoint >/dev/null 2>&1
+wait $pid
+is "$?:$(state "s['checkpoints']['keep']['versions']")" "75:[1]" \
+	"the stateful worker's checkpoint counts ($("$aic" logs keep/0 | grep '^saved'))"
+"$aic" run --resume "$jd" keep.yaml >run7.out 2>run7.err
+is "$?:$("$aic" logs keep/0 | grep '^line' | head -n 2 | tr '\n' ' ')" "0:line 4 line 5 " \
+	"resumed, it reads lines 4 and 5 again (acked after its state was taken), not 1-3"
+is "$("$aic" logs keep/0 | python3 -c '
+import sys
+lines = [int(l.split()[1]) for l in sys.stdin if l.startswith("line ")]
+print(sorted(lines) == list(range(4, 21)))')" True "and every line after, each once: none lost"
 done_testing
