@@ -277,7 +277,10 @@ int aic_in_place(const struct aic_worker *w, const void *p);
  * called unasked (a trainer that saves every N steps), so that a job
  * killed without notice resumes from there. A gang's checkpoint counts
  * only once every rank has reported the same version; a replica's counts
- * alone. Returns 0 or a negative code.
+ * alone. A worker that keeps no state answers a request with
+ * AIC_CHECKPOINT_NONE: it counts as answered, and the worker starts afresh
+ * (no AIC_RESUME) and holds no source line back (see below). Returns 0 or
+ * a negative code.
  *
  * aic_checkpoint_begin: the state the next aic_checkpoint_done reports is
  * taken from now on. A resumed run reads the source lines again whose
@@ -291,6 +294,7 @@ int aic_in_place(const struct aic_worker *w, const void *p);
  * calling it just before a save keeps what is read again small. Returns 0
  * or a negative code.
  */
+#define AIC_CHECKPOINT_NONE UINT64_MAX
 int aic_checkpoint_requested(struct aic_worker *w);
 int aic_checkpoint_done(struct aic_worker *w, uint64_t version);
 int aic_checkpoint_begin(struct aic_worker *w);

@@ -11,9 +11,9 @@ share of a training step (QUOTA groups) it waits for the next weights. That
 keeps samples on-policy enough for max_staleness: 1, under which aic drops
 samples made with weights two versions old (and their prompts would be lost).
 
-A replica keeps no state worth saving: asked for a checkpoint, it reports
-one at once (the number of prompts it has done), and a later run starts it
-afresh with the newest weights. A later run reads again only the prompts
+A replica keeps no state worth saving: asked for a checkpoint, it says so
+at once (checkpoint_done(None)), and a later run starts it afresh with the
+newest weights. A later run reads again only the prompts
 whose training the trainer's checkpoint does not hold: aic keeps the
 source's progress with each checkpoint.
 """
@@ -49,7 +49,7 @@ def main():
         except aic.Closed:
             break
         if w.checkpoint_requested():
-            w.checkpoint_done(done)
+            w.checkpoint_done(None)  # nothing to save: the job's sources are not held back
         if not items:
             continue
         try:  # newer weights: wait for them once this version made our share

@@ -4,6 +4,8 @@
  * Contract: a worker reports each checkpoint it has saved (CHECKPOINTED,
  * from its agent); a replica's counts at once, a gang's only once every
  * rank has reported the same version (every rank done, or none counted).
+ * AIC_CHECKPOINT_NONE (a worker that keeps no state) answers a request
+ * and leaves the process with no checkpoint.
  * What counts is journalled (state.c) and given to the process's next
  * start, in this run or a later one, as AIC_RESUME, with the sources'
  * progress that goes with it: as of the worker's mark, which the acker
@@ -32,6 +34,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "aic.h"
 #include "internal.h"
 #include "log.h"
 #include "wire.h"
@@ -178,13 +181,17 @@ void head_drain(struct head *h, const char *why)
 		       0);
 }
 
-/* A process's checkpoint counts, with the progress it reported with it. */
+/*
+ * A process's checkpoint counts, with the progress it reported with it;
+ * AIC_CHECKPOINT_NONE (a worker without state): it has none from now on.
+ */
 static void count(struct hproc *hp, uint64_t version)
 {
-	hp->counted = true;
+	hp->counted_none = version == AIC_CHECKPOINT_NONE;
+	hp->counted = !hp->counted_none;
 	hp->counted_version = version;
 	json_decref(hp->counted_progress);
-	hp->counted_progress = json_incref(hp->reported_progress);
+	hp->counted_progress = hp->counted ? json_incref(hp->reported_progress) : NULL;
 }
 
 /*
@@ -234,8 +241,9 @@ void head__on_checkpointed(struct head *h, json_t *m)
 		count(hp, version);
 		counted = true;
 	}
-	aic_log_debug("stage '%s' %d saved checkpoint %llu%s", st->name, hp->p->index,
-		      (unsigned long long)version, counted ? "" : " (its gang's other ranks not yet)");
+	aic_log_debug("stage '%s' %d saved checkpoint %lld%s", st->name, hp->p->index,
+		      version == AIC_CHECKPOINT_NONE ? -1LL : (long long)version,
+		      counted ? "" : " (its gang's other ranks not yet)");
 	if (counted)
 		head__state_save(h);
 	if (h->draining && !h->ending && all_answered(h, missing, sizeof(missing)))

@@ -70,6 +70,7 @@ struct hproc {
 	uint64_t reported_version;
 	uint64_t answered;	  /* the request its last report answered */
 	bool counted;		  /* has a checkpoint to resume from (AIC_RESUME) */
+	bool counted_none;	  /* said it keeps no state (AIC_CHECKPOINT_NONE): none */
 	uint64_t counted_version;
 	/*
 	 * The sources' progress that goes with each ({channel: progress}, as

@@ -375,10 +375,12 @@ static json_t *checkpoints_json(struct head *h)
 		}
 		for (i = 0; i < h->n_procs; i++) {
 			const struct hproc *hp = &h->procs[i];
-			if (hp->p->stage != s || !hp->counted || hp->p->index >= n)
+			if (hp->p->stage != s || !(hp->counted || hp->counted_none) ||
+			    hp->p->index >= n)
 				continue;
 			json_array_set_new(versions, (size_t)hp->p->index,
-					   json_integer((json_int_t)hp->counted_version));
+					   hp->counted ? json_integer((json_int_t)hp->counted_version)
+						       : json_null());
 			json_array_set_new(sources, (size_t)hp->p->index,
 					   hp->counted_progress ? json_incref(hp->counted_progress)
 								: json_null());

@@ -43,6 +43,7 @@ class Closed(Error):
     """The channel's producers have all finished and it is drained."""
 
 
+_CHECKPOINT_NONE = 0xffffffffffffffff  # AIC_CHECKPOINT_NONE: checkpoint_done(None)
 _ORIGIN_NONE = 0xffffffff  # an item's origin_chan when it comes from no source line
 
 
@@ -450,10 +451,12 @@ class Worker:
     def checkpoint_done(self, version):
         """The checkpoint `version` (an int >= 0: its step, say) is saved, files written and
         fsynced: a later run may be told to load it (resume()). A gang's counts once every
-        rank has reported the same version. May be called unasked, to save periodically."""
-        rc = _lib.aic_checkpoint_done(self._h, int(version))
+        rank has reported the same version. May be called unasked, to save periodically.
+        None: this worker keeps no state; the request is answered, and it starts afresh."""
+        v = _CHECKPOINT_NONE if version is None else int(version)
+        rc = _lib.aic_checkpoint_done(self._h, v)
         if rc:
-            raise Error(rc, "aic checkpoint_done %d" % int(version))
+            raise Error(rc, "aic checkpoint_done %s" % version)
 
     def checkpoint_begin(self):
         """The state the next checkpoint_done() reports is taken from now on. A resumed run

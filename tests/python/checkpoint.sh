@@ -8,12 +8,13 @@
 # incompatibly is refused with what changed. A stateful worker's source
 # lines: the resumed run reads again exactly those its checkpoint does not
 # hold, a line it acked after its checkpoint_begin (the state taken) but
-# before its checkpoint_done included, and not the ones before.
+# before its checkpoint_done included, and not the ones before. A worker
+# that keeps no state answers with checkpoint_done(None): no checkpoint.
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 enter_work_dir checkpoint
-plan 21
+plan 22
 
 # A gang's ranks save the same version (as ranks in lockstep do): the
 # number of checkpoints so far; a replica saves its own step. SKIP_RANK
@@ -174,12 +175,22 @@ else:
         except aic.Closed:
             break
 PY
+cat >idle.py <<'PY'
+import aic, os, time
+w = aic.connect()
+print("resume", aic.resume(), flush=True)
+while not os.path.exists("run1.done"):
+    if w.checkpoint_requested():
+        w.checkpoint_done(None)
+    time.sleep(0.05)
+PY
 seq 1 20 | sed 's/.*/{"n": &}/' >lines.jsonl
 cat >keep.yaml <<YAML
 name: keep
 checkpoint: {grace_s: 1}
 stages:
   keep: {command: [python3, $dir/keep.py], cpus: 0, inputs: [lines]}
+  idle: {command: [python3, $dir/idle.py], cpus: 0}
 channels:
   lines: {source: $dir/lines.jsonl, capacity: 4}
 YAML
@@ -194,9 +205,12 @@ jd=$(readlink -f .aic/latest)
 wait $pid
 is "$?:$(state "s['checkpoints']['keep']['versions']")" "75:[1]" \
 	"the stateful worker's checkpoint counts ($("$aic" logs keep/0 | grep '^saved'))"
+touch run1.done
 "$aic" run --resume "$jd" keep.yaml >run7.out 2>run7.err
 is "$?:$("$aic" logs keep/0 | grep '^line' | head -n 2 | tr '\n' ' ')" "0:line 4 line 5 " \
 	"resumed, it reads lines 4 and 5 again (acked after its state was taken), not 1-3"
+is "$(state "s['checkpoints']['idle']['versions']") $("$aic" logs idle/0 | sort -u)" "[None] resume None" \
+	"a worker that answered with checkpoint_done(None) has no checkpoint, and starts afresh"
 is "$("$aic" logs keep/0 | python3 -c '
 import sys
 lines = [int(l.split()[1]) for l in sys.stdin if l.startswith("line ")]
