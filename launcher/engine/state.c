@@ -54,7 +54,18 @@
 #define STATE_FILE "state.json"
 #define STATE_VERSION 1
 
-/* How often the sources' progress is journalled while the job runs, when it changed. */
+/*
+ * How often the sources' progress is journalled while the job runs, when
+ * it changed. A timer, not each sink sync: a journal write (write, fsync,
+ * rename, the directory fsynced; 0.5 ms median, 4.8 ms p90 on the
+ * project's VM) costs 8 to 80 times a sink's batched fsync (0.06 ms), and
+ * a sink-bound job syncs every few dozen to a thousand lines (983 syncs
+ * for 1,000,000 lines straight to a sink in 0.57 s; 947 for 20,000 lines
+ * through three Python stages in 0.6 s), so it would run several times
+ * slower. What a SIGKILL costs instead: the sink's lines of the last
+ * second, written again with the same origin (142 of 20,000 in
+ * tests/python/source-resume.sh).
+ */
 #define PROGRESS_EVERY_MS 1000
 
 json_t *head__source_progress(struct head *h, size_t chan)
