@@ -38,7 +38,10 @@
  * be, and a resumed run reads them again (launcher/engine/config_msg.c).
  * Without a mark since its last report, the snapshot is the one taken at
  * that report (its next state is taken after it), or none (NULL: the run's
- * start, launcher/engine/drain.c).
+ * start, launcher/engine/drain.c). A process that starts again within the
+ * run resets its snapshot to none (chan_set_checkpoint_reset): it resumed
+ * from its checkpoint, without what the earlier start took in after that
+ * checkpoint's mark.
  */
 #include "config.h"
 
@@ -447,7 +450,10 @@ static void checkpoint_entry(struct chan_set *cs, uint64_t x, uint64_t version)
 
 	xctl_decode(x, &kind, &request, &proc);
 	slot = mark_slot(cs, proc);
-	if (kind == XCTL_MARK && slot) {
+	if (kind == XCTL_RESET && slot) {
+		json_decref(*slot);
+		*slot = NULL;
+	} else if (kind == XCTL_MARK && slot) {
 		json_decref(*slot);
 		*slot = progress_now(cs);
 	} else if (kind == XCTL_DONE) {
@@ -478,6 +484,14 @@ int chan_set_checkpoint_mark(struct chan_set *cs, long proc)
 	if (!cs || !cs->tracked || proc < 0 || proc > XCTL_PROC_MAX)
 		return -ENOENT;
 	record(cs, 0, xctl_encode(XCTL_MARK, 0, proc), 0);
+	return 0;
+}
+
+int chan_set_checkpoint_reset(struct chan_set *cs, long proc)
+{
+	if (!cs || !cs->tracked || proc < 0 || proc > XCTL_PROC_MAX)
+		return -ENOENT;
+	record(cs, 0, xctl_encode(XCTL_RESET, 0, proc), 0);
 	return 0;
 }
 

@@ -150,6 +150,8 @@ json_t *chan_set_source_progress(const struct chan_set *cs, uint32_t chan);
  * without one).
  */
 int chan_set_checkpoint_mark(struct chan_set *cs, long proc);
+/* Process `proc` starts (again): none of its marks or reports so far go with its next report. */
+int chan_set_checkpoint_reset(struct chan_set *cs, long proc);
 int chan_set_checkpoint_done(struct chan_set *cs, long proc, uint64_t request, uint64_t version);
 void chan_set_on_checkpoint(struct chan_set *cs,
 			    void (*done)(void *arg, long proc, uint64_t request, uint64_t version,

@@ -349,7 +349,7 @@ void acker_flush(struct chan_set *cs);
  * _done): root 0, which no tree has; xor: the kind (bits 56-63), the
  * request (bits 24-55) and the process id (bits 0-23); nodes: the version.
  */
-enum { XCTL_MARK = 1, XCTL_DONE = 2 };
+enum { XCTL_MARK = 1, XCTL_DONE = 2, XCTL_RESET = 3 };
 #define XCTL_PROC_MAX 0xffffffL
 static inline uint64_t xctl_encode(unsigned kind, uint64_t request, long proc)
 {

@@ -499,7 +499,8 @@ static void proc_connected(struct agent *a, struct worker_id *who)
 		struct aproc *p = a->procs[i];
 		if (p && p->running && p->index == who->index && !strcmp(p->stage, who->stage)) {
 			who->proc = p->id;
-			p->conns++;
+			if (p->conns++ == 0)
+				agent__ckpt_connected(&a->ckpt, a->chans, p->id);
 			return;
 		}
 	}

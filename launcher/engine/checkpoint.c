@@ -17,7 +17,10 @@
  * mark at the report instead would count lines the worker acked between
  * taking its state and reporting it, which the checkpoint does not hold.
  * The CKPT_DONE itself travels the same way, so the acker has the mark's
- * snapshot when it hands the report on to the head (rank 0's agent).
+ * snapshot when it hands the report on to the head (rank 0's agent). A
+ * process that connects with no connection open is a new start of it
+ * (after a restart it has resumed from its checkpoint): what its earlier
+ * start marked is forgotten, here and at the acker.
  */
 #include "config.h"
 
@@ -91,6 +94,14 @@ static void mark(struct agent_ckpt *k, struct chan_set *cs, long proc, uint8_t h
 		return;
 	p->marked = how;
 	chan_set_checkpoint_mark(cs, proc);
+}
+
+void agent__ckpt_connected(struct agent_ckpt *k, struct chan_set *cs, long proc)
+{
+	if (proc < 0 || proc > 1000000 || !proc_slot(k, proc))
+		return;
+	k->procs[proc].marked = MARK_NONE;
+	chan_set_checkpoint_reset(cs, proc);
 }
 
 void agent__ckpt_frame(struct agent_ckpt *k, struct chan_set *cs, struct aic_conn *c, long proc,

@@ -290,6 +290,11 @@ void agent__ckpt_request(struct agent_ckpt *k, const json_t *m);
  * the checkpoints of every agent's workers (launcher/dataplane/acker.c).
  */
 void agent__ckpt_attach(struct agent_ckpt *k, struct chan_set *cs, struct aic_conn **head);
+/*
+ * Process `proc` connects with no other connection open: a new start of
+ * it, whose checkpoints hold nothing its earlier start marked.
+ */
+void agent__ckpt_connected(struct agent_ckpt *k, struct chan_set *cs, long proc);
 /* Whether a worker's frame is one of checkpoint.c's. */
 #define AGENT_CKPT_FRAME(type) ((type) >= AIC_MSG_CKPT_POLL && (type) <= AIC_MSG_CKPT_BEGIN)
 /*

@@ -10,11 +10,14 @@
 # hold, a line it acked after its checkpoint_begin (the state taken) but
 # before its checkpoint_done included, and not the ones before. A worker
 # that keeps no state answers with checkpoint_done(None): no checkpoint.
+# A worker restarted within the run reports without a mark of its own: its
+# earlier start's mark does not go with it, and the lines only that start
+# took in are read again.
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 enter_work_dir checkpoint
-plan 22
+plan 24
 
 # A gang's ranks save the same version (as ranks in lockstep do): the
 # number of checkpoints so far; a replica saves its own step. SKIP_RANK
@@ -215,4 +218,67 @@ is "$("$aic" logs keep/0 | python3 -c '
 import sys
 lines = [int(l.split()[1]) for l in sys.stdin if l.startswith("line ")]
 print(sorted(lines) == list(range(4, 21)))')" True "and every line after, each once: none lost"
+
+# Its first start takes in lines 1-5 (a mark after line 3) and dies before
+# it saves; the restart takes line 6 and saves it, with no mark of its own.
+cat >again.py <<'PY'
+import aic, json, os, time
+w = aic.connect()
+d, v = aic.checkpoint_dir(), aic.resume()
+def take(n):
+    got = []
+    while len(got) < n:
+        got += w.get("lines", max_items=1, timeout=10)
+    w.ack(got)
+    return [it.origin["line"] for it in got]
+if v is None and not os.path.exists("again.died"):
+    take(3)
+    w.checkpoint_begin()
+    take(2)
+    open("again.died", "w").close()
+    os._exit(1)
+elif v is None:
+    state = take(1)
+    with open(os.path.join(d, "again.1"), "w") as f:
+        json.dump(state, f)
+        f.flush()
+        os.fsync(f.fileno())
+    w.checkpoint_done(1)
+    print("saved", state, flush=True)
+    time.sleep(600)
+else:
+    print("resumed", json.load(open(os.path.join(d, "again.%d" % v))), flush=True)
+    while True:
+        try:
+            print("line", take(1)[0], flush=True)
+        except aic.Closed:
+            break
+PY
+mkdir again && cd again || bail "cannot make again/"
+cat >again.yaml <<YAML
+name: again
+checkpoint: {grace_s: 1}
+stages:
+  again: {command: [python3, $dir/again.py], cpus: 0, inputs: [lines], restart: {max: 1, backoff_ms: 100}}
+channels:
+  lines: {source: $dir/lines.jsonl, capacity: 4}
+YAML
+"$aic" run again.yaml >run8.out 2>run8.err &
+pid=$!
+for _ in $(seq 300); do
+	"$aic" logs again/0 2>/dev/null | grep -q '^saved' && break
+	sleep 0.1
+done
+jd=$(readlink -f .aic/latest)
+"$aic" stop --checkpoint >/dev/null 2>&1
+wait $pid
+is "$?:$(state "s['checkpoints']['again']['versions'], s['runs'][0]['restarts']")" \
+	"75:[1] {'again': 1}" "restarted once, the worker saved a checkpoint ($("$aic" logs again/0 | grep '^saved'))"
+"$aic" run --resume "$jd" again.yaml >run9.out 2>run9.err
+is "$?:$("$aic" logs again/0 | python3 -c '
+import sys
+lines = [int(l.split()[1]) for l in sys.stdin if l.startswith("line ")]
+print(sorted(set(lines) | {6}) == list(range(1, 21)), {1, 2, 3} <= set(lines))')" "0:True True" \
+	"resumed, it reads again the lines its first start took in (1-5): none lost"
+cd .. || bail "no .."
 done_testing

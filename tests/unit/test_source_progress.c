@@ -9,7 +9,8 @@
  * from `next` on, and until it has caught up reports the earlier `next`
  * and the pending lines it has not read yet. A checkpoint's mark and
  * report in an XOR frame (launcher/dataplane/acker.c, "Checkpoints") give
- * the progress as of the mark, in order with the updates around it.
+ * the progress as of the mark, in order with the updates around it, and
+ * none after the process starts again.
  */
 #include "config.h"
 
@@ -258,6 +259,13 @@ static void checkpoint_marks(void **state)
 	entry(frame, 0, 0, xctl_encode(XCTL_DONE, 0, 9), 1);
 	acker_on_xor(cs, frame, 4 + AIC_XOR_ENTRY);
 	assert_true(r.calls == 3 && r.proc == 9 && r.progress == NULL);
+	/* Process 5 marks, starts again (reset), then reports: its earlier mark does not count. */
+	aic_put_u32(frame, 3);
+	entry(frame, 0, 0, xctl_encode(XCTL_MARK, 0, 5), 0);
+	entry(frame, 1, 0, xctl_encode(XCTL_RESET, 0, 5), 0);
+	entry(frame, 2, 0, xctl_encode(XCTL_DONE, 0, 5), 9);
+	acker_on_xor(cs, frame, 4 + 3 * AIC_XOR_ENTRY);
+	assert_true(r.calls == 4 && r.proc == 5 && r.version == 9 && r.progress == NULL);
 	free(r.progress);
 	chan_set_free(cs);
 	json_decref(cfg);
