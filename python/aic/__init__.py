@@ -15,6 +15,7 @@
     v = aic.resume()                  # the checkpoint to load after a restart, None on a fresh start
     if w.checkpoint_requested():      # the job's end is near: save under aic.checkpoint_dir()
         w.checkpoint_done(step)       # ... then say which checkpoint it is
+    w.checkpoint_done(None)           # asked, a worker that keeps no state says so
     w.checkpoint_begin()              # the state to save is taken now (before an unasked save)
     w.checkpoint(save)                # the same, as a callback: save(dir) returns the version
 
