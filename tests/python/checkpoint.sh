@@ -12,12 +12,14 @@
 # that keeps no state answers with checkpoint_done(None): no checkpoint.
 # A worker restarted within the run reports without a mark of its own: its
 # earlier start's mark does not go with it, and the lines only that start
-# took in are read again.
+# took in are read again. A gang's checkpoint goes with each rank's own
+# mark: lines a rank acked after its save, before the last rank's report
+# made the gang's count, are read again.
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 enter_work_dir checkpoint
-plan 24
+plan 26
 
 # A gang's ranks save the same version (as ranks in lockstep do): the
 # number of checkpoints so far; a replica saves its own step. SKIP_RANK
@@ -280,5 +282,73 @@ import sys
 lines = [int(l.split()[1]) for l in sys.stdin if l.startswith("line ")]
 print(sorted(set(lines) | {6}) == list(range(1, 21)), {1, 2, 3} <= set(lines))')" "0:True True" \
 	"resumed, it reads again the lines its first start took in (1-5): none lost"
+cd .. || bail "no .."
+
+# Rank 0 takes in lines 1-2, saves, reports, then acks 3-4; only then does
+# rank 1 mark, save and report, which makes the gang's checkpoint count.
+cat >gang.py <<'PY'
+import aic, json, os, time
+w = aic.connect()
+d, v = aic.checkpoint_dir(), aic.resume()
+def take(n):
+    got = []
+    while len(got) < n:
+        got += w.get("lines", max_items=1, timeout=10)
+    w.ack(got)
+    return [it.origin["line"] for it in got]
+def save(state):
+    with open(os.path.join(d, "%d.1" % w.index), "w") as f:
+        json.dump(state, f)
+        f.flush()
+        os.fsync(f.fileno())
+    w.checkpoint_done(1)
+if v is None and w.index == 0:
+    state = take(2)
+    w.checkpoint_begin()
+    save(state)
+    after = take(2)
+    print("saved", state, "then acked", after, flush=True)
+    open("rank0.after", "w").close()
+    time.sleep(600)
+elif v is None:
+    while not os.path.exists("rank0.after"):
+        time.sleep(0.05)
+    w.checkpoint_begin()
+    save([])
+    print("saved", flush=True)
+    time.sleep(600)
+else:
+    while True:
+        try:
+            print("line", take(1)[0], flush=True)
+        except aic.Closed:
+            break
+PY
+mkdir gang && cd gang || bail "cannot make gang/"
+cat >gang.yaml <<YAML
+name: gang
+checkpoint: {grace_s: 1}
+stages:
+  gang: {command: [python3, $dir/gang.py], ranks: 2, cpus: 0, inputs: [lines]}
+channels:
+  lines: {source: $dir/lines.jsonl, capacity: 4}
+YAML
+"$aic" run gang.yaml >run10.out 2>run10.err &
+pid=$!
+for _ in $(seq 300); do
+	"$aic" logs gang/1 2>/dev/null | grep -q '^saved' && break
+	sleep 0.1
+done
+jd=$(readlink -f .aic/latest)
+"$aic" stop --checkpoint >/dev/null 2>&1
+wait $pid
+is "$?:$(state "s['checkpoints']['gang']['versions']")" "75:[1, 1]" \
+	"the gang's checkpoint counts once rank 1 reports ($("$aic" logs gang/0 | grep '^saved'))"
+"$aic" run --resume "$jd" gang.yaml >run11.out 2>run11.err
+is "$?:$(cat "$jd"/logs/gang.*.log | python3 -c '
+import sys
+lines = [int(l.split()[1]) for l in sys.stdin if l.startswith("line ")]
+print(sorted(lines) == list(range(3, 21)))')" "0:True" \
+	"resumed, the gang reads 3 and 4 again (acked by rank 0 after its save) and every line after"
 cd .. || bail "no .."
 done_testing
