@@ -277,10 +277,27 @@ int aic_in_place(const struct aic_worker *w, const void *p);
  * called unasked (a trainer that saves every N steps), so that a job
  * killed without notice resumes from there. A gang's checkpoint counts
  * only once every rank has reported the same version; a replica's counts
- * alone. Returns 0 or a negative code.
+ * alone. A worker that keeps no state answers a request with
+ * AIC_CHECKPOINT_NONE: it counts as answered, and the worker starts afresh
+ * (no AIC_RESUME) and holds no source line back (see below). Returns 0 or
+ * a negative code.
+ *
+ * aic_checkpoint_begin: the state the next aic_checkpoint_done reports is
+ * taken from now on. A resumed run reads the source lines again whose
+ * processing was done after the worker's mark: its first
+ * aic_checkpoint_begin since its last aic_checkpoint_done, else the first
+ * aic_checkpoint_requested that returned 1 since then, else that last
+ * aic_checkpoint_done (or the run's start). Lines done before the mark are
+ * not read again, which is right when the worker acks an item only once
+ * its state has taken it in. A worker that takes its state before it asks
+ * (one that saves in the background, say) calls this when it takes it;
+ * calling it just before a save keeps what is read again small. Returns 0
+ * or a negative code.
  */
+#define AIC_CHECKPOINT_NONE UINT64_MAX
 int aic_checkpoint_requested(struct aic_worker *w);
 int aic_checkpoint_done(struct aic_worker *w, uint64_t version);
+int aic_checkpoint_begin(struct aic_worker *w);
 
 /*
  * The callback form: when a checkpoint is asked of this worker, calls

@@ -159,6 +159,7 @@ enum aic_msg {
 	AIC_MSG_CKPT_POLL = 0x120,  /* worker -> agent: empty; CKPT_STATE answers */
 	AIC_MSG_CKPT_STATE = 0x121, /* agent -> worker: u64 request asked of it and not done (0: none) */
 	AIC_MSG_CKPT_DONE = 0x122,  /* worker -> agent: u64 version saved; CKPT_STATE answers */
+	AIC_MSG_CKPT_BEGIN = 0x123, /* worker -> agent: empty, the state to save is taken now; CKPT_STATE answers */
 	/*
 	 * Phases (lib/worker/phase.c, launcher/engine/phase.c). PHASE_BEGIN:
 	 * worker -> agent, empty, answered with PHASE_GRANT once this worker's

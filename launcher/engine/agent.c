@@ -451,6 +451,7 @@ static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct 
 			a->chans = chan_set_new(a->loop, m, (uint32_t)a->cfg.rank, a->cfg.token);
 			chan_set_on_sink_done(a->chans, sink_done, a);
 			chan_set_on_source_done(a->chans, source_done, a);
+			agent__ckpt_attach(&a->ckpt, a->chans, &a->head);
 		}
 		break;
 	case AIC_MSG_CLOSE:
@@ -500,7 +501,8 @@ static void proc_connected(struct agent *a, struct worker_id *who)
 		struct aproc *p = a->procs[i];
 		if (p && p->running && p->index == who->index && !strcmp(p->stage, who->stage)) {
 			who->proc = p->id;
-			p->conns++;
+			if (p->conns++ == 0)
+				agent__ckpt_connected(&a->ckpt, a->chans, p->id);
 			return;
 		}
 	}
@@ -572,10 +574,8 @@ static void worker_frame(struct aic_conn *c, uint16_t type, json_t *m, const str
 			agent__metric_frame(&a->metrics, who->stage, who->index, f);
 		return;
 	}
-	if (type == AIC_MSG_CKPT_POLL || type == AIC_MSG_CKPT_DONE) {
-		json_t *done = agent__ckpt_frame(&a->ckpt, c, who ? who->proc : -1, f);
-		if (done)
-			report(a, AIC_MSG_CHECKPOINTED, done);
+	if (AGENT_CKPT_FRAME(type)) {
+		agent__ckpt_frame(&a->ckpt, a->chans, c, who ? who->proc : -1, f);
 		return;
 	}
 	if (!a->chans) {

@@ -79,7 +79,13 @@ struct hproc {
 	uint64_t reported_version;
 	uint64_t answered;	  /* the request its last report answered */
 	bool counted;		  /* has a checkpoint to resume from (AIC_RESUME) */
+	bool counted_none;	  /* said it keeps no state (AIC_CHECKPOINT_NONE): none */
 	uint64_t counted_version;
+	/*
+	 * The sources' progress that goes with each ({channel: progress}, as
+	 * of the worker's mark: launcher/dataplane/acker.c), or NULL: none.
+	 */
+	json_t *reported_progress, *counted_progress;
 };
 
 /* Per stage: a gang's restarts and rendezvous port. */
@@ -166,6 +172,8 @@ struct head {
 	bool progress_timer_on;
 	char drain_why[256];
 	struct head_phase *phase; /* phase_head.c; NULL: no stages alternate */
+	/* {channel: progress}: where this run's sources started (config_msg.c), or NULL. */
+	json_t *start_progress;
 };
 
 /*
@@ -346,21 +354,39 @@ void head__phase_free(struct head *h);
 
 /* The agent's checkpoint requests and which of its workers answered (checkpoint.c). */
 struct agent_ckpt {
-	uint64_t request;   /* the head's newest request, 0: none */
-	uint64_t *answered; /* by process id: the request its last CKPT_DONE answered */
+	uint64_t request; /* the head's newest request, 0: none */
+	struct ckpt_proc {
+		uint64_t answered; /* the request its last CKPT_DONE answered */
+		uint8_t marked;	   /* its mark since then (checkpoint.c's MARK_*) */
+	} *procs;		   /* by process id */
 	size_t n;
+	struct aic_conn **head; /* the agent's link to the head (agent__ckpt_attach) */
 };
 
+struct chan_set;
 /* CHECKPOINT from the head: its request, asked of every worker here. */
 void agent__ckpt_request(struct agent_ckpt *k, const json_t *m);
 /*
- * A worker's CKPT_POLL or CKPT_DONE on connection c (proc: its process id,
- * < 0 for none of this agent's), answered with CKPT_STATE or ERROR. Returns
- * the CHECKPOINTED message for the head after a CKPT_DONE (new reference),
- * else NULL.
+ * The data plane is set up (CONFIG): at rank 0's agent, the acker reports
+ * the checkpoints of every agent's workers (launcher/dataplane/acker.c).
  */
-json_t *agent__ckpt_frame(struct agent_ckpt *k, struct aic_conn *c, long proc,
-			  const struct aic_frame *f);
+void agent__ckpt_attach(struct agent_ckpt *k, struct chan_set *cs, struct aic_conn **head);
+/*
+ * Process `proc` connects with no other connection open: a new start of
+ * it, whose checkpoints hold nothing its earlier start marked.
+ */
+void agent__ckpt_connected(struct agent_ckpt *k, struct chan_set *cs, long proc);
+/* Whether a worker's frame is one of checkpoint.c's. */
+#define AGENT_CKPT_FRAME(type) ((type) >= AIC_MSG_CKPT_POLL && (type) <= AIC_MSG_CKPT_BEGIN)
+/*
+ * A worker's CKPT_POLL, CKPT_BEGIN or CKPT_DONE on connection c (proc: its
+ * process id, < 0 for none of this agent's), answered with CKPT_STATE or
+ * ERROR. A CKPT_DONE goes on to the head as CHECKPOINTED: through the
+ * acker when the job has a source (with the sources' progress that goes
+ * with it), else from here.
+ */
+void agent__ckpt_frame(struct agent_ckpt *k, struct chan_set *cs, struct aic_conn *c, long proc,
+		       const struct aic_frame *f);
 void agent__ckpt_release(struct agent_ckpt *k);
 
 /* Worker metric points on their way to the head in batches (agent_metrics.c). */

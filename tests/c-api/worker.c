@@ -215,6 +215,9 @@ static int save_step(struct aic_worker *w, const char *dir, uint64_t *version, v
 	char path[4096], text[32];
 	int fd, n = snprintf(text, sizeof(text), "%ld", step);
 
+	/* The state is taken now (a mark after the request's: it must be accepted all the same). */
+	if (aic_checkpoint_begin(w) != 0)
+		return -EPROTO;
 	snprintf(path, sizeof(path), "%s/%d.%ld", dir, aic_worker_index(w), step);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (fd < 0)
