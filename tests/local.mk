@@ -216,14 +216,10 @@ failure_tests += tests/failures/grpo-toy-node.sh
 failure_tests += tests/failures/nolost.sh
 # The same with the node's link cut instead.
 failure_tests += tests/failures/nolost-cut.sh
+# SLURM's side: --no-kill, the job's end and exit status, no rerun of a success.
+failure_tests += tests/failures/slurm.sh
 EXTRA_DIST += $(failure_tests)
 
-# SLURM's side: --no-kill, the job's end and exit status, no rerun of a success.
-# tests/failures/slurm.sh (issue 14 (d)) is out of the list until its parts
-# 2 and 3 stop depending on when SLURM declares a cut node down (flaky in
-# the full stage: checks 13, then 16-17); run it alone with
-# failure_tests=tests/failures/slurm.sh.
-EXTRA_DIST += tests/failures/slurm.sh
 
 check-failures: all
 	@$(MKDIR_P) tests/failures
