@@ -52,7 +52,8 @@ struct chan_set *chan_set_new(uv_loop_t *loop, const json_t *config, uint32_t ra
 /*
  * Sources: a channel whose CONFIG entry names this agent as its "feeder"
  * reads its "source" JSONL file ("epochs" passes), one item per non-empty
- * line, as fast as the channel's capacity lets it. When the file is read
+ * line, as fast as the channel's capacity lets it; a resumed one (CONFIG's
+ * "resume", dp_config.h) skips the lines an earlier run finished. When the file is read
  * and every line's processing is done (or it cannot be read: err is then
  * -errno), `done` is called once.
  */

@@ -22,14 +22,18 @@
  *   sinks        per channel with a sink: its path, and the bytes and
  *                lines it holds (a resumed sink appends after them)
  *   sources      per channel with a source: its path, and "progress",
- *                which lines are fully processed; null until the acker
- *                (the "nolost" work in launcher/dataplane) provides it,
- *                and then a resumed source is read from its start again
+ *                which lines are fully processed (chan_set_source_progress
+ *                at rank 0's agent: {"done": true}, or {"done": false,
+ *                "next": [epoch, line], "unfinished": [[epoch, line]...]});
+ *                null before the first run's data plane started. A
+ *                resumed run's CONFIG gives it to the feeder, which skips
+ *                the lines done (config_msg.c says when it does not)
  *
  * It is written whole and durably (jobdir_write_durable: fsync, rename,
- * the directory fsynced) at placement, whenever a checkpoint counts, and
- * at the end, so a crash at any moment leaves the previous state whole.
- * A process killed without notice resumes from the last state written.
+ * the directory fsynced) at placement, whenever a checkpoint counts, at
+ * the end, and every second while the sources' progress changes, so a
+ * crash at any moment leaves the previous state whole. A process killed
+ * without notice resumes from the last state written.
  */
 #include "config.h"
 
