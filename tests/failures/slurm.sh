@@ -130,9 +130,10 @@ is "$?" 0 "a job that succeeds"
 job=$(printf '%s\n' "$out" | sed -n 's/^Submitted batch job \([0-9]*\).*/\1/p')
 [ -n "$job" ] || bail "aic submit did not submit: $out"
 scontrol requeue "$job" || diag "scontrol requeue $job failed"
-# A requeued job waits ~2 minutes (BeginTime) before it may start again.
+# A requeued job waits ~2 minutes (BeginTime) before it may start again:
+# start it now (cluster.sh).
 until_ "job $job is pending again" sh -c "scontrol -o show job $job | grep -q ' JobState=PENDING '"
-scontrol update JobId="$job" StartTime=now || diag "cannot start job $job now"
+start_requeued "$job" || diag "cannot start job $job now"
 until_ "job $job runs again" sh -c "[ \"\$(scontrol -o show job $job | sed -n 's/.* Restarts=\([0-9]*\) .*/\1/p')\" = 1 ] && [ \"\$(scontrol -o show job $job | sed -n 's/.* JobState=\([A-Z_]*\) .*/\1/p')\" = COMPLETED ]"
 is "$(field "$job" JobState) $(field "$job" Restarts)" "COMPLETED 1" \
 	"the requeued run of a succeeded job completes"
