@@ -5,7 +5,9 @@
 # SIGKILL after KillWait) and run to its end by its third run, ends with
 # every source line in the sink, exactly once after dedupe by _aic_origin,
 # fewer than 1% written twice: each requeued run continues the source from
-# state.json's progress instead of from line 1.
+# state.json's progress instead of from line 1. The job is submitted with
+# `aic submit`, so its batch script (the TERM trap, --requeue,
+# --open-mode=append, the exit status) is the one users get.
 . "$AIC_SRC_DIR/tests/lib/cluster.sh"
 need_cluster 2
 plan 6
@@ -39,7 +41,7 @@ requeue_at() {
 	scontrol requeue "$job" || bail "scontrol requeue $job failed"
 	poll 120 is_state PENDING || bail "job $job is '$(state)', not PENDING, after the requeue"
 	diag "requeued at $(lines) sink lines"
-	scontrol update JobId="$job" StartTime=now
+	start_requeued "$job" || bail "cannot start job $job again"
 }
 
 cat >map.py <<'PY'
@@ -77,16 +79,10 @@ channels:
   lines: {source: in.jsonl, capacity: 32}
   out: {sink: out.jsonl, capacity: 32}
 YAML
-cat >job.sh <<JOB
-#!/bin/sh
-#SBATCH -N2
-#SBATCH --requeue
-#SBATCH --open-mode=append
-#SBATCH -o $dir/job.out
-#SBATCH --aic-job=$dir/job.yaml
-srun --ntasks-per-node=1 --mpi=pmix aic-launch $dir/job.yaml
-JOB
-job=$(sbatch --parsable job.sh) || bail "sbatch failed"
+job=$("$AIC_BUILD_DIR/launcher/aic" submit job.yaml -N 2 --parsable -o "$dir/job.out" | tail -n 1)
+case "$job" in
+'' | *[!0-9]*) bail "aic submit gave no job id: '$job'" ;;
+esac
 requeue_at 5000
 first=$(lines)
 requeue_at $((first + 5000))
@@ -101,6 +97,7 @@ s = json.load(open('$jd/state.json'))
 print(len(s['runs']), s['runs'][-1]['state'], s['sources']['lines']['progress'])")" \
 	"3 succeeded {'done': True}" "its journal has three runs, the last one succeeded, the source done"
 ok "mid-stream both times" [ "$first" -lt "$second" -a "$second" -lt "$N" ]
+# shellcheck disable=SC2046 # four numbers
 set -- $(/usr/bin/python3 - "$N" <<'PY'
 import collections, json, sys
 n = int(sys.argv[1])
