@@ -265,8 +265,8 @@ def resume_cluster(lines):
         [x["exit_ms"] for x in reps], "ms", "scancel -> allocation released", cancel,
         does="scancel of the same job's resumed run (SIGTERM, no checkpoint) until squeue no "
              "longer has it RUNNING or COMPLETING: SLURM ending the same job, in the same run")
-    does = ("the same job's first run, from squeue's RUNNING to the trainer's first step line: "
-            "a start with nothing to load, in the same run")
+    does = ("the same job's first run, from its start (squeue's CONFIGURING or RUNNING) to the "
+            "trainer's first step line: a start with nothing to load, in the same run")
     out(b, "grpo-toy: requeued job start -> checkpoint loaded (the trainer's resumed line)",
         [x["resume_loaded_ms"] for x in reps], "ms", "cold start -> first step", cold, does=does)
     out(b, "grpo-toy: requeued job start -> first step from the checkpoint",
