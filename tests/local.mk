@@ -182,6 +182,8 @@ integration_tests = \
 	tests/integration/no-aic-job.sh \
 	tests/integration/requeue.sh \
 	tests/integration/resume-grpo.sh
+# Issue 15 (b): a 20,000-line pipeline requeued twice mid-stream.
+integration_tests += tests/integration/requeue-source.sh
 EXTRA_DIST += $(integration_tests)
 
 if HAVE_PMIX
