@@ -71,6 +71,11 @@ tests_unit_test_source_progress_LDADD = launcher/libengine.la $(unit_ldadd) $(LI
 # Job directory trust is the engine's; its test builds that one file.
 tests_unit_test_jobdir_SOURCES = tests/unit/test_jobdir.c launcher/engine/jobdir.c
 tests_unit_test_jobdir_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/launcher/engine
+# The two placement tests start from the same fixtures (place_fixture.h).
+tests_unit_test_place_SOURCES = tests/unit/test_place.c tests/unit/place_fixture.c \
+	tests/unit/place_fixture.h
+tests_unit_test_place_more_SOURCES = tests/unit/test_place_more.c tests/unit/place_fixture.c \
+	tests/unit/place_fixture.h
 EXTRA_DIST += tests/unit/aic_test.h
 
 # Automake's program-wide defaults, for a program with no _CPPFLAGS or _LDADD
