@@ -6,10 +6,7 @@
 # trained on exactly once in the end; the steps after that checkpoint are
 # redone), and the run ends learned.
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
-aic="$AIC_BUILD_DIR/launcher/aic"
-. "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 . "$AIC_SRC_DIR/tests/lib/grpo-toy.sh"
-need_python_modules numpy matplotlib
 enter_work_dir grpo-kill
 plan 6
 

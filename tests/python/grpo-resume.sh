@@ -7,10 +7,7 @@
 # reward.csv and metrics.jsonl, every prompt item is still trained on
 # exactly once, and the run ends as learned as an uninterrupted one.
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
-aic="$AIC_BUILD_DIR/launcher/aic"
-. "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 . "$AIC_SRC_DIR/tests/lib/grpo-toy.sh"
-need_python_modules numpy matplotlib
 enter_work_dir grpo-resume
 plan 9
 
