@@ -36,15 +36,6 @@ stages:
   reward: {command: [sh, $dir/worker.sh], replicas: 2, cpus: 0}
 SPEC
 
-wait_for() { # wait_for SECONDS CMD...: until CMD succeeds
-	t=$(($1 * 10))
-	shift
-	while ! "$@" 2>/dev/null; do
-		t=$((t - 1))
-		[ $t -gt 0 ] || return 1
-		sleep 0.1
-	done
-}
 all_env() { [ "$(ls out/*.env 2>/dev/null | wc -l)" -eq 8 ]; }
 # A worker is a process whose command line holds the script's path (sh
 # runs it by name), on any node: the nodes share this machine's processes.

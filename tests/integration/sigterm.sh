@@ -25,15 +25,6 @@ stages:
   w: {command: [sh, $dir/worker.sh], replicas: 3, gpus: 4, cpus: 0, restart: {max: 3, backoff_ms: 50}}
 SPEC
 
-wait_for() { # wait_for SECONDS CMD...: until CMD succeeds
-	t=$(($1 * 10))
-	shift
-	while ! "$@" 2>/dev/null; do
-		t=$((t - 1))
-		[ $t -gt 0 ] || return 1
-		sleep 0.1
-	done
-}
 all_started() { [ "$(ls out/*.pid 2>/dev/null | wc -l)" -eq 3 ]; }
 # Workers and aic-launch processes of this test, on any node: the nodes share this machine's processes.
 no_workers() { ! pgrep -f "$dir/worker.sh" >/dev/null; }

@@ -4,6 +4,7 @@
 # AIC_INTEGRATION_REQUIRED is set (scripts/check sets it: the cluster it
 # brings up can run every test, so there a test that cannot run fails).
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
+. "$AIC_SRC_DIR/tests/lib/wait.sh"
 
 # cannot_run REASON: the whole script skips, or fails when it is required.
 cannot_run() {

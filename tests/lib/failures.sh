@@ -9,17 +9,6 @@ minicluster="$AIC_SRC_DIR/scripts/minicluster"
 launch="$AIC_BUILD_DIR/launcher/aic-launch"
 aic="$AIC_BUILD_DIR/launcher/aic"
 
-# wait_for SECONDS CMD...: until CMD succeeds (polled every 0.1 s); 1 when it never did.
-wait_for() {
-	wf_t=$(($1 * 10))
-	shift
-	while ! "$@" 2>/dev/null; do
-		wf_t=$((wf_t - 1))
-		[ $wf_t -gt 0 ] || return 1
-		sleep 0.1
-	done
-}
-
 # The way a node fails, chosen by the test's caller (tests/failures/NAME-WAY.sh
 # runs NAME.sh with AIC_FAIL_WAY set), so one test runs once per way:
 #   crash       SIGKILL every process on the node (minicluster node K crash),
