@@ -1,5 +1,6 @@
 # Shared setup for the integration tests: they run against a live SLURM
-# cluster (scripts/minicluster up; eval "$(scripts/minicluster env)").
+# cluster (scripts/minicluster up; eval "$(scripts/minicluster env)"), and
+# read their jobs' state from SLURM and from the job directory.
 # Without one, or with one too small, they skip, unless
 # AIC_INTEGRATION_REQUIRED is set (scripts/check sets it: the cluster it
 # brings up can run every test, so there a test that cannot run fails).
@@ -43,4 +44,30 @@ work_dir() {
 # The address slurm.conf gives a node: what its tasks must see as their own.
 node_addr() {
 	scontrol show node "$1" | sed -n 's/.*NodeAddr=\([^ ]*\).*/\1/p'
+}
+
+# job_ended JOB: SLURM no longer runs it.
+job_ended() {
+	! squeue -h -j "$1" -t PD,R,CG 2>/dev/null | grep -q .
+}
+
+# jobdir DIR: the job directory of the job submitted from DIR.
+jobdir() {
+	echo "$1/.aic/$(readlink "$1/.aic/latest")"
+}
+
+# status_field DIR EXPR: a Python expression over status.json (as d) of DIR's job.
+status_field() {
+	/usr/bin/python3 -c "
+import json
+d = json.load(open('$(jobdir "$1")/status.json'))
+print($2)"
+}
+
+# summary_field DIR EXPR: the same over summary.json (as d).
+summary_field() {
+	/usr/bin/python3 -c "
+import json
+d = json.load(open('$(jobdir "$1")/summary.json'))
+print($2)"
 }

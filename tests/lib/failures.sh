@@ -97,37 +97,11 @@ JOB
 	(cd "$1" && sbatch --parsable --aic-job=job.yaml job.sh)
 }
 
-# job_ended JOB: SLURM no longer runs it.
-job_ended() {
-	! squeue -h -j "$1" -t PD,R,CG 2>/dev/null | grep -q .
-}
-
 # cancel_job JOB: cancels it if it still runs, and waits until SLURM has
 # let it go, so that the next job of the test gets the nodes.
 cancel_job() {
 	scancel "$1" 2>/dev/null || true
 	wait_for 120 job_ended "$1" || diag "job $1 is still in squeue"
-}
-
-# jobdir DIR: the job directory of the job submitted from DIR.
-jobdir() {
-	echo "$1/.aic/$(readlink "$1/.aic/latest")"
-}
-
-# status_field DIR EXPR: a Python expression over status.json (as d) of DIR's job.
-status_field() {
-	/usr/bin/python3 -c "
-import json
-d = json.load(open('$(jobdir "$1")/status.json'))
-print($2)"
-}
-
-# summary_field DIR EXPR: the same over summary.json (as d).
-summary_field() {
-	/usr/bin/python3 -c "
-import json
-d = json.load(open('$(jobdir "$1")/summary.json'))
-print($2)"
 }
 
 # node_of DIR STAGE INDEX: the node a process runs on now.
