@@ -46,15 +46,23 @@ worker() {
 [sh, -c, 'echo \$AIC_NODE >"$dir/$1/started.\$AIC_INDEX"; while [ ! -e "$dir/$1/go" ]; do sleep 0.1; done']
 W
 }
+# work_job PART OPTIONS: submits PART/job.yaml, the job liveness-PART of one
+# stage, `work`, of such workers, with OPTIONS (its replicas and GPUs);
+# prints the job id.
+work_job() {
+	mkdir -p "$dir/$1"
+	cat >"$dir/$1/job.yaml" <<SPEC
+name: liveness-$1
+stages:
+  work: {command: $(worker "$1"), $2, cpus: 0}
+SPEC
+	submit_job "$dir/$1"
+}
+# started PART N: N of PART's workers have started.
+started() { [ "$(ls "$dir/$1"/started.* 2>/dev/null | wc -l)" -eq "$2" ]; }
 
 # --- (i) the work finishes while a node without work is cut -----------------
-mkdir -p done
-cat >done/job.yaml <<SPEC
-name: liveness-done
-stages:
-  work: {command: $(worker done), gpus: 1, cpus: 0}
-SPEC
-job=$(submit_job "$dir/done") || bail "sbatch failed"
+job=$(work_job done "gpus: 1") || bail "sbatch failed"
 diag "(i) job $job"
 ok "(i) the worker starts" wait_for 120 test -s done/started.0
 where=$(cat done/started.0)
@@ -72,16 +80,9 @@ restore
 cancel_job "$job"
 
 # --- (ii) the head's node is cut ---------------------------------------------
-mkdir -p headcut
-cat >headcut/job.yaml <<SPEC
-name: liveness-headcut
-stages:
-  work: {command: $(worker headcut), replicas: 4, gpus: 4, cpus: 0}
-SPEC
-job=$(submit_job "$dir/headcut") || bail "sbatch failed"
+job=$(work_job headcut "replicas: 4, gpus: 4") || bail "sbatch failed"
 diag "(ii) job $job"
-all_started() { [ "$(ls headcut/started.* 2>/dev/null | wc -l)" -eq 4 ]; }
-ok "(ii) the 4 workers start, one per node" wait_for 120 all_started
+ok "(ii) the 4 workers start, one per node" wait_for 120 started headcut 4
 is "$(sort headcut/started.* | uniq | wc -l)" 4 "(ii) on 4 different nodes"
 ok "(ii) their agents run on n2..n4" test -n "$(node_procs 2 aic-launch)"
 fail_node n1 cut
@@ -93,16 +94,9 @@ restore
 cancel_job "$job"
 
 # --- (iii) a node with a worker is cut while the job runs --------------------
-mkdir -p lost
-cat >lost/job.yaml <<SPEC
-name: liveness-lost
-stages:
-  work: {command: $(worker lost), replicas: 4, gpus: 4, cpus: 0}
-SPEC
-job=$(submit_job "$dir/lost") || bail "sbatch failed"
+job=$(work_job lost "replicas: 4, gpus: 4") || bail "sbatch failed"
 diag "(iii) job $job"
-all4() { [ "$(ls lost/started.* 2>/dev/null | wc -l)" -eq 4 ]; }
-ok "(iii) the 4 workers start" wait_for 120 all4
+ok "(iii) the 4 workers start" wait_for 120 started lost 4
 fail_node n3 cut
 ok "(iii) the head declares n3 lost" wait_for 120 logged lost "node 'n3' (rank 2) is lost"
 ok "(iii) and says why" logged lost "no frame for"
