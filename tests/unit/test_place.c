@@ -8,7 +8,7 @@
 #include "aic_test.h"
 #include "error.h"
 #include "place.h"
-#include "place_fixture.h"
+#include "fixture.h"
 
 /*
  * One line per process: "stage index node gpus cpus numa nic", e.g.

@@ -12,7 +12,7 @@
 #include "aic_test.h"
 #include "error.h"
 #include "place.h"
-#include "place_fixture.h"
+#include "fixture.h"
 
 /* "node:gpu,gpu" of a process, e.g. "1:0,1". */
 static const char *where(const struct aic_proc *p)

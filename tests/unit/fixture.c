@@ -1,4 +1,4 @@
-/* The placement tests' fixtures (place_fixture.h). */
+/* The unit tests' fixtures (fixture.h). */
 #include "config.h"
 
 #include <stdio.h>
@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "aic_test.h"
-#include "place_fixture.h"
+#include "fixture.h"
 
 struct aic_topo *fixture_topo(const char *dir, const char *name)
 {
