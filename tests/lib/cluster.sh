@@ -41,11 +41,6 @@ work_dir() {
 	echo "$d"
 }
 
-# The address slurm.conf gives a node: what its tasks must see as their own.
-node_addr() {
-	scontrol show node "$1" | sed -n 's/.*NodeAddr=\([^ ]*\).*/\1/p'
-}
-
 # job_ended JOB: SLURM no longer runs it.
 job_ended() {
 	! squeue -h -j "$1" -t PD,R,CG 2>/dev/null | grep -q .
@@ -70,4 +65,20 @@ summary_field() {
 import json
 d = json.load(open('$(jobdir "$1")/summary.json'))
 print($2)"
+}
+
+# srun_step SECONDS NAME SPEC [SRUN-OPTION...]: runs SPEC as a step of
+# three nodes, one aic-launch each, killed after SECONDS; its output goes to
+# NAME.out and NAME.err. Returns srun's exit status.
+launch="$AIC_BUILD_DIR/launcher/aic-launch"
+srun_step() {
+	ss_t=$1 ss_name=$2 ss_spec=$3
+	shift 3
+	timeout "$ss_t" srun -N3 --ntasks-per-node=1 --cpus-per-task=2 "$@" --mpi=pmix \
+		--aic-job="$ss_spec" "$launch" >"$ss_name.out" 2>"$ss_name.err"
+}
+
+# The address slurm.conf gives a node: what its tasks must see as their own.
+node_addr() {
+	scontrol show node "$1" | sed -n 's/.*NodeAddr=\([^ ]*\).*/\1/p'
 }

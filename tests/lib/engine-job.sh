@@ -2,11 +2,11 @@
 # Sourced by the tests that run the engine on the 3-node cluster as a job
 # step (tests/integration/engine.sh, sigterm.sh), after work_dir has set
 # $dir and the test has entered it: a worker script that waits for the
-# test's go-ahead ($dir/go), the job started by srun or sbatch with one
-# aic-launch per node, and what is left of it on the nodes afterwards.
+# test's go-ahead ($dir/go), the job started by sbatch with one aic-launch
+# per node (by srun: cluster.sh's srun_step), and what is left of it on the
+# nodes afterwards.
 . "$AIC_SRC_DIR/tests/lib/cluster.sh"
 
-launch="$AIC_BUILD_DIR/launcher/aic-launch"
 aic="$AIC_BUILD_DIR/launcher/aic"
 
 # go_worker: writes $dir/worker.sh: the shell lines on stdin, then a wait
@@ -25,16 +25,6 @@ go_worker() {
 workers() { pgrep -fc "$dir/worker.sh"; }
 no_workers() { [ "$(workers)" -eq 0 ]; }
 no_launchers() { ! pgrep -f "$launch" >/dev/null; }
-
-# srun_step SECONDS NAME SPEC [SRUN-OPTION...]: runs SPEC as a step of
-# three nodes, one aic-launch each, killed after SECONDS; its output goes to
-# NAME.out and NAME.err. Returns srun's exit status.
-srun_step() {
-	ss_t=$1 ss_name=$2 ss_spec=$3
-	shift 3
-	timeout "$ss_t" srun -N3 --ntasks-per-node=1 --cpus-per-task=2 "$@" --mpi=pmix \
-		--aic-job="$ss_spec" "$launch" >"$ss_name.out" 2>"$ss_name.err"
-}
 
 # sbatch_job SPEC: submits SPEC as a batch job of three nodes with 4 GPUs
 # each, one aic-launch per node; prints the job id. Its output goes to
