@@ -33,7 +33,7 @@ unit_tests += \
 if HAVE_SLURM
 # The SPANK plugin's task planning, from its own sources with SLURM's headers.
 unit_tests += tests/unit/test_spank
-tests_unit_test_spank_SOURCES = tests/unit/test_spank.c \
+tests_unit_test_spank_SOURCES = tests/unit/test_spank.c tests/unit/fixture.c tests/unit/fixture.h \
 	plugins/spank/args.c plugins/spank/plugstack.c plugins/spank/job.c \
 	plugins/spank/task_plan.c plugins/spank/topo_file.c
 tests_unit_test_spank_CPPFLAGS = $(unit_cppflags) $(SLURM_CPPFLAGS) -I$(top_srcdir)/plugins/spank
@@ -76,6 +76,12 @@ tests_unit_test_source_progress_LDADD = launcher/libengine.la $(unit_ldadd) $(LI
 # Job directory trust is the engine's; its test builds that one file.
 tests_unit_test_jobdir_SOURCES = tests/unit/test_jobdir.c launcher/engine/jobdir.c
 tests_unit_test_jobdir_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/launcher/engine
+# Tests that place processes share their topology and spec fixtures (fixture.h).
+tests_unit_test_place_SOURCES = tests/unit/test_place.c tests/unit/fixture.c tests/unit/fixture.h
+tests_unit_test_place_more_SOURCES = tests/unit/test_place_more.c tests/unit/fixture.c \
+	tests/unit/fixture.h
+tests_unit_test_procenv_SOURCES = tests/unit/test_procenv.c tests/unit/fixture.c \
+	tests/unit/fixture.h
 EXTRA_DIST += tests/unit/aic_test.h
 
 # Automake's program-wide defaults, for a program with no _CPPFLAGS or _LDADD

@@ -21,7 +21,7 @@ stages:
 YAML
 "$aic" run ck.yaml >run1.out 2>run1.err &
 pid=$!
-for _ in $(seq 300); do [ -e ready ] && break; sleep 0.1; done
+wait_for 30 test -e ready
 "$aic" stop --checkpoint >/dev/null
 wait $pid
 is "$?" 75 "asked, both C workers save through the callback and the job ends checkpointed"

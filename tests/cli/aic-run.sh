@@ -3,6 +3,7 @@
 # cluster test (a 4-rank gang and two replica stages, on an 8-GPU HGX
 # topology), then restarts, failure, and the job tools: status, logs, stop.
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
+. "$AIC_SRC_DIR/tests/lib/wait.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
 hgx="$AIC_SRC_DIR/tests/fixtures/topo/hgx-h100-8gpu.xml"
 dir=$(mktemp -d /var/tmp/aic-run-test.XXXXXX)
@@ -24,15 +25,6 @@ stages:
   reward: {command: [sh, $dir/worker.sh], replicas: 2, cpus: 0}
 SPEC
 
-wait_for() {
-	t=$(($1 * 20))
-	shift
-	while ! "$@" 2>/dev/null; do
-		t=$((t - 1))
-		[ $t -gt 0 ] || return 1
-		sleep 0.05
-	done
-}
 all_out() { [ "$(ls out | wc -l)" -eq 8 ]; }
 # A worker is a process whose command line holds the script's path (sh
 # runs it by name); the test's own processes never do.

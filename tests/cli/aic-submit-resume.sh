@@ -7,6 +7,7 @@
 # before, continuing the first one's job directory; --resume DIR continues
 # DIR. Fake sbatch, srun and scontrol record what they are given.
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
+. "$AIC_SRC_DIR/tests/lib/wait.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
 dir=$(mktemp -d /var/tmp/aic-submit-resume-test.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
@@ -60,7 +61,7 @@ is "$?:$(cat scontrol.args 2>/dev/null)" "3:" "another exit status is passed on,
 
 SLURM_JOB_ID=8 SRUN_RC=usr1 sh script &
 pid=$!
-for _ in $(seq 100); do [ -e srun.ready ] && break; sleep 0.1; done
+wait_for 10 test -e srun.ready
 kill -USR1 $pid
 wait $pid
 is "$?:$(cat srun.got 2>/dev/null)" "75:usr1" "the notice to the batch shell reaches the step"

@@ -15,15 +15,14 @@
 # does not end them when it finds the node dead itself (after 30 s); every
 # wait is for an event, with a generous bound. Each cut node is restored in
 # a trap, and each job cancelled and waited for before the next.
-. "$AIC_SRC_DIR/tests/lib/cluster.sh"
+. "$AIC_SRC_DIR/tests/lib/failures.sh"
 need_cluster 4 4
 plan 19
 dir=$(work_dir)
-mc="$AIC_SRC_DIR/scripts/minicluster"
-launch="$AIC_BUILD_DIR/launcher/aic-launch"
 cd "$dir" || bail "cannot enter $dir"
 
-cut=
+# The nodes are cut here whatever AIC_FAIL_WAY says (fail_node N cut); (e)
+# also routes a port into a black hole, undone with the cut node.
 hole=
 restore() {
 	if [ -n "$hole" ]; then
@@ -32,71 +31,13 @@ restore() {
 		ip -n aicn4 neigh del 10.99.0.250 dev eth0 2>/dev/null || true
 		hole=
 	fi
-	if [ -n "$cut" ]; then
-		"$mc" node "$cut" restore >/dev/null 2>&1 || diag "node n$cut did not come back"
-		cut=
-	fi
+	restore_node
 }
 trap restore EXIT
 trap 'restore; exit 1' INT TERM
 
-# wait_for SECONDS CMD...: until CMD succeeds (polled every 0.1 s); 1 when it never did.
-wait_for() {
-	wf_t=$(($1 * 10))
-	shift
-	while ! "$@" 2>/dev/null; do
-		wf_t=$((wf_t - 1))
-		[ $wf_t -gt 0 ] || return 1
-		sleep 0.1
-	done
-}
-
-# submit NAME [WRAPPER]: submits NAME/job.yaml on the 4 nodes, one
-# aic-launch each (run through WRAPPER when given), --no-kill for the job and
-# its step; prints the job id.
-submit() {
-	cat >"$dir/$1/job.sh" <<JOB
-#!/bin/sh
-#SBATCH -N4
-#SBATCH --ntasks-per-node=1
-#SBATCH --gres=gpu:4
-#SBATCH --no-kill
-#SBATCH -o $dir/$1/job.out
-srun --no-kill --mpi=pmix ${2:-} "$launch"
-JOB
-	(cd "$dir/$1" && sbatch --parsable --aic-job=job.yaml job.sh)
-}
-
-job_gone() { ! squeue -h -j "$1" 2>/dev/null | grep -q .; }
-# finish JOB: cancels it if it still runs, and waits until SLURM has let it go.
-finish() {
-	scancel "$1" 2>/dev/null || true
-	wait_for 120 job_gone "$1" || diag "job $1 is still in squeue"
-}
-jobdir() { echo "$dir/$1/.aic/$(readlink "$dir/$1/.aic/latest" 2>/dev/null)"; }
-has_summary() { [ -s "$(jobdir "$1")/summary.json" ]; }
-summary() {
-	/usr/bin/python3 -c "import json; d = json.load(open('$(jobdir "$1")/summary.json')); print($2)"
-}
-# node_procs K PATTERN: the processes on node nK (its network namespace)
-# whose command line matches; PATTERN aic-launch: the aic-launch processes
-# (by name: srun's command line names aic-launch too).
-node_procs() {
-	for p in $(ip netns pids "aicn$1" 2>/dev/null); do
-		if [ "$2" = aic-launch ]; then
-			[ "$(cat "/proc/$p/comm" 2>/dev/null)" = aic-launch ] && echo "$p"
-		else
-			tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- "$2" && echo "$p"
-		fi
-	done
-}
-none_on() { # none_on PATTERN K...: no process matching PATTERN on any of the nodes
-	na_p=$1
-	shift
-	for k in "$@"; do
-		[ -z "$(node_procs "$k" "$na_p")" ] || return 1
-	done
-}
+has_summary() { [ -s "$(jobdir "$dir/$1")/summary.json" ]; }
+summary() { summary_field "$dir/$1" "$2"; }
 logged() { grep -q -- "$2" "$dir/$1/job.out"; }
 
 # A worker that says where it runs, then waits for its go-ahead file.
@@ -105,72 +46,63 @@ worker() {
 [sh, -c, 'echo \$AIC_NODE >"$dir/$1/started.\$AIC_INDEX"; while [ ! -e "$dir/$1/go" ]; do sleep 0.1; done']
 W
 }
+# work_job PART OPTIONS: submits PART/job.yaml, the job liveness-PART of one
+# stage, `work`, of such workers, with OPTIONS (its replicas and GPUs);
+# prints the job id.
+work_job() {
+	mkdir -p "$dir/$1"
+	cat >"$dir/$1/job.yaml" <<SPEC
+name: liveness-$1
+stages:
+  work: {command: $(worker "$1"), $2, cpus: 0}
+SPEC
+	submit_job "$dir/$1"
+}
+# started PART N: N of PART's workers have started.
+started() { [ "$(ls "$dir/$1"/started.* 2>/dev/null | wc -l)" -eq "$2" ]; }
 
 # --- (i) the work finishes while a node without work is cut -----------------
-mkdir -p done
-cat >done/job.yaml <<SPEC
-name: liveness-done
-stages:
-  work: {command: $(worker done), gpus: 1, cpus: 0}
-SPEC
-job=$(submit done) || bail "sbatch failed"
+job=$(work_job done "gpus: 1") || bail "sbatch failed"
 diag "(i) job $job"
 ok "(i) the worker starts" wait_for 120 test -s done/started.0
 where=$(cat done/started.0)
 [ "$where" != n4 ] || bail "the one worker is on n4, the node to cut"
-cut=4
-"$mc" node 4 cut
+fail_node n4 cut
 t0=$(date +%s)
 touch done/go
 ok "(i) the head finishes (summary.json)" wait_for 120 has_summary done
 diag "(i) the head finished $(($(date +%s) - t0)) s after the cut (failure_timeout 10 s)"
 is "$(summary done "d['state']")" succeeded "(i) the job succeeded"
-ok "(i) the head's aic-launch and the live agents exit (n1..n3)" wait_for 60 none_on aic-launch 1 2 3
+ok "(i) the head's aic-launch and the live agents exit (n1..n3)" wait_for 60 nothing_on 1,2,3 aic-launch
 ok "(i) its log names n4 as not answering at the end" \
 	logged done "the agent on node 'n4' (rank 3).*\(no frame for\|did not confirm the end\)"
 restore
-finish "$job"
+cancel_job "$job"
 
 # --- (ii) the head's node is cut ---------------------------------------------
-mkdir -p headcut
-cat >headcut/job.yaml <<SPEC
-name: liveness-headcut
-stages:
-  work: {command: $(worker headcut), replicas: 4, gpus: 4, cpus: 0}
-SPEC
-job=$(submit headcut) || bail "sbatch failed"
+job=$(work_job headcut "replicas: 4, gpus: 4") || bail "sbatch failed"
 diag "(ii) job $job"
-all_started() { [ "$(ls headcut/started.* 2>/dev/null | wc -l)" -eq 4 ]; }
-ok "(ii) the 4 workers start, one per node" wait_for 120 all_started
+ok "(ii) the 4 workers start, one per node" wait_for 120 started headcut 4
 is "$(sort headcut/started.* | uniq | wc -l)" 4 "(ii) on 4 different nodes"
 ok "(ii) their agents run on n2..n4" test -n "$(node_procs 2 aic-launch)"
-cut=1
-"$mc" node 1 cut
-ok "(ii) no worker is left on n2..n4" wait_for 120 none_on "$dir/headcut/go" 2 3 4
-ok "(ii) no aic-launch is left on n2..n4" wait_for 60 none_on aic-launch 2 3 4
+fail_node n1 cut
+ok "(ii) no worker is left on n2..n4" wait_for 120 nothing_on 2,3,4 "$dir/headcut/go"
+ok "(ii) no aic-launch is left on n2..n4" wait_for 60 nothing_on 2,3,4 aic-launch
 # aic's doing, not SLURM's: SLURM has not found n1 dead yet (SlurmdTimeout 30 s).
 isnt "$(sinfo -h -n n1 -o %t | tr -d '*')" down "(ii) before SLURM sets n1 down"
 restore
-finish "$job"
+cancel_job "$job"
 
 # --- (iii) a node with a worker is cut while the job runs --------------------
-mkdir -p lost
-cat >lost/job.yaml <<SPEC
-name: liveness-lost
-stages:
-  work: {command: $(worker lost), replicas: 4, gpus: 4, cpus: 0}
-SPEC
-job=$(submit lost) || bail "sbatch failed"
+job=$(work_job lost "replicas: 4, gpus: 4") || bail "sbatch failed"
 diag "(iii) job $job"
-all4() { [ "$(ls lost/started.* 2>/dev/null | wc -l)" -eq 4 ]; }
-ok "(iii) the 4 workers start" wait_for 120 all4
-cut=3
-"$mc" node 3 cut
+ok "(iii) the 4 workers start" wait_for 120 started lost 4
+fail_node n3 cut
 ok "(iii) the head declares n3 lost" wait_for 120 logged lost "node 'n3' (rank 2) is lost"
 ok "(iii) and says why" logged lost "no frame for"
 touch lost/go
 restore
-finish "$job"
+cancel_job "$job"
 
 # --- (e) an agent that never registers ----------------------------------------
 # n4's aic-launch waits for `start` (test code, not the engine's): once the
@@ -192,7 +124,7 @@ fi
 exec "$@"
 W
 chmod +x noreg/wrap.sh
-job=$(submit noreg "$dir/noreg/wrap.sh") || bail "sbatch failed"
+job=$(submit_job "$dir/noreg" "$dir/noreg/wrap.sh") || bail "sbatch failed"
 diag "(e) job $job"
 head_port() {
 	ip netns exec aicn1 ss -ltnpH 2>/dev/null | grep aic-launch |
@@ -209,8 +141,8 @@ touch noreg/start
 ok "(e) the head gives up" wait_for 120 has_summary noreg
 like "$(summary noreg "d['reason']")" "1 of 4 agents did not register within 10000 ms: rank 3 on node 'n4'\$" \
 	"(e) the reason names rank 3 and node n4, and only them"
-ok "(e) n4's agent gives up its handshake and exits" wait_for 60 none_on aic-launch 4
+ok "(e) n4's agent gives up its handshake and exits" wait_for 60 nothing_on 4 aic-launch
 ok "(e) saying why" wait_for 60 logged noreg "lost the connection to the head (no handshake within 10 s)"
 restore
-finish "$job"
+cancel_job "$job"
 done_testing

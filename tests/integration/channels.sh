@@ -9,7 +9,6 @@
 need_cluster 3 4
 plan 21
 dir=$(work_dir)
-launch="$AIC_BUILD_DIR/launcher/aic-launch"
 cd "$dir" || bail "cannot enter $dir"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 
@@ -29,10 +28,7 @@ channels:
   fwd: {capacity: 1024}
 YAML
 }
-run() {
-	timeout 300 srun -N3 --ntasks-per-node=1 --cpus-per-task=2 --gres=gpu:4 --mpi=pmix \
-		--aic-job="$1" "$launch" >"$1.out" 2>"$1.err"
-}
+run() { srun_step 300 "$1" "$1" --gres=gpu:4; }
 placement() {
 	python3 -c "import json; d=json.load(open('.aic/latest/plan.json')); print(' '.join(sorted(set(p['stage']+'@'+p['node'] for p in d['procs']))))"
 }

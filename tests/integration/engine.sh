@@ -5,18 +5,15 @@
 # only it, kill -9 of a gang rank restarts the gang; a connection without
 # the token is refused while the job goes on; exhausting restarts fails the
 # job with every process gone; scancel leaves no process on any node.
-. "$AIC_SRC_DIR/tests/lib/cluster.sh"
+. "$AIC_SRC_DIR/tests/lib/engine-job.sh"
 need_cluster 3 4
 plan 27
 dir=$(work_dir)
-launch="$AIC_BUILD_DIR/launcher/aic-launch"
-aic="$AIC_BUILD_DIR/launcher/aic"
 cd "$dir" || bail "cannot enter $dir"
 mkdir -p out
 
 # Each worker writes what it sees, then waits for the test's go-ahead.
-cat >worker.sh <<WORKER
-#!/bin/sh
+go_worker <<WORKER
 f="$dir/out/\$AIC_STAGE.\$AIC_INDEX"
 {
 	echo "node=\$(hostname) gpus=\$CUDA_VISIBLE_DEVICES aic_gpus=\$AIC_GPUS role=\${ROLE-none}"
@@ -25,7 +22,6 @@ f="$dir/out/\$AIC_STAGE.\$AIC_INDEX"
 } >"\$f.tmp"
 mv "\$f.tmp" "\$f.env"
 echo "\$\$" >>"\$f.pids"
-while [ ! -e "$dir/go" ]; do sleep 0.1; done
 WORKER
 cat >job.yaml <<SPEC
 name: engine-test
@@ -36,42 +32,21 @@ stages:
   reward: {command: [sh, $dir/worker.sh], replicas: 2, cpus: 0}
 SPEC
 
-wait_for() { # wait_for SECONDS CMD...: until CMD succeeds
-	t=$(($1 * 10))
-	shift
-	while ! "$@" 2>/dev/null; do
-		t=$((t - 1))
-		[ $t -gt 0 ] || return 1
-		sleep 0.1
-	done
-}
 all_env() { [ "$(ls out/*.env 2>/dev/null | wc -l)" -eq 8 ]; }
-# A worker is a process whose command line holds the script's path (sh
-# runs it by name), on any node: the nodes share this machine's processes.
-workers() { pgrep -fc "$dir/worker.sh"; }
-no_workers() { [ "$(workers)" -eq 0 ]; }
-jobdir() { echo "$dir/.aic/$(readlink .aic/latest)"; }
 # field STAGE INDEX KEY: one process's field in status.json
 field() {
-	python3 -c "
-import json
-d = json.load(open('$(jobdir)/status.json'))
-print([p for p in d['procs'] if p['stage'] == '$1' and p['index'] == $2][0]['$3'])"
+	status_field "$dir" "[p for p in d['procs'] if p['stage'] == '$1' and p['index'] == $2][0]['$3']"
 }
 # restarts_running STAGE: the distinct (restarts, state) pairs of a stage's processes
 restarts_running() {
-	python3 -c "
-import json
-d = json.load(open('$(jobdir)/status.json'))
-print(sorted(set((p['restarts'], p['state']) for p in d['procs'] if p['stage'] == '$1')))"
+	status_field "$dir" "sorted(set((p['restarts'], p['state']) for p in d['procs'] if p['stage'] == '$1'))"
 }
 
-timeout 300 srun -N3 --ntasks-per-node=1 --cpus-per-task=2 --gres=gpu:4 --mpi=pmix \
-	--aic-job=job.yaml "$launch" >srun.out 2>srun.err &
+srun_step 300 srun job.yaml --gres=gpu:4 &
 srun_pid=$!
 ok "all 8 workers start" wait_for 30 all_env
 is "$(workers)" 8 "the 8 are seen running (what 'no worker is left' looks for)"
-jd=$(jobdir)
+jd=$(jobdir "$dir")
 diag "job directory $jd"
 diag "$(cat srun.err)"
 like "$(cat "$jd/head")" "^10\.99\.0\.[0-9]+:[0-9]+$" "the head is at its node's cluster address, not a loopback one"
@@ -169,8 +144,7 @@ stages:
   bad: {command: [sh, -c, "exit 3"], restart: {max: 1, backoff_ms: 10}, cpus: 0}
   slow: {command: [sh, $dir/worker.sh], replicas: 2, cpus: 0}
 SPEC
-timeout 120 srun -N3 --ntasks-per-node=1 --cpus-per-task=2 --mpi=pmix --aic-job=fail.yaml "$launch" \
-	>fail.out 2>fail.err
+srun_step 120 fail fail.yaml
 ok "a stage out of restarts fails the job (srun exits non-zero)" [ $? -ne 0 ]
 like "$(cat fail.err)" "error: job failed: stage 'bad' replica 0 failed \(exit status 3\) and has used its 1 restart" \
 	"saying why"
@@ -181,14 +155,10 @@ ok "no worker is left" wait_for 10 no_workers
 # --no-kill), but srun ends the whole step when a task is killed, so the job
 # fails fast, and no worker survives.
 rm -rf out && mkdir out
-timeout 120 srun -N3 --ntasks-per-node=1 --cpus-per-task=2 --gres=gpu:4 --mpi=pmix \
-	--aic-job=job.yaml "$launch" >lost.out 2>lost.err &
+srun_step 120 lost job.yaml --gres=gpu:4 &
 srun_pid=$!
 ok "the 8 workers start again" wait_for 30 all_env
-victim=$(pgrep -f "$launch" | while read -r p; do
-	[ "$(readlink /proc/$p/ns/net)" != "$(readlink /proc/self/ns/net)" ] &&
-		tr '\0' '\n' <"/proc/$p/environ" | grep -qx 'SLURM_NODEID=2' && echo "$p"
-done | head -n 1)
+victim=$(agent_of 2)
 ok "found node 3's aic-launch" [ -n "$victim" ]
 kill -9 "$victim"
 wait $srun_pid
@@ -198,21 +168,10 @@ ok "no worker survives" wait_for 20 no_workers
 
 # scancel: the agents stop their workers; nothing survives on any node.
 rm -rf out && mkdir out
-cat >batch.sh <<BATCH
-#!/bin/sh
-#SBATCH -N3
-#SBATCH --ntasks-per-node=1
-#SBATCH --cpus-per-task=2
-#SBATCH --gres=gpu:4
-#SBATCH -o $dir/batch.out
-srun --mpi=pmix "$launch"
-BATCH
-job=$(sbatch --parsable --aic-job=job.yaml batch.sh)
+job=$(sbatch_job job.yaml)
 ok "the batch job's 8 workers start" wait_for 60 all_env
 scancel "$job"
-job_gone() { ! squeue -h -j "$job" | grep -q .; }
-ok "the job ends after scancel" wait_for 60 job_gone
+ok "the job ends after scancel" wait_for 60 job_ended "$job"
 ok "no worker survives on any node" wait_for 20 no_workers
-no_launchers() { ! pgrep -f "$launch" >/dev/null; }
 ok "nor any aic-launch" wait_for 20 no_launchers
 done_testing

@@ -16,11 +16,7 @@
 . "$AIC_SRC_DIR/tests/lib/cluster.sh"
 need_cluster 1
 plan 10
-/usr/bin/python3 -c 'import numpy, matplotlib' 2>/dev/null ||
-	bail "Debian's python3-numpy or python3-matplotlib is missing (scripts/deps)"
 dir=$(work_dir)
-aic="$AIC_BUILD_DIR/launcher/aic"
-. "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 . "$AIC_SRC_DIR/tests/lib/grpo-toy.sh"
 grpo_copy "$dir" 6 0
 sed -i -e 's/{BATCH: 16, LR: 4,/{BATCH: 16, LR: 4, STEP_DELAY_S: 2.2,/' -e 's/grace_s: 20/grace_s: 10/' "$dir/job.yaml"

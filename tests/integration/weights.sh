@@ -9,7 +9,6 @@ plan 10
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 need_python_modules numpy
 dir=$(work_dir)
-launch="$AIC_BUILD_DIR/launcher/aic-launch"
 cd "$dir" || bail "cannot enter $dir"
 
 cat >job.yaml <<YAML
@@ -21,8 +20,7 @@ stages:
 weights:
   policy: {max_staleness: 1}
 YAML
-timeout 300 srun -N3 --ntasks-per-node=1 --cpus-per-task=2 --gres=gpu:4 --mpi=pmix \
-	--aic-job=job.yaml "$launch" >job.out 2>job.err
+srun_step 300 job job.yaml --gres=gpu:4
 is "$?" 0 "a gang publishing 5 versions to 4 rollout replicas: the job succeeds"
 diag "$(cat res.* 2>/dev/null)"
 # The nodes other than rank 0's (from plan.json), where the replicas must
@@ -51,8 +49,7 @@ stages:
   sub: {command: [$AIC_BUILD_DIR/tests/c-api/worker, wrecv, "6"], replicas: 4, gpus: 2, cpus: 0,
         weights_from: w}
 YAML
-timeout 300 srun -N3 --ntasks-per-node=1 --cpus-per-task=2 --gres=gpu:4 --mpi=pmix \
-	--aic-job=c.yaml "$launch" >c.out 2>c.err
+srun_step 300 c c.yaml --gres=gpu:4
 is "$?" 0 "a C writer's 10 MiB versions to 4 readers across nodes: the job succeeds"
 cat .aic/latest/logs/sub.*.log >crecv
 is "$(grep -vc ' ok$' crecv) $(grep -c '^6 ok$' crecv)" "0 4" \
@@ -91,8 +88,7 @@ stages:
   roll: {command: [/usr/bin/python3, $dir/nroll.py], replicas: 4, gpus: 2, cpus: 0,
          weights_from: policy, env: {OUT: $dir/nres, AIC_NCCL_LIBRARY: $fake}}
 YAML
-timeout 300 srun -N3 --ntasks-per-node=1 --cpus-per-task=2 --gres=gpu:4 --mpi=pmix \
-	--aic-job=nccl.yaml "$launch" >nccl.out 2>nccl.err
+srun_step 300 nccl nccl.yaml --gres=gpu:4
 is "$?" 0 "weights over (fake) NCCL to 4 replicas across nodes: the job succeeds"
 diag "$(cat nres.* 2>/dev/null)"
 is "$(cut -d' ' -f2- nres.* | sort | uniq -c | awk '{$1=$1; print}')" "4 1 2 3" \

@@ -1,9 +1,11 @@
 # Shared setup for the integration tests: they run against a live SLURM
-# cluster (scripts/minicluster up; eval "$(scripts/minicluster env)").
+# cluster (scripts/minicluster up; eval "$(scripts/minicluster env)"), and
+# read their jobs' state from SLURM and from the job directory.
 # Without one, or with one too small, they skip, unless
 # AIC_INTEGRATION_REQUIRED is set (scripts/check sets it: the cluster it
 # brings up can run every test, so there a test that cannot run fails).
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
+. "$AIC_SRC_DIR/tests/lib/wait.sh"
 
 # cannot_run REASON: the whole script skips, or fails when it is required.
 cannot_run() {
@@ -37,6 +39,43 @@ work_dir() {
 	rm -rf "$d"
 	mkdir -p "$d"
 	echo "$d"
+}
+
+# job_ended JOB: SLURM no longer runs it.
+job_ended() {
+	! squeue -h -j "$1" -t PD,R,CG 2>/dev/null | grep -q .
+}
+
+# jobdir DIR: the job directory of the job submitted from DIR.
+jobdir() {
+	echo "$1/.aic/$(readlink "$1/.aic/latest")"
+}
+
+# status_field DIR EXPR: a Python expression over status.json (as d) of DIR's job.
+status_field() {
+	/usr/bin/python3 -c "
+import json
+d = json.load(open('$(jobdir "$1")/status.json'))
+print($2)"
+}
+
+# summary_field DIR EXPR: the same over summary.json (as d).
+summary_field() {
+	/usr/bin/python3 -c "
+import json
+d = json.load(open('$(jobdir "$1")/summary.json'))
+print($2)"
+}
+
+# srun_step SECONDS NAME SPEC [SRUN-OPTION...]: runs SPEC as a step of
+# three nodes, one aic-launch each, killed after SECONDS; its output goes to
+# NAME.out and NAME.err. Returns srun's exit status.
+launch="$AIC_BUILD_DIR/launcher/aic-launch"
+srun_step() {
+	ss_t=$1 ss_name=$2 ss_spec=$3
+	shift 3
+	timeout "$ss_t" srun -N3 --ntasks-per-node=1 --cpus-per-task=2 "$@" --mpi=pmix \
+		--aic-job="$ss_spec" "$launch" >"$ss_name.out" 2>"$ss_name.err"
 }
 
 # The address slurm.conf gives a node: what its tasks must see as their own.

@@ -9,17 +9,6 @@ minicluster="$AIC_SRC_DIR/scripts/minicluster"
 launch="$AIC_BUILD_DIR/launcher/aic-launch"
 aic="$AIC_BUILD_DIR/launcher/aic"
 
-# wait_for SECONDS CMD...: until CMD succeeds (polled every 0.1 s); 1 when it never did.
-wait_for() {
-	wf_t=$(($1 * 10))
-	shift
-	while ! "$@" 2>/dev/null; do
-		wf_t=$((wf_t - 1))
-		[ $wf_t -gt 0 ] || return 1
-		sleep 0.1
-	done
-}
-
 # The way a node fails, chosen by the test's caller (tests/failures/NAME-WAY.sh
 # runs NAME.sh with AIC_FAIL_WAY set), so one test runs once per way:
 #   crash       SIGKILL every process on the node (minicluster node K crash),
@@ -48,15 +37,17 @@ node_procs() {
 	done
 }
 
-# fail_node NAME: fails node NAME (nK) the test's way ($fail_way); it comes
-# back (minicluster node K restore) when the test exits, whatever happens,
-# or earlier by restore_node. Prints nothing; 1 when there was nothing to kill.
+# fail_node NAME [WAY]: fails node NAME (nK) WAY, by default the test's way
+# ($fail_way); it comes back (minicluster node K restore) when the test
+# exits, whatever happens, or earlier by restore_node. Prints nothing; 1
+# when there was nothing to kill.
 failed=""
+failed_way=""
 fail_node() {
 	failed=${1#n}
-	trap 'restore_node' EXIT
-	case "$fail_way" in
-	crash | cut) "$minicluster" node "$failed" "$fail_way" ;;
+	failed_way=${2:-$fail_way}
+	case "$failed_way" in
+	crash | cut) "$minicluster" node "$failed" "$failed_way" ;;
 	agent-kill)
 		fn_pids=$(node_procs "$failed" aic-launch)
 		[ -n "$fn_pids" ] || return 1
@@ -68,24 +59,32 @@ fail_node() {
 restore_node() {
 	[ -n "$failed" ] || return 0
 	# An agent killed alone leaves its node up: nothing to bring back.
-	if [ "$fail_way" != agent-kill ]; then
+	if [ "$failed_way" != agent-kill ]; then
 		"$minicluster" node "$failed" restore >/dev/null 2>&1 || echo "# node n$failed did not come back" >&2
 	fi
 	failed=""
 }
+# A test that needs more undone at its end sets its own traps, and calls
+# restore_node from them.
+trap restore_node EXIT
+trap 'restore_node; exit 1' INT TERM
 
-# nothing_on K PATTERN...: no process on node nK matches any PATTERN.
+# nothing_on K[,K...] PATTERN...: no process on node nK (on any of the
+# nodes) matches any PATTERN.
 nothing_on() {
-	no_k=$1
+	no_ks=$(echo "$1" | tr , ' ')
 	shift
-	for no_p in "$@"; do
-		[ -z "$(node_procs "$no_k" "$no_p")" ] || return 1
+	for no_k in $no_ks; do
+		for no_p in "$@"; do
+			[ -z "$(node_procs "$no_k" "$no_p")" ] || return 1
+		done
 	done
 }
 
-# submit_job DIR: submits DIR/job.yaml on 4 nodes, one aic-launch each, as a
-# job that outlives a node (--no-kill for the job and for its step); prints
-# the job id. The job's output goes to DIR/job.out.
+# submit_job DIR [WRAPPER]: submits DIR/job.yaml on 4 nodes, one aic-launch
+# each (run by WRAPPER when given: srun ... WRAPPER aic-launch), as a job
+# that outlives a node (--no-kill for the job and for its step); prints the
+# job id. The job's output goes to DIR/job.out.
 submit_job() {
 	cat >"$1/job.sh" <<JOB
 #!/bin/sh
@@ -93,35 +92,16 @@ submit_job() {
 #SBATCH --ntasks-per-node=1
 #SBATCH --no-kill
 #SBATCH -o $1/job.out
-srun --no-kill --mpi=pmix "$launch"
+srun --no-kill --mpi=pmix ${2:-} "$launch"
 JOB
 	(cd "$1" && sbatch --parsable --aic-job=job.yaml job.sh)
 }
 
-# job_ended JOB: SLURM no longer runs it.
-job_ended() {
-	! squeue -h -j "$1" -t PD,R,CG 2>/dev/null | grep -q .
-}
-
-# jobdir DIR: the job directory of the job submitted from DIR.
-jobdir() {
-	echo "$1/.aic/$(readlink "$1/.aic/latest")"
-}
-
-# status_field DIR EXPR: a Python expression over status.json (as d) of DIR's job.
-status_field() {
-	/usr/bin/python3 -c "
-import json
-d = json.load(open('$(jobdir "$1")/status.json'))
-print($2)"
-}
-
-# summary_field DIR EXPR: the same over summary.json (as d).
-summary_field() {
-	/usr/bin/python3 -c "
-import json
-d = json.load(open('$(jobdir "$1")/summary.json'))
-print($2)"
+# cancel_job JOB: cancels it if it still runs, and waits until SLURM has
+# let it go, so that the next job of the test gets the nodes.
+cancel_job() {
+	scancel "$1" 2>/dev/null || true
+	wait_for 120 job_ended "$1" || diag "job $1 is still in squeue"
 }
 
 # node_of DIR STAGE INDEX: the node a process runs on now.

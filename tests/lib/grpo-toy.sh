@@ -1,7 +1,13 @@
 # shellcheck shell=sh disable=SC2154
-# Sourced by the tests that run examples/grpo-toy (tests/python/grpo-toy.sh
-# under `aic run`, tests/integration/grpo-toy.sh on the cluster). They set
-# $aic and cd into the copy before using the checks.
+# Sourced by the tests that run examples/grpo-toy (tests/python/grpo-*.sh
+# under `aic run`, tests/integration/grpo-toy.sh and resume-grpo.sh and
+# tests/failures/grpo-toy-node.sh on the cluster), after tap.sh or
+# cluster.sh: the example's workers need python/aic (worker-api.sh) and
+# Debian's numpy and matplotlib, or the test bails out. The tests cd into
+# the copy before using the checks.
+. "$AIC_SRC_DIR/tests/lib/worker-api.sh"
+need_python_modules numpy matplotlib
+aic="$AIC_BUILD_DIR/launcher/aic"
 
 # grpo_copy DIR EPOCHS GEN_DELAY_S: a copy of the example in DIR, shortened.
 grpo_copy() {

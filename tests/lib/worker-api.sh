@@ -1,7 +1,8 @@
 # Sourced by tests whose workers use python/aic: where the library and the
 # package are. An AIC_LIBRARY already set wins (the sanitizer stage of
 # scripts/check gives Python the plain build's library: an ASan .so cannot
-# load into python3).
+# load into python3). It brings wait.sh along: kill_when waits with wait_for.
+. "$AIC_SRC_DIR/tests/lib/wait.sh"
 AIC_LIBRARY=${AIC_LIBRARY:-"$AIC_BUILD_DIR/lib/.libs/libaic.so"}
 PYTHONPATH="$AIC_SRC_DIR/python"
 export AIC_LIBRARY PYTHONPATH
@@ -19,19 +20,14 @@ print(next(p["pid"] for p in json.load(sys.stdin)["procs"]
            if p["stage"] == sys.argv[1] and p["index"] == int(sys.argv[2])))' "$1" "$2"
 }
 
-# kill_when STAGE INDEX CMD...: polls CMD (every 0.05 s, for up to 30 s);
-# once it succeeds, kills STAGE/INDEX of the running job with SIGKILL and
-# prints its pid. Prints nothing when CMD never succeeded.
+# kill_when STAGE INDEX CMD...: waits for CMD to succeed (up to 30 s);
+# then kills STAGE/INDEX of the running job with SIGKILL and prints its
+# pid. Prints nothing when CMD never succeeded.
 kill_when() {
 	kw_stage=$1 kw_index=$2
 	shift 2
-	for _ in $(seq 600); do
-		if "$@" 2>/dev/null; then
-			kw_pid=$(aic_pid "$kw_stage" "$kw_index") && kill -9 "$kw_pid" && echo "$kw_pid"
-			return
-		fi
-		sleep 0.05
-	done
+	wait_for 30 "$@" || return 0
+	kw_pid=$(aic_pid "$kw_stage" "$kw_index") && kill -9 "$kw_pid" && echo "$kw_pid"
 }
 
 # need_python_modules MOD...: bails out (the test cannot run) unless Debian's

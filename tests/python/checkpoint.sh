@@ -67,14 +67,8 @@ stages:
   roll: {command: [python3, $dir/ck.py], replicas: 2, cpus: 0, env: {RUN_TO: "$4"}}
 YAML
 }
-# wait_ready N: until N workers have run 3 steps (at most 30 s).
-wait_ready() {
-	for _ in $(seq 300); do
-		[ "$(ls ready.* 2>/dev/null | wc -l)" -ge "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+# ready N: N workers have run 3 steps.
+ready() { [ "$(ls ready.* | wc -l)" -ge "$1" ]; }
 # state EXPR: a Python expression over state.json (s) of the newest job.
 state() {
 	python3 -c "import json; s = json.load(open('.aic/latest/state.json')); print($1)"
@@ -83,7 +77,7 @@ state() {
 spec 60 2 "" "" >ck.yaml
 "$aic" run ck.yaml >run1.out 2>run1.err &
 pid=$!
-wait_ready 4 || diag "the workers did not start: $(cat run1.err)"
+wait_for 30 ready 4 || diag "the workers did not start: $(cat run1.err)"
 jd=$(readlink -f .aic/latest)
 out=$("$aic" stop --checkpoint 2>&1)
 is "$out" "aic: checkpoint and stop sent to the job in $jd" "aic stop --checkpoint is sent"
@@ -140,7 +134,7 @@ rm -f ready.*
 spec 1 2 1 "" >skip.yaml
 "$aic" run skip.yaml >run5.out 2>run5.err &
 pid=$!
-wait_ready 4 || diag "the workers did not start: $(cat run5.err)"
+wait_for 30 ready 4 || diag "the workers did not start: $(cat run5.err)"
 pids=$("$aic" status --json | python3 -c 'import json, sys; print(*[p["pid"] for p in json.load(sys.stdin)["procs"]])')
 kill -USR1 $pids $pid
 wait $pid

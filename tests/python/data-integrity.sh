@@ -314,10 +314,8 @@ stages:
 YAML
 "$aic" run term.yaml >term.out 2>term.err &
 engine=$!
-for _ in $(seq 600); do
-	[ "$("$aic" logs s/0 2>/dev/null)" = up ] && break
-	sleep 0.05
-done
+up() { [ "$("$aic" logs s/0)" = up ]; }
+wait_for 30 up
 wpid=$(aic_pid s 0)
 kill -TERM "$wpid"
 while kill -0 "$wpid" 2>/dev/null; do sleep 0.05; done

@@ -9,10 +9,7 @@
 # from the start: the prompts trained on twice are those of the steps
 # after it (4 at most, 16 prompts each), not all of the 14 steps'.
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
-aic="$AIC_BUILD_DIR/launcher/aic"
-. "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 . "$AIC_SRC_DIR/tests/lib/grpo-toy.sh"
-need_python_modules numpy matplotlib
 enter_work_dir grpo-kill
 plan 7
 
@@ -22,10 +19,8 @@ sed -i 's/{BATCH: 16, LR: 4,/{BATCH: 16, LR: 4, CKPT_EVERY: 4,/' job.yaml
 grep -q 'CKPT_EVERY: 4' job.yaml || bail "cannot set CKPT_EVERY in job.yaml"
 "$aic" run job.yaml >run.out 2>run.err &
 pid=$!
-for _ in $(seq 600); do
-	[ "$(grep -c '^step' .aic/latest/logs/train.0.log 2>/dev/null)" -ge 14 ] && break
-	sleep 0.1
-done
+steps() { [ "$(grep -c '^step' .aic/latest/logs/train.0.log)" -ge 14 ]; }
+wait_for 60 steps
 kill -9 $pid
 wait $pid
 is "$?" 137 "the job is killed with SIGKILL after 14 steps, no notice"

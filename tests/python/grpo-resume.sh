@@ -12,31 +12,22 @@
 # where reading from the start would bring every prompt trained on before
 # (over 400 of the 600) a second time.
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
-aic="$AIC_BUILD_DIR/launcher/aic"
-. "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 . "$AIC_SRC_DIR/tests/lib/grpo-toy.sh"
-need_python_modules numpy matplotlib
 enter_work_dir grpo-resume
 plan 10
 
 # Pretend generation time, so that a run lasts long enough to be stopped twice.
 grpo_copy "$dir/r" 6 0.03
 cd "$dir/r" || bail "no $dir/r"
-# steps_at_least N: until train/0 has logged N steps in all (at most 60 s).
-steps_at_least() {
-	for _ in $(seq 600); do
-		[ "$(grep -c '^step' .aic/latest/logs/train.0.log 2>/dev/null)" -ge "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+# steps_at_least N: train/0 has logged N steps in all.
+steps_at_least() { [ "$(grep -c '^step' .aic/latest/logs/train.0.log)" -ge "$1" ]; }
 # run_until N [--resume DIR]: runs the job, stops it with a checkpoint after N steps; $rc.
 run_until() {
 	n=$1
 	shift
 	"$aic" run "$@" job.yaml >>run.out 2>>run.err &
 	pid=$!
-	steps_at_least "$n" || diag "no step $n: $(tail -n 3 run.err)"
+	wait_for 60 steps_at_least "$n" || diag "no step $n: $(tail -n 3 run.err)"
 	"$aic" stop --checkpoint >/dev/null
 	wait $pid
 	rc=$?

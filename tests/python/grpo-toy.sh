@@ -5,10 +5,7 @@
 # mid-run: learning goes on and no prompt is lost; a training rank killed:
 # the job fails (the toy has no checkpoint to restart from).
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
-aic="$AIC_BUILD_DIR/launcher/aic"
-. "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 . "$AIC_SRC_DIR/tests/lib/grpo-toy.sh"
-need_python_modules numpy matplotlib
 enter_work_dir grpo
 plan 18
 

@@ -8,6 +8,7 @@
 # server that does not know the token gets neither it nor a proof from the
 # CLI or a worker, which refuse it. The job goes on and succeeds throughout.
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
+. "$AIC_SRC_DIR/tests/lib/wait.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 hostile="$AIC_SRC_DIR/tests/lib/hostile.py"
@@ -22,15 +23,6 @@ while [ ! -e go ]; do sleep 0.05; done
 W
 printf 'name: hostile-test\nstages:\n  w: {command: [sh, %s/worker.sh], cpus: 0}\n' "$dir" >job.yaml
 
-wait_for() {
-	t=$(($1 * 20))
-	shift
-	while ! "$@" 2>/dev/null; do
-		t=$((t - 1))
-		[ $t -gt 0 ] || return 1
-		sleep 0.05
-	done
-}
 started() { [ -s agent ] && [ -s .aic/latest/head ]; }
 hp() { tr ':' ' ' <"$1"; }
 

@@ -10,6 +10,7 @@
 # holds at least every acked line, each whole and in order, and at most a
 # part of the next one after them.
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
+. "$AIC_SRC_DIR/tests/lib/wait.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 [ -e "$AIC_LIBRARY" ] || bail "no $AIC_LIBRARY"
@@ -38,15 +39,6 @@ YAML
 # The engine and the producer go whatever happens.
 trap 'kill -9 "$pid" "$(cat prod.pid 2>/dev/null)" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$dir"' EXIT
 
-wait_for() {
-	t=$(($1 * 20))
-	shift
-	while ! "$@" 2>/dev/null; do
-		t=$((t - 1))
-		[ $t -gt 0 ] || return 1
-		sleep 0.05
-	done
-}
 # The last count of acked lines the engine logged (0: none yet), from the
 # log's end: such a line comes with every batch, and the log grows.
 acked() {

@@ -8,29 +8,7 @@
 #include "aic_test.h"
 #include "error.h"
 #include "place.h"
-
-static struct aic_topo *topo(const char *dir, const char *name)
-{
-	const char *src = getenv("AIC_SRC_DIR");
-	char path[4096];
-	struct aic_topo *t = NULL;
-
-	snprintf(path, sizeof(path), "%s/tests/fixtures/%s/%s", src ? src : ".", dir, name);
-	assert_int_equal(aic_topo_load_xml(path, &t, NULL), 0);
-	return t;
-}
-
-static struct aic_spec *spec(const char *text)
-{
-	struct aic_spec *s = NULL;
-	char *errors = NULL;
-
-	if (aic_spec_parse(text, strlen(text), "job.yaml", &s, &errors) != 0) {
-		fprintf(stderr, "%s", errors);
-		fail();
-	}
-	return s;
-}
+#include "fixture.h"
 
 /*
  * One line per process: "stage index node gpus cpus numa nic", e.g.
@@ -65,9 +43,9 @@ static char *render(const struct aic_spec *sp, const struct aic_place_node *node
 static void expect_plan_flags(const char *text, const char *dir, const char *file, size_t n,
 			      unsigned flags, const char *want, const char *notes)
 {
-	struct aic_topo *t = topo(dir, file);
+	struct aic_topo *t = fixture_topo(dir, file);
 	struct aic_place_node nodes[8];
-	struct aic_spec *sp = spec(text);
+	struct aic_spec *sp = fixture_spec(text);
 	struct aic_plan *plan = NULL, *again = NULL;
 	char *errors = NULL, *got;
 	size_t i;
@@ -108,9 +86,9 @@ static void expect_plan(const char *text, const char *dir, const char *file, siz
 static void expect_no_fit(const char *text, const char *dir, const char *file, size_t n,
 			  const char *want)
 {
-	struct aic_topo *t = topo(dir, file);
+	struct aic_topo *t = fixture_topo(dir, file);
 	struct aic_place_node nodes[8];
-	struct aic_spec *sp = spec(text);
+	struct aic_spec *sp = fixture_spec(text);
 	struct aic_plan *plan = (struct aic_plan *)1;
 	char *errors = NULL;
 	size_t i;
@@ -335,8 +313,8 @@ static void colocation(void **state)
 /* SLURM gave the job GPUs 1 and 3 and CPUs 4-7 only. */
 static void allocation_subset(void **state)
 {
-	struct aic_topo *t = topo("topo", "pcie-4gpu-nvlink-pairs.xml");
-	struct aic_spec *sp = spec("stages:\n  g: {command: g, gpus: 2, cpus: 2}\n");
+	struct aic_topo *t = fixture_topo("topo", "pcie-4gpu-nvlink-pairs.xml");
+	struct aic_spec *sp = fixture_spec("stages:\n  g: {command: g, gpus: 2, cpus: 2}\n");
 	static const int gpus[] = {1, 3};
 	struct aic_cpuset cpus;
 	struct aic_place_node node = {.name = "n1", .topo = t, .gpus = gpus, .n_gpus = 2, .cpus = &cpus};
@@ -351,7 +329,7 @@ static void allocation_subset(void **state)
 	aic_spec_free(sp);
 
 	/* Two GPUs were allocated: a third cannot be found. */
-	sp = spec("stages:\n  g: {command: g, gpus: 3}\n");
+	sp = fixture_spec("stages:\n  g: {command: g, gpus: 3}\n");
 	assert_int_equal(aic_place(sp, &node, 1, &plan, &errors), AIC_ENOFIT);
 	assert_non_null(strstr(errors, "job.yaml:2:25: stage 'g' needs 3 GPUs per replica; the "
 					 "largest node, 'n1', has 2"));
@@ -393,9 +371,9 @@ static void colocation_cycle(void **state)
 
 static void bad_arguments(void **state)
 {
-	struct aic_topo *t = topo("topo", "pcie-4gpu-nvlink-pairs.xml");
-	struct aic_topo *cpu = topo("topo", "cpu-only.xml");
-	struct aic_spec *sp = spec("stages:\n  g: {command: g}\n");
+	struct aic_topo *t = fixture_topo("topo", "pcie-4gpu-nvlink-pairs.xml");
+	struct aic_topo *cpu = fixture_topo("topo", "cpu-only.xml");
+	struct aic_spec *sp = fixture_spec("stages:\n  g: {command: g}\n");
 	static const int gpus[] = {7};
 	struct aic_place_node node = {.topo = t, .gpus = gpus, .n_gpus = 1};
 	struct aic_plan *plan = NULL;

@@ -12,29 +12,7 @@
 #include "aic_test.h"
 #include "error.h"
 #include "place.h"
-
-static struct aic_topo *topo(const char *name)
-{
-	const char *src = getenv("AIC_SRC_DIR");
-	char path[4096];
-	struct aic_topo *t = NULL;
-
-	snprintf(path, sizeof(path), "%s/tests/fixtures/topo/%s", src ? src : ".", name);
-	assert_int_equal(aic_topo_load_xml(path, &t, NULL), 0);
-	return t;
-}
-
-static struct aic_spec *spec(const char *text)
-{
-	struct aic_spec *s = NULL;
-	char *errors = NULL;
-
-	if (aic_spec_parse(text, strlen(text), "job.yaml", &s, &errors) != 0) {
-		fprintf(stderr, "%s", errors);
-		fail();
-	}
-	return s;
-}
+#include "fixture.h"
 
 /* "node:gpu,gpu" of a process, e.g. "1:0,1". */
 static const char *where(const struct aic_proc *p)
@@ -67,10 +45,10 @@ static size_t survivors(const struct aic_plan *plan, size_t down, size_t skip,
  */
 static void replica_waits_for_room(void **state)
 {
-	struct aic_topo *t = topo("pcie-4gpu-nvlink-pairs.xml");
-	struct aic_spec *sp = spec("stages:\n"
-				   "  train: {command: t, gpus: 2, cpus: 0}\n"
-				   "  gen: {command: g, replicas: 5, gpus: 2, cpus: 0}\n");
+	struct aic_topo *t = fixture_topo("topo", "pcie-4gpu-nvlink-pairs.xml");
+	struct aic_spec *sp = fixture_spec("stages:\n"
+					   "  train: {command: t, gpus: 2, cpus: 0}\n"
+					   "  gen: {command: g, replicas: 5, gpus: 2, cpus: 0}\n");
 	struct aic_place_node nodes[3] = {
 		{.name = "n0", .topo = t}, {.name = "n1", .topo = t}, {.name = "n2", .topo = t}};
 	struct aic_plan *plan = NULL;
@@ -118,9 +96,9 @@ static void replica_waits_for_room(void **state)
 /* A gang of {min: 2, max: 3} with a node each: 3 ranks on 3 nodes, 2 once one goes. */
 static void gang_shrinks(void **state)
 {
-	struct aic_topo *t = topo("pcie-4gpu-nvlink-pairs.xml");
+	struct aic_topo *t = fixture_topo("topo", "pcie-4gpu-nvlink-pairs.xml");
 	struct aic_spec *sp =
-		spec("stages:\n  train: {command: t, ranks: {min: 2, max: 3}, gpus: 4}\n");
+		fixture_spec("stages:\n  train: {command: t, ranks: {min: 2, max: 3}, gpus: 4}\n");
 	struct aic_place_node nodes[3] = {
 		{.name = "n0", .topo = t}, {.name = "n1", .topo = t}, {.name = "n2", .topo = t}};
 	struct aic_plan *plan = NULL;
@@ -158,7 +136,7 @@ static void gang_shrinks(void **state)
 /* A gang built without a min (the SPANK plugin's tasks) is all or nothing, as before. */
 static void gang_without_min_is_whole(void **state)
 {
-	struct aic_topo *t = topo("pcie-4gpu-nvlink-pairs.xml");
+	struct aic_topo *t = fixture_topo("topo", "pcie-4gpu-nvlink-pairs.xml");
 	struct aic_stage stage = {
 		.name = "tasks", .ranks = 5, .gpus = 1, .replicas_min = 1, .replicas_max = 1};
 	struct aic_spec sp = {.path = "(step)", .stages = &stage, .n_stages = 1};
@@ -177,11 +155,11 @@ static void gang_without_min_is_whole(void **state)
 /* A colocated replica goes back onto its host's GPUs, not onto free ones. */
 static void colocated_follows_host(void **state)
 {
-	struct aic_topo *t = topo("pcie-4gpu-nvlink-pairs.xml");
-	struct aic_spec *sp = spec("stages:\n"
-				   "  gen: {command: g, replicas: 2, gpus: 2, cpus: 0}\n"
-				   "  train: {command: t, replicas: 2, gpus: 2, cpus: 0, "
-				   "colocate_with: gen}\n");
+	struct aic_topo *t = fixture_topo("topo", "pcie-4gpu-nvlink-pairs.xml");
+	struct aic_spec *sp = fixture_spec("stages:\n"
+					   "  gen: {command: g, replicas: 2, gpus: 2, cpus: 0}\n"
+					   "  train: {command: t, replicas: 2, gpus: 2, cpus: 0, "
+					   "colocate_with: gen}\n");
 	struct aic_place_node nodes[2] = {{.name = "n0", .topo = t}, {.name = "n1", .topo = t}};
 	struct aic_plan *plan = NULL;
 	struct aic_proc used[8], out[1];

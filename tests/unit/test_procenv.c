@@ -9,18 +9,9 @@
 #include <string.h>
 
 #include "aic_test.h"
+#include "fixture.h"
 #include "procenv.h"
 #include "strbuf.h"
-
-static struct aic_topo *fixture(const char *name)
-{
-	char path[4096];
-	struct aic_topo *t = NULL;
-
-	snprintf(path, sizeof(path), "%s/tests/fixtures/topo/%s", getenv("AIC_SRC_DIR"), name);
-	assert_int_equal(aic_topo_load_xml(path, &t, NULL), 0);
-	return t;
-}
 
 /* A process on `gpus` (-1 ends the list), its CPUs and NUMA node, its NIC as the solver picks. */
 static struct aic_proc proc(const struct aic_topo *t, const int *gpus, const char *cpus, int numa)
@@ -59,7 +50,7 @@ static const char *env_line(const struct aic_procenv_in *in)
 /* HGX: one NIC per GPU behind its PCIe switch; a process gets its GPUs' rails, in GPU order. */
 static void hgx_rails(void **state)
 {
-	struct aic_topo *t = fixture("hgx-h100-8gpu.xml");
+	struct aic_topo *t = fixture_topo("topo", "hgx-h100-8gpu.xml");
 	static const int one[] = {0, -1}, two[] = {5, 4, -1};
 	struct aic_proc p = proc(t, one, "0-1,16-17", 0);
 	struct aic_procenv_in in = {.topo = t, .proc = &p, .what = ALL};
@@ -84,7 +75,7 @@ static void hgx_rails(void **state)
  */
 static void pcie_nearest_only(void **state)
 {
-	struct aic_topo *t = fixture("pcie-8gpu-2socket.xml");
+	struct aic_topo *t = fixture_topo("topo", "pcie-8gpu-2socket.xml");
 	static const int far[] = {0, 1, -1}, near[] = {6, 7, -1}, mixed[] = {0, 6, -1};
 	struct aic_proc p = proc(t, far, "8", 1);
 	struct aic_procenv_in in = {.topo = t, .proc = &p, .what = AIC_PROCENV_PLACE | AIC_PROCENV_NCCL};
@@ -103,7 +94,7 @@ static void pcie_nearest_only(void **state)
 /* A tie in path class goes to InfiniBand; NVLink peers are among the node's GPUs only. */
 static void pcie_pairs(void **state)
 {
-	struct aic_topo *t = fixture("pcie-4gpu-nvlink-pairs.xml");
+	struct aic_topo *t = fixture_topo("topo", "pcie-4gpu-nvlink-pairs.xml");
 	static const int g0[] = {0, -1}, node[] = {0, 1, 3};
 	struct aic_proc p = proc(t, g0, "0-31", 0);
 	struct aic_procenv_in in = {.topo = t, .proc = &p, .what = AIC_PROCENV_TOPO | AIC_PROCENV_NCCL};
@@ -126,7 +117,7 @@ static void pcie_pairs(void **state)
  */
 static void cuda_view(void **state)
 {
-	struct aic_topo *t = fixture("pcie-4gpu-nvlink-pairs.xml");
+	struct aic_topo *t = fixture_topo("topo", "pcie-4gpu-nvlink-pairs.xml");
 	static const int g3[] = {3, -1}, step[] = {2, 3}, other[] = {1, -1};
 	struct aic_proc p = proc(t, g3, "0", 0);
 	struct aic_procenv_in in = {.topo = t,
@@ -163,7 +154,7 @@ static void cuda_view(void **state)
 /* No GPUs: empty lists, the placement's NIC, no NCCL hint; nothing asked for: an empty array. */
 static void cpu_only(void **state)
 {
-	struct aic_topo *t = fixture("cpu-only.xml");
+	struct aic_topo *t = fixture_topo("topo", "cpu-only.xml");
 	static const int none[] = {-1};
 	struct aic_proc p = proc(t, none, "2-3,6-7", 0);
 	struct aic_procenv_in in = {.topo = t, .proc = &p, .what = ALL};

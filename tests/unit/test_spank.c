@@ -22,6 +22,7 @@
 #include "aic_test.h"
 #include "args.h"
 #include "error.h"
+#include "fixture.h"
 #include "job.h"
 #include "plugstack.h"
 #include "task_plan.h"
@@ -213,16 +214,6 @@ static void canonical_job_value(void **state)
 
 /* --- task_plan.c ----------------------------------------------------- */
 
-static struct aic_topo *fixture(const char *name)
-{
-	char path[4096];
-	struct aic_topo *t = NULL;
-
-	snprintf(path, sizeof(path), "%s/tests/fixtures/topo/%s", getenv("AIC_SRC_DIR"), name);
-	assert_int_equal(aic_topo_load_xml(path, &t, NULL), 0);
-	return t;
-}
-
 /* The environment of task i as one line, in a fixed order. */
 static const char *env_line(const struct aic_task_plan_input *in, const struct aic_task_plan *p,
 			    int i, const char *cvd, bool nccl)
@@ -242,7 +233,7 @@ static const char *env_line(const struct aic_task_plan_input *in, const struct a
 /* An HGX node, a step with all 8 GPUs and 32 CPUs, 8 tasks: one GPU each. */
 static void plan_hgx_eight_tasks(void **state)
 {
-	struct aic_topo *t = fixture("hgx-h100-8gpu.xml");
+	struct aic_topo *t = fixture_topo("topo", "hgx-h100-8gpu.xml");
 	static const int gpus[] = {0, 1, 2, 3, 4, 5, 6, 7};
 	struct aic_task_plan_input in = {.topo = t, .step_gpus = gpus, .n_step_gpus = 8, .n_tasks = 8};
 	struct aic_task_plan *p;
@@ -266,7 +257,7 @@ static void plan_hgx_eight_tasks(void **state)
 /* SLURM gave GPUs 4-7 (CUDA_VISIBLE_DEVICES=4,5,6,7) and 4 cores: 2 tasks of 2 GPUs. */
 static void plan_partial_step(void **state)
 {
-	struct aic_topo *t = fixture("hgx-h100-8gpu.xml");
+	struct aic_topo *t = fixture_topo("topo", "hgx-h100-8gpu.xml");
 	static const int gpus[] = {4, 5, 6, 7};
 	struct aic_task_plan_input in = {.topo = t, .step_gpus = gpus, .n_step_gpus = 4, .n_tasks = 2};
 	struct aic_task_plan *p;
@@ -291,7 +282,7 @@ static void plan_partial_step(void **state)
 /* More tasks than GPUs and cores: every task sees all GPUs and may use every CPU. */
 static void plan_more_tasks_than_gpus(void **state)
 {
-	struct aic_topo *t = fixture("pcie-4gpu-nvlink-pairs.xml");
+	struct aic_topo *t = fixture_topo("topo", "pcie-4gpu-nvlink-pairs.xml");
 	static const int gpus[] = {1, 3};
 	struct aic_task_plan_input in = {.topo = t, .step_gpus = gpus, .n_step_gpus = 2, .n_tasks = 4};
 	struct aic_task_plan *p;
@@ -310,7 +301,7 @@ static void plan_more_tasks_than_gpus(void **state)
 
 static void plan_cpu_only_and_errors(void **state)
 {
-	struct aic_topo *t = fixture("cpu-only.xml");
+	struct aic_topo *t = fixture_topo("topo", "cpu-only.xml");
 	static const int gpus[] = {0};
 	struct aic_task_plan_input in = {.topo = t, .n_tasks = 2};
 	struct aic_task_plan *p;
