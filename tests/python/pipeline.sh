@@ -1,8 +1,10 @@
 #!/bin/sh
 # examples/pipeline under `aic run` (on a 4-GPU topology from a fixture: the
 # model stage asks for GPUs): every video of the source reaches the sink
-# exactly once; three model replicas share the slow stage and beat one; a
-# model replica killed (-9) mid-run loses and duplicates nothing.
+# exactly once; three model replicas share the slow stage (each takes a
+# fair part of it: how much faster that is belongs to bench/, not to a
+# timed check on a loaded machine); a model replica killed (-9) mid-run
+# loses and duplicates nothing.
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
@@ -46,13 +48,17 @@ timed_run() {
 
 timed_run 3 "videos -> decode -> 3 model replicas -> aggregate -> sink: the job succeeds"
 t3=$took
+shares=$("$aic" logs model | sed -n 's/.*model [0-9]*: \([0-9]*\) videos$/\1/p' | sort -n | tr '\n' ' ' | sed 's/ $//')
 is "$("$aic" logs model | grep -c ': [1-9][0-9]* videos$')" 3 "every model replica classified some"
 is "$("$aic" logs model | sed -n 's/.*CUDA_VISIBLE_DEVICES=//p' | sort -u | wc -l)" 3 \
 	"each on a GPU of its own"
 diag "$("$aic" logs aggregate)"
 timed_run 1 "the same with one model replica succeeds"
 diag "wall time: 1 model replica ${took} ms, 3 replicas ${t3} ms"
-ok "three model replicas are faster than one by 1.5x" [ $((t3 * 3)) -lt $((took * 2)) ]
+total=$(wc -l <videos.jsonl)
+set -- $shares
+ok "the three replicas shared the slow stage: each classified at least a fifth ($shares of $total)" \
+	[ $# -eq 3 -a $(($1 * 5)) -ge "$total" ]
 
 copy kill 3
 sed -i 's/MODEL_DELAY_S: [0-9.]*/MODEL_DELAY_S: 0.05/' job.yaml
