@@ -94,6 +94,12 @@ enum aic_msg {
 	AIC_MSG_CHECKPOINTED = 26,
 	/* client -> head: {}: checkpoint every stage, record the state and stop (aic stop --checkpoint) */
 	AIC_MSG_DRAIN = 27,
+	/*
+	 * agent -> head, every second and at its end: {"events": [[kind, t_us,
+	 * id, values...]], "dropped", "spans_dropped"}, its data plane sampled
+	 * (launcher/engine/events.c).
+	 */
+	AIC_MSG_EVENTS = 80,
 	AIC_MSG_DATA = 0x100, /* first data-plane type */
 	/* Data plane, binary payloads (big-endian fields, see aic.h's worker.c). */
 	AIC_MSG_PUT = 0x101,	/* worker -> agent: u32 chan, u64 version, u32 timeout_ms, bytes */

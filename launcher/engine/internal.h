@@ -12,6 +12,8 @@
  *   state.c      state.json, the engine's journal a later run resumes from
  *   config_msg.c  the data plane's CONFIG message
  *   worker_env.c  the agent's: its workers' environment, free ports
+ *   events.c     events.jsonl (the timeline's events): the head's own, and
+ *                the agents' data-plane samples (their side is there too)
  *
  * Calls go one way: head.c calls the others; recover.c calls procs.c's
  * helpers and config_msg.c (MEMBERS), config_msg.c calls procs.c's
@@ -28,10 +30,12 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <uv.h>
 
 #include "conn.h"
 #include "cpuset.h"
+#include "dataplane.h"
 #include "head.h"
 #include "place.h"
 #include "spec.h"
@@ -156,6 +160,8 @@ struct head {
 	uv_timer_t progress_timer; /* the sources' progress journalled (state.c) */
 	bool progress_timer_on;
 	char drain_why[256];
+	FILE *events_file; /* events.jsonl (events.c), NULL: not open */
+	bool events_failed; /* it could not be opened: said once */
 };
 
 /*
@@ -261,6 +267,19 @@ json_t *head__data_plane_config(struct head *h);
  */
 json_t *head__data_plane_members(struct head *h);
 
+/*
+ * events.c, the head's side: events.jsonl in the job directory. Placement
+ * (every node, process, channel and weight stream), a process's "start",
+ * "exit" or "restart", a lost node, the job's end (which closes the file),
+ * and the EVENTS of agent a (wire.h), named after the spec.
+ */
+void head__event_placed(struct head *h);
+void head__event_proc(struct head *h, const struct hproc *hp, const char *what);
+void head__event_node_lost(struct head *h, const struct hagent *a);
+void head__event_end(struct head *h);
+void head__on_events(struct head *h, const struct hagent *a, json_t *m);
+void head__events_close(struct head *h);
+
 /* --- checkpoint.c, agent_metrics.c and worker_env.c (for agent.c) --------------------------- */
 
 /* The agent's checkpoint requests and which of its workers answered (checkpoint.c). */
@@ -298,6 +317,41 @@ void agent__metric_frame(struct agent_metrics *k, const char *stage, int index,
 /* Sends what is waiting now (before STATS: the head writes the summary after them). */
 void agent__metrics_flush(struct agent_metrics *k);
 void agent__metrics_release(struct agent_metrics *k);
+
+/*
+ * The agent's side of events.c: its data plane sampled every 200 ms into a
+ * ring of fixed records, sent to the head (EVENTS) every second and at its
+ * end (memory is fixed: a full ring loses its oldest records, counted).
+ */
+#define EVENTS_RING  2048
+#define EVENTS_CHANS 256 /* channels and streams whose last sample is kept (more: always sent) */
+
+struct ev_rec {
+	uint8_t kind;
+	uint32_t what; /* a channel's or weight stream's id */
+	uint64_t t_us;
+	uint64_t v[5];
+};
+
+struct agent_events {
+	struct aic_conn **head;	 /* the agent's link to the head (NULL: none now) */
+	struct chan_set **chans; /* the agent's data plane (NULL: none now) */
+	uv_timer_t timer;
+	unsigned ticks;
+	struct ev_rec ring[EVENTS_RING];
+	uint32_t first, n;
+	uint64_t dropped, dropped_sent;
+	uint64_t spans_dropped, spans_dropped_sent;
+	struct chan_set_sample last[EVENTS_CHANS];
+	bool sampled[EVENTS_CHANS];
+	uint64_t versions[EVENTS_CHANS]; /* version + 1 last sent, 0: none */
+};
+
+/* Starts sampling *chans (once CONFIG makes it) and sending to *head (both the agent's). */
+void agent__events_init(struct agent_events *k, uv_loop_t *loop, struct aic_conn **head,
+			struct chan_set **chans);
+/* A last sample, sent: the agent ends (before STATS, while its data plane is there). */
+void agent__events_end(struct agent_events *k);
 
 struct agent_config;
 
