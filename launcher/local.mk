@@ -39,7 +39,7 @@ launcher_libengine_la_LIBADD = lib/libaic_core.la $(core_libs) $(LIBUV_LDFLAGS) 
 cli_sources = \
 	launcher/cli/cli.h launcher/cli/main.c launcher/cli/client.c \
 	launcher/cli/plan.c launcher/cli/topo.c launcher/cli/run.c launcher/cli/submit.c \
-	launcher/cli/job.c
+	launcher/cli/job.c launcher/cli/timeline.c
 
 bin_PROGRAMS = launcher/aic
 launcher_aic_SOURCES = $(cli_sources)

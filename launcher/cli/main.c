@@ -42,6 +42,8 @@ static const struct cli_command {
 	 "the metrics workers reported (count, last, min, max per stage and name)"},
 	{"stop", cmd_stop, cmd_stop_usage,
 	 "stop the job: every worker gets SIGTERM, then SIGKILL"},
+	{"timeline", cmd_timeline, cmd_timeline_usage,
+	 "the job's events as a Perfetto (Chrome trace-event JSON) timeline"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
