@@ -5,6 +5,7 @@ engine_sources = \
 	launcher/engine/head.c launcher/engine/head.h launcher/engine/internal.h \
 	launcher/engine/recover.c launcher/engine/drain.c launcher/engine/state.c \
 	launcher/engine/checkpoint.c launcher/engine/agent_metrics.c launcher/engine/events.c \
+	launcher/engine/prom.c \
 	launcher/engine/procs.c launcher/engine/report.c launcher/engine/config_msg.c \
 	launcher/engine/agent.c launcher/engine/agent.h launcher/engine/worker_env.c \
 	launcher/engine/jobdir.c launcher/engine/jobdir.h
@@ -29,10 +30,10 @@ dataplane_sources = \
 
 noinst_LTLIBRARIES += launcher/libengine.la
 launcher_libengine_la_SOURCES = $(engine_sources) $(net_sources) $(dataplane_sources)
-launcher_libengine_la_CPPFLAGS = $(AM_CPPFLAGS) $(JANSSON_CPPFLAGS) $(LIBUV_CPPFLAGS) $(ZSTD_CPPFLAGS) \
+launcher_libengine_la_CPPFLAGS = $(AM_CPPFLAGS) $(JANSSON_CPPFLAGS) $(LIBUV_CPPFLAGS) $(ZSTD_CPPFLAGS) $(MHD_CPPFLAGS) \
 	-I$(top_srcdir)/launcher/engine -I$(top_srcdir)/launcher/net -I$(top_srcdir)/launcher/dataplane
 launcher_libengine_la_LIBADD = lib/libaic_core.la $(core_libs) $(LIBUV_LDFLAGS) $(LIBUV_LIBS) \
-	$(ZSTD_LDFLAGS) $(ZSTD_LIBS)
+	$(ZSTD_LDFLAGS) $(ZSTD_LIBS) $(MHD_LDFLAGS) $(MHD_LIBS)
 
 # The aic CLI: the command table (main.c), one file per command, and the
 # connection to a running head (client.c) that status and stop use.

@@ -52,7 +52,8 @@ enum aic_msg {
 	AIC_MSG_SINK_DONE = 14,   /* agent -> head: a channel's sink has written everything */
 	/*
 	 * agent -> head, at the end: {"channels": {name: {"stale_dropped",
-	 * "zstd_in_bytes", "zstd_out_bytes", "arena_items", "redelivered"}},
+	 * "zstd_in_bytes", "zstd_out_bytes", "arena_items", "redelivered", "items",
+	 * "acked", "bytes"}},
 	 * "maxrss_kib": n}
 	 */
 	AIC_MSG_STATS = 15,

@@ -91,7 +91,8 @@ json_t *chan_set_names(const struct chan_set *cs);
 json_t *chan_set_weight_names(const struct chan_set *cs);
 /*
  * {"channels": {name: {"stale_dropped", "zstd_in_bytes", "zstd_out_bytes",
- * "arena_items", "redelivered"}}}: this agent's counters (new reference):
+ * "arena_items", "redelivered", "items", "acked", "bytes"}}}: this agent's
+ * counters (new reference), the last three as chan_set_sample's:
  * items dropped as too stale, bytes sent compressed (before, after), items
  * that went through the shared-memory arena, items queued again because the
  * consumer or peer holding them un-acked was lost.
@@ -104,11 +105,11 @@ json_t *chan_set_stats(const struct chan_set *cs);
  * waiting (own and pulled), in flight (handed to a worker or a peer, not
  * acked), and since the start the own items that came in (put, or read from
  * its source), those acked for good (by a worker, a sink, or dropped as
- * stale), and the bytes that came in.
+ * stale), the bytes that came in, and the items dropped as stale.
  */
 struct chan_set_sample {
 	uint64_t queued, inflight;
-	uint64_t items, acked, bytes;
+	uint64_t items, acked, bytes, stale;
 };
 /* Channel id's counters into *s: false when cs is NULL or has no such channel. */
 bool chan_set_sample(const struct chan_set *cs, uint32_t id, struct chan_set_sample *s);

@@ -110,6 +110,7 @@ bool chan_set_sample(const struct chan_set *cs, uint32_t id, struct chan_set_sam
 	s->items = ch->items_in;
 	s->acked = ch->items_out;
 	s->bytes = ch->bytes_in;
+	s->stale = ch->stale_dropped;
 	return true;
 }
 

@@ -87,6 +87,7 @@ static void sample(struct agent_events *k)
 		r->v[2] = s.items;
 		r->v[3] = s.acked;
 		r->v[4] = s.bytes;
+		r->v[5] = s.stale;
 	}
 	for (i = 0; i < EVENTS_CHANS && chan_set_weight_version(cs, i, &have, &v); i++) {
 		struct ev_rec *r;
@@ -127,7 +128,7 @@ static void send_ring(struct agent_events *k)
 	for (; evs && k->n; k->first = (k->first + 1) % EVENTS_RING, k->n--) {
 		const struct ev_rec *r = &k->ring[k->first];
 		json_t *e = json_pack("[i,I,i]", r->kind, (json_int_t)r->t_us, (int)r->what);
-		size_t j, nv = r->kind == REC_CHAN ? 5 : r->kind == REC_SPAN ? 4 : 1;
+		size_t j, nv = r->kind == REC_CHAN ? 6 : r->kind == REC_SPAN ? 4 : 1;
 		for (j = 0; e && j < nv; j++)
 			json_array_append_new(e, json_integer((json_int_t)r->v[j]));
 		if (e)
@@ -258,8 +259,10 @@ void head__event_proc(struct head *h, const struct hproc *hp, const char *what)
 
 	if (ev && !strcmp(what, "start"))
 		json_object_set_new(ev, "pid", json_integer((json_int_t)hp->pid));
-	if (ev && !strcmp(what, "exit"))
+	if (ev && !strcmp(what, "exit")) {
 		json_object_set_new(ev, "status", json_integer(hp->last_status));
+		head__prom_exited(h, hp);
+	}
 	if (ev && !strcmp(what, "restart"))
 		json_object_set_new(ev, "restarts",
 				    json_integer(h->cfg.spec->stages[hp->p->stage].ranks
@@ -282,6 +285,7 @@ void head__event_node_lost(struct head *h, const struct hagent *a)
 
 void head__event_end(struct head *h)
 {
+	head__prom_update(h); /* the final counters, in the textfile too */
 	write_event(h,
 		    json_pack("{s:s,s:s,s:s,s:i}", "ev", "end", "state", h->final_state ?: "?",
 			      "reason", h->reason, "exit_code", h->exit_code),
@@ -314,19 +318,23 @@ void head__on_events(struct head *h, const struct hagent *a, json_t *m)
 		json_int_t kind = json_integer_value(json_array_get(r, 0));
 		double t = (double)json_integer_value(json_array_get(r, 1)) / 1e6;
 		json_int_t what = json_integer_value(json_array_get(r, 2));
-		json_int_t v[5];
+		json_int_t v[6];
 		const char *name;
 		size_t j;
 
-		for (j = 0; j < 5; j++)
+		for (j = 0; j < 6; j++)
 			v[j] = json_integer_value(json_array_get(r, j + 3));
-		if (kind == REC_CHAN && (name = chan_name(h, what)))
+		if (kind == REC_CHAN && (name = chan_name(h, what))) {
+			struct chan_set_sample s = {(uint64_t)v[0], (uint64_t)v[1], (uint64_t)v[2],
+						    (uint64_t)v[3], (uint64_t)v[4], (uint64_t)v[5]};
+			head__prom_sample(h, a, (uint32_t)what, &s);
 			write_event(h,
-				    json_pack("{s:s,s:i,s:s,s:s,s:I,s:I,s:I,s:I,s:I}", "ev", "chan",
-					      "rank", a->rank, "node", a->node, "chan", name,
+				    json_pack("{s:s,s:i,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I}", "ev",
+					      "chan", "rank", a->rank, "node", a->node, "chan", name,
 					      "queued", v[0], "inflight", v[1], "items", v[2],
-					      "acked", v[3], "bytes", v[4]),
+					      "acked", v[3], "bytes", v[4], "stale", v[5]),
 				    t);
+		}
 		else if (kind == REC_SPAN && (name = chan_name(h, what)))
 			write_event(h,
 				    json_pack("{s:s,s:i,s:s,s:s,s:I,s:f,s:f,s:f}", "ev", "span",
@@ -335,12 +343,14 @@ void head__on_events(struct head *h, const struct hagent *a, json_t *m)
 					      (double)v[2] / 1e6, "ack", (double)v[3] / 1e6),
 				    t);
 		else if (kind == REC_WEIGHTS && what >= 0 &&
-			 (size_t)what < h->cfg.spec->n_weights)
+			 (size_t)what < h->cfg.spec->n_weights) {
+			head__prom_version(h, a, (uint32_t)what, (uint64_t)v[0]);
 			write_event(h,
 				    json_pack("{s:s,s:i,s:s,s:s,s:I}", "ev", "weights", "rank",
 					      a->rank, "node", a->node, "stream",
 					      h->cfg.spec->weights[what].name, "version", v[0]),
 				    t);
+		}
 	}
 	if (json_integer_value(json_object_get(m, "dropped")) ||
 	    json_integer_value(json_object_get(m, "spans_dropped")))

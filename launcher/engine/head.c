@@ -522,6 +522,7 @@ struct head *head_start(uv_loop_t *loop, const struct head_config *cfg)
 		head_free(h);
 		return NULL;
 	}
+	head__prom_start(h);
 	/* Fires on the loop's first turn, once bootstrap is over (registration_opens). */
 	uv_timer_init(loop, &h->wait_timer);
 	h->wait_timer.data = h;
@@ -574,6 +575,7 @@ void head_free(struct head *h)
 		fclose(h->metrics_file);
 	json_decref(h->metrics);
 	head__events_close(h);
+	head__prom_stop(h);
 	head__ckpt_close(h);
 	free(h->procs);
 	free(h->stages);

@@ -14,6 +14,7 @@
  *   worker_env.c  the agent's: its workers' environment, free ports
  *   events.c     events.jsonl (the timeline's events): the head's own, and
  *                the agents' data-plane samples (their side is there too)
+ *   prom.c       the Prometheus metrics: /metrics and the textfile
  *
  * Calls go one way: head.c calls the others; recover.c calls procs.c's
  * helpers and config_msg.c (MEMBERS), config_msg.c calls procs.c's
@@ -117,6 +118,7 @@ struct chan_stats {
 	json_int_t zstd_in, zstd_out; /* bytes sent compressed between agents, before and after */
 	json_int_t arena_items;	      /* items whose payload crossed processes in shared memory */
 	json_int_t redelivered;	      /* items queued again when their holder was lost */
+	json_int_t items, acked, bytes; /* as struct chan_set_sample's, summed */
 };
 
 /* The head's state, owned by head.c (head_start, head_free). */
@@ -161,6 +163,7 @@ struct head {
 	bool progress_timer_on;
 	char drain_why[256];
 	FILE *events_file; /* events.jsonl (events.c), NULL: not open */
+	struct head_prom *prom; /* prom.c's, NULL: none */
 	bool events_failed; /* it could not be opened: said once */
 };
 
@@ -280,6 +283,21 @@ void head__event_end(struct head *h);
 void head__on_events(struct head *h, const struct hagent *a, json_t *m);
 void head__events_close(struct head *h);
 
+/*
+ * prom.c: the Prometheus metrics (/metrics, the textfile), started with
+ * the head (head_start) and stopped with it (head_free). events.c gives it
+ * each agent's samples and each process's ended run; head__prom_update
+ * makes the text now (the job's end).
+ */
+struct head_prom;
+void head__prom_start(struct head *h);
+void head__prom_stop(struct head *h);
+void head__prom_update(struct head *h);
+void head__prom_sample(struct head *h, const struct hagent *a, uint32_t chan,
+		       const struct chan_set_sample *s);
+void head__prom_version(struct head *h, const struct hagent *a, uint32_t stream, uint64_t v);
+void head__prom_exited(struct head *h, const struct hproc *hp);
+
 /* --- checkpoint.c, agent_metrics.c and worker_env.c (for agent.c) --------------------------- */
 
 /* The agent's checkpoint requests and which of its workers answered (checkpoint.c). */
@@ -330,7 +348,7 @@ struct ev_rec {
 	uint8_t kind;
 	uint32_t what; /* a channel's or weight stream's id */
 	uint64_t t_us;
-	uint64_t v[5];
+	uint64_t v[6];
 };
 
 struct agent_events {
