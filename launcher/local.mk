@@ -40,13 +40,19 @@ launcher_libengine_la_LIBADD = lib/libaic_core.la $(core_libs) $(LIBUV_LDFLAGS) 
 cli_sources = \
 	launcher/cli/cli.h launcher/cli/main.c launcher/cli/client.c \
 	launcher/cli/plan.c launcher/cli/topo.c launcher/cli/run.c launcher/cli/submit.c \
-	launcher/cli/job.c launcher/cli/timeline.c
+	launcher/cli/job.c launcher/cli/timeline.c launcher/cli/dashboard.c
 
 bin_PROGRAMS = launcher/aic
 launcher_aic_SOURCES = $(cli_sources)
 launcher_aic_CPPFLAGS = $(AM_CPPFLAGS) $(JANSSON_CPPFLAGS) $(LIBUV_CPPFLAGS) -I$(top_srcdir)/launcher \
-	-I$(top_srcdir)/launcher/net
-launcher_aic_LDADD = launcher/libengine.la
+	-I$(top_srcdir)/launcher/net $(MHD_CPPFLAGS) \
+	-DAIC_DASHBOARD_DIR='"$(dashboarddir)"' -DAIC_DASHBOARD_SRC_DIR='"$(abs_top_srcdir)/launcher/dashboard"'
+launcher_aic_LDADD = launcher/libengine.la $(MHD_LDFLAGS) $(MHD_LIBS)
+
+# aic dashboard's page: its own script draws the charts (no CDN, no library).
+dashboarddir = $(pkgdatadir)/dashboard
+dist_dashboard_DATA = launcher/dashboard/index.html launcher/dashboard/dashboard.js \
+	launcher/dashboard/dashboard.css
 
 if HAVE_PMIX
 bin_PROGRAMS += launcher/aic-launch

@@ -34,6 +34,7 @@ int cmd_logs(int argc, char **argv);
 int cmd_metrics(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
 int cmd_timeline(int argc, char **argv);
+int cmd_dashboard(int argc, char **argv);
 
 extern const char cmd_plan_usage[];
 extern const char cmd_topo_usage[];
@@ -44,6 +45,7 @@ extern const char cmd_logs_usage[];
 extern const char cmd_metrics_usage[];
 extern const char cmd_stop_usage[];
 extern const char cmd_timeline_usage[];
+extern const char cmd_dashboard_usage[];
 
 /* --- main.c: helpers the commands share ---------------------------------- */
 

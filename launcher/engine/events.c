@@ -230,11 +230,25 @@ void head__event_placed(struct head *h)
 	       *weights = json_array();
 	size_t i;
 
-	for (i = 0; i < (size_t)h->cfg.n_agents; i++)
-		json_array_append_new(nodes, json_pack("{s:i,s:s,s:o}", "rank", (int)i, "node",
-						       h->agents[i].node, "gpus",
-						       int_array(h->agents[i].gpus,
-								 h->agents[i].n_gpus)));
+	for (i = 0; i < (size_t)h->cfg.n_agents; i++) {
+		const struct hagent *a = &h->agents[i];
+		json_t *info = json_array();
+		size_t g;
+		/* What the dashboard draws of each GPU: its NUMA node, NVSwitch fabric, model. */
+		for (g = 0; a->topo && g < a->n_gpus; g++) {
+			const struct aic_gpu *gp = a->gpus[g] >= 0 && (size_t)a->gpus[g] < a->topo->n_gpus
+							   ? &a->topo->gpus[a->gpus[g]]
+							   : NULL;
+			json_array_append_new(info, json_pack("{s:i,s:i,s:b,s:s}", "gpu", a->gpus[g],
+							      "numa", gp ? gp->numa : -1,
+							      "nvswitch", gp && gp->nvswitch,
+							      "model", gp ? gp->model : "?"));
+		}
+		json_array_append_new(nodes, json_pack("{s:i,s:s,s:o,s:o}", "rank", (int)i, "node",
+						       a->node, "gpus",
+						       int_array(a->gpus, a->n_gpus), "gpu_info",
+						       info));
+	}
 	for (i = 0; i < h->n_procs; i++) {
 		json_t *p = proc_event(h, &h->procs[i], "placed");
 		json_object_del(p, "ev");
