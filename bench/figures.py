@@ -3,7 +3,7 @@
     python3 bench/figures.py KIND < RAW
 
 KIND is the benchmark: spawn (build/bench/spawn), channels
-(bench/channels.sh), grpo (bench/grpo-toy.sh), bootstrap, channels-cluster,
+(bench/channels.sh), grpo (bench/grpo-toy.sh), observe (bench/observe.sh), bootstrap, channels-cluster,
 weights-cluster, restart-cluster, liveness-cluster, recover-cluster
 (bench/*.sh of those names). Every raw line is one sample; aic's samples and the baseline's were taken in
 alternating order in the same run. Prints one JSON line per figure:
@@ -136,6 +136,21 @@ def grpo(lines):
             "fraction", does="none: 1 would be a stage that never waits for aic or its gang")
 
 
+def observe(lines):
+    b = "observe"
+    pk = lambda what, key, on: [x[key] for x in lines if x.get("what") == what and x.get("observe") is on]
+    for what, key, unit, figure in (
+            ("channel small", "items_per_s", "1/s", "items/s, 64 B items pipelined, with events and metrics"),
+            ("grpo", "groups_per_s", "1/s", "grpo-toy groups/s trained, first 49 steps (GEN_DELAY_S=0), with events and metrics"),
+            ("grpo", "wall_s", "s", "grpo-toy whole job wall time (GEN_DELAY_S=0), with events and metrics")):
+        on, off = pk(what, key, True), pk(what, key, False)
+        if not on or not off:
+            sys.exit("figures: observe needs '%s' lines with and without (observe: true, false)" % what)
+        out(b, figure, on, unit, "the same, AIC_OBSERVE=0", off,
+            does="the same job in the same run with AIC_OBSERVE=0: no events.jsonl, agent sampling, "
+                 "item spans or /metrics (the three per-item counters stay)")
+
+
 def bootstrap(lines):
     b = "bootstrap"
     aic = pick(lines, "aic job", "ms")
@@ -252,7 +267,7 @@ def recover_cluster(lines):
         does="as above; the replacement writes the time as it starts (sh, then python3)")
 
 
-KINDS = {"spawn": spawn, "channels": channels, "grpo": grpo, "bootstrap": bootstrap,
+KINDS = {"spawn": spawn, "channels": channels, "grpo": grpo, "observe": observe, "bootstrap": bootstrap,
          "channels-cluster": channels_cluster, "weights-cluster": weights_cluster,
          "restart-cluster": restart_cluster, "liveness-cluster": liveness_cluster,
          "recover-cluster": recover_cluster}

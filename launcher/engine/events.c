@@ -40,6 +40,13 @@ static uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+bool engine__observe_off(void)
+{
+	const char *v = getenv("AIC_OBSERVE");
+
+	return v && !strcmp(v, "0");
+}
+
 /* --- the agent's side ------------------------------------------------------- */
 
 static struct ev_rec *ring_push(struct agent_events *k)
@@ -161,14 +168,18 @@ void agent__events_init(struct agent_events *k, uv_loop_t *loop, struct aic_conn
 {
 	k->head = head;
 	k->chans = chans;
+	k->off = engine__observe_off();
 	uv_timer_init(loop, &k->timer);
 	k->timer.data = k;
-	uv_timer_start(&k->timer, tick, EVENTS_SAMPLE_MS, EVENTS_SAMPLE_MS);
+	if (!k->off)
+		uv_timer_start(&k->timer, tick, EVENTS_SAMPLE_MS, EVENTS_SAMPLE_MS);
 }
 
 void agent__events_end(struct agent_events *k)
 {
 	uv_timer_stop(&k->timer);
+	if (k->off)
+		return;
 	sample(k);
 	send_ring(k);
 }
@@ -182,6 +193,8 @@ static void write_event(struct head *h, json_t *ev, double t)
 
 	if (!ev)
 		return;
+	if (!h->events_file && !h->events_failed && engine__observe_off())
+		h->events_failed = true; /* AIC_OBSERVE=0: none written */
 	if (!h->events_file && !h->events_failed) {
 		char path[4096];
 		snprintf(path, sizeof(path), "%s/events.jsonl", h->cfg.jobdir);

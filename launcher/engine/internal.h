@@ -276,6 +276,8 @@ json_t *head__data_plane_members(struct head *h);
  * "exit" or "restart", a lost node, the job's end (which closes the file),
  * and the EVENTS of agent a (wire.h), named after the spec.
  */
+/* AIC_OBSERVE=0 in the environment: no events and no metrics (to measure what they cost). */
+bool engine__observe_off(void);
 void head__event_placed(struct head *h);
 void head__event_proc(struct head *h, const struct hproc *hp, const char *what);
 void head__event_node_lost(struct head *h, const struct hagent *a);
@@ -363,6 +365,7 @@ struct agent_events {
 	struct chan_set_sample last[EVENTS_CHANS];
 	bool sampled[EVENTS_CHANS];
 	uint64_t versions[EVENTS_CHANS]; /* version + 1 last sent, 0: none */
+	bool off; /* AIC_OBSERVE=0 */
 };
 
 /* Starts sampling *chans (once CONFIG makes it) and sending to *head (both the agent's). */

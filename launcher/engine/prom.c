@@ -391,8 +391,10 @@ void head__prom_start(struct head *h)
 	struct head_prom *p = calloc(1, sizeof(*p));
 	size_t n = (size_t)h->cfg.n_agents;
 
-	if (!p)
+	if (!p || engine__observe_off()) {
+		free(p);
 		return;
+	}
 	p->h = h;
 	p->samples = calloc(n * spec->n_channels + 1, sizeof(*p->samples));
 	p->versions = calloc(n * spec->n_weights + 1, sizeof(*p->versions));
