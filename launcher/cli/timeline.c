@@ -9,8 +9,8 @@
  * Each process's life is a complete event (X) on each of its GPUs' tracks;
  * a failed exit is an instant there, a restart and a lost node are
  * instants on the node, the job's end a global one. Channel backlog and
- * throughput and weight versions are counters (C) of the node whose agent
- * sampled them, and each sampled item two async slices (b/e): queued from
+ * throughput, weight versions and GPU use (NVML) are counters (C) of the
+ * node whose agent sampled them, and each sampled item two async slices (b/e): queued from
  * put to its hand-over, then in a worker until its ack.
  */
 #include "config.h"
@@ -263,6 +263,12 @@ static void one_event(struct tl *t, json_t *ev)
 		counter(t, node_pid(t, node ?: "?"), "weights",
 			json_string_value(json_object_get(ev, "stream")) ?: "?", ts,
 			json_pack("{s:O}", "version", json_object_get(ev, "version")));
+	} else if (!strcmp(what, "gpu")) {
+		snprintf(name, sizeof(name), "%lld", (long long)json_integer_value(json_object_get(ev, "gpu")));
+		counter(t, node_pid(t, node ?: "?"), "GPU", name, ts,
+			json_pack("{s:O,s:f}", "util %", json_object_get(ev, "util"), "memory GiB",
+				  (double)json_integer_value(json_object_get(ev, "mem_used")) /
+					  (1 << 30)));
 	} else if (!strcmp(what, "span")) {
 		item_span(t, node_pid(t, node ?: "?"), ev);
 	}

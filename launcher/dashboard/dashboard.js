@@ -18,6 +18,7 @@ const job = {
   chans: {},               // channel -> {last: {rank: sample}, backlog: [[t, queued]], rate: [[t, acked/s]]}
   weights: {},             // stream -> {last: {rank: version}, series: [[t, version]]}
   metrics: {},             // "stage/name" -> {index: [[step or t, value]]}
+  gpus: {},                // "node/gpu" -> its latest "gpu" event (NVML)
   ran: {},                 // "stage/index" -> seconds run in ended runs
   started: {},             // "stage/index" -> start time of its current run
   offsets: {"events.jsonl": 0, "metrics.jsonl": 0},
@@ -65,6 +66,9 @@ function takeEvent(e) {
   }
   case "restart": case "node_lost": case "end":
     job.events.push(e);
+    break;
+  case "gpu":
+    job.gpus[e.node + "/" + e.gpu] = e;
     break;
   case "chan": {
     const c = job.chans[e.chan] || (job.chans[e.chan] = {last: {}, backlog: [], rate: []});
@@ -149,6 +153,12 @@ function chart(id, title, series, xlabel) {
 
 function since(t) { return job.t0 === null ? 0 : t - job.t0; }
 
+// " · 37% · 12.5 GiB" when NVML said how the GPU is used.
+function use(node, gpu) {
+  const u = job.gpus[node + "/" + gpu];
+  return u ? ` · ${u.util}% · ${(u.mem_used / 2 ** 30).toFixed(1)} GiB` : "";
+}
+
 function drawNodes() {
   const box = document.getElementById("nodes");
   box.replaceChildren();
@@ -168,7 +178,7 @@ function drawNodes() {
       for (const g of byNuma[numa]) {
         const gpu = el("div", {class: "gpu" + (g.nvswitch ? " nvswitch" : ""), "data-gpu": g.gpu,
                                title: g.model || ""},
-                       el("span", {class: "label"}, "GPU " + g.gpu + (g.nvswitch ? " · NVSwitch" : "")));
+                       el("span", {class: "label"}, "GPU " + g.gpu + (g.nvswitch ? " · NVSwitch" : "") + use(n.node, g.gpu)));
         cell[g.gpu] = gpu;
         group.append(gpu);
       }

@@ -631,7 +631,7 @@ struct agent *agent_start(uv_loop_t *loop, const struct agent_config *cfg)
 	uv_timer_init(loop, &a->grace);
 	a->grace.data = a;
 	agent__metrics_init(&a->metrics, loop, send_metrics, a);
-	agent__events_init(&a->events, loop, &a->head, &a->chans);
+	agent__events_init(&a->events, loop, &a->head, &a->chans, &a->cfg);
 	if (aic_server_start(loop, &a->srv, cfg->addr, cfg->token, &workers_handlers, a) == 0)
 		a->listening = true;
 	else

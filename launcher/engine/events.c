@@ -22,15 +22,18 @@
 #include <string.h>
 #include <time.h>
 
+#include "agent.h"
 #include "dataplane.h"
 #include "internal.h"
 #include "log.h"
+#include "nvml.h"
+#include "topo.h"
 #include "wire.h"
 
 #define EVENTS_SAMPLE_MS 200
 #define EVENTS_FLUSH_MS	 1000
 
-enum { REC_CHAN = 1, REC_WEIGHTS, REC_SPAN };
+enum { REC_CHAN = 1, REC_WEIGHTS, REC_SPAN, REC_GPU };
 
 static uint64_t now_us(void)
 {
@@ -121,6 +124,42 @@ static void sample(struct agent_events *k)
 	k->spans_dropped = dropped;
 }
 
+/* The GPUs' use, where NVML loads (a GPU node; AIC_NVML_LIBRARY names another library). */
+static void sample_gpus(struct agent_events *k)
+{
+	const struct aic_topo *t = k->cfg->topo;
+	const char *lib = getenv("AIC_NVML_LIBRARY");
+	size_t i, n = k->cfg->gpus ? k->cfg->n_gpus : t ? t->n_gpus : 0;
+	uint64_t now = now_us();
+
+	if (!k->nvml_tried && t && n) {
+		k->nvml_tried = true;
+		k->nvml = aic__nvml_open(lib && *lib ? lib : NULL);
+	}
+	for (i = 0; k->nvml && i < n && i < AIC_PLACE_MAX_GPUS; i++) {
+		int g = k->cfg->gpus ? k->cfg->gpus[i] : (int)i;
+		unsigned util;
+		unsigned long long used, total;
+		struct ev_rec *r;
+		if (g < 0 || (size_t)g >= t->n_gpus ||
+		    aic__nvml_usage(k->nvml, t->gpus[g].busid, &util, &used, &total) != 0)
+			continue;
+		if (k->gpu_last[i][0] == util && k->gpu_last[i][1] == used + 1 &&
+		    k->gpu_last[i][2] == total)
+			continue;
+		k->gpu_last[i][0] = util;
+		k->gpu_last[i][1] = used + 1;
+		k->gpu_last[i][2] = total;
+		r = ring_push(k);
+		r->kind = REC_GPU;
+		r->what = (uint32_t)g;
+		r->t_us = now;
+		r->v[0] = util;
+		r->v[1] = used;
+		r->v[2] = total;
+	}
+}
+
 /* The ring as an EVENTS message: [kind, t_us, what, v...] each, emptied. */
 static void send_ring(struct agent_events *k)
 {
@@ -135,7 +174,10 @@ static void send_ring(struct agent_events *k)
 	for (; evs && k->n; k->first = (k->first + 1) % EVENTS_RING, k->n--) {
 		const struct ev_rec *r = &k->ring[k->first];
 		json_t *e = json_pack("[i,I,i]", r->kind, (json_int_t)r->t_us, (int)r->what);
-		size_t j, nv = r->kind == REC_CHAN ? 6 : r->kind == REC_SPAN ? 4 : 1;
+		size_t j, nv = r->kind == REC_CHAN   ? 6
+			       : r->kind == REC_SPAN ? 4
+			       : r->kind == REC_GPU  ? 3
+						     : 1;
 		for (j = 0; e && j < nv; j++)
 			json_array_append_new(e, json_integer((json_int_t)r->v[j]));
 		if (e)
@@ -159,15 +201,17 @@ static void tick(uv_timer_t *t)
 	sample(k);
 	if (++k->ticks * EVENTS_SAMPLE_MS >= EVENTS_FLUSH_MS) {
 		k->ticks = 0;
+		sample_gpus(k);
 		send_ring(k);
 	}
 }
 
 void agent__events_init(struct agent_events *k, uv_loop_t *loop, struct aic_conn **head,
-			struct chan_set **chans)
+			struct chan_set **chans, const struct agent_config *cfg)
 {
 	k->head = head;
 	k->chans = chans;
+	k->cfg = cfg;
 	k->off = engine__observe_off();
 	uv_timer_init(loop, &k->timer);
 	k->timer.data = k;
@@ -181,7 +225,10 @@ void agent__events_end(struct agent_events *k)
 	if (k->off)
 		return;
 	sample(k);
+	sample_gpus(k);
 	send_ring(k);
+	aic__nvml_close(k->nvml);
+	k->nvml = NULL;
 }
 
 /* --- the head's side: events.jsonl ----------------------------------------------- */
@@ -369,7 +416,15 @@ void head__on_events(struct head *h, const struct hagent *a, json_t *m)
 					      v[0], "put", (double)v[1] / 1e6, "get",
 					      (double)v[2] / 1e6, "ack", (double)v[3] / 1e6),
 				    t);
-		else if (kind == REC_WEIGHTS && what >= 0 &&
+		else if (kind == REC_GPU && what >= 0 && what < AIC_PLACE_MAX_GPUS) {
+			head__prom_gpu(h, a, (uint32_t)what, (uint64_t)v[0], (uint64_t)v[1],
+				       (uint64_t)v[2]);
+			write_event(h,
+				    json_pack("{s:s,s:i,s:s,s:i,s:I,s:I,s:I}", "ev", "gpu", "rank",
+					      a->rank, "node", a->node, "gpu", (int)what, "util",
+					      v[0], "mem_used", v[1], "mem_total", v[2]),
+				    t);
+		} else if (kind == REC_WEIGHTS && what >= 0 &&
 			 (size_t)what < h->cfg.spec->n_weights) {
 			head__prom_version(h, a, (uint32_t)what, (uint64_t)v[0]);
 			write_event(h,

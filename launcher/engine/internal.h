@@ -299,6 +299,9 @@ void head__prom_sample(struct head *h, const struct hagent *a, uint32_t chan,
 		       const struct chan_set_sample *s);
 void head__prom_version(struct head *h, const struct hagent *a, uint32_t stream, uint64_t v);
 void head__prom_exited(struct head *h, const struct hproc *hp);
+/* GPU gpu of agent a (a topology index): utilisation in percent, memory used and total in bytes. */
+void head__prom_gpu(struct head *h, const struct hagent *a, uint32_t gpu, uint64_t util,
+		    uint64_t used, uint64_t total);
 
 /* --- checkpoint.c, agent_metrics.c and worker_env.c (for agent.c) --------------------------- */
 
@@ -366,15 +369,23 @@ struct agent_events {
 	bool sampled[EVENTS_CHANS];
 	uint64_t versions[EVENTS_CHANS]; /* version + 1 last sent, 0: none */
 	bool off; /* AIC_OBSERVE=0 */
+	/* GPU use through NVML (lib/nvml.h), sampled every second when it loads. */
+	const struct agent_config *cfg;
+	struct aic_nvml *nvml;
+	bool nvml_tried;
+	uint64_t gpu_last[AIC_PLACE_MAX_GPUS][3]; /* util, used, total last sent (used + 1: sent) */
 };
 
-/* Starts sampling *chans (once CONFIG makes it) and sending to *head (both the agent's). */
+struct agent_config;
+
+/*
+ * Starts sampling *chans (once CONFIG makes it) and the GPUs of cfg, and
+ * sending to *head (all the agent's).
+ */
 void agent__events_init(struct agent_events *k, uv_loop_t *loop, struct aic_conn **head,
-			struct chan_set **chans);
+			struct chan_set **chans, const struct agent_config *cfg);
 /* A last sample, sent: the agent ends (before STATS, while its data plane is there). */
 void agent__events_end(struct agent_events *k);
-
-struct agent_config;
 
 /*
  * CUDA_VISIBLE_DEVICES and CUDA_DEVICE_ORDER for a worker on `gpus`

@@ -42,6 +42,10 @@ struct head_prom {
 	struct chan_set_sample *samples; /* [agent * channels + c]: each agent's last */
 	uint64_t *versions;		 /* [agent * streams + w]: version + 1, 0: none */
 	uint64_t *ran_ms;		 /* [proc]: its ended runs' time */
+	struct {
+		bool have;
+		uint64_t util, used, total;
+	} (*gpus)[AIC_PLACE_MAX_GPUS]; /* [agent][topology index]: NVML's last */
 	size_t n_ran;
 	uv_timer_t timer;
 	const char *textfile;
@@ -144,6 +148,38 @@ static const struct {
 	 F_INFLIGHT},
 };
 
+/* Each GPU NVML reported on, by node and topology index. */
+static void gpu_families(struct head_prom *p, struct aic_strbuf *b)
+{
+	static const char *const names[] = {"aic_gpu_utilization_ratio", "aic_gpu_memory_used_bytes",
+					    "aic_gpu_memory_total_bytes"};
+	static const char *const helps[] = {
+		"The GPU's utilisation over NVML's last sample period (0 to 1).",
+		"The GPU's memory in use, all processes'.", "The GPU's memory."};
+	struct head *h = p->h;
+	size_t k, a, g;
+	bool any = false;
+	char gpu[16];
+
+	/* None on a node without NVML: no families either. */
+	for (a = 0; a < (size_t)h->cfg.n_agents; a++)
+		for (g = 0; g < AIC_PLACE_MAX_GPUS; g++)
+			any = any || p->gpus[a][g].have;
+	for (k = 0; any && k < 3; k++) {
+		family(b, names[k], "gauge", helps[k]);
+		for (a = 0; a < (size_t)h->cfg.n_agents; a++)
+			for (g = 0; g < AIC_PLACE_MAX_GPUS; g++) {
+				if (!p->gpus[a][g].have)
+					continue;
+				snprintf(gpu, sizeof(gpu), "%zu", g);
+				sample(b, h, names[k], "node", h->agents[a].node, "gpu", gpu,
+				       k == 0	? (double)p->gpus[a][g].util / 100.0
+				       : k == 1 ? (double)p->gpus[a][g].used
+						: (double)p->gpus[a][g].total);
+			}
+	}
+}
+
 static void make_text(struct head_prom *p, struct aic_strbuf *b)
 {
 	struct head *h = p->h;
@@ -207,6 +243,7 @@ static void make_text(struct head_prom *p, struct aic_strbuf *b)
 		sample(b, h, "aic_process_busy_seconds_total", "stage", st->name, "process", proc,
 		       (double)ran / 1000.0);
 	}
+	gpu_families(p, b);
 	if (h->metrics) {
 		const char *stage, *name;
 		json_t *by, *s;
@@ -283,6 +320,17 @@ void head__prom_version(struct head *h, const struct hagent *a, uint32_t stream,
 {
 	if (h->prom && stream < h->cfg.spec->n_weights && a->rank >= 0 && a->rank < h->cfg.n_agents)
 		h->prom->versions[(size_t)a->rank * h->cfg.spec->n_weights + stream] = v + 1;
+}
+
+void head__prom_gpu(struct head *h, const struct hagent *a, uint32_t gpu, uint64_t util,
+		    uint64_t used, uint64_t total)
+{
+	if (!h->prom || gpu >= AIC_PLACE_MAX_GPUS || a->rank < 0 || a->rank >= h->cfg.n_agents)
+		return;
+	h->prom->gpus[a->rank][gpu].have = true;
+	h->prom->gpus[a->rank][gpu].util = util;
+	h->prom->gpus[a->rank][gpu].used = used;
+	h->prom->gpus[a->rank][gpu].total = total;
 }
 
 void head__prom_exited(struct head *h, const struct hproc *hp)
@@ -398,9 +446,11 @@ void head__prom_start(struct head *h)
 	p->h = h;
 	p->samples = calloc(n * spec->n_channels + 1, sizeof(*p->samples));
 	p->versions = calloc(n * spec->n_weights + 1, sizeof(*p->versions));
-	if (!p->samples || !p->versions) {
+	p->gpus = calloc(n + 1, sizeof(*p->gpus));
+	if (!p->samples || !p->versions || !p->gpus) {
 		free(p->samples);
 		free(p->versions);
+		free(p->gpus);
 		free(p);
 		return;
 	}
@@ -448,6 +498,7 @@ void head__prom_stop(struct head *h)
 	free(p->text);
 	free(p->samples);
 	free(p->versions);
+	free(p->gpus);
 	free(p->ran_ms);
 	free(p);
 	h->prom = NULL;
