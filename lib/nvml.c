@@ -160,8 +160,8 @@ void aic__nvml_close(struct aic_nvml *n)
 	free(n);
 }
 
-int aic__nvml_usage(struct aic_nvml *n, const char *busid, unsigned *util,
-		    unsigned long long *used, unsigned long long *total)
+int aic__nvml_usage(struct aic_nvml *n, const char *busid, unsigned *util, unsigned long long *used,
+		    unsigned long long *total)
 {
 	struct nvml_utilization u;
 	struct nvml_memory mem;

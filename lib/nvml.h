@@ -35,7 +35,7 @@ void aic__nvml_close(struct aic_nvml *m);
  * sample period, *used and *total its memory in bytes. Returns 0, or
  * -ENOENT when NVML does not know that GPU or cannot say.
  */
-int aic__nvml_usage(struct aic_nvml *m, const char *busid, unsigned *util,
-		    unsigned long long *used, unsigned long long *total);
+int aic__nvml_usage(struct aic_nvml *m, const char *busid, unsigned *util, unsigned long long *used,
+		    unsigned long long *total);
 
 #endif

@@ -54,7 +54,8 @@ struct dash {
 /* The page's files: the dashboard's own directory, else the source tree's (uninstalled). */
 static int find_assets(char *buf, size_t len)
 {
-	const char *dirs[] = {getenv("AIC_DASHBOARD_DIR"), AIC_DASHBOARD_DIR, AIC_DASHBOARD_SRC_DIR};
+	const char *dirs[] = {getenv("AIC_DASHBOARD_DIR"), AIC_DASHBOARD_DIR,
+			      AIC_DASHBOARD_SRC_DIR};
 	char path[PATH_MAX + 16];
 	size_t i;
 
@@ -198,7 +199,8 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
 		return text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET\n");
 	if (d->need_key && !aic_auth_equal(key, d->key, AIC_AUTH_KEY_LEN))
-		return text(conn, MHD_HTTP_UNAUTHORIZED, "the URL aic dashboard printed has the key\n");
+		return text(conn, MHD_HTTP_UNAUTHORIZED,
+			    "the URL aic dashboard printed has the key\n");
 	if (!strncmp(url, "/api/", 5))
 		return api(d, conn, url + 5);
 	return asset(d, conn, url);
@@ -299,7 +301,8 @@ int cmd_dashboard(int argc, char **argv)
 		case 'p':
 			port = strtol(optarg, &end, 10);
 			if (*end || end == optarg || port < 0 || port > 65535) {
-				fprintf(stderr, "aic dashboard: --port '%s' is not a port (0 to 65535)\n",
+				fprintf(stderr,
+					"aic dashboard: --port '%s' is not a port (0 to 65535)\n",
 					optarg);
 				return 2;
 			}
@@ -325,8 +328,9 @@ int cmd_dashboard(int argc, char **argv)
 			return 1;
 		}
 		if (find_assets(d.assets, sizeof(d.assets)) != 0) {
-			fprintf(stderr, "aic dashboard: cannot find the page (index.html) in '%s' or "
-					"'%s' (AIC_DASHBOARD_DIR names another place)\n",
+			fprintf(stderr,
+				"aic dashboard: cannot find the page (index.html) in '%s' or "
+				"'%s' (AIC_DASHBOARD_DIR names another place)\n",
 				AIC_DASHBOARD_DIR, AIC_DASHBOARD_SRC_DIR);
 			return 1;
 		}

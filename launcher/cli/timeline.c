@@ -33,12 +33,12 @@ const char cmd_timeline_usage[] =
 	"  -o, --output FILE  write the trace to FILE (default: standard output)\n";
 
 struct tl {
-	json_t *out;	 /* traceEvents */
-	json_t *nodes;	 /* {node: pid} */
-	json_t *lanes;	 /* {"pid/gpu": [end of each lane's last slice, us]} */
-	json_t *named;	 /* {"pid/tid": true} once the thread has its name */
-	json_t *open;	 /* {proc: its start event} in the current run */
-	json_t *last;	 /* {"rank/chan": [t, acked]}: the previous sample, for rates */
+	json_t *out;   /* traceEvents */
+	json_t *nodes; /* {node: pid} */
+	json_t *lanes; /* {"pid/gpu": [end of each lane's last slice, us]} */
+	json_t *named; /* {"pid/tid": true} once the thread has its name */
+	json_t *open;  /* {proc: its start event} in the current run */
+	json_t *last;  /* {"rank/chan": [t, acked]}: the previous sample, for rates */
 	double t0, t_end;
 };
 
@@ -120,29 +120,33 @@ static void life(struct tl *t, json_t *start, json_t *exit, double end_us)
 	const char *node = json_string_value(json_object_get(start, "node")) ?: "?";
 	json_t *gpus = json_object_get(start, "gpus"), *args;
 	double s = us(t, start, "t"), e = exit ? us(t, exit, "t") : end_us;
-	int pid = node_pid(t, node), status = (int)json_integer_value(json_object_get(exit, "status"));
+	int pid = node_pid(t, node),
+	    status = (int)json_integer_value(json_object_get(exit, "status"));
 	size_t i, n = json_array_size(gpus) ? json_array_size(gpus) : 1;
 	char name[160];
 
-	snprintf(name, sizeof(name), "%s/%lld", json_string_value(json_object_get(start, "stage")) ?: "?",
+	snprintf(name, sizeof(name), "%s/%lld",
+		 json_string_value(json_object_get(start, "stage")) ?: "?",
 		 (long long)json_integer_value(json_object_get(start, "index")));
 	if (e < s)
 		e = s;
 	for (i = 0; i < n; i++) {
-		int gpu = json_array_size(gpus) ? (int)json_integer_value(json_array_get(gpus, i)) : -1;
+		int gpu = json_array_size(gpus) ? (int)json_integer_value(json_array_get(gpus, i))
+						: -1;
 		int tid = lane_tid(t, pid, gpu, s, e);
 		args = json_pack("{s:O,s:O,s:O,s:O,s:o}", "stage", json_object_get(start, "stage"),
 				 "index", json_object_get(start, "index"), "proc",
-				 json_object_get(start, "proc"), "pid", json_object_get(start, "pid"),
-				 "exit", exit ? json_integer(status) : json_string("none recorded"));
-		emit(t, json_pack("{s:s,s:s,s:s,s:f,s:f,s:i,s:i,s:o}", "name", name, "cat", "process",
-				  "ph", "X", "ts", s, "dur", e - s, "pid", pid, "tid", tid, "args",
-				  args));
+				 json_object_get(start, "proc"), "pid",
+				 json_object_get(start, "pid"), "exit",
+				 exit ? json_integer(status) : json_string("none recorded"));
+		emit(t, json_pack("{s:s,s:s,s:s,s:f,s:f,s:i,s:i,s:o}", "name", name, "cat",
+				  "process", "ph", "X", "ts", s, "dur", e - s, "pid", pid, "tid",
+				  tid, "args", args));
 		if (exit && status != 0)
 			emit(t, json_pack("{s:s+,s:s,s:s,s:s,s:f,s:i,s:i,s:{s:i}}", "name", name,
-					  status < 0 ? " killed" : " failed", "cat", "process", "ph",
-					  "i", "s", "t", "ts", e, "pid", pid, "tid", tid, "args",
-					  "status", status));
+					  status < 0 ? " killed" : " failed", "cat", "process",
+					  "ph", "i", "s", "t", "ts", e, "pid", pid, "tid", tid,
+					  "args", "status", status));
 	}
 }
 
@@ -152,12 +156,12 @@ static void close_open(struct tl *t, double end_us)
 	const char *k;
 	json_t *v;
 
-	json_object_foreach(t->open, k, v)
-		life(t, v, NULL, end_us);
+	json_object_foreach(t->open, k, v) life(t, v, NULL, end_us);
 	json_object_clear(t->open);
 }
 
-static void counter(struct tl *t, int pid, const char *what, const char *of, double ts, json_t *args)
+static void counter(struct tl *t, int pid, const char *what, const char *of, double ts,
+		    json_t *args)
 {
 	emit(t, json_pack("{s:s++,s:s,s:s,s:f,s:i,s:i,s:o}", "name", what, " ", of, "cat", "data",
 			  "ph", "C", "ts", ts, "pid", pid, "tid", 0, "args", args));
@@ -175,14 +179,14 @@ static void chan_sample(struct tl *t, int pid, json_t *ev)
 	counter(t, pid, "backlog", chan, ts,
 		json_pack("{s:O,s:O}", "queued", json_object_get(ev, "queued"), "inflight",
 			  json_object_get(ev, "inflight")));
-	snprintf(key, sizeof(key), "%lld/%s", (long long)json_integer_value(json_object_get(ev, "rank")),
-		 chan);
+	snprintf(key, sizeof(key), "%lld/%s",
+		 (long long)json_integer_value(json_object_get(ev, "rank")), chan);
 	prev = json_object_get(t->last, key);
 	if (prev && ts > json_number_value(json_array_get(prev, 0)))
 		counter(t, pid, "throughput", chan, ts,
 			json_pack("{s:f}", "acked/s",
-				  (double)(acked - json_integer_value(json_array_get(prev, 1))) * 1e6 /
-					  (ts - json_number_value(json_array_get(prev, 0)))));
+				  (double)(acked - json_integer_value(json_array_get(prev, 1))) *
+					  1e6 / (ts - json_number_value(json_array_get(prev, 0)))));
 	json_object_set_new(t->last, key, json_pack("[f,I]", ts, acked));
 }
 
@@ -229,13 +233,16 @@ static void one_event(struct tl *t, json_t *ev)
 	json_t *v;
 	size_t i;
 
-	snprintf(key, sizeof(key), "%lld", (long long)json_integer_value(json_object_get(ev, "proc")));
+	snprintf(key, sizeof(key), "%lld",
+		 (long long)json_integer_value(json_object_get(ev, "proc")));
 	if (!strcmp(what, "placed")) {
-		/* A new run: what the last one left running ends here, and every node has its track. */
+		/* A new run: what the last one left running ends here, and every node has its
+		 * track. */
 		close_open(t, ts);
 		json_array_foreach(json_object_get(ev, "nodes"), i, v)
 			node_pid(t, json_string_value(json_object_get(v, "node")) ?: "?");
-		instant(t, "placed", "g", ts, 0, json_pack("{s:O}", "run", json_object_get(ev, "run")));
+		instant(t, "placed", "g", ts, 0,
+			json_pack("{s:O}", "run", json_object_get(ev, "run")));
 	} else if (!strcmp(what, "start")) {
 		json_object_set(t->open, key, ev);
 	} else if (!strcmp(what, "exit")) {
@@ -255,8 +262,10 @@ static void one_event(struct tl *t, json_t *ev)
 			json_pack("{s:O}", "why", json_object_get(ev, "why")));
 	} else if (!strcmp(what, "end")) {
 		close_open(t, ts);
-		snprintf(name, sizeof(name), "job %s", json_string_value(json_object_get(ev, "state")) ?: "?");
-		instant(t, name, "g", ts, 0, json_pack("{s:O}", "reason", json_object_get(ev, "reason")));
+		snprintf(name, sizeof(name), "job %s",
+			 json_string_value(json_object_get(ev, "state")) ?: "?");
+		instant(t, name, "g", ts, 0,
+			json_pack("{s:O}", "reason", json_object_get(ev, "reason")));
 	} else if (!strcmp(what, "chan")) {
 		chan_sample(t, node_pid(t, node ?: "?"), ev);
 	} else if (!strcmp(what, "weights")) {
@@ -264,7 +273,8 @@ static void one_event(struct tl *t, json_t *ev)
 			json_string_value(json_object_get(ev, "stream")) ?: "?", ts,
 			json_pack("{s:O}", "version", json_object_get(ev, "version")));
 	} else if (!strcmp(what, "gpu")) {
-		snprintf(name, sizeof(name), "%lld", (long long)json_integer_value(json_object_get(ev, "gpu")));
+		snprintf(name, sizeof(name), "%lld",
+			 (long long)json_integer_value(json_object_get(ev, "gpu")));
 		counter(t, node_pid(t, node ?: "?"), "GPU", name, ts,
 			json_pack("{s:O,s:f}", "util %", json_object_get(ev, "util"), "memory GiB",
 				  (double)json_integer_value(json_object_get(ev, "mem_used")) /
@@ -378,7 +388,8 @@ int cmd_timeline(int argc, char **argv)
 		fprintf(stderr, "aic timeline: cannot write '%s': %s\n", output, strerror(errno));
 	} else if (!doc || json_dumpf(doc, f, JSON_COMPACT) != 0 || fputc('\n', f) == EOF ||
 		   (f != stdout ? fclose(f) : fflush(f)) != 0) {
-		fprintf(stderr, "aic timeline: cannot write '%s': %s\n", output ?: "-", strerror(errno));
+		fprintf(stderr, "aic timeline: cannot write '%s': %s\n", output ?: "-",
+			strerror(errno));
 	} else {
 		rc = 0;
 	}

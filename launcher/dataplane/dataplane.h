@@ -117,8 +117,7 @@ bool chan_set_sample(const struct chan_set *cs, uint32_t id, struct chan_set_sam
  * Weight stream id's newest version here: *have says whether it has one,
  * and then *version is it. False when cs is NULL or has no such stream.
  */
-bool chan_set_weight_version(const struct chan_set *cs, uint32_t id, bool *have,
-			     uint64_t *version);
+bool chan_set_weight_version(const struct chan_set *cs, uint32_t id, bool *have, uint64_t *version);
 
 /*
  * A sampled item's way through its producer's agent (one own item in 64,

@@ -90,8 +90,7 @@ void trace_ack(struct chan *ch, const struct item *it)
 	s->put_us = 0;
 }
 
-size_t chan_set_spans(struct chan_set *cs, struct chan_set_span *out, size_t max,
-		      uint64_t *dropped)
+size_t chan_set_spans(struct chan_set *cs, struct chan_set_span *out, size_t max, uint64_t *dropped)
 {
 	struct dp_trace *t;
 	size_t n;
@@ -127,8 +126,7 @@ bool chan_set_sample(const struct chan_set *cs, uint32_t id, struct chan_set_sam
 	return true;
 }
 
-bool chan_set_weight_version(const struct chan_set *cs, uint32_t id, bool *have,
-			     uint64_t *version)
+bool chan_set_weight_version(const struct chan_set *cs, uint32_t id, bool *have, uint64_t *version)
 {
 	if (!cs || id >= cs->n_streams)
 		return false;

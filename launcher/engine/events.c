@@ -296,18 +296,18 @@ void head__event_placed(struct head *h)
 		size_t g;
 		/* What the dashboard draws of each GPU: its NUMA node, NVSwitch fabric, model. */
 		for (g = 0; a->topo && g < a->n_gpus; g++) {
-			const struct aic_gpu *gp = a->gpus[g] >= 0 && (size_t)a->gpus[g] < a->topo->n_gpus
-							   ? &a->topo->gpus[a->gpus[g]]
-							   : NULL;
-			json_array_append_new(info, json_pack("{s:i,s:i,s:b,s:s}", "gpu", a->gpus[g],
-							      "numa", gp ? gp->numa : -1,
-							      "nvswitch", gp && gp->nvswitch,
-							      "model", gp ? gp->model : "?"));
+			const struct aic_gpu *gp =
+				a->gpus[g] >= 0 && (size_t)a->gpus[g] < a->topo->n_gpus
+					? &a->topo->gpus[a->gpus[g]]
+					: NULL;
+			json_array_append_new(
+				info, json_pack("{s:i,s:i,s:b,s:s}", "gpu", a->gpus[g], "numa",
+						gp ? gp->numa : -1, "nvswitch", gp && gp->nvswitch,
+						"model", gp ? gp->model : "?"));
 		}
-		json_array_append_new(nodes, json_pack("{s:i,s:s,s:o,s:o}", "rank", (int)i, "node",
-						       a->node, "gpus",
-						       int_array(a->gpus, a->n_gpus), "gpu_info",
-						       info));
+		json_array_append_new(
+			nodes, json_pack("{s:i,s:s,s:o,s:o}", "rank", (int)i, "node", a->node,
+					 "gpus", int_array(a->gpus, a->n_gpus), "gpu_info", info));
 	}
 	for (i = 0; i < h->n_procs; i++) {
 		json_t *p = proc_event(h, &h->procs[i], "placed");
@@ -388,7 +388,8 @@ void head__on_events(struct head *h, const struct hagent *a, json_t *m)
 
 	if (!a)
 		return;
-	json_array_foreach(json_object_get(m, "events"), i, r) {
+	json_array_foreach(json_object_get(m, "events"), i, r)
+	{
 		json_int_t kind = json_integer_value(json_array_get(r, 0));
 		double t = (double)json_integer_value(json_array_get(r, 1)) / 1e6;
 		json_int_t what = json_integer_value(json_array_get(r, 2));
@@ -404,12 +405,11 @@ void head__on_events(struct head *h, const struct hagent *a, json_t *m)
 			head__prom_sample(h, a, (uint32_t)what, &s);
 			write_event(h,
 				    json_pack("{s:s,s:i,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I}", "ev",
-					      "chan", "rank", a->rank, "node", a->node, "chan", name,
-					      "queued", v[0], "inflight", v[1], "items", v[2],
+					      "chan", "rank", a->rank, "node", a->node, "chan",
+					      name, "queued", v[0], "inflight", v[1], "items", v[2],
 					      "acked", v[3], "bytes", v[4], "stale", v[5]),
 				    t);
-		}
-		else if (kind == REC_SPAN && (name = chan_name(h, what)))
+		} else if (kind == REC_SPAN && (name = chan_name(h, what)))
 			write_event(h,
 				    json_pack("{s:s,s:i,s:s,s:s,s:I,s:f,s:f,s:f}", "ev", "span",
 					      "rank", a->rank, "node", a->node, "chan", name, "id",
@@ -425,7 +425,7 @@ void head__on_events(struct head *h, const struct hagent *a, json_t *m)
 					      v[0], "mem_used", v[1], "mem_total", v[2]),
 				    t);
 		} else if (kind == REC_WEIGHTS && what >= 0 &&
-			 (size_t)what < h->cfg.spec->n_weights) {
+			   (size_t)what < h->cfg.spec->n_weights) {
 			head__prom_version(h, a, (uint32_t)what, (uint64_t)v[0]);
 			write_event(h,
 				    json_pack("{s:s,s:i,s:s,s:s,s:I}", "ev", "weights", "rank",

@@ -162,9 +162,9 @@ struct head {
 	uv_timer_t progress_timer; /* the sources' progress journalled (state.c) */
 	bool progress_timer_on;
 	char drain_why[256];
-	FILE *events_file; /* events.jsonl (events.c), NULL: not open */
+	FILE *events_file;	/* events.jsonl (events.c), NULL: not open */
 	struct head_prom *prom; /* prom.c's, NULL: none */
-	bool events_failed; /* it could not be opened: said once */
+	bool events_failed;	/* it could not be opened: said once */
 };
 
 /*
@@ -368,7 +368,7 @@ struct agent_events {
 	struct chan_set_sample last[EVENTS_CHANS];
 	bool sampled[EVENTS_CHANS];
 	uint64_t versions[EVENTS_CHANS]; /* version + 1 last sent, 0: none */
-	bool off; /* AIC_OBSERVE=0 */
+	bool off;			 /* AIC_OBSERVE=0 */
 	/* GPU use through NVML (lib/nvml.h), sampled every second when it loads. */
 	const struct agent_config *cfg;
 	struct aic_nvml *nvml;

@@ -133,25 +133,24 @@ static const struct {
 	int field;
 } chan_families[] = {
 	{"aic_channel_items_total", "counter",
-	 "Items that came into the channel (put, or read from its source).",
-	 F_ITEMS},
-	{"aic_channel_acked_total", "counter", "Items acked for good (by a worker, a sink, or dropped).",
-	 F_ACKED},
+	 "Items that came into the channel (put, or read from its source).", F_ITEMS},
+	{"aic_channel_acked_total", "counter",
+	 "Items acked for good (by a worker, a sink, or dropped).", F_ACKED},
 	{"aic_channel_bytes_total", "counter", "Bytes of the items that came into the channel.",
 	 F_BYTES},
 	{"aic_channel_stale_dropped_total", "counter",
-	 "Items dropped as older than their readers' weights allow (max_staleness).",
-	 F_STALE},
+	 "Items dropped as older than their readers' weights allow (max_staleness).", F_STALE},
 	{"aic_channel_backlog", "gauge", "Items waiting in the channel, not handed out yet.",
 	 F_QUEUED},
-	{"aic_channel_inflight", "gauge", "Items handed to a worker or another node, not acked yet.",
-	 F_INFLIGHT},
+	{"aic_channel_inflight", "gauge",
+	 "Items handed to a worker or another node, not acked yet.", F_INFLIGHT},
 };
 
 /* Each GPU NVML reported on, by node and topology index. */
 static void gpu_families(struct head_prom *p, struct aic_strbuf *b)
 {
-	static const char *const names[] = {"aic_gpu_utilization_ratio", "aic_gpu_memory_used_bytes",
+	static const char *const names[] = {"aic_gpu_utilization_ratio",
+					    "aic_gpu_memory_used_bytes",
 					    "aic_gpu_memory_total_bytes"};
 	static const char *const helps[] = {
 		"The GPU's utilisation over NVML's last sample period (0 to 1).",
@@ -213,12 +212,14 @@ static void make_text(struct head_prom *p, struct aic_strbuf *b)
 		for (k = 0; !spec->stages[i].ranks && k < h->n_procs; k++)
 			if (h->procs[k].p->stage == i)
 				r += h->procs[k].restarts;
-		sample(b, h, "aic_stage_restarts_total", "stage", spec->stages[i].name, NULL, NULL, r);
+		sample(b, h, "aic_stage_restarts_total", "stage", spec->stages[i].name, NULL, NULL,
+		       r);
 	}
 	family(b, "aic_process_up", "gauge", "1 while the process runs.");
 	for (k = 0; k < h->n_procs; k++) {
 		const struct hproc *hp = &h->procs[k];
-		snprintf(proc, sizeof(proc), "%s/%d", spec->stages[hp->p->stage].name, hp->p->index);
+		snprintf(proc, sizeof(proc), "%s/%d", spec->stages[hp->p->stage].name,
+			 hp->p->index);
 		sample(b, h, "aic_process_up", "stage", spec->stages[hp->p->stage].name, "process",
 		       proc, hp->state == P_RUNNING);
 	}
@@ -249,17 +250,15 @@ static void make_text(struct head_prom *p, struct aic_strbuf *b)
 		json_t *by, *s;
 		family(b, "aic_worker_metric", "gauge",
 		       "The last value a stage's workers reported (w.metric, aic_metric).");
-		json_object_foreach(h->metrics, stage, by)
-			json_object_foreach(by, name, s)
-				if (json_is_number(json_object_get(s, "last")))
-					sample(b, h, "aic_worker_metric", "stage", stage, "name", name,
-					       json_number_value(json_object_get(s, "last")));
+		json_object_foreach(h->metrics, stage, by) json_object_foreach(
+			by, name, s) if (json_is_number(json_object_get(s, "last")))
+			sample(b, h, "aic_worker_metric", "stage", stage, "name", name,
+			       json_number_value(json_object_get(s, "last")));
 		family(b, "aic_worker_metric_points_total", "counter",
 		       "Points the stage's workers reported under that name.");
-		json_object_foreach(h->metrics, stage, by)
-			json_object_foreach(by, name, s)
-				sample(b, h, "aic_worker_metric_points_total", "stage", stage, "name",
-				       name, (double)json_integer_value(json_object_get(s, "n")));
+		json_object_foreach(h->metrics, stage, by) json_object_foreach(by, name, s)
+			sample(b, h, "aic_worker_metric_points_total", "stage", stage, "name", name,
+			       (double)json_integer_value(json_object_get(s, "n")));
 	}
 }
 
@@ -422,10 +421,10 @@ static int serve(struct head_prom *p, const char *addr, int port)
 	} else {
 		return -EINVAL;
 	}
-	p->mhd = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, answer, p,
-				  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-				  MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT,
-				  10u, MHD_OPTION_END);
+	p->mhd =
+		MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, answer, p, MHD_OPTION_SOCK_ADDR,
+				 (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT, 64u,
+				 MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
 	if (!p->mhd)
 		return -EADDRINUSE;
 	info = MHD_get_daemon_info(p->mhd, MHD_DAEMON_INFO_BIND_PORT);
@@ -470,8 +469,8 @@ void head__prom_start(struct head *h)
 				      spec->metrics.port, strerror(-port));
 			return;
 		}
-		snprintf(where, sizeof(where), strchr(addr, ':') ? "http://[%s]:%d/metrics\n"
-								 : "http://%s:%d/metrics\n",
+		snprintf(where, sizeof(where),
+			 strchr(addr, ':') ? "http://[%s]:%d/metrics\n" : "http://%s:%d/metrics\n",
 			 addr, port);
 		jobdir_write_text(h->cfg.jobdir, "metrics", where);
 		if (p->need_key) {
