@@ -114,8 +114,11 @@ static int lane_tid(struct tl *t, int pid, int gpu, double start, double end)
 	return tid;
 }
 
-/* A process's life from its start event to `exit` (NULL: it had not ended by `end_us`). */
-static void life(struct tl *t, json_t *start, json_t *exit, double end_us)
+/*
+ * A process's life from its start event to `exit`; with exit NULL, to
+ * end_us: it had not ended by then, or (lost) its node was lost then.
+ */
+static void life(struct tl *t, json_t *start, json_t *exit, double end_us, bool lost)
 {
 	const char *node = json_string_value(json_object_get(start, "node")) ?: "?";
 	json_t *gpus = json_object_get(start, "gpus"), *args;
@@ -138,15 +141,19 @@ static void life(struct tl *t, json_t *start, json_t *exit, double end_us)
 				 "index", json_object_get(start, "index"), "proc",
 				 json_object_get(start, "proc"), "pid",
 				 json_object_get(start, "pid"), "exit",
-				 exit ? json_integer(status) : json_string("none recorded"));
+				 exit   ? json_integer(status)
+				 : lost ? json_string("lost with its node")
+					: json_string("none recorded"));
 		emit(t, json_pack("{s:s,s:s,s:s,s:f,s:f,s:i,s:i,s:o}", "name", name, "cat",
 				  "process", "ph", "X", "ts", s, "dur", e - s, "pid", pid, "tid",
 				  tid, "args", args));
-		if (exit && status != 0)
+		if ((exit && status != 0) || lost)
 			emit(t, json_pack("{s:s+,s:s,s:s,s:s,s:f,s:i,s:i,s:{s:i}}", "name", name,
-					  status < 0 ? " killed" : " failed", "cat", "process",
-					  "ph", "i", "s", "t", "ts", e, "pid", pid, "tid", tid,
-					  "args", "status", status));
+					  lost	       ? " lost"
+					  : status < 0 ? " killed"
+						       : " failed",
+					  "cat", "process", "ph", "i", "s", "t", "ts", e, "pid", pid,
+					  "tid", tid, "args", "status", status));
 	}
 }
 
@@ -156,7 +163,9 @@ static void close_open(struct tl *t, double end_us)
 	const char *k;
 	json_t *v;
 
-	json_object_foreach(t->open, k, v) life(t, v, NULL, end_us);
+	json_object_foreach(t->open, k, v) {
+		life(t, v, NULL, end_us, false);
+	}
 	json_object_clear(t->open);
 }
 
@@ -236,19 +245,21 @@ static void one_event(struct tl *t, json_t *ev)
 	snprintf(key, sizeof(key), "%lld",
 		 (long long)json_integer_value(json_object_get(ev, "proc")));
 	if (!strcmp(what, "placed")) {
-		/* A new run: what the last one left running ends here, and every node has its
-		 * track. */
+		/* A new run: what the last one left ends here; every node gets its track. */
 		close_open(t, ts);
 		json_array_foreach(json_object_get(ev, "nodes"), i, v)
 			node_pid(t, json_string_value(json_object_get(v, "node")) ?: "?");
 		instant(t, "placed", "g", ts, 0,
 			json_pack("{s:O}", "run", json_object_get(ev, "run")));
 	} else if (!strcmp(what, "start")) {
+		json_t *open = json_object_get(t->open, key);
+		if (open) /* started again with no exit seen: that life ends here */
+			life(t, open, NULL, ts, false);
 		json_object_set(t->open, key, ev);
 	} else if (!strcmp(what, "exit")) {
 		json_t *start = json_object_get(t->open, key);
 		if (start) {
-			life(t, start, ev, ts);
+			life(t, start, ev, ts, false);
 			json_object_del(t->open, key);
 		}
 	} else if (!strcmp(what, "restart")) {
@@ -258,8 +269,19 @@ static void one_event(struct tl *t, json_t *ev)
 		instant(t, name, "p", ts, node_pid(t, node ?: "?"),
 			json_pack("{s:O}", "restarts", json_object_get(ev, "restarts")));
 	} else if (!strcmp(what, "node_lost")) {
+		const char *k;
+		json_t *start;
+		void *tmp;
 		instant(t, "node lost", "p", ts, node_pid(t, node ?: "?"),
 			json_pack("{s:O}", "why", json_object_get(ev, "why")));
+		/* Its processes' lives end with it: no exit comes from a lost node. */
+		json_object_foreach_safe(t->open, tmp, k, start) {
+			const char *on = json_string_value(json_object_get(start, "node"));
+			if (node && on && !strcmp(on, node)) {
+				life(t, start, NULL, ts, true);
+				json_object_del(t->open, k);
+			}
+		}
 	} else if (!strcmp(what, "end")) {
 		close_open(t, ts);
 		snprintf(name, sizeof(name), "job %s",

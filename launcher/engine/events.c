@@ -337,11 +337,13 @@ void head__event_proc(struct head *h, const struct hproc *hp, const char *what)
 		json_object_set_new(ev, "status", json_integer(hp->last_status));
 		head__prom_exited(h, hp);
 	}
-	if (ev && !strcmp(what, "restart"))
+	if (ev && !strcmp(what, "restart")) {
 		json_object_set_new(ev, "restarts",
 				    json_integer(h->cfg.spec->stages[hp->p->stage].ranks
 							 ? h->stages[hp->p->stage].restarts
 							 : hp->restarts));
+		json_object_set_new(ev, "moves", json_integer(hp->moves));
+	}
 	write_event(h, ev, -1);
 	if (h->events_file)
 		fflush(h->events_file);
@@ -388,8 +390,7 @@ void head__on_events(struct head *h, const struct hagent *a, json_t *m)
 
 	if (!a)
 		return;
-	json_array_foreach(json_object_get(m, "events"), i, r)
-	{
+	json_array_foreach(json_object_get(m, "events"), i, r) {
 		json_int_t kind = json_integer_value(json_array_get(r, 0));
 		double t = (double)json_integer_value(json_array_get(r, 1)) / 1e6;
 		json_int_t what = json_integer_value(json_array_get(r, 2));

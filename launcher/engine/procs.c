@@ -233,7 +233,7 @@ void head__spawn(struct hproc *hp)
 			gpus, "log", log, "cwd", cwd);
 	hp->state = P_STARTING;
 	hp->pid = 0;
-	if (hp->exited)
+	if (hp->exited || hp->moves)
 		head__event_proc(h, hp, "restart");
 	aic_conn_send(a->conn, AIC_MSG_SPAWN, msg);
 	json_decref(msg);

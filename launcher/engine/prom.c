@@ -250,15 +250,22 @@ static void make_text(struct head_prom *p, struct aic_strbuf *b)
 		json_t *by, *s;
 		family(b, "aic_worker_metric", "gauge",
 		       "The last value a stage's workers reported (w.metric, aic_metric).");
-		json_object_foreach(h->metrics, stage, by) json_object_foreach(
-			by, name, s) if (json_is_number(json_object_get(s, "last")))
-			sample(b, h, "aic_worker_metric", "stage", stage, "name", name,
-			       json_number_value(json_object_get(s, "last")));
+		json_object_foreach(h->metrics, stage, by) {
+			json_object_foreach(by, name, s) {
+				if (json_is_number(json_object_get(s, "last")))
+					sample(b, h, "aic_worker_metric", "stage", stage, "name",
+					       name, json_number_value(json_object_get(s, "last")));
+			}
+		}
 		family(b, "aic_worker_metric_points_total", "counter",
 		       "Points the stage's workers reported under that name.");
-		json_object_foreach(h->metrics, stage, by) json_object_foreach(by, name, s)
-			sample(b, h, "aic_worker_metric_points_total", "stage", stage, "name", name,
-			       (double)json_integer_value(json_object_get(s, "n")));
+		json_object_foreach(h->metrics, stage, by) {
+			json_object_foreach(by, name, s) {
+				sample(b, h, "aic_worker_metric_points_total", "stage", stage,
+				       "name", name,
+				       (double)json_integer_value(json_object_get(s, "n")));
+			}
+		}
 	}
 }
 
