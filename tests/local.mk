@@ -132,7 +132,7 @@ print-fuzz:
 
 cli_tests = tests/cli/aic-help.sh tests/cli/aic-topo.sh tests/cli/aic-plan.sh tests/cli/aic-run.sh tests/cli/aic-run-orphan.sh \
 	tests/cli/aic-run-cpus.sh tests/cli/aic-jobdir.sh tests/cli/aic-submit.sh tests/cli/aic-logs.sh \
-	tests/cli/aic-submit-resume.sh
+	tests/cli/aic-submit-resume.sh tests/cli/aic-timeline.sh
 EXTRA_DIST += $(cli_tests)
 
 # The C worker API (lib/aic.h) from a worker in C, with the engine under aic run.
@@ -207,6 +207,8 @@ failure_tests += tests/failures/fail-on-node-failure.sh
 failure_tests += tests/failures/grpo-toy-node.sh
 # No lost work: every source line reaches the sink across a node's loss.
 failure_tests += tests/failures/nolost.sh
+# A lost node in the events and the timeline (aic timeline).
+failure_tests += tests/failures/observe-node.sh
 # The same with the node's link cut instead.
 failure_tests += tests/failures/nolost-cut.sh
 EXTRA_DIST += $(failure_tests)
