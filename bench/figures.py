@@ -3,10 +3,12 @@
     python3 bench/figures.py KIND < RAW
 
 KIND is the benchmark: spawn (build/bench/spawn), channels
-(bench/channels.sh), grpo (bench/grpo-toy.sh), observe (bench/observe.sh), bootstrap, channels-cluster,
-weights-cluster, restart-cluster, liveness-cluster, recover-cluster
-(bench/*.sh of those names). Every raw line is one sample; aic's samples and the baseline's were taken in
-alternating order in the same run. Prints one JSON line per figure:
+(bench/channels.sh), grpo (bench/grpo-toy.sh), observe (bench/observe.sh), phases (bench/phases.sh),
+bootstrap, channels-cluster, weights-cluster, restart-cluster,
+liveness-cluster, recover-cluster, resume-cluster (bench/*.sh of those
+names). Every raw line is one sample; aic's samples and the baseline's
+were taken in alternating order in the same run (resume-cluster's in the
+order one job has them). Prints one JSON line per figure:
 
     {"bench": ..., "figure": ..., "unit": ...,
      "value": median, "min": ..., "max": ..., "n": samples,
@@ -267,10 +269,41 @@ def recover_cluster(lines):
         does="as above; the replacement writes the time as it starts (sh, then python3)")
 
 
+def phases(lines):
+    b = "phases"
+    for pair, who in (("agent", "a replica pair, sequenced by the node's agent"),
+                      ("head", "a 2-rank gang with 2 replicas, sequenced by the head")):
+        out(b, "phase switch: aic_phase_end -> the other stage's aic_phase_begin returns, " + who,
+            pick(lines, "switch", "us", pair=pair), "us", "one control round trip to the agent",
+            pick(lines, "round trip", "us", pair=pair),
+            does="aic_phase_should_yield() from Python, timed by the same workers between their "
+                 "turns in the same run: one frame to the node's agent and its answer")
+
+
+def resume_cluster(lines):
+    b = "checkpoint-resume"
+    reps = [x for x in lines if x.get("what") == "resume"]
+    if not reps:
+        sys.exit("figures: no 'resume' lines in the benchmark's output")
+    cancel = [x["cancel_ms"] for x in reps]
+    cold = [x["cold_start_ms"] for x in reps]
+    out(b, "grpo-toy: notice (SIGUSR1) -> every stage checkpointed, allocation released",
+        [x["exit_ms"] for x in reps], "ms", "scancel -> allocation released", cancel,
+        does="scancel of the same job's resumed run (SIGTERM, no checkpoint) until squeue no "
+             "longer has it RUNNING or COMPLETING: SLURM ending the same job, in the same run")
+    does = ("the same job's first run, from its start (squeue's CONFIGURING or RUNNING) to the "
+            "trainer's first step line: a start with nothing to load, in the same run")
+    out(b, "grpo-toy: requeued job start -> checkpoint loaded (the trainer's resumed line)",
+        [x["resume_loaded_ms"] for x in reps], "ms", "cold start -> first step", cold, does=does)
+    out(b, "grpo-toy: requeued job start -> first step from the checkpoint",
+        [x["resume_step_ms"] for x in reps], "ms", "cold start -> first step", cold, does=does)
+
+
 KINDS = {"spawn": spawn, "channels": channels, "grpo": grpo, "observe": observe, "bootstrap": bootstrap,
          "channels-cluster": channels_cluster, "weights-cluster": weights_cluster,
          "restart-cluster": restart_cluster, "liveness-cluster": liveness_cluster,
-         "recover-cluster": recover_cluster}
+         "recover-cluster": recover_cluster, "phases": phases,
+         "resume-cluster": resume_cluster}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in KINDS:

@@ -277,10 +277,27 @@ int aic_in_place(const struct aic_worker *w, const void *p);
  * called unasked (a trainer that saves every N steps), so that a job
  * killed without notice resumes from there. A gang's checkpoint counts
  * only once every rank has reported the same version; a replica's counts
- * alone. Returns 0 or a negative code.
+ * alone. A worker that keeps no state answers a request with
+ * AIC_CHECKPOINT_NONE: it counts as answered, and the worker starts afresh
+ * (no AIC_RESUME) and holds no source line back (see below). Returns 0 or
+ * a negative code.
+ *
+ * aic_checkpoint_begin: the state the next aic_checkpoint_done reports is
+ * taken from now on. A resumed run reads the source lines again whose
+ * processing was done after the worker's mark: its first
+ * aic_checkpoint_begin since its last aic_checkpoint_done, else the first
+ * aic_checkpoint_requested that returned 1 since then, else that last
+ * aic_checkpoint_done (or the run's start). Lines done before the mark are
+ * not read again, which is right when the worker acks an item only once
+ * its state has taken it in. A worker that takes its state before it asks
+ * (one that saves in the background, say) calls this when it takes it;
+ * calling it just before a save keeps what is read again small. Returns 0
+ * or a negative code.
  */
+#define AIC_CHECKPOINT_NONE UINT64_MAX
 int aic_checkpoint_requested(struct aic_worker *w);
 int aic_checkpoint_done(struct aic_worker *w, uint64_t version);
+int aic_checkpoint_begin(struct aic_worker *w);
 
 /*
  * The callback form: when a checkpoint is asked of this worker, calls
@@ -308,6 +325,35 @@ const char *aic_checkpoint_dir(void);
  * -EINVAL when AIC_RESUME is not a number.
  */
 int aic_checkpoint_resume(uint64_t *version);
+
+/*
+ * Phases: two stages that share GPUs in turns (colocate_with: {stage,
+ * mode: alternate}; doc/aic-job.5, PHASES), such as a trainer and a
+ * rollout engine on the same devices. On each set of shared GPUs one
+ * stage holds them at a time; every process of the holding stage there may
+ * be inside its phase at once, and a gang's ranks are let in together.
+ *
+ * aic_phase_begin blocks until this worker's stage holds its GPUs (no
+ * timeout: the other stage's processes give them up when they end their
+ * phase, or exit). Returns 0, -EALREADY when this worker is inside a phase
+ * already, or a negative code. A worker of a stage that alternates with no
+ * other holds them always: it returns at once. After it, a receive on a
+ * weight stream the other stage published to during its turn returns that
+ * version or a newer one (aic_weights_receive waits for it): a rollout
+ * that wakes after a training step sees that step's weights.
+ *
+ * aic_phase_end gives the GPUs up (free device memory first: the other
+ * stage may allocate as soon as this returns) and reports the weight
+ * versions this worker published in the phase. Returns 0, -EINVAL when
+ * not inside a phase, or a negative code.
+ *
+ * aic_phase_should_yield: 1 when the other stage waits for the GPUs this
+ * worker's stage holds (end the phase at the next batch boundary), 0 when
+ * not, or a negative code. One round trip to the node's agent.
+ */
+int aic_phase_begin(struct aic_worker *w);
+int aic_phase_end(struct aic_worker *w);
+int aic_phase_should_yield(struct aic_worker *w);
 
 #ifdef __cplusplus
 }

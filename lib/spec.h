@@ -38,6 +38,12 @@ enum aic_node_failure {
 	AIC_NODE_FAILURE_FAIL,	  /* the job fails, naming the node and the stage */
 };
 
+/* How a stage shares its colocate_with stage's GPUs. */
+enum aic_colocate_mode {
+	AIC_COLOCATE_CONCURRENT, /* both run at once (the default) */
+	AIC_COLOCATE_ALTERNATE,	 /* in turns: the engine runs one phase at a time (doc/aic-job.5) */
+};
+
 /* What a job does on notice of its end (doc/aic-job.5, CHECKPOINTS). */
 struct aic_checkpoint {
 	int grace_s; /* seconds every stage gets to checkpoint after a notice */
@@ -67,6 +73,7 @@ struct aic_stage {
 	char *weights_to;    /* weights stream this stage publishes, or NULL */
 	char *weights_from;  /* weights stream this stage receives, or NULL */
 	char *colocate_with; /* stage sharing this stage's GPUs, or NULL */
+	int colocate_mode;   /* enum aic_colocate_mode */
 	struct aic_restart restart;
 	int on_node_failure; /* enum aic_node_failure */
 	struct aic_mark mark;	       /* the stage's name */

@@ -128,6 +128,12 @@ const char *aic_msg_name(uint16_t type)
 		[AIC_MSG_CHECKPOINTED] = "CHECKPOINTED",
 		[AIC_MSG_DRAIN] = "DRAIN",
 		[AIC_MSG_MEMBERS] = "MEMBERS",
+		[AIC_MSG_PHASES] = "PHASES",
+		[AIC_MSG_PHASE_ASK] = "PHASE_ASK",
+		[AIC_MSG_PHASE_TURN] = "PHASE_TURN",
+		[AIC_MSG_PHASE_DONE] = "PHASE_DONE",
+		[AIC_MSG_PHASE_YIELD] = "PHASE_YIELD",
+		[AIC_MSG_PHASE_EVENT] = "PHASE_EVENT",
 	};
 
 	if (type < sizeof(names) / sizeof(names[0]) && names[type])

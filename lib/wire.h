@@ -101,6 +101,33 @@ enum aic_msg {
 	 * (launcher/engine/events.c).
 	 */
 	AIC_MSG_EVENTS = 80,
+	/*
+	 * Phases (launcher/engine/phase.c, phase_head.c): two stages that share
+	 * GPUs in turns. head -> agent, before any SPAWN: {"groups": [{"stages":
+	 * [host, guest], "via_head": b}]}, each alternating pair; a pair with a
+	 * gang in it is arbitrated by the head (its ranks switch together), any
+	 * other by each node's agent alone.
+	 */
+	AIC_MSG_PHASES = 70,
+	/* agent -> head: {"id", "group", "side"}: process id asks for its phase (via_head) */
+	AIC_MSG_PHASE_ASK = 71,
+	/* head -> agent: {"id", "group", "versions": [[stream, version]...]}: its turn now */
+	AIC_MSG_PHASE_TURN = 72,
+	/*
+	 * agent -> head: {"id", "group", "versions", "gone"}: it ended its phase,
+	 * having published those versions; gone: its connection closed (a crash),
+	 * so whatever it held or asked for is given up.
+	 */
+	AIC_MSG_PHASE_DONE = 73,
+	/* head -> agent: {"group", "side"}: that side's holders are asked to yield (-1: none) */
+	AIC_MSG_PHASE_YIELD = 74,
+	/*
+	 * agent -> head: {"group", "stage", "event": "begin"|"end", "t", "us"}: a
+	 * turn of an agent-arbitrated pair began (us: the switch's latency, -1
+	 * when the same stage had the turn before) or ended (us: its length),
+	 * for status.json and summary.json.
+	 */
+	AIC_MSG_PHASE_EVENT = 75,
 	AIC_MSG_DATA = 0x100, /* first data-plane type */
 	/* Data plane, binary payloads (big-endian fields, see aic.h's worker.c). */
 	AIC_MSG_PUT = 0x101,	/* worker -> agent: u32 chan, u64 version, u32 timeout_ms, bytes */
@@ -139,7 +166,31 @@ enum aic_msg {
 	AIC_MSG_CKPT_POLL = 0x120,  /* worker -> agent: empty; CKPT_STATE answers */
 	AIC_MSG_CKPT_STATE = 0x121, /* agent -> worker: u64 request asked of it and not done (0: none) */
 	AIC_MSG_CKPT_DONE = 0x122,  /* worker -> agent: u64 version saved; CKPT_STATE answers */
+	AIC_MSG_CKPT_BEGIN = 0x123, /* worker -> agent: empty, the state to save is taken now; CKPT_STATE answers */
+	/*
+	 * Phases (lib/worker/phase.c, launcher/engine/phase.c). PHASE_BEGIN:
+	 * worker -> agent, empty, answered with PHASE_GRANT once this worker's
+	 * stage holds the GPUs: u32 count, then count entries of
+	 * AIC_PHASE_VERSION_ENTRY bytes, the weight versions the other stage
+	 * published in its turn (the worker's receives wait for them).
+	 * PHASE_END: worker -> agent, the versions it published in this phase
+	 * (as PHASE_GRANT's), answered with PHASE_STATE: u32 flags
+	 * (AIC_PHASE_YIELD). PHASE_POLL: worker -> agent, empty, answered with
+	 * PHASE_STATE.
+	 */
+	AIC_MSG_PHASE_BEGIN = 0x140,
+	AIC_MSG_PHASE_GRANT = 0x141,
+	AIC_MSG_PHASE_END = 0x142,
+	AIC_MSG_PHASE_POLL = 0x143,
+	AIC_MSG_PHASE_STATE = 0x144,
 };
+
+/* PHASE_STATE's flag: the other stage waits for the GPUs this worker's stage holds. */
+#define AIC_PHASE_YIELD 1u
+/* A weight version in PHASE_GRANT and PHASE_END: u32 stream, u64 version. */
+#define AIC_PHASE_VERSION_ENTRY 12
+/* The most versions one PHASE_GRANT or PHASE_END carries (one per stream). */
+#define AIC_PHASE_VERSIONS_MAX 16
 
 /* An entry of XOR: u64 root, u64 xor (of item ids), u64 nodes (a bit per agent rank). */
 #define AIC_XOR_ENTRY 24
@@ -200,6 +251,19 @@ static inline uint32_t aic_get_u32(const uint8_t *p)
 static inline uint64_t aic_get_u64(const uint8_t *p)
 {
 	return (uint64_t)aic_get_u32(p) << 32 | aic_get_u32(p + 4);
+}
+
+/* A weight version of PHASE_GRANT and PHASE_END (AIC_PHASE_VERSION_ENTRY bytes at p). */
+static inline void aic_phase_version_encode(uint8_t *p, uint32_t stream, uint64_t version)
+{
+	aic_put_u32(p, stream);
+	aic_put_u64(p + 4, version);
+}
+
+static inline void aic_phase_version_decode(const uint8_t *p, uint32_t *stream, uint64_t *version)
+{
+	*stream = aic_get_u32(p);
+	*version = aic_get_u64(p + 4);
 }
 
 /*

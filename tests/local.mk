@@ -55,6 +55,11 @@ tests_unit_test_node_addr_LDADD = launcher/libengine.la $(unit_ldadd) $(LIBUV_LD
 unit_tests += tests/unit/test_register
 tests_unit_test_register_CPPFLAGS = $(unit_cppflags) $(LIBUV_CPPFLAGS) -I$(top_srcdir)/launcher/engine
 tests_unit_test_register_LDADD = $(tests_unit_test_node_addr_LDADD)
+# The phase lock (launcher/engine/phase.c), alone.
+unit_tests += tests/unit/test_phase
+tests_unit_test_phase_CPPFLAGS = $(unit_cppflags) $(LIBUV_CPPFLAGS) -I$(top_srcdir)/launcher/engine \
+	-I$(top_srcdir)/launcher/net -I$(top_srcdir)/launcher/dataplane
+tests_unit_test_phase_LDADD = $(tests_unit_test_node_addr_LDADD)
 # The CONFIG schema is the data plane's; its test builds that one file.
 tests_unit_test_dp_config_SOURCES = tests/unit/test_dp_config.c launcher/dataplane/dp_config.c
 tests_unit_test_dp_config_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/launcher/dataplane
@@ -139,11 +144,13 @@ EXTRA_DIST += $(cli_tests)
 check_PROGRAMS += tests/c-api/worker
 tests_c_api_worker_SOURCES = tests/c-api/worker.c
 tests_c_api_worker_LDADD = lib/libaic.la
-c_api_tests = tests/c-api/zero-copy.sh tests/c-api/checkpoint.sh
+c_api_tests = tests/c-api/zero-copy.sh tests/c-api/checkpoint.sh tests/c-api/phases.sh
 EXTRA_DIST += $(c_api_tests)
+# Run by hand on a GPU machine, never by make check (no GPU in CI).
+EXTRA_DIST += tests/gpu/phase-handoff.sh
 
 # Python's worker API over libaic, with the engine under aic run.
-python_tests = tests/python/channels.sh tests/python/weights.sh tests/python/metrics.sh tests/python/grpo-toy.sh \
+python_tests = tests/python/channels.sh tests/python/weights.sh tests/python/metrics.sh tests/python/grpo-toy.sh tests/python/phases.sh tests/python/grpo-alternate.sh \
 	tests/python/pipeline.sh tests/python/nccl.sh tests/python/hostile.sh tests/python/fds.sh \
 	tests/python/data-integrity.sh tests/python/sink-kill.sh tests/python/checkpoint.sh \
 	tests/python/grpo-resume.sh tests/python/grpo-kill.sh tests/python/source-resume.sh \
@@ -171,10 +178,13 @@ integration_tests = \
 	tests/integration/channels.sh \
 	tests/integration/weights.sh \
 	tests/integration/grpo-toy.sh \
+	tests/integration/phases.sh \
 	tests/integration/reconfigure.sh \
 	tests/integration/no-aic-job.sh \
 	tests/integration/requeue.sh \
 	tests/integration/resume-grpo.sh
+# Issue 15 (b): a 20,000-line pipeline requeued twice mid-stream.
+integration_tests += tests/integration/requeue-source.sh
 EXTRA_DIST += $(integration_tests)
 
 if HAVE_PMIX
@@ -211,14 +221,10 @@ failure_tests += tests/failures/nolost.sh
 failure_tests += tests/failures/observe-node.sh
 # The same with the node's link cut instead.
 failure_tests += tests/failures/nolost-cut.sh
+# SLURM's side: --no-kill, the job's end and exit status, no rerun of a success.
+failure_tests += tests/failures/slurm.sh
 EXTRA_DIST += $(failure_tests)
 
-# SLURM's side: --no-kill, the job's end and exit status, no rerun of a success.
-# tests/failures/slurm.sh (issue 14 (d)) is out of the list until its parts
-# 2 and 3 stop depending on when SLURM declares a cut node down (flaky in
-# the full stage: checks 13, then 16-17); run it alone with
-# failure_tests=tests/failures/slurm.sh.
-EXTRA_DIST += tests/failures/slurm.sh
 
 check-failures: all
 	@$(MKDIR_P) tests/failures

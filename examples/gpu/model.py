@@ -43,3 +43,20 @@ def receive_weights(stream, model, min_version, timeout=None):
                                             torch.cuda.current_stream().cuda_stream)
     nn.utils.vector_to_parameters(flat, model.parameters())
     return version
+
+
+def publish_weights_host(stream, model, version):
+    """The parameters through host memory (a plain weight stream): for stages that share GPUs
+    in turns (job-alternate.yaml), where NCCL's collective broadcast cannot be used: the
+    readers are not running while the trainer holds the GPUs. On one device CUDA IPC would
+    hand the buffer over with no copy at all; aic does not do that yet."""
+    flat = nn.utils.parameters_to_vector(model.parameters()).detach()
+    stream.publish({"flat": flat.cpu().numpy()}, version)
+
+
+def receive_weights_host(stream, model, min_version, timeout=None):
+    """A version >= min_version from publish_weights_host, loaded onto this GPU; returns it."""
+    arrays, version = stream.receive(min_version=min_version, timeout=timeout)
+    flat = torch.as_tensor(arrays["flat"]).to(next(model.parameters()).device)
+    nn.utils.vector_to_parameters(flat, model.parameters())
+    return version

@@ -16,11 +16,15 @@ import torch
 import torch.distributed as dist
 
 import aic
-from model import Policy, prompts_to_tensors, publish_weights
+from model import Policy, prompts_to_tensors, publish_weights, publish_weights_host
 
 BATCH = int(os.environ.get("BATCH", "32"))
 LR = float(os.environ.get("LR", "3e-3"))
 IDLE_S = float(os.environ.get("IDLE_S", "0.5"))
+# job-alternate.yaml: rollout shares these GPUs in turns; a step is one turn of the whole gang.
+# Weights then go through host memory: NCCL's broadcast needs the readers running.
+ALTERNATE = os.environ.get("PHASES") == "alternate"
+publish = publish_weights_host if ALTERNATE else publish_weights
 
 
 def main():
@@ -38,7 +42,7 @@ def main():
     stream = w.weights("policy")
     version = 1
     if rank == 0:
-        publish_weights(stream, model, version)
+        publish(stream, model, version)
     seen, closed, t0 = set(), False, time.monotonic()
     while True:
         held = []
@@ -60,6 +64,8 @@ def main():
                 if r == rank:
                     fresh.append(k not in seen)
                 seen.add(k)
+        if ALTERNATE:  # the GPU for this step: the gang's ranks go in together
+            w.phase_begin()
         mine = [g for g, new in zip(groups, fresh) if new]
         n = torch.tensor([len(mine), sum(sum(g["rewards"]) / len(g["rewards"]) for g in mine)],
                          device=device, dtype=torch.float64)
@@ -79,9 +85,12 @@ def main():
             opt.step()
             version += 1
             if rank == 0:
-                publish_weights(stream, model, version)
+                publish(stream, model, version)
                 print("step %d reward %.3f groups %d t %.1fs" %
                       (version - 1, reward_sum / count, count, time.monotonic() - t0), flush=True)
+        if ALTERNATE:  # memory back before the rollout wakes on this GPU
+            torch.cuda.empty_cache()
+            w.phase_end()
         w.ack(held)
         if all(c for _, c in every):
             break

@@ -4,19 +4,18 @@ Reads prompts (the spec's JSONL source), writes one item per prompt to
 `samples` with all GROUP answers, tagged with the weights version that made
 them, and acks the prompt only after that put: a replica killed in between
 loses nothing (aic redelivers the prompt; train drops the second group by
-the prompt item's key).
+its origin, the prompt's line).
 
 A replica does not run more than one version ahead of the trainer: after its
 share of a training step (QUOTA groups) it waits for the next weights. That
 keeps samples on-policy enough for max_staleness: 1, under which aic drops
 samples made with weights two versions old (and their prompts would be lost).
 
-A replica keeps no state worth saving: asked for a checkpoint, it reports
-one at once (the number of prompts it has done), and a later run starts it
-afresh with the newest weights. A later run reads the prompts again from
-the start (aic does not record a source's progress yet), so a replica
-skips the prompts the trainer's checkpoint has trained on: acked, no
-samples made.
+A replica keeps no state worth saving: asked for a checkpoint, it says so
+at once (checkpoint_done(None)), and a later run starts it afresh with the
+newest weights. A later run reads again only the prompts
+whose training the trainer's checkpoint does not hold: aic keeps the
+source's progress with each checkpoint.
 """
 import json
 import os
@@ -26,6 +25,7 @@ import numpy as np
 
 import aic
 import policy
+import turns
 
 GROUP = int(os.environ.get("GROUP", "8"))
 QUOTA = int(os.environ.get("QUOTA", "8"))
@@ -37,38 +37,27 @@ WAIT_S = float(os.environ.get("WEIGHTS_WAIT_S", "2"))
 GEN_DELAY_S = float(os.environ.get("GEN_DELAY_S", "0"))
 
 
-def trained_keys():
-    """The prompt item keys the trainer's counted checkpoint has trained on (none on a fresh start)."""
-    jd = os.environ.get("AIC_JOB_DIR", ".")
-    try:
-        with open(os.path.join(jd, "state.json")) as f:
-            v = json.load(f)["checkpoints"]["train"]["versions"][0]
-        with open(os.path.join(jd, "checkpoints", "train", "rank0.%d.json" % v)) as f:
-            return set(tuple(k) for k in json.load(f)["seen"])
-    except (OSError, KeyError, IndexError, TypeError, ValueError):
-        return set()
-
-
 def main():
     w = aic.connect()
-    skip = trained_keys()
     stream = w.weights("policy")
     params, version = stream.receive(min_version=1, timeout=120)
     rng = np.random.default_rng([w.replica, os.getpid()])
     made = 0  # groups made with `version`
     done = 0
+    turn = turns.Turns(w)
     while True:
+        if turn.begin():  # alternate mode: a turn on the GPUs, with the newest weights
+            params, version = stream.receive(min_version=version, timeout=120)
+            made = 0
         try:
             items = w.get("prompts", max_items=2, timeout=1)
         except aic.Closed:
             break
         if w.checkpoint_requested():
-            w.checkpoint_done(done)
-        if skip:
-            old = [it for it in items if it.key() in skip]
-            w.ack(old)
-            items = [it for it in items if it.key() not in skip]
+            w.checkpoint_done(None)  # nothing to save: the job's sources are not held back
         if not items:
+            if turn.should_yield():  # nothing to do: training may have the GPUs
+                turn.end(version, made, True)
             continue
         try:  # newer weights: wait for them once this version made our share
             params, version = stream.receive(min_version=version + 1,
@@ -81,13 +70,20 @@ def main():
         for i, (it, prompt, row) in enumerate(zip(items, prompts, p)):
             answers = rng.choice(policy.ANSWERS, size=GROUP, p=row)
             time.sleep(GEN_DELAY_S)
-            out = dict(prompt, key=list(it.key()), answers=answers.tolist(), version=version)
+            out = dict(prompt, answers=answers.tolist(), version=version)
             # Puts are pipelined; waiting for the last one to be accepted
             # means all were, so acking the prompts cannot lose them.
             w.put("samples", json.dumps(out).encode(), version=version, wait=i == len(items) - 1)
         w.ack(items)
         made += len(items)
         done += len(items)
+        yielded = turn.should_yield()
+        if turn.holding and (made >= QUOTA or yielded):
+            turn.end(version, made, yielded)
+            try:  # the next turn waits for the step training takes now, outside the GPUs
+                stream.receive(min_version=version + 1, timeout=WAIT_S)
+            except TimeoutError:
+                pass
     print("rollout %d: %d prompts, last weights version %d" % (w.replica, done, version), flush=True)
 
 

@@ -2,8 +2,9 @@
 
 Every step each rank takes up to BATCH/WORLD_SIZE groups from `scored`; the
 ranks exchange which prompts they hold (collective.Gang, over MASTER_ADDR:
-MASTER_PORT), drop groups already trained on (a redelivered prompt makes a
-second group with the same prompt item key), compute the policy gradient of
+MASTER_PORT), drop groups already trained on (a prompt line read again, after
+a node was lost or on resume, makes a second group of the same origin: the
+source's pass and line), compute the policy gradient of
 their own groups and sum the gradients over the gang, so every rank applies
 the same update and holds the same weights. Rank 0 publishes them as the
 next version, logs the step's mean reward, and writes reward.csv and
@@ -17,11 +18,13 @@ rank 0 the reward history) under AIC_CHECKPOINT_DIR and reports the
 weights version as the checkpoint's; then they wait for the job's end. A
 later run loads the checkpoint AIC_RESUME names, publishes those weights
 again and goes on from the next step: the reward curve and the step
-numbers continue. Prompts are read again from the start, and the ones
-already trained on are skipped as duplicates are. STEP_DELAY_S (default
-0) lengthens each step, for tests that need a run longer than an
-allocation. CKPT_EVERY=N (default 0: never) also saves, unasked, every N
-weight versions, so that a job killed without notice resumes from there.
+numbers continue. The ranks ack a step's groups before they save (so the
+state holds every prompt acked) and call checkpoint_begin() just before:
+aic then reads again only the prompts done after that (at least once: one
+trained on already is dropped as a duplicate). STEP_DELAY_S (default 0)
+lengthens each step, for tests that need a run longer than an allocation.
+CKPT_EVERY=N (default 0: never) also saves, unasked, every N weight
+versions, so that a job killed without notice resumes from there.
 
 The update is GRPO's without the clipping: with one update per batch and
 samples at most one version old the probability ratio stays near 1, so the
@@ -39,6 +42,7 @@ import numpy as np
 import aic
 import collective
 import policy
+import turns
 
 BATCH = int(os.environ.get("BATCH", "16"))  # groups per step, all ranks together
 LR = float(os.environ.get("LR", "4"))
@@ -107,7 +111,7 @@ def main():
     stream = w.weights("policy")
     params = policy.init()
     version = 1
-    seen = set()  # prompt item keys trained on, the same on every rank
+    seen = set()  # prompt items (pass, line) trained on, the same on every rank
     per_id = {}  # prompt id -> times trained on (once per epoch)
     dups = 0
     rows = []  # (step, mean reward, seconds, groups, mean version lag)
@@ -125,6 +129,7 @@ def main():
     if gang.rank == 0:
         stream.publish(params, version)
     per_rank = math.ceil(BATCH / gang.world)
+    turn = turns.Turns(w)
     closed = False
     while True:
         held = []
@@ -138,22 +143,24 @@ def main():
                 break
             held += items
         groups = [json.loads(it.data) for it in held]
+        # A group's origin is its prompt's line: (pass, line) of the source.
+        keys = [[it.origin["epoch"], it.origin["line"], g["id"]] for it, g in zip(held, groups)]
         # One rank may hear of a checkpoint before another: all save at the same step.
-        parts = gang.allgather({"keys": [g["key"] + [g["id"]] for g in groups], "closed": closed,
-                                "ckpt": w.checkpoint_requested()})
+        parts = gang.allgather({"keys": keys, "closed": closed, "ckpt": w.checkpoint_requested()})
         # Which groups are new: the first holder of a prompt item, in rank
         # order, trains on it; every rank reaches the same verdict.
         fresh = []
         for r, (meta, _) in enumerate(parts):
-            for producer, item_id, prompt_id in meta["keys"]:
-                new = (producer, item_id) not in seen
+            for epoch, line, prompt_id in meta["keys"]:
+                new = (epoch, line) not in seen
                 if new:
-                    seen.add((producer, item_id))
+                    seen.add((epoch, line))
                     per_id[prompt_id] = per_id.get(prompt_id, 0) + 1
                 else:
                     dups += 1
                 if r == gang.rank:
                     fresh.append(new)
+        turn.begin()  # alternate mode: the step on the GPUs, every rank at once
         mine = [g for g, new in zip(groups, fresh) if new]
         local = np.concatenate([group_gradient(params, mine).ravel(),
                                 [sum(np.mean(g["rewards"]) for g in mine), len(mine),
@@ -172,9 +179,11 @@ def main():
                 print("step %d reward %.3f groups %d lag %.2f t %.1fs" %
                       (row[0], row[1], row[3], row[4], row[2]))
                 sys.stdout.flush()
+        turn.end(version, len(mine))
         w.ack(held)
         asked = any(meta["ckpt"] for meta, _ in parts)
         if asked or (CKPT_EVERY and n > 0 and version % CKPT_EVERY == 0):
+            w.checkpoint_begin()  # the state saved holds every group acked so far
             save(aic.checkpoint_dir(), gang.rank,
                  {"W": params["W"].tolist(), "version": version, "seen": sorted(seen),
                   "per_id": per_id, "dups": dups, "rows": rows})

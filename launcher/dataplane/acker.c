@@ -25,6 +25,23 @@
  * node held, made or had acked without the acker hearing it are covered,
  * and what survives elsewhere of the old tree becomes a duplicate, which
  * its origin (source, pass, line) makes recognisable.
+ *
+ * Checkpoints. A worker's checkpoint holds the effect of every line whose
+ * tree was done before the worker took its state, if the worker acks an
+ * item only once its state has taken the item in (the one thing asked of
+ * it). Its agent puts a mark into the XOR stream when the worker says the
+ * state is about to be taken (chan_set_checkpoint_mark), and the report
+ * after it (chan_set_checkpoint_done); the acker, which applies the stream
+ * in order, snapshots its sources' progress at the mark, before any of the
+ * worker's later acks, and hands that snapshot on with the report. Lines
+ * done in that snapshot are in the checkpoint; lines done later may not
+ * be, and a resumed run reads them again (launcher/engine/config_msg.c).
+ * Without a mark since its last report, the snapshot is the one taken at
+ * that report (its next state is taken after it), or none (NULL: the run's
+ * start, launcher/engine/drain.c). A process that starts again within the
+ * run resets its snapshot to none (chan_set_checkpoint_reset): it resumed
+ * from its checkpoint, without what the earlier start took in after that
+ * checkpoint's mark.
  */
 #include "config.h"
 
@@ -69,10 +86,16 @@ static void root_done(struct chan_set *cs, const struct xroot *r)
 	acker_source_check(ch);
 }
 
+static void checkpoint_entry(struct chan_set *cs, uint64_t x, uint64_t version);
+
 static void apply(struct chan_set *cs, uint64_t root, uint64_t x, uint64_t nodes)
 {
 	struct xroot done;
 
+	if (!root) {
+		checkpoint_entry(cs, x, nodes);
+		return;
+	}
 	if (xtree_update(&cs->trees, root, x, nodes, &done) == 1)
 		root_done(cs, &done);
 }
@@ -383,6 +406,103 @@ json_t *chan_set_source_progress(const struct chan_set *cs, uint32_t chan)
 			 (json_int_t)next[1], "unfinished", list);
 }
 
+/* --- checkpoints: marks in the XOR stream --------------------------------- */
+
+/* The sources' progress now, by channel name (a new reference; NULL: no memory). */
+static json_t *progress_now(struct chan_set *cs)
+{
+	json_t *o = json_object(), *p;
+	size_t c;
+
+	for (c = 0; o && c < cs->n; c++)
+		if ((p = chan_set_source_progress(cs, (uint32_t)c)))
+			json_object_set_new(o, cs->chans[c].name, p);
+	return o;
+}
+
+/* The snapshot slot of a process, growing the table for a new id (NULL: no memory). */
+static json_t **mark_slot(struct chan_set *cs, long proc)
+{
+	json_t **m;
+	size_t n;
+
+	if (proc < 0)
+		return NULL;
+	if ((size_t)proc < cs->n_marks)
+		return &cs->marks[proc];
+	n = (size_t)proc + 16;
+	m = realloc(cs->marks, n * sizeof(*m));
+	if (!m)
+		return NULL;
+	memset(m + cs->n_marks, 0, (n - cs->n_marks) * sizeof(*m));
+	cs->marks = m;
+	cs->n_marks = n;
+	return &cs->marks[proc];
+}
+
+/* A mark or a report, at the acker, in its place among the updates. */
+static void checkpoint_entry(struct chan_set *cs, uint64_t x, uint64_t version)
+{
+	unsigned kind;
+	uint64_t request;
+	long proc;
+	json_t **slot, *p;
+
+	xctl_decode(x, &kind, &request, &proc);
+	slot = mark_slot(cs, proc);
+	if (kind == XCTL_RESET && slot) {
+		json_decref(*slot);
+		*slot = NULL;
+	} else if (kind == XCTL_MARK && slot) {
+		json_decref(*slot);
+		*slot = progress_now(cs);
+	} else if (kind == XCTL_DONE) {
+		/* No memory for the slot: no snapshot, which the head reads as the run's start. */
+		p = slot ? *slot : NULL;
+		if (slot)
+			*slot = progress_now(cs);
+		if (cs->ckpt_done)
+			cs->ckpt_done(cs->ckpt_arg, proc, request, version, p);
+		else
+			json_decref(p);
+	}
+}
+
+void chan_set_on_checkpoint(struct chan_set *cs,
+			    void (*done)(void *arg, long proc, uint64_t request, uint64_t version,
+					 json_t *progress),
+			    void *arg)
+{
+	if (!cs)
+		return;
+	cs->ckpt_done = done;
+	cs->ckpt_arg = arg;
+}
+
+int chan_set_checkpoint_mark(struct chan_set *cs, long proc)
+{
+	if (!cs || !cs->tracked || proc < 0 || proc > XCTL_PROC_MAX)
+		return -ENOENT;
+	record(cs, 0, xctl_encode(XCTL_MARK, 0, proc), 0);
+	return 0;
+}
+
+int chan_set_checkpoint_reset(struct chan_set *cs, long proc)
+{
+	if (!cs || !cs->tracked || proc < 0 || proc > XCTL_PROC_MAX)
+		return -ENOENT;
+	record(cs, 0, xctl_encode(XCTL_RESET, 0, proc), 0);
+	return 0;
+}
+
+int chan_set_checkpoint_done(struct chan_set *cs, long proc, uint64_t request, uint64_t version)
+{
+	if (!cs || !cs->tracked || proc < 0 || proc > XCTL_PROC_MAX || request > 0xffffffffu)
+		return -ENOENT;
+	record(cs, 0, xctl_encode(XCTL_DONE, request, proc), version);
+	return 0;
+}
+
 static void free_timer(uv_handle_t *h)
 {
 	free(h);
@@ -403,4 +523,9 @@ void acker_release(struct chan_set *cs)
 		free(cs->chans[i].replay);
 		cs->chans[i].replay = NULL;
 	}
+	for (i = 0; i < cs->n_marks; i++)
+		json_decref(cs->marks[i]);
+	free(cs->marks);
+	cs->marks = NULL;
+	cs->n_marks = 0;
 }

@@ -178,6 +178,28 @@ void chan_set_close(struct chan_set *cs, uint32_t id);
 json_t *chan_set_source_progress(const struct chan_set *cs, uint32_t chan);
 
 /*
+ * Checkpoints and the sources (launcher/dataplane/acker.c, "Checkpoints").
+ * An agent calls chan_set_checkpoint_mark when worker process `proc` is
+ * about to take the state it will save, and chan_set_checkpoint_done when
+ * it reports the checkpoint (its answer to `request`, 0: unasked). Both go
+ * to the acker in order with the worker's acks; there, `done` (set with
+ * chan_set_on_checkpoint, at rank 0's agent) gets the report with the
+ * sources' progress as of the mark ({channel: progress} as
+ * chan_set_source_progress gives it; the callback takes the reference),
+ * or NULL when there is no mark to go by. They return 0, or -ENOENT when
+ * the job has no source (nothing to snapshot: report the checkpoint
+ * without one).
+ */
+int chan_set_checkpoint_mark(struct chan_set *cs, long proc);
+/* Process `proc` starts (again): none of its marks or reports so far go with its next report. */
+int chan_set_checkpoint_reset(struct chan_set *cs, long proc);
+int chan_set_checkpoint_done(struct chan_set *cs, long proc, uint64_t request, uint64_t version);
+void chan_set_on_checkpoint(struct chan_set *cs,
+			    void (*done)(void *arg, long proc, uint64_t request, uint64_t version,
+					 json_t *progress),
+			    void *arg);
+
+/*
  * The head declared the node of agent `rank` lost (NODE_LOST): the data
  * plane stops waiting on it (pulls to it, its share of a channel's end)
  * and, where it can, gets back what it held. NULL cs: nothing.

@@ -316,6 +316,16 @@ struct chan_set {
 	struct aic_conn *peer_in[MAX_PEERS];
 	bool sources_paused; /* chan_set_pause_sources: no more source lines */
 	struct dp_trace trace; /* trace.c's sampled items */
+	/*
+	 * Checkpoints at the acker (acker.c): by process id, the sources'
+	 * progress as of its newest mark (NULL: none), and who hears of a
+	 * checkpoint saved (chan_set_on_checkpoint).
+	 */
+	json_t **marks;
+	size_t n_marks;
+	void (*ckpt_done)(void *arg, long proc, uint64_t request, uint64_t version,
+			  json_t *progress);
+	void *ckpt_arg;
 };
 
 /* --- xtree.c -------------------------------------------------------------- */
@@ -356,6 +366,24 @@ void acker_sent(struct chan_set *cs, const struct item *it, uint32_t rank);
 void acker_on_xor(struct chan_set *cs, const uint8_t *p, uint32_t len);
 /* Sends the XOR entries waiting, once the link to the acker lets this agent in. */
 void acker_flush(struct chan_set *cs);
+/*
+ * A checkpoint's entry in the XOR stream (chan_set_checkpoint_mark and
+ * _done): root 0, which no tree has; xor: the kind (bits 56-63), the
+ * request (bits 24-55) and the process id (bits 0-23); nodes: the version.
+ */
+enum { XCTL_MARK = 1, XCTL_DONE = 2, XCTL_RESET = 3 };
+#define XCTL_PROC_MAX 0xffffffL
+static inline uint64_t xctl_encode(unsigned kind, uint64_t request, long proc)
+{
+	return (uint64_t)kind << 56 | (request & 0xffffffffu) << 24 |
+	       ((uint64_t)proc & XCTL_PROC_MAX);
+}
+static inline void xctl_decode(uint64_t x, unsigned *kind, uint64_t *request, long *proc)
+{
+	*kind = (unsigned)(x >> 56);
+	*request = (x >> 24) & 0xffffffffu;
+	*proc = (long)(x & XCTL_PROC_MAX);
+}
 /* Rank's node is lost: the trees it touched that are not done are read again from their source. */
 void acker_node_lost(struct chan_set *cs, uint32_t rank);
 /* The source of ch is read to its end: SOURCE_DONE once its trees are done. */

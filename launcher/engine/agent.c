@@ -82,6 +82,7 @@ struct agent {
 	struct agent_metrics metrics; /* agent_metrics.c */
 	struct agent_ckpt ckpt; /* checkpoint.c */
 	struct agent_events events; /* events.c */
+	struct agent_phase phase; /* phase.c */
 };
 
 /* Who a worker connection is (its HELLO), for the points it reports. */
@@ -452,6 +453,7 @@ static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct 
 			a->chans = chan_set_new(a->loop, m, (uint32_t)a->cfg.rank, a->cfg.token);
 			chan_set_on_sink_done(a->chans, sink_done, a);
 			chan_set_on_source_done(a->chans, source_done, a);
+			agent__ckpt_attach(&a->ckpt, a->chans, &a->head);
 		}
 		break;
 	case AIC_MSG_CLOSE:
@@ -473,6 +475,7 @@ static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct 
 			chan_set_members(a->chans, m);
 		break;
 	default:
+		agent__phase_msg(&a->phase, a->head, type, m);
 		break;
 	}
 }
@@ -500,7 +503,8 @@ static void proc_connected(struct agent *a, struct worker_id *who)
 		struct aproc *p = a->procs[i];
 		if (p && p->running && p->index == who->index && !strcmp(p->stage, who->stage)) {
 			who->proc = p->id;
-			p->conns++;
+			if (p->conns++ == 0)
+				agent__ckpt_connected(&a->ckpt, a->chans, p->id);
 			return;
 		}
 	}
@@ -560,21 +564,20 @@ static bool worker_hello(struct aic_conn *c, json_t *hello)
 static void worker_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct aic_frame *f)
 {
 	struct agent *a = c->owner;
+	const struct worker_id *who = c->data;
 
 	(void)m;
-	if (type < AIC_MSG_DATA)
+	if (type < AIC_MSG_DATA ||
+	    agent__phase_frame(&a->phase, a->head, c, who ? who->stage : NULL, who ? who->proc : -1,
+			       f))
 		return;
 	if (type == AIC_MSG_METRIC) {
-		const struct worker_id *who = c->data;
 		if (who)
 			agent__metric_frame(&a->metrics, who->stage, who->index, f);
 		return;
 	}
-	if (type == AIC_MSG_CKPT_POLL || type == AIC_MSG_CKPT_DONE) {
-		const struct worker_id *who = c->data;
-		json_t *done = agent__ckpt_frame(&a->ckpt, c, who ? who->proc : -1, f);
-		if (done)
-			report(a, AIC_MSG_CHECKPOINTED, done);
+	if (AGENT_CKPT_FRAME(type)) {
+		agent__ckpt_frame(&a->ckpt, a->chans, c, who ? who->proc : -1, f);
 		return;
 	}
 	if (!a->chans) {
@@ -603,6 +606,7 @@ static void worker_closed(struct aic_conn *c)
 
 	/* Its waiting puts stay in their channels (chan_forget) before EXITED goes. */
 	chan_set_forget(a->chans, c);
+	agent__phase_closed(&a->phase, a->head, c);
 	if (p && p->conns > 0 && --p->conns == 0 && p->exit_pending && !p->held)
 		report_exit(p);
 	free(c->data); /* its worker_id */
@@ -704,5 +708,6 @@ void agent_free(struct agent *a)
 	agent__metrics_release(&a->metrics);
 	json_decref(a->registration);
 	agent__ckpt_release(&a->ckpt);
+	agent__phase_release(&a->phase);
 	free(a);
 }

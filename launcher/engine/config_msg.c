@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,73 +35,162 @@ static size_t ranks_using(const struct head *h, const char *name, enum use a, en
 	return n;
 }
 
-/*
- * Whether a stage of an earlier run has a counted checkpoint. A line's
- * tree is done once its items are acked, but a stage that keeps state
- * resumes from its checkpoint, which may predate those acks: the engine
- * cannot tell which lines that state has taken in, so such a job reads its
- * sources from the start and its workers skip what their checkpoints hold
- * (examples/grpo-toy). Only a job of stateless stages continues them.
- */
-static bool has_counted_checkpoint(struct head *h)
+/* Line (e, l) of progress p's "next" or of an "unfinished" entry; false when it is none. */
+static bool pos_of(const json_t *a, uint64_t pos[2])
 {
-	const char *stage;
-	json_t *ck, *v;
-	size_t i;
+	json_int_t e = json_integer_value(json_array_get(a, 0));
+	json_int_t l = json_integer_value(json_array_get(a, 1));
 
-	json_object_foreach(json_object_get(h->journal, "checkpoints"), stage, ck)
-		json_array_foreach(json_object_get(ck, "versions"), i, v)
-			if (!json_is_null(v))
-				return true;
-	return false;
+	if (json_array_size(a) != 2 || e < 0 || e > UINT32_MAX || l < 1)
+		return false;
+	pos[0] = (uint64_t)e;
+	pos[1] = (uint64_t)l;
+	return true;
+}
+
+static bool pos_before(const uint64_t a[2], const uint64_t b[2])
+{
+	return a[0] < b[0] || (a[0] == b[0] && a[1] < b[1]);
+}
+
+static int pos_cmp(const void *a, const void *b)
+{
+	return pos_before(a, b) ? -1 : pos_before(b, a);
 }
 
 /*
- * Where a resumed run continues source channel c, read at `path`: the
- * journal's progress (state.c) into r; false when there is none (a fresh
- * job, or the earlier run read another file: read from its start), or no
- * memory. r->pending is malloc'd (dp_config_release frees it).
+ * The lines done in both a and b, two progresses in state.c's form (a new
+ * reference; NULL: either is malformed, or no memory). A line is done in
+ * a progress when it comes before its `next` and is not `unfinished`; so
+ * in both: before the earlier `next`, and unfinished in neither.
  */
-static bool resume_from_journal(struct head *h, size_t c, const char *path, struct dp_resume *r)
+static json_t *progress_both(const json_t *a, const json_t *b)
 {
-	json_t *src = json_object_get(json_object_get(h->journal, "sources"),
-				      h->cfg.spec->channels[c].name);
-	json_t *p = json_object_get(src, "progress"), *next, *u;
-	const char *was = json_string_value(json_object_get(src, "path"));
+	json_t *ua = json_object_get(a, "unfinished"), *ub = json_object_get(b, "unfinished");
+	json_t *v, *o;
+	uint64_t na[2], nb[2], *next, (*pos)[2];
+	size_t n = 0, i, k;
+
+	if (json_is_true(json_object_get(a, "done")))
+		return json_is_object(b) ? json_incref((json_t *)b) : NULL;
+	if (json_is_true(json_object_get(b, "done")))
+		return json_is_object(a) ? json_incref((json_t *)a) : NULL;
+	if (!pos_of(json_object_get(a, "next"), na) || !pos_of(json_object_get(b, "next"), nb) ||
+	    !json_is_array(ua) || !json_is_array(ub))
+		return NULL;
+	next = pos_before(na, nb) ? na : nb;
+	pos = calloc(json_array_size(ua) + json_array_size(ub) + 1, sizeof(*pos));
+	if (!pos)
+		return NULL;
+	json_array_foreach(ua, i, v)
+		if (pos_of(v, pos[n]) && pos_before(pos[n], next))
+			n++;
+	json_array_foreach(ub, i, v)
+		if (pos_of(v, pos[n]) && pos_before(pos[n], next))
+			n++;
+	qsort(pos, n, sizeof(*pos), pos_cmp);
+	o = json_pack("{s:b,s:[I,I],s:[]}", "done", 0, "next", (json_int_t)next[0],
+		      (json_int_t)next[1], "unfinished");
+	for (i = 0, k = 0; o && i < n; i++)
+		if (!i || pos_cmp(pos[i], pos[k]) != 0) {
+			k = i;
+			json_array_append_new(
+				json_object_get(o, "unfinished"),
+				json_pack("[I,I]", (json_int_t)pos[i][0], (json_int_t)pos[i][1]));
+		}
+	free(pos);
+	return o;
+}
+
+/*
+ * Where a resumed run continues source channel c: the lines done in the
+ * earlier run (the journal's progress, state.c) and in the progress that
+ * goes with every checkpoint that counts (drain.c). A stage resumes from
+ * its checkpoint, which holds the lines done at the worker's mark, not
+ * those done after it (launcher/dataplane/acker.c, "Checkpoints"): those
+ * are read again, so none is lost, and a line may be done twice. NULL
+ * (read the source from its start) when the journal has no progress, or a
+ * counted checkpoint has none (a journal of an older aic).
+ */
+static json_t *resume_progress(struct head *h, const char *chan)
+{
+	json_t *p = json_object_get(json_object_get(json_object_get(h->journal, "sources"), chan),
+				    "progress");
+	json_t *cut, *ck, *v, *q;
+	const char *stage;
 	size_t i;
 
 	if (!json_is_object(p))
+		return NULL;
+	cut = json_incref(p);
+	json_object_foreach(json_object_get(h->journal, "checkpoints"), stage, ck)
+		json_array_foreach(json_object_get(ck, "versions"), i, v) {
+			if (json_is_null(v) || !cut)
+				continue;
+			p = json_object_get(json_array_get(json_object_get(ck, "sources"), i), chan);
+			q = json_is_object(p) ? progress_both(cut, p) : NULL;
+			if (!q)
+				aic_log_info("channel '%s': the checkpoint of stage '%s' %zu does not "
+					     "say which lines it holds: its source is read from its start",
+					     chan, stage, i);
+			json_decref(cut);
+			cut = q;
+		}
+	return cut;
+}
+
+/*
+ * Where a resumed run continues source channel c, read at `path`, into r
+ * (dp_config.h), also as JSON into *start (a new reference: where this
+ * run starts, from the start of the file when nothing is resumed). False
+ * when nothing is (a fresh job, the earlier run read another file, or no
+ * memory). r->pending is malloc'd (dp_config_release frees it).
+ */
+static bool resume_from_journal(struct head *h, size_t c, const char *path, struct dp_resume *r,
+				json_t **start)
+{
+	json_t *src = json_object_get(json_object_get(h->journal, "sources"),
+				      h->cfg.spec->channels[c].name);
+	const char *was = json_string_value(json_object_get(src, "path"));
+	json_t *p = NULL, *next, *u, *l;
+	size_t i;
+
+	*start = json_pack("{s:b,s:[i,i],s:[]}", "done", 0, "next", 0, 1, "unfinished");
+	if (!json_is_object(json_object_get(src, "progress")))
 		return false;
-	if (has_counted_checkpoint(h)) {
-		aic_log_info("channel '%s': a stage's checkpoint counts: its source is read from its "
-			     "start, and the workers skip what their checkpoints hold",
-			     h->cfg.spec->channels[c].name);
-		return false;
-	}
 	if (!was || strcmp(was, path)) {
 		aic_log_info("channel '%s': its source is now '%s', was '%s': read from its start",
 			     h->cfg.spec->channels[c].name, path, was ? was : "");
 		return false;
 	}
+	p = resume_progress(h, h->cfg.spec->channels[c].name);
+	if (!p)
+		return false;
 	if (json_is_true(json_object_get(p, "done"))) {
 		r->done = true;
-		return true;
+		goto out_start;
 	}
 	next = json_object_get(p, "next");
 	u = json_object_get(p, "unfinished");
 	if (json_integer_value(json_array_get(next, 0)) < 0 ||
 	    json_integer_value(json_array_get(next, 1)) < 1)
-		return false;
+		goto out_free;
 	r->epoch = (uint32_t)json_integer_value(json_array_get(next, 0));
 	r->next = (uint64_t)json_integer_value(json_array_get(next, 1));
 	r->pending = calloc(json_array_size(u) + 1, sizeof(*r->pending));
 	if (!r->pending)
-		return false;
-	json_array_foreach(u, i, p)
+		goto out_free;
+	json_array_foreach(u, i, l)
 		r->pending[r->n_pending++] = (struct dp_line){
-			.epoch = (uint32_t)json_integer_value(json_array_get(p, 0)),
-			.line = (uint64_t)json_integer_value(json_array_get(p, 1))};
+			.epoch = (uint32_t)json_integer_value(json_array_get(l, 0)),
+			.line = (uint64_t)json_integer_value(json_array_get(l, 1))};
+out_start:
+	json_decref(*start);
+	*start = p;
 	return true;
+out_free:
+	json_decref(p);
+	return false;
 }
 
 /*
@@ -115,6 +205,7 @@ json_t *head__data_plane_config(struct head *h)
 	const struct aic_spec *spec = h->cfg.spec;
 	size_t n_agents = (size_t)h->cfg.n_agents, c, i, si, wi;
 	struct dp_config cfg = {0};
+	json_t *starts = json_object(), *start;
 	/* A channel's sink and source paths, borrowed by cfg until it is encoded. */
 	char(*paths)[PATH_MAX] = calloc(2 * spec->n_channels + 1, sizeof(*paths));
 	json_t *msg = NULL;
@@ -177,7 +268,11 @@ json_t *head__data_plane_config(struct head *h)
 			e->epochs = (uint32_t)ch->epochs;
 			e->feeder = 0;
 			/* A resumed run skips the lines the earlier runs finished. */
-			e->has_resume = resume_from_journal(h, c, e->source, &e->resume);
+			e->has_resume = resume_from_journal(h, c, e->source, &e->resume, &start);
+			if (start && !h->start_progress)
+				json_object_set_new(starts, ch->name, start);
+			else
+				json_decref(start);
 			for (i = 0; i < e->n_producers && e->producers[i] != e->feeder; i++)
 				;
 			if (i == e->n_producers)
@@ -201,7 +296,13 @@ json_t *head__data_plane_config(struct head *h)
 	}
 	cfg.failure_timeout_ms = spec->failure_timeout_ms;
 	msg = dp_config_to_json(&cfg);
+	/* A checkpoint reported without a mark holds what this run started from (drain.c). */
+	if (msg && !h->start_progress) {
+		h->start_progress = starts;
+		starts = NULL;
+	}
 out_release:
+	json_decref(starts);
 	dp_config_release(&cfg);
 	free(paths);
 	return msg;

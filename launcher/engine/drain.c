@@ -4,8 +4,15 @@
  * Contract: a worker reports each checkpoint it has saved (CHECKPOINTED,
  * from its agent); a replica's counts at once, a gang's only once every
  * rank has reported the same version (every rank done, or none counted).
+ * AIC_CHECKPOINT_NONE (a worker that keeps no state) answers a request
+ * and leaves the process with no checkpoint.
  * What counts is journalled (state.c) and given to the process's next
- * start, in this run or a later one, as AIC_RESUME.
+ * start, in this run or a later one, as AIC_RESUME, with the sources'
+ * progress that goes with it: as of the worker's mark, which the acker
+ * snapshots (launcher/dataplane/acker.c, "Checkpoints"; a gang's, each
+ * rank's own), or without a mark this run's start (start_progress). A
+ * later run reads again every line not done in all of them
+ * (config_msg.c).
  *
  * On notice (head_drain: SIGUSR1 before a time limit or preemption, or
  * `aic stop --checkpoint`) the head asks every agent to stop feeding
@@ -27,6 +34,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "aic.h"
 #include "internal.h"
 #include "log.h"
 #include "wire.h"
@@ -68,13 +76,13 @@ int head__ckpt_start(struct head *h)
 	cks = json_object_get(h->journal, "checkpoints");
 	for (i = 0; i < h->n_procs; i++) {
 		struct hproc *hp = &h->procs[i];
-		json_t *v = json_array_get(
-			json_object_get(json_object_get(cks, h->cfg.spec->stages[hp->p->stage].name),
-					"versions"),
-			(size_t)hp->p->index);
+		json_t *ck = json_object_get(cks, h->cfg.spec->stages[hp->p->stage].name);
+		json_t *v = json_array_get(json_object_get(ck, "versions"), (size_t)hp->p->index);
+		json_t *p = json_array_get(json_object_get(ck, "sources"), (size_t)hp->p->index);
 		if (json_is_integer(v)) {
 			hp->counted = true;
 			hp->counted_version = (uint64_t)json_integer_value(v);
+			hp->counted_progress = json_is_object(p) ? json_incref(p) : NULL;
 		}
 	}
 	last = json_string_value(
@@ -174,6 +182,19 @@ void head_drain(struct head *h, const char *why)
 }
 
 /*
+ * A process's checkpoint counts, with the progress it reported with it;
+ * AIC_CHECKPOINT_NONE (a worker without state): it has none from now on.
+ */
+static void count(struct hproc *hp, uint64_t version)
+{
+	hp->counted_none = version == AIC_CHECKPOINT_NONE;
+	hp->counted = !hp->counted_none;
+	hp->counted_version = version;
+	json_decref(hp->counted_progress);
+	hp->counted_progress = hp->counted ? json_incref(hp->reported_progress) : NULL;
+}
+
+/*
  * A gang's checkpoint counts once every rank has reported the same
  * version; then it counts for all of them at once.
  */
@@ -187,10 +208,8 @@ static bool count_gang(struct head *h, size_t stage, uint64_t version)
 			return false;
 	}
 	for (i = 0; i < h->n_procs; i++)
-		if (h->procs[i].p->stage == stage) {
-			h->procs[i].counted = true;
-			h->procs[i].counted_version = version;
-		}
+		if (h->procs[i].p->stage == stage)
+			count(&h->procs[i], version);
 	return true;
 }
 
@@ -210,16 +229,21 @@ void head__on_checkpointed(struct head *h, json_t *m)
 	st = &h->cfg.spec->stages[hp->p->stage];
 	hp->reported = true;
 	hp->reported_version = version;
+	json_decref(hp->reported_progress);
+	hp->reported_progress = json_is_object(json_object_get(m, "progress"))
+					? json_incref(json_object_get(m, "progress"))
+					: json_incref(h->start_progress);
 	if (request > 0 && (uint64_t)request > hp->answered)
 		hp->answered = (uint64_t)request;
 	if (st->ranks) {
 		counted = count_gang(h, hp->p->stage, version);
 	} else {
-		hp->counted = counted = true;
-		hp->counted_version = version;
+		count(hp, version);
+		counted = true;
 	}
-	aic_log_debug("stage '%s' %d saved checkpoint %llu%s", st->name, hp->p->index,
-		      (unsigned long long)version, counted ? "" : " (its gang's other ranks not yet)");
+	aic_log_debug("stage '%s' %d saved checkpoint %lld%s", st->name, hp->p->index,
+		      version == AIC_CHECKPOINT_NONE ? -1LL : (long long)version,
+		      counted ? "" : " (its gang's other ranks not yet)");
 	if (counted)
 		head__state_save(h);
 	if (h->draining && !h->ending && all_answered(h, missing, sizeof(missing)))
@@ -228,6 +252,14 @@ void head__on_checkpointed(struct head *h, json_t *m)
 
 void head__ckpt_close(struct head *h)
 {
+	size_t i;
+
+	for (i = 0; h->procs && i < h->n_procs; i++) {
+		json_decref(h->procs[i].reported_progress);
+		json_decref(h->procs[i].counted_progress);
+	}
+	json_decref(h->start_progress);
+	h->start_progress = NULL;
 	json_decref(h->journal);
 	h->journal = NULL;
 }

@@ -144,6 +144,7 @@ static void place_and_start(struct head *h)
 		head__broadcast(h, AIC_MSG_CONFIG, cfg);
 		json_decref(cfg);
 	}
+	head__phase_start(h);
 	for (i = 0; i < h->n_procs; i++)
 		head__spawn(&h->procs[i]);
 	head__save_status(h);
@@ -349,6 +350,12 @@ static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct 
 	case AIC_MSG_DRAIN:
 		aic_log_info("checkpoint and stop requested from %s", c->peer);
 		head_drain(h, "stopped by aic stop --checkpoint");
+		break;
+	case AIC_MSG_PHASE_ASK:
+	case AIC_MSG_PHASE_DONE:
+	case AIC_MSG_PHASE_EVENT:
+		if (c->data)
+			head__phase_msg(h, c->data, type, m);
 		break;
 	default:
 		break;
@@ -577,6 +584,7 @@ void head_free(struct head *h)
 	head__events_close(h);
 	head__prom_stop(h);
 	head__ckpt_close(h);
+	head__phase_free(h);
 	free(h->procs);
 	free(h->stages);
 	free(h->agents);

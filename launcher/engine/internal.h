@@ -17,13 +17,21 @@
  *   prom.c       the Prometheus metrics: /metrics and the textfile
  *
  * Calls go one way: head.c calls the others; recover.c calls procs.c's
- * helpers and config_msg.c (MEMBERS), config_msg.c calls procs.c's
- * helpers, procs.c calls report.c, report.c calls none of them.
+ * helpers, config_msg.c (MEMBERS) and phase_head.c, config_msg.c calls
+ * procs.c's helpers, procs.c calls report.c, report.c calls only
+ * phase_head.c (its JSON), which calls phase.c's lock.
  * drain.c calls procs.c and state.c; state.c calls none of them.
  *
  * The agent's side (agent.c) has checkpoint.c (its workers' checkpoint
  * frames), agent_metrics.c (their metric points, batched for the head) and
  * worker_env.c below it.
+ *
+ *   phase.c       phases of stages sharing GPUs in turns: the lock that
+ *                 sequences them (the agent's and the head's) and the
+ *                 agent's side; agent.c calls it
+ *   phase_head.c  the head's side: PHASES, the pairs with a gang in them,
+ *                 and the turns' accounting; head.c, recover.c and
+ *                 report.c call it, it calls phase.c's lock
  */
 #ifndef AIC_ENGINE_INTERNAL_H
 #define AIC_ENGINE_INTERNAL_H
@@ -41,6 +49,7 @@
 #include "place.h"
 #include "spec.h"
 #include "topo.h"
+#include "wire.h"
 
 /* --- the head -------------------------------------------------------- */
 
@@ -75,7 +84,13 @@ struct hproc {
 	uint64_t reported_version;
 	uint64_t answered;	  /* the request its last report answered */
 	bool counted;		  /* has a checkpoint to resume from (AIC_RESUME) */
+	bool counted_none;	  /* said it keeps no state (AIC_CHECKPOINT_NONE): none */
 	uint64_t counted_version;
+	/*
+	 * The sources' progress that goes with each ({channel: progress}, as
+	 * of the worker's mark: launcher/dataplane/acker.c), or NULL: none.
+	 */
+	json_t *reported_progress, *counted_progress;
 };
 
 /* Per stage: a gang's restarts and rendezvous port. */
@@ -165,6 +180,9 @@ struct head {
 	FILE *events_file;	/* events.jsonl (events.c), NULL: not open */
 	struct head_prom *prom; /* prom.c's, NULL: none */
 	bool events_failed;	/* it could not be opened: said once */
+	struct head_phase *phase; /* phase_head.c; NULL: no stages alternate */
+	/* {channel: progress}: where this run's sources started (config_msg.c), or NULL. */
+	json_t *start_progress;
 };
 
 /*
@@ -302,26 +320,114 @@ void head__prom_exited(struct head *h, const struct hproc *hp);
 /* GPU gpu of agent a (a topology index): utilisation in percent, memory used and total in bytes. */
 void head__prom_gpu(struct head *h, const struct hagent *a, uint32_t gpu, uint64_t util,
 		    uint64_t used, uint64_t total);
+/* --- phase.c: the lock, shared by the agent and the head --------------- */
+
+/* A process of a pair: its connection (on the agent) or its process id (on the head). */
+struct phase_who {
+	struct aic_conn *conn;
+	long proc;
+};
+
+struct phase_version {
+	uint32_t stream;
+	uint64_t version;
+};
+
+struct phase_lock;
+
+struct phase_lock_ops {
+	/* who holds the GPUs now: tell it (with l->carry, what it waits for). */
+	void (*grant)(void *arg, struct phase_lock *l, const struct phase_who *who);
+	/*
+	 * A turn of `side` began (us: the switch's latency, -1 when the same
+	 * side had the turn before) or ended (us: its length); t: wall-clock s.
+	 */
+	void (*event)(void *arg, struct phase_lock *l, int side, bool begin, double t, int64_t us);
+};
+
+/* One pair's turns (phase.c's contract). Embedded; phase__lock_release frees its lists. */
+struct phase_lock {
+	size_t group;
+	int owner;   /* the side whose turn it is or was last: 0 host, 1 guest; -1: none yet */
+	int last;    /* the side of the last turn begun, -1: none */
+	bool turn;   /* a turn is on (some of owner's processes were let in) */
+	int need[2]; /* a gang side's ranks, all asking before it goes in; 0: replicas */
+	struct phase_who *q[2], *held;
+	size_t nq[2], nheld;
+	/* Versions the owner's side published, and those the side holding now waits for. */
+	struct phase_version pub[AIC_PHASE_VERSIONS_MAX], carry[AIC_PHASE_VERSIONS_MAX];
+	size_t npub, ncarry;
+	uint64_t turn_us, idle_us; /* monotonic: when the turn began, when the last one ended */
+	const struct phase_lock_ops *ops;
+	void *arg;
+};
+
+void phase__lock_init(struct phase_lock *l, size_t group, const struct phase_lock_ops *ops,
+		      void *arg);
+void phase__lock_release(struct phase_lock *l);
+/* who of `side` asks for its phase; granted now or later (ops->grant). 0, -EINVAL, -ENOMEM. */
+int phase__lock_ask(struct phase_lock *l, int side, const struct phase_who *who);
+/* who ends its phase having published v[0..n); gone: its asks are dropped too. */
+void phase__lock_done(struct phase_lock *l, const struct phase_who *who,
+		      const struct phase_version *v, size_t n, bool gone);
+/* The side whose holders are asked to yield (the other is ready), or -1. */
+int phase__lock_yield_side(const struct phase_lock *l);
+/* [[stream, version]...] into v[AIC_PHASE_VERSIONS_MAX]; returns how many. */
+size_t phase__versions_from_json(const json_t *a, struct phase_version *v);
+
+/* --- phase_head.c: the head's side ---------------------------------------- */
+
+/* PHASES to every agent before any SPAWN, and the head's locks (none when no stage alternates). */
+void head__phase_start(struct head *h);
+/* PHASE_ASK, PHASE_DONE or PHASE_EVENT from agent a. */
+void head__phase_msg(struct head *h, struct hagent *a, uint16_t type, const json_t *m);
+/*
+ * Node a is lost (recover.c, before its processes are placed again): what
+ * they held or asked for in a head-sequenced pair is given up, as a
+ * crash's closed connection would.
+ */
+void head__phase_node_lost(struct head *h, const struct hagent *a);
+/* The pairs, their turns' counts and latencies, and (summary) their timeline; NULL: none. */
+json_t *head__phase_json(struct head *h, bool summary);
+void head__phase_free(struct head *h);
 
 /* --- checkpoint.c, agent_metrics.c and worker_env.c (for agent.c) --------------------------- */
 
 /* The agent's checkpoint requests and which of its workers answered (checkpoint.c). */
 struct agent_ckpt {
-	uint64_t request;   /* the head's newest request, 0: none */
-	uint64_t *answered; /* by process id: the request its last CKPT_DONE answered */
+	uint64_t request; /* the head's newest request, 0: none */
+	struct ckpt_proc {
+		uint64_t answered; /* the request its last CKPT_DONE answered */
+		uint8_t marked;	   /* its mark since then (checkpoint.c's MARK_*) */
+	} *procs;		   /* by process id */
 	size_t n;
+	struct aic_conn **head; /* the agent's link to the head (agent__ckpt_attach) */
 };
 
+struct chan_set;
 /* CHECKPOINT from the head: its request, asked of every worker here. */
 void agent__ckpt_request(struct agent_ckpt *k, const json_t *m);
 /*
- * A worker's CKPT_POLL or CKPT_DONE on connection c (proc: its process id,
- * < 0 for none of this agent's), answered with CKPT_STATE or ERROR. Returns
- * the CHECKPOINTED message for the head after a CKPT_DONE (new reference),
- * else NULL.
+ * The data plane is set up (CONFIG): at rank 0's agent, the acker reports
+ * the checkpoints of every agent's workers (launcher/dataplane/acker.c).
  */
-json_t *agent__ckpt_frame(struct agent_ckpt *k, struct aic_conn *c, long proc,
-			  const struct aic_frame *f);
+void agent__ckpt_attach(struct agent_ckpt *k, struct chan_set *cs, struct aic_conn **head);
+/*
+ * Process `proc` connects with no other connection open: a new start of
+ * it, whose checkpoints hold nothing its earlier start marked.
+ */
+void agent__ckpt_connected(struct agent_ckpt *k, struct chan_set *cs, long proc);
+/* Whether a worker's frame is one of checkpoint.c's. */
+#define AGENT_CKPT_FRAME(type) ((type) >= AIC_MSG_CKPT_POLL && (type) <= AIC_MSG_CKPT_BEGIN)
+/*
+ * A worker's CKPT_POLL, CKPT_BEGIN or CKPT_DONE on connection c (proc: its
+ * process id, < 0 for none of this agent's), answered with CKPT_STATE or
+ * ERROR. A CKPT_DONE goes on to the head as CHECKPOINTED: through the
+ * acker when the job has a source (with the sources' progress that goes
+ * with it), else from here.
+ */
+void agent__ckpt_frame(struct agent_ckpt *k, struct chan_set *cs, struct aic_conn *c, long proc,
+		       const struct aic_frame *f);
 void agent__ckpt_release(struct agent_ckpt *k);
 
 /* Worker metric points on their way to the head in batches (agent_metrics.c). */
@@ -375,6 +481,35 @@ struct agent_events {
 	bool nvml_tried;
 	uint64_t gpu_last[AIC_PLACE_MAX_GPUS][3]; /* util, used, total last sent (used + 1: sent) */
 };
+/* An alternating pair, as the agent knows it from PHASES. */
+struct agent_group {
+	char stage[2][64]; /* host, guest */
+	bool via_head;
+	int yield_side;		/* via_head: the side the head asks to yield, -1: none */
+	struct phase_lock lock; /* not via_head */
+};
+
+/* The agent's phases (phase.c): the pairs from PHASES, and its workers of head-arbitrated ones. */
+struct agent_phase {
+	struct agent_group *g;
+	size_t n;
+	struct phase_remote *rem;
+	size_t nrem;
+	struct aic_conn *head; /* during a call only */
+};
+
+/* PHASES, PHASE_TURN or PHASE_YIELD from the head (others, and m NULL, are ignored). */
+void agent__phase_msg(struct agent_phase *k, struct aic_conn *head, uint16_t type, const json_t *m);
+/*
+ * A worker's frame on connection c (stage, and proc: its process id, < 0
+ * for none of this agent's): false when it is no phase frame; else it is
+ * answered, or will be once the worker's turn comes.
+ */
+bool agent__phase_frame(struct agent_phase *k, struct aic_conn *head, struct aic_conn *c,
+			const char *stage, long proc, const struct aic_frame *f);
+/* A worker's connection closed: what it held or asked for is given up. */
+void agent__phase_closed(struct agent_phase *k, struct aic_conn *head, struct aic_conn *c);
+void agent__phase_release(struct agent_phase *k);
 
 struct agent_config;
 

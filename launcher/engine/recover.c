@@ -417,6 +417,7 @@ void head__node_lost(struct head *h, struct hagent *a, const char *why)
 		head__broadcast(h, AIC_MSG_NODE_LOST, m);
 		json_decref(m);
 	}
+	head__phase_node_lost(h, a);
 	if (!h->placed) {
 		/* Nothing runs yet: the job cannot start without the node. */
 		head__end(h, 1, "failed", why);

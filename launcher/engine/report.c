@@ -74,6 +74,8 @@ json_t *head__status_json(struct head *h)
 							 : 0.0));
 	}
 	json_object_set_new(o, "procs", procs);
+	if (h->phase)
+		json_object_set_new(o, "phases", head__phase_json(h, false));
 	return o;
 }
 
@@ -183,6 +185,8 @@ void head__write_summary(struct head *h)
 		json_object_set_new(o, "channels", chans);
 	}
 	json_object_set_new(o, "metrics", h->metrics ? json_incref(h->metrics) : json_object());
+	if (h->phase)
+		json_object_set_new(o, "phases", head__phase_json(h, true));
 	jobdir_write_json(h->cfg.jobdir, "summary.json", o);
 	json_decref(o);
 }

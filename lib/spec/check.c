@@ -137,6 +137,32 @@ static void check_weights(struct spec_ctx *c)
 	}
 }
 
+/*
+ * An alternating pair is one phase group: the engine hands the GPUs from
+ * one stage to the other, so a stage alternates with one other stage at
+ * most, and neither of the two takes part in another alternating pair.
+ */
+static void check_alternate(struct spec_ctx *c, const struct aic_stage *st,
+			    const struct aic_stage *peer)
+{
+	const struct aic_spec *spec = c->spec;
+	size_t j;
+
+	for (j = 0; j < spec->n_stages; j++) {
+		const struct aic_stage *o = &spec->stages[j];
+		if (o == st || !o->colocate_with || o->colocate_mode != AIC_COLOCATE_ALTERNATE)
+			continue;
+		if (!strcmp(o->colocate_with, peer->name) || !strcmp(o->colocate_with, st->name) ||
+		    !strcmp(o->name, peer->name)) {
+			aic__spec_err_at(c, st->colocate_mark,
+					 "stage '%s': alternates with '%s', but stage '%s' "
+					 "alternates with '%s' already (one pair per set of GPUs)",
+					 st->name, peer->name, o->name, o->colocate_with);
+			return;
+		}
+	}
+}
+
 static void check_colocation(struct spec_ctx *c)
 {
 	struct aic_spec *spec = c->spec;
@@ -162,6 +188,8 @@ static void check_colocation(struct spec_ctx *c)
 					 "'%s' uses none",
 					 st->name, peer->name,
 					 st->gpus == 0 ? st->name : peer->name);
+		else if (st->colocate_mode == AIC_COLOCATE_ALTERNATE)
+			check_alternate(c, st, peer);
 	}
 }
 

@@ -166,6 +166,58 @@ static void read_ranks(struct spec_ctx *c, yaml_node_t *v, void *base, const cha
 			      st->ranks);
 }
 
+/* Indexed by enum aic_colocate_mode. */
+static const char *const colocate_mode_choices[] = {
+	[AIC_COLOCATE_CONCURRENT] = "concurrent",
+	[AIC_COLOCATE_ALTERNATE] = "alternate",
+	NULL,
+};
+_Static_assert(sizeof(enum aic_colocate_mode) == sizeof(int), "SPEC_ENUM fills an int");
+
+static const struct spec_key colocate_keys[] = {
+	{.name = "stage",
+	 .type = SPEC_NAME,
+	 .field = STAGE(colocate_with),
+	 .mark = STAGE(colocate_mark)},
+	{.name = "mode",
+	 .type = SPEC_ENUM,
+	 .field = STAGE(colocate_mode),
+	 .choices = colocate_mode_choices,
+	 .def = AIC_COLOCATE_CONCURRENT},
+	{.name = NULL},
+};
+
+/*
+ * The stage whose GPUs this one shares: its name (both run at once), or
+ * {stage, mode}, where mode alternate makes the engine run the two in
+ * turns (doc/aic-job.5, PHASES). The mark is the stage name's, where
+ * check.c's messages about the pair point.
+ */
+static void read_colocate(struct spec_ctx *c, yaml_node_t *v, void *base, const char *what)
+{
+	struct aic_stage *st = base;
+	char b[SPEC_SHOW_MAX];
+
+	if (v->type == YAML_SCALAR_NODE) {
+		st->colocate_mark = aic__spec_mark(v);
+		st->colocate_with = aic__spec_name(c, v, what);
+		return;
+	}
+	if (v->type != YAML_MAPPING_NODE) {
+		aic__spec_take(c, v);
+		aic__spec_err(c, v, "%s: expected a stage name or {stage, mode}, got %s", what,
+			      aic__spec_show(v, b, sizeof(b)));
+		return;
+	}
+	if (!aic__spec_take(c, v))
+		return;
+	aic__spec_map(c, v, colocate_keys, st, what, what);
+	if (!st->colocate_with) {
+		aic__spec_err(c, v, "%s: 'stage' is required", what);
+		st->colocate_mode = AIC_COLOCATE_CONCURRENT;
+	}
+}
+
 /* Indexed by enum aic_node_failure. */
 static const char *const node_failure_choices[] = {
 	[AIC_NODE_FAILURE_REPLACE] = "replace",
@@ -195,10 +247,10 @@ static const struct spec_key stage_keys[] = {
 	{.name = "weights_to", .type = SPEC_NAME, .field = STAGE(weights_to)},
 	{.name = "weights_from", .type = SPEC_NAME, .field = STAGE(weights_from)},
 	{.name = "colocate_with",
-	 .type = SPEC_NAME,
+	 .type = SPEC_CUSTOM,
 	 .field = STAGE(colocate_with),
 	 .nullable = true,
-	 .mark = STAGE(colocate_mark)},
+	 .parse = read_colocate},
 	{.name = "restart", .type = SPEC_MAP, .field = STAGE(restart), .sub = restart_keys},
 	{.name = "on_node_failure",
 	 .type = SPEC_ENUM,

@@ -172,6 +172,7 @@ void aic_spec_free(struct aic_spec *spec)
 	for (i = 0; i < spec->n_stages; i++) {
 		free(spec->stages[i].name);
 		aic_strv_free(spec->stages[i].argv);
+		free(spec->stages[i].colocate_with);
 		aic__spec_release(aic__spec_stages.keys, &spec->stages[i]);
 	}
 	for (i = 0; i < spec->n_channels; i++) {

@@ -1,9 +1,12 @@
 /*
  * Checkpoints (aic.h): whether the engine asks this worker for one, and
  * telling it that one is saved. Each is one round trip to the agent on the
- * same node (a few microseconds), so a trainer may ask every step. Where a
- * worker saves, and which checkpoint it loads after a restart, are the
- * environment's (AIC_CHECKPOINT_DIR, AIC_RESUME): no round trip at all.
+ * same node (a few microseconds), so a trainer may ask every step. Each
+ * call is also a point in the stream of the worker's acks, which is how
+ * the engine tells which source lines a checkpoint holds (aic.h,
+ * aic_checkpoint_begin). Where a worker saves, and which checkpoint it
+ * loads after a restart, are the environment's (AIC_CHECKPOINT_DIR,
+ * AIC_RESUME): no round trip at all.
  */
 #include "config.h"
 
@@ -37,6 +40,13 @@ int aic_checkpoint_requested(struct aic_worker *w)
 	int rc = ckpt_call(w, AIC_MSG_CKPT_POLL, 0, &request);
 
 	return rc ? rc : request != 0;
+}
+
+int aic_checkpoint_begin(struct aic_worker *w)
+{
+	uint64_t request;
+
+	return ckpt_call(w, AIC_MSG_CKPT_BEGIN, 0, &request);
 }
 
 int aic_checkpoint_done(struct aic_worker *w, uint64_t version)

@@ -6,7 +6,8 @@
  * closes it and reads and writes its frames; chan.c puts, gets and acks
  * channel items; weights.c publishes and receives weight versions;
  * nccl.c broadcasts them between GPUs; metric.c reports metrics;
- * checkpoint.c asks whether a checkpoint is due and reports one. Nothing
+ * checkpoint.c asks whether a checkpoint is due and reports one; phase.c
+ * takes and yields the GPUs a stage shares in turns with another. Nothing
  * here is exported from libaic.so (lib/libaic.lds), nor installed.
  *
  * A struct aic_worker is one thread's: nothing here locks.
@@ -57,6 +58,17 @@ struct aic_worker {
 	struct aic_worker *exit_next;	/* the open workers flushed at exit (chan.c) */
 	bool stalled;	     /* a wait for room in the ring timed out, */
 	uint32_t stalled_at; /* with the ring's free count at this */
+	/*
+	 * Phases (phase.c): the weight versions this worker published since its
+	 * phase began, reported when it ends, and those the other stage
+	 * published in its turn, which this worker's receives wait for.
+	 */
+	bool in_phase;
+	struct aic_phase_version {
+		uint32_t stream;
+		uint64_t version;
+	} phase_pub[AIC_PHASE_VERSIONS_MAX], phase_min[AIC_PHASE_VERSIONS_MAX];
+	int n_phase_pub, n_phase_min;
 	/* The version being written in place (aic_weights_buffer), until committed. */
 	struct {
 		void *buf; /* NULL: none */
@@ -105,6 +117,15 @@ int aic__frame_error(const struct aic_worker *w);
 void aic__nccl_groups_parse(struct aic_worker *w, const char *v);
 /* Destroys the groups' communicators (aic_worker_close). */
 void aic__nccl_groups_release(struct aic_worker *w);
+
+/*
+ * phase.c, for weights.c: aic__phase_published records a version this
+ * worker published (sent with its phase's end); aic__phase_min_version
+ * raises a receive's min_version to what the other stage published before
+ * this worker's phase began.
+ */
+void aic__phase_published(struct aic_worker *w, uint32_t stream, uint64_t version);
+uint64_t aic__phase_min_version(const struct aic_worker *w, uint32_t stream, uint64_t min_version);
 
 /* A wait in the wire's terms: < 0 is forever. */
 static inline uint32_t aic__wire_timeout(int ms)

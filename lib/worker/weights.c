@@ -83,7 +83,11 @@ static int slot_commit(struct aic_worker *w, uint32_t s, uint64_t off, size_t le
 		rc = aic__recv_reply(w);
 	if (rc)
 		return rc;
-	return w->frame.type == AIC_MSG_W_OK ? 0 : aic__frame_error(w);
+	if (w->frame.type != AIC_MSG_W_OK)
+		return aic__frame_error(w);
+	if (len)
+		aic__phase_published(w, s, version);
+	return 0;
 }
 
 /* Bytes [0, done) of the slot at off are written: the agent may send them on (no answer). */
@@ -112,7 +116,10 @@ static int publish_inline(struct aic_worker *w, uint32_t s, const void *blob, si
 		rc = aic__recv_reply(w);
 	if (rc)
 		return rc;
-	return w->frame.type == AIC_MSG_W_OK ? 0 : aic__frame_error(w);
+	if (w->frame.type != AIC_MSG_W_OK)
+		return aic__frame_error(w);
+	aic__phase_published(w, s, version);
+	return 0;
 }
 
 int aic_weights_publish(struct aic_worker *w, const char *name, const void *blob, size_t len,
@@ -238,7 +245,8 @@ int aic_weights_receive(struct aic_worker *w, const char *name, uint64_t min_ver
 	if (rc)
 		return rc;
 	aic_put_u32(req, s);
-	aic_put_u64(req + 4, min_version);
+	/* A phase that began after the other stage published waits for that version. */
+	aic_put_u64(req + 4, aic__phase_min_version(w, s, min_version));
 	aic_put_u32(req + 12, aic__wire_timeout(timeout_ms));
 	rc = aic__send_frame(w, AIC_MSG_W_RECV, req, sizeof(req), NULL, 0);
 	if (!rc)

@@ -15,7 +15,11 @@
     v = aic.resume()                  # the checkpoint to load after a restart, None on a fresh start
     if w.checkpoint_requested():      # the job's end is near: save under aic.checkpoint_dir()
         w.checkpoint_done(step)       # ... then say which checkpoint it is
+    w.checkpoint_done(None)           # asked, a worker that keeps no state says so
+    w.checkpoint_begin()              # the state to save is taken now (before an unasked save)
     w.checkpoint(save)                # the same, as a callback: save(dir) returns the version
+    with w.phase(release=torch.cuda.empty_cache):   # stages sharing GPUs in turns: hold them
+        while not w.phase_should_yield(): ...        # the other stage waits: end at a batch edge
 
 A closed and drained channel raises aic.Closed from get(). Other failures
 raise aic.Error with .code (a negative errno or AIC_E* code) and a message;
@@ -42,6 +46,7 @@ class Closed(Error):
     """The channel's producers have all finished and it is drained."""
 
 
+_CHECKPOINT_NONE = 0xffffffffffffffff  # AIC_CHECKPOINT_NONE: checkpoint_done(None)
 _ORIGIN_NONE = 0xffffffff  # an item's origin_chan when it comes from no source line
 
 
@@ -95,6 +100,7 @@ def _load():
     lib.aic_metric.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_double, ctypes.c_int64]
     lib.aic_checkpoint_requested.argtypes = [ctypes.c_void_p]
     lib.aic_checkpoint_done.argtypes = [ctypes.c_void_p, ctypes.c_uint64]
+    lib.aic_checkpoint_begin.argtypes = [ctypes.c_void_p]
     lib.aic_checkpoint_dir.restype = ctypes.c_char_p
     lib.aic_checkpoint_dir.argtypes = []
     lib.aic_checkpoint_resume.argtypes = [ctypes.POINTER(ctypes.c_uint64)]
@@ -104,6 +110,9 @@ def _load():
                                        ctypes.c_size_t]
     lib.aic_weights_written.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p,
                                         ctypes.c_size_t]
+    lib.aic_phase_begin.argtypes = [ctypes.c_void_p]
+    lib.aic_phase_end.argtypes = [ctypes.c_void_p]
+    lib.aic_phase_should_yield.argtypes = [ctypes.c_void_p]
     lib.aic_weights_discard.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
     lib.aic_weights_discard.restype = None
     return lib
@@ -448,10 +457,24 @@ class Worker:
     def checkpoint_done(self, version):
         """The checkpoint `version` (an int >= 0: its step, say) is saved, files written and
         fsynced: a later run may be told to load it (resume()). A gang's counts once every
-        rank has reported the same version. May be called unasked, to save periodically."""
-        rc = _lib.aic_checkpoint_done(self._h, int(version))
+        rank has reported the same version. May be called unasked, to save periodically.
+        None: this worker keeps no state; the request is answered, and it starts afresh."""
+        v = _CHECKPOINT_NONE if version is None else int(version)
+        rc = _lib.aic_checkpoint_done(self._h, v)
         if rc:
-            raise Error(rc, "aic checkpoint_done %d" % int(version))
+            raise Error(rc, "aic checkpoint_done %s" % version)
+
+    def checkpoint_begin(self):
+        """The state the next checkpoint_done() reports is taken from now on. A resumed run
+        reads again the source lines done after this worker's mark: its first
+        checkpoint_begin() since its last checkpoint_done(), else the first
+        checkpoint_requested() that returned True since then, else that checkpoint_done()
+        (or the run's start); lines done before it are not read again (the worker acks an
+        item only once its state has taken it in). Call it when the state is taken, before
+        an unasked save, or before a background save's copy."""
+        rc = _lib.aic_checkpoint_begin(self._h)
+        if rc:
+            raise Error(rc, "aic checkpoint_begin")
 
     def checkpoint(self, save):
         """The callback form: when a checkpoint is asked, save(dir) writes one under dir and
@@ -463,6 +486,35 @@ class Worker:
             raise Error(-errno.ENOENT, "aic checkpoint: no AIC_CHECKPOINT_DIR")
         self.checkpoint_done(save(d))
         return True
+
+    def phase_begin(self):
+        """Blocks until this worker's stage holds the GPUs it shares in turns with another
+        (colocate_with: {stage, mode: alternate}); at once for a stage that alternates with
+        none. A weights receive after it returns at least the version the other stage
+        published in its turn."""
+        rc = _lib.aic_phase_begin(self._h)
+        if rc:
+            raise Error(rc, "aic phase_begin")
+
+    def phase_end(self):
+        """Gives the GPUs up (free device memory first: the other stage may allocate at once)."""
+        rc = _lib.aic_phase_end(self._h)
+        if rc:
+            raise Error(rc, "aic phase_end")
+
+    def phase_should_yield(self):
+        """True when the other stage waits for the GPUs this stage holds: end the phase at the
+        next batch boundary."""
+        rc = _lib.aic_phase_should_yield(self._h)
+        if rc < 0:
+            raise Error(rc, "aic phase_should_yield")
+        return rc == 1
+
+    def phase(self, release=None):
+        """A context manager around phase_begin() and phase_end(); release() (say
+        torch.cuda.empty_cache, or an inference engine's sleep) runs before the end, also when
+        the block raises."""
+        return _Phase(self, release)
 
     def weights(self, name):
         """The weight stream `name` (the spec's weights_to / weights_from)."""
@@ -484,6 +536,25 @@ class Worker:
             self.close()
         except Exception:
             pass
+
+
+class _Phase:
+    """Worker.phase(): holds the stage's shared GPUs for the block."""
+
+    def __init__(self, worker, release):
+        self._w, self._release = worker, release
+
+    def __enter__(self):
+        self._w.phase_begin()
+        return self._w
+
+    def __exit__(self, *exc):
+        try:
+            if self._release is not None:
+                self._release()
+        finally:
+            self._w.phase_end()
+        return False
 
 
 def connect():

@@ -3,7 +3,8 @@
 # ckpt): the callback form (aic_checkpoint) saves when `aic stop
 # --checkpoint` asks, the job ends checkpointed (75), and `aic run --resume`
 # gives each replica AIC_RESUME (aic_checkpoint_resume) naming what it
-# saved, under its stage's aic_checkpoint_dir().
+# saved, under its stage's aic_checkpoint_dir(). The callback marks the
+# state it takes (aic_checkpoint_begin).
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
 worker="$AIC_BUILD_DIR/tests/c-api/worker"

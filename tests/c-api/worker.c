@@ -22,14 +22,24 @@
  *                      aic_checkpoint_dir() and waits for the end; started
  *                      with AIC_RESUME, loads that file and ends 3 steps on;
  *                      never asked in 1500 steps, fails
+ *   worker phase N     N turns on GPUs shared in turns (aic_phase_begin,
+ *                      aic_phase_end): stage "t" publishes version 1 of
+ *                      stream "w", then version K + 2 in turn K; any other
+ *                      stage receives "w" (min_version 0) and works up to 100
+ *                      batches of 20 ms, ending the turn at the first
+ *                      aic_phase_should_yield() yes. A line per turn as
+ *                      tests/lib/workers/phase_turns.py prints it; first the
+ *                      misuses (an end outside a phase, a begin inside one)
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <unistd.h>
 
@@ -205,6 +215,9 @@ static int save_step(struct aic_worker *w, const char *dir, uint64_t *version, v
 	char path[4096], text[32];
 	int fd, n = snprintf(text, sizeof(text), "%ld", step);
 
+	/* The state is taken now (a mark after the request's: it must be accepted all the same). */
+	if (aic_checkpoint_begin(w) != 0)
+		return -EPROTO;
 	snprintf(path, sizeof(path), "%s/%d.%ld", dir, aic_worker_index(w), step);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (fd < 0)
@@ -263,6 +276,69 @@ static int checkpoints(struct aic_worker *w)
 	}
 }
 
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int phases(struct aic_worker *w, long n)
+{
+	bool train = !strcmp(aic_worker_stage(w), "t");
+	const char *cvd = getenv("CUDA_VISIBLE_DEVICES"), *node = getenv("AIC_NODE");
+	uint64_t version = 1;
+	unsigned char blob[64];
+	int rc;
+
+	rc = aic_phase_end(w);
+	printf("misuse end-outside %s\n", rc == -EINVAL ? "ok" : aic_strerror(rc));
+	if (train && (rc = aic_weights_publish(w, "w", blob, sizeof(blob), version)))
+		return rc;
+	for (long k = 0; k < n; k++) {
+		long long ask = now_ns(), begin, end;
+		int batches = 0, yeses = 0;
+		if ((rc = aic_phase_begin(w)))
+			return rc;
+		begin = now_ns();
+		if (k == 0) {
+			rc = aic_phase_begin(w);
+			printf("misuse begin-inside %s\n",
+			       rc == -EALREADY ? "ok" : aic_strerror(rc));
+		}
+		if (train) {
+			usleep(50000);
+			version = (uint64_t)k + 2;
+			if ((rc = aic_weights_publish(w, "w", blob, sizeof(blob), version)))
+				return rc;
+		} else {
+			const void *b;
+			size_t len;
+			if ((rc = aic_weights_receive(w, "w", 0, 60000, &b, &len, &version)))
+				return rc;
+			while (batches < 100) {
+				usleep(20000);
+				batches++;
+				if ((rc = aic_phase_should_yield(w)) < 0)
+					return rc;
+				if (rc == 1) {
+					yeses++;
+					break;
+				}
+			}
+		}
+		end = now_ns();
+		if ((rc = aic_phase_end(w)))
+			return rc;
+		printf("turn %s %d %ld %lld %lld %lld %llu %d %d %s:%s\n", aic_worker_stage(w),
+		       aic_worker_index(w), k, begin, end, ask, (unsigned long long)version,
+		       batches, yeses, node ? node : "-", cvd ? cvd : "-");
+		fflush(stdout);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct aic_worker *w;
@@ -284,6 +360,8 @@ int main(int argc, char **argv)
 		rc = origins(w, argv[2]);
 	else if (argc == 2 && !strcmp(argv[1], "ckpt"))
 		rc = checkpoints(w);
+	else if (argc == 3 && !strcmp(argv[1], "phase"))
+		rc = phases(w, atol(argv[2]));
 	else
 		rc = -EINVAL;
 	aic_worker_close(w);

@@ -129,11 +129,25 @@ out=$("$aic" submit again.yaml -N 2 --gpus-per-node 4 --wait -o "$dir/again.out"
 is "$?" 0 "a job that succeeds"
 job=$(printf '%s\n' "$out" | sed -n 's/^Submitted batch job \([0-9]*\).*/\1/p')
 [ -n "$job" ] || bail "aic submit did not submit: $out"
+# The requeue is of a finished job (COMPLETED, not COMPLETING: its nodes
+# have cleaned up). Every state the job passes through after it goes to
+# job.states, shown if it does not end as expected.
+until_ "job $job is COMPLETED" sh -c "scontrol -o show job $job | grep -q ' JobState=COMPLETED '"
 scontrol requeue "$job" || diag "scontrol requeue $job failed"
-# A requeued job waits ~2 minutes (BeginTime) before it may start again.
-until_ "job $job is pending again" sh -c "scontrol -o show job $job | grep -q ' JobState=PENDING '"
-scontrol update JobId="$job" StartTime=now || diag "cannot start job $job now"
-until_ "job $job runs again" sh -c "[ \"\$(scontrol -o show job $job | sed -n 's/.* Restarts=\([0-9]*\) .*/\1/p')\" = 1 ] && [ \"\$(scontrol -o show job $job | sed -n 's/.* JobState=\([A-Z_]*\) .*/\1/p')\" = COMPLETED ]"
+# states: a line per change of the job's state into job.states; true once it is $1 (a pattern).
+states() {
+	s_now=$(scontrol -o show job "$job" 2>&1 | tr ' ' '\n' |
+		grep -E '^(JobState|Reason|Restarts|BeginTime|NodeList|BatchHost|ExitCode)=' | tr '\n' ' ')
+	[ "$s_now" = "$(tail -n 1 job.states 2>/dev/null)" ] || echo "$s_now" >>job.states
+	case "$s_now" in $1) return 0 ;; esac
+	return 1
+}
+# A requeued job waits ~2 minutes (BeginTime) before it may start again:
+# start it now (cluster.sh).
+until_ "job $job is pending again" states "*JobState=PENDING*"
+start_requeued "$job" || diag "cannot start job $job now"
+until_ "job $job runs again" states "*JobState=COMPLETED*Restarts=1*" ||
+	diag "$(cat job.states; grep "JobId=$job\b" "${SLURM_CONF%/etc/slurm.conf}/log/slurmctld.log")"
 is "$(field "$job" JobState) $(field "$job" Restarts)" "COMPLETED 1" \
 	"the requeued run of a succeeded job completes"
 like "$(cat again.out)" "aic: job $job succeeded before SLURM requeued it" "saying why"

@@ -44,9 +44,9 @@ JOB
 job=$(sbatch --parsable job.sh) || bail "sbatch failed"
 poll 120 test -e started || bail "the first run did not start its worker"
 scontrol requeue "$job" || bail "scontrol requeue $job failed"
-# A requeued job waits ~2 minutes to start (its BeginTime): start it now.
+# A requeued job waits ~2 minutes to start (its BeginTime): start it now (cluster.sh).
 poll 60 is_state PENDING || bail "job $job is '$(state)', not PENDING, after the requeue"
-scontrol update JobId="$job" StartTime=now
+start_requeued "$job" || bail "cannot start job $job again"
 poll 180 is_state COMPLETED
 is "$(state)" COMPLETED "the requeued job completes"
 diag "$(cat job.out)"

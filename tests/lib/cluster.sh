@@ -43,3 +43,16 @@ work_dir() {
 node_addr() {
 	scontrol show node "$1" | sed -n 's/.*NodeAddr=\([^ ]*\).*/\1/p'
 }
+
+# start_requeued JOB: a requeued JOB, PENDING again, may start at once
+# instead of after the BeginTime SLURM gives it (its credential lifetime,
+# about 2 minutes). Not StartTime=now: slurmd refuses a batch launch whose
+# credential is not newer, in whole seconds, than the revocation at the end
+# of the job's previous run (slurm_cred.c, _credential_revoked: ctime <=
+# revoked), and slurmctld then ends the job FAILED ("Killing non-startable
+# batch JobId=J: Job credential revoked"); MinJobAge later its record is
+# gone. Once the job is PENDING that revocation is past, so a start from
+# the next second on is always after it.
+start_requeued() {
+	scontrol update JobId="$1" StartTime=now+1
+}

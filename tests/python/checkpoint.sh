@@ -5,12 +5,21 @@
 # starts each worker with AIC_RESUME naming its checkpoint, metrics and
 # history continue, and a finished job is not run again. A gang counts only
 # when every rank saved (none counted otherwise), and a spec changed
-# incompatibly is refused with what changed.
+# incompatibly is refused with what changed. A stateful worker's source
+# lines: the resumed run reads again exactly those its checkpoint does not
+# hold, a line it acked after its checkpoint_begin (the state taken) but
+# before its checkpoint_done included, and not the ones before. A worker
+# that keeps no state answers with checkpoint_done(None): no checkpoint.
+# A worker restarted within the run reports without a mark of its own: its
+# earlier start's mark does not go with it, and the lines only that start
+# took in are read again. A gang's checkpoint goes with each rank's own
+# mark: lines a rank acked after its save, before the last rank's report
+# made the gang's count, are read again.
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 enter_work_dir checkpoint
-plan 18
+plan 26
 
 # A gang's ranks save the same version (as ranks in lockstep do): the
 # number of checkpoints so far; a replica saves its own step. SKIP_RANK
@@ -137,4 +146,209 @@ kill -USR1 $pids $pid
 wait $pid
 is "$?:$(state "s['checkpoints']['train']['versions'], None not in s['checkpoints']['roll']['versions']")" \
 	"75:[None, None] True" "a gang with a rank that did not save counts for none of them"
+
+# A worker that takes in lines 1-3, takes its state (checkpoint_begin),
+# acks lines 4 and 5 (done, but not in the state), then saves and reports.
+# The resumed run must read 4 and 5 again (a snapshot at the report would
+# lose them) and not 1-3 (its checkpoint holds them).
+cat >keep.py <<'PY'
+import aic, json, os, time
+w = aic.connect()
+d, v = aic.checkpoint_dir(), aic.resume()
+def take(n):
+    got = []
+    while len(got) < n:
+        got += w.get("lines", max_items=1, timeout=10)
+    w.ack(got)
+    return [it.origin["line"] for it in got]
+if v is None:
+    state = take(3)
+    w.checkpoint_begin()
+    after = take(2)
+    with open(os.path.join(d, "keep.1"), "w") as f:
+        json.dump(state, f)
+        f.flush()
+        os.fsync(f.fileno())
+    w.checkpoint_done(1)
+    print("saved", state, "then acked", after, flush=True)
+    time.sleep(600)  # no answer to the stop: the checkpoint of version 1 stays
+else:
+    print("resumed", json.load(open(os.path.join(d, "keep.%d" % v))), flush=True)
+    while True:
+        try:
+            print("line", take(1)[0], flush=True)
+        except aic.Closed:
+            break
+PY
+cat >idle.py <<'PY'
+import aic, os, time
+w = aic.connect()
+print("resume", aic.resume(), flush=True)
+while not os.path.exists("run1.done"):
+    if w.checkpoint_requested():
+        w.checkpoint_done(None)
+    time.sleep(0.05)
+PY
+seq 1 20 | sed 's/.*/{"n": &}/' >lines.jsonl
+cat >keep.yaml <<YAML
+name: keep
+checkpoint: {grace_s: 1}
+stages:
+  keep: {command: [python3, $dir/keep.py], cpus: 0, inputs: [lines]}
+  idle: {command: [python3, $dir/idle.py], cpus: 0}
+channels:
+  lines: {source: $dir/lines.jsonl, capacity: 4}
+YAML
+"$aic" run keep.yaml >run6.out 2>run6.err &
+pid=$!
+for _ in $(seq 300); do
+	"$aic" logs keep/0 2>/dev/null | grep -q '^saved' && break
+	sleep 0.1
+done
+jd=$(readlink -f .aic/latest)
+"$aic" stop --checkpoint >/dev/null 2>&1
+wait $pid
+is "$?:$(state "s['checkpoints']['keep']['versions']")" "75:[1]" \
+	"the stateful worker's checkpoint counts ($("$aic" logs keep/0 | grep '^saved'))"
+touch run1.done
+"$aic" run --resume "$jd" keep.yaml >run7.out 2>run7.err
+is "$?:$("$aic" logs keep/0 | grep '^line' | head -n 2 | tr '\n' ' ')" "0:line 4 line 5 " \
+	"resumed, it reads lines 4 and 5 again (acked after its state was taken), not 1-3"
+is "$(state "s['checkpoints']['idle']['versions']") $("$aic" logs idle/0 | sort -u)" "[None] resume None" \
+	"a worker that answered with checkpoint_done(None) has no checkpoint, and starts afresh"
+is "$("$aic" logs keep/0 | python3 -c '
+import sys
+lines = [int(l.split()[1]) for l in sys.stdin if l.startswith("line ")]
+print(sorted(lines) == list(range(4, 21)))')" True "and every line after, each once: none lost"
+
+# Its first start takes in lines 1-5 (a mark after line 3) and dies before
+# it saves; the restart takes line 6 and saves it, with no mark of its own.
+cat >again.py <<'PY'
+import aic, json, os, time
+w = aic.connect()
+d, v = aic.checkpoint_dir(), aic.resume()
+def take(n):
+    got = []
+    while len(got) < n:
+        got += w.get("lines", max_items=1, timeout=10)
+    w.ack(got)
+    return [it.origin["line"] for it in got]
+if v is None and not os.path.exists("again.died"):
+    take(3)
+    w.checkpoint_begin()
+    take(2)
+    open("again.died", "w").close()
+    os._exit(1)
+elif v is None:
+    state = take(1)
+    with open(os.path.join(d, "again.1"), "w") as f:
+        json.dump(state, f)
+        f.flush()
+        os.fsync(f.fileno())
+    w.checkpoint_done(1)
+    print("saved", state, flush=True)
+    time.sleep(600)
+else:
+    print("resumed", json.load(open(os.path.join(d, "again.%d" % v))), flush=True)
+    while True:
+        try:
+            print("line", take(1)[0], flush=True)
+        except aic.Closed:
+            break
+PY
+mkdir again && cd again || bail "cannot make again/"
+cat >again.yaml <<YAML
+name: again
+checkpoint: {grace_s: 1}
+stages:
+  again: {command: [python3, $dir/again.py], cpus: 0, inputs: [lines], restart: {max: 1, backoff_ms: 100}}
+channels:
+  lines: {source: $dir/lines.jsonl, capacity: 4}
+YAML
+"$aic" run again.yaml >run8.out 2>run8.err &
+pid=$!
+for _ in $(seq 300); do
+	"$aic" logs again/0 2>/dev/null | grep -q '^saved' && break
+	sleep 0.1
+done
+jd=$(readlink -f .aic/latest)
+"$aic" stop --checkpoint >/dev/null 2>&1
+wait $pid
+is "$?:$(state "s['checkpoints']['again']['versions'], s['runs'][0]['restarts']")" \
+	"75:[1] {'again': 1}" "restarted once, the worker saved a checkpoint ($("$aic" logs again/0 | grep '^saved'))"
+"$aic" run --resume "$jd" again.yaml >run9.out 2>run9.err
+is "$?:$("$aic" logs again/0 | python3 -c '
+import sys
+lines = [int(l.split()[1]) for l in sys.stdin if l.startswith("line ")]
+print(sorted(set(lines) | {6}) == list(range(1, 21)), {1, 2, 3} <= set(lines))')" "0:True True" \
+	"resumed, it reads again the lines its first start took in (1-5): none lost"
+cd .. || bail "no .."
+
+# Rank 0 takes in lines 1-2, saves, reports, then acks 3-4; only then does
+# rank 1 mark, save and report, which makes the gang's checkpoint count.
+cat >gang.py <<'PY'
+import aic, json, os, time
+w = aic.connect()
+d, v = aic.checkpoint_dir(), aic.resume()
+def take(n):
+    got = []
+    while len(got) < n:
+        got += w.get("lines", max_items=1, timeout=10)
+    w.ack(got)
+    return [it.origin["line"] for it in got]
+def save(state):
+    with open(os.path.join(d, "%d.1" % w.index), "w") as f:
+        json.dump(state, f)
+        f.flush()
+        os.fsync(f.fileno())
+    w.checkpoint_done(1)
+if v is None and w.index == 0:
+    state = take(2)
+    w.checkpoint_begin()
+    save(state)
+    after = take(2)
+    print("saved", state, "then acked", after, flush=True)
+    open("rank0.after", "w").close()
+    time.sleep(600)
+elif v is None:
+    while not os.path.exists("rank0.after"):
+        time.sleep(0.05)
+    w.checkpoint_begin()
+    save([])
+    print("saved", flush=True)
+    time.sleep(600)
+else:
+    while True:
+        try:
+            print("line", take(1)[0], flush=True)
+        except aic.Closed:
+            break
+PY
+mkdir gang && cd gang || bail "cannot make gang/"
+cat >gang.yaml <<YAML
+name: gang
+checkpoint: {grace_s: 1}
+stages:
+  gang: {command: [python3, $dir/gang.py], ranks: 2, cpus: 0, inputs: [lines]}
+channels:
+  lines: {source: $dir/lines.jsonl, capacity: 4}
+YAML
+"$aic" run gang.yaml >run10.out 2>run10.err &
+pid=$!
+for _ in $(seq 300); do
+	"$aic" logs gang/1 2>/dev/null | grep -q '^saved' && break
+	sleep 0.1
+done
+jd=$(readlink -f .aic/latest)
+"$aic" stop --checkpoint >/dev/null 2>&1
+wait $pid
+is "$?:$(state "s['checkpoints']['gang']['versions']")" "75:[1, 1]" \
+	"the gang's checkpoint counts once rank 1 reports ($("$aic" logs gang/0 | grep '^saved'))"
+"$aic" run --resume "$jd" gang.yaml >run11.out 2>run11.err
+is "$?:$(cat "$jd"/logs/gang.*.log | python3 -c '
+import sys
+lines = [int(l.split()[1]) for l in sys.stdin if l.startswith("line ")]
+print(sorted(lines) == list(range(3, 21)))')" "0:True" \
+	"resumed, the gang reads 3 and 4 again (acked by rank 0 after its save) and every line after"
+cd .. || bail "no .."
 done_testing

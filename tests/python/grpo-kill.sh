@@ -4,14 +4,17 @@
 # versions (CKPT_EVERY): `aic run --resume` continues from the last one
 # state.json counted, nothing of the source is lost (every prompt item is
 # trained on exactly once in the end; the steps after that checkpoint are
-# redone), and the run ends learned.
+# redone), and the run ends learned. The resumed run reads the prompts
+# again from the checkpoint's mark (the trainer's checkpoint_begin), not
+# from the start: the prompts trained on twice are those of the steps
+# after it (4 at most, 16 prompts each), not all of the 14 steps'.
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 . "$AIC_SRC_DIR/tests/lib/grpo-toy.sh"
 need_python_modules numpy matplotlib
 enter_work_dir grpo-kill
-plan 6
+plan 7
 
 grpo_copy "$dir/k" 6 0.03
 cd "$dir/k" || bail "no $dir/k"
@@ -38,4 +41,7 @@ like "$(grep '^resumed' "$jd/logs/train.0.log")" "^resumed from version $v," \
 	"the trainer resumed from that checkpoint"
 ok "the reward rises from near chance (< 0.3) to near solved (>= 0.8)" grpo_learned
 is "$(grpo_counts)" "600 100 6 6" "every prompt item is trained on exactly once: nothing of the source is lost"
+dups=$(grpo_field duplicates)
+ok "the resumed run read few prompts twice ($dups of 600), not the source from its start" \
+	[ "$dups" -lt 100 ]
 done_testing

@@ -7,7 +7,10 @@
  * them (blank lines too), and the agent that does not feed it knows none.
  * A resumed source (CONFIG's resume) reads only the pending lines and those
  * from `next` on, and until it has caught up reports the earlier `next`
- * and the pending lines it has not read yet.
+ * and the pending lines it has not read yet. A checkpoint's mark and
+ * report in an XOR frame (launcher/dataplane/acker.c, "Checkpoints") give
+ * the progress as of the mark, in order with the updates around it, and
+ * none after the process starts again.
  */
 #include "config.h"
 
@@ -19,6 +22,7 @@
 #include "aic_test.h"
 #include "dataplane.h"
 #include "dp_config.h"
+#include "internal.h"
 
 static int done_calls;
 
@@ -163,11 +167,119 @@ static void lines_read_not_done(void **state)
 	unlink(path);
 }
 
+/* What the acker handed on (chan_set_on_checkpoint). */
+struct reported {
+	int calls;
+	long proc;
+	uint64_t request, version;
+	char *progress; /* the "prompts" progress, compact; NULL: none */
+};
+
+static void reported(void *arg, long proc, uint64_t request, uint64_t version, json_t *progress)
+{
+	struct reported *r = arg;
+
+	r->calls++;
+	r->proc = proc;
+	r->request = request;
+	r->version = version;
+	free(r->progress);
+	r->progress = progress ? json_dumps(json_object_get(progress, "prompts"), JSON_COMPACT)
+			       : NULL;
+	json_decref(progress);
+}
+
+/* The root of pass 0's line `line`, as it is now. */
+static struct xroot root_of(struct chan_set *cs, uint64_t line)
+{
+	size_t i;
+
+	for (i = 0; i < cs->trees.cap; i++)
+		if (cs->trees.slots[i].id && cs->trees.slots[i].line == line)
+			return cs->trees.slots[i];
+	fail_msg("no root for line %llu", (unsigned long long)line);
+	return (struct xroot){0};
+}
+
+/* Entry k of an XOR frame: root, xor, nodes. */
+static void entry(uint8_t *frame, uint32_t k, uint64_t root, uint64_t x, uint64_t nodes)
+{
+	uint8_t *e = frame + 4 + (size_t)k * AIC_XOR_ENTRY;
+
+	aic_put_u64(e, root);
+	aic_put_u64(e + 8, x);
+	aic_put_u64(e + 16, nodes);
+}
+
+static void checkpoint_marks(void **state)
+{
+	char path[] = "/tmp/aic-test-progress.XXXXXX";
+	int fd = mkstemp(path);
+	uint8_t frame[4 + 4 * AIC_XOR_ENTRY];
+	struct reported r = {0};
+	struct xroot one, two;
+	uv_loop_t loop;
+	struct chan_set *cs;
+	json_t *cfg;
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "a\nb\n\nc\nd\ne\n", 11), 11);
+	close(fd);
+	uv_loop_init(&loop);
+	cfg = config(path);
+	cs = chan_set_new(&loop, cfg, 0, "token");
+	assert_non_null(cs);
+	chan_set_on_checkpoint(cs, reported, &r);
+	chan_set_on_source_done(cs, source_done, NULL); /* opens the source */
+	one = root_of(cs, 1);
+	two = root_of(cs, 2);
+	/*
+	 * Another agent's frame: line 1's tree done, process 5's mark, line
+	 * 2's tree done, process 5's report (request 3, version 7). Line 2 was
+	 * done after the mark: the checkpoint does not hold it.
+	 */
+	aic_put_u32(frame, 4);
+	entry(frame, 0, one.id, one.value, 0);
+	entry(frame, 1, 0, xctl_encode(XCTL_MARK, 0, 5), 0);
+	entry(frame, 2, two.id, two.value, 0);
+	entry(frame, 3, 0, xctl_encode(XCTL_DONE, 3, 5), 7);
+	acker_on_xor(cs, frame, sizeof(frame));
+	assert_int_equal(r.calls, 1);
+	assert_true(r.proc == 5 && r.request == 3 && r.version == 7);
+	assert_non_null(r.progress);
+	assert_string_equal(r.progress, "{\"done\":false,\"next\":[0,6],\"unfinished\":[[0,2],[0,4],[0,5]]}");
+	/* The next report without a mark: as of the last report (line 2 done by then). */
+	aic_put_u32(frame, 1);
+	entry(frame, 0, 0, xctl_encode(XCTL_DONE, 0, 5), 8);
+	acker_on_xor(cs, frame, 4 + AIC_XOR_ENTRY);
+	assert_true(r.calls == 2 && r.version == 8 && r.request == 0);
+	assert_string_equal(r.progress, "{\"done\":false,\"next\":[0,6],\"unfinished\":[[0,4],[0,5]]}");
+	/* A process that never marked nor reported: no progress (the head takes the run's start). */
+	entry(frame, 0, 0, xctl_encode(XCTL_DONE, 0, 9), 1);
+	acker_on_xor(cs, frame, 4 + AIC_XOR_ENTRY);
+	assert_true(r.calls == 3 && r.proc == 9 && r.progress == NULL);
+	/* Process 5 marks, starts again (reset), then reports: its earlier mark does not count. */
+	aic_put_u32(frame, 3);
+	entry(frame, 0, 0, xctl_encode(XCTL_MARK, 0, 5), 0);
+	entry(frame, 1, 0, xctl_encode(XCTL_RESET, 0, 5), 0);
+	entry(frame, 2, 0, xctl_encode(XCTL_DONE, 0, 5), 9);
+	acker_on_xor(cs, frame, 4 + 3 * AIC_XOR_ENTRY);
+	assert_true(r.calls == 4 && r.proc == 5 && r.version == 9 && r.progress == NULL);
+	free(r.progress);
+	chan_set_free(cs);
+	json_decref(cfg);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(lines_read_not_done),
 		cmocka_unit_test(resumed_source),
+		cmocka_unit_test(checkpoint_marks),
 	};
 
 	return aic_test_run(tests);

@@ -274,6 +274,51 @@ static void colocation(void **state)
 	aic_spec_free(spec);
 }
 
+/* colocate_with: {stage, mode}: alternate makes a phase pair; a plain name stays concurrent. */
+static void colocation_alternate(void **state)
+{
+	struct aic_spec *spec =
+		parse_ok("stages:\n"
+			 "  gen: {command: g, gpus: 1, inputs: [p], outputs: [s],"
+			 " weights_from: w,\n"
+			 "        colocate_with: {stage: train, mode: alternate}}\n"
+			 "  train: {command: t, gpus: 1, inputs: [s], weights_to: w}\n"
+			 "  judge: {command: j, gpus: 1, colocate_with: {stage: train}}\n"
+			 "channels: {p: {source: p.jsonl}}\n");
+
+	(void)state;
+	assert_string_equal(aic_spec_stage(spec, "gen")->colocate_with, "train");
+	assert_int_equal(aic_spec_stage(spec, "gen")->colocate_mode, AIC_COLOCATE_ALTERNATE);
+	assert_int_equal(aic_spec_stage(spec, "gen")->colocate_mark.line, 3);
+	assert_int_equal(aic_spec_stage(spec, "gen")->colocate_mark.col, 32);
+	assert_int_equal(aic_spec_stage(spec, "judge")->colocate_mode, AIC_COLOCATE_CONCURRENT);
+	assert_int_equal(aic_spec_stage(spec, "train")->colocate_mode, AIC_COLOCATE_CONCURRENT);
+	aic_spec_free(spec);
+
+	expect_error(
+		"stages:\n  a: {command: c, gpus: 1, colocate_with: {stage: b, mode: turns}}\n"
+		"  b: {command: c, gpus: 1}\n",
+		"job.yaml:2:60: stages.a.colocate_with.mode: expected concurrent or alternate, "
+		"got 'turns'");
+	expect_error("stages:\n  a: {command: c, gpus: 1, colocate_with: {mode: alternate}}\n",
+		     "job.yaml:2:43: stages.a.colocate_with: 'stage' is required");
+	expect_error(
+		"stages:\n  a: {command: c, gpus: 1, colocate_with: [b]}\n",
+		"job.yaml:2:43: stages.a.colocate_with: expected a stage name or {stage, mode}, "
+		"got a list");
+	expect_error("stages:\n  a: {command: c, gpus: 1, colocate_with: {stage: zz, mode: "
+		     "alternate}}\n",
+		     "job.yaml:2:51: stage 'a': colocate_with names 'zz', which is no stage");
+	/* One alternating pair per set of GPUs. */
+	expect_error(
+		"stages:\n"
+		"  t: {command: c, gpus: 1}\n"
+		"  a: {command: c, gpus: 1, colocate_with: {stage: t, mode: alternate}}\n"
+		"  b: {command: c, gpus: 1, colocate_with: {stage: t, mode: alternate}}\n",
+		"job.yaml:4:51: stage 'b': alternates with 't', but stage 'a' alternates with 't' "
+		"already (one pair per set of GPUs)");
+}
+
 /* Every error path, with the exact position and the words a user needs. */
 static void errors_yaml(void **state)
 {
@@ -785,6 +830,7 @@ int main(void)
 		cmocka_unit_test(failure_timeout),
 		cmocka_unit_test(a_channel_with_source_and_sink),
 		cmocka_unit_test(colocation),
+		cmocka_unit_test(colocation_alternate),
 		cmocka_unit_test(errors_yaml),
 		cmocka_unit_test(errors_keys),
 		cmocka_unit_test(errors_types),
