@@ -10,8 +10,10 @@
  * a failed exit is an instant there, a restart and a lost node are
  * instants on the node, the job's end a global one. Channel backlog and
  * throughput, weight versions and GPU use (NVML) are counters (C) of the
- * node whose agent sampled them, and each sampled item two async slices (b/e): queued from
- * put to its hand-over, then in a worker until its ack.
+ * node whose agent sampled them, and each sampled item two async slices
+ * (b/e): queued from put to its hand-over, then in a worker until its ack.
+ * Stages that take turns on shared GPUs (phases) have a track per pair on
+ * each node (on the job's for a pair the head arbitrates): a slice a turn.
  */
 #include "config.h"
 
@@ -39,6 +41,7 @@ struct tl {
 	json_t *named; /* {"pid/tid": true} once the thread has its name */
 	json_t *open;  /* {proc: its start event} in the current run */
 	json_t *last;  /* {"rank/chan": [t, acked]}: the previous sample, for rates */
+	json_t *turns; /* {"group/node/stage": its phase's begin event} */
 	double t0, t_end;
 };
 
@@ -199,6 +202,32 @@ static void chan_sample(struct tl *t, int pid, json_t *ev)
 	json_object_set_new(t->last, key, json_pack("[f,I]", ts, acked));
 }
 
+/*
+ * A phase turn (stages taking turns on shared GPUs) from its begin to end_us,
+ * on its pair's track of its node (the job's for every node of a pair).
+ */
+static void turn(struct tl *t, json_t *begin, double end_us)
+{
+	const char *node = json_string_value(json_object_get(begin, "node"));
+	int pid = node ? node_pid(t, node) : 0;
+	int group = (int)json_integer_value(json_object_get(begin, "group"));
+	int tid = 9000 + group;
+	char key[64], name[64];
+
+	snprintf(key, sizeof(key), "%d/%d", pid, tid);
+	if (!json_object_get(t->named, key)) {
+		json_object_set_new(t->named, key, json_true());
+		snprintf(name, sizeof(name), "phases, pair %d", group);
+		emit(t, json_pack("{s:s,s:s,s:i,s:i,s:{s:s}}", "name", "thread_name", "ph", "M",
+				  "pid", pid, "tid", tid, "args", "name", name));
+	}
+	emit(t, json_pack("{s:s,s:s,s:s,s:f,s:f,s:i,s:i,s:{s:O*}}", "name",
+			  json_string_value(json_object_get(begin, "stage")) ?: "?", "cat", "phase",
+			  "ph", "X", "ts", us(t, begin, "t"), "dur",
+			  end_us > us(t, begin, "t") ? end_us - us(t, begin, "t") : 0.0, "pid", pid,
+			  "tid", tid, "args", "switch_us", json_object_get(begin, "switch_us")));
+}
+
 /* A sampled item: queued from put to its hand-over, then in a worker until acked. */
 static void item_span(struct tl *t, int pid, json_t *ev)
 {
@@ -282,8 +311,27 @@ static void one_event(struct tl *t, json_t *ev)
 				json_object_del(t->open, k);
 			}
 		}
+	} else if (!strcmp(what, "phase")) {
+		char turn_key[320];
+		json_t *begin;
+		snprintf(turn_key, sizeof(turn_key), "%lld/%s/%s",
+			 (long long)json_integer_value(json_object_get(ev, "group")), node ?: "*",
+			 json_string_value(json_object_get(ev, "stage")) ?: "?");
+		begin = json_object_get(t->turns, turn_key);
+		if (!strcmp(json_string_value(json_object_get(ev, "event")) ?: "", "begin")) {
+			json_object_set(t->turns, turn_key, ev);
+		} else if (begin) {
+			turn(t, begin, ts);
+			json_object_del(t->turns, turn_key);
+		}
 	} else if (!strcmp(what, "end")) {
+		const char *k;
+		json_t *begin;
 		close_open(t, ts);
+		json_object_foreach(t->turns, k, begin) {
+			turn(t, begin, ts);
+		}
+		json_object_clear(t->turns);
 		snprintf(name, sizeof(name), "job %s",
 			 json_string_value(json_object_get(ev, "state")) ?: "?");
 		instant(t, name, "g", ts, 0,
@@ -389,7 +437,8 @@ int cmd_timeline(int argc, char **argv)
 	t.named = json_object();
 	t.open = json_object();
 	t.last = json_object();
-	if (!evs || !t.out || !t.nodes || !t.lanes || !t.named || !t.open || !t.last) {
+	t.turns = json_object();
+	if (!evs || !t.out || !t.nodes || !t.lanes || !t.named || !t.open || !t.last || !t.turns) {
 		fprintf(stderr, "aic timeline: out of memory\n");
 		goto out_free;
 	}
@@ -425,5 +474,6 @@ out_free:
 	json_decref(t.named);
 	json_decref(t.open);
 	json_decref(t.last);
+	json_decref(t.turns);
 	return rc;
 }

@@ -359,6 +359,18 @@ void head__event_node_lost(struct head *h, const struct hagent *a)
 		fflush(h->events_file);
 }
 
+void head__event_phase(struct head *h, size_t group, const char *node, const char *stage,
+		       bool begin, double t, double us)
+{
+	json_t *ev = json_pack("{s:s,s:I,s:s?,s:s,s:s}", "ev", "phase", "group", (json_int_t)group,
+			       "node", node, "stage", stage, "event", begin ? "begin" : "end");
+
+	if (ev && us >= 0)
+		json_object_set_new(ev, begin ? "switch_us" : "turn_us", json_real(us));
+	/* Not flushed: turns may come fast; the next batch of samples or the end flushes. */
+	write_event(h, ev, t > 0 ? t : -1);
+}
+
 void head__event_end(struct head *h)
 {
 	head__prom_update(h); /* the final counters, in the textfile too */

@@ -299,6 +299,13 @@ bool engine__observe_off(void);
 void head__event_placed(struct head *h);
 void head__event_proc(struct head *h, const struct hproc *hp, const char *what);
 void head__event_node_lost(struct head *h, const struct hagent *a);
+/*
+ * A phase turn of pair `group` began or ended on `node` (NULL: every node
+ * of a head-arbitrated pair), at t (real-time seconds); us: the switch's
+ * latency at a begin, the turn's length at an end (< 0: not known).
+ */
+void head__event_phase(struct head *h, size_t group, const char *node, const char *stage,
+		       bool begin, double t, double us);
 void head__event_end(struct head *h);
 void head__on_events(struct head *h, const struct hagent *a, json_t *m);
 void head__events_close(struct head *h);

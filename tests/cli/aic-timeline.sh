@@ -2,14 +2,15 @@
 # aic timeline on a job directory whose events.jsonl is written here (the
 # lines doc/design/observe.md lists), for what a single-node run under
 # `aic run` cannot show: two nodes, one lost with a replica on it, the
-# replica placed again on the other; events out of time order (agents'
-# come late); a line cut short by a crash. And its errors.
+# replica placed again on the other; two stages taking turns (phases);
+# events out of time order (agents' come late); a line cut short by a
+# crash. And its errors.
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
 dir=$(mktemp -d /var/tmp/aic-timeline-test.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 cd "$dir" || bail "no $dir"
-plan 6
+plan 7
 
 mkdir -m 700 job
 cat >job/events.jsonl <<'EV'
@@ -21,6 +22,10 @@ cat >job/events.jsonl <<'EV'
 {"ev":"start","proc":1,"stage":"w","kind":"replica","index":1,"node":"a","gpus":[1],"pid":12,"t":102.2}
 {"ev":"chan","rank":0,"node":"a","chan":"c","queued":5,"inflight":1,"items":10,"acked":4,"bytes":100,"stale":0,"t":100.5}
 {"ev":"chan","rank":0,"node":"a","chan":"c","queued":0,"inflight":0,"items":20,"acked":20,"bytes":200,"stale":0,"t":101.5}
+{"ev":"phase","group":0,"node":"a","stage":"w","event":"begin","t":100.2}
+{"ev":"phase","group":0,"node":"a","stage":"w","event":"end","turn_us":300000.0,"t":100.5}
+{"ev":"phase","group":0,"node":"a","stage":"v","event":"begin","switch_us":40.0,"t":100.5}
+{"ev":"phase","group":0,"node":"a","stage":"v","event":"end","turn_us":500000.0,"t":101.0}
 {"ev":"exit","proc":0,"stage":"w","kind":"replica","index":0,"node":"a","gpus":[0],"status":0,"t":103.0}
 {"ev":"exit","proc":1,"stage":"w","kind":"replica","index":1,"node":"a","gpus":[1],"status":0,"t":103.5}
 {"ev":"end","state":"succeeded","reason":"every process finished","exit_code":0,"t":103.6}
@@ -37,6 +42,9 @@ lives = sorted((tname[(e["pid"], e["tid"])], e["pid"] == pid["node b"], round(e[
                for e in evs if e["ph"] == "X" and e["name"] == "w/1")
 print(sorted(pid), lives)
 print([(e["name"], e["pid"] == pid["node b"]) for e in evs if e["ph"] == "i" and e["pid"]])
+turns = [(tname[(e["pid"], e["tid"])], e["pid"] == pid["node a"], e["name"], round(e["dur"] / 1e6, 1))
+         for e in evs if e["ph"] == "X" and e["cat"] == "phase"]
+print(turns)
 rate = [e["args"]["acked/s"] for e in evs if e["name"] == "throughput c"]
 print(rate, [e["ts"] for e in evs if e["ph"] == "C"] == sorted(e["ts"] for e in evs if e["ph"] == "C"))
 PY
@@ -47,6 +55,8 @@ like "$out" "\['job', 'node a', 'node b'\] \[\('GPU 0', True, 0.1, 1.9, 'lost wi
 like "$out" "\[\('node lost', True\), \('w/1 lost', True\), \('restart w/1', False\)\]" \
 	"the loss and the lost life are instants on node b; the restart on node a"
 like "$out" "\[16.0\] True" "throughput from consecutive samples (16 acked in 1 s), in time order"
+like "$out" "\[\('phases, pair 0', True, 'w', 0.3\), \('phases, pair 0', True, 'v', 0.5\)\]" \
+	"each phase turn a slice on its pair's track of its node"
 "$aic" timeline --job "$dir/nowhere" >/dev/null 2>err
 isnt "$?" 0 "no such job directory: an error"
 mkdir -m 700 empty
