@@ -3,7 +3,7 @@
     python3 bench/figures.py KIND < RAW
 
 KIND is the benchmark: spawn (build/bench/spawn), channels
-(bench/channels.sh), grpo (bench/grpo-toy.sh), phases (bench/phases.sh),
+(bench/channels.sh), grpo (bench/grpo-toy.sh), observe (bench/observe.sh), phases (bench/phases.sh),
 bootstrap, channels-cluster, weights-cluster, restart-cluster,
 liveness-cluster, recover-cluster, resume-cluster (bench/*.sh of those
 names). Every raw line is one sample; aic's samples and the baseline's
@@ -136,6 +136,21 @@ def grpo(lines):
     for (d, stage), fractions in sorted(runs.items(), reverse=True):
         out("grpo-toy-busy", "busy fraction of stage %s (GEN_DELAY_S=%g)" % (stage, d), fractions,
             "fraction", does="none: 1 would be a stage that never waits for aic or its gang")
+
+
+def observe(lines):
+    b = "observe"
+    pk = lambda what, key, on: [x[key] for x in lines if x.get("what") == what and x.get("observe") is on]
+    for what, key, unit, figure in (
+            ("channel small", "items_per_s", "1/s", "items/s, 64 B items pipelined, with events and metrics"),
+            ("grpo", "groups_per_s", "1/s", "grpo-toy groups/s trained, first 49 steps (GEN_DELAY_S=0), with events and metrics"),
+            ("grpo", "wall_s", "s", "grpo-toy whole job wall time (GEN_DELAY_S=0), with events and metrics")):
+        on, off = pk(what, key, True), pk(what, key, False)
+        if not on or not off:
+            sys.exit("figures: observe needs '%s' lines with and without (observe: true, false)" % what)
+        out(b, figure, on, unit, "the same, AIC_OBSERVE=0", off,
+            does="the same job in the same run with AIC_OBSERVE=0: no events.jsonl, agent sampling, "
+                 "item spans or /metrics (the three per-item counters stay)")
 
 
 def bootstrap(lines):
@@ -284,7 +299,7 @@ def resume_cluster(lines):
         [x["resume_step_ms"] for x in reps], "ms", "cold start -> first step", cold, does=does)
 
 
-KINDS = {"spawn": spawn, "channels": channels, "grpo": grpo, "bootstrap": bootstrap,
+KINDS = {"spawn": spawn, "channels": channels, "grpo": grpo, "observe": observe, "bootstrap": bootstrap,
          "channels-cluster": channels_cluster, "weights-cluster": weights_cluster,
          "restart-cluster": restart_cluster, "liveness-cluster": liveness_cluster,
          "recover-cluster": recover_cluster, "phases": phases,

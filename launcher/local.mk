@@ -4,8 +4,8 @@ engine_sources = \
 	launcher/engine/engine.c launcher/engine/engine.h \
 	launcher/engine/head.c launcher/engine/head.h launcher/engine/internal.h \
 	launcher/engine/recover.c launcher/engine/drain.c launcher/engine/state.c \
-	launcher/engine/checkpoint.c launcher/engine/agent_metrics.c \
-	launcher/engine/phase.c launcher/engine/phase_head.c \
+	launcher/engine/checkpoint.c launcher/engine/agent_metrics.c launcher/engine/events.c \
+	launcher/engine/prom.c launcher/engine/phase.c launcher/engine/phase_head.c \
 	launcher/engine/procs.c launcher/engine/report.c launcher/engine/config_msg.c \
 	launcher/engine/agent.c launcher/engine/agent.h launcher/engine/worker_env.c \
 	launcher/engine/jobdir.c launcher/engine/jobdir.h
@@ -25,27 +25,34 @@ dataplane_sources = \
 	launcher/dataplane/deliver.c launcher/dataplane/source_sink.c \
 	launcher/dataplane/zstd.c launcher/dataplane/weights.c \
 	launcher/dataplane/chain.c launcher/dataplane/wslot.c \
-	launcher/dataplane/acker.c launcher/dataplane/xtree.c
+	launcher/dataplane/acker.c launcher/dataplane/xtree.c \
+	launcher/dataplane/trace.c
 
 noinst_LTLIBRARIES += launcher/libengine.la
 launcher_libengine_la_SOURCES = $(engine_sources) $(net_sources) $(dataplane_sources)
-launcher_libengine_la_CPPFLAGS = $(AM_CPPFLAGS) $(JANSSON_CPPFLAGS) $(LIBUV_CPPFLAGS) $(ZSTD_CPPFLAGS) \
+launcher_libengine_la_CPPFLAGS = $(AM_CPPFLAGS) $(JANSSON_CPPFLAGS) $(LIBUV_CPPFLAGS) $(ZSTD_CPPFLAGS) $(MHD_CPPFLAGS) \
 	-I$(top_srcdir)/launcher/engine -I$(top_srcdir)/launcher/net -I$(top_srcdir)/launcher/dataplane
 launcher_libengine_la_LIBADD = lib/libaic_core.la $(core_libs) $(LIBUV_LDFLAGS) $(LIBUV_LIBS) \
-	$(ZSTD_LDFLAGS) $(ZSTD_LIBS)
+	$(ZSTD_LDFLAGS) $(ZSTD_LIBS) $(MHD_LDFLAGS) $(MHD_LIBS)
 
 # The aic CLI: the command table (main.c), one file per command, and the
 # connection to a running head (client.c) that status and stop use.
 cli_sources = \
 	launcher/cli/cli.h launcher/cli/main.c launcher/cli/client.c \
 	launcher/cli/plan.c launcher/cli/topo.c launcher/cli/run.c launcher/cli/submit.c \
-	launcher/cli/job.c
+	launcher/cli/job.c launcher/cli/timeline.c launcher/cli/dashboard.c
 
 bin_PROGRAMS = launcher/aic
 launcher_aic_SOURCES = $(cli_sources)
 launcher_aic_CPPFLAGS = $(AM_CPPFLAGS) $(JANSSON_CPPFLAGS) $(LIBUV_CPPFLAGS) -I$(top_srcdir)/launcher \
-	-I$(top_srcdir)/launcher/net
-launcher_aic_LDADD = launcher/libengine.la
+	-I$(top_srcdir)/launcher/net $(MHD_CPPFLAGS) \
+	-DAIC_DASHBOARD_DIR='"$(dashboarddir)"' -DAIC_DASHBOARD_SRC_DIR='"$(abs_top_srcdir)/launcher/dashboard"'
+launcher_aic_LDADD = launcher/libengine.la $(MHD_LDFLAGS) $(MHD_LIBS)
+
+# aic dashboard's page: its own script draws the charts (no CDN, no library).
+dashboarddir = $(pkgdatadir)/dashboard
+dist_dashboard_DATA = launcher/dashboard/index.html launcher/dashboard/dashboard.js \
+	launcher/dashboard/dashboard.css
 
 if HAVE_PMIX
 bin_PROGRAMS += launcher/aic-launch

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
@@ -33,6 +34,14 @@ struct nvml_pci_info {
 	char bus_id[32];
 };
 
+struct nvml_utilization {
+	unsigned int gpu, memory; /* percent of the last sample period */
+};
+
+struct nvml_memory {
+	unsigned long long total, free, used; /* bytes */
+};
+
 struct nvml {
 	void *dl;
 	int (*init)(void);
@@ -41,6 +50,9 @@ struct nvml {
 	int (*link_state)(nvml_device dev, unsigned int link, int *active);
 	int (*remote_pci)(nvml_device dev, unsigned int link, struct nvml_pci_info *pci);
 	int (*remote_type)(nvml_device dev, unsigned int link, int *type); /* may be NULL */
+	/* GPU use (aic__nvml_usage); either may be NULL. */
+	int (*utilization)(nvml_device dev, struct nvml_utilization *u);
+	int (*memory)(nvml_device dev, struct nvml_memory *mem);
 };
 
 /* NVML writes bus ids as "00000000:18:00.0"; ours are "0000:18:00.0". */
@@ -63,6 +75,8 @@ static int load(struct nvml *m, const char *library)
 	*(void **)&m->link_state = dlsym(m->dl, "nvmlDeviceGetNvLinkState");
 	*(void **)&m->remote_pci = dlsym(m->dl, "nvmlDeviceGetNvLinkRemotePciInfo_v2");
 	*(void **)&m->remote_type = dlsym(m->dl, "nvmlDeviceGetNvLinkRemoteDeviceType");
+	*(void **)&m->utilization = dlsym(m->dl, "nvmlDeviceGetUtilizationRates");
+	*(void **)&m->memory = dlsym(m->dl, "nvmlDeviceGetMemoryInfo");
 	if (!m->init || !m->shutdown || !m->by_busid || !m->link_state || !m->remote_pci ||
 	    m->init() != NVML_SUCCESS) {
 		dlclose(m->dl);
@@ -111,5 +125,53 @@ int aic__nvml_links(const char *library, const char *const *busids, size_t n, in
 	}
 	m.shutdown();
 	dlclose(m.dl);
+	return 0;
+}
+
+struct aic_nvml {
+	struct nvml m;
+};
+
+struct aic_nvml *aic__nvml_open(const char *library)
+{
+	struct aic_nvml *n = calloc(1, sizeof(*n));
+
+	if (!n)
+		return NULL;
+	if (load(&n->m, library) != 0) {
+		free(n);
+		return NULL;
+	}
+	if (!n->m.utilization || !n->m.memory) {
+		n->m.shutdown();
+		dlclose(n->m.dl);
+		free(n);
+		return NULL;
+	}
+	return n;
+}
+
+void aic__nvml_close(struct aic_nvml *n)
+{
+	if (!n)
+		return;
+	n->m.shutdown();
+	dlclose(n->m.dl);
+	free(n);
+}
+
+int aic__nvml_usage(struct aic_nvml *n, const char *busid, unsigned *util, unsigned long long *used,
+		    unsigned long long *total)
+{
+	struct nvml_utilization u;
+	struct nvml_memory mem;
+	nvml_device dev;
+
+	if (n->m.by_busid(busid, &dev) != NVML_SUCCESS ||
+	    n->m.utilization(dev, &u) != NVML_SUCCESS || n->m.memory(dev, &mem) != NVML_SUCCESS)
+		return -ENOENT;
+	*util = u.gpu;
+	*used = mem.used;
+	*total = mem.total;
 	return 0;
 }

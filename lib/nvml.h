@@ -1,7 +1,9 @@
 /*
- * NVLink discovery through NVML, loaded with dlopen at run time so that one
- * build runs on GPU and CPU-only nodes. Internal to libaic: topo.c calls it
- * when hwloc reported no NVLink for a machine that has NVIDIA GPUs.
+ * NVLink discovery and GPU use through NVML, loaded with dlopen at run time
+ * so that one build runs on GPU and CPU-only nodes. Internal to libaic and
+ * the engine: topo.c calls aic__nvml_links when hwloc reported no NVLink
+ * for a machine that has NVIDIA GPUs; the agents sample GPU use for the
+ * job's metrics (launcher/engine/events.c).
  */
 #ifndef AIC_NVML_H
 #define AIC_NVML_H
@@ -17,5 +19,23 @@
  */
 int aic__nvml_links(const char *library, const char *const *busids, size_t n, int *direct,
 		    int *via_switch);
+
+struct aic_nvml;
+
+/*
+ * NVML loaded and initialised for aic__nvml_usage (library: as above), or
+ * NULL when it cannot be (no driver, or a library without the entry
+ * points). aic__nvml_close(NULL) is a no-op.
+ */
+struct aic_nvml *aic__nvml_open(const char *library);
+void aic__nvml_close(struct aic_nvml *m);
+
+/*
+ * The GPU at busid now: *util its utilisation in percent over NVML's last
+ * sample period, *used and *total its memory in bytes. Returns 0, or
+ * -ENOENT when NVML does not know that GPU or cannot say.
+ */
+int aic__nvml_usage(struct aic_nvml *m, const char *busid, unsigned *util, unsigned long long *used,
+		    unsigned long long *total);
 
 #endif

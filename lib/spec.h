@@ -49,6 +49,13 @@ struct aic_checkpoint {
 	int grace_s; /* seconds every stage gets to checkpoint after a notice */
 };
 
+/* Where the head serves Prometheus metrics (doc/aic-job.5, metrics:). */
+struct aic_metrics_cfg {
+	int port;	/* /metrics over HTTP; 0: an ephemeral one (the job directory's metrics file) */
+	char *listen;	/* the address it binds, or NULL: 127.0.0.1 */
+	char *textfile; /* the same text rewritten here for node_exporter, or NULL */
+};
+
 struct aic_stage {
 	char *name;
 	char **argv;	     /* NULL-terminated; a string command is /bin/sh -c STRING */
@@ -107,6 +114,7 @@ struct aic_spec {
 	/* How long a node may be silent before it is lost, and agents have to register (ms). */
 	uint64_t failure_timeout_ms;
 	struct aic_checkpoint checkpoint;
+	struct aic_metrics_cfg metrics;
 };
 
 /* Defaults for fields a spec leaves out. */

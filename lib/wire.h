@@ -52,7 +52,8 @@ enum aic_msg {
 	AIC_MSG_SINK_DONE = 14,   /* agent -> head: a channel's sink has written everything */
 	/*
 	 * agent -> head, at the end: {"channels": {name: {"stale_dropped",
-	 * "zstd_in_bytes", "zstd_out_bytes", "arena_items", "redelivered"}},
+	 * "zstd_in_bytes", "zstd_out_bytes", "arena_items", "redelivered", "items",
+	 * "acked", "bytes"}},
 	 * "maxrss_kib": n}
 	 */
 	AIC_MSG_STATS = 15,
@@ -94,6 +95,12 @@ enum aic_msg {
 	AIC_MSG_CHECKPOINTED = 26,
 	/* client -> head: {}: checkpoint every stage, record the state and stop (aic stop --checkpoint) */
 	AIC_MSG_DRAIN = 27,
+	/*
+	 * agent -> head, every second and at its end: {"events": [[kind, t_us,
+	 * id, values...]], "dropped", "spans_dropped"}, its data plane sampled
+	 * (launcher/engine/events.c).
+	 */
+	AIC_MSG_EVENTS = 80,
 	/*
 	 * Phases (launcher/engine/phase.c, phase_head.c): two stages that share
 	 * GPUs in turns. head -> agent, before any SPAWN: {"groups": [{"stages":

@@ -58,7 +58,7 @@ tests_unit_test_register_LDADD = $(tests_unit_test_node_addr_LDADD)
 # The phase lock (launcher/engine/phase.c), alone.
 unit_tests += tests/unit/test_phase
 tests_unit_test_phase_CPPFLAGS = $(unit_cppflags) $(LIBUV_CPPFLAGS) -I$(top_srcdir)/launcher/engine \
-	-I$(top_srcdir)/launcher/net
+	-I$(top_srcdir)/launcher/net -I$(top_srcdir)/launcher/dataplane
 tests_unit_test_phase_LDADD = $(tests_unit_test_node_addr_LDADD)
 # The CONFIG schema is the data plane's; its test builds that one file.
 tests_unit_test_dp_config_SOURCES = tests/unit/test_dp_config.c launcher/dataplane/dp_config.c
@@ -143,7 +143,7 @@ print-fuzz:
 
 cli_tests = tests/cli/aic-help.sh tests/cli/aic-topo.sh tests/cli/aic-plan.sh tests/cli/aic-run.sh tests/cli/aic-run-orphan.sh \
 	tests/cli/aic-run-cpus.sh tests/cli/aic-jobdir.sh tests/cli/aic-submit.sh tests/cli/aic-logs.sh \
-	tests/cli/aic-submit-resume.sh
+	tests/cli/aic-submit-resume.sh tests/cli/aic-timeline.sh
 EXTRA_DIST += $(cli_tests)
 
 # The C worker API (lib/aic.h) from a worker in C, with the engine under aic run.
@@ -159,7 +159,8 @@ EXTRA_DIST += tests/gpu/phase-handoff.sh
 python_tests = tests/python/channels.sh tests/python/weights.sh tests/python/metrics.sh tests/python/grpo-toy.sh tests/python/phases.sh tests/python/grpo-alternate.sh \
 	tests/python/pipeline.sh tests/python/nccl.sh tests/python/hostile.sh tests/python/fds.sh \
 	tests/python/data-integrity.sh tests/python/sink-kill.sh tests/python/checkpoint.sh \
-	tests/python/grpo-resume.sh tests/python/grpo-kill.sh tests/python/source-resume.sh
+	tests/python/grpo-resume.sh tests/python/grpo-kill.sh tests/python/source-resume.sh \
+	tests/python/timeline.sh tests/python/prometheus.sh tests/python/dashboard.sh
 EXTRA_DIST += $(python_tests) python/aic/__init__.py
 
 TESTS = $(unit_tests) $(fuzz_tests) $(cli_tests) $(c_api_tests) $(python_tests) $(build_tests)
@@ -222,6 +223,8 @@ failure_tests += tests/failures/fail-on-node-failure.sh
 failure_tests += tests/failures/grpo-toy-node.sh
 # No lost work: every source line reaches the sink across a node's loss.
 failure_tests += tests/failures/nolost.sh
+# A lost node in the events and the timeline (aic timeline).
+failure_tests += tests/failures/observe-node.sh
 # The same with the node's link cut instead.
 failure_tests += tests/failures/nolost-cut.sh
 # SLURM's side: --no-kill, the job's end and exit status, no rerun of a success.

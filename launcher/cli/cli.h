@@ -33,6 +33,8 @@ int cmd_status(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
 int cmd_metrics(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
+int cmd_timeline(int argc, char **argv);
+int cmd_dashboard(int argc, char **argv);
 
 extern const char cmd_plan_usage[];
 extern const char cmd_topo_usage[];
@@ -42,6 +44,8 @@ extern const char cmd_status_usage[];
 extern const char cmd_logs_usage[];
 extern const char cmd_metrics_usage[];
 extern const char cmd_stop_usage[];
+extern const char cmd_timeline_usage[];
+extern const char cmd_dashboard_usage[];
 
 /* --- main.c: helpers the commands share ---------------------------------- */
 

@@ -42,6 +42,10 @@ static const struct cli_command {
 	 "the metrics workers reported (count, last, min, max per stage and name)"},
 	{"stop", cmd_stop, cmd_stop_usage,
 	 "stop the job: every worker gets SIGTERM, then SIGKILL"},
+	{"timeline", cmd_timeline, cmd_timeline_usage,
+	 "the job's events as a Perfetto (Chrome trace-event JSON) timeline"},
+	{"dashboard", cmd_dashboard, cmd_dashboard_usage,
+	 "serve a live page of the job: nodes, GPUs, stages, channels, metrics, events"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

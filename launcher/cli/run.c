@@ -21,11 +21,13 @@
 #include "topo.h"
 
 const char cmd_run_usage[] =
-	"aic run SPEC [--topo XML] [--resume DIR]\n"
+	"aic run SPEC [--topo XML] [--resume DIR] [--metrics-textfile PATH]\n"
 	"  --topo XML    this machine's hwloc XML topology (default: $AIC_TOPO_XML, else\n"
 	"                hwloc's discovery)\n"
 	"  --resume DIR  continue the job in the job directory DIR (.aic/NAME) from its\n"
-	"                state: checkpoints, metrics, sinks, history\n";
+	"                state: checkpoints, metrics, sinks, history\n"
+	"  --metrics-textfile PATH  rewrite the job's Prometheus metrics to PATH every\n"
+	"                second, for node_exporter's textfile collector\n";
 
 /* Where aic status and aic stop find the head. */
 static int publish_head(int port, void *arg)
@@ -43,6 +45,7 @@ int cmd_run(int argc, char **argv)
 	static const struct option opts[] = {
 		{"topo", required_argument, NULL, 't'},
 		{"resume", required_argument, NULL, 'r'},
+		{"metrics-textfile", required_argument, NULL, 'm'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -62,6 +65,9 @@ int cmd_run(int argc, char **argv)
 			break;
 		case 'r':
 			resume = optarg;
+			break;
+		case 'm':
+			o.metrics_textfile = optarg;
 			break;
 		case 'h':
 			return cli_help(stdout, argv[0]);

@@ -326,12 +326,15 @@ json_t *chan_set_stats(const struct chan_set *cs)
 	for (i = 0; cs && i < cs->n; i++) {
 		const struct chan *ch = &cs->chans[i];
 		json_object_set_new(o, ch->name,
-				    json_pack("{s:I,s:I,s:I,s:I,s:I}", "stale_dropped",
+				    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "stale_dropped",
 					      (json_int_t)ch->stale_dropped, "zstd_in_bytes",
 					      (json_int_t)ch->zstd_in, "zstd_out_bytes",
 					      (json_int_t)ch->zstd_out, "arena_items",
 					      (json_int_t)ch->arena_items, "redelivered",
-					      (json_int_t)ch->redelivered));
+					      (json_int_t)ch->redelivered, "items",
+					      (json_int_t)ch->items_in, "acked",
+					      (json_int_t)ch->items_out, "bytes",
+					      (json_int_t)ch->bytes_in));
 	}
 	return json_pack("{s:o}", "channels", o);
 }

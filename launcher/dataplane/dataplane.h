@@ -91,12 +91,53 @@ json_t *chan_set_names(const struct chan_set *cs);
 json_t *chan_set_weight_names(const struct chan_set *cs);
 /*
  * {"channels": {name: {"stale_dropped", "zstd_in_bytes", "zstd_out_bytes",
- * "arena_items", "redelivered"}}}: this agent's counters (new reference):
+ * "arena_items", "redelivered", "items", "acked", "bytes"}}}: this agent's
+ * counters (new reference), the last three as chan_set_sample's:
  * items dropped as too stale, bytes sent compressed (before, after), items
  * that went through the shared-memory arena, items queued again because the
  * consumer or peer holding them un-acked was lost.
  */
 json_t *chan_set_stats(const struct chan_set *cs);
+
+/*
+ * What the timeline and the metrics sample (launcher/engine/events.c),
+ * cheap enough to ask for a few times a second. A channel here: its items
+ * waiting (own and pulled), in flight (handed to a worker or a peer, not
+ * acked), and since the start the own items that came in (put, or read from
+ * its source), those acked for good (by a worker, a sink, or dropped as
+ * stale), the bytes that came in, and the items dropped as stale.
+ */
+struct chan_set_sample {
+	uint64_t queued, inflight;
+	uint64_t items, acked, bytes, stale;
+};
+/* Channel id's counters into *s: false when cs is NULL or has no such channel. */
+bool chan_set_sample(const struct chan_set *cs, uint32_t id, struct chan_set_sample *s);
+/*
+ * Weight stream id's newest version here: *have says whether it has one,
+ * and then *version is it. False when cs is NULL or has no such stream.
+ */
+bool chan_set_weight_version(const struct chan_set *cs, uint32_t id, bool *have, uint64_t *version);
+
+/*
+ * A sampled item's way through its producer's agent (one own item in 64,
+ * by id), in microseconds of the real-time clock: put (or read from the
+ * source), first handed to a worker or a peer (0: never, as for a stale
+ * one), acked for good.
+ */
+struct chan_set_span {
+	uint32_t chan;
+	uint64_t id;
+	uint64_t put_us, get_us, ack_us;
+};
+/*
+ * The sampled items acked since the last call, oldest first: at most max
+ * into out, the rest kept for the next call. *dropped (may be NULL) gets
+ * how many were given up since the start because the fixed tables were
+ * full. 0 for a NULL cs.
+ */
+size_t chan_set_spans(struct chan_set *cs, struct chan_set_span *out, size_t max,
+		      uint64_t *dropped);
 
 /*
  * The node's shared-memory arena (lib/arena.h) for process `proc` (the

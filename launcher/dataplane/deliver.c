@@ -100,6 +100,8 @@ static void hold(struct chan *ch, struct item *it, struct aic_conn *c, int rank)
 	ch->inflight = it;
 	if (it->producer == ch->cs->rank)
 		ch->n_own_inflight++;
+	if (it->producer == ch->cs->rank && trace_sampled(it))
+		trace_get(ch, it);
 	if (rank >= 0)
 		acker_sent(ch->cs, it, (uint32_t)rank);
 }

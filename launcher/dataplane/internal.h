@@ -20,6 +20,7 @@
  *                 sends and reads under way (pending); it calls back up
  *                 only through struct dp_upcalls, set by chan_set.c
  *   dp_config.c   the CONFIG message
+ *   trace.c       what the timeline samples: counters, sampled item spans
  */
 #ifndef AIC_DATAPLANE_INTERNAL_H
 #define AIC_DATAPLANE_INTERNAL_H
@@ -177,6 +178,8 @@ struct chan {
 	uint64_t zstd_in, zstd_out; /* bytes before and after, sent from here */
 	uint64_t arena_items;	    /* put or pulled into the arena here */
 	uint64_t redelivered;	    /* queued again when their holder was lost */
+	/* Own items that came in (put or read from the source), left acked, and their bytes. */
+	uint64_t items_in, items_out, bytes_in;
 	struct queue own, pulled;
 	struct item *inflight; /* delivered, not acked */
 	uint32_t n_own_inflight;
@@ -251,6 +254,24 @@ struct dp_upcalls {
 	void (*finish)(struct chan_set *cs);
 };
 
+/*
+ * Sampled items (trace.c): one own item in TRACE_EVERY, by id, is followed
+ * from put to its first hand-over (get) to its ack, in `open` (at most
+ * TRACE_OPEN: when full, the oldest is given up); done ones wait in `done`
+ * for chan_set_spans (at most TRACE_DONE: more are counted, not kept).
+ * Memory is fixed whatever the number of items.
+ */
+#define TRACE_EVERY 64
+#define TRACE_OPEN  64
+#define TRACE_DONE  512
+
+struct dp_trace {
+	struct chan_set_span open[TRACE_OPEN]; /* put_us 0: a free slot */
+	struct chan_set_span done[TRACE_DONE];
+	uint32_t n_done;
+	uint64_t dropped; /* spans given up or not kept */
+};
+
 struct wstream;
 struct wlease;
 
@@ -294,6 +315,7 @@ struct chan_set {
 	/* The connection each peer pulls through (its PULLs say its rank), or NULL. */
 	struct aic_conn *peer_in[MAX_PEERS];
 	bool sources_paused; /* chan_set_pause_sources: no more source lines */
+	struct dp_trace trace; /* trace.c's sampled items */
 	/*
 	 * Checkpoints at the acker (acker.c): by process id, the sources'
 	 * progress as of its newest mark (NULL: none), and who hears of a
@@ -456,6 +478,19 @@ static inline struct chan *chan_find(struct chan_set *cs, uint32_t id)
 	return cs && id < cs->n ? &cs->chans[id] : NULL;
 }
 
+/* --- trace.c -------------------------------------------------------------- */
+
+/* Whether an item is one of those followed (TRACE_EVERY). */
+static inline bool trace_sampled(const struct item *it)
+{
+	return (it->id & (TRACE_EVERY - 1)) == 0;
+}
+
+/* A sampled own item comes in, is first handed to a worker or peer, leaves acked. */
+void trace_put(struct chan *ch, const struct item *it);
+void trace_get(struct chan *ch, const struct item *it);
+void trace_ack(struct chan *ch, const struct item *it);
+
 /*
  * Whether an own item of len bytes may come in: the channel's capacity
  * counts items and bytes (own ones, queued or in flight), and one item
@@ -471,11 +506,18 @@ static inline bool chan_room(const struct chan *ch, uint64_t len)
 static inline void own_enter(struct chan *ch, const struct item *it)
 {
 	ch->own_bytes += it->len;
+	ch->items_in++;
+	ch->bytes_in += it->len;
+	if (trace_sampled(it))
+		trace_put(ch, it);
 }
 
 static inline void own_leave(struct chan *ch, const struct item *it)
 {
 	ch->own_bytes -= it->len < ch->own_bytes ? it->len : ch->own_bytes;
+	ch->items_out++;
+	if (trace_sampled(it))
+		trace_ack(ch, it);
 }
 
 /* A channel of CONFIG (cs->rank: this agent) into ch; 0 or -ENOMEM. */

@@ -81,6 +81,7 @@ struct agent {
 	int running;
 	struct agent_metrics metrics; /* agent_metrics.c */
 	struct agent_ckpt ckpt; /* checkpoint.c */
+	struct agent_events events; /* events.c */
 	struct agent_phase phase; /* phase.c */
 };
 
@@ -108,6 +109,7 @@ static void finish_if_idle(struct agent *a)
 	uv_timer_stop(&a->grace);
 	a->done = true;
 	agent__metrics_flush(&a->metrics); /* before STATS: the head's summary is written after every agent's */
+	agent__events_end(&a->events);
 	if (a->chans) {
 		json_t *st = chan_set_stats(a->chans);
 		struct rusage ru;
@@ -633,6 +635,7 @@ struct agent *agent_start(uv_loop_t *loop, const struct agent_config *cfg)
 	uv_timer_init(loop, &a->grace);
 	a->grace.data = a;
 	agent__metrics_init(&a->metrics, loop, send_metrics, a);
+	agent__events_init(&a->events, loop, &a->head, &a->chans, &a->cfg);
 	if (aic_server_start(loop, &a->srv, cfg->addr, cfg->token, &workers_handlers, a) == 0)
 		a->listening = true;
 	else

@@ -148,7 +148,8 @@ int engine_run(const struct engine_opts *o)
 					 .node_name = o->node_name,
 					 .node_name_arg = o->publish_arg,
 					 .source_progress = source_progress,
-					 .source_progress_arg = e};
+					 .source_progress_arg = e,
+					 .metrics_textfile = o->metrics_textfile};
 		e->head = head_start(&e->loop, &hc);
 		if (!e->head) {
 			if (o->publish)

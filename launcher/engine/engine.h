@@ -20,6 +20,7 @@ struct engine_opts {
 	const char *jobdir;	     /* head only: made by the caller */
 	int n_nodes;		     /* head only */
 	const char *listen_addr;     /* head only: NULL for all */
+	const char *metrics_textfile; /* head only: head_config's */
 	const char *token;
 	int rank;
 	const char *node;

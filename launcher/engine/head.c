@@ -108,6 +108,7 @@ static void place_and_start(struct head *h)
 		jobdir_write_json(h->cfg.jobdir, "plan.json", plan);
 		json_decref(plan);
 	}
+	head__event_placed(h);
 	rc = head__ckpt_start(h);
 	if (rc) {
 		if (rc > 0)
@@ -312,6 +313,7 @@ static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct 
 				hp->state = P_RUNNING;
 			hp->pid = (long)json_integer_value(json_object_get(m, "pid"));
 			hp->started_ms = aic_now_ms();
+			head__event_proc(h, hp, "start");
 			head__save_status(h);
 		}
 		break;
@@ -338,6 +340,9 @@ static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct 
 		break;
 	case AIC_MSG_METRICS:
 		head__on_metrics(h, m);
+		break;
+	case AIC_MSG_EVENTS:
+		head__on_events(h, c->data, m);
 		break;
 	case AIC_MSG_CHECKPOINTED:
 		head__on_checkpointed(h, m);
@@ -524,6 +529,7 @@ struct head *head_start(uv_loop_t *loop, const struct head_config *cfg)
 		head_free(h);
 		return NULL;
 	}
+	head__prom_start(h);
 	/* Fires on the loop's first turn, once bootstrap is over (registration_opens). */
 	uv_timer_init(loop, &h->wait_timer);
 	h->wait_timer.data = h;
@@ -575,6 +581,8 @@ void head_free(struct head *h)
 	if (h->metrics_file)
 		fclose(h->metrics_file);
 	json_decref(h->metrics);
+	head__events_close(h);
+	head__prom_stop(h);
 	head__ckpt_close(h);
 	head__phase_free(h);
 	free(h->procs);

@@ -58,6 +58,8 @@ struct head_config {
 	 */
 	json_t *(*source_progress)(size_t chan, void *arg);
 	void *source_progress_arg;
+	/* Where the Prometheus text is rewritten for node_exporter, over the spec's; NULL: the spec's. */
+	const char *metrics_textfile;
 };
 
 /* Starts listening; the port is head_port(). Returns NULL after logging why. */

@@ -12,6 +12,9 @@
  *   state.c      state.json, the engine's journal a later run resumes from
  *   config_msg.c  the data plane's CONFIG message
  *   worker_env.c  the agent's: its workers' environment, free ports
+ *   events.c     events.jsonl (the timeline's events): the head's own, and
+ *                the agents' data-plane samples (their side is there too)
+ *   prom.c       the Prometheus metrics: /metrics and the textfile
  *
  * Calls go one way: head.c calls the others; recover.c calls procs.c's
  * helpers, config_msg.c (MEMBERS) and phase_head.c, config_msg.c calls
@@ -36,10 +39,12 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <uv.h>
 
 #include "conn.h"
 #include "cpuset.h"
+#include "dataplane.h"
 #include "head.h"
 #include "place.h"
 #include "spec.h"
@@ -128,6 +133,7 @@ struct chan_stats {
 	json_int_t zstd_in, zstd_out; /* bytes sent compressed between agents, before and after */
 	json_int_t arena_items;	      /* items whose payload crossed processes in shared memory */
 	json_int_t redelivered;	      /* items queued again when their holder was lost */
+	json_int_t items, acked, bytes; /* as struct chan_set_sample's, summed */
 };
 
 /* The head's state, owned by head.c (head_start, head_free). */
@@ -171,6 +177,9 @@ struct head {
 	uv_timer_t progress_timer; /* the sources' progress journalled (state.c) */
 	bool progress_timer_on;
 	char drain_why[256];
+	FILE *events_file;	/* events.jsonl (events.c), NULL: not open */
+	struct head_prom *prom; /* prom.c's, NULL: none */
+	bool events_failed;	/* it could not be opened: said once */
 	struct head_phase *phase; /* phase_head.c; NULL: no stages alternate */
 	/* {channel: progress}: where this run's sources started (config_msg.c), or NULL. */
 	json_t *start_progress;
@@ -279,6 +288,45 @@ json_t *head__data_plane_config(struct head *h);
  */
 json_t *head__data_plane_members(struct head *h);
 
+/*
+ * events.c, the head's side: events.jsonl in the job directory. Placement
+ * (every node, process, channel and weight stream), a process's "start",
+ * "exit" or "restart", a lost node, the job's end (which closes the file),
+ * and the EVENTS of agent a (wire.h), named after the spec.
+ */
+/* AIC_OBSERVE=0 in the environment: no events and no metrics (to measure what they cost). */
+bool engine__observe_off(void);
+void head__event_placed(struct head *h);
+void head__event_proc(struct head *h, const struct hproc *hp, const char *what);
+void head__event_node_lost(struct head *h, const struct hagent *a);
+/*
+ * A phase turn of pair `group` began or ended on `node` (NULL: every node
+ * of a head-arbitrated pair), at t (real-time seconds); us: the switch's
+ * latency at a begin, the turn's length at an end (< 0: not known).
+ */
+void head__event_phase(struct head *h, size_t group, const char *node, const char *stage,
+		       bool begin, double t, double us);
+void head__event_end(struct head *h);
+void head__on_events(struct head *h, const struct hagent *a, json_t *m);
+void head__events_close(struct head *h);
+
+/*
+ * prom.c: the Prometheus metrics (/metrics, the textfile), started with
+ * the head (head_start) and stopped with it (head_free). events.c gives it
+ * each agent's samples and each process's ended run; head__prom_update
+ * makes the text now (the job's end).
+ */
+struct head_prom;
+void head__prom_start(struct head *h);
+void head__prom_stop(struct head *h);
+void head__prom_update(struct head *h);
+void head__prom_sample(struct head *h, const struct hagent *a, uint32_t chan,
+		       const struct chan_set_sample *s);
+void head__prom_version(struct head *h, const struct hagent *a, uint32_t stream, uint64_t v);
+void head__prom_exited(struct head *h, const struct hproc *hp);
+/* GPU gpu of agent a (a topology index): utilisation in percent, memory used and total in bytes. */
+void head__prom_gpu(struct head *h, const struct hagent *a, uint32_t gpu, uint64_t util,
+		    uint64_t used, uint64_t total);
 /* --- phase.c: the lock, shared by the agent and the head --------------- */
 
 /* A process of a pair: its connection (on the agent) or its process id (on the head). */
@@ -406,6 +454,40 @@ void agent__metric_frame(struct agent_metrics *k, const char *stage, int index,
 void agent__metrics_flush(struct agent_metrics *k);
 void agent__metrics_release(struct agent_metrics *k);
 
+/*
+ * The agent's side of events.c: its data plane sampled every 200 ms into a
+ * ring of fixed records, sent to the head (EVENTS) every second and at its
+ * end (memory is fixed: a full ring loses its oldest records, counted).
+ */
+#define EVENTS_RING  2048
+#define EVENTS_CHANS 256 /* channels and streams whose last sample is kept (more: always sent) */
+
+struct ev_rec {
+	uint8_t kind;
+	uint32_t what; /* a channel's or weight stream's id */
+	uint64_t t_us;
+	uint64_t v[6];
+};
+
+struct agent_events {
+	struct aic_conn **head;	 /* the agent's link to the head (NULL: none now) */
+	struct chan_set **chans; /* the agent's data plane (NULL: none now) */
+	uv_timer_t timer;
+	unsigned ticks;
+	struct ev_rec ring[EVENTS_RING];
+	uint32_t first, n;
+	uint64_t dropped, dropped_sent;
+	uint64_t spans_dropped, spans_dropped_sent;
+	struct chan_set_sample last[EVENTS_CHANS];
+	bool sampled[EVENTS_CHANS];
+	uint64_t versions[EVENTS_CHANS]; /* version + 1 last sent, 0: none */
+	bool off;			 /* AIC_OBSERVE=0 */
+	/* GPU use through NVML (lib/nvml.h), sampled every second when it loads. */
+	const struct agent_config *cfg;
+	struct aic_nvml *nvml;
+	bool nvml_tried;
+	uint64_t gpu_last[AIC_PLACE_MAX_GPUS][3]; /* util, used, total last sent (used + 1: sent) */
+};
 /* An alternating pair, as the agent knows it from PHASES. */
 struct agent_group {
 	char stage[2][64]; /* host, guest */
@@ -437,6 +519,15 @@ void agent__phase_closed(struct agent_phase *k, struct aic_conn *head, struct ai
 void agent__phase_release(struct agent_phase *k);
 
 struct agent_config;
+
+/*
+ * Starts sampling *chans (once CONFIG makes it) and the GPUs of cfg, and
+ * sending to *head (all the agent's).
+ */
+void agent__events_init(struct agent_events *k, uv_loop_t *loop, struct aic_conn **head,
+			struct chan_set **chans, const struct agent_config *cfg);
+/* A last sample, sent: the agent ends (before STATS, while its data plane is there). */
+void agent__events_end(struct agent_events *k);
 
 /*
  * CUDA_VISIBLE_DEVICES and CUDA_DEVICE_ORDER for a worker on `gpus`

@@ -48,11 +48,12 @@ struct head_phase {
 };
 
 /* A turn began or ended on `node` (NULL: every node of the pair). */
-static void record(struct hgroup *g, const char *node, const char *stage, int side, bool begin,
-		   double t, double us)
+static void record(struct head_phase *p, struct hgroup *g, const char *node, const char *stage,
+		   int side, bool begin, double t, double us)
 {
 	json_t *ev;
 
+	head__event_phase(p->h, (size_t)(g - p->g), node, stage, begin, t, us);
 	if (begin) {
 		g->turns[side]++;
 		if (us >= 0) {
@@ -83,7 +84,8 @@ static void head_event(void *arg, struct phase_lock *l, int side, bool begin, do
 	struct head_phase *p = arg;
 	struct hgroup *g = &p->g[l->group];
 
-	record(g, NULL, p->h->cfg.spec->stages[g->stage[side]].name, side, begin, t, (double)us);
+	record(p, g, NULL, p->h->cfg.spec->stages[g->stage[side]].name, side, begin, t,
+	       (double)us);
 }
 
 static void head_grant(void *arg, struct phase_lock *l, const struct phase_who *who)
@@ -189,7 +191,7 @@ void head__phase_msg(struct head *h, struct hagent *a, uint16_t type, const json
 		side = stage && !strcmp(stage, h->cfg.spec->stages[g->stage[1]].name);
 		if (!stage || !ev || g->via_head)
 			return;
-		record(g, a->node, h->cfg.spec->stages[g->stage[side]].name, side,
+		record(p, g, a->node, h->cfg.spec->stages[g->stage[side]].name, side,
 		       !strcmp(ev, "begin"), json_number_value(json_object_get(m, "t")),
 		       (double)json_integer_value(json_object_get(m, "us")));
 		head__save_status(h);

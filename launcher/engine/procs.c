@@ -233,6 +233,8 @@ void head__spawn(struct hproc *hp)
 			gpus, "log", log, "cwd", cwd);
 	hp->state = P_STARTING;
 	hp->pid = 0;
+	if (hp->exited || hp->moves)
+		head__event_proc(h, hp, "restart");
 	aic_conn_send(a->conn, AIC_MSG_SPAWN, msg);
 	json_decref(msg);
 }
@@ -377,6 +379,7 @@ void head__on_exited(struct head *h, json_t *m)
 	hp->exited = true;
 	hp->last_status = status;
 	hp->ended_ms = aic_now_ms();
+	head__event_proc(h, hp, "exit");
 	hp->pid = 0;
 	/*
 	 * Stopped by the signal that also stopped its agent (SLURM's cancel or
@@ -485,6 +488,7 @@ void head__finish(struct head *h)
 	head__state_save(h);
 	head__write_summary(h);
 	head__write_status(h);
+	head__event_end(h);
 	aic_server_stop(&h->srv);
 }
 

@@ -410,6 +410,7 @@ void head__node_lost(struct head *h, struct hagent *a, const char *why)
 	a->lost = true;
 	a->lost_ms = aic_now_ms();
 	snprintf(a->lost_why, sizeof(a->lost_why), "%s", why);
+	head__event_node_lost(h, a);
 	aic_log_error("node '%s' lost: %s", a->node, why);
 	m = json_pack("{s:i,s:s}", "rank", a->rank, "node", a->node);
 	if (m) {

@@ -173,12 +173,15 @@ void head__write_summary(struct head *h)
 		size_t c;
 		for (c = 0; h->chan_stats && c < h->cfg.spec->n_channels; c++)
 			json_object_set_new(chans, h->cfg.spec->channels[c].name,
-					    json_pack("{s:I,s:I,s:I,s:I,s:I}", "stale_dropped",
+					    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "stale_dropped",
 						      h->chan_stats[c].stale_dropped,
 						      "zstd_in_bytes", h->chan_stats[c].zstd_in,
 						      "zstd_out_bytes", h->chan_stats[c].zstd_out,
 						      "arena_items", h->chan_stats[c].arena_items,
-						      "redelivered", h->chan_stats[c].redelivered));
+						      "redelivered", h->chan_stats[c].redelivered,
+						      "items", h->chan_stats[c].items, "acked",
+						      h->chan_stats[c].acked, "bytes",
+						      h->chan_stats[c].bytes));
 		json_object_set_new(o, "channels", chans);
 	}
 	json_object_set_new(o, "metrics", h->metrics ? json_incref(h->metrics) : json_object());
@@ -240,5 +243,8 @@ void head__on_stats(struct head *h, json_t *m)
 		st->zstd_out += json_integer_value(json_object_get(v, "zstd_out_bytes"));
 		st->arena_items += json_integer_value(json_object_get(v, "arena_items"));
 		st->redelivered += json_integer_value(json_object_get(v, "redelivered"));
+		st->items += json_integer_value(json_object_get(v, "items"));
+		st->acked += json_integer_value(json_object_get(v, "acked"));
+		st->bytes += json_integer_value(json_object_get(v, "bytes"));
 	}
 }

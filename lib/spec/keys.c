@@ -393,6 +393,17 @@ static const struct spec_key checkpoint_keys[] = {
 };
 #undef CHECKPOINT
 
+/* --- metrics: top level ------------------------------------------------ */
+
+#define METRICS(f) offsetof(struct aic_metrics_cfg, f)
+static const struct spec_key metrics_keys[] = {
+	{.name = "port", .type = SPEC_INT, .field = METRICS(port), .min = 0, .max = 65535, .def = 0},
+	{.name = "listen", .type = SPEC_STRING, .field = METRICS(listen)},
+	{.name = "textfile", .type = SPEC_STRING, .field = METRICS(textfile)},
+	{.name = NULL},
+};
+#undef METRICS
+
 /* --- the top level --------------------------------------------------- */
 
 /* Indexed by enum aic_topology; domain.c reads the same names from AIC_JOB. */
@@ -429,6 +440,7 @@ const struct spec_key aic__spec_top_keys[] = {
 	 .type = SPEC_MAP,
 	 .field = TOP(checkpoint),
 	 .sub = checkpoint_keys},
+	{.name = "metrics", .type = SPEC_MAP, .field = TOP(metrics), .sub = metrics_keys},
 	{.name = NULL},
 };
 #undef TOP

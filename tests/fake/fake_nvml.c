@@ -6,7 +6,12 @@
  *     BUSID LINK REMOTE-BUSID gpu|switch|cpu
  *
  * (an active NVLink link LINK of the GPU at BUSID, and what is at its other
- * end); '#' starts a comment. A GPU is known to the fake when it has a line.
+ * end), or
+ *
+ *     BUSID usage UTIL USED-MIB TOTAL-MIB
+ *
+ * (what nvmlDeviceGetUtilizationRates and nvmlDeviceGetMemoryInfo answer
+ * for it); '#' starts a comment. A GPU is known to the fake when it has a line.
  * Without AIC_FAKE_NVML, nvmlInit_v2 fails as it does on a machine with no
  * driver.
  */
@@ -37,6 +42,10 @@ static struct link links[1024];
 static size_t n_links;
 static char gpus[64][32];
 static size_t n_gpus;
+static struct {
+	unsigned util;
+	unsigned long long used, total; /* bytes */
+} usage[64];
 
 /* Handles are GPU numbers plus one, so that NULL is never a handle. */
 static size_t gpu_of(void *dev)
@@ -50,6 +59,20 @@ int nvmlDeviceGetHandleByPciBusId_v2(const char *busid, void **dev);
 int nvmlDeviceGetNvLinkState(void *dev, unsigned int link, int *active);
 int nvmlDeviceGetNvLinkRemotePciInfo_v2(void *dev, unsigned int link, struct pci_info *pci);
 int nvmlDeviceGetNvLinkRemoteDeviceType(void *dev, unsigned int link, int *type);
+int nvmlDeviceGetUtilizationRates(void *dev, unsigned int *u);
+int nvmlDeviceGetMemoryInfo(void *dev, unsigned long long *m);
+
+/* The GPU of that bus id, added if new; n_gpus when there is no room. */
+static size_t gpu_add(const char *busid)
+{
+	size_t i;
+
+	for (i = 0; i < n_gpus && strcmp(gpus[i], busid); i++)
+		;
+	if (i == n_gpus && n_gpus < 64)
+		snprintf(gpus[n_gpus++], sizeof(gpus[0]), "%s", busid);
+	return i;
+}
 
 int nvmlInit_v2(void)
 {
@@ -60,18 +83,28 @@ int nvmlInit_v2(void)
 	n_links = n_gpus = 0;
 	if (!path || !(f = fopen(path, "r")))
 		return ERROR_DRIVER_NOT_LOADED;
+	memset(usage, 0, sizeof(usage));
 	while (fgets(line, sizeof(line), f) && n_links < 1024) {
 		struct link *l = &links[n_links];
-		char type[16];
-		size_t i;
-		if (line[0] == '#' || sscanf(line, "%31s %u %23s %15s", l->busid, &l->link, l->remote,
-					     type) != 4)
+		char type[16], busid[32];
+		unsigned util;
+		unsigned long long used, total;
+		size_t g;
+		if (line[0] == '#')
+			continue;
+		if (sscanf(line, "%31s usage %u %llu %llu", busid, &util, &used, &total) == 4) {
+			g = gpu_add(busid);
+			if (g < 64) {
+				usage[g].util = util;
+				usage[g].used = used << 20;
+				usage[g].total = total << 20;
+			}
+			continue;
+		}
+		if (sscanf(line, "%31s %u %23s %15s", l->busid, &l->link, l->remote, type) != 4)
 			continue;
 		l->type = !strcmp(type, "gpu") ? 0 : !strcmp(type, "cpu") ? 1 : 2;
-		for (i = 0; i < n_gpus && strcmp(gpus[i], l->busid); i++)
-			;
-		if (i == n_gpus && n_gpus < 64)
-			snprintf(gpus[n_gpus++], sizeof(gpus[0]), "%s", l->busid);
+		gpu_add(l->busid);
 		n_links++;
 	}
 	fclose(f);
@@ -135,5 +168,30 @@ int nvmlDeviceGetNvLinkRemoteDeviceType(void *dev, unsigned int link, int *type)
 	if (!l)
 		return ERROR_INVALID_ARGUMENT;
 	*type = l->type;
+	return OK;
+}
+
+/* nvmlUtilization_t: {gpu, memory} percent. */
+int nvmlDeviceGetUtilizationRates(void *dev, unsigned int *u)
+{
+	size_t g = gpu_of(dev);
+
+	if (g >= n_gpus)
+		return ERROR_INVALID_ARGUMENT;
+	u[0] = usage[g].util;
+	u[1] = 0;
+	return OK;
+}
+
+/* nvmlMemory_t: {total, free, used} bytes. */
+int nvmlDeviceGetMemoryInfo(void *dev, unsigned long long *m)
+{
+	size_t g = gpu_of(dev);
+
+	if (g >= n_gpus)
+		return ERROR_INVALID_ARGUMENT;
+	m[0] = usage[g].total;
+	m[1] = usage[g].total - usage[g].used;
+	m[2] = usage[g].used;
 	return OK;
 }

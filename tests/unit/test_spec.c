@@ -145,6 +145,18 @@ static void parses_grpo(void **state)
 	aic_spec_free(spec);
 }
 
+static void metrics_keys(void **state)
+{
+	struct aic_spec *spec = parse_ok("stages:\n  one: {command: [true]}\n"
+					 "metrics: {port: 9400, listen: 0.0.0.0, textfile: /t/aic.prom}\n");
+
+	(void)state;
+	assert_int_equal(spec->metrics.port, 9400);
+	assert_string_equal(spec->metrics.listen, "0.0.0.0");
+	assert_string_equal(spec->metrics.textfile, "/t/aic.prom");
+	aic_spec_free(spec);
+}
+
 static void defaults(void **state)
 {
 	struct aic_spec *spec = parse_ok("stages:\n  one: {command: [true]}\n");
@@ -158,6 +170,9 @@ static void defaults(void **state)
 	assert_int_equal(spec->stages[0].restart.max, AIC_SPEC_DEFAULT_RESTART_MAX);
 	assert_int_equal(spec->stages[0].restart.backoff_ms, AIC_SPEC_DEFAULT_BACKOFF_MS);
 	assert_int_equal(spec->checkpoint.grace_s, AIC_SPEC_DEFAULT_GRACE_S);
+	assert_int_equal(spec->metrics.port, 0);
+	assert_null(spec->metrics.listen);
+	assert_null(spec->metrics.textfile);
 	assert_null(spec->stages[0].env);
 	assert_null(spec->stages[0].inputs);
 	assert_int_equal(spec->topology, AIC_TOPOLOGY_PREFER);
@@ -506,6 +521,8 @@ static void int_keys_ranges(void **state)
 		 offsetof(struct aic_spec, restart.backoff_ms)},
 		{"stages:\n  a: {command: c}\ncheckpoint: {%s: %ld}\n", "grace_s",
 		 "checkpoint.grace_s", 1, 86400, TOP, offsetof(struct aic_spec, checkpoint.grace_s)},
+		{"stages:\n  a: {command: c}\nmetrics: {%s: %ld}\n", "port", "metrics.port", 0,
+		 65535, TOP, offsetof(struct aic_spec, metrics.port)},
 		{chan, "capacity", "channels.x.capacity", 1, 16777216, CHANNEL,
 		 offsetof(struct aic_channel, capacity)},
 		{chan, "epochs", "channels.x.epochs", 1, 1000000, CHANNEL,
@@ -638,11 +655,12 @@ static void unknown_keys_list_the_section(void **state)
 		     "backoff_ms)\n");
 	expect_error("stages:\n  a: {command: c}\nzzzzzz: 1\n",
 		     "job.yaml:3:1: the spec: unknown key 'zzzzzz' (expected one of: name, stages, "
-		     "channels, weights, restart, topology, failure_timeout, checkpoint)\n");
+		     "channels, weights, restart, topology, failure_timeout, checkpoint, metrics)\n");
 	expect_error(
 		"- a\n",
 		"job.yaml:1:1: expected a mapping with 'name', 'stages', 'channels', 'weights', "
-		"'restart', 'topology', 'failure_timeout' and 'checkpoint' at the top, got a list\n");
+		"'restart', 'topology', 'failure_timeout', 'checkpoint' and 'metrics' at the top, got "
+		"a list\n");
 }
 
 /* The spec's topology names are the ones domain.c reads back from AIC_JOB. */
@@ -806,6 +824,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(parses_grpo),
+		cmocka_unit_test(metrics_keys),
 		cmocka_unit_test(defaults),
 		cmocka_unit_test(mem_units),
 		cmocka_unit_test(failure_timeout),
