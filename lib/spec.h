@@ -38,6 +38,15 @@ enum aic_node_failure {
 	AIC_NODE_FAILURE_FAIL,	  /* the job fails, naming the node and the stage */
 };
 
+/*
+ * Where a stage's replicas go among nodes whose GPUs serve them equally
+ * well (placement:). A gang always packs.
+ */
+enum aic_placement {
+	AIC_PLACEMENT_SPREAD, /* the node with the fewest of the stage's processes */
+	AIC_PLACEMENT_PACK,   /* the fullest node (room stays whole for later) */
+};
+
 /* What a job does on notice of its end (doc/aic-job.5, CHECKPOINTS). */
 struct aic_checkpoint {
 	int grace_s; /* seconds every stage gets to checkpoint after a notice */
@@ -62,6 +71,7 @@ struct aic_stage {
 	char *colocate_with; /* stage sharing this stage's GPUs, or NULL */
 	struct aic_restart restart;
 	int on_node_failure; /* enum aic_node_failure */
+	int placement;	     /* enum aic_placement */
 	struct aic_mark mark;	       /* the stage's name */
 	struct aic_mark gpus_mark;     /* its gpus value (or its name when unset) */
 	struct aic_mark colocate_mark; /* its colocate_with value (or its name when unset) */

@@ -23,10 +23,17 @@
  *      the set whose GPUs are worst linked to the GPUs left free (so strong
  *      pairs stay whole for later replicas), then the node with the fewest
  *      free GPUs (best fit), then the lowest GPU and node indices.
+ *      With placement: spread (a replica stage's default), among nodes whose
+ *      best sets are as well linked (the same weakest pair, sum of pairs and
+ *      NUMA), the node with the fewest processes of the stage comes first:
+ *      replicas never talk to each other, so they use every node's CPUs,
+ *      memory bandwidth and NICs, and a node loss takes fewer of them;
+ *      spreading never costs a replica its links.
  *   4. Each process's cores are free cores local to its GPUs (their NUMA
  *      node), lowest first; other free cores of the node only when the local
  *      ones run out. CPU-only processes go to the node with the most free
- *      cores and prefer cores local to no GPU.
+ *      cores (spread: with the fewest of the stage's processes, then the
+ *      most free cores) and prefer cores local to no GPU.
  *   5. A process's NIC is the one nearest its first GPU (topo.h); for a
  *      CPU-only process, an InfiniBand NIC on its NUMA node.
  * Placement order: gangs (largest first), then GPU replica stages (most GPUs
@@ -52,7 +59,7 @@
 #include "internal.h"
 
 static int record(struct solver *s, size_t stage, size_t node, uint64_t gpus,
-		  const struct aic_cpuset *cpus)
+		  const struct aic_cpuset *cpus, const char *why)
 {
 	struct aic_proc *p;
 	struct node *n = &s->nodes[node];
@@ -77,6 +84,7 @@ static int record(struct solver *s, size_t stage, size_t node, uint64_t gpus,
 	p->cpus = *cpus;
 	p->numa = aic__place_numa_of(n, gpus, cpus);
 	p->nic = aic__place_nic_of(n, gpus, p->numa);
+	p->why = why;
 	return 0;
 }
 
@@ -120,40 +128,91 @@ static int no_fit(struct solver *s, const struct aic_stage *st, int want, int go
 
 /* --- stages ---------------------------------------------------------- */
 
-/*
- * The node for one replica of st and, in *mask, its GPUs there; -1 when
- * none has them free (or the free cores too, unless `share`).
- */
-static int pick_node(const struct solver *s, const struct aic_stage *st, bool share,
-		     uint64_t *mask)
+/* How many processes of stage si node i holds (those held for aic_place_more too). */
+static int stage_on(const struct solver *s, size_t si, size_t node)
 {
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < s->n_procs; i++)
+		n += s->procs[i].stage == si && s->procs[i].node == node;
+	return n;
+}
+
+/* Why a process went where it did (plan tables show it). */
+static const char *const WHY_ONLY = "the only node with room";
+static const char *const WHY_PACK = "pack: best-linked free GPUs, then the fullest node";
+static const char *const WHY_SPREAD = "spread: fewest of its stage here, GPUs as well linked";
+static const char *const WHY_LINKS = "best-linked free GPUs (spreading would cost links)";
+static const char *const WHY_CORES = "most free cores";
+static const char *const WHY_SPREAD_CPU = "spread: fewest of its stage here, then most free cores";
+static const char *const WHY_COLOCATED = "on its host stage's GPUs (colocate_with)";
+static const char *const WHY_GANG = "gang: fewest nodes, best-linked GPUs";
+
+/*
+ * The node for one replica of stage si and, in *mask, its GPUs there, and
+ * in *why the reason; -1 when none has them free (or the free cores too,
+ * unless `share`).
+ */
+static int pick_node(const struct solver *s, size_t si, bool share, uint64_t *mask,
+		     const char **why)
+{
+	const struct aic_stage *st = &s->spec->stages[si];
+	bool spread = st->placement == AIC_PLACEMENT_SPREAD;
 	struct quality bq = {0};
-	int best = -1;
+	int best = -1, best_on = 0, fewest_on = 1 << 30, n_fit = 0;
 	size_t i;
 
 	*mask = 0;
 	for (i = 0; i < s->n_nodes; i++) {
 		const struct node *n = &s->nodes[i];
-		struct quality q;
+		struct quality q, lq, lbq;
 		uint64_t g;
-		int c;
+		int c, on;
 		if (n->down || (!share && n->n_free_cores < st->cpus) ||
 		    (st->cpus && !n->n_cores) ||
 		    !aic__place_best_group(n->t, n->free, st->gpus, &g, &q))
 			continue;
+		n_fit++;
+		on = spread ? stage_on(s, si, i) : 0;
+		if (on < fewest_on)
+			fewest_on = on;
 		if (st->gpus == 0) {
-			/* CPU-only: the node with the most free cores. */
-			if (best < 0 || n->n_free_cores > s->nodes[best].n_free_cores)
+			/* CPU-only: the most free cores (spread: the fewest of the stage first). */
+			if (best < 0 || on < best_on ||
+			    (on == best_on && n->n_free_cores > s->nodes[best].n_free_cores)) {
 				best = (int)i;
+				best_on = on;
+			}
 			continue;
 		}
-		c = best < 0 ? 1 : aic__place_cmp_quality(&q, &bq);
+		/*
+		 * Spread compares the links within the set first, then the
+		 * stage's count on the node, then the rest of the quality.
+		 */
+		lq = q;
+		lbq = bq;
+		lq.spare = lbq.spare = 0;
+		c = best < 0 ? 1 : spread ? aic__place_cmp_quality(&lq, &lbq) : 0;
+		if (c == 0 && spread && best >= 0 && on != best_on)
+			c = on < best_on ? 1 : -1;
+		if (c == 0 && best >= 0)
+			c = aic__place_cmp_quality(&q, &bq);
 		if (c > 0 || (c == 0 && popcount(n->free) < popcount(s->nodes[best].free))) {
 			best = (int)i;
+			best_on = on;
 			bq = q;
 			*mask = g;
 		}
 	}
+	if (n_fit == 1 && s->n_nodes > 1)
+		*why = WHY_ONLY;
+	else if (st->gpus == 0)
+		*why = spread ? WHY_SPREAD_CPU : WHY_CORES;
+	else if (!spread)
+		*why = WHY_PACK;
+	else
+		*why = best_on == fewest_on ? WHY_SPREAD : WHY_LINKS;
 	return best;
 }
 
@@ -166,16 +225,19 @@ static int place_replica(struct solver *s, size_t si, bool soft)
 {
 	const struct aic_stage *st = &s->spec->stages[si];
 	struct aic_cpuset cpus;
+	const char *why = NULL;
 	uint64_t mask;
-	int best = pick_node(s, st, false, &mask);
+	int best = pick_node(s, si, false, &mask, &why);
 
 	if (best < 0 && soft)
-		best = pick_node(s, st, true, &mask);
+		best = pick_node(s, si, true, &mask, &why);
 	if (best < 0)
 		return AIC_ENOFIT;
+	if (s->host[si] != si)
+		why = WHY_COLOCATED;
 	aic__place_take_cores(&s->nodes[best], mask, st->cpus, soft, &cpus);
 	s->nodes[best].free &= ~mask;
-	return record(s, si, (size_t)best, mask, &cpus);
+	return record(s, si, (size_t)best, mask, &cpus, why);
 }
 
 /* How many ranks of stage st node n can take (by GPUs alone when cores are shared). */
@@ -267,7 +329,8 @@ static int place_gang(struct solver *s, size_t si, int ranks, bool soft)
 			set &= ~g;
 			n->free &= ~g;
 			aic__place_take_cores(n, g, st->cpus, share, &cpus);
-			rc = record(s, si, i, g, &cpus);
+			rc = record(s, si, i, g, &cpus,
+				    s->host[si] != si ? WHY_COLOCATED : WHY_GANG);
 		}
 	}
 out_free:
@@ -563,7 +626,7 @@ static int hold(struct solver *s, const struct aic_proc *p)
 		}
 	}
 	/* Kept in the list (not counted as placed): colocated stages look for their hosts there. */
-	rc = record(s, p->stage, p->node, 0, &p->cpus);
+	rc = record(s, p->stage, p->node, 0, &p->cpus, p->why);
 	if (rc == 0) {
 		s->procs[s->n_procs - 1] = *p;
 		s->placed[p->stage]--;

@@ -174,6 +174,13 @@ static const char *const node_failure_choices[] = {
 };
 _Static_assert(sizeof(enum aic_node_failure) == sizeof(int), "SPEC_ENUM fills an int");
 
+static const char *const placement_choices[] = {
+	[AIC_PLACEMENT_SPREAD] = "spread",
+	[AIC_PLACEMENT_PACK] = "pack",
+	NULL,
+};
+_Static_assert(sizeof(enum aic_placement) == sizeof(int), "SPEC_ENUM fills an int");
+
 static const struct spec_key stage_keys[] = {
 	{.name = "command", .type = SPEC_CUSTOM, .field = STAGE(argv), .parse = read_command},
 	{.name = "replicas",
@@ -205,6 +212,11 @@ static const struct spec_key stage_keys[] = {
 	 .field = STAGE(on_node_failure),
 	 .choices = node_failure_choices,
 	 .def = AIC_NODE_FAILURE_REPLACE},
+	{.name = "placement",
+	 .type = SPEC_ENUM,
+	 .field = STAGE(placement),
+	 .choices = placement_choices,
+	 .def = AIC_PLACEMENT_SPREAD},
 	{.name = NULL},
 };
 #undef STAGE
@@ -223,7 +235,8 @@ static void stage_init(void *entry)
 static void stage_check(struct spec_ctx *c, void *entry, yaml_node_t *k, yaml_node_t *v)
 {
 	struct aic_stage *st = entry;
-	yaml_node_t *ranks_key = NULL;
+	yaml_node_t *ranks_key = NULL, *placement;
+	char b[SPEC_SHOW_MAX];
 
 	if (!st->argv)
 		aic__spec_err(c, k, "stage '%s' has no command", st->name);
@@ -233,6 +246,12 @@ static void stage_check(struct spec_ctx *c, void *entry, yaml_node_t *k, yaml_no
 			"stage '%s' has both 'replicas' and 'ranks': replicas are independent "
 			"copies, ranks are one gang; choose one",
 			st->name);
+	placement = aic__spec_value(c, v, "placement", NULL);
+	if (placement && st->ranks && st->placement == AIC_PLACEMENT_SPREAD)
+		aic__spec_err(c, placement,
+			      "stage '%s': placement %s on a gang: its ranks talk to each other, so "
+			      "they pack on the fewest nodes; use it on replicas",
+			      st->name, aic__spec_show(placement, b, sizeof(b)));
 }
 
 const struct spec_section aic__spec_stages = {

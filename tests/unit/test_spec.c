@@ -574,7 +574,7 @@ static void unknown_keys_list_the_section(void **state)
 	expect_error("stages:\n  a: {command: c, zzzzzz: 1}\n",
 		     "stage 'a': unknown key 'zzzzzz' (expected one of: command, replicas, ranks, "
 		     "gpus, cpus, mem, env, inputs, outputs, weights_to, weights_from, "
-		     "colocate_with, restart, on_node_failure)\n");
+		     "colocate_with, restart, on_node_failure, placement)\n");
 	expect_error(
 		"stages:\n  a: {command: c, replicas: {max: 2, zzzzzz: 1}}\n",
 		"job.yaml:2:38: stages.a.replicas: unknown key 'zzzzzz' (expected one of: min, "
@@ -751,6 +751,27 @@ static void node_failure_keys(void **state)
 		     "'retry'");
 }
 
+/* placement: spread (the default) or pack; a gang packs and refuses spread. */
+static void placement_keys(void **state)
+{
+	struct aic_spec *spec;
+
+	(void)state;
+	spec = parse_ok("stages:\n"
+			"  a: {command: c, replicas: 3}\n"
+			"  b: {command: c, replicas: 3, placement: pack}\n"
+			"  c: {command: c, ranks: 2, placement: pack}\n");
+	assert_int_equal(spec->stages[0].placement, AIC_PLACEMENT_SPREAD);
+	assert_int_equal(spec->stages[1].placement, AIC_PLACEMENT_PACK);
+	assert_int_equal(spec->stages[2].placement, AIC_PLACEMENT_PACK);
+	aic_spec_free(spec);
+	expect_error("stages:\n  a: {command: c, placement: scatter}\n",
+		     "job.yaml:2:30: stages.a.placement: expected spread or pack, got 'scatter'");
+	expect_error("stages:\n  a: {command: c, ranks: 2, placement: spread}\n",
+		     "job.yaml:2:40: stage 'a': placement 'spread' on a gang: its ranks talk to "
+		     "each other, so they pack on the fewest nodes; use it on replicas");
+}
+
 static void free_null(void **state)
 {
 	(void)state;
@@ -782,6 +803,7 @@ int main(void)
 		cmocka_unit_test(load_file),
 		cmocka_unit_test(too_large),
 		cmocka_unit_test(node_failure_keys),
+		cmocka_unit_test(placement_keys),
 		cmocka_unit_test(free_null),
 	};
 	return aic_test_run(tests);
