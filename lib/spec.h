@@ -172,7 +172,7 @@ int aic_stage_procs(const struct aic_stage *stage);
 /*
  * Whether the engine scales the stage while the job runs: replicas
  * {min, max} with min < max, and inputs whose backlog it follows. Such a
- * stage starts with min replicas (at least one) and grows from there.
+ * stage starts with min replicas and grows from there (autoscale.c).
  */
 bool aic_stage_autoscales(const struct aic_stage *stage);
 

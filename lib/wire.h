@@ -94,6 +94,14 @@ enum aic_msg {
 	AIC_MSG_CHECKPOINTED = 26,
 	/* client -> head: {}: checkpoint every stage, record the state and stop (aic stop --checkpoint) */
 	AIC_MSG_DRAIN = 27,
+	/*
+	 * Autoscaling (launcher/engine/autoscale.c). LOAD: head -> agent {}
+	 * asks; agent -> head answers chan_set_load()'s {"channels",
+	 * "workers"} (dataplane.h). SCALE_DOWN: head -> agent {"stage",
+	 * "index"}: that replica's workers here take no new items and exit.
+	 */
+	AIC_MSG_LOAD = 60,
+	AIC_MSG_SCALE_DOWN = 61,
 	AIC_MSG_DATA = 0x100, /* first data-plane type */
 	/* Data plane, binary payloads (big-endian fields, see aic.h's worker.c). */
 	AIC_MSG_PUT = 0x101,	/* worker -> agent: u32 chan, u64 version, u32 timeout_ms, bytes */

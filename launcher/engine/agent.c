@@ -471,6 +471,7 @@ static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct 
 			chan_set_members(a->chans, m);
 		break;
 	default:
+		agent__autoscale_frame(a->chans, c, type, m); /* LOAD, SCALE_DOWN */
 		break;
 	}
 }

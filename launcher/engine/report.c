@@ -19,7 +19,7 @@
 #define STATUS_EVERY_MS 50
 
 static const char *const pstate_names[] = {"pending", "starting", "running", "stopping",
-					   "done",    "failed",	  "lost",    "waiting"};
+					   "done",    "failed",	  "lost",    "waiting", "idle"};
 
 /* [{"node", "rank", "lost_s" (since the job started), "why"}] of the nodes lost so far. */
 static json_t *lost_nodes(const struct head *h)
@@ -74,6 +74,8 @@ json_t *head__status_json(struct head *h)
 							 : 0.0));
 	}
 	json_object_set_new(o, "procs", procs);
+	if (h->as)
+		json_object_set_new(o, "autoscale", head__autoscale_json(h));
 	return o;
 }
 
@@ -165,6 +167,8 @@ void head__write_summary(struct head *h)
 	}
 	json_object_set_new(o, "registered_s", h->registered_ms ? json_real((double)(h->registered_ms - h->start_ms) / 1000.0) : json_null());
 	json_object_set_new(o, "stages", stages);
+	if (h->as)
+		json_object_set_new(o, "autoscale", head__autoscale_json(h));
 	json_object_set_new(o, "lost_nodes", lost_nodes(h));
 	{
 		json_t *chans = json_object();
