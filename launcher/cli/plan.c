@@ -114,19 +114,27 @@ static void print_stages(const struct aic_spec *spec, const struct plan_nodes *p
 {
 	size_t i, j;
 
-	printf("%-12s %-8s %-5s %-5s %-7s %-7s %s\n", "stage", "kind", "min", "max", "placed",
-	       "allows", "placement");
+	printf("%-12s %-8s %-5s %-5s %-7s %-7s %-14s %s\n", "stage", "kind", "min", "max",
+	       "placed", "allows", "placement", "autoscale");
 	for (i = 0; i < spec->n_stages; i++) {
 		const struct aic_stage *st = &spec->stages[i];
+		char as[96] = "-";
 		int placed = 0;
 		for (j = 0; j < plan->n_procs; j++)
 			placed += plan->procs[j].stage == i;
-		printf("%-12s %-8s %-5d %-5d %-7d %-7d %s\n", st->name, st->ranks ? "gang" : "replicas",
+		/* An autoscaled stage starts with its min and grows to what the allocation allows. */
+		if (aic_stage_autoscales(st))
+			snprintf(as, sizeof(as), "starts %d, busy %.2f, up %d s, down %d s",
+				 st->replicas_min, st->autoscale.target_busy, st->autoscale.up_after_s,
+				 st->autoscale.down_after_s);
+		printf("%-12s %-8s %-5d %-5d %-7d %-7d %-14s %s\n", st->name,
+		       st->ranks ? "gang" : "replicas",
 		       st->ranks ? (st->ranks_min > 0 ? st->ranks_min : st->ranks) : st->replicas_min,
 		       st->ranks ? st->ranks : st->replicas_max, placed,
 		       stage_allows(spec, pn, plan, i, flags),
 		       st->ranks ? "pack (a gang)"
-				 : st->placement == AIC_PLACEMENT_PACK ? "pack" : "spread");
+				 : st->placement == AIC_PLACEMENT_PACK ? "pack" : "spread",
+		       as);
 	}
 	printf("\n");
 }
@@ -205,6 +213,13 @@ static json_t *plan_json(const struct aic_spec *spec, const struct plan_nodes *p
 				  "max", st->ranks ? st->ranks : st->replicas_max, "placed", placed,
 				  "allows", stage_allows(spec, pn, plan, i, flags), "placement",
 				  st->ranks || st->placement == AIC_PLACEMENT_PACK ? "pack" : "spread"));
+		if (aic_stage_autoscales(st))
+			json_object_set_new(
+				json_array_get(stages, i), "autoscale",
+				json_pack("{s:i,s:f,s:i,s:i}", "starts", st->replicas_min,
+					  "target_busy", st->autoscale.target_busy, "up_after_s",
+					  st->autoscale.up_after_s, "down_after_s",
+					  st->autoscale.down_after_s));
 	}
 	json_object_set_new(o, "stages", stages);
 	for (i = 0; i < plan->n_procs; i++) {

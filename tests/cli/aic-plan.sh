@@ -20,7 +20,7 @@ YAML
 # A fixture's GPU count from its table, not from aic (empty: no row).
 fixture_gpus() { awk -v f="${1#"$fx"/}" '$1 == f {print $2}' "$fx/topo-counts.txt"; }
 # 3 tests per fixture with GPUs, 2 per other, 21 others.
-n_tests=21
+n_tests=22
 for xml in "$fx"/topo/*.xml "$fx"/hwloc/*.xml; do
 	n=$(fixture_gpus "$xml")
 	n_tests=$((n_tests + (${n:-0} > 0 ? 3 : 2)))
@@ -107,7 +107,9 @@ is "$(where "$tmp/pack.yaml" model)" \
 is "$(where "$tmp/pipe.yaml" model | sed 's/.*| //')" "1 12 10 10 spread" \
 	"the stage's min and max, what the plan placed and what the allocation allows it"
 out=$("$aic" plan "$tmp/pipe.yaml" --topo "$fx/topo/pcie-4gpu-nvlink-pairs.xml" --nodes 3)
-like "$out" "model +replicas +1 +12 +10 +10 +spread" "the table shows them too"
+like "$out" "model +replicas +1 +12 +10 +10 +spread +starts 1, busy 0.80, up 5 s, down 30 s" \
+	"the table shows them too, and how the stage autoscales (it reads a channel)"
+like "$out" "decode +replicas +1 +1 +1 +1 +spread +-" "a fixed stage does not autoscale"
 
 err=$("$aic" plan 2>&1)
 is "$?" 2 "no spec is a usage error"
