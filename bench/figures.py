@@ -3,7 +3,8 @@
     python3 bench/figures.py KIND < RAW
 
 KIND is the benchmark: spawn (build/bench/spawn), channels
-(bench/channels.sh), grpo (bench/grpo-toy.sh), bootstrap, channels-cluster,
+(bench/channels.sh), grpo (bench/grpo-toy.sh), autoscale
+(bench/autoscale.sh), bootstrap, channels-cluster,
 weights-cluster, restart-cluster, liveness-cluster, recover-cluster
 (bench/*.sh of those names). Every raw line is one sample; aic's samples and the baseline's were taken in
 alternating order in the same run. Prints one JSON line per figure:
@@ -252,7 +253,30 @@ def recover_cluster(lines):
         does="as above; the replacement writes the time as it starts (sh, then python3)")
 
 
-KINDS = {"spawn": spawn, "channels": channels, "grpo": grpo, "bootstrap": bootstrap,
+def autoscale(lines):
+    b = "autoscale"
+    auto = [x for x in lines if x.get("what") == "autoscale"]
+    fixed = [x for x in lines if x.get("what") == "fixed"]
+    if not auto or not fixed:
+        sys.exit("figures: autoscale needs 'autoscale' and 'fixed' lines")
+    does = ("the same job with the work stage's replicas fixed at its max (4, every GPU), "
+            "runs alternating with the autoscaled ones")
+    out(b, "GPU busy fraction of a backlogged stage (a burst, then a trickle), replicas "
+        "{min: 1, max: 4} autoscaled", [x["gpu_busy"] for x in auto], "fraction",
+        "4 fixed replicas", [x["gpu_busy"] for x in fixed], does=does)
+    out(b, "whole job wall time, autoscaled", [x["wall_s"] for x in auto], "s",
+        "4 fixed replicas", [x["wall_s"] for x in fixed], does=does)
+    out(b, "GPU-seconds the work stage held, autoscaled", [x["gpu_s"] for x in auto], "s",
+        "4 fixed replicas", [x["gpu_s"] for x in fixed], does=does)
+    ramp = [x["ramp_s"] for x in auto if x.get("ramp_s") is not None]
+    out(b, "time from a backlog to a new replica taking items (inside the allocation)", ramp, "s",
+        "the policy's up_after_s", [float(x["up_after_s"]) for x in auto if x.get("ramp_s") is not None],
+        does="no run: the wait autoscale's up_after_s asks for before it adds a replica; the rest "
+             "is the decision tick (1 s), the spawn and the worker's start-up")
+
+
+KINDS = {"spawn": spawn, "channels": channels, "grpo": grpo, "autoscale": autoscale,
+         "bootstrap": bootstrap,
          "channels-cluster": channels_cluster, "weights-cluster": weights_cluster,
          "restart-cluster": restart_cluster, "liveness-cluster": liveness_cluster,
          "recover-cluster": recover_cluster}
