@@ -460,13 +460,20 @@ static void decide(struct head *h, size_t s, uint64_t now)
 	double target = st->autoscale.target_busy;
 	char why[256];
 	int running, slots = 0;
-	bool up, down;
+	bool up, down, ended = false;
 	size_t i;
 
 	measure(h, s, &running);
-	for (i = 0; i < h->n_procs; i++)
+	/*
+	 * A replica that finished (its inputs ended) means the stage winds
+	 * down: a new one would only see the end (and the backlog may be a
+	 * tick old).
+	 */
+	for (i = 0; i < h->n_procs; i++) {
 		slots += h->procs[i].p->stage == s && h->procs[i].state == P_IDLE;
-	up = slots > 0 && a->backlog > 0 && (running == 0 || a->busy >= target);
+		ended |= h->procs[i].p->stage == s && h->procs[i].state == P_DONE;
+	}
+	up = !ended && slots > 0 && a->backlog > 0 && (running == 0 || a->busy >= target);
 	down = running > st->replicas_min && a->backlog == 0 && a->busy >= 0 && a->busy < target;
 	a->up_since = up ? (a->up_since ? a->up_since : now) : 0;
 	a->down_since = down ? (a->down_since ? a->down_since : now) : 0;
