@@ -57,13 +57,14 @@ json_t *head__status_json(struct head *h)
 		struct hproc *hp = &h->procs[i];
 		const struct aic_stage *st = &h->cfg.spec->stages[hp->p->stage];
 		json_t *gpus = json_array();
-		for (g = 0; g < hp->p->n_gpus; g++)
+		for (g = 0; hp->state != P_IDLE && g < hp->p->n_gpus; g++)
 			json_array_append_new(gpus, json_integer(hp->p->gpus[g]));
 		json_array_append_new(
 			procs,
 			json_pack("{s:s,s:s,s:i,s:s,s:o,s:s,s:I,s:i,s:i,s:o,s:f}", "stage",
 				  st->name, "kind", st->ranks ? "rank" : "replica", "index",
-				  hp->p->index, "node", h->agents[hp->p->node].node, "gpus", gpus,
+				  hp->p->index, "node",
+				  hp->state == P_IDLE ? "-" : h->agents[hp->p->node].node, "gpus", gpus,
 				  "state", pstate_names[hp->state], "pid", (json_int_t)hp->pid,
 				  "restarts",
 				  st->ranks ? h->stages[hp->p->stage].restarts : hp->restarts,

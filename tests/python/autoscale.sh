@@ -11,7 +11,7 @@ aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 topo="$AIC_SRC_DIR/tests/fixtures/topo/pcie-4gpu-nvlink-pairs.xml"
 enter_work_dir autoscale
-plan 12
+plan 13
 
 n=400
 /usr/bin/python3 -c "for i in range($n): print('{\"i\": %d}' % i)" >lines.jsonl
@@ -107,6 +107,7 @@ is "$(summary "d['autoscale']['stages']['work']['min'], d['autoscale']['stages']
 	"1 6 3 3" "the summary's stage: min, max, ups and downs"
 like "$status" "autoscale: work up replica 3 on [^ ]+ at [0-9.]+ s \(4 running\): backlog" \
 	"aic status shows each scale event"
+like "$status" "work +replica 3 +- +- +idle " "a drained replica's slot is idle, on no node"
 like "$(cat run.err)" "autoscale: stage 'work' drained: replica [0-9]" "the log has them"
 is "$(grep -c ': [1-9][0-9]* lines$' .aic/latest/logs/work.*.log | awk -F: '$2 > 0' | wc -l)" 4 \
 	"4 replicas took lines"
