@@ -53,6 +53,7 @@ struct as_proc {
 	bool seen;	      /* its worker answered in a LOAD since it last started */
 	bool draining;
 	uint64_t drain_ms;    /* when SCALE_DOWN went */
+	int drain_moves;      /* the process's moves then (a move after it: the drain is sent again) */
 	uint64_t waited_ms;   /* the waits the last LOAD said */
 	uint64_t at_ms;	      /* when */
 	double busy;	      /* < 0: not known yet */
@@ -287,12 +288,30 @@ static bool scale_up(struct head *h, size_t s, const char *why)
 	return true;
 }
 
+/* Sends SCALE_DOWN for hp to its agent: true when it went. */
+static bool send_drain(struct head *h, struct hproc *hp)
+{
+	struct aic_conn *c = h->agents[hp->p->node].conn;
+	json_t *m;
+	int rc;
+
+	if (!c)
+		return false;
+	m = json_pack("{s:s,s:i}", "stage", h->cfg.spec->stages[hp->p->stage].name, "index",
+		      hp->p->index);
+	rc = m ? aic_conn_send(c, AIC_MSG_SCALE_DOWN, m) : -1;
+	json_decref(m);
+	if (rc)
+		return false;
+	h->as->procs[hp->id].drain_ms = aic_now_ms();
+	h->as->procs[hp->id].drain_moves = hp->moves;
+	return true;
+}
+
 /* Drains one replica of stage s, its newest that runs and has been seen: true when one was. */
 static bool scale_down(struct head *h, size_t s, const char *why)
 {
 	struct hproc *hp = NULL;
-	struct aic_conn *c;
-	json_t *m;
 	size_t i;
 
 	for (i = 0; i < h->n_procs; i++)
@@ -300,17 +319,9 @@ static bool scale_down(struct head *h, size_t s, const char *why)
 		    h->as->procs[i].seen && !h->as->procs[i].draining &&
 		    (!hp || h->procs[i].p->index > hp->p->index))
 			hp = &h->procs[i];
-	c = hp ? h->agents[hp->p->node].conn : NULL;
-	if (!c)
+	if (!hp || !send_drain(h, hp))
 		return false;
-	m = json_pack("{s:s,s:i}", "stage", h->cfg.spec->stages[s].name, "index", hp->p->index);
-	if (!m || aic_conn_send(c, AIC_MSG_SCALE_DOWN, m) != 0) {
-		json_decref(m);
-		return false;
-	}
-	json_decref(m);
 	h->as->procs[hp->id].draining = true;
-	h->as->procs[hp->id].drain_ms = aic_now_ms();
 	h->as->stages[s].downs++;
 	event(h, hp, "down", why);
 	return true;
@@ -507,13 +518,19 @@ static void tick(uv_timer_t *t)
 	for (s = 0; s < h->cfg.spec->n_stages; s++)
 		if (aic_stage_autoscales(&h->cfg.spec->stages[s]))
 			decide(h, s, now);
-	/* A replica that does not leave when drained (it reads no channel now): stopped. */
-	for (i = 0; i < h->n_procs; i++)
-		if (h->as->procs[i].draining && h->procs[i].state == P_RUNNING &&
-		    now > h->as->procs[i].drain_ms + DRAIN_TIMEOUT_MS) {
+	for (i = 0; i < h->n_procs; i++) {
+		struct as_proc *ap = &h->as->procs[i];
+		if (!ap->draining || h->procs[i].state != P_RUNNING)
+			continue;
+		if (h->procs[i].moves != ap->drain_moves) {
+			/* Its node was lost while it drained and it runs elsewhere now: drain it there. */
+			send_drain(h, &h->procs[i]);
+		} else if (now > ap->drain_ms + DRAIN_TIMEOUT_MS) {
+			/* A replica that does not leave when drained (it reads no channel now): stopped. */
 			h->procs[i].state = P_STOPPING;
 			head__kill(&h->procs[i], SIGTERM);
 		}
+	}
 	/* The next decision uses the answers to this. */
 	ask = json_object();
 	if (ask)
