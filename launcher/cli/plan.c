@@ -98,9 +98,8 @@ static int stage_allows(const struct aic_spec *spec, const struct plan_nodes *pn
 	if (!st->ranks && st->replicas_min < st->replicas_max) {
 		for (k = 0, i = 0; i < n; i++)
 			k += used[i].stage == si;
-		while (k < st->replicas_max &&
-		       aic_place_more(spec, pn->nodes, pn->n, flags, used, n, si, 1, &used[n],
-				      NULL) == 0) {
+		while (k < st->replicas_max && aic_place_more(spec, pn->nodes, pn->n, flags, used,
+							      n, si, 1, &used[n], NULL) == 0) {
 			n++;
 			k++;
 		}
@@ -114,26 +113,28 @@ static void print_stages(const struct aic_spec *spec, const struct plan_nodes *p
 {
 	size_t i, j;
 
-	printf("%-12s %-8s %-5s %-5s %-7s %-7s %-14s %s\n", "stage", "kind", "min", "max",
-	       "placed", "allows", "placement", "autoscale");
+	printf("%-12s %-8s %-5s %-5s %-7s %-7s %-14s %s\n", "stage", "kind", "min", "max", "placed",
+	       "allows", "placement", "autoscale");
 	for (i = 0; i < spec->n_stages; i++) {
 		const struct aic_stage *st = &spec->stages[i];
 		char as[96] = "-";
 		int placed = 0;
 		for (j = 0; j < plan->n_procs; j++)
 			placed += plan->procs[j].stage == i;
-		/* An autoscaled stage starts with its min and grows to what the allocation allows. */
+		/* An autoscaled stage starts with its min and grows to what it allows. */
 		if (aic_stage_autoscales(st))
 			snprintf(as, sizeof(as), "starts %d, busy %.2f, up %d s, down %d s",
-				 st->replicas_min, st->autoscale.target_busy, st->autoscale.up_after_s,
-				 st->autoscale.down_after_s);
+				 st->replicas_min, st->autoscale.target_busy,
+				 st->autoscale.up_after_s, st->autoscale.down_after_s);
 		printf("%-12s %-8s %-5d %-5d %-7d %-7d %-14s %s\n", st->name,
 		       st->ranks ? "gang" : "replicas",
-		       st->ranks ? (st->ranks_min > 0 ? st->ranks_min : st->ranks) : st->replicas_min,
+		       st->ranks ? (st->ranks_min > 0 ? st->ranks_min : st->ranks)
+				 : st->replicas_min,
 		       st->ranks ? st->ranks : st->replicas_max, placed,
 		       stage_allows(spec, pn, plan, i, flags),
-		       st->ranks ? "pack (a gang)"
-				 : st->placement == AIC_PLACEMENT_PACK ? "pack" : "spread",
+		       st->ranks			     ? "pack (a gang)"
+		       : st->placement == AIC_PLACEMENT_PACK ? "pack"
+							     : "spread",
 		       as);
 	}
 	printf("\n");
@@ -153,8 +154,8 @@ static void print_plan_table(const struct aic_spec *spec, const struct plan_node
 	       spec->name ? spec->name : spec->path, plan->n_procs, plan->n_procs == 1 ? "" : "es",
 	       pn->n, pn->n == 1 ? "" : "s", used, total);
 	print_stages(spec, pn, plan, flags);
-	printf("%-12s %-12s %-10s %-10s %-5s %-14s %-4s %-8s %-14s %s\n", "stage", "process", "node",
-	       "gpus", "link", "cpus", "numa", "nic", "gpu bus ids", "why");
+	printf("%-12s %-12s %-10s %-10s %-5s %-14s %-4s %-8s %-14s %s\n", "stage", "process",
+	       "node", "gpus", "link", "cpus", "numa", "nic", "gpu bus ids", "why");
 	for (i = 0; i < plan->n_procs; i++) {
 		const struct aic_proc *p = &plan->procs[i];
 		const struct aic_stage *st = &spec->stages[p->stage];
@@ -212,14 +213,15 @@ static json_t *plan_json(const struct aic_spec *spec, const struct plan_nodes *p
 					    : st->replicas_min,
 				  "max", st->ranks ? st->ranks : st->replicas_max, "placed", placed,
 				  "allows", stage_allows(spec, pn, plan, i, flags), "placement",
-				  st->ranks || st->placement == AIC_PLACEMENT_PACK ? "pack" : "spread"));
+				  st->ranks || st->placement == AIC_PLACEMENT_PACK ? "pack"
+										   : "spread"));
 		if (aic_stage_autoscales(st))
-			json_object_set_new(
-				json_array_get(stages, i), "autoscale",
-				json_pack("{s:i,s:f,s:i,s:i}", "starts", st->replicas_min,
-					  "target_busy", st->autoscale.target_busy, "up_after_s",
-					  st->autoscale.up_after_s, "down_after_s",
-					  st->autoscale.down_after_s));
+			json_object_set_new(json_array_get(stages, i), "autoscale",
+					    json_pack("{s:i,s:f,s:i,s:i}", "starts",
+						      st->replicas_min, "target_busy",
+						      st->autoscale.target_busy, "up_after_s",
+						      st->autoscale.up_after_s, "down_after_s",
+						      st->autoscale.down_after_s));
 	}
 	json_object_set_new(o, "stages", stages);
 	for (i = 0; i < plan->n_procs; i++) {
@@ -231,13 +233,14 @@ static json_t *plan_json(const struct aic_spec *spec, const struct plan_nodes *p
 			json_array_append_new(g, json_pack("{s:i,s:s}", "index", p->gpus[j], "busid",
 							   t->gpus[p->gpus[j]].busid));
 		json_array_append_new(
-			procs, json_pack("{s:s,s:s,s:i,s:s,s:i,s:o,s:s,s:i,s:o,s:s}", "stage", st->name,
-					 "kind", st->ranks ? "rank" : "replica", "index", p->index,
-					 "node", pn->nodes[p->node].name, "local_rank", p->local_rank,
-					 "gpus", g, "cpus",
-					 aic_cpuset_format(&p->cpus, buf, sizeof(buf)), "numa", p->numa,
-					 "nic", p->nic >= 0 ? json_string(t->nics[p->nic].name) : json_null(),
-					 "why", p->why ? p->why : "-"));
+			procs,
+			json_pack("{s:s,s:s,s:i,s:s,s:i,s:o,s:s,s:i,s:o,s:s}", "stage", st->name,
+				  "kind", st->ranks ? "rank" : "replica", "index", p->index, "node",
+				  pn->nodes[p->node].name, "local_rank", p->local_rank, "gpus", g,
+				  "cpus", aic_cpuset_format(&p->cpus, buf, sizeof(buf)), "numa",
+				  p->numa, "nic",
+				  p->nic >= 0 ? json_string(t->nics[p->nic].name) : json_null(),
+				  "why", p->why ? p->why : "-"));
 	}
 	json_object_set_new(o, "procs", procs);
 	if (plan->notes) {

@@ -166,7 +166,8 @@ int chan_set_drain(struct chan_set *cs, const char *stage, int index)
 	for (i = 0; i < cs->n; i++) {
 		struct chan *ch = &cs->chans[i];
 		struct wait *g, *next;
-		/* Prefetch only for readers that stay; waits of the draining one are answered again. */
+		/* Prefetch only for readers that stay; waits of the draining one are answered
+		 * again. */
 		ch->readers = ch->readers && other_readers(ch, NULL);
 		for (g = ch->gets; g; g = next) {
 			struct dp_worker *k = find(cs, g->c);
@@ -199,8 +200,8 @@ json_t *chan_set_load(const struct chan_set *cs)
 					waited += now - g->since;
 		json_array_append_new(workers,
 				      json_pack("{s:s,s:i,s:I,s:b}", "stage", w->stage, "index",
-						w->index, "waited_ms", (json_int_t)waited, "draining",
-						w->draining));
+						w->index, "waited_ms", (json_int_t)waited,
+						"draining", w->draining));
 	}
 	return json_pack("{s:o,s:o}", "channels", chans, "workers", workers);
 }

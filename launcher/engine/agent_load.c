@@ -25,8 +25,9 @@ void agent__autoscale_frame(struct chan_set *cs, struct aic_conn *head, uint16_t
 		json_decref(load);
 	} else if (type == AIC_MSG_SCALE_DOWN) {
 		stage = json_string_value(json_object_get(m, "stage"));
-		if (stage && chan_set_drain(cs, stage,
-					    (int)json_integer_value(json_object_get(m, "index"))) == 0)
+		if (stage &&
+		    chan_set_drain(cs, stage,
+				   (int)json_integer_value(json_object_get(m, "index"))) == 0)
 			aic_log_debug("stage '%s' replica %d: nothing of it to drain here", stage,
 				      (int)json_integer_value(json_object_get(m, "index")));
 	}

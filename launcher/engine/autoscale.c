@@ -50,13 +50,13 @@ struct as_stage {
 };
 
 struct as_proc {
-	bool seen;	      /* its worker answered in a LOAD since it last started */
+	bool seen; /* its worker answered in a LOAD since it last started */
 	bool draining;
-	uint64_t drain_ms;    /* when SCALE_DOWN went */
-	int drain_moves;      /* the process's moves then (a move after it: the drain is sent again) */
-	uint64_t waited_ms;   /* the waits the last LOAD said */
-	uint64_t at_ms;	      /* when */
-	double busy;	      /* < 0: not known yet */
+	uint64_t drain_ms; /* when SCALE_DOWN went */
+	int drain_moves;   /* the process's moves then (a move after it: the drain is sent again) */
+	uint64_t waited_ms; /* the waits the last LOAD said */
+	uint64_t at_ms;	    /* when */
+	double busy;	    /* < 0: not known yet */
 };
 
 struct autoscale {
@@ -226,8 +226,8 @@ json_t *head__autoscale_json(const struct head *h)
 				   !head__proc_finished(&h->procs[i]);
 		json_object_set_new(stages, st->name,
 				    json_pack("{s:i,s:i,s:i,s:I,s:o,s:i,s:i}", "min",
-					      st->replicas_min, "max", st->replicas_max,
-					      "replicas", running, "backlog", a->backlog, "busy",
+					      st->replicas_min, "max", st->replicas_max, "replicas",
+					      running, "backlog", a->backlog, "busy",
 					      a->busy < 0 ? json_null() : json_real(a->busy), "ups",
 					      a->ups, "downs", a->downs));
 	}
@@ -371,16 +371,19 @@ void head__autoscale_on_load(struct head *h, const struct hagent *a, json_t *m)
 
 	if (!as || !as->procs || !a)
 		return;
-	json_object_foreach(json_object_get(m, "channels"), name, v) {
+	json_object_foreach(json_object_get(m, "channels"), name, v)
+	{
 		const struct aic_channel *ch = aic_spec_channel(spec, name);
 		if (ch)
-			as->backlog[(size_t)a->rank * spec->n_channels + (size_t)(ch - spec->channels)] =
-				json_integer_value(v);
+			as->backlog[(size_t)a->rank * spec->n_channels +
+				    (size_t)(ch - spec->channels)] = json_integer_value(v);
 	}
 	/* A replica's waits, summed over its connections here. */
-	json_array_foreach(json_object_get(m, "workers"), i, w) {
-		struct hproc *hp = running_proc(h, json_string_value(json_object_get(w, "stage")) ?: "",
-						(int)json_integer_value(json_object_get(w, "index")));
+	json_array_foreach(json_object_get(m, "workers"), i, w)
+	{
+		struct hproc *hp =
+			running_proc(h, json_string_value(json_object_get(w, "stage")) ?: "",
+				     (int)json_integer_value(json_object_get(w, "index")));
 		uint64_t waited = 0;
 		struct as_proc *ap;
 		json_t *x;
@@ -389,13 +392,16 @@ void head__autoscale_on_load(struct head *h, const struct hagent *a, json_t *m)
 		ap = &as->procs[hp->id];
 		if (ap->at_ms == now)
 			continue; /* summed already */
-		json_array_foreach(json_object_get(m, "workers"), j, x)
-			if ((int)json_integer_value(json_object_get(x, "index")) == hp->p->index &&
-			    !strcmp(json_string_value(json_object_get(x, "stage")) ?: "",
-				    spec->stages[hp->p->stage].name))
-				waited += (uint64_t)json_integer_value(json_object_get(x, "waited_ms"));
+		json_array_foreach(
+			json_object_get(m, "workers"), j,
+			x) if ((int)json_integer_value(json_object_get(x, "index")) ==
+				       hp->p->index &&
+			       !strcmp(json_string_value(json_object_get(x, "stage")) ?: "",
+				       spec->stages[hp->p->stage].name)) waited +=
+			(uint64_t)json_integer_value(json_object_get(x, "waited_ms"));
 		if (ap->seen && now > ap->at_ms && waited >= ap->waited_ms) {
-			double busy = 1.0 - (double)(waited - ap->waited_ms) / (double)(now - ap->at_ms);
+			double busy =
+				1.0 - (double)(waited - ap->waited_ms) / (double)(now - ap->at_ms);
 			busy = busy < 0 ? 0 : busy > 1 ? 1 : busy;
 			/* Smoothed over a few answers: one slow item does not scale a stage. */
 			ap->busy = ap->busy < 0 ? busy : 0.5 * ap->busy + 0.5 * busy;
@@ -422,7 +428,8 @@ static void measure(struct head *h, size_t s, int *running)
 		if (head__stage_uses(&spec->stages[s], spec->channels[c].name, READS))
 			for (r = 0; r < h->cfg.n_agents; r++)
 				if (!h->agents[r].lost)
-					a->backlog += h->as->backlog[(size_t)r * spec->n_channels + c];
+					a->backlog +=
+						h->as->backlog[(size_t)r * spec->n_channels + c];
 	*running = 0;
 	for (i = 0; i < h->n_procs; i++) {
 		const struct hproc *hp = &h->procs[i];
@@ -455,7 +462,8 @@ static bool give_up_one(struct head *h, size_t s)
 		if (running <= st->replicas_min || h->as->stages[o].backlog > 0 ||
 		    h->as->stages[o].busy < 0 || h->as->stages[o].busy >= st->autoscale.target_busy)
 			continue;
-		snprintf(why, sizeof(why), "stage '%s' is short of room and this one is idle (busy %.2f)",
+		snprintf(why, sizeof(why),
+			 "stage '%s' is short of room and this one is idle (busy %.2f)",
 			 spec->stages[s].name, h->as->stages[o].busy);
 		if (scale_down(h, o, why))
 			return true;
@@ -490,8 +498,8 @@ static void decide(struct head *h, size_t s, uint64_t now)
 	a->down_since = down ? (a->down_since ? a->down_since : now) : 0;
 	if (up && now - a->up_since >= (uint64_t)st->autoscale.up_after_s * 1000) {
 		snprintf(why, sizeof(why), "backlog %lld item%s, busy %.2f (target %.2f) for %d s",
-			 (long long)a->backlog, a->backlog == 1 ? "" : "s", a->busy < 0 ? 0 : a->busy,
-			 target, st->autoscale.up_after_s);
+			 (long long)a->backlog, a->backlog == 1 ? "" : "s",
+			 a->busy < 0 ? 0 : a->busy, target, st->autoscale.up_after_s);
 		/* Each step waits up_after_s again: the new replica's effect shows first. */
 		if (scale_up(h, s, why) || give_up_one(h, s))
 			a->up_since = now;
@@ -523,10 +531,12 @@ static void tick(uv_timer_t *t)
 		if (!ap->draining || h->procs[i].state != P_RUNNING)
 			continue;
 		if (h->procs[i].moves != ap->drain_moves) {
-			/* Its node was lost while it drained and it runs elsewhere now: drain it there. */
+			/* Its node was lost while it drained and it runs elsewhere now: drain it
+			 * there. */
 			send_drain(h, &h->procs[i]);
 		} else if (now > ap->drain_ms + DRAIN_TIMEOUT_MS) {
-			/* A replica that does not leave when drained (it reads no channel now): stopped. */
+			/* A replica that does not leave when drained (it reads no channel now):
+			 * stopped. */
 			h->procs[i].state = P_STOPPING;
 			head__kill(&h->procs[i], SIGTERM);
 		}

@@ -187,7 +187,8 @@ static void read_fraction(struct spec_ctx *c, yaml_node_t *v, void *base, const 
 	if (s && v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && *s)
 		x = strtod(s, &end);
 	if (!end || *end || !(x > 0 && x <= 1)) {
-		aic__spec_err(c, v, "%s: expected a fraction above 0 and at most 1 (as 0.8), got %s",
+		aic__spec_err(c, v,
+			      "%s: expected a fraction above 0 and at most 1 (as 0.8), got %s",
 			      what, aic__spec_show(v, b, sizeof(b)));
 		return;
 	}
@@ -196,7 +197,9 @@ static void read_fraction(struct spec_ctx *c, yaml_node_t *v, void *base, const 
 
 #define AUTOSCALE(f) offsetof(struct aic_autoscale, f)
 static const struct spec_key autoscale_keys[] = {
-	{.name = "target_busy", .type = SPEC_CUSTOM, .field = AUTOSCALE(target_busy),
+	{.name = "target_busy",
+	 .type = SPEC_CUSTOM,
+	 .field = AUTOSCALE(target_busy),
 	 .parse = read_fraction},
 	{.name = "up_after_s",
 	 .type = SPEC_INT,
@@ -293,16 +296,18 @@ static void stage_check(struct spec_ctx *c, void *entry, yaml_node_t *k, yaml_no
 			"copies, ranks are one gang; choose one",
 			st->name);
 	if (aic__spec_value(c, v, "autoscale", NULL) && !aic_stage_autoscales(st))
-		aic__spec_err_at(c, st->autoscale.mark,
-				 "stage '%s': autoscale needs replicas {min, max} with min below max "
-				 "and inputs, whose backlog it follows%s",
-				 st->name, st->ranks ? " (a gang does not scale)" : "");
+		aic__spec_err_at(
+			c, st->autoscale.mark,
+			"stage '%s': autoscale needs replicas {min, max} with min below max "
+			"and inputs, whose backlog it follows%s",
+			st->name, st->ranks ? " (a gang does not scale)" : "");
 	placement = aic__spec_value(c, v, "placement", NULL);
 	if (placement && st->ranks && st->placement == AIC_PLACEMENT_SPREAD)
-		aic__spec_err(c, placement,
-			      "stage '%s': placement %s on a gang: its ranks talk to each other, so "
-			      "they pack on the fewest nodes; use it on replicas",
-			      st->name, aic__spec_show(placement, b, sizeof(b)));
+		aic__spec_err(
+			c, placement,
+			"stage '%s': placement %s on a gang: its ranks talk to each other, so "
+			"they pack on the fewest nodes; use it on replicas",
+			st->name, aic__spec_show(placement, b, sizeof(b)));
 }
 
 const struct spec_section aic__spec_stages = {
