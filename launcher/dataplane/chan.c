@@ -455,6 +455,7 @@ void chan_on_put(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint
 		return;
 	}
 	w->item = it;
+	load_wait_begin(w);
 	wait_start(&ch->puts, w, aic_get_u32(p + 12), wait_expired);
 	chan_pump(ch); /* stale items may leave room for it */
 }
@@ -485,7 +486,7 @@ void chan_on_get(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint
 		cs->peer_in[w->rank] = c;
 	if (!is_pull) {
 		ch->readers = true;
-		w->since = aic_now_ms();
+		load_wait_begin(w);
 	}
 	wait_start(is_pull ? &ch->pulls : &ch->gets, w, aic_get_u32(p + 8), wait_expired);
 	chan_pump(ch);

@@ -134,7 +134,7 @@ struct wait {
 	uint64_t min;	   /* W_RECV: the oldest version that will do */
 	bool pull;
 	int rank; /* PULL: the asking agent's rank (-1: not said) */
-	uint64_t since; /* a worker's GET: when it began waiting (load.c), else 0 */
+	bool counted; /* a worker's GET, or PUT waiting for room: its time counts as waiting (load.c) */
 	uv_timer_t timer;
 };
 
@@ -309,7 +309,9 @@ struct dp_worker {
 	struct aic_conn *c;
 	char stage[64];
 	int index;
-	uint64_t waited_ms; /* in GETs that have ended */
+	uint64_t waited_ms; /* with a GET or a full channel's PUT waiting, until waits_since */
+	uint32_t waits;	    /* such waits under way */
+	uint64_t waits_since; /* when the first of them began */
 	uint64_t reads;	    /* channels it has asked items of (load_chan_bit) */
 	bool draining;
 };
@@ -323,7 +325,11 @@ static inline uint64_t load_chan_bit(uint32_t id)
 void load_hello(struct chan_set *cs, struct aic_conn *c, const json_t *hello);
 void load_forget(struct chan_set *cs, const struct aic_conn *c);
 void load_release(struct chan_set *cs);
-/* A GET wait of a worker ends: its time counts as waiting. */
+/*
+ * A worker's GET, or its PUT to a full channel, begins waiting, and ends:
+ * the time it has at least one such wait counts as waiting, not busy.
+ */
+void load_wait_begin(struct wait *w);
 void load_waited(struct wait *w);
 /* A worker's GET: true when load.c answered it (the worker drains). */
 bool load_get(struct chan *ch, struct aic_conn *c, uint32_t max, uint32_t timeout_ms);

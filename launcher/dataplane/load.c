@@ -4,9 +4,11 @@
  *
  * Load: each channel's backlog here (items queued: own ones not yet
  * taken, and those pulled from peers for this node's readers), and how
- * long each worker has waited in GET for items, summed over its life (a
- * wait under way counts up to now). The head turns the growth of a
- * worker's waits into its busy fraction.
+ * long each worker has waited, over its life: for items (a GET) or for
+ * room in a full channel it puts to (a PUT held back), the time with at
+ * least one such wait under way, up to now. The head turns the growth of
+ * a worker's waits into its busy fraction: a replica held back by a slow
+ * stage after it is not busy, and does not make its stage grow.
  *
  * Draining: a worker the head scales down takes no new items. Its GETs
  * are answered EOF, as if its inputs had ended, so that it finishes and
@@ -72,12 +74,24 @@ void load_release(struct chan_set *cs)
 	}
 }
 
-void load_waited(struct wait *w)
+void load_wait_begin(struct wait *w)
 {
 	struct dp_worker *k = find(w->cs, w->c);
 
-	if (k && w->since)
-		k->waited_ms += aic_now_ms() - w->since;
+	if (!k)
+		return;
+	w->counted = true;
+	if (k->waits++ == 0)
+		k->waits_since = aic_now_ms();
+}
+
+void load_waited(struct wait *w)
+{
+	struct dp_worker *k = w->counted ? find(w->cs, w->c) : NULL;
+
+	w->counted = false;
+	if (k && k->waits && --k->waits == 0)
+		k->waited_ms += aic_now_ms() - k->waits_since;
 }
 
 /* Whether a worker here other than c, not draining, reads channel ch. */
@@ -133,7 +147,7 @@ bool load_get(struct chan *ch, struct aic_conn *c, uint32_t max, uint32_t timeou
 		return true;
 	}
 	w->max = max;
-	w->since = aic_now_ms();
+	load_wait_begin(w);
 	wait_start(&ch->drains, w, timeout_ms, drain_expired);
 	return true;
 }
@@ -191,13 +205,8 @@ json_t *chan_set_load(const struct chan_set *cs)
 		json_object_set_new(chans, cs->chans[i].name,
 				    json_integer(cs->chans[i].own.n + cs->chans[i].pulled.n));
 	for (w = cs ? cs->workers : NULL; w; w = w->next) {
-		uint64_t waited = w->waited_ms;
-		const struct wait *g;
-		/* A GET under way counts up to now. */
-		for (i = 0; i < cs->n; i++)
-			for (g = cs->chans[i].gets; g; g = g->next)
-				if (g->c == w->c && g->since)
-					waited += now - g->since;
+		/* Waits under way count up to now. */
+		uint64_t waited = w->waited_ms + (w->waits ? now - w->waits_since : 0);
 		json_array_append_new(workers,
 				      json_pack("{s:s,s:i,s:I,s:b}", "stage", w->stage, "index",
 						w->index, "waited_ms", (json_int_t)waited,

@@ -1,16 +1,18 @@
 #!/bin/sh
-# Freed GPUs go to the stage short of them, under `aic run` on a 4-GPU
-# topology (fake GPUs from a fixture): stage a grows to 3 GPUs on its
-# backlog while b holds the fourth; once a's work is done and b's begins,
-# b is short of room and a gives up a replica at once (long before its own
-# down_after_s), and b takes the GPU it freed. Events are read from the
+# GPUs go where the work is, under `aic run` on a 4-GPU topology (fake
+# GPUs from a fixture). Stage a grows to 3 GPUs on its backlog while b
+# holds the fourth; once a's work is done and b's begins, b is short of
+# room and a gives up a replica at once (long before its own
+# down_after_s), and b takes the GPU it freed. And a stage with a backlog
+# whose replicas are held back by a slow stage after it (their puts wait
+# for room) is not busy, so it does not grow. Events are read from the
 # summary, never from timing.
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 topo="$AIC_SRC_DIR/tests/fixtures/topo/pcie-4gpu-nvlink-pairs.xml"
 enter_work_dir autoscale-share
-plan 5
+plan 7
 
 /usr/bin/python3 -c "for i in range(200): print('{\"i\": %d}' % i)" >a.jsonl
 cat >work.py <<'PY'
@@ -28,6 +30,7 @@ while True:
         w.put(sys.argv[2], it.data)
     w.ack(items)
 PY
+sed 's/time.sleep(0.05)/time.sleep(float(sys.argv[3]))/' work.py >paced.py
 cat >feed.py <<'PY'
 """Once the test says so, 200 items on lb."""
 import os, time
@@ -86,4 +89,25 @@ is "$(/usr/bin/python3 -c "
 import json
 ev = [(e['stage'], e['action']) for e in json.load(open('.aic/latest/summary.json'))['autoscale']['events']]
 print(ev.index(('a', 'drained')) < ev.index(('b', 'up')))")" True "b grew only once a's replica had left"
+
+# fast (0.01 s an item) feeds slow (0.05 s) through a channel of 4: fast's
+# input has a backlog all along, but its replica waits for room to put.
+rm -rf .aic
+cat >held.yaml <<YAML
+name: held
+stages:
+  fast: {command: [/usr/bin/python3, paced.py, la, mid, "0.01"], replicas: {min: 1, max: 3}, gpus: 1,
+         cpus: 0, inputs: [la], outputs: [mid],
+         autoscale: {target_busy: 0.5, up_after_s: 1, down_after_s: 600}}
+  slow: {command: [/usr/bin/python3, paced.py, mid, out, "0.05"], gpus: 1, cpus: 0, inputs: [mid],
+         outputs: [out]}
+channels:
+  la: {source: a.jsonl}
+  mid: {capacity: 4}
+  out: {sink: held.jsonl}
+YAML
+"$aic" run held.yaml --topo "$topo" >held.out 2>held.err
+is "$? $(sort -u held.jsonl | wc -l)" "0 200" "a fast stage before a slow one: every line arrives once"
+is "$(/usr/bin/python3 -c "import json; print(json.load(open('.aic/latest/summary.json'))['autoscale']['events'])")" "[]" \
+	"held back by the slow stage, the fast one never grows, backlog or not"
 done_testing
