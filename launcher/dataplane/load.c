@@ -163,6 +163,27 @@ void load_pump(struct chan *ch)
 	}
 }
 
+/*
+ * A GET of a draining worker that was waiting before the drain: answered
+ * now if it can be, else it moves among the drains (without its timeout:
+ * the pulls it waits for are answered within their long poll).
+ */
+static void drain_waiting_get(struct chan *ch, struct wait *g)
+{
+	struct wait **pp;
+
+	if (drain_answer(ch, g->c, g->max)) {
+		wait_end(&ch->gets, g);
+		return;
+	}
+	for (pp = &ch->gets; *pp && *pp != g; pp = &(*pp)->next)
+		;
+	if (*pp)
+		*pp = g->next;
+	uv_timer_stop(&g->timer);
+	wait_start(&ch->drains, g, AIC_WIRE_FOREVER, NULL);
+}
+
 int chan_set_drain(struct chan_set *cs, const char *stage, int index)
 {
 	struct dp_worker *w;
@@ -186,8 +207,8 @@ int chan_set_drain(struct chan_set *cs, const char *stage, int index)
 		for (g = ch->gets; g; g = next) {
 			struct dp_worker *k = find(cs, g->c);
 			next = g->next;
-			if (k && k->draining && drain_answer(ch, g->c, g->max))
-				wait_end(&ch->gets, g);
+			if (k && k->draining)
+				drain_waiting_get(ch, g);
 		}
 		chan_pump(ch);
 	}
