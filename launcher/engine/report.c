@@ -130,7 +130,8 @@ void head__write_summary(struct head *h)
 		for (i = 0; i < h->n_procs; i++) {
 			struct hproc *hp = &h->procs[i];
 			double w;
-			if (hp->p->stage != s)
+			/* An autoscaled stage's slot that never ran is no process of it. */
+			if (hp->p->stage != s || (hp->state == P_IDLE && !hp->exited))
 				continue;
 			n++;
 			if (!st->ranks)

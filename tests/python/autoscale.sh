@@ -11,7 +11,7 @@ aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 topo="$AIC_SRC_DIR/tests/fixtures/topo/pcie-4gpu-nvlink-pairs.xml"
 enter_work_dir autoscale
-plan 13
+plan 14
 
 n=400
 /usr/bin/python3 -c "for i in range($n): print('{\"i\": %d}' % i)" >lines.jsonl
@@ -107,6 +107,8 @@ is "$(summary "d['autoscale']['stages']['work']['min'], d['autoscale']['stages']
 	"1 6 3 3" "the summary's stage: min, max, ups and downs"
 like "$status" "autoscale: work up replica 3 on [^ ]+ at [0-9.]+ s \(4 running\): backlog" \
 	"aic status shows each scale event"
+is "$(summary "[s['processes'] for s in d['stages'] if s['stage'] == 'work'][0]")" 4 \
+	"the summary counts the 4 replicas that ran, not the 6 slots"
 like "$status" "work +replica 3 +- +- +idle " "a drained replica's slot is idle, on no node"
 like "$(cat run.err)" "autoscale: stage 'work' drained: replica [0-9]" "the log has them"
 is "$(grep -c ': [1-9][0-9]* lines$' .aic/latest/logs/work.*.log | awk -F: '$2 > 0' | wc -l)" 4 \
