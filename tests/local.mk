@@ -169,6 +169,7 @@ integration_tests = \
 	tests/integration/sigterm.sh \
 	tests/integration/submit.sh \
 	tests/integration/channels.sh \
+	tests/integration/autoscale.sh \
 	tests/integration/weights.sh \
 	tests/integration/grpo-toy.sh \
 	tests/integration/reconfigure.sh \
