@@ -155,7 +155,8 @@ void chan_set_members(struct chan_set *cs, const json_t *m);
 /*
  * The node's load for the head's autoscaler (LOAD, wire.h; a new
  * reference): {"channels": {name: items queued here}, "workers": [{"stage",
- * "index", "waited_ms": time waited in GET over its life, "draining"}]}.
+ * "index", "waited_ms": time waited (for items, or for room to put) over
+ * its connection's life, "age_ms": that life so far, "draining"}]}.
  */
 json_t *chan_set_load(const struct chan_set *cs);
 

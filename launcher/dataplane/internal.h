@@ -312,6 +312,7 @@ struct dp_worker {
 	uint64_t waited_ms; /* with a GET or a full channel's PUT waiting, until waits_since */
 	uint32_t waits;	    /* such waits under way */
 	uint64_t waits_since; /* when the first of them began */
+	uint64_t hello_ms;    /* when it connected */
 	uint64_t reads;	    /* channels it has asked items of (load_chan_bit) */
 	bool draining;
 };

@@ -48,6 +48,7 @@ void load_hello(struct chan_set *cs, struct aic_conn *c, const json_t *hello)
 	snprintf(w->stage, sizeof(w->stage), "%s",
 		 json_string_value(json_object_get(hello, "stage")) ?: "?");
 	w->index = (int)json_integer_value(json_object_get(hello, "index"));
+	w->hello_ms = aic_now_ms();
 	w->next = cs->workers;
 	cs->workers = w;
 }
@@ -229,9 +230,10 @@ json_t *chan_set_load(const struct chan_set *cs)
 		/* Waits under way count up to now. */
 		uint64_t waited = w->waited_ms + (w->waits ? now - w->waits_since : 0);
 		json_array_append_new(workers,
-				      json_pack("{s:s,s:i,s:I,s:b}", "stage", w->stage, "index",
-						w->index, "waited_ms", (json_int_t)waited,
-						"draining", w->draining));
+				      json_pack("{s:s,s:i,s:I,s:I,s:b}", "stage", w->stage, "index",
+						w->index, "waited_ms", (json_int_t)waited, "age_ms",
+						(json_int_t)(now - w->hello_ms), "draining",
+						w->draining));
 	}
 	return json_pack("{s:o,s:o}", "channels", chans, "workers", workers);
 }

@@ -67,6 +67,7 @@ struct autoscale {
 	bool *wrote;	       /* [agent * n_channels + channel]: a scaled replica wrote it there */
 	bool *idle;	       /* by plan entry, at the start: a slot that waits */
 	json_t *events;
+	uint64_t load_ms; /* when the last LOAD answer came */
 };
 
 /* --- the plan: slots ------------------------------------------------------ */
@@ -360,48 +361,66 @@ static struct hproc *running_proc(struct head *h, const char *stage, int index)
 	return NULL;
 }
 
+/* Field `key` of a LOAD's workers that are replica `index` of `stage`, summed; the longest age. */
+static uint64_t worker_sum(const json_t *workers, const char *stage, int index, const char *key,
+			   uint64_t *age)
+{
+	uint64_t sum = 0, a;
+	json_t *x;
+	size_t j;
+
+	*age = 0;
+	for (j = 0; j < json_array_size(workers); j++) {
+		x = json_array_get(workers, j);
+		if ((int)json_integer_value(json_object_get(x, "index")) != index ||
+		    strcmp(json_string_value(json_object_get(x, "stage")) ?: "", stage))
+			continue;
+		sum += (uint64_t)json_integer_value(json_object_get(x, key));
+		a = (uint64_t)json_integer_value(json_object_get(x, "age_ms"));
+		*age = a > *age ? a : *age;
+	}
+	return sum;
+}
+
 void head__autoscale_on_load(struct head *h, const struct hagent *a, json_t *m)
 {
 	const struct aic_spec *spec = h->cfg.spec;
+	const json_t *workers = json_object_get(m, "workers");
 	struct autoscale *as = h->as;
 	uint64_t now = aic_now_ms();
 	const char *name;
-	json_t *v, *w;
-	size_t i, j;
+	json_t *v;
+	size_t i;
 
 	if (!as || !as->procs || !a)
 		return;
-	json_object_foreach(json_object_get(m, "channels"), name, v)
-	{
+	as->load_ms = now;
+	json_object_foreach(json_object_get(m, "channels"), name, v) {
 		const struct aic_channel *ch = aic_spec_channel(spec, name);
 		if (ch)
-			as->backlog[(size_t)a->rank * spec->n_channels +
-				    (size_t)(ch - spec->channels)] = json_integer_value(v);
+			as->backlog[(size_t)a->rank * spec->n_channels + (size_t)(ch - spec->channels)] =
+				json_integer_value(v);
 	}
 	/* A replica's waits, summed over its connections here. */
-	json_array_foreach(json_object_get(m, "workers"), i, w)
-	{
-		struct hproc *hp =
-			running_proc(h, json_string_value(json_object_get(w, "stage")) ?: "",
-				     (int)json_integer_value(json_object_get(w, "index")));
-		uint64_t waited = 0;
+	for (i = 0; i < json_array_size(workers); i++) {
+		const json_t *w = json_array_get(workers, i);
+		struct hproc *hp = running_proc(h, json_string_value(json_object_get(w, "stage")) ?: "",
+						(int)json_integer_value(json_object_get(w, "index")));
+		uint64_t waited, age, dt, dw;
 		struct as_proc *ap;
-		json_t *x;
+		double busy;
 		if (!hp || h->agents[hp->p->node].rank != a->rank)
 			continue;
 		ap = &as->procs[hp->id];
-		if (ap->at_ms == now)
+		if (ap->seen && ap->at_ms == now)
 			continue; /* summed already */
-		json_array_foreach(
-			json_object_get(m, "workers"), j,
-			x) if ((int)json_integer_value(json_object_get(x, "index")) ==
-				       hp->p->index &&
-			       !strcmp(json_string_value(json_object_get(x, "stage")) ?: "",
-				       spec->stages[hp->p->stage].name)) waited +=
-			(uint64_t)json_integer_value(json_object_get(x, "waited_ms"));
-		if (ap->seen && now > ap->at_ms && waited >= ap->waited_ms) {
-			double busy =
-				1.0 - (double)(waited - ap->waited_ms) / (double)(now - ap->at_ms);
+		waited = worker_sum(workers, spec->stages[hp->p->stage].name, hp->p->index,
+				    "waited_ms", &age);
+		/* Since the last answer; the first one, since it connected. */
+		dt = ap->seen ? now - ap->at_ms : age;
+		dw = ap->seen ? waited - ap->waited_ms : waited;
+		if (dt > 0 && (!ap->seen || waited >= ap->waited_ms)) {
+			busy = 1.0 - (double)dw / (double)dt;
 			busy = busy < 0 ? 0 : busy > 1 ? 1 : busy;
 			/* Smoothed over a few answers: one slow item does not scale a stage. */
 			ap->busy = ap->busy < 0 ? busy : 0.5 * ap->busy + 0.5 * busy;
@@ -494,8 +513,9 @@ static void decide(struct head *h, size_t s, uint64_t now)
 	}
 	up = !ended && slots > 0 && a->backlog > 0 && (running == 0 || a->busy >= target);
 	down = running > st->replicas_min && a->backlog == 0 && a->busy >= 0 && a->busy < target;
-	a->up_since = up ? (a->up_since ? a->up_since : now) : 0;
-	a->down_since = down ? (a->down_since ? a->down_since : now) : 0;
+	/* A condition holds since the answers that showed it (a tick before this one, at most). */
+	a->up_since = up ? (a->up_since ? a->up_since : h->as->load_ms) : 0;
+	a->down_since = down ? (a->down_since ? a->down_since : h->as->load_ms) : 0;
 	if (up && now - a->up_since >= (uint64_t)st->autoscale.up_after_s * 1000) {
 		snprintf(why, sizeof(why), "backlog %lld item%s, busy %.2f (target %.2f) for %d s",
 			 (long long)a->backlog, a->backlog == 1 ? "" : "s",
