@@ -213,8 +213,8 @@ json_t *head__autoscale_json(const struct head *h)
 	json_t *stages;
 	size_t s, i;
 
-	if (!h->as)
-		return NULL;
+	if (!h->as || !h->as->stages || !h->as->events)
+		return NULL; /* the job ended before the slots were made (out of memory) */
 	stages = json_object();
 	for (s = 0; s < spec->n_stages; s++) {
 		const struct aic_stage *st = &spec->stages[s];
