@@ -4,7 +4,7 @@
 
 KIND is the benchmark: spawn (build/bench/spawn), channels
 (bench/channels.sh), grpo (bench/grpo-toy.sh), observe (bench/observe.sh), phases (bench/phases.sh),
-bootstrap, channels-cluster, weights-cluster, restart-cluster,
+autoscale (bench/autoscale.sh), bootstrap, channels-cluster, weights-cluster, restart-cluster,
 liveness-cluster, recover-cluster, resume-cluster (bench/*.sh of those
 names). Every raw line is one sample; aic's samples and the baseline's
 were taken in alternating order in the same run (resume-cluster's in the
@@ -299,7 +299,30 @@ def resume_cluster(lines):
         [x["resume_step_ms"] for x in reps], "ms", "cold start -> first step", cold, does=does)
 
 
-KINDS = {"spawn": spawn, "channels": channels, "grpo": grpo, "observe": observe, "bootstrap": bootstrap,
+def autoscale(lines):
+    b = "autoscale"
+    auto = [x for x in lines if x.get("what") == "autoscale"]
+    fixed = [x for x in lines if x.get("what") == "fixed"]
+    if not auto or not fixed:
+        sys.exit("figures: autoscale needs 'autoscale' and 'fixed' lines")
+    does = ("the same job with the work stage's replicas fixed at its max (4, every GPU), "
+            "runs alternating with the autoscaled ones")
+    out(b, "GPU busy fraction of a backlogged stage (a burst, then a trickle), replicas "
+        "{min: 1, max: 4} autoscaled", [x["gpu_busy"] for x in auto], "fraction",
+        "4 fixed replicas", [x["gpu_busy"] for x in fixed], does=does)
+    out(b, "whole job wall time, autoscaled", [x["wall_s"] for x in auto], "s",
+        "4 fixed replicas", [x["wall_s"] for x in fixed], does=does)
+    out(b, "GPU-seconds the work stage held, autoscaled", [x["gpu_s"] for x in auto], "s",
+        "4 fixed replicas", [x["gpu_s"] for x in fixed], does=does)
+    ramp = [x["ramp_s"] for x in auto if x.get("ramp_s") is not None]
+    out(b, "time from a backlog to a new replica taking items (inside the allocation)", ramp, "s",
+        "the policy's up_after_s", [float(x["up_after_s"]) for x in auto if x.get("ramp_s") is not None],
+        does="no run: the wait autoscale's up_after_s asks for before it adds a replica; the rest "
+             "is the decision tick (1 s), the spawn and the worker's start-up")
+
+
+KINDS = {"spawn": spawn, "channels": channels, "grpo": grpo, "observe": observe,
+         "autoscale": autoscale, "bootstrap": bootstrap,
          "channels-cluster": channels_cluster, "weights-cluster": weights_cluster,
          "restart-cluster": restart_cluster, "liveness-cluster": liveness_cluster,
          "recover-cluster": recover_cluster, "phases": phases,

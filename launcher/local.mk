@@ -6,6 +6,7 @@ engine_sources = \
 	launcher/engine/recover.c launcher/engine/drain.c launcher/engine/state.c \
 	launcher/engine/checkpoint.c launcher/engine/agent_metrics.c launcher/engine/events.c \
 	launcher/engine/prom.c launcher/engine/phase.c launcher/engine/phase_head.c \
+	launcher/engine/agent_load.c launcher/engine/autoscale.c \
 	launcher/engine/procs.c launcher/engine/report.c launcher/engine/config_msg.c \
 	launcher/engine/agent.c launcher/engine/agent.h launcher/engine/worker_env.c \
 	launcher/engine/jobdir.c launcher/engine/jobdir.h
@@ -26,7 +27,7 @@ dataplane_sources = \
 	launcher/dataplane/zstd.c launcher/dataplane/weights.c \
 	launcher/dataplane/chain.c launcher/dataplane/wslot.c \
 	launcher/dataplane/acker.c launcher/dataplane/xtree.c \
-	launcher/dataplane/trace.c
+	launcher/dataplane/trace.c launcher/dataplane/load.c
 
 noinst_LTLIBRARIES += launcher/libengine.la
 launcher_libengine_la_SOURCES = $(engine_sources) $(net_sources) $(dataplane_sources)

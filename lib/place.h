@@ -45,6 +45,7 @@ struct aic_proc {
 	struct aic_cpuset cpus;	      /* PUs to bind to (whole node when cpus: 0) */
 	int numa;		      /* NUMA node of its GPUs (or CPUs), -1 when mixed */
 	int nic;		      /* topology NIC index nearest its GPUs, or -1 */
+	const char *why;	      /* why this node and these GPUs (a static string) */
 };
 
 struct aic_plan {

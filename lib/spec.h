@@ -44,6 +44,29 @@ enum aic_colocate_mode {
 	AIC_COLOCATE_ALTERNATE,	 /* in turns: the engine runs one phase at a time (doc/aic-job.5) */
 };
 
+/*
+ * Where a stage's replicas go among nodes whose GPUs serve them equally
+ * well (placement:). A gang always packs.
+ */
+enum aic_placement {
+	AIC_PLACEMENT_SPREAD, /* the node with the fewest of the stage's processes */
+	AIC_PLACEMENT_PACK,   /* the fullest node (room stays whole for later) */
+};
+
+/*
+ * How an autoscaled stage follows its load (autoscale:, doc/aic-job.5): a
+ * replica more once its inputs have had a backlog and its replicas a busy
+ * fraction of at least target_busy for up_after_s; a replica fewer once
+ * the inputs have had no backlog and the replicas less than target_busy
+ * for down_after_s.
+ */
+struct aic_autoscale {
+	double target_busy; /* in (0, 1] */
+	int up_after_s;
+	int down_after_s;
+	struct aic_mark mark; /* the autoscale value (or the stage's name when unset) */
+};
+
 /* What a job does on notice of its end (doc/aic-job.5, CHECKPOINTS). */
 struct aic_checkpoint {
 	int grace_s; /* seconds every stage gets to checkpoint after a notice */
@@ -76,6 +99,8 @@ struct aic_stage {
 	int colocate_mode;   /* enum aic_colocate_mode */
 	struct aic_restart restart;
 	int on_node_failure; /* enum aic_node_failure */
+	int placement;	     /* enum aic_placement */
+	struct aic_autoscale autoscale; /* used when aic_stage_autoscales() */
 	struct aic_mark mark;	       /* the stage's name */
 	struct aic_mark gpus_mark;     /* its gpus value (or its name when unset) */
 	struct aic_mark colocate_mark; /* its colocate_with value (or its name when unset) */
@@ -125,6 +150,9 @@ struct aic_spec {
 #define AIC_SPEC_DEFAULT_STALENESS 1
 #define AIC_SPEC_DEFAULT_FAILURE_TIMEOUT_MS 10000
 #define AIC_SPEC_DEFAULT_GRACE_S 60
+#define AIC_SPEC_DEFAULT_TARGET_BUSY 0.8
+#define AIC_SPEC_DEFAULT_UP_AFTER_S 5
+#define AIC_SPEC_DEFAULT_DOWN_AFTER_S 30
 /* Larger spec files are refused before parsing. */
 #define AIC_SPEC_MAX_BYTES (1 << 20)
 
@@ -155,5 +183,12 @@ const struct aic_channel *aic_spec_channel(const struct aic_spec *spec, const ch
 
 /* Processes the stage starts: its replicas_max, or its ranks for a gang. */
 int aic_stage_procs(const struct aic_stage *stage);
+
+/*
+ * Whether the engine scales the stage while the job runs: replicas
+ * {min, max} with min < max, and inputs whose backlog it follows. Such a
+ * stage starts with min replicas and grows from there (autoscale.c).
+ */
+bool aic_stage_autoscales(const struct aic_stage *stage);
 
 #endif

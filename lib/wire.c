@@ -134,6 +134,9 @@ const char *aic_msg_name(uint16_t type)
 		[AIC_MSG_PHASE_DONE] = "PHASE_DONE",
 		[AIC_MSG_PHASE_YIELD] = "PHASE_YIELD",
 		[AIC_MSG_PHASE_EVENT] = "PHASE_EVENT",
+		[AIC_MSG_LOAD] = "LOAD",
+		[AIC_MSG_SCALE_DOWN] = "SCALE_DOWN",
+		[AIC_MSG_EVENTS] = "EVENTS",
 	};
 
 	if (type < sizeof(names) / sizeof(names[0]) && names[type])

@@ -128,6 +128,14 @@ enum aic_msg {
 	 * for status.json and summary.json.
 	 */
 	AIC_MSG_PHASE_EVENT = 75,
+	/*
+	 * Autoscaling (launcher/engine/autoscale.c). LOAD: head -> agent {}
+	 * asks; agent -> head answers chan_set_load()'s {"channels",
+	 * "workers"} (dataplane.h). SCALE_DOWN: head -> agent {"stage",
+	 * "index"}: that replica's workers here take no new items and exit.
+	 */
+	AIC_MSG_LOAD = 60,
+	AIC_MSG_SCALE_DOWN = 61,
 	AIC_MSG_DATA = 0x100, /* first data-plane type */
 	/* Data plane, binary payloads (big-endian fields, see aic.h's worker.c). */
 	AIC_MSG_PUT = 0x101,	/* worker -> agent: u32 chan, u64 version, u32 timeout_ms, bytes */

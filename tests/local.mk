@@ -160,7 +160,8 @@ python_tests = tests/python/channels.sh tests/python/weights.sh tests/python/met
 	tests/python/pipeline.sh tests/python/nccl.sh tests/python/hostile.sh tests/python/fds.sh \
 	tests/python/data-integrity.sh tests/python/sink-kill.sh tests/python/checkpoint.sh \
 	tests/python/grpo-resume.sh tests/python/grpo-kill.sh tests/python/source-resume.sh \
-	tests/python/timeline.sh tests/python/prometheus.sh tests/python/dashboard.sh
+	tests/python/timeline.sh tests/python/prometheus.sh tests/python/dashboard.sh \
+	tests/python/autoscale.sh tests/python/autoscale-share.sh
 EXTRA_DIST += $(python_tests) python/aic/__init__.py
 
 TESTS = $(unit_tests) $(fuzz_tests) $(cli_tests) $(c_api_tests) $(python_tests) $(build_tests)
@@ -182,6 +183,7 @@ integration_tests = \
 	tests/integration/sigterm.sh \
 	tests/integration/submit.sh \
 	tests/integration/channels.sh \
+	tests/integration/autoscale.sh \
 	tests/integration/weights.sh \
 	tests/integration/grpo-toy.sh \
 	tests/integration/phases.sh \

@@ -163,6 +163,16 @@ int cmd_status(int argc, char **argv)
 		       *(json_string_value(json_object_get(p, "reason")) ?: "") ? ": " : "",
 		       json_string_value(json_object_get(p, "reason")) ?: "");
 	}
+	/* Autoscaling: every scale event, with its reason. */
+	json_array_foreach(json_object_get(json_object_get(st, "autoscale"), "events"), i, p)
+		printf("autoscale: %s %s replica %lld on %s at %.1f s (%lld running): %s\n",
+		       json_string_value(json_object_get(p, "stage")) ?: "?",
+		       json_string_value(json_object_get(p, "action")) ?: "?",
+		       (long long)json_integer_value(json_object_get(p, "index")),
+		       json_string_value(json_object_get(p, "node")) ?: "?",
+		       json_number_value(json_object_get(p, "t")),
+		       (long long)json_integer_value(json_object_get(p, "replicas")),
+		       json_string_value(json_object_get(p, "reason")) ?: "");
 	printf("%-12s %-12s %-10s %-8s %-9s %-8s %-8s %-6s %s\n", "stage", "process", "node",
 	       "gpus", "state", "pid", "restarts", "moves", "uptime_s");
 	json_array_foreach(json_object_get(st, "procs"), i, p) {

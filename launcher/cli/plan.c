@@ -72,8 +72,76 @@ static const char *link_of(const struct aic_topo *t, const struct aic_proc *p, c
 	return aic_link_name(worst, nv, buf, len);
 }
 
+/*
+ * What the allocation allows stage si: the most of its processes that fit
+ * while every other stage holds only its fixed count (a gang its ranks,
+ * replicas their min), as many as autoscaling could ever run at once (at
+ * most its max). A gang or a fixed count is what the plan has.
+ */
+static int stage_allows(const struct aic_spec *spec, const struct plan_nodes *pn,
+			const struct aic_plan *plan, size_t si, unsigned flags)
+{
+	const struct aic_stage *st = &spec->stages[si];
+	struct aic_proc *used = calloc(plan->n_procs + (size_t)st->replicas_max + 1, sizeof(*used));
+	size_t n = 0, i;
+	int k = 0;
+
+	if (!used)
+		return -1;
+	for (i = 0; i < plan->n_procs; i++) {
+		const struct aic_proc *p = &plan->procs[i];
+		const struct aic_stage *o = &spec->stages[p->stage];
+		if (o->ranks || p->index < o->replicas_min)
+			used[n++] = *p;
+		k += p->stage == si;
+	}
+	if (!st->ranks && st->replicas_min < st->replicas_max) {
+		for (k = 0, i = 0; i < n; i++)
+			k += used[i].stage == si;
+		while (k < st->replicas_max && aic_place_more(spec, pn->nodes, pn->n, flags, used,
+							      n, si, 1, &used[n], NULL) == 0) {
+			n++;
+			k++;
+		}
+	}
+	free(used);
+	return k;
+}
+
+static void print_stages(const struct aic_spec *spec, const struct plan_nodes *pn,
+			 const struct aic_plan *plan, unsigned flags)
+{
+	size_t i, j;
+
+	printf("%-12s %-8s %-5s %-5s %-7s %-7s %-14s %s\n", "stage", "kind", "min", "max", "placed",
+	       "allows", "placement", "autoscale");
+	for (i = 0; i < spec->n_stages; i++) {
+		const struct aic_stage *st = &spec->stages[i];
+		char as[96] = "-";
+		int placed = 0;
+		for (j = 0; j < plan->n_procs; j++)
+			placed += plan->procs[j].stage == i;
+		/* An autoscaled stage starts with its min and grows to what it allows. */
+		if (aic_stage_autoscales(st))
+			snprintf(as, sizeof(as), "starts %d, busy %.2f, up %d s, down %d s",
+				 st->replicas_min, st->autoscale.target_busy,
+				 st->autoscale.up_after_s, st->autoscale.down_after_s);
+		printf("%-12s %-8s %-5d %-5d %-7d %-7d %-14s %s\n", st->name,
+		       st->ranks ? "gang" : "replicas",
+		       st->ranks ? (st->ranks_min > 0 ? st->ranks_min : st->ranks)
+				 : st->replicas_min,
+		       st->ranks ? st->ranks : st->replicas_max, placed,
+		       stage_allows(spec, pn, plan, i, flags),
+		       st->ranks			     ? "pack (a gang)"
+		       : st->placement == AIC_PLACEMENT_PACK ? "pack"
+							     : "spread",
+		       as);
+	}
+	printf("\n");
+}
+
 static void print_plan_table(const struct aic_spec *spec, const struct plan_nodes *pn,
-			     const struct aic_plan *plan)
+			     const struct aic_plan *plan, unsigned flags)
 {
 	size_t i, j, used = 0, total = 0;
 	char gpus[256], bus[1024], cpus[256], l[24], numa[16];
@@ -85,8 +153,9 @@ static void print_plan_table(const struct aic_spec *spec, const struct plan_node
 	printf("plan for '%s': %zu process%s on %zu node%s, %zu of %zu GPUs\n\n",
 	       spec->name ? spec->name : spec->path, plan->n_procs, plan->n_procs == 1 ? "" : "es",
 	       pn->n, pn->n == 1 ? "" : "s", used, total);
-	printf("%-12s %-12s %-10s %-10s %-5s %-14s %-4s %-8s %s\n", "stage", "process", "node", "gpus",
-	       "link", "cpus", "numa", "nic", "gpu bus ids");
+	print_stages(spec, pn, plan, flags);
+	printf("%-12s %-12s %-10s %-10s %-5s %-14s %-4s %-8s %-14s %s\n", "stage", "process",
+	       "node", "gpus", "link", "cpus", "numa", "nic", "gpu bus ids", "why");
 	for (i = 0; i < plan->n_procs; i++) {
 		const struct aic_proc *p = &plan->procs[i];
 		const struct aic_stage *st = &spec->stages[p->stage];
@@ -107,19 +176,21 @@ static void print_plan_table(const struct aic_spec *spec, const struct plan_node
 			snprintf(numa, sizeof(numa), "%d", p->numa);
 		else
 			snprintf(numa, sizeof(numa), "-");
-		printf("%-12s %-12s %-10s %-10s %-5s %-14s %-4s %-8s %s\n", st->name, proc,
+		printf("%-12s %-12s %-10s %-10s %-5s %-14s %-4s %-8s %-14s %s\n", st->name, proc,
 		       pn->nodes[p->node].name, p->n_gpus ? gpus : "-", link_of(t, p, l, sizeof(l)),
 		       aic_cpuset_format(&p->cpus, cpus, sizeof(cpus)), numa,
-		       p->nic >= 0 ? t->nics[p->nic].name : "-", p->n_gpus ? bus : "-");
+		       p->nic >= 0 ? t->nics[p->nic].name : "-", p->n_gpus ? bus : "-",
+		       p->why ? p->why : "-");
 	}
 	if (plan->notes)
 		printf("\n%s", plan->notes);
 }
 
 static json_t *plan_json(const struct aic_spec *spec, const struct plan_nodes *pn,
-			 const struct aic_plan *plan)
+			 const struct aic_plan *plan, unsigned flags)
 {
 	json_t *o = json_object(), *nodes = json_array(), *procs = json_array();
+	json_t *stages = json_array();
 	size_t i, j;
 	char buf[256];
 
@@ -129,6 +200,30 @@ static json_t *plan_json(const struct aic_spec *spec, const struct plan_nodes *p
 						       "host", pn->nodes[i].topo->host, "gpus",
 						       (int)pn->nodes[i].topo->n_gpus));
 	json_object_set_new(o, "nodes", nodes);
+	for (i = 0; i < spec->n_stages; i++) {
+		const struct aic_stage *st = &spec->stages[i];
+		int placed = 0;
+		for (j = 0; j < plan->n_procs; j++)
+			placed += plan->procs[j].stage == i;
+		json_array_append_new(
+			stages,
+			json_pack("{s:s,s:s,s:i,s:i,s:i,s:i,s:s}", "name", st->name, "kind",
+				  st->ranks ? "gang" : "replicas", "min",
+				  st->ranks ? (st->ranks_min > 0 ? st->ranks_min : st->ranks)
+					    : st->replicas_min,
+				  "max", st->ranks ? st->ranks : st->replicas_max, "placed", placed,
+				  "allows", stage_allows(spec, pn, plan, i, flags), "placement",
+				  st->ranks || st->placement == AIC_PLACEMENT_PACK ? "pack"
+										   : "spread"));
+		if (aic_stage_autoscales(st))
+			json_object_set_new(json_array_get(stages, i), "autoscale",
+					    json_pack("{s:i,s:f,s:i,s:i}", "starts",
+						      st->replicas_min, "target_busy",
+						      st->autoscale.target_busy, "up_after_s",
+						      st->autoscale.up_after_s, "down_after_s",
+						      st->autoscale.down_after_s));
+	}
+	json_object_set_new(o, "stages", stages);
 	for (i = 0; i < plan->n_procs; i++) {
 		const struct aic_proc *p = &plan->procs[i];
 		const struct aic_stage *st = &spec->stages[p->stage];
@@ -138,12 +233,14 @@ static json_t *plan_json(const struct aic_spec *spec, const struct plan_nodes *p
 			json_array_append_new(g, json_pack("{s:i,s:s}", "index", p->gpus[j], "busid",
 							   t->gpus[p->gpus[j]].busid));
 		json_array_append_new(
-			procs, json_pack("{s:s,s:s,s:i,s:s,s:i,s:o,s:s,s:i,s:o}", "stage", st->name,
-					 "kind", st->ranks ? "rank" : "replica", "index", p->index,
-					 "node", pn->nodes[p->node].name, "local_rank", p->local_rank,
-					 "gpus", g, "cpus",
-					 aic_cpuset_format(&p->cpus, buf, sizeof(buf)), "numa", p->numa,
-					 "nic", p->nic >= 0 ? json_string(t->nics[p->nic].name) : json_null()));
+			procs,
+			json_pack("{s:s,s:s,s:i,s:s,s:i,s:o,s:s,s:i,s:o,s:s}", "stage", st->name,
+				  "kind", st->ranks ? "rank" : "replica", "index", p->index, "node",
+				  pn->nodes[p->node].name, "local_rank", p->local_rank, "gpus", g,
+				  "cpus", aic_cpuset_format(&p->cpus, buf, sizeof(buf)), "numa",
+				  p->numa, "nic",
+				  p->nic >= 0 ? json_string(t->nics[p->nic].name) : json_null(),
+				  "why", p->why ? p->why : "-"));
 	}
 	json_object_set_new(o, "procs", procs);
 	if (plan->notes) {
@@ -173,6 +270,7 @@ int cmd_plan(int argc, char **argv)
 	struct aic_plan *plan = NULL;
 	struct plan_nodes pn = {0};
 	char *errors = NULL, *end;
+	unsigned flags;
 	int c, rc = 1;
 
 	while ((c = getopt_long(argc, argv, "t:n:h", opts, NULL)) != -1) {
@@ -253,17 +351,17 @@ int cmd_plan(int argc, char **argv)
 		pn.nodes[i].topo = t;
 	}
 	/* One node and no --nodes is this machine under aic run, where cpus: is a wish. */
-	rc = aic_place_flags(spec, pn.nodes, pn.n, !nodes && n_xml <= 1 ? AIC_PLACE_SOFT_CPUS : 0,
-			     &plan, &errors);
+	flags = !nodes && n_xml <= 1 ? AIC_PLACE_SOFT_CPUS : 0;
+	rc = aic_place_flags(spec, pn.nodes, pn.n, flags, &plan, &errors);
 	if (rc) {
 		fputs(errors ? errors : "aic: placement failed\n", stderr);
 		rc = 1;
 		goto out_free_nodes;
 	}
 	if (json) {
-		rc = cli_print_json(plan_json(spec, &pn, plan));
+		rc = cli_print_json(plan_json(spec, &pn, plan, flags));
 	} else {
-		print_plan_table(spec, &pn, plan);
+		print_plan_table(spec, &pn, plan, flags);
 		rc = 0;
 	}
 

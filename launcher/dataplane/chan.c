@@ -103,6 +103,7 @@ void chan_pump(struct chan *ch)
 	} while (admitted && ch->puts);
 	while (ch->gets && deliver(ch, ch->gets->c, ch->gets->max, false, -1))
 		wait_end(&ch->gets, ch->gets);
+	load_pump(ch);
 	while (ch->pulls && deliver(ch, ch->pulls->c, ch->pulls->max, true, ch->pulls->rank))
 		wait_end(&ch->pulls, ch->pulls);
 	/*
@@ -454,6 +455,7 @@ void chan_on_put(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint
 		return;
 	}
 	w->item = it;
+	load_wait_begin(w);
 	wait_start(&ch->puts, w, aic_get_u32(p + 12), wait_expired);
 	chan_pump(ch); /* stale items may leave room for it */
 }
@@ -469,6 +471,8 @@ void chan_on_get(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint
 		aic_conn_send_error(c, AIC_MSG_ERROR, ch ? -EINVAL : -ENOENT, NULL);
 		return;
 	}
+	if (!is_pull && load_get(ch, c, max, aic_get_u32(p + 8)))
+		return; /* a draining worker's */
 	w = wait_new(cs, ch, c);
 	if (!w) {
 		aic_conn_send_error(c, AIC_MSG_ERROR, -ENOMEM, NULL);
@@ -480,8 +484,10 @@ void chan_on_get(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint
 	/* The connection a peer pulls through, by its rank: what NODE_LOST closes. */
 	if (w->rank >= 0 && w->rank < MAX_PEERS)
 		cs->peer_in[w->rank] = c;
-	if (!is_pull)
+	if (!is_pull) {
 		ch->readers = true;
+		load_wait_begin(w);
+	}
 	wait_start(is_pull ? &ch->pulls : &ch->gets, w, aic_get_u32(p + 8), wait_expired);
 	chan_pump(ch);
 }
@@ -572,6 +578,8 @@ void chan_release(struct chan *ch)
 		wait_end(&ch->puts, ch->puts);
 	while (ch->gets)
 		wait_end(&ch->gets, ch->gets);
+	while (ch->drains)
+		wait_end(&ch->drains, ch->drains);
 	while (ch->pulls)
 		wait_end(&ch->pulls, ch->pulls);
 	free_queue(ch->cs, &ch->own);
@@ -628,6 +636,7 @@ void chan_forget(struct chan *ch, struct aic_conn *c)
 			uv_timer_stop(&w->timer);
 		}
 	wait_end_all(&ch->gets, c);
+	wait_end_all(&ch->drains, c);
 	wait_end_all(&ch->pulls, c);
 	chan_pump(ch);
 }

@@ -111,6 +111,7 @@ static void chan_set_finish(struct chan_set *cs)
 {
 	acker_release(cs);
 	weights_free(cs);
+	load_release(cs);
 	free(cs->chans);
 	aic_arena_detach(&cs->arena);
 	free(cs);
@@ -294,6 +295,7 @@ void chan_set_forget(struct chan_set *cs, struct aic_conn *c)
 			cs->peer_in[k] = NULL;
 	for (i = 0; cs && i < cs->n; i++)
 		chan_forget(&cs->chans[i], c);
+	load_forget(cs, c);
 }
 
 void chan_set_close(struct chan_set *cs, uint32_t id)

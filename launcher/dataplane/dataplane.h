@@ -216,6 +216,23 @@ void chan_set_node_lost(struct chan_set *cs, uint32_t rank);
 void chan_set_members(struct chan_set *cs, const json_t *m);
 
 /*
+ * The node's load for the head's autoscaler (LOAD, wire.h; a new
+ * reference): {"channels": {name: items queued here}, "workers": [{"stage",
+ * "index", "waited_ms": time waited (for items, or for room to put) over
+ * its connection's life, "age_ms": that life so far, "draining"}]}.
+ */
+json_t *chan_set_load(const struct chan_set *cs);
+
+/*
+ * The head scales replica `index` of `stage` down (SCALE_DOWN): its
+ * workers connected here take no new items (their GETs answer EOF, but
+ * for items already pulled here that no other reader here takes), so they
+ * finish what they hold and exit. Returns how many connections drain
+ * (0: none of that replica is connected here).
+ */
+int chan_set_drain(struct chan_set *cs, const char *stage, int index);
+
+/*
  * The job is draining (a checkpoint request): no more lines are read from
  * the sources this agent feeds; what is queued still flows. NULL cs:
  * nothing.

@@ -13,6 +13,8 @@
  *   wslot.c       a stream's versions on this node: arena slots, leases
  *   zstd.c        compressed ITEMS frames (the only code that knows zstd)
  *   queue.c       items, queues and waits
+ *   load.c        the node's load for the head's autoscaler, and workers
+ *                 draining (called from chan.c, chan_set.c, peer.c, queue.c)
  *   acker.c       the xor trees of source items (Storm's acker, at rank 0),
  *                 the XOR updates other agents batch to it, replays
  *   xtree.c       the acker's table of unfinished trees (pure)
@@ -133,6 +135,7 @@ struct wait {
 	uint64_t min;	   /* W_RECV: the oldest version that will do */
 	bool pull;
 	int rank; /* PULL: the asking agent's rank (-1: not said) */
+	bool counted; /* a worker's GET, or PUT waiting for room: its time counts as waiting (load.c) */
 	uv_timer_t timer;
 };
 
@@ -184,6 +187,7 @@ struct chan {
 	struct item *inflight; /* delivered, not acked */
 	uint32_t n_own_inflight;
 	struct wait *puts, *gets, *pulls; /* FIFO each */
+	struct wait *drains;		  /* GETs of draining workers (load.c) */
 	bool closed;			  /* every producer has finished */
 	uint64_t next_id;
 	/* Peers that produce this channel. */
@@ -326,7 +330,44 @@ struct chan_set {
 	void (*ckpt_done)(void *arg, long proc, uint64_t request, uint64_t version,
 			  json_t *progress);
 	void *ckpt_arg;
+	struct dp_worker *workers; /* load.c's: the workers connected here */
 };
+
+/* --- load.c --------------------------------------------------------------- */
+
+/* A worker's connection here, from its HELLO: who it is, its waits, whether it drains. */
+struct dp_worker {
+	struct dp_worker *next;
+	struct aic_conn *c;
+	char stage[64];
+	int index;
+	uint64_t waited_ms; /* with a GET or a full channel's PUT waiting, until waits_since */
+	uint32_t waits;	    /* such waits under way */
+	uint64_t waits_since; /* when the first of them began */
+	uint64_t hello_ms;    /* when it connected */
+	uint64_t reads;	    /* channels it has asked items of (load_chan_bit) */
+	bool draining;
+};
+
+static inline uint64_t load_chan_bit(uint32_t id)
+{
+	return id < 63 ? UINT64_C(1) << id : UINT64_C(1) << 63;
+}
+
+/* A worker's HELLO (c joins the list) and its connection's end (c leaves it). */
+void load_hello(struct chan_set *cs, struct aic_conn *c, const json_t *hello);
+void load_forget(struct chan_set *cs, const struct aic_conn *c);
+void load_release(struct chan_set *cs);
+/*
+ * A worker's GET, or its PUT to a full channel, begins waiting, and ends:
+ * the time it has at least one such wait counts as waiting, not busy.
+ */
+void load_wait_begin(struct wait *w);
+void load_waited(struct wait *w);
+/* A worker's GET: true when load.c answered it (the worker drains). */
+bool load_get(struct chan *ch, struct aic_conn *c, uint32_t max, uint32_t timeout_ms);
+/* Answers draining workers' GETs that can be now (from chan_pump). */
+void load_pump(struct chan *ch);
 
 /* --- xtree.c -------------------------------------------------------------- */
 

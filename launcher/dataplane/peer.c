@@ -138,6 +138,7 @@ bool chan_set_hello(struct chan_set *cs, struct aic_conn *c, const json_t *hello
 	json_int_t off = json_is_integer(v) ? json_integer_value(v) : -1;
 	size_t k;
 
+	load_hello(cs, c, hello);
 	if (!cs || !cs->arena.base || off <= 0 || (size_t)off % cs->arena.region_size)
 		return false;
 	k = (size_t)off / cs->arena.region_size;

@@ -95,6 +95,7 @@ void wait_end(struct wait **list, struct wait *w)
 		}
 	item_free(w->cs, w->item);
 	w->item = NULL;
+	load_waited(w);
 	uv_close((uv_handle_t *)&w->timer, free_wait);
 }
 

@@ -27,7 +27,7 @@ static size_t ranks_using(const struct head *h, const char *name, enum use a, en
 
 	for (r = 0; r < h->cfg.n_agents; r++)
 		for (k = 0; k < h->n_procs && !h->agents[r].lost; k++)
-			if (h->procs[k].p->node == (size_t)r &&
+			if (h->procs[k].p->node == (size_t)r && h->procs[k].state != P_IDLE &&
 			    (head__proc_uses(h, k, name, a) || head__proc_uses(h, k, name, b))) {
 				ranks[n++] = (uint32_t)r;
 				break;
@@ -330,6 +330,7 @@ json_t *head__data_plane_members(struct head *h)
 		goto out_free;
 	for (c = 0; c < spec->n_channels; c++) {
 		n = ranks_using(h, spec->channels[c].name, WRITES, WRITES, ranks);
+		n = head__autoscale_producers(h, c, ranks, n);
 		/* The source's feeder, as CONFIG named it, unless it is lost. */
 		if (spec->channels[c].source && h->feeders && !h->agents[h->feeders[c]].lost)
 			ranks[n++] = (uint32_t)h->feeders[c];

@@ -71,6 +71,8 @@ static void place_and_start(struct head *h)
 	line = h->plan->notes ? strtok_r(h->plan->notes, "\n", &save) : NULL;
 	for (; line; line = strtok_r(NULL, "\n", &save))
 		aic_log_info("%s", strncmp(line, "aic: ", 5) ? line : line + 5);
+	if (!head__autoscale_plan(h))
+		return;
 	h->n_procs = h->plan->n_procs;
 	h->procs = calloc(h->n_procs + 1, sizeof(*h->procs));
 	if (!h->procs) {
@@ -85,6 +87,7 @@ static void place_and_start(struct head *h)
 		uv_timer_init(h->loop, &hp->timer);
 		hp->timer.data = hp;
 	}
+	head__autoscale_start(h);
 	/* Each gang's rendezvous port comes from the agent that hosts its rank 0. */
 	for (i = 0; i < h->n_procs; i++) {
 		const struct aic_proc *p = h->procs[i].p;
@@ -333,6 +336,9 @@ static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct 
 		break;
 	case AIC_MSG_STATS:
 		head__on_stats(h, m);
+		break;
+	case AIC_MSG_LOAD:
+		head__autoscale_on_load(h, c->data, m);
 		break;
 	case AIC_MSG_SINK_DONE:
 	case AIC_MSG_SOURCE_DONE:
@@ -585,6 +591,7 @@ void head_free(struct head *h)
 	head__prom_stop(h);
 	head__ckpt_close(h);
 	head__phase_free(h);
+	head__autoscale_free(h);
 	free(h->procs);
 	free(h->stages);
 	free(h->agents);

@@ -9,6 +9,7 @@
  *   report.c     status.json, summary.json, metrics.jsonl
  *   recover.c    a lost node: what becomes of its processes and the job
  *   drain.c      checkpoints: the notice, requests to stages, what counts
+ *   autoscale.c  replicas that follow their stage's load while the job runs
  *   state.c      state.json, the engine's journal a later run resumes from
  *   config_msg.c  the data plane's CONFIG message
  *   worker_env.c  the agent's: its workers' environment, free ports
@@ -23,7 +24,8 @@
  * drain.c calls procs.c and state.c; state.c calls none of them.
  *
  * The agent's side (agent.c) has checkpoint.c (its workers' checkpoint
- * frames), agent_metrics.c (their metric points, batched for the head) and
+ * frames), agent_metrics.c (their metric points, batched for the head),
+ * agent_load.c (its load for the head's autoscaler, and drains) and
  * worker_env.c below it.
  *
  *   phase.c       phases of stages sharing GPUs in turns: the lock that
@@ -62,6 +64,7 @@ enum pstate {
 	P_FAILED,   /* exited otherwise, not to be restarted */
 	P_LOST,	    /* its node was lost and it runs nowhere now (not placed again) */
 	P_WAITING,  /* its node was lost: waits for room on the nodes left */
+	P_IDLE,	    /* an autoscaled stage's slot that runs nothing now (autoscale.c) */
 };
 
 struct head;
@@ -183,6 +186,7 @@ struct head {
 	struct head_phase *phase; /* phase_head.c; NULL: no stages alternate */
 	/* {channel: progress}: where this run's sources started (config_msg.c), or NULL. */
 	json_t *start_progress;
+	struct autoscale *as; /* autoscale.c's, NULL: no stage autoscales */
 };
 
 /*
@@ -279,6 +283,28 @@ json_t *head__source_progress(struct head *h, size_t chan);
  * run killed without notice loses at most that much.
  */
 void head__state_progress(struct head *h);
+
+/*
+ * autoscale.c: head__autoscale_plan turns the solver's plan into slots
+ * (an autoscaled stage keeps its min, the rest wait idle), before the
+ * processes are made; false when the job ended (out of memory).
+ * head__autoscale_start marks the idle ones and starts asking agents for
+ * their load. head__autoscale_on_load takes an agent's LOAD answer.
+ * head__autoscale_exited: a drained replica's exit (its slot is idle
+ * again); false when hp was not draining (the exit is handled as usual).
+ * head__autoscale_producers adds to ranks[0..n) the agents where scaled
+ * replicas wrote channel `chan` (their items may still be queued there);
+ * the new count. head__autoscale_json: {"stages", "events"} for
+ * status.json and the summary (new reference), NULL when nothing scales.
+ */
+#define AUTOSCALE_MAX_SLOTS 256
+bool head__autoscale_plan(struct head *h);
+void head__autoscale_start(struct head *h);
+void head__autoscale_on_load(struct head *h, const struct hagent *a, json_t *m);
+bool head__autoscale_exited(struct head *h, struct hproc *hp, int status);
+size_t head__autoscale_producers(const struct head *h, size_t chan, uint32_t *ranks, size_t n);
+json_t *head__autoscale_json(const struct head *h);
+void head__autoscale_free(struct head *h);
 
 /* config_msg.c: the CONFIG message (new reference). */
 json_t *head__data_plane_config(struct head *h);
@@ -519,6 +545,14 @@ void agent__phase_closed(struct agent_phase *k, struct aic_conn *head, struct ai
 void agent__phase_release(struct agent_phase *k);
 
 struct agent_config;
+struct chan_set;
+
+/*
+ * agent_load.c: the head's LOAD (answered on `head` with this node's load)
+ * and SCALE_DOWN (the replica drains); other types are ignored.
+ */
+void agent__autoscale_frame(struct chan_set *cs, struct aic_conn *head, uint16_t type,
+			    const json_t *m);
 
 /*
  * Starts sampling *chans (once CONFIG makes it) and the GPUs of cfg, and

@@ -57,7 +57,7 @@ bool head__chan_producers_done(struct head *h, const char *chan)
 
 bool head__proc_finished(const struct hproc *hp)
 {
-	return hp->state == P_DONE || hp->state == P_LOST;
+	return hp->state == P_DONE || hp->state == P_LOST || hp->state == P_IDLE;
 }
 
 int head__gang_world(const struct head *h, size_t stage)
@@ -183,6 +183,8 @@ void head__spawn(struct hproc *hp)
 	char **placed = NULL;
 	size_t i;
 
+	if (hp->state == P_IDLE)
+		return; /* an autoscaled stage's slot, until autoscale.c places it */
 	for (i = 0; st->argv[i]; i++)
 		json_array_append_new(argv, json_string(st->argv[i]));
 	for (i = 0; i < p->n_gpus; i++)
@@ -381,6 +383,8 @@ void head__on_exited(struct head *h, json_t *m)
 	hp->ended_ms = aic_now_ms();
 	head__event_proc(h, hp, "exit");
 	hp->pid = 0;
+	if (head__autoscale_exited(h, hp, status))
+		return;
 	/*
 	 * Stopped by the signal that also stopped its agent (SLURM's cancel or
 	 * time limit reaches the whole step, workers first at times): the job

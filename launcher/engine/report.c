@@ -19,7 +19,7 @@
 #define STATUS_EVERY_MS 50
 
 static const char *const pstate_names[] = {"pending", "starting", "running", "stopping",
-					   "done",    "failed",	  "lost",    "waiting"};
+					   "done",    "failed",	  "lost",    "waiting", "idle"};
 
 /* [{"node", "rank", "lost_s" (since the job started), "why"}] of the nodes lost so far. */
 static json_t *lost_nodes(const struct head *h)
@@ -57,13 +57,14 @@ json_t *head__status_json(struct head *h)
 		struct hproc *hp = &h->procs[i];
 		const struct aic_stage *st = &h->cfg.spec->stages[hp->p->stage];
 		json_t *gpus = json_array();
-		for (g = 0; g < hp->p->n_gpus; g++)
+		for (g = 0; hp->state != P_IDLE && g < hp->p->n_gpus; g++)
 			json_array_append_new(gpus, json_integer(hp->p->gpus[g]));
 		json_array_append_new(
 			procs,
 			json_pack("{s:s,s:s,s:i,s:s,s:o,s:s,s:I,s:i,s:i,s:o,s:f}", "stage",
 				  st->name, "kind", st->ranks ? "rank" : "replica", "index",
-				  hp->p->index, "node", h->agents[hp->p->node].node, "gpus", gpus,
+				  hp->p->index, "node",
+				  hp->state == P_IDLE ? "-" : h->agents[hp->p->node].node, "gpus", gpus,
 				  "state", pstate_names[hp->state], "pid", (json_int_t)hp->pid,
 				  "restarts",
 				  st->ranks ? h->stages[hp->p->stage].restarts : hp->restarts,
@@ -76,6 +77,8 @@ json_t *head__status_json(struct head *h)
 	json_object_set_new(o, "procs", procs);
 	if (h->phase)
 		json_object_set_new(o, "phases", head__phase_json(h, false));
+	if (h->as)
+		json_object_set_new(o, "autoscale", head__autoscale_json(h));
 	return o;
 }
 
@@ -129,7 +132,8 @@ void head__write_summary(struct head *h)
 		for (i = 0; i < h->n_procs; i++) {
 			struct hproc *hp = &h->procs[i];
 			double w;
-			if (hp->p->stage != s)
+			/* An autoscaled stage's slot that never ran is no process of it. */
+			if (hp->p->stage != s || (hp->state == P_IDLE && !hp->exited))
 				continue;
 			n++;
 			if (!st->ranks)
@@ -167,6 +171,8 @@ void head__write_summary(struct head *h)
 	}
 	json_object_set_new(o, "registered_s", h->registered_ms ? json_real((double)(h->registered_ms - h->start_ms) / 1000.0) : json_null());
 	json_object_set_new(o, "stages", stages);
+	if (h->as)
+		json_object_set_new(o, "autoscale", head__autoscale_json(h));
 	json_object_set_new(o, "lost_nodes", lost_nodes(h));
 	{
 		json_t *chans = json_object();

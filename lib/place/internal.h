@@ -6,10 +6,11 @@
  *   gpus.c   the best set of k GPUs on one node (exhaustive, or greedy when
  *            the search would be large);
  *   nodes.c  the nodes' state: reading the input, cores (taken, or shared
- *            round by round with soft CPUs), a process's NUMA node and NIC,
- *            and the per-node messages and notes;
+ *            round by round with soft CPUs), the node a replica goes to
+ *            (pack or spread), a process's NUMA node and NIC, and the
+ *            per-node messages and notes;
  *   place.c  the stages, in passes, and the entry points; it calls the two
- *            files above, which call nothing here.
+ *            files above (nodes.c calls gpus.c), which call nothing here.
  */
 #ifndef AIC_PLACE_INTERNAL_H
 #define AIC_PLACE_INTERNAL_H
@@ -89,6 +90,14 @@ int aic__place_check_sizes(struct solver *s);
  */
 bool aic__place_take_cores(struct node *n, uint64_t gpus, int want, bool soft,
 			   struct aic_cpuset *cpus);
+
+/*
+ * The node for one replica of stage si (place.c's objective, point 3) and,
+ * in *mask, its GPUs there, and in *why the reason (a static string); -1
+ * when none has them free (or the free cores too, unless `share`).
+ */
+int aic__place_pick_node(const struct solver *s, size_t si, bool share, uint64_t *mask,
+			 const char **why);
 
 /* The NUMA node of a process's GPUs (or CPUs), -1 when mixed; and its NIC, or -1. */
 int aic__place_numa_of(const struct node *n, uint64_t gpus, const struct aic_cpuset *cpus);

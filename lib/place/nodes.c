@@ -1,7 +1,7 @@
 /*
  * The solver's nodes: reading the input, the cores processes take (and,
- * with soft CPUs, share), a process's NUMA node and NIC, and the messages
- * and notes about one node.
+ * with soft CPUs, share), the node a replica goes to (pack or spread), a
+ * process's NUMA node and NIC, and the messages and notes about one node.
  */
 #include "config.h"
 
@@ -85,6 +85,94 @@ bool aic__place_take_cores(struct node *n, uint64_t gpus, int want, bool soft,
 			}
 	}
 	return true;
+}
+
+/* --- the node for a replica: pack or spread ---------------------------- */
+
+/* How many processes of stage si node i holds (those held for aic_place_more too). */
+static int stage_on(const struct solver *s, size_t si, size_t node)
+{
+	size_t i;
+	int n = 0;
+
+	for (i = 0; i < s->n_procs; i++)
+		n += s->procs[i].stage == si && s->procs[i].node == node;
+	return n;
+}
+
+/* Why a replica went where it did (plan tables show it). */
+static const char *const WHY_ONLY = "the only node with room";
+static const char *const WHY_PACK = "pack: best-linked free GPUs, then the fullest node";
+static const char *const WHY_SPREAD = "spread: fewest of its stage here, GPUs as well linked";
+static const char *const WHY_LINKS = "best-linked free GPUs (spreading would cost links)";
+static const char *const WHY_CORES = "most free cores";
+static const char *const WHY_SPREAD_CPU = "spread: fewest of its stage here, then most free cores";
+
+/*
+ * The node for one replica of stage si and, in *mask, its GPUs there, and
+ * in *why the reason; -1 when none has them free (or the free cores too,
+ * unless `share`).
+ */
+int aic__place_pick_node(const struct solver *s, size_t si, bool share, uint64_t *mask,
+			 const char **why)
+{
+	const struct aic_stage *st = &s->spec->stages[si];
+	bool spread = st->placement == AIC_PLACEMENT_SPREAD;
+	struct quality bq = {0};
+	int best = -1, best_on = 0, fewest_on = 1 << 30, n_fit = 0;
+	size_t i;
+
+	*mask = 0;
+	for (i = 0; i < s->n_nodes; i++) {
+		const struct node *n = &s->nodes[i];
+		struct quality q, lq, lbq;
+		uint64_t g;
+		int c, on;
+		if (n->down || (!share && n->n_free_cores < st->cpus) ||
+		    (st->cpus && !n->n_cores) ||
+		    !aic__place_best_group(n->t, n->free, st->gpus, &g, &q))
+			continue;
+		n_fit++;
+		on = spread ? stage_on(s, si, i) : 0;
+		if (on < fewest_on)
+			fewest_on = on;
+		if (st->gpus == 0) {
+			/* CPU-only: the most free cores (spread: the fewest of the stage first). */
+			if (best < 0 || on < best_on ||
+			    (on == best_on && n->n_free_cores > s->nodes[best].n_free_cores)) {
+				best = (int)i;
+				best_on = on;
+			}
+			continue;
+		}
+		/*
+		 * Spread compares the links within the set first, then the
+		 * stage's count on the node, then the rest of the quality.
+		 */
+		lq = q;
+		lbq = bq;
+		lq.spare = lbq.spare = 0;
+		c = best < 0 ? 1 : spread ? aic__place_cmp_quality(&lq, &lbq) : 0;
+		if (c == 0 && spread && best >= 0 && on != best_on)
+			c = on < best_on ? 1 : -1;
+		if (c == 0 && best >= 0)
+			c = aic__place_cmp_quality(&q, &bq);
+		if (c > 0 || (c == 0 && popcount(n->free) < popcount(s->nodes[best].free))) {
+			best = (int)i;
+			best_on = on;
+			bq = q;
+			*mask = g;
+		}
+	}
+	if (n_fit == 1 && s->n_nodes > 1)
+		*why = WHY_ONLY;
+	else if (st->gpus == 0)
+		*why = spread ? WHY_SPREAD_CPU : WHY_CORES;
+	else if (!spread)
+		*why = WHY_PACK;
+	else
+		*why = best_on == fewest_on ? WHY_SPREAD : WHY_LINKS;
+	return best;
 }
 
 /* --- recording a process --------------------------------------------- */

@@ -23,10 +23,17 @@
  *      the set whose GPUs are worst linked to the GPUs left free (so strong
  *      pairs stay whole for later replicas), then the node with the fewest
  *      free GPUs (best fit), then the lowest GPU and node indices.
+ *      With placement: spread (a replica stage's default), among nodes whose
+ *      best sets are as well linked (the same weakest pair, sum of pairs and
+ *      NUMA), the node with the fewest processes of the stage comes first:
+ *      replicas never talk to each other, so they use every node's CPUs,
+ *      memory bandwidth and NICs, and a node loss takes fewer of them;
+ *      spreading never costs a replica its links.
  *   4. Each process's cores are free cores local to its GPUs (their NUMA
  *      node), lowest first; other free cores of the node only when the local
  *      ones run out. CPU-only processes go to the node with the most free
- *      cores and prefer cores local to no GPU.
+ *      cores (spread: with the fewest of the stage's processes, then the
+ *      most free cores) and prefer cores local to no GPU.
  *   5. A process's NIC is the one nearest its first GPU (topo.h); for a
  *      CPU-only process, an InfiniBand NIC on its NUMA node.
  * Placement order: gangs (largest first), then GPU replica stages (most GPUs
@@ -52,7 +59,7 @@
 #include "internal.h"
 
 static int record(struct solver *s, size_t stage, size_t node, uint64_t gpus,
-		  const struct aic_cpuset *cpus)
+		  const struct aic_cpuset *cpus, const char *why)
 {
 	struct aic_proc *p;
 	struct node *n = &s->nodes[node];
@@ -77,6 +84,7 @@ static int record(struct solver *s, size_t stage, size_t node, uint64_t gpus,
 	p->cpus = *cpus;
 	p->numa = aic__place_numa_of(n, gpus, cpus);
 	p->nic = aic__place_nic_of(n, gpus, p->numa);
+	p->why = why;
 	return 0;
 }
 
@@ -120,42 +128,9 @@ static int no_fit(struct solver *s, const struct aic_stage *st, int want, int go
 
 /* --- stages ---------------------------------------------------------- */
 
-/*
- * The node for one replica of st and, in *mask, its GPUs there; -1 when
- * none has them free (or the free cores too, unless `share`).
- */
-static int pick_node(const struct solver *s, const struct aic_stage *st, bool share,
-		     uint64_t *mask)
-{
-	struct quality bq = {0};
-	int best = -1;
-	size_t i;
-
-	*mask = 0;
-	for (i = 0; i < s->n_nodes; i++) {
-		const struct node *n = &s->nodes[i];
-		struct quality q;
-		uint64_t g;
-		int c;
-		if (n->down || (!share && n->n_free_cores < st->cpus) ||
-		    (st->cpus && !n->n_cores) ||
-		    !aic__place_best_group(n->t, n->free, st->gpus, &g, &q))
-			continue;
-		if (st->gpus == 0) {
-			/* CPU-only: the node with the most free cores. */
-			if (best < 0 || n->n_free_cores > s->nodes[best].n_free_cores)
-				best = (int)i;
-			continue;
-		}
-		c = best < 0 ? 1 : aic__place_cmp_quality(&q, &bq);
-		if (c > 0 || (c == 0 && popcount(n->free) < popcount(s->nodes[best].free))) {
-			best = (int)i;
-			bq = q;
-			*mask = g;
-		}
-	}
-	return best;
-}
+/* Why a process went where it did, for those not placed by pick_node. */
+static const char *const WHY_COLOCATED = "on its host stage's GPUs (colocate_with)";
+static const char *const WHY_GANG = "gang: fewest nodes, best-linked GPUs";
 
 /*
  * Places one replica of stage si; returns 0, AIC_ENOFIT (nothing taken) or
@@ -166,16 +141,19 @@ static int place_replica(struct solver *s, size_t si, bool soft)
 {
 	const struct aic_stage *st = &s->spec->stages[si];
 	struct aic_cpuset cpus;
+	const char *why = NULL;
 	uint64_t mask;
-	int best = pick_node(s, st, false, &mask);
+	int best = aic__place_pick_node(s, si, false, &mask, &why);
 
 	if (best < 0 && soft)
-		best = pick_node(s, st, true, &mask);
+		best = aic__place_pick_node(s, si, true, &mask, &why);
 	if (best < 0)
 		return AIC_ENOFIT;
+	if (s->host[si] != si)
+		why = WHY_COLOCATED;
 	aic__place_take_cores(&s->nodes[best], mask, st->cpus, soft, &cpus);
 	s->nodes[best].free &= ~mask;
-	return record(s, si, (size_t)best, mask, &cpus);
+	return record(s, si, (size_t)best, mask, &cpus, why);
 }
 
 /* How many ranks of stage st node n can take (by GPUs alone when cores are shared). */
@@ -267,7 +245,8 @@ static int place_gang(struct solver *s, size_t si, int ranks, bool soft)
 			set &= ~g;
 			n->free &= ~g;
 			aic__place_take_cores(n, g, st->cpus, share, &cpus);
-			rc = record(s, si, i, g, &cpus);
+			rc = record(s, si, i, g, &cpus,
+				    s->host[si] != si ? WHY_COLOCATED : WHY_GANG);
 		}
 	}
 out_free:
@@ -563,7 +542,7 @@ static int hold(struct solver *s, const struct aic_proc *p)
 		}
 	}
 	/* Kept in the list (not counted as placed): colocated stages look for their hosts there. */
-	rc = record(s, p->stage, p->node, 0, &p->cpus);
+	rc = record(s, p->stage, p->node, 0, &p->cpus, p->why);
 	if (rc == 0) {
 		s->procs[s->n_procs - 1] = *p;
 		s->placed[p->stage]--;

@@ -226,6 +226,56 @@ static const char *const node_failure_choices[] = {
 };
 _Static_assert(sizeof(enum aic_node_failure) == sizeof(int), "SPEC_ENUM fills an int");
 
+/* A fraction in (0, 1], as 0.8. */
+static void read_fraction(struct spec_ctx *c, yaml_node_t *v, void *base, const char *what)
+{
+	struct aic_autoscale *as = base;
+	const char *s = aic__spec_scalar(v);
+	char b[SPEC_SHOW_MAX], *end = NULL;
+	double x = 0;
+
+	if (!aic__spec_take(c, v))
+		return;
+	if (s && v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && *s)
+		x = strtod(s, &end);
+	if (!end || *end || !(x > 0 && x <= 1)) {
+		aic__spec_err(c, v,
+			      "%s: expected a fraction above 0 and at most 1 (as 0.8), got %s",
+			      what, aic__spec_show(v, b, sizeof(b)));
+		return;
+	}
+	as->target_busy = x;
+}
+
+#define AUTOSCALE(f) offsetof(struct aic_autoscale, f)
+static const struct spec_key autoscale_keys[] = {
+	{.name = "target_busy",
+	 .type = SPEC_CUSTOM,
+	 .field = AUTOSCALE(target_busy),
+	 .parse = read_fraction},
+	{.name = "up_after_s",
+	 .type = SPEC_INT,
+	 .field = AUTOSCALE(up_after_s),
+	 .min = 0,
+	 .max = 86400,
+	 .def = AIC_SPEC_DEFAULT_UP_AFTER_S},
+	{.name = "down_after_s",
+	 .type = SPEC_INT,
+	 .field = AUTOSCALE(down_after_s),
+	 .min = 0,
+	 .max = 86400,
+	 .def = AIC_SPEC_DEFAULT_DOWN_AFTER_S},
+	{.name = NULL},
+};
+#undef AUTOSCALE
+
+static const char *const placement_choices[] = {
+	[AIC_PLACEMENT_SPREAD] = "spread",
+	[AIC_PLACEMENT_PACK] = "pack",
+	NULL,
+};
+_Static_assert(sizeof(enum aic_placement) == sizeof(int), "SPEC_ENUM fills an int");
+
 static const struct spec_key stage_keys[] = {
 	{.name = "command", .type = SPEC_CUSTOM, .field = STAGE(argv), .parse = read_command},
 	{.name = "replicas",
@@ -257,6 +307,16 @@ static const struct spec_key stage_keys[] = {
 	 .field = STAGE(on_node_failure),
 	 .choices = node_failure_choices,
 	 .def = AIC_NODE_FAILURE_REPLACE},
+	{.name = "placement",
+	 .type = SPEC_ENUM,
+	 .field = STAGE(placement),
+	 .choices = placement_choices,
+	 .def = AIC_PLACEMENT_SPREAD},
+	{.name = "autoscale",
+	 .type = SPEC_MAP,
+	 .field = STAGE(autoscale),
+	 .sub = autoscale_keys,
+	 .mark = STAGE(autoscale.mark)},
 	{.name = NULL},
 };
 #undef STAGE
@@ -269,13 +329,15 @@ static void stage_init(void *entry)
 	/* -1: taken from the top-level restart once the whole spec is read (check.c). */
 	st->restart.max = -1;
 	st->restart.backoff_ms = -1;
-	st->gpus_mark = st->colocate_mark = st->mark;
+	st->gpus_mark = st->colocate_mark = st->autoscale.mark = st->mark;
+	st->autoscale.target_busy = AIC_SPEC_DEFAULT_TARGET_BUSY;
 }
 
 static void stage_check(struct spec_ctx *c, void *entry, yaml_node_t *k, yaml_node_t *v)
 {
 	struct aic_stage *st = entry;
-	yaml_node_t *ranks_key = NULL;
+	yaml_node_t *ranks_key = NULL, *placement;
+	char b[SPEC_SHOW_MAX];
 
 	if (!st->argv)
 		aic__spec_err(c, k, "stage '%s' has no command", st->name);
@@ -285,6 +347,19 @@ static void stage_check(struct spec_ctx *c, void *entry, yaml_node_t *k, yaml_no
 			"stage '%s' has both 'replicas' and 'ranks': replicas are independent "
 			"copies, ranks are one gang; choose one",
 			st->name);
+	if (aic__spec_value(c, v, "autoscale", NULL) && !aic_stage_autoscales(st))
+		aic__spec_err_at(
+			c, st->autoscale.mark,
+			"stage '%s': autoscale needs replicas {min, max} with min below max "
+			"and inputs, whose backlog it follows%s",
+			st->name, st->ranks ? " (a gang does not scale)" : "");
+	placement = aic__spec_value(c, v, "placement", NULL);
+	if (placement && st->ranks && st->placement == AIC_PLACEMENT_SPREAD)
+		aic__spec_err(
+			c, placement,
+			"stage '%s': placement %s on a gang: its ranks talk to each other, so "
+			"they pack on the fewest nodes; use it on replicas",
+			st->name, aic__spec_show(placement, b, sizeof(b)));
 }
 
 const struct spec_section aic__spec_stages = {

@@ -215,3 +215,9 @@ int aic_stage_procs(const struct aic_stage *stage)
 {
 	return stage->ranks > 0 ? stage->ranks : stage->replicas_max;
 }
+
+bool aic_stage_autoscales(const struct aic_stage *stage)
+{
+	return stage->ranks == 0 && stage->replicas_min < stage->replicas_max && stage->inputs &&
+	       stage->inputs[0];
+}

@@ -19,8 +19,8 @@ stages:
 YAML
 # A fixture's GPU count from its table, not from aic (empty: no row).
 fixture_gpus() { awk -v f="${1#"$fx"/}" '$1 == f {print $2}' "$fx/topo-counts.txt"; }
-# 3 tests per fixture with GPUs, 2 per other, 16 others.
-n_tests=16
+# 3 tests per fixture with GPUs, 2 per other, 21 others.
+n_tests=22
 for xml in "$fx"/topo/*.xml "$fx"/hwloc/*.xml; do
 	n=$(fixture_gpus "$xml")
 	n_tests=$((n_tests + (${n:-0} > 0 ? 3 : 2)))
@@ -72,6 +72,45 @@ printf 'stages:\n  t: {command: t, replica: 2}\n' >"$tmp/bad.yaml"
 err=$("$aic" plan "$tmp/bad.yaml" --topo "$fx/topo/cpu-only.xml" 2>&1)
 is "$?" 1 "a bad spec exits 1"
 is "$err" "$tmp/bad.yaml:2:19: stage 't': unknown key 'replica'; did you mean 'replicas'?" "with file:line:column"
+# Replicas that never talk to each other spread over the nodes; a gang
+# and a stage that asks to pack do not; each process says why it went there.
+cat >"$tmp/pipe.yaml" <<YAML
+name: pipe
+stages:
+  decode: {command: d, cpus: 0, inputs: [videos], outputs: [frames]}
+  model: {command: m, replicas: {min: 1, max: 12}, gpus: 1, cpus: 0, inputs: [frames],
+          outputs: [scores]}
+  aggregate: {command: a, cpus: 0, inputs: [scores], outputs: [results]}
+  train: {command: t, ranks: 2, gpus: 1, cpus: 0}
+channels:
+  videos: {source: v.jsonl}
+  results: {sink: o.jsonl}
+YAML
+where() { # the nodes of stage $2's processes, and the first one's reason
+	"$aic" plan "$1" --topo "$fx/topo/pcie-4gpu-nvlink-pairs.xml" --nodes 3 --json |
+		python3 -c 'import json, sys
+d = json.load(sys.stdin)
+p = [x for x in d["procs"] if x["stage"] == sys.argv[1]]
+s = [x for x in d["stages"] if x["name"] == sys.argv[1]][0]
+print(" ".join(x["node"] for x in p), "|", p[0]["why"], "|", s["min"], s["max"], s["placed"], s["allows"], s["placement"])' "$2"
+}
+sed 's/max: 12}/max: 3}/' "$tmp/pipe.yaml" >"$tmp/pipe3.yaml"
+is "$(where "$tmp/pipe3.yaml" model)" \
+	"pcie4-1 pcie4-2 pcie4-3 | spread: fewest of its stage here, GPUs as well linked | 1 3 3 3 spread" \
+	"3 replicas of 1 GPU on 3 nodes take a node each, and say why"
+is "$(where "$tmp/pipe3.yaml" train)" "pcie4-1 pcie4-1 | gang: fewest nodes, best-linked GPUs | 2 2 2 2 pack" \
+	"a gang still packs on one node"
+sed 's/cpus: 0, inputs: \[frames\],/cpus: 0, placement: pack, inputs: [frames],/' "$tmp/pipe3.yaml" >"$tmp/pack.yaml"
+is "$(where "$tmp/pack.yaml" model)" \
+	"pcie4-1 pcie4-1 pcie4-2 | pack: best-linked free GPUs, then the fullest node | 1 3 3 3 pack" \
+	"placement: pack fills the fullest node first (the gang's) before another"
+is "$(where "$tmp/pipe.yaml" model | sed 's/.*| //')" "1 12 10 10 spread" \
+	"the stage's min and max, what the plan placed and what the allocation allows it"
+out=$("$aic" plan "$tmp/pipe.yaml" --topo "$fx/topo/pcie-4gpu-nvlink-pairs.xml" --nodes 3)
+like "$out" "model +replicas +1 +12 +10 +10 +spread +starts 1, busy 0.80, up 5 s, down 30 s" \
+	"the table shows them too, and how the stage autoscales (it reads a channel)"
+like "$out" "decode +replicas +1 +1 +1 +1 +spread +-" "a fixed stage does not autoscale"
+
 err=$("$aic" plan 2>&1)
 is "$?" 2 "no spec is a usage error"
 err=$("$aic" plan "$grpo" --nodes 0 2>&1)

@@ -12,15 +12,20 @@ dir=$(work_dir)
 cd "$dir" || bail "cannot enter $dir"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 
+# Each stage packs (placement: pack): replicas spread over the nodes by
+# default, and this test wants every item to cross two nodes.
 spec() { # spec DIE_AFTER PROBE: prod (n1) -> nums -> mid (n2) -> fwd -> cons (n3)
 	cat <<YAML
 name: channels
 stages:
   prod: {command: [python3, $workers_dir/produce.py], replicas: 2, gpus: 2, cpus: 0, outputs: [nums],
+         placement: pack,
          env: {N: "50000"}}
   mid: {command: [python3, $workers_dir/forward.py], replicas: 2, gpus: 2, cpus: 0, inputs: [nums],
+        placement: pack,
         outputs: [fwd], env: {OUT: $dir/out, DIE_AFTER: "$1"}, restart: {max: 2, backoff_ms: 50}}
   cons: {command: [python3, $workers_dir/consume.py], replicas: 2, gpus: 2, cpus: 0, inputs: [fwd],
+         placement: pack,
          env: {OUT: $dir/out, DIE_AFTER: "$1", PROBE: "$2", CHAN: fwd, BATCH: "64", TIMEOUT: "30"},
          restart: {max: 2, backoff_ms: 50}}
 channels:

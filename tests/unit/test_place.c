@@ -122,13 +122,13 @@ static void grpo_on_two_hgx(void **state)
 	(void)state;
 	expect_plan(grpo, "topo", "hgx-h100-8gpu.xml", 2,
 		    "rollout 0 n0 4,5 8,24 1 mlx5_4\n"
-		    "rollout 1 n0 6,7 9,25 1 mlx5_6\n"
-		    "rollout 2 n1 0,1 2,18 0 mlx5_0\n"
-		    "rollout 3 n1 2,3 3,19 0 mlx5_2\n"
+		    "rollout 1 n1 0,1 1,17 0 mlx5_0\n"
+		    "rollout 2 n0 6,7 9,25 1 mlx5_6\n"
+		    "rollout 3 n1 2,3 2,18 0 mlx5_2\n"
 		    "rollout 4 n1 4,5 8,24 1 mlx5_4\n"
 		    "rollout 5 n1 6,7 9,25 1 mlx5_6\n"
 		    "reward 0 n1 - 0,16 0 mlx5_0\n"
-		    "reward 1 n1 - 1,17 0 mlx5_0\n"
+		    "reward 1 n0 - 4,20 0 mlx5_0\n"
 		    "train 0 n0 0 0,16 0 mlx5_0\n"
 		    "train 1 n0 1 1,17 0 mlx5_1\n"
 		    "train 2 n0 2 2,18 0 mlx5_2\n"
@@ -338,6 +338,65 @@ static void allocation_subset(void **state)
 	aic_topo_free(t);
 }
 
+/*
+ * Replicas never talk to each other: 3 of 1 GPU on 3 nodes take one node
+ * each, unless the stage asks to pack; a gang packs on one node all the
+ * same; CPU-only replicas spread too.
+ */
+static void replicas_spread(void **state)
+{
+	(void)state;
+	expect_plan("stages:\n  m: {command: m, replicas: 3, gpus: 1, cpus: 0}\n", "topo",
+		    "pcie-4gpu-nvlink-pairs.xml", 3,
+		    "m 0 n0 0 0-31 0 mlx5_0\n"
+		    "m 1 n1 0 0-31 0 mlx5_0\n"
+		    "m 2 n2 0 0-31 0 mlx5_0\n");
+	expect_plan("stages:\n  m: {command: m, replicas: 3, gpus: 1, cpus: 0, placement: pack}\n",
+		    "topo", "pcie-4gpu-nvlink-pairs.xml", 3,
+		    "m 0 n0 0 0-31 0 mlx5_0\n"
+		    "m 1 n0 2 0-31 0 mlx5_0\n"
+		    "m 2 n0 1 0-31 0 mlx5_0\n");
+	expect_plan("stages:\n  g: {command: g, ranks: 3, gpus: 1, cpus: 0}\n", "topo",
+		    "pcie-4gpu-nvlink-pairs.xml", 3,
+		    "g 0 n0 1 0-31 0 mlx5_0\n"
+		    "g 1 n0 0 0-31 0 mlx5_0\n"
+		    "g 2 n0 2 0-31 0 mlx5_0\n");
+	expect_plan("stages:\n  w: {command: w, replicas: 3, cpus: 0}\n", "topo",
+		    "pcie-4gpu-nvlink-pairs.xml", 3,
+		    "w 0 n0 - 0-31 0 mlx5_0\n"
+		    "w 1 n1 - 0-31 0 mlx5_0\n"
+		    "w 2 n2 - 0-31 0 mlx5_0\n");
+}
+
+/*
+ * Spreading never costs a replica its links: with an NVLink pair free on
+ * n0 and only a PCIe pair on n1, both 2-GPU replicas take n0's pairs, and
+ * each process says why it went there.
+ */
+static void spread_keeps_links(void **state)
+{
+	struct aic_topo *t = topo("topo", "pcie-4gpu-nvlink-pairs.xml");
+	struct aic_spec *sp = spec("stages:\n  g: {command: g, replicas: 2, gpus: 2, cpus: 0}\n");
+	static const int pcie[] = {0, 1};
+	struct aic_place_node nodes[2] = {
+		{.name = "n0", .topo = t},
+		{.name = "n1", .topo = t, .gpus = pcie, .n_gpus = 2},
+	};
+	struct aic_plan *plan = NULL;
+
+	(void)state;
+	assert_int_equal(aic_place(sp, nodes, 2, &plan, NULL), 0);
+	assert_string_equal(render(sp, nodes, plan), "g 0 n0 0,2 0-31 0 mlx5_0\n"
+						     "g 1 n0 1,3 0-31 0 mlx5_0\n");
+	assert_string_equal(plan->procs[0].why,
+			    "spread: fewest of its stage here, GPUs as well linked");
+	assert_string_equal(plan->procs[1].why,
+			    "best-linked free GPUs (spreading would cost links)");
+	aic_plan_free(plan);
+	aic_spec_free(sp);
+	aic_topo_free(t);
+}
+
 static void too_many_gpus_per_process(void **state)
 {
 	(void)state;
@@ -419,6 +478,8 @@ int main(void)
 		cmocka_unit_test(elastic_growth),
 		cmocka_unit_test(colocation),
 		cmocka_unit_test(allocation_subset),
+		cmocka_unit_test(replicas_spread),
+		cmocka_unit_test(spread_keeps_links),
 		cmocka_unit_test(too_many_gpus_per_process),
 		cmocka_unit_test(gang_does_not_fit),
 		cmocka_unit_test(colocation_cycle),

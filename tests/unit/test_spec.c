@@ -636,7 +636,7 @@ static void unknown_keys_list_the_section(void **state)
 	expect_error("stages:\n  a: {command: c, zzzzzz: 1}\n",
 		     "stage 'a': unknown key 'zzzzzz' (expected one of: command, replicas, ranks, "
 		     "gpus, cpus, mem, env, inputs, outputs, weights_to, weights_from, "
-		     "colocate_with, restart, on_node_failure)\n");
+		     "colocate_with, restart, on_node_failure, placement, autoscale)\n");
 	expect_error(
 		"stages:\n  a: {command: c, replicas: {max: 2, zzzzzz: 1}}\n",
 		"job.yaml:2:38: stages.a.replicas: unknown key 'zzzzzz' (expected one of: min, "
@@ -814,6 +814,67 @@ static void node_failure_keys(void **state)
 		     "'retry'");
 }
 
+/* placement: spread (the default) or pack; a gang packs and refuses spread. */
+static void placement_keys(void **state)
+{
+	struct aic_spec *spec;
+
+	(void)state;
+	spec = parse_ok("stages:\n"
+			"  a: {command: c, replicas: 3}\n"
+			"  b: {command: c, replicas: 3, placement: pack}\n"
+			"  c: {command: c, ranks: 2, placement: pack}\n");
+	assert_int_equal(spec->stages[0].placement, AIC_PLACEMENT_SPREAD);
+	assert_int_equal(spec->stages[1].placement, AIC_PLACEMENT_PACK);
+	assert_int_equal(spec->stages[2].placement, AIC_PLACEMENT_PACK);
+	aic_spec_free(spec);
+	expect_error("stages:\n  a: {command: c, placement: scatter}\n",
+		     "job.yaml:2:30: stages.a.placement: expected spread or pack, got 'scatter'");
+	expect_error("stages:\n  a: {command: c, ranks: 2, placement: spread}\n",
+		     "job.yaml:2:40: stage 'a': placement 'spread' on a gang: its ranks talk to "
+		     "each other, so they pack on the fewest nodes; use it on replicas");
+}
+
+/* autoscale: defaults with only {min, max} and inputs; its keys; where it makes no sense. */
+static void autoscale_keys(void **state)
+{
+	struct aic_spec *spec;
+
+	(void)state;
+	spec = parse_ok("stages:\n"
+			"  a: {command: c, replicas: {min: 1, max: 4}, inputs: [x]}\n"
+			"  b: {command: c, replicas: {min: 0, max: 2}, inputs: [x],\n"
+			"      autoscale: {target_busy: 0.5, up_after_s: 1, down_after_s: 0}}\n"
+			"  c: {command: c, replicas: {min: 1, max: 4}, outputs: [x]}\n"
+			"  d: {command: c, replicas: 3, inputs: [x]}\n");
+	assert_true(aic_stage_autoscales(&spec->stages[0]));
+	assert_true(spec->stages[0].autoscale.target_busy == 0.8);
+	assert_int_equal(spec->stages[0].autoscale.up_after_s, 5);
+	assert_int_equal(spec->stages[0].autoscale.down_after_s, 30);
+	assert_true(aic_stage_autoscales(&spec->stages[1]));
+	assert_true(spec->stages[1].autoscale.target_busy == 0.5);
+	assert_int_equal(spec->stages[1].autoscale.up_after_s, 1);
+	assert_int_equal(spec->stages[1].autoscale.down_after_s, 0);
+	assert_false(aic_stage_autoscales(&spec->stages[2])); /* no inputs */
+	assert_false(aic_stage_autoscales(&spec->stages[3])); /* a fixed count */
+	aic_spec_free(spec);
+	expect_error("stages:\n  a: {command: c, replicas: {max: 4}, inputs: x,\n"
+		     "      autoscale: {target_busy: 1.5}}\n",
+		     "job.yaml:3:32: stages.a.autoscale.target_busy: expected a fraction above 0 "
+		     "and at most 1 (as 0.8), got '1.5'");
+	expect_error("stages:\n  a: {command: c, replicas: {max: 4}, inputs: x,\n"
+		     "      autoscale: {target_busy: lots}}\n",
+		     "got 'lots'");
+	expect_error("stages:\n  a: {command: c, replicas: {max: 4}, inputs: x,\n"
+		     "      autoscale: {up_after_s: -1}}\n",
+		     "job.yaml:3:31: stages.a.autoscale.up_after_s: '-1' is out of range");
+	expect_error("stages:\n  a: {command: c, replicas: 3, inputs: x, autoscale: {}}\n",
+		     "job.yaml:2:54: stage 'a': autoscale needs replicas {min, max} with min below "
+		     "max and inputs, whose backlog it follows");
+	expect_error("stages:\n  a: {command: c, ranks: 2, inputs: x, autoscale: {}}\n",
+		     "(a gang does not scale)");
+}
+
 static void free_null(void **state)
 {
 	(void)state;
@@ -847,6 +908,8 @@ int main(void)
 		cmocka_unit_test(load_file),
 		cmocka_unit_test(too_large),
 		cmocka_unit_test(node_failure_keys),
+		cmocka_unit_test(placement_keys),
+		cmocka_unit_test(autoscale_keys),
 		cmocka_unit_test(free_null),
 	};
 	return aic_test_run(tests);
