@@ -375,8 +375,8 @@ static void replicas_spread(void **state)
  */
 static void spread_keeps_links(void **state)
 {
-	struct aic_topo *t = topo("topo", "pcie-4gpu-nvlink-pairs.xml");
-	struct aic_spec *sp = spec("stages:\n  g: {command: g, replicas: 2, gpus: 2, cpus: 0}\n");
+	struct aic_topo *t = fixture_topo("topo", "pcie-4gpu-nvlink-pairs.xml");
+	struct aic_spec *sp = fixture_spec("stages:\n  g: {command: g, replicas: 2, gpus: 2, cpus: 0}\n");
 	static const int pcie[] = {0, 1};
 	struct aic_place_node nodes[2] = {
 		{.name = "n0", .topo = t},
