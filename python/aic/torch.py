@@ -330,8 +330,11 @@ class ChannelDataset(torch.utils.data.IterableDataset):
     Each item is yielded as decode(item.data) (the bytes themselves by
     default). Items are acked once the iteration has moved past them: those
     of one get() (up to `batch` items) when the item after them is asked
-    for, the last ones at the end. An item got but not yet moved past when the
-    process dies is delivered again, to another consumer. Iteration ends when the channel is closed and drained, after
+    for, the last ones at the end. An item got but not yet moved past when
+    the process dies is delivered again, to another consumer. A channel
+    does not end while its consumers hold items un-acked: finish an
+    iteration (or close it) before waiting for the channel's end in
+    another. Iteration ends when the channel is closed and drained, after
     `limit` items, or, with a timeout, when none came for that long.
 
     The aic connection belongs to the process that made it: DataLoader worker
