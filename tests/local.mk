@@ -153,6 +153,8 @@ EXTRA_DIST += $(python_tests) python/aic/__init__.py python/aic/torch.py
 TESTS = $(unit_tests) $(fuzz_tests) $(cli_tests) $(c_api_tests) $(python_tests) $(build_tests)
 # tests/lib: what the scripts share (TAP, the cluster's setup, Python workers).
 EXTRA_DIST += $(build_tests) tests/lib tests/fixtures tests/expected-skips
+# On a GPU machine, by hand (not make check): see examples/gpu/README.md.
+EXTRA_DIST += tests/gpu/run
 
 # Integration tests run against a live cluster (scripts/minicluster up), so
 # they are not part of `make check`; scripts/check runs them with
@@ -174,7 +176,8 @@ integration_tests = \
 	tests/integration/reconfigure.sh \
 	tests/integration/no-aic-job.sh \
 	tests/integration/requeue.sh \
-	tests/integration/resume-grpo.sh
+	tests/integration/resume-grpo.sh \
+	tests/integration/torch-grpo.sh
 EXTRA_DIST += $(integration_tests)
 
 if HAVE_PMIX
