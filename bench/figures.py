@@ -4,7 +4,7 @@
 
 KIND is the benchmark: spawn (build/bench/spawn), channels
 (bench/channels.sh), grpo (bench/grpo-toy.sh), observe (bench/observe.sh), phases (bench/phases.sh),
-autoscale (bench/autoscale.sh), bootstrap, channels-cluster, weights-cluster, restart-cluster,
+autoscale (bench/autoscale.sh), torch (bench/torch-grpo.sh), bootstrap, channels-cluster, weights-cluster, restart-cluster,
 liveness-cluster, recover-cluster, resume-cluster (bench/*.sh of those
 names). Every raw line is one sample; aic's samples and the baseline's
 were taken in alternating order in the same run (resume-cluster's in the
@@ -254,6 +254,23 @@ def liveness_cluster(lines):
         does="slurmctld's own detection in the same run (SlurmdTimeout 30 s in the test "
              "cluster), polled with sinfo every 10 ms from the same cut")
 
+def torch_grpo(lines):
+    base = pick(lines, "torch-grpo in-process", "steps_per_s")
+    out("torch-grpo", "training steps/s under aic run (2 rollout replicas, reward, 2-rank DDP gang; "
+        "%s steps)" % sorted(set(pick(lines, "torch-grpo aic run", "steps"))),
+        pick(lines, "torch-grpo aic run", "steps_per_s"), "1/s",
+        "the same loop in one process", base,
+        does="bench/torch_grpo_inproc.py: the same policy.py, batch, group size and Adam step, "
+             "sampling, checking and training in turn in one process, one torch thread, no aic")
+    mib = sorted(set(pick(lines, "aic.torch publish", "mib")))
+    for other, does in (("torch.save /dev/shm", "torch.save of the same state dict to a file in /dev/shm"),
+                        ("memcpy", "memmove of each tensor's bytes into one preallocated buffer of "
+                                   "their size, in the same process")):
+        out("torch-publish", "ms to publish a %s MiB state dict (8 tensors, f32 and bf16), "
+            "aic.torch.Weights.publish" % mib[0], pick(lines, "aic.torch publish", "ms"), "ms",
+            other, pick(lines, other, "ms"), does=does)
+
+
 def recover_cluster(lines):
     b = "recover"
     lost = [x for x in lines if x.get("what") == "lost"]
@@ -326,7 +343,7 @@ KINDS = {"spawn": spawn, "channels": channels, "grpo": grpo, "observe": observe,
          "channels-cluster": channels_cluster, "weights-cluster": weights_cluster,
          "restart-cluster": restart_cluster, "liveness-cluster": liveness_cluster,
          "recover-cluster": recover_cluster, "phases": phases,
-         "resume-cluster": resume_cluster}
+         "resume-cluster": resume_cluster, "torch": torch_grpo}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in KINDS:

@@ -161,12 +161,15 @@ python_tests = tests/python/channels.sh tests/python/weights.sh tests/python/met
 	tests/python/data-integrity.sh tests/python/sink-kill.sh tests/python/checkpoint.sh \
 	tests/python/grpo-resume.sh tests/python/grpo-kill.sh tests/python/source-resume.sh \
 	tests/python/timeline.sh tests/python/prometheus.sh tests/python/dashboard.sh \
-	tests/python/autoscale.sh tests/python/autoscale-share.sh
-EXTRA_DIST += $(python_tests) python/aic/__init__.py
+	tests/python/autoscale.sh tests/python/autoscale-share.sh \
+	tests/python/torch.sh tests/python/torch-grpo.sh
+EXTRA_DIST += $(python_tests) python/aic/__init__.py python/aic/torch.py
 
 TESTS = $(unit_tests) $(fuzz_tests) $(cli_tests) $(c_api_tests) $(python_tests) $(build_tests)
 # tests/lib: what the scripts share (TAP, the cluster's setup, Python workers).
 EXTRA_DIST += $(build_tests) tests/lib tests/fixtures tests/expected-skips
+# On a GPU machine, by hand (not make check): see examples/gpu/README.md.
+EXTRA_DIST += tests/gpu/run
 
 # Integration tests run against a live cluster (scripts/minicluster up), so
 # they are not part of `make check`; scripts/check runs them with
@@ -190,7 +193,8 @@ integration_tests = \
 	tests/integration/reconfigure.sh \
 	tests/integration/no-aic-job.sh \
 	tests/integration/requeue.sh \
-	tests/integration/resume-grpo.sh
+	tests/integration/resume-grpo.sh \
+	tests/integration/torch-grpo.sh
 # Issue 15 (b): a 20,000-line pipeline requeued twice mid-stream.
 integration_tests += tests/integration/requeue-source.sh
 EXTRA_DIST += $(integration_tests)
