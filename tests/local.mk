@@ -247,6 +247,19 @@ check-select: all
 
 .PHONY: check-select
 
+# The packages' test (issue 22) builds aic's Debian packages, installs them on
+# this machine, runs jobs on a cluster of the installed packages and purges
+# them: root only, alone like the cluster tests (scripts/check runs it).
+package_tests = tests/packages/install.sh
+EXTRA_DIST += $(package_tests)
+
+check-packages: all
+	@$(MKDIR_P) tests/packages
+	$(MAKE) $(AM_MAKEFLAGS) -j1 check TESTS='$(package_tests)' \
+		TEST_SUITE_LOG=tests/packages/test-suite.log
+
+.PHONY: check-packages
+
 # `make distcheck` builds with the same fatal warnings as CI.
 AM_DISTCHECK_CONFIGURE_FLAGS = --enable-werror
 
