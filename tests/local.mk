@@ -90,7 +90,8 @@ LDADD = lib/libaic_core.la $(core_libs) $(CMOCKA_LDFLAGS) $(CMOCKA_LIBS)
 unit_cppflags = $(AM_CPPFLAGS)
 unit_ldadd = $(LDADD)
 
-build_tests = tests/build/configure-options.sh tests/build/libaic-symbols.sh tests/build/check-summary.sh
+build_tests = tests/build/configure-options.sh tests/build/libaic-symbols.sh tests/build/check-summary.sh \
+	tests/build/packaging.sh
 
 # A fake NVML that answers from tests/fixtures/nvml/*.txt (dlopen'ed by lib/nvml.c).
 check_LTLIBRARIES = tests/fake/libfake_nvml.la
