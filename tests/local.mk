@@ -96,7 +96,8 @@ LDADD = lib/libaic_core.la $(core_libs) $(CMOCKA_LDFLAGS) $(CMOCKA_LIBS)
 unit_cppflags = $(AM_CPPFLAGS)
 unit_ldadd = $(LDADD)
 
-build_tests = tests/build/configure-options.sh tests/build/libaic-symbols.sh tests/build/check-summary.sh
+build_tests = tests/build/configure-options.sh tests/build/libaic-symbols.sh tests/build/check-summary.sh \
+	tests/build/packaging.sh
 
 # A fake NVML that answers from tests/fixtures/nvml/*.txt (dlopen'ed by lib/nvml.c).
 check_LTLIBRARIES = tests/fake/libfake_nvml.la
@@ -259,6 +260,19 @@ check-select: all
 		TEST_SUITE_LOG=tests/integration/select-suite.log
 
 .PHONY: check-select
+
+# The packages' test (issue 22) builds aic's Debian packages, installs them on
+# this machine, runs jobs on a cluster of the installed packages and purges
+# them: root only, alone like the cluster tests (scripts/check runs it).
+package_tests = tests/packages/install.sh
+EXTRA_DIST += $(package_tests)
+
+check-packages: all
+	@$(MKDIR_P) tests/packages
+	$(MAKE) $(AM_MAKEFLAGS) -j1 check TESTS='$(package_tests)' \
+		TEST_SUITE_LOG=tests/packages/test-suite.log
+
+.PHONY: check-packages
 
 # `make distcheck` builds with the same fatal warnings as CI.
 AM_DISTCHECK_CONFIGURE_FLAGS = --enable-werror

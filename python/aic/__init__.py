@@ -59,7 +59,12 @@ class _CItem(ctypes.Structure):
 
 def _load():
     path = os.environ.get("AIC_LIBRARY") or "libaic.so.0"
-    lib = ctypes.CDLL(path)
+    try:
+        lib = ctypes.CDLL(path)
+    except OSError as e:
+        # Name both ways to provide the library: importing aic fails here.
+        raise ImportError("aic: cannot load '%s' (install libaic0, or set AIC_LIBRARY to a "
+                          "libaic.so): %s" % (path, e)) from e
     lib.aic_strerror.restype = ctypes.c_char_p
     lib.aic_strerror.argtypes = [ctypes.c_int]
     lib.aic_error_name.restype = ctypes.c_char_p
