@@ -3,7 +3,8 @@
 # the table has its help, its line in the overview, its aic(1) synopsis,
 # description and options; the usage errors of the dispatcher; and every
 # key of lib/spec/keys.c has its paragraph in aic-job(5), which documents
-# no key the parser does not accept.
+# no key the parser does not accept; and every AIC_ variable that lib/,
+# launcher/ or plugins/ reads with getenv() is in a man page.
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
 man="$AIC_SRC_DIR/doc/aic.1"
@@ -65,7 +66,7 @@ tables=$(printf '%s\n' "$keys" | cut -d' ' -f1 | uniq)
 sections=$(for t in $tables; do [ -n "$(job5_heading "$t")" ] && echo "$t"; done)
 # 7 tests per command, one per key, one per key section, 16 others.
 plan $((7 * $(printf '%s\n' "$cmds" | grep -c .) + $(printf '%s\n' "$keys" | grep -c .) +
-	$(printf '%s\n' "$sections" | grep -c .) + 16))
+	$(printf '%s\n' "$sections" | grep -c .) + 17))
 is "$rc" 0 "aic --help exits 0"
 is "$("$aic" help)" "$overview" "aic help is aic --help"
 like "$(printf '%s' "$cmds" | tr '\n' ' ')" "^plan topo run submit status logs metrics stop( |$)" \
@@ -119,6 +120,16 @@ for t in $sections; do
 	done
 	is "$extra" "" "aic-job(5)'s $h are keys of keys.c's $t table"
 done
+# A variable is documented where it is a word of a page (.B AIC_LOG,
+# \fBAIC_INDEX\fR).
+undocumented=
+for v in $(grep -rhoE 'getenv\("AIC_[A-Z_]+"\)' "$AIC_SRC_DIR/lib" "$AIC_SRC_DIR/launcher" \
+	"$AIC_SRC_DIR/plugins" --include='*.c' | sed 's/getenv("\(.*\)")/\1/' | sort -u); do
+	cat "$man" "$AIC_SRC_DIR"/doc/*.[58] "$AIC_SRC_DIR"/doc/aic-launch.1 |
+		grep -Eq '(^|[^A-Z_]|\\f[BIRP])'"$v"'([^A-Z_]|$)' || undocumented="$undocumented $v"
+done
+is "$undocumented" "" "every AIC_ variable the code reads is in a man page"
+
 is "$("$aic" logs -h)" "$("$aic" help logs)" "-h is --help"
 like "$("$aic" help topo)" "--gres-conf +print gres.conf lines" "a command's help lists its options"
 
