@@ -5,8 +5,10 @@
  * and dispatches to it; each command lives in its own file with its usage
  * string beside it, as git's git.c and builtin/ do: topo.c, plan.c, run.c,
  * submit.c, and job.c for the commands that act on a running or ended job
- * (status, logs, metrics, stop). client.c is the blocking connection to a
- * job's head that status and stop use.
+ * (status, logs, metrics, stop); timeline.c (events.jsonl as a Perfetto
+ * trace) and dashboard.c (the HTTP server of launcher/dashboard/'s page)
+ * act on one too. client.c is the blocking connection to a job's head
+ * that status and stop use.
  *
  * A command is `int cmd_NAME(int argc, char **argv)`: argv[0] is the
  * command's name ("plan"), the rest its arguments. It returns the process's

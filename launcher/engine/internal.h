@@ -34,6 +34,11 @@
  *   phase_head.c  the head's side: PHASES, the pairs with a gang in them,
  *                 and the turns' accounting; head.c, recover.c and
  *                 report.c call it, it calls phase.c's lock
+ *
+ * engine.c (the loop that runs a head, an agent or both: aic-launch and
+ * aic run) and jobdir.c (the job directory and its trust checks, also used
+ * by the CLI) are called from outside this folder: their declarations are
+ * in engine.h and jobdir.h, not here; agent.h is the agent's entry point.
  */
 #ifndef AIC_ENGINE_INTERNAL_H
 #define AIC_ENGINE_INTERNAL_H

@@ -1,5 +1,5 @@
 """Hostile clients and a fake server for aic's endpoints, with real sockets
-(tests/cli/aic-hostile.sh, bench/hostile.sh). Each command prints one line
+(tests/python/hostile.sh, bench/hostile.sh). Each command prints one line
 for the caller to check:
 
   oversized HOST PORT     a HELLO header announcing 64 MiB, and not one byte
