@@ -84,8 +84,9 @@ static void usage(FILE *f)
 	      "  version, --version\n"
 	      "\n"
 	      "Without --topo, the topology comes from $AIC_TOPO_XML, else from hwloc's\n"
-	      "discovery of this machine. status, logs, metrics and stop find the job through\n"
-	      "--job DIR, else .aic/latest in this directory. See aic(1) and aic-job(5).\n",
+	      "discovery of this machine. status, logs, metrics, stop, timeline and dashboard\n"
+	      "find the job through --job DIR, else .aic/latest in this directory. See aic(1)\n"
+	      "and aic-job(5).\n",
 	      f);
 }
 

@@ -23,7 +23,8 @@
 #include "spec.h"
 
 const char cmd_submit_usage[] =
-	"aic submit SPEC [-N NODES] [--gpus-per-node G] [SBATCH-OPTION]...\n"
+	"aic submit SPEC [-N NODES] [--gpus-per-node G] [--resume DIR] [--chain N] "
+	"[SBATCH-OPTION]...\n"
 	"  -N NODES      the number of nodes (default: enough for the GPUs every stage\n"
 	"                needs at its minimum)\n"
 	"  --gpus-per-node G\n"

@@ -141,7 +141,7 @@ is "$?" 2 "aic help of an unknown command exits 2"
 is "$err" "aic: 'frobnicate' is not an aic command (see 'aic --help')" "and names it"
 err=$("$aic" submit -N 2 2>&1)
 is "$?" 2 "aic submit without a spec is a usage error"
-is "$err" "usage: aic submit SPEC [-N NODES] [--gpus-per-node G] [SBATCH-OPTION]..." \
+is "$err" "usage: aic submit SPEC [-N NODES] [--gpus-per-node G] [--resume DIR] [--chain N] [SBATCH-OPTION]..." \
 	"with its usage line"
 err=$("$aic" status -f 2>&1)
 is "$?" 2 "an option of another job command is a usage error"
