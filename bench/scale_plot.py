@@ -63,7 +63,6 @@ def main():
         ax.axis("off")
     fig.tight_layout()
     fig.savefig("%s/scale.png" % sys.argv[1], dpi=80)
-    print("%s/scale.png and %d plots" % (sys.argv[1], len(figs)), file=sys.stderr)
 
 
 if __name__ == "__main__":
