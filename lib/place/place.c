@@ -121,11 +121,34 @@ static int no_fit(struct solver *s, const struct aic_stage *st, int want, int go
 /* --- stages ---------------------------------------------------------- */
 
 /*
+ * Whether node n can take a replica of st (on its GPUs *g, of quality *q):
+ * the answer depends only on the node's free GPUs and cores, so it is kept
+ * (n->memo) until those change, which is only on the node a replica took.
+ */
+static bool usable(struct node *n, const struct aic_stage *st, bool share, uint64_t *g,
+		   struct quality *q)
+{
+	if (n->memo.st != st || n->memo.free != n->free || n->memo.n_free_cores != n->n_free_cores ||
+	    n->memo.share != share || n->memo.down != n->down) {
+		n->memo.st = st;
+		n->memo.free = n->free;
+		n->memo.n_free_cores = n->n_free_cores;
+		n->memo.share = share;
+		n->memo.down = n->down;
+		n->memo.ok = !n->down && (share || n->n_free_cores >= st->cpus) &&
+			     (!st->cpus || n->n_cores) &&
+			     aic__place_best_group(n->t, n->free, st->gpus, &n->memo.g, &n->memo.q);
+	}
+	*g = n->memo.g;
+	*q = n->memo.q;
+	return n->memo.ok;
+}
+
+/*
  * The node for one replica of st and, in *mask, its GPUs there; -1 when
  * none has them free (or the free cores too, unless `share`).
  */
-static int pick_node(const struct solver *s, const struct aic_stage *st, bool share,
-		     uint64_t *mask)
+static int pick_node(struct solver *s, const struct aic_stage *st, bool share, uint64_t *mask)
 {
 	struct quality bq = {0};
 	int best = -1;
@@ -133,13 +156,11 @@ static int pick_node(const struct solver *s, const struct aic_stage *st, bool sh
 
 	*mask = 0;
 	for (i = 0; i < s->n_nodes; i++) {
-		const struct node *n = &s->nodes[i];
+		struct node *n = &s->nodes[i];
 		struct quality q;
 		uint64_t g;
 		int c;
-		if (n->down || (!share && n->n_free_cores < st->cpus) ||
-		    (st->cpus && !n->n_cores) ||
-		    !aic__place_best_group(n->t, n->free, st->gpus, &g, &q))
+		if (!usable(n, st, share, &g, &q))
 			continue;
 		if (st->gpus == 0) {
 			/* CPU-only: the node with the most free cores. */
@@ -522,12 +543,23 @@ int aic_place_flags(const struct aic_spec *spec, const struct aic_place_node *no
 		goto out_free;
 
 	qsort(s.procs, s.n_procs, sizeof(*s.procs), cmp_proc);
-	for (i = 0; i < s.n_procs; i++) {
-		size_t j;
-		int lr = 0;
-		for (j = 0; j < i; j++)
-			lr += s.procs[j].stage == s.procs[i].stage && s.procs[j].node == s.procs[i].node;
-		s.procs[i].local_rank = lr;
+	/*
+	 * A local rank counts the stage's earlier processes on the same node:
+	 * one count per node, cleared at each stage (the processes are in
+	 * stage order), so linear in the processes, not quadratic.
+	 */
+	{
+		int *seen = calloc(s.n_nodes + 1, sizeof(*seen));
+		if (!seen) {
+			rc = -ENOMEM;
+			goto out_free;
+		}
+		for (i = 0; i < s.n_procs; i++) {
+			if (i && s.procs[i].stage != s.procs[i - 1].stage)
+				memset(seen, 0, s.n_nodes * sizeof(*seen));
+			s.procs[i].local_rank = seen[s.procs[i].node]++;
+		}
+		free(seen);
 	}
 	*out = calloc(1, sizeof(**out));
 	if (!*out) {
