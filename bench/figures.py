@@ -266,6 +266,7 @@ def phases(lines):
 # bench/scale's figures: (raw key, figure, unit, factor from the raw value).
 SCALE = (
     ("welcomed_s", "bootstrap: first HELLO -> every agent welcomed", "ms", 1000),
+    ("placed_first_s", "bootstrap: first HELLO -> placed (CONFIG at the first agent)", "ms", 1000),
     ("placed_s", "bootstrap: first HELLO -> placed (CONFIG at every agent)", "ms", 1000),
     ("bootstrap_s", "bootstrap: first HELLO -> every process running", "ms", 1000),
     ("place_s", "placement solver alone (lib/place)", "ms", 1000),
@@ -281,7 +282,7 @@ SCALE = (
     ("status_write_s", "status.json write", "ms", 1000),
     ("replica_restart_s", "replica crash -> running again", "ms", 1000),
     ("gang_restart_s", "gang rank crash -> every rank running again", "ms", 1000),
-    ("node_lost_detect_s", "node silent -> NODE_LOST at every agent (failure_timeout 2 s)",
+    ("node_lost_detect_s", "node silent -> NODE_LOST at every agent (failure_timeout 5 s)",
      "ms", 1000),
     ("node_lost_recover_s", "node silent -> its replicas running elsewhere", "ms", 1000),
 )

@@ -213,7 +213,9 @@ struct sim {
 	size_t n_procs, cap_procs;
 	int welcomed, configured, closed;
 	size_t running;
-	uint64_t frames_in, frames_out, spawns, node_lost_seen;
+	uint64_t frames_in, frames_out, spawns, node_lost_seen, other_lost;
+	json_int_t silenced; /* the rank made silent, -1: none yet */
+	double first_config_s; /* when the first agent had CONFIG (0: none yet) */
 	bool metrics_on;
 	/* The cli connection: STATUS round trips. */
 	struct aic_conn *cli;
@@ -327,6 +329,8 @@ static void agent_frame(struct aic_conn *c, uint16_t type, json_t *m, const stru
 			m ? json_string_value(json_object_get(m, "error")) : "?");
 		exit(1);
 	case AIC_MSG_CONFIG:
+		if (!s->first_config_s)
+			s->first_config_s = now_s();
 		if (!a->configured)
 			s->configured++;
 		a->configured = true;
@@ -341,9 +345,14 @@ static void agent_frame(struct aic_conn *c, uint16_t type, json_t *m, const stru
 				  -(int)json_integer_value(json_object_get(m, "signal")), false);
 		break;
 	case AIC_MSG_NODE_LOST:
-		if (!a->lost_seen)
-			s->node_lost_seen++;
-		a->lost_seen = true;
+		/* Only the node this bench silenced counts; any other lost is an error (below). */
+		if (m && json_integer_value(json_object_get(m, "rank")) == s->silenced) {
+			if (!a->lost_seen)
+				s->node_lost_seen++;
+			a->lost_seen = true;
+		} else {
+			s->other_lost++;
+		}
 		break;
 	case AIC_MSG_SHUTDOWN:
 		send_msg(a, AIC_MSG_STATS,
@@ -690,6 +699,7 @@ static int run_agents(int argc, char **argv)
 	s->token = argv[3];
 	s->n = atoi(argv[4]);
 	s->head_pid = atol(argv[6]);
+	s->silenced = -1;
 	if (s->n < 2 || s->port <= 0)
 		die("bad arguments");
 	if (getenv("AIC_SCALE_STEADY_S"))
@@ -725,6 +735,12 @@ static int run_agents(int argc, char **argv)
 	run_until(s, all_welcomed, NULL, 120, "every agent's WELCOME");
 	sample(s, "welcomed_s", now_s() - t0);
 	run_until(s, all_configured, NULL, 120, "placement (CONFIG to every agent)");
+	/*
+	 * The head sends CONFIG to every agent at once once placed: the first
+	 * agent's is when the head was done; the last's adds this process's
+	 * parsing of every agent's copy on the same cores.
+	 */
+	sample(s, "placed_first_s", s->first_config_s - t0);
 	sample(s, "placed_s", now_s() - t0);
 	cli_connect(s);
 	wait_all_running(s, "every process running");
@@ -785,6 +801,8 @@ static int run_agents(int argc, char **argv)
 		free(r.before);
 	}
 	wait_all_running(s, "every process running after the restarts");
+	if (s->other_lost)
+		die("the head lost a node this bench did not silence (see the head's log)");
 
 	/* A node goes silent: the head must see it within failure_timeout and place its replicas. */
 	{
@@ -819,6 +837,7 @@ static int run_agents(int argc, char **argv)
 			t = now_s();
 			/* Silent: no PING, no answer; its link stays open (a hung node, not a closed socket). */
 			a->silent = true;
+			s->silenced = L.rank;
 			aic_conn_set_timeout(a->c, 0);
 			run_until(s, lost_seen, NULL, 120, "NODE_LOST");
 			sample(s, "node_lost_detect_s", now_s() - t);

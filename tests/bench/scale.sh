@@ -28,7 +28,7 @@ for l in open(sys.argv[1]):
 is "$(fig "bootstrap: first HELLO -> every process running" procs)" 504 \
 	"every one of the 504 processes (8 GPUs x 63 nodes) ran"
 is "$(fig "gang rank crash" gang_ranks)" 256 "the 256-rank gang restarted whole"
-is "$(grep -c '"nodes": 64' "$dir/out")" 18 "18 figures for N = 64"
+is "$(grep -c '"nodes": 64' "$dir/out")" 19 "19 figures for N = 64"
 is "$(fig "node silent -> its replicas" n)" 1 "a silent node's replicas ran elsewhere"
 ok "the overview plot is written" test -s "$dir/png/scale.png"
-is "$(find "$dir/png" -name 'scale-*.png' | wc -l)" 18 "and one plot per figure"
+is "$(find "$dir/png" -name 'scale-*.png' | wc -l)" 19 "and one plot per figure"
