@@ -210,11 +210,26 @@ static int capacity(const struct node *n, const struct aic_stage *st, bool share
 	return by_gpus < by_cores ? by_gpus : by_cores;
 }
 
+struct node_cap {
+	int cap;
+	size_t node;
+};
+
+static int cmp_cap(const void *pa, const void *pb)
+{
+	const struct node_cap *a = pa, *b = pb;
+
+	if (a->cap != b->cap)
+		return a->cap > b->cap ? -1 : 1;
+	return a->node < b->node ? -1 : a->node > b->node;
+}
+
 /* Places a gang of `ranks` ranks of stage si, all or none (AIC_ENOFIT: nothing taken). */
 static int place_gang(struct solver *s, size_t si, int ranks, bool soft)
 {
 	const struct aic_stage *st = &s->spec->stages[si];
-	size_t *order, i, j, m = 0;
+	struct node_cap *caps;
+	size_t *order, i, m = 0;
 	int *take, left = ranks, total, rc = 0;
 	bool share;
 
@@ -231,17 +246,21 @@ static int place_gang(struct solver *s, size_t si, int ranks, bool soft)
 		if (total >= ranks || share || !soft)
 			break;
 	}
-	/* Nodes by capacity, largest first (stable: lower index first on ties). */
+	/*
+	 * Nodes by capacity, largest first, lower index first on ties: sorted
+	 * as (capacity, index) pairs, not by insertion (quadratic in nodes).
+	 */
+	caps = calloc(s->n_nodes + 1, sizeof(*caps));
+	if (!caps) {
+		rc = -ENOMEM;
+		goto out_free;
+	}
 	for (i = 0; i < s->n_nodes; i++)
-		order[i] = i;
-	for (i = 1; i < s->n_nodes; i++)
-		for (j = i; j > 0 && capacity(&s->nodes[order[j]], st, share) >
-					     capacity(&s->nodes[order[j - 1]], st, share);
-		     j--) {
-			size_t x = order[j];
-			order[j] = order[j - 1];
-			order[j - 1] = x;
-		}
+		caps[i] = (struct node_cap){.cap = capacity(&s->nodes[i], st, share), .node = i};
+	qsort(caps, s->n_nodes, sizeof(*caps), cmp_cap);
+	for (i = 0; i < s->n_nodes; i++)
+		order[i] = caps[i].node;
+	free(caps);
 	if (total < ranks) {
 		rc = AIC_ENOFIT;
 		goto out_free;
