@@ -60,13 +60,42 @@ bool head__proc_finished(const struct hproc *hp)
 	return hp->state == P_DONE || hp->state == P_LOST;
 }
 
+/*
+ * The processes of `stage`: h->procs[*first..*end), the plan's order being
+ * the spec's stages, then index (lib/place.h), so that what is counted per
+ * spawn costs the stage's processes, not the job's (O(processes^2) for a
+ * job's start otherwise).
+ */
+static void stage_range(const struct head *h, size_t stage, size_t *first, size_t *end)
+{
+	size_t lo = 0, hi = h->n_procs, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (h->procs[mid].p->stage < stage)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*first = lo;
+	for (hi = h->n_procs; lo < hi;) {
+		mid = lo + (hi - lo) / 2;
+		if (h->procs[mid].p->stage <= stage)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*end = lo;
+}
+
 int head__gang_world(const struct head *h, size_t stage)
 {
-	size_t i;
+	size_t i, first, end;
 	int n = 0;
 
-	for (i = 0; i < h->n_procs; i++)
-		n += h->procs[i].p->stage == stage && h->procs[i].state != P_LOST;
+	stage_range(h, stage, &first, &end);
+	for (i = first; i < end; i++)
+		n += h->procs[i].state != P_LOST;
 	return n;
 }
 
@@ -125,12 +154,14 @@ static void env_put(json_t *env, char **strv)
 
 static int stage_count(struct head *h, size_t stage, size_t node, bool on_node)
 {
-	size_t i;
+	size_t i, first, end;
 	int n = 0;
 
-	for (i = 0; i < h->n_procs; i++)
-		n += h->procs[i].p->stage == stage && (!on_node || h->procs[i].p->node == node) &&
-		     (!on_node || h->procs[i].state != P_LOST);
+	stage_range(h, stage, &first, &end);
+	if (!on_node)
+		return (int)(end - first);
+	for (i = first; i < end; i++)
+		n += h->procs[i].p->node == node && h->procs[i].state != P_LOST;
 	return n;
 }
 
@@ -198,8 +229,10 @@ void head__spawn(struct hproc *hp)
 	aic_strv_free(placed);
 	if (st->ranks) {
 		const struct hproc *r0 = NULL;
-		for (i = 0; i < h->n_procs && !r0; i++)
-			if (h->procs[i].p->stage == p->stage && h->procs[i].p->index == 0)
+		size_t end;
+		stage_range(h, p->stage, &i, &end);
+		for (; i < end && !r0; i++)
+			if (h->procs[i].p->index == 0)
 				r0 = &h->procs[i];
 		set_env(env, "AIC_RANK", "%d", p->index);
 		set_env(env, "AIC_WORLD_SIZE", "%d", head__gang_world(h, p->stage));
