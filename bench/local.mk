@@ -1,5 +1,8 @@
 # bench/: benchmarks, each beside a baseline measured in the same run (included from the top Makefile.am; paths are from the top).
-noinst_PROGRAMS += bench/spawn bench/channel bench/tcp_stream bench/scale_sim
+noinst_PROGRAMS += bench/spawn bench/channel bench/tcp_stream bench/scale_sim bench/domain
+# The select plugin's domain chooser (lib/domain.c) over 1,024 nodes: decision time per job.
+bench_domain_SOURCES = bench/domain.c
+bench_domain_LDADD = lib/libaic_core.la $(core_libs)
 # The simulated allocation of bench/scale: a real head and simulated agents (the engine's own code).
 bench_scale_sim_SOURCES = bench/scale_sim.c
 bench_scale_sim_CPPFLAGS = $(AM_CPPFLAGS) $(JANSSON_CPPFLAGS) $(LIBUV_CPPFLAGS) \
