@@ -1,4 +1,5 @@
-"""bench/scale's plots: each figure against the node count on log axes.
+"""bench/scale's plots: each figure against the node count on log axes
+(zeros left out).
 
     python3 bench/figures.py scale < RAW | python3 bench/scale_plot.py DIR
 
@@ -22,8 +23,13 @@ def slug(text):
 
 
 def draw(ax, figure, unit, pts):
+    # A zero (CPU time below the clock's tick at small N) has no place on a log axis: left out.
+    pts = [(n, v) for n, v in pts if v > 0]
+    if not pts:
+        ax.set_title(figure + " (all zero)", fontsize=8)
+        return
     xs = [n for n, _ in pts]
-    ys = [max(v, 1e-6) for _, v in pts]
+    ys = [v for _, v in pts]
     ax.loglog(xs, ys, "o-", base=2)
     ax.loglog(xs, [ys[0] * x / xs[0] for x in xs], "--", color="grey", base=2,
               label="linear from N=%d" % xs[0])
