@@ -301,8 +301,9 @@ def scale(lines):
         for key, figure, unit, k in SCALE:
             vals = [x["value"] * k for x in mine if x.get("figure") == key]
             vals += [x[key] * k for x in mine if key in x and x[key] >= 0]
+            wall = [x["stage_wall_s"] for x in mine if "stage_wall_s" in x]
             out("scale", figure, vals, unit, nodes=n, procs=int(procs[0]),
-                gang_ranks=int(gang[0]) if gang else 0,
+                gang_ranks=int(gang[0]) if gang else 0, stage_wall_s=wall[0] if wall else None,
                 does="no baseline: the figure is read against N (bench/scale)")
 
 

@@ -11,7 +11,7 @@
 	bail "Debian's python3 lacks matplotlib (scripts/deps installs it)"
 dir=$(mktemp -d /var/tmp/aic-scale-test.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
-plan 7
+plan 8
 
 AIC_NET_MAX_PENDING=8 AIC_SCALE_STEADY_S=1 AIC_BUILD_DIR=$AIC_BUILD_DIR \
 	timeout 120 "$AIC_SRC_DIR/bench/scale" --plot "$dir/png" 64 >"$dir/out" 2>"$dir/err"
@@ -28,6 +28,8 @@ for l in open(sys.argv[1]):
 is "$(fig "bootstrap: first HELLO -> every process running" procs)" 504 \
 	"every one of the 504 processes (8 GPUs x 63 nodes) ran"
 is "$(fig "gang rank crash" gang_ranks)" 256 "the 256-rank gang restarted whole"
+is "$(fig "placement solver" stage_wall_s | awk '{ print ($1 >= 0 && $1 < 120) ? "sane" : $1 }')" sane \
+	"summary.json's wall_s of the restarted gang is at most the run's (not an end before its start)"
 is "$(grep -c '"nodes": 64' "$dir/out")" 19 "19 figures for N = 64"
 is "$(fig "node silent -> its replicas" n)" 1 "a silent node's replicas ran elsewhere"
 ok "the overview plot is written" test -s "$dir/png/scale.png"
