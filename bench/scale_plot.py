@@ -56,7 +56,8 @@ def main():
         pts.sort()
         fig, ax = plt.subplots(figsize=(5, 3.5))
         draw(ax, figure, unit, pts)
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
         fig.tight_layout()
         fig.savefig("%s/scale-%s.png" % (sys.argv[1], slug(figure)), dpi=100)
         plt.close(fig)
