@@ -589,6 +589,18 @@ static void read_pstat(long pid, struct pstat *ps)
 		fclose(f);
 }
 
+/* PINGs the agents have received from the head so far. */
+static uint64_t pings(const struct sim *s)
+{
+	uint64_t n = 0;
+	int i;
+
+	for (i = 0; i < s->n; i++)
+		if (s->agents[i].c)
+			n += s->agents[i].c->pings;
+	return n;
+}
+
 static void sample(const struct sim *s, const char *figure, double value)
 {
 	printf("{\"bench\": \"scale\", \"nodes\": %d, \"figure\": \"%s\", \"value\": %.6f}\n", s->n,
@@ -767,7 +779,8 @@ static int run_agents(int argc, char **argv)
 	until = now_s() + 1;
 	run_until(s, settle, &until, 10, "a second");
 	read_pstat(s->head_pid, &p0);
-	fin = s->frames_in;
+	/* The head's PINGs are conn.c's own (c->pings), not on_frame's; the agents send none here (METRICS each second). */
+	fin = s->frames_in + pings(s);
 	fout = s->frames_out;
 	t = now_s();
 	until = t + steady_s;
@@ -775,7 +788,8 @@ static int run_agents(int argc, char **argv)
 	read_pstat(s->head_pid, &p1);
 	t = now_s() - t;
 	sample(s, "steady_bytes_per_s", (double)(p1.rchar + p1.wchar - p0.rchar - p0.wchar) / t);
-	sample(s, "steady_msgs_per_s", (double)(s->frames_in - fin + s->frames_out - fout) / t);
+	sample(s, "steady_msgs_per_s",
+	       (double)(s->frames_in + pings(s) - fin + s->frames_out - fout) / t);
 	sample(s, "steady_cpu_frac", (p1.cpu_s - p0.cpu_s) / t);
 	sample(s, "head_rss_mib", (double)p1.rss_kib / 1024);
 
