@@ -4,7 +4,7 @@
 
 KIND is the benchmark: spawn (build/bench/spawn), channels
 (bench/channels.sh), grpo (bench/grpo-toy.sh), observe (bench/observe.sh), phases (bench/phases.sh),
-autoscale (bench/autoscale.sh), torch (bench/torch-grpo.sh), bootstrap, channels-cluster, weights-cluster, restart-cluster,
+autoscale (bench/autoscale.sh), torch (bench/torch-grpo.sh), scale (bench/scale), bootstrap, channels-cluster, weights-cluster, restart-cluster,
 liveness-cluster, recover-cluster, resume-cluster (bench/*.sh of those
 names). Every raw line is one sample; aic's samples and the baseline's
 were taken in alternating order in the same run (resume-cluster's in the
@@ -338,12 +338,56 @@ def autoscale(lines):
              "is the decision tick (1 s), the spawn and the worker's start-up")
 
 
+# bench/scale's figures: (raw key, figure, unit, factor from the raw value).
+SCALE = (
+    ("welcomed_s", "bootstrap: first HELLO -> every agent welcomed", "ms", 1000),
+    ("placed_first_s", "bootstrap: first HELLO -> placed (CONFIG at the first agent)", "ms", 1000),
+    ("placed_s", "bootstrap: first HELLO -> placed (CONFIG at every agent)", "ms", 1000),
+    ("bootstrap_s", "bootstrap: first HELLO -> every process running", "ms", 1000),
+    ("place_s", "placement solver alone (lib/place)", "ms", 1000),
+    ("bootstrap_cpu_s", "head CPU time during bootstrap", "ms", 1000),
+    ("head_rss_mib", "head RSS in steady state", "MiB", 1),
+    ("head_maxrss_mib", "head peak RSS", "MiB", 1),
+    ("head_cpu_s", "head CPU time, whole run", "s", 1),
+    ("steady_bytes_per_s", "steady state: bytes/s at the head", "KB/s", 1e-3),
+    ("steady_msgs_per_s", "steady state: messages/s at the head", "msg/s", 1),
+    ("steady_cpu_frac", "steady state: head CPU", "%", 100),
+    ("status_s", "STATUS round trip (aic status's request)", "ms", 1000),
+    ("aic_status_s", "aic status, the command", "ms", 1000),
+    ("status_write_s", "status.json write", "ms", 1000),
+    ("replica_restart_s", "replica crash -> running again", "ms", 1000),
+    ("gang_restart_s", "gang rank crash -> every rank running again", "ms", 1000),
+    ("node_lost_detect_s", "node silent -> NODE_LOST at every agent (failure_timeout 5 s)",
+     "ms", 1000),
+    ("node_lost_recover_s", "node silent -> its replicas running elsewhere", "ms", 1000),
+)
+
+
+def scale(lines):
+    nodes = sorted({x["nodes"] for x in lines if "nodes" in x})
+    if not nodes:
+        sys.exit("figures: no bench/scale samples")
+    for n in nodes:
+        mine = [x for x in lines if x.get("nodes") == n]
+        procs = [x["value"] for x in mine if x.get("figure") == "procs"]
+        if not procs:
+            sys.exit("figures: no 'procs' line for %d nodes in bench/scale's output" % n)
+        gang = [x["value"] for x in mine if x.get("figure") == "gang_ranks"]
+        for key, figure, unit, k in SCALE:
+            vals = [x["value"] * k for x in mine if x.get("figure") == key]
+            vals += [x[key] * k for x in mine if key in x and x[key] >= 0]
+            wall = [x["stage_wall_s"] for x in mine if "stage_wall_s" in x]
+            out("scale", figure, vals, unit, nodes=n, procs=int(procs[0]),
+                gang_ranks=int(gang[0]) if gang else 0, stage_wall_s=wall[0] if wall else None,
+                does="no baseline: the figure is read against N (bench/scale)")
+
+
 KINDS = {"spawn": spawn, "channels": channels, "grpo": grpo, "observe": observe,
          "autoscale": autoscale, "bootstrap": bootstrap,
          "channels-cluster": channels_cluster, "weights-cluster": weights_cluster,
          "restart-cluster": restart_cluster, "liveness-cluster": liveness_cluster,
          "recover-cluster": recover_cluster, "phases": phases,
-         "resume-cluster": resume_cluster, "torch": torch_grpo}
+         "resume-cluster": resume_cluster, "torch": torch_grpo, "scale": scale}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in KINDS:

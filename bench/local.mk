@@ -1,5 +1,14 @@
 # bench/: benchmarks, each beside a baseline measured in the same run (included from the top Makefile.am; paths are from the top).
-noinst_PROGRAMS += bench/spawn bench/channel bench/tcp_stream
+noinst_PROGRAMS += bench/spawn bench/channel bench/tcp_stream bench/scale_sim bench/domain
+# The select plugin's domain chooser (lib/domain.c) over 1,024 nodes: decision time per job.
+bench_domain_SOURCES = bench/domain.c
+bench_domain_LDADD = lib/libaic_core.la $(core_libs)
+# The simulated allocation of bench/scale: a real head and simulated agents (the engine's own code).
+bench_scale_sim_SOURCES = bench/scale_sim.c
+bench_scale_sim_CPPFLAGS = $(AM_CPPFLAGS) $(JANSSON_CPPFLAGS) $(LIBUV_CPPFLAGS) \
+	-I$(top_srcdir)/launcher/engine -I$(top_srcdir)/launcher/net \
+	-I$(top_srcdir)/launcher/dataplane
+bench_scale_sim_LDADD = launcher/libengine.la
 bench_spawn_SOURCES = bench/spawn.c
 bench_spawn_LDADD = lib/libaic_core.la $(core_libs)
 bench_channel_SOURCES = bench/channel.c
@@ -10,6 +19,8 @@ bench_tcp_stream_LDADD =
 dist_noinst_SCRIPTS += bench/run bench/bootstrap.sh bench/channels.sh bench/channels-cluster.sh \
 	bench/weights-cluster.sh bench/grpo-toy.sh bench/restart-cluster.sh bench/select.sh \
 	bench/hostile.sh bench/liveness-cluster.sh bench/recover-cluster.sh bench/phases.sh \
-	bench/resume-cluster.sh bench/observe.sh bench/autoscale.sh bench/torch-grpo.sh
+	bench/resume-cluster.sh bench/observe.sh bench/autoscale.sh bench/torch-grpo.sh \
+	bench/scale
+EXTRA_DIST += bench/scale_plot.py
 EXTRA_DIST += bench/figures.py bench/report.py bench/busy.py bench/grpo_inproc.py bench/phase_switch.py \
 	bench/torch_grpo_inproc.py

@@ -167,6 +167,10 @@ python_tests = tests/python/channels.sh tests/python/weights.sh tests/python/met
 EXTRA_DIST += $(python_tests) python/aic/__init__.py python/aic/torch.py
 
 TESTS = $(unit_tests) $(fuzz_tests) $(cli_tests) $(c_api_tests) $(python_tests) $(build_tests)
+# Benchmarks kept working (small sizes; no figure is judged by its value).
+bench_tests = tests/bench/scale.sh
+EXTRA_DIST += $(bench_tests)
+TESTS += $(bench_tests)
 # tests/lib: what the scripts share (TAP, the cluster's setup, Python workers).
 EXTRA_DIST += $(build_tests) tests/lib tests/fixtures tests/expected-skips
 # On a GPU machine, by hand (not make check): see examples/gpu/README.md.

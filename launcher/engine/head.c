@@ -535,6 +535,13 @@ struct head *head_start(uv_loop_t *loop, const struct head_config *cfg)
 		head_free(h);
 		return NULL;
 	}
+	/*
+	 * Every agent connects at once after bootstrap's fence: the head keeps
+	 * them all while they authenticate, or it would push its own agents
+	 * out (AIC_NET_MAX_PENDING still bounds a job with fewer nodes).
+	 */
+	if (h->srv.max_pending < (unsigned)cfg->n_agents)
+		h->srv.max_pending = (unsigned)cfg->n_agents;
 	head__prom_start(h);
 	/* Fires on the loop's first turn, once bootstrap is over (registration_opens). */
 	uv_timer_init(loop, &h->wait_timer);

@@ -138,7 +138,9 @@ void head__write_summary(struct head *h)
 			n++;
 			if (!st->ranks)
 				restarts += hp->restarts;
-			w = hp->started_ms ? (double)((hp->ended_ms ? hp->ended_ms : aic_now_ms()) -
+			/* An end before its start is an earlier run's: it has run since (restarted). */
+			w = hp->started_ms ? (double)((hp->ended_ms >= hp->started_ms ? hp->ended_ms
+										: aic_now_ms()) -
 						      hp->started_ms) / 1000.0
 					   : 0;
 			if (w > wall)

@@ -22,6 +22,14 @@
 #include "place.h"
 #include "strbuf.h"
 
+/* How good a set of GPUs is, compared field by field (aic__place_cmp_quality). */
+struct quality {
+	int min_score;
+	int sum_score;
+	int same_numa;
+	int spare; /* minus the links the chosen GPUs have to those left free */
+};
+
 /* One node as the solver sees it: what the job may use there, and what is still free. */
 struct node {
 	const struct aic_topo *t;
@@ -35,6 +43,18 @@ struct node {
 	int n_cores;	 /* allowed cores */
 	int cores_asked; /* by the processes placed here (more than n_cores: shared) */
 	int *core_gpus;	 /* per core: how many GPUs it is local to */
+	/*
+	 * pick_node's last answer for this node (nodes.c), kept while all it
+	 * depends on is unchanged: a stage's replicas then cost one GPU search
+	 * on the node just taken, not one on every node.
+	 */
+	struct {
+		const struct aic_stage *st;
+		uint64_t free, g;
+		int n_free_cores;
+		bool share, down, ok;
+		struct quality q;
+	} memo;
 };
 
 /* One aic_place_flags() call: its input, the processes placed so far, its messages. */
@@ -49,14 +69,6 @@ struct solver {
 	const char *after; /* the last stage placed, for messages */
 	bool soft_cpus;	   /* AIC_PLACE_SOFT_CPUS */
 	struct aic_strbuf err;
-};
-
-/* How good a set of GPUs is, compared field by field (aic__place_cmp_quality). */
-struct quality {
-	int min_score;
-	int sum_score;
-	int same_numa;
-	int spare; /* minus the links the chosen GPUs have to those left free */
 };
 
 static inline int popcount(uint64_t m)
@@ -96,7 +108,7 @@ bool aic__place_take_cores(struct node *n, uint64_t gpus, int want, bool soft,
  * in *mask, its GPUs there, and in *why the reason (a static string); -1
  * when none has them free (or the free cores too, unless `share`).
  */
-int aic__place_pick_node(const struct solver *s, size_t si, bool share, uint64_t *mask,
+int aic__place_pick_node(struct solver *s, size_t si, bool share, uint64_t *mask,
 			 const char **why);
 
 /* The NUMA node of a process's GPUs (or CPUs), -1 when mixed; and its NIC, or -1. */

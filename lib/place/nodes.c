@@ -109,31 +109,58 @@ static const char *const WHY_CORES = "most free cores";
 static const char *const WHY_SPREAD_CPU = "spread: fewest of its stage here, then most free cores";
 
 /*
+ * Whether node n can take a replica of st (on its GPUs *g, of quality *q):
+ * the answer depends only on the node's free GPUs and cores, so it is kept
+ * (n->memo) until those change, which is only on the node a replica took.
+ */
+static bool usable(struct node *n, const struct aic_stage *st, bool share, uint64_t *g,
+		   struct quality *q)
+{
+	if (n->memo.st != st || n->memo.free != n->free || n->memo.n_free_cores != n->n_free_cores ||
+	    n->memo.share != share || n->memo.down != n->down) {
+		n->memo.st = st;
+		n->memo.free = n->free;
+		n->memo.n_free_cores = n->n_free_cores;
+		n->memo.share = share;
+		n->memo.down = n->down;
+		n->memo.ok = !n->down && (share || n->n_free_cores >= st->cpus) &&
+			     (!st->cpus || n->n_cores) &&
+			     aic__place_best_group(n->t, n->free, st->gpus, &n->memo.g, &n->memo.q);
+	}
+	*g = n->memo.g;
+	*q = n->memo.q;
+	return n->memo.ok;
+}
+
+/*
  * The node for one replica of stage si and, in *mask, its GPUs there, and
  * in *why the reason; -1 when none has them free (or the free cores too,
  * unless `share`).
  */
-int aic__place_pick_node(const struct solver *s, size_t si, bool share, uint64_t *mask,
+int aic__place_pick_node(struct solver *s, size_t si, bool share, uint64_t *mask,
 			 const char **why)
 {
 	const struct aic_stage *st = &s->spec->stages[si];
 	bool spread = st->placement == AIC_PLACEMENT_SPREAD;
 	struct quality bq = {0};
 	int best = -1, best_on = 0, fewest_on = 1 << 30, n_fit = 0;
+	int *count = spread ? calloc(s->n_nodes, sizeof(*count)) : NULL;
 	size_t i;
 
+	/* The stage's processes per node, in one pass (stage_on per node when out of memory). */
+	for (i = 0; count && i < s->n_procs; i++)
+		if (s->procs[i].stage == si && s->procs[i].node < s->n_nodes)
+			count[s->procs[i].node]++;
 	*mask = 0;
 	for (i = 0; i < s->n_nodes; i++) {
-		const struct node *n = &s->nodes[i];
+		struct node *n = &s->nodes[i];
 		struct quality q, lq, lbq;
 		uint64_t g;
 		int c, on;
-		if (n->down || (!share && n->n_free_cores < st->cpus) ||
-		    (st->cpus && !n->n_cores) ||
-		    !aic__place_best_group(n->t, n->free, st->gpus, &g, &q))
+		if (!usable(n, st, share, &g, &q))
 			continue;
 		n_fit++;
-		on = spread ? stage_on(s, si, i) : 0;
+		on = !spread ? 0 : count ? count[i] : stage_on(s, si, i);
 		if (on < fewest_on)
 			fewest_on = on;
 		if (st->gpus == 0) {
@@ -164,6 +191,7 @@ int aic__place_pick_node(const struct solver *s, size_t si, bool share, uint64_t
 			*mask = g;
 		}
 	}
+	free(count);
 	if (n_fit == 1 && s->n_nodes > 1)
 		*why = WHY_ONLY;
 	else if (st->gpus == 0)

@@ -167,11 +167,26 @@ static int capacity(const struct node *n, const struct aic_stage *st, bool share
 	return by_gpus < by_cores ? by_gpus : by_cores;
 }
 
+struct node_cap {
+	int cap;
+	size_t node;
+};
+
+static int cmp_cap(const void *pa, const void *pb)
+{
+	const struct node_cap *a = pa, *b = pb;
+
+	if (a->cap != b->cap)
+		return a->cap > b->cap ? -1 : 1;
+	return a->node < b->node ? -1 : a->node > b->node;
+}
+
 /* Places a gang of `ranks` ranks of stage si, all or none (AIC_ENOFIT: nothing taken). */
 static int place_gang(struct solver *s, size_t si, int ranks, bool soft)
 {
 	const struct aic_stage *st = &s->spec->stages[si];
-	size_t *order, i, j, m = 0;
+	struct node_cap *caps;
+	size_t *order, i, m = 0;
 	int *take, left = ranks, total, rc = 0;
 	bool share;
 
@@ -188,17 +203,21 @@ static int place_gang(struct solver *s, size_t si, int ranks, bool soft)
 		if (total >= ranks || share || !soft)
 			break;
 	}
-	/* Nodes by capacity, largest first (stable: lower index first on ties). */
+	/*
+	 * Nodes by capacity, largest first, lower index first on ties: sorted
+	 * as (capacity, index) pairs, not by insertion (quadratic in nodes).
+	 */
+	caps = calloc(s->n_nodes + 1, sizeof(*caps));
+	if (!caps) {
+		rc = -ENOMEM;
+		goto out_free;
+	}
 	for (i = 0; i < s->n_nodes; i++)
-		order[i] = i;
-	for (i = 1; i < s->n_nodes; i++)
-		for (j = i; j > 0 && capacity(&s->nodes[order[j]], st, share) >
-					     capacity(&s->nodes[order[j - 1]], st, share);
-		     j--) {
-			size_t x = order[j];
-			order[j] = order[j - 1];
-			order[j - 1] = x;
-		}
+		caps[i] = (struct node_cap){.cap = capacity(&s->nodes[i], st, share), .node = i};
+	qsort(caps, s->n_nodes, sizeof(*caps), cmp_cap);
+	for (i = 0; i < s->n_nodes; i++)
+		order[i] = caps[i].node;
+	free(caps);
 	if (total < ranks) {
 		rc = AIC_ENOFIT;
 		goto out_free;
@@ -501,12 +520,23 @@ int aic_place_flags(const struct aic_spec *spec, const struct aic_place_node *no
 		goto out_free;
 
 	qsort(s.procs, s.n_procs, sizeof(*s.procs), cmp_proc);
-	for (i = 0; i < s.n_procs; i++) {
-		size_t j;
-		int lr = 0;
-		for (j = 0; j < i; j++)
-			lr += s.procs[j].stage == s.procs[i].stage && s.procs[j].node == s.procs[i].node;
-		s.procs[i].local_rank = lr;
+	/*
+	 * A local rank counts the stage's earlier processes on the same node:
+	 * one count per node, cleared at each stage (the processes are in
+	 * stage order), so linear in the processes, not quadratic.
+	 */
+	{
+		int *seen = calloc(s.n_nodes + 1, sizeof(*seen));
+		if (!seen) {
+			rc = -ENOMEM;
+			goto out_free;
+		}
+		for (i = 0; i < s.n_procs; i++) {
+			if (i && s.procs[i].stage != s.procs[i - 1].stage)
+				memset(seen, 0, s.n_nodes * sizeof(*seen));
+			s.procs[i].local_rank = seen[s.procs[i].node]++;
+		}
+		free(seen);
 	}
 	*out = calloc(1, sizeof(**out));
 	if (!*out) {

@@ -186,6 +186,31 @@ static void gang_spans_fewest_nodes(void **state)
 		    "train 5 n1 2 1,17 0 mlx5_0\n");
 }
 
+/* A gang over several nodes takes the nodes with the most room first (1, 4 and 2 GPUs free). */
+static void gang_takes_roomiest_nodes(void **state)
+{
+	struct aic_topo *t = fixture_topo("topo", "pcie-4gpu-nvlink-pairs.xml");
+	struct aic_spec *sp = fixture_spec("stages:\n  train: {command: t, ranks: 5, gpus: 1}\n");
+	static const int g0[] = {0}, g1[] = {0, 1, 2, 3}, g2[] = {0, 1};
+	struct aic_place_node nodes[3] = {{.name = "a", .topo = t, .gpus = g0, .n_gpus = 1},
+					  {.name = "b", .topo = t, .gpus = g1, .n_gpus = 4},
+					  {.name = "c", .topo = t, .gpus = g2, .n_gpus = 2}};
+	struct aic_plan *plan = NULL;
+	size_t i, on[3] = {0};
+
+	(void)state;
+	assert_int_equal(aic_place(sp, nodes, 3, &plan, NULL), 0);
+	assert_int_equal(plan->n_procs, 5);
+	for (i = 0; i < plan->n_procs; i++)
+		on[plan->procs[i].node]++;
+	assert_int_equal(on[0], 0);
+	assert_int_equal(on[1], 4);
+	assert_int_equal(on[2], 1);
+	aic_plan_free(plan);
+	aic_spec_free(sp);
+	aic_topo_free(t);
+}
+
 /* NVSwitch DGX-2: 8-GPU replicas each fill one NUMA node's baseboard. */
 static void dgx2_halves(void **state)
 {
@@ -471,6 +496,7 @@ int main(void)
 		cmocka_unit_test(single_gpus_keep_pairs_whole),
 		cmocka_unit_test(gang_stays_on_one_socket),
 		cmocka_unit_test(gang_spans_fewest_nodes),
+		cmocka_unit_test(gang_takes_roomiest_nodes),
 		cmocka_unit_test(dgx2_halves),
 		cmocka_unit_test(power8_nvlink_pairs),
 		cmocka_unit_test(cpu_only_node),
