@@ -69,6 +69,13 @@ struct solver {
 	const char *after; /* the last stage placed, for messages */
 	bool soft_cpus;	   /* AIC_PLACE_SOFT_CPUS */
 	struct aic_strbuf err;
+	/*
+	 * Spread's count of stage on_stage's processes per node (nodes.c),
+	 * kept up to date with procs[0 .. on_upto): processes are only ever
+	 * appended, so each pick counts the new ones only. NULL: not yet made.
+	 */
+	int *on;
+	size_t on_stage, on_upto;
 };
 
 static inline int popcount(uint64_t m)

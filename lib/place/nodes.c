@@ -100,6 +100,29 @@ static int stage_on(const struct solver *s, size_t si, size_t node)
 	return n;
 }
 
+/*
+ * Stage si's processes per node (s->on), brought up to date with the
+ * processes placed since the last call; NULL when out of memory (the
+ * caller counts with stage_on then).
+ */
+static int *stage_counts(struct solver *s, size_t si)
+{
+	size_t i;
+
+	if (!s->on && !(s->on = calloc(s->n_nodes, sizeof(*s->on))))
+		return NULL;
+	if (s->on_stage != si || s->on_upto > s->n_procs) {
+		memset(s->on, 0, s->n_nodes * sizeof(*s->on));
+		s->on_stage = si;
+		s->on_upto = 0;
+	}
+	for (i = s->on_upto; i < s->n_procs; i++)
+		if (s->procs[i].stage == si && s->procs[i].node < s->n_nodes)
+			s->on[s->procs[i].node]++;
+	s->on_upto = s->n_procs;
+	return s->on;
+}
+
 /* Why a replica went where it did (plan tables show it). */
 static const char *const WHY_ONLY = "the only node with room";
 static const char *const WHY_PACK = "pack: best-linked free GPUs, then the fullest node";
@@ -144,13 +167,9 @@ int aic__place_pick_node(struct solver *s, size_t si, bool share, uint64_t *mask
 	bool spread = st->placement == AIC_PLACEMENT_SPREAD;
 	struct quality bq = {0};
 	int best = -1, best_on = 0, fewest_on = 1 << 30, n_fit = 0;
-	int *count = spread ? calloc(s->n_nodes, sizeof(*count)) : NULL;
+	int *count = spread ? stage_counts(s, si) : NULL;
 	size_t i;
 
-	/* The stage's processes per node, in one pass (stage_on per node when out of memory). */
-	for (i = 0; count && i < s->n_procs; i++)
-		if (s->procs[i].stage == si && s->procs[i].node < s->n_nodes)
-			count[s->procs[i].node]++;
 	*mask = 0;
 	for (i = 0; i < s->n_nodes; i++) {
 		struct node *n = &s->nodes[i];
@@ -191,7 +210,6 @@ int aic__place_pick_node(struct solver *s, size_t si, bool share, uint64_t *mask
 			*mask = g;
 		}
 	}
-	free(count);
 	if (n_fit == 1 && s->n_nodes > 1)
 		*why = WHY_ONLY;
 	else if (st->gpus == 0)

@@ -465,6 +465,7 @@ static void solver_release(struct solver *s, int rc, char **errors)
 	free(s->placed);
 	free(s->host);
 	free(s->procs);
+	free(s->on);
 }
 
 int aic_place_flags(const struct aic_spec *spec, const struct aic_place_node *nodes,
