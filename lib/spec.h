@@ -44,6 +44,21 @@ enum aic_colocate_mode {
 	AIC_COLOCATE_ALTERNATE,	 /* in turns: the engine runs one phase at a time (doc/aic-job.5) */
 };
 
+/*
+ * A service stage (service:): each replica serves on a port its agent
+ * chooses (AIC_PORT) or the one given, and the engine lists it among the
+ * stage's endpoints once it answers its readiness check (doc/aic-job.5,
+ * SERVICES).
+ */
+struct aic_service {
+	int port;	     /* 0: auto, the agent's choice */
+	int ready_timeout_s; /* to answer the first check, else the replica is restarted */
+	struct aic_service_ready {
+		char *http; /* a path answered with 2xx, or NULL */
+		bool tcp;   /* a TCP connection accepted */
+	} ready;
+};
+
 /* What a job does on notice of its end (doc/aic-job.5, CHECKPOINTS). */
 struct aic_checkpoint {
 	int grace_s; /* seconds every stage gets to checkpoint after a notice */
@@ -69,6 +84,8 @@ struct aic_stage {
 	int colocate_mode;   /* enum aic_colocate_mode */
 	struct aic_restart restart;
 	int on_node_failure; /* enum aic_node_failure */
+	bool service;		       /* a service stage (svc); the job does not wait for it */
+	struct aic_service svc;
 	struct aic_mark mark;	       /* the stage's name */
 	struct aic_mark gpus_mark;     /* its gpus value (or its name when unset) */
 	struct aic_mark colocate_mark; /* its colocate_with value (or its name when unset) */
@@ -117,6 +134,7 @@ struct aic_spec {
 #define AIC_SPEC_DEFAULT_STALENESS 1
 #define AIC_SPEC_DEFAULT_FAILURE_TIMEOUT_MS 10000
 #define AIC_SPEC_DEFAULT_GRACE_S 60
+#define AIC_SPEC_DEFAULT_READY_TIMEOUT_S 60
 /* Larger spec files are refused before parsing. */
 #define AIC_SPEC_MAX_BYTES (1 << 20)
 
