@@ -82,6 +82,7 @@ struct agent {
 	struct agent_metrics metrics; /* agent_metrics.c */
 	struct agent_ckpt ckpt; /* checkpoint.c */
 	struct agent_phase phase; /* phase.c */
+	struct agent_service svc; /* service.c */
 };
 
 /* Who a worker connection is (its HELLO), for the points it reports. */
@@ -473,7 +474,8 @@ static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct 
 			chan_set_members(a->chans, m);
 		break;
 	default:
-		agent__phase_msg(&a->phase, a->head, type, m);
+		if (!agent__service_msg(&a->svc, type, m))
+			agent__phase_msg(&a->phase, a->head, type, m);
 		break;
 	}
 }
@@ -574,6 +576,10 @@ static void worker_frame(struct aic_conn *c, uint16_t type, json_t *m, const str
 			agent__metric_frame(&a->metrics, who->stage, who->index, f);
 		return;
 	}
+	if (type == AIC_MSG_EP_GET) {
+		agent__service_frame(&a->svc, c, f);
+		return;
+	}
 	if (AGENT_CKPT_FRAME(type)) {
 		agent__ckpt_frame(&a->ckpt, a->chans, c, who ? who->proc : -1, f);
 		return;
@@ -633,6 +639,7 @@ struct agent *agent_start(uv_loop_t *loop, const struct agent_config *cfg)
 	uv_timer_init(loop, &a->grace);
 	a->grace.data = a;
 	agent__metrics_init(&a->metrics, loop, send_metrics, a);
+	agent__service_init(&a->svc, loop, &a->head);
 	if (aic_server_start(loop, &a->srv, cfg->addr, cfg->token, &workers_handlers, a) == 0)
 		a->listening = true;
 	else
@@ -706,5 +713,6 @@ void agent_free(struct agent *a)
 	json_decref(a->registration);
 	agent__ckpt_release(&a->ckpt);
 	agent__phase_release(&a->phase);
+	agent__service_release(&a->svc);
 	free(a);
 }
