@@ -153,7 +153,8 @@ EXTRA_DIST += tests/gpu/phase-handoff.sh
 python_tests = tests/python/channels.sh tests/python/weights.sh tests/python/metrics.sh tests/python/grpo-toy.sh tests/python/phases.sh tests/python/grpo-alternate.sh \
 	tests/python/pipeline.sh tests/python/nccl.sh tests/python/hostile.sh tests/python/fds.sh \
 	tests/python/data-integrity.sh tests/python/sink-kill.sh tests/python/checkpoint.sh \
-	tests/python/grpo-resume.sh tests/python/grpo-kill.sh tests/python/source-resume.sh
+	tests/python/grpo-resume.sh tests/python/grpo-kill.sh tests/python/source-resume.sh \
+	tests/python/services.sh
 EXTRA_DIST += $(python_tests) python/aic/__init__.py
 
 TESTS = $(unit_tests) $(fuzz_tests) $(cli_tests) $(c_api_tests) $(python_tests) $(build_tests)
