@@ -59,6 +59,23 @@ struct aic_service {
 	} ready;
 };
 
+/* What a sandboxed stage's tasks may reach (sandbox.network). */
+enum aic_sandbox_network {
+	AIC_SANDBOX_NET_NONE, /* a network namespace of its own: loopback only */
+	AIC_SANDBOX_NET_JOB,  /* the node's network, as the replica has */
+};
+
+/*
+ * A sandboxed stage (sandbox:): each replica runs its tasks in a
+ * bubblewrap sandbox (doc/aic-job.5, SANDBOXES; doc/SECURITY.md).
+ */
+struct aic_sandbox {
+	char *rootfs;  /* mounted read-only as /, or NULL: the node's /usr */
+	int network;   /* enum aic_sandbox_network */
+	int tmpfs_mb;  /* the writable /tmp */
+	int timeout_s; /* a task's default time limit */
+};
+
 /* What a job does on notice of its end (doc/aic-job.5, CHECKPOINTS). */
 struct aic_checkpoint {
 	int grace_s; /* seconds every stage gets to checkpoint after a notice */
@@ -86,6 +103,8 @@ struct aic_stage {
 	int on_node_failure; /* enum aic_node_failure */
 	bool service;		       /* a service stage (svc); the job does not wait for it */
 	struct aic_service svc;
+	bool sandbox;		       /* its tasks run sandboxed (sbx) */
+	struct aic_sandbox sbx;
 	struct aic_mark mark;	       /* the stage's name */
 	struct aic_mark gpus_mark;     /* its gpus value (or its name when unset) */
 	struct aic_mark colocate_mark; /* its colocate_with value (or its name when unset) */
@@ -135,6 +154,8 @@ struct aic_spec {
 #define AIC_SPEC_DEFAULT_FAILURE_TIMEOUT_MS 10000
 #define AIC_SPEC_DEFAULT_GRACE_S 60
 #define AIC_SPEC_DEFAULT_READY_TIMEOUT_S 60
+#define AIC_SPEC_DEFAULT_SANDBOX_TMPFS_MB 64
+#define AIC_SPEC_DEFAULT_SANDBOX_TIMEOUT_S 10
 /* Larger spec files are refused before parsing. */
 #define AIC_SPEC_MAX_BYTES (1 << 20)
 

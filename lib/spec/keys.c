@@ -271,6 +271,39 @@ static const struct spec_key service_keys[] = {
 };
 #undef SERVICE
 
+/* --- sandbox: where a stage's tasks run ------------------------------- */
+
+/* Indexed by enum aic_sandbox_network. */
+static const char *const sandbox_network_choices[] = {
+	[AIC_SANDBOX_NET_NONE] = "none",
+	[AIC_SANDBOX_NET_JOB] = "job",
+	NULL,
+};
+
+#define SANDBOX(f) offsetof(struct aic_sandbox, f)
+static const struct spec_key sandbox_keys[] = {
+	{.name = "rootfs", .type = SPEC_STRING, .field = SANDBOX(rootfs)},
+	{.name = "network",
+	 .type = SPEC_ENUM,
+	 .field = SANDBOX(network),
+	 .choices = sandbox_network_choices,
+	 .def = AIC_SANDBOX_NET_NONE},
+	{.name = "tmpfs_mb",
+	 .type = SPEC_INT,
+	 .field = SANDBOX(tmpfs_mb),
+	 .min = 1,
+	 .max = 1 << 20,
+	 .def = AIC_SPEC_DEFAULT_SANDBOX_TMPFS_MB},
+	{.name = "timeout_s",
+	 .type = SPEC_INT,
+	 .field = SANDBOX(timeout_s),
+	 .min = 1,
+	 .max = 86400,
+	 .def = AIC_SPEC_DEFAULT_SANDBOX_TIMEOUT_S},
+	{.name = NULL},
+};
+#undef SANDBOX
+
 static const struct spec_key stage_keys[] = {
 	{.name = "command", .type = SPEC_CUSTOM, .field = STAGE(argv), .parse = read_command},
 	{.name = "replicas",
@@ -303,6 +336,7 @@ static const struct spec_key stage_keys[] = {
 	 .choices = node_failure_choices,
 	 .def = AIC_NODE_FAILURE_REPLACE},
 	{.name = "service", .type = SPEC_MAP, .field = STAGE(svc), .sub = service_keys},
+	{.name = "sandbox", .type = SPEC_MAP, .field = STAGE(sbx), .sub = sandbox_keys},
 	{.name = NULL},
 };
 #undef STAGE
@@ -366,6 +400,10 @@ static void stage_check(struct spec_ctx *c, void *entry, yaml_node_t *k, yaml_no
 			"copies, ranks are one gang; choose one",
 			st->name);
 	service_check(c, st, v);
+	{
+		yaml_node_t *sbx = aic__spec_value(c, v, "sandbox", NULL);
+		st->sandbox = sbx && sbx->type == YAML_MAPPING_NODE;
+	}
 }
 
 const struct spec_section aic__spec_stages = {

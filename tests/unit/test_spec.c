@@ -519,6 +519,12 @@ static void int_keys_ranges(void **state)
 		 offsetof(struct aic_stage, svc.ready_timeout_s)},
 		{"stages:\n  a: {command: c, service: {%s: %ld}}\n", "port",
 		 "stages.a.service.port", 1, 65535, STAGE, offsetof(struct aic_stage, svc.port)},
+		{"stages:\n  a: {command: c, sandbox: {%s: %ld}}\n", "tmpfs_mb",
+		 "stages.a.sandbox.tmpfs_mb", 1, 1 << 20, STAGE,
+		 offsetof(struct aic_stage, sbx.tmpfs_mb)},
+		{"stages:\n  a: {command: c, sandbox: {%s: %ld}}\n", "timeout_s",
+		 "stages.a.sandbox.timeout_s", 1, 86400, STAGE,
+		 offsetof(struct aic_stage, sbx.timeout_s)},
 	};
 	char text[512], want[256];
 	size_t i;
@@ -624,7 +630,7 @@ static void unknown_keys_list_the_section(void **state)
 	expect_error("stages:\n  a: {command: c, zzzzzz: 1}\n",
 		     "stage 'a': unknown key 'zzzzzz' (expected one of: command, replicas, ranks, "
 		     "gpus, cpus, mem, env, inputs, outputs, weights_to, weights_from, "
-		     "colocate_with, restart, on_node_failure, service)\n");
+		     "colocate_with, restart, on_node_failure, service, sandbox)\n");
 	expect_error(
 		"stages:\n  a: {command: c, replicas: {max: 2, zzzzzz: 1}}\n",
 		"job.yaml:2:38: stages.a.replicas: unknown key 'zzzzzz' (expected one of: min, "
@@ -844,6 +850,34 @@ static void service_keys(void **state)
 		     "job.yaml:2:28: stages.a.service: expected a mapping");
 }
 
+static void sandbox_keys(void **state)
+{
+	struct aic_spec *spec =
+		parse_ok("stages:\n"
+			 "  env: {command: c, sandbox: {rootfs: /srv/img, network: job, tmpfs_mb: 8,"
+			 " timeout_s: 3}}\n"
+			 "  env2: {command: c, sandbox: {}}\n"
+			 "  d: {command: c}\n");
+
+	(void)state;
+	assert_true(spec->stages[0].sandbox);
+	assert_string_equal(spec->stages[0].sbx.rootfs, "/srv/img");
+	assert_int_equal(spec->stages[0].sbx.network, AIC_SANDBOX_NET_JOB);
+	assert_int_equal(spec->stages[0].sbx.tmpfs_mb, 8);
+	assert_int_equal(spec->stages[0].sbx.timeout_s, 3);
+	assert_true(spec->stages[1].sandbox);
+	assert_null(spec->stages[1].sbx.rootfs);
+	assert_int_equal(spec->stages[1].sbx.network, AIC_SANDBOX_NET_NONE);
+	assert_int_equal(spec->stages[1].sbx.tmpfs_mb, AIC_SPEC_DEFAULT_SANDBOX_TMPFS_MB);
+	assert_int_equal(spec->stages[1].sbx.timeout_s, AIC_SPEC_DEFAULT_SANDBOX_TIMEOUT_S);
+	assert_false(spec->stages[2].sandbox);
+	aic_spec_free(spec);
+	expect_error("stages:\n  a: {command: c, sandbox: {network: host}}\n",
+		     "job.yaml:2:38: stages.a.sandbox.network: expected none or job, got 'host'");
+	expect_error("stages:\n  a: {command: c, sandbox: {image: x}}\n",
+		     "stages.a.sandbox: unknown key 'image'");
+}
+
 static void free_null(void **state)
 {
 	(void)state;
@@ -877,6 +911,7 @@ int main(void)
 		cmocka_unit_test(too_large),
 		cmocka_unit_test(node_failure_keys),
 		cmocka_unit_test(service_keys),
+		cmocka_unit_test(sandbox_keys),
 		cmocka_unit_test(free_null),
 	};
 	return aic_test_run(tests);
