@@ -12,6 +12,7 @@
  *   state.c      state.json, the engine's journal a later run resumes from
  *   config_msg.c  the data plane's CONFIG message
  *   worker_env.c  the agent's: its workers' environment, free ports
+ *   sandbox_head.c  sandboxed stages: AIC_SANDBOX for procs.c
  *   service_head.c  services: their ports, probes and endpoints; head.c,
  *                 procs.c and recover.c call it, it calls procs.c's helpers
  *
@@ -473,6 +474,8 @@ void head__service_env(struct head *h, const struct hproc *hp, json_t *env);
 void head__service_sync(struct head *h);
 void head__service_health(struct head *h, const json_t *m);
 void head__service_free(struct head *h);
+/* sandbox_head.c: AIC_SANDBOX, how a sandboxed stage's replica sandboxes its tasks. */
+void head__sandbox_env(struct head *h, const struct hproc *hp, json_t *env);
 
 struct agent_config;
 

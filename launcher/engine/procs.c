@@ -217,6 +217,7 @@ void head__spawn(struct hproc *hp)
 	nccl_env(h, hp, env);
 	head__ckpt_env(h, hp, env);
 	head__service_env(h, hp, env);
+	head__sandbox_env(h, hp, env);
 	/* The stage's own env comes last and wins. */
 	env_put(env, st->env);
 	snprintf(log, sizeof(log), "%s/logs/%s.%d.log", h->cfg.jobdir, st->name, p->index);

@@ -31,7 +31,10 @@ import ctypes
 import errno
 import os
 
-__all__ = ["connect", "Worker", "Item", "Weights", "Error", "Closed", "checkpoint_dir", "resume"]
+from .sandbox import Sandbox, SandboxError
+
+__all__ = ["connect", "Worker", "Item", "Weights", "Error", "Closed", "checkpoint_dir", "resume",
+           "Sandbox", "SandboxError"]
 
 
 class Error(Exception):
