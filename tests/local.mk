@@ -180,6 +180,7 @@ integration_tests = \
 	tests/integration/weights.sh \
 	tests/integration/grpo-toy.sh \
 	tests/integration/phases.sh \
+	tests/integration/sandboxes.sh \
 	tests/integration/reconfigure.sh \
 	tests/integration/no-aic-job.sh \
 	tests/integration/requeue.sh \
