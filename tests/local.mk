@@ -155,7 +155,7 @@ python_tests = tests/python/channels.sh tests/python/weights.sh tests/python/met
 	tests/python/pipeline.sh tests/python/nccl.sh tests/python/hostile.sh tests/python/fds.sh \
 	tests/python/data-integrity.sh tests/python/sink-kill.sh tests/python/checkpoint.sh \
 	tests/python/grpo-resume.sh tests/python/grpo-kill.sh tests/python/source-resume.sh \
-	tests/python/services.sh tests/python/sandbox.sh
+	tests/python/services.sh tests/python/sandbox.sh tests/python/agentic-toy.sh
 EXTRA_DIST += $(python_tests) python/aic/__init__.py python/aic/sandbox.py
 
 TESTS = $(unit_tests) $(fuzz_tests) $(cli_tests) $(c_api_tests) $(python_tests) $(build_tests)
