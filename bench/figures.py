@@ -3,7 +3,7 @@
     python3 bench/figures.py KIND < RAW
 
 KIND is the benchmark: spawn (build/bench/spawn), channels
-(bench/channels.sh), grpo (bench/grpo-toy.sh), phases (bench/phases.sh), bootstrap, channels-cluster,
+(bench/channels.sh), grpo (bench/grpo-toy.sh), phases (bench/phases.sh), agentic (bench/agentic.sh), bootstrap, channels-cluster,
 weights-cluster, restart-cluster, liveness-cluster, recover-cluster
 (bench/*.sh of those names). Every raw line is one sample; aic's samples and the baseline's were taken in
 alternating order in the same run. Prints one JSON line per figure:
@@ -263,10 +263,28 @@ def phases(lines):
                  "turns in the same run: one frame to the node's agent and its answer")
 
 
+def agentic(lines):
+    b = "agentic"
+    out(b, "sandboxed tasks/s: a sandbox made, true run in it, torn down",
+        pick(lines, "sandbox made, true, torn down", "per_s"), "1/s", "bare bwrap true",
+        pick(lines, "bare bwrap true", "per_s"),
+        does="bwrap with the same namespaces and mounts running true, from the same Python "
+             "process: the sandbox without aic's task server")
+    out(b, "sandboxed tasks/s: true run in a kept sandbox (aic.Sandbox.run)",
+        pick(lines, "true in a kept sandbox", "per_s"), "1/s", "fork/exec true",
+        pick(lines, "fork/exec true", "per_s"),
+        does="subprocess.run of true, unsandboxed, from the same Python process")
+    out(b, "service request latency: an HTTP GET through w.endpoints() (lookup included)",
+        pick(lines, "discovered", "us"), "us", "a direct loopback HTTP GET",
+        pick(lines, "direct", "us"),
+        does="the same GET (new connection each) from the same client to an identical "
+             "server on loopback that no engine knows; each sample is the median of 200")
+
+
 KINDS = {"spawn": spawn, "channels": channels, "grpo": grpo, "bootstrap": bootstrap,
          "channels-cluster": channels_cluster, "weights-cluster": weights_cluster,
          "restart-cluster": restart_cluster, "liveness-cluster": liveness_cluster,
-         "recover-cluster": recover_cluster, "phases": phases}
+         "recover-cluster": recover_cluster, "phases": phases, "agentic": agentic}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in KINDS:

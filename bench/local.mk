@@ -9,5 +9,6 @@ bench_tcp_stream_SOURCES = bench/tcp_stream.c
 bench_tcp_stream_LDADD =
 dist_noinst_SCRIPTS += bench/run bench/bootstrap.sh bench/channels.sh bench/channels-cluster.sh \
 	bench/weights-cluster.sh bench/grpo-toy.sh bench/restart-cluster.sh bench/select.sh \
-	bench/hostile.sh bench/liveness-cluster.sh bench/recover-cluster.sh bench/phases.sh
+	bench/hostile.sh bench/liveness-cluster.sh bench/recover-cluster.sh bench/phases.sh \
+	bench/agentic.sh
 EXTRA_DIST += bench/figures.py bench/report.py bench/busy.py bench/grpo_inproc.py bench/phase_switch.py
