@@ -26,10 +26,10 @@
 #include "log.h"
 #include "wire.h"
 
-#define PROBE_WAIT_MS 200     /* between checks until the first pass */
-#define PROBE_EVERY_MS 1000   /* between checks after it */
-#define PROBE_ANSWER_MS 2000  /* one check's connect and answer */
-#define PROBE_FAILS 3	      /* failures in a row after passing that make a replica dead */
+#define PROBE_WAIT_MS	200  /* between checks until the first pass */
+#define PROBE_EVERY_MS	1000 /* between checks after it */
+#define PROBE_ANSWER_MS 2000 /* one check's connect and answer */
+#define PROBE_FAILS	3    /* failures in a row after passing that make a replica dead */
 
 struct probe {
 	struct agent_service *s;
@@ -40,12 +40,12 @@ struct probe {
 	int port;
 	bool http;
 	uint64_t deadline_ms, timeout_ms;
-	bool on;	/* checking (between PROBE and UNPROBE or death) */
-	bool busy;	/* a check is under way on tcp */
-	bool tcp_open;	/* tcp is initialised and not closed yet */
-	bool inited;	/* timer is initialised */
-	bool passed;	/* has passed a check in this run */
-	bool ready;	/* as the head was last told */
+	bool on;       /* checking (between PROBE and UNPROBE or death) */
+	bool busy;     /* a check is under way on tcp */
+	bool tcp_open; /* tcp is initialised and not closed yet */
+	bool inited;   /* timer is initialised */
+	bool passed;   /* has passed a check in this run */
+	bool ready;    /* as the head was last told */
 	int fails;
 	char why[160];
 	uv_timer_t timer;
@@ -107,7 +107,8 @@ static void finish(struct probe *p, bool ok, const char *why)
 				p->ready = false;
 				if (dead) {
 					snprintf(p->why, sizeof(p->why),
-						 "failed %d readiness checks in a row (the last: %s)",
+						 "failed %d readiness checks in a row (the last: "
+						 "%s)",
 						 p->fails, why);
 					p->on = false;
 				}
@@ -186,8 +187,9 @@ static void connect_cb(uv_connect_t *req, int status)
 		finish(p, true, "");
 		return;
 	}
-	snprintf(p->req, sizeof(p->req), "GET %s HTTP/1.0\r\nHost: %s:%d\r\nConnection: close\r\n\r\n",
-		 p->path, p->addr, p->port);
+	snprintf(p->req, sizeof(p->req),
+		 "GET %s HTTP/1.0\r\nHost: %s:%d\r\nConnection: close\r\n\r\n", p->path, p->addr,
+		 p->port);
 	b = uv_buf_init(p->req, (unsigned)strlen(p->req));
 	p->nrx = 0;
 	if (uv_write(&p->wreq, (uv_stream_t *)&p->tcp, &b, 1, write_cb) != 0 ||
@@ -274,7 +276,8 @@ static void on_probe(struct agent_service *s, const json_t *m)
 		p->inited = true;
 	}
 	p->run = json_integer_value(json_object_get(m, "run"));
-	snprintf(p->addr, sizeof(p->addr), "%s", json_string_value(json_object_get(m, "addr")) ?: "");
+	snprintf(p->addr, sizeof(p->addr), "%s",
+		 json_string_value(json_object_get(m, "addr")) ?: "");
 	snprintf(p->path, sizeof(p->path), "%s", http ?: "");
 	p->http = http && *http;
 	p->port = (int)json_integer_value(json_object_get(m, "port"));

@@ -141,8 +141,8 @@ void head__service_sync(struct head *h)
 					      json_pack("{s:s,s:i,s:b}", "addr", addr, "replica",
 							hp->p->index, "ready", sp->ready));
 		if (on && sp->ready && !sp->told_ready)
-			aic_log_info("service '%s' replica %d at %s is ready", st->name, hp->p->index,
-				     addr);
+			aic_log_info("service '%s' replica %d at %s is ready", st->name,
+				     hp->p->index, addr);
 		else if (on && !sp->ready && sp->told_ready)
 			aic_log_info("service '%s' replica %d at %s is not ready", st->name,
 				     hp->p->index, addr);
@@ -215,8 +215,8 @@ void head__service_health(struct head *h, const json_t *m)
 		return; /* about an earlier run */
 	sp->ready = json_is_true(json_object_get(m, "ready"));
 	if (json_is_true(json_object_get(m, "dead")) && hp->state == P_RUNNING) {
-		aic_log_error("service '%s' replica %d on %s %s: restarting it", stage_of(h, hp)->name,
-			      hp->p->index, h->agents[hp->p->node].node,
+		aic_log_error("service '%s' replica %d on %s %s: restarting it",
+			      stage_of(h, hp)->name, hp->p->index, h->agents[hp->p->node].node,
 			      json_string_value(json_object_get(m, "why")) ?: "failed");
 		head__kill(hp, SIGKILL);
 	}
