@@ -79,6 +79,16 @@ static void tcp_closed(uv_handle_t *h)
 	p->tcp_open = false;
 }
 
+/*
+ * The engine closes every handle at its end (engine.c), a check's socket
+ * among them, whose callbacks then report the close: never close twice.
+ */
+static void close_tcp(struct probe *p)
+{
+	if (!uv_is_closing((uv_handle_t *)&p->tcp))
+		uv_close((uv_handle_t *)&p->tcp, tcp_closed);
+}
+
 static void timer_cb(uv_timer_t *t);
 
 /* A check ended: what it means for the replica, and the next one. */
@@ -87,7 +97,7 @@ static void finish(struct probe *p, bool ok, const char *why)
 	if (!p->busy)
 		return;
 	p->busy = false;
-	uv_close((uv_handle_t *)&p->tcp, tcp_closed);
+	close_tcp(p);
 	if (!p->on)
 		return;
 	if (ok) {
@@ -257,7 +267,7 @@ static void probe_stop(struct probe *p)
 		uv_timer_stop(&p->timer);
 	if (p->busy) {
 		p->busy = false;
-		uv_close((uv_handle_t *)&p->tcp, tcp_closed);
+		close_tcp(p);
 	}
 }
 
