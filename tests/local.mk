@@ -215,6 +215,8 @@ failure_tests += tests/failures/replica-moves-agent-kill.sh
 failure_tests += tests/failures/gang-shrinks.sh
 failure_tests += tests/failures/fail-on-node-failure.sh
 failure_tests += tests/failures/grpo-toy-node.sh
+# A service replica moved off a lost node: its endpoint follows it.
+failure_tests += tests/failures/service-moves.sh
 # No lost work: every source line reaches the sink across a node's loss.
 failure_tests += tests/failures/nolost.sh
 # The same with the node's link cut instead.
