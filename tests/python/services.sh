@@ -12,7 +12,7 @@ aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 need_python_modules numpy
 enter_work_dir services
-plan 11
+plan 13
 
 cat >svc.py <<'PY'
 # A service replica: /health (500 once /sick was asked), /pid, /version
@@ -140,3 +140,16 @@ like "$out" "version 2 reached 3 replicas" "a new weight version reaches every r
 like "$out" "not a service: -2" "endpoints of a stage that is no service: -ENOENT"
 is "$(python3 -c "import json; print(json.load(open('.aic/latest/summary.json'))['state'])")" \
 	succeeded "summary.json: succeeded"
+
+# A replica that never answers its check within ready_timeout_s is
+# restarted; when its restarts are spent, the job fails, saying why.
+cat >slow.yaml <<YAML
+stages:
+  deaf: {command: "exec sleep 600", cpus: 0, service: {ready: {tcp: true}, ready_timeout_s: 1},
+         restart: {max: 1, backoff_ms: 100}}
+  client: {command: "exec sleep 600", cpus: 0}
+YAML
+timeout 60 "$aic" run slow.yaml >slow.out 2>slow.err
+is "$?" 1 "a service that never becomes ready fails the job once its restarts are spent"
+is "$(grep -c "service 'deaf' replica 0 on [^ ]* did not pass its readiness check within 1 s" slow.err)" 2 \
+	"each of its 2 runs was killed for missing its readiness deadline"
