@@ -576,10 +576,8 @@ static void worker_frame(struct aic_conn *c, uint16_t type, json_t *m, const str
 			agent__metric_frame(&a->metrics, who->stage, who->index, f);
 		return;
 	}
-	if (type == AIC_MSG_EP_GET) {
-		agent__service_frame(&a->svc, c, f);
+	if (agent__service_frame(&a->svc, c, f))
 		return;
-	}
 	if (AGENT_CKPT_FRAME(type)) {
 		agent__ckpt_frame(&a->ckpt, a->chans, c, who ? who->proc : -1, f);
 		return;

@@ -455,8 +455,8 @@ struct agent_service {
 void agent__service_init(struct agent_service *s, uv_loop_t *loop, struct aic_conn **head);
 /* PROBE, UNPROBE or ENDPOINTS from the head: false when type is none of them. */
 bool agent__service_msg(struct agent_service *s, uint16_t type, const json_t *m);
-/* A worker's EP_GET on connection c, answered with EP_LIST or ERROR. */
-void agent__service_frame(struct agent_service *s, struct aic_conn *c, const struct aic_frame *f);
+/* A worker's EP_GET on connection c, answered with EP_LIST or ERROR; false for other frames. */
+bool agent__service_frame(struct agent_service *s, struct aic_conn *c, const struct aic_frame *f);
 /* After the loop has closed every handle. */
 void agent__service_release(struct agent_service *s);
 

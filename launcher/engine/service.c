@@ -322,16 +322,18 @@ bool agent__service_msg(struct agent_service *s, uint16_t type, const json_t *m)
 	return true;
 }
 
-void agent__service_frame(struct agent_service *s, struct aic_conn *c, const struct aic_frame *f)
+bool agent__service_frame(struct agent_service *s, struct aic_conn *c, const struct aic_frame *f)
 {
 	char stage[65];
 	json_t *list, *e;
 	uint8_t *buf;
 	size_t i, n;
 
+	if (f->type != AIC_MSG_EP_GET)
+		return false;
 	if (f->length == 0 || f->length >= sizeof(stage)) {
 		aic_conn_send_error(c, AIC_MSG_ERROR, -EINVAL, "a stage name of 1 to 64 bytes");
-		return;
+		return true;
 	}
 	memcpy(stage, f->payload, f->length);
 	stage[f->length] = '\0';
@@ -340,13 +342,13 @@ void agent__service_frame(struct agent_service *s, struct aic_conn *c, const str
 		char why[128];
 		snprintf(why, sizeof(why), "no service stage '%s'", stage);
 		aic_conn_send_error(c, AIC_MSG_ERROR, -ENOENT, why);
-		return;
+		return true;
 	}
 	n = json_array_size(list);
 	buf = malloc(8 + n * AIC_ENDPOINT_ENTRY);
 	if (!buf) {
 		aic_conn_send_error(c, AIC_MSG_ERROR, -ENOMEM, NULL);
-		return;
+		return true;
 	}
 	aic_put_u32(buf, (uint32_t)s->version);
 	aic_put_u32(buf + 4, (uint32_t)n);
@@ -357,6 +359,7 @@ void agent__service_frame(struct agent_service *s, struct aic_conn *c, const str
 				    json_string_value(json_object_get(e, "addr")));
 	aic_conn_send_raw(c, AIC_MSG_EP_LIST, buf, 8 + n * AIC_ENDPOINT_ENTRY, NULL, 0);
 	free(buf);
+	return true;
 }
 
 void agent__service_init(struct agent_service *s, uv_loop_t *loop, struct aic_conn **head)
