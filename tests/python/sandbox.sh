@@ -12,7 +12,7 @@ aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 command -v bwrap >/dev/null || skip_all "no bwrap (Debian's bubblewrap)"
 enter_work_dir sandbox
-plan 14
+plan 16
 
 echo precious >marker
 cat >env.py <<'PY'
@@ -90,3 +90,27 @@ like "$out" "many 50 {'kept'} same True" "50 tasks run in the same sandbox"
 like "$out" "after 0 False '2'
 outside marker after precious" "rm -rf / and a fork bomb harm nothing outside, nor the sandbox"
 like "$out" "agent-job 0 False '0'" "with network: job, the agent is reachable (no token, though)"
+
+# rootfs: a directory of its own, relative to the spec's directory: the
+# sandbox sees it as /, and nothing of the node's /usr it does not hold.
+mkdir -p img/usr/lib img/etc img/proc img/dev img/tmp
+for d in /usr/bin /usr/lib/python3* /usr/lib/x86_64-linux-gnu /usr/lib64; do
+	[ -e "$d" ] && cp -al "$d" "img$d" 2>/dev/null || cp -a "$d" "img$d"
+done
+ln -s usr/bin img/bin; ln -s usr/lib img/lib; ln -s usr/lib64 img/lib64
+echo image >img/etc/marker
+chmod 755 img "$dir"  # a root job's sandbox runs as nobody, who must reach it
+cat >img.py <<'PY'
+import aic
+with aic.Sandbox() as sb:
+    r = sb.run("cat /etc/marker; ls /usr/share >/dev/null 2>&1 || echo no-share")
+    print("img", r["status"], r["stdout"].split(), flush=True)
+PY
+cat >img.yaml <<YAML
+stages:
+  env: {command: [/usr/bin/python3, $dir/img.py], cpus: 0, sandbox: {rootfs: img}}
+YAML
+timeout 300 "$aic" run img.yaml >img.out 2>img.err
+is "$?" 0 "a sandbox with its own rootfs runs"
+like "$("$aic" logs env)" "img 0 \\['image', 'no-share'\\]" \
+	"it sees the rootfs as /, not the node's /usr"
