@@ -108,7 +108,8 @@ void head__service_sync(struct head *h)
 	json_t *stages;
 	size_t i;
 
-	if (!h->placed || !any_service(h) || !svc_proc(h, h->n_procs ? h->n_procs - 1 : 0))
+	if (!h->placed || h->done || !any_service(h) ||
+	    !svc_proc(h, h->n_procs ? h->n_procs - 1 : 0))
 		return;
 	s = h->svc;
 	stages = json_object();
