@@ -4,7 +4,8 @@
 
 KIND is the benchmark: spawn (build/bench/spawn), channels
 (bench/channels.sh), grpo (bench/grpo-toy.sh), observe (bench/observe.sh), phases (bench/phases.sh),
-autoscale (bench/autoscale.sh), torch (bench/torch-grpo.sh), scale (bench/scale), bootstrap, channels-cluster, weights-cluster, restart-cluster,
+autoscale (bench/autoscale.sh), torch (bench/torch-grpo.sh), scale (bench/scale), agentic (bench/agentic.sh),
+bootstrap, channels-cluster, weights-cluster, restart-cluster,
 liveness-cluster, recover-cluster, resume-cluster (bench/*.sh of those
 names). Every raw line is one sample; aic's samples and the baseline's
 were taken in alternating order in the same run (resume-cluster's in the
@@ -382,12 +383,31 @@ def scale(lines):
                 does="no baseline: the figure is read against N (bench/scale)")
 
 
+def agentic(lines):
+    b = "agentic"
+    out(b, "sandboxed tasks/s: a sandbox made, true run in it, torn down",
+        pick(lines, "sandbox made, true, torn down", "per_s"), "1/s", "bare bwrap true",
+        pick(lines, "bare bwrap true", "per_s"),
+        does="bwrap with the same namespaces and mounts running true, from the same Python "
+             "process: the sandbox without aic's task server")
+    out(b, "sandboxed tasks/s: true run in a kept sandbox (aic.Sandbox.run)",
+        pick(lines, "true in a kept sandbox", "per_s"), "1/s", "fork/exec true",
+        pick(lines, "fork/exec true", "per_s"),
+        does="subprocess.run of true, unsandboxed, from the same Python process")
+    out(b, "service request latency: an HTTP GET through w.endpoints() (lookup included)",
+        pick(lines, "discovered", "us"), "us", "a direct loopback HTTP GET",
+        pick(lines, "direct", "us"),
+        does="the same GET (new connection each) from the same client to an identical "
+             "server on loopback that no engine knows; each sample is the median of 200")
+
+
 KINDS = {"spawn": spawn, "channels": channels, "grpo": grpo, "observe": observe,
          "autoscale": autoscale, "bootstrap": bootstrap,
          "channels-cluster": channels_cluster, "weights-cluster": weights_cluster,
          "restart-cluster": restart_cluster, "liveness-cluster": liveness_cluster,
          "recover-cluster": recover_cluster, "phases": phases,
-         "resume-cluster": resume_cluster, "torch": torch_grpo, "scale": scale}
+         "resume-cluster": resume_cluster, "torch": torch_grpo, "scale": scale,
+         "agentic": agentic}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in KINDS:

@@ -355,6 +355,24 @@ int aic_phase_begin(struct aic_worker *w);
 int aic_phase_end(struct aic_worker *w);
 int aic_phase_should_yield(struct aic_worker *w);
 
+/*
+ * Services: stages with `service:` (doc/aic-job.5, SERVICES) whose
+ * replicas serve on a port. aic_endpoints fills out[0..max) with the
+ * service `stage`'s replicas that run now, as the engine last saw them:
+ * each one's "host:port", its replica number, and whether it passes its
+ * readiness check. The list changes as replicas start, pass or fail their
+ * check, exit, restart or move after a node loss; ask again before each
+ * batch of requests. One round trip to the node's agent. Returns how many
+ * replicas there are (more than max when out was too short), -ENOENT when
+ * `stage` is no service, -EINVAL, or another negative code.
+ */
+struct aic_endpoint {
+	char addr[64]; /* "host:port", NUL-terminated */
+	int replica;
+	int ready;     /* 1: it passes its readiness check */
+};
+int aic_endpoints(struct aic_worker *w, const char *stage, struct aic_endpoint *out, size_t max);
+
 #ifdef __cplusplus
 }
 #endif

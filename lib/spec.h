@@ -67,6 +67,38 @@ struct aic_autoscale {
 	struct aic_mark mark; /* the autoscale value (or the stage's name when unset) */
 };
 
+/*
+ * A service stage (service:): each replica serves on a port its agent
+ * chooses (AIC_PORT) or the one given, and the engine lists it among the
+ * stage's endpoints once it answers its readiness check (doc/aic-job.5,
+ * SERVICES).
+ */
+struct aic_service {
+	int port;	     /* 0: auto, the agent's choice */
+	int ready_timeout_s; /* to answer the first check, else the replica is restarted */
+	struct aic_service_ready {
+		char *http; /* a path answered with 2xx, or NULL */
+		bool tcp;   /* a TCP connection accepted */
+	} ready;
+};
+
+/* What a sandboxed stage's tasks may reach (sandbox.network). */
+enum aic_sandbox_network {
+	AIC_SANDBOX_NET_NONE, /* a network namespace of its own: loopback only */
+	AIC_SANDBOX_NET_JOB,  /* the node's network, as the replica has */
+};
+
+/*
+ * A sandboxed stage (sandbox:): each replica runs its tasks in a
+ * bubblewrap sandbox (doc/aic-job.5, SANDBOXES; doc/SECURITY.md).
+ */
+struct aic_sandbox {
+	char *rootfs;  /* mounted read-only as /, or NULL: the node's /usr */
+	int network;   /* enum aic_sandbox_network */
+	int tmpfs_mb;  /* the writable /tmp */
+	int timeout_s; /* a task's default time limit */
+};
+
 /* What a job does on notice of its end (doc/aic-job.5, CHECKPOINTS). */
 struct aic_checkpoint {
 	int grace_s; /* seconds every stage gets to checkpoint after a notice */
@@ -101,6 +133,10 @@ struct aic_stage {
 	int on_node_failure; /* enum aic_node_failure */
 	int placement;	     /* enum aic_placement */
 	struct aic_autoscale autoscale; /* used when aic_stage_autoscales() */
+	bool service;		       /* a service stage (svc); the job does not wait for it */
+	struct aic_service svc;
+	bool sandbox;		       /* its tasks run sandboxed (sbx) */
+	struct aic_sandbox sbx;
 	struct aic_mark mark;	       /* the stage's name */
 	struct aic_mark gpus_mark;     /* its gpus value (or its name when unset) */
 	struct aic_mark colocate_mark; /* its colocate_with value (or its name when unset) */
@@ -153,6 +189,9 @@ struct aic_spec {
 #define AIC_SPEC_DEFAULT_TARGET_BUSY 0.8
 #define AIC_SPEC_DEFAULT_UP_AFTER_S 5
 #define AIC_SPEC_DEFAULT_DOWN_AFTER_S 30
+#define AIC_SPEC_DEFAULT_READY_TIMEOUT_S 60
+#define AIC_SPEC_DEFAULT_SANDBOX_TMPFS_MB 64
+#define AIC_SPEC_DEFAULT_SANDBOX_TIMEOUT_S 10
 /* Larger spec files are refused before parsing. */
 #define AIC_SPEC_MAX_BYTES (1 << 20)
 

@@ -137,6 +137,10 @@ const char *aic_msg_name(uint16_t type)
 		[AIC_MSG_LOAD] = "LOAD",
 		[AIC_MSG_SCALE_DOWN] = "SCALE_DOWN",
 		[AIC_MSG_EVENTS] = "EVENTS",
+		[AIC_MSG_PROBE] = "PROBE",
+		[AIC_MSG_UNPROBE] = "UNPROBE",
+		[AIC_MSG_HEALTH] = "HEALTH",
+		[AIC_MSG_ENDPOINTS] = "ENDPOINTS",
 	};
 
 	if (type < sizeof(names) / sizeof(names[0]) && names[type])

@@ -136,6 +136,19 @@ enum aic_msg {
 	 */
 	AIC_MSG_LOAD = 60,
 	AIC_MSG_SCALE_DOWN = 61,
+	/*
+	 * Services (launcher/engine/service.c, service_head.c). PROBE: head ->
+	 * agent, {"id", "run", "addr", "port", "http", "timeout_ms"}: check
+	 * process id's readiness (an HTTP GET of "http", or a TCP connect when
+	 * it is "") until UNPROBE {"id"}. HEALTH: agent -> head, {"id", "run",
+	 * "ready", "dead", "why"}, on each change; dead: to be restarted.
+	 * ENDPOINTS: head -> agent, {"version", "stages": {stage: [{"addr",
+	 * "replica", "ready"}...]}}, every service stage's replicas now.
+	 */
+	AIC_MSG_PROBE = 95,
+	AIC_MSG_UNPROBE = 96,
+	AIC_MSG_HEALTH = 97,
+	AIC_MSG_ENDPOINTS = 98,
 	AIC_MSG_DATA = 0x100, /* first data-plane type */
 	/* Data plane, binary payloads (big-endian fields, see aic.h's worker.c). */
 	AIC_MSG_PUT = 0x101,	/* worker -> agent: u32 chan, u64 version, u32 timeout_ms, bytes */
@@ -191,7 +204,19 @@ enum aic_msg {
 	AIC_MSG_PHASE_END = 0x142,
 	AIC_MSG_PHASE_POLL = 0x143,
 	AIC_MSG_PHASE_STATE = 0x144,
+	/*
+	 * Services' endpoints (lib/worker/service.c). EP_GET: worker -> agent,
+	 * the stage's name; EP_LIST answers: u32 version, u32 count, then count
+	 * entries of AIC_ENDPOINT_ENTRY bytes (aic_endpoint_encode), or ERROR
+	 * (-ENOENT: no such service).
+	 */
+	AIC_MSG_EP_GET = 0x160,
+	AIC_MSG_EP_LIST = 0x161,
 };
+
+/* An endpoint of EP_LIST: u32 replica, u32 flags (1: ready), "host:port" NUL-padded to 64 bytes. */
+#define AIC_ENDPOINT_ADDR 64
+#define AIC_ENDPOINT_ENTRY (8 + AIC_ENDPOINT_ADDR)
 
 /* PHASE_STATE's flag: the other stage waits for the GPUs this worker's stage holds. */
 #define AIC_PHASE_YIELD 1u
@@ -272,6 +297,33 @@ static inline void aic_phase_version_decode(const uint8_t *p, uint32_t *stream, 
 {
 	*stream = aic_get_u32(p);
 	*version = aic_get_u64(p + 4);
+}
+
+/* An endpoint of EP_LIST (AIC_ENDPOINT_ENTRY bytes at p); addr is cut to fit. */
+static inline void aic_endpoint_encode(uint8_t *p, uint32_t replica, bool ready, const char *addr)
+{
+	size_t n = 0;
+
+	aic_put_u32(p, replica);
+	aic_put_u32(p + 4, ready ? 1u : 0u);
+	while (addr && addr[n] && n < AIC_ENDPOINT_ADDR - 1) {
+		p[8 + n] = (uint8_t)addr[n];
+		n++;
+	}
+	while (n < AIC_ENDPOINT_ADDR)
+		p[8 + n++] = 0;
+}
+
+/* Decodes an entry: addr gets AIC_ENDPOINT_ADDR bytes, always NUL-terminated. */
+static inline void aic_endpoint_decode(const uint8_t *p, uint32_t *replica, bool *ready, char *addr)
+{
+	size_t n;
+
+	*replica = aic_get_u32(p);
+	*ready = (aic_get_u32(p + 4) & 1u) != 0;
+	for (n = 0; n < AIC_ENDPOINT_ADDR - 1; n++)
+		addr[n] = (char)p[8 + n];
+	addr[AIC_ENDPOINT_ADDR - 1] = '\0';
 }
 
 /*

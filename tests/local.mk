@@ -151,7 +151,8 @@ EXTRA_DIST += $(cli_tests)
 check_PROGRAMS += tests/c-api/worker
 tests_c_api_worker_SOURCES = tests/c-api/worker.c
 tests_c_api_worker_LDADD = lib/libaic.la
-c_api_tests = tests/c-api/zero-copy.sh tests/c-api/checkpoint.sh tests/c-api/phases.sh
+c_api_tests = tests/c-api/zero-copy.sh tests/c-api/checkpoint.sh tests/c-api/phases.sh \
+	tests/c-api/services.sh
 EXTRA_DIST += $(c_api_tests)
 # Run by hand on a GPU machine, never by make check (no GPU in CI).
 EXTRA_DIST += tests/gpu/phase-handoff.sh
@@ -163,8 +164,9 @@ python_tests = tests/python/channels.sh tests/python/weights.sh tests/python/met
 	tests/python/grpo-resume.sh tests/python/grpo-kill.sh tests/python/source-resume.sh \
 	tests/python/timeline.sh tests/python/prometheus.sh tests/python/dashboard.sh \
 	tests/python/autoscale.sh tests/python/autoscale-share.sh \
-	tests/python/torch.sh tests/python/torch-grpo.sh
-EXTRA_DIST += $(python_tests) python/aic/__init__.py python/aic/torch.py
+	tests/python/torch.sh tests/python/torch-grpo.sh \
+	tests/python/services.sh tests/python/sandbox.sh tests/python/agentic-toy.sh
+EXTRA_DIST += $(python_tests) python/aic/__init__.py python/aic/torch.py python/aic/sandbox.py
 
 TESTS = $(unit_tests) $(fuzz_tests) $(cli_tests) $(c_api_tests) $(python_tests) $(build_tests)
 # Benchmarks kept working (small sizes; no figure is judged by its value).
@@ -195,6 +197,7 @@ integration_tests = \
 	tests/integration/weights.sh \
 	tests/integration/grpo-toy.sh \
 	tests/integration/phases.sh \
+	tests/integration/sandboxes.sh \
 	tests/integration/reconfigure.sh \
 	tests/integration/no-aic-job.sh \
 	tests/integration/requeue.sh \
@@ -232,6 +235,8 @@ failure_tests += tests/failures/replica-moves-agent-kill.sh
 failure_tests += tests/failures/gang-shrinks.sh
 failure_tests += tests/failures/fail-on-node-failure.sh
 failure_tests += tests/failures/grpo-toy-node.sh
+# A service replica moved off a lost node: its endpoint follows it.
+failure_tests += tests/failures/service-moves.sh
 # No lost work: every source line reaches the sink across a node's loss.
 failure_tests += tests/failures/nolost.sh
 # A lost node in the events and the timeline (aic timeline).

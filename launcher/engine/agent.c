@@ -83,6 +83,7 @@ struct agent {
 	struct agent_ckpt ckpt; /* checkpoint.c */
 	struct agent_events events; /* events.c */
 	struct agent_phase phase; /* phase.c */
+	struct agent_service svc; /* service.c */
 };
 
 /* Who a worker connection is (its HELLO), for the points it reports. */
@@ -475,7 +476,8 @@ static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct 
 			chan_set_members(a->chans, m);
 		break;
 	default:
-		agent__phase_msg(&a->phase, a->head, type, m);
+		if (!agent__service_msg(&a->svc, type, m))
+			agent__phase_msg(&a->phase, a->head, type, m);
 		agent__autoscale_frame(a->chans, c, type, m); /* LOAD, SCALE_DOWN */
 		break;
 	}
@@ -577,6 +579,8 @@ static void worker_frame(struct aic_conn *c, uint16_t type, json_t *m, const str
 			agent__metric_frame(&a->metrics, who->stage, who->index, f);
 		return;
 	}
+	if (agent__service_frame(&a->svc, c, f))
+		return;
 	if (AGENT_CKPT_FRAME(type)) {
 		agent__ckpt_frame(&a->ckpt, a->chans, c, who ? who->proc : -1, f);
 		return;
@@ -637,6 +641,7 @@ struct agent *agent_start(uv_loop_t *loop, const struct agent_config *cfg)
 	a->grace.data = a;
 	agent__metrics_init(&a->metrics, loop, send_metrics, a);
 	agent__events_init(&a->events, loop, &a->head, &a->chans, &a->cfg);
+	agent__service_init(&a->svc, loop, &a->head);
 	if (aic_server_start(loop, &a->srv, cfg->addr, cfg->token, &workers_handlers, a) == 0)
 		a->listening = true;
 	else
@@ -710,5 +715,6 @@ void agent_free(struct agent *a)
 	json_decref(a->registration);
 	agent__ckpt_release(&a->ckpt);
 	agent__phase_release(&a->phase);
+	agent__service_release(&a->svc);
 	free(a);
 }

@@ -363,9 +363,13 @@ static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct 
 		if (c->data)
 			head__phase_msg(h, c->data, type, m);
 		break;
+	case AIC_MSG_HEALTH:
+		head__service_health(h, m);
+		break;
 	default:
 		break;
 	}
+	head__service_sync(h); /* any of these may have changed a service's endpoints */
 }
 
 static void on_close(struct aic_conn *c)
@@ -599,6 +603,7 @@ void head_free(struct head *h)
 	head__ckpt_close(h);
 	head__phase_free(h);
 	head__autoscale_free(h);
+	head__service_free(h);
 	free(h->procs);
 	free(h->stages);
 	free(h->agents);

@@ -16,6 +16,9 @@
  *   events.c     events.jsonl (the timeline's events): the head's own, and
  *                the agents' data-plane samples (their side is there too)
  *   prom.c       the Prometheus metrics: /metrics and the textfile
+ *   sandbox_head.c  sandboxed stages: AIC_SANDBOX for procs.c
+ *   service_head.c  services: their ports, probes and endpoints; head.c,
+ *                 procs.c and recover.c call it, it calls procs.c's helpers
  *
  * Calls go one way: head.c calls the others; recover.c calls procs.c's
  * helpers, config_msg.c (MEMBERS) and phase_head.c, config_msg.c calls
@@ -189,6 +192,7 @@ struct head {
 	struct head_prom *prom; /* prom.c's, NULL: none */
 	bool events_failed;	/* it could not be opened: said once */
 	struct head_phase *phase; /* phase_head.c; NULL: no stages alternate */
+	struct head_service *svc; /* service_head.c; NULL: no service has run */
 	/* {channel: progress}: where this run's sources started (config_msg.c), or NULL. */
 	json_t *start_progress;
 	struct autoscale *as; /* autoscale.c's, NULL: no stage autoscales */
@@ -548,6 +552,43 @@ bool agent__phase_frame(struct agent_phase *k, struct aic_conn *head, struct aic
 /* A worker's connection closed: what it held or asked for is given up. */
 void agent__phase_closed(struct agent_phase *k, struct aic_conn *head, struct aic_conn *c);
 void agent__phase_release(struct agent_phase *k);
+
+/* --- service.c (for agent.c) and service_head.c: services ---------------- */
+
+struct probe;
+/* The agent's readiness checks and the endpoints the head last sent (service.c). */
+struct agent_service {
+	uv_loop_t *loop;
+	struct aic_conn **head; /* the agent's link to the head */
+	struct probe *probes;
+	json_t *endpoints; /* ENDPOINTS' "stages", or NULL before the first */
+	json_int_t version;
+};
+
+void agent__service_init(struct agent_service *s, uv_loop_t *loop, struct aic_conn **head);
+/* PROBE, UNPROBE or ENDPOINTS from the head: false when type is none of them. */
+bool agent__service_msg(struct agent_service *s, uint16_t type, const json_t *m);
+/* A worker's EP_GET on connection c, answered with EP_LIST or ERROR; false for other frames. */
+bool agent__service_frame(struct agent_service *s, struct aic_conn *c, const struct aic_frame *f);
+/* After the loop has closed every handle. */
+void agent__service_release(struct agent_service *s);
+
+/*
+ * The head's side (service_head.c). head__service_env, from head__spawn:
+ * AIC_PORT and AIC_NODE_ADDR for a service replica (its port chosen from
+ * its agent's free ports), and for every process AIC_ENDPOINTS, the list
+ * the agents hold now (sent first when it changed). head__service_sync,
+ * after every message from an agent and a node loss: probes the service
+ * replicas that run, stops probing those that do not, and sends
+ * ENDPOINTS when the list changed. head__service_health: HEALTH from an
+ * agent; a dead replica is killed (its exit restarts it).
+ */
+void head__service_env(struct head *h, const struct hproc *hp, json_t *env);
+void head__service_sync(struct head *h);
+void head__service_health(struct head *h, const json_t *m);
+void head__service_free(struct head *h);
+/* sandbox_head.c: AIC_SANDBOX, how a sandboxed stage's replica sandboxes its tasks. */
+void head__sandbox_env(struct head *h, const struct hproc *hp, json_t *env);
 
 struct agent_config;
 struct chan_set;

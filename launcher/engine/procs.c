@@ -251,6 +251,8 @@ void head__spawn(struct hproc *hp)
 	}
 	nccl_env(h, hp, env);
 	head__ckpt_env(h, hp, env);
+	head__service_env(h, hp, env);
+	head__sandbox_env(h, hp, env);
 	/* The stage's own env comes last and wins. */
 	env_put(env, st->env);
 	snprintf(log, sizeof(log), "%s/logs/%s.%d.log", h->cfg.jobdir, st->name, p->index);
@@ -398,8 +400,9 @@ void head__check_finished(struct head *h)
 
 	head__close_channels(h);
 	for (i = 0; i < h->n_procs; i++)
-		if (!head__proc_finished(&h->procs[i]))
-			return;
+		if (!head__proc_finished(&h->procs[i]) &&
+		    !h->cfg.spec->stages[h->procs[i].p->stage].service)
+			return; /* services run until the rest is done (doc/aic-job.5, SERVICES) */
 	for (i = 0; h->sink_done && i < h->cfg.spec->n_channels; i++)
 		if (!h->sink_done[i])
 			return; /* its SINK_DONE will call again */

@@ -426,4 +426,5 @@ void head__node_lost(struct head *h, struct hagent *a, const char *why)
 	if (!files_left(h, a) || !recover_stages(h, a))
 		return;
 	place_waiting(h, true);
+	head__service_sync(h); /* its services' replicas left, or moved */
 }

@@ -276,6 +276,84 @@ static const char *const placement_choices[] = {
 };
 _Static_assert(sizeof(enum aic_placement) == sizeof(int), "SPEC_ENUM fills an int");
 
+/* --- service: a stage others reach over the network ------------------ */
+
+#define SERVICE(f) offsetof(struct aic_service, f)
+/* A service's port: auto (its agent chooses a free one), or a fixed number. */
+static void read_port(struct spec_ctx *c, yaml_node_t *v, void *base, const char *what)
+{
+	struct aic_service *svc = base;
+	const char *s = aic__spec_scalar(v);
+
+	if (s && !strcmp(s, "auto")) {
+		aic__spec_take(c, v);
+		svc->port = 0;
+		return;
+	}
+	if (s && ((s[0] >= '0' && s[0] <= '9') || s[0] == '-')) {
+		aic__spec_int(c, v, what, 1, 65535, &svc->port);
+		return;
+	}
+	{
+		char b[SPEC_SHOW_MAX];
+		aic__spec_take(c, v);
+		aic__spec_err(c, v, "%s: expected 'auto' or a port from 1 to 65535, got %s", what,
+			      aic__spec_show(v, b, sizeof(b)));
+	}
+}
+
+static const struct spec_key ready_keys[] = {
+	{.name = "http", .type = SPEC_STRING, .field = offsetof(struct aic_service_ready, http)},
+	{.name = "tcp", .type = SPEC_BOOL, .field = offsetof(struct aic_service_ready, tcp)},
+	{.name = NULL},
+};
+
+static const struct spec_key service_keys[] = {
+	{.name = "port", .type = SPEC_CUSTOM, .field = SERVICE(port), .parse = read_port},
+	{.name = "ready", .type = SPEC_MAP, .field = SERVICE(ready), .sub = ready_keys},
+	{.name = "ready_timeout_s",
+	 .type = SPEC_INT,
+	 .field = SERVICE(ready_timeout_s),
+	 .min = 1,
+	 .max = 86400,
+	 .def = AIC_SPEC_DEFAULT_READY_TIMEOUT_S},
+	{.name = NULL},
+};
+#undef SERVICE
+
+/* --- sandbox: where a stage's tasks run ------------------------------- */
+
+/* Indexed by enum aic_sandbox_network. */
+static const char *const sandbox_network_choices[] = {
+	[AIC_SANDBOX_NET_NONE] = "none",
+	[AIC_SANDBOX_NET_JOB] = "job",
+	NULL,
+};
+
+#define SANDBOX(f) offsetof(struct aic_sandbox, f)
+static const struct spec_key sandbox_keys[] = {
+	{.name = "rootfs", .type = SPEC_STRING, .field = SANDBOX(rootfs)},
+	{.name = "network",
+	 .type = SPEC_ENUM,
+	 .field = SANDBOX(network),
+	 .choices = sandbox_network_choices,
+	 .def = AIC_SANDBOX_NET_NONE},
+	{.name = "tmpfs_mb",
+	 .type = SPEC_INT,
+	 .field = SANDBOX(tmpfs_mb),
+	 .min = 1,
+	 .max = 1 << 20,
+	 .def = AIC_SPEC_DEFAULT_SANDBOX_TMPFS_MB},
+	{.name = "timeout_s",
+	 .type = SPEC_INT,
+	 .field = SANDBOX(timeout_s),
+	 .min = 1,
+	 .max = 86400,
+	 .def = AIC_SPEC_DEFAULT_SANDBOX_TIMEOUT_S},
+	{.name = NULL},
+};
+#undef SANDBOX
+
 static const struct spec_key stage_keys[] = {
 	{.name = "command", .type = SPEC_CUSTOM, .field = STAGE(argv), .parse = read_command},
 	{.name = "replicas",
@@ -317,6 +395,8 @@ static const struct spec_key stage_keys[] = {
 	 .field = STAGE(autoscale),
 	 .sub = autoscale_keys,
 	 .mark = STAGE(autoscale.mark)},
+	{.name = "service", .type = SPEC_MAP, .field = STAGE(svc), .sub = service_keys},
+	{.name = "sandbox", .type = SPEC_MAP, .field = STAGE(sbx), .sub = sandbox_keys},
 	{.name = NULL},
 };
 #undef STAGE
@@ -331,6 +411,40 @@ static void stage_init(void *entry)
 	st->restart.backoff_ms = -1;
 	st->gpus_mark = st->colocate_mark = st->autoscale.mark = st->mark;
 	st->autoscale.target_busy = AIC_SPEC_DEFAULT_TARGET_BUSY;
+}
+
+/*
+ * A service is replicas, each with one readiness check: an HTTP path
+ * answered with 2xx, or a TCP connection (the default).
+ */
+static void service_check(struct spec_ctx *c, struct aic_stage *st, yaml_node_t *v)
+{
+	yaml_node_t *key = NULL, *svc = aic__spec_value(c, v, "service", &key), *ready;
+	struct aic_service_ready *r = &st->svc.ready;
+
+	if (!svc || svc->type != YAML_MAPPING_NODE)
+		return;
+	st->service = true;
+	if (st->ranks)
+		aic__spec_err(c, key,
+			      "stage '%s': a service has replicas, not 'ranks' (a gang answers "
+			      "through its own rank 0)",
+			      st->name);
+	ready = aic__spec_value(c, svc, "ready", &key);
+	if (r->http && r->tcp)
+		aic__spec_err(c, key, "stages.%s.service.ready: choose one of 'http' and 'tcp'",
+			      st->name);
+	else if (r->http && r->http[0] != '/')
+		aic__spec_err(c, aic__spec_value(c, ready, "http", NULL),
+			      "stages.%s.service.ready.http: expected a path starting with '/', "
+			      "got '%s'",
+			      st->name, r->http);
+	else if (ready && ready->type == YAML_MAPPING_NODE && !r->http && !r->tcp)
+		aic__spec_err(c, key,
+			      "stages.%s.service.ready: expected {http: PATH} or {tcp: true}",
+			      st->name);
+	if (!r->http)
+		r->tcp = true;
 }
 
 static void stage_check(struct spec_ctx *c, void *entry, yaml_node_t *k, yaml_node_t *v)
@@ -360,6 +474,11 @@ static void stage_check(struct spec_ctx *c, void *entry, yaml_node_t *k, yaml_no
 			"stage '%s': placement %s on a gang: its ranks talk to each other, so "
 			"they pack on the fewest nodes; use it on replicas",
 			st->name, aic__spec_show(placement, b, sizeof(b)));
+	service_check(c, st, v);
+	{
+		yaml_node_t *sbx = aic__spec_value(c, v, "sandbox", NULL);
+		st->sandbox = sbx && sbx->type == YAML_MAPPING_NODE;
+	}
 }
 
 const struct spec_section aic__spec_stages = {

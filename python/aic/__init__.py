@@ -31,7 +31,10 @@ import ctypes
 import errno
 import os
 
-__all__ = ["connect", "Worker", "Item", "Weights", "Error", "Closed", "checkpoint_dir", "resume"]
+from .sandbox import Sandbox, SandboxError
+
+__all__ = ["connect", "Worker", "Item", "Weights", "Error", "Closed", "checkpoint_dir", "resume",
+           "Sandbox", "SandboxError"]
 
 
 class Error(Exception):
@@ -55,6 +58,10 @@ class _CItem(ctypes.Structure):
                 ("version", ctypes.c_uint64), ("len", ctypes.c_size_t),
                 ("data", ctypes.c_void_p), ("origin_chan", ctypes.c_uint32),
                 ("origin_epoch", ctypes.c_uint32), ("origin_line", ctypes.c_uint64)]
+
+
+class _CEndpoint(ctypes.Structure):
+    _fields_ = [("addr", ctypes.c_char * 64), ("replica", ctypes.c_int), ("ready", ctypes.c_int)]
 
 
 def _load():
@@ -120,6 +127,8 @@ def _load():
     lib.aic_phase_should_yield.argtypes = [ctypes.c_void_p]
     lib.aic_weights_discard.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
     lib.aic_weights_discard.restype = None
+    lib.aic_endpoints.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(_CEndpoint),
+                                  ctypes.c_size_t]
     return lib
 
 
@@ -520,6 +529,24 @@ class Worker:
         torch.cuda.empty_cache, or an inference engine's sleep) runs before the end, also when
         the block raises."""
         return _Phase(self, release)
+
+    def endpoints(self, stage, ready_only=False):
+        """The service `stage`'s replicas that run now (doc/aic-job.5, SERVICES): a list of
+        {"addr": "host:port", "replica": n, "ready": bool}, as the engine last saw them; with
+        ready_only, those that pass their readiness check. Ask again before each batch of
+        requests: the list follows restarts, moves and scaling."""
+        n = 16
+        while True:
+            buf = (_CEndpoint * n)()
+            rc = _lib.aic_endpoints(self._h, stage.encode(), buf, n)
+            if rc < 0:
+                raise Error(rc, "aic endpoints '%s'" % stage)
+            if rc <= n:
+                break
+            n = rc
+        eps = [{"addr": e.addr.decode(), "replica": e.replica, "ready": bool(e.ready)}
+               for e in buf[:rc]]
+        return [e for e in eps if e["ready"]] if ready_only else eps
 
     def weights(self, name):
         """The weight stream `name` (the spec's weights_to / weights_from)."""

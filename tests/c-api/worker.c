@@ -22,6 +22,8 @@
  *                      aic_checkpoint_dir() and waits for the end; started
  *                      with AIC_RESUME, loads that file and ends 3 steps on;
  *                      never asked in 1500 steps, fails
+ *   worker endpoints STAGE N  waits for N ready replicas of service STAGE
+ *                      (aic_endpoints) and prints them, then misuses
  *   worker phase N     N turns on GPUs shared in turns (aic_phase_begin,
  *                      aic_phase_end): stage "t" publishes version 1 of
  *                      stream "w", then version K + 2 in turn K; any other
@@ -339,6 +341,36 @@ static int phases(struct aic_worker *w, long n)
 	return 0;
 }
 
+/*
+ * Waits until `n` replicas of service `stage` are ready (aic_endpoints),
+ * then prints "endpoints N", each "REPLICA HOST:PORT", what a one-entry
+ * buffer returns (the total) and the codes of an unknown stage and of
+ * no stage.
+ */
+static int endpoints(struct aic_worker *w, const char *stage, int n)
+{
+	struct aic_endpoint e[8], one;
+	int rc, i, ready;
+
+	do {
+		rc = aic_endpoints(w, stage, e, 8);
+		if (rc < 0)
+			return rc;
+		for (i = ready = 0; i < rc && i < 8; i++)
+			ready += e[i].ready;
+		if (ready < n)
+			usleep(20000);
+	} while (ready < n);
+	printf("endpoints %d\n", rc);
+	for (i = 0; i < rc && i < 8; i++)
+		printf("%d %s\n", e[i].replica, strchr(e[i].addr, ':') ? "host:port" : e[i].addr);
+	printf("short %d\n", aic_endpoints(w, stage, &one, 1));
+	printf("unknown %d\n", aic_endpoints(w, "no-such-stage", e, 8));
+	printf("null %d\n", aic_endpoints(w, NULL, e, 8));
+	fflush(stdout);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct aic_worker *w;
@@ -362,6 +394,8 @@ int main(int argc, char **argv)
 		rc = checkpoints(w);
 	else if (argc == 3 && !strcmp(argv[1], "phase"))
 		rc = phases(w, atol(argv[2]));
+	else if (argc == 4 && !strcmp(argv[1], "endpoints"))
+		rc = endpoints(w, argv[2], atoi(argv[3]));
 	else
 		rc = -EINVAL;
 	aic_worker_close(w);

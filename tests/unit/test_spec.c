@@ -531,6 +531,17 @@ static void int_keys_ranges(void **state)
 		 "weights: {w: {%s: %ld}}\n",
 		 "max_staleness", "weights.w.max_staleness", 0, 1000000, WEIGHTS,
 		 offsetof(struct aic_weights, max_staleness)},
+		{"stages:\n  a: {command: c, service: {%s: %ld}}\n", "ready_timeout_s",
+		 "stages.a.service.ready_timeout_s", 1, 86400, STAGE,
+		 offsetof(struct aic_stage, svc.ready_timeout_s)},
+		{"stages:\n  a: {command: c, service: {%s: %ld}}\n", "port",
+		 "stages.a.service.port", 1, 65535, STAGE, offsetof(struct aic_stage, svc.port)},
+		{"stages:\n  a: {command: c, sandbox: {%s: %ld}}\n", "tmpfs_mb",
+		 "stages.a.sandbox.tmpfs_mb", 1, 1 << 20, STAGE,
+		 offsetof(struct aic_stage, sbx.tmpfs_mb)},
+		{"stages:\n  a: {command: c, sandbox: {%s: %ld}}\n", "timeout_s",
+		 "stages.a.sandbox.timeout_s", 1, 86400, STAGE,
+		 offsetof(struct aic_stage, sbx.timeout_s)},
 	};
 	char text[512], want[256];
 	size_t i;
@@ -636,7 +647,7 @@ static void unknown_keys_list_the_section(void **state)
 	expect_error("stages:\n  a: {command: c, zzzzzz: 1}\n",
 		     "stage 'a': unknown key 'zzzzzz' (expected one of: command, replicas, ranks, "
 		     "gpus, cpus, mem, env, inputs, outputs, weights_to, weights_from, "
-		     "colocate_with, restart, on_node_failure, placement, autoscale)\n");
+		     "colocate_with, restart, on_node_failure, placement, autoscale, service, sandbox)\n");
 	expect_error(
 		"stages:\n  a: {command: c, replicas: {max: 2, zzzzzz: 1}}\n",
 		"job.yaml:2:38: stages.a.replicas: unknown key 'zzzzzz' (expected one of: min, "
@@ -875,6 +886,77 @@ static void autoscale_keys(void **state)
 		     "(a gang does not scale)");
 }
 
+static void service_keys(void **state)
+{
+	struct aic_spec *spec =
+		parse_ok("stages:\n"
+			 "  llm: {command: c, replicas: 3, service: {port: auto, ready: {http: /health},"
+			 " ready_timeout_s: 30}}\n"
+			 "  env: {command: c, service: {port: 9000, ready: {tcp: true}}}\n"
+			 "  tcp: {command: c, service: {}}\n"
+			 "  d: {command: c}\n");
+
+	(void)state;
+	assert_true(spec->stages[0].service);
+	assert_int_equal(spec->stages[0].svc.port, 0);
+	assert_string_equal(spec->stages[0].svc.ready.http, "/health");
+	assert_false(spec->stages[0].svc.ready.tcp);
+	assert_int_equal(spec->stages[0].svc.ready_timeout_s, 30);
+	assert_true(spec->stages[1].service);
+	assert_int_equal(spec->stages[1].svc.port, 9000);
+	assert_null(spec->stages[1].svc.ready.http);
+	assert_true(spec->stages[1].svc.ready.tcp);
+	assert_int_equal(spec->stages[1].svc.ready_timeout_s, AIC_SPEC_DEFAULT_READY_TIMEOUT_S);
+	assert_true(spec->stages[2].service);
+	assert_true(spec->stages[2].svc.ready.tcp);
+	assert_false(spec->stages[3].service);
+	aic_spec_free(spec);
+	expect_error("stages:\n  a: {command: c, service: {port: any}}\n",
+		     "job.yaml:2:35: stages.a.service.port: expected 'auto' or a port from 1 to "
+		     "65535, got 'any'");
+	expect_error("stages:\n  a: {command: c, service: {ready: {http: health}}}\n",
+		     "job.yaml:2:43: stages.a.service.ready.http: expected a path starting with "
+		     "'/', got 'health'");
+	expect_error("stages:\n  a: {command: c, service: {ready: {http: /h, tcp: true}}}\n",
+		     "job.yaml:2:29: stages.a.service.ready: choose one of 'http' and 'tcp'");
+	expect_error("stages:\n  a: {command: c, service: {ready: {tcp: false}}}\n",
+		     "job.yaml:2:29: stages.a.service.ready: expected {http: PATH} or {tcp: true}");
+	expect_error("stages:\n  a: {command: c, service: {ready: {grpc: x}}}\n",
+		     "stages.a.service.ready: unknown key 'grpc'");
+	expect_error("stages:\n  a: {command: c, ranks: 2, service: {}}\n",
+		     "job.yaml:2:29: stage 'a': a service has replicas, not 'ranks'");
+	expect_error("stages:\n  a: {command: c, service: on}\n",
+		     "job.yaml:2:28: stages.a.service: expected a mapping");
+}
+
+static void sandbox_keys(void **state)
+{
+	struct aic_spec *spec =
+		parse_ok("stages:\n"
+			 "  env: {command: c, sandbox: {rootfs: /srv/img, network: job, tmpfs_mb: 8,"
+			 " timeout_s: 3}}\n"
+			 "  env2: {command: c, sandbox: {}}\n"
+			 "  d: {command: c}\n");
+
+	(void)state;
+	assert_true(spec->stages[0].sandbox);
+	assert_string_equal(spec->stages[0].sbx.rootfs, "/srv/img");
+	assert_int_equal(spec->stages[0].sbx.network, AIC_SANDBOX_NET_JOB);
+	assert_int_equal(spec->stages[0].sbx.tmpfs_mb, 8);
+	assert_int_equal(spec->stages[0].sbx.timeout_s, 3);
+	assert_true(spec->stages[1].sandbox);
+	assert_null(spec->stages[1].sbx.rootfs);
+	assert_int_equal(spec->stages[1].sbx.network, AIC_SANDBOX_NET_NONE);
+	assert_int_equal(spec->stages[1].sbx.tmpfs_mb, AIC_SPEC_DEFAULT_SANDBOX_TMPFS_MB);
+	assert_int_equal(spec->stages[1].sbx.timeout_s, AIC_SPEC_DEFAULT_SANDBOX_TIMEOUT_S);
+	assert_false(spec->stages[2].sandbox);
+	aic_spec_free(spec);
+	expect_error("stages:\n  a: {command: c, sandbox: {network: host}}\n",
+		     "job.yaml:2:38: stages.a.sandbox.network: expected none or job, got 'host'");
+	expect_error("stages:\n  a: {command: c, sandbox: {image: x}}\n",
+		     "stages.a.sandbox: unknown key 'image'");
+}
+
 static void free_null(void **state)
 {
 	(void)state;
@@ -910,6 +992,10 @@ int main(void)
 		cmocka_unit_test(node_failure_keys),
 		cmocka_unit_test(placement_keys),
 		cmocka_unit_test(autoscale_keys),
+}
+
+		cmocka_unit_test(service_keys),
+		cmocka_unit_test(sandbox_keys),
 		cmocka_unit_test(free_null),
 	};
 	return aic_test_run(tests);

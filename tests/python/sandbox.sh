@@ -1,0 +1,116 @@
+#!/bin/sh
+# Sandboxed tasks under `aic run` (python/aic/sandbox.py): a replica of a
+# stage with `sandbox:` runs tasks in one bubblewrap sandbox. Inside it the
+# host's files, the job directory, the agent and the host's processes are
+# out of reach, /tmp is writable and the rest read-only; a task looping
+# forever is killed at its timeout while the tasks beside it finish; `rm
+# -rf /` and a fork bomb harm nothing outside; many tasks share the
+# sandbox. Each "out of reach" is checked against the same thing done
+# outside the sandbox, which must work.
+. "$AIC_SRC_DIR/tests/lib/tap.sh"
+aic="$AIC_BUILD_DIR/launcher/aic"
+. "$AIC_SRC_DIR/tests/lib/worker-api.sh"
+command -v bwrap >/dev/null || skip_all "no bwrap (Debian's bubblewrap)"
+enter_work_dir sandbox
+plan 16
+
+echo precious >marker
+cat >env.py <<'PY'
+import aic, json, os, socket, threading
+cfg = json.loads(os.environ["AIC_SANDBOX"])
+print("config", cfg["network"], cfg["tmpfs_mb"], cfg["timeout_s"], flush=True)
+host, port = os.environ["AIC_AGENT"].rsplit(":", 1)
+job = os.environ["AIC_JOB_DIR"]
+marker = os.path.join(os.getcwd(), "marker")
+out = {}
+
+def check(name, cmd, **kw):
+    r = sb.run(cmd, **kw)
+    out[name] = r
+    print(name, r["status"], r["timed_out"], repr(r["stdout"].strip()[:60]), flush=True)
+    return r
+
+connect = ["python3", "-c", "import socket, sys; s = socket.socket(); "
+           "print(s.connect_ex((sys.argv[1], int(sys.argv[2]))))", host, port]
+outside = socket.socket()
+print("outside agent", outside.connect_ex((host, int(port))), flush=True)
+print("outside job", os.path.isdir(job), "marker", os.path.exists(marker), flush=True)
+
+with aic.Sandbox() as sb:
+    first = sb._p.pid
+    check("job-dir", ["ls", job])
+    check("marker", ["cat", marker])
+    check("etc", ["cat", "/etc/hostname"])
+    check("token-env", "env | grep -c AIC_ || true")
+    check("agent", connect)
+    check("host-pid", ["test", "-e", "/proc/%d" % os.getpid()])
+    check("tmp", "echo kept >/tmp/f && cat /tmp/f")
+    check("ro", "touch /usr/x")
+    res = {}
+    def go(k, cmd):
+        res[k] = sb.run(cmd, timeout=2)
+    ts = [threading.Thread(target=go, args=(k, c)) for k, c in
+          [("loop", "while :; do :; done"), ("a", "sleep 0.5; echo a"), ("b", "echo b")]]
+    [t.start() for t in ts]
+    [t.join() for t in ts]
+    for k in ("loop", "a", "b"):
+        print("task", k, res[k]["status"], res[k]["timed_out"], res[k]["stdout"].strip(), flush=True)
+    many = [sb.run(["cat", "/tmp/f"])["stdout"].strip() for _ in range(50)]
+    print("many", len(many), set(many), "same", sb._p.pid == first, flush=True)
+    check("rm", "rm -rf --no-preserve-root / 2>/dev/null; echo done", timeout=30)
+    check("bomb", "f() { f | f & }; f; sleep 1", timeout=5)
+    check("after", "test -c /dev/null && python3 -c 'print(1 + 1)'")
+print("outside marker after", open(marker).read().strip(), flush=True)
+with aic.Sandbox(dict(cfg, network="job")) as sb:
+    check("agent-job", connect)
+PY
+cat >job.yaml <<YAML
+stages:
+  env: {command: [/usr/bin/python3, $dir/env.py], cpus: 0,
+        sandbox: {network: none, tmpfs_mb: 16, timeout_s: 20}}
+YAML
+timeout 300 "$aic" run job.yaml >job.out 2>job.err
+is "$?" 0 "the sandboxed stage's job succeeds"
+out=$("$aic" logs env | sed 's/^env\/0: //')
+diag "$out"
+like "$out" "config none 16 20" "AIC_SANDBOX carries the stage's sandbox"
+like "$out" "outside agent 0" "outside, the agent answers"
+like "$out" "outside job True marker True" "outside, the job directory and the marker are there"
+is "$(echo "$out" | grep -E '^(job-dir|marker|etc) ' | awk '{print $2}' | tr '\n' ' ')" "2 1 1 " \
+	"inside, the job directory and host files are out of reach"
+like "$out" "token-env 0 False '0'" "inside, no AIC_ variable (no token)"
+like "$out" "agent 0 False '111'" "inside, the agent cannot be reached (connection refused)"
+like "$out" "host-pid 1 " "inside, the host's processes cannot be seen"
+like "$out" "tmp 0 False 'kept'" "/tmp is writable"
+like "$out" "ro 1 " "the rest is read-only"
+is "$(echo "$out" | grep '^task ' | sort | tr '\n' '|')" \
+	"task a 0 False a|task b 0 False b|task loop -9 True |" \
+	"a task looping forever is killed at its timeout, its neighbours finish"
+like "$out" "many 50 {'kept'} same True" "50 tasks run in the same sandbox"
+like "$out" "after 0 False '2'
+outside marker after precious" "rm -rf / and a fork bomb harm nothing outside, nor the sandbox"
+like "$out" "agent-job 0 False '0'" "with network: job, the agent is reachable (no token, though)"
+
+# rootfs: a directory of its own, relative to the spec's directory: the
+# sandbox sees it as /, and nothing of the node's /usr it does not hold.
+mkdir -p img/usr/lib img/etc img/proc img/dev img/tmp
+for d in /usr/bin /usr/lib/python3* /usr/lib/x86_64-linux-gnu /usr/lib64; do
+	[ -e "$d" ] && cp -al "$d" "img$d" 2>/dev/null || cp -a "$d" "img$d"
+done
+ln -s usr/bin img/bin; ln -s usr/lib img/lib; ln -s usr/lib64 img/lib64
+echo image >img/etc/marker
+chmod 755 img "$dir"  # a root job's sandbox runs as nobody, who must reach it
+cat >img.py <<'PY'
+import aic
+with aic.Sandbox() as sb:
+    r = sb.run("cat /etc/marker; ls /usr/share >/dev/null 2>&1 || echo no-share")
+    print("img", r["status"], r["stdout"].split(), flush=True)
+PY
+cat >img.yaml <<YAML
+stages:
+  env: {command: [/usr/bin/python3, $dir/img.py], cpus: 0, sandbox: {rootfs: img}}
+YAML
+timeout 300 "$aic" run img.yaml >img.out 2>img.err
+is "$?" 0 "a sandbox with its own rootfs runs"
+like "$("$aic" logs env)" "img 0 \\['image', 'no-share'\\]" \
+	"it sees the rootfs as /, not the node's /usr"
