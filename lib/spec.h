@@ -47,6 +47,14 @@ enum aic_colocate_mode {
 /* What a job does on notice of its end (doc/aic-job.5, CHECKPOINTS). */
 struct aic_checkpoint {
 	int grace_s; /* seconds every stage gets to checkpoint after a notice */
+	/*
+	 * Seconds the engine may spend checkpointing after a SIGTERM (scancel,
+	 * preemption's GraceTime, a requeue), 0: SIGTERM cancels. Only used
+	 * when the section is written (mark.line > 0): a job without it keeps
+	 * SIGTERM a cancel.
+	 */
+	int term_grace_s;
+	struct aic_mark mark; /* where `checkpoint:` is written; line 0: absent */
 };
 
 struct aic_stage {
@@ -117,6 +125,8 @@ struct aic_spec {
 #define AIC_SPEC_DEFAULT_STALENESS 1
 #define AIC_SPEC_DEFAULT_FAILURE_TIMEOUT_MS 10000
 #define AIC_SPEC_DEFAULT_GRACE_S 60
+/* Below SLURM's default KillWait (30 s), which follows a cancel's SIGTERM. */
+#define AIC_SPEC_DEFAULT_TERM_GRACE_S 20
 /* Larger spec files are refused before parsing. */
 #define AIC_SPEC_MAX_BYTES (1 << 20)
 

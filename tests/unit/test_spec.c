@@ -158,6 +158,9 @@ static void defaults(void **state)
 	assert_int_equal(spec->stages[0].restart.max, AIC_SPEC_DEFAULT_RESTART_MAX);
 	assert_int_equal(spec->stages[0].restart.backoff_ms, AIC_SPEC_DEFAULT_BACKOFF_MS);
 	assert_int_equal(spec->checkpoint.grace_s, AIC_SPEC_DEFAULT_GRACE_S);
+	/* No `checkpoint:` section: SIGTERM stays a cancel (the engine reads the mark). */
+	assert_int_equal(spec->checkpoint.term_grace_s, AIC_SPEC_DEFAULT_TERM_GRACE_S);
+	assert_int_equal(spec->checkpoint.mark.line, 0);
 	assert_null(spec->stages[0].env);
 	assert_null(spec->stages[0].inputs);
 	assert_int_equal(spec->topology, AIC_TOPOLOGY_PREFER);
@@ -167,6 +170,10 @@ static void defaults(void **state)
 	aic_spec_free(spec);
 	spec = parse_ok("topology: off\nstages:\n  one: {command: [true]}\n");
 	assert_int_equal(spec->topology, AIC_TOPOLOGY_OFF);
+	aic_spec_free(spec);
+	spec = parse_ok("stages:\n  one: {command: [true]}\ncheckpoint: {}\n");
+	assert_int_equal(spec->checkpoint.mark.line, 3);
+	assert_int_equal(spec->checkpoint.term_grace_s, AIC_SPEC_DEFAULT_TERM_GRACE_S);
 	aic_spec_free(spec);
 }
 
@@ -506,6 +513,9 @@ static void int_keys_ranges(void **state)
 		 offsetof(struct aic_spec, restart.backoff_ms)},
 		{"stages:\n  a: {command: c}\ncheckpoint: {%s: %ld}\n", "grace_s",
 		 "checkpoint.grace_s", 1, 86400, TOP, offsetof(struct aic_spec, checkpoint.grace_s)},
+		{"stages:\n  a: {command: c}\ncheckpoint: {%s: %ld}\n", "term_grace_s",
+		 "checkpoint.term_grace_s", 0, 86400, TOP,
+		 offsetof(struct aic_spec, checkpoint.term_grace_s)},
 		{chan, "capacity", "channels.x.capacity", 1, 16777216, CHANNEL,
 		 offsetof(struct aic_channel, capacity)},
 		{chan, "epochs", "channels.x.epochs", 1, 1000000, CHANNEL,
