@@ -4,7 +4,7 @@ engine_sources = \
 	launcher/engine/engine.c launcher/engine/engine.h \
 	launcher/engine/head.c launcher/engine/head.h launcher/engine/internal.h \
 	launcher/engine/recover.c launcher/engine/drain.c launcher/engine/state.c \
-	launcher/engine/checkpoint.c launcher/engine/agent_metrics.c \
+	launcher/engine/checkpoint.c launcher/engine/agent_metrics.c launcher/engine/term.c \
 	launcher/engine/phase.c launcher/engine/phase_head.c \
 	launcher/engine/procs.c launcher/engine/report.c launcher/engine/config_msg.c \
 	launcher/engine/agent.c launcher/engine/agent.h launcher/engine/worker_env.c \

@@ -152,7 +152,7 @@ EXTRA_DIST += tests/gpu/phase-handoff.sh
 # Python's worker API over libaic, with the engine under aic run.
 python_tests = tests/python/channels.sh tests/python/weights.sh tests/python/metrics.sh tests/python/grpo-toy.sh tests/python/phases.sh tests/python/grpo-alternate.sh \
 	tests/python/pipeline.sh tests/python/nccl.sh tests/python/hostile.sh tests/python/fds.sh \
-	tests/python/data-integrity.sh tests/python/sink-kill.sh tests/python/checkpoint.sh \
+	tests/python/data-integrity.sh tests/python/sink-kill.sh tests/python/checkpoint.sh tests/python/sigterm.sh \
 	tests/python/grpo-resume.sh tests/python/grpo-kill.sh tests/python/source-resume.sh
 EXTRA_DIST += $(python_tests) python/aic/__init__.py
 

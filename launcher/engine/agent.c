@@ -82,6 +82,7 @@ struct agent {
 	struct agent_metrics metrics; /* agent_metrics.c */
 	struct agent_ckpt ckpt; /* checkpoint.c */
 	struct agent_phase phase; /* phase.c */
+	struct agent_term term; /* term.c */
 };
 
 /* Who a worker connection is (its HELLO), for the points it reports. */
@@ -161,6 +162,8 @@ void agent_terminate(struct agent *a, int sig)
 {
 	size_t i;
 
+	if (sig == SIGTERM && agent__term_defer(&a->term, a->loop, a))
+		return;
 	aic_log_info("signal %d: stopping every worker", sig);
 	a->terminated = true;
 	/* Workers that the same signal reached first were cancelled with the job. */
@@ -313,6 +316,7 @@ static void on_spawn(struct agent *a, json_t *m)
 	snprintf(p->stage, sizeof(p->stage), "%s", json_string_value(json_object_get(m, "stage")) ?: "?");
 	p->index = (int)json_integer_value(json_object_get(m, "index"));
 	agent__cuda_devices(&a->cfg, json_object_get(m, "gpus"), env);
+	agent__term_spawned(&a->term, env);
 	if (a->listening) {
 		char ep[96], key[AIC_AUTH_KEY_LEN + 1];
 		snprintf(ep, sizeof(ep), "%s:%d", a->cfg.addr, a->srv.port);
