@@ -184,6 +184,7 @@ integration_tests = \
 	tests/integration/resume-grpo.sh
 # Issue 15 (b): a 20,000-line pipeline requeued twice mid-stream.
 integration_tests += tests/integration/requeue-source.sh
+integration_tests += tests/integration/sigterm-requeue.sh
 EXTRA_DIST += $(integration_tests)
 
 if HAVE_PMIX
