@@ -268,7 +268,7 @@ static void script_run(FILE *f, const char *spec, bool chained)
 	      "\ttrap \"kill -s $sig $pid 2>/dev/null\" $sig\n"
 	      "done\n"
 	      "# After SIGTERM (scancel, a time limit, preemption, a requeue) a job\n"
-	      "# checkpointed is not requeued here: SLURM requeues what it preempts or is told to.\n"
+	      "# checkpointed is not requeued here: SLURM requeues what it means to.\n"
 	      "termed=\n"
 	      "trap \"termed=1; kill -s TERM $pid 2>/dev/null\" TERM\n"
 	      "# wait returns early when a trapped signal arrives: wait again until srun is\n"
@@ -287,8 +287,8 @@ static void script_run(FILE *f, const char *spec, bool chained)
 	      f);
 	/* Exit status 75: checkpointed on notice (drain.c); a chained allocation continues it. */
 	if (!chained)
-		fputs("if [ $rc -eq 75 ] && [ -z \"$termed\" ]; then scontrol requeue \"$SLURM_JOB_ID\"; "
-		      "fi\n",
+		fputs("if [ $rc -eq 75 ] && [ -z \"$termed\" ]; then\n"
+		      "\tscontrol requeue \"$SLURM_JOB_ID\"\nfi\n",
 		      f);
 	fputs("exit $rc\n", f);
 }
