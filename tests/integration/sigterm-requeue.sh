@@ -37,9 +37,10 @@ poll() {
 field() { scontrol -o show job "$job" 2>/dev/null | sed -n "s/.*$1=\([A-Za-z0-9_]*\).*/\1/p"; }
 is_state() { [ "$(field JobState)" = "$1" ]; }
 ended() { case "$(field JobState)" in RUNNING | COMPLETING | CONFIGURING | PENDING | REQUEUED) return 1 ;; esac; }
+# (Not $n: poll counts with it.)
 at_step() {
-	n=$(grep -c '^step ' "$jd/logs/train.0.log" 2>/dev/null)
-	[ "${n:-0}" -ge "$1" ]
+	s=$(grep -c '^step ' "$jd/logs/train.0.log" 2>/dev/null)
+	[ "${s:-0}" -ge "$1" ]
 }
 
 "$aic" submit job.yaml --gpus-per-node 4 -t 10 -o "$dir/job.out" >submit.out 2>&1 ||
