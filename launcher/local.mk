@@ -8,6 +8,7 @@ engine_sources = \
 	launcher/engine/prom.c launcher/engine/phase.c launcher/engine/phase_head.c \
 	launcher/engine/agent_load.c launcher/engine/autoscale.c \
 	launcher/engine/service.c launcher/engine/service_head.c launcher/engine/sandbox_head.c \
+	launcher/engine/term.c \
 	launcher/engine/procs.c launcher/engine/report.c launcher/engine/config_msg.c \
 	launcher/engine/agent.c launcher/engine/agent.h launcher/engine/worker_env.c \
 	launcher/engine/jobdir.c launcher/engine/jobdir.h

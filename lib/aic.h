@@ -266,6 +266,18 @@ int aic_in_place(const struct aic_worker *w, const void *p);
  * AIC_RESUME naming the checkpoint to load. What a worker does not
  * checkpoint is redone.
  *
+ * SIGTERM: in a job whose spec sets checkpoint.term_grace_s, the worker
+ * starts with AIC_TERM_NOTICE set (to those seconds), and SLURM's SIGTERM
+ * (preemption, scancel, a requeue), which reaches every process of the
+ * step, is a notice too. This library installs no signal handler: a C
+ * worker that wants its state saved then catches SIGTERM itself (a
+ * handler that sets a flag), saves when the flag or
+ * aic_checkpoint_requested says so (aic_checkpoint_begin, its files,
+ * aic_checkpoint_done), and exits after aic_checkpoint_done returns,
+ * within term_grace_s; a SIGTERM after it has answered a request is the
+ * engine's own stop, to exit on at once. Without AIC_TERM_NOTICE, keep
+ * SIGTERM's default action.
+ *
  * aic_checkpoint_requested: 1 when a checkpoint is asked of this worker
  * and it has not reported one since, 0 when not, or a negative code. Ask
  * between steps (once per step is cheap: one round trip to the node's

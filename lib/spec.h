@@ -102,6 +102,14 @@ struct aic_sandbox {
 /* What a job does on notice of its end (doc/aic-job.5, CHECKPOINTS). */
 struct aic_checkpoint {
 	int grace_s; /* seconds every stage gets to checkpoint after a notice */
+	/*
+	 * Seconds the engine may spend checkpointing after a SIGTERM (scancel,
+	 * preemption's GraceTime, a requeue), 0: SIGTERM cancels. Only used
+	 * when the section is written (mark.line > 0): a job without it keeps
+	 * SIGTERM a cancel.
+	 */
+	int term_grace_s;
+	struct aic_mark mark; /* where `checkpoint:` is written; line 0: absent */
 };
 
 /* Where the head serves Prometheus metrics (doc/aic-job.5, metrics:). */
@@ -192,6 +200,8 @@ struct aic_spec {
 #define AIC_SPEC_DEFAULT_READY_TIMEOUT_S 60
 #define AIC_SPEC_DEFAULT_SANDBOX_TMPFS_MB 64
 #define AIC_SPEC_DEFAULT_SANDBOX_TIMEOUT_S 10
+/* Below SLURM's default KillWait (30 s), which follows a cancel's SIGTERM. */
+#define AIC_SPEC_DEFAULT_TERM_GRACE_S 20
 /* Larger spec files are refused before parsing. */
 #define AIC_SPEC_MAX_BYTES (1 << 20)
 

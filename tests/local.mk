@@ -160,7 +160,7 @@ EXTRA_DIST += tests/gpu/phase-handoff.sh
 # Python's worker API over libaic, with the engine under aic run.
 python_tests = tests/python/channels.sh tests/python/weights.sh tests/python/metrics.sh tests/python/grpo-toy.sh tests/python/phases.sh tests/python/grpo-alternate.sh \
 	tests/python/pipeline.sh tests/python/nccl.sh tests/python/hostile.sh tests/python/fds.sh \
-	tests/python/data-integrity.sh tests/python/sink-kill.sh tests/python/checkpoint.sh \
+	tests/python/data-integrity.sh tests/python/sink-kill.sh tests/python/checkpoint.sh tests/python/sigterm.sh \
 	tests/python/grpo-resume.sh tests/python/grpo-kill.sh tests/python/source-resume.sh \
 	tests/python/timeline.sh tests/python/prometheus.sh tests/python/dashboard.sh \
 	tests/python/autoscale.sh tests/python/autoscale-share.sh \
@@ -205,6 +205,7 @@ integration_tests = \
 	tests/integration/torch-grpo.sh
 # Issue 15 (b): a 20,000-line pipeline requeued twice mid-stream.
 integration_tests += tests/integration/requeue-source.sh
+integration_tests += tests/integration/sigterm-requeue.sh
 EXTRA_DIST += $(integration_tests)
 
 if HAVE_PMIX

@@ -239,7 +239,9 @@ static FILE *script_open(const char *spec, char *path, size_t len)
  * - srun runs in the background so that the shell can pass the signals it
  *   gets (--signal=B:USR1, the notice; scancel -b) on to srun, which
  *   passes them to every aic-launch; on status 75 (checkpointed on notice,
- *   drain.c) the job is requeued, unless a chained allocation continues it.
+ *   drain.c) the job is requeued, unless a chained allocation continues it
+ *   or the notice was SIGTERM: scancel means stop, and SLURM requeues what
+ *   it preempts with PreemptMode=REQUEUE or is told to (scontrol requeue).
  */
 static void script_run(FILE *f, const char *spec, bool chained)
 {
@@ -263,9 +265,13 @@ static void script_run(FILE *f, const char *spec, bool chained)
 	shell_quote(f, spec);
 	fputs(" &\n"
 	      "pid=$!\n"
-	      "for sig in INT TERM USR1; do\n"
+	      "for sig in INT USR1; do\n"
 	      "\ttrap \"kill -s $sig $pid 2>/dev/null\" $sig\n"
 	      "done\n"
+	      "# After SIGTERM (scancel, a time limit, preemption, a requeue) a job\n"
+	      "# checkpointed is not requeued here: SLURM requeues what it means to.\n"
+	      "termed=\n"
+	      "trap \"termed=1; kill -s TERM $pid 2>/dev/null\" TERM\n"
 	      "# wait returns early when a trapped signal arrives: wait again until srun is\n"
 	      "# gone, or the head has ended.\n"
 	      "while [ -z \"$ended\" ]; do\n"
@@ -282,7 +288,9 @@ static void script_run(FILE *f, const char *spec, bool chained)
 	      f);
 	/* Exit status 75: checkpointed on notice (drain.c); a chained allocation continues it. */
 	if (!chained)
-		fputs("if [ $rc -eq 75 ]; then scontrol requeue \"$SLURM_JOB_ID\"; fi\n", f);
+		fputs("if [ $rc -eq 75 ] && [ -z \"$termed\" ]; then\n"
+		      "\tscontrol requeue \"$SLURM_JOB_ID\"\nfi\n",
+		      f);
 	fputs("exit $rc\n", f);
 }
 

@@ -84,6 +84,7 @@ struct agent {
 	struct agent_events events; /* events.c */
 	struct agent_phase phase; /* phase.c */
 	struct agent_service svc; /* service.c */
+	struct agent_term term; /* term.c */
 };
 
 /* Who a worker connection is (its HELLO), for the points it reports. */
@@ -147,26 +148,17 @@ static void grace_expired(uv_timer_t *t)
 	signal_all(a, SIGKILL);
 }
 
+static void report_exit(struct aproc *p);
+
 static void shutdown_agent(struct agent *a, int code)
 {
+	size_t i;
+
 	if (a->shutting_down)
 		return;
 	a->shutting_down = true;
 	a->exit_code = code;
-	signal_all(a, SIGTERM);
-	uv_timer_start(&a->grace, grace_expired, (uint64_t)a->cfg.grace_ms, 0);
-	finish_if_idle(a);
-}
-
-static void report_exit(struct aproc *p);
-
-void agent_terminate(struct agent *a, int sig)
-{
-	size_t i;
-
-	aic_log_info("signal %d: stopping every worker", sig);
-	a->terminated = true;
-	/* Workers that the same signal reached first were cancelled with the job. */
+	/* Workers that a signal to the whole step reached first were stopped with the job. */
 	for (i = 0; i < a->n_procs; i++) {
 		struct aproc *p = a->procs[i];
 		if (!p || !p->held)
@@ -176,6 +168,17 @@ void agent_terminate(struct agent *a, int sig)
 		if (p->exit_pending && p->conns == 0)
 			report_exit(p);
 	}
+	signal_all(a, SIGTERM);
+	uv_timer_start(&a->grace, grace_expired, (uint64_t)a->cfg.grace_ms, 0);
+	finish_if_idle(a);
+}
+
+void agent_terminate(struct agent *a, int sig)
+{
+	if (sig == SIGTERM && agent__term_defer(&a->term, a->loop, a))
+		return;
+	aic_log_info("signal %d: stopping every worker", sig);
+	a->terminated = true;
 	shutdown_agent(a, 128 + sig);
 }
 
@@ -316,6 +319,7 @@ static void on_spawn(struct agent *a, json_t *m)
 	snprintf(p->stage, sizeof(p->stage), "%s", json_string_value(json_object_get(m, "stage")) ?: "?");
 	p->index = (int)json_integer_value(json_object_get(m, "index"));
 	agent__cuda_devices(&a->cfg, json_object_get(m, "gpus"), env);
+	agent__term_spawned(&a->term, env);
 	if (a->listening) {
 		char ep[96], key[AIC_AUTH_KEY_LEN + 1];
 		snprintf(ep, sizeof(ep), "%s:%d", a->cfg.addr, a->srv.port);

@@ -23,6 +23,14 @@
  * SLURM requeue it. A process that did not answer in time resumes from
  * its last counted checkpoint, or starts over: what is not checkpointed
  * is redone.
+ *
+ * SIGTERM (scancel, preemption within its GraceTime, scontrol requeue) is
+ * such a notice too in a job that writes a `checkpoint:` section with
+ * term_grace_s > 0 (head_term_notice): the same drain, bounded by
+ * term_grace_s, SLURM's KillWait being all the time left. Its workers
+ * learn it from AIC_TERM_NOTICE (they must then survive SLURM's SIGTERM
+ * until they have checkpointed), and its agents from their workers'
+ * environment (term.c). A second SIGTERM cancels.
  */
 #include "config.h"
 
@@ -101,6 +109,17 @@ void head__ckpt_env(struct head *h, const struct hproc *hp, json_t *env)
 		snprintf(buf, sizeof(buf), "%llu", (unsigned long long)hp->counted_version);
 		json_object_set_new(env, "AIC_RESUME", json_string(buf));
 	}
+	if (head__term_grace_s(h) > 0) {
+		snprintf(buf, sizeof(buf), "%d", head__term_grace_s(h));
+		json_object_set_new(env, "AIC_TERM_NOTICE", json_string(buf));
+	}
+}
+
+int head__term_grace_s(const struct head *h)
+{
+	const struct aic_checkpoint *ck = &h->cfg.spec->checkpoint;
+
+	return ck->mark.line > 0 ? ck->term_grace_s : 0;
 }
 
 /* Every process that runs has answered the newest request (those that do not run cannot). */
@@ -131,9 +150,10 @@ static void drain_finish(struct head *h, const char *missing)
 	uv_timer_stop(&h->grace);
 	if (missing && *missing)
 		snprintf(why, sizeof(why),
-			 "%s; not checkpointed within checkpoint.grace_s (%d s), resumed from an "
+			 "%s; not checkpointed within checkpoint.%s (%d s), resumed from an "
 			 "earlier checkpoint or redone: %.600s",
-			 h->drain_why, h->cfg.spec->checkpoint.grace_s, missing);
+			 h->drain_why, h->drain_term ? "term_grace_s" : "grace_s", h->drain_grace_s,
+			 missing);
 	else
 		snprintf(why, sizeof(why), "%s; every stage checkpointed", h->drain_why);
 	aic_log_info("%s", why);
@@ -152,13 +172,11 @@ static void grace_expired(uv_timer_t *t)
 	drain_finish(h, missing);
 }
 
-void head_drain(struct head *h, const char *why)
+static void drain(struct head *h, const char *why, int grace_s)
 {
 	char missing[1024];
 	json_t *m;
 
-	if (h->ending || h->draining)
-		return;
 	snprintf(h->drain_why, sizeof(h->drain_why), "%s", why);
 	if (!h->placed) {
 		/* Nothing runs yet: nothing to save, and the job can start over. */
@@ -166,10 +184,11 @@ void head_drain(struct head *h, const char *why)
 		return;
 	}
 	h->draining = true;
+	h->drain_grace_s = grace_s;
 	h->request++;
 	aic_log_info("%s: stopping the sources and asking every stage for a checkpoint (request "
 		     "%llu, at most %d s)",
-		     why, (unsigned long long)h->request, h->cfg.spec->checkpoint.grace_s);
+		     why, (unsigned long long)h->request, grace_s);
 	m = json_pack("{s:I}", "request", (json_int_t)h->request);
 	head__broadcast(h, AIC_MSG_CHECKPOINT, m);
 	json_decref(m);
@@ -177,8 +196,40 @@ void head_drain(struct head *h, const char *why)
 		drain_finish(h, NULL);
 		return;
 	}
-	uv_timer_start(&h->grace, grace_expired, (uint64_t)h->cfg.spec->checkpoint.grace_s * 1000,
-		       0);
+	uv_timer_start(&h->grace, grace_expired, (uint64_t)grace_s * 1000, 0);
+}
+
+void head_drain(struct head *h, const char *why)
+{
+	if (h->ending || h->draining)
+		return;
+	drain(h, why, h->cfg.spec->checkpoint.grace_s);
+}
+
+bool head_term_notice(struct head *h)
+{
+	int grace_s = head__term_grace_s(h);
+
+	if (grace_s <= 0 || !h->placed || h->ending || h->drain_term)
+		return false;
+	h->drain_term = true;
+	if (!h->draining) {
+		drain(h, "SIGTERM (scancel, preemption or requeue)", grace_s);
+	} else if ((uint64_t)grace_s * 1000 < uv_timer_get_due_in(&h->grace)) {
+		/* Already draining on an earlier notice: KillWait may now be all that is left. */
+		aic_log_info("SIGTERM while checkpointing: at most %d s more", grace_s);
+		h->drain_grace_s = grace_s;
+		uv_timer_start(&h->grace, grace_expired, (uint64_t)grace_s * 1000, 0);
+	}
+	return true;
+}
+
+void head__drain_check(struct head *h)
+{
+	char missing[1024];
+
+	if (h->draining && !h->ending && all_answered(h, missing, sizeof(missing)))
+		drain_finish(h, NULL);
 }
 
 /*
@@ -221,7 +272,6 @@ void head__on_checkpointed(struct head *h, json_t *m)
 	struct hproc *hp;
 	const struct aic_stage *st;
 	bool counted;
-	char missing[1024];
 
 	if (id >= h->n_procs)
 		return;
@@ -246,8 +296,7 @@ void head__on_checkpointed(struct head *h, json_t *m)
 		      counted ? "" : " (its gang's other ranks not yet)");
 	if (counted)
 		head__state_save(h);
-	if (h->draining && !h->ending && all_answered(h, missing, sizeof(missing)))
-		drain_finish(h, NULL);
+	head__drain_check(h);
 }
 
 void head__ckpt_close(struct head *h)

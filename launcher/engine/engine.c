@@ -31,7 +31,8 @@ static void on_signal(uv_signal_t *s, int sig)
 {
 	struct engine *e = s->data;
 
-	if (e->head)
+	/* In a job that checkpoints, the first SIGTERM is a notice (drain.c, term.c). */
+	if (e->head && !(sig == SIGTERM && head_term_notice(e->head)))
 		head_terminate(e->head, sig == SIGINT ? "interrupted (SIGINT)" : "cancelled (SIGTERM)");
 	if (e->agent)
 		agent_terminate(e->agent, sig);

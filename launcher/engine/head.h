@@ -78,6 +78,12 @@ bool head_ending(const struct head *h);
  * and the job ends "checkpointed", exit code 75 (drain.c).
  */
 void head_drain(struct head *h, const char *why);
+/*
+ * SIGTERM as a notice: in a placed job whose spec writes checkpoint with
+ * term_grace_s > 0, drains as head_drain within term_grace_s and returns
+ * true; false (the caller cancels) otherwise, and on the second SIGTERM.
+ */
+bool head_term_notice(struct head *h);
 /* True once the job has ended and every agent was told. */
 bool head_done(const struct head *h);
 /* The job's exit status: 0 when every process finished successfully. */

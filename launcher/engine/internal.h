@@ -191,6 +191,8 @@ struct head {
 	FILE *events_file;	/* events.jsonl (events.c), NULL: not open */
 	struct head_prom *prom; /* prom.c's, NULL: none */
 	bool events_failed;	/* it could not be opened: said once */
+	int drain_grace_s; /* the drain's bound: checkpoint.grace_s, or term_grace_s */
+	bool drain_term;   /* a SIGTERM was taken as the notice (head_term_notice) */
 	struct head_phase *phase; /* phase_head.c; NULL: no stages alternate */
 	struct head_service *svc; /* service_head.c; NULL: no service has run */
 	/* {channel: progress}: where this run's sources started (config_msg.c), or NULL. */
@@ -271,6 +273,10 @@ int head__ckpt_start(struct head *h);
 void head__ckpt_env(struct head *h, const struct hproc *hp, json_t *env);
 void head__on_checkpointed(struct head *h, json_t *m);
 void head__ckpt_close(struct head *h);
+/* checkpoint.term_grace_s when the spec writes a checkpoint section, else 0: SIGTERM cancels. */
+int head__term_grace_s(const struct head *h);
+/* A process exited while draining: the drain ends once every running one has answered. */
+void head__drain_check(struct head *h);
 
 /*
  * state.c: the journal. head__state_load reads an earlier run's state.json
@@ -523,6 +529,24 @@ struct agent_events {
 	bool nvml_tried;
 	uint64_t gpu_last[AIC_PLACE_MAX_GPUS][3]; /* util, used, total last sent (used + 1: sent) */
 };
+
+/* SIGTERM as a notice, on the agent's side (term.c). */
+struct agent_term {
+	int grace_s;   /* AIC_TERM_NOTICE of its workers, 0: SIGTERM stops them at once */
+	bool noticed;  /* the first SIGTERM has come: the next one, or the timer, stops them */
+	uv_timer_t timer;
+};
+
+/* A SPAWN's worker environment: whether the job checkpoints on SIGTERM. */
+void agent__term_spawned(struct agent_term *k, const json_t *env);
+struct agent;
+/*
+ * The agent got SIGTERM: true when its workers are left to checkpoint (the
+ * first one, in a job that checkpoints on it), with a timer that calls
+ * agent_terminate if the head's SHUTDOWN is late; false: stop them now.
+ */
+bool agent__term_defer(struct agent_term *k, uv_loop_t *loop, struct agent *a);
+
 /* An alternating pair, as the agent knows it from PHASES. */
 struct agent_group {
 	char stage[2][64]; /* host, guest */

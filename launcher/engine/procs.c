@@ -481,6 +481,17 @@ void head__on_exited(struct head *h, json_t *m)
 		hp->state = status == 0 && hp->state != P_STOPPING ? P_DONE : P_FAILED;
 		return;
 	}
+	if (h->draining) {
+		/*
+		 * The job ends with the drain: nothing restarts (a worker exits
+		 * after its checkpoint on SLURM's SIGTERM), and what has exited
+		 * is not waited for.
+		 */
+		hp->state = status == 0 ? P_DONE : P_FAILED;
+		head__save_status(h);
+		head__drain_check(h);
+		return;
+	}
 	if (hp->state == P_STOPPING) {
 		/* Stopped on purpose for a gang restart, or to move off a lost node. */
 		hp->state = hs->moving ? P_WAITING : P_PENDING;

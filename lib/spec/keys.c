@@ -583,6 +583,12 @@ static const struct spec_key checkpoint_keys[] = {
 	 .min = 1,
 	 .max = 86400,
 	 .def = AIC_SPEC_DEFAULT_GRACE_S},
+	{.name = "term_grace_s",
+	 .type = SPEC_INT,
+	 .field = CHECKPOINT(term_grace_s),
+	 .min = 0,
+	 .max = 86400,
+	 .def = AIC_SPEC_DEFAULT_TERM_GRACE_S},
 	{.name = NULL},
 };
 #undef CHECKPOINT
@@ -633,7 +639,8 @@ const struct spec_key aic__spec_top_keys[] = {
 	{.name = "checkpoint",
 	 .type = SPEC_MAP,
 	 .field = TOP(checkpoint),
-	 .sub = checkpoint_keys},
+	 .sub = checkpoint_keys,
+	 .mark = TOP(checkpoint.mark)},
 	{.name = "metrics", .type = SPEC_MAP, .field = TOP(metrics), .sub = metrics_keys},
 	{.name = NULL},
 };

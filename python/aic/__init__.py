@@ -30,6 +30,7 @@ loader's path.
 import ctypes
 import errno
 import os
+import signal
 
 from .sandbox import Sandbox, SandboxError
 
@@ -360,6 +361,27 @@ class Worker:
         if rc:
             raise Error(rc, "aic.connect")
         self._h = h
+        self._term = False      # SLURM's SIGTERM came: checkpoint, then exit by it
+        self._answered = False  # a checkpoint the engine asked for was reported
+        self._marked = False    # checkpoint_begin() done for the SIGTERM's checkpoint
+        self._asked = False     # the engine asked for a checkpoint (checkpoint_requested)
+        # In a job that checkpoints on SIGTERM (checkpoint.term_grace_s), SLURM's
+        # SIGTERM (preemption, requeue, scancel) reaches every process of the step:
+        # the worker survives it until it has checkpointed (see _on_term).
+        if os.environ.get("AIC_TERM_NOTICE", "0") not in ("", "0"):
+            try:
+                signal.signal(signal.SIGTERM, self._on_term)
+            except ValueError:
+                pass  # not the main thread: SIGTERM keeps its default action
+
+    def _on_term(self, signum, frame):
+        """The first SIGTERM asks for a checkpoint (checkpoint_requested() is true until
+        checkpoint_done()); the worker exits by SIGTERM after it. A second one, or one after
+        the worker has answered the engine's request (the engine's own stop at the job's
+        end), ends it at once."""
+        if self._term or self._answered:
+            _die_of_sigterm()
+        self._term = True
 
     @property
     def stage(self):
@@ -466,7 +488,13 @@ class Worker:
         rc = _lib.aic_checkpoint_requested(self._h)
         if rc < 0:
             raise Error(rc, "aic checkpoint_requested")
-        return rc == 1
+        if rc == 1:
+            self._asked = True
+            return True
+        if self._term and not self._marked:
+            self.checkpoint_begin()  # the state is taken now, as an asked one would be
+            self._marked = True
+        return self._term
 
     def checkpoint_done(self, version):
         """The checkpoint `version` (an int >= 0: its step, say) is saved, files written and
@@ -477,6 +505,10 @@ class Worker:
         rc = _lib.aic_checkpoint_done(self._h, v)
         if rc:
             raise Error(rc, "aic checkpoint_done %s" % version)
+        if self._asked or self._term:
+            self._answered = True
+        if self._term:
+            _die_of_sigterm()  # reported: now SIGTERM does what SLURM sent it for
 
     def checkpoint_begin(self):
         """The state the next checkpoint_done() reports is taken from now on. A resumed run
@@ -587,6 +619,11 @@ class _Phase:
         finally:
             self._w.phase_end()
         return False
+
+
+def _die_of_sigterm():
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def connect():

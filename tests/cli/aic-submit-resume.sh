@@ -3,7 +3,8 @@
 # the time limit (--signal=B:USR1@, the spec's grace_s plus a margin; a
 # user's --signal wins), appends to its output across requeues, passes the
 # notice on to aic-launch, and requeues the job when aic-launch exits 75
-# (checkpointed). --chain N submits N allocations, each after the one
+# (checkpointed), but not after a SIGTERM (scancel, preemption: SLURM
+# requeues what it means to). --chain N submits N allocations, each after the one
 # before, continuing the first one's job directory; --resume DIR continues
 # DIR. Fake sbatch, srun and scontrol record what they are given.
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
@@ -12,7 +13,7 @@ aic="$AIC_BUILD_DIR/launcher/aic"
 dir=$(mktemp -d /var/tmp/aic-submit-resume-test.XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 cd "$dir" || bail "no $dir"
-plan 14
+plan 16
 mkdir bin
 # sbatch: keeps the script and its arguments; with --parsable prints a job id (101, 102, ...).
 cat >bin/sbatch <<FAKE
@@ -29,6 +30,12 @@ cat >bin/srun <<FAKE
 #!/bin/sh
 if [ "\$SRUN_RC" = usr1 ]; then
 	trap 'echo usr1 >"$dir/srun.got"; exit 75' USR1
+	touch "$dir/srun.ready"
+	for _ in \$(seq 300); do sleep 0.1; done
+	exit 1
+fi
+if [ "\$SRUN_RC" = term ]; then
+	trap 'echo term >"$dir/srun.got"; exit 75' TERM
 	touch "$dir/srun.ready"
 	for _ in \$(seq 300); do sleep 0.1; done
 	exit 1
@@ -66,6 +73,15 @@ kill -USR1 $pid
 wait $pid
 is "$?:$(cat srun.got 2>/dev/null)" "75:usr1" "the notice to the batch shell reaches the step"
 is "$(cat scontrol.args)" "requeue 8" "which, checkpointed, is requeued"
+
+rm -f scontrol.args srun.ready srun.got
+SLURM_JOB_ID=9 SRUN_RC=term sh script &
+pid=$!
+for _ in $(seq 100); do [ -e srun.ready ] && break; sleep 0.1; done
+kill -TERM $pid
+wait $pid
+is "$?:$(cat srun.got 2>/dev/null)" "75:term" "SIGTERM to the batch shell reaches the step"
+is "$(cat scontrol.args 2>/dev/null)" "" "which, checkpointed on SIGTERM, the script does not requeue"
 
 rm -f sbatch.args sbatch.resume n
 "$aic" submit job.yaml --chain 3 -t 1 >out 2>&1

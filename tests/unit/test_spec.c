@@ -173,6 +173,9 @@ static void defaults(void **state)
 	assert_int_equal(spec->metrics.port, 0);
 	assert_null(spec->metrics.listen);
 	assert_null(spec->metrics.textfile);
+	/* No `checkpoint:` section: SIGTERM stays a cancel (the engine reads the mark). */
+	assert_int_equal(spec->checkpoint.term_grace_s, AIC_SPEC_DEFAULT_TERM_GRACE_S);
+	assert_int_equal(spec->checkpoint.mark.line, 0);
 	assert_null(spec->stages[0].env);
 	assert_null(spec->stages[0].inputs);
 	assert_int_equal(spec->topology, AIC_TOPOLOGY_PREFER);
@@ -182,6 +185,10 @@ static void defaults(void **state)
 	aic_spec_free(spec);
 	spec = parse_ok("topology: off\nstages:\n  one: {command: [true]}\n");
 	assert_int_equal(spec->topology, AIC_TOPOLOGY_OFF);
+	aic_spec_free(spec);
+	spec = parse_ok("stages:\n  one: {command: [true]}\ncheckpoint: {}\n");
+	assert_int_equal(spec->checkpoint.mark.line, 3);
+	assert_int_equal(spec->checkpoint.term_grace_s, AIC_SPEC_DEFAULT_TERM_GRACE_S);
 	aic_spec_free(spec);
 }
 
@@ -523,6 +530,9 @@ static void int_keys_ranges(void **state)
 		 "checkpoint.grace_s", 1, 86400, TOP, offsetof(struct aic_spec, checkpoint.grace_s)},
 		{"stages:\n  a: {command: c}\nmetrics: {%s: %ld}\n", "port", "metrics.port", 0,
 		 65535, TOP, offsetof(struct aic_spec, metrics.port)},
+		{"stages:\n  a: {command: c}\ncheckpoint: {%s: %ld}\n", "term_grace_s",
+		 "checkpoint.term_grace_s", 0, 86400, TOP,
+		 offsetof(struct aic_spec, checkpoint.term_grace_s)},
 		{chan, "capacity", "channels.x.capacity", 1, 16777216, CHANNEL,
 		 offsetof(struct aic_channel, capacity)},
 		{chan, "epochs", "channels.x.epochs", 1, 1000000, CHANNEL,
