@@ -318,22 +318,9 @@ static void on_spawn(struct agent *a, json_t *m)
 	}
 	snprintf(p->stage, sizeof(p->stage), "%s", json_string_value(json_object_get(m, "stage")) ?: "?");
 	p->index = (int)json_integer_value(json_object_get(m, "index"));
-	agent__cuda_devices(&a->cfg, json_object_get(m, "gpus"), env);
 	agent__term_spawned(&a->term, env);
-	if (a->listening) {
-		char ep[96], key[AIC_AUTH_KEY_LEN + 1];
-		snprintf(ep, sizeof(ep), "%s:%d", a->cfg.addr, a->srv.port);
-		json_object_set_new(env, "AIC_AGENT", json_string(ep));
-		/* Its stage's credential, not the job token (conn.h). */
-		aic_auth_worker_key(a->cfg.token, p->stage, key);
-		json_object_set_new(env, "AIC_TOKEN", json_string(key));
-	}
-	{
-		char arena[96];
-		o.keep_fd = chan_set_arena_env(a->chans, id, arena, sizeof(arena));
-		if (o.keep_fd >= 0)
-			json_object_set_new(env, "AIC_ARENA", json_string(arena));
-	}
+	o.keep_fd = agent__spawn_env(&a->cfg, a->listening ? a->srv.port : 0, a->chans, id, p->stage,
+				     json_object_get(m, "gpus"), env);
 	argv = calloc(json_array_size(argvj) + 1, sizeof(*argv));
 	envp = agent__worker_env(env);
 	if (!argv || !envp) {
@@ -357,14 +344,7 @@ static void on_spawn(struct agent *a, json_t *m)
 	}
 out_report:
 	if (rc) {
-		FILE *f = o.log_path ? fopen(o.log_path, "a") : NULL;
-		aic_log_error("stage '%s' %d: cannot run '%s': %s", p->stage, p->index,
-			      argv && argv[0] ? argv[0] : "?", aic_strerror(rc));
-		if (f) {
-			fprintf(f, "aic: cannot run '%s': %s\n", argv && argv[0] ? argv[0] : "?",
-				aic_strerror(rc));
-			fclose(f);
-		}
+		agent__spawn_failed(p->stage, p->index, argv ? argv[0] : NULL, o.log_path, rc);
 		report(a, AIC_MSG_EXITED, json_pack("{s:I,s:i}", "id", (json_int_t)id, "status", 127));
 	} else {
 		p->running = true;

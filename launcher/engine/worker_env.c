@@ -16,7 +16,11 @@
 #include <uv.h>
 
 #include "agent.h"
+#include "auth.h"
+#include "dataplane.h"
+#include "error.h"
 #include "internal.h"
+#include "log.h"
 #include "procenv.h"
 #include "strbuf.h"
 #include "topo_json.h"
@@ -131,4 +135,38 @@ json_t *agent__registration(const struct agent_config *cfg, int port)
 	return json_pack("{s:i,s:s,s:s,s:i,s:o,s:o,s:s,s:o}", "rank", cfg->rank, "node", cfg->node,
 			 "addr", cfg->addr, "port", port, "topo", aic_topo_to_json(cfg->topo), "gpus",
 			 gpus, "cpus", cpus, "ports", agent__free_ports(cfg->addr));
+}
+
+int agent__spawn_env(const struct agent_config *cfg, int port, struct chan_set *chans, long id,
+		     const char *stage, const json_t *gpus, json_t *env)
+{
+	char arena[96];
+	int fd;
+
+	agent__cuda_devices(cfg, gpus, env);
+	if (port > 0) {
+		char ep[96], key[AIC_AUTH_KEY_LEN + 1];
+		snprintf(ep, sizeof(ep), "%s:%d", cfg->addr, port);
+		json_object_set_new(env, "AIC_AGENT", json_string(ep));
+		/* Its stage's credential, not the job token (conn.h). */
+		aic_auth_worker_key(cfg->token, stage, key);
+		json_object_set_new(env, "AIC_TOKEN", json_string(key));
+	}
+	fd = chan_set_arena_env(chans, id, arena, sizeof(arena));
+	if (fd >= 0)
+		json_object_set_new(env, "AIC_ARENA", json_string(arena));
+	return fd;
+}
+
+void agent__spawn_failed(const char *stage, int index, const char *argv0, const char *log_path,
+			 int rc)
+{
+	FILE *f = log_path ? fopen(log_path, "a") : NULL;
+
+	aic_log_error("stage '%s' %d: cannot run '%s': %s", stage, index, argv0 ? argv0 : "?",
+		      aic_strerror(rc));
+	if (f) {
+		fprintf(f, "aic: cannot run '%s': %s\n", argv0 ? argv0 : "?", aic_strerror(rc));
+		fclose(f);
+	}
 }
