@@ -1002,8 +1002,6 @@ int main(void)
 		cmocka_unit_test(node_failure_keys),
 		cmocka_unit_test(placement_keys),
 		cmocka_unit_test(autoscale_keys),
-}
-
 		cmocka_unit_test(service_keys),
 		cmocka_unit_test(sandbox_keys),
 		cmocka_unit_test(free_null),
