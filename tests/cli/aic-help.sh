@@ -106,6 +106,13 @@ for t in $tables; do
 				"$(job5_tags "$h")" "$k"
 		else
 			parent=$(printf '%s\n' "$keys" | cut -d' ' -f2 | grep -m1 "^$t")
+			# A mapping inside a nested one (service's ready) is named in
+			# the paragraph of the key its own table belongs to.
+			for _ in 1 2; do
+				[ -z "$parent" ] || [ -n "$(job5_para "$parent")" ] && break
+				up=$(printf '%s\n' "$keys" | awk -v k="$parent" '$2 == k { print $1; exit }')
+				parent=$(printf '%s\n' "$keys" | cut -d' ' -f2 | grep -m1 "^$up")
+			done
 			ok "aic-job(5)'s ${parent:-$t} paragraph names $k" sh -c \
 				'[ -n "$2" ] && printf "%s\n" "$1" | grep -Eq "(\\\\fB|[{ ,])$3([:,}]|\\\\f)"' - \
 				"$(job5_para "$parent")" "$parent" "$k"
