@@ -167,6 +167,8 @@ python_tests = tests/python/channels.sh tests/python/weights.sh tests/python/met
 	tests/python/torch.sh tests/python/torch-grpo.sh \
 	tests/python/services.sh tests/python/sandbox.sh tests/python/agentic-toy.sh
 EXTRA_DIST += $(python_tests) python/aic/__init__.py python/aic/torch.py python/aic/sandbox.py
+# The dashboard test's screenshot, saved beside its log.
+CLEANFILES = tests/python/dashboard.png
 
 TESTS = $(unit_tests) $(fuzz_tests) $(cli_tests) $(c_api_tests) $(python_tests) $(build_tests)
 # Benchmarks kept working (small sizes; no figure is judged by its value).
