@@ -13,7 +13,7 @@
 # cluster is up or any of the packages is installed, and purges them on
 # every exit.
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
-plan 21
+plan 22
 [ "$(id -u)" -eq 0 ] || bail "needs root (installs packages, runs a cluster)"
 for c in dpkg-buildpackage lintian dh_python3 git; do
 	command -v "$c" >/dev/null || bail "'$c' not found: run scripts/deps"
@@ -142,6 +142,8 @@ is "$rc" 0 "grpo-toy under the installed aic run, with no AIC_LIBRARY or PYTHONP
 [ $rc -eq 0 ] || diag "$(tail -n 20 "$work/grpo.out")"
 is "$(cd "$grpo_dir" && /usr/bin/python3 -c "import json; print(json.load(open('.aic/latest/summary.json'))['state'])" 2>&1)" \
 	succeeded "its summary says it succeeded"
+ok "the installed aic has its dashboard's page (aic dashboard serves it)" \
+	test -s /usr/share/aic/dashboard/index.html -a -s /usr/share/aic/dashboard/dashboard.js
 
 # pip install ./python into a venv: the module is the venv's, the library the
 # installed one. The venv sees Debian's setuptools and wheel (no package index).
