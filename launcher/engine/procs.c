@@ -209,13 +209,16 @@ void head__spawn(struct hproc *hp)
 	struct aic_procenv_in pe = {.topo = a->topo,
 				    .proc = p,
 				    .what = AIC_PROCENV_PLACE | AIC_PROCENV_NCCL};
-	json_t *msg, *argv = json_array(), *env = json_object(), *gpus = json_array();
+	json_t *msg, *argv, *env, *gpus;
 	char cpus[1024], log[4096], cwd[PATH_MAX];
 	char **placed = NULL;
 	size_t i;
 
 	if (hp->state == P_IDLE)
 		return; /* an autoscaled stage's slot, until autoscale.c places it */
+	argv = json_array();
+	env = json_object();
+	gpus = json_array();
 	for (i = 0; st->argv[i]; i++)
 		json_array_append_new(argv, json_string(st->argv[i]));
 	for (i = 0; i < p->n_gpus; i++)
