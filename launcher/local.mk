@@ -21,7 +21,7 @@ net_sources = \
 
 # The data plane: peers, channels, sources and sinks, weight streams, CONFIG.
 dataplane_sources = \
-	launcher/dataplane/dataplane.h launcher/dataplane/internal.h \
+	launcher/dataplane/dataplane.h launcher/dataplane/internal.h launcher/dataplane/weights.h \
 	launcher/dataplane/dp_config.c launcher/dataplane/dp_config.h \
 	launcher/dataplane/peer.c launcher/dataplane/queue.c \
 	launcher/dataplane/chan_set.c launcher/dataplane/chan.c \

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "weights.h"
 #include "log.h"
 
 #define WEIGHT_CHUNK (1u << 20)

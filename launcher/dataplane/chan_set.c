@@ -410,7 +410,7 @@ void chan_set_members(struct chan_set *cs, const json_t *m)
 	json_array_foreach(json_object_get(m, "receivers"), i, v)
 		if (i < cs->n_streams) {
 			n = members_ranks(v, ranks);
-			weights_members(&cs->streams[i], ranks, n);
+			weights_members(cs, (uint32_t)i, ranks, n);
 		}
 	json_array_foreach(json_object_get(m, "producers"), i, v)
 		if (i < cs->n) {

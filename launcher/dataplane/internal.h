@@ -11,6 +11,7 @@
  *   weights.c     weight streams: frames from local writers and readers
  *   chain.c       a weight version down the chain of agents
  *   wslot.c       a stream's versions on this node: arena slots, leases
+ *                 (weights.c, chain.c and wslot.c share weights.h too)
  *   zstd.c        compressed ITEMS frames (the only code that knows zstd)
  *   queue.c       items, queues and waits
  *   load.c        the node's load for the head's autoscaler, and workers
@@ -663,117 +664,9 @@ uint8_t *zstd_pack(const uint8_t *head, const uint8_t *items, size_t raw, size_t
  */
 uint8_t *zstd_unpack(const uint8_t *b, uint32_t len, uint32_t *plain_len, const char **why);
 
-/* --- weights.c, chain.c, wslot.c ------------------------------------------ */
+/* --- weights.c (weight streams; their private parts: weights.h) --------- */
 
-/*
- * A weight version's place in the node's arena, after the item regions:
- * WEIGHT_SLOTS per stream, WEIGHT_SLOT_BYTES each (virtual: pages exist
- * only while a version is in them). The writer's worker fills a slot
- * itself, chains assemble into one, and local readers map the newest
- * version read-only instead of receiving it through a socket. A slot is
- * busy while written, newest, or held by a reader (a lease, until the
- * reader is given a newer version): never rewritten under a reader.
- */
-#define WEIGHT_SLOTS	  4
-#define WEIGHT_SLOT_BYTES ((size_t)4 << 30)
-
-struct wslot {
-	uint64_t off;		 /* in the arena */
-	size_t len;		 /* bytes in use */
-	size_t resident;	 /* bytes whose pages may exist (given back: 0) */
-	struct aic_conn *writer; /* the worker filling it, until it commits */
-	bool assembling;	 /* a version arriving from the chain */
-	uint32_t leases;	 /* local readers holding it */
-	uint32_t pins;		 /* chunks sent from it or read into it, not yet done */
-};
-
-/* A chunk sent from slot k of ws (-1: from the heap, copied), or read into it, while it is under
- * way. */
-struct wpin {
-	struct wstream *ws;
-	int k;
-};
-
-/* A local reader's hold on the slot of the version it was last given. */
-struct wlease {
-	struct wlease *next;
-	struct aic_conn *c;
-	struct wstream *ws;
-	int slot;
-};
-
-/*
- * A weight stream: the newest version this node has, one copy, and the
- * version on its way through here. Versions travel down a chain: the
- * receivers in the head's order, without the publisher's agent (the
- * origin), which sends to the first; each agent forwards every chunk to the
- * next as soon as it has it, so N nodes cost about one transfer plus a
- * chunk per hop, not N transfers from the origin.
- */
-struct wstream {
-	struct chan_set *cs;
-	uint32_t id;
-	char name[64];
-	bool have;
-	uint64_t version;
-	uint8_t *blob;
-	size_t len;
-	uint32_t n_receivers;
-	uint32_t receivers[MAX_PEERS]; /* agents with readers or the writer */
-	struct wait *waits;	       /* readers waiting for a newer version (W_RECV) */
-	/* Where versions live when they can: slots in the arena, read in place. */
-	struct wslot slot[WEIGHT_SLOTS];
-	int blob_slot; /* the slot blob is in, or -1: blob is in the heap */
-	int rx_slot;   /* the slot rx is in, or -1 */
-	/* The version arriving (rx: NULL when none), assembled in order. */
-	uint8_t *rx;
-	uint64_t rx_version;
-	uint32_t rx_origin;
-	size_t rx_total, rx_have;
-	/* What goes on down the chain: bytes [fwd_off, fwd_have) of fwd_buf still to send. */
-	const uint8_t *fwd_buf;
-	uint64_t fwd_version;
-	uint32_t fwd_origin;
-	int fwd_next; /* the next agent's rank, -1: this is the chain's end */
-	size_t fwd_total, fwd_have, fwd_off;
-	uint32_t fwd_queued; /* chunks handed to the connection, not yet written */
-};
-
-static inline struct wstream *weights_find(struct chan_set *cs, uint32_t id)
-{
-	return cs && id < cs->n_streams ? &cs->streams[id] : NULL;
-}
-
-/* wslot.c: a stream's versions on this node. */
-
-/* Slot k may be unused now: it keeps its pages for the next version, others give theirs back. */
-void slot_idle(struct wstream *ws, int k);
-/* A free slot for a version of len bytes, or -1 (the version then lives in the heap). */
-int slot_pick(struct wstream *ws, uint64_t len);
-/* The slot whose bytes buf points into, or -1 (the heap). */
-int slot_of(const struct wstream *ws, const uint8_t *buf);
-/* Slot k (-1: none) held while a chunk is sent from it or read into it; NULL: no memory. */
-struct wpin *slot_pin(struct wstream *ws, int k);
-/* The slot a pin held may be idle now; returns the chan_set (for dp_release). */
-struct chan_set *slot_unpin(struct wpin *p);
-/*
- * Makes a version the newest, from slot k (>= 0) or the heap `blob` (taken),
- * and answers waiting readers; false (and the version is let go) if it is
- * not newer than the one kept.
- */
-bool weights_keep(struct wstream *ws, uint64_t version, uint8_t *blob, int k, size_t len);
-/* The newest version to a local reader: in place when both are in the arena. */
-void weights_send(struct wstream *ws, struct aic_conn *c);
-
-/* chain.c: versions down the chain of agents. */
-
-/* Starts passing version `version` (of `total` bytes, `have` of them in buf) down the chain. */
-void chain_start(struct wstream *ws, const uint8_t *buf, uint64_t version, uint32_t origin,
-		 size_t total, size_t have);
-/* Sends down the chain what this agent has of the version and has not sent yet. */
-void chain_forward(struct wstream *ws);
-/* A W_PEER chunk from the previous agent (its bytes at p + 32, or at body when read in place). */
-void chain_on_chunk(struct wstream *ws, const uint8_t *p, size_t len, const uint8_t *body);
+/* chain.c's, for chan_set.c: */
 /*
  * A chunk of a version read straight into the slot it is assembled in
  * (aic_direct_begin_cb in conn.h): NULL when it cannot be. weights_direct_end
@@ -784,10 +677,6 @@ uint8_t *weights_direct_begin(struct chan_set *cs, uint32_t length, const uint8_
 struct chan_set *weights_direct_end(void *arg);
 /* Peers just let this agent in: chunks that waited for them go now. */
 void weights_flush(struct chan_set *cs);
-/* The chain lost or gained an agent: what this agent passes on goes to its next one now. */
-void chain_reform(struct wstream *ws);
-
-/* weights.c: the streams, and frames from local writers and readers. */
 
 /* Arena bytes the weight slots of n streams take (after the item regions). */
 size_t weights_arena_bytes(size_t n_streams);
@@ -801,8 +690,8 @@ void weights_frame(struct chan_set *cs, struct aic_conn *c, const struct aic_fra
 void weights_forget(struct chan_set *cs, struct aic_conn *c);
 /* Agent `rank` is lost: it leaves every stream's chain, which re-forms without it. */
 void weights_node_lost(struct chan_set *cs, uint32_t rank);
-/* Stream ws's receivers are now ranks[0..n) (MEMBERS, in chain order). */
-void weights_members(struct wstream *ws, const uint32_t *ranks, size_t n);
+/* Stream `stream`'s receivers are now ranks[0..n) (MEMBERS, in chain order). */
+void weights_members(struct chan_set *cs, uint32_t stream, const uint32_t *ranks, size_t n);
 /* The newest version of stream `stream` this node has (*have: whether it has one). */
 uint64_t weights_version(struct chan_set *cs, int stream, bool *have);
 

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "weights.h"
 #include "error.h"
 #include "log.h"
 
@@ -262,10 +262,13 @@ void weights_node_lost(struct chan_set *cs, uint32_t rank)
 	}
 }
 
-void weights_members(struct wstream *ws, const uint32_t *ranks, size_t n)
+void weights_members(struct chan_set *cs, uint32_t stream, const uint32_t *ranks, size_t n)
 {
+	struct wstream *ws = weights_find(cs, stream);
 	size_t k;
 
+	if (!ws)
+		return;
 	ws->n_receivers = 0;
 	for (k = 0; k < n && k < MAX_PEERS; k++)
 		ws->receivers[ws->n_receivers++] = ranks[k];

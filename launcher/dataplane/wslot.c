@@ -9,7 +9,7 @@
 
 #include <stdlib.h>
 
-#include "internal.h"
+#include "weights.h"
 
 static bool slot_unused(const struct wstream *ws, int k)
 {
