@@ -102,7 +102,7 @@ enum aic_sandbox_runtime {
  * bubblewrap sandbox, or a container runtime's (doc/aic-job.5, SANDBOXES;
  * doc/SECURITY.md).
  */
-struct aic_sandbox {
+struct aic_sandbox_spec {
 	char *rootfs;  /* mounted read-only as /, or NULL: the node's /usr */
 	char *image;   /* a directory, squashfs or SIF file, or a SCHEME:// reference */
 	int runtime;   /* enum aic_sandbox_runtime */
@@ -156,7 +156,7 @@ struct aic_stage {
 	bool service;		       /* a service stage (svc); the job does not wait for it */
 	struct aic_service svc;
 	bool sandbox;		       /* its tasks run sandboxed (sbx) */
-	struct aic_sandbox sbx;
+	struct aic_sandbox_spec sbx;
 	struct aic_mark mark;	       /* the stage's name */
 	struct aic_mark gpus_mark;     /* its gpus value (or its name when unset) */
 	struct aic_mark colocate_mark; /* its colocate_with value (or its name when unset) */

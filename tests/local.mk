@@ -152,7 +152,7 @@ check_PROGRAMS += tests/c-api/worker
 tests_c_api_worker_SOURCES = tests/c-api/worker.c
 tests_c_api_worker_LDADD = lib/libaic.la
 c_api_tests = tests/c-api/zero-copy.sh tests/c-api/checkpoint.sh tests/c-api/phases.sh \
-	tests/c-api/services.sh
+	tests/c-api/services.sh tests/c-api/sandbox.sh
 EXTRA_DIST += $(c_api_tests)
 # Run by hand on a GPU machine, never by make check (no GPU in CI).
 EXTRA_DIST += tests/gpu/phase-handoff.sh

@@ -337,7 +337,7 @@ static const char *const sandbox_runtime_choices[] = {
 	[AIC_SANDBOX_RT_PODMAN] = "podman", NULL,
 };
 
-#define SANDBOX(f) offsetof(struct aic_sandbox, f)
+#define SANDBOX(f) offsetof(struct aic_sandbox_spec, f)
 static const struct spec_key sandbox_keys[] = {
 	{.name = "rootfs", .type = SPEC_STRING, .field = SANDBOX(rootfs)},
 	{.name = "image", .type = SPEC_STRING, .field = SANDBOX(image)},
@@ -463,7 +463,7 @@ static void service_check(struct spec_ctx *c, struct aic_stage *st, yaml_node_t 
 static void sandbox_check(struct spec_ctx *c, struct aic_stage *st, yaml_node_t *v)
 {
 	yaml_node_t *key = NULL, *sbx = aic__spec_value(c, v, "sandbox", &key);
-	const struct aic_sandbox *s = &st->sbx;
+	const struct aic_sandbox_spec *s = &st->sbx;
 
 	st->sandbox = sbx && sbx->type == YAML_MAPPING_NODE;
 	if (!st->sandbox)

@@ -430,3 +430,39 @@ class Sandbox:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _serve(argv):
+    """`python3 -c 'import aic.sandbox as s, sys; sys.exit(s._serve(sys.argv))' [CONFIG]`:
+    one Sandbox (CONFIG as AIC_SANDBOX holds, by
+    default AIC_SANDBOX itself) served on stdin and stdout for the C API
+    (aic_sandbox_open, lib/worker/sandbox.c), one JSON line each way per request, in
+    order: {"argv", "stdin", "timeout"} runs a task and answers run()'s dict; {"op":
+    "reset"} answers {"ok": true}; a failure answers {"error"}. The first line out is
+    {"ready": RUNTIME} or {"error"}; the sandbox is closed at the end of stdin."""
+    import sys
+
+    def say(m):
+        sys.stdout.write(json.dumps(m) + "\n")
+        sys.stdout.flush()
+
+    try:
+        sb = Sandbox(json.loads(argv[1]) if len(argv) > 1 else None)
+    except (SandboxError, ValueError) as e:
+        sys.stderr.write("aic: sandbox: %s\n" % e)
+        say({"error": str(e)})
+        return 1
+    say({"ready": sb.runtime})
+    with sb:
+        for line in sys.stdin:
+            try:
+                req = json.loads(line)
+                if req.get("op") == "reset":
+                    sb.reset()
+                    say({"ok": True})
+                else:
+                    say(sb.run(list(req["argv"]), stdin=req.get("stdin") or "",
+                               timeout=req.get("timeout") or None))
+            except (SandboxError, ValueError, KeyError, TypeError) as e:
+                say({"error": str(e)})
+    return 0
