@@ -166,7 +166,7 @@ python_tests = tests/python/channels.sh tests/python/weights.sh tests/python/met
 	tests/python/autoscale.sh tests/python/autoscale-share.sh \
 	tests/python/torch.sh tests/python/torch-grpo.sh \
 	tests/python/services.sh tests/python/sandbox.sh tests/python/agentic-toy.sh \
-	tests/python/sandbox-image.sh
+	tests/python/sandbox-image.sh tests/python/service-autoscale.sh
 EXTRA_DIST += $(python_tests) python/aic/__init__.py python/aic/torch.py python/aic/sandbox.py
 # The dashboard test's screenshot, saved beside its log.
 CLEANFILES = tests/python/dashboard.png
