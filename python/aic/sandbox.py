@@ -225,7 +225,7 @@ class Sandbox:
     def _prepare(self):
         """What the runtime needs once per Sandbox, kept across reset(): a squashfs image
         mounted for bubblewrap, a container created by enroot."""
-        c, image = self.config, self.config["image"]
+        image = self.config["image"]
         if self.runtime == "bwrap" and self._kind == "squashfs":
             self._mount = os.path.join(self._private_dir(), "root")
             os.mkdir(self._mount)
@@ -255,7 +255,11 @@ class Sandbox:
         """The environment a container runtime runs with: nothing of the job's (no
         token), its state in the sandbox's private directory."""
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-        if self._dir:
+        if self.runtime == "podman":
+            # Its image store is the user's, found from these.
+            env.update((k, os.environ[k]) for k in ("HOME", "XDG_RUNTIME_DIR")
+                       if k in os.environ)
+        elif self._dir:
             env.update(HOME=self._dir, ENROOT_DATA_PATH=self._dir + "/data",
                        ENROOT_RUNTIME_PATH=self._dir + "/run",
                        ENROOT_CACHE_PATH=self._dir + "/cache",
