@@ -82,6 +82,7 @@ def task(req):
     r["stderr"] = err[:OUT_MAX].decode(errors="replace")
     answer(r)
 
+answer({"id": 0})  # started: the sandbox is set up
 for line in sys.stdin:
     threading.Thread(target=task, args=(json.loads(line),), daemon=True).start()
 """ % (_OUTPUT_MAX, _NPROC)
@@ -202,11 +203,11 @@ class Sandbox:
         self._waiting = {}
         self._next = 0
         self._p = None
-        # A private directory for what the runtime keeps (a squashfs mount point,
-        # enroot's container, apptainer's cache), removed at close().
+        # A private directory for what the runtime keeps (enroot's container, apptainer's
+        # cache), removed at close().
         self._dir = None
-        self._mount = None
-        self._fuse = None
+        self._mount = None  # a squashfs image's mount point while a sandbox starts
+        self._fuses = []    # the squashfuse of each sandbox made, until it ends
         self._name = "aic-%d-%d" % (os.getpid(), id(self) & 0xffffff)
         try:
             self._prepare()
@@ -223,26 +224,10 @@ class Sandbox:
         return self._dir
 
     def _prepare(self):
-        """What the runtime needs once per Sandbox, kept across reset(): a squashfs image
-        mounted for bubblewrap, a container created by enroot."""
+        """What the runtime needs once per Sandbox, kept across reset(): its private
+        directory, a container created by enroot."""
         image = self.config["image"]
-        if self.runtime == "bwrap" and self._kind == "squashfs":
-            self._mount = os.path.join(self._private_dir(), "root")
-            os.mkdir(self._mount)
-            # In the foreground, and ended with its parent: a worker that dies leaves no mount
-            # (squashfuse unmounts on SIGTERM). allow_other lets the sandbox's nobody read it.
-            opts = ["-o", "allow_other"] if os.geteuid() == 0 else []
-            self._fuse = subprocess.Popen(["squashfuse", "-f"] + opts + [image, self._mount],
-                                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                          stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
-            while not os.path.ismount(self._mount):
-                try:
-                    self._fuse.wait(timeout=0.05)
-                except subprocess.TimeoutExpired:
-                    continue
-                raise SandboxError("image '%s': squashfuse: %s" % (
-                    image, self._fuse.stderr.read().decode(errors="replace").strip()))
-        elif self.runtime in ("enroot", "apptainer", "podman"):
+        if self.runtime in ("enroot", "apptainer", "podman"):
             self._private_dir()
         if self.runtime == "enroot":
             src = image
@@ -331,6 +316,8 @@ class Sandbox:
         if not bwrap:
             raise SandboxError("no 'bwrap' on this node (Debian's bubblewrap)")
         rootfs = self._mount or (c["image"] if self._kind == "dir" else c["rootfs"])
+        if self._kind == "squashfs" and not self._mount:
+            raise SandboxError("a squashfs image's sandbox is made by run(), not argv()")
         a = [bwrap, "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session",
              "--disable-userns", "--clearenv",
              "--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin", "--setenv", "HOME", "/tmp"]
@@ -347,10 +334,65 @@ class Sandbox:
               "--remount-ro", "/dev", "--remount-ro", "/"]
         return self._as_nobody(a + ["--"] + command)
 
+    def _mount_image(self):
+        """Mounts the squashfs image for the next sandbox, on a mount point of its own
+        that the sandbox's user can reach, and returns squashfuse's process."""
+        image = self.config["image"]
+        self._mount = tempfile.mkdtemp(prefix="aic-sandbox-")
+        if os.geteuid() == 0:
+            os.chown(self._mount, _NOBODY, _NOBODY)
+        # allow_other lets the sandbox's nobody read what root mounted.
+        opts = ["-o", "allow_other"] if os.geteuid() == 0 else []
+        fuse = subprocess.Popen(["squashfuse", "-f"] + opts + [image, self._mount],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
+        while not os.path.ismount(self._mount):
+            try:
+                fuse.wait(timeout=0.05)
+            except subprocess.TimeoutExpired:
+                continue
+            os.rmdir(self._mount)
+            raise SandboxError("image '%s': squashfuse: %s" % (
+                image, fuse.stderr.read().decode(errors="replace").strip()))
+        return fuse
+
+    def _detach(self):
+        """Takes the image's mount off the node once the sandbox holds it (bwrap bound it
+        in its own mount namespace): no mount of it is left on the node, however the
+        worker ends, and squashfuse exits when the sandbox does."""
+        if os.geteuid() == 0:
+            import ctypes
+            if ctypes.CDLL(None, use_errno=True).umount2(self._mount.encode(), 2):  # MNT_DETACH
+                raise SandboxError("cannot detach '%s': %s" % (
+                    self._mount, os.strerror(ctypes.get_errno())))
+        else:
+            subprocess.run(["fusermount3", "-u", "-z", self._mount], check=True)
+        os.rmdir(self._mount)
+        self._mount = None
+
     def _start(self):
-        self._p = subprocess.Popen(
-            self.argv(["python3", "-c", _SERVER]), stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, close_fds=True, cwd="/", env=self._runtime_env())
+        fuse = self._mount_image() if self._kind == "squashfs" and self.runtime == "bwrap" else None
+        try:
+            p = subprocess.Popen(
+                self.argv(["python3", "-c", _SERVER]), stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, close_fds=True, cwd="/", env=self._runtime_env())
+            if fuse:
+                self._fuses.append(fuse)
+                # Its first line says the sandbox is set up, holding the image.
+                hello = p.stdout.readline()
+                self._detach()
+                if not hello:
+                    p.wait()
+                    raise SandboxError("image '%s': the sandbox ended as it started (status "
+                                       "%s)" % (self.config["image"], p.returncode))
+        except BaseException:
+            if fuse and self._mount:
+                fuse.terminate()
+                fuse.wait()
+                os.rmdir(self._mount)
+                self._mount = None
+            raise
+        self._p = p
         threading.Thread(target=self._read, args=(self._p,), daemon=True).start()
 
     def _read(self, p):
@@ -416,17 +458,21 @@ class Sandbox:
             # Killing podman's client leaves its container: remove it by name.
             subprocess.run(["podman", "rm", "-f", "-i", self._name], capture_output=True,
                            env=self._runtime_env())
+        for fuse in self._fuses:
+            # The sandbox gone, its image's last mount went with it: squashfuse ends.
+            try:
+                fuse.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                fuse.kill()
+                fuse.wait()
+        self._fuses = []
 
     def close(self):
-        """Ends the sandbox and releases its image (unmounts it, removes enroot's
-        container). Idempotent."""
+        """Ends the sandbox and releases its image (its squashfuse ends, enroot's container
+        is removed). Idempotent."""
         self._stop()
-        fuse, self._fuse = self._fuse, None
-        if fuse and fuse.poll() is None:
-            fuse.send_signal(signal.SIGTERM)
-            fuse.wait()
         d, self._dir = self._dir, None
-        if d and not (self._mount and os.path.ismount(self._mount)):
+        if d:
             shutil.rmtree(d, ignore_errors=True)
 
     def __enter__(self):

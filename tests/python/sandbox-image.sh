@@ -3,8 +3,8 @@
 # A squashfs image runs for real: mounted with squashfuse and used as
 # bubblewrap's read-only root, with the isolation tests/python/sandbox.sh
 # checks (each "out of reach" beside the same thing done outside, which
-# must work), and it is unmounted when the Sandbox closes or its worker is
-# killed. enroot and apptainer cannot be installed here: stand-ins on PATH
+# must work); the node keeps no mount of it once the sandbox holds it, and
+# its squashfuse ends with the Sandbox, or with a worker killed. enroot and apptainer cannot be installed here: stand-ins on PATH
 # that record their arguments and run the command check the command lines
 # aic builds for them, and which runtime `auto` picks. A runtime asked for
 # but not installed, and a missing image, fail with the value named.
@@ -16,7 +16,7 @@ command -v squashfuse >/dev/null || skip_all "no squashfuse (Debian's squashfuse
 command -v mksquashfs >/dev/null || skip_all "no mksquashfs (Debian's squashfs-tools)"
 [ -c /dev/fuse ] || skip_all "no /dev/fuse"
 enter_work_dir sandbox-image
-plan 23
+plan 24
 
 # A small root: python3 (which runs the task server), a shell and a few
 # tools with their libraries, and a marker that only the image has.
@@ -36,7 +36,6 @@ tar -C /usr/lib -c --exclude=test --exclude=dist-packages --exclude=site-package
 	"$(basename "$py")" | tar -C $r/usr/lib -x
 echo image >$r/etc/marker
 mksquashfs $r img.sqsh -quiet -noappend -all-root >/dev/null || bail "mksquashfs failed"
-rm -rf $r
 chmod 755 . "$dir"  # a root job's sandbox runs as nobody, who must reach the image
 echo precious >marker
 
@@ -101,9 +100,12 @@ def check(sb, name, cmd, **kw):
 
 print("outside agent", socket.socket().connect_ex((host, int(port))), flush=True)
 print("outside job", os.path.isdir(job), "marker", os.path.exists(marker), flush=True)
+def node_mounts(before=0):
+    return sum(" /tmp/aic-sandbox-" in l for l in open("/proc/mounts")) - before
+
+before = node_mounts()
 with aic.Sandbox() as sb:
-    mount = sb._mount
-    print("runtime", sb.runtime, "mounted", os.path.ismount(mount), flush=True)
+    print("runtime", sb.runtime, "node mounts", node_mounts(before), flush=True)
     check(sb, "image", ["cat", "/etc/marker"])
     check(sb, "job-dir", ["ls", job])
     check(sb, "marker", ["cat", marker])
@@ -126,14 +128,16 @@ with aic.Sandbox() as sb:
     check(sb, "bomb", "f() { f | f & }; f; sleep 1", timeout=5)
     sb.reset()
     check(sb, "after-reset", "cat /etc/marker; ls /tmp")
-print("closed mounted", os.path.ismount(mount), "exists", os.path.exists(mount), flush=True)
+    fuses = list(sb._fuses)
+print("closed fuse ended", all(f.poll() is not None for f in fuses), "node mounts",
+      node_mounts(before), flush=True)
 print("outside marker after", open(marker).read().strip(), flush=True)
 
 # The stand-ins: first on PATH, as a site's runtimes would be.
 os.environ["PATH"] = sys.argv[1] + ":" + os.environ["PATH"]
 here = os.path.dirname(cfg["image"])
 for image, runtime in [("img.sqsh", "auto"), ("img.sif", "auto"), ("img.sqsh", "apptainer"),
-                       ("img.sqsh", "bwrap")]:
+                       ("img.sqsh", "bwrap"), ("root", "auto")]:
     with aic.Sandbox(dict(cfg, image=os.path.join(here, image), runtime=runtime)) as sb:
         r = sb.run("echo ran; env | grep -c AIC_ || true")
         print("via", image, runtime, sb.runtime, r["status"], r["stdout"].split(), flush=True)
@@ -150,7 +154,8 @@ is "$?" 0 "the job whose sandbox is a squashfs image succeeds"
 out=$("$aic" logs env | sed 's/^env\/0: //')
 diag "$out"
 like "$out" "config img.sqsh auto True" "AIC_SANDBOX carries the image, made absolute, and the runtime"
-like "$out" "runtime bwrap mounted True" "without enroot or apptainer, bubblewrap runs the squashfs image, mounted"
+like "$out" "runtime bwrap node mounts 0" \
+	"without enroot or apptainer, bubblewrap runs the squashfs image, mounted in the sandbox only"
 like "$out" "image 0 False 'image'" "the sandbox's / is the image"
 like "$out" "outside agent 0" "outside, the agent answers"
 like "$out" "outside job True marker True" "outside, the job directory and the marker are there"
@@ -164,15 +169,15 @@ like "$out" "^ro 1 " "the image is read-only"
 is "$(echo "$out" | grep '^task ' | sort | tr '\n' '|')" \
 	"task a 0 False a|task b 0 False b|task loop -9 True |" \
 	"a task looping forever is killed at its timeout, its neighbours finish"
-is "$(echo "$out" | grep -E '^(rm|bomb|after-reset|closed|outside marker after) ' | tr '\n' '|')" \
-	"rm 0 False 'done'|bomb 0 False ''|after-reset 0 False 'image'|closed mounted False exists False|outside marker after precious|" \
-	"rm -rf / and a fork bomb harm nothing outside; reset keeps the image, close unmounts it"
+is "$(echo "$out" | grep -E '^(after-reset|closed|outside marker after) ' | tr '\n' '|')" \
+	"after-reset 0 False 'image'|closed fuse ended True node mounts 0|outside marker after precious|" \
+	"rm -rf / and a fork bomb harm nothing outside; a reset makes the sandbox anew over the image; at close squashfuse has ended"
 
 like "$out" "via img.sqsh auto enroot 0 \\['ran', '0'\\]" "with enroot on the node, auto runs a squashfs image with it"
 like "$out" "enroot-agent 0 False '(101|111)'" "enroot's sandbox has no network (unshare --net around it)"
-is "$(echo "$out" | grep -E '^via img\.(sif auto|sqsh apptainer|sqsh bwrap) ' | tr '\n' '|')" \
-	"via img.sif auto apptainer 0 ['ran', '0']|via img.sqsh apptainer apptainer 0 ['ran', '0']|via img.sqsh bwrap bwrap 0 ['ran', '0']|" \
-	"a SIF image goes to apptainer; runtime picks it over auto's choice"
+is "$(echo "$out" | grep -E '^via (img\.sif auto|img\.sqsh apptainer|img\.sqsh bwrap|root auto) ' | tr '\n' '|')" \
+	"via img.sif auto apptainer 0 ['ran', '0']|via img.sqsh apptainer apptainer 0 ['ran', '0']|via img.sqsh bwrap bwrap 0 ['ran', '0']|via root auto bwrap 0 ['ran', '0']|" \
+	"a SIF image goes to apptainer, a directory to bubblewrap; runtime overrides auto"
 log=$(cat runtime.log)
 diag "$log"
 like "$log" "^enroot create --name aic-[0-9-]* $dir/img.sqsh \\| DATA=/tmp/aic-sandbox-[^/]*/data AIC=0\$" \
@@ -182,11 +187,11 @@ like "$log" "^enroot start --rw aic-[0-9-]* python3 -c .* AIC=0\$" \
 like "$log" "^apptainer exec --containall --cleanenv --no-privs --no-mount bind-paths --writable-tmpfs --pwd /tmp --net --network none $dir/img.sif python3 -c .* AIC=0\$" \
 	"apptainer runs the image contained, with no network, and no AIC_ variable"
 
-# A worker killed with its sandbox open leaves no mount behind.
+# A worker killed with its sandbox open leaves no squashfuse behind.
 cat >kill.py <<'PY'
 import aic, os, signal
 sb = aic.Sandbox()
-print("mount", sb._mount, flush=True)
+print("fuse", sb._fuses[0].pid, flush=True)
 os.kill(os.getpid(), signal.SIGKILL)
 PY
 cat >kill.yaml <<YAML
@@ -195,14 +200,15 @@ stages:
         sandbox: {image: img.sqsh}}
 YAML
 timeout 300 "$aic" run kill.yaml >kill.out 2>kill.err
-m=$("$aic" logs env | sed -n 's/.*mount //p')
-diag "mount point: $m"
-wait_for 10 sh -c "! grep -q ' $m ' /proc/mounts"
-ok "a killed worker's image is unmounted (squashfuse ends with it)" \
-	sh -c "[ -n '$m' ] && ! grep -q ' $m ' /proc/mounts"
+fuse=$("$aic" logs env | sed -n 's/.*fuse //p')
+diag "squashfuse: $fuse"
+# gone PID: no such process, or a zombie waiting for its reaper.
+gone() { [ -n "$1" ] && { [ ! -e "/proc/$1" ] || grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat"; }; }
+ok "a killed worker's squashfuse ends with its sandbox" wait_for 30 gone "$fuse"
 
 # Errors name the value.
-for bad in "image: img.sqsh, runtime: apptainer" "image: nope.sqsh"; do
+for bad in "image: img.sqsh, runtime: apptainer" "image: nope.sqsh" \
+	"image: img.sqsh, runtime: podman"; do
 	cat >bad.yaml <<YAML
 stages:
   a: {command: [/usr/bin/python3, -c, "import aic; aic.Sandbox()"], cpus: 0, restart: {max: 0},
@@ -215,3 +221,5 @@ diag "$logs"
 like "$logs" "runtime 'apptainer' asked for, but 'apptainer' is not installed on" \
 	"a runtime asked for but not installed is named"
 like "$logs" "image '$dir/nope.sqsh': No such file or directory" "a missing image is named"
+like "$logs" "runtime 'podman' cannot run image '$dir/img.sqsh' \\(a squashfs\\)" \
+	"an image the runtime cannot run is named"
