@@ -416,7 +416,7 @@ struct aic_sandbox;
 struct aic_sandbox_task {
 	int status;    /* the exit code, or -SIGNAL when a signal ended it */
 	int timed_out; /* 1: killed at its time limit */
-	char *out;     /* its standard output, NUL-terminated; owned, see aic_sandbox_task_release */
+	char *out;     /* its standard output, NUL-terminated (see aic_sandbox_task_release) */
 	char *err;     /* its standard error, likewise */
 };
 int aic_sandbox_open(const char *config, struct aic_sandbox **out);

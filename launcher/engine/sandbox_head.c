@@ -15,8 +15,8 @@
 void head__sandbox_env(struct head *h, const struct hproc *hp, json_t *env)
 {
 	static const char *const runtimes[] = {
-		[AIC_SANDBOX_RT_AUTO] = "auto",		  [AIC_SANDBOX_RT_BWRAP] = "bwrap",
-		[AIC_SANDBOX_RT_ENROOT] = "enroot",	  [AIC_SANDBOX_RT_APPTAINER] = "apptainer",
+		[AIC_SANDBOX_RT_AUTO] = "auto",	    [AIC_SANDBOX_RT_BWRAP] = "bwrap",
+		[AIC_SANDBOX_RT_ENROOT] = "enroot", [AIC_SANDBOX_RT_APPTAINER] = "apptainer",
 		[AIC_SANDBOX_RT_PODMAN] = "podman",
 	};
 	const struct aic_stage *st = &h->cfg.spec->stages[hp->p->stage];

@@ -332,8 +332,8 @@ static const char *const sandbox_network_choices[] = {
 
 /* Indexed by enum aic_sandbox_runtime. */
 static const char *const sandbox_runtime_choices[] = {
-	[AIC_SANDBOX_RT_AUTO] = "auto",		  [AIC_SANDBOX_RT_BWRAP] = "bwrap",
-	[AIC_SANDBOX_RT_ENROOT] = "enroot",	  [AIC_SANDBOX_RT_APPTAINER] = "apptainer",
+	[AIC_SANDBOX_RT_AUTO] = "auto",	    [AIC_SANDBOX_RT_BWRAP] = "bwrap",
+	[AIC_SANDBOX_RT_ENROOT] = "enroot", [AIC_SANDBOX_RT_APPTAINER] = "apptainer",
 	[AIC_SANDBOX_RT_PODMAN] = "podman", NULL,
 };
 
@@ -473,7 +473,8 @@ static void sandbox_check(struct spec_ctx *c, struct aic_stage *st, yaml_node_t 
 			      "stage '%s': sandbox has both 'rootfs' and 'image': a rootfs is a "
 			      "directory image; choose one",
 			      st->name);
-	else if (!s->image && s->runtime != AIC_SANDBOX_RT_AUTO && s->runtime != AIC_SANDBOX_RT_BWRAP)
+	else if (!s->image && s->runtime != AIC_SANDBOX_RT_AUTO &&
+		 s->runtime != AIC_SANDBOX_RT_BWRAP)
 		aic__spec_err(c, key, "stage '%s': sandbox runtime '%s' needs an 'image'", st->name,
 			      sandbox_runtime_choices[s->runtime]);
 }

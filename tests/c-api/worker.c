@@ -376,8 +376,8 @@ static int endpoints(struct aic_worker *w, const char *stage, int n)
 }
 
 /* Runs argv in sb and prints "NAME STATUS TIMED_OUT OUT" (OUT's first line). */
-static int task(struct aic_sandbox *sb, const char *name, const char *const *argv,
-		const char *in, double timeout_s)
+static int task(struct aic_sandbox *sb, const char *name, const char *const *argv, const char *in,
+		double timeout_s)
 {
 	struct aic_sandbox_task t;
 	int rc = aic_sandbox_run(sb, argv, in, timeout_s, &t);
@@ -434,8 +434,8 @@ static int sandboxes(void)
 	task(sb, "tmp", (const char *[]){"sh", "-c", "echo kept >/tmp/f; cat /tmp/f", NULL}, NULL,
 	     0);
 	printf("reset %d\n", aic_sandbox_reset(sb));
-	task(sb, "after-reset", (const char *[]){"sh", "-c", "cat /tmp/f || echo gone", NULL},
-	     NULL, 0);
+	task(sb, "after-reset", (const char *[]){"sh", "-c", "cat /tmp/f || echo gone", NULL}, NULL,
+	     0);
 	printf("run-null %d\n", aic_sandbox_run(sb, NULL, NULL, 0, &t));
 	printf("run-negative %d\n",
 	       aic_sandbox_run(sb, (const char *[]){"true", NULL}, NULL, -1, &t));
