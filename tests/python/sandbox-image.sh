@@ -16,7 +16,7 @@ command -v squashfuse >/dev/null || skip_all "no squashfuse (Debian's squashfuse
 command -v mksquashfs >/dev/null || skip_all "no mksquashfs (Debian's squashfs-tools)"
 [ -c /dev/fuse ] || skip_all "no /dev/fuse"
 enter_work_dir sandbox-image
-plan 24
+plan 26
 
 # A small root: python3 (which runs the task server), a shell and a few
 # tools with their libraries, and a marker that only the image has.
@@ -39,7 +39,8 @@ mksquashfs $r img.sqsh -quiet -noappend -all-root >/dev/null || bail "mksquashfs
 chmod 755 . "$dir"  # a root job's sandbox runs as nobody, who must reach the image
 echo precious >marker
 
-# Stand-ins for enroot and apptainer: each records its arguments and
+# Stand-ins for enroot, apptainer and podman (which cannot run in the test
+# VM's cgroups): each records its arguments and
 # environment (one line per call: newlines and backslashes, which dash's
 # echo would interpret, become spaces) and runs the command as the real one
 # would.
@@ -57,7 +58,7 @@ while [ \$# -gt 0 ]; do
 	*) break ;;
 	esac
 done
-[ -e "\$1" ] || { echo "apptainer: no image \$1" >&2; exit 255; }
+case \$1 in *://*) ;; *) [ -e "\$1" ] || { echo "apptainer: no image \$1" >&2; exit 255; } ;; esac
 shift
 cd /tmp && exec "\$@"
 SH
@@ -78,6 +79,21 @@ start)
 	cd /tmp && exec "\$@" ;;
 *) exit 2 ;;
 esac
+SH
+cat >fake/podman <<SH
+#!/bin/sh
+echo "podman \$(printf %s "\$*" | tr '\\n\\\\' '  ') | AIC=\$(env | grep -c ^AIC_)" >>$dir/runtime.log
+[ "\$1" = run ] || exit 0
+shift
+while [ \$# -gt 0 ]; do
+	case \$1 in
+	--rm | -i | --read-only) shift ;;
+	--rootfs) shift 2; break ;;
+	--*) shift 2 ;;
+	*) shift; break ;;
+	esac
+done
+cd /tmp && exec "\$@"
 SH
 printf '#!/usr/bin/env run-singularity\nSIF_MAGIC_0.1\n' >img.sif
 chmod 755 fake fake/*
@@ -137,8 +153,10 @@ print("outside marker after", open(marker).read().strip(), flush=True)
 os.environ["PATH"] = sys.argv[1] + ":" + os.environ["PATH"]
 here = os.path.dirname(cfg["image"])
 for image, runtime in [("img.sqsh", "auto"), ("img.sif", "auto"), ("img.sqsh", "apptainer"),
-                       ("img.sqsh", "bwrap"), ("root", "auto")]:
-    with aic.Sandbox(dict(cfg, image=os.path.join(here, image), runtime=runtime)) as sb:
+                       ("img.sqsh", "bwrap"), ("root", "auto"), ("root", "podman"),
+                       ("docker://example.org/env:1", "auto")]:
+    path = image if "://" in image else os.path.join(here, image)
+    with aic.Sandbox(dict(cfg, image=path, runtime=runtime)) as sb:
         r = sb.run("echo ran; env | grep -c AIC_ || true")
         print("via", image, runtime, sb.runtime, r["status"], r["stdout"].split(), flush=True)
         if sb.runtime == "enroot":
@@ -175,9 +193,9 @@ is "$(echo "$out" | grep -E '^(after-reset|closed|outside marker after) ' | tr '
 
 like "$out" "via img.sqsh auto enroot 0 \\['ran', '0'\\]" "with enroot on the node, auto runs a squashfs image with it"
 like "$out" "enroot-agent 0 False '(101|111)'" "enroot's sandbox has no network (unshare --net around it)"
-is "$(echo "$out" | grep -E '^via (img\.sif auto|img\.sqsh apptainer|img\.sqsh bwrap|root auto) ' | tr '\n' '|')" \
-	"via img.sif auto apptainer 0 ['ran', '0']|via img.sqsh apptainer apptainer 0 ['ran', '0']|via img.sqsh bwrap bwrap 0 ['ran', '0']|via root auto bwrap 0 ['ran', '0']|" \
-	"a SIF image goes to apptainer, a directory to bubblewrap; runtime overrides auto"
+is "$(echo "$out" | grep -E '^via (img\.sif auto|img\.sqsh apptainer|img\.sqsh bwrap|root|docker:[^ ]*) ' | tr '\n' '|')" \
+	"via img.sif auto apptainer 0 ['ran', '0']|via img.sqsh apptainer apptainer 0 ['ran', '0']|via img.sqsh bwrap bwrap 0 ['ran', '0']|via root auto bwrap 0 ['ran', '0']|via root podman podman 0 ['ran', '0']|via docker://example.org/env:1 auto apptainer 0 ['ran', '0']|" \
+	"a SIF image and a reference go to apptainer, a directory to bubblewrap; runtime overrides auto"
 log=$(cat runtime.log)
 diag "$log"
 like "$log" "^enroot create --name aic-[0-9-]* $dir/img.sqsh \\| DATA=/tmp/aic-sandbox-[^/]*/data AIC=0\$" \
@@ -186,6 +204,10 @@ like "$log" "^enroot start --rw aic-[0-9-]* python3 -c .* AIC=0\$" \
 	"enroot starts it read-write with the task server, and no AIC_ variable"
 like "$log" "^apptainer exec --containall --cleanenv --no-privs --no-mount bind-paths --writable-tmpfs --pwd /tmp --net --network none $dir/img.sif python3 -c .* AIC=0\$" \
 	"apptainer runs the image contained, with no network, and no AIC_ variable"
+
+like "$log" "^podman run --rm -i --name (aic-[0-9-]*) --network none --read-only --tmpfs /tmp:rw,size=16m --cap-drop all --security-opt no-new-privileges --ipc private --pid private --workdir /tmp --ulimit nproc=256:256 --ulimit core=0:0( --user 65534:65534)? --rootfs $dir/root python3 -c .* AIC=0\$" \
+	"podman runs the directory read-only, with no network or capability, and no AIC_ variable"
+like "$log" "^podman rm -f -i aic-[0-9-]* \\| AIC=0\$" "podman's container is removed when the sandbox ends"
 
 # A worker killed with its sandbox open leaves no squashfuse behind.
 cat >kill.py <<'PY'
