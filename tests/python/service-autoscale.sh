@@ -113,6 +113,7 @@ is "$(echo "$status" | grep -c '^service llm: replica [0-2] at [^ ]*:[0-9]* read
 is "$(echo "$status_after" | grep -c '^service llm: ')" 1 "and the 1 left after the drain"
 out=$("$aic" logs client | sed 's/^client\/0: //')
 diag "$out"
-like "$out" "^endpoints 1 ready 1 " "the client sees 1 ready replica first"
+is "$(echo "$out" | grep -cvE '^endpoints [0-3] ready [0-3]( [0-2]:[^ :]+:[0-9]+)*$')" 0 \
+	"every list the client saw names replicas 0 to 2, each at a host:port"
 like "$out" "^endpoints 3 ready 3 " "then 3, as the service scales up"
 like "$(echo "$out" | tail -1)" "^endpoints 1 ready 1 " "and 1 again after it scales down"
