@@ -385,6 +385,48 @@ struct aic_endpoint {
 };
 int aic_endpoints(struct aic_worker *w, const char *stage, struct aic_endpoint *out, size_t max);
 
+/*
+ * Sandboxes: a replica of a stage with `sandbox:` (doc/aic-job.5,
+ * SANDBOXES; the threat model is doc/SECURITY.md) runs untrusted tasks in
+ * one, made once and reused. The sandbox is the Python package's
+ * (python/aic/sandbox.py, run by the node's python3 with the aic package):
+ * C and Python sandboxes are the same one, runtimes and images included.
+ * A struct aic_sandbox is one thread's; its tasks run one at a time.
+ *
+ * aic_sandbox_open: makes a sandbox from `config`, JSON as AIC_SANDBOX
+ * holds, or AIC_SANDBOX itself when NULL, and sets *out. Returns 0, -EINVAL,
+ * -ENOENT when config is NULL and there is no AIC_SANDBOX, -EIO when the
+ * sandbox cannot be made (why is on the process's standard error: the image
+ * or runtime named), or another negative code.
+ *
+ * aic_sandbox_run: runs argv (argv[0] looked up in the sandbox's PATH,
+ * NULL-terminated) with `in` (text, or NULL) on its standard input, killing
+ * it with its process group after timeout_s seconds (0: the spec's
+ * timeout_s), and fills *task; the caller releases it with
+ * aic_sandbox_task_release. Returns 0 whether the task succeeded or not (see
+ * task->status), -EIO when the sandbox ended under it (the next run or
+ * reset makes it anew), or another negative code, *task then untouched.
+ *
+ * aic_sandbox_reset: ends the sandbox and makes it anew (a clean /tmp, no
+ * process left), as between episodes. Returns 0 or a negative code.
+ *
+ * aic_sandbox_close: ends the sandbox and frees sb; NULL is a no-op.
+ */
+struct aic_sandbox;
+struct aic_sandbox_task {
+	int status;    /* the exit code, or -SIGNAL when a signal ended it */
+	int timed_out; /* 1: killed at its time limit */
+	char *out;     /* its standard output, NUL-terminated (see aic_sandbox_task_release) */
+	char *err;     /* its standard error, likewise */
+};
+int aic_sandbox_open(const char *config, struct aic_sandbox **out);
+int aic_sandbox_run(struct aic_sandbox *sb, const char *const *argv, const char *in,
+		    double timeout_s, struct aic_sandbox_task *task);
+int aic_sandbox_reset(struct aic_sandbox *sb);
+void aic_sandbox_close(struct aic_sandbox *sb);
+/* Frees what task holds and clears it; a cleared task is a no-op. */
+void aic_sandbox_task_release(struct aic_sandbox_task *task);
+
 #ifdef __cplusplus
 }
 #endif

@@ -24,6 +24,7 @@ worker_sources = \
 	lib/aic.h lib/worker/internal.h \
 	lib/worker/conn.c lib/worker/chan.c lib/worker/weights.c lib/worker/nccl.c \
 	lib/worker/metric.c lib/worker/checkpoint.c lib/worker/phase.c lib/worker/service.c \
+	lib/worker/sandbox.c \
 	lib/auth.c lib/auth.h \
 	lib/error.c lib/error.h \
 	lib/wire.c lib/wire.h \

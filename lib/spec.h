@@ -88,12 +88,24 @@ enum aic_sandbox_network {
 	AIC_SANDBOX_NET_JOB,  /* the node's network, as the replica has */
 };
 
+/* What builds a sandboxed stage's sandbox (sandbox.runtime). */
+enum aic_sandbox_runtime {
+	AIC_SANDBOX_RT_AUTO,	  /* chosen on the node from the image's kind */
+	AIC_SANDBOX_RT_BWRAP,	  /* bubblewrap, the built-in default */
+	AIC_SANDBOX_RT_ENROOT,	  /* NVIDIA's enroot (pyxis's runtime) */
+	AIC_SANDBOX_RT_APPTAINER, /* apptainer (or singularity's successor) */
+	AIC_SANDBOX_RT_PODMAN,	  /* podman */
+};
+
 /*
  * A sandboxed stage (sandbox:): each replica runs its tasks in a
- * bubblewrap sandbox (doc/aic-job.5, SANDBOXES; doc/SECURITY.md).
+ * bubblewrap sandbox, or a container runtime's (doc/aic-job.5, SANDBOXES;
+ * doc/SECURITY.md).
  */
-struct aic_sandbox {
+struct aic_sandbox_spec {
 	char *rootfs;  /* mounted read-only as /, or NULL: the node's /usr */
+	char *image;   /* a directory, squashfs or SIF file, or a SCHEME:// reference */
+	int runtime;   /* enum aic_sandbox_runtime */
 	int network;   /* enum aic_sandbox_network */
 	int tmpfs_mb;  /* the writable /tmp */
 	int timeout_s; /* a task's default time limit */
@@ -144,7 +156,7 @@ struct aic_stage {
 	bool service;		       /* a service stage (svc); the job does not wait for it */
 	struct aic_service svc;
 	bool sandbox;		       /* its tasks run sandboxed (sbx) */
-	struct aic_sandbox sbx;
+	struct aic_sandbox_spec sbx;
 	struct aic_mark mark;	       /* the stage's name */
 	struct aic_mark gpus_mark;     /* its gpus value (or its name when unset) */
 	struct aic_mark colocate_mark; /* its colocate_with value (or its name when unset) */

@@ -152,7 +152,7 @@ check_PROGRAMS += tests/c-api/worker
 tests_c_api_worker_SOURCES = tests/c-api/worker.c
 tests_c_api_worker_LDADD = lib/libaic.la
 c_api_tests = tests/c-api/zero-copy.sh tests/c-api/checkpoint.sh tests/c-api/phases.sh \
-	tests/c-api/services.sh
+	tests/c-api/services.sh tests/c-api/sandbox.sh
 EXTRA_DIST += $(c_api_tests)
 # Run by hand on a GPU machine, never by make check (no GPU in CI).
 EXTRA_DIST += tests/gpu/phase-handoff.sh
@@ -165,7 +165,8 @@ python_tests = tests/python/channels.sh tests/python/weights.sh tests/python/met
 	tests/python/timeline.sh tests/python/prometheus.sh tests/python/dashboard.sh \
 	tests/python/autoscale.sh tests/python/autoscale-share.sh \
 	tests/python/torch.sh tests/python/torch-grpo.sh \
-	tests/python/services.sh tests/python/sandbox.sh tests/python/agentic-toy.sh
+	tests/python/services.sh tests/python/sandbox.sh tests/python/agentic-toy.sh \
+	tests/python/sandbox-image.sh tests/python/service-autoscale.sh
 EXTRA_DIST += $(python_tests) python/aic/__init__.py python/aic/torch.py python/aic/sandbox.py
 # The dashboard test's screenshot, saved beside its log.
 CLEANFILES = tests/python/dashboard.png

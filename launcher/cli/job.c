@@ -173,6 +173,19 @@ int cmd_status(int argc, char **argv)
 		       json_number_value(json_object_get(p, "t")),
 		       (long long)json_integer_value(json_object_get(p, "replicas")),
 		       json_string_value(json_object_get(p, "reason")) ?: "");
+	/* Services: each replica's endpoint, as the engine last sent it to the agents. */
+	{
+		const char *name;
+		json_t *eps;
+
+		json_object_foreach(json_object_get(st, "services"), name, eps)
+			json_array_foreach(eps, i, p)
+				printf("service %s: replica %lld at %s %s\n", name,
+				       (long long)json_integer_value(json_object_get(p, "replica")),
+				       json_string_value(json_object_get(p, "addr")) ?: "?",
+				       json_is_true(json_object_get(p, "ready")) ? "ready"
+										 : "not ready");
+	}
 	printf("%-12s %-12s %-10s %-8s %-9s %-8s %-8s %-6s %s\n", "stage", "process", "node",
 	       "gpus", "state", "pid", "restarts", "moves", "uptime_s");
 	json_array_foreach(json_object_get(st, "procs"), i, p) {

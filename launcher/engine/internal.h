@@ -611,6 +611,8 @@ void head__service_env(struct head *h, const struct hproc *hp, json_t *env);
 void head__service_sync(struct head *h);
 void head__service_health(struct head *h, const json_t *m);
 void head__service_free(struct head *h);
+/* Each service's endpoints as last sent, {NAME: [{addr, replica, ready}]}, or NULL. */
+json_t *head__service_json(const struct head *h);
 /* sandbox_head.c: AIC_SANDBOX, how a sandboxed stage's replica sandboxes its tasks. */
 void head__sandbox_env(struct head *h, const struct hproc *hp, json_t *env);
 

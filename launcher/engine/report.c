@@ -79,6 +79,8 @@ json_t *head__status_json(struct head *h)
 		json_object_set_new(o, "phases", head__phase_json(h, false));
 	if (h->as)
 		json_object_set_new(o, "autoscale", head__autoscale_json(h));
+	if (h->svc)
+		json_object_set_new(o, "services", head__service_json(h) ?: json_object());
 	return o;
 }
 

@@ -160,6 +160,7 @@ void head__service_sync(struct head *h)
 	json_decref(s->sent);
 	s->sent = stages;
 	s->version++;
+	head__save_status(h); /* status.json shows them */
 	{
 		json_t *m = json_pack("{s:I,s:O}", "version", s->version, "stages", stages);
 		if (m)
@@ -221,6 +222,11 @@ void head__service_health(struct head *h, const json_t *m)
 			      json_string_value(json_object_get(m, "why")) ?: "failed");
 		head__kill(hp, SIGKILL);
 	}
+}
+
+json_t *head__service_json(const struct head *h)
+{
+	return h->svc && h->svc->sent ? json_deep_copy(h->svc->sent) : NULL;
 }
 
 void head__service_free(struct head *h)

@@ -330,9 +330,22 @@ static const char *const sandbox_network_choices[] = {
 	NULL,
 };
 
-#define SANDBOX(f) offsetof(struct aic_sandbox, f)
+/* Indexed by enum aic_sandbox_runtime. */
+static const char *const sandbox_runtime_choices[] = {
+	[AIC_SANDBOX_RT_AUTO] = "auto",	    [AIC_SANDBOX_RT_BWRAP] = "bwrap",
+	[AIC_SANDBOX_RT_ENROOT] = "enroot", [AIC_SANDBOX_RT_APPTAINER] = "apptainer",
+	[AIC_SANDBOX_RT_PODMAN] = "podman", NULL,
+};
+
+#define SANDBOX(f) offsetof(struct aic_sandbox_spec, f)
 static const struct spec_key sandbox_keys[] = {
 	{.name = "rootfs", .type = SPEC_STRING, .field = SANDBOX(rootfs)},
+	{.name = "image", .type = SPEC_STRING, .field = SANDBOX(image)},
+	{.name = "runtime",
+	 .type = SPEC_ENUM,
+	 .field = SANDBOX(runtime),
+	 .choices = sandbox_runtime_choices,
+	 .def = AIC_SANDBOX_RT_AUTO},
 	{.name = "network",
 	 .type = SPEC_ENUM,
 	 .field = SANDBOX(network),
@@ -447,6 +460,25 @@ static void service_check(struct spec_ctx *c, struct aic_stage *st, yaml_node_t 
 		r->tcp = true;
 }
 
+static void sandbox_check(struct spec_ctx *c, struct aic_stage *st, yaml_node_t *v)
+{
+	yaml_node_t *key = NULL, *sbx = aic__spec_value(c, v, "sandbox", &key);
+	const struct aic_sandbox_spec *s = &st->sbx;
+
+	st->sandbox = sbx && sbx->type == YAML_MAPPING_NODE;
+	if (!st->sandbox)
+		return;
+	if (s->rootfs && s->image)
+		aic__spec_err(c, key,
+			      "stage '%s': sandbox has both 'rootfs' and 'image': a rootfs is a "
+			      "directory image; choose one",
+			      st->name);
+	else if (!s->image && s->runtime != AIC_SANDBOX_RT_AUTO &&
+		 s->runtime != AIC_SANDBOX_RT_BWRAP)
+		aic__spec_err(c, key, "stage '%s': sandbox runtime '%s' needs an 'image'", st->name,
+			      sandbox_runtime_choices[s->runtime]);
+}
+
 static void stage_check(struct spec_ctx *c, void *entry, yaml_node_t *k, yaml_node_t *v)
 {
 	struct aic_stage *st = entry;
@@ -475,10 +507,7 @@ static void stage_check(struct spec_ctx *c, void *entry, yaml_node_t *k, yaml_no
 			"they pack on the fewest nodes; use it on replicas",
 			st->name, aic__spec_show(placement, b, sizeof(b)));
 	service_check(c, st, v);
-	{
-		yaml_node_t *sbx = aic__spec_value(c, v, "sandbox", NULL);
-		st->sandbox = sbx && sbx->type == YAML_MAPPING_NODE;
-	}
+	sandbox_check(c, st, v);
 }
 
 const struct spec_section aic__spec_stages = {

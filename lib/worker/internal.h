@@ -7,7 +7,8 @@
  * channel items; weights.c publishes and receives weight versions;
  * nccl.c broadcasts them between GPUs; metric.c reports metrics;
  * checkpoint.c asks whether a checkpoint is due and reports one; phase.c
- * takes and yields the GPUs a stage shares in turns with another. Nothing
+ * takes and yields the GPUs a stage shares in turns with another;
+ * sandbox.c runs a sandbox's host process (python/aic/sandbox.py). Nothing
  * here is exported from libaic.so (lib/libaic.lds), nor installed.
  *
  * A struct aic_worker is one thread's: nothing here locks.

@@ -24,6 +24,10 @@
  *                      never asked in 1500 steps, fails
  *   worker endpoints STAGE N  waits for N ready replicas of service STAGE
  *                      (aic_endpoints) and prints them, then misuses
+ *   worker sandbox     tasks in the stage's sandbox (aic_sandbox_open, _run,
+ *                      _reset, _close): a line "NAME STATUS TIMED_OUT OUT" per
+ *                      task, what is out of reach beside the same outside,
+ *                      a loop past its timeout, a reset, then the misuses
  *   worker phase N     N turns on GPUs shared in turns (aic_phase_begin,
  *                      aic_phase_end): stage "t" publishes version 1 of
  *                      stream "w", then version K + 2 in turn K; any other
@@ -371,6 +375,88 @@ static int endpoints(struct aic_worker *w, const char *stage, int n)
 	return 0;
 }
 
+/* Runs argv in sb and prints "NAME STATUS TIMED_OUT OUT" (OUT's first line). */
+static int task(struct aic_sandbox *sb, const char *name, const char *const *argv, const char *in,
+		double timeout_s)
+{
+	struct aic_sandbox_task t;
+	int rc = aic_sandbox_run(sb, argv, in, timeout_s, &t);
+
+	if (rc) {
+		printf("%s error %d\n", name, rc);
+		return rc;
+	}
+	t.out[strcspn(t.out, "\n")] = '\0';
+	printf("%s %d %d '%s'\n", name, t.status, t.timed_out, t.out);
+	aic_sandbox_task_release(&t);
+	aic_sandbox_task_release(&t); /* a released task is a no-op */
+	return 0;
+}
+
+/*
+ * Tasks in the stage's sandbox (AIC_SANDBOX), each printed by task():
+ * what it reads from stdin, an exit code, the job directory, the agent and
+ * this process out of reach (beside the same from outside), no AIC_
+ * variable, a loop killed at its time limit, /tmp cleared by a reset; a
+ * sandbox made from a config of its own (network: job) reaches the agent;
+ * then the misuses' codes.
+ */
+static int sandboxes(void)
+{
+	const char *agent = getenv("AIC_AGENT"), *job = getenv("AIC_JOB_DIR");
+	char host[256], pid[32], proc[64], cfg[512], *port;
+	struct aic_sandbox *sb, *bad;
+	struct aic_sandbox_task t;
+	int rc;
+
+	snprintf(host, sizeof(host), "%s", agent ? agent : "");
+	port = strrchr(host, ':');
+	if (!port || !job)
+		return -EINVAL;
+	*port++ = '\0';
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	snprintf(proc, sizeof(proc), "/proc/%d", (int)getpid());
+	const char *connect[] = {"python3", "-c",
+				 "import socket, sys; s = socket.socket(); "
+				 "print(s.connect_ex((sys.argv[1], int(sys.argv[2]))))",
+				 host, port, NULL};
+	rc = aic_sandbox_open(NULL, &sb);
+	if (rc)
+		return rc;
+	printf("outside job %d proc %d\n", access(job, F_OK) == 0, access(proc, F_OK) == 0);
+	task(sb, "stdin", (const char *[]){"cat", NULL}, "hello sandbox\n", 0);
+	task(sb, "exit", (const char *[]){"sh", "-c", "exit 3", NULL}, NULL, 0);
+	task(sb, "job-dir", (const char *[]){"ls", job, NULL}, NULL, 0);
+	task(sb, "host-pid", (const char *[]){"test", "-e", proc, NULL}, NULL, 0);
+	task(sb, "token-env", (const char *[]){"sh", "-c", "env | grep -c AIC_", NULL}, NULL, 0);
+	task(sb, "agent", connect, NULL, 0);
+	task(sb, "loop", (const char *[]){"sh", "-c", "while :; do :; done", NULL}, NULL, 1);
+	task(sb, "tmp", (const char *[]){"sh", "-c", "echo kept >/tmp/f; cat /tmp/f", NULL}, NULL,
+	     0);
+	printf("reset %d\n", aic_sandbox_reset(sb));
+	task(sb, "after-reset", (const char *[]){"sh", "-c", "cat /tmp/f || echo gone", NULL}, NULL,
+	     0);
+	printf("run-null %d\n", aic_sandbox_run(sb, NULL, NULL, 0, &t));
+	printf("run-negative %d\n",
+	       aic_sandbox_run(sb, (const char *[]){"true", NULL}, NULL, -1, &t));
+	aic_sandbox_close(sb);
+	aic_sandbox_close(NULL);
+	snprintf(cfg, sizeof(cfg), "{\"network\": \"job\"}");
+	rc = aic_sandbox_open(cfg, &sb);
+	printf("open-config %d\n", rc);
+	if (!rc) {
+		task(sb, "agent-job", connect, NULL, 0);
+		aic_sandbox_close(sb);
+	}
+	printf("open-missing-image %d\n",
+	       aic_sandbox_open("{\"image\": \"/nonexistent/env.sqsh\"}", &bad));
+	unsetenv("AIC_SANDBOX");
+	printf("open-no-env %d\n", aic_sandbox_open(NULL, &bad));
+	printf("open-null %d\n", aic_sandbox_open(NULL, NULL));
+	fflush(stdout);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct aic_worker *w;
@@ -396,6 +482,8 @@ int main(int argc, char **argv)
 		rc = phases(w, atol(argv[2]));
 	else if (argc == 4 && !strcmp(argv[1], "endpoints"))
 		rc = endpoints(w, argv[2], atoi(argv[3]));
+	else if (argc == 2 && !strcmp(argv[1], "sandbox"))
+		rc = sandboxes();
 	else
 		rc = -EINVAL;
 	aic_worker_close(w);

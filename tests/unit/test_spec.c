@@ -963,8 +963,31 @@ static void sandbox_keys(void **state)
 	aic_spec_free(spec);
 	expect_error("stages:\n  a: {command: c, sandbox: {network: host}}\n",
 		     "job.yaml:2:38: stages.a.sandbox.network: expected none or job, got 'host'");
-	expect_error("stages:\n  a: {command: c, sandbox: {image: x}}\n",
-		     "stages.a.sandbox: unknown key 'image'");
+	expect_error("stages:\n  a: {command: c, sandbox: {rootfs: r, image: x.sqsh}}\n",
+		     "job.yaml:2:19: stage 'a': sandbox has both 'rootfs' and 'image'");
+	expect_error("stages:\n  a: {command: c, sandbox: {runtime: enroot}}\n",
+		     "job.yaml:2:19: stage 'a': sandbox runtime 'enroot' needs an 'image'");
+	expect_error("stages:\n  a: {command: c, sandbox: {image: x, runtime: docker}}\n",
+		     "stages.a.sandbox.runtime: expected auto, bwrap, enroot, apptainer or podman, "
+		     "got 'docker'");
+	expect_error("stages:\n  a: {command: c, sandbox: {imag: x}}\n",
+		     "stages.a.sandbox: unknown key 'imag'");
+}
+
+static void sandbox_image(void **state)
+{
+	struct aic_spec *spec = parse_ok("stages:\n"
+					 "  env: {command: c, sandbox: {image: env.sqsh}}\n"
+					 "  ref: {command: c, sandbox: {image: 'docker://python:3.11',"
+					 " runtime: apptainer}}\n");
+
+	(void)state;
+	assert_string_equal(spec->stages[0].sbx.image, "env.sqsh");
+	assert_null(spec->stages[0].sbx.rootfs);
+	assert_int_equal(spec->stages[0].sbx.runtime, AIC_SANDBOX_RT_AUTO);
+	assert_string_equal(spec->stages[1].sbx.image, "docker://python:3.11");
+	assert_int_equal(spec->stages[1].sbx.runtime, AIC_SANDBOX_RT_APPTAINER);
+	aic_spec_free(spec);
 }
 
 static void free_null(void **state)
@@ -1004,6 +1027,7 @@ int main(void)
 		cmocka_unit_test(autoscale_keys),
 		cmocka_unit_test(service_keys),
 		cmocka_unit_test(sandbox_keys),
+		cmocka_unit_test(sandbox_image),
 		cmocka_unit_test(free_null),
 	};
 	return aic_test_run(tests);
