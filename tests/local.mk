@@ -98,6 +98,8 @@ unit_ldadd = $(LDADD)
 
 build_tests = tests/build/configure-options.sh tests/build/libaic-symbols.sh tests/build/check-summary.sh \
 	tests/build/packaging.sh
+# The tarball has every file git tracks (make distcheck runs only the quick tests).
+build_tests += tests/build/dist-complete.sh
 
 # A fake NVML that answers from tests/fixtures/nvml/*.txt (dlopen'ed by lib/nvml.c).
 check_LTLIBRARIES = tests/fake/libfake_nvml.la
