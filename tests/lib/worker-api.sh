@@ -20,6 +20,18 @@ print(next(p["pid"] for p in json.load(sys.stdin)["procs"]
            if p["stage"] == sys.argv[1] and p["index"] == int(sys.argv[2])))' "$1" "$2"
 }
 
+# aic_state EXPR: a Python expression over state.json (as s) of the newest
+# job in the current directory.
+aic_state() {
+	python3 -c "import json; s = json.load(open('.aic/latest/state.json')); print($1)"
+}
+
+# workers_ready N: N workers have marked ready.* in the current directory
+# (workers/stepper.py does after 3 steps).
+workers_ready() {
+	[ "$(ls ready.* 2>/dev/null | wc -l)" -ge "$1" ]
+}
+
 # kill_when STAGE INDEX CMD...: waits for CMD to succeed (up to 30 s);
 # then kills STAGE/INDEX of the running job with SIGKILL and prints its
 # pid. Prints nothing when CMD never succeeded.
