@@ -56,3 +56,34 @@ enter_work_dir() {
 	trap '[ -n "${KEEP:-}" ] || rm -rf "$dir"' EXIT
 	cd "$dir" || bail "no $dir"
 }
+
+# numbered_source N: N lines {"i": 0} to {"i": N-1}, the source that
+# workers/square.py maps; sink_lines: how many lines out.jsonl holds (0
+# before it exists).
+numbered_source() {
+	/usr/bin/python3 -c "
+for i in range($1):
+    print('{\"i\": %d}' % i)"
+}
+sink_lines() {
+	if [ -e out.jsonl ]; then wc -l <out.jsonl; else echo 0; fi
+}
+
+# square_tally N: "unique twice lost bad" of out.jsonl, the sink of
+# square.py's items from a source of N numbered lines on channel "lines",
+# by _aic_origin: source lines seen, extra copies, source lines missing,
+# and lines that are not their origin's square (or from elsewhere).
+square_tally() {
+	/usr/bin/python3 - "$1" <<'PY'
+import collections, json, sys
+n = int(sys.argv[1])
+seen, bad = collections.Counter(), 0
+for l in open("out.jsonl"):
+    v = json.loads(l)
+    o = v["_aic_origin"]
+    seen[(o["source"], o["epoch"], o["line"])] += 1
+    bad += o["source"] != "lines" or o["epoch"] != 0 or v["i"] != o["line"] - 1 or v["sq"] != v["i"] ** 2
+want = {("lines", 0, i) for i in range(1, n + 1)}
+print(len(seen), sum(c - 1 for c in seen.values()), len(want - set(seen)), bad + len(set(seen) - want))
+PY
+}
