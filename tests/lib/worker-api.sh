@@ -57,13 +57,29 @@ enter_work_dir() {
 	cd "$dir" || bail "no $dir"
 }
 
-# numbered_source N: N lines {"i": 0} to {"i": N-1}, the source that
-# workers/square.py maps; sink_lines: how many lines out.jsonl holds (0
-# before it exists).
-numbered_source() {
+# square_job NAME N MAP_DELAY_S: in the current directory, a source of N
+# lines {"i": 0} to {"i": N-1} (in.jsonl) and a job NAME (job.yaml) whose 3
+# workers/square.py replicas map it to the sink out.jsonl, each item taking
+# MAP_DELAY_S; sink_lines: how many lines out.jsonl holds (0 before it
+# exists).
+square_job() {
 	/usr/bin/python3 -c "
-for i in range($1):
-    print('{\"i\": %d}' % i)"
+for i in range($2):
+    print('{\"i\": %d}' % i)" >in.jsonl
+	cat >job.yaml <<YAML
+name: $1
+stages:
+  map:
+    command: [/usr/bin/python3, $workers_dir/square.py]
+    replicas: 3
+    cpus: 0
+    inputs: [lines]
+    outputs: [out]
+    env: {MAP_DELAY_S: $3, PYTHONPATH: "$PYTHONPATH", AIC_LIBRARY: "$AIC_LIBRARY"}
+channels:
+  lines: {source: in.jsonl, capacity: 32}
+  out: {sink: out.jsonl, capacity: 32}
+YAML
 }
 sink_lines() {
 	if [ -e out.jsonl ]; then wc -l <out.jsonl; else echo 0; fi

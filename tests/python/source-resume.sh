@@ -17,22 +17,8 @@ enter_work_dir source-resume
 plan 13
 N=20000
 
-numbered_source $N >in.jsonl
-cat >job.yaml <<YAML
-name: resume
-stages:
-  map:
-    command: [/usr/bin/python3, $workers_dir/square.py]
-    replicas: 3
-    cpus: 0
-    inputs: [lines]
-    outputs: [out]
-    env: {MAP_DELAY_S: 0.0005}
-channels:
-  lines: {source: in.jsonl, capacity: 32}
-  out: {sink: out.jsonl, capacity: 32}
-checkpoint: {grace_s: 1}
-YAML
+square_job resume $N 0.0005
+echo 'checkpoint: {grace_s: 1}' >>job.yaml
 trap 'kill -9 -- "-$pid" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$dir"' EXIT
 
 # wait_lines N: until the sink holds N lines (at most 120 s), the job still running.
