@@ -95,3 +95,23 @@ node_addr() {
 start_requeued() {
 	scontrol update JobId="$1" StartTime=now+1
 }
+
+# job_field JOB NAME: a field of `scontrol show job JOB` (JobState, Reason,
+# Restarts...); job_is JOB STATE: JOB's JobState is STATE.
+job_field() {
+	scontrol -o show job "$1" 2>/dev/null | sed -n "s/.*$2=\([A-Za-z0-9_]*\).*/\1/p"
+}
+job_is() {
+	[ "$(job_field "$1" JobState)" = "$2" ]
+}
+
+# requeue_job JOB: `scontrol requeue` of a running JOB, which then waits
+# until it is PENDING again and starts it at once (start_requeued); bails
+# out when any of that fails.
+requeue_job() {
+	scontrol requeue "$1" || bail "scontrol requeue $1 failed"
+	wait_for 120 job_is "$1" PENDING ||
+		bail "job $1 is '$(job_field "$1" JobState)', not PENDING, after the requeue"
+	start_requeued "$1" || bail "cannot start job $1 again"
+}
+
