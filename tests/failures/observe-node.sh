@@ -12,35 +12,8 @@ plan 5
 dir=$(work_dir)
 cd "$dir" || bail "cannot enter $dir"
 
-cat >work.sh <<WORKER
-#!/bin/sh
-echo "\$AIC_NODE" >"$dir/work.\$AIC_INDEX.\$AIC_NODE"
-while [ ! -e "$dir/go" ]; do sleep 0.1; done
-exec /usr/bin/python3 "$AIC_SRC_DIR/tests/lib/workers/produce.py"
-WORKER
-cat >job.yaml <<SPEC
-name: observe-node
-stages:
-  work:
-    command: [sh, $dir/work.sh]
-    replicas: 2
-    gpus: 4
-    cpus: 0
-    outputs: [nums]
-    env: {N: 5000, PYTHONPATH: $AIC_SRC_DIR/python, AIC_LIBRARY: $AIC_BUILD_DIR/lib/.libs/libaic.so}
-channels:
-  nums: {sink: out.jsonl}
-SPEC
-job=$(submit_job "$dir") || bail "sbatch failed"
-diag "job $job"
-both_started() { [ "$(ls "$dir"/work.[0-9]* 2>/dev/null | wc -l)" -eq 2 ]; }
-ok "both replicas start" wait_for 120 both_started
-victim=$(node_of "$dir" work 1)
-[ "$victim" != "$(head_node)" ] || bail "replica 1 is on the head's node ($victim)"
-fail_node "$victim" || bail "no aic-launch to kill on $victim"
-moved() { [ "$(ls "$dir"/work.1.* 2>/dev/null | wc -l)" -eq 2 ]; }
-ok "replica 1 starts again on another node" wait_for 60 moved
-new=$(ls "$dir"/work.1.* | sed 's/.*work\.1\.//' | grep -vx "$victim")
+# Two replicas that put 5000 items each, a node each; replica 1's fails.
+move_replica observe-node 5000
 touch go
 ok "the job ends" wait_for 120 job_ended "$job"
 restore_node

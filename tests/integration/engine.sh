@@ -152,8 +152,9 @@ ok "no worker is left" wait_for 10 no_workers
 
 # A node's agent dies (kill -9) under a plain srun step (no --no-kill): the
 # head declares the node lost (tests/failures/ show what it recovers under
-# --no-kill), but srun ends the whole step when a task is killed, so the job
-# fails fast, and no worker survives.
+# --no-kill). srun does not end the step for a killed task (no
+# --kill-on-bad-exit): the job goes on until the go-ahead, and srun's exit
+# status then says a task was killed (128 + SIGKILL), not the timeout's 124.
 rm -rf out && mkdir out
 srun_step 120 lost job.yaml --gres=gpu:4 &
 srun_pid=$!
@@ -161,13 +162,16 @@ ok "the 8 workers start again" wait_for 30 all_env
 victim=$(agent_of 2)
 ok "found node 3's aic-launch" [ -n "$victim" ]
 kill -9 "$victim"
+lost_said() { grep -q "lost: the agent on node" lost.err; }
+wait_for 30 lost_said || diag "the head has not said that the node is lost: $(cat lost.err)"
+touch go
 wait $srun_pid
-ok "the job fails (srun exits non-zero)" [ $? -ne 0 ]
+is "$?" 137 "srun exits 137: its task on that node was killed"
 like "$(cat lost.err)" "error: node 'n[0-9]' lost: the agent on node 'n[0-9]' disconnected" "the head says which agent was lost"
 ok "no worker survives" wait_for 20 no_workers
 
 # scancel: the agents stop their workers; nothing survives on any node.
-rm -rf out && mkdir out
+rm -rf out go && mkdir out
 job=$(sbatch_job job.yaml)
 ok "the batch job's 8 workers start" wait_for 60 all_env
 scancel "$job"

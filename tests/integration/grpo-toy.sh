@@ -9,32 +9,20 @@ plan 7
 dir=$(work_dir)
 . "$AIC_SRC_DIR/tests/lib/grpo-toy.sh"
 grpo_copy "$dir" 6 0
-# GPUs (the cluster's are fake; numpy does not care) spread the job: a
-# training rank with 3 of a node's 4 needs a node to itself, so the gang's
-# all-reduce, the channels and the weight stream all cross nodes.
-sed -i -e 's/^    ranks: 2$/&\n    gpus: 3/' -e 's/^    replicas: 2$/&\n    gpus: 2/' "$dir/job.yaml"
-[ "$(grep -c '^    gpus: [23]$' "$dir/job.yaml")" = 2 ] || bail "cannot add GPUs to job.yaml"
+# GPUs spread the job over the nodes (cluster.sh).
+spread_gpus "$dir/job.yaml"
 # From the example's directory: the job directory is made under the submit
 # directory, and the spec names its scripts from there.
 cd "$dir" || bail "cannot enter $dir"
 
-cat >job.sh <<JOB
-#!/bin/sh
-#SBATCH -N3
-#SBATCH --ntasks-per-node=1
-#SBATCH -o $dir/job.out
-srun --mpi=pmix "$AIC_BUILD_DIR/launcher/aic-launch"
-JOB
-timeout 300 sbatch --wait --aic-job=job.yaml job.sh >sbatch.out 2>&1
+sbatch_on_3 300
 is "$?" 0 "grpo-toy through sbatch --aic-job on 3 nodes: the job succeeds"
 diag "$(cat job.out)"
-is "$(/usr/bin/python3 -c "import json; print(json.load(open('.aic/latest/summary.json'))['state'])")" \
-	succeeded "its summary says it succeeded"
+is "$(latest_summary_state)" succeeded "its summary says it succeeded"
 diag "$("$aic" logs train/0 | grep summary:)"
-where=$(/usr/bin/python3 -c "import json; print(' '.join('%s/%d@%s' % (p['stage'], p['index'], p['node']) for p in json.load(open('.aic/latest/status.json'))['procs']))")
+where=$(placement)
 diag "placement: $where"
-is "$(echo "$where" | tr ' ' '\n' | sed -n 's/^train.*@//p' | sort -u | wc -l)" 2 \
-	"the training ranks ran on two nodes"
+is "$(nodes_of train "$where")" 2 "the training ranks ran on two nodes"
 ok "the reward rises from near chance (< 0.3) to near solved (>= 0.8)" grpo_learned
 is "$(grpo_counts)" "600 100 6 6" "every prompt item is trained on exactly once"
 is "$(grpo_stale)" 0 "no sample was dropped as stale"

@@ -38,20 +38,13 @@ stages:
     env: {ROLE: rollout, TURNS: 5, BATCHES: 100, BATCH_S: 0.02}
     restart: {max: 0}
 YAML
-cat >job.sh <<JOB
-#!/bin/sh
-#SBATCH -N3
-#SBATCH --ntasks-per-node=1
-#SBATCH -o $dir/job.out
-srun --mpi=pmix "$AIC_BUILD_DIR/launcher/aic-launch"
-JOB
-timeout 300 sbatch --wait --aic-job=job.yaml job.sh >sbatch.out 2>&1
+sbatch_on_3 300
 is "$?" 0 "a 2-rank gang alternating with 2 rollout replicas on 2 nodes: the job succeeds"
 diag "$(cat job.out)"
 logs=$(readlink -f .aic/latest)/logs
-where=$(/usr/bin/python3 -c "import json; print(' '.join('%s/%d@%s' % (p['stage'], p['index'], p['node']) for p in json.load(open('.aic/latest/status.json'))['procs']))")
+where=$(placement)
 diag "placement: $where"
-is "$(echo "$where" | tr ' ' '\n' | sed -n 's/^rollout.*@//p' | sort -u | wc -l) $(echo "$where" | tr ' ' '\n' | sed -n 's/^train.*@//p' | sort -u | wc -l)" \
+is "$(nodes_of rollout "$where") $(nodes_of train "$where")" \
 	"2 2" "the rollout replicas and the training ranks each on two nodes"
 is "$(check lockstep "$logs")" "0 5" "the ranks were inside every turn together (lockstep)"
 is "$(check overlaps "$logs")" "0 20" "no rollout was inside while a rank on its GPUs was"

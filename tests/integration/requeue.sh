@@ -10,19 +10,6 @@ dir=$(work_dir)
 cd "$dir" || bail "cannot enter $dir"
 export PATH="$AIC_BUILD_DIR/launcher:$PATH"
 
-# poll SECONDS COMMAND...: until COMMAND succeeds, at most SECONDS seconds.
-poll() {
-	n=$1
-	shift
-	while ! "$@"; do
-		n=$((n - 1))
-		[ "$n" -gt 0 ] || return 1
-		sleep 1
-	done
-}
-state() { scontrol -o show job "$job" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p'; }
-is_state() { [ "$(state)" = "$1" ]; }
-
 # The first run waits to be requeued; the second finishes.
 cat >job.yaml <<'SPEC'
 name: requeued
@@ -42,13 +29,10 @@ cat >job.sh <<JOB
 srun --ntasks-per-node=1 --mpi=pmix aic-launch $dir/job.yaml
 JOB
 job=$(sbatch --parsable job.sh) || bail "sbatch failed"
-poll 120 test -e started || bail "the first run did not start its worker"
-scontrol requeue "$job" || bail "scontrol requeue $job failed"
-# A requeued job waits ~2 minutes to start (its BeginTime): start it now (cluster.sh).
-poll 60 is_state PENDING || bail "job $job is '$(state)', not PENDING, after the requeue"
-start_requeued "$job" || bail "cannot start job $job again"
-poll 180 is_state COMPLETED
-is "$(state)" COMPLETED "the requeued job completes"
+wait_for 120 test -e started || bail "the first run did not start its worker"
+requeue_job "$job"
+wait_for 180 job_is "$job" COMPLETED
+is "$(job_field "$job" JobState)" COMPLETED "the requeued job completes"
 diag "$(cat job.out)"
 jd=".aic/$job.0"
 ok "no run fails on its old job directory" sh -c '! grep "File exists" job.out'

@@ -32,10 +32,8 @@ set -- $ids
 [ $# = 3 ] || bail "not three job ids: $(cat submit.out)"
 scontrol update JobId="$3" TimeLimit=5 || bail "cannot raise job $3's time limit"
 # Until every allocation has ended (at most 6 minutes).
-for _ in $(seq 360); do
-	[ -z "$(squeue -h -j "$1,$2,$3" -o %i 2>/dev/null)" ] && break
-	sleep 1
-done
+none_queued() { [ -z "$(squeue -h -j "$1,$2,$3" -o %i 2>/dev/null)" ]; }
+wait_for 360 none_queued "$1" "$2" "$3"
 diag "$(cat job.out)"
 jd="$dir/.aic/$1.0"
 is "$(/usr/bin/python3 -c "
@@ -51,20 +49,7 @@ print(' | '.join(r['reason'] for r in json.load(open('$jd/state.json'))['runs'][
 	"each of the first two on SLURM's notice before the time limit, every stage saved"
 cd "$jd/../.." || bail "no $jd"
 diag "$(grep -E '^(resumed|checkpoint)' "$jd/logs/train.0.log" | tr '\n' ';')"
-is "$(/usr/bin/python3 - "$jd" <<'PY'
-import re, sys
-ok, steps, resumed = True, 0, 0
-for line in open(sys.argv[1] + "/logs/train.0.log").read().splitlines():
-    if line.startswith("step "):
-        steps += 1
-        ok &= int(line.split()[1]) == steps
-    m = re.match(r"resumed from version (\d+), step (\d+)", line)
-    if m:
-        resumed += 1
-        ok &= int(m.group(2)) == steps and int(m.group(1)) == steps + 1
-print(ok, resumed)
-PY
-)" "True 2" "twice the trainer resumed from its checkpoint's step and version, step numbers continuing"
+is "$(grpo_resumes "$jd" 0)" "True 2" "twice the trainer resumed from its checkpoint's step and version, step numbers continuing"
 is "$(/usr/bin/python3 - "$jd" <<'PY'
 import csv, json, sys
 steps = [int(r["step"]) for r in csv.DictReader(open(sys.argv[1] + "/reward.csv"))]

@@ -24,20 +24,8 @@ grep -q 'term_grace_s: 4' "$dir/job.yaml" || bail "cannot set job.yaml's term_gr
 cd "$dir" || bail "cannot enter $dir"
 export PATH="$AIC_BUILD_DIR/launcher:$PATH"
 
-# poll SECONDS COMMAND...: until COMMAND succeeds, at most SECONDS seconds.
-poll() {
-	n=$1
-	shift
-	while ! "$@"; do
-		n=$((n - 1))
-		[ "$n" -gt 0 ] || return 1
-		sleep 1
-	done
-}
-field() { scontrol -o show job "$job" 2>/dev/null | sed -n "s/.*$1=\([A-Za-z0-9_]*\).*/\1/p"; }
-is_state() { [ "$(field JobState)" = "$1" ]; }
+field() { job_field "$job" "$1"; }
 ended() { case "$(field JobState)" in RUNNING | COMPLETING | CONFIGURING | PENDING | REQUEUED) return 1 ;; esac; }
-# (Not $n: poll counts with it.)
 at_step() {
 	s=$(grep -c '^step ' "$jd/logs/train.0.log" 2>/dev/null)
 	[ "${s:-0}" -ge "$1" ]
@@ -47,12 +35,9 @@ at_step() {
 	bail "aic submit failed: $(cat submit.out)"
 job=$(sed -n 's/^Submitted batch job \([0-9]*\).*/\1/p' submit.out)
 jd="$dir/.aic/$job.0"
-poll 120 at_step 4 || bail "the trainer did not reach step 4 (job $job $(field JobState) $(field Reason)): $(cat job.out 2>/dev/null)"
-scontrol requeue "$job" || bail "scontrol requeue $job failed"
-# A requeued job waits ~2 minutes to start (its BeginTime): start it now (cluster.sh).
-poll 60 is_state PENDING || bail "job $job is '$(field JobState)', not PENDING, after the requeue"
-start_requeued "$job" || bail "cannot start job $job again"
-poll 240 ended
+wait_for 120 at_step 4 || bail "the trainer did not reach step 4 (job $job $(field JobState) $(field Reason)): $(cat job.out 2>/dev/null)"
+requeue_job "$job"
+wait_for 240 ended
 is "$(field JobState)" COMPLETED "the requeued job completes"
 diag "$(cat job.out)"
 is "$(/usr/bin/python3 -c "
@@ -64,20 +49,7 @@ import json
 print(json.load(open('$jd/state.json'))['runs'][0]['reason'])")" \
 	"^SIGTERM .*; every stage checkpointed$" "on SLURM's SIGTERM, every stage saved in term_grace_s"
 diag "$(grep -E '^(resumed|checkpoint)' "$jd/logs/train.0.log" | tr '\n' ';')"
-is "$(/usr/bin/python3 - "$jd" <<'PY'
-import re, sys
-ok, steps, resumed = True, 0, 0
-for line in open(sys.argv[1] + "/logs/train.0.log").read().splitlines():
-    if line.startswith("step "):
-        steps += 1
-        ok &= int(line.split()[1]) == steps
-    m = re.match(r"resumed from version (\d+), step (\d+)", line)
-    if m:
-        resumed += 1
-        ok &= int(m.group(2)) == steps and int(m.group(1)) == steps + 1 and steps >= 4
-print(ok, resumed)
-PY
-)" "True 1" "the trainer resumed from its checkpoint's step, step numbers continuing"
+is "$(grpo_resumes "$jd" 4)" "True 1" "the trainer resumed from its checkpoint's step, step numbers continuing"
 ln -sfn "$job.0" .aic/latest
 is "$(grpo_counts)" "400 100 4 4" "every prompt item is trained on exactly once over both runs"
 
@@ -96,10 +68,10 @@ printf 'name: c\ncheckpoint: {term_grace_s: 4}\nstages:\n  a: {command: [/usr/bi
 "$aic" submit job.yaml --gpus-per-node 4 -t 10 -o "$dir/c/job.out" >submit.out 2>&1 ||
 	bail "aic submit failed: $(cat submit.out)"
 job=$(sed -n 's/^Submitted batch job \([0-9]*\).*/\1/p' submit.out)
-poll 120 test -e started || bail "the worker did not start: $(cat job.out 2>/dev/null)"
+wait_for 120 test -e started || bail "the worker did not start: $(cat job.out 2>/dev/null)"
 scancel "$job"
 # Until the batch script and every step are gone (COMPLETING ends then).
-poll 60 ended
+wait_for 60 ended
 is "$(field JobState) $(field Restarts)" "CANCELLED 0" "scancel: the job ends CANCELLED, not requeued"
 is "$(/usr/bin/python3 -c "
 import json

@@ -15,31 +15,21 @@ aic="$AIC_BUILD_DIR/launcher/aic"
 if ! cp -r "$AIC_SRC_DIR/examples/torch-grpo/." "$dir" || ! chmod -R u+w "$dir"; then
 	bail "cannot copy examples/torch-grpo to $dir"
 fi
-# GPUs (the cluster's are fake; the example runs on CPU) spread the job: a
-# training rank with 3 of a node's 4 needs a node to itself. Stop at 0.92
-# (the example's target is 0.95), as tests/python/torch-grpo.sh does.
-sed -i -e 's/^    ranks: 2$/&\n    gpus: 3/' -e 's/^    replicas: 2$/&\n    gpus: 2/' \
-	-e 's/TARGET: [0-9.]*/TARGET: 0.92/' "$dir/job.yaml"
-[ "$(grep -c '^    gpus: [23]$' "$dir/job.yaml")" = 2 ] || bail "cannot add GPUs to job.yaml"
+# GPUs spread the job over the nodes (cluster.sh). Stop at 0.92 (the
+# example's target is 0.95), as tests/python/torch-grpo.sh does.
+spread_gpus "$dir/job.yaml"
+sed -i 's/TARGET: [0-9.]*/TARGET: 0.92/' "$dir/job.yaml"
+grep -q 'TARGET: 0.92' "$dir/job.yaml" || bail "cannot set job.yaml's TARGET"
 cd "$dir" || bail "cannot enter $dir"
 
-cat >job.sh <<JOB
-#!/bin/sh
-#SBATCH -N3
-#SBATCH --ntasks-per-node=1
-#SBATCH -o $dir/job.out
-srun --mpi=pmix "$AIC_BUILD_DIR/launcher/aic-launch"
-JOB
-timeout 500 sbatch --wait --aic-job=job.yaml job.sh >sbatch.out 2>&1
+sbatch_on_3 500
 is "$?" 0 "torch-grpo through sbatch --aic-job on 3 nodes: the job succeeds"
 diag "$(cat job.out)"
-is "$(/usr/bin/python3 -c "import json; print(json.load(open('.aic/latest/summary.json'))['state'])")" \
-	succeeded "its summary says it succeeded"
+is "$(latest_summary_state)" succeeded "its summary says it succeeded"
 diag "$("$aic" logs train/0 | grep -E '^rank|summary:')"
-where=$(/usr/bin/python3 -c "import json; print(' '.join('%s/%d@%s' % (p['stage'], p['index'], p['node']) for p in json.load(open('.aic/latest/status.json'))['procs']))")
+where=$(placement)
 diag "placement: $where"
-is "$(echo "$where" | tr ' ' '\n' | sed -n 's/^train.*@//p' | sort -u | wc -l)" 2 \
-	"the training ranks ran on two nodes"
+is "$(nodes_of train "$where")" 2 "the training ranks ran on two nodes"
 is "$("$aic" logs train/1 | grep -c '^rank 1 of 2: DDP over gloo')" 1 "as one gloo DDP gang of 2"
 rewards=$(/usr/bin/python3 - .aic/latest/reward.csv <<'PY'
 import csv, sys

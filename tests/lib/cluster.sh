@@ -95,3 +95,58 @@ node_addr() {
 start_requeued() {
 	scontrol update JobId="$1" StartTime=now+1
 }
+
+# job_field JOB NAME: a field of `scontrol show job JOB` (JobState, Reason,
+# Restarts...); job_is JOB STATE: JOB's JobState is STATE.
+job_field() {
+	scontrol -o show job "$1" 2>/dev/null | sed -n "s/.*$2=\([A-Za-z0-9_]*\).*/\1/p"
+}
+job_is() {
+	[ "$(job_field "$1" JobState)" = "$2" ]
+}
+
+# requeue_job JOB: `scontrol requeue` of a running JOB, which then waits
+# until it is PENDING again and starts it at once (start_requeued); bails
+# out when any of that fails.
+requeue_job() {
+	scontrol requeue "$1" || bail "scontrol requeue $1 failed"
+	wait_for 120 job_is "$1" PENDING ||
+		bail "job $1 is '$(job_field "$1" JobState)', not PENDING, after the requeue"
+	start_requeued "$1" || bail "cannot start job $1 again"
+}
+
+# sbatch_on_3 SECONDS: submits job.yaml of the current directory with
+# sbatch --aic-job on three nodes, one aic-launch each, its output in
+# job.out, and waits for its end (at most SECONDS); returns sbatch's status.
+sbatch_on_3() {
+	cat >job.sh <<JOB
+#!/bin/sh
+#SBATCH -N3
+#SBATCH --ntasks-per-node=1
+#SBATCH -o $PWD/job.out
+srun --mpi=pmix "$launch"
+JOB
+	timeout "$1" sbatch --wait --aic-job=job.yaml job.sh >sbatch.out 2>&1
+}
+
+# spread_gpus FILE: gives an example's training ranks ("ranks: 2") 3 GPUs
+# each and its replicas ("replicas: 2") 2, so that a rank needs a node to
+# itself and the gang's all-reduce, the channels and the weight stream all
+# cross nodes (the cluster's GPUs are fake: the examples run on CPU).
+spread_gpus() {
+	sed -i -e 's/^    ranks: 2$/&\n    gpus: 3/' -e 's/^    replicas: 2$/&\n    gpus: 2/' "$1"
+	[ "$(grep -c '^    gpus: [23]$' "$1")" = 2 ] || bail "cannot add GPUs to $1"
+}
+
+# placement: "STAGE/INDEX@NODE ..." of every process of the newest job in
+# the current directory; latest_summary_state: that job's end state.
+placement() {
+	/usr/bin/python3 -c "import json; print(' '.join('%s/%d@%s' % (p['stage'], p['index'], p['node']) for p in json.load(open('.aic/latest/status.json'))['procs']))"
+}
+latest_summary_state() {
+	/usr/bin/python3 -c "import json; print(json.load(open('.aic/latest/summary.json'))['state'])"
+}
+# nodes_of STAGE PLACEMENT: how many nodes STAGE's processes ran on.
+nodes_of() {
+	echo "$2" | tr ' ' '\n' | sed -n "s/^$1\/.*@//p" | sort -u | wc -l
+}

@@ -113,3 +113,46 @@ node_of() {
 head_node() {
 	echo n1
 }
+
+# move_replica NAME N: in $dir, submits a job NAME of two replicas of 4
+# GPUs, a node each (n3 and n4 stay free), that say where they run
+# ($dir/work.INDEX.NODE, in $dir/work.sh), wait for $dir/go, then put N
+# items on "nums" (workers/produce.py), which goes to the sink out.jsonl;
+# then fails replica 1's node (fail_node) and waits for the replica to
+# start again elsewhere. Two tests: both replicas start, replica 1 starts
+# again on another node. Sets $job, $victim (the failed node) and $new
+# (replica 1's node now).
+move_replica() {
+	cat >"$dir/work.sh" <<WORKER
+#!/bin/sh
+echo "\$AIC_NODE" >"$dir/work.\$AIC_INDEX.\$AIC_NODE"
+while [ ! -e "$dir/go" ]; do sleep 0.1; done
+exec /usr/bin/python3 "$AIC_SRC_DIR/tests/lib/workers/produce.py"
+WORKER
+	cat >"$dir/job.yaml" <<SPEC
+name: $1
+stages:
+  work:
+    command: [sh, $dir/work.sh]
+    replicas: 2
+    gpus: 4
+    cpus: 0
+    outputs: [nums]
+    env: {N: $2, PYTHONPATH: $AIC_SRC_DIR/python, AIC_LIBRARY: $AIC_BUILD_DIR/lib/.libs/libaic.so}
+channels:
+  nums: {sink: out.jsonl}
+SPEC
+	job=$(submit_job "$dir") || bail "sbatch failed"
+	diag "job $job"
+	ok "both replicas start" wait_for 120 mr_started 'work.[0-9]*'
+	victim=$(node_of "$dir" work 1)
+	[ "$victim" != "$(head_node)" ] || bail "replica 1 is on the head's node ($victim)"
+	fail_node "$victim" || bail "no aic-launch to kill on $victim"
+	ok "replica 1 starts again on another node" wait_for 60 mr_started 'work.1.*'
+	new=$(ls "$dir"/work.1.* | sed 's/.*work\.1\.//' | grep -vx "$victim")
+	diag "replica 1 moved from $victim to $new"
+}
+# mr_started GLOB: two files in $dir match GLOB.
+mr_started() {
+	[ "$(ls "$dir"/$1 2>/dev/null | wc -l)" -eq 2 ]
+}

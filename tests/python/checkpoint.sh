@@ -21,63 +21,39 @@ aic="$AIC_BUILD_DIR/launcher/aic"
 enter_work_dir checkpoint
 plan 26
 
-# A gang's ranks save the same version (as ranks in lockstep do): the
-# number of checkpoints so far; a replica saves its own step. SKIP_RANK
-# never answers; run 2 ends 5 steps after where it resumed.
-cat >ck.py <<'PY'
-import aic, os, sys, time
-w = aic.connect()
-d, v = aic.checkpoint_dir(), aic.resume()
-gang = w.stage == "train"
-step = 0
-if v is not None:
-    with open(os.path.join(d, "%d.%d" % (w.index, v))) as f:
-        step = int(f.read())
-print("start resume %s step %d dir %s" % (v, step, os.path.basename(d)), flush=True)
-first = step
-def save(dir):
-    version = (v or 0) + 1 if gang else step
-    with open(os.path.join(dir, "%d.%d" % (w.index, version)), "w") as f:
-        f.write(str(step))
-        f.flush()
-        os.fsync(f.fileno())
-    print("saved", version, flush=True)
-    return version
-while True:
-    step += 1
-    w.metric("step", step, step)
-    if step == first + 3:
-        open("ready.%s.%d" % (w.stage, w.index), "w").close()
-    if os.environ.get("SKIP_RANK") != str(w.index) and w.checkpoint(save):
-        time.sleep(600)  # the job ends now
-    if os.environ.get("RUN_TO") and step >= first + 5:
-        break
-    time.sleep(0.01)
-PY
+# The workers step and save their step (tests/lib/workers/stepper.py); a
+# gang's ranks save the same version. SKIP_RANK never answers; run 2 ends 5
+# steps after where it resumed.
 spec() {
 	cat <<YAML
 name: ck
 checkpoint: {grace_s: $1}
 stages:
   train:
-    command: [python3, $dir/ck.py]
+    command: [python3, $workers_dir/stepper.py]
     ranks: $2
     cpus: 0
     env: {SKIP_RANK: "$3", RUN_TO: "$4"}
-  roll: {command: [python3, $dir/ck.py], replicas: 2, cpus: 0, env: {RUN_TO: "$4"}}
+  roll: {command: [python3, $workers_dir/stepper.py], replicas: 2, cpus: 0, env: {RUN_TO: "$4"}}
 YAML
 }
-# ready N: N workers have run 3 steps.
-ready() { [ "$(ls ready.* | wc -l)" -ge "$1" ]; }
-# state EXPR: a Python expression over state.json (s) of the newest job.
-state() {
-	python3 -c "import json; s = json.load(open('.aic/latest/state.json')); print($1)"
+# run_until_saved YAML LOG PROC: runs YAML (output in LOG.out, LOG.err)
+# and, once PROC's log says it saved, stops it with a checkpoint; sets $jd;
+# returns aic run's exit status.
+saved() { "$aic" logs "$1" 2>/dev/null | grep -q '^saved'; }
+run_until_saved() {
+	"$aic" run "$1" >"$2.out" 2>"$2.err" &
+	pid=$!
+	wait_for 30 saved "$3"
+	jd=$(readlink -f .aic/latest)
+	"$aic" stop --checkpoint >/dev/null 2>&1
+	wait $pid
 }
 
 spec 60 2 "" "" >ck.yaml
 "$aic" run ck.yaml >run1.out 2>run1.err &
 pid=$!
-wait_for 30 ready 4 || diag "the workers did not start: $(cat run1.err)"
+wait_for 30 workers_ready 4 || diag "the workers did not start: $(cat run1.err)"
 jd=$(readlink -f .aic/latest)
 out=$("$aic" stop --checkpoint 2>&1)
 is "$out" "aic: checkpoint and stop sent to the job in $jd" "aic stop --checkpoint is sent"
@@ -85,10 +61,10 @@ wait $pid
 is "$?" 75 "the job ends with exit code 75 (requeue me)"
 is "$(python3 -c "import json; print(json.load(open('$jd/summary.json'))['state'])")" checkpointed \
 	"its summary says checkpointed"
-is "$(state "s['checkpoints']['train']['versions']")" "[1, 1]" "both ranks of the gang saved version 1"
-roll=$(state "s['checkpoints']['roll']['versions']")
+is "$(aic_state "s['checkpoints']['train']['versions']")" "[1, 1]" "both ranks of the gang saved version 1"
+roll=$(aic_state "s['checkpoints']['roll']['versions']")
 like "$roll" '^\[[0-9]+, [0-9]+\]$' "each replica saved its own step ($roll)"
-is "$(state "[r['state'] for r in s['runs']]")" "['checkpointed']" "the journal has the run"
+is "$(aic_state "[r['state'] for r in s['runs']]")" "['checkpointed']" "the journal has the run"
 is "$(stat -c %a "$jd/checkpoints/train") $(ls "$jd/checkpoints/train" | sort | tr '\n' ' ')" \
 	"700 0.1 1.1 " "the gang saved into its stage's private checkpoint directory"
 
@@ -110,7 +86,7 @@ r0 = int(sys.argv[2])
 print(steps[0], steps.index(r0 + 1) < len(steps), steps[-5:] == list(range(r0 + 1, r0 + 6)))
 PY
 )" "1 True True" "metrics continue: run 2's steps follow the checkpoint's"
-is "$(state "[r['state'] for r in s['runs']], [r['run'] for r in s['runs']]")" \
+is "$(aic_state "[r['state'] for r in s['runs']], [r['run'] for r in s['runs']]")" \
 	"['checkpointed', 'succeeded'] [0, 1]" "the journal has both runs"
 is "$("$aic" status --job "$jd" | sed -n 's/^\(run [0-9]*: [a-z]*\).*/\1/p' | tr '\n' ' ')" \
 	"run 0: checkpointed run 1: succeeded " "aic status shows the job's runs"
@@ -134,46 +110,17 @@ rm -f ready.*
 spec 1 2 1 "" >skip.yaml
 "$aic" run skip.yaml >run5.out 2>run5.err &
 pid=$!
-wait_for 30 ready 4 || diag "the workers did not start: $(cat run5.err)"
+wait_for 30 workers_ready 4 || diag "the workers did not start: $(cat run5.err)"
 pids=$("$aic" status --json | python3 -c 'import json, sys; print(*[p["pid"] for p in json.load(sys.stdin)["procs"]])')
 kill -USR1 $pids $pid
 wait $pid
-is "$?:$(state "s['checkpoints']['train']['versions'], None not in s['checkpoints']['roll']['versions']")" \
+is "$?:$(aic_state "s['checkpoints']['train']['versions'], None not in s['checkpoints']['roll']['versions']")" \
 	"75:[None, None] True" "a gang with a rank that did not save counts for none of them"
 
 # A worker that takes in lines 1-3, takes its state (checkpoint_begin),
 # acks lines 4 and 5 (done, but not in the state), then saves and reports.
 # The resumed run must read 4 and 5 again (a snapshot at the report would
 # lose them) and not 1-3 (its checkpoint holds them).
-cat >keep.py <<'PY'
-import aic, json, os, time
-w = aic.connect()
-d, v = aic.checkpoint_dir(), aic.resume()
-def take(n):
-    got = []
-    while len(got) < n:
-        got += w.get("lines", max_items=1, timeout=10)
-    w.ack(got)
-    return [it.origin["line"] for it in got]
-if v is None:
-    state = take(3)
-    w.checkpoint_begin()
-    after = take(2)
-    with open(os.path.join(d, "keep.1"), "w") as f:
-        json.dump(state, f)
-        f.flush()
-        os.fsync(f.fileno())
-    w.checkpoint_done(1)
-    print("saved", state, "then acked", after, flush=True)
-    time.sleep(600)  # no answer to the stop: the checkpoint of version 1 stays
-else:
-    print("resumed", json.load(open(os.path.join(d, "keep.%d" % v))), flush=True)
-    while True:
-        try:
-            print("line", take(1)[0], flush=True)
-        except aic.Closed:
-            break
-PY
 cat >idle.py <<'PY'
 import aic, os, time
 w = aic.connect()
@@ -188,27 +135,19 @@ cat >keep.yaml <<YAML
 name: keep
 checkpoint: {grace_s: 1}
 stages:
-  keep: {command: [python3, $dir/keep.py], cpus: 0, inputs: [lines]}
+  keep: {command: [python3, $workers_dir/line_checkpoints.py, keep], cpus: 0, inputs: [lines]}
   idle: {command: [python3, $dir/idle.py], cpus: 0}
 channels:
   lines: {source: $dir/lines.jsonl, capacity: 4}
 YAML
-"$aic" run keep.yaml >run6.out 2>run6.err &
-pid=$!
-for _ in $(seq 300); do
-	"$aic" logs keep/0 2>/dev/null | grep -q '^saved' && break
-	sleep 0.1
-done
-jd=$(readlink -f .aic/latest)
-"$aic" stop --checkpoint >/dev/null 2>&1
-wait $pid
-is "$?:$(state "s['checkpoints']['keep']['versions']")" "75:[1]" \
+run_until_saved keep.yaml run6 keep/0
+is "$?:$(aic_state "s['checkpoints']['keep']['versions']")" "75:[1]" \
 	"the stateful worker's checkpoint counts ($("$aic" logs keep/0 | grep '^saved'))"
 touch run1.done
 "$aic" run --resume "$jd" keep.yaml >run7.out 2>run7.err
 is "$?:$("$aic" logs keep/0 | grep '^line' | head -n 2 | tr '\n' ' ')" "0:line 4 line 5 " \
 	"resumed, it reads lines 4 and 5 again (acked after its state was taken), not 1-3"
-is "$(state "s['checkpoints']['idle']['versions']") $("$aic" logs idle/0 | sort -u)" "[None] resume None" \
+is "$(aic_state "s['checkpoints']['idle']['versions']") $("$aic" logs idle/0 | sort -u)" "[None] resume None" \
 	"a worker that answered with checkpoint_done(None) has no checkpoint, and starts afresh"
 is "$("$aic" logs keep/0 | python3 -c '
 import sys
@@ -217,58 +156,17 @@ print(sorted(lines) == list(range(4, 21)))')" True "and every line after, each o
 
 # Its first start takes in lines 1-5 (a mark after line 3) and dies before
 # it saves; the restart takes line 6 and saves it, with no mark of its own.
-cat >again.py <<'PY'
-import aic, json, os, time
-w = aic.connect()
-d, v = aic.checkpoint_dir(), aic.resume()
-def take(n):
-    got = []
-    while len(got) < n:
-        got += w.get("lines", max_items=1, timeout=10)
-    w.ack(got)
-    return [it.origin["line"] for it in got]
-if v is None and not os.path.exists("again.died"):
-    take(3)
-    w.checkpoint_begin()
-    take(2)
-    open("again.died", "w").close()
-    os._exit(1)
-elif v is None:
-    state = take(1)
-    with open(os.path.join(d, "again.1"), "w") as f:
-        json.dump(state, f)
-        f.flush()
-        os.fsync(f.fileno())
-    w.checkpoint_done(1)
-    print("saved", state, flush=True)
-    time.sleep(600)
-else:
-    print("resumed", json.load(open(os.path.join(d, "again.%d" % v))), flush=True)
-    while True:
-        try:
-            print("line", take(1)[0], flush=True)
-        except aic.Closed:
-            break
-PY
 mkdir again && cd again || bail "cannot make again/"
 cat >again.yaml <<YAML
 name: again
 checkpoint: {grace_s: 1}
 stages:
-  again: {command: [python3, $dir/again.py], cpus: 0, inputs: [lines], restart: {max: 1, backoff_ms: 100}}
+  again: {command: [python3, $workers_dir/line_checkpoints.py, again], cpus: 0, inputs: [lines], restart: {max: 1, backoff_ms: 100}}
 channels:
   lines: {source: $dir/lines.jsonl, capacity: 4}
 YAML
-"$aic" run again.yaml >run8.out 2>run8.err &
-pid=$!
-for _ in $(seq 300); do
-	"$aic" logs again/0 2>/dev/null | grep -q '^saved' && break
-	sleep 0.1
-done
-jd=$(readlink -f .aic/latest)
-"$aic" stop --checkpoint >/dev/null 2>&1
-wait $pid
-is "$?:$(state "s['checkpoints']['again']['versions'], s['runs'][0]['restarts']")" \
+run_until_saved again.yaml run8 again/0
+is "$?:$(aic_state "s['checkpoints']['again']['versions'], s['runs'][0]['restarts']")" \
 	"75:[1] {'again': 1}" "restarted once, the worker saved a checkpoint ($("$aic" logs again/0 | grep '^saved'))"
 "$aic" run --resume "$jd" again.yaml >run9.out 2>run9.err
 is "$?:$("$aic" logs again/0 | python3 -c '
@@ -280,63 +178,17 @@ cd .. || bail "no .."
 
 # Rank 0 takes in lines 1-2, saves, reports, then acks 3-4; only then does
 # rank 1 mark, save and report, which makes the gang's checkpoint count.
-cat >gang.py <<'PY'
-import aic, json, os, time
-w = aic.connect()
-d, v = aic.checkpoint_dir(), aic.resume()
-def take(n):
-    got = []
-    while len(got) < n:
-        got += w.get("lines", max_items=1, timeout=10)
-    w.ack(got)
-    return [it.origin["line"] for it in got]
-def save(state):
-    with open(os.path.join(d, "%d.1" % w.index), "w") as f:
-        json.dump(state, f)
-        f.flush()
-        os.fsync(f.fileno())
-    w.checkpoint_done(1)
-if v is None and w.index == 0:
-    state = take(2)
-    w.checkpoint_begin()
-    save(state)
-    after = take(2)
-    print("saved", state, "then acked", after, flush=True)
-    open("rank0.after", "w").close()
-    time.sleep(600)
-elif v is None:
-    while not os.path.exists("rank0.after"):
-        time.sleep(0.05)
-    w.checkpoint_begin()
-    save([])
-    print("saved", flush=True)
-    time.sleep(600)
-else:
-    while True:
-        try:
-            print("line", take(1)[0], flush=True)
-        except aic.Closed:
-            break
-PY
 mkdir gang && cd gang || bail "cannot make gang/"
 cat >gang.yaml <<YAML
 name: gang
 checkpoint: {grace_s: 1}
 stages:
-  gang: {command: [python3, $dir/gang.py], ranks: 2, cpus: 0, inputs: [lines]}
+  gang: {command: [python3, $workers_dir/line_checkpoints.py, gang], ranks: 2, cpus: 0, inputs: [lines]}
 channels:
   lines: {source: $dir/lines.jsonl, capacity: 4}
 YAML
-"$aic" run gang.yaml >run10.out 2>run10.err &
-pid=$!
-for _ in $(seq 300); do
-	"$aic" logs gang/1 2>/dev/null | grep -q '^saved' && break
-	sleep 0.1
-done
-jd=$(readlink -f .aic/latest)
-"$aic" stop --checkpoint >/dev/null 2>&1
-wait $pid
-is "$?:$(state "s['checkpoints']['gang']['versions']")" "75:[1, 1]" \
+run_until_saved gang.yaml run10 gang/1
+is "$?:$(aic_state "s['checkpoints']['gang']['versions']")" "75:[1, 1]" \
 	"the gang's checkpoint counts once rank 1 reports ($("$aic" logs gang/0 | grep '^saved'))"
 "$aic" run --resume "$jd" gang.yaml >run11.out 2>run11.err
 is "$?:$(cat "$jd"/logs/gang.*.log | python3 -c '

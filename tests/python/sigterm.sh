@@ -14,58 +14,18 @@ aic="$AIC_BUILD_DIR/launcher/aic"
 enter_work_dir sigterm
 plan 18
 
-# A gang's ranks save the number of checkpoints so far; a replica its step.
+# The workers step and save their step (tests/lib/workers/stepper.py): a
+# gang's ranks the number of checkpoints so far, a replica its step.
 # NO_SAVE: never answers. RUN_TO: ends 5 steps after where it resumed.
-cat >st.py <<'PY'
-import aic, os, sys, time
-w = aic.connect()
-d, v = aic.checkpoint_dir(), aic.resume()
-gang = w.stage == "train"
-step = 0
-if v is not None:
-    with open(os.path.join(d, "%d.%d" % (w.index, v))) as f:
-        step = int(f.read())
-print("start resume %s step %d notice %s" % (v, step, os.environ.get("AIC_TERM_NOTICE")),
-      flush=True)
-first = step
-def save(dir):
-    version = (v or 0) + 1 if gang else step
-    with open(os.path.join(dir, "%d.%d" % (w.index, version)), "w") as f:
-        f.write(str(step))
-        f.flush()
-        os.fsync(f.fileno())
-    print("saved", version, flush=True)
-    return version
-while True:
-    step += 1
-    w.metric("step", step, step)
-    if step == first + 3:
-        open("ready.%s.%d" % (w.stage, w.index), "w").close()
-    if not os.environ.get("NO_SAVE") and w.checkpoint(save):
-        time.sleep(600)  # the job ends now
-    if os.environ.get("RUN_TO") and step >= first + 5:
-        break
-    time.sleep(0.01)
-PY
 # spec CHECKPOINT_SECTION [RUN_TO [NO_SAVE]]
 spec() {
 	cat <<YAML
 name: st
 $1
 stages:
-  train: {command: [python3, $dir/st.py], ranks: 2, cpus: 0, env: {RUN_TO: "$2", NO_SAVE: "$3"}}
-  roll: {command: [python3, $dir/st.py], replicas: 2, cpus: 0, env: {RUN_TO: "$2", NO_SAVE: "$3"}}
+  train: {command: [python3, $workers_dir/stepper.py], ranks: 2, cpus: 0, env: {RUN_TO: "$2", NO_SAVE: "$3"}}
+  roll: {command: [python3, $workers_dir/stepper.py], replicas: 2, cpus: 0, env: {RUN_TO: "$2", NO_SAVE: "$3"}}
 YAML
-}
-wait_ready() {
-	for _ in $(seq 300); do
-		[ "$(ls ready.* 2>/dev/null | wc -l)" -ge 4 ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
-state() {
-	python3 -c "import json; s = json.load(open('.aic/latest/state.json')); print($1)"
 }
 summary() {
 	python3 -c "import json; print(json.load(open('.aic/latest/summary.json'))['state'])"
@@ -82,16 +42,16 @@ spec "checkpoint: {grace_s: 60, term_grace_s: 60}" >st.yaml
 rm -f ready.*
 "$aic" run st.yaml >run1.out 2>run1.err &
 pid=$!
-wait_ready || diag "the workers did not start: $(cat run1.err)"
+wait_for 30 workers_ready 4 || diag "the workers did not start: $(cat run1.err)"
 jd=$(readlink -f .aic/latest)
 kill -TERM $pid
 wait $pid
 is "$?" 75 "SIGTERM: the job ends with exit code 75 (checkpointed)"
 is "$(summary)" checkpointed "its summary says checkpointed"
-like "$(state "s['runs'][-1]['reason']")" "^SIGTERM .*every stage checkpointed" \
+like "$(aic_state "s['runs'][-1]['reason']")" "^SIGTERM .*every stage checkpointed" \
 	"the reason says SIGTERM, every stage checkpointed"
-is "$(state "s['checkpoints']['train']['versions']")" "[1, 1]" "both ranks of the gang counted"
-roll=$(state "s['checkpoints']['roll']['versions']")
+is "$(aic_state "s['checkpoints']['train']['versions']")" "[1, 1]" "both ranks of the gang counted"
+roll=$(aic_state "s['checkpoints']['roll']['versions']")
 like "$roll" '^\[[1-9][0-9]*, [1-9][0-9]*\]$' "each replica's checkpoint counted ($roll)"
 like "$("$aic" logs train/0 | head -1)" "notice 60$" "workers are told (AIC_TERM_NOTICE)"
 
@@ -110,13 +70,13 @@ rm -f ready.* .aic/latest
 spec "checkpoint: {grace_s: 60, term_grace_s: 60}" >st.yaml
 "$aic" run st.yaml >run3.out 2>run3.err &
 pid=$!
-wait_ready || diag "the workers did not start: $(cat run3.err)"
+wait_for 30 workers_ready 4 || diag "the workers did not start: $(cat run3.err)"
 kill -TERM $pid $(pids)
 wait $pid
 is "$?" 75 "SIGTERM to the engine and its workers: exit code 75"
-is "$(state "s['checkpoints']['train']['versions']")" "[1, 1]" \
+is "$(aic_state "s['checkpoints']['train']['versions']")" "[1, 1]" \
 	"the gang's ranks checkpointed before dying of SIGTERM"
-like "$(state "s['checkpoints']['roll']['versions']")" '^\[[1-9][0-9]*, [1-9][0-9]*\]$' \
+like "$(aic_state "s['checkpoints']['roll']['versions']")" '^\[[1-9][0-9]*, [1-9][0-9]*\]$' \
 	"so did the replicas"
 
 # A second SIGTERM: cancelled at once, not after term_grace_s.
@@ -124,7 +84,7 @@ rm -f ready.* .aic/latest
 spec "checkpoint: {grace_s: 60, term_grace_s: 60}" "" yes >st.yaml
 "$aic" run st.yaml >run4.out 2>run4.err &
 pid=$!
-wait_ready || diag "the workers did not start: $(cat run4.err)"
+wait_for 30 workers_ready 4 || diag "the workers did not start: $(cat run4.err)"
 kill -TERM $pid
 for _ in $(seq 300); do
 	grep -q "asking every stage for a checkpoint" run4.err && break
@@ -141,7 +101,7 @@ for section in "" "checkpoint: {term_grace_s: 0}"; do
 	spec "$section" >st.yaml
 	"$aic" run st.yaml >run5.out 2>run5.err &
 	pid=$!
-	wait_ready || diag "the workers did not start: $(cat run5.err)"
+	wait_for 30 workers_ready 4 || diag "the workers did not start: $(cat run5.err)"
 	kill -TERM $pid
 	wait $pid
 	rc=$?

@@ -17,50 +17,14 @@ enter_work_dir source-resume
 plan 13
 N=20000
 
-cat >map.py <<'PY'
-import json
-import os
-import time
-import aic
-w = aic.connect()
-delay = float(os.environ["MAP_DELAY_S"])
-while True:
-    try:
-        items = w.get("lines", max_items=8, timeout=10)
-    except aic.Closed:
-        break
-    for it in items:
-        v = json.loads(it.data)
-        time.sleep(delay)
-        # One item out per item in, in order: each gets its input's origin.
-        w.put("out", json.dumps({"i": v["i"], "sq": v["i"] * v["i"], "by": w.replica}).encode())
-    w.ack(items)
-PY
-python3 -c "
-for i in range($N):
-    print('{\"i\": %d}' % i)" >in.jsonl
-cat >job.yaml <<YAML
-name: resume
-stages:
-  map:
-    command: [/usr/bin/python3, map.py]
-    replicas: 3
-    cpus: 0
-    inputs: [lines]
-    outputs: [out]
-    env: {MAP_DELAY_S: 0.0005}
-channels:
-  lines: {source: in.jsonl, capacity: 32}
-  out: {sink: out.jsonl, capacity: 32}
-checkpoint: {grace_s: 1}
-YAML
+square_job resume $N 0.0005
+echo 'checkpoint: {grace_s: 1}' >>job.yaml
 trap 'kill -9 -- "-$pid" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$dir"' EXIT
 
-lines() { if [ -e out.jsonl ]; then wc -l <out.jsonl; else echo 0; fi; }
 # wait_lines N: until the sink holds N lines (at most 120 s), the job still running.
 wait_lines() {
 	for _ in $(seq 2400); do
-		[ "$(lines)" -ge "$1" ] && return 0
+		[ "$(sink_lines)" -ge "$1" ] && return 0
 		kill -0 "$pid" 2>/dev/null || return 1
 		sleep 0.05
 	done
@@ -71,22 +35,6 @@ run() {
 	setsid "$aic" run "$@" >>run.out 2>>run.err &
 	pid=$!
 }
-# tally: "unique twice lost bad" of the sink by _aic_origin against the source.
-tally() {
-	/usr/bin/python3 - "$N" <<'PY'
-import collections, json, sys
-n = int(sys.argv[1])
-seen, bad = collections.Counter(), 0
-for l in open("out.jsonl"):
-    v = json.loads(l)
-    o = v["_aic_origin"]
-    seen[(o["source"], o["epoch"], o["line"])] += 1
-    bad += o["source"] != "lines" or o["epoch"] != 0 or v["i"] != o["line"] - 1 or v["sq"] != v["i"] ** 2
-want = {("lines", 0, i) for i in range(1, n + 1)}
-print(len(seen), sum(c - 1 for c in seen.values()), len(want - set(seen)), bad + len(set(seen) - want))
-PY
-}
-
 # (b) stopped twice with notice, resumed twice.
 run job.yaml
 wait_lines 5000 || bail "the sink did not reach 5000 lines: $(tail -n 5 run.err)"
@@ -94,7 +42,7 @@ jd=$(readlink -f .aic/latest)
 "$aic" stop --checkpoint >/dev/null 2>&1
 wait "$pid"
 is "$?" 75 "aic stop --checkpoint at 5000 sink lines: the job ends checkpointed (75)"
-first=$(lines)
+first=$(sink_lines)
 ok "mid-stream: the sink holds fewer lines than the source ($first)" [ "$first" -lt "$N" ]
 progress=$(python3 -c "import json; print(json.load(open('$jd/state.json'))['sources']['lines']['progress'])")
 like "$progress" "'next': \[0, [0-9]+\]" "state.json has the source's progress ($(echo "$progress" | cut -c1-60))"
@@ -104,14 +52,14 @@ wait_lines $((first + 5000)) || bail "the resumed sink did not grow: $(tail -n 5
 kill -TERM "$pid"
 wait "$pid"
 rc=$?
-second=$(lines)
+second=$(sink_lines)
 ok "SIGTERM to the resumed run 5000 lines later: it stops mid-stream (exit $rc, $second lines)" \
 	[ "$rc" -ne 0 -a "$second" -lt "$N" ]
 run --resume "$jd" job.yaml
 wait "$pid"
 is "$?" 0 "the second resume runs the job to its end"
-set -- $(tally)
-total=$(lines)
+set -- $(square_tally $N)
+total=$(sink_lines)
 diag "sink: $total lines, stopped at $first and $second; $1 source lines, $2 written twice, $3 lost"
 is "$1 $3 $4" "$N 0 0" "every source line is in the sink, none lost, each line its own"
 ok "fewer than 1% written twice ($2 of $N)" [ $(($2 * 100)) -lt "$N" ]
@@ -124,7 +72,7 @@ is "$(python3 -c "import json; print(json.load(open('$jd/state.json'))['sources'
 # the sink lines the journal had not counted yet: an exact bound, not a
 # timing one. The kill waits for the journal's first progress record, so a
 # fast machine cannot kill before there is anything to resume from.
-mkdir k && cp map.py in.jsonl job.yaml k/ && cd k || bail "cannot copy the job"
+mkdir k && cp in.jsonl job.yaml k/ && cd k || bail "cannot copy the job"
 at=$(awk -v s="$$" 'BEGIN { srand(s); print 2000 + int(rand() * 14000) }')
 run job.yaml
 wait_lines "$at" || bail "the sink did not reach $at lines: $(tail -n 5 run.err)"
@@ -149,15 +97,15 @@ done
 kill -KILL -- "-$pid"
 wait "$pid"
 is "$?" 137 "SIGKILL to aic run's process group once the sink holds $at lines"
-killed=$(lines)
+killed=$(sink_lines)
 set -- $(journalled)
 next=$1 unfinished=$2
 ok "the journal had the source's progress at the kill (next line $next, $unfinished unfinished)" [ "$next" -gt 1 ]
 run --resume "$jd" job.yaml
 wait "$pid"
 is "$?" 0 "aic run --resume runs the killed job to its end"
-set -- $(tally)
-diag "sink: $(lines) lines, killed at $killed; $1 source lines, $2 written twice, $3 lost"
+set -- $(square_tally $N)
+diag "sink: $(sink_lines) lines, killed at $killed; $1 source lines, $2 written twice, $3 lost"
 is "$1 $3 $4" "$N 0 0" "no source line lost, each line its own"
 most=$((killed - (next - 1) + unfinished))
 ok "and it resumed from the journal: written twice ($2) <= sink lines past it ($most)" [ "$2" -le "$most" ]
