@@ -103,6 +103,14 @@ struct solver {
 		bool share, valid;
 	} pick;
 	unsigned epoch;
+	/* The last best GPU group found (nodes.c's best_group): of k GPUs in avail on t. */
+	struct {
+		const struct aic_topo *t;
+		uint64_t avail, g;
+		int k;
+		struct quality q;
+		bool ok, valid;
+	} group;
 	bool scan; /* AIC_PLACE_SCAN=1: every pick scans every node (the tests' reference) */
 };
 

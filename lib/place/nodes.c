@@ -136,8 +136,31 @@ static const char *const WHY_SPREAD_CPU = "spread: fewest of its stage here, the
  * the answer depends only on the node's free GPUs and cores, so it is kept
  * (n->memo) until those change, which is only on the node a replica took.
  */
-static bool usable(struct node *n, const struct aic_stage *st, bool share, uint64_t *g,
-		   struct quality *q)
+/*
+ * The best group of k of the GPUs `avail` on topology t: the same answer
+ * for every node of the same topology and free GPUs, so the last one is
+ * kept (s->group): a job's nodes are mostly alike, and all free or all
+ * taken.
+ */
+static bool best_group(struct solver *s, const struct aic_topo *t, uint64_t avail, int k,
+		       uint64_t *g, struct quality *q)
+{
+	if (s->scan) /* the reference: nothing kept */
+		return aic__place_best_group(t, avail, k, g, q);
+	if (!s->group.valid || s->group.t != t || s->group.avail != avail || s->group.k != k) {
+		s->group.ok = aic__place_best_group(t, avail, k, &s->group.g, &s->group.q);
+		s->group.t = t;
+		s->group.avail = avail;
+		s->group.k = k;
+		s->group.valid = true;
+	}
+	*g = s->group.g;
+	*q = s->group.q;
+	return s->group.ok;
+}
+
+static bool usable(struct solver *s, struct node *n, const struct aic_stage *st, bool share,
+		   uint64_t *g, struct quality *q)
 {
 	if (n->memo.st != st || n->memo.free != n->free || n->memo.n_free_cores != n->n_free_cores ||
 	    n->memo.share != share || n->memo.down != n->down) {
@@ -148,7 +171,7 @@ static bool usable(struct node *n, const struct aic_stage *st, bool share, uint6
 		n->memo.down = n->down;
 		n->memo.ok = !n->down && (share || n->n_free_cores >= st->cpus) &&
 			     (!st->cpus || n->n_cores) &&
-			     aic__place_best_group(n->t, n->free, st->gpus, &n->memo.g, &n->memo.q);
+			     best_group(s, n->t, n->free, st->gpus, &n->memo.g, &n->memo.q);
 	}
 	*g = n->memo.g;
 	*q = n->memo.q;
@@ -169,13 +192,14 @@ static int pick_scan(struct solver *s, size_t si, bool share, uint64_t *mask, co
 	int *count = spread ? stage_counts(s, si) : NULL;
 	size_t i;
 
+	s->group.valid = false; /* kept within one scan only */
 	*mask = 0;
 	for (i = 0; i < s->n_nodes; i++) {
 		struct node *n = &s->nodes[i];
 		struct quality q, lq, lbq;
 		uint64_t g;
 		int c, on;
-		if (!usable(n, st, share, &g, &q))
+		if (!usable(s, n, st, share, &g, &q))
 			continue;
 		n_fit++;
 		on = !spread ? 0 : count ? count[i] : stage_on(s, si, i);
@@ -283,7 +307,7 @@ static int pick_eval(struct solver *s, size_t i, const int *count)
 	uint64_t g;
 	int *h;
 
-	if (!usable(n, &s->spec->stages[s->pick.si], s->pick.share, &g, &k->q))
+	if (!usable(s, n, &s->spec->stages[s->pick.si], s->pick.share, &g, &k->q))
 		return 0;
 	k->on = s->spec->stages[s->pick.si].placement == AIC_PLACEMENT_SPREAD ? count[i] : 0;
 	k->pop = popcount(n->free);
@@ -316,6 +340,7 @@ static bool pick_build(struct solver *s, size_t si, bool share, const int *count
 	s->pick.si = si;
 	s->pick.share = share;
 	s->pick.n = 0;
+	s->group.valid = false; /* kept within one stage's picks only: k is that stage's */
 	for (i = 0; i < s->n_nodes; i++) {
 		int rc = pick_eval(s, i, count);
 		if (rc < 0)
@@ -380,7 +405,7 @@ int aic__place_pick_node(struct solver *s, size_t si, bool share, uint64_t *mask
 	if (spread && st->gpus && (s->pick.n > 1 || s->n_nodes == 1))
 		*why = (size_t)s->pick.key[top].on == on ? WHY_SPREAD : WHY_LINKS;
 	if (st->gpus)
-		usable(&s->nodes[top], st, share, mask, &q);
+		usable(s, &s->nodes[top], st, share, mask, &q);
 	s->pick.valid = true;
 	s->pick.epoch = s->epoch;
 	s->pick.best = (int)top;

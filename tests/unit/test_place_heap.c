@@ -1,13 +1,15 @@
 /*
  * The placement solver picks a replica's node from a heap of the usable
- * nodes, kept from one pick to the next (lib/place/nodes.c): it must give
- * exactly the plan that scanning every node for every replica gives
- * (AIC_PLACE_SCAN=1), on nodes of every degree of busy, for each kind of
- * stage (spread and pack, with GPUs and CPU-only, colocated), with cores
+ * nodes, kept from one pick to the next, and keeps the last best GPU group
+ * it found for nodes alike (lib/place/nodes.c): it must give exactly the
+ * plan that scanning every node for every replica, and searching every
+ * node's GPUs, gives (AIC_PLACE_SCAN=1), on nodes of every degree of busy
+ * and on nodes all alike, for each kind of stage (spread and pack, with GPUs and CPU-only, colocated), with cores
  * shared or not, and when aic_place_more places a lost node's processes.
  */
 #include "config.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,7 @@
 static const char spec_text[] =
 	"stages:\n"
 	"  train: {command: t, ranks: 12, gpus: 1, cpus: 2}\n"
+	"  cpu0: {command: c, replicas: 5, cpus: 1}\n"
 	"  roll: {command: r, replicas: 40, gpus: 1, cpus: 1}\n"
 	"  pair: {command: p, replicas: 10, gpus: 2, cpus: 1, placement: pack}\n"
 	"  judge: {command: j, replicas: 6, gpus: 1, cpus: 0, colocate_with: roll}\n"
@@ -32,7 +35,8 @@ static const int n_free[NODES] = {0, 8, 3, 5, 1, 7, 0, 2, 6, 4, 8, 8, 1, 1, 3, 0
 static int allowed[NODES][8];
 static struct aic_cpuset cpus[NODES];
 
-static void make_nodes(struct aic_place_node *nodes, const struct aic_topo *t)
+/* Uneven: each node with its own free GPUs and cores; else all alike and all free. */
+static void make_nodes(struct aic_place_node *nodes, const struct aic_topo *t, bool uneven)
 {
 	char text[64];
 	size_t i, g;
@@ -40,6 +44,8 @@ static void make_nodes(struct aic_place_node *nodes, const struct aic_topo *t)
 	memset(nodes, 0, NODES * sizeof(*nodes));
 	for (i = 0; i < NODES; i++) {
 		nodes[i].topo = t;
+		if (!uneven)
+			continue;
 		/*
 		 * The free GPUs are a different subset on each node, not always
 		 * the first ones ((3g + i) mod 8: distinct for g = 0..7).
@@ -90,10 +96,10 @@ static void heap_matches_scan(void **state)
 	size_t f, i;
 
 	(void)state;
-	make_nodes(nodes, t);
-	for (f = 0; f < 2; f++) {
-		struct aic_plan *heap = place(sp, nodes, flags[f], "0");
-		struct aic_plan *scan = place(sp, nodes, flags[f], "1");
+	for (f = 0; f < 4; f++) {
+		make_nodes(nodes, t, f < 2);
+		struct aic_plan *heap = place(sp, nodes, flags[f % 2], "0");
+		struct aic_plan *scan = place(sp, nodes, flags[f % 2], "1");
 		assert_int_equal(heap->n_procs, scan->n_procs);
 		assert_true(heap->n_procs > 100);
 		same_plan(heap->procs, scan->procs, heap->n_procs);
@@ -114,7 +120,7 @@ static void heap_matches_scan(void **state)
 			nodes[3].down = true;
 			for (k = 0; k < 2; k++) {
 				setenv("AIC_PLACE_SCAN", k ? "1" : "0", 1);
-				assert_int_equal(aic_place_more(sp, nodes, NODES, flags[f], used, n, i,
+				assert_int_equal(aic_place_more(sp, nodes, NODES, flags[f % 2], used, n, i,
 								(int)lost, got[k], NULL),
 						 0);
 			}
