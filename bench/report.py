@@ -157,8 +157,9 @@ def slug(text):
 
 
 def scale_generate(paths):
-    cells, order, units, nodes = {}, [], {}, set()
+    cells, order, units, nodes, benches = {}, [], {}, set(), {}
     for path in paths:
+        benches[path] = set()
         for text in open(path):
             text = text.strip()
             if not text.startswith("{"):
@@ -167,6 +168,7 @@ def scale_generate(paths):
             if "figure" not in x or "nodes" not in x or x.get("value") is None:
                 continue
             key = (x["bench"], x["figure"])
+            benches[path].add(x["bench"])
             if key not in units:
                 order.append(key)
                 units[key] = x["unit"]
@@ -175,12 +177,14 @@ def scale_generate(paths):
     if not cells:
         sys.exit("report: no bench/scale figures (lines with \"nodes\") in %s" % ", ".join(paths))
     ns = sorted(nodes)
-    out = [SCALE_BEGIN, "", "## Scaling: a simulated allocation of 16 to 1,024 nodes", "",
-           "From %d run%s of `bench/scale %s`: each cell is the median over the runs (min–max "
-           "across them when more than one; within a run, the median of the run's samples). "
-           "Growth: the value at 1,024 nodes over the value at 256 (linear: 4×). Target: the "
-           "issue's, at 1,024 nodes." % (len(paths), "" if len(paths) == 1 else "s",
-                                        " ".join(str(n) for n in ns)), "",
+    kinds = {b: sum(1 for p in paths if b in benches[p]) for b in ("scale", "scale-weights")}
+    runs = "; ".join("%d run%s of `bench/%s`" % (k, "" if k == 1 else "s", b)
+                     for b, k in kinds.items() if k)
+    out = [SCALE_BEGIN, "", "### Every figure against the node count", "",
+           "From %s (node counts %s): each cell is the median over the runs (min–max across "
+           "them when more than one; within a run, the median of the run's samples). Growth: "
+           "the value at 1,024 nodes over the value at 256 (linear: 4×). Target: the issue's, "
+           "at 1,024 nodes." % (runs, ", ".join("{:,}".format(n) for n in ns)), "",
            "| figure | unit | " + " | ".join("N = {:,}".format(n) for n in ns) +
            " | 256 → 1,024 | target at 1,024 | plot |",
            "|---|---|" + "---|" * len(ns) + "---|---|---|"]
