@@ -1,5 +1,9 @@
 # bench/: benchmarks, each beside a baseline measured in the same run (included from the top Makefile.am; paths are from the top).
 noinst_PROGRAMS += bench/spawn bench/channel bench/tcp_stream bench/scale_sim bench/domain
+noinst_PROGRAMS += bench/chain_sim
+# A weight version down a chain (or a tree) of N nodes on loopback, paced links (bench/scale-weights).
+bench_chain_sim_SOURCES = bench/chain_sim.c
+bench_chain_sim_LDADD =
 # The select plugin's domain chooser (lib/domain.c) over 1,024 nodes: decision time per job.
 bench_domain_SOURCES = bench/domain.c
 bench_domain_LDADD = lib/libaic_core.la $(core_libs)
@@ -20,7 +24,7 @@ dist_noinst_SCRIPTS += bench/run bench/bootstrap.sh bench/channels.sh bench/chan
 	bench/weights-cluster.sh bench/grpo-toy.sh bench/restart-cluster.sh bench/select.sh \
 	bench/hostile.sh bench/liveness-cluster.sh bench/recover-cluster.sh bench/phases.sh \
 	bench/resume-cluster.sh bench/observe.sh bench/autoscale.sh bench/torch-grpo.sh \
-	bench/scale bench/agentic.sh
+	bench/scale bench/agentic.sh bench/scale-weights bench/select-scale.sh
 EXTRA_DIST += bench/scale_plot.py
 EXTRA_DIST += bench/figures.py bench/report.py bench/busy.py bench/grpo_inproc.py bench/phase_switch.py \
 	bench/torch_grpo_inproc.py

@@ -3,13 +3,15 @@
 
     python3 bench/figures.py scale < RAW | python3 bench/scale_plot.py DIR
 
-Reads figure lines (bench/figures.py's form, with "nodes") and writes
+Reads figure lines (bench/figures.py's form, with "nodes"; from several
+runs, the median of each figure's values at each N) and writes
 DIR/scale-NAME.png per figure, NAME from the figure's words, with a
 dashed line of linear growth from the smallest N for comparison, and
 DIR/scale.png with every figure on one page.
 """
 import json
 import re
+import statistics
 import sys
 
 import matplotlib
@@ -49,9 +51,10 @@ def main():
         x = json.loads(text)
         if x.get("bench") != "scale":
             continue
-        figs.setdefault((x["figure"], x["unit"]), []).append((x["nodes"], x["value"]))
+        figs.setdefault((x["figure"], x["unit"]), {}).setdefault(x["nodes"], []).append(x["value"])
     if not figs:
         sys.exit("scale_plot: no bench/scale figures on stdin")
+    figs = {k: [(n, statistics.median(v)) for n, v in by_n.items()] for k, by_n in figs.items()}
     for (figure, unit), pts in figs.items():
         pts.sort()
         fig, ax = plt.subplots(figsize=(5, 3.5))

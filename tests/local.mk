@@ -20,6 +20,7 @@ unit_tests += \
 	tests/unit/test_topo \
 	tests/unit/test_place \
 	tests/unit/test_place_more \
+	tests/unit/test_place_heap \
 	tests/unit/test_arena \
 	tests/unit/test_domain \
 	tests/unit/test_procenv \
@@ -78,6 +79,8 @@ tests_unit_test_jobdir_SOURCES = tests/unit/test_jobdir.c launcher/engine/jobdir
 tests_unit_test_jobdir_CPPFLAGS = $(unit_cppflags) -I$(top_srcdir)/launcher/engine
 # Tests that place processes share their topology and spec fixtures (fixture.h).
 tests_unit_test_place_SOURCES = tests/unit/test_place.c tests/unit/fixture.c tests/unit/fixture.h
+tests_unit_test_place_heap_SOURCES = tests/unit/test_place_heap.c tests/unit/fixture.c \
+	tests/unit/fixture.h
 tests_unit_test_place_more_SOURCES = tests/unit/test_place_more.c tests/unit/fixture.c \
 	tests/unit/fixture.h
 tests_unit_test_procenv_SOURCES = tests/unit/test_procenv.c tests/unit/fixture.c \
@@ -175,7 +178,7 @@ CLEANFILES = tests/python/dashboard.png
 
 TESTS = $(unit_tests) $(fuzz_tests) $(cli_tests) $(c_api_tests) $(python_tests) $(build_tests)
 # Benchmarks kept working (small sizes; no figure is judged by its value).
-bench_tests = tests/bench/scale.sh
+bench_tests = tests/bench/scale.sh tests/bench/chain-sim.sh
 EXTRA_DIST += $(bench_tests)
 TESTS += $(bench_tests)
 # tests/lib: what the scripts share (TAP, the cluster's setup, Python workers).

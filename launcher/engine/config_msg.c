@@ -25,13 +25,19 @@ static size_t ranks_using(const struct head *h, const char *name, enum use a, en
 	size_t k, n = 0;
 	int r;
 
+	/*
+	 * One pass over the processes, marking their agents in ranks[] (it
+	 * has room for every agent), then the marked ones moved to its front:
+	 * O(agents + processes), not one pass over the processes per agent.
+	 */
+	memset(ranks, 0, (size_t)h->cfg.n_agents * sizeof(*ranks));
+	for (k = 0; k < h->n_procs; k++)
+		if (h->procs[k].state != P_IDLE && h->procs[k].p->node < (size_t)h->cfg.n_agents &&
+		    (head__proc_uses(h, k, name, a) || head__proc_uses(h, k, name, b)))
+			ranks[h->procs[k].p->node] = 1;
 	for (r = 0; r < h->cfg.n_agents; r++)
-		for (k = 0; k < h->n_procs && !h->agents[r].lost; k++)
-			if (h->procs[k].p->node == (size_t)r && h->procs[k].state != P_IDLE &&
-			    (head__proc_uses(h, k, name, a) || head__proc_uses(h, k, name, b))) {
-				ranks[n++] = (uint32_t)r;
-				break;
-			}
+		if (ranks[r] && !h->agents[r].lost)
+			ranks[n++] = (uint32_t)r;
 	return n;
 }
 

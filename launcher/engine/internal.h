@@ -174,6 +174,7 @@ struct head {
 	uint64_t registered_ms; /* when the last agent registered */
 	uv_timer_t wait_timer;	/* the registration deadline, then the wait for agents at the end */
 	uv_timer_t status_timer;
+	uint64_t status_cost_ns; /* the last status.json write's (report.c) */
 	int exit_code;
 	const char *final_state;
 	char name[128];

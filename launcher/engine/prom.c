@@ -59,19 +59,27 @@ struct head_prom {
 #endif
 };
 
-/* A label value with \, " and newlines escaped, as the format wants. */
+/*
+ * A label value with \, " and newlines escaped, as the format wants. The
+ * text has a label per process and GPU, remade every PROM_EVERY_MS: the
+ * plain runs are appended whole, not a character at a time.
+ */
 static void label(struct aic_strbuf *b, const char *name, const char *v)
 {
-	aic_strbuf_printf(b, "%s=\"", name);
-	for (; v && *v; v++) {
-		if (*v == '\\' || *v == '"')
-			aic_strbuf_printf(b, "\\%c", *v);
-		else if (*v == '\n')
-			aic_strbuf_printf(b, "\\n");
-		else
-			aic_strbuf_printf(b, "%c", *v);
+	size_t n;
+
+	aic_strbuf_append(b, name, strlen(name));
+	aic_strbuf_append(b, "=\"", 2);
+	while (v && *v) {
+		n = strcspn(v, "\\\"\n");
+		aic_strbuf_append(b, v, n);
+		v += n;
+		if (!*v)
+			break;
+		aic_strbuf_append(b, *v == '\n' ? "\\n" : *v == '"' ? "\\\"" : "\\\\", 2);
+		v++;
 	}
-	aic_strbuf_printf(b, "\"");
+	aic_strbuf_append(b, "\"", 1);
 }
 
 static void family(struct aic_strbuf *b, const char *name, const char *type, const char *help)

@@ -238,18 +238,6 @@ static bool recover_stages(struct head *h, const struct hagent *a)
 
 /* --- placing again ------------------------------------------------------ */
 
-/* Whether every replica of stage but hp has finished (so hp's inputs have ended). */
-static bool stage_finished_without(const struct head *h, const struct hproc *hp)
-{
-	size_t i;
-
-	for (i = 0; i < h->n_procs; i++)
-		if (&h->procs[i] != hp && h->procs[i].p->stage == hp->p->stage &&
-		    !head__proc_finished(&h->procs[i]))
-			return false;
-	return true;
-}
-
 static void moved(struct head *h, struct hproc *hp, const struct aic_proc *to)
 {
 	const struct aic_stage *st = &h->cfg.spec->stages[hp->p->stage];
@@ -263,22 +251,70 @@ static void moved(struct head *h, struct hproc *hp, const struct aic_proc *to)
 		     st->ranks ? "rank" : "replica", index, h->agents[to->node].node);
 }
 
-/* A replica waiting for room: placed (true), or it waits on. */
-static bool place_replica_again(struct head *h, struct hproc *hp)
+/*
+ * The replicas of stage si waiting for room: as many as fit placed (in
+ * their order, marked in spawn[]), the others wait on; how many were
+ * placed. Replicas of one stage are alike, so the first m placed by one
+ * solver call are where m calls of one each would put them: the most that
+ * fit is found in O(log W) calls, not one per replica waiting (W, 8 per
+ * node lost), each of which costs O(processes).
+ */
+static int place_replicas_again(struct head *h, size_t si, bool *spawn)
 {
-	struct aic_proc out;
+	struct aic_proc *out;
+	size_t *wait, i, w = 0, unfinished = 0;
+	int lo, hi, m;
 
-	if (stage_finished_without(h, hp) && h->cfg.spec->stages[hp->p->stage].inputs) {
+	for (i = 0; i < h->n_procs; i++)
+		if (h->procs[i].p->stage == si) {
+			unfinished += !head__proc_finished(&h->procs[i]);
+			w += h->procs[i].state == P_WAITING;
+		}
+	if (!w)
+		return 0;
+	if (w == 1 && unfinished == 1 && h->cfg.spec->stages[si].inputs) {
+		for (i = 0; h->procs[i].p->stage != si || h->procs[i].state != P_WAITING; i++)
+			;
 		aic_log_info("stage '%s' replica %d is not placed again: the other replicas have "
 			     "finished its work",
-			     h->cfg.spec->stages[hp->p->stage].name, hp->p->index);
-		hp->state = P_LOST;
-		return false;
+			     h->cfg.spec->stages[si].name, h->procs[i].p->index);
+		h->procs[i].state = P_LOST;
+		return 0;
 	}
-	if (try_place(h, hp->p->stage, 1, true, &out, NULL))
-		return false;
-	moved(h, hp, &out);
-	return true;
+	wait = calloc(w, sizeof(*wait));
+	out = calloc(w, sizeof(*out));
+	if (!wait || !out) {
+		free(wait);
+		free(out);
+		return 0; /* they wait on */
+	}
+	for (i = 0, w = 0; i < h->n_procs; i++)
+		if (h->procs[i].p->stage == si && h->procs[i].state == P_WAITING)
+			wait[w++] = i;
+	/* All of them (room enough), or none (no room for one), or the most that fit. */
+	if (try_place(h, si, (int)w, true, out, NULL) == 0) {
+		m = (int)w;
+	} else if (w == 1 || try_place(h, si, 1, true, out, NULL) != 0) {
+		m = 0;
+	} else {
+		for (lo = 1, hi = (int)w - 1; lo < hi;) {
+			int mid = (lo + hi + 1) / 2;
+			if (try_place(h, si, mid, true, out, NULL) == 0)
+				lo = mid;
+			else
+				hi = mid - 1;
+		}
+		m = lo;
+		if (try_place(h, si, m, true, out, NULL) != 0)
+			m = 0;
+	}
+	for (lo = 0; lo < m; lo++) {
+		moved(h, &h->procs[wait[lo]], &out[lo]);
+		spawn[wait[lo]] = true;
+	}
+	free(wait);
+	free(out);
+	return m;
 }
 
 /* A moving gang whose ranks have all stopped: placed with as many ranks as fit (true). */
@@ -372,13 +408,9 @@ static void place_waiting(struct head *h, bool tell)
 					spawn[i] = true;
 					n++;
 				}
-	for (i = 0; i < h->n_procs; i++)
-		if (h->procs[i].state == P_WAITING &&
-		    !h->cfg.spec->stages[h->procs[i].p->stage].ranks &&
-		    place_replica_again(h, &h->procs[i])) {
-			spawn[i] = true;
-			n++;
-		}
+	for (s = 0; s < h->cfg.spec->n_stages; s++)
+		if (!h->cfg.spec->stages[s].ranks)
+			n += place_replicas_again(h, s, spawn);
 	if (n || tell) {
 		/* Who produces and receives what now, before anything of theirs starts. */
 		m = head__data_plane_members(h);

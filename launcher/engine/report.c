@@ -17,6 +17,8 @@
 #include "strbuf.h"
 
 #define STATUS_EVERY_MS 50
+/* status.json's writes take at most 1/STATUS_SHARE of the head's time (head__save_status). */
+#define STATUS_SHARE 10
 
 static const char *const pstate_names[] = {"pending", "starting", "running", "stopping",
 					   "done",    "failed",	  "lost",    "waiting", "idle"};
@@ -86,10 +88,12 @@ json_t *head__status_json(struct head *h)
 
 void head__write_status(struct head *h)
 {
+	uint64_t t0 = uv_hrtime();
 	json_t *s = head__status_json(h);
 
 	jobdir_write_json(h->cfg.jobdir, "status.json", s);
 	json_decref(s);
+	h->status_cost_ns = uv_hrtime() - t0;
 }
 
 static void status_timer(uv_timer_t *t)
@@ -100,16 +104,24 @@ static void status_timer(uv_timer_t *t)
 /*
  * status.json follows every change, but is written at most every
  * STATUS_EVERY_MS: a job starting thousands of processes would otherwise
- * rewrite it thousands of times (quadratic in the job's size).
+ * rewrite it thousands of times (quadratic in the job's size). A write
+ * costs time linear in the processes, and a large job changes for as long
+ * as its processes start, which is longer the larger it is: so also at
+ * most one write per STATUS_SHARE times the last one's cost (at 1,024
+ * nodes of 8 processes, about every 400 ms), or the writes alone would
+ * grow as the square of the job.
  */
 void head__save_status(struct head *h)
 {
+	uint64_t ms = h->status_cost_ns / 1000000 * STATUS_SHARE;
+
 	if (h->done) {
 		head__write_status(h);
 		return;
 	}
 	if (!uv_is_active((uv_handle_t *)&h->status_timer))
-		uv_timer_start(&h->status_timer, status_timer, STATUS_EVERY_MS, 0);
+		uv_timer_start(&h->status_timer, status_timer,
+			       ms > STATUS_EVERY_MS ? ms : STATUS_EVERY_MS, 0);
 }
 
 void head__write_summary(struct head *h)

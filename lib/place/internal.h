@@ -57,6 +57,14 @@ struct node {
 	} memo;
 };
 
+/* A candidate node's place in pick_node's order (nodes.c). */
+struct pick_key {
+	struct quality q;
+	int on;	 /* the stage's processes on the node */
+	int pop; /* free GPUs */
+	int cores; /* free cores */
+};
+
 /* One aic_place_flags() call: its input, the processes placed so far, its messages. */
 struct solver {
 	const struct aic_spec *spec;
@@ -76,6 +84,34 @@ struct solver {
 	 */
 	int *on;
 	size_t on_stage, on_upto;
+	/*
+	 * pick_node's candidates (nodes.c): the nodes that can take a replica
+	 * of stage pick.si, in a heap, best first, kept from one pick to the
+	 * next while all that changed is the node the last pick returned (it
+	 * took the replica: one more process, of that stage, on that node).
+	 * Anything else that changes the nodes (place_colocated's swap of the
+	 * free masks) bumps `epoch`, which drops them. So a stage of R
+	 * replicas on N nodes costs O(N + R log N), not O(R N).
+	 */
+	struct {
+		size_t *heap; /* node indices */
+		struct pick_key *key; /* per node */
+		int *hist;	      /* per count of the stage on a node: heap members */
+		size_t n, n_hist, si, n_procs;
+		int best;
+		unsigned epoch;
+		bool share, valid;
+	} pick;
+	unsigned epoch;
+	/* The last best GPU group found (nodes.c's best_group): of k GPUs in avail on t. */
+	struct {
+		const struct aic_topo *t;
+		uint64_t avail, g;
+		int k;
+		struct quality q;
+		bool ok, valid;
+	} group;
+	bool scan; /* AIC_PLACE_SCAN=1: every pick scans every node (the tests' reference) */
 };
 
 static inline int popcount(uint64_t m)

@@ -136,8 +136,31 @@ static const char *const WHY_SPREAD_CPU = "spread: fewest of its stage here, the
  * the answer depends only on the node's free GPUs and cores, so it is kept
  * (n->memo) until those change, which is only on the node a replica took.
  */
-static bool usable(struct node *n, const struct aic_stage *st, bool share, uint64_t *g,
-		   struct quality *q)
+/*
+ * The best group of k of the GPUs `avail` on topology t: the same answer
+ * for every node of the same topology and free GPUs, so the last one is
+ * kept (s->group): a job's nodes are mostly alike, and all free or all
+ * taken.
+ */
+static bool best_group(struct solver *s, const struct aic_topo *t, uint64_t avail, int k,
+		       uint64_t *g, struct quality *q)
+{
+	if (s->scan) /* the reference: nothing kept */
+		return aic__place_best_group(t, avail, k, g, q);
+	if (!s->group.valid || s->group.t != t || s->group.avail != avail || s->group.k != k) {
+		s->group.ok = aic__place_best_group(t, avail, k, &s->group.g, &s->group.q);
+		s->group.t = t;
+		s->group.avail = avail;
+		s->group.k = k;
+		s->group.valid = true;
+	}
+	*g = s->group.g;
+	*q = s->group.q;
+	return s->group.ok;
+}
+
+static bool usable(struct solver *s, struct node *n, const struct aic_stage *st, bool share,
+		   uint64_t *g, struct quality *q)
 {
 	if (n->memo.st != st || n->memo.free != n->free || n->memo.n_free_cores != n->n_free_cores ||
 	    n->memo.share != share || n->memo.down != n->down) {
@@ -148,7 +171,7 @@ static bool usable(struct node *n, const struct aic_stage *st, bool share, uint6
 		n->memo.down = n->down;
 		n->memo.ok = !n->down && (share || n->n_free_cores >= st->cpus) &&
 			     (!st->cpus || n->n_cores) &&
-			     aic__place_best_group(n->t, n->free, st->gpus, &n->memo.g, &n->memo.q);
+			     best_group(s, n->t, n->free, st->gpus, &n->memo.g, &n->memo.q);
 	}
 	*g = n->memo.g;
 	*q = n->memo.q;
@@ -160,8 +183,7 @@ static bool usable(struct node *n, const struct aic_stage *st, bool share, uint6
  * in *why the reason; -1 when none has them free (or the free cores too,
  * unless `share`).
  */
-int aic__place_pick_node(struct solver *s, size_t si, bool share, uint64_t *mask,
-			 const char **why)
+static int pick_scan(struct solver *s, size_t si, bool share, uint64_t *mask, const char **why)
 {
 	const struct aic_stage *st = &s->spec->stages[si];
 	bool spread = st->placement == AIC_PLACEMENT_SPREAD;
@@ -170,13 +192,14 @@ int aic__place_pick_node(struct solver *s, size_t si, bool share, uint64_t *mask
 	int *count = spread ? stage_counts(s, si) : NULL;
 	size_t i;
 
+	s->group.valid = false; /* kept within one scan only */
 	*mask = 0;
 	for (i = 0; i < s->n_nodes; i++) {
 		struct node *n = &s->nodes[i];
 		struct quality q, lq, lbq;
 		uint64_t g;
 		int c, on;
-		if (!usable(n, st, share, &g, &q))
+		if (!usable(s, n, st, share, &g, &q))
 			continue;
 		n_fit++;
 		on = !spread ? 0 : count ? count[i] : stage_on(s, si, i);
@@ -219,6 +242,175 @@ int aic__place_pick_node(struct solver *s, size_t si, bool share, uint64_t *mask
 	else
 		*why = best_on == fewest_on ? WHY_SPREAD : WHY_LINKS;
 	return best;
+}
+
+/*
+ * The same choice as pick_scan, from a heap of the usable nodes: pick_scan
+ * takes the first node (lowest index) of the best key, the key being, for
+ * a stage with GPUs, (spread: the links within the set, then fewest of the
+ * stage), the set's quality, then fewest free GPUs; for a CPU-only stage,
+ * fewest of the stage, then most free cores. >0: node a goes before b.
+ */
+static int pick_cmp(const struct solver *s, size_t a, size_t b)
+{
+	const struct aic_stage *st = &s->spec->stages[s->pick.si];
+	const struct pick_key *x = &s->pick.key[a], *y = &s->pick.key[b];
+	int c = 0;
+
+	if (st->gpus == 0) {
+		if (x->on != y->on)
+			return x->on < y->on ? 1 : -1;
+		if (x->cores != y->cores)
+			return x->cores > y->cores ? 1 : -1;
+	} else {
+		if (st->placement == AIC_PLACEMENT_SPREAD) {
+			struct quality lx = x->q, ly = y->q;
+			lx.spare = ly.spare = 0;
+			c = aic__place_cmp_quality(&lx, &ly);
+			if (c == 0 && x->on != y->on)
+				c = x->on < y->on ? 1 : -1;
+		}
+		if (c == 0)
+			c = aic__place_cmp_quality(&x->q, &y->q);
+		if (c == 0 && x->pop != y->pop)
+			c = x->pop < y->pop ? 1 : -1;
+		if (c)
+			return c;
+	}
+	return a < b ? 1 : -1;
+}
+
+static void sift_down(struct solver *s, size_t i)
+{
+	size_t *h = s->pick.heap, n = s->pick.n;
+
+	for (;;) {
+		size_t l = 2 * i + 1, m = i, t;
+		if (l < n && pick_cmp(s, h[l], h[m]) > 0)
+			m = l;
+		if (l + 1 < n && pick_cmp(s, h[l + 1], h[m]) > 0)
+			m = l + 1;
+		if (m == i)
+			return;
+		t = h[i];
+		h[i] = h[m];
+		h[m] = t;
+		i = m;
+	}
+}
+
+/* Node i's key now: 1, or 0 when it cannot take a replica, or -ENOMEM. */
+static int pick_eval(struct solver *s, size_t i, const int *count)
+{
+	struct node *n = &s->nodes[i];
+	struct pick_key *k = &s->pick.key[i];
+	uint64_t g;
+	int *h;
+
+	if (!usable(s, n, &s->spec->stages[s->pick.si], s->pick.share, &g, &k->q))
+		return 0;
+	k->on = s->spec->stages[s->pick.si].placement == AIC_PLACEMENT_SPREAD ? count[i] : 0;
+	k->pop = popcount(n->free);
+	k->cores = n->n_free_cores;
+	if ((size_t)k->on >= s->pick.n_hist) {
+		size_t want = (size_t)k->on * 2 + 8;
+		if (!(h = realloc(s->pick.hist, want * sizeof(*h))))
+			return -ENOMEM;
+		memset(h + s->pick.n_hist, 0, (want - s->pick.n_hist) * sizeof(*h));
+		s->pick.hist = h;
+		s->pick.n_hist = want;
+	}
+	s->pick.hist[k->on]++;
+	return 1;
+}
+
+/* Every usable node into the heap; false when out of memory (the caller scans). */
+static bool pick_build(struct solver *s, size_t si, bool share, const int *count)
+{
+	size_t i;
+
+	if (!s->pick.heap) {
+		s->pick.heap = calloc(s->n_nodes, sizeof(*s->pick.heap));
+		s->pick.key = calloc(s->n_nodes, sizeof(*s->pick.key));
+		if (!s->pick.heap || !s->pick.key)
+			return false;
+	}
+	if (s->pick.hist)
+		memset(s->pick.hist, 0, s->pick.n_hist * sizeof(*s->pick.hist));
+	s->pick.si = si;
+	s->pick.share = share;
+	s->pick.n = 0;
+	s->group.valid = false; /* kept within one stage's picks only: k is that stage's */
+	for (i = 0; i < s->n_nodes; i++) {
+		int rc = pick_eval(s, i, count);
+		if (rc < 0)
+			return false;
+		if (rc)
+			s->pick.heap[s->pick.n++] = i;
+	}
+	for (i = s->pick.n / 2; i-- > 0;)
+		sift_down(s, i);
+	return true;
+}
+
+int aic__place_pick_node(struct solver *s, size_t si, bool share, uint64_t *mask,
+			 const char **why)
+{
+	const struct aic_stage *st = &s->spec->stages[si];
+	bool spread = st->placement == AIC_PLACEMENT_SPREAD;
+	int *count = spread ? stage_counts(s, si) : NULL;
+	size_t top, on;
+	struct quality q;
+
+	/*
+	 * The heap still holds: the last pick's node (its top) took one
+	 * replica of this stage since, and nothing else changed.
+	 */
+	bool keep = s->pick.valid && s->pick.si == si && s->pick.share == share &&
+		    s->pick.epoch == s->epoch && s->pick.best >= 0 &&
+		    s->n_procs == s->pick.n_procs + 1 &&
+		    s->procs[s->n_procs - 1].stage == si &&
+		    s->procs[s->n_procs - 1].node == (size_t)s->pick.best;
+
+	s->pick.valid = false;
+	if (s->scan || (spread && !count))
+		return pick_scan(s, si, share, mask, why);
+	if (keep) {
+		int rc;
+		top = s->pick.heap[0];
+		s->pick.hist[s->pick.key[top].on]--;
+		if ((rc = pick_eval(s, top, count)) < 0)
+			return pick_scan(s, si, share, mask, why);
+		if (!rc)
+			s->pick.heap[0] = s->pick.heap[--s->pick.n];
+		sift_down(s, 0);
+	} else if (!pick_build(s, si, share, count)) {
+		return pick_scan(s, si, share, mask, why);
+	}
+	*mask = 0;
+	for (on = 0; on < s->pick.n_hist && !s->pick.hist[on]; on++)
+		;
+	if (s->pick.n == 1 && s->n_nodes > 1)
+		*why = WHY_ONLY;
+	else if (st->gpus == 0)
+		*why = spread ? WHY_SPREAD_CPU : WHY_CORES;
+	else if (!spread)
+		*why = WHY_PACK;
+	if (!s->pick.n) {
+		if (spread && st->gpus)
+			*why = WHY_LINKS;
+		return -1;
+	}
+	top = s->pick.heap[0];
+	if (spread && st->gpus && (s->pick.n > 1 || s->n_nodes == 1))
+		*why = (size_t)s->pick.key[top].on == on ? WHY_SPREAD : WHY_LINKS;
+	if (st->gpus)
+		usable(s, &s->nodes[top], st, share, mask, &q);
+	s->pick.valid = true;
+	s->pick.epoch = s->epoch;
+	s->pick.best = (int)top;
+	s->pick.n_procs = s->n_procs;
+	return (int)top;
 }
 
 /* --- recording a process --------------------------------------------- */

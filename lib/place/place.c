@@ -323,6 +323,7 @@ static int place_colocated(struct solver *s, size_t si)
 	saved = calloc(s->n_nodes, sizeof(*saved));
 	if (!saved)
 		return -ENOMEM;
+	s->epoch++; /* pick_node's heap was of other masks */
 	for (i = 0; i < s->n_nodes; i++) {
 		saved[i] = s->nodes[i].free;
 		s->nodes[i].free = 0;
@@ -344,6 +345,7 @@ static int place_colocated(struct solver *s, size_t si)
 		rc = 0;
 	for (i = 0; i < s->n_nodes; i++)
 		s->nodes[i].free = saved[i];
+	s->epoch++;
 	free(saved);
 	return rc;
 }
@@ -429,6 +431,7 @@ static int solver_init(struct solver *s, const struct aic_spec *spec,
 	s->spec = spec;
 	s->n_nodes = n_nodes;
 	s->soft_cpus = flags & AIC_PLACE_SOFT_CPUS;
+	s->scan = getenv("AIC_PLACE_SCAN") && !strcmp(getenv("AIC_PLACE_SCAN"), "1");
 	aic_strbuf_init(&s->err);
 	s->nodes = calloc(n_nodes, sizeof(*s->nodes));
 	s->placed = calloc(spec->n_stages + 1, sizeof(*s->placed));
@@ -466,6 +469,9 @@ static void solver_release(struct solver *s, int rc, char **errors)
 	free(s->host);
 	free(s->procs);
 	free(s->on);
+	free(s->pick.heap);
+	free(s->pick.key);
+	free(s->pick.hist);
 }
 
 int aic_place_flags(const struct aic_spec *spec, const struct aic_place_node *nodes,
@@ -610,6 +616,7 @@ int aic_place_more(const struct aic_spec *spec, const struct aic_place_node *nod
 			rc = -ENOMEM;
 			goto out_free;
 		}
+		s.epoch++;
 		for (i = 0; i < n_nodes; i++) {
 			saved[i] = s.nodes[i].free;
 			s.nodes[i].free = 0;
