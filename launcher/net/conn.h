@@ -188,6 +188,10 @@ struct aic_conn {
 	json_t *hello;		      /* client: sent on connect; server: received, until AUTH */
 	json_t *welcome;	      /* server side: what on_hello wants WELCOME to carry */
 	struct aic_conn *prev, *next; /* every live connection (conn.c) */
+	/* Small frames sent while frames are handled, written together after (conn.c). */
+	uint8_t *tx;
+	size_t tx_len, tx_cap;
+	struct aic_conn *tx_next; /* on the list of connections with tx_len > 0 */
 };
 
 /* A TCP server (tcp.c): its accepted connections get these callbacks. */

@@ -1,0 +1,98 @@
+/*
+ * Corking: while the frames of one read are handled (aic__conn_received),
+ * small frames sent on any connection are appended to that connection's tx
+ * buffer, and each connection's are written in one write once they are all
+ * handled. A worker's pipelined puts arrive many to a read, and their
+ * answers (and the ITEMS they wake) then cost one system call, not one
+ * each. Any other send on the connection writes what is corked first
+ * (conn.c's link_write), so frames keep their order. Frames are only held
+ * within one turn of the loop: nothing waits for a later event.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+
+#include "internal.h"
+
+#define CORK_MAX_FRAME 4096
+#define CORK_MAX_BYTES 65536
+
+static unsigned handling;	/* aic__cork_begin calls not yet ended */
+static struct aic_conn *corked; /* connections with corked frames */
+
+void aic__cork_begin(void)
+{
+	handling++;
+}
+
+void aic__cork_end(void)
+{
+	if (--handling)
+		return;
+	while (corked) {
+		struct aic_conn *c = corked;
+		corked = c->tx_next;
+		c->tx_next = NULL;
+		aic__cork_flush(c);
+	}
+}
+
+/* Takes c off the list of corked connections. */
+static void unlist(struct aic_conn *c)
+{
+	struct aic_conn **pp;
+
+	for (pp = &corked; *pp; pp = &(*pp)->tx_next)
+		if (*pp == c) {
+			*pp = c->tx_next;
+			break;
+		}
+	c->tx_next = NULL;
+}
+
+void aic__cork_flush(struct aic_conn *c)
+{
+	uint8_t *mem = c->tx;
+	size_t len = c->tx_len;
+
+	if (!len)
+		return;
+	unlist(c);
+	c->tx = NULL;
+	c->tx_len = c->tx_cap = 0;
+	aic_conn_send_owned(c, mem, mem, len); /* frees mem, also when closing */
+}
+
+void aic__cork_forget(struct aic_conn *c)
+{
+	if (c->tx_len)
+		unlist(c);
+	free(c->tx);
+	c->tx = NULL;
+	c->tx_len = c->tx_cap = 0;
+}
+
+uint8_t *aic__cork_room(struct aic_conn *c, size_t n)
+{
+	if (!handling || n > CORK_MAX_FRAME || c->closing)
+		return NULL;
+	if (c->tx_len + n > CORK_MAX_BYTES)
+		aic__cork_flush(c);
+	if (c->tx_len + n > c->tx_cap) {
+		size_t cap = c->tx_cap ? c->tx_cap * 2 : 4096;
+		uint8_t *nb;
+		while (cap < c->tx_len + n)
+			cap *= 2;
+		nb = realloc(c->tx, cap);
+		if (!nb)
+			return NULL;
+		c->tx = nb;
+		c->tx_cap = cap;
+	}
+	if (!c->tx_len) {
+		c->tx_next = corked;
+		corked = c;
+	}
+	c->tx_len += n;
+	return c->tx + c->tx_len - n;
+}
