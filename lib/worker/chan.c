@@ -51,6 +51,7 @@ static void flush_at_exit(void)
 		if (w->fd < 0 || w->pid != getpid())
 			continue; /* a fork's child shares the socket: it is not the child's */
 		setsockopt(w->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		aic__batch_flush(w); /* puts still in the batch */
 		if (shutdown(w->fd, SHUT_WR) == 0)
 			while (read(w->fd, buf, sizeof(buf)) > 0)
 				;
@@ -175,9 +176,11 @@ static int put_item(struct aic_worker *w, uint32_t c, uint64_t off, const void *
 	if (off) {
 		aic_put_u64(head + 16, off);
 		aic_put_u32(head + 24, (uint32_t)len);
-		rc = aic__send_frame(w, AIC_MSG_PUT_SHM, head, 28, NULL, 0);
+		rc = wait ? aic__send_frame(w, AIC_MSG_PUT_SHM, head, 28, NULL, 0)
+			  : aic__send_batched(w, AIC_MSG_PUT_SHM, head, 28, NULL, 0);
 	} else {
-		rc = aic__send_frame(w, AIC_MSG_PUT, head, 16, data, len);
+		rc = wait ? aic__send_frame(w, AIC_MSG_PUT, head, 16, data, len)
+			  : aic__send_batched(w, AIC_MSG_PUT, head, 16, data, len);
 	}
 	if (rc)
 		return rc;
