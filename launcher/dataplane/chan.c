@@ -43,6 +43,24 @@ static void put_ok(struct aic_conn *c, uint64_t id)
 	aic_conn_send_raw(c, AIC_MSG_PUT_OK, b, sizeof(b), NULL, 0);
 }
 
+/*
+ * The puts waiting for room: a producer may have hundreds in its window, so
+ * they are appended after the tail the channel remembers (puts_tail), not
+ * after a walk of the list. Ending the tail's wait forgets it.
+ */
+static void puts_end(struct chan *ch, struct wait *w)
+{
+	if (ch->puts_tail == w)
+		ch->puts_tail = NULL;
+	wait_end(&ch->puts, w);
+}
+
+static void puts_start(struct chan *ch, struct wait *w, uint32_t timeout_ms, uv_timer_cb expired)
+{
+	wait_start(ch->puts_tail ? &ch->puts_tail->next : &ch->puts, w, timeout_ms, expired);
+	ch->puts_tail = w;
+}
+
 static bool remote_drained(const struct chan *ch)
 {
 	uint32_t r;
@@ -98,7 +116,7 @@ void chan_pump(struct chan *ch)
 			queue_push(&ch->own, it, false);
 			if (w->c) /* NULL: its producer has gone (chan_forget) */
 				put_ok(w->c, it->id);
-			wait_end(&ch->puts, w);
+			puts_end(ch, w);
 		}
 	} while (admitted && ch->puts);
 	while (ch->gets && deliver(ch, ch->gets->c, ch->gets->max, false, -1))
@@ -387,7 +405,7 @@ static void wait_expired(uv_timer_t *t)
 		/* The item will not be made after all: its trees forget it. */
 		acker_acked(w->cs, w->item);
 		put_error(w->c, -ETIMEDOUT);
-		wait_end(&ch->puts, w);
+		puts_end(ch, w);
 	} else {
 		aic_conn_send_error(w->c, AIC_MSG_ERROR, -ETIMEDOUT, NULL);
 		wait_end(&ch->gets, w);
@@ -456,7 +474,7 @@ void chan_on_put(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint
 	}
 	w->item = it;
 	load_wait_begin(w);
-	wait_start(&ch->puts, w, aic_get_u32(p + 12), wait_expired);
+	puts_start(ch, w, aic_get_u32(p + 12), wait_expired);
 	chan_pump(ch); /* stale items may leave room for it */
 }
 
@@ -575,7 +593,7 @@ void chan_release(struct chan *ch)
 	struct item *it;
 
 	while (ch->puts)
-		wait_end(&ch->puts, ch->puts);
+		puts_end(ch, ch->puts);
 	while (ch->gets)
 		wait_end(&ch->gets, ch->gets);
 	while (ch->drains)

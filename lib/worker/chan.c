@@ -19,8 +19,14 @@
 
 #include "internal.h"
 
-/* Puts in flight before aic_put waits for the agent to accept one. */
-#define PUT_WINDOW 64
+/*
+ * Puts in flight before aic_put waits for the agent to accept one: more for
+ * small items, whose puts are written together (batch.c) and which a
+ * waiting agent holds in its heap (at most 512 x 4 KiB per producer).
+ */
+#define PUT_WINDOW	 64
+#define PUT_WINDOW_SMALL 512
+#define PUT_SMALL	 4096
 /* How long a put waits for room in a full ring before it sends the item inline. */
 #define RING_WAIT_MS 200
 
@@ -161,7 +167,7 @@ static int put_item(struct aic_worker *w, uint32_t c, uint64_t off, const void *
 	 * capacity allows, so a full channel stops the producer here. A caller
 	 * that wants the id or a timeout waits for this put's own answer.
 	 */
-	rc = aic__settle_puts(w, wait ? 0 : PUT_WINDOW - 1);
+	rc = aic__settle_puts(w, wait ? 0 : (off || len > PUT_SMALL ? PUT_WINDOW : PUT_WINDOW_SMALL) - 1);
 	if (!rc && w->put_error) {
 		rc = w->put_error;
 		w->put_error = 0;
