@@ -28,7 +28,7 @@
 
 #define GAP_NS	     20000
 #define BATCH_NS     20000
-#define TAIL_NS	     200000
+#define TAIL_NS	     5000
 #define BATCH_FRAMES 64
 #define BATCH_BYTES  32768
 /* Frames up to this size are batched; larger ones go alone. */
