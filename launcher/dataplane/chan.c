@@ -29,6 +29,34 @@
  */
 #define PREFETCH 64
 
+/* Pumps the channels whose pump was put off (pump_soon). */
+static void pump_due(void *arg)
+{
+	struct chan_set *cs = arg;
+	uint32_t i;
+
+	for (i = 0; i < cs->n; i++)
+		if (cs->chans[i].pump_soon) {
+			cs->chans[i].pump_soon = false;
+			chan_pump(&cs->chans[i]);
+		}
+}
+
+/*
+ * A put let in: the pump waits until the rest of the read's frames are
+ * handled, so that a consumer waiting in GET gets the whole batch of puts
+ * in one ITEMS, not the first alone and the rest a round trip later.
+ */
+static void pump_soon(struct chan *ch)
+{
+	if (ch->pump_soon)
+		return;
+	if (aic_conn_after_frames(pump_due, ch->cs))
+		ch->pump_soon = true;
+	else
+		chan_pump(ch);
+}
+
 /* An error answering a PUT (PUT_ERR: puts are pipelined). */
 static void put_error(struct aic_conn *c, int code)
 {
@@ -462,7 +490,7 @@ void chan_on_put(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint
 		own_enter(ch, it);
 		queue_push(&ch->own, it, false);
 		put_ok(c, it->id);
-		chan_pump(ch);
+		pump_soon(ch);
 		return;
 	}
 	/* Full: the producer waits for an ack to free a slot (backpressure). */

@@ -6,10 +6,13 @@
  * answers (and the ITEMS they wake) then cost one system call, not one
  * each. Any other send on the connection writes what is corked first
  * (conn.c's link_write), so frames keep their order. Frames are only held
- * within one turn of the loop: nothing waits for a later event.
+ * within one turn of the loop: nothing waits for a later event. The owner
+ * may put work off until the read's frames are handled the same way
+ * (aic_conn_after_frames: a channel delivers a batch of puts at once).
  */
 #include "config.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "internal.h"
@@ -19,14 +22,55 @@
 
 static unsigned handling;	/* aic__cork_begin calls not yet ended */
 static struct aic_conn *corked; /* connections with corked frames */
+/* Calls put off until the frames being handled are (aic_conn_after_frames). */
+#define AFTER_MAX 16
+static struct {
+	void (*fn)(void *arg);
+	void *arg;
+} after[AFTER_MAX];
+static unsigned n_after;
 
 void aic__cork_begin(void)
 {
 	handling++;
 }
 
+bool aic_conn_after_frames(void (*fn)(void *arg), void *arg)
+{
+	unsigned i;
+
+	if (!handling)
+		return false;
+	for (i = 0; i < n_after; i++)
+		if (after[i].fn == fn && after[i].arg == arg)
+			return true;
+	if (n_after == AFTER_MAX)
+		return false;
+	after[n_after].fn = fn;
+	after[n_after++].arg = arg;
+	return true;
+}
+
+void aic_conn_after_cancel(void *arg)
+{
+	unsigned i = 0;
+
+	while (i < n_after)
+		if (after[i].arg == arg)
+			after[i] = after[--n_after];
+		else
+			i++;
+}
+
 void aic__cork_end(void)
 {
+	/* The calls put off run while still corked: what they send joins the rest. */
+	while (handling == 1 && n_after) {
+		void (*fn)(void *arg) = after[0].fn;
+		void *arg = after[0].arg;
+		after[0] = after[--n_after];
+		fn(arg);
+	}
 	if (--handling)
 		return;
 	while (corked) {
