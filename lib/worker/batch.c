@@ -5,16 +5,18 @@
  * agent answers a batch with one write (launcher/net/cork.c).
  *
  * A put is sent at once when the previous write is older than GAP_NS: a
- * lone or paced put never waits. Puts that come faster are appended to
- * the batch, which goes when it holds BATCH_FRAMES frames or BATCH_BYTES
- * bytes, when its first put is BATCH_NS old at the next put, before any
- * other frame is sent or any frame is read (an answer awaited, a GET, an
- * ACK: frames keep their order, and what the agent is asked to answer it
- * has), and at close and exit. A worker that puts a burst and then
- * computes without calling the library would leave the burst's last puts
- * waiting: a thread of the worker's own (started at its first batch,
- * asleep while nothing waits) sends a batch whose first put is TAIL_NS
- * old. The lock (tx_lock) orders that thread's writes with the worker's.
+ * lone or paced put never waits. Puts that come faster, and acks (a GET
+ * usually follows them), are appended to the batch, which goes when it
+ * holds BATCH_FRAMES puts or BATCH_BYTES bytes, when its first frame is
+ * BATCH_NS old at the next put, with any other frame sent (in the same
+ * write when it is small: an ACK and the next GET are one write) or
+ * before any frame is read (an answer awaited: what the agent is asked to
+ * answer it has), and at close and exit. Frames keep their order. A
+ * worker that puts a burst and then computes without calling the library
+ * would leave the burst's last puts waiting: a thread of the worker's own
+ * (started at its first batch, asleep while nothing waits) sends a batch
+ * whose first frame is TAIL_NS old. The lock (tx_lock) orders that
+ * thread's writes with the worker's.
  */
 #include "config.h"
 
@@ -55,6 +57,18 @@ static int flush_locked(struct aic_worker *w)
 	w->tx_frames = 0;
 	w->tx_last_ns = now_ns();
 	return rc;
+}
+
+/* Appends a frame (header, a, b) to the batch, which has room for it (tx_lock held). */
+static void append(struct aic_worker *w, const uint8_t *hdr, const void *a, size_t alen,
+		   const void *b, size_t blen)
+{
+	memcpy(w->tx + w->tx_len, hdr, AIC_WIRE_HEADER);
+	if (alen)
+		memcpy(w->tx + w->tx_len + AIC_WIRE_HEADER, a, alen);
+	if (blen)
+		memcpy(w->tx + w->tx_len + AIC_WIRE_HEADER + alen, b, blen);
+	w->tx_len += AIC_WIRE_HEADER + alen + blen;
 }
 
 static void *flusher(void *arg)
@@ -125,9 +139,15 @@ int aic__send_frame(struct aic_worker *w, uint16_t type, const void *a, size_t a
 		return -EMSGSIZE;
 	aic_wire_header(hdr, type, (uint32_t)(alen + blen));
 	pthread_mutex_lock(&w->tx_lock);
-	rc = flush_locked(w);
-	if (!rc)
-		rc = aic__write_all(w->fd, iov, 3);
+	if (w->tx_len && AIC_WIRE_HEADER + alen + blen <= BATCH_FRAME_MAX) {
+		/* A small frame after a batch goes in the same write. */
+		append(w, hdr, a, alen, b, blen);
+		rc = flush_locked(w);
+	} else {
+		rc = flush_locked(w);
+		if (!rc)
+			rc = aic__write_all(w->fd, iov, 3);
+	}
 	w->tx_last_ns = now_ns();
 	pthread_mutex_unlock(&w->tx_lock);
 	return rc;
@@ -164,6 +184,7 @@ int aic__send_batched(struct aic_worker *w, uint16_t type, const void *a, size_t
 		      const void *b, size_t blen)
 {
 	size_t n = AIC_WIRE_HEADER + alen + blen;
+	uint8_t hdr[AIC_WIRE_HEADER];
 	uint64_t now;
 	int rc = 0;
 
@@ -176,7 +197,7 @@ int aic__send_batched(struct aic_worker *w, uint16_t type, const void *a, size_t
 		w->tx_error = 0;
 		goto out_unlock;
 	}
-	if (!w->tx_len && now - w->tx_last_ns >= GAP_NS) {
+	if (!w->tx_len && now - w->tx_last_ns >= GAP_NS && type != AIC_MSG_ACK) {
 		/* Nothing sent lately: this put goes now, alone. */
 		pthread_mutex_unlock(&w->tx_lock);
 		return aic__send_frame(w, type, a, alen, b, blen);
@@ -186,14 +207,12 @@ int aic__send_batched(struct aic_worker *w, uint16_t type, const void *a, size_t
 		rc = -ENOMEM;
 		goto out_unlock;
 	}
-	aic_wire_header(w->tx + w->tx_len, type, (uint32_t)(alen + blen));
-	memcpy(w->tx + w->tx_len + AIC_WIRE_HEADER, a, alen);
-	if (blen)
-		memcpy(w->tx + w->tx_len + AIC_WIRE_HEADER + alen, b, blen);
+	aic_wire_header(hdr, type, (uint32_t)(alen + blen));
 	if (!w->tx_len)
 		w->tx_first_ns = now;
-	w->tx_len += n;
-	w->tx_frames++;
+	append(w, hdr, a, alen, b, blen);
+	if (type == AIC_MSG_PUT || type == AIC_MSG_PUT_SHM)
+		w->tx_frames++;
 	if (w->tx_frames >= BATCH_FRAMES || w->tx_len >= BATCH_BYTES ||
 	    now - w->tx_first_ns >= BATCH_NS) {
 		rc = flush_locked(w);

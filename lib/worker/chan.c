@@ -379,7 +379,7 @@ int aic_ack(struct aic_worker *w, const char *chan, const struct aic_item *items
 	aic_put_u32(buf + 4, (uint32_t)n);
 	for (i = 0; i < n; i++)
 		aic_ack_encode(buf + 8 + i * AIC_ACK_ENTRY, items[i].producer, items[i].id);
-	rc = aic__send_frame(w, AIC_MSG_ACK, buf, 8 + n * AIC_ACK_ENTRY, NULL, 0);
+	rc = aic__send_batched(w, AIC_MSG_ACK, buf, 8 + n * AIC_ACK_ENTRY, NULL, 0);
 	free(buf);
 	return rc;
 }

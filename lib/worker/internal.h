@@ -52,7 +52,7 @@ struct aic_worker {
 	pthread_cond_t tx_cond;
 	uint8_t *tx;
 	size_t tx_len;
-	unsigned tx_frames;
+	unsigned tx_frames; /* the puts in it */
 	uint64_t tx_first_ns, tx_last_ns; /* the batch's first put, the last write */
 	int tx_error;			  /* a write of the thread's failed: the next call's */
 	bool tx_thread, tx_idle, tx_stop;
@@ -136,7 +136,7 @@ int aic__frame_error(const struct aic_worker *w);
 /*
  * batch.c: aic__send_frame sends one frame of `type` whose payload is a
  * then b (either may be empty), after the batch; aic__send_batched sends
- * a put's, or adds it to the batch (see batch.c). aic__batch_flush sends
+ * a put's or an ack's, or adds it to the batch (see batch.c). aic__batch_flush sends
  * the batch now (and reports a failure of the thread's); aic__batch_frames
  * counts the puts in it; init and release
  * make and end the lock and the thread.
