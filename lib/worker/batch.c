@@ -21,6 +21,7 @@
 #include "config.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -220,7 +221,12 @@ int aic__send_batched(struct aic_worker *w, uint16_t type, const void *a, size_t
 	}
 	/* Left waiting: the thread sends it if the worker does not come back soon. */
 	if (!w->tx_thread) {
+		/* Signals are the worker's threads' business, not this one's. */
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
 		w->tx_thread = pthread_create(&w->tx_thread_id, NULL, flusher, w) == 0;
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		if (!w->tx_thread)
 			rc = flush_locked(w);
 	} else if (w->tx_idle) {

@@ -302,8 +302,11 @@ void aic_worker_close(struct aic_worker *w)
 	if (!w)
 		return;
 	aic__exit_untrack(w);
-	/* Every pipelined put must be in the channel before the connection goes. */
-	if (w->fd >= 0 && w->puts_out > 0)
+	/*
+	 * Every pipelined put must be in the channel before the connection goes;
+	 * a fork's child has the connection, not its puts (nor batch.c's thread).
+	 */
+	if (w->fd >= 0 && w->puts_out > 0 && w->pid == getpid())
 		aic__settle_puts(w, 0);
 	aic__batch_release(w);
 	if (w->fd >= 0)
