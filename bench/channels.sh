@@ -35,7 +35,7 @@ work=$(mktemp -d /var/tmp/aic-bench-channels.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 ch="$build/bench/channel"
-big=4000 small=500000 paced=1000 gap=500 rtt=20000 hold_small=2000 hold_big=100000
+big=16000 small=500000 paced=4000 gap=500 rtt=20000 hold_small=2000 hold_big=100000
 
 # run N SIZE CAPACITY INPLACE [GAP_US]: one producer, one consumer; the
 # consumer's line. PUT (put, or rtt: then the producer's line is printed),
