@@ -12,9 +12,10 @@
  *                          the next slot, read the slot (as put with TOUCH=1);
  *                          COPY=0: fill the next slot, read it (as put with
  *                          INPLACE=1 TOUCH=1)
- *   channel rtt N          N puts of 64 B, each waiting for its answer (the
- *                          put's id): the control round trip worker -> agent
- *                          -> worker, idle; prints its p50/p99
+ *   channel rtt N          N calls of aic_checkpoint_requested, each a frame
+ *                          to the agent and its answer: the control round
+ *                          trip worker -> agent -> worker, idle; prints its
+ *                          p50/p99 (the channel is left alone)
  *   channel hold           get every item without acking any until the
  *                          channel ends, then ack them all: the agent holds
  *                          them all in flight at once (for its memory)
@@ -255,11 +256,10 @@ int main(int argc, char **argv)
 	} else if (argc == 3 && !strcmp(argv[1], "rtt")) {
 		long n = atol(argv[2]), i;
 		double *lat = calloc((size_t)(n > 0 ? n : 1), sizeof(double));
-		char item[64] = {0};
 		for (i = 0; lat && i < n && rc == 0; i++) {
-			uint64_t id;
 			double t = now();
-			rc = aic_put(w, "bench", item, sizeof(item), 0, -1, &id);
+			rc = aic_checkpoint_requested(w);
+			rc = rc < 0 ? rc : 0;
 			lat[i] = (now() - t) * 1e6;
 		}
 		if (lat && !rc && n > 0) {

@@ -21,7 +21,7 @@
 #define CORK_MAX_BYTES 65536
 
 static unsigned handling;	/* aic__cork_begin calls not yet ended */
-static struct aic_conn *corked; /* connections with corked frames */
+static struct aic_conn *corked, **corked_end = &corked; /* with corked frames, first corked first */
 /* Calls put off until the frames being handled are (aic_conn_after_frames). */
 #define AFTER_MAX 16
 static struct {
@@ -75,7 +75,8 @@ void aic__cork_end(void)
 		return;
 	while (corked) {
 		struct aic_conn *c = corked;
-		corked = c->tx_next;
+		if (!(corked = c->tx_next))
+			corked_end = &corked;
 		c->tx_next = NULL;
 		aic__cork_flush(c);
 	}
@@ -89,6 +90,8 @@ static void unlist(struct aic_conn *c)
 	for (pp = &corked; *pp; pp = &(*pp)->tx_next)
 		if (*pp == c) {
 			*pp = c->tx_next;
+			if (!*pp)
+				corked_end = pp;
 			break;
 		}
 	c->tx_next = NULL;
@@ -134,8 +137,10 @@ uint8_t *aic__cork_room(struct aic_conn *c, size_t n)
 		c->tx_cap = cap;
 	}
 	if (!c->tx_len) {
-		c->tx_next = corked;
-		corked = c;
+		/* Written in the order they were first corked: the answer before what it woke. */
+		c->tx_next = NULL;
+		*corked_end = c;
+		corked_end = &c->tx_next;
 	}
 	c->tx_len += n;
 	return c->tx + c->tx_len - n;
