@@ -552,7 +552,11 @@ void chan_on_ack(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint
 		return;
 	/* A peer's ack of an item it pulled: its agent told the acker already. */
 	from_peer = dp_peer_rank_of(cs, c) >= 0;
-	for (i = 0; i < n; i++) {
+	/*
+	 * Last entry first: a consumer acks a batch in the order it got it, and
+	 * the last delivered is the first in flight, so each is found at once.
+	 */
+	for (i = n; i-- > 0;) {
 		uint32_t producer;
 		uint64_t id;
 		struct item **pp;
