@@ -227,7 +227,7 @@ int main(int argc, char **argv)
 		bool in_place = env_is("INPLACE", "1"), touch = env_is("TOUCH", "1");
 		long gap = atol(getenv("GAP_US") ?: "0");
 		double rate = atof(getenv("RATE") ?: "0"), start = now();
-		/* Sleeps of tens of microseconds: the default 50 us of slack would make bursts of them. */
+		/* Sleeps of tens of microseconds: 50 us of slack would make bursts. */
 		if (rate > 0)
 			prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 		for (i = 0; i < n && rc == 0; i++) {
@@ -237,7 +237,8 @@ int main(int argc, char **argv)
 			if (gap > 0)
 				nanosleep(&ts, NULL);
 			if (rate > 0 && (t = start + (double)i / rate - now()) > 20e-6) {
-				struct timespec ahead = {(time_t)t, (long)((t - (double)(time_t)t) * 1e9)};
+				struct timespec ahead = {(time_t)t,
+							 (long)((t - (double)(time_t)t) * 1e9)};
 				nanosleep(&ahead, NULL);
 			}
 			if (in_place && (rc = aic_put_buffer(w, (size_t)size, (void **)&b)))
@@ -270,8 +271,8 @@ int main(int argc, char **argv)
 		}
 		free(lat);
 	} else if (argc == 3 && !strcmp(argv[1], "soak")) {
-		static const size_t sizes[] = {64, 64, 64, 64, 64, 64, 64, 64, 4096, 4096, 4096, 4096,
-					       65536, 65536, 1048576};
+		static const size_t sizes[] = {64,   64,   64,	 64,   64,    64,    64,     64,
+					       4096, 4096, 4096, 4096, 65536, 65536, 1048576};
 		double end = now() + atof(argv[2]);
 		char *buf = calloc(1, 1048576);
 		long round;
@@ -282,7 +283,8 @@ int main(int argc, char **argv)
 				if (round % 2 == 0) {
 					rc = aic_put(w, "bench", buf, sizes[k], 0, -1, NULL);
 				} else if ((rc = aic_put_buffer(w, sizes[k], &b)) == 0) {
-					memset(b, (int)(round & 0xff), sizes[k] < 64 ? sizes[k] : 64);
+					memset(b, (int)(round & 0xff),
+					       sizes[k] < 64 ? sizes[k] : 64);
 					rc = aic_put_commit(w, "bench", b, sizes[k], 0, -1, NULL);
 				}
 			}
@@ -290,7 +292,8 @@ int main(int argc, char **argv)
 	} else if (argc == 2 && !strcmp(argv[1], "hold")) {
 		size_t cap = 1 << 16, n = 0, got;
 		struct aic_item *held = malloc(cap * sizeof(*held));
-		while (held && (rc = aic_get(w, "bench", held + n, cap - n < 64 ? cap - n : 64, &got, -1)) == 0) {
+		while (held && (rc = aic_get(w, "bench", held + n, cap - n < 64 ? cap - n : 64,
+					     &got, -1)) == 0) {
 			n += got;
 			if (n == cap) {
 				struct aic_item *more = realloc(held, 2 * cap * sizeof(*held));

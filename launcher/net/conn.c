@@ -51,7 +51,6 @@ void aic_conn_close_all(void)
 static void direct_finish(struct aic_conn *c, bool whole);
 static void pending_done(struct aic_conn *c);
 
-
 void aic__conn_unref(struct aic_conn *c)
 {
 	if (--c->refs)

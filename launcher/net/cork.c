@@ -20,7 +20,7 @@
 #define CORK_MAX_FRAME 4096
 #define CORK_MAX_BYTES 65536
 
-static unsigned handling;	/* aic__cork_begin calls not yet ended */
+static unsigned handling;				/* aic__cork_begin calls not yet ended */
 static struct aic_conn *corked, **corked_end = &corked; /* with corked frames, first corked first */
 /* Calls put off until the frames being handled are (aic_conn_after_frames). */
 #define AFTER_MAX 16

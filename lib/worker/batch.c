@@ -129,8 +129,8 @@ int aic__batch_flush(struct aic_worker *w)
 	return rc;
 }
 
-int aic__send_frame(struct aic_worker *w, uint16_t type, const void *a, size_t alen,
-		    const void *b, size_t blen)
+int aic__send_frame(struct aic_worker *w, uint16_t type, const void *a, size_t alen, const void *b,
+		    size_t blen)
 {
 	uint8_t hdr[AIC_WIRE_HEADER];
 	struct iovec iov[3] = {{hdr, sizeof(hdr)}, {(void *)a, alen}, {(void *)b, blen}};

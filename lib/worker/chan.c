@@ -159,7 +159,7 @@ static int put_item(struct aic_worker *w, uint32_t c, uint64_t off, const void *
 {
 	uint8_t head[28];
 	bool wait = id || timeout_ms >= 0;
-	int rc;
+	int rc, window;
 
 	/*
 	 * Puts are pipelined: up to PUT_WINDOW in flight, so items stream without
@@ -167,7 +167,8 @@ static int put_item(struct aic_worker *w, uint32_t c, uint64_t off, const void *
 	 * capacity allows, so a full channel stops the producer here. A caller
 	 * that wants the id or a timeout waits for this put's own answer.
 	 */
-	rc = aic__settle_puts(w, wait ? 0 : (off || len > PUT_SMALL ? PUT_WINDOW : PUT_WINDOW_SMALL) - 1);
+	window = off || len > PUT_SMALL ? PUT_WINDOW : PUT_WINDOW_SMALL;
+	rc = aic__settle_puts(w, wait ? 0 : window - 1);
 	if (!rc && w->put_error) {
 		rc = w->put_error;
 		w->put_error = 0;

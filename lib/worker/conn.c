@@ -186,7 +186,7 @@ int aic__settle_puts(struct aic_worker *w, int left)
 	int rc;
 
 	while (w->puts_out > left) {
-		/* Answers to puts already sent are enough while the batch is no larger than left. */
+		/* Answers to puts sent are enough while the batch holds no more than left. */
 		rc = recv_frame(w, aic__batch_frames(w) > (unsigned)left);
 		if (rc)
 			return rc;

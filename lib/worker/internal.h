@@ -52,7 +52,7 @@ struct aic_worker {
 	pthread_cond_t tx_cond;
 	uint8_t *tx;
 	size_t tx_len;
-	unsigned tx_frames; /* the puts in it */
+	unsigned tx_frames;		  /* the puts in it */
 	uint64_t tx_first_ns, tx_last_ns; /* the batch's first put, the last write */
 	int tx_error;			  /* a write of the thread's failed: the next call's */
 	bool tx_thread, tx_idle, tx_stop;
@@ -141,8 +141,8 @@ int aic__frame_error(const struct aic_worker *w);
  * counts the puts in it; init and release
  * make and end the lock and the thread.
  */
-int aic__send_frame(struct aic_worker *w, uint16_t type, const void *a, size_t alen,
-		    const void *b, size_t blen);
+int aic__send_frame(struct aic_worker *w, uint16_t type, const void *a, size_t alen, const void *b,
+		    size_t blen);
 int aic__send_batched(struct aic_worker *w, uint16_t type, const void *a, size_t alen,
 		      const void *b, size_t blen);
 int aic__batch_flush(struct aic_worker *w);
