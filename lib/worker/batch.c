@@ -154,6 +154,22 @@ int aic__send_frame(struct aic_worker *w, uint16_t type, const void *a, size_t a
 	return rc;
 }
 
+void aic__batch_flush_at_exit(struct aic_worker *w)
+{
+	struct timespec ts;
+
+	/*
+	 * exit() from a signal handler that interrupted a put holds the lock
+	 * for good: give up after a second rather than hang the exit.
+	 */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 1;
+	if (pthread_mutex_timedlock(&w->tx_lock, &ts))
+		return;
+	flush_locked(w);
+	pthread_mutex_unlock(&w->tx_lock);
+}
+
 unsigned aic__batch_frames(struct aic_worker *w)
 {
 	unsigned n;

@@ -57,7 +57,7 @@ static void flush_at_exit(void)
 		if (w->fd < 0 || w->pid != getpid())
 			continue; /* a fork's child shares the socket: it is not the child's */
 		setsockopt(w->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		aic__batch_flush(w); /* puts still in the batch */
+		aic__batch_flush_at_exit(w); /* puts still in the batch */
 		if (shutdown(w->fd, SHUT_WR) == 0)
 			while (read(w->fd, buf, sizeof(buf)) > 0)
 				;

@@ -146,6 +146,7 @@ int aic__send_frame(struct aic_worker *w, uint16_t type, const void *a, size_t a
 int aic__send_batched(struct aic_worker *w, uint16_t type, const void *a, size_t alen,
 		      const void *b, size_t blen);
 int aic__batch_flush(struct aic_worker *w);
+void aic__batch_flush_at_exit(struct aic_worker *w); /* gives up after 1 s */
 unsigned aic__batch_frames(struct aic_worker *w);
 void aic__batch_init(struct aic_worker *w);
 void aic__batch_release(struct aic_worker *w);
