@@ -12,6 +12,16 @@
  *                          the next slot, read the slot (as put with TOUCH=1);
  *                          COPY=0: fill the next slot, read it (as put with
  *                          INPLACE=1 TOUCH=1)
+ *   channel rtt N          N calls of aic_checkpoint_requested, each a frame
+ *                          to the agent and its answer: the control round
+ *                          trip worker -> agent -> worker, idle; prints its
+ *                          p50/p99 (the channel is left alone)
+ *   channel hold           get every item without acking any until the
+ *                          channel ends, then ack them all: the agent holds
+ *                          them all in flight at once (for its memory)
+ *   channel soak SECONDS   put items of mixed sizes (a round of 8 x 64 B,
+ *                          4 x 4 KiB, 2 x 64 KiB and 1 x 1 MiB, half of
+ *                          the rounds built in place) for SECONDS
  *   channel words N SIZE   write to stdout the N items of SIZE bytes that a
  *                          put with FILL=words sends (for `zstd -b`)
  *   channel wpub N SIZE    publish N versions of SIZE bytes on weight stream
@@ -33,7 +43,10 @@
  * handed over. With GAP_US=G, put sleeps G microseconds before each item,
  * so that one item at a time is in flight and get's latency is the
  * channel's, not a queue's (a ping-pong would need a cycle of channels,
- * which the spec refuses).
+ * which the spec refuses). With RATE=R, put puts R items per second on
+ * average (sleeping whenever it is 20 us ahead of that schedule): a
+ * producer at a set fraction of the channel's peak rate (its timer slack
+ * cut to 1 us, so that it runs in bursts of about 20 us of items).
  */
 #include "config.h"
 
@@ -41,6 +54,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include "aic.h"
@@ -212,12 +226,21 @@ int main(int argc, char **argv)
 		char *corpus = fill && !strcmp(fill, "words") && (size_t)size <= CORPUS ? words_corpus() : NULL;
 		bool in_place = env_is("INPLACE", "1"), touch = env_is("TOUCH", "1");
 		long gap = atol(getenv("GAP_US") ?: "0");
+		double rate = atof(getenv("RATE") ?: "0"), start = now();
+		/* Sleeps of tens of microseconds: 50 us of slack would make bursts. */
+		if (rate > 0)
+			prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 		for (i = 0; i < n && rc == 0; i++) {
 			struct timespec ts = {gap / 1000000, (gap % 1000000) * 1000};
 			char *b = buf;
 			double t;
 			if (gap > 0)
 				nanosleep(&ts, NULL);
+			if (rate > 0 && (t = start + (double)i / rate - now()) > 20e-6) {
+				struct timespec ahead = {(time_t)t,
+							 (long)((t - (double)(time_t)t) * 1e9)};
+				nanosleep(&ahead, NULL);
+			}
 			if (in_place && (rc = aic_put_buffer(w, (size_t)size, (void **)&b)))
 				break;
 			if (touch)
@@ -231,6 +254,59 @@ int main(int argc, char **argv)
 		}
 		free(buf);
 		free(corpus);
+	} else if (argc == 3 && !strcmp(argv[1], "rtt")) {
+		long n = atol(argv[2]), i;
+		double *lat = calloc((size_t)(n > 0 ? n : 1), sizeof(double));
+		for (i = 0; lat && i < n && rc == 0; i++) {
+			double t = now();
+			rc = aic_checkpoint_requested(w);
+			rc = rc < 0 ? rc : 0;
+			lat[i] = (now() - t) * 1e6;
+		}
+		if (lat && !rc && n > 0) {
+			qsort(lat, (size_t)n, sizeof(double), cmp);
+			printf("{\"what\": \"control rtt\", \"items\": %ld, \"lat_p50_us\": %.1f, "
+			       "\"lat_p99_us\": %.1f}\n",
+			       n, lat[n / 2], lat[n * 99 / 100]);
+		}
+		free(lat);
+	} else if (argc == 3 && !strcmp(argv[1], "soak")) {
+		static const size_t sizes[] = {64,   64,   64,	 64,   64,    64,    64,     64,
+					       4096, 4096, 4096, 4096, 65536, 65536, 1048576};
+		double end = now() + atof(argv[2]);
+		char *buf = calloc(1, 1048576);
+		long round;
+		size_t k;
+		for (round = 0; buf && rc == 0 && now() < end; round++)
+			for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]) && rc == 0; k++) {
+				void *b;
+				if (round % 2 == 0) {
+					rc = aic_put(w, "bench", buf, sizes[k], 0, -1, NULL);
+				} else if ((rc = aic_put_buffer(w, sizes[k], &b)) == 0) {
+					memset(b, (int)(round & 0xff),
+					       sizes[k] < 64 ? sizes[k] : 64);
+					rc = aic_put_commit(w, "bench", b, sizes[k], 0, -1, NULL);
+				}
+			}
+		free(buf);
+	} else if (argc == 2 && !strcmp(argv[1], "hold")) {
+		size_t cap = 1 << 16, n = 0, got;
+		struct aic_item *held = malloc(cap * sizeof(*held));
+		while (held && (rc = aic_get(w, "bench", held + n, cap - n < 64 ? cap - n : 64,
+					     &got, -1)) == 0) {
+			n += got;
+			if (n == cap) {
+				struct aic_item *more = realloc(held, 2 * cap * sizeof(*held));
+				if (!more)
+					break;
+				held = more;
+				cap *= 2;
+			}
+		}
+		if (rc == AIC_ECLOSED)
+			rc = aic_ack(w, "bench", held, n);
+		printf("{\"what\": \"hold\", \"items\": %zu}\n", n);
+		free(held);
 	} else if (argc == 2 && !strcmp(argv[1], "get")) {
 		struct aic_item items[64];
 		size_t n, i, count = 0, cap = 1 << 16, nl = 0;

@@ -3,7 +3,7 @@
     python3 bench/figures.py KIND < RAW
 
 KIND is the benchmark: spawn (build/bench/spawn), channels
-(bench/channels.sh), grpo (bench/grpo-toy.sh), observe (bench/observe.sh), phases (bench/phases.sh),
+(bench/channels.sh), soak (bench/soak.sh), grpo (bench/grpo-toy.sh), observe (bench/observe.sh), phases (bench/phases.sh),
 autoscale (bench/autoscale.sh), torch (bench/torch-grpo.sh), scale (bench/scale), agentic (bench/agentic.sh),
 bootstrap, channels-cluster, weights-cluster, restart-cluster,
 liveness-cluster, recover-cluster, resume-cluster (bench/*.sh of those
@@ -48,6 +48,10 @@ def out(bench, figure, values, unit, baseline=None, baseline_values=None, does=N
                     baseline_max=sig(max(baseline_values)), baseline_n=len(baseline_values),
                     ratio=round(statistics.median(values) / b, 3) if b else None,
                     difference=sig(statistics.median(values) - b, 3))
+        # Samples taken in pairs (one of each per repetition): the spread of the pairs' ratios.
+        pairs = [v / bv for v, bv in zip(values, baseline_values) if bv]
+        if len(values) == len(baseline_values) and len(pairs) > 1:
+            line.update(ratio_min=round(min(pairs), 3), ratio_max=round(max(pairs), 3))
     line["baseline_does"] = does
     line.update(extra)
     print(json.dumps(line))
@@ -92,6 +96,22 @@ def channels(lines):
             "loopback TCP, one message in flight", pick(lines, "tcp paced", "lat_%s_us" % p),
             does="a writer sleeps 500 us, stamps a 64 B message and writes it to a loopback TCP "
                  "socket; the reader's clock minus the stamp")
+    for p in ("p50", "p99"):
+        out(b, "put->get latency %s, 64 B, producer at half its flat-out rate" % p,
+            pick(lines, "channel half rate", "lat_%s_us" % p), "us",
+            "loopback TCP, one message in flight", pick(lines, "tcp paced", "lat_%s_us" % p),
+            does="a writer sleeps 500 us, stamps a 64 B message and writes it to a loopback TCP "
+                 "socket; the reader's clock minus the stamp", rate=pick(lines, "channel half rate", "rate"))
+    for p in ("p50", "p99"):
+        out(b, "control round trip %s, worker -> agent -> worker, idle (aic_checkpoint_requested)" % p,
+            pick(lines, "control rtt", "lat_%s_us" % p), "us",
+            "loopback TCP ping-pong of 64 B", pick(lines, "tcp pingpong", "lat_%s_us" % p),
+            does="one process writes 64 B to a loopback TCP socket and waits for another to "
+                 "echo them back, one message at a time")
+    out(b, "engine memory per in-flight 64 B item (held by a consumer, not acked)",
+        pick(lines, "inflight memory", "bytes_per_item"), "B",
+        does="none: the engine's peak RSS with 100,000 items held at once less that with 2,000, "
+             "per item; the item itself is 64 B of payload and a 52 B header")
     for p in ("p50", "p99"):
         out(b, "put->get latency %s, 64 B, producer flat out (queueing)" % p,
             pick(lines, "channel", "lat_%s_us" % p, pair="small"), "us",
@@ -401,7 +421,18 @@ def agentic(lines):
              "server on loopback that no engine knows; each sample is the median of 200")
 
 
-KINDS = {"spawn": spawn, "channels": channels, "grpo": grpo, "observe": observe,
+def soak(lines):
+    b = "channel-soak"
+    x = pick(lines, "soak", "seconds")
+    out(b, "engine RSS growth over a %d s soak of mixed item sizes (end less warm)" % x[0],
+        pick(lines, "soak", "growth_kib"), "KiB",
+        does="none: 0 is no growth; warm is the RSS after a tenth of the run",
+        items=pick(lines, "soak", "items")[0])
+    out(b, "engine RSS at the end of a %d s soak of mixed item sizes" % x[0],
+        pick(lines, "soak", "rss_end_kib"), "KiB", does="none")
+
+
+KINDS = {"spawn": spawn, "channels": channels, "soak": soak, "grpo": grpo, "observe": observe,
          "autoscale": autoscale, "bootstrap": bootstrap,
          "channels-cluster": channels_cluster, "weights-cluster": weights_cluster,
          "restart-cluster": restart_cluster, "liveness-cluster": liveness_cluster,

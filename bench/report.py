@@ -98,7 +98,9 @@ def generate(runs):
                                           n.get("skipped") or n.get("error")))
     out += ["", "Each cell: median (min–max) over n samples; aic's and the baseline's samples "
             "were taken in alternating order in the same run. Ratio: aic's median over the "
-            "baseline's; difference: aic's minus the baseline's.", "",
+            "baseline's (in brackets: the lowest and highest ratio of one repetition's pair of "
+            "samples, where the samples were taken in pairs); difference: aic's minus the "
+            "baseline's.", "",
             "| # | figure | run | aic | baseline | baseline's figure | ratio | difference |",
             "|---|---|---|---|---|---|---|---|"]
     order, rows = [], {}
@@ -128,7 +130,9 @@ def generate(runs):
                 out.append("| %s | %s | %d | %s%s | %s | %s | %s | %s |" % (
                     label, name, r, cell(f, "", f["unit"]), extra, base,
                     cell(f, "baseline_", f["unit"]),
-                    num(f.get("ratio")) if f.get("ratio") is not None else "",
+                    (num(f["ratio"]) + (" (%s–%s)" % (num(f["ratio_min"]), num(f["ratio_max"]))
+                                        if "ratio_min" in f else ""))
+                    if f.get("ratio") is not None else "",
                     ("%s%s%s" % ("+" if f["difference"] > 0 else "", num(f["difference"]), u))
                     if f.get("difference") is not None else ""))
             first = False

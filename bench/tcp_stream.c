@@ -27,6 +27,11 @@
  *                                    in flight), each stamped by the writer;
  *                                    prints the one-way latency p50/p99 at the
  *                                    reader: the baseline of a paced channel
+ *   tcp_stream pingpong N SIZE       N round trips of a SIZE-byte message over
+ *                                    loopback TCP (a child echoes it back);
+ *                                    prints the round trip's p50/p99: the
+ *                                    baseline of a worker's control round
+ *                                    trip to its agent
  */
 #include "config.h"
 
@@ -126,6 +131,64 @@ static int msgs(long n, size_t size)
 	printf("{\"what\": \"tcp msgs\", \"items\": %ld, \"bytes\": %zu, \"seconds\": %.4f, "
 	       "\"items_per_s\": %.0f}\n",
 	       n, size, t0, (double)n / t0);
+	free(buf);
+	return 0;
+}
+
+/* Reads exactly len bytes: 0, or -1 at EOF or an error. */
+static int read_full(int fd, char *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t r = read(fd, buf + got, len - got);
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+static int pingpong(long n, size_t size)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sa);
+	char *buf = calloc(1, size ? size : 1);
+	double *lat = calloc((size_t)(n > 0 ? n : 1), sizeof(double));
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), fd, one = 1;
+	long i;
+	pid_t pid;
+
+	if (!buf || !lat || n < 1 || size < 1 || lfd < 0 ||
+	    bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(lfd, 1) ||
+	    getsockname(lfd, (struct sockaddr *)&sa, &len))
+		return 1;
+	pid = fork();
+	if (pid == 0) { /* the echo: as an agent answers a worker */
+		int c = socket(AF_INET, SOCK_STREAM, 0);
+		if (connect(c, (struct sockaddr *)&sa, sizeof(sa)))
+			_exit(1);
+		setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		for (i = 0; i < n; i++)
+			if (read_full(c, buf, size) || write(c, buf, size) != (ssize_t)size)
+				_exit(1);
+		_exit(0);
+	}
+	if (pid < 0 || (fd = accept(lfd, NULL, NULL)) < 0)
+		return 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	for (i = 0; i < n; i++) {
+		double t = now();
+		if (write(fd, buf, size) != (ssize_t)size || read_full(fd, buf, size))
+			return 1;
+		lat[i] = (now() - t) * 1e6;
+	}
+	waitpid(pid, NULL, 0);
+	qsort(lat, (size_t)n, sizeof(double), cmp);
+	printf("{\"what\": \"tcp pingpong\", \"items\": %ld, \"bytes\": %zu, "
+	       "\"lat_p50_us\": %.1f, \"lat_p99_us\": %.1f}\n",
+	       n, size, lat[n / 2], lat[n * 99 / 100]);
+	free(lat);
 	free(buf);
 	return 0;
 }
@@ -254,12 +317,14 @@ int main(int argc, char **argv)
 		close(fd);
 		return 0;
 	}
+	if (argc == 4 && !strcmp(argv[1], "pingpong"))
+		return pingpong(atol(argv[2]), (size_t)atol(argv[3]));
 	if (argc == 5 && !strcmp(argv[1], "paced"))
 		return paced(atol(argv[2]), (size_t)atol(argv[3]), atol(argv[4]));
 	if (argc == 4 && !strcmp(argv[1], "msgs"))
 		return msgs(atol(argv[2]), (size_t)atol(argv[3]));
 	fprintf(stderr, "usage: tcp_stream recv PORT [BYTES] | send ADDR PORT BYTES | "
 			"relay PORT ADDR PORT2 [BYTES] | msgs N SIZE | "
-			"paced N SIZE GAP_US\n");
+			"paced N SIZE GAP_US | pingpong N SIZE\n");
 	return 2;
 }

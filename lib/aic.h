@@ -111,10 +111,11 @@ int aic_worker_index(const struct aic_worker *w);
 
 /*
  * Puts len bytes on channel `chan`. Puts are pipelined: with timeout_ms < 0
- * and id NULL, the call returns once the item is on its way, and blocks
- * while 64 earlier puts are not yet accepted (a full channel stops the
- * producer: that is the backpressure); an error of such a put is returned
- * by a later aic_put, and aic_worker_close() waits for all of them. With
+ * and id NULL, the call returns once the item is on its way (small puts
+ * that come fast are written together, within microseconds), and blocks
+ * while 64 earlier puts (512 of items up to 4 KiB) are not yet accepted
+ * (a full channel stops the producer: that is the backpressure); an error
+ * of such a put is returned by a later aic_put, and aic_worker_close() waits for all of them. With
  * timeout_ms >= 0 or an id pointer the call waits for this item's
  * acceptance: -ETIMEDOUT when the channel stayed full, else *id is its id.
  * An item is at most 64 MiB - 64 bytes (-EMSGSIZE: refused at once), so
@@ -163,7 +164,10 @@ void aic_put_discard(struct aic_worker *w, void *buf);
 int aic_get(struct aic_worker *w, const char *chan, struct aic_item *items, size_t max, size_t *n,
 	    int timeout_ms);
 
-/* Acknowledges items got from `chan`: they will never be delivered again. */
+/*
+ * Acknowledges items got from `chan`: they will never be delivered again.
+ * The ack goes with the next frame sent, or within microseconds.
+ */
 int aic_ack(struct aic_worker *w, const char *chan, const struct aic_item *items, size_t n);
 
 /*

@@ -22,7 +22,7 @@ spec_sources = \
 # needs below it (error text, frames, the node's arena, the NCCL loader).
 worker_sources = \
 	lib/aic.h lib/worker/internal.h \
-	lib/worker/conn.c lib/worker/chan.c lib/worker/weights.c lib/worker/nccl.c \
+	lib/worker/conn.c lib/worker/batch.c lib/worker/chan.c lib/worker/weights.c lib/worker/nccl.c \
 	lib/worker/metric.c lib/worker/checkpoint.c lib/worker/phase.c lib/worker/service.c \
 	lib/worker/sandbox.c \
 	lib/auth.c lib/auth.h \

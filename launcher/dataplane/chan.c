@@ -29,6 +29,34 @@
  */
 #define PREFETCH 64
 
+/* Pumps the channels whose pump was put off (pump_soon). */
+static void pump_due(void *arg)
+{
+	struct chan_set *cs = arg;
+	uint32_t i;
+
+	for (i = 0; i < cs->n; i++)
+		if (cs->chans[i].pump_soon) {
+			cs->chans[i].pump_soon = false;
+			chan_pump(&cs->chans[i]);
+		}
+}
+
+/*
+ * A put let in: the pump waits until the rest of the read's frames are
+ * handled, so that a consumer waiting in GET gets the whole batch of puts
+ * in one ITEMS, not the first alone and the rest a round trip later.
+ */
+static void pump_soon(struct chan *ch)
+{
+	if (ch->pump_soon)
+		return;
+	if (aic_conn_after_frames(pump_due, ch->cs))
+		ch->pump_soon = true;
+	else
+		chan_pump(ch);
+}
+
 /* An error answering a PUT (PUT_ERR: puts are pipelined). */
 static void put_error(struct aic_conn *c, int code)
 {
@@ -41,6 +69,24 @@ static void put_ok(struct aic_conn *c, uint64_t id)
 
 	aic_put_u64(b, id);
 	aic_conn_send_raw(c, AIC_MSG_PUT_OK, b, sizeof(b), NULL, 0);
+}
+
+/*
+ * The puts waiting for room: a producer may have hundreds in its window, so
+ * they are appended after the tail the channel remembers (puts_tail), not
+ * after a walk of the list. Ending the tail's wait forgets it.
+ */
+static void puts_end(struct chan *ch, struct wait *w)
+{
+	if (ch->puts_tail == w)
+		ch->puts_tail = NULL;
+	wait_end(&ch->puts, w);
+}
+
+static void puts_start(struct chan *ch, struct wait *w, uint32_t timeout_ms, uv_timer_cb expired)
+{
+	wait_start(ch->puts_tail ? &ch->puts_tail->next : &ch->puts, w, timeout_ms, expired);
+	ch->puts_tail = w;
 }
 
 static bool remote_drained(const struct chan *ch)
@@ -98,7 +144,7 @@ void chan_pump(struct chan *ch)
 			queue_push(&ch->own, it, false);
 			if (w->c) /* NULL: its producer has gone (chan_forget) */
 				put_ok(w->c, it->id);
-			wait_end(&ch->puts, w);
+			puts_end(ch, w);
 		}
 	} while (admitted && ch->puts);
 	while (ch->gets && deliver(ch, ch->gets->c, ch->gets->max, false, -1))
@@ -387,7 +433,7 @@ static void wait_expired(uv_timer_t *t)
 		/* The item will not be made after all: its trees forget it. */
 		acker_acked(w->cs, w->item);
 		put_error(w->c, -ETIMEDOUT);
-		wait_end(&ch->puts, w);
+		puts_end(ch, w);
 	} else {
 		aic_conn_send_error(w->c, AIC_MSG_ERROR, -ETIMEDOUT, NULL);
 		wait_end(&ch->gets, w);
@@ -444,7 +490,7 @@ void chan_on_put(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint
 		own_enter(ch, it);
 		queue_push(&ch->own, it, false);
 		put_ok(c, it->id);
-		chan_pump(ch);
+		pump_soon(ch);
 		return;
 	}
 	/* Full: the producer waits for an ack to free a slot (backpressure). */
@@ -456,7 +502,7 @@ void chan_on_put(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint
 	}
 	w->item = it;
 	load_wait_begin(w);
-	wait_start(&ch->puts, w, aic_get_u32(p + 12), wait_expired);
+	puts_start(ch, w, aic_get_u32(p + 12), wait_expired);
 	chan_pump(ch); /* stale items may leave room for it */
 }
 
@@ -506,7 +552,11 @@ void chan_on_ack(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint
 		return;
 	/* A peer's ack of an item it pulled: its agent told the acker already. */
 	from_peer = dp_peer_rank_of(cs, c) >= 0;
-	for (i = 0; i < n; i++) {
+	/*
+	 * Last entry first: a consumer acks a batch in the order it got it, and
+	 * the last delivered is the first in flight, so each is found at once.
+	 */
+	for (i = n; i-- > 0;) {
 		uint32_t producer;
 		uint64_t id;
 		struct item **pp;
@@ -575,7 +625,7 @@ void chan_release(struct chan *ch)
 	struct item *it;
 
 	while (ch->puts)
-		wait_end(&ch->puts, ch->puts);
+		puts_end(ch, ch->puts);
 	while (ch->gets)
 		wait_end(&ch->gets, ch->gets);
 	while (ch->drains)

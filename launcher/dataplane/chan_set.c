@@ -123,6 +123,7 @@ void chan_set_free(struct chan_set *cs)
 
 	if (!cs)
 		return;
+	aic_conn_after_cancel(cs); /* channels' pumps put off (chan.c) */
 	for (i = 0; cs->chans && i < cs->n; i++)
 		chan_release(&cs->chans[i]);
 	/*

@@ -188,8 +188,9 @@ struct chan {
 	struct item *inflight; /* delivered, not acked */
 	uint32_t n_own_inflight;
 	struct wait *puts, *gets, *pulls; /* FIFO each */
+	struct wait *puts_tail;		  /* the last of puts, or NULL: not known (chan.c) */
 	struct wait *drains;		  /* GETs of draining workers (load.c) */
-	bool closed;			  /* every producer has finished */
+	bool closed, pump_soon;		  /* every producer has finished; a pump is due (chan.c) */
 	uint64_t next_id;
 	/* Peers that produce this channel. */
 	uint32_t n_remote;

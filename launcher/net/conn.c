@@ -62,6 +62,7 @@ void aic__conn_unref(struct aic_conn *c)
 void aic__conn_closed(struct aic_conn *c)
 {
 	unlink_conn(c);
+	aic__cork_forget(c);
 	if (c->direct)
 		direct_finish(c, false);
 	if (c->on_close)
@@ -88,6 +89,8 @@ static int link_write(struct aic_conn *c, void *mem, const uv_buf_t *bufs, unsig
 		      void (*done)(void *arg, int status), void *arg)
 {
 	c->tx_ms = uv_now(c->loop);
+	if (c->tx_len)
+		aic__cork_flush(c); /* what was corked goes first */
 	return c->ops->write(c, mem, bufs, n, done, arg);
 }
 
@@ -117,14 +120,15 @@ int aic_conn_send_owned(struct aic_conn *c, void *mem, const void *frame, size_t
 int aic_conn_send_raw(struct aic_conn *c, uint16_t type, const void *a, size_t alen, const void *b,
 		      size_t blen)
 {
-	uint8_t *mem;
+	uint8_t *mem, *corked_at;
 	uv_buf_t buf;
 
 	if (c->closing)
 		return -EPIPE;
 	if (alen + blen > AIC_WIRE_MAX_PAYLOAD)
 		return -EMSGSIZE;
-	mem = malloc(AIC_WIRE_HEADER + alen + blen);
+	corked_at = aic__cork_room(c, AIC_WIRE_HEADER + alen + blen);
+	mem = corked_at ? corked_at : malloc(AIC_WIRE_HEADER + alen + blen);
 	if (!mem)
 		return -ENOMEM;
 	aic_wire_header(mem, type, (uint32_t)(alen + blen));
@@ -132,6 +136,8 @@ int aic_conn_send_raw(struct aic_conn *c, uint16_t type, const void *a, size_t a
 		memcpy(mem + AIC_WIRE_HEADER, a, alen);
 	if (blen)
 		memcpy(mem + AIC_WIRE_HEADER + alen, b, blen);
+	if (corked_at)
+		return 0;
 	buf = uv_buf_init((char *)mem, (unsigned)(AIC_WIRE_HEADER + alen + blen));
 	return link_write(c, mem, &buf, 1, NULL, NULL);
 }
@@ -464,26 +470,13 @@ void aic__conn_read_buf(struct aic_conn *c, uv_buf_t *b)
 	*b = uv_buf_init((char *)c->buf + c->len, (unsigned)room);
 }
 
-void aic__conn_received(struct aic_conn *c, ssize_t n)
+/* Handles the whole frames in c's buffer, and keeps the rest. */
+static void read_frames(struct aic_conn *c)
 {
 	struct aic_frame f;
 	size_t off = 0;
 	long used = 0;
 
-	if (n < 0) {
-		aic_conn_close(c);
-		return;
-	}
-	/* Any bytes are life, those of a frame read in place too (liveness.c). */
-	if (n > 0)
-		c->rx_ms = uv_now(c->loop);
-	if (c->direct) {
-		c->direct_got += (uint32_t)n;
-		if (c->direct_got == c->direct_len)
-			direct_finish(c, true);
-		return;
-	}
-	c->len += (size_t)n;
 	for (;;) {
 		/* A large frame before the handshake is refused on its header alone. */
 		if (!proven(c) && !c->closing && c->len - off >= AIC_WIRE_HEADER &&
@@ -516,6 +509,27 @@ void aic__conn_received(struct aic_conn *c, ssize_t n)
 		c->len -= off;
 	}
 	direct_maybe(c);
+}
+
+void aic__conn_received(struct aic_conn *c, ssize_t n)
+{
+	if (n < 0) {
+		aic_conn_close(c);
+		return;
+	}
+	/* Any bytes are life, those of a frame read in place too (liveness.c). */
+	if (n > 0)
+		c->rx_ms = uv_now(c->loop);
+	aic__cork_begin();
+	if (c->direct) {
+		c->direct_got += (uint32_t)n;
+		if (c->direct_got == c->direct_len)
+			direct_finish(c, true);
+	} else {
+		c->len += (size_t)n;
+		read_frames(c);
+	}
+	aic__cork_end();
 }
 
 struct aic_conn *aic__conn_new(const struct aic_link_ops *ops, void *link, uv_loop_t *loop)

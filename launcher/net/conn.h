@@ -188,7 +188,22 @@ struct aic_conn {
 	json_t *hello;		      /* client: sent on connect; server: received, until AUTH */
 	json_t *welcome;	      /* server side: what on_hello wants WELCOME to carry */
 	struct aic_conn *prev, *next; /* every live connection (conn.c) */
+	/* Small frames sent while frames are handled, written together after (conn.c). */
+	uint8_t *tx;
+	size_t tx_len, tx_cap;
+	struct aic_conn *tx_next; /* on the list of connections with tx_len > 0 */
 };
+
+/*
+ * While the frames of a read are handled (on_frame), fn(arg) may be put off
+ * until they all are, once however often it is asked for: returns true, or
+ * false when no frames are being handled (or too many calls wait), and the
+ * caller does the work now. aic_conn_after_cancel(arg) forgets the calls
+ * put off with arg (it is being freed). Their sends are written with the
+ * read's answers (cork.c).
+ */
+bool aic_conn_after_frames(void (*fn)(void *arg), void *arg);
+void aic_conn_after_cancel(void *arg);
 
 /* A TCP server (tcp.c): its accepted connections get these callbacks. */
 /* What handles the connections a server accepts; NULL members: none. */

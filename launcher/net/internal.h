@@ -10,6 +10,7 @@
  *
  *   conn.c      framing, the handshake, in-place reads, sends
  *   liveness.c  PINGs and deadlines (aic_conn_set_timeout)
+ *   cork.c      small frames sent while frames are handled, written together
  *   tcp.c       the TCP transport
  */
 #ifndef AIC_NET_INTERNAL_H
@@ -52,6 +53,19 @@ void aic__conn_closed(struct aic_conn *c);
 
 /* One hold on c's memory fewer (c->refs): freed at the last. */
 void aic__conn_unref(struct aic_conn *c);
+
+/*
+ * cork.c: between aic__cork_begin and aic__cork_end (conn.c, around handling
+ * what one read brought), aic__cork_room gives where a small frame of n
+ * bytes goes in c's tx buffer (NULL: send it now); the end writes every
+ * connection's. aic__cork_flush writes c's now (before any other send on
+ * it); aic__cork_forget drops them (c is closed).
+ */
+void aic__cork_begin(void);
+void aic__cork_end(void);
+uint8_t *aic__cork_room(struct aic_conn *c, size_t n);
+void aic__cork_flush(struct aic_conn *c);
+void aic__cork_forget(struct aic_conn *c);
 
 /* liveness.c: closes the liveness timer, if any (its close drops its hold on c). */
 void aic__conn_stop_beat(struct aic_conn *c);

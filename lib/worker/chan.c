@@ -19,8 +19,14 @@
 
 #include "internal.h"
 
-/* Puts in flight before aic_put waits for the agent to accept one. */
-#define PUT_WINDOW 64
+/*
+ * Puts in flight before aic_put waits for the agent to accept one: more for
+ * small items, whose puts are written together (batch.c) and which a
+ * waiting agent holds in its heap (at most 512 x 4 KiB per producer).
+ */
+#define PUT_WINDOW	 64
+#define PUT_WINDOW_SMALL 512
+#define PUT_SMALL	 4096
 /* How long a put waits for room in a full ring before it sends the item inline. */
 #define RING_WAIT_MS 200
 
@@ -51,6 +57,7 @@ static void flush_at_exit(void)
 		if (w->fd < 0 || w->pid != getpid())
 			continue; /* a fork's child shares the socket: it is not the child's */
 		setsockopt(w->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		aic__batch_flush_at_exit(w); /* puts still in the batch */
 		if (shutdown(w->fd, SHUT_WR) == 0)
 			while (read(w->fd, buf, sizeof(buf)) > 0)
 				;
@@ -152,7 +159,7 @@ static int put_item(struct aic_worker *w, uint32_t c, uint64_t off, const void *
 {
 	uint8_t head[28];
 	bool wait = id || timeout_ms >= 0;
-	int rc;
+	int rc, window;
 
 	/*
 	 * Puts are pipelined: up to PUT_WINDOW in flight, so items stream without
@@ -160,7 +167,8 @@ static int put_item(struct aic_worker *w, uint32_t c, uint64_t off, const void *
 	 * capacity allows, so a full channel stops the producer here. A caller
 	 * that wants the id or a timeout waits for this put's own answer.
 	 */
-	rc = aic__settle_puts(w, wait ? 0 : PUT_WINDOW - 1);
+	window = off || len > PUT_SMALL ? PUT_WINDOW : PUT_WINDOW_SMALL;
+	rc = aic__settle_puts(w, wait ? 0 : window - 1);
 	if (!rc && w->put_error) {
 		rc = w->put_error;
 		w->put_error = 0;
@@ -175,9 +183,11 @@ static int put_item(struct aic_worker *w, uint32_t c, uint64_t off, const void *
 	if (off) {
 		aic_put_u64(head + 16, off);
 		aic_put_u32(head + 24, (uint32_t)len);
-		rc = aic__send_frame(w, AIC_MSG_PUT_SHM, head, 28, NULL, 0);
+		rc = wait ? aic__send_frame(w, AIC_MSG_PUT_SHM, head, 28, NULL, 0)
+			  : aic__send_batched(w, AIC_MSG_PUT_SHM, head, 28, NULL, 0);
 	} else {
-		rc = aic__send_frame(w, AIC_MSG_PUT, head, 16, data, len);
+		rc = wait ? aic__send_frame(w, AIC_MSG_PUT, head, 16, data, len)
+			  : aic__send_batched(w, AIC_MSG_PUT, head, 16, data, len);
 	}
 	if (rc)
 		return rc;
@@ -370,7 +380,7 @@ int aic_ack(struct aic_worker *w, const char *chan, const struct aic_item *items
 	aic_put_u32(buf + 4, (uint32_t)n);
 	for (i = 0; i < n; i++)
 		aic_ack_encode(buf + 8 + i * AIC_ACK_ENTRY, items[i].producer, items[i].id);
-	rc = aic__send_frame(w, AIC_MSG_ACK, buf, 8 + n * AIC_ACK_ENTRY, NULL, 0);
+	rc = aic__send_batched(w, AIC_MSG_ACK, buf, 8 + n * AIC_ACK_ENTRY, NULL, 0);
 	free(buf);
 	return rc;
 }

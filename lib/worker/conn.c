@@ -26,7 +26,7 @@
 /* Connections dropped in their handshake are tried again, after 10, 20, ... 640 ms. */
 #define CONNECT_TRIES 8
 
-static int write_all(int fd, const struct iovec *iov, int n)
+int aic__write_all(int fd, const struct iovec *iov, int n)
 {
 	struct iovec v[4];
 	int i = 0;
@@ -70,44 +70,86 @@ static int read_all(int fd, void *buf, size_t len)
 	return 0;
 }
 
-int aic__send_frame(struct aic_worker *w, uint16_t type, const void *a, size_t alen,
-		    const void *b, size_t blen)
-{
-	uint8_t hdr[AIC_WIRE_HEADER];
-	struct iovec iov[3] = {{hdr, sizeof(hdr)}, {(void *)a, alen}, {(void *)b, blen}};
+/*
+ * Frames are read IN_CAP bytes at a time when they come that fast (the
+ * answers to a batch of puts come together): one read for many.
+ */
+#define IN_CAP 65536
 
-	if (alen + blen > AIC_WIRE_MAX_PAYLOAD)
+/* Reads until w->in holds at least want (<= IN_CAP) unread bytes. */
+static int read_ahead(struct aic_worker *w, size_t want)
+{
+	if (!w->in && !(w->in = malloc(IN_CAP)))
+		return -ENOMEM;
+	if (w->in_len - w->in_off >= want)
+		return 0;
+	if (w->in_off + want > IN_CAP) {
+		memmove(w->in, w->in + w->in_off, w->in_len - w->in_off);
+		w->in_len -= w->in_off;
+		w->in_off = 0;
+	}
+	while (w->in_len - w->in_off < want) {
+		ssize_t r = read(w->fd, w->in + w->in_len, IN_CAP - w->in_len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r == 0 ? AIC_ECLOSED : -errno;
+		w->in_len += (size_t)r;
+	}
+	return 0;
+}
+
+/* Reads the next frame; flush: send the batch first (what is awaited may be an answer to it). */
+static int recv_frame(struct aic_worker *w, bool flush)
+{
+	const uint8_t *hdr;
+	size_t have, total;
+	uint16_t type;
+	uint32_t n;
+	long used;
+	int rc;
+
+	rc = flush ? aic__batch_flush(w) : 0;
+	if (!rc)
+		rc = read_ahead(w, AIC_WIRE_HEADER);
+	if (rc)
+		return rc;
+	hdr = w->in + w->in_off;
+	n = aic_get_u32(hdr + 8);
+	if (n > AIC_WIRE_MAX_PAYLOAD)
 		return -EMSGSIZE;
-	aic_wire_header(hdr, type, (uint32_t)(alen + blen));
-	return write_all(w->fd, iov, 3);
+	type = (uint16_t)(hdr[4] << 8 | hdr[5]);
+	total = AIC_WIRE_HEADER + (size_t)n;
+	/* Answers to puts are read where they are: nothing points into them. */
+	if ((type == AIC_MSG_PUT_OK || type == AIC_MSG_PUT_ERR) && total <= IN_CAP) {
+		rc = read_ahead(w, total);
+		if (rc)
+			return rc;
+		used = aic_wire_decode(w->in + w->in_off, total, &w->frame);
+		w->in_off += total;
+		return used > 0 ? 0 : AIC_EPROTO;
+	}
+	if (w->rx_cap < total) {
+		uint8_t *nb = realloc(w->rx, total);
+		if (!nb)
+			return -ENOMEM;
+		w->rx = nb;
+		w->rx_cap = total;
+	}
+	/* What was read ahead of the frame, then the rest of it straight from the socket. */
+	have = w->in_len - w->in_off < total ? w->in_len - w->in_off : total;
+	memcpy(w->rx, w->in + w->in_off, have);
+	w->in_off += have;
+	rc = read_all(w->fd, w->rx + have, total - have);
+	if (rc)
+		return rc;
+	used = aic_wire_decode(w->rx, total, &w->frame);
+	return used > 0 ? 0 : AIC_EPROTO;
 }
 
 int aic__recv_frame(struct aic_worker *w)
 {
-	uint8_t hdr[AIC_WIRE_HEADER];
-	long used;
-	uint32_t n;
-	int rc;
-
-	rc = read_all(w->fd, hdr, sizeof(hdr));
-	if (rc)
-		return rc;
-	n = aic_get_u32(hdr + 8);
-	if (n > AIC_WIRE_MAX_PAYLOAD)
-		return -EMSGSIZE;
-	if (w->rx_cap < AIC_WIRE_HEADER + (size_t)n) {
-		uint8_t *nb = realloc(w->rx, AIC_WIRE_HEADER + (size_t)n);
-		if (!nb)
-			return -ENOMEM;
-		w->rx = nb;
-		w->rx_cap = AIC_WIRE_HEADER + (size_t)n;
-	}
-	memcpy(w->rx, hdr, sizeof(hdr));
-	rc = read_all(w->fd, w->rx + AIC_WIRE_HEADER, n);
-	if (rc)
-		return rc;
-	used = aic_wire_decode(w->rx, AIC_WIRE_HEADER + (size_t)n, &w->frame);
-	return used > 0 ? 0 : AIC_EPROTO;
+	return recv_frame(w, true);
 }
 
 int aic__json_code(const struct aic_frame *f)
@@ -144,7 +186,8 @@ int aic__settle_puts(struct aic_worker *w, int left)
 	int rc;
 
 	while (w->puts_out > left) {
-		rc = aic__recv_frame(w);
+		/* Answers to puts sent are enough while the batch holds no more than left. */
+		rc = recv_frame(w, aic__batch_frames(w) > (unsigned)left);
 		if (rc)
 			return rc;
 		if (w->frame.type != AIC_MSG_PUT_OK && w->frame.type != AIC_MSG_PUT_ERR)
@@ -198,6 +241,7 @@ int aic_worker_connect(struct aic_worker **out)
 	if (!w)
 		return -ENOMEM;
 	w->fd = -1;
+	aic__batch_init(w);
 	snprintf(w->stage, sizeof(w->stage), "%s", getenv("AIC_STAGE") ?: "");
 	w->index = atoi(getenv("AIC_INDEX") ?: "0");
 	/*
@@ -258,9 +302,13 @@ void aic_worker_close(struct aic_worker *w)
 	if (!w)
 		return;
 	aic__exit_untrack(w);
-	/* Every pipelined put must be in the channel before the connection goes. */
-	if (w->fd >= 0 && w->puts_out > 0)
+	/*
+	 * Every pipelined put must be in the channel before the connection goes;
+	 * a fork's child has the connection, not its puts (nor batch.c's thread).
+	 */
+	if (w->fd >= 0 && w->puts_out > 0 && w->pid == getpid())
 		aic__settle_puts(w, 0);
+	aic__batch_release(w);
 	if (w->fd >= 0)
 		close(w->fd);
 	if (w->wbuf.buf && !w->wbuf.off)
@@ -270,6 +318,7 @@ void aic_worker_close(struct aic_worker *w)
 	aic_arena_detach(&w->arena);
 	aic__nccl_groups_release(w);
 	free(w->rx);
+	free(w->in);
 	free(w);
 }
 

@@ -11,19 +11,22 @@
  * sandbox.c runs a sandbox's host process (python/aic/sandbox.py). Nothing
  * here is exported from libaic.so (lib/libaic.lds), nor installed.
  *
- * A struct aic_worker is one thread's: nothing here locks.
+ * A struct aic_worker is one thread's: nothing here locks, but for the
+ * batch of puts that batch.c's thread may send (tx_lock).
  */
 #ifndef AIC_WORKER_INTERNAL_H
 #define AIC_WORKER_INTERNAL_H
 
 #include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "aic.h"
 #include "arena.h"
@@ -42,6 +45,19 @@ struct nccl_group {
 
 struct aic_worker {
 	int fd;
+	/* Frames read ahead of the one in w->frame (conn.c): in[in_off, in_len). */
+	uint8_t *in;
+	size_t in_off, in_len;
+	/* Puts written together (batch.c), under tx_lock: the batch, and its thread. */
+	pthread_mutex_t tx_lock;
+	pthread_cond_t tx_cond;
+	uint8_t *tx;
+	size_t tx_len;
+	unsigned tx_frames;		  /* the puts in it */
+	uint64_t tx_first_ns, tx_last_ns; /* the batch's first put, the last write */
+	int tx_error;			  /* a write of the thread's failed: the next call's */
+	bool tx_thread, tx_idle, tx_stop;
+	pthread_t tx_thread_id;
 	int puts_out;	/* puts sent, not yet answered */
 	int put_error;	/* the first failure of a pipelined put, reported by the next call */
 	char stage[64];
@@ -97,10 +113,14 @@ void aic__exit_untrack(struct aic_worker *w);
  * negative code; a failure leaves the connection unusable.
  */
 
-/* Sends one frame of `type` whose payload is a then b (either may be empty). */
-int aic__send_frame(struct aic_worker *w, uint16_t type, const void *a, size_t alen,
-		    const void *b, size_t blen);
-/* Reads the next frame into w->frame (its payload in w->rx, valid until the next read). */
+/* Writes the n pieces (n <= 4) whole. */
+int aic__write_all(int fd, const struct iovec *iov, int n);
+/*
+ * Reads the next frame into w->frame, after sending the batch of puts. An
+ * answer to a put is valid until the next read; any other frame's payload
+ * is in w->rx, valid until the next such frame (items inline stay valid
+ * while the answers to puts are read).
+ */
 int aic__recv_frame(struct aic_worker *w);
 /*
  * Reads the next frame that is not the answer to a pipelined put; answers
@@ -113,6 +133,24 @@ int aic__settle_puts(struct aic_worker *w, int left);
 int aic__json_code(const struct aic_frame *f);
 /* An ERROR frame's code, or AIC_EPROTO for an unexpected frame. */
 int aic__frame_error(const struct aic_worker *w);
+
+/*
+ * batch.c: aic__send_frame sends one frame of `type` whose payload is a
+ * then b (either may be empty), after the batch; aic__send_batched sends
+ * a put's or an ack's, or adds it to the batch (see batch.c). aic__batch_flush sends
+ * the batch now (and reports a failure of the thread's); aic__batch_frames
+ * counts the puts in it; init and release
+ * make and end the lock and the thread.
+ */
+int aic__send_frame(struct aic_worker *w, uint16_t type, const void *a, size_t alen, const void *b,
+		    size_t blen);
+int aic__send_batched(struct aic_worker *w, uint16_t type, const void *a, size_t alen,
+		      const void *b, size_t blen);
+int aic__batch_flush(struct aic_worker *w);
+void aic__batch_flush_at_exit(struct aic_worker *w); /* gives up after 1 s */
+unsigned aic__batch_frames(struct aic_worker *w);
+void aic__batch_init(struct aic_worker *w);
+void aic__batch_release(struct aic_worker *w);
 
 /* nccl.c: AIC_WEIGHTS_NCCL ("stream:rank:nranks[,...]") into w->nccl. */
 void aic__nccl_groups_parse(struct aic_worker *w, const char *v);

@@ -5,13 +5,14 @@
 # others (exactly once after dropping duplicates by the producer's key);
 # large items go through shared memory and are read in place; items built
 # in place (w.buffer) arrive intact; a full channel blocks its producer; the
-# agent's memory does not grow with the number of items that passed through.
+# agent's memory does not grow with the number of items that passed through;
+# a burst of puts followed by work outside the library still arrives.
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 [ -e "$AIC_LIBRARY" ] || bail "no $AIC_LIBRARY"
 enter_work_dir channels
-plan 32
+plan 34
 
 spec() { # spec N PAD DIE_AFTER CAPACITY [VIEW: consumers read shared memory in place]
 	cat <<YAML
@@ -269,6 +270,41 @@ YAML
 timeout 20 "$aic" run gather.yaml >gather.out 2>gather.err
 is "$?" 0 "a consumer holding every un-acked item: the job ends"
 is "$("$aic" logs g/0)" "closed holding 2" "its get() says the channel is closed"
+
+# A burst of puts, then work that calls nothing of aic (here: waiting for
+# the consumer's word that it has every item): the puts written together
+# (lib/worker/batch.c) must still go, or both wait forever. The producer
+# gives up after 60 s, far beyond any scheduling delay.
+cat >burst_put.py <<'PY'
+import aic, os, time
+w = aic.connect()
+for i in range(300):
+    w.put("b", b"%d" % i)
+deadline = time.monotonic() + 60
+while not os.path.exists("burst.done") and time.monotonic() < deadline:
+    time.sleep(0.01)
+print("consumer done" if os.path.exists("burst.done") else "stuck")
+PY
+cat >burst_get.py <<'PY'
+import aic
+w = aic.connect()
+got = set()
+while len(got) < 300:
+    items = w.get("b", max_items=64)
+    got.update(bytes(i.data) for i in items)
+    w.ack(items)
+open("burst.done", "w").close()
+print(len(got))
+PY
+cat >burst.yaml <<YAML
+stages:
+  p: {command: [python3, $dir/burst_put.py], cpus: 0, outputs: [b]}
+  c: {command: [python3, $dir/burst_get.py], cpus: 0, inputs: [b]}
+YAML
+rm -f burst.done
+"$aic" run burst.yaml >burst.out 2>&1
+is "$("$aic" logs p/0)" "consumer done" "a burst of 300 puts, then no call: every put still reaches the consumer"
+is "$("$aic" logs c/0)" 300 "all 300, once"
 
 # Memory: 10x more items (and 1 KiB each) do not make the engine bigger.
 # Under AddressSanitizer (scripts/check's sanitizer stage) the quarantine

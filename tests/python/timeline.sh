@@ -65,9 +65,10 @@ for e in evs:
         ok = ok and isinstance(e.get("cat"), str) and isinstance(e.get("id"), str)
     if not ok:
         bad.append(e)
-# Async slices open and close in pairs, never ending before they begin.
+# Async slices open and close in pairs, never ending before they begin (an
+# item handed over in the microsecond it was put has a span of length 0).
 opened = {}
-for e in sorted((e for e in evs if e["ph"] in "be"), key=lambda e: (e["ts"], e["ph"] == "b")):
+for e in sorted((e for e in evs if e["ph"] in "be"), key=lambda e: (e["ts"], e["ph"] == "e")):
     k = (e["cat"], e["id"], e["name"])
     if e["ph"] == "b":
         opened[k] = e["ts"]
