@@ -248,6 +248,8 @@ failure_tests += tests/failures/observe-node.sh
 failure_tests += tests/failures/nolost-cut.sh
 # SLURM's side: --no-kill, the job's end and exit status, no rerun of a success.
 failure_tests += tests/failures/slurm.sh
+# Satellite allocations: sbatch when backlogged, join, release, scancel at the end.
+failure_tests += tests/failures/satellite.sh
 EXTRA_DIST += $(failure_tests)
 
 

@@ -359,6 +359,13 @@ void head__event_node_lost(struct head *h, const struct hagent *a)
 		fflush(h->events_file);
 }
 
+void head__event(struct head *h, json_t *ev)
+{
+	write_event(h, ev, -1);
+	if (h->events_file)
+		fflush(h->events_file);
+}
+
 void head__event_phase(struct head *h, size_t group, const char *node, const char *stage,
 		       bool begin, double t, double us)
 {

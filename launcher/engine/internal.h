@@ -10,6 +10,8 @@
  *   recover.c    a lost node: what becomes of its processes and the job
  *   drain.c      checkpoints: the notice, requests to stages, what counts
  *   autoscale.c  replicas that follow their stage's load while the job runs
+ *   satellite.c  satellite allocations: sbatch when the allocation is full,
+ *                their agents' joins, release when idle, scancel at the end
  *   state.c      state.json, the engine's journal a later run resumes from
  *   config_msg.c  the data plane's CONFIG message
  *   worker_env.c  the agent's: its workers' environment, free ports
@@ -124,6 +126,7 @@ struct hagent {
 	struct aic_conn *conn;
 	bool registered, gone;
 	bool lost;	    /* lost while the job ran: nothing is placed there again */
+	bool released;	    /* a satellite given back empty (lost too, but not a failure) */
 	uint64_t lost_ms;   /* when */
 	char lost_why[256]; /* why, as the log said it */
 	int rank;
@@ -198,6 +201,8 @@ struct head {
 	/* {channel: progress}: where this run's sources started (config_msg.c), or NULL. */
 	json_t *start_progress;
 	struct autoscale *as; /* autoscale.c's, NULL: no stage autoscales */
+	struct satellites *sat; /* satellite.c's, NULL: none submitted */
+	int n_main; /* the allocation's agents; cfg.n_agents adds satellites' ranks */
 };
 
 /*
@@ -320,6 +325,30 @@ bool head__autoscale_exited(struct head *h, struct hproc *hp, int status);
 size_t head__autoscale_producers(const struct head *h, size_t chan, uint32_t *ranks, size_t n);
 json_t *head__autoscale_json(const struct head *h);
 void head__autoscale_free(struct head *h);
+/* Items queued at agent `rank`, as its last LOAD said. */
+json_int_t head__autoscale_backlog_at(const struct head *h, int rank);
+
+/*
+ * satellite.c: head__satellite_slots (head_start) sets n_main and says how
+ * many ranks to reserve past it. head__satellite_want: autoscale.c found
+ * stage backlogged with no room left. A join: HELLO of a rank past n_main
+ * is taken when _expected, REGISTER when _check (else why), then _joined.
+ * _left: its link closed; true when it was released (not a lost node).
+ * _end (head__end) cancels every satellite; _busy: scancel and the like
+ * still run (head_done waits). _json: status.json's "satellites" (new
+ * reference; NULL: the spec asks for none).
+ */
+int head__satellite_slots(struct head *h);
+void head__satellite_want(struct head *h, size_t stage);
+bool head__satellite_expected(const struct head *h, int rank);
+bool head__satellite_check(struct head *h, const struct hagent *a, const json_t *m, char *why,
+			   size_t len);
+void head__satellite_joined(struct head *h, struct hagent *a);
+bool head__satellite_left(struct head *h, struct hagent *a);
+void head__satellite_end(struct head *h);
+bool head__satellite_busy(const struct head *h);
+json_t *head__satellite_json(const struct head *h);
+void head__satellite_free(struct head *h);
 
 /* config_msg.c: the CONFIG message (new reference). */
 json_t *head__data_plane_config(struct head *h);
@@ -348,6 +377,8 @@ void head__event_node_lost(struct head *h, const struct hagent *a);
 void head__event_phase(struct head *h, size_t group, const char *node, const char *stage,
 		       bool begin, double t, double us);
 void head__event_end(struct head *h);
+/* Any other event of the head's (ev taken, with its "ev"), flushed. */
+void head__event(struct head *h, json_t *ev);
 void head__on_events(struct head *h, const struct hagent *a, json_t *m);
 void head__events_close(struct head *h);
 

@@ -607,6 +607,7 @@ void head__end(struct head *h, int code, const char *state, const char *reason)
 	for (i = 0; i < (int)h->cfg.spec->n_stages; i++)
 		uv_timer_stop(&h->stages[i].timer);
 	head__state_progress(h); /* while rank 0's agent still has it */
+	head__satellite_end(h); /* every satellite, pending or running, is cancelled */
 	m = json_pack("{s:b,s:s}", "ok", code == 0, "reason", reason);
 	for (i = 0; i < h->cfg.n_agents; i++)
 		if (h->agents[i].conn) {
