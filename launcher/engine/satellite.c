@@ -594,6 +594,11 @@ void head__satellite_joined(struct head *h, struct hagent *a)
 	if (m)
 		aic_conn_send(a->conn, AIC_MSG_CONFIG, m);
 	json_decref(m);
+	/* Who produces each channel now, scaled replicas' agents included (config_msg.c). */
+	m = head__data_plane_members(h);
+	if (m)
+		aic_conn_send(a->conn, AIC_MSG_MEMBERS, m);
+	json_decref(m);
 	m = json_pack("{s:i,s:s,s:i}", "rank", a->rank, "addr", a->addr, "port", a->data_port);
 	if (m)
 		head__broadcast(h, AIC_MSG_PEER, m);
@@ -611,6 +616,12 @@ bool head__satellite_left(struct head *h, struct hagent *a)
 		return false;
 	if (a->released)
 		return true;
+	if (!a->registered) {
+		/* Refused, or gone before it registered: the job goes on without it. */
+		if (!h->ending)
+			end_sat(h, s, "gone", "its agent left before it registered");
+		return true;
+	}
 	/* Lost while it ran: recover.c does the rest; its job goes too. */
 	if (!h->ending)
 		end_sat(h, s, "lost", "its agent's link closed");
