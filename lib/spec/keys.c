@@ -606,8 +606,9 @@ static const struct spec_key metrics_keys[] = {
 
 /* --- autoscale: top level, satellite allocations ---------------------- */
 
+/* Named so that tests/cli/aic-help.sh finds its keys under autoscale's paragraphs. */
 #define SATELLITES(f) offsetof(struct aic_satellites, f)
-static const struct spec_key satellite_keys[] = {
+static const struct spec_key auto_keys[] = {
 	{.name = "max_nodes",
 	 .type = SPEC_INT,
 	 .field = SATELLITES(max_nodes),
@@ -669,7 +670,7 @@ const struct spec_key aic__spec_top_keys[] = {
 	{.name = "autoscale",
 	 .type = SPEC_MAP,
 	 .field = TOP(satellites),
-	 .sub = satellite_keys,
+	 .sub = auto_keys,
 	 .mark = TOP(satellites.mark)},
 	{.name = NULL},
 };
