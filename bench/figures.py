@@ -339,7 +339,6 @@ def autoscale(lines):
              "is the decision tick (1 s), the spawn and the worker's start-up")
 
 
-
 def satellite(lines):
     b = "satellite"
     sat = pick(lines, "satellite", "backlog_to_items_s")
