@@ -92,6 +92,7 @@ struct satellites {
 	char exe[PATH_MAX];  /* aic-launch */
 	char spec[PATH_MAX]; /* the spec, absolute */
 	uint64_t last_submit_ms, retry_ms, last_poll_ms;
+	uint64_t want_ms; /* when a stage last asked for one */
 	int failures, submits;
 	size_t stage; /* the stage that asked last */
 	json_t *events;
@@ -387,7 +388,9 @@ static void submitted(struct cmd *k, int64_t status)
 		ss->failures = 0;
 		s->state = SAT_PENDING;
 		s->ever = true;
-		event(h, s, "submitted", "stage backlogged with no room left in the allocation");
+		snprintf(why, sizeof(why), "stage '%s' is backlogged and the allocation has no room",
+			 h->cfg.spec->stages[ss->stage].name);
+		event(h, s, "submitted", why);
 		if (s->cancel || h->ending)
 			end_sat(h, s, "cancelled", s->why[0] ? s->why : "the job ended");
 		return;
@@ -516,6 +519,7 @@ void head__satellite_want(struct head *h, size_t stage)
 	if (h->n_main == h->cfg.n_agents || h->ending || h->draining || !start(h))
 		return;
 	ss = h->sat;
+	ss->want_ms = now;
 	for (i = 0; i < ss->n; i++) {
 		struct sat *s = &ss->s[i];
 		if (s->state == SAT_SUBMITTING || s->state == SAT_PENDING)
@@ -705,6 +709,12 @@ static void tick(uv_timer_t *t)
 		return;
 	for (i = 0; i < ss->n; i++) {
 		struct sat *s = &ss->s[i];
+		/* One still pending when no stage has asked for idle_s is not needed now. */
+		if (s->state == SAT_PENDING && now - ss->want_ms >= idle) {
+			snprintf(why, sizeof(why), "not needed: no stage short of room for %d s",
+				 h->cfg.spec->satellites.idle_s);
+			end_sat(h, s, "cancelled", why);
+		}
 		if (s->state == SAT_PENDING && n + strlen(s->job) + 2 < sizeof(ids))
 			n += (size_t)snprintf(ids + n, sizeof(ids) - n, "%s%s", n ? "," : "", s->job);
 		if (s->state != SAT_RUNNING)
