@@ -399,7 +399,8 @@ void chan_set_node_lost(struct chan_set *cs, uint32_t rank)
 
 void chan_set_peer_left(struct chan_set *cs, uint32_t rank)
 {
-	peer_gone(cs, rank, false);
+	if (cs && rank != cs->rank) /* the satellite itself is told too: it shuts down next */
+		peer_gone(cs, rank, false);
 }
 
 /* A MEMBERS list of ranks into ranks[] (at most MAX_PEERS); how many. */

@@ -203,12 +203,10 @@ static void event(struct head *h, struct sat *s, const char *action, const char 
 		       s->rank, "job", s->job, "node", node, "reason", why);
 	if (ev)
 		json_array_append(ss->events, ev);
-	if (ev && !h->done) {
-		json_t *e = json_deep_copy(ev);
-		json_object_set_new(e, "ev", json_string("satellite"));
-		json_object_del(e, "t");
-		head__event(h, e);
-	}
+	if (ev && !h->done)
+		head__event(h, json_pack("{s:s,s:s,s:i,s:s,s:s,s:s}", "ev", "satellite", "action",
+					 action, "rank", s->rank, "job", s->job, "node", node,
+					 "reason", why));
 	json_decref(ev);
 	head__save_status(h);
 }
