@@ -163,7 +163,7 @@ python_tests = tests/python/channels.sh tests/python/weights.sh tests/python/met
 	tests/python/data-integrity.sh tests/python/sink-kill.sh tests/python/checkpoint.sh tests/python/sigterm.sh \
 	tests/python/grpo-resume.sh tests/python/grpo-kill.sh tests/python/source-resume.sh \
 	tests/python/timeline.sh tests/python/prometheus.sh tests/python/dashboard.sh \
-	tests/python/autoscale.sh tests/python/autoscale-share.sh \
+	tests/python/autoscale.sh tests/python/autoscale-share.sh tests/python/autoscale-nccl.sh \
 	tests/python/torch.sh tests/python/torch-grpo.sh \
 	tests/python/services.sh tests/python/sandbox.sh tests/python/agentic-toy.sh
 EXTRA_DIST += $(python_tests) python/aic/__init__.py python/aic/torch.py python/aic/sandbox.py
@@ -250,6 +250,8 @@ failure_tests += tests/failures/nolost-cut.sh
 failure_tests += tests/failures/slurm.sh
 # Satellite allocations: sbatch when backlogged, join, release, scancel at the end.
 failure_tests += tests/failures/satellite.sh
+# A draining replica moved off a lost node is drained again where it runs.
+failure_tests += tests/failures/autoscale-redrain.sh
 EXTRA_DIST += $(failure_tests)
 
 

@@ -292,8 +292,11 @@ void head__event_placed(struct head *h)
 
 	for (i = 0; i < (size_t)h->cfg.n_agents; i++) {
 		const struct hagent *a = &h->agents[i];
-		json_t *info = json_array();
+		json_t *info;
 		size_t g;
+		if (!a->registered)
+			continue; /* a satellite's rank, reserved (satellite.c) */
+		info = json_array();
 		/* What the dashboard draws of each GPU: its NUMA node, NVSwitch fabric, model. */
 		for (g = 0; a->topo && g < a->n_gpus; g++) {
 			const struct aic_gpu *gp =

@@ -43,7 +43,7 @@
 #define POLL_MS 5000		 /* squeue of pending satellites */
 #define BACKOFF_MAX_MS 300000	 /* a failed sbatch is tried again at most this late */
 #define OUT_MAX 4096		 /* a command's output kept */
-#define RANKS_PER_SATELLITE 2	 /* ranks reserved per max_nodes: released ones are not reused */
+#define RANKS_PER_SATELLITE 4	 /* ranks reserved per max_nodes: released ones are not reused */
 
 enum sat_state {
 	SAT_FREE,	/* never submitted, or its submission failed: the rank may be used */

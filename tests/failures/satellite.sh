@@ -12,7 +12,7 @@
 # is for an event (status.json, squeue), with a deadline, not a timing.
 . "$AIC_SRC_DIR/tests/lib/failures.sh"
 need_cluster 4 4
-plan 17
+plan 19
 dir=$(work_dir)
 cd "$dir" || bail "cannot enter $dir"
 
@@ -27,8 +27,9 @@ sat_field() {
 }
 sat_running() { [ "$(sat_field "$1" "sum(x['state'] == 'running' for x in s)")" -ge "${2:-1}" ]; }
 
-# job NAME ITEMS HOLD: a job on 2 nodes: ITEMS lines through slow 4-GPU replicas (one per
-# node, tagged with their node); with HOLD, a stage keeps the job open until NAME/go exists.
+# job NAME ITEMS HOLD [AUTOSCALE]: a job on 2 nodes: ITEMS lines through slow 4-GPU replicas
+# (one per node, tagged with their node); with HOLD, a stage keeps the job open until
+# NAME/go exists. AUTOSCALE: the top-level autoscale (default {max_nodes: 2, idle_s: 3}).
 job() {
 	mkdir -p "$dir/$1"
 	/usr/bin/python3 -c "for i in range($2): print('{\"i\": %d}' % i)" >"$dir/$1/lines.jsonl"
@@ -50,7 +51,7 @@ YAML
 channels:
   lines: {source: lines.jsonl, capacity: 16}
   out: {sink: out.jsonl}
-autoscale: {max_nodes: 2, idle_s: 3}
+autoscale: ${4:-"{max_nodes: 2, idle_s: 3}"}
 YAML
 	cat >"$dir/$1/job.sh" <<JOB
 #!/bin/sh
@@ -123,19 +124,27 @@ ok "a satellite joins the second job" wait_for 180 sat_running "$dir/cancel"
 scancel "$main"
 ok "scancel of the main job: it ends" wait_for 120 job_ended "$main"
 ok "and no satellite of it is left in squeue" wait_for 60 no_satellites "$main"
+# Its agent would end it too, having lost the head: the head's own scancel is in its log.
+like "$(cat "$dir/cancel/job.out")" "satellite of rank [0-9]+ \(job [0-9]+\) cancelled: the job ended" \
+	"the head cancelled it (SIGTERM)"
 
-# (c) A satellite that cannot start: the job runs and finishes, and the satellite goes.
-blocker=$(sbatch --parsable -N2 --exclusive -J aic-blocker -o /dev/null --wrap 'sleep 600') ||
+# (c) A satellite that cannot start (its partition's nodes are taken, and stay so after the
+# job): the job runs and finishes, and the head cancels the satellite at its end.
+scontrol create PartitionName=aicsat Nodes=n3,n4 State=UP MaxTime=INFINITE ||
+	bail "cannot create the partition aicsat"
+blocker=$(sbatch --parsable -p aicsat -N2 --exclusive -J aic-blocker -o /dev/null --wrap 'sleep 600') ||
 	bail "sbatch of the blocker failed"
+trap 'scancel "$blocker" "$main" 2>/dev/null; scontrol delete PartitionName=aicsat; restore_node' EXIT
 blocking() { squeue -h -j "$blocker" -t R | grep -q .; }
 wait_for 60 blocking || bail "the blocker did not start"
-trap 'scancel "$blocker" "$main" 2>/dev/null; restore_node' EXIT
-main=$(job pend 150) || bail "sbatch failed"
+main=$(job pend 150 "" "{max_nodes: 1, partition: aicsat, idle_s: 600}") || bail "sbatch failed"
 diag "job $main, blocker $blocker"
 pending() { [ "$(sat_field "$dir/pend" "sum(x['state'] == 'pending' for x in s)")" -ge 1 ]; }
 ok "the backlogged job submits a satellite, which stays pending" wait_for 180 pending
 ok "the job ends" wait_for 180 job_ended "$main"
 is "$(summary_field "$dir/pend" "d['state']")" succeeded "it succeeded without its satellite"
 ok "its pending satellite was cancelled" wait_for 60 no_satellites "$main"
+is "$(summary_field "$dir/pend" "[(s['state'], s['why']) for s in d['satellites']['satellites']]")" \
+	"[('ended', 'the job ended')]" "summary.json: the satellite ended with the job"
 scancel "$blocker"
 done_testing
