@@ -39,11 +39,11 @@
 #include "log.h"
 #include "wire.h"
 
-#define TICK_MS 1000
-#define POLL_MS 5000		 /* squeue of pending satellites */
-#define BACKOFF_MAX_MS 300000	 /* a failed sbatch is tried again at most this late */
-#define OUT_MAX 4096		 /* a command's output kept */
-#define RANKS_PER_SATELLITE 4	 /* ranks reserved per max_nodes: released ones are not reused */
+#define TICK_MS		    1000
+#define POLL_MS		    5000   /* squeue of pending satellites */
+#define BACKOFF_MAX_MS	    300000 /* a failed sbatch is tried again at most this late */
+#define OUT_MAX		    4096   /* a command's output kept */
+#define RANKS_PER_SATELLITE 4	   /* ranks reserved per max_nodes: released ones are not reused */
 
 enum sat_state {
 	SAT_FREE,	/* never submitted, or its submission failed: the rank may be used */
@@ -58,12 +58,12 @@ static const char *const state_names[] = {"free", "submitting", "pending", "runn
 struct sat {
 	enum sat_state state;
 	int rank;
-	char job[32]; /* the SLURM job id sbatch printed */
+	char job[32];				/* the SLURM job id sbatch printed */
 	char slurm_state[32], slurm_reason[64]; /* squeue's, while pending */
-	char why[256]; /* how it ended */
+	char why[256];				/* how it ended */
 	uint64_t submitted_ms, joined_ms, ended_ms, idle_since;
-	bool cancel;	/* scancel once sbatch has named it */
-	bool ever;	/* submitted once */
+	bool cancel; /* scancel once sbatch has named it */
+	bool ever;   /* submitted once */
 };
 
 struct cmd {
@@ -87,7 +87,7 @@ struct satellites {
 	size_t n;
 	uv_timer_t timer;
 	bool timer_on;
-	int live;  /* commands running or closing */
+	int live; /* commands running or closing */
 	char main_job[32];
 	char exe[PATH_MAX];  /* aic-launch */
 	char spec[PATH_MAX]; /* the spec, absolute */
@@ -133,9 +133,10 @@ static struct sat *slot_of(const struct head *h, int r)
 /* An environment variable the children do not get: the main job's, or its step's. */
 static bool job_var(const char *e)
 {
-	static const char *const drop[] = {"SLURM_", "SBATCH_", "SRUN_", "SALLOC_", "PMIX_",
-					   "PMI_",   "OMPI_",  "AIC_TOPO_XML=", "AIC_JOB",
-					   "AIC_NODE_", "AIC_BATCH_", "CUDA_VISIBLE_DEVICES=",
+	static const char *const drop[] = {"SLURM_",	"SBATCH_",	 "SRUN_",
+					   "SALLOC_",	"PMIX_",	 "PMI_",
+					   "OMPI_",	"AIC_TOPO_XML=", "AIC_JOB",
+					   "AIC_NODE_", "AIC_BATCH_",	 "CUDA_VISIBLE_DEVICES=",
 					   NULL};
 	size_t i;
 
@@ -196,8 +197,8 @@ static void event(struct head *h, struct sat *s, const char *action, const char 
 	const char *node = s->state == SAT_RUNNING || s->joined_ms ? h->agents[s->rank].node : "";
 	json_t *ev;
 
-	aic_log_info("autoscale: satellite of rank %d%s%s%s %s: %s", s->rank, s->job[0] ? " (job " : "",
-		     s->job, s->job[0] ? ")" : "", action, why);
+	aic_log_info("autoscale: satellite of rank %d%s%s%s %s: %s", s->rank,
+		     s->job[0] ? " (job " : "", s->job, s->job[0] ? ")" : "", action, why);
 	ev = json_pack("{s:f,s:s,s:i,s:s,s:s,s:s}", "t",
 		       (double)(aic_now_ms() - h->start_ms) / 1000.0, "action", action, "rank",
 		       s->rank, "job", s->job, "node", node, "reason", why);
@@ -327,8 +328,8 @@ static void cancelled(struct cmd *k, int64_t status)
 	struct sat *s = &k->h->sat->s[k->slot];
 
 	if (status)
-		aic_log_error("autoscale: scancel %s exited with %lld: %s", s->job, (long long)status,
-			      first_line(k));
+		aic_log_error("autoscale: scancel %s exited with %lld: %s", s->job,
+			      (long long)status, first_line(k));
 	else
 		aic_log_debug("autoscale: satellite job %s cancelled", s->job);
 }
@@ -386,7 +387,8 @@ static void submitted(struct cmd *k, int64_t status)
 		ss->failures = 0;
 		s->state = SAT_PENDING;
 		s->ever = true;
-		snprintf(why, sizeof(why), "stage '%s' is backlogged and the allocation has no room",
+		snprintf(why, sizeof(why),
+			 "stage '%s' is backlogged and the allocation has no room",
 			 h->cfg.spec->stages[ss->stage].name);
 		event(h, s, "submitted", why);
 		if (s->cancel || h->ending)
@@ -566,7 +568,8 @@ bool head__satellite_check(struct head *h, const struct hagent *a, const json_t 
 		return false;
 	}
 	if (!job || strcmp(job, s->job)) {
-		snprintf(why, len, "rank %d joins from SLURM job '%s', but it was submitted as job %s",
+		snprintf(why, len,
+			 "rank %d joins from SLURM job '%s', but it was submitted as job %s",
 			 a->rank, job ? job : "(none)", s->job);
 		return false;
 	}
@@ -682,7 +685,8 @@ static void polled(struct cmd *k, int64_t status)
 			continue;
 		for (i = 0; i < ss->n; i++)
 			if (!strcmp(ss->s[i].job, job)) {
-				snprintf(ss->s[i].slurm_state, sizeof(ss->s[i].slurm_state), "%s", st);
+				snprintf(ss->s[i].slurm_state, sizeof(ss->s[i].slurm_state), "%s",
+					 st);
 				snprintf(ss->s[i].slurm_reason, sizeof(ss->s[i].slurm_reason), "%s",
 					 reason);
 			}
@@ -714,7 +718,8 @@ static void tick(uv_timer_t *t)
 			end_sat(h, s, "cancelled", why);
 		}
 		if (s->state == SAT_PENDING && n + strlen(s->job) + 2 < sizeof(ids))
-			n += (size_t)snprintf(ids + n, sizeof(ids) - n, "%s%s", n ? "," : "", s->job);
+			n += (size_t)snprintf(ids + n, sizeof(ids) - n, "%s%s", n ? "," : "",
+					      s->job);
 		if (s->state != SAT_RUNNING)
 			continue;
 		if (in_use(h, s)) {
@@ -751,17 +756,20 @@ json_t *head__satellite_json(const struct head *h)
 		if (!s->ever && s->state == SAT_FREE)
 			continue;
 		json_array_append_new(
-			list, json_pack("{s:i,s:s,s:s,s:s,s:s,s:s,s:f,s:o?,s:o?,s:s}", "rank", s->rank,
-					"job", s->job, "state", state_names[s->state], "node", node,
-					"slurm_state", s->slurm_state, "slurm_reason", s->slurm_reason,
-					"submitted_s",
-					(double)(s->submitted_ms - h->start_ms) / 1000.0, "joined_s",
-					s->joined_ms ? json_real((double)(s->joined_ms - h->start_ms) / 1000.0)
-						     : NULL,
-					"ended_s",
-					s->ended_ms ? json_real((double)(s->ended_ms - h->start_ms) / 1000.0)
-						    : NULL,
-					"why", s->why));
+			list,
+			json_pack("{s:i,s:s,s:s,s:s,s:s,s:s,s:f,s:o?,s:o?,s:s}", "rank", s->rank,
+				  "job", s->job, "state", state_names[s->state], "node", node,
+				  "slurm_state", s->slurm_state, "slurm_reason", s->slurm_reason,
+				  "submitted_s", (double)(s->submitted_ms - h->start_ms) / 1000.0,
+				  "joined_s",
+				  s->joined_ms
+					  ? json_real((double)(s->joined_ms - h->start_ms) / 1000.0)
+					  : NULL,
+				  "ended_s",
+				  s->ended_ms
+					  ? json_real((double)(s->ended_ms - h->start_ms) / 1000.0)
+					  : NULL,
+				  "why", s->why));
 	}
 	return json_pack("{s:i,s:s?,s:i,s:i,s:o,s:o}", "max_nodes",
 			 h->cfg.spec->satellites.max_nodes, "partition",
