@@ -553,6 +553,7 @@ struct head *head_start(uv_loop_t *loop, const struct head_config *cfg)
 			return NULL;
 		}
 	}
+	head__satellite_leftovers(h); /* an earlier run's, if it could not cancel them */
 	rc = aic_server_start(loop, &h->srv, cfg->listen_addr, cfg->token, &agents_handlers, h);
 	if (rc) {
 		aic_log_error("the head cannot listen: %s", uv_strerror(rc));

@@ -349,6 +349,13 @@ void head__satellite_end(struct head *h);
 bool head__satellite_busy(const struct head *h);
 json_t *head__satellite_json(const struct head *h);
 void head__satellite_free(struct head *h);
+/*
+ * state.json's "satellites": the SLURM jobs submitted and not ended (new
+ * reference); _leftovers (head_start, after the journal is read) cancels
+ * those an earlier run of the job left (its head killed before its end).
+ */
+json_t *head__satellite_state(const struct head *h);
+void head__satellite_leftovers(struct head *h);
 
 /* config_msg.c: the CONFIG message (new reference). */
 json_t *head__data_plane_config(struct head *h);

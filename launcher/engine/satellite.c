@@ -391,6 +391,7 @@ static void submitted(struct cmd *k, int64_t status)
 			 "stage '%s' is backlogged and the allocation has no room",
 			 h->cfg.spec->stages[ss->stage].name);
 		event(h, s, "submitted", why);
+		head__state_save(h); /* a later run cancels it if this one cannot */
 		if (s->cancel || h->ending)
 			end_sat(h, s, "cancelled", s->why[0] ? s->why : "the job ended");
 		return;
@@ -776,6 +777,43 @@ json_t *head__satellite_json(const struct head *h)
 			 h->cfg.spec->satellites.partition, "submits", ss ? ss->submits : 0,
 			 "failures", ss ? ss->failures : 0, "satellites", list, "events",
 			 ss ? json_incref(ss->events) : json_array());
+}
+
+json_t *head__satellite_state(const struct head *h)
+{
+	json_t *jobs = json_array();
+	size_t i;
+
+	for (i = 0; h->sat && i < h->sat->n; i++) {
+		const struct sat *s = &h->sat->s[i];
+		if (s->job[0] && (s->state == SAT_PENDING || s->state == SAT_RUNNING))
+			json_array_append_new(jobs, json_string(s->job));
+	}
+	return jobs;
+}
+
+static void leftover_cancelled(struct cmd *k, int64_t status)
+{
+	if (status)
+		aic_log_warn("autoscale: scancel of an earlier run's satellites: %s",
+			     first_line(k));
+}
+
+void head__satellite_leftovers(struct head *h)
+{
+	json_t *jobs = json_object_get(h->journal, "satellites"), *v;
+	char *argv[AIC_SPEC_MAX_SATELLITES * RANKS_PER_SATELLITE + 2] = {"scancel"};
+	size_t i, n = 1;
+
+	json_array_foreach(jobs, i, v)
+		if (json_is_string(v) && n < sizeof(argv) / sizeof(argv[0]) - 1)
+			argv[n++] = (char *)json_string_value(v);
+	if (n == 1 || (h->n_main == h->cfg.n_agents && !getenv("SLURM_JOB_ID")) || !start(h))
+		return;
+	aic_log_info("autoscale: cancelling %zu satellite job%s an earlier run left", n - 1,
+		     n == 2 ? "" : "s");
+	argv[n] = NULL;
+	run(h, argv, -1, leftover_cancelled);
 }
 
 void head__satellite_free(struct head *h)
