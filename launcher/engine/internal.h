@@ -11,7 +11,8 @@
  *   drain.c      checkpoints: the notice, requests to stages, what counts
  *   autoscale.c  replicas that follow their stage's load while the job runs
  *   satellite.c  satellite allocations: sbatch when the allocation is full,
- *                their agents' joins, release when idle, scancel at the end
+ *                their agents' joins, release when idle, scancel at the end;
+ *                slurm_cmd.c runs those commands for it
  *   state.c      state.json, the engine's journal a later run resumes from
  *   config_msg.c  the data plane's CONFIG message
  *   worker_env.c  the agent's: its workers' environment, free ports
@@ -329,14 +330,13 @@ void head__autoscale_free(struct head *h);
 json_int_t head__autoscale_backlog_at(const struct head *h, int rank);
 
 /*
- * satellite.c: head__satellite_slots (head_start) sets n_main and says how
- * many ranks to reserve past it. head__satellite_want: autoscale.c found
- * stage backlogged with no room left. A join: HELLO of a rank past n_main
- * is taken when _expected, REGISTER when _check (else why), then _joined.
- * _left: its link closed; true when it was released (not a lost node).
- * _end (head__end) cancels every satellite; _busy: scancel and the like
- * still run (head_done waits). _json: status.json's "satellites" (new
- * reference; NULL: the spec asks for none).
+ * satellite.c: _slots (head_start) sets n_main, the ranks to reserve past
+ * it. _want: autoscale.c found stage backlogged with no room. A join: a
+ * HELLO past n_main if _expected, REGISTER if _check (else why), _joined.
+ * _left: its link closed (true: released, no lost node). _end (head__end)
+ * cancels them all; head_done waits while _busy. _json: status.json's
+ * (NULL: none asked for); _state: state.json's (jobs not ended), whose
+ * _leftovers (head_start) an earlier run could not cancel.
  */
 int head__satellite_slots(struct head *h);
 void head__satellite_want(struct head *h, size_t stage);
@@ -348,14 +348,13 @@ bool head__satellite_left(struct head *h, struct hagent *a);
 void head__satellite_end(struct head *h);
 bool head__satellite_busy(const struct head *h);
 json_t *head__satellite_json(const struct head *h);
-void head__satellite_free(struct head *h);
-/*
- * state.json's "satellites": the SLURM jobs submitted and not ended (new
- * reference); _leftovers (head_start, after the journal is read) cancels
- * those an earlier run of the job left (its head killed before its end).
- */
 json_t *head__satellite_state(const struct head *h);
 void head__satellite_leftovers(struct head *h);
+void head__satellite_free(struct head *h);
+/* slurm_cmd.c: runs argv (*live counts it until closed); squeue's %L in seconds (-1: none). */
+typedef void (*head_cmd_done)(struct head *h, int slot, int64_t status, char *out);
+int head__slurm_cmd(struct head *h, char *const argv[], int *live, int slot, head_cmd_done done);
+long head__slurm_time_left(const char *t);
 
 /* config_msg.c: the CONFIG message (new reference). */
 json_t *head__data_plane_config(struct head *h);

@@ -42,7 +42,6 @@
 #define TICK_MS		    1000
 #define POLL_MS		    5000   /* squeue of pending satellites */
 #define BACKOFF_MAX_MS	    300000 /* a failed sbatch is tried again at most this late */
-#define OUT_MAX		    4096   /* a command's output kept */
 #define RANKS_PER_SATELLITE 4	   /* ranks reserved per max_nodes: released ones are not reused */
 
 enum sat_state {
@@ -66,20 +65,6 @@ struct sat {
 	bool ever;   /* submitted once */
 };
 
-struct cmd {
-	uv_process_t proc;
-	uv_pipe_t out, err;
-	struct head *h;
-	int slot; /* the satellite it is for, -1: none */
-	void (*done)(struct cmd *k, int64_t status);
-	char buf[OUT_MAX];
-	size_t len;
-	int64_t status;
-	bool exited;
-	int eofs; /* of out and err */
-	int open; /* handles not closed yet */
-};
-
 static void tick(uv_timer_t *t);
 
 struct satellites {
@@ -97,7 +82,6 @@ struct satellites {
 	size_t stage; /* the stage that asked last */
 	json_t *events;
 	bool polling;
-	char **env; /* the children's environment */
 };
 
 int head__satellite_slots(struct head *h)
@@ -130,29 +114,10 @@ static struct sat *slot_of(const struct head *h, int r)
 	return &ss->s[r - h->n_main];
 }
 
-/* An environment variable the children do not get: the main job's, or its step's. */
-static bool job_var(const char *e)
-{
-	static const char *const drop[] = {"SLURM_",	"SBATCH_",	 "SRUN_",
-					   "SALLOC_",	"PMIX_",	 "PMI_",
-					   "OMPI_",	"AIC_TOPO_XML=", "AIC_JOB",
-					   "AIC_NODE_", "AIC_BATCH_",	 "CUDA_VISIBLE_DEVICES=",
-					   NULL};
-	size_t i;
-
-	if (!strncmp(e, "SLURM_CONF=", 11))
-		return false;
-	for (i = 0; drop[i]; i++)
-		if (!strncmp(e, drop[i], strlen(drop[i])))
-			return true;
-	return false;
-}
-
 static bool start(struct head *h)
 {
-	extern char **environ;
 	struct satellites *ss;
-	size_t i, n = 0;
+	size_t i;
 	ssize_t len;
 
 	if (h->sat)
@@ -163,19 +128,12 @@ static bool start(struct head *h)
 	ss->n = (size_t)(h->cfg.n_agents - h->n_main);
 	ss->s = calloc(ss->n + 1, sizeof(*ss->s));
 	ss->events = json_array();
-	for (i = 0; environ[i]; i++)
-		n++;
-	ss->env = calloc(n + 1, sizeof(*ss->env));
-	if (!ss->s || !ss->events || !ss->env) {
+	if (!ss->s || !ss->events) {
 		free(ss->s);
-		free(ss->env);
 		json_decref(ss->events);
 		free(ss);
 		return false;
 	}
-	for (i = 0, n = 0; environ[i]; i++)
-		if (!job_var(environ[i]))
-			ss->env[n++] = environ[i];
 	for (i = 0; i < ss->n; i++)
 		ss->s[i].rank = h->n_main + (int)i;
 	snprintf(ss->main_job, sizeof(ss->main_job), "%s", getenv("SLURM_JOB_ID") ?: "");
@@ -212,124 +170,25 @@ static void event(struct head *h, struct sat *s, const char *action, const char 
 	head__save_status(h);
 }
 
-/* --- child commands ---------------------------------------------------------------- */
-
-static void cmd_closed(uv_handle_t *x)
-{
-	struct cmd *k = x->data;
-
-	if (--k->open == 0) {
-		k->h->sat->live--;
-		free(k);
-	}
-}
-
-static void cmd_finish(struct cmd *k)
-{
-	if (!k->exited || k->eofs < 2)
-		return;
-	k->buf[k->len < OUT_MAX ? k->len : OUT_MAX - 1] = '\0';
-	k->done(k, k->status);
-	uv_close((uv_handle_t *)&k->proc, cmd_closed);
-	uv_close((uv_handle_t *)&k->out, cmd_closed);
-	uv_close((uv_handle_t *)&k->err, cmd_closed);
-}
-
-static void cmd_exit(uv_process_t *p, int64_t status, int sig)
-{
-	struct cmd *k = p->data;
-
-	k->exited = true;
-	k->status = sig ? -sig : status;
-	cmd_finish(k);
-}
-
-static void cmd_alloc(uv_handle_t *x, size_t want, uv_buf_t *b)
-{
-	struct cmd *k = x->data;
-
-	(void)want;
-	*b = uv_buf_init(k->buf + k->len, (unsigned)(OUT_MAX - 1 - k->len));
-}
-
-static void cmd_read(uv_stream_t *x, ssize_t n, const uv_buf_t *b)
-{
-	struct cmd *k = x->data;
-
-	(void)b;
-	if (n > 0)
-		k->len += (size_t)n;
-	if (n < 0) {
-		uv_read_stop(x);
-		k->eofs++;
-		cmd_finish(k);
-	}
-}
-
-/* Runs argv (stdout and stderr together into k->buf); done gets its exit status. */
-static int run(struct head *h, char **argv, int slot, void (*done)(struct cmd *k, int64_t status))
-{
-	struct cmd *k = calloc(1, sizeof(*k));
-	uv_stdio_container_t io[3];
-	uv_process_options_t o = {0};
-	int rc;
-
-	if (!k)
-		return -ENOMEM;
-	k->h = h;
-	k->slot = slot;
-	k->done = done;
-	uv_pipe_init(h->loop, &k->out, 0);
-	uv_pipe_init(h->loop, &k->err, 0);
-	k->out.data = k->err.data = k->proc.data = k;
-	io[0].flags = UV_IGNORE;
-	io[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-	io[1].data.stream = (uv_stream_t *)&k->out;
-	io[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-	io[2].data.stream = (uv_stream_t *)&k->err;
-	o.file = argv[0];
-	o.args = argv;
-	o.env = h->sat->env;
-	o.exit_cb = cmd_exit;
-	o.stdio = io;
-	o.stdio_count = 3;
-	rc = uv_spawn(h->loop, &k->proc, &o);
-	h->sat->live++;
-	k->open = 3;
-	if (rc) {
-		/* The handles are made even when the spawn fails: each is closed. */
-		uv_close((uv_handle_t *)&k->proc, cmd_closed);
-		uv_close((uv_handle_t *)&k->out, cmd_closed);
-		uv_close((uv_handle_t *)&k->err, cmd_closed);
-		aic_log_error("autoscale: cannot run %s: %s", argv[0], uv_strerror(rc));
-		return rc;
-	}
-	uv_read_start((uv_stream_t *)&k->out, cmd_alloc, cmd_read);
-	uv_read_start((uv_stream_t *)&k->err, cmd_alloc, cmd_read);
-	return 0;
-}
-
 /* The first line of a command's output, for a message. */
-static const char *first_line(struct cmd *k)
+static const char *first_line(char *out)
 {
-	char *nl = strchr(k->buf, '\n');
+	char *nl = strchr(out, '\n');
 
-	if (nl && nl[1] == '\0')
+	if (nl)
 		*nl = '\0';
-	else if (nl)
-		*nl = '\0';
-	return k->buf[0] ? k->buf : "no output";
+	return out[0] ? out : "no output";
 }
 
 /* --- cancelling ------------------------------------------------------------------- */
 
-static void cancelled(struct cmd *k, int64_t status)
+static void cancelled(struct head *h, int slot, int64_t status, char *out)
 {
-	struct sat *s = &k->h->sat->s[k->slot];
+	struct sat *s = &h->sat->s[slot];
 
 	if (status)
 		aic_log_error("autoscale: scancel %s exited with %lld: %s", s->job,
-			      (long long)status, first_line(k));
+			      (long long)status, first_line(out));
 	else
 		aic_log_debug("autoscale: satellite job %s cancelled", s->job);
 }
@@ -351,7 +210,7 @@ static void end_sat(struct head *h, struct sat *s, const char *action, const cha
 	snprintf(s->why, sizeof(s->why), "%s", why);
 	event(h, s, action, why);
 	if (s->job[0])
-		run(h, argv, (int)(s - h->sat->s), cancelled);
+		head__slurm_cmd(h, argv, &h->sat->live, (int)(s - h->sat->s), cancelled);
 }
 
 void head__satellite_end(struct head *h)
@@ -371,17 +230,16 @@ bool head__satellite_busy(const struct head *h)
 
 /* --- submitting --------------------------------------------------------------------- */
 
-static void submitted(struct cmd *k, int64_t status)
+static void submitted(struct head *h, int slot, int64_t status, char *out)
 {
-	struct head *h = k->h;
 	struct satellites *ss = h->sat;
-	struct sat *s = &ss->s[k->slot];
+	struct sat *s = &ss->s[slot];
 	uint64_t wait;
 	char why[512];
 	size_t i;
 
-	for (i = 0; k->buf[i] >= '0' && k->buf[i] <= '9' && i < sizeof(s->job) - 1; i++)
-		s->job[i] = k->buf[i];
+	for (i = 0; out[i] >= '0' && out[i] <= '9' && i < sizeof(s->job) - 1; i++)
+		s->job[i] = out[i];
 	s->job[i] = '\0';
 	if (status == 0 && s->job[0]) {
 		ss->failures = 0;
@@ -403,53 +261,23 @@ static void submitted(struct cmd *k, int64_t status)
 	wait = (wait ? wait : 1000) << (ss->failures < 8 ? ss->failures : 8);
 	ss->retry_ms = aic_now_ms() + (wait < BACKOFF_MAX_MS ? wait : BACKOFF_MAX_MS);
 	snprintf(why, sizeof(why), "sbatch exited with %lld: %.300s; trying again in %llu s",
-		 (long long)status, first_line(k),
+		 (long long)status, first_line(out),
 		 (unsigned long long)((ss->retry_ms - aic_now_ms()) / 1000));
 	aic_log_error("autoscale: satellite of rank %d: %s", s->rank, why);
 	event(h, s, "submit_failed", why);
 }
 
-/* squeue's %L ("UNLIMITED", "[D-]HH:MM:SS", "MM:SS"): seconds, or -1 when unlimited or unknown. */
-static long time_left(const char *t)
-{
-	long d = 0, x[3] = {0, 0, 0};
-	int n = 0;
-	const char *p = t, *dash = strchr(t, '-');
-	char *end;
-
-	if (dash) {
-		d = strtol(t, &end, 10);
-		if (end != dash)
-			return -1;
-		p = dash + 1;
-	}
-	while (n < 3) {
-		x[n++] = strtol(p, &end, 10);
-		if (end == p)
-			return -1;
-		if (*end != ':')
-			break;
-		p = end + 1;
-	}
-	if (*end && *end != '\n')
-		return -1;
-	if (n == 3 || dash)
-		return d * 86400 + x[0] * 3600 + x[1] * 60 + x[2];
-	return n == 2 ? x[0] * 60 + x[1] : x[0];
-}
-
 /* After squeue said the main job's time left: sbatch. */
-static void have_time(struct cmd *k, int64_t status)
+static void have_time(struct head *h, int slot, int64_t status, char *out)
 {
-	struct head *h = k->h;
 	struct satellites *ss = h->sat;
-	struct sat *s = &ss->s[k->slot];
+	struct sat *s = &ss->s[slot];
 	const char *part = h->cfg.spec->satellites.partition ?: getenv("SLURM_JOB_PARTITION");
 	const char *acct = getenv("SLURM_JOB_ACCOUNT");
 	char o_part[128], o_acct[128], o_gres[64], o_time[64], o_name[96], o_out[PATH_MAX + 8];
 	char o_spec[PATH_MAX + 16], wrap[3 * PATH_MAX + 128];
 	char *argv[16];
-	long left = status == 0 ? time_left(k->buf) : -1;
+	long left = status == 0 ? head__slurm_time_left(out) : -1;
 	size_t n = 0;
 
 	if (h->ending) {
@@ -502,7 +330,7 @@ static void have_time(struct cmd *k, int64_t status)
 	argv[n++] = "--wrap";
 	argv[n++] = wrap;
 	argv[n] = NULL;
-	if (run(h, argv, k->slot, submitted) != 0) {
+	if (head__slurm_cmd(h, argv, &ss->live, slot, submitted) != 0) {
 		s->state = SAT_FREE;
 		ss->retry_ms = aic_now_ms() + BACKOFF_MAX_MS;
 	}
@@ -545,7 +373,7 @@ void head__satellite_want(struct head *h, size_t stage)
 		ss->timer_on = true;
 	}
 	argv[3] = ss->main_job;
-	if (run(h, argv, (int)(free_s - ss->s), have_time) != 0)
+	if (head__slurm_cmd(h, argv, &ss->live, (int)(free_s - ss->s), have_time) != 0)
 		free_s->state = SAT_FREE;
 }
 
@@ -670,18 +498,19 @@ static void release(struct head *h, struct sat *s, const char *why)
 	end_sat(h, s, "released", why);
 }
 
-static void polled(struct cmd *k, int64_t status)
+static void polled(struct head *h, int slot, int64_t status, char *out)
 {
-	struct satellites *ss = k->h->sat;
+	struct satellites *ss = h->sat;
 	char *line, *save = NULL, job[32], st[32], reason[64];
 	size_t i;
 
+	(void)slot;
 	ss->polling = false;
 	if (status)
 		return;
 	for (i = 0; i < ss->n; i++)
 		ss->s[i].slurm_state[0] = '\0';
-	for (line = strtok_r(k->buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (sscanf(line, "%31s %31s %63s", job, st, reason) != 3)
 			continue;
 		for (i = 0; i < ss->n; i++)
@@ -696,7 +525,7 @@ static void polled(struct cmd *k, int64_t status)
 	for (i = 0; i < ss->n; i++)
 		if (ss->s[i].state == SAT_PENDING && !ss->s[i].slurm_state[0] &&
 		    aic_now_ms() - ss->s[i].submitted_ms > POLL_MS)
-			end_sat(k->h, &ss->s[i], "gone", "SLURM no longer has its job");
+			end_sat(h, &ss->s[i], "gone", "SLURM no longer has its job");
 }
 
 static void tick(uv_timer_t *t)
@@ -736,7 +565,7 @@ static void tick(uv_timer_t *t)
 	}
 	if (n && !ss->polling && now - ss->last_poll_ms >= POLL_MS) {
 		ss->last_poll_ms = now;
-		ss->polling = run(h, argv, -1, polled) == 0;
+		ss->polling = head__slurm_cmd(h, argv, &ss->live, -1, polled) == 0;
 	}
 }
 
@@ -792,11 +621,13 @@ json_t *head__satellite_state(const struct head *h)
 	return jobs;
 }
 
-static void leftover_cancelled(struct cmd *k, int64_t status)
+static void leftover_cancelled(struct head *h, int slot, int64_t status, char *out)
 {
+	(void)h;
+	(void)slot;
 	if (status)
 		aic_log_warn("autoscale: scancel of an earlier run's satellites: %s",
-			     first_line(k));
+			     first_line(out));
 }
 
 void head__satellite_leftovers(struct head *h)
@@ -805,15 +636,15 @@ void head__satellite_leftovers(struct head *h)
 	char *argv[AIC_SPEC_MAX_SATELLITES * RANKS_PER_SATELLITE + 2] = {"scancel"};
 	size_t i, n = 1;
 
-	json_array_foreach(jobs, i, v)
-		if (json_is_string(v) && n < sizeof(argv) / sizeof(argv[0]) - 1)
-			argv[n++] = (char *)json_string_value(v);
+	json_array_foreach(jobs, i,
+			   v) if (json_is_string(v) && n < sizeof(argv) / sizeof(argv[0]) - 1)
+		argv[n++] = (char *)json_string_value(v);
 	if (n == 1 || (h->n_main == h->cfg.n_agents && !getenv("SLURM_JOB_ID")) || !start(h))
 		return;
 	aic_log_info("autoscale: cancelling %zu satellite job%s an earlier run left", n - 1,
 		     n == 2 ? "" : "s");
 	argv[n] = NULL;
-	run(h, argv, -1, leftover_cancelled);
+	head__slurm_cmd(h, argv, &h->sat->live, -1, leftover_cancelled);
 }
 
 void head__satellite_free(struct head *h)
@@ -822,7 +653,6 @@ void head__satellite_free(struct head *h)
 		return;
 	json_decref(h->sat->events);
 	free(h->sat->s);
-	free(h->sat->env);
 	free(h->sat);
 	h->sat = NULL;
 }
