@@ -564,9 +564,14 @@ static void tick(uv_timer_t *t)
 		if (!ap->draining || h->procs[i].state != P_RUNNING)
 			continue;
 		if (h->procs[i].moves != ap->drain_moves) {
-			/* Its node was lost while it drained and it runs elsewhere now: drain it
-			 * there. */
-			send_drain(h, &h->procs[i]);
+			/*
+			 * Its node was lost while it drained and it runs elsewhere now:
+			 * drained there once its worker is connected there (a LOAD
+			 * answer since it started names it), as a drain finds only
+			 * connected workers.
+			 */
+			if (ap->at_ms >= h->procs[i].started_ms)
+				send_drain(h, &h->procs[i]);
 		} else if (now > ap->drain_ms + DRAIN_TIMEOUT_MS) {
 			/* A replica that does not leave when drained (it reads no channel now):
 			 * stopped. */

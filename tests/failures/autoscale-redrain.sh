@@ -1,14 +1,15 @@
 #!/bin/sh
 # A draining replica whose node is lost is drained again where it moves
 # (launcher/engine/autoscale.c's tick: the move makes its agent new, and
-# that agent never had the SCALE_DOWN). A stage of 4-GPU replicas (one
-# per node) grows to 4 nodes on a backlog; replica 3 is held on an item
-# (a file the test made) when the backlog ends, so the scale-down's drain
-# finds it busy; its node is crashed; replica 3 waits for room, is placed
-# again where a drained replica left it, and must leave at once (its first
-# get is the channel's end) with status 0: without the second drain it
-# would take its slot's work again until the drain's 60 s timeout stopped
-# it with SIGTERM. Every source line reaches the sink exactly once.
+# that agent never had the SCALE_DOWN; it is sent once the new worker is
+# connected). A stage of 4-GPU replicas (one per node) grows to 4 nodes on
+# a backlog; replica 3 is held before its first get (a file the test made:
+# it takes no item, so its node holds none), so when the backlog ends the
+# scale-down's drain finds it busy; its node is crashed; replica 3 waits
+# for room, is placed again where a drained replica left it, and must
+# leave at once (its get is the channel's end) with status 0: without the
+# second drain it would wait in its get until the drain's 60 s timeout
+# stopped it with SIGTERM. Every source line reaches the sink exactly once.
 . "$AIC_SRC_DIR/tests/lib/failures.sh"
 need_cluster 4 4
 plan 7
@@ -21,15 +22,15 @@ cat >work.py <<PY
 import os, time
 import aic
 w = aic.connect()
+# The test holds this replica before its first get while hold.INDEX exists.
+while os.path.exists("$dir/hold.%d" % w.index):
+    time.sleep(0.1)
 while True:
     try:
         items = w.get("lines", max_items=1)
     except aic.Closed:
         break
     for it in items:
-        # The test holds this replica on its item while hold.INDEX exists.
-        while os.path.exists("$dir/hold.%d" % w.index):
-            time.sleep(0.1)
         time.sleep(0.2)
         w.put("out", it.data)
     w.ack(items)
@@ -55,7 +56,7 @@ events() {
 	status_field "$dir" "sum(e['action'] == '$1' and e['index'] == $2 for e in d.get('autoscale', {}).get('events', []))" 2>/dev/null || echo 0
 }
 drain_sent() { [ "$(events down 3)" -ge 1 ]; }
-ok "replica 3, held on an item, is drained once the backlog is over" wait_for 240 drain_sent
+ok "replica 3, held, is drained once the backlog is over" wait_for 240 drain_sent
 victim=$(node_of "$dir" work 3)
 [ "$victim" != "$(head_node)" ] || bail "replica 3 is on the head's node ($victim)"
 diag "replica 3 drains on $victim, held: crashing its node"
