@@ -4,7 +4,8 @@
 
 KIND is the benchmark: spawn (build/bench/spawn), channels
 (bench/channels.sh), soak (bench/soak.sh), grpo (bench/grpo-toy.sh), observe (bench/observe.sh), phases (bench/phases.sh),
-autoscale (bench/autoscale.sh), torch (bench/torch-grpo.sh), scale (bench/scale), agentic (bench/agentic.sh),
+autoscale (bench/autoscale.sh), satellite (bench/satellite.sh),
+torch (bench/torch-grpo.sh), scale (bench/scale), agentic (bench/agentic.sh),
 bootstrap, channels-cluster, weights-cluster, restart-cluster,
 liveness-cluster, recover-cluster, resume-cluster (bench/*.sh of those
 names). Every raw line is one sample; aic's samples and the baseline's
@@ -359,6 +360,20 @@ def autoscale(lines):
              "is the decision tick (1 s), the spawn and the worker's start-up")
 
 
+def satellite(lines):
+    b = "satellite"
+    sat = pick(lines, "satellite", "backlog_to_items_s")
+    empty = pick(lines, "sbatch-empty", "to_running_s")
+    does = ("an empty one-node job of the same cluster, from sbatch to its script's first "
+            "instruction, in the same run, alternating with the satellite runs")
+    out(b, "time from a backlog to a new replica taking items (through a satellite allocation)",
+        sat, "s", "sbatch -> running, an empty job", empty, does=does + "; the satellite's "
+        "figure adds up_after_s (1 s), the decision tick, squeue, the join, the spawn and the "
+        "worker's start-up")
+    out(b, "satellite: the head's sbatch -> its agent joined", pick(lines, "satellite",
+        "submit_to_join_s"), "s", "sbatch -> running, an empty job", empty, does=does)
+
+
 # bench/scale's figures: (raw key, figure, unit, factor from the raw value).
 SCALE = (
     ("welcomed_s", "bootstrap: first HELLO -> every agent welcomed", "ms", 1000),
@@ -438,7 +453,7 @@ KINDS = {"spawn": spawn, "channels": channels, "soak": soak, "grpo": grpo, "obse
          "restart-cluster": restart_cluster, "liveness-cluster": liveness_cluster,
          "recover-cluster": recover_cluster, "phases": phases,
          "resume-cluster": resume_cluster, "torch": torch_grpo, "scale": scale,
-         "agentic": agentic}
+         "agentic": agentic, "satellite": satellite}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in KINDS:

@@ -24,7 +24,8 @@ dist_noinst_SCRIPTS += bench/run bench/bootstrap.sh bench/channels.sh bench/chan
 	bench/weights-cluster.sh bench/grpo-toy.sh bench/restart-cluster.sh bench/select.sh \
 	bench/hostile.sh bench/liveness-cluster.sh bench/recover-cluster.sh bench/phases.sh \
 	bench/resume-cluster.sh bench/observe.sh bench/autoscale.sh bench/torch-grpo.sh \
-	bench/scale bench/agentic.sh bench/scale-weights bench/select-scale.sh
+	bench/scale bench/agentic.sh bench/scale-weights bench/select-scale.sh \
+	bench/satellite.sh
 dist_noinst_SCRIPTS += bench/soak.sh
 EXTRA_DIST += bench/scale_plot.py
 EXTRA_DIST += bench/figures.py bench/report.py bench/busy.py bench/grpo_inproc.py bench/phase_switch.py \

@@ -10,6 +10,14 @@
  * Fences, Gets them, and its agent connects to the head. No fixed ports, no
  * sleeps, no addresses passed by hand. SPEC defaults to --aic-job's
  * (AIC_JOB_SPEC, set by the SPANK plugin).
+ *
+ * A satellite allocation (launcher/engine/satellite.c) runs
+ *
+ *     srun aic-launch --join JOBDIR --rank R
+ *
+ * instead: no PMIx; the agent finds the head and the job token in the
+ * running job's directory (after jobdir.c's trust checks: this user's,
+ * private) and joins as rank R, which the head submitted it as.
  */
 #include "config.h"
 
@@ -173,9 +181,88 @@ static long restart_count(void)
 	return *end || n < 0 ? 0 : n;
 }
 
+/* One line of dir/file (a trusted file of the job directory) into buf; 0 or -1 after saying why. */
+static int read_line(const char *dir, const char *file, char *buf, size_t len)
+{
+	int rc = 0;
+	FILE *f = jobdir_open(dir, file, &rc);
+	char *nl;
+
+	if (!f || !fgets(buf, (int)len, f)) {
+		aic_log_error("cannot read %s/%s: %s", dir, file,
+			      f ? "it is empty" : aic_strerror(rc));
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	nl = strchr(buf, '\n');
+	if (nl)
+		*nl = '\0';
+	return 0;
+}
+
+/* aic-launch --join DIR --rank R: a satellite's agent joins the job of DIR. */
+static int join(const char *dir, const char *rank_s, const char *node)
+{
+	struct engine_opts o = {0};
+	struct aic_topo *topo = NULL;
+	struct aic_cpuset cpus;
+	char path[PATH_MAX], err[512], token[AIC_TOKEN_LEN + 2], head[128], addr[64], *colon,
+		*end, *errors = NULL;
+	const char *xml = getenv("AIC_TOPO_XML");
+	int gpus[64], code;
+	long rank = strtol(rank_s, &end, 10);
+
+	if (*end || rank < 1 || rank > 4096) {
+		aic_log_error("--rank '%s': expected a satellite's rank (a number above 0)", rank_s);
+		return 2;
+	}
+	if (jobdir_find(dir, path, sizeof(path), err, sizeof(err)) != 0) {
+		aic_log_error("%s", err);
+		return 1;
+	}
+	if (read_line(path, "token", token, sizeof(token)) != 0 ||
+	    read_line(path, "head", head, sizeof(head)) != 0)
+		return 1;
+	colon = strrchr(head, ':');
+	if (strlen(token) != AIC_TOKEN_LEN || !colon) {
+		aic_log_error("%s: no usable token or head address", path);
+		return 1;
+	}
+	*colon = '\0';
+	/* This node's address is the one the route to the head leaves from. */
+	if (!getenv("AIC_NODE_ADDR"))
+		setenv("SLURM_LAUNCH_NODE_IPADDR", head, 1);
+	engine_node_addr(addr, sizeof(addr));
+	if (xml && *xml ? aic_topo_load_xml(xml, &topo, &errors) : aic_topo_load_live(&topo, &errors)) {
+		aic_log_error("%s", errors ? errors : "cannot load the node topology");
+		free(errors);
+		return 1;
+	}
+	aic_cpuset_get_affinity(&cpus);
+	o.rank = (int)rank;
+	o.node = node;
+	o.addr = addr;
+	o.topo = topo;
+	o.n_gpus = engine_step_gpus(gpus, 64);
+	o.gpus = o.n_gpus ? gpus : NULL;
+	o.cvd = getenv("CUDA_VISIBLE_DEVICES");
+	o.cpus = &cpus;
+	o.token = token;
+	o.head_host = head;
+	o.head_port = atoi(colon + 1);
+	aic_log_info("joining the job of %s as rank %ld (satellite job %s)", path, rank,
+		     getenv("SLURM_JOB_ID") ?: "?");
+	code = engine_run(&o);
+	aic_topo_free(topo);
+	return code;
+}
+
 static void usage(FILE *f)
 {
 	fputs("usage: srun --ntasks-per-node=1 --mpi=pmix aic-launch [SPEC]\n"
+	      "       srun aic-launch --join JOBDIR --rank R   (a satellite allocation)\n"
 	      "\n"
 	      "Starts aic's engine, one aic-launch per node of the allocation: node agents,\n"
 	      "and the head on the first node, which places SPEC's stages on the allocated\n"
@@ -206,7 +293,8 @@ int main(int argc, char **argv)
 		printf("aic-launch %s\n", PACKAGE_VERSION);
 		return 0;
 	}
-	if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
+	if ((argc > 2 || (argc == 2 && argv[1][0] == '-')) &&
+	    !(argc == 5 && !strcmp(argv[1], "--join") && !strcmp(argv[3], "--rank"))) {
 		usage(stderr);
 		return 2;
 	}
@@ -218,6 +306,8 @@ int main(int argc, char **argv)
 		node = host;
 	}
 	aic_log_set_name("aic-launch", node);
+	if (argc == 5 && !strcmp(argv[1], "--join") && !strcmp(argv[3], "--rank"))
+		return join(argv[2], argv[4], node);
 	if (!getenv("PMIX_NAMESPACE")) {
 		aic_log_error("no PMIx server: start aic-launch with 'srun --mpi=pmix' (one task per "
 			      "node), or use 'aic run SPEC' outside SLURM");

@@ -6,7 +6,8 @@ engine_sources = \
 	launcher/engine/recover.c launcher/engine/drain.c launcher/engine/state.c \
 	launcher/engine/checkpoint.c launcher/engine/agent_metrics.c launcher/engine/events.c \
 	launcher/engine/prom.c launcher/engine/phase.c launcher/engine/phase_head.c \
-	launcher/engine/agent_load.c launcher/engine/autoscale.c \
+	launcher/engine/agent_load.c launcher/engine/autoscale.c launcher/engine/satellite.c \
+	launcher/engine/slurm_cmd.c \
 	launcher/engine/service.c launcher/engine/service_head.c launcher/engine/sandbox_head.c \
 	launcher/engine/term.c \
 	launcher/engine/procs.c launcher/engine/report.c launcher/engine/config_msg.c \

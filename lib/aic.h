@@ -222,7 +222,9 @@ void aic_weights_discard(struct aic_worker *w, void *buf);
  * libnccl.so.2) straight from the writer's device memory into every
  * reader's; only a small descriptor (the communicator's id, the version,
  * the size) goes through the engine. The group is the writer stage's rank 0
- * and every process of the reader stages (AIC_WEIGHTS_NCCL, set by aic).
+ * and every process of the reader stages (AIC_WEIGHTS_NCCL, set by aic),
+ * but an autoscaled stage's: its replicas come and go, so they read the
+ * stream through the agents (aic_weights_recv; receive here is -EPERM).
  * A broadcast is collective: the writer's publish returns once every
  * reader has received the version, so each reader must call receive for
  * every version (min_version = the last one + 1). `stream` is a

@@ -124,6 +124,19 @@ struct aic_checkpoint {
 	struct aic_mark mark; /* where `checkpoint:` is written; line 0: absent */
 };
 
+/*
+ * Satellite allocations (the top-level autoscale:, doc/aic-job.5): when an
+ * autoscaled stage is backlogged and the allocation has no room, the head
+ * submits single-node jobs whose aic-launch joins the engine.
+ */
+struct aic_satellites {
+	int max_nodes;	      /* satellites at once; 0: none */
+	char *partition;      /* where they are submitted, NULL: the job's partition */
+	struct aic_mark partition_mark;
+	int idle_s;	      /* a satellite that has run nothing this long is released */
+	struct aic_mark mark; /* where `autoscale:` is written; line 0: absent */
+};
+
 /* Where the head serves Prometheus metrics (doc/aic-job.5, metrics:). */
 struct aic_metrics_cfg {
 	int port;	/* /metrics over HTTP; 0: an ephemeral one (the job directory's metrics file) */
@@ -196,6 +209,7 @@ struct aic_spec {
 	uint64_t failure_timeout_ms;
 	struct aic_checkpoint checkpoint;
 	struct aic_metrics_cfg metrics;
+	struct aic_satellites satellites; /* the top-level autoscale: */
 };
 
 /* Defaults for fields a spec leaves out. */
@@ -209,6 +223,8 @@ struct aic_spec {
 #define AIC_SPEC_DEFAULT_TARGET_BUSY 0.8
 #define AIC_SPEC_DEFAULT_UP_AFTER_S 5
 #define AIC_SPEC_DEFAULT_DOWN_AFTER_S 30
+#define AIC_SPEC_DEFAULT_IDLE_S 60
+#define AIC_SPEC_MAX_SATELLITES 32
 #define AIC_SPEC_DEFAULT_READY_TIMEOUT_S 60
 #define AIC_SPEC_DEFAULT_SANDBOX_TMPFS_MB 64
 #define AIC_SPEC_DEFAULT_SANDBOX_TIMEOUT_S 10

@@ -136,6 +136,8 @@ const char *aic_msg_name(uint16_t type)
 		[AIC_MSG_PHASE_EVENT] = "PHASE_EVENT",
 		[AIC_MSG_LOAD] = "LOAD",
 		[AIC_MSG_SCALE_DOWN] = "SCALE_DOWN",
+		[AIC_MSG_PEER] = "PEER",
+		[AIC_MSG_PEER_LEFT] = "PEER_LEFT",
 		[AIC_MSG_EVENTS] = "EVENTS",
 		[AIC_MSG_PROBE] = "PROBE",
 		[AIC_MSG_UNPROBE] = "UNPROBE",

@@ -137,6 +137,15 @@ enum aic_msg {
 	AIC_MSG_LOAD = 60,
 	AIC_MSG_SCALE_DOWN = 61,
 	/*
+	 * Satellite allocations (launcher/engine/satellite.c). PEER: head ->
+	 * agent, {"rank", "addr", "port"}: a satellite's agent joined, its
+	 * data-plane endpoint. PEER_LEFT: head -> agent, {"rank"}: it was
+	 * released empty; its share of every channel's end is done and
+	 * nothing is read again because of it (unlike NODE_LOST).
+	 */
+	AIC_MSG_PEER = 62,
+	AIC_MSG_PEER_LEFT = 63,
+	/*
 	 * Services (launcher/engine/service.c, service_head.c). PROBE: head ->
 	 * agent, {"id", "run", "addr", "port", "http", "timeout_ms"}: check
 	 * process id's readiness (an HTTP GET of "http", or a TCP connect when

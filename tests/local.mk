@@ -168,7 +168,7 @@ python_tests = tests/python/channels.sh tests/python/weights.sh tests/python/met
 	tests/python/data-integrity.sh tests/python/sink-kill.sh tests/python/checkpoint.sh tests/python/sigterm.sh \
 	tests/python/grpo-resume.sh tests/python/grpo-kill.sh tests/python/source-resume.sh \
 	tests/python/timeline.sh tests/python/prometheus.sh tests/python/dashboard.sh \
-	tests/python/autoscale.sh tests/python/autoscale-share.sh \
+	tests/python/autoscale.sh tests/python/autoscale-share.sh tests/python/autoscale-nccl.sh \
 	tests/python/torch.sh tests/python/torch-grpo.sh \
 	tests/python/services.sh tests/python/sandbox.sh tests/python/agentic-toy.sh \
 	tests/python/sandbox-image.sh tests/python/service-autoscale.sh
@@ -254,6 +254,10 @@ failure_tests += tests/failures/observe-node.sh
 failure_tests += tests/failures/nolost-cut.sh
 # SLURM's side: --no-kill, the job's end and exit status, no rerun of a success.
 failure_tests += tests/failures/slurm.sh
+# Satellite allocations: sbatch when backlogged, join, release, scancel at the end.
+failure_tests += tests/failures/satellite.sh
+# A draining replica moved off a lost node is drained again where it runs.
+failure_tests += tests/failures/autoscale-redrain.sh
 EXTRA_DIST += $(failure_tests)
 
 

@@ -186,6 +186,22 @@ int cmd_status(int argc, char **argv)
 				       json_is_true(json_object_get(p, "ready")) ? "ready"
 										 : "not ready");
 	}
+	/* Satellite allocations: each one's state now, then every event with its reason. */
+	json_array_foreach(json_object_get(json_object_get(st, "satellites"), "satellites"), i, p)
+		printf("satellite rank %lld: job %s %s%s%s%s%s\n",
+		       (long long)json_integer_value(json_object_get(p, "rank")),
+		       json_string_value(json_object_get(p, "job")) ?: "?",
+		       json_string_value(json_object_get(p, "state")) ?: "?",
+		       *(json_string_value(json_object_get(p, "node")) ?: "") ? " on " : "",
+		       json_string_value(json_object_get(p, "node")) ?: "",
+		       *(json_string_value(json_object_get(p, "why")) ?: "") ? ": " : "",
+		       json_string_value(json_object_get(p, "why")) ?: "");
+	json_array_foreach(json_object_get(json_object_get(st, "satellites"), "events"), i, p)
+		printf("satellite rank %lld %s at %.1f s: %s\n",
+		       (long long)json_integer_value(json_object_get(p, "rank")),
+		       json_string_value(json_object_get(p, "action")) ?: "?",
+		       json_number_value(json_object_get(p, "t")),
+		       json_string_value(json_object_get(p, "reason")) ?: "");
 	printf("%-12s %-12s %-10s %-8s %-9s %-8s %-8s %-6s %s\n", "stage", "process", "node",
 	       "gpus", "state", "pid", "restarts", "moves", "uptime_s");
 	json_array_foreach(json_object_get(st, "procs"), i, p) {

@@ -348,7 +348,8 @@ void chan_set_pause_sources(struct chan_set *cs)
 		cs->sources_paused = true;
 }
 
-void chan_set_node_lost(struct chan_set *cs, uint32_t rank)
+/* Agent `rank` is gone: lost (its open trees are read again), or left empty (replay false). */
+static void peer_gone(struct chan_set *cs, uint32_t rank, bool replay)
 {
 	struct peer *p = cs ? peer_find(cs, rank) : NULL;
 	size_t i;
@@ -356,9 +357,12 @@ void chan_set_node_lost(struct chan_set *cs, uint32_t rank)
 
 	if (!cs || cs->freeing)
 		return;
-	aic_log_info("agent %u is lost: its items are not waited for, and what it held is "
-		     "processed again",
-		     rank);
+	if (replay)
+		aic_log_info("agent %u is lost: its items are not waited for, and what it held is "
+			     "processed again",
+			     rank);
+	else
+		aic_log_info("agent %u has left: its items are not waited for", rank);
 	/*
 	 * Never connected to again; the links to it close (a link cut without
 	 * a close would keep them open): pulls in flight to it are given up
@@ -381,11 +385,23 @@ void chan_set_node_lost(struct chan_set *cs, uint32_t rank)
 				ch->drained[r] = true;
 	}
 	/* The trees it touched are read again from their sources (at the acker). */
-	acker_node_lost(cs, rank);
+	if (replay)
+		acker_node_lost(cs, rank);
 	for (i = 0; i < cs->n; i++)
 		chan_pump(&cs->chans[i]);
 	/* Weight streams: the chain re-forms without it. */
 	weights_node_lost(cs, rank);
+}
+
+void chan_set_node_lost(struct chan_set *cs, uint32_t rank)
+{
+	peer_gone(cs, rank, true);
+}
+
+void chan_set_peer_left(struct chan_set *cs, uint32_t rank)
+{
+	if (cs && rank != cs->rank) /* the satellite itself is told too: it shuts down next */
+		peer_gone(cs, rank, false);
 }
 
 /* A MEMBERS list of ranks into ranks[] (at most MAX_PEERS); how many. */

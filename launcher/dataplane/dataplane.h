@@ -205,6 +205,13 @@ void chan_set_on_checkpoint(struct chan_set *cs,
  * and, where it can, gets back what it held. NULL cs: nothing.
  */
 void chan_set_node_lost(struct chan_set *cs, uint32_t rank);
+/*
+ * Satellites (PEER, PEER_LEFT): agent `rank` joined and listens at
+ * addr:port; or it left, empty, and is no longer waited for (as lost, but
+ * nothing is read again). NULL cs: nothing.
+ */
+void chan_set_peer(struct chan_set *cs, uint32_t rank, const char *addr, int port);
+void chan_set_peer_left(struct chan_set *cs, uint32_t rank);
 
 /*
  * The head's MEMBERS (wire.h): after a lost node's processes were placed

@@ -27,6 +27,24 @@ void peers_init(struct chan_set *cs, const struct dp_config *cfg)
 	}
 }
 
+void chan_set_peer(struct chan_set *cs, uint32_t rank, const char *addr, int port)
+{
+	struct peer *p;
+
+	if (!cs || cs->freeing || rank == cs->rank || !addr)
+		return;
+	p = peer_find(cs, rank);
+	if (!p && cs->n_peers < MAX_PEERS) {
+		p = &cs->peers[cs->n_peers++];
+		p->rank = rank;
+	}
+	if (!p || p->conn)
+		return; /* no room, or already linked: its endpoint does not change */
+	snprintf(p->addr, sizeof(p->addr), "%s", addr);
+	p->port = port;
+	p->lost = false;
+}
+
 void peers_close(struct chan_set *cs)
 {
 	size_t i;

@@ -462,7 +462,7 @@ static void on_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct 
 	default:
 		if (!agent__service_msg(&a->svc, type, m))
 			agent__phase_msg(&a->phase, a->head, type, m);
-		agent__autoscale_frame(a->chans, c, type, m); /* LOAD, SCALE_DOWN */
+		agent__autoscale_frame(a->chans, c, type, m); /* LOAD, SCALE_DOWN, PEER... */
 		break;
 	}
 }

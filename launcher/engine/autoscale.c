@@ -171,6 +171,16 @@ void head__autoscale_free(struct head *h)
 	h->as = NULL;
 }
 
+json_int_t head__autoscale_backlog_at(const struct head *h, int rank)
+{
+	json_int_t n = 0;
+	size_t c;
+
+	for (c = 0; h->as && h->as->backlog && c < h->cfg.spec->n_channels; c++)
+		n += h->as->backlog[(size_t)rank * h->cfg.spec->n_channels + c];
+	return n;
+}
+
 size_t head__autoscale_producers(const struct head *h, size_t chan, uint32_t *ranks, size_t n)
 {
 	size_t r, k, m = n;
@@ -260,8 +270,9 @@ static bool scale_up(struct head *h, size_t s, const char *why)
 	used = hp ? calloc(h->n_procs + 1, sizeof(*used)) : NULL;
 	if (!used)
 		return false;
+	/* A satellite's rank is a node once its agent has joined (satellite.c). */
 	for (i = 0; i < (size_t)h->cfg.n_agents; i++)
-		h->nodes[i].down = h->agents[i].lost;
+		h->nodes[i].down = h->agents[i].lost || !h->agents[i].registered;
 	for (i = 0; i < h->n_procs; i++)
 		if (holds_room(h, &h->procs[i]))
 			used[n++] = *h->procs[i].p;
@@ -523,6 +534,8 @@ static void decide(struct head *h, size_t s, uint64_t now)
 		/* Each step waits up_after_s again: the new replica's effect shows first. */
 		if (scale_up(h, s, why) || give_up_one(h, s))
 			a->up_since = now;
+		else
+			head__satellite_want(h, s); /* no room here: a satellite allocation */
 	}
 	if (down && now - a->down_since >= (uint64_t)st->autoscale.down_after_s * 1000) {
 		snprintf(why, sizeof(why), "no backlog, busy %.2f (target %.2f) for %d s", a->busy,
@@ -551,9 +564,14 @@ static void tick(uv_timer_t *t)
 		if (!ap->draining || h->procs[i].state != P_RUNNING)
 			continue;
 		if (h->procs[i].moves != ap->drain_moves) {
-			/* Its node was lost while it drained and it runs elsewhere now: drain it
-			 * there. */
-			send_drain(h, &h->procs[i]);
+			/*
+			 * Its node was lost while it drained and it runs elsewhere now:
+			 * drained there once its worker is connected there (a LOAD
+			 * answer since it started names it), as a drain finds only
+			 * connected workers.
+			 */
+			if (ap->at_ms >= h->procs[i].started_ms)
+				send_drain(h, &h->procs[i]);
 		} else if (now > ap->drain_ms + DRAIN_TIMEOUT_MS) {
 			/* A replica that does not leave when drained (it reads no channel now):
 			 * stopped. */

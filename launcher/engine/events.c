@@ -292,8 +292,11 @@ void head__event_placed(struct head *h)
 
 	for (i = 0; i < (size_t)h->cfg.n_agents; i++) {
 		const struct hagent *a = &h->agents[i];
-		json_t *info = json_array();
+		json_t *info;
 		size_t g;
+		if (!a->registered)
+			continue; /* a satellite's rank, reserved (satellite.c) */
+		info = json_array();
 		/* What the dashboard draws of each GPU: its NUMA node, NVSwitch fabric, model. */
 		for (g = 0; a->topo && g < a->n_gpus; g++) {
 			const struct aic_gpu *gp =
@@ -355,6 +358,13 @@ void head__event_node_lost(struct head *h, const struct hagent *a)
 		    json_pack("{s:s,s:i,s:s,s:s}", "ev", "node_lost", "rank", a->rank, "node",
 			      a->node, "why", a->lost_why),
 		    -1);
+	if (h->events_file)
+		fflush(h->events_file);
+}
+
+void head__event(struct head *h, json_t *ev)
+{
+	write_event(h, ev, -1);
 	if (h->events_file)
 		fflush(h->events_file);
 }

@@ -41,18 +41,21 @@ static void place_and_start(struct head *h)
 	size_t i;
 	int rc, n = h->cfg.n_agents;
 
-	h->nodes = calloc((size_t)n, sizeof(*h->nodes));
+	h->nodes = calloc((size_t)n + 1, sizeof(*h->nodes));
 	if (!h->nodes) {
 		head__end(h, 1, "failed", "out of memory");
 		return;
 	}
 	for (i = 0; i < (size_t)n; i++) {
 		h->nodes[i].name = h->agents[i].node;
-		h->nodes[i].topo = h->agents[i].topo;
+		/* A satellite's rank, until its agent joins: down, on rank 0's topology. */
+		h->nodes[i].topo = h->agents[i].topo ? h->agents[i].topo : h->agents[0].topo;
+		h->nodes[i].down = !h->agents[i].registered;
 		h->nodes[i].gpus = h->agents[i].gpus;
 		h->nodes[i].n_gpus = h->agents[i].n_gpus;
 		h->nodes[i].cpus = aic_cpuset_empty(&h->agents[i].cpus) ? NULL : &h->agents[i].cpus;
 	}
+	n = h->n_main;
 	rc = aic_place_flags(h->cfg.spec, h->nodes, (size_t)n, h->cfg.local ? AIC_PLACE_SOFT_CPUS : 0,
 			     &h->plan, &errors);
 	if (rc) {
@@ -211,6 +214,11 @@ static bool on_hello(struct aic_conn *c, json_t *m)
 			      c->peer, (long long)rank, h->cfg.n_agents);
 		return false;
 	}
+	if (rank >= h->n_main && !head__satellite_expected(h, (int)rank)) {
+		aic_log_error("refused an agent from %s: rank %lld is no satellite submitted now",
+			      c->peer, (long long)rank);
+		return false;
+	}
 	a = &h->agents[rank];
 	if (a->conn || a->registered) {
 		aic_log_error("refused an agent from %s: rank %d is already %s", c->peer, (int)rank,
@@ -265,6 +273,10 @@ static void on_register(struct head *h, struct aic_conn *c, json_t *m)
 		refuse_register(c, why);
 		return;
 	}
+	if (a->rank >= h->n_main && !head__satellite_check(h, a, m, why, sizeof(why))) {
+		refuse_register(c, why);
+		return;
+	}
 	topo = json_object_get(m, "topo");
 	if (!topo || aic_topo_from_json(topo, &a->topo) != 0) {
 		snprintf(why, sizeof(why), "agent %d sent no usable topology", a->rank);
@@ -291,7 +303,11 @@ static void on_register(struct head *h, struct aic_conn *c, json_t *m)
 	snprintf(c->name, sizeof(c->name), "the agent on node '%s' (rank %d)", a->node, a->rank);
 	h->n_registered++;
 	aic_log_debug("agent %d registered from %s (%s)", a->rank, c->peer, a->node);
-	if (h->placed || h->ending || h->n_registered != h->cfg.n_agents)
+	if (a->rank >= h->n_main) {
+		head__satellite_joined(h, a);
+		return;
+	}
+	if (h->placed || h->ending || h->n_registered != h->n_main)
 		return;
 	h->registered_ms = aic_now_ms();
 	place_and_start(h);
@@ -383,7 +399,9 @@ static void on_close(struct aic_conn *c)
 		return;
 	a->conn = NULL;
 	a->gone = a->registered;
-	if (!h->ending && !a->registered) {
+	if (head__satellite_left(h, a)) {
+		/* A satellite released empty: not a lost node. */
+	} else if (!h->ending && !a->registered) {
 		/* Welcomed, never registered: the job cannot be placed without it. */
 		snprintf(why, sizeof(why), "the agent of rank %d (from %s) left before it registered",
 			 a->rank, c->peer);
@@ -435,12 +453,12 @@ static void registration_overdue(uv_timer_t *t)
 
 	if (h->placed || h->ending)
 		return;
-	for (i = 0; i < h->cfg.n_agents; i++)
+	for (i = 0; i < h->n_main; i++)
 		missing += !h->agents[i].registered;
 	n = (size_t)snprintf(why, sizeof(why), "%d of %d agents did not register within %llu ms:",
-			     missing, h->cfg.n_agents,
+			     missing, h->n_main,
 			     (unsigned long long)h->cfg.spec->failure_timeout_ms);
-	for (i = 0; i < h->cfg.n_agents; i++) {
+	for (i = 0; i < h->n_main; i++) {
 		if (h->agents[i].registered)
 			continue;
 		rank_node(h, i, node, sizeof(node));
@@ -509,7 +527,9 @@ struct head *head_start(uv_loop_t *loop, const struct head_config *cfg)
 	h->cfg = *cfg;
 	job_name(cfg->spec, h->name, sizeof(h->name));
 	h->start_ms = aic_now_ms();
-	h->agents = calloc((size_t)cfg->n_agents, sizeof(*h->agents));
+	/* Satellites' agents join as ranks past the allocation's (satellite.c). */
+	h->cfg.n_agents += head__satellite_slots(h);
+	h->agents = calloc((size_t)h->cfg.n_agents, sizeof(*h->agents));
 	h->stages = calloc(cfg->spec->n_stages + 1, sizeof(*h->stages));
 	if (!h->agents || !h->stages) {
 		free(h->agents);
@@ -533,6 +553,7 @@ struct head *head_start(uv_loop_t *loop, const struct head_config *cfg)
 			return NULL;
 		}
 	}
+	head__satellite_leftovers(h); /* an earlier run's, if it could not cancel them */
 	rc = aic_server_start(loop, &h->srv, cfg->listen_addr, cfg->token, &agents_handlers, h);
 	if (rc) {
 		aic_log_error("the head cannot listen: %s", uv_strerror(rc));
@@ -566,7 +587,8 @@ bool head_ending(const struct head *h)
 
 bool head_done(const struct head *h)
 {
-	return h->done;
+	/* Not before the satellites' scancels have returned: none is left behind. */
+	return h->done && !head__satellite_busy(h);
 }
 
 int head_exit_code(const struct head *h)
@@ -603,6 +625,7 @@ void head_free(struct head *h)
 	head__ckpt_close(h);
 	head__phase_free(h);
 	head__autoscale_free(h);
+	head__satellite_free(h);
 	head__service_free(h);
 	free(h->procs);
 	free(h->stages);

@@ -10,6 +10,9 @@
  *   recover.c    a lost node: what becomes of its processes and the job
  *   drain.c      checkpoints: the notice, requests to stages, what counts
  *   autoscale.c  replicas that follow their stage's load while the job runs
+ *   satellite.c  satellite allocations: sbatch when the allocation is full,
+ *                their agents' joins, release when idle, scancel at the end;
+ *                slurm_cmd.c runs those commands for it
  *   state.c      state.json, the engine's journal a later run resumes from
  *   config_msg.c  the data plane's CONFIG message
  *   worker_env.c  the agent's: its workers' environment, free ports
@@ -124,6 +127,7 @@ struct hagent {
 	struct aic_conn *conn;
 	bool registered, gone;
 	bool lost;	    /* lost while the job ran: nothing is placed there again */
+	bool released;	    /* a satellite given back empty (lost too, but not a failure) */
 	uint64_t lost_ms;   /* when */
 	char lost_why[256]; /* why, as the log said it */
 	int rank;
@@ -199,6 +203,8 @@ struct head {
 	/* {channel: progress}: where this run's sources started (config_msg.c), or NULL. */
 	json_t *start_progress;
 	struct autoscale *as; /* autoscale.c's, NULL: no stage autoscales */
+	struct satellites *sat; /* satellite.c's, NULL: none submitted */
+	int n_main; /* the allocation's agents; cfg.n_agents adds satellites' ranks */
 };
 
 /*
@@ -321,6 +327,35 @@ bool head__autoscale_exited(struct head *h, struct hproc *hp, int status);
 size_t head__autoscale_producers(const struct head *h, size_t chan, uint32_t *ranks, size_t n);
 json_t *head__autoscale_json(const struct head *h);
 void head__autoscale_free(struct head *h);
+/* Items queued at agent `rank`, as its last LOAD said. */
+json_int_t head__autoscale_backlog_at(const struct head *h, int rank);
+
+/*
+ * satellite.c: _slots (head_start) sets n_main, the ranks to reserve past
+ * it. _want: autoscale.c found stage backlogged with no room. A join: a
+ * HELLO past n_main if _expected, REGISTER if _check (else why), _joined.
+ * _left: its link closed (true: released, no lost node). _end (head__end)
+ * cancels them all; head_done waits while _busy. _json: status.json's
+ * (NULL: none asked for); _state: state.json's (jobs not ended), whose
+ * _leftovers (head_start) an earlier run could not cancel.
+ */
+int head__satellite_slots(struct head *h);
+void head__satellite_want(struct head *h, size_t stage);
+bool head__satellite_expected(const struct head *h, int rank);
+bool head__satellite_check(struct head *h, const struct hagent *a, const json_t *m, char *why,
+			   size_t len);
+void head__satellite_joined(struct head *h, struct hagent *a);
+bool head__satellite_left(struct head *h, struct hagent *a);
+void head__satellite_end(struct head *h);
+bool head__satellite_busy(const struct head *h);
+json_t *head__satellite_json(const struct head *h);
+json_t *head__satellite_state(const struct head *h);
+void head__satellite_leftovers(struct head *h);
+void head__satellite_free(struct head *h);
+/* slurm_cmd.c: runs argv (*live counts it until closed); squeue's %L in seconds (-1: none). */
+typedef void (*head_cmd_done)(struct head *h, int slot, int64_t status, char *out);
+int head__slurm_cmd(struct head *h, char *const argv[], int *live, int slot, head_cmd_done done);
+long head__slurm_time_left(const char *t);
 
 /* config_msg.c: the CONFIG message (new reference). */
 json_t *head__data_plane_config(struct head *h);
@@ -349,6 +384,8 @@ void head__event_node_lost(struct head *h, const struct hagent *a);
 void head__event_phase(struct head *h, size_t group, const char *node, const char *stage,
 		       bool begin, double t, double us);
 void head__event_end(struct head *h);
+/* Any other event of the head's (ev taken, with its "ev"), flushed. */
+void head__event(struct head *h, json_t *ev);
 void head__on_events(struct head *h, const struct hagent *a, json_t *m);
 void head__events_close(struct head *h);
 

@@ -169,7 +169,9 @@ static int stage_count(struct head *h, size_t stage, size_t node, bool on_node)
  * A weight stream's NCCL group (aic_weights_nccl_*, lib/aic.h): the writer
  * stage's rank 0 is rank 0, every process of the reader stages follows in
  * the plan's order; AIC_WEIGHTS_NCCL="stream:rank:nranks[,...]" tells a
- * process its place in each group it belongs to.
+ * process its place in each group it belongs to. An autoscaled stage's
+ * replicas are left out: they come and go, and a collective waits for
+ * every member (its idle slots would hang the writer's publish).
  */
 static void nccl_env(struct head *h, const struct hproc *hp, json_t *env)
 {
@@ -185,7 +187,8 @@ static void nccl_env(struct head *h, const struct hproc *hp, json_t *env)
 			rank = 0;
 		for (i = 0; i < h->n_procs; i++) {
 			const struct aic_stage *st = &spec->stages[h->procs[i].p->stage];
-			if (!st->weights_from || strcmp(st->weights_from, name))
+			if (!st->weights_from || strcmp(st->weights_from, name) ||
+			    aic_stage_autoscales(st))
 				continue;
 			if (&h->procs[i] == hp)
 				rank = n;
@@ -607,6 +610,7 @@ void head__end(struct head *h, int code, const char *state, const char *reason)
 	for (i = 0; i < (int)h->cfg.spec->n_stages; i++)
 		uv_timer_stop(&h->stages[i].timer);
 	head__state_progress(h); /* while rank 0's agent still has it */
+	head__satellite_end(h); /* every satellite, pending or running, is cancelled */
 	m = json_pack("{s:b,s:s}", "ok", code == 0, "reason", reason);
 	for (i = 0; i < h->cfg.n_agents; i++)
 		if (h->agents[i].conn) {

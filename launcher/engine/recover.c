@@ -73,8 +73,9 @@ static int try_place(struct head *h, size_t stage, int count, bool now, struct a
 		*errors = NULL;
 	if (!used)
 		return -ENOMEM;
+	/* Satellites host only autoscaled replicas (autoscale.c), never what recovers. */
 	for (i = 0; i < (size_t)h->cfg.n_agents; i++)
-		h->nodes[i].down = h->agents[i].lost;
+		h->nodes[i].down = h->agents[i].lost || (int)i >= h->n_main;
 	for (i = 0; i < h->n_procs; i++)
 		if (holds_room(h, &h->procs[i]) &&
 		    (now || (host && h->procs[i].p->stage == (size_t)(host - spec->stages))))

@@ -31,7 +31,7 @@ static json_t *lost_nodes(const struct head *h)
 
 	for (i = 0; i < h->cfg.n_agents; i++) {
 		const struct hagent *g = &h->agents[i];
-		if (g->lost)
+		if (g->lost && !g->released)
 			json_array_append_new(
 				a, json_pack("{s:s,s:i,s:f,s:s}", "node", g->node, "rank", g->rank,
 					     "lost_s", (double)(g->lost_ms - h->start_ms) / 1000.0,
@@ -53,7 +53,7 @@ json_t *head__status_json(struct head *h)
 	if (h->reason[0])
 		json_object_set_new(o, "reason", json_string(h->reason));
 	json_object_set_new(o, "uptime_s", json_real((double)(now - h->start_ms) / 1000.0));
-	json_object_set_new(o, "nodes", json_integer(h->cfg.n_agents));
+	json_object_set_new(o, "nodes", json_integer(h->n_main));
 	json_object_set_new(o, "lost_nodes", lost_nodes(h));
 	for (i = 0; i < h->n_procs; i++) {
 		struct hproc *hp = &h->procs[i];
@@ -83,6 +83,8 @@ json_t *head__status_json(struct head *h)
 		json_object_set_new(o, "autoscale", head__autoscale_json(h));
 	if (h->svc)
 		json_object_set_new(o, "services", head__service_json(h) ?: json_object());
+	if (h->cfg.spec->satellites.max_nodes > 0)
+		json_object_set_new(o, "satellites", head__satellite_json(h));
 	return o;
 }
 
@@ -131,7 +133,7 @@ void head__write_summary(struct head *h)
 
 	printf("aic: job '%s' %s: %s\n", h->name, h->final_state, h->reason);
 	for (s = 0; s < (size_t)h->cfg.n_agents; s++)
-		if (h->agents[s].lost)
+		if (h->agents[s].lost && !h->agents[s].released)
 			printf("aic: node '%s' was lost at %.1f s: %s\n", h->agents[s].node,
 			       (double)(h->agents[s].lost_ms - h->start_ms) / 1000.0,
 			       h->agents[s].lost_why);
@@ -189,6 +191,8 @@ void head__write_summary(struct head *h)
 	json_object_set_new(o, "stages", stages);
 	if (h->as)
 		json_object_set_new(o, "autoscale", head__autoscale_json(h));
+	if (h->cfg.spec->satellites.max_nodes > 0)
+		json_object_set_new(o, "satellites", head__satellite_json(h));
 	json_object_set_new(o, "lost_nodes", lost_nodes(h));
 	{
 		json_t *chans = json_object();

@@ -473,6 +473,7 @@ void head__state_save(struct head *h)
 		aic_log_error("cannot record the job's state: out of memory");
 		return;
 	}
+	json_object_set_new(s, "satellites", head__satellite_state(h));
 	rc = jobdir_write_durable(h->cfg.jobdir, STATE_FILE, s);
 	if (rc) {
 		aic_log_error("cannot record the job's state in '%s/%s': %s", h->cfg.jobdir,

@@ -132,9 +132,11 @@ json_t *agent__registration(const struct agent_config *cfg, int port)
 		json_array_append_new(gpus, json_integer(cfg->gpus[i]));
 	if (cfg->cpus)
 		aic_cpuset_format(cfg->cpus, cpus, sizeof(cpus));
-	return json_pack("{s:i,s:s,s:s,s:i,s:o,s:o,s:s,s:o}", "rank", cfg->rank, "node", cfg->node,
-			 "addr", cfg->addr, "port", port, "topo", aic_topo_to_json(cfg->topo), "gpus",
-			 gpus, "cpus", cpus, "ports", agent__free_ports(cfg->addr));
+	/* slurm_job: the SLURM job it runs in; a satellite's proves it is the one submitted. */
+	return json_pack("{s:i,s:s,s:s,s:i,s:o,s:o,s:s,s:o,s:s?}", "rank", cfg->rank, "node",
+			 cfg->node, "addr", cfg->addr, "port", port, "topo",
+			 aic_topo_to_json(cfg->topo), "gpus", gpus, "cpus", cpus, "ports",
+			 agent__free_ports(cfg->addr), "slurm_job", getenv("SLURM_JOB_ID"));
 }
 
 int agent__spawn_env(const struct agent_config *cfg, int port, struct chan_set *chans, long id,

@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -257,6 +258,36 @@ out_free:
 	free(live_ch);
 }
 
+/*
+ * The top-level autoscale: satellites grow only autoscaled stages, and the
+ * partition is a SLURM partition name (or a comma-separated list of them),
+ * passed to sbatch as it is.
+ */
+static void check_satellites(struct spec_ctx *c)
+{
+	const struct aic_satellites *sat = &c->spec->satellites;
+	const char *p = sat->partition;
+	size_t i;
+	bool any = false;
+
+	for (i = 0; p && p[i]; i++)
+		if (!isalnum((unsigned char)p[i]) && !strchr("_-.,", p[i])) {
+			aic__spec_err_at(c, sat->partition_mark,
+					 "autoscale.partition: '%s' is not a SLURM partition name "
+					 "(letters, digits, '_', '-', '.', ',' between names)",
+					 p);
+			return;
+		}
+	for (i = 0; i < c->spec->n_stages; i++)
+		any |= aic_stage_autoscales(&c->spec->stages[i]);
+	if (sat->max_nodes > 0 && !any)
+		aic__spec_err_at(c, sat->mark,
+				 "autoscale: max_nodes %d, but no stage autoscales (a stage needs "
+				 "replicas {min, max} with min below max and inputs to grow onto "
+				 "satellite nodes)",
+				 sat->max_nodes);
+}
+
 void aic__spec_check(struct spec_ctx *c, yaml_node_t *stages)
 {
 	struct aic_spec *spec = c->spec;
@@ -284,4 +315,5 @@ void aic__spec_check(struct spec_ctx *c, yaml_node_t *stages)
 	check_weights(c);
 	check_colocation(c);
 	check_startable(c);
+	check_satellites(c);
 }

@@ -633,6 +633,31 @@ static const struct spec_key metrics_keys[] = {
 };
 #undef METRICS
 
+/* --- autoscale: top level, satellite allocations ---------------------- */
+
+/* Named so that tests/cli/aic-help.sh finds its keys under autoscale's paragraphs. */
+#define SATELLITES(f) offsetof(struct aic_satellites, f)
+static const struct spec_key auto_keys[] = {
+	{.name = "max_nodes",
+	 .type = SPEC_INT,
+	 .field = SATELLITES(max_nodes),
+	 .min = 0,
+	 .max = AIC_SPEC_MAX_SATELLITES,
+	 .def = 0},
+	{.name = "partition",
+	 .type = SPEC_STRING,
+	 .field = SATELLITES(partition),
+	 .mark = SATELLITES(partition_mark)},
+	{.name = "idle_s",
+	 .type = SPEC_INT,
+	 .field = SATELLITES(idle_s),
+	 .min = 1,
+	 .max = 86400,
+	 .def = AIC_SPEC_DEFAULT_IDLE_S},
+	{.name = NULL},
+};
+#undef SATELLITES
+
 /* --- the top level --------------------------------------------------- */
 
 /* Indexed by enum aic_topology; domain.c reads the same names from AIC_JOB. */
@@ -671,6 +696,11 @@ const struct spec_key aic__spec_top_keys[] = {
 	 .sub = checkpoint_keys,
 	 .mark = TOP(checkpoint.mark)},
 	{.name = "metrics", .type = SPEC_MAP, .field = TOP(metrics), .sub = metrics_keys},
+	{.name = "autoscale",
+	 .type = SPEC_MAP,
+	 .field = TOP(satellites),
+	 .sub = auto_keys,
+	 .mark = TOP(satellites.mark)},
 	{.name = NULL},
 };
 #undef TOP

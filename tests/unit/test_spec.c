@@ -676,11 +676,11 @@ static void unknown_keys_list_the_section(void **state)
 		     "backoff_ms)\n");
 	expect_error("stages:\n  a: {command: c}\nzzzzzz: 1\n",
 		     "job.yaml:3:1: the spec: unknown key 'zzzzzz' (expected one of: name, stages, "
-		     "channels, weights, restart, topology, failure_timeout, checkpoint, metrics)\n");
+		     "channels, weights, restart, topology, failure_timeout, checkpoint, metrics, autoscale)\n");
 	expect_error(
 		"- a\n",
 		"job.yaml:1:1: expected a mapping with 'name', 'stages', 'channels', 'weights', "
-		"'restart', 'topology', 'failure_timeout', 'checkpoint' and 'metrics' at the top, got "
+		"'restart', 'topology', 'failure_timeout', 'checkpoint', 'metrics' and 'autoscale' at the top, got "
 		"a list\n");
 }
 
@@ -896,6 +896,43 @@ static void autoscale_keys(void **state)
 		     "(a gang does not scale)");
 }
 
+/* The top-level autoscale: satellite allocations' limits, and where they make no sense. */
+static void satellite_keys(void **state)
+{
+	const char *scaled = "stages:\n  a: {command: c, replicas: {min: 1, max: 4}, inputs: [x]}\n"
+			     "  s: {command: c, outputs: [x]}\n";
+	char buf[512];
+	struct aic_spec *spec;
+
+	(void)state;
+	spec = parse_ok(scaled);
+	assert_int_equal(spec->satellites.max_nodes, 0);
+	assert_int_equal(spec->satellites.idle_s, 60);
+	assert_null(spec->satellites.partition);
+	aic_spec_free(spec);
+	snprintf(buf, sizeof(buf), "%sautoscale: {max_nodes: 2, partition: 'gpu-a.x,gpu_b', idle_s: 5}\n",
+		 scaled);
+	spec = parse_ok(buf);
+	assert_int_equal(spec->satellites.max_nodes, 2);
+	assert_int_equal(spec->satellites.idle_s, 5);
+	assert_string_equal(spec->satellites.partition, "gpu-a.x,gpu_b");
+	aic_spec_free(spec);
+	snprintf(buf, sizeof(buf), "%sautoscale: {max_nodes: 2, partition: 'a b;rm'}\n", scaled);
+	expect_error(buf, "job.yaml:4:38: autoscale.partition: 'a b;rm' is not a SLURM partition "
+			  "name (letters, digits, '_', '-', '.', ',' between names)");
+	snprintf(buf, sizeof(buf), "%sautoscale: {max_nodes: 33}\n", scaled);
+	expect_error(buf, "job.yaml:4:24: autoscale.max_nodes: '33' is out of range");
+	snprintf(buf, sizeof(buf), "%sautoscale: {idle_s: 0}\n", scaled);
+	expect_error(buf, "job.yaml:4:21: autoscale.idle_s: '0' is out of range");
+	snprintf(buf, sizeof(buf), "%sautoscale: {max_nodes: 1, nodes: 2}\n", scaled);
+	expect_error(buf, "job.yaml:4:27: autoscale: unknown key 'nodes'");
+	expect_error("stages:\n  a: {command: c, replicas: 3, inputs: [x]}\n"
+		     "  s: {command: c, outputs: [x]}\nautoscale: {max_nodes: 1}\n",
+		     "job.yaml:4:12: autoscale: max_nodes 1, but no stage autoscales (a stage needs "
+		     "replicas {min, max} with min below max and inputs to grow onto satellite "
+		     "nodes)");
+}
+
 static void service_keys(void **state)
 {
 	struct aic_spec *spec =
@@ -1025,6 +1062,7 @@ int main(void)
 		cmocka_unit_test(node_failure_keys),
 		cmocka_unit_test(placement_keys),
 		cmocka_unit_test(autoscale_keys),
+		cmocka_unit_test(satellite_keys),
 		cmocka_unit_test(service_keys),
 		cmocka_unit_test(sandbox_keys),
 		cmocka_unit_test(sandbox_image),
