@@ -254,6 +254,8 @@ failure_tests += tests/failures/observe-node.sh
 failure_tests += tests/failures/nolost-cut.sh
 # SLURM's side: --no-kill, the job's end and exit status, no rerun of a success.
 failure_tests += tests/failures/slurm.sh
+# Weight versions down a tree on 4 nodes (a node with two children).
+failure_tests += tests/failures/weights-tree.sh
 EXTRA_DIST += $(failure_tests)
 
 
