@@ -258,6 +258,8 @@ failure_tests += tests/failures/slurm.sh
 failure_tests += tests/failures/satellite.sh
 # A draining replica moved off a lost node is drained again where it runs.
 failure_tests += tests/failures/autoscale-redrain.sh
+# Weight versions down a tree on 4 nodes (a node with two children).
+failure_tests += tests/failures/weights-tree.sh
 EXTRA_DIST += $(failure_tests)
 
 

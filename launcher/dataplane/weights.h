@@ -33,10 +33,11 @@ struct wslot {
 };
 
 /* A chunk sent from slot k of ws (-1: from the heap, copied), or read into it, while it is under
- * way. */
+ * way; `to` is the forward target it went to (fwd[to]). */
 struct wpin {
 	struct wstream *ws;
 	int k;
+	int to;
 };
 
 /* A local reader's hold on the slot of the version it was last given. */
@@ -48,12 +49,31 @@ struct wlease {
 };
 
 /*
+ * Where this agent passes a version on to: an agent's rank (-1: none) and
+ * its own progress, since a tree's two children take chunks at their own
+ * pace.
+ */
+struct wfwd {
+	int rank;
+	size_t off;	 /* bytes of fwd_buf sent to it */
+	uint32_t queued; /* chunks handed to its connection, not yet written */
+};
+
+/*
+ * Bit of a chunk's origin field (ranks stay far below it) saying that its
+ * version goes down a tree, not a chain: the origin chooses once per
+ * version (chain.c's tree_pick) and every agent forwards as the chunks say.
+ */
+#define WEIGHT_TREE 0x80000000u
+
+/*
  * A weight stream: the newest version this node has, one copy, and the
  * version on its way through here. Versions travel down a chain: the
  * receivers in the head's order, without the publisher's agent (the
  * origin), which sends to the first; each agent forwards every chunk to the
  * next as soon as it has it, so N nodes cost about one transfer plus a
- * chunk per hop, not N transfers from the origin.
+ * chunk per hop, not N transfers from the origin. On many nodes and small
+ * versions they go down a pipelined binary tree instead (chain.c).
  */
 struct wstream {
 	struct chan_set *cs;
@@ -75,13 +95,12 @@ struct wstream {
 	uint64_t rx_version;
 	uint32_t rx_origin;
 	size_t rx_total, rx_have;
-	/* What goes on down the chain: bytes [fwd_off, fwd_have) of fwd_buf still to send. */
+	/* What goes on down the chain: bytes [fwd[i].off, fwd_have) of fwd_buf still to send. */
 	const uint8_t *fwd_buf;
 	uint64_t fwd_version;
-	uint32_t fwd_origin;
-	int fwd_next; /* the next agent's rank, -1: this is the chain's end */
-	size_t fwd_total, fwd_have, fwd_off;
-	uint32_t fwd_queued; /* chunks handed to the connection, not yet written */
+	uint32_t fwd_origin; /* the origin's rank, | WEIGHT_TREE when down a tree */
+	size_t fwd_total, fwd_have;
+	struct wfwd fwd[2]; /* the chain's next agent in fwd[0]; a tree's children */
 };
 
 static inline struct wstream *weights_find(struct chan_set *cs, uint32_t id)
@@ -112,7 +131,11 @@ void weights_send(struct wstream *ws, struct aic_conn *c);
 
 /* chain.c: versions down the chain of agents. */
 
-/* Starts passing version `version` (of `total` bytes, `have` of them in buf) down the chain. */
+/*
+ * Starts passing version `version` (of `total` bytes, `have` of them in
+ * buf) down the chain; `origin` is this agent's rank at the origin (which
+ * then chooses chain or tree) or the chunks' origin field elsewhere.
+ */
 void chain_start(struct wstream *ws, const uint8_t *buf, uint64_t version, uint32_t origin,
 		 size_t total, size_t have);
 /* Sends down the chain what this agent has of the version and has not sent yet. */

@@ -123,6 +123,7 @@ struct wpin *slot_pin(struct wstream *ws, int k)
 	if (p) {
 		p->ws = ws;
 		p->k = k;
+		p->to = 0;
 		if (k >= 0)
 			ws->slot[k].pins++;
 	}
