@@ -40,7 +40,9 @@ flaky=$(awk -F'\t' '$2 == "flaky" { print $1 }' "$AIC_SRC_DIR/tests/slurm-regres
 for t in $tests; do
 	a=$(result none "$t")
 	b=$(result both "$t")
-	if echo "$flaky" | grep -qx "$t"; then
+	if [ -z "$a" ] || [ -z "$b" ]; then
+		ok "$t: ran both ways (without aic: '$a', with: '$b')" false
+	elif echo "$flaky" | grep -qx "$t"; then
 		ok "$t: $a without aic, $b with (listed flaky)" true
 	else
 		is "$b" "$a" "$t: the same result with aic's plugins as without ($a)"
