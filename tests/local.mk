@@ -298,6 +298,20 @@ check-packages: all
 
 .PHONY: check-packages
 
+# SLURM's own regression tests with aic's plugins and without (issue 26):
+# scripts/slurm-regress --compare over tests/slurm-regress/subset, on 3-node
+# clusters it brings up and down itself, so it runs when no cluster is up.
+regress_tests = tests/integration/slurm-regress.sh
+EXTRA_DIST += $(regress_tests) tests/slurm-regress/list tests/slurm-regress/subset \
+	tests/slurm-regress/excluded tests/slurm-regress/known-failures
+
+check-slurm-regress: all
+	@$(MKDIR_P) tests/integration
+	$(MAKE) $(AM_MAKEFLAGS) -j1 check TESTS='$(regress_tests)' \
+		TEST_SUITE_LOG=tests/integration/regress-suite.log
+
+.PHONY: check-slurm-regress
+
 # `make distcheck` builds with the same fatal warnings as CI.
 AM_DISTCHECK_CONFIGURE_FLAGS = --enable-werror
 # The tests that scripts/check's `make distcheck TESTS='$(distcheck_tests)'`
