@@ -49,8 +49,19 @@ def main():
         if turn.begin():  # alternate mode: a turn on the GPUs, with the newest weights
             params, version = stream.receive(min_version=version, timeout=120)
             made = 0
+        if made >= QUOTA and not turn.on:
+            # This version's share is made: wait for the next weights before
+            # taking more prompts, so that no prompt waits here while the
+            # trainer waits for its group.
+            try:
+                params, version = stream.receive(min_version=version + 1, timeout=WAIT_S)
+                made = 0
+            except TimeoutError:
+                pass
         try:
-            items = w.get("prompts", max_items=2, timeout=1)
+            # The rest of this version's share at once: one round trip for
+            # the batch, and never more prompts than the step needs.
+            items = w.get("prompts", max_items=max(1, QUOTA - made), timeout=1)
         except aic.Closed:
             break
         if w.checkpoint_requested():
@@ -59,9 +70,8 @@ def main():
             if turn.should_yield():  # nothing to do: training may have the GPUs
                 turn.end(version, made, True)
             continue
-        try:  # newer weights: wait for them once this version made our share
-            params, version = stream.receive(min_version=version + 1,
-                                             timeout=WAIT_S if made >= QUOTA else 0)
+        try:  # newer weights already (the trainer stepped early): use them
+            params, version = stream.receive(min_version=version + 1, timeout=0)
             made = 0
         except TimeoutError:
             pass
@@ -69,7 +79,8 @@ def main():
         p = policy.probs(params, policy.encode(prompts))
         for i, (it, prompt, row) in enumerate(zip(items, prompts, p)):
             answers = rng.choice(policy.ANSWERS, size=GROUP, p=row)
-            time.sleep(GEN_DELAY_S)
+            if GEN_DELAY_S:  # time.sleep(0) still gives the core away: not at 0
+                time.sleep(GEN_DELAY_S)
             out = dict(prompt, answers=answers.tolist(), version=version)
             # Puts are pipelined; waiting for the last one to be accepted
             # means all were, so acking the prompts cannot lose them.
