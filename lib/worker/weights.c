@@ -6,7 +6,8 @@
  * gives (W_SLOT), announced piece by piece as it is written (W_FILLED) so
  * the agent can send it on while the rest is copied, and committed
  * (W_COMMIT); readers on the node then read it in place. Without an arena,
- * or with no slot free, it travels inline (W_PUBLISH).
+ * with no slot free, or when it is small (INLINE_MAX), it travels inline
+ * (W_PUBLISH).
  */
 #include "config.h"
 
@@ -20,6 +21,12 @@
 
 /* A version is copied into its slot in pieces of this size, the agent told after each. */
 #define FILL_PIECE ((size_t)4 << 20)
+/*
+ * A version this small goes inline (W_PUBLISH), one round trip: a slot
+ * costs two (W_SLOT, W_COMMIT) and two mprotect calls, more than copying
+ * a few pages through the socket does.
+ */
+#define INLINE_MAX ((size_t)64 << 10)
 
 /* A weight stream's id, from the agent's WELCOME; -ENOENT for a name the job has no stream of. */
 static int stream_id(const struct aic_worker *w, const char *name, uint32_t *id)
@@ -131,7 +138,7 @@ int aic_weights_publish(struct aic_worker *w, const char *name, const void *blob
 
 	if (rc)
 		return rc;
-	if (w->arena.base && len > 0) {
+	if (w->arena.base && len > INLINE_MAX) {
 		rc = slot_request(w, s, len, version, &off);
 		if (rc == 0) {
 			/*
@@ -168,7 +175,7 @@ int aic_weights_buffer(struct aic_worker *w, const char *name, size_t len, uint6
 		return rc;
 	if (w->wbuf.buf)
 		return -EBUSY; /* one at a time */
-	if (w->arena.base && len > 0) {
+	if (w->arena.base && len > INLINE_MAX) {
 		rc = slot_request(w, s, len, version, &off);
 		if (rc < 0 && off)
 			slot_commit(w, s, off, 0, version);
