@@ -37,6 +37,12 @@ WAIT_S = float(os.environ.get("WEIGHTS_WAIT_S", "2"))
 GEN_DELAY_S = float(os.environ.get("GEN_DELAY_S", "0"))
 
 
+def checkpoint(w):
+    """Asked for a checkpoint: nothing to save (the job's sources are not held back)."""
+    if w.checkpoint_requested():
+        w.checkpoint_done(None)
+
+
 def main():
     w = aic.connect()
     stream = w.weights("policy")
@@ -64,17 +70,17 @@ def main():
             items = w.get("prompts", max_items=max(1, QUOTA - made), timeout=1)
         except aic.Closed:
             break
-        if w.checkpoint_requested():
-            w.checkpoint_done(None)  # nothing to save: the job's sources are not held back
         if not items:
+            checkpoint(w)
             if turn.should_yield():  # nothing to do: training may have the GPUs
                 turn.end(version, made, True)
             continue
-        try:  # newer weights already (the trainer stepped early): use them
-            params, version = stream.receive(min_version=version + 1, timeout=0)
-            made = 0
-        except TimeoutError:
-            pass
+        if made:  # newer weights already (the trainer stepped early)? (made 0: just received)
+            try:
+                params, version = stream.receive(min_version=version + 1, timeout=0)
+                made = 0
+            except TimeoutError:
+                pass
         prompts = [json.loads(it.data) for it in items]
         p = policy.probs(params, policy.encode(prompts))
         for i, (it, prompt, row) in enumerate(zip(items, prompts, p)):
@@ -86,6 +92,7 @@ def main():
             # means all were, so acking the prompts cannot lose them.
             w.put("samples", json.dumps(out).encode(), version=version, wait=i == len(items) - 1)
         w.ack(items)
+        checkpoint(w)  # after the puts: the poll is a round trip, off the step's path here
         made += len(items)
         done += len(items)
         yielded = turn.should_yield()
