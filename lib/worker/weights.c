@@ -69,23 +69,27 @@ static int slot_request(struct aic_worker *w, uint32_t s, size_t len, uint64_t v
 
 /*
  * The slot at off is written (len bytes; 0: it could not be, and the agent
- * lets it go): read-only again, and the version is the agent's.
+ * lets it go): the version is the agent's, and the slot read-only again.
  */
 static int slot_commit(struct aic_worker *w, uint32_t s, uint64_t off, size_t len, uint64_t version)
 {
 	uint8_t req[28];
-	int rc = len ? aic_arena_protect(&w->arena, off, len, false) : 0;
+	int rc;
 
 	aic_put_u32(req, s);
 	aic_put_u64(req + 4, version);
 	aic_put_u64(req + 12, off);
-	aic_put_u64(req + 20, rc ? 0 : len);
-	if (rc) {
-		aic__send_frame(w, AIC_MSG_W_COMMIT, req, 28, NULL, 0);
-		aic__recv_reply(w);
-		return rc;
-	}
+	aic_put_u64(req + 20, len);
 	rc = aic__send_frame(w, AIC_MSG_W_COMMIT, req, 28, NULL, 0);
+	/*
+	 * Made read-only while the agent already sends the version on (for 48
+	 * MiB the mprotect takes about a millisecond): nothing writes the slot
+	 * in between, since this call has not returned. Should it fail, the
+	 * version is published all the same; only this process's own mapping
+	 * of the slot stays writable.
+	 */
+	if (len)
+		aic_arena_protect(&w->arena, off, len, false);
 	if (!rc)
 		rc = aic__recv_reply(w);
 	if (rc)
