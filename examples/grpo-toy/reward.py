@@ -16,14 +16,15 @@ def main():
             items = w.get("samples", max_items=8, timeout=1)
         except aic.Closed:
             break
+        # Before the puts: after a SIGTERM the trainer saves and stops taking
+        # groups, and a put into the full scored channel would never return.
+        if w.checkpoint_requested():
+            w.checkpoint_done(None)
         for it in items:
             s = json.loads(it.data)
             s["rewards"] = [policy.correct(s, a) for a in s["answers"]]
             w.put("scored", json.dumps(s).encode())
         w.ack(items)
-        # After the puts: the poll is a round trip, and the trainer waits for them.
-        if w.checkpoint_requested():
-            w.checkpoint_done(None)
         n += len(items)
     print("reward %d: scored %d groups" % (w.replica, n))
 

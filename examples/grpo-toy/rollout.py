@@ -70,8 +70,10 @@ def main():
             items = w.get("prompts", max_items=max(1, QUOTA - made), timeout=1)
         except aic.Closed:
             break
+        # Before the puts: after a SIGTERM the reward stage answers and goes,
+        # and a put into the full samples channel would then never return.
+        checkpoint(w)
         if not items:
-            checkpoint(w)
             if turn.should_yield():  # nothing to do: training may have the GPUs
                 turn.end(version, made, True)
             continue
@@ -92,7 +94,6 @@ def main():
             # means all were, so acking the prompts cannot lose them.
             w.put("samples", json.dumps(out).encode(), version=version, wait=i == len(items) - 1)
         w.ack(items)
-        checkpoint(w)  # after the puts: the poll is a round trip, off the step's path here
         made += len(items)
         done += len(items)
         yielded = turn.should_yield()
