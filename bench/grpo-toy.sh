@@ -7,12 +7,15 @@
 #
 #   bench/grpo-toy.sh          (REPS: $AIC_BENCH_REPS, default 5)
 #
-# Runs of the shipped job.yaml (100 prompts x 8 epochs, 50 steps), REPS
-# times each: the one-process baseline and a run with GEN_DELAY_S=0 (pure
-# compute, as the baseline computes), in alternating order (the baseline
-# first in odd repetitions); then one as shipped (GEN_DELAY_S=0.01 per group
-# of pretend generation: rollout is the slow stage, as in real RL; the busy
-# figures). Every line is tagged with its repetition ("rep").
+# REPS times each: the one-process baseline and a run with GEN_DELAY_S=0
+# (pure compute, as the baseline computes), both over EPOCHS passes of the
+# 100 prompts ($AIC_BENCH_GRPO_EPOCHS, default 100: 625 steps, long enough
+# that the one-process loop takes about a second and each side's samples
+# agree within a few per cent on an idle machine), in alternating order
+# (the baseline first in odd repetitions); then the shipped job.yaml as
+# shipped (8 epochs, 50 steps, GEN_DELAY_S=0.01 per group of pretend
+# generation: rollout is the slow stage, as in real RL; the busy figures).
+# Every line is tagged with its repetition ("rep").
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${AIC_BUILD_DIR:-$top/build}
@@ -26,6 +29,7 @@ trap 'rm -rf "$work"' EXIT
 ms() { echo $(($(date +%s%N) / 1000000)); }
 
 reps=${AIC_BENCH_REPS:-5}
+epochs=${AIC_BENCH_GRPO_EPOCHS:-100}
 
 run() { # run GEN_DELAY_S TAG: one aic run of a copy; prints its figures
 	d=$work/delay-$1-$2
@@ -34,6 +38,7 @@ run() { # run GEN_DELAY_S TAG: one aic run of a copy; prints its figures
 	chmod -R u+w "$d"
 	sed -i -e "s|command: \[/usr/bin/python3, |command: [$py, $top/bench/busy.py, |" \
 		-e "s/GEN_DELAY_S: [0-9.]*/GEN_DELAY_S: $1/" "$d/job.yaml"
+	[ "$1" != 0 ] || sed -i "s/epochs: [0-9]*/epochs: $epochs/" "$d/job.yaml"
 	[ "$(grep -c 'busy.py' "$d/job.yaml")" = 3 ] || { echo "bench: cannot wrap the stages of job.yaml" >&2; exit 1; }
 	a=$(ms)
 	(cd "$d" && "$build/launcher/aic" run job.yaml >run.out 2>&1) ||
@@ -73,7 +78,7 @@ PY
 
 inproc() { # the baseline, timed from start to exit
 	a=$(ms)
-	line=$($py "$top/bench/grpo_inproc.py" "$top/examples/grpo-toy")
+	line=$($py "$top/bench/grpo_inproc.py" "$top/examples/grpo-toy" "$epochs")
 	b=$(ms)
 	echo "$line" | sed "s/}\$/, \"wall_s\": $(((b - a) / 1000)).$(printf %03d $(((b - a) % 1000)))}/"
 }

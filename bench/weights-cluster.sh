@@ -18,13 +18,15 @@
 # between real nodes, rather than this machine's cores. Prints JSON lines.
 #
 # REPS repetitions ($AIC_BENCH_REPS, default 5), the raw streams first in
-# odd ones and last in even ones.
+# odd ones and last in even ones; each raw stream RAWS times a repetition
+# ($AIC_BENCH_RAWS, default 3), so that the baselines have about as many
+# samples as the broadcasts' timed versions.
 #
-#   bench/weights-cluster.sh [VERSIONS [SIZE]]   (default 5 x 48 MiB a job)
+#   bench/weights-cluster.sh [VERSIONS [SIZE]]   (default 8 x 48 MiB a job)
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${AIC_BUILD_DIR:-$top/build}
-n=${1:-5}
+n=${1:-8}
 size=${2:-50331648}
 work=$(mktemp -d "$build/bench-weights.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -82,19 +84,25 @@ t = [round(max(by[v]), 4) for v in want if len(by.get(v, [])) == $1]
 print(json.dumps({'what': 'weights', 'nodes': $1, 'in_place': '$2' == '1', 'link': $link,
                   'bytes': $size, 'versions': len(want), 'skipped': len(want) - len(t), 'seconds': t}))"
 }
+# raws NAME HOPS...: raw RAWS times.
+raws() {
+	k=1
+	while [ $k -le "$raws" ]; do raw "$@"; k=$((k + 1)); done
+}
 # round: one repetition, raw streams and broadcasts, in the order of REP.
 round() {
 	if [ $(($1 % 2)) -eq 1 ]; then
-		raw "raw tcp, one transfer" n2
-		raw "raw tcp, chain to 3 nodes" n2 n3 n4
+		raws "raw tcp, one transfer" n2
+		raws "raw tcp, chain to 3 nodes" n2 n3 n4
 	fi
 	for b in $broadcasts; do broadcast "${b%,*}" "${b#*,}"; done
 	if [ $(($1 % 2)) -eq 0 ]; then
-		raw "raw tcp, chain to 3 nodes" n2 n3 n4
-		raw "raw tcp, one transfer" n2
+		raws "raw tcp, chain to 3 nodes" n2 n3 n4
+		raws "raw tcp, one transfer" n2
 	fi
 }
 reps=${AIC_BENCH_REPS:-5}
+raws=${AIC_BENCH_RAWS:-3}
 link=None gap=300 broadcasts="1,0 3,0 1,1 3,1"
 i=1
 while [ $i -le "$reps" ]; do round $i | sed "s/^{/{\"rep\": $i, /"; i=$((i + 1)); done

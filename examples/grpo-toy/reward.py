@@ -16,6 +16,8 @@ def main():
             items = w.get("samples", max_items=8, timeout=1)
         except aic.Closed:
             break
+        # Before the puts: after a SIGTERM the trainer saves and stops taking
+        # groups, and a put into the full scored channel would never return.
         if w.checkpoint_requested():
             w.checkpoint_done(None)
         for it in items:

@@ -37,6 +37,12 @@ WAIT_S = float(os.environ.get("WEIGHTS_WAIT_S", "2"))
 GEN_DELAY_S = float(os.environ.get("GEN_DELAY_S", "0"))
 
 
+def checkpoint(w):
+    """Asked for a checkpoint: nothing to save (the job's sources are not held back)."""
+    if w.checkpoint_requested():
+        w.checkpoint_done(None)
+
+
 def main():
     w = aic.connect()
     stream = w.weights("policy")
@@ -49,27 +55,40 @@ def main():
         if turn.begin():  # alternate mode: a turn on the GPUs, with the newest weights
             params, version = stream.receive(min_version=version, timeout=120)
             made = 0
+        if made >= QUOTA and not turn.on:
+            # This version's share is made: wait for the next weights before
+            # taking more prompts, so that no prompt waits here while the
+            # trainer waits for its group.
+            try:
+                params, version = stream.receive(min_version=version + 1, timeout=WAIT_S)
+                made = 0
+            except TimeoutError:
+                pass
         try:
-            items = w.get("prompts", max_items=2, timeout=1)
+            # The rest of this version's share at once: one round trip for
+            # the batch, and never more prompts than the step needs.
+            items = w.get("prompts", max_items=max(1, QUOTA - made), timeout=1)
         except aic.Closed:
             break
-        if w.checkpoint_requested():
-            w.checkpoint_done(None)  # nothing to save: the job's sources are not held back
+        # Before the puts: after a SIGTERM the reward stage answers and goes,
+        # and a put into the full samples channel would then never return.
+        checkpoint(w)
         if not items:
             if turn.should_yield():  # nothing to do: training may have the GPUs
                 turn.end(version, made, True)
             continue
-        try:  # newer weights: wait for them once this version made our share
-            params, version = stream.receive(min_version=version + 1,
-                                             timeout=WAIT_S if made >= QUOTA else 0)
-            made = 0
-        except TimeoutError:
-            pass
+        if made:  # newer weights already (the trainer stepped early)? (made 0: just received)
+            try:
+                params, version = stream.receive(min_version=version + 1, timeout=0)
+                made = 0
+            except TimeoutError:
+                pass
         prompts = [json.loads(it.data) for it in items]
         p = policy.probs(params, policy.encode(prompts))
         for i, (it, prompt, row) in enumerate(zip(items, prompts, p)):
             answers = rng.choice(policy.ANSWERS, size=GROUP, p=row)
-            time.sleep(GEN_DELAY_S)
+            if GEN_DELAY_S:  # time.sleep(0) still gives the core away: not at 0
+                time.sleep(GEN_DELAY_S)
             out = dict(prompt, answers=answers.tolist(), version=version)
             # Puts are pipelined; waiting for the last one to be accepted
             # means all were, so acking the prompts cannot lose them.

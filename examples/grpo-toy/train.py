@@ -132,6 +132,10 @@ def main():
     turn = turns.Turns(w)
     closed = False
     while True:
+        # Polled while the step's groups are still to come: the poll is a
+        # round trip, off the step's path here. (What a resumed run reads
+        # again goes by checkpoint_begin() below, not by this poll.)
+        ckpt = w.checkpoint_requested()
         held = []
         while not closed and len(held) < per_rank:
             try:
@@ -146,7 +150,7 @@ def main():
         # A group's origin is its prompt's line: (pass, line) of the source.
         keys = [[it.origin["epoch"], it.origin["line"], g["id"]] for it, g in zip(held, groups)]
         # One rank may hear of a checkpoint before another: all save at the same step.
-        parts = gang.allgather({"keys": keys, "closed": closed, "ckpt": w.checkpoint_requested()})
+        parts = gang.allgather({"keys": keys, "closed": closed, "ckpt": ckpt})
         # Which groups are new: the first holder of a prompt item, in rank
         # order, trains on it; every rank reaches the same verdict.
         fresh = []
@@ -193,7 +197,8 @@ def main():
                 time.sleep(1)
         if all(meta["closed"] for meta, _ in parts):
             break
-        time.sleep(STEP_DELAY_S)
+        if STEP_DELAY_S:  # time.sleep(0) still gives the core away: not at 0
+            time.sleep(STEP_DELAY_S)
     gang.close()
     if gang.rank != 0:
         return

@@ -6,7 +6,8 @@
  * gives (W_SLOT), announced piece by piece as it is written (W_FILLED) so
  * the agent can send it on while the rest is copied, and committed
  * (W_COMMIT); readers on the node then read it in place. Without an arena,
- * or with no slot free, it travels inline (W_PUBLISH).
+ * with no slot free, or when it is small (INLINE_MAX), it travels inline
+ * (W_PUBLISH).
  */
 #include "config.h"
 
@@ -20,6 +21,12 @@
 
 /* A version is copied into its slot in pieces of this size, the agent told after each. */
 #define FILL_PIECE ((size_t)4 << 20)
+/*
+ * A version this small goes inline (W_PUBLISH), one round trip: a slot
+ * costs two (W_SLOT, W_COMMIT) and two mprotect calls, more than copying
+ * a few pages through the socket does.
+ */
+#define INLINE_MAX ((size_t)64 << 10)
 
 /* A weight stream's id, from the agent's WELCOME; -ENOENT for a name the job has no stream of. */
 static int stream_id(const struct aic_worker *w, const char *name, uint32_t *id)
@@ -62,23 +69,27 @@ static int slot_request(struct aic_worker *w, uint32_t s, size_t len, uint64_t v
 
 /*
  * The slot at off is written (len bytes; 0: it could not be, and the agent
- * lets it go): read-only again, and the version is the agent's.
+ * lets it go): the version is the agent's, and the slot read-only again.
  */
 static int slot_commit(struct aic_worker *w, uint32_t s, uint64_t off, size_t len, uint64_t version)
 {
 	uint8_t req[28];
-	int rc = len ? aic_arena_protect(&w->arena, off, len, false) : 0;
+	int rc;
 
 	aic_put_u32(req, s);
 	aic_put_u64(req + 4, version);
 	aic_put_u64(req + 12, off);
-	aic_put_u64(req + 20, rc ? 0 : len);
-	if (rc) {
-		aic__send_frame(w, AIC_MSG_W_COMMIT, req, 28, NULL, 0);
-		aic__recv_reply(w);
-		return rc;
-	}
+	aic_put_u64(req + 20, len);
 	rc = aic__send_frame(w, AIC_MSG_W_COMMIT, req, 28, NULL, 0);
+	/*
+	 * Made read-only while the agent already sends the version on (for 48
+	 * MiB the mprotect takes about a millisecond): nothing writes the slot
+	 * in between, since this call has not returned. Should it fail, the
+	 * version is published all the same; only this process's own mapping
+	 * of the slot stays writable.
+	 */
+	if (len)
+		aic_arena_protect(&w->arena, off, len, false);
 	if (!rc)
 		rc = aic__recv_reply(w);
 	if (rc)
@@ -131,7 +142,7 @@ int aic_weights_publish(struct aic_worker *w, const char *name, const void *blob
 
 	if (rc)
 		return rc;
-	if (w->arena.base && len > 0) {
+	if (w->arena.base && len > INLINE_MAX) {
 		rc = slot_request(w, s, len, version, &off);
 		if (rc == 0) {
 			/*
@@ -168,7 +179,7 @@ int aic_weights_buffer(struct aic_worker *w, const char *name, size_t len, uint6
 		return rc;
 	if (w->wbuf.buf)
 		return -EBUSY; /* one at a time */
-	if (w->arena.base && len > 0) {
+	if (w->arena.base && len > INLINE_MAX) {
 		rc = slot_request(w, s, len, version, &off);
 		if (rc < 0 && off)
 			slot_commit(w, s, off, 0, version);

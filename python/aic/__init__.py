@@ -208,15 +208,27 @@ def _layout(arrays):
     return head, [(a, len(head) + o) for a, o in parts], len(head) + off
 
 
+# The most bytes of one array _pack_into copies before it says they are final.
+_PIECE = 4 << 20
+
+
 def _pack_into(view, head, parts, written=None):
     """Writes a blob laid out by _layout into a writable byte memoryview.
 
-    written(n), if given, is told after each array that bytes [0, n) are final.
+    written(n), if given, is told after each array, and within a large
+    array after every _PIECE bytes of it, that bytes [0, n) are final: the
+    agent sends a large array on to other nodes while the rest is copied.
     """
     import numpy as np
     view[:len(head)] = head
     for a, off in parts:
         dst = np.frombuffer(view, dtype=a.dtype, count=a.size, offset=off)
+        if written and a.nbytes > _PIECE and a.flags.c_contiguous:
+            src, step = a.reshape(-1), _PIECE // a.itemsize
+            for i in range(0, a.size, step):
+                np.copyto(dst[i:i + step], src[i:i + step])
+                written(off + min(i + step, a.size) * a.itemsize)
+            continue
         np.copyto(dst.reshape(a.shape), a)
         if written:
             written(off + a.nbytes)
@@ -274,8 +286,8 @@ class Weights:
 
         The arrays are copied once, straight into the node's shared copy
         when there is one (aic_weights_buffer): nothing else copies them on
-        this node, and other nodes are sent each array as soon as it is
-        copied (aic_weights_written).
+        this node, and other nodes are sent each array, and each 4 MiB of a
+        large one, as soon as it is copied (aic_weights_written).
         """
         head, parts, total = _layout(arrays)
         p = ctypes.c_void_p()

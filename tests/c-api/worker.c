@@ -14,7 +14,8 @@
  *                      "PRODUCER ID INDEX ok|BAD" each
  *   worker wpub N SIZE  versions 1..N of stream "w": odd ones published from
  *                      a buffer, even ones written in place, announced every
- *                      3 MiB (aic_weights_written)
+ *                      3 MiB (aic_weights_written); a slot still mapped
+ *                      writable after its commit is a line in the log
  *   worker wrecv N     receive until version N; one line "VERSION ok|BAD" each
  *   worker ckpt        steps (writing "ready" in the cwd after 3) until a
  *                      checkpoint is asked; saves the step through the
@@ -174,6 +175,22 @@ static int origins(struct aic_worker *w, const char *chan)
 	return rc == AIC_ECLOSED ? 0 : rc;
 }
 
+/* Whether this process maps the page at p writable (/proc/self/maps). */
+static bool mapped_writable(const void *p)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	unsigned long lo, hi, at = (unsigned long)p;
+	char line[512], perms[5];
+	bool writable = false;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perms) == 3 && at >= lo && at < hi)
+			writable = perms[1] == 'w';
+	if (f)
+		fclose(f);
+	return writable;
+}
+
 static int publish(struct aic_worker *w, long n, size_t size)
 {
 	unsigned char *blob = malloc(size);
@@ -194,6 +211,9 @@ static int publish(struct aic_worker *w, long n, size_t size)
 			rc = aic_weights_written(w, "w", b, end);
 		}
 		rc = rc ? rc : aic_weights_commit(w, "w", b, size);
+		/* A slot in the arena is the readers' now: this process cannot write it. */
+		if (!rc && aic_in_place(w, b) && mapped_writable(b))
+			printf("version %ld: its slot is still writable after the commit\n", v);
 	}
 	free(blob);
 	return rc;

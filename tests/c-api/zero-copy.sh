@@ -11,7 +11,7 @@ worker="$AIC_BUILD_DIR/tests/c-api/worker"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 [ -x "$worker" ] || bail "no $worker"
 enter_work_dir c-api
-plan 11
+plan 12
 
 cat >items.yaml <<YAML
 name: c-items
@@ -63,4 +63,6 @@ is "$?" 0 "6 versions of 10 MiB, published and written in place: the job succeed
 cat .aic/latest/logs/sub.*.log >recv
 is "$(grep -vc ' ok$' recv) $(grep -c '^6 ok$' recv)" "0 3" \
 	"every version received is byte-identical; every reader reaches version 6"
+is "$(cat .aic/latest/logs/pub.*.log)" "" \
+	"the writer maps each slot it wrote in place read-only again once committed"
 done_testing
