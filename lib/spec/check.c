@@ -4,8 +4,9 @@
  * name without declaring, and the rules of doc/aic-job.5 that involve
  * several sections (every channel has a writer and a reader, every weights
  * stream one writer, colocation is between two stages with GPUs, every
- * stage can start). Each problem is reported at the position of the entry
- * it concerns.
+ * stage can start), and the rules of a stage's service and sandbox
+ * sections (called as each stage is read). Each problem is reported at
+ * the position of the entry it concerns.
  */
 #include "config.h"
 
@@ -14,6 +15,59 @@
 #include <string.h>
 
 #include "internal.h"
+
+/*
+ * A service is replicas, each with one readiness check: an HTTP path
+ * answered with 2xx, or a TCP connection (the default).
+ */
+void aic__spec_service_check(struct spec_ctx *c, struct aic_stage *st, yaml_node_t *v)
+{
+	yaml_node_t *key = NULL, *svc = aic__spec_value(c, v, "service", &key), *ready;
+	struct aic_service_ready *r = &st->svc.ready;
+
+	if (!svc || svc->type != YAML_MAPPING_NODE)
+		return;
+	st->service = true;
+	if (st->ranks)
+		aic__spec_err(c, key,
+			      "stage '%s': a service has replicas, not 'ranks' (a gang answers "
+			      "through its own rank 0)",
+			      st->name);
+	ready = aic__spec_value(c, svc, "ready", &key);
+	if (r->http && r->tcp)
+		aic__spec_err(c, key, "stages.%s.service.ready: choose one of 'http' and 'tcp'",
+			      st->name);
+	else if (r->http && r->http[0] != '/')
+		aic__spec_err(c, aic__spec_value(c, ready, "http", NULL),
+			      "stages.%s.service.ready.http: expected a path starting with '/', "
+			      "got '%s'",
+			      st->name, r->http);
+	else if (ready && ready->type == YAML_MAPPING_NODE && !r->http && !r->tcp)
+		aic__spec_err(c, key,
+			      "stages.%s.service.ready: expected {http: PATH} or {tcp: true}",
+			      st->name);
+	if (!r->http)
+		r->tcp = true;
+}
+
+void aic__spec_sandbox_check(struct spec_ctx *c, struct aic_stage *st, yaml_node_t *v)
+{
+	yaml_node_t *key = NULL, *sbx = aic__spec_value(c, v, "sandbox", &key);
+	const struct aic_sandbox_spec *s = &st->sbx;
+
+	st->sandbox = sbx && sbx->type == YAML_MAPPING_NODE;
+	if (!st->sandbox)
+		return;
+	if (s->rootfs && s->image)
+		aic__spec_err(c, key,
+			      "stage '%s': sandbox has both 'rootfs' and 'image': a rootfs is a "
+			      "directory image; choose one",
+			      st->name);
+	else if (!s->image && s->runtime != AIC_SANDBOX_RT_AUTO &&
+		 s->runtime != AIC_SANDBOX_RT_BWRAP)
+		aic__spec_err(c, key, "stage '%s': sandbox runtime '%s' needs an 'image'", st->name,
+			      aic__spec_sandbox_runtime(s->runtime));
+}
 
 static const struct aic_stage *find_stage(const struct aic_spec *spec, const char *name)
 {

@@ -11,7 +11,8 @@
  *            entries of a section (stages, channels, weights);
  *   keys.c   every section's table of keys, with the few parsers and
  *            checks a row cannot express;
- *   check.c  the cross-checks of the whole graph, once every section is read;
+ *   check.c  the cross-checks of the whole graph, once every section is read,
+ *            and a stage's service and sandbox rules;
  *   spec.c   the entry points: aic_spec_parse(), _load(), _free(), lookups.
  *
  * Every node of the document may be consumed once (aic__spec_take): YAML
@@ -226,6 +227,8 @@ void *aic__spec_find(const struct aic_spec *spec, const struct spec_section *sec
 
 extern const struct spec_key aic__spec_top_keys[];
 extern const struct spec_section aic__spec_stages, aic__spec_channels, aic__spec_weights;
+/* A sandbox runtime's name in the spec. */
+const char *aic__spec_sandbox_runtime(enum aic_sandbox_runtime rt);
 
 /* --- check.c: the graph ----------------------------------------------- */
 
@@ -235,5 +238,8 @@ extern const struct spec_section aic__spec_stages, aic__spec_channels, aic__spec
  * value of the top-level 'stages' key, or NULL when there is none.
  */
 void aic__spec_check(struct spec_ctx *c, yaml_node_t *stages);
+/* A stage's service and sandbox sections (v: the stage's mapping), once the stage is read. */
+void aic__spec_service_check(struct spec_ctx *c, struct aic_stage *st, yaml_node_t *v);
+void aic__spec_sandbox_check(struct spec_ctx *c, struct aic_stage *st, yaml_node_t *v);
 
 #endif

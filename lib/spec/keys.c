@@ -337,6 +337,11 @@ static const char *const sandbox_runtime_choices[] = {
 	[AIC_SANDBOX_RT_PODMAN] = "podman", NULL,
 };
 
+const char *aic__spec_sandbox_runtime(enum aic_sandbox_runtime rt)
+{
+	return sandbox_runtime_choices[rt];
+}
+
 #define SANDBOX(f) offsetof(struct aic_sandbox_spec, f)
 static const struct spec_key sandbox_keys[] = {
 	{.name = "rootfs", .type = SPEC_STRING, .field = SANDBOX(rootfs)},
@@ -426,59 +431,6 @@ static void stage_init(void *entry)
 	st->autoscale.target_busy = AIC_SPEC_DEFAULT_TARGET_BUSY;
 }
 
-/*
- * A service is replicas, each with one readiness check: an HTTP path
- * answered with 2xx, or a TCP connection (the default).
- */
-static void service_check(struct spec_ctx *c, struct aic_stage *st, yaml_node_t *v)
-{
-	yaml_node_t *key = NULL, *svc = aic__spec_value(c, v, "service", &key), *ready;
-	struct aic_service_ready *r = &st->svc.ready;
-
-	if (!svc || svc->type != YAML_MAPPING_NODE)
-		return;
-	st->service = true;
-	if (st->ranks)
-		aic__spec_err(c, key,
-			      "stage '%s': a service has replicas, not 'ranks' (a gang answers "
-			      "through its own rank 0)",
-			      st->name);
-	ready = aic__spec_value(c, svc, "ready", &key);
-	if (r->http && r->tcp)
-		aic__spec_err(c, key, "stages.%s.service.ready: choose one of 'http' and 'tcp'",
-			      st->name);
-	else if (r->http && r->http[0] != '/')
-		aic__spec_err(c, aic__spec_value(c, ready, "http", NULL),
-			      "stages.%s.service.ready.http: expected a path starting with '/', "
-			      "got '%s'",
-			      st->name, r->http);
-	else if (ready && ready->type == YAML_MAPPING_NODE && !r->http && !r->tcp)
-		aic__spec_err(c, key,
-			      "stages.%s.service.ready: expected {http: PATH} or {tcp: true}",
-			      st->name);
-	if (!r->http)
-		r->tcp = true;
-}
-
-static void sandbox_check(struct spec_ctx *c, struct aic_stage *st, yaml_node_t *v)
-{
-	yaml_node_t *key = NULL, *sbx = aic__spec_value(c, v, "sandbox", &key);
-	const struct aic_sandbox_spec *s = &st->sbx;
-
-	st->sandbox = sbx && sbx->type == YAML_MAPPING_NODE;
-	if (!st->sandbox)
-		return;
-	if (s->rootfs && s->image)
-		aic__spec_err(c, key,
-			      "stage '%s': sandbox has both 'rootfs' and 'image': a rootfs is a "
-			      "directory image; choose one",
-			      st->name);
-	else if (!s->image && s->runtime != AIC_SANDBOX_RT_AUTO &&
-		 s->runtime != AIC_SANDBOX_RT_BWRAP)
-		aic__spec_err(c, key, "stage '%s': sandbox runtime '%s' needs an 'image'", st->name,
-			      sandbox_runtime_choices[s->runtime]);
-}
-
 static void stage_check(struct spec_ctx *c, void *entry, yaml_node_t *k, yaml_node_t *v)
 {
 	struct aic_stage *st = entry;
@@ -506,8 +458,8 @@ static void stage_check(struct spec_ctx *c, void *entry, yaml_node_t *k, yaml_no
 			"stage '%s': placement %s on a gang: its ranks talk to each other, so "
 			"they pack on the fewest nodes; use it on replicas",
 			st->name, aic__spec_show(placement, b, sizeof(b)));
-	service_check(c, st, v);
-	sandbox_check(c, st, v);
+	aic__spec_service_check(c, st, v);
+	aic__spec_sandbox_check(c, st, v);
 }
 
 const struct spec_section aic__spec_stages = {
