@@ -18,27 +18,10 @@ cd "$dir" || bail "cannot enter $dir"
 
 n=120
 /usr/bin/python3 -c "for i in range($n): print('{\"i\": %d}' % i)" >lines.jsonl
-cat >work.py <<PY
-import os, time
-import aic
-w = aic.connect()
-# The test holds this replica before its first get while hold.INDEX exists.
-while os.path.exists("$dir/hold.%d" % w.index):
-    time.sleep(0.1)
-while True:
-    try:
-        items = w.get("lines", max_items=1)
-    except aic.Closed:
-        break
-    for it in items:
-        time.sleep(0.2)
-        w.put("out", it.data)
-    w.ack(items)
-PY
 cat >job.yaml <<YAML
 name: redrain
 stages:
-  work: {command: [/usr/bin/python3, $dir/work.py], replicas: {min: 1, max: 4}, gpus: 4, cpus: 0,
+  work: {command: [/usr/bin/python3, $AIC_SRC_DIR/tests/lib/workers/slow_lines.py, '0.2', $dir], replicas: {min: 1, max: 4}, gpus: 4, cpus: 0,
          inputs: [lines], outputs: [out],
          env: {PYTHONPATH: $AIC_SRC_DIR/python, AIC_LIBRARY: $AIC_BUILD_DIR/lib/.libs/libaic.so},
          autoscale: {target_busy: 0.5, up_after_s: 1, down_after_s: 2}}

@@ -30,24 +30,10 @@ is "$(/usr/bin/python3 -c "import json; print(len({p['node'] for p in json.load(
 
 n=600
 /usr/bin/python3 -c "for i in range($n): print('{\"i\": %d}' % i)" >lines.jsonl
-cat >work.py <<'PY'
-import time
-import aic
-w = aic.connect()
-while True:
-    try:
-        items = w.get("lines", max_items=1)
-    except aic.Closed:
-        break
-    for it in items:
-        time.sleep(0.05)
-        w.put("out", it.data)
-    w.ack(items)
-PY
 cat >job.yaml <<YAML
 name: autoscale
 stages:
-  work: {command: [/usr/bin/python3, $dir/work.py], replicas: {min: 1, max: 6}, gpus: 1, cpus: 0,
+  work: {command: [/usr/bin/python3, $AIC_SRC_DIR/tests/lib/workers/slow_lines.py, '0.05'], replicas: {min: 1, max: 6}, gpus: 1, cpus: 0,
          inputs: [lines], outputs: [out],
          autoscale: {target_busy: 0.5, up_after_s: 1, down_after_s: 2}}
   hold: {command: [sh, -c, 'while [ ! -e $dir/go ]; do sleep 0.1; done'], cpus: 0, outputs: [lines]}

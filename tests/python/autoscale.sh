@@ -15,29 +15,11 @@ plan 14
 
 n=400
 /usr/bin/python3 -c "for i in range($n): print('{\"i\": %d}' % i)" >lines.jsonl
-cat >work.py <<'PY'
-"""One line at a time, slowly: puts it on "out", then acks it."""
-import time
-import aic
-w = aic.connect()
-done = 0
-while True:
-    try:
-        items = w.get("lines", max_items=1)
-    except aic.Closed:
-        break
-    for it in items:
-        time.sleep(0.05)
-        w.put("out", it.data)
-    w.ack(items)
-    done += len(items)
-print("replica %d: %d lines" % (w.index, done), flush=True)
-PY
 cat >job.yaml <<YAML
 name: autoscale
 stages:
   work:
-    command: [/usr/bin/python3, work.py]
+    command: [/usr/bin/python3, $workers_dir/slow_lines.py, '0.05']
     replicas: {min: 1, max: 6}
     gpus: 1
     cpus: 0
