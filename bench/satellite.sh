@@ -44,15 +44,7 @@ while True:
 PY
 $py -c "for i in range(2000): print('{\"i\": %d}' % i)" >lines.jsonl
 
-wait_for() { # wait_for SECONDS CMD...: until CMD succeeds, or fail after SECONDS
-	t=$(($1 * 10))
-	shift
-	while ! "$@"; do
-		t=$((t - 1))
-		[ $t -gt 0 ] || return 1
-		sleep 0.1
-	done
-}
+. "$top/tests/lib/wait.sh" # wait_for SECONDS CMD...
 ended() { ! squeue -h -j "$1" -t PD,R,CG 2>/dev/null | grep -q .; }
 no_sat() { [ -z "$(squeue -h -t PD,R,CG -n "aic-sat-$1" -o %i 2>/dev/null)" ]; }
 
