@@ -43,7 +43,10 @@ echo precious >marker
 # VM's cgroups): each records its arguments and
 # environment (one line per call: newlines and backslashes, which dash's
 # echo would interpret, become spaces) and runs the command as the real one
-# would.
+# would: in a user namespace of its own, where the sandbox's process limit
+# (RLIMIT_NPROC) counts its own processes only, not every process of
+# nobody's on the node (another test's fork bomb, run at the same time, made
+# these fail).
 mkdir -p fake
 : >runtime.log && chmod 666 runtime.log
 cat >fake/apptainer <<SH
@@ -60,7 +63,7 @@ while [ \$# -gt 0 ]; do
 done
 case \$1 in *://*) ;; *) [ -e "\$1" ] || { echo "apptainer: no image \$1" >&2; exit 255; } ;; esac
 shift
-cd /tmp && exec "\$@"
+cd /tmp && exec unshare --user -- "\$@"
 SH
 cat >fake/enroot <<SH
 #!/bin/sh
@@ -76,7 +79,7 @@ start)
 	[ "\$1" = --rw ] && shift
 	[ -d "\$ENROOT_DATA_PATH/\$1" ] || { echo "enroot: no container \$1" >&2; exit 1; }
 	shift
-	cd /tmp && exec "\$@" ;;
+	cd /tmp && exec unshare --user -- "\$@" ;;
 *) exit 2 ;;
 esac
 SH
@@ -93,7 +96,7 @@ while [ \$# -gt 0 ]; do
 	*) shift; break ;;
 	esac
 done
-cd /tmp && exec "\$@"
+cd /tmp && exec unshare --user -- "\$@"
 SH
 printf '#!/usr/bin/env run-singularity\nSIF_MAGIC_0.1\n' >img.sif
 chmod 755 fake fake/*
