@@ -450,7 +450,6 @@ static void on_close(struct aic_conn *c)
 	}
 }
 
-
 long agent__proc_connected(struct agent *a, const char *stage, int index)
 {
 	size_t i;
