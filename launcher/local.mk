@@ -11,7 +11,8 @@ engine_sources = \
 	launcher/engine/service.c launcher/engine/service_head.c launcher/engine/sandbox_head.c \
 	launcher/engine/term.c \
 	launcher/engine/procs.c launcher/engine/report.c launcher/engine/config_msg.c \
-	launcher/engine/agent.c launcher/engine/agent.h launcher/engine/worker_env.c \
+	launcher/engine/agent.c launcher/engine/agent.h launcher/engine/agent_endpoint.c \
+	launcher/engine/worker_env.c \
 	launcher/engine/jobdir.c launcher/engine/jobdir.h
 
 # The links between processes (framed, authenticated connections; a table of

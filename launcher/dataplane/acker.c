@@ -56,7 +56,8 @@
 /* XOR entries in one frame, at most (1.5 MB). */
 #define XOR_FRAME_ENTRIES 65536
 
-uint64_t acker_new_id(struct chan_set *cs)
+/* A random id (never 0). */
+static uint64_t acker_new_id(struct chan_set *cs)
 {
 	uint64_t z;
 
@@ -87,6 +88,13 @@ static void root_done(struct chan_set *cs, const struct xroot *r)
 }
 
 static void checkpoint_entry(struct chan_set *cs, uint64_t x, uint64_t version);
+
+static void xctl_decode(uint64_t x, unsigned *kind, uint64_t *request, long *proc)
+{
+	*kind = (unsigned)(x >> 56);
+	*request = (x >> 24) & 0xffffffffu;
+	*proc = (long)(x & XCTL_PROC_MAX);
+}
 
 static void apply(struct chan_set *cs, uint64_t root, uint64_t x, uint64_t nodes)
 {
@@ -120,6 +128,7 @@ int acker_root(struct chan *ch, struct item *it, uint64_t line, uint32_t epoch, 
 	}
 	it->roots[0] = r.id;
 	it->n_roots = 1;
+	it->rooted = true;
 	ch->roots_open++;
 	return 0;
 }
@@ -308,6 +317,51 @@ void acker_node_lost(struct chan_set *cs, uint32_t rank)
 	for (i = 0; i < cs->n; i++)
 		if (cs->chans[i].n_replay)
 			chan_pump(&cs->chans[i]);
+}
+
+/*
+ * A source line's item whose holder went away without acking it goes back
+ * to the queue (chan_forget), and its line must come back once, not twice:
+ * a holder on a lost node also made its tree one that acker_node_lost reads
+ * again. The item's tree is its own (the line's, everything in it derived
+ * from the item), so the item now gets a new tree, touching this node only:
+ * no replay reads its line again for the lost holder, and what the old tree
+ * still holds elsewhere (what the holder put of it) is ignored, as after a
+ * replay. When the old tree is gone already (the node was declared lost
+ * before its link closed here: its line is read again), the item is freed,
+ * not queued (false). Any other item (not a source line's, not at the acker,
+ * no tree, or no memory for the new one) is queued as it is (true).
+ */
+bool acker_requeue(struct chan *ch, struct item *it)
+{
+	struct chan_set *cs = ch->cs;
+	struct xroot r, *old;
+	uint64_t id;
+
+	if (cs->rank != ACKER_RANK || !it->rooted || it->producer != cs->rank || !it->edge ||
+	    it->n_roots != 1)
+		return true;
+	old = xtree_find(&cs->trees, it->roots[0]);
+	if (!old) {
+		aic_log_debug("channel '%s': line %llu of a lost consumer is read again from the "
+			      "source, not queued again",
+			      ch->name, (unsigned long long)it->origin.line);
+		own_leave(ch, it);
+		item_free(cs, it);
+		return false;
+	}
+	id = old->id;
+	r = *old;
+	r.id = acker_new_id(cs);
+	r.value = acker_new_id(cs);
+	r.nodes = node_bit(cs->rank);
+	if (xtree_add(&cs->trees, &r) != 0)
+		return true;
+	/* The add may have moved the old root: it is found again. */
+	xtree_del(&cs->trees, xtree_find(&cs->trees, id));
+	it->roots[0] = r.id;
+	it->edge = r.value;
+	return true;
 }
 
 /* Whether c waits in the list (a GET, or a peer's PULL). */

@@ -656,7 +656,7 @@ void chan_forget(struct chan *ch, struct aic_conn *c)
 	struct queue back = {0};
 	struct wait *w;
 
-	/* Its un-acked items go back to the head of their queue, in order. */
+	/* Its un-acked items go back to the head of their queue, in order, once (acker_requeue). */
 	while ((it = *pp)) {
 		if (it->holder != c) {
 			pp = &it->next;
@@ -665,7 +665,8 @@ void chan_forget(struct chan *ch, struct aic_conn *c)
 		*pp = it->next;
 		if (it->producer == cs->rank)
 			ch->n_own_inflight--;
-		queue_push(&back, it, true);
+		if (acker_requeue(ch, it))
+			queue_push(&back, it, true);
 	}
 	ch->redelivered += back.n;
 	if (back.n)

@@ -90,6 +90,7 @@ struct item {
 	uint64_t edge;
 	struct aic_origin origin;
 	bool origin_given; /* an item its holder put took its origin */
+	bool rooted;	   /* a source line's (acker_root): its tree is its own */
 	uint32_t n_roots;
 	uint64_t roots[AIC_ITEM_ROOTS_MAX];
 	uint8_t data[];
@@ -392,8 +393,6 @@ void xtree_release(struct xtree *t);
 /* The agent that keeps the trees: rank 0's, on the head's node (CONFIG's feeders and sinks). */
 #define ACKER_RANK 0
 
-/* A random id (never 0). */
-uint64_t acker_new_id(struct chan_set *cs);
 /*
  * A source line becomes a root (at the acker): `it` gets a new root and
  * edge, and its origin. 0, or -ENOMEM (then it joins no tree).
@@ -421,14 +420,10 @@ static inline uint64_t xctl_encode(unsigned kind, uint64_t request, long proc)
 	return (uint64_t)kind << 56 | (request & 0xffffffffu) << 24 |
 	       ((uint64_t)proc & XCTL_PROC_MAX);
 }
-static inline void xctl_decode(uint64_t x, unsigned *kind, uint64_t *request, long *proc)
-{
-	*kind = (unsigned)(x >> 56);
-	*request = (x >> 24) & 0xffffffffu;
-	*proc = (long)(x & XCTL_PROC_MAX);
-}
 /* Rank's node is lost: the trees it touched that are not done are read again from their source. */
 void acker_node_lost(struct chan_set *cs, uint32_t rank);
+/* `it` goes back to ch's queue (chan_forget); false: its line is read again, `it` is freed. */
+bool acker_requeue(struct chan *ch, struct item *it);
 /* The source of ch is read to its end: SOURCE_DONE once its trees are done. */
 void acker_source_check(struct chan *ch);
 /* The table and the timer go (chan_set_free). */

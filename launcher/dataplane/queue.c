@@ -22,6 +22,7 @@ struct item *item_new(size_t len)
 		it->origin = (struct aic_origin){.chan = AIC_ORIGIN_NONE};
 		it->n_roots = 0;
 		it->origin_given = false;
+		it->rooted = false;
 	}
 	return it;
 }

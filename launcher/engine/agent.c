@@ -63,37 +63,6 @@ struct aproc {
 	bool signalled, held, cancelled;
 };
 
-struct agent {
-	uv_loop_t *loop;
-	struct agent_config cfg;
-	struct aic_conn *head;
-	json_t *registration; /* REGISTER, sent once the head's WELCOME has come */
-	struct aic_server srv; /* workers' endpoint (AIC_AGENT), token-checked */
-	bool listening;
-	struct chan_set *chans; /* from the head's CONFIG */
-	struct aproc **procs; /* by head's id */
-	size_t n_procs;
-	uv_timer_t grace;
-	bool shutting_down, done, lost_head;
-	bool terminated; /* the engine itself got SIGTERM or SIGINT */
-	int exit_code;
-	char why[256]; /* why it ended without the head saying so (agent_error) */
-	int running;
-	struct agent_metrics metrics; /* agent_metrics.c */
-	struct agent_ckpt ckpt; /* checkpoint.c */
-	struct agent_events events; /* events.c */
-	struct agent_phase phase; /* phase.c */
-	struct agent_service svc; /* service.c */
-	struct agent_term term; /* term.c */
-};
-
-/* Who a worker connection is (its HELLO), for the points it reports. */
-struct worker_id {
-	char stage[64];
-	int index;
-	long proc; /* the aproc's id, -1: none of this agent's runs */
-};
-
 /*
  * How long EXITED waits for an exited worker's connections to close: they
  * close with the process unless something it started still holds them.
@@ -111,7 +80,7 @@ static void finish_if_idle(struct agent *a)
 	uv_timer_stop(&a->grace);
 	a->done = true;
 	agent__metrics_flush(&a->metrics); /* before STATS: the head's summary is written after every agent's */
-	agent__events_end(&a->events);
+	agent__events_end(a->events);
 	if (a->chans) {
 		json_t *st = chan_set_stats(a->chans);
 		struct rusage ru;
@@ -481,136 +450,28 @@ static void on_close(struct aic_conn *c)
 	}
 }
 
-/* Which run of this agent a worker's connection is (the running one of its stage and index). */
-static void proc_connected(struct agent *a, struct worker_id *who)
+long agent__proc_connected(struct agent *a, const char *stage, int index)
 {
 	size_t i;
 
 	for (i = 0; i < a->n_procs; i++) {
 		struct aproc *p = a->procs[i];
-		if (p && p->running && p->index == who->index && !strcmp(p->stage, who->stage)) {
-			who->proc = p->id;
+		if (p && p->running && p->index == index && !strcmp(p->stage, stage)) {
 			if (p->conns++ == 0)
 				agent__ckpt_connected(&a->ckpt, a->chans, p->id);
-			return;
+			return p->id;
 		}
 	}
+	return -1;
 }
 
-/*
- * What a connection to the agent's endpoint must prove: a worker its
- * stage's credential (on_spawn gives it as AIC_TOKEN), an agent the job
- * token.
- */
-static int worker_key(struct aic_conn *c, json_t *hello, char *key)
+void agent__proc_closed(struct agent *a, long proc)
 {
-	struct agent *a = c->owner;
-	const char *role = json_string_value(json_object_get(hello, "role"));
-	const char *stage = json_string_value(json_object_get(hello, "stage"));
+	struct aproc *p = proc >= 0 && (size_t)proc < a->n_procs ? a->procs[proc] : NULL;
 
-	if (role && !strcmp(role, "agent")) {
-		snprintf(key, AIC_AUTH_KEY_LEN + 1, "%s", a->cfg.token);
-		return 0;
-	}
-	if (!role || strcmp(role, "worker") || !stage)
-		return -EPERM;
-	aic_auth_worker_key(a->cfg.token, stage, key);
-	return 0;
-}
-
-/* Workers (and, with the data plane, other agents) introduce themselves here. */
-static bool worker_hello(struct aic_conn *c, json_t *hello)
-{
-	struct agent *a = c->owner;
-	const char *role = json_string_value(json_object_get(hello, "role"));
-
-	if (!role || (strcmp(role, "worker") && strcmp(role, "agent")))
-		return false;
-	if (!strcmp(role, "worker") && !c->data) {
-		struct worker_id *who = calloc(1, sizeof(*who));
-		if (who) {
-			snprintf(who->stage, sizeof(who->stage), "%s",
-				 json_string_value(json_object_get(hello, "stage")) ?: "?");
-			who->index = (int)json_integer_value(json_object_get(hello, "index"));
-			who->proc = -1;
-			c->data = who;
-			proc_connected(a, who);
-		}
-	} else if (!strcmp(role, "agent")) {
-		/* A peer's link has the job's timeout, which the head's WELCOME gave (conn.h). */
-		snprintf(c->name, sizeof(c->name), "the agent of rank %d",
-			 (int)json_integer_value(json_object_get(hello, "rank")));
-		aic_conn_set_timeout(c, a->head ? a->head->timeout_ms : AIC_CONN_TIMEOUT_MS);
-	}
-	c->welcome = json_pack("{s:o,s:o,s:b}", "channels", chan_set_names(a->chans), "weights",
-			       chan_set_weight_names(a->chans), "arena",
-			       !strcmp(role, "worker") && chan_set_hello(a->chans, c, hello));
-	return true;
-}
-
-static void worker_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct aic_frame *f)
-{
-	struct agent *a = c->owner;
-	const struct worker_id *who = c->data;
-
-	(void)m;
-	if (type < AIC_MSG_DATA ||
-	    agent__phase_frame(&a->phase, a->head, c, who ? who->stage : NULL, who ? who->proc : -1,
-			       f))
-		return;
-	if (type == AIC_MSG_METRIC) {
-		if (who)
-			agent__metric_frame(&a->metrics, who->stage, who->index, f);
-		return;
-	}
-	if (agent__service_frame(&a->svc, c, f))
-		return;
-	if (AGENT_CKPT_FRAME(type)) {
-		agent__ckpt_frame(&a->ckpt, a->chans, c, who ? who->proc : -1, f);
-		return;
-	}
-	if (!a->chans) {
-		aic_conn_send_error(c, AIC_MSG_ERROR, -ENOENT, "no channels");
-		return;
-	}
-	chan_set_frame(a->chans, c, f);
-}
-
-/* Weight chunks from the previous agent of a chain are read into their slot. */
-static uint8_t *worker_direct_begin(struct aic_conn *c, uint16_t type, uint32_t length,
-				    const uint8_t *head, uint32_t have, uint32_t *skip, void **arg)
-{
-	struct agent *a = c->owner;
-
-	return chan_set_direct_begin(a->chans, c, type, length, head, have, skip, arg);
-}
-
-static void worker_closed(struct aic_conn *c)
-{
-	struct agent *a = c->owner;
-	struct worker_id *who = c->data;
-	struct aproc *p = who && who->proc >= 0 && (size_t)who->proc < a->n_procs
-				  ? a->procs[who->proc]
-				  : NULL;
-
-	/* Its waiting puts stay in their channels (chan_forget) before EXITED goes. */
-	chan_set_forget(a->chans, c);
-	agent__phase_closed(&a->phase, a->head, c);
 	if (p && p->conns > 0 && --p->conns == 0 && p->exit_pending && !p->held)
 		report_exit(p);
-	free(c->data); /* its worker_id */
-	c->data = NULL;
 }
-
-/* The agent's endpoint (AIC_AGENT): its workers, and the other agents' data plane. */
-static const struct aic_handlers workers_handlers = {
-	.key_for = worker_key,
-	.on_hello = worker_hello,
-	.on_frame = worker_frame,
-	.on_close = worker_closed,
-	.direct_begin = worker_direct_begin,
-	.direct_end = chan_set_direct_end,
-};
 
 struct agent *agent_start(uv_loop_t *loop, const struct agent_config *cfg)
 {
@@ -624,9 +485,9 @@ struct agent *agent_start(uv_loop_t *loop, const struct agent_config *cfg)
 	uv_timer_init(loop, &a->grace);
 	a->grace.data = a;
 	agent__metrics_init(&a->metrics, loop, send_metrics, a);
-	agent__events_init(&a->events, loop, &a->head, &a->chans, &a->cfg);
+	a->events = agent__events_new(loop, &a->head, &a->chans, &a->cfg);
 	agent__service_init(&a->svc, loop, &a->head);
-	if (aic_server_start(loop, &a->srv, cfg->addr, cfg->token, &workers_handlers, a) == 0)
+	if (agent__endpoint_start(a) == 0)
 		a->listening = true;
 	else
 		aic_log_warn("workers get no agent endpoint: cannot listen on %s", cfg->addr);
@@ -696,6 +557,7 @@ void agent_free(struct agent *a)
 		free(a->procs[i]);
 	free(a->procs);
 	agent__metrics_release(&a->metrics);
+	agent__events_free(a->events);
 	json_decref(a->registration);
 	agent__ckpt_release(&a->ckpt);
 	agent__phase_release(&a->phase);

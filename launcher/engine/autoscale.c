@@ -38,6 +38,8 @@
 #include "log.h"
 #include "wire.h"
 
+#define AUTOSCALE_MAX_SLOTS 256
+
 #define AUTOSCALE_TICK_MS 1000
 /* A draining replica that has not exited after this long is stopped (SIGTERM). */
 #define DRAIN_TIMEOUT_MS 60000

@@ -98,6 +98,14 @@ int head__ckpt_start(struct head *h)
 	return last && !strcmp(last, "succeeded") ? 1 : 0;
 }
 
+/* checkpoint.term_grace_s when the spec writes a checkpoint section, else 0: SIGTERM cancels. */
+static int term_grace_s(const struct head *h)
+{
+	const struct aic_checkpoint *ck = &h->cfg.spec->checkpoint;
+
+	return ck->mark.line > 0 ? ck->term_grace_s : 0;
+}
+
 void head__ckpt_env(struct head *h, const struct hproc *hp, json_t *env)
 {
 	char buf[PATH_MAX + 160];
@@ -109,17 +117,10 @@ void head__ckpt_env(struct head *h, const struct hproc *hp, json_t *env)
 		snprintf(buf, sizeof(buf), "%llu", (unsigned long long)hp->counted_version);
 		json_object_set_new(env, "AIC_RESUME", json_string(buf));
 	}
-	if (head__term_grace_s(h) > 0) {
-		snprintf(buf, sizeof(buf), "%d", head__term_grace_s(h));
+	if (term_grace_s(h) > 0) {
+		snprintf(buf, sizeof(buf), "%d", term_grace_s(h));
 		json_object_set_new(env, "AIC_TERM_NOTICE", json_string(buf));
 	}
-}
-
-int head__term_grace_s(const struct head *h)
-{
-	const struct aic_checkpoint *ck = &h->cfg.spec->checkpoint;
-
-	return ck->mark.line > 0 ? ck->term_grace_s : 0;
 }
 
 /* Every process that runs has answered the newest request (those that do not run cannot). */
@@ -208,7 +209,7 @@ void head_drain(struct head *h, const char *why)
 
 bool head_term_notice(struct head *h)
 {
-	int grace_s = head__term_grace_s(h);
+	int grace_s = term_grace_s(h);
 
 	if (grace_s <= 0 || !h->placed || h->ending || h->drain_term)
 		return false;

@@ -33,6 +33,37 @@
 #define EVENTS_SAMPLE_MS 200
 #define EVENTS_FLUSH_MS	 1000
 
+/* The agent's ring (see the top of this file). */
+#define EVENTS_RING  2048
+#define EVENTS_CHANS 256 /* channels and streams whose last sample is kept (more: always sent) */
+
+struct ev_rec {
+	uint8_t kind;
+	uint32_t what; /* a channel's or weight stream's id */
+	uint64_t t_us;
+	uint64_t v[6];
+};
+
+struct agent_events {
+	struct aic_conn **head;	 /* the agent's link to the head (NULL: none now) */
+	struct chan_set **chans; /* the agent's data plane (NULL: none now) */
+	uv_timer_t timer;
+	unsigned ticks;
+	struct ev_rec ring[EVENTS_RING];
+	uint32_t first, n;
+	uint64_t dropped, dropped_sent;
+	uint64_t spans_dropped, spans_dropped_sent;
+	struct chan_set_sample last[EVENTS_CHANS];
+	bool sampled[EVENTS_CHANS];
+	uint64_t versions[EVENTS_CHANS]; /* version + 1 last sent, 0: none */
+	bool off;			 /* AIC_OBSERVE=0 */
+	/* GPU use through NVML (lib/nvml.h), sampled every second when it loads. */
+	const struct agent_config *cfg;
+	struct aic_nvml *nvml;
+	bool nvml_tried;
+	uint64_t gpu_last[AIC_PLACE_MAX_GPUS][3]; /* util, used, total last sent (used + 1: sent) */
+};
+
 enum { REC_CHAN = 1, REC_WEIGHTS, REC_SPAN, REC_GPU };
 
 static uint64_t now_us(void)
@@ -206,9 +237,13 @@ static void tick(uv_timer_t *t)
 	}
 }
 
-void agent__events_init(struct agent_events *k, uv_loop_t *loop, struct aic_conn **head,
-			struct chan_set **chans, const struct agent_config *cfg)
+struct agent_events *agent__events_new(uv_loop_t *loop, struct aic_conn **head,
+				       struct chan_set **chans, const struct agent_config *cfg)
 {
+	struct agent_events *k = calloc(1, sizeof(*k));
+
+	if (!k)
+		return NULL;
 	k->head = head;
 	k->chans = chans;
 	k->cfg = cfg;
@@ -217,10 +252,13 @@ void agent__events_init(struct agent_events *k, uv_loop_t *loop, struct aic_conn
 	k->timer.data = k;
 	if (!k->off)
 		uv_timer_start(&k->timer, tick, EVENTS_SAMPLE_MS, EVENTS_SAMPLE_MS);
+	return k;
 }
 
 void agent__events_end(struct agent_events *k)
 {
+	if (!k)
+		return;
 	uv_timer_stop(&k->timer);
 	if (k->off)
 		return;
@@ -229,6 +267,13 @@ void agent__events_end(struct agent_events *k)
 	send_ring(k);
 	aic__nvml_close(k->nvml);
 	k->nvml = NULL;
+}
+
+void agent__events_free(struct agent_events *k)
+{
+	if (k)
+		aic__nvml_close(k->nvml);
+	free(k);
 }
 
 /* --- the head's side: events.jsonl ----------------------------------------------- */

@@ -29,10 +29,14 @@
  * phase_head.c (its JSON), which calls phase.c's lock.
  * drain.c calls procs.c and state.c; state.c calls none of them.
  *
- * The agent's side (agent.c) has checkpoint.c (its workers' checkpoint
- * frames), agent_metrics.c (their metric points, batched for the head),
- * agent_load.c (its load for the head's autoscaler, and drains) and
- * worker_env.c below it.
+ * The agent's side: agent.c (its state, struct agent; the head's messages,
+ * its workers' runs and exits, its shutdown) and agent_endpoint.c (its
+ * endpoint, AIC_AGENT: who may connect, where workers' and peers' frames
+ * go). They call checkpoint.c (its workers' checkpoint frames),
+ * agent_metrics.c (their metric points, batched for the head),
+ * agent_load.c (its load for the head's autoscaler, and drains), term.c
+ * (SIGTERM as a notice), service.c, events.c's agent side and
+ * worker_env.c, all below them.
  *
  *   phase.c       phases of stages sharing GPUs in turns: the lock that
  *                 sequences them (the agent's and the head's) and the
@@ -44,7 +48,8 @@
  * engine.c (the loop that runs a head, an agent or both: aic-launch and
  * aic run) and jobdir.c (the job directory and its trust checks, also used
  * by the CLI) are called from outside this folder: their declarations are
- * in engine.h and jobdir.h, not here; agent.h is the agent's entry point.
+ * in engine.h and jobdir.h, not here; agent.h is the agent's entry point
+ * (its struct agent_config is used here).
  */
 #ifndef AIC_ENGINE_INTERNAL_H
 #define AIC_ENGINE_INTERNAL_H
@@ -55,6 +60,7 @@
 #include <stdio.h>
 #include <uv.h>
 
+#include "agent.h"
 #include "conn.h"
 #include "cpuset.h"
 #include "dataplane.h"
@@ -280,8 +286,6 @@ int head__ckpt_start(struct head *h);
 void head__ckpt_env(struct head *h, const struct hproc *hp, json_t *env);
 void head__on_checkpointed(struct head *h, json_t *m);
 void head__ckpt_close(struct head *h);
-/* checkpoint.term_grace_s when the spec writes a checkpoint section, else 0: SIGTERM cancels. */
-int head__term_grace_s(const struct head *h);
 /* A process exited while draining: the drain ends once every running one has answered. */
 void head__drain_check(struct head *h);
 
@@ -293,12 +297,6 @@ void head__drain_check(struct head *h);
  */
 int head__state_load(struct head *h, char *err, size_t errlen);
 void head__state_save(struct head *h);
-/*
- * A source's progress for the journal (a new reference): which of its
- * lines are fully processed, from rank 0's agent (head_config's
- * source_progress), else what the journal last held; NULL: none known.
- */
-json_t *head__source_progress(struct head *h, size_t chan);
 /*
  * Journals the sources' progress now if it changed since the last save;
  * it is also checked every second from the first save to the last, so a
@@ -319,7 +317,6 @@ void head__state_progress(struct head *h);
  * the new count. head__autoscale_json: {"stages", "events"} for
  * status.json and the summary (new reference), NULL when nothing scales.
  */
-#define AUTOSCALE_MAX_SLOTS 256
 bool head__autoscale_plan(struct head *h);
 void head__autoscale_start(struct head *h);
 void head__autoscale_on_load(struct head *h, const struct hagent *a, json_t *m);
@@ -533,41 +530,6 @@ void agent__metric_frame(struct agent_metrics *k, const char *stage, int index,
 void agent__metrics_flush(struct agent_metrics *k);
 void agent__metrics_release(struct agent_metrics *k);
 
-/*
- * The agent's side of events.c: its data plane sampled every 200 ms into a
- * ring of fixed records, sent to the head (EVENTS) every second and at its
- * end (memory is fixed: a full ring loses its oldest records, counted).
- */
-#define EVENTS_RING  2048
-#define EVENTS_CHANS 256 /* channels and streams whose last sample is kept (more: always sent) */
-
-struct ev_rec {
-	uint8_t kind;
-	uint32_t what; /* a channel's or weight stream's id */
-	uint64_t t_us;
-	uint64_t v[6];
-};
-
-struct agent_events {
-	struct aic_conn **head;	 /* the agent's link to the head (NULL: none now) */
-	struct chan_set **chans; /* the agent's data plane (NULL: none now) */
-	uv_timer_t timer;
-	unsigned ticks;
-	struct ev_rec ring[EVENTS_RING];
-	uint32_t first, n;
-	uint64_t dropped, dropped_sent;
-	uint64_t spans_dropped, spans_dropped_sent;
-	struct chan_set_sample last[EVENTS_CHANS];
-	bool sampled[EVENTS_CHANS];
-	uint64_t versions[EVENTS_CHANS]; /* version + 1 last sent, 0: none */
-	bool off;			 /* AIC_OBSERVE=0 */
-	/* GPU use through NVML (lib/nvml.h), sampled every second when it loads. */
-	const struct agent_config *cfg;
-	struct aic_nvml *nvml;
-	bool nvml_tried;
-	uint64_t gpu_last[AIC_PLACE_MAX_GPUS][3]; /* util, used, total last sent (used + 1: sent) */
-};
-
 /* SIGTERM as a notice, on the agent's side (term.c). */
 struct agent_term {
 	int grace_s;   /* AIC_TERM_NOTICE of its workers, 0: SIGTERM stops them at once */
@@ -584,14 +546,6 @@ struct agent;
  * agent_terminate if the head's SHUTDOWN is late; false: stop them now.
  */
 bool agent__term_defer(struct agent_term *k, uv_loop_t *loop, struct agent *a);
-
-/* An alternating pair, as the agent knows it from PHASES. */
-struct agent_group {
-	char stage[2][64]; /* host, guest */
-	bool via_head;
-	int yield_side;		/* via_head: the side the head asks to yield, -1: none */
-	struct phase_lock lock; /* not via_head */
-};
 
 /* The agent's phases (phase.c): the pairs from PHASES, and its workers of head-arbitrated ones. */
 struct agent_phase {
@@ -654,9 +608,6 @@ json_t *head__service_json(const struct head *h);
 /* sandbox_head.c: AIC_SANDBOX, how a sandboxed stage's replica sandboxes its tasks. */
 void head__sandbox_env(struct head *h, const struct hproc *hp, json_t *env);
 
-struct agent_config;
-struct chan_set;
-
 /*
  * agent_load.c: the head's LOAD (answered on `head` with this node's load)
  * and SCALE_DOWN (the replica drains); other types are ignored.
@@ -665,20 +616,21 @@ void agent__autoscale_frame(struct chan_set *cs, struct aic_conn *head, uint16_t
 			    const json_t *m);
 
 /*
- * Starts sampling *chans (once CONFIG makes it) and the GPUs of cfg, and
- * sending to *head (all the agent's).
+ * The agent's side of events.c: its data plane sampled every 200 ms into a
+ * ring of fixed records, sent to the head (EVENTS) every second and at its
+ * end (memory is fixed: a full ring loses its oldest records, counted).
+ * agent__events_new starts sampling *chans (once CONFIG makes it) and the
+ * GPUs of cfg, and sending to *head (all the agent's); NULL: no memory (no
+ * events). agent__events_end sends a last sample: the agent ends (before
+ * STATS, while its data plane is there). agent__events_free, once the loop
+ * has closed its timer; NULL is a no-op.
  */
-void agent__events_init(struct agent_events *k, uv_loop_t *loop, struct aic_conn **head,
-			struct chan_set **chans, const struct agent_config *cfg);
-/* A last sample, sent: the agent ends (before STATS, while its data plane is there). */
+struct agent_events;
+struct agent_events *agent__events_new(uv_loop_t *loop, struct aic_conn **head,
+				       struct chan_set **chans, const struct agent_config *cfg);
 void agent__events_end(struct agent_events *k);
+void agent__events_free(struct agent_events *k);
 
-/*
- * CUDA_VISIBLE_DEVICES and CUDA_DEVICE_ORDER for a worker on `gpus`
- * (topology indices), set in env over what the head sent.
- */
-void agent__cuda_devices(const struct agent_config *cfg, const json_t *gpus, json_t *env);
-struct chan_set;
 /*
  * A SPAWN's own variables, set in env over the head's: CUDA_VISIBLE_DEVICES
  * for `gpus`, AIC_AGENT and the stage's AIC_TOKEN when the agent listens
@@ -692,13 +644,48 @@ void agent__spawn_failed(const char *stage, int index, const char *argv0, const 
 			 int rc);
 /* The worker's environment: the agent's, with `over` on top (NULL: no memory; aic_strv_free). */
 char **agent__worker_env(const json_t *over);
-/* GANG_PORTS free TCP ports on this node (at addr), all different, as a JSON array. */
-json_t *agent__free_ports(const char *addr);
 /*
  * REGISTER (wire.h) for the agent of cfg, whose endpoint is at `port`
  * (0: none): its rank, node, address, topology, GPUs, CPUs and free ports
  * (new reference; NULL: no memory).
  */
 json_t *agent__registration(const struct agent_config *cfg, int port);
+
+/* --- agent.c and agent_endpoint.c: the agent ------------------------------ */
+
+/* A node's agent, owned by agent.c (agent_start, agent_free). */
+struct agent {
+	uv_loop_t *loop;
+	struct agent_config cfg;
+	struct aic_conn *head;
+	json_t *registration; /* REGISTER, sent once the head's WELCOME has come */
+	struct aic_server srv; /* workers' endpoint (AIC_AGENT), token-checked */
+	bool listening;
+	struct chan_set *chans; /* from the head's CONFIG */
+	struct aproc **procs; /* by head's id */
+	size_t n_procs;
+	uv_timer_t grace;
+	bool shutting_down, done, lost_head;
+	bool terminated; /* the engine itself got SIGTERM or SIGINT */
+	int exit_code;
+	char why[256]; /* why it ended without the head saying so (agent_error) */
+	int running;
+	struct agent_metrics metrics; /* agent_metrics.c */
+	struct agent_ckpt ckpt; /* checkpoint.c */
+	struct agent_events *events; /* events.c's, NULL: none */
+	struct agent_phase phase; /* phase.c */
+	struct agent_service svc; /* service.c */
+	struct agent_term term; /* term.c */
+};
+
+/* agent_endpoint.c: listens for workers and peer agents (aic_server_start's return). */
+int agent__endpoint_start(struct agent *a);
+/*
+ * agent.c, for agent_endpoint.c: a worker of `stage` and `index` connected
+ * (its running process id, -1: none of this agent's); proc's connection
+ * closed (its EXITED may go now: struct aproc).
+ */
+long agent__proc_connected(struct agent *a, const char *stage, int index);
+void agent__proc_closed(struct agent *a, long proc);
 
 #endif

@@ -35,6 +35,14 @@
 #include "internal.h"
 #include "wire.h"
 
+/* An alternating pair, as the agent knows it from PHASES. */
+struct agent_group {
+	char stage[2][64]; /* host, guest */
+	bool via_head;
+	int yield_side;		/* via_head: the side the head asks to yield, -1: none */
+	struct phase_lock lock; /* not via_head */
+};
+
 /* --- the lock -------------------------------------------------------- */
 
 static uint64_t mono_us(void)

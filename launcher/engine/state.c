@@ -68,7 +68,12 @@
  */
 #define PROGRESS_EVERY_MS 1000
 
-json_t *head__source_progress(struct head *h, size_t chan)
+/*
+ * A source's progress for the journal (a new reference): which of its
+ * lines are fully processed, from rank 0's agent (head_config's
+ * source_progress), else what the journal last held; NULL: none known.
+ */
+static json_t *journal_progress(struct head *h, size_t chan)
 {
 	json_t *p = h->cfg.source_progress ? h->cfg.source_progress(chan, h->cfg.source_progress_arg)
 					   : NULL;
@@ -294,7 +299,7 @@ static json_t *sources_json(struct head *h)
 		if (!ch->source)
 			continue;
 		head__spec_relative(h, ch->source, path, sizeof(path));
-		p = head__source_progress(h, c);
+		p = journal_progress(h, c);
 		json_object_set_new(o, ch->name,
 				    json_pack("{s:s,s:o}", "path", path, "progress", p ? p : json_null()));
 	}

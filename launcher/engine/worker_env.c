@@ -33,7 +33,7 @@ extern char **environ;
  * CUDA_VISIBLE_DEVICES, which device cgroups renumber), set in env over
  * what the head sent.
  */
-void agent__cuda_devices(const struct agent_config *cfg, const json_t *gpus, json_t *env)
+static void cuda_devices(const struct agent_config *cfg, const json_t *gpus, json_t *env)
 {
 	struct aic_proc proc;
 	struct aic_procenv_in pe = {.topo = cfg->topo,
@@ -96,7 +96,7 @@ char **agent__worker_env(const json_t *over)
 }
 
 /* Free TCP ports on this node for gang rendezvous (MASTER_PORT). */
-json_t *agent__free_ports(const char *addr)
+static json_t *free_ports(const char *addr)
 {
 	json_t *ports = json_array();
 	int fds[GANG_PORTS], n = 0, i;
@@ -136,7 +136,7 @@ json_t *agent__registration(const struct agent_config *cfg, int port)
 	return json_pack("{s:i,s:s,s:s,s:i,s:o,s:o,s:s,s:o,s:s?}", "rank", cfg->rank, "node",
 			 cfg->node, "addr", cfg->addr, "port", port, "topo",
 			 aic_topo_to_json(cfg->topo), "gpus", gpus, "cpus", cpus, "ports",
-			 agent__free_ports(cfg->addr), "slurm_job", getenv("SLURM_JOB_ID"));
+			 free_ports(cfg->addr), "slurm_job", getenv("SLURM_JOB_ID"));
 }
 
 int agent__spawn_env(const struct agent_config *cfg, int port, struct chan_set *chans, long id,
@@ -145,7 +145,7 @@ int agent__spawn_env(const struct agent_config *cfg, int port, struct chan_set *
 	char arena[96];
 	int fd;
 
-	agent__cuda_devices(cfg, gpus, env);
+	cuda_devices(cfg, gpus, env);
 	if (port > 0) {
 		char ep[96], key[AIC_AUTH_KEY_LEN + 1];
 		snprintf(ep, sizeof(ep), "%s:%d", cfg->addr, port);

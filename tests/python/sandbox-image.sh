@@ -3,8 +3,10 @@
 # A squashfs image runs for real: mounted with squashfuse and used as
 # bubblewrap's read-only root, with the isolation tests/python/sandbox.sh
 # checks (each "out of reach" beside the same thing done outside, which
-# must work); the node keeps no mount of it once the sandbox holds it, and
-# its squashfuse ends with the Sandbox, or with a worker killed. enroot and apptainer cannot be installed here: stand-ins on PATH
+# must work; the probes, shared: tests/lib/workers/sandbox_probes.py); the
+# node keeps no mount of it once the sandbox holds it, and its squashfuse
+# ends with the Sandbox, or with a worker killed. enroot and apptainer
+# cannot be installed here: stand-ins on PATH
 # that record their arguments and run the command check the command lines
 # aic builds for them, and which runtime `auto` picks. A runtime asked for
 # but not installed, and a missing image, fail with the value named.
@@ -102,55 +104,31 @@ printf '#!/usr/bin/env run-singularity\nSIF_MAGIC_0.1\n' >img.sif
 chmod 755 fake fake/*
 
 cat >env.py <<'PY'
-import aic, json, os, socket, sys, threading
+import aic, json, os, sys
+sys.path.insert(0, sys.argv[2])
+import sandbox_probes as probes
 cfg = json.loads(os.environ["AIC_SANDBOX"])
 print("config", os.path.basename(cfg["image"]), cfg["runtime"], os.path.isabs(cfg["image"]),
       flush=True)
-host, port = os.environ["AIC_AGENT"].rsplit(":", 1)
-job = os.environ["AIC_JOB_DIR"]
-marker = os.path.join(os.getcwd(), "marker")
-connect = ["python3", "-c", "import socket, sys; s = socket.socket(); "
-           "print(s.connect_ex((sys.argv[1], int(sys.argv[2]))))", host, port]
 
-def check(sb, name, cmd, **kw):
-    r = sb.run(cmd, **kw)
-    print(name, r["status"], r["timed_out"], repr(r["stdout"].strip()[:60]), flush=True)
-    return r
-
-print("outside agent", socket.socket().connect_ex((host, int(port))), flush=True)
-print("outside job", os.path.isdir(job), "marker", os.path.exists(marker), flush=True)
+probes.outside()
 def node_mounts(before=0):
     return sum(" /tmp/aic-sandbox-" in l for l in open("/proc/mounts")) - before
 
 before = node_mounts()
 with aic.Sandbox() as sb:
     print("runtime", sb.runtime, "node mounts", node_mounts(before), flush=True)
-    check(sb, "image", ["cat", "/etc/marker"])
-    check(sb, "job-dir", ["ls", job])
-    check(sb, "marker", ["cat", marker])
-    check(sb, "token-env", "env | grep -c AIC_ || true")
-    check(sb, "agent", connect)
-    check(sb, "host-pid", ["test", "-e", "/proc/%d" % os.getpid()])
-    check(sb, "tmp", "echo kept >/tmp/f && cat /tmp/f")
-    check(sb, "ro", "touch /usr/x")
-    res = {}
-    def go(k, cmd):
-        res[k] = sb.run(cmd, timeout=2)
-    ts = [threading.Thread(target=go, args=(k, c)) for k, c in
-          [("loop", "while :; do :; done"), ("a", "sleep 0.5; echo a"), ("b", "echo b")]]
-    [t.start() for t in ts]
-    [t.join() for t in ts]
-    for k in ("loop", "a", "b"):
-        print("task", k, res[k]["status"], res[k]["timed_out"], res[k]["stdout"].strip(),
-              flush=True)
-    check(sb, "rm", "rm -rf --no-preserve-root / 2>/dev/null; echo done", timeout=30)
-    check(sb, "bomb", "f() { f | f & }; f; sleep 1", timeout=5)
+    probes.check(sb, "image", ["cat", "/etc/marker"])
+    probes.out_of_reach(sb)
+    probes.writable(sb)
+    probes.timeouts(sb)
+    probes.harm(sb)
     sb.reset()
-    check(sb, "after-reset", "cat /etc/marker; ls /tmp")
+    probes.check(sb, "after-reset", "cat /etc/marker; ls /tmp")
     fuses = list(sb._fuses)
 print("closed fuse ended", all(f.poll() is not None for f in fuses), "node mounts",
       node_mounts(before), flush=True)
-print("outside marker after", open(marker).read().strip(), flush=True)
+probes.marker_after()
 
 # The stand-ins: first on PATH, as a site's runtimes would be.
 os.environ["PATH"] = sys.argv[1] + ":" + os.environ["PATH"]
@@ -163,11 +141,11 @@ for image, runtime in [("img.sqsh", "auto"), ("img.sif", "auto"), ("img.sqsh", "
         r = sb.run("echo ran; env | grep -c AIC_ || true")
         print("via", image, runtime, sb.runtime, r["status"], r["stdout"].split(), flush=True)
         if sb.runtime == "enroot":
-            check(sb, "enroot-agent", connect)
+            probes.check(sb, "enroot-agent", probes.CONNECT)
 PY
 cat >job.yaml <<YAML
 stages:
-  env: {command: [/usr/bin/python3, $dir/env.py, $dir/fake], cpus: 0,
+  env: {command: [/usr/bin/python3, $dir/env.py, $dir/fake, $workers_dir], cpus: 0,
         sandbox: {image: img.sqsh, tmpfs_mb: 16, timeout_s: 20}}
 YAML
 timeout 300 "$aic" run job.yaml >job.out 2>job.err

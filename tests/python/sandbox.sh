@@ -6,7 +6,8 @@
 # forever is killed at its timeout while the tasks beside it finish; `rm
 # -rf /` and a fork bomb harm nothing outside; many tasks share the
 # sandbox. Each "out of reach" is checked against the same thing done
-# outside the sandbox, which must work.
+# outside the sandbox, which must work (the probes, shared with
+# sandbox-image.sh: tests/lib/workers/sandbox_probes.py).
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
@@ -16,57 +17,29 @@ plan 16
 
 echo precious >marker
 cat >env.py <<'PY'
-import aic, json, os, socket, threading
+import aic, json, os, sys
+sys.path.insert(0, sys.argv[1])
+import sandbox_probes as probes
 cfg = json.loads(os.environ["AIC_SANDBOX"])
 print("config", cfg["network"], cfg["tmpfs_mb"], cfg["timeout_s"], flush=True)
-host, port = os.environ["AIC_AGENT"].rsplit(":", 1)
-job = os.environ["AIC_JOB_DIR"]
-marker = os.path.join(os.getcwd(), "marker")
-out = {}
 
-def check(name, cmd, **kw):
-    r = sb.run(cmd, **kw)
-    out[name] = r
-    print(name, r["status"], r["timed_out"], repr(r["stdout"].strip()[:60]), flush=True)
-    return r
-
-connect = ["python3", "-c", "import socket, sys; s = socket.socket(); "
-           "print(s.connect_ex((sys.argv[1], int(sys.argv[2]))))", host, port]
-outside = socket.socket()
-print("outside agent", outside.connect_ex((host, int(port))), flush=True)
-print("outside job", os.path.isdir(job), "marker", os.path.exists(marker), flush=True)
-
+probes.outside()
 with aic.Sandbox() as sb:
     first = sb._p.pid
-    check("job-dir", ["ls", job])
-    check("marker", ["cat", marker])
-    check("etc", ["cat", "/etc/hostname"])
-    check("token-env", "env | grep -c AIC_ || true")
-    check("agent", connect)
-    check("host-pid", ["test", "-e", "/proc/%d" % os.getpid()])
-    check("tmp", "echo kept >/tmp/f && cat /tmp/f")
-    check("ro", "touch /usr/x")
-    res = {}
-    def go(k, cmd):
-        res[k] = sb.run(cmd, timeout=2)
-    ts = [threading.Thread(target=go, args=(k, c)) for k, c in
-          [("loop", "while :; do :; done"), ("a", "sleep 0.5; echo a"), ("b", "echo b")]]
-    [t.start() for t in ts]
-    [t.join() for t in ts]
-    for k in ("loop", "a", "b"):
-        print("task", k, res[k]["status"], res[k]["timed_out"], res[k]["stdout"].strip(), flush=True)
+    probes.out_of_reach(sb, host_file="/etc/hostname")
+    probes.writable(sb)
+    probes.timeouts(sb)
     many = [sb.run(["cat", "/tmp/f"])["stdout"].strip() for _ in range(50)]
     print("many", len(many), set(many), "same", sb._p.pid == first, flush=True)
-    check("rm", "rm -rf --no-preserve-root / 2>/dev/null; echo done", timeout=30)
-    check("bomb", "f() { f | f & }; f; sleep 1", timeout=5)
-    check("after", "test -c /dev/null && python3 -c 'print(1 + 1)'")
-print("outside marker after", open(marker).read().strip(), flush=True)
+    probes.harm(sb)
+    probes.check(sb, "after", "test -c /dev/null && python3 -c 'print(1 + 1)'")
+probes.marker_after()
 with aic.Sandbox(dict(cfg, network="job")) as sb:
-    check("agent-job", connect)
+    probes.check(sb, "agent-job", probes.CONNECT)
 PY
 cat >job.yaml <<YAML
 stages:
-  env: {command: [/usr/bin/python3, $dir/env.py], cpus: 0,
+  env: {command: [/usr/bin/python3, $dir/env.py, $workers_dir], cpus: 0,
         sandbox: {network: none, tmpfs_mb: 16, timeout_s: 20}}
 YAML
 timeout 300 "$aic" run job.yaml >job.out 2>job.err

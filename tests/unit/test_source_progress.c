@@ -10,7 +10,9 @@
  * and the pending lines it has not read yet. A checkpoint's mark and
  * report in an XOR frame (launcher/dataplane/acker.c, "Checkpoints") give
  * the progress as of the mark, in order with the updates around it, and
- * none after the process starts again.
+ * none after the process starts again. Source items a peer held when its
+ * node was lost come back once (acker_requeue), whichever of its link's
+ * close and its node's loss comes first.
  */
 #include "config.h"
 
@@ -274,12 +276,108 @@ static void checkpoint_marks(void **state)
 	unlink(path);
 }
 
+/* n source items of ch pulled by the peer of rank 1, from the queue's head (deliver.c's hold). */
+static void pull(struct chan *ch, struct aic_conn *peer, int n)
+{
+	struct item *it;
+
+	while (n-- > 0 && (it = queue_pop(&ch->own))) {
+		it->holder = peer;
+		it->next = ch->inflight;
+		ch->inflight = it;
+		ch->n_own_inflight++;
+		acker_sent(ch->cs, it, 1);
+	}
+}
+
+static int line_cmp(const void *a, const void *b)
+{
+	const uint64_t *x = a, *y = b;
+
+	return *x < *y ? -1 : *x > *y;
+}
+
+/* The lines queued and the lines to read again, each sorted: "4 5 | 1 2". */
+static char *lines_queued(struct chan *ch)
+{
+	static char buf[128];
+	uint64_t q[16], r[16];
+	size_t nq = 0, nr = 0, i, at = 0;
+	struct item *it;
+
+	for (it = ch->own.head; it && nq < 16; it = it->next)
+		q[nq++] = it->origin.line;
+	for (i = 0; i < ch->n_replay && nr < 16; i++)
+		r[nr++] = ch->replay[i].line;
+	qsort(q, nq, sizeof(*q), line_cmp);
+	qsort(r, nr, sizeof(*r), line_cmp);
+	for (i = 0; i < nq; i++)
+		at += (size_t)snprintf(buf + at, sizeof(buf) - at, "%llu ",
+				       (unsigned long long)q[i]);
+	at += (size_t)snprintf(buf + at, sizeof(buf) - at, "|");
+	for (i = 0; i < nr; i++)
+		at += (size_t)snprintf(buf + at, sizeof(buf) - at, " %llu",
+				       (unsigned long long)r[i]);
+	return buf;
+}
+
+/*
+ * A peer holds two source items, un-acked, when its node is lost: each line
+ * comes back once, whether its link closes first (the items are queued
+ * again, and the node's loss does not read their lines again) or the
+ * node's loss comes first (the lines are read again, and the items the
+ * link gives back after are not queued as well).
+ */
+static void requeued_once(void **state)
+{
+	char path[] = "/tmp/aic-test-progress.XXXXXX";
+	int fd = mkstemp(path), order;
+	static char peer_link; /* only its address counts: the items' holder */
+	struct aic_conn *peer = (struct aic_conn *)(void *)&peer_link;
+	uv_loop_t loop;
+	struct chan_set *cs;
+	struct chan *ch;
+	json_t *cfg;
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "a\nb\n\nc\nd\ne\n", 11), 11);
+	close(fd);
+	for (order = 0; order < 2; order++) {
+		uv_loop_init(&loop);
+		cfg = config(path);
+		cs = chan_set_new(&loop, cfg, 0, "token");
+		assert_non_null(cs);
+		chan_set_on_source_done(cs, source_done, NULL); /* opens the source */
+		ch = &cs->chans[0];
+		assert_string_equal(lines_queued(ch), "1 2 4 5 |");
+		pull(ch, peer, 2);
+		assert_string_equal(lines_queued(ch), "4 5 |");
+		if (order == 0) {
+			chan_forget(ch, peer);
+			assert_string_equal(lines_queued(ch), "1 2 4 5 |");
+			chan_set_node_lost(cs, 1);
+		} else {
+			chan_set_node_lost(cs, 1);
+			assert_string_equal(lines_queued(ch), "4 5 | 1 2");
+			chan_forget(ch, peer);
+		}
+		assert_string_equal(lines_queued(ch), "1 2 4 5 |");
+		chan_set_free(cs);
+		json_decref(cfg);
+		uv_run(&loop, UV_RUN_DEFAULT);
+		assert_int_equal(uv_loop_close(&loop), 0);
+	}
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(lines_read_not_done),
 		cmocka_unit_test(resumed_source),
 		cmocka_unit_test(checkpoint_marks),
+		cmocka_unit_test(requeued_once),
 	};
 
 	return aic_test_run(tests);
