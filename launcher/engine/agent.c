@@ -319,7 +319,7 @@ static void on_spawn(struct agent *a, json_t *m)
 	snprintf(p->stage, sizeof(p->stage), "%s", json_string_value(json_object_get(m, "stage")) ?: "?");
 	p->index = (int)json_integer_value(json_object_get(m, "index"));
 	agent__term_spawned(&a->term, env);
-	o.keep_fd = agent__spawn_env(&a->cfg, a->listening ? a->srv.port : 0, a->chans, id, p->stage,
+	o.keep_fd = agent__spawn_env(&a->cfg, a->listening ? &a->srv : NULL, a->chans, id, p->stage,
 				     json_object_get(m, "gpus"), env);
 	argv = calloc(json_array_size(argvj) + 1, sizeof(*argv));
 	envp = agent__worker_env(env);
@@ -627,7 +627,7 @@ struct agent *agent_start(uv_loop_t *loop, const struct agent_config *cfg)
 	agent__events_init(&a->events, loop, &a->head, &a->chans, &a->cfg);
 	agent__service_init(&a->svc, loop, &a->head);
 	if (aic_server_start(loop, &a->srv, cfg->addr, cfg->token, &workers_handlers, a) == 0)
-		a->listening = true;
+		a->listening = !aic_server_listen_unix(&a->srv) || true; /* TCP alone will do */
 	else
 		aic_log_warn("workers get no agent endpoint: cannot listen on %s", cfg->addr);
 	/* HELLO says who this is; what the node has waits for WELCOME (wire.h's REGISTER). */

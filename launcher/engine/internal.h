@@ -680,13 +680,13 @@ void agent__events_end(struct agent_events *k);
 void agent__cuda_devices(const struct agent_config *cfg, const json_t *gpus, json_t *env);
 struct chan_set;
 /*
- * A SPAWN's own variables, set in env over the head's: CUDA_VISIBLE_DEVICES
- * for `gpus`, AIC_AGENT and the stage's AIC_TOKEN when the agent listens
- * on `port` (0: it does not), AIC_ARENA. Returns the arena's descriptor
- * the worker keeps (aic_spawn_opts.keep_fd), or -1.
+ * A SPAWN's own variables, set in env over the head's: CUDA_VISIBLE_DEVICES for
+ * `gpus`, AIC_AGENT(_UNIX) and the stage's AIC_TOKEN when the agent listens on srv
+ * (NULL: not), AIC_ARENA. Returns the arena's fd the worker keeps (keep_fd), or -1.
  */
-int agent__spawn_env(const struct agent_config *cfg, int port, struct chan_set *chans, long id,
-		     const char *stage, const json_t *gpus, json_t *env);
+int agent__spawn_env(const struct agent_config *cfg, const struct aic_server *srv,
+		     struct chan_set *chans, long id, const char *stage, const json_t *gpus,
+		     json_t *env);
 /* A worker that could not be started: said in the agent's log and the worker's own. */
 void agent__spawn_failed(const char *stage, int index, const char *argv0, const char *log_path,
 			 int rc);

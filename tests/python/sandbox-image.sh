@@ -16,7 +16,7 @@ command -v squashfuse >/dev/null || skip_all "no squashfuse (Debian's squashfuse
 command -v mksquashfs >/dev/null || skip_all "no mksquashfs (Debian's squashfs-tools)"
 [ -c /dev/fuse ] || skip_all "no /dev/fuse"
 enter_work_dir sandbox-image
-plan 26
+plan 28
 
 # A small root: python3 (which runs the task server), a shell and a few
 # tools with their libraries, and a marker that only the image has.
@@ -118,6 +118,11 @@ def check(sb, name, cmd, **kw):
     return r
 
 print("outside agent", socket.socket().connect_ex((host, int(port))), flush=True)
+# The agent's Unix domain socket ("@name": the abstract namespace, "\0name").
+uconnect = ["python3", "-c", "import socket, sys; s = socket.socket(socket.AF_UNIX); "
+            "print(s.connect_ex(chr(0) + sys.argv[1][1:]))", os.environ["AIC_AGENT_UNIX"]]
+print("outside unix", socket.socket(socket.AF_UNIX).connect_ex(
+    "\0" + os.environ["AIC_AGENT_UNIX"][1:]), flush=True)
 print("outside job", os.path.isdir(job), "marker", os.path.exists(marker), flush=True)
 def node_mounts(before=0):
     return sum(" /tmp/aic-sandbox-" in l for l in open("/proc/mounts")) - before
@@ -130,6 +135,7 @@ with aic.Sandbox() as sb:
     check(sb, "marker", ["cat", marker])
     check(sb, "token-env", "env | grep -c AIC_ || true")
     check(sb, "agent", connect)
+    check(sb, "agent-unix", uconnect)
     check(sb, "host-pid", ["test", "-e", "/proc/%d" % os.getpid()])
     check(sb, "tmp", "echo kept >/tmp/f && cat /tmp/f")
     check(sb, "ro", "touch /usr/x")
@@ -184,6 +190,8 @@ is "$(echo "$out" | grep -E '^(job-dir|marker) ' | awk '{print $2}' | tr '\n' ' 
 	"inside, the job directory and host files are out of reach"
 like "$out" "token-env 0 False '0'" "inside, no AIC_ variable (no token)"
 like "$out" "agent 0 False '111'" "inside, the agent cannot be reached (connection refused)"
+like "$out" "outside unix 0" "outside, the agent's Unix socket answers"
+like "$out" "agent-unix 0 False '111'" "inside, nor its Unix socket (another network namespace)"
 like "$out" "host-pid 1 " "inside, the host's processes cannot be seen"
 like "$out" "tmp 0 False 'kept'" "/tmp is writable"
 like "$out" "^ro 1 " "the image is read-only"

@@ -12,7 +12,7 @@ aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 command -v bwrap >/dev/null || skip_all "no bwrap (Debian's bubblewrap)"
 enter_work_dir sandbox
-plan 16
+plan 18
 
 echo precious >marker
 cat >env.py <<'PY'
@@ -34,6 +34,11 @@ connect = ["python3", "-c", "import socket, sys; s = socket.socket(); "
            "print(s.connect_ex((sys.argv[1], int(sys.argv[2]))))", host, port]
 outside = socket.socket()
 print("outside agent", outside.connect_ex((host, int(port))), flush=True)
+# The agent's Unix domain socket ("@name": the abstract namespace, "\0name").
+uconnect = ["python3", "-c", "import socket, sys; s = socket.socket(socket.AF_UNIX); "
+            "print(s.connect_ex(chr(0) + sys.argv[1][1:]))", os.environ["AIC_AGENT_UNIX"]]
+print("outside unix", socket.socket(socket.AF_UNIX).connect_ex(
+    "\0" + os.environ["AIC_AGENT_UNIX"][1:]), flush=True)
 print("outside job", os.path.isdir(job), "marker", os.path.exists(marker), flush=True)
 
 with aic.Sandbox() as sb:
@@ -43,6 +48,7 @@ with aic.Sandbox() as sb:
     check("etc", ["cat", "/etc/hostname"])
     check("token-env", "env | grep -c AIC_ || true")
     check("agent", connect)
+    check("agent-unix", uconnect)
     check("host-pid", ["test", "-e", "/proc/%d" % os.getpid()])
     check("tmp", "echo kept >/tmp/f && cat /tmp/f")
     check("ro", "touch /usr/x")
@@ -80,6 +86,8 @@ is "$(echo "$out" | grep -E '^(job-dir|marker|etc) ' | awk '{print $2}' | tr '\n
 	"inside, the job directory and host files are out of reach"
 like "$out" "token-env 0 False '0'" "inside, no AIC_ variable (no token)"
 like "$out" "agent 0 False '111'" "inside, the agent cannot be reached (connection refused)"
+like "$out" "outside unix 0" "outside, the agent's Unix socket answers"
+like "$out" "agent-unix 0 False '111'" "inside, nor its Unix socket (another network namespace)"
 like "$out" "host-pid 1 " "inside, the host's processes cannot be seen"
 like "$out" "tmp 0 False 'kept'" "/tmp is writable"
 like "$out" "ro 1 " "the rest is read-only"
