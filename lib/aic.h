@@ -290,8 +290,9 @@ int aic_in_place(const struct aic_worker *w, const void *p);
  *
  * aic_checkpoint_requested: 1 when a checkpoint is asked of this worker
  * and it has not reported one since, 0 when not, or a negative code. Ask
- * between steps (once per step is cheap: one round trip to the node's
- * agent).
+ * between steps (once per step is cheap: a "no" is a round trip to the
+ * node's agent the first time, after which the agent tells the worker of
+ * the next request and "no" is answered without one).
  *
  * aic_checkpoint_done: the worker has saved, durably (files written and
  * fsynced under aic_checkpoint_dir()), the checkpoint it calls `version`

@@ -488,6 +488,7 @@ struct agent_ckpt {
 	} *procs;		   /* by process id */
 	size_t n;
 	struct aic_conn **head; /* the agent's link to the head (agent__ckpt_attach) */
+	struct aic_conn **watch; size_t n_watch; /* told of the next request (checkpoint.c) */
 };
 
 struct chan_set;

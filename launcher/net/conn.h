@@ -265,6 +265,14 @@ struct aic_conn *aic_conn_connect(uv_loop_t *loop, const char *host, int port, c
 				  json_t *hello, aic_frame_cb on_frame, aic_close_cb on_close,
 				  void *owner);
 
+/*
+ * Keeps c's memory past its close until aic_conn_release: for an owner that
+ * holds c beyond its close callback, which then finds c->closing set and
+ * sends nothing on it (a send on it fails with -EPIPE).
+ */
+void aic_conn_hold(struct aic_conn *c);
+void aic_conn_release(struct aic_conn *c);
+
 /* Sends a JSON message (borrowed). Returns 0 or a negative error; never blocks. */
 int aic_conn_send(struct aic_conn *c, uint16_t type, json_t *msg);
 

@@ -101,8 +101,25 @@ static int read_ahead(struct aic_worker *w, size_t want)
 	return 0;
 }
 
-/* Reads the next frame; flush: send the batch first (what is awaited may be an answer to it). */
+static int recv_one(struct aic_worker *w, bool flush);
+
+/*
+ * Reads the next frame; flush: send the batch first (what is awaited may
+ * be an answer to it). A CKPT_NOTICE, which the agent sends unasked, is
+ * taken note of (checkpoint.c) and passed over.
+ */
 static int recv_frame(struct aic_worker *w, bool flush)
+{
+	int rc;
+
+	while (!(rc = recv_one(w, flush)) && w->frame.type == AIC_MSG_CKPT_NOTICE) {
+		w->ckpt_notice = true;
+		flush = false;
+	}
+	return rc;
+}
+
+static int recv_one(struct aic_worker *w, bool flush)
 {
 	const uint8_t *hdr;
 	size_t have, total;
@@ -122,8 +139,9 @@ static int recv_frame(struct aic_worker *w, bool flush)
 		return -EMSGSIZE;
 	type = (uint16_t)(hdr[4] << 8 | hdr[5]);
 	total = AIC_WIRE_HEADER + (size_t)n;
-	/* Answers to puts are read where they are: nothing points into them. */
-	if ((type == AIC_MSG_PUT_OK || type == AIC_MSG_PUT_ERR) && total <= IN_CAP) {
+	/* Answers to puts (and notices) are read where they are: nothing points into them. */
+	if ((type == AIC_MSG_PUT_OK || type == AIC_MSG_PUT_ERR || type == AIC_MSG_CKPT_NOTICE) &&
+	    total <= IN_CAP) {
 		rc = read_ahead(w, total);
 		if (rc)
 			return rc;
@@ -152,6 +170,20 @@ static int recv_frame(struct aic_worker *w, bool flush)
 int aic__recv_frame(struct aic_worker *w)
 {
 	return recv_frame(w, true);
+}
+
+bool aic__input_waiting(struct aic_worker *w)
+{
+	char b;
+	ssize_t r;
+
+	if (w->in_len > w->in_off)
+		return true;
+	do
+		r = recv(w->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	while (r < 0 && errno == EINTR);
+	/* Nothing to read but "not now": anything else (bytes, the end, an error) is for a read to say. */
+	return !(r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
 }
 
 int aic__json_code(const struct aic_frame *f)
