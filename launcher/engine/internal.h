@@ -681,9 +681,8 @@ void agent__events_end(struct agent_events *k);
 void agent__cuda_devices(const struct agent_config *cfg, const json_t *gpus, json_t *env);
 struct chan_set;
 /*
- * A SPAWN's own variables, set in env over the head's: CUDA_VISIBLE_DEVICES for
- * `gpus`, AIC_AGENT(_UNIX) and the stage's AIC_TOKEN when the agent listens on srv
- * (NULL: not), AIC_ARENA. Returns the arena's fd the worker keeps (keep_fd), or -1.
+ * A SPAWN's variables over the head's in env: CUDA_VISIBLE_DEVICES for `gpus`, AIC_ARENA, and
+ * with srv (NULL: none) AIC_AGENT(_UNIX), the stage's AIC_TOKEN. Returns the kept arena fd, or -1.
  */
 int agent__spawn_env(const struct agent_config *cfg, const struct aic_server *srv,
 		     struct chan_set *chans, long id, const char *stage, const json_t *gpus,
