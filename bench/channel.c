@@ -12,8 +12,10 @@
  *                          the next slot, read the slot (as put with TOUCH=1);
  *                          COPY=0: fill the next slot, read it (as put with
  *                          INPLACE=1 TOUCH=1)
- *   channel rtt N          N calls of aic_checkpoint_requested, each a frame
- *                          to the agent and its answer: the control round
+ *   channel rtt N          N calls of aic_phase_should_yield, each a frame
+ *                          (PHASE_POLL) to the agent and its answer (a
+ *                          checkpoint poll's "no" makes no round trip any
+ *                          more, lib/worker/checkpoint.c): the control round
  *                          trip worker -> agent -> worker, idle; prints its
  *                          p50/p99 (the channel is left alone)
  *   channel hold           get every item without acking any until the
@@ -259,7 +261,7 @@ int main(int argc, char **argv)
 		double *lat = calloc((size_t)(n > 0 ? n : 1), sizeof(double));
 		for (i = 0; lat && i < n && rc == 0; i++) {
 			double t = now();
-			rc = aic_checkpoint_requested(w);
+			rc = aic_phase_should_yield(w);
 			rc = rc < 0 ? rc : 0;
 			lat[i] = (now() - t) * 1e6;
 		}

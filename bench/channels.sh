@@ -20,7 +20,7 @@
 #   64 B items at half the rate the flat-out run of the same pair reached
 #     (RATE): the put->get latency p50/p99 of a channel that keeps up.
 #   The control round trip worker -> agent -> worker, idle: a request and
-#     its answer (aic_checkpoint_requested, channel rtt), beside a loopback
+#     its answer (aic_phase_should_yield, channel rtt), beside a loopback
 #     TCP ping-pong of 64 B (tcp_stream pingpong).
 #   Memory per in-flight item: the engine's peak RSS with HOLD_BIG 64 B
 #     items held at once by a consumer that acks only at the end (channel

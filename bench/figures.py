@@ -104,7 +104,7 @@ def channels(lines):
             does="a writer sleeps 500 us, stamps a 64 B message and writes it to a loopback TCP "
                  "socket; the reader's clock minus the stamp", rate=pick(lines, "channel half rate", "rate"))
     for p in ("p50", "p99"):
-        out(b, "control round trip %s, worker -> agent -> worker, idle (aic_checkpoint_requested)" % p,
+        out(b, "control round trip %s, worker -> agent -> worker, idle (aic_phase_should_yield)" % p,
             pick(lines, "control rtt", "lat_%s_us" % p), "us",
             "loopback TCP ping-pong of 64 B", pick(lines, "tcp pingpong", "lat_%s_us" % p),
             does="one process writes 64 B to a loopback TCP socket and waits for another to "

@@ -2,7 +2,8 @@
  * aic.h — the worker API: what a stage's process uses to move data.
  *
  * A worker started by aic's engine finds its node agent in the environment
- * (AIC_AGENT, and AIC_TOKEN, a credential for its stage); aic_worker_connect()
+ * (AIC_AGENT_UNIX, a Unix domain socket, else AIC_AGENT over TCP, and
+ * AIC_TOKEN, a credential for its stage); aic_worker_connect()
  * opens a connection to it on which both sides prove they know it. Channels are named as in the job spec. Items are bytes
  * with an id (unique per producer), the id of their producer and the weight
  * version they were made with.
@@ -90,7 +91,10 @@ struct aic_item {
 };
 
 /*
- * Connects to this process's agent from AIC_AGENT and AIC_TOKEN. Returns 0
+ * Connects to this process's agent from AIC_AGENT_UNIX ("@name" in the
+ * abstract namespace, or a path) and AIC_TOKEN, or over TCP to AIC_AGENT
+ * (host:port) when there is no such variable or no one listens there;
+ * either may be missing, not both (-EINVAL: one is malformed). Returns 0
  * and *out (close with aic_worker_close), -ENOENT outside an aic job,
  * AIC_EAUTH when the agent refuses the credential or cannot prove it
  * knows it, or the connection's error. A connection the agent drops during
@@ -286,8 +290,9 @@ int aic_in_place(const struct aic_worker *w, const void *p);
  *
  * aic_checkpoint_requested: 1 when a checkpoint is asked of this worker
  * and it has not reported one since, 0 when not, or a negative code. Ask
- * between steps (once per step is cheap: one round trip to the node's
- * agent).
+ * between steps (once per step is cheap: a "no" is a round trip to the
+ * node's agent the first time, after which the agent tells the worker of
+ * the next request and "no" is answered without one).
  *
  * aic_checkpoint_done: the worker has saved, durably (files written and
  * fsynced under aic_checkpoint_dir()), the checkpoint it calls `version`

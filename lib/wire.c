@@ -143,6 +143,7 @@ const char *aic_msg_name(uint16_t type)
 		[AIC_MSG_UNPROBE] = "UNPROBE",
 		[AIC_MSG_HEALTH] = "HEALTH",
 		[AIC_MSG_ENDPOINTS] = "ENDPOINTS",
+		[AIC_MSG_CKPT_NOTICE] = "CKPT_NOTICE",
 	};
 
 	if (type < sizeof(names) / sizeof(names[0]) && names[type])

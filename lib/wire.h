@@ -193,10 +193,17 @@ enum aic_msg {
 	 */
 	AIC_MSG_XOR = 0x116,
 	/* Checkpoints (lib/worker/checkpoint.c, launcher/engine/checkpoint.c). */
-	AIC_MSG_CKPT_POLL = 0x120,  /* worker -> agent: empty; CKPT_STATE answers */
-	AIC_MSG_CKPT_STATE = 0x121, /* agent -> worker: u64 request asked of it and not done (0: none) */
+	AIC_MSG_CKPT_POLL = 0x120,  /* worker -> agent: empty, or u8 1 (send CKPT_NOTICE); CKPT_STATE answers */
+	/* agent -> worker: u64 request asked of it and not done (0: none), then u8 1 if CKPT_NOTICE will come */
+	AIC_MSG_CKPT_STATE = 0x121,
 	AIC_MSG_CKPT_DONE = 0x122,  /* worker -> agent: u64 version saved; CKPT_STATE answers */
 	AIC_MSG_CKPT_BEGIN = 0x123, /* worker -> agent: empty, the state to save is taken now; CKPT_STATE answers */
+	/*
+	 * agent -> worker, empty, unasked: a request came since a CKPT_STATE
+	 * that found none said it would (its u8 1). Until it comes the worker
+	 * knows it is not asked, and answers aic_checkpoint_requested() itself.
+	 */
+	AIC_MSG_CKPT_NOTICE = 0x190,
 	/*
 	 * Phases (lib/worker/phase.c, launcher/engine/phase.c). PHASE_BEGIN:
 	 * worker -> agent, empty, answered with PHASE_GRANT once this worker's

@@ -288,7 +288,7 @@ static void on_spawn(struct agent *a, json_t *m)
 	snprintf(p->stage, sizeof(p->stage), "%s", json_string_value(json_object_get(m, "stage")) ?: "?");
 	p->index = (int)json_integer_value(json_object_get(m, "index"));
 	agent__term_spawned(&a->term, env);
-	o.keep_fd = agent__spawn_env(&a->cfg, a->listening ? a->srv.port : 0, a->chans, id, p->stage,
+	o.keep_fd = agent__spawn_env(&a->cfg, a->listening ? &a->srv : NULL, a->chans, id, p->stage,
 				     json_object_get(m, "gpus"), env);
 	argv = calloc(json_array_size(argvj) + 1, sizeof(*argv));
 	envp = agent__worker_env(env);

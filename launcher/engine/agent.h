@@ -6,7 +6,8 @@
  * spawns the workers the head asks for (lib/process.h: own process group,
  * killed with the agent, bound to their CPUs, logs to the job directory),
  * sees each exit at once through its pidfd and reports it. Workers find
- * their agent at AIC_AGENT (host:port; a worker proves AIC_TOKEN, its
+ * their agent at AIC_AGENT_UNIX (a Unix domain socket) or AIC_AGENT
+ * (host:port; over either, a worker proves AIC_TOKEN, its
  * stage's credential, other agents the job token: launcher/net/conn.h):
  * the endpoint the data plane's channels use.
  *

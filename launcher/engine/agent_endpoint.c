@@ -138,5 +138,10 @@ static const struct aic_handlers handlers = {
 
 int agent__endpoint_start(struct agent *a)
 {
-	return aic_server_start(a->loop, &a->srv, a->cfg.addr, a->cfg.token, &handlers, a);
+	int rc = aic_server_start(a->loop, &a->srv, a->cfg.addr, a->cfg.token, &handlers, a);
+
+	/* The same endpoint over a Unix socket, without TCP's cost: TCP alone will do. */
+	if (rc == 0)
+		(void)aic_server_listen_unix(&a->srv);
+	return rc;
 }

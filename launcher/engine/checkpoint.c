@@ -21,6 +21,15 @@
  * process that connects with no connection open is a new start of it
  * (after a restart it has resumed from its checkpoint): what its earlier
  * start marked is forgotten, here and at the acker.
+ *
+ * A trainer asks every step, and nearly always hears "no": a CKPT_POLL
+ * that asks for it (u8 1) and finds no request puts its connection on the
+ * watch list, and its CKPT_STATE says so; the next request sends each
+ * connection on the list a CKPT_NOTICE and empties it. Until the notice
+ * the worker knows the answer and makes no round trip
+ * (lib/worker/checkpoint.c); after it, its next CKPT_POLL is a real one,
+ * which finds the request and marks the checkpoint as above. The list
+ * holds its connections (aic_conn_hold) and drops closed ones as it goes.
  */
 #include "config.h"
 
@@ -36,12 +45,54 @@
 /* What a worker's next checkpoint is marked by (struct ckpt_proc's marked). */
 enum { MARK_NONE, MARK_POLL, MARK_BEGIN };
 
+/* Lets go of the watch list's connections, telling the open ones of a request if `tell`. */
+static void unwatch(struct agent_ckpt *k, bool tell)
+{
+	size_t i;
+
+	for (i = 0; i < k->n_watch; i++) {
+		if (tell && !k->watch[i]->closing)
+			aic_conn_send_raw(k->watch[i], AIC_MSG_CKPT_NOTICE, NULL, 0, NULL, 0);
+		aic_conn_release(k->watch[i]);
+	}
+	k->n_watch = 0;
+}
+
+/* Puts c on the watch list (false: it cannot be, no memory). */
+static bool watch(struct agent_ckpt *k, struct aic_conn *c)
+{
+	struct aic_conn **nw;
+	size_t i, j = 0;
+
+	for (i = 0; i < k->n_watch; i++) {
+		if (k->watch[i] == c)
+			return true;
+		if (k->watch[i]->closing)
+			aic_conn_release(k->watch[i]);
+		else
+			k->watch[j++] = k->watch[i];
+	}
+	k->n_watch = j;
+	if (!(k->n_watch & (k->n_watch + 1)) || !k->watch) {
+		/* Grown at 0, 1, 3, 7, ...: to the next power of two. */
+		nw = realloc(k->watch, 2 * (k->n_watch + 1) * sizeof(*nw));
+		if (!nw)
+			return false;
+		k->watch = nw;
+	}
+	aic_conn_hold(c);
+	k->watch[k->n_watch++] = c;
+	return true;
+}
+
 void agent__ckpt_request(struct agent_ckpt *k, const json_t *m)
 {
 	json_int_t r = json_integer_value(json_object_get(m, "request"));
 
-	if (r > 0 && (uint64_t)r > k->request)
+	if (r > 0 && (uint64_t)r > k->request) {
 		k->request = (uint64_t)r;
+		unwatch(k, true);
+	}
 }
 
 /* Sends CHECKPOINTED to the head (takes m). */
@@ -108,7 +159,7 @@ void agent__ckpt_frame(struct agent_ckpt *k, struct chan_set *cs, struct aic_con
 		       const struct aic_frame *f)
 {
 	struct ckpt_proc *p;
-	uint8_t state[8];
+	uint8_t state[9] = {0};
 	uint64_t version;
 	bool asked;
 
@@ -141,11 +192,17 @@ void agent__ckpt_frame(struct agent_ckpt *k, struct chan_set *cs, struct aic_con
 	if (f->type == AIC_MSG_CKPT_POLL && asked)
 		mark(k, cs, proc, MARK_POLL);
 	aic_put_u64(state, asked ? k->request : 0);
-	aic_conn_send_raw(c, AIC_MSG_CKPT_STATE, state, sizeof(state), NULL, 0);
+	/* Asked to, it will tell this connection of the next request itself. */
+	if (f->type == AIC_MSG_CKPT_POLL && !asked && f->length >= 1 && f->payload[0] == 1)
+		state[8] = watch(k, c);
+	aic_conn_send_raw(c, AIC_MSG_CKPT_STATE, state, state[8] ? 9 : 8, NULL, 0);
 }
 
 void agent__ckpt_release(struct agent_ckpt *k)
 {
+	unwatch(k, false);
+	free(k->watch);
+	k->watch = NULL;
 	free(k->procs);
 	k->procs = NULL;
 	k->n = 0;

@@ -485,6 +485,7 @@ struct agent_ckpt {
 	} *procs;		   /* by process id */
 	size_t n;
 	struct aic_conn **head; /* the agent's link to the head (agent__ckpt_attach) */
+	struct aic_conn **watch; size_t n_watch; /* told of the next request (checkpoint.c) */
 };
 
 struct chan_set;
@@ -633,12 +634,13 @@ void agent__events_free(struct agent_events *k);
 
 /*
  * A SPAWN's own variables, set in env over the head's: CUDA_VISIBLE_DEVICES
- * for `gpus`, AIC_AGENT and the stage's AIC_TOKEN when the agent listens
- * on `port` (0: it does not), AIC_ARENA. Returns the arena's descriptor
- * the worker keeps (aic_spawn_opts.keep_fd), or -1.
+ * for `gpus`, AIC_ARENA, and with srv (NULL: the agent does not listen)
+ * AIC_AGENT, AIC_AGENT_UNIX and the stage's AIC_TOKEN. Returns the arena's
+ * descriptor the worker keeps (aic_spawn_opts.keep_fd), or -1.
  */
-int agent__spawn_env(const struct agent_config *cfg, int port, struct chan_set *chans, long id,
-		     const char *stage, const json_t *gpus, json_t *env);
+int agent__spawn_env(const struct agent_config *cfg, const struct aic_server *srv,
+		     struct chan_set *chans, long id, const char *stage, const json_t *gpus,
+		     json_t *env);
 /* A worker that could not be started: said in the agent's log and the worker's own. */
 void agent__spawn_failed(const char *stage, int index, const char *argv0, const char *log_path,
 			 int rc);

@@ -139,17 +139,21 @@ json_t *agent__registration(const struct agent_config *cfg, int port)
 			 free_ports(cfg->addr), "slurm_job", getenv("SLURM_JOB_ID"));
 }
 
-int agent__spawn_env(const struct agent_config *cfg, int port, struct chan_set *chans, long id,
-		     const char *stage, const json_t *gpus, json_t *env)
+int agent__spawn_env(const struct agent_config *cfg, const struct aic_server *srv,
+		     struct chan_set *chans, long id, const char *stage, const json_t *gpus,
+		     json_t *env)
 {
 	char arena[96];
 	int fd;
 
 	cuda_devices(cfg, gpus, env);
-	if (port > 0) {
+	if (srv && srv->port > 0) {
 		char ep[96], key[AIC_AUTH_KEY_LEN + 1];
-		snprintf(ep, sizeof(ep), "%s:%d", cfg->addr, port);
+		snprintf(ep, sizeof(ep), "%s:%d", cfg->addr, srv->port);
 		json_object_set_new(env, "AIC_AGENT", json_string(ep));
+		/* The same endpoint without TCP's cost; AIC_AGENT stays the fallback. */
+		if (srv->unix_name[0])
+			json_object_set_new(env, "AIC_AGENT_UNIX", json_string(srv->unix_name));
 		/* Its stage's credential, not the job token (conn.h). */
 		aic_auth_worker_key(cfg->token, stage, key);
 		json_object_set_new(env, "AIC_TOKEN", json_string(key));

@@ -59,6 +59,17 @@ void aic__conn_unref(struct aic_conn *c)
 	free(c);
 }
 
+void aic_conn_hold(struct aic_conn *c)
+{
+	c->refs++;
+}
+
+void aic_conn_release(struct aic_conn *c)
+{
+	if (c)
+		aic__conn_unref(c);
+}
+
 void aic__conn_closed(struct aic_conn *c)
 {
 	unlink_conn(c);

@@ -1,7 +1,8 @@
 /*
  * A framed, authenticated connection on the engine's libuv loop (the wire
  * format is lib/wire.h; control payloads are JSON objects), over a link of
- * some transport (struct aic_link_ops: TCP today, launcher/net/tcp.c).
+ * some transport (struct aic_link_ops: TCP, launcher/net/tcp.c, and Unix
+ * domain sockets on one node, unix.c).
  *
  * Every connection starts with a mutual handshake over a shared key
  * (lib/auth.h), so that neither side acts on a frame from a peer that has
@@ -218,6 +219,9 @@ struct aic_handlers {
 
 struct aic_server {
 	uv_tcp_t tcp;
+	/* Its Unix domain socket (aic_server_listen_unix): pipe is open when unix_name[0]. */
+	uv_pipe_t pipe;
+	char unix_name[48];
 	uv_timer_t sweep; /* closes connections past hello_ms */
 	const char *token;
 	const struct aic_handlers *hd; /* given to each accepted connection */
@@ -242,6 +246,17 @@ int aic_server_start(uv_loop_t *loop, struct aic_server *srv, const char *addr, 
 void aic_server_stop(struct aic_server *srv);
 
 /*
+ * Listens for the same connections on a Unix domain socket as well, in the
+ * abstract namespace of this network namespace under a random name, which
+ * goes to srv->unix_name as "@name" (the form AIC_AGENT_UNIX takes). Only
+ * processes in the server's network namespace can reach it (a sandbox with
+ * a network namespace of its own cannot), and every connection proves the
+ * key as over TCP: the name is no secret. aic_server_stop closes it.
+ * Returns 0 or a negative error (srv->unix_name stays "": TCP alone serves).
+ */
+int aic_server_listen_unix(struct aic_server *srv);
+
+/*
  * Connects to host:port over TCP and authenticates with `key` (the job
  * token, or a worker's credential; borrowed, it must outlive the
  * connection): `hello` (stolen) gets a nonce and goes first.
@@ -249,6 +264,14 @@ void aic_server_stop(struct aic_server *srv);
 struct aic_conn *aic_conn_connect(uv_loop_t *loop, const char *host, int port, const char *key,
 				  json_t *hello, aic_frame_cb on_frame, aic_close_cb on_close,
 				  void *owner);
+
+/*
+ * Keeps c's memory past its close until aic_conn_release: for an owner that
+ * holds c beyond its close callback, which then finds c->closing set and
+ * sends nothing on it (a send on it fails with -EPIPE).
+ */
+void aic_conn_hold(struct aic_conn *c);
+void aic_conn_release(struct aic_conn *c);
 
 /* Sends a JSON message (borrowed). Returns 0 or a negative error; never blocks. */
 int aic_conn_send(struct aic_conn *c, uint16_t type, json_t *msg);

@@ -11,7 +11,8 @@
  *   conn.c      framing, the handshake, in-place reads, sends
  *   liveness.c  PINGs and deadlines (aic_conn_set_timeout)
  *   cork.c      small frames sent while frames are handled, written together
- *   tcp.c       the TCP transport
+ *   tcp.c       the TCP transport, and the stream links unix.c's use too
+ *   unix.c      a server's Unix domain socket (aic_server_listen_unix)
  */
 #ifndef AIC_NET_INTERNAL_H
 #define AIC_NET_INTERNAL_H
@@ -66,6 +67,15 @@ void aic__cork_end(void);
 uint8_t *aic__cork_room(struct aic_conn *c, size_t n);
 void aic__cork_flush(struct aic_conn *c);
 void aic__cork_forget(struct aic_conn *c);
+
+/*
+ * tcp.c: accepts a connection on a listening TCP or Unix stream of srv's,
+ * and starts reading it. NULL: none (no memory, or accept failed).
+ */
+struct aic_conn *aic__stream_accept(uv_stream_t *server, struct aic_server *srv);
+
+/* unix.c: closes srv's Unix domain socket, if it has one. */
+void aic__unix_stop(struct aic_server *srv);
 
 /* liveness.c: closes the liveness timer, if any (its close drops its hold on c). */
 void aic__conn_stop_beat(struct aic_conn *c);

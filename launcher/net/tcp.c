@@ -2,6 +2,8 @@
  * The TCP transport (see struct aic_link_ops in conn.h): libuv streams, the
  * server the head and the agents listen with, and outgoing connections.
  * Writes are libuv's writev, so a frame's pieces go from where they are.
+ * Its links also carry unix.c's connections (a uv_pipe_t is a stream as
+ * well): only how they are accepted differs.
  */
 #include "config.h"
 
@@ -13,7 +15,11 @@
 #include "log.h"
 
 struct tcp_link {
-	uv_tcp_t tcp;
+	/* Either, as the connection's ops say; both begin with the uv_stream_t used here. */
+	union {
+		uv_tcp_t tcp;
+		uv_pipe_t pipe;
+	};
 	struct aic_conn *c;
 };
 
@@ -79,6 +85,14 @@ static const struct aic_link_ops tcp_ops = {
 	.zstd = true,
 };
 
+/* A Unix domain socket on one node: faster than any codec, so no zstd. */
+static const struct aic_link_ops unix_ops = {
+	.name = "unix",
+	.write = tcp_write,
+	.close = tcp_close,
+	.zstd = false,
+};
+
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
 	(void)suggested;
@@ -91,18 +105,45 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 	aic__conn_received(((struct tcp_link *)s->data)->c, n);
 }
 
-static struct aic_conn *tcp_conn_new(uv_loop_t *loop)
+static struct aic_conn *link_new(uv_loop_t *loop, bool pipe)
 {
 	struct tcp_link *l = calloc(1, sizeof(*l));
-	struct aic_conn *c = l ? aic__conn_new(&tcp_ops, l, loop) : NULL;
+	struct aic_conn *c = l ? aic__conn_new(pipe ? &unix_ops : &tcp_ops, l, loop) : NULL;
 
 	if (!c) {
 		free(l);
 		return NULL;
 	}
-	uv_tcp_init(loop, &l->tcp);
+	if (pipe)
+		uv_pipe_init(loop, &l->pipe, 0);
+	else
+		uv_tcp_init(loop, &l->tcp);
 	l->tcp.data = l;
 	l->c = c;
+	return c;
+}
+
+static struct aic_conn *tcp_conn_new(uv_loop_t *loop)
+{
+	return link_new(loop, false);
+}
+
+struct aic_conn *aic__stream_accept(uv_stream_t *server, struct aic_server *srv)
+{
+	struct aic_conn *c = link_new(server->loop, server->type == UV_NAMED_PIPE);
+	struct tcp_link *l;
+
+	if (!c)
+		return NULL;
+	l = c->link;
+	if (uv_accept(server, (uv_stream_t *)&l->tcp) != 0) {
+		aic_conn_close(c);
+		return NULL;
+	}
+	if (server->type == UV_TCP)
+		uv_tcp_nodelay(&l->tcp, 1);
+	aic__conn_accepted(c, srv);
+	uv_read_start((uv_stream_t *)&l->tcp, alloc_cb, read_cb);
 	return c;
 }
 
@@ -124,24 +165,13 @@ static void peer_name(struct aic_conn *c)
 
 static void on_connection(uv_stream_t *server, int status)
 {
-	struct aic_server *srv = server->data;
 	struct aic_conn *c;
-	struct tcp_link *l;
 
 	if (status < 0)
 		return;
-	c = tcp_conn_new(server->loop);
-	if (!c)
-		return;
-	l = c->link;
-	if (uv_accept(server, (uv_stream_t *)&l->tcp) != 0) {
-		aic_conn_close(c);
-		return;
-	}
-	uv_tcp_nodelay(&l->tcp, 1);
-	aic__conn_accepted(c, srv);
-	peer_name(c);
-	uv_read_start((uv_stream_t *)&l->tcp, alloc_cb, read_cb);
+	c = aic__stream_accept(server, server->data);
+	if (c)
+		peer_name(c);
 }
 
 int aic_server_start(uv_loop_t *loop, struct aic_server *srv, const char *addr, const char *token,
@@ -176,6 +206,7 @@ void aic_server_stop(struct aic_server *srv)
 {
 	if (!uv_is_closing((uv_handle_t *)&srv->tcp))
 		uv_close((uv_handle_t *)&srv->tcp, NULL);
+	aic__unix_stop(srv);
 	aic__server_close(srv);
 }
 

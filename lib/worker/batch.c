@@ -30,7 +30,12 @@
 #include "internal.h"
 
 #define GAP_NS	     20000
-#define BATCH_NS     20000
+/*
+ * As old as the thread lets a batch get (TAIL_NS): a worker that comes back
+ * with its next put sends the batch itself rather than wait for the thread,
+ * which on busy cores waits for a core before it writes.
+ */
+#define BATCH_NS     5000
 #define TAIL_NS	     5000
 #define BATCH_FRAMES 64
 #define BATCH_BYTES  32768

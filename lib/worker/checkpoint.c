@@ -1,12 +1,18 @@
 /*
  * Checkpoints (aic.h): whether the engine asks this worker for one, and
  * telling it that one is saved. Each is one round trip to the agent on the
- * same node (a few microseconds), so a trainer may ask every step. Each
- * call is also a point in the stream of the worker's acks, which is how
- * the engine tells which source lines a checkpoint holds (aic.h,
- * aic_checkpoint_begin). Where a worker saves, and which checkpoint it
- * loads after a restart, are the environment's (AIC_CHECKPOINT_DIR,
- * AIC_RESUME): no round trip at all.
+ * same node, but for the common answer: a trainer asks every step and is
+ * nearly always told no. A CKPT_POLL asks the agent to say when that
+ * changes; when its answer is no and the agent agreed (launcher/engine/
+ * checkpoint.c), the worker answers no itself, with no round trip, until
+ * the agent's CKPT_NOTICE has come or may have (anything from the agent
+ * not read yet: conn.c reads the notice wherever it is). A round trip is
+ * also a point in the stream of the worker's acks, which is how the
+ * engine tells which source lines a checkpoint holds (aic.h,
+ * aic_checkpoint_begin); a poll that says no marks nothing, so answering
+ * it here changes nothing there. Where a worker saves, and which
+ * checkpoint it loads after a restart, are the environment's
+ * (AIC_CHECKPOINT_DIR, AIC_RESUME): no round trip at all.
  */
 #include "config.h"
 
@@ -19,11 +25,14 @@
 /* Sends `type` (with the version for DONE) and reads the agent's CKPT_STATE. */
 static int ckpt_call(struct aic_worker *w, uint16_t type, uint64_t version, uint64_t *request)
 {
-	uint8_t req[8];
+	uint8_t req[8] = {1}; /* a POLL's: tell me of the next request */
 	int rc;
 
-	aic_put_u64(req, version);
-	rc = aic__send_frame(w, type, req, type == AIC_MSG_CKPT_DONE ? 8 : 0, NULL, 0);
+	if (type == AIC_MSG_CKPT_DONE)
+		aic_put_u64(req, version);
+	w->ckpt_watched = false;
+	rc = aic__send_frame(w, type, req, type == AIC_MSG_CKPT_DONE ? 8 : type == AIC_MSG_CKPT_POLL,
+			     NULL, 0);
 	if (!rc)
 		rc = aic__recv_reply(w);
 	if (rc)
@@ -31,14 +40,23 @@ static int ckpt_call(struct aic_worker *w, uint16_t type, uint64_t version, uint
 	if (w->frame.type != AIC_MSG_CKPT_STATE || w->frame.length < 8)
 		return aic__frame_error(w);
 	*request = aic_get_u64(w->frame.payload);
+	/* A notice read before this answer is about a request the answer already says. */
+	if (type == AIC_MSG_CKPT_POLL) {
+		w->ckpt_notice = false;
+		w->ckpt_watched = w->frame.length >= 9 && w->frame.payload[8] == 1;
+	}
 	return 0;
 }
 
 int aic_checkpoint_requested(struct aic_worker *w)
 {
 	uint64_t request = 0;
-	int rc = ckpt_call(w, AIC_MSG_CKPT_POLL, 0, &request);
+	int rc;
 
+	/* The agent said it would tell, and nothing has come from it since. */
+	if (w->ckpt_watched && !w->ckpt_notice && !aic__input_waiting(w))
+		return 0;
+	rc = ckpt_call(w, AIC_MSG_CKPT_POLL, 0, &request);
 	return rc ? rc : request != 0;
 }
 

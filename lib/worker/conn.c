@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -99,8 +101,25 @@ static int read_ahead(struct aic_worker *w, size_t want)
 	return 0;
 }
 
-/* Reads the next frame; flush: send the batch first (what is awaited may be an answer to it). */
+static int recv_one(struct aic_worker *w, bool flush);
+
+/*
+ * Reads the next frame; flush: send the batch first (what is awaited may
+ * be an answer to it). A CKPT_NOTICE, which the agent sends unasked, is
+ * taken note of (checkpoint.c) and passed over.
+ */
 static int recv_frame(struct aic_worker *w, bool flush)
+{
+	int rc;
+
+	while (!(rc = recv_one(w, flush)) && w->frame.type == AIC_MSG_CKPT_NOTICE) {
+		w->ckpt_notice = true;
+		flush = false;
+	}
+	return rc;
+}
+
+static int recv_one(struct aic_worker *w, bool flush)
 {
 	const uint8_t *hdr;
 	size_t have, total;
@@ -120,8 +139,9 @@ static int recv_frame(struct aic_worker *w, bool flush)
 		return -EMSGSIZE;
 	type = (uint16_t)(hdr[4] << 8 | hdr[5]);
 	total = AIC_WIRE_HEADER + (size_t)n;
-	/* Answers to puts are read where they are: nothing points into them. */
-	if ((type == AIC_MSG_PUT_OK || type == AIC_MSG_PUT_ERR) && total <= IN_CAP) {
+	/* Answers to puts (and notices) are read where they are: nothing points into them. */
+	if ((type == AIC_MSG_PUT_OK || type == AIC_MSG_PUT_ERR || type == AIC_MSG_CKPT_NOTICE) &&
+	    total <= IN_CAP) {
 		rc = read_ahead(w, total);
 		if (rc)
 			return rc;
@@ -150,6 +170,20 @@ static int recv_frame(struct aic_worker *w, bool flush)
 int aic__recv_frame(struct aic_worker *w)
 {
 	return recv_frame(w, true);
+}
+
+bool aic__input_waiting(struct aic_worker *w)
+{
+	char b;
+	ssize_t r;
+
+	if (w->in_len > w->in_off)
+		return true;
+	do
+		r = recv(w->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	while (r < 0 && errno == EINTR);
+	/* Nothing to read but "not now": anything else (bytes, the end, an error) is for a read to say. */
+	return !(r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
 }
 
 int aic__json_code(const struct aic_frame *f)
@@ -204,14 +238,78 @@ int aic__frame_error(const struct aic_worker *w)
 	return w->frame.type == AIC_MSG_ERROR ? aic__json_code(&w->frame) : AIC_EPROTO;
 }
 
-/* One connection to the agent at sa and its handshake; the WELCOME's object in *m. */
-static int dial(struct aic_worker *w, const struct sockaddr_in *sa, const char *token,
+/*
+ * Where the agent is: its Unix domain socket (AIC_AGENT_UNIX, "@name" in the
+ * abstract namespace or a path), else its TCP endpoint (AIC_AGENT,
+ * "host:port"). Either may be missing, not both.
+ */
+struct agent_addr {
+	struct sockaddr_un un;
+	socklen_t un_len; /* 0: no Unix socket */
+	struct sockaddr_in in;
+	bool has_in;
+};
+
+static int agent_addr(struct agent_addr *a)
+{
+	const char *unix_name = getenv("AIC_AGENT_UNIX"), *agent = getenv("AIC_AGENT");
+	char host[64], *colon;
+	size_t n;
+
+	memset(a, 0, sizeof(*a));
+	if (unix_name && *unix_name) {
+		n = strlen(unix_name);
+		if (n >= sizeof(a->un.sun_path) || (unix_name[0] != '@' && unix_name[0] != '/'))
+			return -EINVAL;
+		a->un.sun_family = AF_UNIX;
+		memcpy(a->un.sun_path, unix_name, n);
+		/* "@name": the abstract namespace, whose names begin with '\0' and are not terminated. */
+		if (unix_name[0] == '@')
+			a->un.sun_path[0] = '\0';
+		else
+			n++;
+		a->un_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
+	}
+	if (agent && *agent) {
+		if (strlen(agent) >= sizeof(host))
+			return -EINVAL;
+		snprintf(host, sizeof(host), "%s", agent);
+		colon = strrchr(host, ':');
+		if (!colon)
+			return -EINVAL;
+		*colon = '\0';
+		a->in.sin_family = AF_INET;
+		a->in.sin_port = htons((uint16_t)atoi(colon + 1));
+		if (inet_pton(AF_INET, host, &a->in.sin_addr) != 1)
+			return -EINVAL;
+		a->has_in = true;
+	}
+	return a->un_len || a->has_in ? 0 : -ENOENT;
+}
+
+/*
+ * One connection to the agent and its handshake; the WELCOME's object in
+ * *m. The Unix socket first: one that cannot be reached (no agent in this
+ * network namespace has it) leaves TCP to try. Whichever is reached, the
+ * handshake is the same: a wrong credential is refused over either.
+ */
+static int dial(struct aic_worker *w, const struct agent_addr *a, const char *token,
 		json_t *hello, json_t **m, char *why, size_t len)
 {
 	int one = 1;
 
+	if (a->un_len) {
+		w->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (w->fd < 0)
+			return -errno;
+		if (connect(w->fd, (const struct sockaddr *)&a->un, a->un_len) == 0)
+			return aic_auth_client(w->fd, token, hello, HANDSHAKE_MS, m, why, len);
+		if (!a->has_in)
+			return -errno;
+		close(w->fd);
+	}
 	w->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (w->fd < 0 || connect(w->fd, (const struct sockaddr *)sa, sizeof(*sa)) != 0)
+	if (w->fd < 0 || connect(w->fd, (const struct sockaddr *)&a->in, sizeof(a->in)) != 0)
 		return -errno;
 	setsockopt(w->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	return aic_auth_client(w->fd, token, hello, HANDSHAKE_MS, m, why, len);
@@ -219,24 +317,19 @@ static int dial(struct aic_worker *w, const struct sockaddr_in *sa, const char *
 
 int aic_worker_connect(struct aic_worker **out)
 {
-	const char *agent = getenv("AIC_AGENT"), *token = getenv("AIC_TOKEN");
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	char host[64], *colon, why[256];
+	const char *token = getenv("AIC_TOKEN");
+	struct agent_addr addr;
+	char why[256];
 	struct aic_worker *w;
 	json_t *hello, *m = NULL;
 	int attempt, rc;
 
 	*out = NULL;
-	if (!agent || !token || strlen(agent) >= sizeof(host))
+	if (!token)
 		return -ENOENT;
-	snprintf(host, sizeof(host), "%s", agent);
-	colon = strrchr(host, ':');
-	if (!colon)
-		return -EINVAL;
-	*colon = '\0';
-	sa.sin_port = htons((uint16_t)atoi(colon + 1));
-	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
-		return -EINVAL;
+	rc = agent_addr(&addr);
+	if (rc)
+		return rc;
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
@@ -268,7 +361,7 @@ int aic_worker_connect(struct aic_worker **out)
 	 * them. A refusal (a wrong credential) is final.
 	 */
 	for (attempt = 0;; attempt++) {
-		rc = dial(w, &sa, token, hello, &m, why, sizeof(why));
+		rc = dial(w, &addr, token, hello, &m, why, sizeof(why));
 		if (!rc || attempt == CONNECT_TRIES - 1 ||
 		    (rc != -EAGAIN && rc != AIC_ECLOSED && rc != -ECONNRESET && rc != -EPIPE))
 			break;

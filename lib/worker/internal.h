@@ -60,6 +60,11 @@ struct aic_worker {
 	pthread_t tx_thread_id;
 	int puts_out;	/* puts sent, not yet answered */
 	int put_error;	/* the first failure of a pipelined put, reported by the next call */
+	/*
+	 * checkpoint.c: the agent will send CKPT_NOTICE on the next request
+	 * (its last CKPT_STATE said so), and whether one came (conn.c reads it).
+	 */
+	bool ckpt_watched, ckpt_notice;
 	char stage[64];
 	int index;
 	json_t *channels; /* name -> id, from the agent's WELCOME */
@@ -122,6 +127,8 @@ int aic__write_all(int fd, const struct iovec *iov, int n);
  * while the answers to puts are read).
  */
 int aic__recv_frame(struct aic_worker *w);
+/* Whether the agent has sent something not read yet (or the connection ended): never blocks. */
+bool aic__input_waiting(struct aic_worker *w);
 /*
  * Reads the next frame that is not the answer to a pipelined put; answers
  * to puts met on the way are counted (and their first error kept).

@@ -496,7 +496,8 @@ class Worker:
 
     def checkpoint_requested(self):
         """True when the engine asks this worker for a checkpoint (the job's end is near) and
-        it has not reported one since: save under checkpoint_dir(), then checkpoint_done()."""
+        it has not reported one since: save under checkpoint_dir(), then checkpoint_done().
+        Cheap to ask every step: a "no" makes no round trip to the agent but the first."""
         rc = _lib.aic_checkpoint_requested(self._h)
         if rc < 0:
             raise Error(rc, "aic checkpoint_requested")

@@ -4,14 +4,15 @@
 # --checkpoint` asks, the job ends checkpointed (75), and `aic run --resume`
 # gives each replica AIC_RESUME (aic_checkpoint_resume) naming what it
 # saved, under its stage's aic_checkpoint_dir(). The callback marks the
-# state it takes (aic_checkpoint_begin).
+# state it takes (aic_checkpoint_begin). Told no once, a worker asks again
+# without writing to its agent until a request comes (CKPT_NOTICE).
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
 worker="$AIC_BUILD_DIR/tests/c-api/worker"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 [ -x "$worker" ] || bail "no $worker"
 enter_work_dir c-ckpt
-plan 5
+plan 6
 
 cat >ck.yaml <<YAML
 name: c-ckpt
@@ -26,6 +27,8 @@ wait_for 30 test -e ready
 wait $pid
 is "$?" 75 "asked, both C workers save through the callback and the job ends checkpointed"
 jd=$(readlink -f .aic/latest)
+is "$(cat "$jd"/logs/s.0.log "$jd"/logs/s.1.log | grep -c '^polls wrote 0$')" 2 \
+	"asked every step and told no, a worker makes no round trip after the first"
 saved="$(sed -n 's/^saved //p' "$jd/logs/s.0.log") $(sed -n 's/^saved //p' "$jd/logs/s.1.log")"
 is "$(python3 -c "import json; print(*json.load(open('$jd/state.json'))['checkpoints']['s']['versions'])")" \
 	"$saved" "state.json counts the versions they saved ($saved)"

@@ -18,7 +18,7 @@ command -v squashfuse >/dev/null || skip_all "no squashfuse (Debian's squashfuse
 command -v mksquashfs >/dev/null || skip_all "no mksquashfs (Debian's squashfs-tools)"
 [ -c /dev/fuse ] || skip_all "no /dev/fuse"
 enter_work_dir sandbox-image
-plan 26
+plan 28
 
 # A small root: python3 (which runs the task server), a shell and a few
 # tools with their libraries, and a marker that only the image has.
@@ -162,6 +162,8 @@ is "$(echo "$out" | grep -E '^(job-dir|marker) ' | awk '{print $2}' | tr '\n' ' 
 	"inside, the job directory and host files are out of reach"
 like "$out" "token-env 0 False '0'" "inside, no AIC_ variable (no token)"
 like "$out" "agent 0 False '111'" "inside, the agent cannot be reached (connection refused)"
+like "$out" "outside unix 0" "outside, the agent's Unix socket answers"
+like "$out" "agent-unix 0 False '111'" "inside, nor its Unix socket (another network namespace)"
 like "$out" "host-pid 1 " "inside, the host's processes cannot be seen"
 like "$out" "tmp 0 False 'kept'" "/tmp is writable"
 like "$out" "^ro 1 " "the image is read-only"

@@ -13,7 +13,7 @@ aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 command -v bwrap >/dev/null || skip_all "no bwrap (Debian's bubblewrap)"
 enter_work_dir sandbox
-plan 16
+plan 18
 
 echo precious >marker
 cat >env.py <<'PY'
@@ -53,6 +53,8 @@ is "$(echo "$out" | grep -E '^(job-dir|marker|etc) ' | awk '{print $2}' | tr '\n
 	"inside, the job directory and host files are out of reach"
 like "$out" "token-env 0 False '0'" "inside, no AIC_ variable (no token)"
 like "$out" "agent 0 False '111'" "inside, the agent cannot be reached (connection refused)"
+like "$out" "outside unix 0" "outside, the agent's Unix socket answers"
+like "$out" "agent-unix 0 False '111'" "inside, nor its Unix socket (another network namespace)"
 like "$out" "host-pid 1 " "inside, the host's processes cannot be seen"
 like "$out" "tmp 0 False 'kept'" "/tmp is writable"
 like "$out" "ro 1 " "the rest is read-only"

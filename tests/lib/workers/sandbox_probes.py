@@ -14,7 +14,7 @@ to ./marker, a host file the sandbox must neither read nor harm.
     import sandbox_probes as probes
     probes.outside()
     with aic.Sandbox() as sb:
-        probes.out_of_reach(sb)   # job-dir, marker, token-env, agent, host-pid
+        probes.out_of_reach(sb)   # job-dir, marker, token-env, agent, agent-unix, host-pid
         probes.writable(sb)       # tmp (writes /tmp/f), ro
         probes.timeouts(sb)       # task loop, task a, task b
         ...                       # the test's own probes
@@ -31,6 +31,11 @@ MARKER = os.path.join(os.getcwd(), "marker")
 # A task that prints connect_ex's answer for the agent's endpoint (0: reached).
 CONNECT = ["python3", "-c", "import socket, sys; s = socket.socket(); "
            "print(s.connect_ex((sys.argv[1], int(sys.argv[2]))))", HOST, PORT]
+# The same for the agent's Unix domain socket (AIC_AGENT_UNIX "@name": the
+# abstract namespace, "\0name").
+UNIX = os.environ["AIC_AGENT_UNIX"]
+UCONNECT = ["python3", "-c", "import socket, sys; s = socket.socket(socket.AF_UNIX); "
+            "print(s.connect_ex(chr(0) + sys.argv[1][1:]))", UNIX]
 
 
 def check(sb, name, cmd, **kw):
@@ -41,21 +46,24 @@ def check(sb, name, cmd, **kw):
 
 
 def outside():
-    """The twins outside: "outside agent 0", "outside job True marker True"."""
+    """The twins outside: "outside agent 0", "outside unix 0", "outside job
+    True marker True"."""
     print("outside agent", socket.socket().connect_ex((HOST, int(PORT))), flush=True)
+    print("outside unix", socket.socket(socket.AF_UNIX).connect_ex("\0" + UNIX[1:]), flush=True)
     print("outside job", os.path.isdir(JOB), "marker", os.path.exists(MARKER), flush=True)
 
 
 def out_of_reach(sb, host_file=None):
     """The job directory and the marker (and host_file, as "etc", when
     given) cannot be read; no AIC_ variable (so no token) is set; the
-    agent refuses the connection; the worker's own process is not seen."""
+    agent refuses the connection, over TCP and over its Unix socket; the worker's own process is not seen."""
     check(sb, "job-dir", ["ls", JOB])
     check(sb, "marker", ["cat", MARKER])
     if host_file:
         check(sb, "etc", ["cat", host_file])
     check(sb, "token-env", "env | grep -c AIC_ || true")
     check(sb, "agent", CONNECT)
+    check(sb, "agent-unix", UCONNECT)
     check(sb, "host-pid", ["test", "-e", "/proc/%d" % os.getpid()])
 
 
