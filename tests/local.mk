@@ -302,8 +302,10 @@ check-packages: all
 .PHONY: check-packages
 
 # SLURM's own regression tests with aic's plugins and without (issue 26):
-# scripts/slurm-regress --compare over tests/slurm-regress/subset, on 3-node
-# clusters it brings up and down itself, so it runs when no cluster is up.
+# scripts/slurm-regress --compare --rerun-failed over
+# tests/slurm-regress/subset (without the plugins only the tests that did
+# not pass with them), on 3-node clusters it brings up and down itself, so
+# it runs when no cluster is up.
 regress_tests = tests/integration/slurm-regress.sh
 EXTRA_DIST += $(regress_tests) tests/slurm-regress/list tests/slurm-regress/subset \
 	tests/slurm-regress/excluded tests/slurm-regress/known-failures

@@ -52,7 +52,7 @@ ok "and drained there" wait_for 180 drained
 is "$(status_field "$dir" "[e['reason'] for e in d['autoscale']['events'] if e['action'] == 'drained' and e['index'] == 3][0]")" \
 	"it exited with status 0 after draining" "it left at once when drained again (status 0, not the timeout's SIGTERM)"
 touch go
-ok "the job ends" wait_for 180 job_ended "$job"
+ok "the job ends" wait_for 180 failed_job_ended "$job" "$dir"
 is "$(summary_field "$dir" "d['state']")" succeeded "it succeeded"
 is "$(/usr/bin/python3 -c "
 import json

@@ -25,7 +25,7 @@ ok "both replicas start" wait_for 120 both_started
 victim=$(cat "$dir/work.1")
 [ "$victim" != "$(head_node)" ] || bail "replica 1 is on the head's node ($victim)"
 fail_node "$victim"
-ok "the job ends" wait_for 120 job_ended "$job"
+ok "the job ends" wait_for 120 failed_job_ended "$job" "$dir"
 is "$(summary_field "$dir" "d['state']")" failed "it failed"
 like "$(summary_field "$dir" "d['reason']")" \
 	"node '$victim' was lost \\(.*\\) and stage 'work' has on_node_failure: fail" \

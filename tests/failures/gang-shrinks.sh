@@ -40,7 +40,7 @@ is "$(grep -c -- "$victim" "$dir/gang.0.2")" 0 "and the lost node is not in it"
 is "$(status_field "$dir" "sorted((p['index'], p['state']) for p in d['procs'] if p['stage'] == 'train')")" \
 	"[(0, 'running'), (1, 'running'), (2, 'lost')]" "status.json: ranks 0 and 1 run, rank 2 is lost"
 touch go
-ok "the job ends" wait_for 120 job_ended "$job"
+ok "the job ends" wait_for 120 failed_job_ended "$job" "$dir"
 diag "$(tail -5 "$dir/job.out")"
 is "$(summary_field "$dir" "d['state']")" succeeded "it succeeded"
 is "$(summary_field "$dir" "[n['node'] for n in d['lost_nodes']]")" "['$victim']" \

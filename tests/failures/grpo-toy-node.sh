@@ -29,7 +29,7 @@ at_loss=$(grep -c '"reward"' "$(jobdir "$dir")/metrics.jsonl")
 fail_node "$victim"
 running_again() { [ "$(status_field "$dir" "[p['state'] for p in d['procs'] if p['stage'] == 'rollout' and p['index'] == 2][0]")" = running ] && [ "$(node_of "$dir" rollout 2)" != "$victim" ]; }
 ok "rollout 2 runs again on another node" wait_for 60 running_again
-ok "the job ends" wait_for 300 job_ended "$job"
+ok "the job ends" wait_for 300 failed_job_ended "$job" "$dir"
 diag "$(tail -5 "$dir/job.out")"
 is "$(summary_field "$dir" "d['state']")" succeeded "it succeeded"
 is "$(summary_field "$dir" "[n['node'] for n in d['lost_nodes']]")" "['$victim']" \

@@ -95,7 +95,7 @@ diag "declared lost $(awk "BEGIN { printf \"%.1f\", $(date +%s.%N) - $t0 }") s a
 ok "nothing of the job is left on $victim" wait_for 60 nothing_on "${victim#n}" aic-launch "$dir/"
 # A cut node's step ends once its slurmstepd reaches srun again.
 [ "$fail_way" != cut ] || restore_node
-ok "the job ends" wait_for 300 job_ended "$job"
+ok "the job ends" wait_for 300 failed_job_ended "$job" "$dir"
 diag "$(tail -5 "$dir/job.out")"
 is "$(summary_field "$dir" "d['state']")" succeeded "the job goes on without $victim and succeeds"
 is "$(status_field "$dir" "sorted((p['node'] == '$victim', p['moves']) for p in d['procs'] if p['stage'] == 'map')")" \

@@ -15,7 +15,7 @@ cd "$dir" || bail "cannot enter $dir"
 # Two replicas that put 5000 items each, a node each; replica 1's fails.
 move_replica observe-node 5000
 touch go
-ok "the job ends" wait_for 120 job_ended "$job"
+ok "the job ends" wait_for 120 failed_job_ended "$job" "$dir"
 restore_node
 jd=$(jobdir "$dir")
 is "$(/usr/bin/python3 - "$jd/events.jsonl" "$victim" "$new" <<'PY'

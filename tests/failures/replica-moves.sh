@@ -25,7 +25,7 @@ is "$(status_field "$dir" "[p['moves'] for p in d['procs'] if p['stage'] == 'wor
 like "$("$aic" status --job "$(jobdir "$dir")")" "node '$victim' lost at [0-9.]+ s: " "aic status names the lost node"
 ok "nothing of the job is left on $victim" wait_for 60 nothing_on "${victim#n}" aic-launch "$dir/work.sh"
 touch go
-ok "the job ends" wait_for 120 job_ended "$job"
+ok "the job ends" wait_for 120 failed_job_ended "$job" "$dir"
 diag "$(tail -5 "$dir/job.out")"
 is "$(summary_field "$dir" "d['state']")" succeeded "it succeeded"
 is "$(summary_field "$dir" "[n['node'] for n in d['lost_nodes']]")" "['$victim']" \

@@ -68,6 +68,6 @@ new=$(grep -v "^$victim " "$dir/seen.1" | tail -1)
 diag "replica 1 moved from $victim to $new"
 ok "the new node is where aic placed it" [ -e "$dir/svc.1.${new%% *}" ]
 touch go
-ok "the job ends" wait_for 120 job_ended "$job"
+ok "the job ends" wait_for 120 failed_job_ended "$job" "$dir"
 is "$(summary_field "$dir" "d['state']")" succeeded "it succeeded, its services stopped"
 done_testing

@@ -66,6 +66,23 @@ restore_node() {
 }
 # A test that needs more undone at its end sets its own traps, and calls
 # restore_node from them.
+
+# failed_job_ended JOB DIR: SLURM no longer runs JOB, submitted from DIR.
+# Once the job's head has written summary.json, aic is done with the node
+# that fail_node crashed, and that node is set DOWN in SLURM (scontrol),
+# as slurmctld does by itself SlurmdTimeout (30 s here) after the node fell
+# silent: srun --no-kill then hears of the node failure and the job ends,
+# half a minute sooner. What aic does on the loss is over by then and never
+# waits on SLURM's verdict (tests/failures/slurm.sh tests the two together
+# and waits for SLURM's). A cut node (its processes alive, behind a dead
+# link) or a killed agent (its node up) is left as it is.
+failed_job_ended() {
+	if [ -n "$failed" ] && [ "$failed_way" = crash ] && [ -e "$(jobdir "$2")/summary.json" ] &&
+		[ "$(sinfo -h -n "n$failed" -o %t | tr -d '*')" != down ]; then
+		scontrol update nodename="n$failed" state=down reason="crashed by $(basename "$0")" >/dev/null 2>&1 || true
+	fi
+	job_ended "$1"
+}
 trap restore_node EXIT
 trap 'restore_node; exit 1' INT TERM
 
