@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,8 @@ static int read_all(int fd, void *buf, size_t len)
 /* Reads until w->in holds at least want (<= IN_CAP) unread bytes. */
 static int read_ahead(struct aic_worker *w, size_t want)
 {
+	uint64_t spin_until = 0; /* 0: not started, 1: over */
+
 	if (!w->in && !(w->in = malloc(IN_CAP)))
 		return -ENOMEM;
 	if (w->in_len - w->in_off >= want)
@@ -91,7 +94,28 @@ static int read_ahead(struct aic_worker *w, size_t want)
 		w->in_off = 0;
 	}
 	while (w->in_len - w->in_off < want) {
-		ssize_t r = read(w->fd, w->in + w->in_len, IN_CAP - w->in_len);
+		ssize_t r;
+
+		/*
+		 * Poll a while before sleeping in read (spin_until, from
+		 * AIC_SPIN_US): an answer that comes within it needs no
+		 * wake-up, which costs more than a round trip's work when the
+		 * agent runs on another, idle core (launcher/net/spin.c).
+		 */
+		if (!spin_until && w->spin_ns)
+			spin_until = aic__now_ns() + w->spin_ns;
+		if (spin_until > 1) {
+			r = recv(w->fd, w->in + w->in_len, IN_CAP - w->in_len, MSG_DONTWAIT);
+			if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+				if (aic__now_ns() >= spin_until)
+					spin_until = 1;
+				else
+					sched_yield();
+				continue;
+			}
+		} else {
+			r = read(w->fd, w->in + w->in_len, IN_CAP - w->in_len);
+		}
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
@@ -337,6 +361,7 @@ int aic_worker_connect(struct aic_worker **out)
 	aic__batch_init(w);
 	snprintf(w->stage, sizeof(w->stage), "%s", getenv("AIC_STAGE") ?: "");
 	w->index = atoi(getenv("AIC_INDEX") ?: "0");
+	w->spin_ns = aic__spin_ns();
 	/*
 	 * The node's arena (arena.h), when the agent gave one: a fast path, never
 	 * required (without one, base stays NULL and items travel inline).
