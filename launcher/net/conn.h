@@ -317,13 +317,10 @@ void aic_conn_close_all(void);
 
 /*
  * spin.c: after bytes come in on any connection, the loop polls without
- * sleeping for aic_spin_us() microseconds (AIC_SPIN_US, default
- * AIC_SPIN_US_DEFAULT, 0: never), yielding the CPU between polls, so that
- * the next frame of a round trip finds it awake. Once per loop; its handles
+ * sleeping for AIC_SPIN_US microseconds while a core is free for it
+ * (lib/spin.h). Once per loop (a bad AIC_SPIN_US is warned of); its handles
  * keep the loop from nothing and close with the loop's other handles.
  */
-#define AIC_SPIN_US_DEFAULT 50
-unsigned aic_spin_us(void);
 void aic_spin_start(uv_loop_t *loop);
 
 /* Milliseconds since an arbitrary start (monotonic). */

@@ -11,7 +11,6 @@
 #include <jansson.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +22,7 @@
 
 #include "auth.h"
 #include "internal.h"
+#include "spin.h"
 
 /* How long the agent may take to answer each step of the handshake. */
 #define HANDSHAKE_MS 60000
@@ -82,7 +82,8 @@ static int read_all(int fd, void *buf, size_t len)
 /* Reads until w->in holds at least want (<= IN_CAP) unread bytes. */
 static int read_ahead(struct aic_worker *w, size_t want)
 {
-	uint64_t spin_until = 0; /* 0: not started, 1: over */
+	uint64_t spin_until = 0;
+	bool checked = false;
 
 	if (!w->in && !(w->in = malloc(IN_CAP)))
 		return -ENOMEM;
@@ -97,20 +98,21 @@ static int read_ahead(struct aic_worker *w, size_t want)
 		ssize_t r;
 
 		/*
-		 * Poll a while before sleeping in read (spin_until, from
-		 * AIC_SPIN_US): an answer that comes within it needs no
-		 * wake-up, which costs more than a round trip's work when the
-		 * agent runs on another, idle core (launcher/net/spin.c).
+		 * Poll a while before sleeping in read, while a core is free
+		 * for it (lib/spin.h): an answer that comes within
+		 * w->spin_ns needs no wake-up. spin_until: 0 not started, 1
+		 * over.
 		 */
-		if (!spin_until && w->spin_ns)
-			spin_until = aic__now_ns() + w->spin_ns;
+		if (!spin_until)
+			spin_until = w->spin_ns ? aic__now_ns() + w->spin_ns : 1;
 		if (spin_until > 1) {
 			r = recv(w->fd, w->in + w->in_len, IN_CAP - w->in_len, MSG_DONTWAIT);
 			if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-				if (aic__now_ns() >= spin_until)
+				/* Whether a core is free is asked once the answer is not there at once. */
+				if (!checked && !(checked = true, aic_spin_worth()))
 					spin_until = 1;
-				else
-					sched_yield();
+				else if (aic__now_ns() >= spin_until || !aic_spin_yield())
+					spin_until = 1;
 				continue;
 			}
 		} else {
@@ -361,7 +363,7 @@ int aic_worker_connect(struct aic_worker **out)
 	aic__batch_init(w);
 	snprintf(w->stage, sizeof(w->stage), "%s", getenv("AIC_STAGE") ?: "");
 	w->index = atoi(getenv("AIC_INDEX") ?: "0");
-	w->spin_ns = aic__spin_ns();
+	w->spin_ns = aic_spin_ns(NULL); /* a bad value: the engine warns of it */
 	/*
 	 * The node's arena (arena.h), when the agent gave one: a fast path, never
 	 * required (without one, base stays NULL and items travel inline).

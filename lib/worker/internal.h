@@ -185,25 +185,6 @@ static inline uint64_t aic__now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/*
- * How long a read of the agent's socket polls before it sleeps: AIC_SPIN_US
- * microseconds (default 50, 0: never, at most 10000), as the agent's loop
- * does after activity (launcher/net/spin.c, which says why).
- */
-static inline uint64_t aic__spin_ns(void)
-{
-	const char *s = getenv("AIC_SPIN_US");
-	char *end;
-	long v;
-
-	if (!s || !*s)
-		return 50000;
-	v = strtol(s, &end, 10);
-	if (*end || v < 0)
-		return 50000;
-	return (uint64_t)(v > 10000 ? 10000 : v) * 1000;
-}
-
 static inline uint32_t aic__wire_timeout(int ms)
 {
 	return ms < 0 ? AIC_WIRE_FOREVER : (uint32_t)ms;
