@@ -53,7 +53,8 @@ static int cores(void)
 	return n;
 }
 
-bool aic_spin_worth(void)
+/* The kernel's runnable threads, from /proc/loadavg, no more than cores(). */
+static bool cores_free(void)
 {
 	/* "0.10 0.20 0.30 RUNNING/TOTAL LASTPID": RUNNING counts this thread too. */
 	char buf[128], *p;
@@ -72,6 +73,28 @@ bool aic_spin_worth(void)
 		if ((p = strchr(p, ' ')))
 			p++;
 	return p && atoi(p) > 0 && atoi(p) <= cores();
+}
+
+/*
+ * The answer is kept for WORTH_NS: reading /proc/loadavg costs a few
+ * microseconds, as much as a spin saves, and a process that waits often
+ * (a consumer at a million items a second) would pay it on every wait.
+ * One word, read and written whole, so that threads may share it: the
+ * time it was told (in units of 2 ns, the low bit the answer).
+ */
+#define WORTH_NS 1000000
+
+bool aic_spin_worth(void)
+{
+	static uint64_t told;
+	uint64_t t = now_ns(), was = __atomic_load_n(&told, __ATOMIC_RELAXED);
+	bool worth;
+
+	if (was && t - (was & ~(uint64_t)1) < WORTH_NS)
+		return was & 1;
+	worth = cores_free();
+	__atomic_store_n(&told, (t & ~(uint64_t)1) | worth, __ATOMIC_RELAXED);
+	return worth;
 }
 
 bool aic_spin_yield(void)

@@ -35,7 +35,8 @@ uint64_t aic_spin_ns(const char **bad);
 /*
  * Whether a spin may take a core now: the threads the kernel has running
  * or ready to run (/proc/loadavg) are no more than the cores this process
- * may run on. false when that cannot be told.
+ * may run on. false when that cannot be told. The answer is kept for a
+ * millisecond.
  */
 bool aic_spin_worth(void);
 
