@@ -19,7 +19,7 @@ engine_sources = \
 # ops per transport), used by the head, the agents and the data plane.
 net_sources = \
 	launcher/net/conn.c launcher/net/conn.h \
-	launcher/net/liveness.c launcher/net/tcp.c launcher/net/unix.c launcher/net/cork.c \
+	launcher/net/liveness.c launcher/net/tcp.c launcher/net/unix.c launcher/net/cork.c launcher/net/spin.c \
 	launcher/net/internal.h
 
 # The data plane: peers, channels, sources and sinks, weight streams, CONFIG.

@@ -29,7 +29,8 @@ worker_sources = \
 	lib/error.c lib/error.h \
 	lib/wire.c lib/wire.h \
 	lib/arena.c lib/arena.h \
-	lib/nccl.c lib/nccl.h
+	lib/nccl.c lib/nccl.h \
+	lib/spin.c lib/spin.h
 worker_libs = $(JANSSON_LDFLAGS) $(NETTLE_LDFLAGS) $(JANSSON_LIBS) $(NETTLE_LIBS) -ldl
 
 lib_libaic_worker_la_SOURCES = $(worker_sources)

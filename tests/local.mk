@@ -29,6 +29,7 @@ unit_tests += \
 	tests/unit/test_wire \
 	tests/unit/test_cpuset \
 	tests/unit/test_strbuf \
+	tests/unit/test_spin \
 	tests/unit/test_token \
 	tests/unit/test_xtree
 if HAVE_SLURM
@@ -44,7 +45,7 @@ check_PROGRAMS += $(unit_tests)
 # Connections and their handshake (launcher/net/), over real sockets on a libuv loop.
 unit_tests += tests/unit/test_conn
 tests_unit_test_conn_SOURCES = tests/unit/test_conn.c launcher/net/conn.c launcher/net/liveness.c \
-	launcher/net/tcp.c launcher/net/unix.c launcher/net/cork.c
+	launcher/net/tcp.c launcher/net/unix.c launcher/net/cork.c launcher/net/spin.c
 tests_unit_test_conn_CPPFLAGS = $(unit_cppflags) $(LIBUV_CPPFLAGS) -I$(top_srcdir)/launcher/net
 tests_unit_test_conn_LDADD = $(unit_ldadd) $(LIBUV_LDFLAGS) $(LIBUV_LIBS)
 # The node's address (launcher/engine/engine.c), in a network namespace of its own.
@@ -166,6 +167,7 @@ EXTRA_DIST += tests/gpu/phase-handoff.sh
 python_tests = tests/python/channels.sh tests/python/weights.sh tests/python/metrics.sh tests/python/grpo-toy.sh tests/python/phases.sh tests/python/grpo-alternate.sh \
 	tests/python/pipeline.sh tests/python/nccl.sh tests/python/hostile.sh tests/python/fds.sh \
 	tests/python/agent-unix.sh \
+	tests/python/spin.sh \
 	tests/python/data-integrity.sh tests/python/sink-kill.sh tests/python/checkpoint.sh tests/python/sigterm.sh \
 	tests/python/grpo-resume.sh tests/python/grpo-kill.sh tests/python/source-resume.sh \
 	tests/python/timeline.sh tests/python/prometheus.sh tests/python/dashboard.sh \

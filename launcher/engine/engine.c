@@ -135,6 +135,7 @@ int engine_run(const struct engine_opts *o)
 	uv_prepare_init(&e->loop, &e->check);
 	e->check.data = e;
 	uv_prepare_start(&e->check, check_done);
+	aic_spin_start(&e->loop);
 
 	if (o->is_head) {
 		struct head_config hc = {.spec = o->spec,

@@ -315,6 +315,14 @@ int aic_conn_set_timeout(struct aic_conn *c, uint64_t timeout_ms);
 /* Closes every connection still open (at exit, so each is freed properly). */
 void aic_conn_close_all(void);
 
+/*
+ * spin.c: after bytes come in on any connection, the loop polls without
+ * sleeping for AIC_SPIN_US microseconds while a core is free for it
+ * (lib/spin.h). Once per loop (a bad AIC_SPIN_US is warned of); its handles
+ * keep the loop from nothing and close with the loop's other handles.
+ */
+void aic_spin_start(uv_loop_t *loop);
+
 /* Milliseconds since an arbitrary start (monotonic). */
 uint64_t aic_now_ms(void);
 

@@ -42,14 +42,6 @@
 /* Frames up to this size are batched; larger ones go alone. */
 #define BATCH_FRAME_MAX 4096
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Writes the batch (tx_lock held). */
 static int flush_locked(struct aic_worker *w)
 {
@@ -61,7 +53,7 @@ static int flush_locked(struct aic_worker *w)
 	rc = aic__write_all(w->fd, &v, 1);
 	w->tx_len = 0;
 	w->tx_frames = 0;
-	w->tx_last_ns = now_ns();
+	w->tx_last_ns = aic__now_ns();
 	return rc;
 }
 
@@ -94,7 +86,7 @@ static void *flusher(void *arg)
 			continue;
 		}
 		due = w->tx_first_ns + TAIL_NS;
-		now = now_ns();
+		now = aic__now_ns();
 		if (now >= due) {
 			int rc = flush_locked(w);
 			if (rc && !w->tx_error)
@@ -154,7 +146,7 @@ int aic__send_frame(struct aic_worker *w, uint16_t type, const void *a, size_t a
 		if (!rc)
 			rc = aic__write_all(w->fd, iov, 3);
 	}
-	w->tx_last_ns = now_ns();
+	w->tx_last_ns = aic__now_ns();
 	pthread_mutex_unlock(&w->tx_lock);
 	return rc;
 }
@@ -212,7 +204,7 @@ int aic__send_batched(struct aic_worker *w, uint16_t type, const void *a, size_t
 
 	if (n > BATCH_FRAME_MAX)
 		return aic__send_frame(w, type, a, alen, b, blen);
-	now = now_ns();
+	now = aic__now_ns();
 	pthread_mutex_lock(&w->tx_lock);
 	if (w->tx_error) {
 		rc = w->tx_error;

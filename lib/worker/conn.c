@@ -22,6 +22,7 @@
 
 #include "auth.h"
 #include "internal.h"
+#include "spin.h"
 
 /* How long the agent may take to answer each step of the handshake. */
 #define HANDSHAKE_MS 60000
@@ -81,6 +82,9 @@ static int read_all(int fd, void *buf, size_t len)
 /* Reads until w->in holds at least want (<= IN_CAP) unread bytes. */
 static int read_ahead(struct aic_worker *w, size_t want)
 {
+	uint64_t spin_until = 0;
+	bool checked = false;
+
 	if (!w->in && !(w->in = malloc(IN_CAP)))
 		return -ENOMEM;
 	if (w->in_len - w->in_off >= want)
@@ -91,7 +95,29 @@ static int read_ahead(struct aic_worker *w, size_t want)
 		w->in_off = 0;
 	}
 	while (w->in_len - w->in_off < want) {
-		ssize_t r = read(w->fd, w->in + w->in_len, IN_CAP - w->in_len);
+		ssize_t r;
+
+		/*
+		 * Poll a while before sleeping in read, while a core is free
+		 * for it (lib/spin.h): an answer that comes within
+		 * w->spin_ns needs no wake-up. spin_until: 0 not started, 1
+		 * over.
+		 */
+		if (!spin_until)
+			spin_until = w->spin_ns ? aic__now_ns() + w->spin_ns : 1;
+		if (spin_until > 1) {
+			r = recv(w->fd, w->in + w->in_len, IN_CAP - w->in_len, MSG_DONTWAIT);
+			if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+				/* Whether a core is free is asked once the answer is not there at once. */
+				if (!checked && !(checked = true, aic_spin_worth()))
+					spin_until = 1;
+				else if (aic__now_ns() >= spin_until || !aic_spin_yield())
+					spin_until = 1;
+				continue;
+			}
+		} else {
+			r = read(w->fd, w->in + w->in_len, IN_CAP - w->in_len);
+		}
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
@@ -337,6 +363,7 @@ int aic_worker_connect(struct aic_worker **out)
 	aic__batch_init(w);
 	snprintf(w->stage, sizeof(w->stage), "%s", getenv("AIC_STAGE") ?: "");
 	w->index = atoi(getenv("AIC_INDEX") ?: "0");
+	w->spin_ns = aic_spin_ns(NULL); /* a bad value: the engine warns of it */
 	/*
 	 * The node's arena (arena.h), when the agent gave one: a fast path, never
 	 * required (without one, base stays NULL and items travel inline).

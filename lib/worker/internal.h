@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include "aic.h"
 #include "arena.h"
@@ -45,6 +46,7 @@ struct nccl_group {
 
 struct aic_worker {
 	int fd;
+	uint64_t spin_ns; /* how long a read polls before it sleeps (conn.c) */
 	/* Frames read ahead of the one in w->frame (conn.c): in[in_off, in_len). */
 	uint8_t *in;
 	size_t in_off, in_len;
@@ -174,6 +176,15 @@ void aic__phase_published(struct aic_worker *w, uint32_t stream, uint64_t versio
 uint64_t aic__phase_min_version(const struct aic_worker *w, uint32_t stream, uint64_t min_version);
 
 /* A wait in the wire's terms: < 0 is forever. */
+/* CLOCK_MONOTONIC in nanoseconds. */
+static inline uint64_t aic__now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static inline uint32_t aic__wire_timeout(int ms)
 {
 	return ms < 0 ? AIC_WIRE_FOREVER : (uint32_t)ms;

@@ -19,7 +19,9 @@ w = aic.connect()
 for step in range(50):
     w.metric("reward", step / 50.0, step)
 PY
-# spec LISTEN: producers, consumers (one killed once), a worker metric, and a gate
+# spec LISTEN: producers, consumers (one killed once: replica 0 after 500 of
+# the 10,000 items, which it gets however unevenly the two share them), a
+# worker metric, and a gate
 # that keeps the job running until the file "go" exists.
 spec() {
 	cat <<YAML
@@ -28,7 +30,7 @@ stages:
   prod: {command: [python3, $workers_dir/produce.py], replicas: 2, cpus: 0, outputs: [nums],
          env: {N: "5000", PAD: "0"}}
   cons: {command: [python3, $workers_dir/consume.py], replicas: 2, cpus: 0, inputs: [nums],
-         env: {OUT: $dir/out, DIE_AFTER: "2000", PAD: "0"}, restart: {max: 2, backoff_ms: 10}}
+         env: {OUT: $dir/out, DIE_AFTER: "500", PAD: "0"}, restart: {max: 2, backoff_ms: 10}}
   train: {command: [python3, $dir/m.py], cpus: 0}
   gate: {command: [sh, -c, 'while [ ! -e $dir/go ]; do sleep 0.05; done'], cpus: 0}
 metrics: {listen: "$1"}

@@ -1,0 +1,46 @@
+/*
+ * Spin before sleeping, shared by the engine's loop (launcher/net/spin.c)
+ * and a worker's reads of its agent's socket (lib/worker/conn.c).
+ *
+ * A process about to sleep for an answer that will come within tens of
+ * microseconds polls for it instead, as MPI libraries and NCCL's proxy do:
+ * on a machine whose other cores are idle, the wake-up of a sleeping
+ * process is an interrupt to another core that costs more than a control
+ * round trip's work (a loopback TCP ping-pong takes 57 us between the two
+ * cores of a VM and 12 us on one). Spinning only pays while a core is free
+ * for it: with more runnable threads than cores, the spinner would take
+ * the core from the very thread it waits for. So a spin polls for at most
+ * aic_spin_ns(), only while aic_spin_worth() says no thread waits for a
+ * core, and yields between polls (aic_spin_yield).
+ */
+#ifndef AIC_SPIN_H
+#define AIC_SPIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* The default spin, in microseconds (AIC_SPIN_US). */
+#define AIC_SPIN_US_DEFAULT 50
+/* The most AIC_SPIN_US may ask for. */
+#define AIC_SPIN_US_MAX 10000
+
+/*
+ * How long to poll before sleeping, in nanoseconds: AIC_SPIN_US
+ * microseconds (0: never). A value that is not a whole number from 0 to
+ * AIC_SPIN_US_MAX gives the default, and *bad (when not NULL) points to it
+ * for the caller to report. Read from the environment on each call.
+ */
+uint64_t aic_spin_ns(const char **bad);
+
+/*
+ * Whether a spin may take a core now: the threads the kernel has running
+ * or ready to run (/proc/loadavg) are no more than the cores this process
+ * may run on. false when that cannot be told. The answer is kept for a
+ * millisecond.
+ */
+bool aic_spin_worth(void);
+
+/* Yields the core between polls; false when another thread took it a while (stop spinning). */
+bool aic_spin_yield(void);
+
+#endif
