@@ -156,6 +156,48 @@ int aic_arena_protect(struct aic_arena *a, uint64_t off, size_t len, bool writab
 	return 0;
 }
 
+uint8_t *aic_arena_view(struct aic_arena *a, uint64_t off, size_t len)
+{
+	struct aic_arena_view *v = NULL;
+	size_t start, end;
+	void *m;
+	unsigned i;
+
+	if (!a->base || len == 0 || off > a->size || len > a->size - off)
+		return NULL;
+	start = page_round(off, false);
+	end = page_round(off + len, true);
+	for (i = 0; i < AIC_ARENA_VIEWS; i++) {
+		struct aic_arena_view *w = &a->views[i];
+		if (w->map && w->off <= start && w->off + w->len >= end)
+			return w->map + (off - w->off);
+		if (w->map && w->off == start)
+			v = w; /* the same slot, now longer: this view grows */
+	}
+	if (!v)
+		v = &a->views[a->next_view++ % AIC_ARENA_VIEWS];
+	if (v->map)
+		munmap(v->map, v->len);
+	v->map = NULL;
+	/*
+	 * A second mapping of the same pages (mremap of a shared mapping with
+	 * old size 0), without its file descriptor, which the arena does not
+	 * keep; then made writable while no page of it is mapped yet, which
+	 * costs nothing.
+	 */
+	m = mremap(a->base + start, 0, end - start, MREMAP_MAYMOVE);
+	if (m == MAP_FAILED)
+		return NULL;
+	if (mprotect(m, end - start, PROT_READ | PROT_WRITE) != 0) {
+		munmap(m, end - start);
+		return NULL;
+	}
+	v->map = m;
+	v->off = start;
+	v->len = end - start;
+	return v->map + (off - start);
+}
+
 void aic_arena_discard(struct aic_arena *a, uint64_t off, size_t len)
 {
 	size_t start = page_round(off, true), end;
@@ -170,6 +212,11 @@ void aic_arena_discard(struct aic_arena *a, uint64_t off, size_t len)
 
 void aic_arena_detach(struct aic_arena *a)
 {
+	unsigned i;
+
+	for (i = 0; i < AIC_ARENA_VIEWS; i++)
+		if (a->views[i].map)
+			munmap(a->views[i].map, a->views[i].len);
 	if (a->base)
 		munmap(a->base, a->size);
 	if (a->fd >= 0)

@@ -39,11 +39,21 @@
  */
 #define AIC_ARENA_MIN_BYTES 4096
 
+/* Writable views an attached arena keeps at most (aic_arena_view): two slots of two streams. */
+#define AIC_ARENA_VIEWS 4
+
 struct aic_arena {
 	int fd;
 	uint8_t *base;
 	size_t size;	    /* whole arena */
 	size_t region_size; /* each region */
+	/* aic_arena_view's: page-aligned arena offset, length, mapping (NULL: none). */
+	struct aic_arena_view {
+		uint64_t off;
+		size_t len;
+		uint8_t *map;
+	} views[AIC_ARENA_VIEWS];
+	unsigned next_view; /* the one a new view replaces when all are taken */
 };
 
 /*
@@ -59,6 +69,19 @@ int aic_arena_create(struct aic_arena *a, unsigned n_regions, size_t region_size
  * Returns 0 or -errno.
  */
 int aic_arena_protect(struct aic_arena *a, uint64_t off, size_t len, bool writable);
+
+/*
+ * A writable view of [off, off + len) of an attached arena, at another
+ * address than its read-only mapping, for the library's own copy of a
+ * weight version into the slot its agent gave it: the mapping the caller
+ * sees stays read-only, and the view keeps its pages mapped writable from
+ * one version to the next, so a copy costs no mprotect (making 48 MiB
+ * writable and read-only again takes longer than copying them). The view
+ * stays until aic_arena_detach, at most AIC_ARENA_VIEWS of them (a new one
+ * replaces the oldest). Returns its address for off, or NULL when it cannot
+ * be made (then the caller uses aic_arena_protect).
+ */
+uint8_t *aic_arena_view(struct aic_arena *a, uint64_t off, size_t len);
 
 /* Gives the pages of [off, off + len) back to the system (the agent, for a slot no one uses). */
 void aic_arena_discard(struct aic_arena *a, uint64_t off, size_t len);

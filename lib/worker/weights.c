@@ -41,9 +41,9 @@ static int stream_id(const struct aic_worker *w, const char *name, uint32_t *id)
 
 /*
  * Asks the agent for an arena slot to write version `version` (len bytes)
- * of stream s into: 0 and *off, 1 when the version is not newer than the
- * agent's (nothing to write), 2 when there is no slot now (publish inline),
- * or a negative error.
+ * of stream s into: 0 and *off (still read-only in this process), 1 when
+ * the version is not newer than the agent's (nothing to write), 2 when
+ * there is no slot now (publish inline), or a negative error.
  */
 static int slot_request(struct aic_worker *w, uint32_t s, size_t len, uint64_t version,
 			uint64_t *off)
@@ -64,14 +64,16 @@ static int slot_request(struct aic_worker *w, uint32_t s, size_t len, uint64_t v
 	if (w->frame.type != AIC_MSG_W_SLOT_OK || w->frame.length < 8)
 		return aic__frame_error(w) == -EBUSY ? 2 : aic__frame_error(w);
 	*off = aic_get_u64(w->frame.payload);
-	return aic_arena_protect(&w->arena, *off, len, true);
+	return 0;
 }
 
 /*
  * The slot at off is written (len bytes; 0: it could not be, and the agent
- * lets it go): the version is the agent's, and the slot read-only again.
+ * lets it go): the version is the agent's, and the slot read-only again
+ * when it was made writable in the arena's mapping (`writable`).
  */
-static int slot_commit(struct aic_worker *w, uint32_t s, uint64_t off, size_t len, uint64_t version)
+static int slot_commit(struct aic_worker *w, uint32_t s, uint64_t off, size_t len, uint64_t version,
+		       bool writable)
 {
 	uint8_t req[28];
 	int rc;
@@ -88,7 +90,7 @@ static int slot_commit(struct aic_worker *w, uint32_t s, uint64_t off, size_t le
 	 * version is published all the same; only this process's own mapping
 	 * of the slot stays writable.
 	 */
-	if (len)
+	if (len && writable)
 		aic_arena_protect(&w->arena, off, len, false);
 	if (!rc)
 		rc = aic__recv_reply(w);
@@ -146,21 +148,34 @@ int aic_weights_publish(struct aic_worker *w, const char *name, const void *blob
 		rc = slot_request(w, s, len, version, &off);
 		if (rc == 0) {
 			/*
-			 * Copied piece by piece, each announced (W_FILLED, no answer):
-			 * the agent sends what is written down the chain while the
-			 * rest is copied.
+			 * Copied through a writable view of the slot, so that the
+			 * arena's own mapping of it is never made writable: where
+			 * there is no view, through that mapping made writable.
 			 */
+			uint8_t *dst = aic_arena_view(&w->arena, off, len);
+			bool writable = !dst;
 			size_t done = 0;
-			while (len - done > FILL_PIECE) {
-				memcpy(w->arena.base + off + done, (const uint8_t *)blob + done, FILL_PIECE);
+			if (writable) {
+				dst = w->arena.base + off;
+				rc = aic_arena_protect(&w->arena, off, len, true);
+			}
+			/*
+			 * Piece by piece, each announced (W_FILLED, no answer): the
+			 * agent sends what is written down the chain while the rest
+			 * is copied.
+			 */
+			while (!rc && len - done > FILL_PIECE) {
+				memcpy(dst + done, (const uint8_t *)blob + done, FILL_PIECE);
 				done += FILL_PIECE;
 				slot_filled(w, s, off, done, version);
 			}
-			memcpy(w->arena.base + off + done, (const uint8_t *)blob + done, len - done);
-			return slot_commit(w, s, off, len, version);
+			if (!rc) {
+				memcpy(dst + done, (const uint8_t *)blob + done, len - done);
+				return slot_commit(w, s, off, len, version, writable);
+			}
 		}
 		if (rc < 0 && off)
-			slot_commit(w, s, off, 0, version); /* the agent lets the slot go */
+			slot_commit(w, s, off, 0, version, false); /* the agent lets the slot go */
 		if (rc != 2)
 			return rc < 0 ? rc : 0;
 	}
@@ -181,8 +196,11 @@ int aic_weights_buffer(struct aic_worker *w, const char *name, size_t len, uint6
 		return -EBUSY; /* one at a time */
 	if (w->arena.base && len > INLINE_MAX) {
 		rc = slot_request(w, s, len, version, &off);
+		/* The caller writes the slot itself: the arena's mapping of it is made writable. */
+		if (rc == 0)
+			rc = aic_arena_protect(&w->arena, off, len, true);
 		if (rc < 0 && off)
-			slot_commit(w, s, off, 0, version);
+			slot_commit(w, s, off, 0, version, false);
 		if (rc < 0)
 			return rc;
 	} else {
@@ -226,7 +244,7 @@ void aic_weights_discard(struct aic_worker *w, void *buf)
 		return;
 	w->wbuf.buf = NULL;
 	if (w->wbuf.off)
-		slot_commit(w, w->wbuf.stream, w->wbuf.off, 0, w->wbuf.version); /* the agent lets it go */
+		slot_commit(w, w->wbuf.stream, w->wbuf.off, 0, w->wbuf.version, true); /* let go */
 	else
 		aic__heap_free(buf);
 }
@@ -240,7 +258,7 @@ int aic_weights_commit(struct aic_worker *w, const char *name, void *buf, size_t
 		return rc ? rc : -EINVAL;
 	w->wbuf.buf = NULL;
 	if (w->wbuf.off)
-		return slot_commit(w, s, w->wbuf.off, len, w->wbuf.version);
+		return slot_commit(w, s, w->wbuf.off, len, w->wbuf.version, true);
 	rc = w->wbuf.skip ? 0 : publish_inline(w, s, buf, len, w->wbuf.version);
 	aic__heap_free(buf);
 	return rc;

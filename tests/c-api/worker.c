@@ -13,7 +13,8 @@
  *   worker get         check and ack items until the channel ends; one line
  *                      "PRODUCER ID INDEX ok|BAD" each
  *   worker wpub N SIZE  versions 1..N of stream "w": odd ones published from
- *                      a buffer, even ones written in place, announced every
+ *                      a buffer (overwritten as soon as publish returns),
+ *                      even ones written in place, announced every
  *                      3 MiB (aic_weights_written); a slot still mapped
  *                      writable after its commit is a line in the log
  *   worker wrecv N     receive until version N; one line "VERSION ok|BAD" each
@@ -203,6 +204,8 @@ static int publish(struct aic_worker *w, long n, size_t size)
 		if (v % 2) {
 			fill(blob, size, (uint64_t)v, 0);
 			rc = aic_weights_publish(w, "w", blob, size, (uint64_t)v);
+			/* Once publish returns, the buffer is the caller's again. */
+			memset(blob, 0xa5, size);
 			continue;
 		}
 		if ((rc = aic_weights_buffer(w, "w", size, (uint64_t)v, &b)))

@@ -2,8 +2,9 @@
 # The C worker API's zero-copy halves under `aic run` (tests/c-api/worker.c):
 # items built in place (aic_put_buffer/commit, some discarded, some put with
 # aic_put) arrive intact, exactly once, the discarded ones never; weight
-# versions published from a buffer (sent on piece by piece) and written in
-# place (aic_weights_written announcing each 3 MiB) reach every reader
+# versions published from a buffer (sent on piece by piece; the buffer
+# overwritten as soon as publish returns) and written in place
+# (aic_weights_written announcing each 3 MiB) reach every reader
 # byte-identical; misuses are refused.
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"

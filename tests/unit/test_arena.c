@@ -1,11 +1,13 @@
 /*
- * lib/arena.c: the ring allocator of the node's shared-memory arena, and a
- * second process that attaches by AIC_ARENA the way a worker does.
+ * lib/arena.c: the ring allocator of the node's shared-memory arena, a
+ * second process that attaches by AIC_ARENA the way a worker does, and the
+ * writable views such a process copies weight versions through.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -183,6 +185,64 @@ static void attach_like_a_worker(void **state)
 }
 
 /*
+ * A worker's writable view of a weight slot (after the regions): what it
+ * writes there the agent's mapping sees, asking again gives the same view,
+ * and the worker's own mapping of the slot stays read-only all along.
+ */
+static void view_writes_slot(void **state)
+{
+	struct aic_arena a, w;
+	size_t region = 0, len = 3 * REGION + 5;
+	uint64_t slot = 4 * REGION + 100; /* in the slots after the 2 regions, not page-aligned */
+	char spec[96];
+	pid_t pid;
+	int status;
+
+	(void)state;
+	assert_int_equal(aic_arena_create(&a, 2, REGION, 8 * REGION), 0);
+	assert_null(aic_arena_view(&a, a.size - 10, 11)); /* past the end */
+	snprintf(spec, sizeof(spec), "%d:%u:%u", a.fd, REGION, REGION);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		uint8_t *v, *more;
+		size_t i, k;
+		signal(SIGSEGV, SIG_DFL); /* not cmocka's handler: this process must die of it */
+		if (aic_arena_attach(&w, spec, &region) != 0 ||
+		    !(v = aic_arena_view(&w, slot, len)))
+			_exit(1);
+		for (i = 0; i < len; i++)
+			v[i] = (uint8_t)(i * 7 + 1);
+		if (memcmp(w.base + slot, v, len) || aic_arena_view(&w, slot, len) != v ||
+		    aic_arena_view(&w, slot + 8, 16) != v + 8)
+			_exit(2);
+		/* More views than are kept, and a longer one of the first slot: each writes. */
+		for (k = 1; k <= AIC_ARENA_VIEWS; k++) {
+			if (!(more = aic_arena_view(&w, slot + k * 4096, 4096)))
+				_exit(3);
+			more[0] = (uint8_t)(0xf0 + k);
+		}
+		if (!(more = aic_arena_view(&w, slot, len + 4096)))
+			_exit(4);
+		more[len] = 0xee;
+		w.base[slot] = 0; /* the worker's own mapping of the slot: SIGSEGV */
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (WIFEXITED(status))
+		fail_msg("the worker exited %d: no SIGSEGV", WEXITSTATUS(status));
+	assert_int_equal(WTERMSIG(status), SIGSEGV);
+	for (size_t i = 0; i < len; i++) {
+		bool marked = i % 4096 == 0 && i / 4096 >= 1 && i / 4096 <= AIC_ARENA_VIEWS;
+		uint8_t want = marked ? (uint8_t)(0xf0 + i / 4096) : (uint8_t)(i * 7 + 1);
+		if (a.base[slot + i] != want)
+			fail_msg("byte %zu of the slot: %u, not %u", i, a.base[slot + i], want);
+	}
+	assert_int_equal(a.base[slot + len], 0xee);
+	aic_arena_detach(&a);
+}
+
+/*
  * A full ring's owner waits for room: another process (the agent, in a
  * job) gives a block back and wakes it; with nothing given back the wait
  * times out.
@@ -238,6 +298,7 @@ int main(void)
 		cmocka_unit_test(sweep_frees_unreferenced),
 		cmocka_unit_test(corrupt_header_refuses),
 		cmocka_unit_test(attach_like_a_worker),
+		cmocka_unit_test(view_writes_slot),
 		cmocka_unit_test(wait_for_room),
 	};
 	return aic_test_run(tests);
