@@ -44,7 +44,7 @@ check_PROGRAMS += $(unit_tests)
 # Connections and their handshake (launcher/net/), over real sockets on a libuv loop.
 unit_tests += tests/unit/test_conn
 tests_unit_test_conn_SOURCES = tests/unit/test_conn.c launcher/net/conn.c launcher/net/liveness.c \
-	launcher/net/tcp.c launcher/net/unix.c launcher/net/cork.c
+	launcher/net/tcp.c launcher/net/unix.c launcher/net/cork.c launcher/net/spin.c
 tests_unit_test_conn_CPPFLAGS = $(unit_cppflags) $(LIBUV_CPPFLAGS) -I$(top_srcdir)/launcher/net
 tests_unit_test_conn_LDADD = $(unit_ldadd) $(LIBUV_LDFLAGS) $(LIBUV_LIBS)
 # The node's address (launcher/engine/engine.c), in a network namespace of its own.
