@@ -164,7 +164,7 @@ EXTRA_DIST += $(c_api_tests)
 EXTRA_DIST += tests/gpu/phase-handoff.sh
 
 # Python's worker API over libaic, with the engine under aic run.
-python_tests = tests/python/channels.sh tests/python/weights.sh tests/python/metrics.sh tests/python/grpo-toy.sh tests/python/phases.sh tests/python/grpo-alternate.sh \
+python_tests = tests/python/channels.sh tests/python/weights.sh tests/python/metrics.sh tests/python/grpo-toy.sh tests/python/grpo-gang.sh tests/python/phases.sh tests/python/grpo-alternate.sh \
 	tests/python/pipeline.sh tests/python/nccl.sh tests/python/hostile.sh tests/python/fds.sh \
 	tests/python/agent-unix.sh \
 	tests/python/spin.sh \

@@ -89,6 +89,64 @@ def group_gradient(params, groups):
     return grad
 
 
+def new_here(keys, seen):
+    """Per key [epoch, line, id]: its prompt item is neither in seen nor earlier in keys."""
+    here, out = set(), []
+    for epoch, line, _ in keys:
+        out.append((epoch, line) not in seen and (epoch, line) not in here)
+        here.add((epoch, line))
+    return out
+
+
+def step_sums(params, groups, new, version):
+    """What the gang sums in a step: the gradient of the new groups, then the sum of their
+    mean rewards, their number and the sum of their version lags."""
+    mine = [g for g, n in zip(groups, new) if n]
+    return np.concatenate([group_gradient(params, mine).ravel(),
+                           [sum(np.mean(g["rewards"]) for g in mine), len(mine),
+                            sum(version - g["version"] for g in mine)]])
+
+
+def exchange(gang, params, version, groups, keys, seen, per_id, meta):
+    """The step's exchange in the gang: (parts, fresh, total, duplicates).
+
+    Every rank gives its groups and their keys [epoch, line, id] (a group's
+    origin is its prompt's line: (pass, line) of the source), and meta;
+    parts is every rank's meta (with its keys) in rank order. A prompt item
+    is trained on once: by the first holder in rank order, unless it is in
+    seen already; seen and per_id take in the step's new ones, every rank
+    reaching the same verdict. fresh says which of this rank's groups are
+    new, total is step_sums() over every rank's new groups, and duplicates
+    counts the groups dropped.
+
+    Each rank's gradient goes with its keys, over the groups new as far as
+    it can tell (new_here), so a step costs the gang one round trip; only
+    when another rank holds the same prompt item in this step (after a
+    redelivery) is the verdict not that guess, and a second exchange sums
+    the right groups.
+    """
+    parts = gang.allgather(dict(meta, keys=keys),
+                           step_sums(params, groups, new_here(keys, seen), version))
+    guesses = [new_here(m["keys"], seen) for m, _ in parts]
+    verdict, dups = [], 0
+    for m, _ in parts:
+        verdict.append([])
+        for epoch, line, prompt_id in m["keys"]:
+            new = (epoch, line) not in seen
+            if new:
+                seen.add((epoch, line))
+                per_id[prompt_id] = per_id.get(prompt_id, 0) + 1
+            else:
+                dups += 1
+            verdict[-1].append(new)
+    fresh = verdict[gang.rank]
+    if verdict == guesses:
+        total = np.sum([a for _, a in parts], axis=0)
+    else:
+        total = gang.allreduce(step_sums(params, groups, fresh, version))
+    return parts, fresh, total, dups
+
+
 def plot(rows, path):
     import matplotlib
     matplotlib.use("Agg")
@@ -149,27 +207,12 @@ def main():
         groups = [json.loads(it.data) for it in held]
         # A group's origin is its prompt's line: (pass, line) of the source.
         keys = [[it.origin["epoch"], it.origin["line"], g["id"]] for it, g in zip(held, groups)]
-        # One rank may hear of a checkpoint before another: all save at the same step.
-        parts = gang.allgather({"keys": keys, "closed": closed, "ckpt": ckpt})
-        # Which groups are new: the first holder of a prompt item, in rank
-        # order, trains on it; every rank reaches the same verdict.
-        fresh = []
-        for r, (meta, _) in enumerate(parts):
-            for epoch, line, prompt_id in meta["keys"]:
-                new = (epoch, line) not in seen
-                if new:
-                    seen.add((epoch, line))
-                    per_id[prompt_id] = per_id.get(prompt_id, 0) + 1
-                else:
-                    dups += 1
-                if r == gang.rank:
-                    fresh.append(new)
         turn.begin()  # alternate mode: the step on the GPUs, every rank at once
+        # One rank may hear of a checkpoint before another: all save at the same step.
+        parts, fresh, total, d = exchange(gang, params, version, groups, keys, seen, per_id,
+                                          {"closed": closed, "ckpt": ckpt})
+        dups += d
         mine = [g for g, new in zip(groups, fresh) if new]
-        local = np.concatenate([group_gradient(params, mine).ravel(),
-                                [sum(np.mean(g["rewards"]) for g in mine), len(mine),
-                                 sum(version - g["version"] for g in mine)]])
-        total = gang.allreduce(local)
         grad, (reward_sum, n, lag) = total[:-3].reshape(params["W"].shape), total[-3:]
         if n > 0:
             params = {"W": params["W"] + LR * grad}
@@ -215,9 +258,9 @@ def main():
     # One line of `name value` pairs, for people and tests: "prompts" counts
     # prompt items (lines x epochs) trained on, each once whatever happened.
     print("summary: steps %d prompts %d ids %d min-per-id %d max-per-id %d duplicates %d "
-          "reward-first %.3f reward-last %.3f seconds %.1f" %
-          (len(rows), len(seen), len(per_id), counts[0], counts[-1], dups, first, last,
-           time.monotonic() - t0))
+          "exchanges %d reward-first %.3f reward-last %.3f seconds %.1f" %
+          (len(rows), len(seen), len(per_id), counts[0], counts[-1], dups, gang.exchanges,
+           first, last, time.monotonic() - t0))
 
 if __name__ == "__main__":
     main()

@@ -167,18 +167,15 @@ class Item:
 
     __slots__ = ("channel", "producer", "id", "version", "data", "origin")
 
-    def __init__(self, channel, c, view=False, worker=None):
+    def __init__(self, channel, c, view=False, source=None):
         self.channel = channel
         self.producer = c.producer
         self.id = c.id
         self.version = c.version
+        # source: the name of the channel c.origin_chan (Worker._source), None without one.
         self.origin = None
-        if worker is not None:
-            src, line, epoch = ctypes.c_char_p(), ctypes.c_uint64(), ctypes.c_uint32()
-            if _lib.aic_item_origin(worker, ctypes.byref(c), ctypes.byref(src), ctypes.byref(line),
-                                    ctypes.byref(epoch)) == 0:
-                self.origin = {"source": src.value.decode(), "epoch": epoch.value,
-                               "line": line.value}
+        if source is not None:
+            self.origin = {"source": source, "epoch": c.origin_epoch, "line": c.origin_line}
         if view:  # read in place from shared memory: valid until acked
             self.data = memoryview((ctypes.c_char * c.len).from_address(c.data)).cast("B").toreadonly()
         else:
@@ -373,6 +370,12 @@ class Worker:
         if rc:
             raise Error(rc, "aic.connect")
         self._h = h
+        # Per call a get or put would otherwise pay for these: channel names as
+        # bytes, an item array per size, and the source channel's name per origin
+        # channel id (aic_item_origin; the ids are fixed for the connection).
+        self._names = {}
+        self._arrays = {}
+        self._sources = {}
         self._term = False      # SLURM's SIGTERM came: checkpoint, then exit by it
         self._answered = False  # a checkpoint the engine asked for was reported
         self._marked = False    # checkpoint_begin() done for the SIGTERM's checkpoint
@@ -417,16 +420,37 @@ class Worker:
         buf = bytes(data) if not isinstance(data, bytes) else data
         return self._put(_lib.aic_put, channel, buf, len(buf), version, timeout, wait)
 
+    def _name(self, channel):
+        b = self._names.get(channel)
+        if b is None:
+            b = self._names[channel] = channel.encode()
+        return b
+
+    def _source(self, c):
+        """The name of the source an item came from (c.origin_chan), None when there is none."""
+        if c.origin_chan == _ORIGIN_NONE:
+            return None
+        name = self._sources.get(c.origin_chan)
+        if name is None:
+            src = ctypes.c_char_p()
+            rc = _lib.aic_item_origin(self._h, ctypes.byref(c), ctypes.byref(src), None, None)
+            name = src.value.decode() if rc == 0 else False
+            self._sources[c.origin_chan] = name
+        return name or None
+
     def _put(self, fn, channel, p, n, version, timeout, wait):
-        out = ctypes.c_uint64()
-        sync = wait or timeout is not None
-        rc = fn(self._h, channel.encode(), p, n, version or 0, _ms(timeout),
-                ctypes.byref(out) if sync else None)
+        if not wait and timeout is None:
+            rc = fn(self._h, self._name(channel), p, n, version or 0, -1, None)
+            out = None
+        else:
+            out = ctypes.c_uint64()
+            rc = fn(self._h, self._name(channel), p, n, version or 0, _ms(timeout),
+                    ctypes.byref(out))
         if rc == -errno.ETIMEDOUT:
             raise TimeoutError("aic put on '%s' timed out" % channel)
         if rc:
             raise Error(rc, "aic put on '%s'" % channel)
-        return out.value if sync else None
+        return None if out is None else out.value
 
     def buffer(self, nbytes):
         """A Buffer of nbytes to fill and then commit(): a put without a copy.
@@ -459,19 +483,24 @@ class Worker:
         .data as a read-only memoryview of it (no copy), valid until the item
         is acked; other items' .data are bytes as always.
         """
-        arr = (_CItem * max_items)()
+        # The array only carries the answer to the Items made here: one per size will do.
+        arr = self._arrays.get(max_items)
+        if arr is None:
+            arr = self._arrays[max_items] = (_CItem * max_items)()
         n = ctypes.c_size_t()
-        rc = _lib.aic_get(self._h, channel.encode(), arr, max_items, ctypes.byref(n), _ms(timeout))
+        rc = _lib.aic_get(self._h, self._name(channel), arr, max_items, ctypes.byref(n),
+                          _ms(timeout))
         if rc == -errno.ETIMEDOUT:
             return []
         if rc == AIC_ECLOSED:
             raise Closed(rc, "aic get on '%s'" % channel)
         if rc:
             raise Error(rc, "aic get on '%s'" % channel)
-        return [Item(channel, arr[i], view=not copy and arr[i].len > 0 and
-                     bool(_lib.aic_in_place(self._h, arr[i].data)),
-                     worker=self._h if arr[i].origin_chan != _ORIGIN_NONE else None)
-                for i in range(n.value)]
+        out = []
+        for c in arr[:n.value]:
+            out.append(Item(channel, c, view=not copy and c.len > 0 and
+                            bool(_lib.aic_in_place(self._h, c.data)), source=self._source(c)))
+        return out
 
     def ack(self, items):
         """Acknowledges items (from one or several channels)."""

@@ -7,7 +7,7 @@
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
 . "$AIC_SRC_DIR/tests/lib/grpo-toy.sh"
 enter_work_dir grpo
-plan 18
+plan 19
 
 grpo_copy "$dir/plain" 6 0
 cd "$dir/plain" || bail "no $dir/plain"
@@ -28,6 +28,8 @@ ok "the reward rises from near chance (< 0.3) to near solved (>= 0.8)" grpo_lear
 is "$(grpo_counts)" "600 100 6 6" \
 	"every prompt item is trained on exactly once (100 prompts, 6 epochs)"
 is "$(grpo_stale)" 0 "no sample was dropped as stale (max_staleness: 1)"
+ok "the training gang exchanges once a step, the gradient with the prompt keys" \
+	[ "$(grpo_field exchanges)" -lt $((2 * $(grpo_field steps))) ]
 
 # run_and_kill NAME STAGE INDEX STEP: runs a copy (with pretend generation
 # time, so it lasts a few seconds), kills STAGE/INDEX with SIGKILL once
