@@ -19,8 +19,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* The default spin, in microseconds (AIC_SPIN_US). */
-#define AIC_SPIN_US_DEFAULT 50
+/*
+ * The default spin, in microseconds (AIC_SPIN_US): none. Spinning took the
+ * idle control round trip from 58 us to 5 us on a 2-core VM, but cost the
+ * jobs that keep every core busy: a cross-node channel of 1 MiB items
+ * moved 2.5 GB/s instead of 3.3, grpo-toy's loop took 5% longer, and a
+ * resumed grpo-toy once waited 2.9 s for its first step (doc/BENCHMARKS.md).
+ * A job whose processes have cores of their own and wait on round trips
+ * asks for it (50 is a good start).
+ */
+#define AIC_SPIN_US_DEFAULT 0
 /* The most AIC_SPIN_US may ask for. */
 #define AIC_SPIN_US_MAX 10000
 

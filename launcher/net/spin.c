@@ -53,7 +53,8 @@ void aic_spin_start(uv_loop_t *loop)
 
 	spin.budget_ns = aic_spin_ns(&bad);
 	if (bad)
-		aic_log_warn("AIC_SPIN_US=\"%s\" is not a number of microseconds from 0 to %d: %d it is",
+		aic_log_warn("AIC_SPIN_US=\"%s\" is not a number of microseconds from 0 to %d: "
+			     "the default, %d, is used",
 			     bad, AIC_SPIN_US_MAX, AIC_SPIN_US_DEFAULT);
 	if (!spin.budget_ns || spin.on)
 		return;

@@ -1,6 +1,6 @@
 #!/bin/sh
-# Spinning before sleeping (AIC_SPIN_US, lib/spin.h) follows activity and
-# ends: a worker blocked in a get that nothing answers for 2 s, and the
+# Spinning before sleeping (AIC_SPIN_US=50; lib/spin.h) follows activity
+# and ends: a worker blocked in a get that nothing answers for 2 s, and the
 # engine meanwhile, use next to no CPU time (a spin that did not end would
 # use up to the whole 2 s of a free core), right after a burst of items
 # through both. A bad AIC_SPIN_US is warned of, quoted, and the job runs.
@@ -50,8 +50,8 @@ stages:
 channels:
   c: {capacity: 4096}
 YAML
-"$aic" run job.yaml >run.out 2>&1
-is "$?" 0 "the job runs"
+AIC_SPIN_US=50 "$aic" run job.yaml >run.out 2>&1
+is "$?" 0 "the job runs (AIC_SPIN_US=50; the default is 0)"
 got=$("$aic" logs get/0 | sed -n 's/^waited \([0-9.]*\) cpu \([0-9.]*\) got \(.*\)/\1 \2 \3/p')
 set -- $got
 ok "the consumer waited in get for the last item (${1:-?} s)" python3 -c "assert float('${1:-0}') >= 1.9 and '${3:-}' == 'last'"
@@ -60,5 +60,5 @@ cpu=$("$aic" logs put/0 | sed -n 's/^engine_cpu //p')
 ok "the engine used ${cpu:-?} s of CPU in the 2 quiet seconds (< 0.3: its spin ended)" python3 -c "assert float('${cpu:-9}') < 0.3"
 
 AIC_SPIN_US=abc "$aic" run job.yaml >bad.out 2>&1
-is "$? $(grep -c 'AIC_SPIN_US="abc" is not a number of microseconds from 0 to 10000' bad.out)" "0 1" \
+is "$? $(grep -c 'AIC_SPIN_US="abc" is not a number of microseconds from 0 to 10000: the default, 0, is used' bad.out)" "0 1" \
 	"AIC_SPIN_US=abc: warned of, quoted, and the job runs"
