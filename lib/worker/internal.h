@@ -175,7 +175,6 @@ void aic__nccl_groups_release(struct aic_worker *w);
 void aic__phase_published(struct aic_worker *w, uint32_t stream, uint64_t version);
 uint64_t aic__phase_min_version(const struct aic_worker *w, uint32_t stream, uint64_t min_version);
 
-/* A wait in the wire's terms: < 0 is forever. */
 /* CLOCK_MONOTONIC in nanoseconds. */
 static inline uint64_t aic__now_ns(void)
 {
@@ -185,6 +184,7 @@ static inline uint64_t aic__now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* A wait in the wire's terms: < 0 is forever. */
 static inline uint32_t aic__wire_timeout(int ms)
 {
 	return ms < 0 ? AIC_WIRE_FOREVER : (uint32_t)ms;
