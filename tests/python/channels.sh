@@ -309,9 +309,16 @@ is "$("$aic" logs c/0)" 300 "all 300, once"
 # Memory: 10x more items (and 1 KiB each) do not make the engine bigger.
 # Under AddressSanitizer (scripts/check's sanitizer stage) the quarantine
 # holds freed memory on purpose; without it, peak RSS means there what it
-# means in the plain build.
+# means in the plain build, but not quite: the sanitizer's allocator keeps
+# a high-water mark per size class, and those grow slowly with the run's
+# rarer bursts, and a short run's own figure varies by 1 MiB (4,000 ->
+# 40,000 items: +1.3 to +2.9 MiB there, 0 to +0.5 MiB in the plain build;
+# 1.28 M items stay within +1.5 MiB of 4,000 in the plain build). So the
+# sanitizer build gets 6 MiB: a leak of 175 bytes an item still fails it,
+# and the plain build's 2 MiB catches 60.
 mem_asan=${ASAN_OPTIONS:-}
-[ -z "$mem_asan" ] || mem_asan="$mem_asan:quarantine_size_mb=0:thread_local_quarantine_size_kb=0"
+mem_bound=2048
+[ -z "$mem_asan" ] || mem_asan="$mem_asan:quarantine_size_mb=0:thread_local_quarantine_size_kb=0" mem_bound=6144
 rm -f out.*
 rss() { python3 -c "import json; print(json.load(open('.aic/latest/summary.json'))['engine_maxrss_kib'])"; }
 spec 2000 1024 0 64 >m1.yaml
@@ -323,5 +330,5 @@ ASAN_OPTIONS=$mem_asan "$aic" run m2.yaml >/dev/null 2>&1
 r2=$(rss)
 is "$(unique)" 40000 "40,000 1 KiB items through a 64-item channel"
 diag "engine peak RSS (summary.json): $r1 KiB for 4,000 items, $r2 KiB for 40,000"
-ok "the engine's peak RSS does not grow with the items (within 2 MiB)" [ $((r2 - r1)) -lt 2048 ]
+ok "the engine's peak RSS does not grow with the items (within $((mem_bound / 1024)) MiB)" [ $((r2 - r1)) -lt $mem_bound ]
 done_testing
