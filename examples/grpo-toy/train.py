@@ -7,7 +7,9 @@ a node was lost or on resume, makes a second group of the same origin: the
 source's pass and line), compute the policy gradient of
 their own groups and sum the gradients over the gang, so every rank applies
 the same update and holds the same weights. Rank 0 publishes them as the
-next version, logs the step's mean reward, and writes reward.csv and
+next version (also after a step whose groups were all duplicates: the same
+weights, so that rollout, which waits for a version after its share of a
+step, goes on at once), logs the step's mean reward, and writes reward.csv and
 reward.png into OUT_DIR (default: AIC_JOB_DIR, the job's
 directory under aic).
 
@@ -226,6 +228,17 @@ def main():
                 print("step %d reward %.3f groups %d lag %.2f t %.1fs" %
                       (row[0], row[1], row[3], row[4], row[2]))
                 sys.stdout.flush()
+        elif any(m["keys"] for m, _ in parts):
+            # Every group of the step was trained on before (prompts read again
+            # on resume, or after a replica was lost): no update, but the same
+            # weights as the next version, which tells rollout that its share
+            # was taken. Rollout waits for a version after its share; without
+            # one it would wait WEIGHTS_WAIT_S while this gang waited for it.
+            version += 1
+            if gang.rank == 0:
+                stream.publish(params, version)
+                print("version %d: the same weights, every group of the step trained on before"
+                      % version, flush=True)
         turn.end(version, len(mine))
         w.ack(held)
         asked = any(meta["ckpt"] for meta, _ in parts)

@@ -47,19 +47,25 @@ grpo_stale() {
 # grpo_resumes JOBDIR MIN_STEP: "OK RESUMES" of train/0's log in JOBDIR: OK
 # is True when its step numbers count 1, 2, 3... across every run and each
 # "resumed from version V, step S" came at step S (no step lost or done
-# twice), with V = S + 1 and S >= MIN_STEP; RESUMES, how many there were.
+# twice), with S >= MIN_STEP and V, S those of a "checkpoint at step S,
+# version V" before it (V is S + 1 but for steps of duplicates only, each a
+# version of its own); RESUMES, how many there were.
 grpo_resumes() {
 	/usr/bin/python3 - "$1" "$2" <<'PY'
 import re, sys
-ok, steps, resumed = True, 0, 0
+ok, steps, resumed, saved = True, 0, 0, set()
 for line in open(sys.argv[1] + "/logs/train.0.log").read().splitlines():
     if line.startswith("step "):
         steps += 1
         ok &= int(line.split()[1]) == steps
+    m = re.match(r"checkpoint at step (\d+), version (\d+)", line)
+    if m:
+        saved.add((int(m.group(1)), int(m.group(2))))
     m = re.match(r"resumed from version (\d+), step (\d+)", line)
     if m:
         resumed += 1
-        ok &= int(m.group(2)) == steps and int(m.group(1)) == steps + 1 and steps >= int(sys.argv[2])
+        s, v = int(m.group(2)), int(m.group(1))
+        ok &= s == steps and (s, v) in saved and v >= s + 1 and steps >= int(sys.argv[2])
 print(ok, resumed)
 PY
 }
