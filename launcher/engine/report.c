@@ -180,10 +180,17 @@ void head__write_summary(struct head *h)
 	json_object_set_new(o, "exit_code", json_integer(h->exit_code));
 	json_object_set_new(o, "wall_s", json_real((double)(aic_now_ms() - h->start_ms) / 1000.0));
 	{
-		/* The engine's own memory (this process: the head and its node's agent). */
+		/*
+		 * The engine's own memory and CPU time, user and system (this process:
+		 * the head and its node's agent; not the workers, its children).
+		 */
 		struct rusage ru;
-		if (getrusage(RUSAGE_SELF, &ru) == 0)
+		if (getrusage(RUSAGE_SELF, &ru) == 0) {
 			json_object_set_new(o, "engine_maxrss_kib", json_integer(ru.ru_maxrss));
+			json_object_set_new(o, "engine_cpu_s",
+					    json_real((double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+						      (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6));
+		}
 		/* Shared arena pages an agent touched count too: channel data, not overhead. */
 		json_object_set_new(o, "agent_maxrss_kib", json_integer(h->agent_maxrss_kib));
 	}

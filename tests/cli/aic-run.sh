@@ -31,8 +31,8 @@ all_out() { [ "$(ls out | wc -l)" -eq 8 ]; }
 workers() { pgrep -fc "$dir/worker.sh"; }
 no_workers() { [ "$(workers)" -eq 0 ]; }
 
-# 26 tests, and 2 more of aic-launch when it is built (with PMIx).
-if [ -x "$AIC_BUILD_DIR/launcher/aic-launch" ]; then plan 28; else plan 26; fi
+# 27 tests, and 2 more of aic-launch when it is built (with PMIx).
+if [ -x "$AIC_BUILD_DIR/launcher/aic-launch" ]; then plan 29; else plan 27; fi
 "$aic" run --topo "$hgx" job.yaml >run.out 2>run.err &
 pid=$!
 ok "aic run starts all 8 workers" wait_for 20 all_out
@@ -122,6 +122,15 @@ printf 'stages:\n  x: {command: [no-such-program-here], restart: {max: 0}}\n' >m
 is "$?" 1 "a missing program fails the job"
 like "$("$aic" logs x/0)" "aic: cannot run 'no-such-program-here': No such file or directory" \
 	"and its log says why"
+# summary.json's engine_cpu_s is the engine's own CPU time (user and
+# system), not its workers': here one worker burns 0.5 s of CPU.
+printf 'stages:\n  burn: {command: [python3, -c, "import time\\nwhile time.process_time() < 0.5: pass"], cpus: 0}\n' >burn.yaml
+"$aic" run burn.yaml >/dev/null 2>&1
+ok "summary.json: engine_cpu_s, the engine's own CPU time, not its worker's" python3 -c '
+import json, sys
+s = json.load(open(".aic/latest/summary.json"))
+print("# engine_cpu_s:", s.get("engine_cpu_s"))
+sys.exit(not 0 < s["engine_cpu_s"] < 0.5)'
 # A worker reaches its agent at AIC_AGENT with AIC_TOKEN, its stage's
 # credential; a wrong one is refused, and the agent proves it knows it.
 cat >hello.py <<'HELLO'
