@@ -146,6 +146,11 @@ def grpo(lines):
         "python3 bench/grpo_inproc.py, start to exit", [x["wall_s"] for x in base],
         does="the one-process loop above, from its start to its exit (interpreter and numpy "
              "start-up included, as aic run's figure includes its workers')")
+    out("grpo-toy", "engine CPU time per training step, aic run, GEN_DELAY_S=0",
+        [1000 * x["engine_cpu_s"] / x["steps"] for x in fast], "ms",
+        does="none: the aic run process's own user and system time (head and agent, not the "
+             "workers; summary.json's engine_cpu_s) over the whole job, start-up included, "
+             "divided by its training steps")
     delay = slow[0]["gen_delay_s"]
     out("grpo-toy", "training loop time as shipped (GEN_DELAY_S=%g)" % delay,
         [x["loop_s"] for x in slow], "s", "pretend generation alone",

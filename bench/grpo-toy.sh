@@ -15,6 +15,8 @@
 # (the baseline first in odd repetitions); then the shipped job.yaml as
 # shipped (8 epochs, 50 steps, GEN_DELAY_S=0.01 per group of pretend
 # generation: rollout is the slow stage, as in real RL; the busy figures).
+# A run's line also has the engine's own CPU time (summary.json's
+# engine_cpu_s: head and agent, not the workers) and that per training step.
 # Every line is tagged with its repetition ("rep").
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -54,8 +56,12 @@ num = lambda key: float(re.search(r"\b%s: ([0-9.]+)" % key, spec).group(1))
 # The least time pretend generation alone takes: every group's delay, shared
 # by the rollout replicas.
 groups = sum(int(x["groups"]) for x in rows)
+# The engine's own CPU time (the aic run process: head and agent, user and
+# system; not the workers'), over the whole job, start-up included.
+cpu = json.load(open(job + "/summary.json"))["engine_cpu_s"]
 print(json.dumps({"what": "grpo aic run", "gen_delay_s": delay, "steps": len(rows), "groups": groups,
                   "loop_s": float(rows[-1]["time_s"]), "wall_s": wall_ms / 1000,
+                  "engine_cpu_s": round(cpu, 4), "engine_cpu_ms_per_step": round(1000 * cpu / len(rows), 4),
                   "gen_floor_s": round(groups * delay / num("replicas"), 3),
                   "reward_first": round(sum(r[:5]) / 5, 3), "reward_last": round(sum(r[-5:]) / 5, 3)}))
 by = {}
