@@ -4,9 +4,12 @@
  * (a system call and a trip through the loopback stack each), and the
  * agent answers a batch with one write (launcher/net/cork.c).
  *
- * A put is sent at once when the previous write is older than GAP_NS: a
- * lone or paced put never waits. Puts that come faster, and acks (a GET
- * usually follows them), are appended to the batch, which goes when it
+ * A put or an ack is sent at once when the previous write is older than
+ * GAP_NS: a lone or paced one never waits, and a worker that computes
+ * between its calls (a Python stage: tens of microseconds a put) does not
+ * pay a wake-up of the thread below per call for batches of one or two
+ * frames (grpo-toy: about 8% less CPU for the whole job on 2 cores).
+ * Puts and acks that come faster are appended to the batch, which goes when it
  * holds BATCH_FRAMES puts or BATCH_BYTES bytes, when its first frame is
  * BATCH_NS old at the next put, with any other frame sent (in the same
  * write when it is small: an ACK and the next GET are one write) or
@@ -29,7 +32,8 @@
 
 #include "internal.h"
 
-#define GAP_NS	     20000
+/* As long as a batch waits (BATCH_NS): a frame after a longer pause would go alone anyway. */
+#define GAP_NS	     5000
 /*
  * As old as the thread lets a batch get (TAIL_NS): a worker that comes back
  * with its next put sends the batch itself rather than wait for the thread,
@@ -211,8 +215,8 @@ int aic__send_batched(struct aic_worker *w, uint16_t type, const void *a, size_t
 		w->tx_error = 0;
 		goto out_unlock;
 	}
-	if (!w->tx_len && now - w->tx_last_ns >= GAP_NS && type != AIC_MSG_ACK) {
-		/* Nothing sent lately: this put goes now, alone. */
+	if (!w->tx_len && now - w->tx_last_ns >= GAP_NS) {
+		/* Nothing sent lately: this frame goes now, alone. */
 		pthread_mutex_unlock(&w->tx_lock);
 		return aic__send_frame(w, type, a, alen, b, blen);
 	}

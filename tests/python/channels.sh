@@ -12,7 +12,7 @@ aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 [ -e "$AIC_LIBRARY" ] || bail "no $AIC_LIBRARY"
 enter_work_dir channels
-plan 34
+plan 35
 
 spec() { # spec N PAD DIE_AFTER CAPACITY [VIEW: consumers read shared memory in place]
 	cat <<YAML
@@ -305,6 +305,38 @@ rm -f burst.done
 "$aic" run burst.yaml >burst.out 2>&1
 is "$("$aic" logs p/0)" "consumer done" "a burst of 300 puts, then no call: every put still reaches the consumer"
 is "$("$aic" logs c/0)" 300 "all 300, once"
+
+# Puts and acks a millisecond apart (a worker that computes between its
+# calls) go at once, each alone: batching them would gain nothing and cost
+# a wake-up of the library's batch thread each (lib/worker/batch.c), which
+# is started only for a batch. Each side counts its threads at the end.
+cat >paced_put.py <<'PY'
+import aic, os, time
+w = aic.connect()
+for i in range(20):
+    time.sleep(0.001)
+    w.put("b", b"%d" % i)
+print(len(os.listdir("/proc/self/task")))
+PY
+cat >paced_get.py <<'PY'
+import aic, os, time
+w = aic.connect()
+got = 0
+while got < 20:
+    items = w.get("b", max_items=1)
+    got += len(items)
+    time.sleep(0.001)
+    w.ack(items)
+print(got, len(os.listdir("/proc/self/task")))
+PY
+cat >paced.yaml <<YAML
+stages:
+  p: {command: [python3, $dir/paced_put.py], cpus: 0, outputs: [b]}
+  c: {command: [python3, $dir/paced_get.py], cpus: 0, inputs: [b]}
+YAML
+"$aic" run paced.yaml >paced.out 2>&1
+is "$("$aic" logs p/0) $("$aic" logs c/0)" "1 20 1" \
+	"puts and acks 1 ms apart: all 20 arrive, and no batch thread was started on either side"
 
 # Memory: 10x more items (and 1 KiB each) do not make the engine bigger.
 # Under AddressSanitizer (scripts/check's sanitizer stage) the quarantine
