@@ -247,8 +247,10 @@ def main():
             save(aic.checkpoint_dir(), gang.rank,
                  {"W": params["W"].tolist(), "version": version, "seen": sorted(seen),
                   "per_id": per_id, "dups": dups, "rows": rows})
-            w.checkpoint_done(version)
+            # Said before checkpoint_done: once every stage is done, the job
+            # may end at once (on SLURM's SIGTERM it does), this process too.
             print("checkpoint at step %d, version %d" % (len(rows), version), flush=True)
+            w.checkpoint_done(version)
             while asked:  # the job ends now; what would come next is the next run's
                 time.sleep(1)
         if all(meta["closed"] for meta, _ in parts):
