@@ -14,12 +14,12 @@
  * core, and yields between polls (aic_spin_yield).
  *
  * Only synchronous control round trips spin (a phase call, a checkpoint
- * call, a weights slot, endpoints): a worker while it waits for the answer
- * to such a request, the engine after it answered one (the worker's next
- * request of its loop is near). Data never does: a get, a put's answer or
- * a weights receive waits as long as producers take, and an engine that
- * spun after every read of data frames took the cores that busy jobs
- * needed (doc/BENCHMARKS.md).
+ * call, endpoints): a worker while it waits for the answer to such a
+ * request, the engine after it answered one (the worker's next request of
+ * its loop is near). Data never does: a get, a put's answer or a weights
+ * receive waits as long as producers take, a publish's answers come around
+ * a copy of the whole version, and an engine that spun after every read of
+ * data frames took the cores that busy jobs needed (doc/BENCHMARKS.md).
  */
 #ifndef AIC_SPIN_H
 #define AIC_SPIN_H

@@ -77,15 +77,16 @@ static bool worker_hello(struct aic_conn *c, json_t *hello)
 
 /*
  * A worker's control request, which it waits on and which a loop follows
- * with the next (a phase poll each step, a checkpoint call, a weights
- * slot): the engine spins a while once it is answered (lib/spin.h). Data
- * frames (puts, gets, acks, weight chunks) never start a spin.
+ * with the next (a phase poll each step, a checkpoint call, endpoints):
+ * the engine spins a while once it is answered (lib/spin.h). Data frames
+ * (puts, gets, acks, weights) never start a spin: a publish's slot and
+ * commit come around a copy of the whole version, and a spin after them
+ * would take a core from the readers it wakes.
  */
 static bool control_request(uint16_t type)
 {
 	return (type >= AIC_MSG_PHASE_BEGIN && type <= AIC_MSG_PHASE_POLL) ||
-	       AGENT_CKPT_FRAME(type) || type == AIC_MSG_EP_GET || type == AIC_MSG_W_SLOT ||
-	       type == AIC_MSG_W_COMMIT || type == AIC_MSG_W_PUBLISH;
+	       AGENT_CKPT_FRAME(type) || type == AIC_MSG_EP_GET;
 }
 
 static void worker_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct aic_frame *f)

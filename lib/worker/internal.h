@@ -139,9 +139,9 @@ bool aic__input_waiting(struct aic_worker *w);
 int aic__recv_reply(struct aic_worker *w);
 /*
  * aic__recv_reply for the answer to a control request (a phase or
- * checkpoint call, a weights slot, endpoints), which comes within
- * microseconds: polls a while before it sleeps (lib/spin.h). A wait for
- * data (a get, a weights receive) uses aic__recv_reply and sleeps at once.
+ * checkpoint call, endpoints), which comes within microseconds: polls a
+ * while before it sleeps (lib/spin.h). A wait for data (a get, a put's
+ * answer, anything about weights) uses aic__recv_reply and sleeps at once.
  */
 int aic__recv_answer(struct aic_worker *w);
 /* Waits until at most `left` puts are unanswered. */

@@ -56,7 +56,7 @@ static int slot_request(struct aic_worker *w, uint32_t s, size_t len, uint64_t v
 	aic_put_u64(req + 12, len);
 	rc = aic__send_frame(w, AIC_MSG_W_SLOT, req, 20, NULL, 0);
 	if (!rc)
-		rc = aic__recv_answer(w);
+		rc = aic__recv_reply(w);
 	if (rc)
 		return rc;
 	if (w->frame.type == AIC_MSG_W_OK)
@@ -93,7 +93,7 @@ static int slot_commit(struct aic_worker *w, uint32_t s, uint64_t off, size_t le
 	if (len && writable)
 		aic_arena_protect(&w->arena, off, len, false);
 	if (!rc)
-		rc = aic__recv_answer(w);
+		rc = aic__recv_reply(w);
 	if (rc)
 		return rc;
 	if (w->frame.type != AIC_MSG_W_OK)
@@ -126,7 +126,7 @@ static int publish_inline(struct aic_worker *w, uint32_t s, const void *blob, si
 	aic_put_u64(head + 4, version);
 	rc = aic__send_frame(w, AIC_MSG_W_PUBLISH, head, sizeof(head), blob, len);
 	if (!rc)
-		rc = aic__recv_answer(w);
+		rc = aic__recv_reply(w);
 	if (rc)
 		return rc;
 	if (w->frame.type != AIC_MSG_W_OK)

@@ -9,15 +9,17 @@
 #   spin that starts does whether or not a core is free for it: read
 #   /proc/loadavg (lib/spin.c, aic_spin_worth) once its answer is not there
 #   at once. Under strace, a job of data only (paced puts, gets that wait
-#   for each) reads it never, neither the engine nor the workers; a loop of
-#   control requests (aic_phase_should_yield) reads it, and gets every
-#   answer; with AIC_SPIN_US=0 the same loop reads it never.
+#   for each, weights published and received) reads it never, neither the
+#   engine nor the workers; a loop of control requests
+#   (aic_phase_should_yield) reads it, and gets every answer; with
+#   AIC_SPIN_US=0 the same loop reads it never.
 # A bad AIC_SPIN_US is warned of, quoted, and the job runs.
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 [ -e "$AIC_LIBRARY" ] || bail "no $AIC_LIBRARY"
 command -v strace >/dev/null || bail "no strace (scripts/deps installs it)"
+need_python_modules numpy
 enter_work_dir spin
 plan 9
 
@@ -71,31 +73,38 @@ ok "and used ${2:-?} s of CPU meanwhile (< 0.3: it did not spin, or its spin end
 cpu=$("$aic" logs put/0 | sed -n 's/^engine_cpu //p')
 ok "the engine used ${cpu:-?} s of CPU in the 2 quiet seconds (< 0.3: its spin ended)" python3 -c "assert float('${cpu:-9}') < 0.3"
 
-# Data only: 200 puts 5 ms apart, each waited for by a get.
+# Data only: 200 puts 5 ms apart, each waited for by a get, and 50
+# versions of weights published, each waited for by a receive.
 cat >data-put.py <<'PY'
-import time, aic
+import time, numpy, aic
 w = aic.connect()
+p = w.weights("p")
 for i in range(200):
     time.sleep(0.005)
     w.put("c", b"x" * 64, wait=True)
+    if i % 4 == 3:
+        p.publish({"a": numpy.full(1024, i, numpy.float32)}, i // 4 + 1)
 w.put("c", b"last", wait=True)
 PY
 cat >data-get.py <<'PY'
 import aic
 w = aic.connect()
-n = 0
+p = w.weights("p")
+n, v = 0, 0
 while True:
     items = w.get("c")
     w.ack(items)
     n += len(items)
     if bytes(items[-1].data) == b"last":
         break
-print("got %d" % n, flush=True)
+    if n % 4 == 0 and v < 50:
+        v = p.receive(min_version=v + 1)[1]
+print("got %d, version %d" % (n, v), flush=True)
 PY
 cat >data.yaml <<YAML
 stages:
-  put: {command: [python3, $dir/data-put.py], cpus: 0, outputs: [c], restart: {max: 0}}
-  get: {command: [python3, $dir/data-get.py], cpus: 0, inputs: [c], restart: {max: 0}}
+  put: {command: [/usr/bin/python3, $dir/data-put.py], cpus: 0, outputs: [c], weights_to: p, restart: {max: 0}}
+  get: {command: [/usr/bin/python3, $dir/data-get.py], cpus: 0, inputs: [c], weights_from: p, restart: {max: 0}}
 channels:
   c: {capacity: 16}
 YAML
@@ -115,7 +124,7 @@ spins() {
 	echo "$? $(grep -c '"/proc/loadavg"' trace.out)"
 }
 got=$(spins data.yaml)
-is "$got $("$aic" logs get/0)" "0 0 got 201" "data only: every item came, and no wait of the engine's or a worker's tried to spin"
+is "$got $("$aic" logs get/0)" "0 0 got 201, version 50" "data only: every item and version came, and no wait of the engine's or a worker's tried to spin"
 got=$(spins poll.yaml)
 is "${got% *} $("$aic" logs poll/0)" "0 answers 2000" "a loop of control requests gets its 2,000 answers"
 ok "and its waits tried to spin (read /proc/loadavg ${got#* } times)" test "${got#* }" -gt 0
