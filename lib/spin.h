@@ -30,10 +30,10 @@
 /*
  * The default spin, in microseconds (AIC_SPIN_US; 0 turns all spinning
  * off). Scoped to control round trips, it took the idle round trip from
- * about 50 us to under 10 us on a 2-core VM without costing jobs that
- * keep every core busy (doc/BENCHMARKS.md); a wake-up costs about 25 us
- * there, so 50 covers an answer that comes at once and the next request
- * of a loop.
+ * 35-45 us to 5 us on a 2-core VM without costing jobs that keep every
+ * core busy, whose waits do not spin (doc/BENCHMARKS.md); a wake-up
+ * costs about 25 us there, so 50 covers an answer that comes at once and
+ * the next request of a loop.
  */
 #define AIC_SPIN_US_DEFAULT 50
 /* The most AIC_SPIN_US may ask for. */
