@@ -12,6 +12,14 @@
  * the core from the very thread it waits for. So a spin polls for at most
  * aic_spin_ns(), only while aic_spin_worth() says no thread waits for a
  * core, and yields between polls (aic_spin_yield).
+ *
+ * Only synchronous control round trips spin (a phase call, a checkpoint
+ * call, endpoints): a worker while it waits for the answer to such a
+ * request, the engine after it answered one (the worker's next request of
+ * its loop is near). Data never does: a get, a put's answer or a weights
+ * receive waits as long as producers take, a publish's answers come around
+ * a copy of the whole version, and an engine that spun after every read of
+ * data frames took the cores that busy jobs needed (doc/BENCHMARKS.md).
  */
 #ifndef AIC_SPIN_H
 #define AIC_SPIN_H
@@ -20,15 +28,14 @@
 #include <stdint.h>
 
 /*
- * The default spin, in microseconds (AIC_SPIN_US): none. Spinning took the
- * idle control round trip from 58 us to 5 us on a 2-core VM, but cost the
- * jobs that keep every core busy: a cross-node channel of 1 MiB items
- * moved 2.5 GB/s instead of 3.3, grpo-toy's loop took 5% longer, and a
- * resumed grpo-toy once waited 2.9 s for its first step (doc/BENCHMARKS.md).
- * A job whose processes have cores of their own and wait on round trips
- * asks for it (50 is a good start).
+ * The default spin, in microseconds (AIC_SPIN_US; 0 turns all spinning
+ * off). Scoped to control round trips, it took the idle round trip from
+ * 35-45 us to 5 us on a 2-core VM without costing jobs that keep every
+ * core busy, whose waits do not spin (doc/BENCHMARKS.md); a wake-up
+ * costs about 25 us there, so 50 covers an answer that comes at once and
+ * the next request of a loop.
  */
-#define AIC_SPIN_US_DEFAULT 0
+#define AIC_SPIN_US_DEFAULT 50
 /* The most AIC_SPIN_US may ask for. */
 #define AIC_SPIN_US_MAX 10000
 

@@ -75,12 +75,28 @@ static bool worker_hello(struct aic_conn *c, json_t *hello)
 	return true;
 }
 
+/*
+ * A worker's control request, which it waits on and which a loop follows
+ * with the next (a phase poll each step, a checkpoint call, endpoints):
+ * the engine spins a while once it is answered (lib/spin.h). Data frames
+ * (puts, gets, acks, weights) never start a spin: a publish's slot and
+ * commit come around a copy of the whole version, and a spin after them
+ * would take a core from the readers it wakes.
+ */
+static bool control_request(uint16_t type)
+{
+	return (type >= AIC_MSG_PHASE_BEGIN && type <= AIC_MSG_PHASE_POLL) ||
+	       AGENT_CKPT_FRAME(type) || type == AIC_MSG_EP_GET;
+}
+
 static void worker_frame(struct aic_conn *c, uint16_t type, json_t *m, const struct aic_frame *f)
 {
 	struct agent *a = c->owner;
 	const struct worker_id *who = c->data;
 
 	(void)m;
+	if (control_request(type))
+		aic_spin_expect();
 	if (type < AIC_MSG_DATA ||
 	    agent__phase_frame(&a->phase, a->head, c, who ? who->stage : NULL, who ? who->proc : -1,
 			       f))

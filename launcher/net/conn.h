@@ -316,12 +316,16 @@ int aic_conn_set_timeout(struct aic_conn *c, uint64_t timeout_ms);
 void aic_conn_close_all(void);
 
 /*
- * spin.c: after bytes come in on any connection, the loop polls without
- * sleeping for AIC_SPIN_US microseconds while a core is free for it
- * (lib/spin.h). Once per loop (a bad AIC_SPIN_US is warned of); its handles
- * keep the loop from nothing and close with the loop's other handles.
+ * spin.c: after aic_spin_expect, the loop polls without sleeping for
+ * AIC_SPIN_US microseconds while a core is free for it (lib/spin.h).
+ * aic_spin_start: once per loop (a bad AIC_SPIN_US is warned of); its
+ * handles keep the loop from nothing and close with the loop's other
+ * handles. aic_spin_expect: a worker's control request was just handled,
+ * and its next one is expected within microseconds (never for data
+ * frames); does nothing before aic_spin_start or with AIC_SPIN_US=0.
  */
 void aic_spin_start(uv_loop_t *loop);
+void aic_spin_expect(void);
 
 /* Milliseconds since an arbitrary start (monotonic). */
 uint64_t aic_now_ms(void);

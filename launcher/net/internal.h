@@ -13,7 +13,7 @@
  *   cork.c      small frames sent while frames are handled, written together
  *   tcp.c       the TCP transport, and the stream links unix.c's use too
  *   unix.c      a server's Unix domain socket (aic_server_listen_unix)
- *   spin.c      the loop polls a while after activity before it sleeps
+ *   spin.c      the loop polls a while after a control request before it sleeps
  */
 #ifndef AIC_NET_INTERNAL_H
 #define AIC_NET_INTERNAL_H
@@ -31,9 +31,6 @@ struct aic_conn *aic__conn_new(const struct aic_link_ops *ops, void *link, uv_lo
 
 /* A server's limits (from the environment) and its deadline timer, before it listens. */
 void aic__server_init(uv_loop_t *loop, struct aic_server *srv);
-
-/* spin.c: bytes came in on a connection (a spin follows). */
-void aic__spin_activity(void);
 
 /* Closes what aic__server_init opened. */
 void aic__server_close(struct aic_server *srv);

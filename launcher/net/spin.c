@@ -1,9 +1,11 @@
 /*
- * The engine's loop spins a while after activity before it sleeps
- * (lib/spin.h says why and when): after bytes came in on a connection, an
- * idle handle makes the loop poll with a zero timeout, yielding between
- * polls, for AIC_SPIN_US microseconds, while a core is free for it. A spin
- * only follows activity, so an idle agent sleeps after at most AIC_SPIN_US.
+ * The engine's loop spins a while before it sleeps after it answered a
+ * worker's control request (lib/spin.h says why and when): the worker's
+ * next request of its loop is near, and a spin meets it without a
+ * wake-up. aic_spin_expect marks the request; after that poll an idle
+ * handle makes the loop poll with a zero timeout, yielding between polls,
+ * for AIC_SPIN_US microseconds, while a core is free for it. Data frames
+ * never start a spin, and an idle agent sleeps after at most AIC_SPIN_US.
  */
 #include "config.h"
 
@@ -13,7 +15,7 @@
 #include "log.h"
 #include "spin.h"
 
-/* Bytes were handled since the last check (tcp.c's reads). */
+/* Control requests answered since the last check (aic_spin_expect). */
 static uint64_t activity;
 
 static struct {
@@ -23,7 +25,7 @@ static struct {
 	bool on;
 } spin;
 
-void aic__spin_activity(void)
+void aic_spin_expect(void)
 {
 	activity++;
 }
@@ -35,7 +37,7 @@ static void on_idle(uv_idle_t *h)
 		uv_idle_stop(h);
 }
 
-/* After each poll: activity since the last one starts (or extends) a spin. */
+/* After each poll: a request answered since the last one starts (or extends) a spin. */
 static void on_check(uv_check_t *h)
 {
 	(void)h;

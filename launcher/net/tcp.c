@@ -102,7 +102,6 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 {
 	(void)b;
-	aic__spin_activity();
 	aic__conn_received(((struct tcp_link *)s->data)->c, n);
 }
 

@@ -34,7 +34,7 @@ static int ckpt_call(struct aic_worker *w, uint16_t type, uint64_t version, uint
 	rc = aic__send_frame(w, type, req, type == AIC_MSG_CKPT_DONE ? 8 : type == AIC_MSG_CKPT_POLL,
 			     NULL, 0);
 	if (!rc)
-		rc = aic__recv_reply(w);
+		rc = aic__recv_answer(w);
 	if (rc)
 		return rc;
 	if (w->frame.type != AIC_MSG_CKPT_STATE || w->frame.length < 8)

@@ -98,13 +98,14 @@ static int read_ahead(struct aic_worker *w, size_t want)
 		ssize_t r;
 
 		/*
-		 * Poll a while before sleeping in read, while a core is free
+		 * Awaiting the answer to a control request (w->spin_wait),
+		 * poll a while before sleeping in read, while a core is free
 		 * for it (lib/spin.h): an answer that comes within
 		 * w->spin_ns needs no wake-up. spin_until: 0 not started, 1
 		 * over.
 		 */
 		if (!spin_until)
-			spin_until = w->spin_ns ? aic__now_ns() + w->spin_ns : 1;
+			spin_until = w->spin_ns && w->spin_wait ? aic__now_ns() + w->spin_ns : 1;
 		if (spin_until > 1) {
 			r = recv(w->fd, w->in + w->in_len, IN_CAP - w->in_len, MSG_DONTWAIT);
 			if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -239,6 +240,16 @@ int aic__recv_reply(struct aic_worker *w)
 		}
 		return 0;
 	}
+}
+
+int aic__recv_answer(struct aic_worker *w)
+{
+	int rc;
+
+	w->spin_wait = true;
+	rc = aic__recv_reply(w);
+	w->spin_wait = false;
+	return rc;
 }
 
 int aic__settle_puts(struct aic_worker *w, int left)

@@ -46,7 +46,8 @@ struct nccl_group {
 
 struct aic_worker {
 	int fd;
-	uint64_t spin_ns; /* how long a read polls before it sleeps (conn.c) */
+	uint64_t spin_ns; /* how long a read polls before it sleeps (conn.c), */
+	bool spin_wait;	  /* which it does only for a control request's answer */
 	/* Frames read ahead of the one in w->frame (conn.c): in[in_off, in_len). */
 	uint8_t *in;
 	size_t in_off, in_len;
@@ -136,6 +137,13 @@ bool aic__input_waiting(struct aic_worker *w);
  * to puts met on the way are counted (and their first error kept).
  */
 int aic__recv_reply(struct aic_worker *w);
+/*
+ * aic__recv_reply for the answer to a control request (a phase or
+ * checkpoint call, endpoints), which comes within microseconds: polls a
+ * while before it sleeps (lib/spin.h). A wait for data (a get, a put's
+ * answer, anything about weights) uses aic__recv_reply and sleeps at once.
+ */
+int aic__recv_answer(struct aic_worker *w);
 /* Waits until at most `left` puts are unanswered. */
 int aic__settle_puts(struct aic_worker *w, int left);
 /* A PUT_ERR or ERROR frame's code (its JSON's "code"), AIC_EPROTO when it has none. */

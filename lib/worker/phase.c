@@ -55,7 +55,7 @@ int aic_phase_begin(struct aic_worker *w)
 		return -EALREADY;
 	rc = aic__send_frame(w, AIC_MSG_PHASE_BEGIN, NULL, 0, NULL, 0);
 	if (!rc)
-		rc = aic__recv_reply(w);
+		rc = aic__recv_answer(w);
 	if (rc)
 		return rc;
 	if (w->frame.type != AIC_MSG_PHASE_GRANT || w->frame.length < 4)
@@ -102,7 +102,7 @@ int aic_phase_end(struct aic_worker *w)
 	rc = aic__send_frame(w, AIC_MSG_PHASE_END, buf, 4 + (size_t)i * AIC_PHASE_VERSION_ENTRY,
 			     NULL, 0);
 	if (!rc)
-		rc = aic__recv_reply(w);
+		rc = aic__recv_answer(w);
 	if (rc)
 		return rc;
 	rc = phase_state(w);
@@ -114,6 +114,6 @@ int aic_phase_should_yield(struct aic_worker *w)
 	int rc = aic__send_frame(w, AIC_MSG_PHASE_POLL, NULL, 0, NULL, 0);
 
 	if (!rc)
-		rc = aic__recv_reply(w);
+		rc = aic__recv_answer(w);
 	return rc ? rc : phase_state(w);
 }

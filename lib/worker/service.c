@@ -19,7 +19,7 @@ int aic_endpoints(struct aic_worker *w, const char *stage, struct aic_endpoint *
 		return -EINVAL;
 	rc = aic__send_frame(w, AIC_MSG_EP_GET, stage, strlen(stage), NULL, 0);
 	if (!rc)
-		rc = aic__recv_reply(w);
+		rc = aic__recv_answer(w);
 	if (rc)
 		return rc;
 	if (w->frame.type != AIC_MSG_EP_LIST || w->frame.length < 8)
