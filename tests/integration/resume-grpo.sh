@@ -62,11 +62,14 @@ ok "after each resume the reward goes on, not back to chance" /usr/bin/python3 -
 import re, sys
 log = open(sys.argv[1] + "/logs/train.0.log").read().splitlines()
 at = [int(m.group(1)) for m in (re.match(r"resumed from version \d+, step (\d+)", l) for l in log) if m]
-r = [float(l.split()[3]) for l in log if l.startswith("step ")]
+# "step N reward R groups G ...": each step's mean reward and its groups.
+rg = [(float(l.split()[3]), int(l.split()[5])) for l in log if l.startswith("step ")]
 # The 3 steps after a resume against the (up to) 3 before: a first run cut
-# short on a loaded machine may have checkpointed after 1 or 2 steps.
-mean = lambda v: sum(v) / len(v)
-sys.exit(not at or not all(k >= 1 and mean(r[k:k + 3]) >= mean(r[max(0, k - 3):k]) - 0.2 for k in at))
+# short on a loaded machine may have checkpointed after 1 or 2 steps. Means
+# over groups, not steps: the first step after a resume may train on one
+# group (the others were duplicates), whose reward alone says little.
+mean = lambda v: sum(x * g for x, g in v) / sum(g for _, g in v)
+sys.exit(not at or not all(k >= 1 and mean(rg[k:k + 3]) >= mean(rg[max(0, k - 3):k]) - 0.2 for k in at))
 PY
 diag "mean reward, first 5 steps -> last 5: $(grpo_rewards)"
 ln -sfn "$1.0" .aic/latest
