@@ -20,17 +20,18 @@ for step in range(50):
     w.metric("reward", step / 50.0, step)
 PY
 # spec LISTEN: producers, consumers (one killed once: replica 0 after 500 of
-# the 10,000 items, which it gets however unevenly the two share them), a
-# worker metric, and a gate
-# that keeps the job running until the file "go" exists.
+# the 10,000 items, which it gets however unevenly the two share them: the
+# producers start once it is connected, or replica 1 could take them all
+# while replica 0's python starts), a worker metric, and a gate that keeps
+# the job running until the file "go" exists.
 spec() {
 	cat <<YAML
 name: prom-test
 stages:
   prod: {command: [python3, $workers_dir/produce.py], replicas: 2, cpus: 0, outputs: [nums],
-         env: {N: "5000", PAD: "0"}}
+         env: {N: "5000", PAD: "0", START_AFTER: $dir/ready.0}}
   cons: {command: [python3, $workers_dir/consume.py], replicas: 2, cpus: 0, inputs: [nums],
-         env: {OUT: $dir/out, DIE_AFTER: "500", PAD: "0"}, restart: {max: 2, backoff_ms: 10}}
+         env: {OUT: $dir/out, DIE_AFTER: "500", PAD: "0", READY: $dir/ready}, restart: {max: 2, backoff_ms: 10}}
   train: {command: [python3, $dir/m.py], cpus: 0}
   gate: {command: [sh, -c, 'while [ ! -e $dir/go ]; do sleep 0.05; done'], cpus: 0}
 metrics: {listen: "$1"}
@@ -108,7 +109,7 @@ PY
 	"the textfile at the end: channel counters, restarts and metric points are summary.json's"
 
 # Off the loopback: a bearer key is needed.
-rm -f go
+rm -f go ready.*
 spec 0.0.0.0 >b.yaml
 "$aic" run b.yaml >b.out 2>b.err &
 pid=$!

@@ -12,6 +12,9 @@ With DIE_AFTER=N, replica 0 dies once (exit 9) after N items, with a batch
 written but not acked: those are delivered again, so written twice (the
 checks drop duplicates by key). $OUT.died marks that it happened.
 
+With READY=FILE, it creates FILE.INDEX once connected (before its first
+get).
+
 With PROBE=FILE, replica 0 sends its node's agent bad frames once, after
 1,000 items, and writes what came back to FILE (probe_agent below).
 """
@@ -88,6 +91,8 @@ die_after = int(os.environ.get("DIE_AFTER", "0"))
 marker = os.environ["OUT"] + ".died"
 probe = os.environ.get("PROBE")
 out = open(os.environ["OUT"] + ".%d" % w.index, "a")
+if os.environ.get("READY"):
+    open(os.environ["READY"] + ".%d" % w.index, "w").close()
 seen = 0
 while True:
     try:
