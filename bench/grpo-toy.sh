@@ -16,7 +16,8 @@
 # shipped (8 epochs, 50 steps, GEN_DELAY_S=0.01 per group of pretend
 # generation: rollout is the slow stage, as in real RL; the busy figures).
 # A run's line also has the engine's own CPU time (summary.json's
-# engine_cpu_s: head and agent, not the workers) and that per training step.
+# engine_cpu_s: head and agent, not the workers; bench/figures.py divides
+# it by the steps).
 # Every line is tagged with its repetition ("rep").
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -61,7 +62,7 @@ groups = sum(int(x["groups"]) for x in rows)
 cpu = json.load(open(job + "/summary.json"))["engine_cpu_s"]
 print(json.dumps({"what": "grpo aic run", "gen_delay_s": delay, "steps": len(rows), "groups": groups,
                   "loop_s": float(rows[-1]["time_s"]), "wall_s": wall_ms / 1000,
-                  "engine_cpu_s": round(cpu, 4), "engine_cpu_ms_per_step": round(1000 * cpu / len(rows), 4),
+                  "engine_cpu_s": round(cpu, 4),
                   "gen_floor_s": round(groups * delay / num("replicas"), 3),
                   "reward_first": round(sum(r[:5]) / 5, 3), "reward_last": round(sum(r[-5:]) / 5, 3)}))
 by = {}
