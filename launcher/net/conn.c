@@ -522,6 +522,39 @@ static void read_frames(struct aic_conn *c)
 	direct_maybe(c);
 }
 
+/*
+ * While a large frame is read in place, the transport is told to report
+ * its bytes in steps of up to LOWAT_MAX rather than as each packet lands
+ * (aic_link_ops.lowat): a frame of 1 MiB costs the sending side a few
+ * wake-ups of this reader instead of one per 64 KiB packet, on the core
+ * that is the bottleneck of a transfer between two nodes. Never more than
+ * the frame's missing bytes, so the last of them is reported at once; the
+ * frame's last LOWAT_MIN bytes, and anything else, as they come.
+ */
+#define LOWAT_MAX (256u << 10)
+#define LOWAT_MIN (64u << 10)
+
+static void conn_lowat(struct aic_conn *c)
+{
+	uint32_t missing = c->direct ? c->direct_len - c->direct_got : 0, want = 1;
+
+	if (!c->ops->lowat || c->closing)
+		return;
+	if (missing >= LOWAT_MIN)
+		want = missing < LOWAT_MAX ? missing : LOWAT_MAX;
+	if (want == c->lowat || (want == 1 && !c->lowat))
+		return;
+	c->lowat = c->ops->lowat(c, want) == 0 ? want : 1;
+}
+
+void aic__conn_lowat_any(struct aic_conn *c)
+{
+	if (c->lowat > 1 && c->ops->lowat && !c->closing) {
+		c->ops->lowat(c, 1);
+		c->lowat = 1;
+	}
+}
+
 void aic__conn_received(struct aic_conn *c, ssize_t n)
 {
 	if (n < 0) {
@@ -540,6 +573,7 @@ void aic__conn_received(struct aic_conn *c, ssize_t n)
 		c->len += (size_t)n;
 		read_frames(c);
 	}
+	conn_lowat(c);
 	aic__cork_end();
 }
 

@@ -145,6 +145,15 @@ struct aic_link_ops {
 	 * faster than the codec.
 	 */
 	bool zstd;
+	/*
+	 * A hint, or NULL: nothing is to be done with fewer than `bytes` new
+	 * bytes (the rest of a large frame read in place), so the transport
+	 * may report them only once that many have come, instead of as each
+	 * packet lands (TCP: SO_RCVLOWAT, which spares the sender's side a
+	 * wake-up per packet). conn.c never asks for more than the frame's
+	 * missing bytes, and 1 means any. Returns 0 or a negative error.
+	 */
+	int (*lowat)(struct aic_conn *c, uint32_t bytes);
 };
 
 struct aic_conn {
@@ -160,6 +169,7 @@ struct aic_conn {
 	uint16_t direct_type;
 	uint32_t direct_len, direct_got, direct_skip;
 	uint8_t direct_head[AIC_CONN_DIRECT_HEAD];
+	uint32_t lowat; /* what the transport was last told (aic_link_ops.lowat); 0: never told */
 	bool authed;
 	bool closing;
 	bool server_side;

@@ -50,6 +50,13 @@ void aic__conn_read_buf(struct aic_conn *c, uv_buf_t *b);
 /* n bytes arrived where aic__conn_read_buf said (n < 0: the link failed, it is closed). */
 void aic__conn_received(struct aic_conn *c, ssize_t n);
 
+/*
+ * The transport reports any bytes again, not only a large frame's next
+ * step (aic_link_ops.lowat): liveness.c, when a link has been quiet a
+ * while, so that a slow link's bytes still count as life.
+ */
+void aic__conn_lowat_any(struct aic_conn *c);
+
 /* The link is closed: the owner's close callback runs and the connection is freed. */
 void aic__conn_closed(struct aic_conn *c);
 

@@ -70,6 +70,13 @@ static void tick(uv_timer_t *t)
 		expire(c, "no frame for", now - c->rx_ms);
 		return;
 	}
+	/*
+	 * A large frame read in steps (aic_link_ops.lowat) over a slow link: the
+	 * kernel may hold its bytes until a step is whole. Quiet for a tick, the
+	 * link reports what it has, which counts as life before the timeout.
+	 */
+	if (now - c->rx_ms >= every)
+		aic__conn_lowat_any(c);
 	if (now - c->tx_ms >= every)
 		aic_conn_send(c, AIC_MSG_PING, NULL);
 }

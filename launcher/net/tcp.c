@@ -8,8 +8,10 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 
 #include "internal.h"
 #include "log.h"
@@ -78,11 +80,27 @@ static void tcp_close(struct aic_conn *c)
 	uv_close((uv_handle_t *)&l->tcp, tcp_closed);
 }
 
+/*
+ * SO_RCVLOWAT: the kernel neither wakes the loop nor says the socket is
+ * readable until `bytes` are there (a read still returns whatever is).
+ */
+static int tcp_lowat(struct aic_conn *c, uint32_t bytes)
+{
+	struct tcp_link *l = c->link;
+	int v = bytes > INT_MAX ? INT_MAX : (int)bytes;
+	uv_os_fd_t fd;
+
+	if (uv_fileno((uv_handle_t *)&l->tcp, &fd) != 0)
+		return -EBADF;
+	return setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &v, sizeof(v)) ? -errno : 0;
+}
+
 static const struct aic_link_ops tcp_ops = {
 	.name = "tcp",
 	.write = tcp_write,
 	.close = tcp_close,
 	.zstd = true,
+	.lowat = tcp_lowat,
 };
 
 /* A Unix domain socket on one node: faster than any codec, so no zstd. */

@@ -11,7 +11,8 @@
  * nothing after WELCOME closes the link, saying why; a server that accepts
  * and never answers cannot hold a client past its handshake deadline; and
  * a large frame read in place that trickles in over several timeouts
- * keeps its link alive.
+ * keeps its link alive. A large frame read in place wakes the reader in
+ * steps (SO_RCVLOWAT), never for more than is missing.
  */
 #include "config.h"
 
@@ -250,6 +251,9 @@ static struct {
 	uint32_t frame_len;
 	uint8_t *frame;
 	uv_timer_t *guard; /* live_pair's, stopped once the test is over */
+	/* The stepped-read test: its frame began, its rest went, and SO_RCVLOWAT then and after. */
+	bool split, began, rest_sent;
+	int lowat_during, lowat_after;
 } live;
 
 static bool live_hello(struct aic_conn *c, json_t *hello)
@@ -290,7 +294,8 @@ static void live_server_frame(struct aic_conn *c, uint16_t type, json_t *m,
 	if (type == AIC_MSG_DATA + 0xff && f->body) {
 		live.frame_whole = true;
 		live.frame_len = f->length;
-		aic_conn_close(live.client);
+		if (!live.split) /* the stepped-read test looks at the socket first */
+			aic_conn_close(live.client);
 	}
 }
 
@@ -304,6 +309,7 @@ static uint8_t *live_direct_begin(struct aic_conn *c, uint16_t type, uint32_t le
 	if (type != AIC_MSG_DATA + 0xff)
 		return NULL;
 	*skip = 0;
+	live.began = true;
 	live.frame = malloc(length);
 	return live.frame;
 }
@@ -513,6 +519,102 @@ static void slow_large_frame_is_life(void **state)
 	assert_int_equal(live.frame_len, 256 << 10);
 }
 
+/* The stepped-read test's frame: 1 MiB, of which the client sends SPLIT_FIRST bytes first. */
+#define SPLIT_LEN   (1u << 20)
+#define SPLIT_FIRST (128u << 10)
+static uint8_t split_frame[AIC_WIRE_HEADER + SPLIT_LEN];
+
+static void split_client_frame(struct aic_conn *c, uint16_t type, json_t *m,
+			       const struct aic_frame *f)
+{
+	uv_buf_t b = uv_buf_init((char *)split_frame, AIC_WIRE_HEADER + SPLIT_FIRST);
+
+	(void)m;
+	(void)f;
+	if (type != AIC_MSG_WELCOME)
+		return;
+	aic_wire_header(split_frame, AIC_MSG_DATA + 0xff, SPLIT_LEN);
+	assert_int_equal(aic_conn_sendv(c, NULL, &b, 1, NULL, NULL), 0);
+}
+
+/* The server's SO_RCVLOWAT (its link begins with the uv_tcp_t: launcher/net/tcp.c). */
+static int server_lowat(void)
+{
+	uv_os_fd_t fd;
+	socklen_t len = sizeof(int);
+	int v = -1;
+
+	if (live.server && uv_fileno((uv_handle_t *)live.server->link, &fd) == 0)
+		getsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &v, &len);
+	return v;
+}
+
+/*
+ * After each poll (the server has handled what it read): once the frame has
+ * begun in place, what the socket waits for, then the frame's rest goes;
+ * once it is whole, what the socket waits for then, and the test ends.
+ */
+static void split_step(uv_check_t *h)
+{
+	if (live.began && !live.rest_sent && live.client) {
+		uv_buf_t b = uv_buf_init((char *)split_frame + AIC_WIRE_HEADER + SPLIT_FIRST,
+					 SPLIT_LEN - SPLIT_FIRST);
+		live.lowat_during = server_lowat();
+		live.rest_sent = true;
+		assert_int_equal(aic_conn_sendv(live.client, NULL, &b, 1, NULL, NULL), 0);
+	}
+	if (live.frame_whole) {
+		live.lowat_after = server_lowat();
+		uv_check_stop(h);
+		aic_conn_close(live.client);
+	}
+}
+
+/*
+ * A large frame read in place is reported in steps (aic_link_ops.lowat): while
+ * much of it is missing the socket wakes the loop only for a step of it,
+ * never for more than is missing, and for any byte once it is whole.
+ */
+static void large_frame_is_read_in_steps(void **state)
+{
+	static const struct aic_handlers hd = {.on_hello = live_hello,
+					       .on_frame = live_server_frame,
+					       .on_close = live_closed,
+					       .direct_begin = live_direct_begin,
+					       .direct_end = live_direct_end};
+	struct aic_server srv = {0};
+	uv_timer_t guard;
+	uv_check_t step;
+	uv_loop_t loop;
+
+	(void)state;
+	memset(&live, 0, sizeof(live));
+	live.split = true;
+	uv_loop_init(&loop);
+	assert_int_equal(aic_server_start(&loop, &srv, "127.0.0.1", key, &hd, NULL), 0);
+	live.client = aic_conn_connect(&loop, "127.0.0.1", srv.port, key,
+				       json_pack("{s:s}", "role", "agent"), split_client_frame,
+				       live_closed, &srv);
+	assert_non_null(live.client);
+	uv_check_init(&loop, &step);
+	uv_check_start(&step, split_step);
+	uv_timer_init(&loop, &guard);
+	guard.data = &srv;
+	live.guard = &guard;
+	uv_timer_start(&guard, give_up, 30000, 0);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_close((uv_handle_t *)&step, NULL);
+	uv_close((uv_handle_t *)&guard, NULL);
+	aic_conn_close_all();
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	assert_true(live.frame_whole);
+	assert_int_equal(live.frame_len, SPLIT_LEN);
+	/* 1 MiB - 128 KiB missing: a step of 256 KiB (conn.c's LOWAT_MAX). */
+	assert_int_equal(live.lowat_during, 256 << 10);
+	assert_int_equal(live.lowat_after, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -524,6 +626,7 @@ int main(void)
 		cmocka_unit_test(silent_server_is_closed),
 		cmocka_unit_test(silent_listener_cannot_hold_a_client),
 		cmocka_unit_test(slow_large_frame_is_life),
+		cmocka_unit_test(large_frame_is_read_in_steps),
 	};
 
 	return aic_test_run(tests);
