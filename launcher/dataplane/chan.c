@@ -121,6 +121,45 @@ bool chan_wants_pull(const struct chan *ch)
 	return ch->gets || ch->snk || ch->readers;
 }
 
+/*
+ * Whether no more items can come for gets that wait for a least number:
+ * every producer has finished, or the channel is full (its producers wait
+ * for room that only acks make, and the items in flight may be the
+ * waiting consumers' own). Then such a get takes what there is.
+ */
+static bool least_waived(const struct chan *ch)
+{
+	return ch->puts || !chan_room(ch, 0) || (ch->closed && remote_drained(ch));
+}
+
+/*
+ * Answers the waiting gets, oldest first, that can be answered now: each
+ * once its least is queued here (or it is waived). Items are never held
+ * back for a get that waits for more: a younger get (or a peer's pull)
+ * that can take them now does, so replicas that each wait for more than
+ * there is do not starve one another; each takes what there is at its
+ * deadline.
+ */
+static void serve_gets(struct chan *ch)
+{
+	struct wait *w, *next;
+	bool waived = false, asked = false;
+
+	for (w = ch->gets; w && ch->own.n + ch->pulled.n > 0; w = next) {
+		next = w->next;
+		if (ch->own.n + ch->pulled.n < w->least) {
+			if (!asked)
+				waived = least_waived(ch);
+			asked = true;
+			if (!waived)
+				continue;
+		}
+		if (!deliver(ch, w->c, w->max, false, -1))
+			break;
+		wait_end(&ch->gets, w);
+	}
+}
+
 void chan_pump(struct chan *ch)
 {
 	uint32_t admitted;
@@ -147,8 +186,7 @@ void chan_pump(struct chan *ch)
 			puts_end(ch, w);
 		}
 	} while (admitted && ch->puts);
-	while (ch->gets && deliver(ch, ch->gets->c, ch->gets->max, false, -1))
-		wait_end(&ch->gets, ch->gets);
+	serve_gets(ch);
 	load_pump(ch);
 	while (ch->pulls && deliver(ch, ch->pulls->c, ch->pulls->max, true, ch->pulls->rank))
 		wait_end(&ch->pulls, ch->pulls);
@@ -435,7 +473,9 @@ static void wait_expired(uv_timer_t *t)
 		put_error(w->c, -ETIMEDOUT);
 		puts_end(ch, w);
 	} else {
-		aic_conn_send_error(w->c, AIC_MSG_ERROR, -ETIMEDOUT, NULL);
+		/* One that waited for a least takes what there is; nothing: it timed out. */
+		if (!deliver(ch, w->c, w->max, false, -1))
+			aic_conn_send_error(w->c, AIC_MSG_ERROR, -ETIMEDOUT, NULL);
 		wait_end(&ch->gets, w);
 	}
 	chan_pump(ch); /* the waits behind it may go on, and peers are asked for less */
@@ -511,6 +551,8 @@ void chan_on_get(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint
 {
 	struct chan *ch = len >= 12 ? chan_find(cs, aic_get_u32(p)) : NULL;
 	uint32_t max = len >= 12 ? aic_get_u32(p + 4) : 0;
+	/* A GET may say the least it waits for (a trailing u32); a PULL's is its rank. */
+	uint32_t least = !is_pull && len >= 16 ? aic_get_u32(p + 12) : 1;
 	struct wait *w;
 
 	if (!ch || max == 0) {
@@ -525,6 +567,7 @@ void chan_on_get(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint
 		return;
 	}
 	w->max = max;
+	w->least = least < 1 ? 1 : least > max ? max : least;
 	w->pull = is_pull;
 	w->rank = is_pull && len >= 16 ? (int)aic_get_u32(p + 12) : -1;
 	/* The connection a peer pulls through, by its rank: what NODE_LOST closes. */

@@ -134,6 +134,7 @@ struct wait {
 	struct aic_conn *c; /* NULL: a PUT whose producer has gone (its item still waits) */
 	struct item *item;  /* PUT: the item waiting for a slot */
 	uint32_t max;	   /* GET/PULL: how many it wants */
+	uint32_t least;	   /* GET: answered once this many can go (chan.c get_ready), >= 1 */
 	uint64_t min;	   /* W_RECV: the oldest version that will do */
 	bool pull;
 	int rank; /* PULL: the asking agent's rank (-1: not said) */
