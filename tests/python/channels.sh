@@ -12,7 +12,7 @@ aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 [ -e "$AIC_LIBRARY" ] || bail "no $AIC_LIBRARY"
 enter_work_dir channels
-plan 38
+plan 39
 
 spec() { # spec N PAD DIE_AFTER CAPACITY [VIEW: consumers read shared memory in place]
 	cat <<YAML
@@ -407,6 +407,54 @@ is "$?" 0 "get(min_items): the job succeeds"
 is "$(sed 1d out.0 | tr '\n' ' ')" "0 1 2,3,4 5,6,7,8 9,10 11 closed " \
 	"the least in one answer; fewer at the timeout, at a full channel and at the end, then Closed"
 like "$(head -1 out.0)" "refused: .*min_items 3 must be from 0 to max_items 2" "min_items over max_items is refused"
+
+# Items are not kept back for a get that waits for more: with replica 0
+# waiting for 3 (no timeout), replica 1 takes the 2 there are (a check that
+# can only pass wrongly when replica 1's gets come first); then 3 more come,
+# for replica 0.
+rm -f out.*
+cat >sprod.py <<'PY'
+import aic, os, time
+w = aic.connect()
+def wait_for(name):
+    while not os.path.exists(os.environ["OUT"] + "." + name):
+        time.sleep(0.01)
+wait_for("waiting")
+for i in range(5):
+    if i == 2:
+        wait_for("took")
+    w.put("nums", b"%d" % i)
+PY
+cat >scons.py <<'PY'
+import aic, os, time
+w = aic.connect()
+out = open(os.environ["OUT"] + ".%d" % w.index, "w")
+def get(n, m):
+    items = w.get("nums", max_items=n, min_items=m)
+    w.ack(items)
+    out.write("%s\n" % b",".join(it.data for it in items).decode())
+    out.flush()
+if w.index == 0:
+    open(os.environ["OUT"] + ".waiting", "w").close()
+    get(3, 3)
+else:
+    while not os.path.exists(os.environ["OUT"] + ".waiting"):
+        time.sleep(0.01)
+    get(1, 1)
+    get(1, 1)
+    open(os.environ["OUT"] + ".took", "w").close()
+PY
+cat >starve.yaml <<YAML
+name: chan-test
+stages:
+  prod: {command: [python3, $dir/sprod.py], cpus: 0, outputs: [nums], env: {OUT: $dir/out}}
+  cons: {command: [python3, $dir/scons.py], replicas: 2, cpus: 0, inputs: [nums], env: {OUT: $dir/out}}
+channels:
+  nums: {capacity: 8}
+YAML
+timeout 300 "$aic" run starve.yaml >starve.out 2>starve.err
+is "$? $(cat out.1 | tr '\n' ' ')/ $(cat out.0)" "0 0 1 / 2,3,4" \
+	"a get waiting for 3 does not keep the 2 there are from another replica's"
 
 # Memory: 10x more items (and 1 KiB each) do not make the engine bigger.
 # Under AddressSanitizer (scripts/check's sanitizer stage) the quarantine
