@@ -89,7 +89,7 @@ static void puts_start(struct chan *ch, struct wait *w, uint32_t timeout_ms, uv_
 	ch->puts_tail = w;
 }
 
-static bool remote_drained(const struct chan *ch)
+bool remote_drained(const struct chan *ch)
 {
 	uint32_t r;
 
@@ -119,45 +119,6 @@ static bool held_only_by(const struct chan *ch, const struct aic_conn *c, bool o
 bool chan_wants_pull(const struct chan *ch)
 {
 	return ch->gets || ch->snk || ch->readers;
-}
-
-/*
- * Whether no more items can come for gets that wait for a least number:
- * every producer has finished, or the channel is full (its producers wait
- * for room that only acks make, and the items in flight may be the
- * waiting consumers' own). Then such a get takes what there is.
- */
-static bool least_waived(const struct chan *ch)
-{
-	return ch->puts || !chan_room(ch, 0) || (ch->closed && remote_drained(ch));
-}
-
-/*
- * Answers the waiting gets, oldest first, that can be answered now: each
- * once its least is queued here (or it is waived). Items are never held
- * back for a get that waits for more: a younger get (or a peer's pull)
- * that can take them now does, so replicas that each wait for more than
- * there is do not starve one another; each takes what there is at its
- * deadline.
- */
-static void serve_gets(struct chan *ch)
-{
-	struct wait *w, *next;
-	bool waived = false, asked = false;
-
-	for (w = ch->gets; w && ch->own.n + ch->pulled.n > 0; w = next) {
-		next = w->next;
-		if (ch->own.n + ch->pulled.n < w->least) {
-			if (!asked)
-				waived = least_waived(ch);
-			asked = true;
-			if (!waived)
-				continue;
-		}
-		if (!deliver(ch, w->c, w->max, false, -1))
-			break;
-		wait_end(&ch->gets, w);
-	}
 }
 
 void chan_pump(struct chan *ch)
