@@ -8,9 +8,11 @@ collective.py, when the worker uses it). When aic.connect() returns, the
 process writes $AIC_JOB_DIR/busy/STAGE.INDEX.PID.json with the wall-clock
 time (time.time()) of that moment; at exit it adds its wall time since
 then and the seconds spent in each kind of call (a killed process leaves
-only the first record). Busy = wall - those seconds: time
-in the worker's own code (on a shared machine, including time it waited
-for a core).
+only the first record). Busy = wall - those seconds: time in the worker's
+own code (on a shared machine, including time it waited for a core).
+cpu_s is the process's CPU time (user and system) from that moment to the
+end of its last call into aic or its gang, so that what a stage does after
+its loop (train.py's plot) is left out.
 
 With AIC_BENCH_START_ONLY=1 the worker goes no further than aic.connect():
 the process prints {"ready_at": WALL-CLOCK} and exits, without an agent.
@@ -31,7 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
 import aic  # noqa: E402 (after the worker's directory is on the path)
 
 waits = {"get": 0.0, "put": 0.0, "ack": 0.0, "weights": 0.0, "gang": 0.0}
-state = {"depth": 0, "worker": None, "t0": None, "connected": None}
+state = {"depth": 0, "worker": None, "t0": None, "connected": None, "cpu0": 0.0, "cpu_last": 0.0}
 
 
 def timed(kind, fn):
@@ -45,6 +47,7 @@ def timed(kind, fn):
         finally:
             waits[kind] += time.monotonic() - t
             state["depth"] -= 1
+            state["cpu_last"] = time.process_time()
     return call
 
 
@@ -78,7 +81,8 @@ def connect():
         os._exit(0)
     w = _connect()
     if state["worker"] is None:
-        state.update(worker=(w.stage, w.index), t0=time.monotonic(), connected=time.time())
+        state.update(worker=(w.stage, w.index), t0=time.monotonic(), connected=time.time(),
+                     cpu0=time.process_time())
         record()  # now, for a process that will be killed before its exit
     return w
 
@@ -91,7 +95,8 @@ def report():
     if state["worker"] is None:
         return
     wall = time.monotonic() - state["t0"]
-    record(wall_s=wall, wait_s=waits, busy_s=wall - sum(waits.values()))
+    record(wall_s=wall, wait_s=waits, busy_s=wall - sum(waits.values()),
+           cpu_s=max(0.0, state["cpu_last"] - state["cpu0"]))
 
 
 runpy.run_path(script, run_name="__main__")

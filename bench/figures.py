@@ -157,6 +157,26 @@ def grpo(lines):
         [x["gen_floor_s"] for x in slow],
         does="arithmetic, not a run: groups x GEN_DELAY_S / rollout replicas, the least time the "
              "pretend generation takes however well the rest overlaps it")
+    # Where a step's CPU time goes at GEN_DELAY_S=0: each stage's processes
+    # (from aic.connect() to their last call into aic) and the engine, per
+    # training step, beside the one-process loop's (one thread: its loop
+    # time). Runs and baselines pair in the order they were measured.
+    cpu = {}
+    for x in lines:
+        if x.get("what") == "busy" and x["gen_delay_s"] == 0 and "cpu_s" in x:
+            cpu.setdefault(x["stage"], []).append(1000 * x["cpu_s"] / x["steps"])
+    for stage, per_step in sorted(cpu.items()):
+        out("grpo-toy", "CPU time per training step, stage %s (all its processes), GEN_DELAY_S=0"
+            % stage, per_step, "ms",
+            does="none: bench/busy.py's cpu_s (user and system, from aic.connect() to the "
+                 "process's last call into aic) summed over the stage, divided by the steps")
+    runs = [x for x in fast if "workers_cpu_s" in x]
+    if runs:
+        out("grpo-toy", "CPU time per training step, every stage and the engine, GEN_DELAY_S=0",
+            [1000 * (x["workers_cpu_s"] + x["engine_cpu_s"]) / x["steps"] for x in runs], "ms",
+            "the same GRPO loop in one process", [1000 * x["seconds"] / x["steps"] for x in base],
+            does="bench/grpo_inproc.py's loop time per step: one thread, so its CPU time as near "
+                 "as a wall clock tells (the engine's share includes its start-up)")
     runs = {}
     for x in lines:
         if x.get("what") == "busy":

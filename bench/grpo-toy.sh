@@ -17,7 +17,9 @@
 # generation: rollout is the slow stage, as in real RL; the busy figures).
 # A run's line also has the engine's own CPU time (summary.json's
 # engine_cpu_s: head and agent, not the workers; bench/figures.py divides
-# it by the steps).
+# it by the steps) and its workers' (workers_cpu_s), and each stage's line
+# its processes' CPU time: both from aic.connect() to each process's last
+# call into aic (bench/busy.py's cpu_s).
 # Every line is tagged with its repetition ("rep").
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -60,25 +62,28 @@ groups = sum(int(x["groups"]) for x in rows)
 # The engine's own CPU time (the aic run process: head and agent, user and
 # system; not the workers'), over the whole job, start-up included.
 cpu = json.load(open(job + "/summary.json"))["engine_cpu_s"]
-print(json.dumps({"what": "grpo aic run", "gen_delay_s": delay, "steps": len(rows), "groups": groups,
-                  "loop_s": float(rows[-1]["time_s"]), "wall_s": wall_ms / 1000,
-                  "engine_cpu_s": round(cpu, 4),
-                  "gen_floor_s": round(groups * delay / num("replicas"), 3),
-                  "reward_first": round(sum(r[:5]) / 5, 3), "reward_last": round(sum(r[-5:]) / 5, 3)}))
 by = {}
 for f in glob.glob(job + "/busy/*.json"):
     d = json.load(open(f))
     if "wall_s" not in d:
         sys.exit("bench: %s did not exit normally" % f)
-    s = by.setdefault(d["stage"], {"procs": 0, "wall_s": 0.0, "busy_s": 0.0, "wait_s": {}})
+    s = by.setdefault(d["stage"], {"procs": 0, "wall_s": 0.0, "busy_s": 0.0, "cpu_s": 0.0, "wait_s": {}})
     s["procs"] += 1
     s["wall_s"] += d["wall_s"]
     s["busy_s"] += d["busy_s"]
+    s["cpu_s"] += d["cpu_s"]
     for k, v in d["wait_s"].items():
         s["wait_s"][k] = s["wait_s"].get(k, 0.0) + v
+print(json.dumps({"what": "grpo aic run", "gen_delay_s": delay, "steps": len(rows), "groups": groups,
+                  "loop_s": float(rows[-1]["time_s"]), "wall_s": wall_ms / 1000,
+                  "engine_cpu_s": round(cpu, 4),
+                  "workers_cpu_s": round(sum(s["cpu_s"] for s in by.values()), 4),
+                  "gen_floor_s": round(groups * delay / num("replicas"), 3),
+                  "reward_first": round(sum(r[:5]) / 5, 3), "reward_last": round(sum(r[-5:]) / 5, 3)}))
 for stage, s in sorted(by.items()):
     print(json.dumps({"what": "busy", "gen_delay_s": delay, "stage": stage, "procs": s["procs"],
                       "wall_s": round(s["wall_s"], 3), "busy_s": round(s["busy_s"], 3),
+                      "cpu_s": round(s["cpu_s"], 4), "steps": len(rows),
                       "wait_s": {k: round(v, 3) for k, v in s["wait_s"].items() if v > 0}}))
 PY
 }

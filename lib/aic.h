@@ -169,6 +169,23 @@ int aic_get(struct aic_worker *w, const char *chan, struct aic_item *items, size
 	    int timeout_ms);
 
 /*
+ * aic_get() that waits until at least `min` items can go (1 <= min <= max;
+ * 0 is 1; min > max: -EINVAL), then gives up to max: one round trip where
+ * a loop of aic_get() makes one per item that trickles in. It answers with
+ * fewer (at least one) when the timeout passes, when the channel is closed
+ * and every producer has finished, or when the channel is full on this
+ * node (its producers wait for room, perhaps for this worker's acks; a
+ * full producer on another node is not seen: the timeout ends that wait);
+ * with none, as aic_get(). Items are not kept back for a get that waits: another
+ * consumer's get that can be answered now takes them, so replicas that
+ * each wait for more than there is take what there is at their deadlines
+ * (with no timeout, such a get may wait until more come). A get of a
+ * worker that is draining is answered at once, as aic_get().
+ */
+int aic_get_min(struct aic_worker *w, const char *chan, struct aic_item *items, size_t max,
+		size_t min, size_t *n, int timeout_ms);
+
+/*
  * Acknowledges items got from `chan`: they will never be delivered again.
  * The ack goes with the next frame sent, or within microseconds.
  */

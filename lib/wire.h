@@ -162,7 +162,7 @@ enum aic_msg {
 	/* Data plane, binary payloads (big-endian fields, see aic.h's worker.c). */
 	AIC_MSG_PUT = 0x101,	/* worker -> agent: u32 chan, u64 version, u32 timeout_ms, bytes */
 	AIC_MSG_PUT_OK = 0x102, /* agent -> worker: u64 id */
-	AIC_MSG_GET = 0x103,	/* worker -> agent: u32 chan, u32 max, u32 timeout_ms */
+	AIC_MSG_GET = 0x103,	/* worker -> agent: u32 chan, u32 max, u32 timeout_ms[, u32 min] */
 	AIC_MSG_ITEMS = 0x104,	/* agent -> worker: u32 count, u32 flags, items */
 	AIC_MSG_ACK = 0x105,	/* worker -> agent: u32 chan, u32 count, (u32 producer, u64 id)... */
 	AIC_MSG_ERROR = 0x106,	/* agent -> worker: JSON {"code": n, "error": text} */

@@ -10,6 +10,8 @@ A replica does not run more than one version ahead of the trainer: after its
 share of a training step (QUOTA groups) it waits for the next weights. That
 keeps samples on-policy enough for max_staleness: 1, under which aic drops
 samples made with weights two versions old (and their prompts would be lost).
+It takes the next share's prompts before that wait, while the trainer trains,
+so that the new weights' share starts without a round trip for its prompts.
 
 A replica keeps no state worth saving: asked for a checkpoint, it says so
 at once (checkpoint_done(None)), and a later run starts it afresh with the
@@ -55,34 +57,38 @@ def main():
         if turn.begin():  # alternate mode: a turn on the GPUs, with the newest weights
             params, version = stream.receive(min_version=version, timeout=120)
             made = 0
+        try:
+            # The rest of this version's share at once, or once it is made
+            # the next version's: one round trip for the batch, and never
+            # more prompts than the step needs.
+            items = w.get("prompts", max_items=QUOTA - made if made < QUOTA else QUOTA, timeout=1)
+        except aic.Closed:
+            break
+        if not items:
+            checkpoint(w)
+            if turn.should_yield():  # nothing to do: training may have the GPUs
+                turn.end(version, made, True)
+            continue
         if made >= QUOTA and not turn.on:
             # This version's share is made: wait for the next weights before
-            # taking more prompts, so that no prompt waits here while the
-            # trainer waits for its group.
+            # answering more prompts. The prompts are taken first, while the
+            # trainer trains: when the weights come, the next share starts
+            # at once, without a round trip for its prompts.
             try:
                 params, version = stream.receive(min_version=version + 1, timeout=WAIT_S)
                 made = 0
             except TimeoutError:
                 pass
-        try:
-            # The rest of this version's share at once: one round trip for
-            # the batch, and never more prompts than the step needs.
-            items = w.get("prompts", max_items=max(1, QUOTA - made), timeout=1)
-        except aic.Closed:
-            break
-        # Before the puts: after a SIGTERM the reward stage answers and goes,
-        # and a put into the full samples channel would then never return.
-        checkpoint(w)
-        if not items:
-            if turn.should_yield():  # nothing to do: training may have the GPUs
-                turn.end(version, made, True)
-            continue
-        if made:  # newer weights already (the trainer stepped early)? (made 0: just received)
+        elif made:  # newer weights already (the trainer stepped early)? (made 0: just received)
             try:
                 params, version = stream.receive(min_version=version + 1, timeout=0)
                 made = 0
             except TimeoutError:
                 pass
+        # Before the puts, after any wait for weights: after a SIGTERM the
+        # reward stage answers and goes, and a put into the full samples
+        # channel would then never return.
+        checkpoint(w)
         prompts = [json.loads(it.data) for it in items]
         p = policy.probs(params, policy.encode(prompts))
         for i, (it, prompt, row) in enumerate(zip(items, prompts, p)):

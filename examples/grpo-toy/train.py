@@ -48,8 +48,9 @@ import turns
 
 BATCH = int(os.environ.get("BATCH", "16"))  # groups per step, all ranks together
 LR = float(os.environ.get("LR", "4"))
-# A rank that waits this long for a group takes part in the step with what
-# it has: at the end of the data, or while a rollout replica restarts.
+# A rank that waits this long for its share of the step's groups takes part
+# in the step with what it has: at the end of the data, or while a rollout
+# replica restarts.
 IDLE_S = float(os.environ.get("IDLE_S", "0.5"))
 OUT_DIR = os.environ.get("OUT_DIR") or os.environ.get("AIC_JOB_DIR", ".")
 STEP_DELAY_S = float(os.environ.get("STEP_DELAY_S", "0"))
@@ -198,14 +199,21 @@ def main():
         ckpt = w.checkpoint_requested()
         held = []
         while not closed and len(held) < per_rank:
+            # One get waits for all the groups the step still needs
+            # (min_items), one round trip where a get per group that came
+            # made several. It gives fewer at IDLE_S (then the step goes on
+            # with them: no later than IDLE_S after the last group came, as
+            # before), when the channel is full, or at its end.
+            want = per_rank - len(held)
+            asked = time.monotonic()
             try:
-                items = w.get("scored", max_items=per_rank - len(held), timeout=IDLE_S)
+                items = w.get("scored", max_items=want, min_items=want, timeout=IDLE_S)
             except aic.Closed:
                 closed = True
                 break
-            if not items:
-                break
             held += items
+            if not items or (len(items) < want and time.monotonic() - asked >= IDLE_S):
+                break
         groups = [json.loads(it.data) for it in held]
         # A group's origin is its prompt's line: (pass, line) of the source.
         keys = [[it.origin["epoch"], it.origin["line"], g["id"]] for it, g in zip(held, groups)]

@@ -89,7 +89,7 @@ static void puts_start(struct chan *ch, struct wait *w, uint32_t timeout_ms, uv_
 	ch->puts_tail = w;
 }
 
-static bool remote_drained(const struct chan *ch)
+bool remote_drained(const struct chan *ch)
 {
 	uint32_t r;
 
@@ -147,8 +147,7 @@ void chan_pump(struct chan *ch)
 			puts_end(ch, w);
 		}
 	} while (admitted && ch->puts);
-	while (ch->gets && deliver(ch, ch->gets->c, ch->gets->max, false, -1))
-		wait_end(&ch->gets, ch->gets);
+	serve_gets(ch);
 	load_pump(ch);
 	while (ch->pulls && deliver(ch, ch->pulls->c, ch->pulls->max, true, ch->pulls->rank))
 		wait_end(&ch->pulls, ch->pulls);
@@ -435,7 +434,9 @@ static void wait_expired(uv_timer_t *t)
 		put_error(w->c, -ETIMEDOUT);
 		puts_end(ch, w);
 	} else {
-		aic_conn_send_error(w->c, AIC_MSG_ERROR, -ETIMEDOUT, NULL);
+		/* One that waited for a least takes what there is; nothing: it timed out. */
+		if (!deliver(ch, w->c, w->max, false, -1))
+			aic_conn_send_error(w->c, AIC_MSG_ERROR, -ETIMEDOUT, NULL);
 		wait_end(&ch->gets, w);
 	}
 	chan_pump(ch); /* the waits behind it may go on, and peers are asked for less */
@@ -511,6 +512,8 @@ void chan_on_get(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint
 {
 	struct chan *ch = len >= 12 ? chan_find(cs, aic_get_u32(p)) : NULL;
 	uint32_t max = len >= 12 ? aic_get_u32(p + 4) : 0;
+	/* A GET may say the least it waits for (a trailing u32); a PULL's is its rank. */
+	uint32_t least = !is_pull && len >= 16 ? aic_get_u32(p + 12) : 1;
 	struct wait *w;
 
 	if (!ch || max == 0) {
@@ -525,6 +528,7 @@ void chan_on_get(struct chan_set *cs, struct aic_conn *c, const uint8_t *p, uint
 		return;
 	}
 	w->max = max;
+	w->least = least < 1 ? 1 : least > max ? max : least;
 	w->pull = is_pull;
 	w->rank = is_pull && len >= 16 ? (int)aic_get_u32(p + 12) : -1;
 	/* The connection a peer pulls through, by its rank: what NODE_LOST closes. */

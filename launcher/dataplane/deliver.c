@@ -281,3 +281,42 @@ static uint32_t deliver_frame(struct chan *ch, struct aic_conn *c, uint32_t max,
 	aic_conn_send_owned(c, buf, start - AIC_WIRE_HEADER, (size_t)(p - start) + AIC_WIRE_HEADER);
 	return n;
 }
+
+/*
+ * Whether no more items can come for gets that wait for a least number:
+ * every producer has finished, or the channel is full (its producers wait
+ * for room that only acks make, and the items in flight may be the
+ * waiting consumers' own). Then such a get takes what there is.
+ */
+static bool least_waived(const struct chan *ch)
+{
+	return ch->puts || !chan_room(ch, 0) || (ch->closed && remote_drained(ch));
+}
+
+/*
+ * Answers the waiting gets, oldest first, that can be answered now: each
+ * once its least is queued here (or it is waived). Items are never held
+ * back for a get that waits for more: a younger get (or a peer's pull)
+ * that can take them now does, so replicas that each wait for more than
+ * there is do not starve one another; each takes what there is at its
+ * deadline.
+ */
+void serve_gets(struct chan *ch)
+{
+	struct wait *w, *next;
+	bool waived = false, asked = false;
+
+	for (w = ch->gets; w && ch->own.n + ch->pulled.n > 0; w = next) {
+		next = w->next;
+		if (ch->own.n + ch->pulled.n < w->least) {
+			if (!asked)
+				waived = least_waived(ch);
+			asked = true;
+			if (!waived)
+				continue;
+		}
+		if (!deliver(ch, w->c, w->max, false, -1))
+			break;
+		wait_end(&ch->gets, w);
+	}
+}

@@ -6,7 +6,8 @@
  * The files, each calling only the ones listed after it:
  *   chan_set.c    the set's lifecycle, and dispatch of every frame
  *   chan.c        a channel's puts, gets, acks and pulls from peers
- *   deliver.c     items to a worker or a peer (zero copy, zstd), EOF
+ *   deliver.c     items to a worker or a peer (zero copy, zstd), EOF; which
+ *                 waiting gets are answered (a get's least)
  *   source_sink.c a channel's JSONL source and sink files
  *   weights.c     weight streams: frames from local writers and readers
  *   chain.c       a weight version down the chain of agents
@@ -134,6 +135,7 @@ struct wait {
 	struct aic_conn *c; /* NULL: a PUT whose producer has gone (its item still waits) */
 	struct item *item;  /* PUT: the item waiting for a slot */
 	uint32_t max;	   /* GET/PULL: how many it wants */
+	uint32_t least;	   /* GET: answered once this many can go (deliver.c serve_gets), >= 1 */
 	uint64_t min;	   /* W_RECV: the oldest version that will do */
 	bool pull;
 	int rank; /* PULL: the asking agent's rank (-1: not said) */
@@ -595,9 +597,13 @@ void chan_producers(struct chan *ch, const uint32_t *ranks, size_t n);
 void chan_pump(struct chan *ch);
 /* Whether this agent asks peers for the channel's items: for readers here, or its sink. */
 bool chan_wants_pull(const struct chan *ch);
+bool remote_drained(const struct chan *ch); /* every peer that produces it said EOF */
 void chan_pull(struct chan *ch);
 
 /* --- deliver.c ------------------------------------------------------------ */
+
+/* Answers the waiting gets that can be answered now (a get's least: struct wait). */
+void serve_gets(struct chan *ch);
 
 /*
  * Sends up to max items from the queues to c, which then holds them: to a

@@ -287,7 +287,13 @@ void aic_put_discard(struct aic_worker *w, void *buf)
 int aic_get(struct aic_worker *w, const char *chan, struct aic_item *items, size_t max, size_t *n,
 	    int timeout_ms)
 {
-	uint8_t req[12];
+	return aic_get_min(w, chan, items, max, 1, n, timeout_ms);
+}
+
+int aic_get_min(struct aic_worker *w, const char *chan, struct aic_item *items, size_t max,
+		size_t min, size_t *n, int timeout_ms)
+{
+	uint8_t req[16];
 	const uint8_t *p, *data;
 	struct aic_items walk;
 	struct aic_item_hdr h;
@@ -297,12 +303,14 @@ int aic_get(struct aic_worker *w, const char *chan, struct aic_item *items, size
 	*n = 0;
 	if (rc)
 		return rc;
-	if (max == 0 || max > 1u << 20)
+	if (max == 0 || max > 1u << 20 || min > max)
 		return -EINVAL;
 	aic_put_u32(req, c);
 	aic_put_u32(req + 4, (uint32_t)max);
 	aic_put_u32(req + 8, aic__wire_timeout(timeout_ms));
-	rc = aic__send_frame(w, AIC_MSG_GET, req, sizeof(req), NULL, 0);
+	aic_put_u32(req + 12, (uint32_t)min);
+	/* The least goes only when it says something: a GET of 12 bytes is one of 1. */
+	rc = aic__send_frame(w, AIC_MSG_GET, req, min > 1 ? 16 : 12, NULL, 0);
 	if (!rc)
 		rc = aic__recv_reply(w);
 	if (rc)

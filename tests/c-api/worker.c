@@ -134,7 +134,13 @@ static int get_items(struct aic_worker *w)
 	size_t n;
 	int rc;
 
-	while ((rc = aic_get(w, "c", items, 8, &n, 30000)) == 0) {
+	/* A least over the most is refused, not clamped. */
+	if ((rc = aic_get_min(w, "c", items, 2, 3, &n, 0)) != -EINVAL) {
+		fprintf(stderr, "worker: get of min 3, max 2: %s, not refused\n", aic_strerror(rc));
+		return rc ? rc : -EPROTO;
+	}
+	/* Half a batch at least: the channel's end and its full capacity answer with fewer. */
+	while ((rc = aic_get_min(w, "c", items, 8, 4, &n, 30000)) == 0) {
 		for (size_t i = 0; i < n; i++) {
 			uint64_t k = 0;
 			int ok = items[i].len >= 8;

@@ -5,7 +5,8 @@
 # versions published from a buffer (sent on piece by piece; the buffer
 # overwritten as soon as publish returns) and written in place
 # (aic_weights_written announcing each 3 MiB) reach every reader
-# byte-identical; misuses are refused.
+# byte-identical; misuses are refused. Consumers get at least 4 items at
+# a time (aic_get_min: fewer at the end; a least over the most is refused).
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
 aic="$AIC_BUILD_DIR/launcher/aic"
 worker="$AIC_BUILD_DIR/tests/c-api/worker"

@@ -12,7 +12,7 @@ aic="$AIC_BUILD_DIR/launcher/aic"
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 [ -e "$AIC_LIBRARY" ] || bail "no $AIC_LIBRARY"
 enter_work_dir channels
-plan 35
+plan 39
 
 spec() { # spec N PAD DIE_AFTER CAPACITY [VIEW: consumers read shared memory in place]
 	cat <<YAML
@@ -337,6 +337,124 @@ YAML
 "$aic" run paced.yaml >paced.out 2>&1
 is "$("$aic" logs p/0) $("$aic" logs c/0)" "1 20 1" \
 	"puts and acks 1 ms apart: all 20 arrive, and no batch thread was started on either side"
+
+# get(min_items=N): one answer once N items are there. The producer puts
+# at the consumer's word (a file: the consumer is waiting in its get by
+# then, or about to be), so a get that answered as soon as one item was
+# there would answer with fewer (a check that can only pass wrongly when
+# the file is seen before the get is sent, never fail wrongly). Also: fewer at the timeout, at a full
+# channel (its producer waits for room) and at the channel's end, then
+# Closed; min_items over max_items refused with the values quoted.
+rm -f out.*
+cat >mprod.py <<'PY'
+import aic, os, time
+w = aic.connect()
+def wait_for(name):
+    while not os.path.exists(os.environ["OUT"] + "." + name):
+        time.sleep(0.01)
+i = 0
+for word, n in (("start", 2), ("three", 3), ("full", 6), ("end", 1)):
+    wait_for(word)
+    for _ in range(n):
+        w.put("nums", b"%d" % i)
+        i += 1
+    open(os.environ["OUT"] + ".put-" + word, "w").close()
+PY
+cat >mcons.py <<'PY'
+import aic, os, time
+w = aic.connect()
+out = open(os.environ["OUT"] + ".0", "w")
+def say(word):
+    open(os.environ["OUT"] + "." + word, "w").close()
+def wait_for(name):
+    while not os.path.exists(os.environ["OUT"] + "." + name):
+        time.sleep(0.01)
+def get(n, m, timeout=None):
+    items = w.get("nums", max_items=n, min_items=m, timeout=timeout)
+    w.ack(items)
+    out.write("%s\n" % b",".join(it.data for it in items).decode())
+    out.flush()
+try:
+    w.get("nums", max_items=2, min_items=3)
+except ValueError as e:
+    out.write("refused: %s\n" % e)
+say("start")
+wait_for("put-start")
+get(1, 1)           # 0: as before, the first there
+get(5, 5, 0.5)      # 1: the only other one, at the timeout
+say("three")
+get(3, 3)           # 2,3,4 in one answer
+say("full")
+get(8, 8)           # 5..8: the channel is full (capacity 4)
+get(8, 2)           # 9,10
+say("end")
+get(5, 5)           # 11, at the channel's end
+try:
+    get(5, 5)
+except aic.Closed:
+    out.write("closed\n")
+PY
+cat >min.yaml <<YAML
+name: chan-test
+stages:
+  prod: {command: [python3, $dir/mprod.py], cpus: 0, outputs: [nums], env: {OUT: $dir/out}}
+  cons: {command: [python3, $dir/mcons.py], cpus: 0, inputs: [nums], env: {OUT: $dir/out}}
+channels:
+  nums: {capacity: 4}
+YAML
+timeout 300 "$aic" run min.yaml >min.out 2>min.err
+is "$?" 0 "get(min_items): the job succeeds"
+is "$(sed 1d out.0 | tr '\n' ' ')" "0 1 2,3,4 5,6,7,8 9,10 11 closed " \
+	"the least in one answer; fewer at the timeout, at a full channel and at the end, then Closed"
+like "$(head -1 out.0)" "refused: .*min_items 3 must be from 0 to max_items 2" "min_items over max_items is refused"
+
+# Items are not kept back for a get that waits for more: with replica 0
+# waiting for 3 (no timeout), replica 1 takes the 2 there are (a check that
+# can only pass wrongly when replica 1's gets come first); then 3 more come,
+# for replica 0.
+rm -f out.*
+cat >sprod.py <<'PY'
+import aic, os, time
+w = aic.connect()
+def wait_for(name):
+    while not os.path.exists(os.environ["OUT"] + "." + name):
+        time.sleep(0.01)
+wait_for("waiting")
+for i in range(5):
+    if i == 2:
+        wait_for("took")
+    w.put("nums", b"%d" % i)
+PY
+cat >scons.py <<'PY'
+import aic, os, time
+w = aic.connect()
+out = open(os.environ["OUT"] + ".%d" % w.index, "w")
+def get(n, m):
+    items = w.get("nums", max_items=n, min_items=m)
+    w.ack(items)
+    out.write("%s\n" % b",".join(it.data for it in items).decode())
+    out.flush()
+if w.index == 0:
+    open(os.environ["OUT"] + ".waiting", "w").close()
+    get(3, 3)
+else:
+    while not os.path.exists(os.environ["OUT"] + ".waiting"):
+        time.sleep(0.01)
+    get(1, 1)
+    get(1, 1)
+    open(os.environ["OUT"] + ".took", "w").close()
+PY
+cat >starve.yaml <<YAML
+name: chan-test
+stages:
+  prod: {command: [python3, $dir/sprod.py], cpus: 0, outputs: [nums], env: {OUT: $dir/out}}
+  cons: {command: [python3, $dir/scons.py], replicas: 2, cpus: 0, inputs: [nums], env: {OUT: $dir/out}}
+channels:
+  nums: {capacity: 8}
+YAML
+timeout 300 "$aic" run starve.yaml >starve.out 2>starve.err
+is "$? $(cat out.1 | tr '\n' ' ')/ $(cat out.0)" "0 0 1 / 2,3,4" \
+	"a get waiting for 3 does not keep the 2 there are from another replica's"
 
 # Memory: 10x more items (and 1 KiB each) do not make the engine bigger.
 # Under AddressSanitizer (scripts/check's sanitizer stage) the quarantine
