@@ -360,6 +360,27 @@ static void give_up(uv_timer_t *t)
 }
 
 /*
+ * Runs `loop` until the client's connection closes (or the guard gives up:
+ * where liveness is broken, the test fails rather than hang), then closes
+ * `extra` (the test's own handle), the guard and every connection.
+ */
+static void run_guarded(uv_loop_t *loop, struct aic_server *srv, uv_handle_t *extra)
+{
+	uv_timer_t guard;
+
+	uv_timer_init(loop, &guard);
+	guard.data = srv;
+	live.guard = &guard;
+	uv_timer_start(&guard, give_up, 30000, 0);
+	uv_run(loop, UV_RUN_DEFAULT);
+	uv_close(extra, NULL);
+	uv_close((uv_handle_t *)&guard, NULL);
+	aic_conn_close_all();
+	uv_run(loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(loop), 0);
+}
+
+/*
  * A server (timeout server_timeout) and a client (timeout client_timeout,
  * 0: none) at `port` (0: the server's), on one loop until the client's
  * connection closes.
@@ -372,7 +393,7 @@ static void live_pair(uint64_t server_timeout, uint64_t client_timeout, int port
 					       .direct_begin = live_direct_begin,
 					       .direct_end = live_direct_end};
 	struct aic_server srv = {0};
-	uv_timer_t watcher, guard;
+	uv_timer_t watcher;
 	uv_loop_t loop;
 
 	memset(&live, 0, sizeof(live));
@@ -386,19 +407,9 @@ static void live_pair(uint64_t server_timeout, uint64_t client_timeout, int port
 	if (client_timeout)
 		assert_int_equal(aic_conn_set_timeout(live.client, client_timeout), 0);
 	uv_timer_init(&loop, &watcher);
-	uv_timer_init(&loop, &guard);
 	if (watch)
 		uv_timer_start(&watcher, watch_pings, 10, 10);
-	/* Where liveness is broken, the test fails (why stays "") rather than hang. */
-	guard.data = &srv;
-	live.guard = &guard;
-	uv_timer_start(&guard, give_up, 30000, 0);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	uv_close((uv_handle_t *)&watcher, NULL);
-	uv_close((uv_handle_t *)&guard, NULL);
-	aic_conn_close_all();
-	uv_run(&loop, UV_RUN_DEFAULT);
-	assert_int_equal(uv_loop_close(&loop), 0);
+	run_guarded(&loop, &srv, (uv_handle_t *)&watcher);
 }
 
 static void idle_link_stays_open(void **state)
@@ -583,7 +594,6 @@ static void large_frame_is_read_in_steps(void **state)
 					       .direct_begin = live_direct_begin,
 					       .direct_end = live_direct_end};
 	struct aic_server srv = {0};
-	uv_timer_t guard;
 	uv_check_t step;
 	uv_loop_t loop;
 
@@ -598,16 +608,7 @@ static void large_frame_is_read_in_steps(void **state)
 	assert_non_null(live.client);
 	uv_check_init(&loop, &step);
 	uv_check_start(&step, split_step);
-	uv_timer_init(&loop, &guard);
-	guard.data = &srv;
-	live.guard = &guard;
-	uv_timer_start(&guard, give_up, 30000, 0);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	uv_close((uv_handle_t *)&step, NULL);
-	uv_close((uv_handle_t *)&guard, NULL);
-	aic_conn_close_all();
-	uv_run(&loop, UV_RUN_DEFAULT);
-	assert_int_equal(uv_loop_close(&loop), 0);
+	run_guarded(&loop, &srv, (uv_handle_t *)&step);
 	assert_true(live.frame_whole);
 	assert_int_equal(live.frame_len, SPLIT_LEN);
 	/* 1 MiB - 128 KiB missing: a step of 256 KiB (conn.c's LOWAT_MAX). */
