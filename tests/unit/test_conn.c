@@ -359,6 +359,13 @@ static void give_up(uv_timer_t *t)
 	aic_server_stop(srv);
 }
 
+/* The server's side of the tests on a live link. */
+static const struct aic_handlers live_handlers = {.on_hello = live_hello,
+						  .on_frame = live_server_frame,
+						  .on_close = live_closed,
+						  .direct_begin = live_direct_begin,
+						  .direct_end = live_direct_end};
+
 /*
  * Runs `loop` until the client's connection closes (or the guard gives up:
  * where liveness is broken, the test fails rather than hang), then closes
@@ -387,11 +394,6 @@ static void run_guarded(uv_loop_t *loop, struct aic_server *srv, uv_handle_t *ex
  */
 static void live_pair(uint64_t server_timeout, uint64_t client_timeout, int port, bool watch)
 {
-	static const struct aic_handlers hd = {.on_hello = live_hello,
-					       .on_frame = live_server_frame,
-					       .on_close = live_closed,
-					       .direct_begin = live_direct_begin,
-					       .direct_end = live_direct_end};
 	struct aic_server srv = {0};
 	uv_timer_t watcher;
 	uv_loop_t loop;
@@ -399,7 +401,7 @@ static void live_pair(uint64_t server_timeout, uint64_t client_timeout, int port
 	memset(&live, 0, sizeof(live));
 	live.server_timeout = server_timeout;
 	uv_loop_init(&loop);
-	assert_int_equal(aic_server_start(&loop, &srv, "127.0.0.1", key, &hd, NULL), 0);
+	assert_int_equal(aic_server_start(&loop, &srv, "127.0.0.1", key, &live_handlers, NULL), 0);
 	live.client = aic_conn_connect(&loop, "127.0.0.1", port ? port : srv.port, key,
 				       json_pack("{s:s}", "role", "agent"), live_client_frame,
 				       live_closed, &srv);
@@ -485,11 +487,6 @@ static void slow_proxy(int lfd, int port)
 static void slow_large_frame_is_life(void **state)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	static const struct aic_handlers hd = {.on_hello = live_hello,
-					       .on_frame = live_server_frame,
-					       .on_close = live_closed,
-					       .direct_begin = live_direct_begin,
-					       .direct_end = live_direct_end};
 	struct aic_server srv = {0};
 	socklen_t sl = sizeof(sa);
 	int lfd = socket(AF_INET, SOCK_STREAM, 0), st;
@@ -500,7 +497,7 @@ static void slow_large_frame_is_life(void **state)
 	memset(&live, 0, sizeof(live));
 	live.server_timeout = T_MS;
 	uv_loop_init(&loop);
-	assert_int_equal(aic_server_start(&loop, &srv, "127.0.0.1", key, &hd, NULL), 0);
+	assert_int_equal(aic_server_start(&loop, &srv, "127.0.0.1", key, &live_handlers, NULL), 0);
 	assert_true(lfd >= 0);
 	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	assert_int_equal(listen(lfd, 1), 0);
@@ -588,11 +585,6 @@ static void split_step(uv_check_t *h)
  */
 static void large_frame_is_read_in_steps(void **state)
 {
-	static const struct aic_handlers hd = {.on_hello = live_hello,
-					       .on_frame = live_server_frame,
-					       .on_close = live_closed,
-					       .direct_begin = live_direct_begin,
-					       .direct_end = live_direct_end};
 	struct aic_server srv = {0};
 	uv_check_t step;
 	uv_loop_t loop;
@@ -601,7 +593,7 @@ static void large_frame_is_read_in_steps(void **state)
 	memset(&live, 0, sizeof(live));
 	live.split = true;
 	uv_loop_init(&loop);
-	assert_int_equal(aic_server_start(&loop, &srv, "127.0.0.1", key, &hd, NULL), 0);
+	assert_int_equal(aic_server_start(&loop, &srv, "127.0.0.1", key, &live_handlers, NULL), 0);
 	live.client = aic_conn_connect(&loop, "127.0.0.1", srv.port, key,
 				       json_pack("{s:s}", "role", "agent"), split_client_frame,
 				       live_closed, &srv);
