@@ -57,6 +57,10 @@ tests_unit_test_node_addr_LDADD = launcher/libengine.la $(unit_ldadd) $(LIBUV_LD
 unit_tests += tests/unit/test_register
 tests_unit_test_register_CPPFLAGS = $(unit_cppflags) $(LIBUV_CPPFLAGS) -I$(top_srcdir)/launcher/engine
 tests_unit_test_register_LDADD = $(tests_unit_test_node_addr_LDADD)
+# The agent's list of workers to tell of a checkpoint request, over real connections.
+unit_tests += tests/unit/test_ckpt_watch
+tests_unit_test_ckpt_watch_CPPFLAGS = $(tests_unit_test_phase_CPPFLAGS)
+tests_unit_test_ckpt_watch_LDADD = $(tests_unit_test_node_addr_LDADD)
 # The phase lock (launcher/engine/phase.c), alone.
 unit_tests += tests/unit/test_phase
 tests_unit_test_phase_CPPFLAGS = $(unit_cppflags) $(LIBUV_CPPFLAGS) -I$(top_srcdir)/launcher/engine \

@@ -63,16 +63,20 @@ static bool watch(struct agent_ckpt *k, struct aic_conn *c)
 {
 	struct aic_conn **nw;
 	size_t i, j = 0;
+	bool listed = false;
 
+	/* Closed ones go, whether or not c is on the list already. */
 	for (i = 0; i < k->n_watch; i++) {
 		if (k->watch[i] == c)
-			return true;
-		if (k->watch[i]->closing)
+			listed = true;
+		if (k->watch[i]->closing && k->watch[i] != c)
 			aic_conn_release(k->watch[i]);
 		else
 			k->watch[j++] = k->watch[i];
 	}
 	k->n_watch = j;
+	if (listed)
+		return true;
 	if (!(k->n_watch & (k->n_watch + 1)) || !k->watch) {
 		/* Grown at 0, 1, 3, 7, ...: to the next power of two. */
 		nw = realloc(k->watch, 2 * (k->n_watch + 1) * sizeof(*nw));
