@@ -13,6 +13,10 @@
  * a large frame read in place that trickles in over several timeouts
  * keeps its link alive. A large frame read in place wakes the reader in
  * steps (SO_RCVLOWAT), never for more than is missing.
+ *
+ * Writes: a frame larger than the sender's socket takes at once, sent in
+ * pieces, and small frames sent after it arrive whole and in order (what
+ * tcp.c writes at once and what it leaves to libuv join up).
  */
 #include "config.h"
 
@@ -608,6 +612,93 @@ static void large_frame_is_read_in_steps(void **state)
 	assert_int_equal(live.lowat_after, 1);
 }
 
+/* --- writes -------------------------------------------------------------- */
+
+/* The write test's large frame: 2 MiB in three pieces (header, two halves), a pattern. */
+#define BIG_LEN	 (2u << 20)
+#define SMALLS	 64
+#define T_BIG	 (AIC_MSG_DATA + 0xfe)
+#define T_SMALL	 (AIC_MSG_DATA + 0xfd)
+static uint8_t big_head[AIC_WIRE_HEADER], big_body[BIG_LEN];
+static struct {
+	int order[SMALLS + 1]; /* what came, in order: -1 the large frame, else a small one's number */
+	int n;
+	bool big_ok;
+} wr;
+
+static void write_server_frame(struct aic_conn *c, uint16_t type, json_t *m,
+			       const struct aic_frame *f)
+{
+	(void)c;
+	(void)m;
+	if (type == T_BIG && wr.n <= SMALLS) {
+		wr.big_ok = f->length == BIG_LEN && !f->body &&
+			    memcmp(f->payload, big_body, BIG_LEN) == 0;
+		wr.order[wr.n++] = -1;
+	} else if (type == T_SMALL && f->length == 4 && wr.n <= SMALLS) {
+		wr.order[wr.n++] = (int)aic_get_u32(f->payload);
+	}
+	if (wr.n == SMALLS + 1)
+		aic_conn_close(live.client);
+}
+
+static void write_client_frame(struct aic_conn *c, uint16_t type, json_t *m,
+			       const struct aic_frame *f)
+{
+	uv_buf_t b[3] = {uv_buf_init((char *)big_head, AIC_WIRE_HEADER),
+			 uv_buf_init((char *)big_body, BIG_LEN / 2 + 3),
+			 uv_buf_init((char *)big_body + BIG_LEN / 2 + 3, BIG_LEN / 2 - 3)};
+	uv_os_fd_t fd;
+	int v = 4096;
+	uint8_t k[4];
+
+	(void)m;
+	(void)f;
+	if (type != AIC_MSG_WELCOME)
+		return;
+	/* A small send buffer: the kernel takes the large frame in many writes. */
+	assert_int_equal(uv_fileno((uv_handle_t *)c->link, &fd), 0);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v)), 0);
+	aic_put_u32(k, 0);
+	assert_int_equal(aic_conn_send_raw(c, T_SMALL, k, 4, NULL, 0), 0);
+	aic_wire_header(big_head, T_BIG, BIG_LEN);
+	assert_int_equal(aic_conn_sendv(c, NULL, b, 3, NULL, NULL), 0);
+	for (uint32_t i = 1; i < SMALLS; i++) {
+		aic_put_u32(k, i);
+		assert_int_equal(aic_conn_send_raw(c, T_SMALL, k, 4, NULL, 0), 0);
+	}
+}
+
+static void large_write_keeps_order(void **state)
+{
+	static const struct aic_handlers hd = {.on_hello = live_hello,
+					       .on_frame = write_server_frame,
+					       .on_close = live_closed};
+	struct aic_server srv = {0};
+	uv_timer_t unused;
+	uv_loop_t loop;
+
+	(void)state;
+	memset(&live, 0, sizeof(live));
+	memset(&wr, 0, sizeof(wr));
+	for (uint32_t i = 0; i < BIG_LEN; i++)
+		big_body[i] = (uint8_t)(i * 7 + i / 251);
+	uv_loop_init(&loop);
+	assert_int_equal(aic_server_start(&loop, &srv, "127.0.0.1", key, &hd, NULL), 0);
+	live.client = aic_conn_connect(&loop, "127.0.0.1", srv.port, key,
+				       json_pack("{s:s}", "role", "agent"), write_client_frame,
+				       live_closed, &srv);
+	assert_non_null(live.client);
+	uv_timer_init(&loop, &unused);
+	run_guarded(&loop, &srv, (uv_handle_t *)&unused);
+	assert_int_equal(wr.n, SMALLS + 1);
+	assert_true(wr.big_ok);
+	assert_int_equal(wr.order[0], 0);
+	assert_int_equal(wr.order[1], -1);
+	for (int i = 2; i <= SMALLS; i++)
+		assert_int_equal(wr.order[i], i - 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -620,6 +711,7 @@ int main(void)
 		cmocka_unit_test(silent_listener_cannot_hold_a_client),
 		cmocka_unit_test(slow_large_frame_is_life),
 		cmocka_unit_test(large_frame_is_read_in_steps),
+		cmocka_unit_test(large_write_keeps_order),
 	};
 
 	return aic_test_run(tests);
