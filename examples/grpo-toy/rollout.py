@@ -91,14 +91,17 @@ def main():
         checkpoint(w)
         prompts = [json.loads(it.data) for it in items]
         p = policy.probs(params, policy.encode(prompts))
-        for i, (it, prompt, row) in enumerate(zip(items, prompts, p)):
+        for prompt, row in zip(prompts, p):
             answers = rng.choice(policy.ANSWERS, size=GROUP, p=row)
             if GEN_DELAY_S:  # time.sleep(0) still gives the core away: not at 0
                 time.sleep(GEN_DELAY_S)
             out = dict(prompt, answers=answers.tolist(), version=version)
-            # Puts are pipelined; waiting for the last one to be accepted
-            # means all were, so acking the prompts cannot lose them.
-            w.put("samples", json.dumps(out).encode(), version=version, wait=i == len(items) - 1)
+            w.put("samples", json.dumps(out).encode(), version=version)
+        # Puts are pipelined, and the ack goes after them on the same
+        # connection: the agent has taken the groups (and keeps a put still
+        # waiting for room, also if this replica dies) before it hears of
+        # the ack, so acking without waiting for them cannot lose them
+        # (reward.py does the same).
         w.ack(items)
         made += len(items)
         done += len(items)
