@@ -13,9 +13,18 @@
 
 #include "process.h"
 
+/* The policy children get (aic_spawn_set_policy); -1: the caller's. */
+static int child_policy = -1;
+
+void aic_spawn_set_policy(int policy)
+{
+	child_policy = policy;
+}
+
 /* In the child, between fork and exec: only async-signal-safe calls. */
 static void child(const struct aic_spawn_opts *o, pid_t parent, int report)
 {
+	struct sched_param sp = {0};
 	sigset_t all;
 	int fd, err, sig;
 
@@ -34,6 +43,8 @@ static void child(const struct aic_spawn_opts *o, pid_t parent, int report)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			signal(sig, sig == SIGUSR1 ? SIG_IGN : SIG_DFL);
 	if (o->cpus && !aic_cpuset_empty(o->cpus) && aic_cpuset_set_affinity(o->cpus) != 0)
+		goto fail;
+	if (child_policy >= 0 && sched_setscheduler(0, child_policy, &sp) != 0)
 		goto fail;
 	fd = open("/dev/null", O_RDONLY);
 	if (fd < 0 || dup2(fd, 0) < 0)

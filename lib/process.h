@@ -29,6 +29,14 @@ struct aic_child {
 };
 
 /*
+ * Processes started from now on get scheduling policy `policy` (a SCHED_*
+ * value, priority 0) before they exec, instead of inheriting the caller's;
+ * -1 (the default): the caller's. The engine, which runs as SCHED_BATCH,
+ * gives its workers SCHED_OTHER this way.
+ */
+void aic_spawn_set_policy(int policy);
+
+/*
  * Starts the process. Returns 0 once it has exec'ed, or -errno when it could
  * not (-ENOENT for a command not found, the log file's open error, ...), in
  * which case no process is left.

@@ -5,6 +5,7 @@
 #include <ifaddrs.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "engine.h"
 #include "head.h"
 #include "log.h"
+#include "process.h"
 
 struct engine {
 	uv_loop_t loop;
@@ -106,6 +108,36 @@ static void check_done(uv_prepare_t *p)
 	uv_walk(&e->loop, close_any, NULL);
 }
 
+/*
+ * The engine's loop runs as SCHED_BATCH (AIC_SCHED_BATCH=0: not): a
+ * worker's frame that wakes it does not preempt the worker, which goes on
+ * to its next frame or its next wait; the loop then runs on a core that is
+ * free, or once the worker waits, and reads what came meanwhile in one
+ * turn. With as many busy processes as cores (grpo-toy's five workers on
+ * two), a wake-up that preempted the sender made every put of a stage a
+ * pair of context switches between it and the agent. The loop still has
+ * its fair share of the CPU and an idle core at once; only the tick, not
+ * each wake-up, preempts a busy worker for it. Workers get the policy the
+ * engine had (aic_spawn_set_policy). Only from the normal policy: one the
+ * engine was started with on purpose (chrt) stays, for workers too.
+ */
+static void sched_batch(void)
+{
+	const char *v = getenv("AIC_SCHED_BATCH");
+	struct sched_param sp = {0};
+
+	if (v && strcmp(v, "0") == 0)
+		return;
+	if (v && strcmp(v, "1") != 0)
+		aic_log_warn("AIC_SCHED_BATCH=\"%s\" is neither 0 nor 1: the default, 1, is used", v);
+	if (sched_getscheduler(0) != SCHED_OTHER)
+		return;
+	if (sched_setscheduler(0, SCHED_BATCH, &sp) == 0)
+		aic_spawn_set_policy(SCHED_OTHER);
+	else
+		aic_log_debug("SCHED_BATCH: %s (the loop keeps its policy)", strerror(errno));
+}
+
 int engine_run(const struct engine_opts *o)
 {
 	struct engine *e = calloc(1, sizeof(*e));
@@ -123,6 +155,7 @@ int engine_run(const struct engine_opts *o)
 	 * the default back (lib/process.c).
 	 */
 	signal(SIGXFSZ, SIG_IGN);
+	sched_batch();
 	uv_loop_init(&e->loop);
 	uv_signal_init(&e->loop, &e->sigterm);
 	uv_signal_init(&e->loop, &e->sigint);
