@@ -21,8 +21,9 @@ weights version as the checkpoint's; then they wait for the job's end. A
 later run loads the checkpoint AIC_RESUME names, publishes those weights
 again and goes on from the next step: the reward curve and the step
 numbers continue. The ranks ack a step's groups before they save (so the
-state holds every prompt acked) and call checkpoint_begin() just before:
-aic then reads again only the prompts done after that (at least once: one
+state holds every prompt acked) and, once every rank's acks are in
+(sync_acks), call checkpoint_begin(): aic then reads again only the
+prompts done after that (at least once: one
 trained on already is dropped as a duplicate). STEP_DELAY_S (default 0)
 lengthens each step, for tests that need a run longer than an allocation.
 CKPT_EVERY=N (default 0: never) also saves, unasked, every N weight
