@@ -23,8 +23,8 @@ again and goes on from the next step: the reward curve and the step
 numbers continue. The ranks ack a step's groups before they save (so the
 state holds every prompt acked) and, once every rank's acks are in
 (sync_acks), call checkpoint_begin(): aic then reads again only the
-prompts done after that (at least once: one
-trained on already is dropped as a duplicate). STEP_DELAY_S (default 0)
+prompts done after that (at least once: one trained on already is
+dropped as a duplicate). STEP_DELAY_S (default 0)
 lengthens each step, for tests that need a run longer than an allocation.
 CKPT_EVERY=N (default 0: never) also saves, unasked, every N weight
 versions, so that a job killed without notice resumes from there.
