@@ -331,8 +331,13 @@ int aic_in_place(const struct aic_worker *w, const void *p);
  * not read again, which is right when the worker acks an item only once
  * its state has taken it in. A worker that takes its state before it asks
  * (one that saves in the background, say) calls this when it takes it;
- * calling it just before a save keeps what is read again small. Returns 0
- * or a negative code.
+ * calling it just before a save keeps what is read again small. A gang's
+ * checkpoint holds the lines done at every rank's mark: where a line's
+ * items are acked by several ranks, each rank marks once the others'
+ * acks are in (an aic_checkpoint_requested round trip after its acks,
+ * then a barrier of the gang's; examples/grpo-toy/train.py, sync_acks),
+ * or a rank that marks first leaves those lines to be read again. Returns
+ * 0 or a negative code.
  */
 #define AIC_CHECKPOINT_NONE UINT64_MAX
 int aic_checkpoint_requested(struct aic_worker *w);

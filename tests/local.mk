@@ -173,7 +173,7 @@ python_tests = tests/python/channels.sh tests/python/weights.sh tests/python/met
 	tests/python/agent-unix.sh \
 	tests/python/spin.sh tests/python/sched.sh \
 	tests/python/data-integrity.sh tests/python/sink-kill.sh tests/python/checkpoint.sh tests/python/sigterm.sh \
-	tests/python/grpo-resume.sh tests/python/grpo-resume-dups.sh tests/python/grpo-kill.sh tests/python/source-resume.sh \
+	tests/python/grpo-resume.sh tests/python/grpo-resume-dups.sh tests/python/grpo-resume-marks.sh tests/python/grpo-kill.sh tests/python/source-resume.sh \
 	tests/python/timeline.sh tests/python/prometheus.sh tests/python/dashboard.sh \
 	tests/python/autoscale.sh tests/python/autoscale-share.sh tests/python/autoscale-nccl.sh \
 	tests/python/torch.sh tests/python/torch-grpo.sh \

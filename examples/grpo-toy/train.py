@@ -21,9 +21,10 @@ weights version as the checkpoint's; then they wait for the job's end. A
 later run loads the checkpoint AIC_RESUME names, publishes those weights
 again and goes on from the next step: the reward curve and the step
 numbers continue. The ranks ack a step's groups before they save (so the
-state holds every prompt acked) and call checkpoint_begin() just before:
-aic then reads again only the prompts done after that (at least once: one
-trained on already is dropped as a duplicate). STEP_DELAY_S (default 0)
+state holds every prompt acked) and, once every rank's acks are in
+(sync_acks), call checkpoint_begin(): aic then reads again only the
+prompts done after that (at least once: one trained on already is
+dropped as a duplicate). STEP_DELAY_S (default 0)
 lengthens each step, for tests that need a run longer than an allocation.
 CKPT_EVERY=N (default 0: never) also saves, unasked, every N weight
 versions, so that a job killed without notice resumes from there.
@@ -150,6 +151,27 @@ def exchange(gang, params, version, groups, keys, seen, per_id, meta):
     return parts, fresh, total, dups
 
 
+def sync_acks(w, gang):
+    """Before a rank marks its checkpoint: every rank's acks of the step are in.
+
+    A rank's mark (checkpoint_begin) counts the lines whose items were all
+    acked before it, by any rank; the rest are read again on resume. A
+    group's line is one tree with items held by both ranks (reward scores
+    a batch of both replicas' samples at once, each group tied to every
+    sample of the batch), so a rank that marked before the other's ack
+    came counted none of the step's lines done: a resumed run read the
+    whole step again and spent its first step on duplicates. Each rank's
+    poll is a round trip (a real one once asked: lib/worker/checkpoint.c)
+    that its agent answers after its acks; the all-gather then holds every
+    rank until every rank's acks are in, so the marks come after all of
+    them. (An unasked save, CKPT_EVERY, may poll without a round trip: its
+    mark may still miss another rank's acks, and a resume then reads them
+    again, as before.)
+    """
+    w.checkpoint_requested()
+    gang.allgather(None)
+
+
 def plot(rows, path):
     import matplotlib
     matplotlib.use("Agg")
@@ -251,6 +273,7 @@ def main():
         w.ack(held)
         asked = any(meta["ckpt"] for meta, _ in parts)
         if asked or (CKPT_EVERY and n > 0 and version % CKPT_EVERY == 0):
+            sync_acks(w, gang)
             w.checkpoint_begin()  # the state saved holds every group acked so far
             save(aic.checkpoint_dir(), gang.rank,
                  {"W": params["W"].tolist(), "version": version, "seen": sorted(seen),

@@ -1,14 +1,19 @@
 #!/bin/sh
 # examples/grpo-toy resumed where the trainer's first step after the resume
-# holds only groups it trained on before the stop: the prompts read again
-# since the earliest stage's checkpoint mark (with STEP_DELAY_S, rollout and
-# reward answer the request a whole step before the trainer saves, so a
-# whole step's prompts come again). Such a step updates nothing; the trainer
-# must still publish a version, or rollout, which waits for the next
-# version after its share of a step, and the trainer, which waits for
-# groups, wait on each other: for WEIGHTS_WAIT_S (2 s as shipped) before
-# rollout goes on with old weights. Here WEIGHTS_WAIT_S is an hour, so that
-# such a wait is a hang, not a slow step: each resumed run must take a step.
+# holds only groups it trained on before the stop: the checkpoint's marks
+# came before the saved step's acks (a SIGTERM's notice marks at the
+# trainer's first poll, an unasked save may mark before another rank's
+# acks are in, a mark may reach the acker before another node's acks), so
+# the resumed run reads that step's prompts again. Such a step updates
+# nothing; the trainer must still publish a version, or rollout, which
+# waits for the next version after its share of a step, and the trainer,
+# which waits for groups, wait on each other: for WEIGHTS_WAIT_S (2 s as
+# shipped) before rollout goes on with old weights. Here WEIGHTS_WAIT_S is
+# an hour, so that such a wait is a hang, not a slow step: each resumed run
+# must take a step. A stop with `aic stop --checkpoint` marks after every
+# rank's acks (grpo-resume-marks.sh), so before each resume the test puts
+# the last lines trained on back into the checkpoint's progresses
+# (state.json), as such an early mark leaves them.
 . "$AIC_SRC_DIR/tests/lib/tap.sh"
 . "$AIC_SRC_DIR/tests/lib/grpo-toy.sh"
 enter_work_dir grpo-resume-dups
@@ -32,11 +37,33 @@ wait_for 60 steps_at_least 4 || diag "no step 4: $(tail -n 3 run.err)"
 wait $pid
 is "$?" 75 "grpo-toy stopped with a checkpoint after 4 steps: exit 75"
 jd=$(readlink -f .aic/latest)
+# read_again: the 16 last lines (a step's) the ranks trained on are not
+# done in the train checkpoint's progresses: a resume reads them again.
+read_again() {
+	/usr/bin/python3 - "$jd/state.json" <<'PY' || bail "cannot edit $jd/state.json"
+import json, os, sys
+path = sys.argv[1]
+s = json.load(open(path))
+ck = s["checkpoints"]["train"]
+seen = set()
+for rank, v in enumerate(ck["versions"]):
+    with open(os.path.join(ck["dir"], "rank%d.%d.json" % (rank, v))) as f:
+        seen |= set(tuple(k) for k in json.load(f)["seen"])
+last = sorted(seen)[-16:]
+for p in ck["sources"]:
+    u = set(tuple(l) for l in p["prompts"]["unfinished"]) | set(last)
+    p["prompts"]["unfinished"] = [list(l) for l in sorted(u)]
+with open(path + ".tmp", "w") as f:
+    json.dump(s, f)
+os.rename(path + ".tmp", path)
+PY
+}
 # Up to three resumes, until one began with a step of duplicates only (each
 # does here, as a rule; fewer would test less, not wrongly).
 stalled=0 resumes=0
 while [ $resumes -lt 3 ] && [ "$(same_weights)" -eq 0 ]; do
 	n=$(steps)
+	read_again
 	"$aic" run --resume "$jd" job.yaml >>run.out 2>>run.err &
 	pid=$!
 	resumes=$((resumes + 1))
