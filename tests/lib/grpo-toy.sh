@@ -18,6 +18,24 @@ grpo_copy() {
 	sed -i -e "s/epochs: [0-9]*/epochs: $2/" -e "s/GEN_DELAY_S: [0-9.]*/GEN_DELAY_S: $3/" "$1/job.yaml"
 	grep -q "epochs: $2," "$1/job.yaml" || bail "job.yaml has no 'epochs:' to shorten"
 }
+# grpo_steps: how many steps train/0 has logged in all (in the copy).
+grpo_steps() { grep -c '^step' .aic/latest/logs/train.0.log 2>/dev/null; }
+grpo_steps_at_least() { [ "$(grpo_steps)" -ge "$1" ]; }
+# grpo_run_until N [AIC-RUN-OPTION...]: in the copy, runs the job (`aic run
+# OPTIONS job.yaml`, its output added to run.out and run.err) and stops it
+# with a checkpoint once train/0 has logged N steps in all; $rc: aic run's
+# exit status.
+grpo_run_until() {
+	_n=$1
+	shift
+	"$aic" run "$@" job.yaml >>run.out 2>>run.err &
+	_pid=$!
+	wait_for 60 grpo_steps_at_least "$_n" || diag "no step $_n: $(tail -n 3 run.err)"
+	"$aic" stop --checkpoint >/dev/null
+	wait $_pid
+	# shellcheck disable=SC2034 # the caller's
+	rc=$?
+}
 # grpo_field NAME: a number from train/0's summary line, e.g. `grpo_field prompts`.
 grpo_field() {
 	"$aic" logs train/0 | sed -n "s/.*summary:.* $1 \([0-9.]*\).*/\1/p"

@@ -25,17 +25,11 @@ sed -i -e 's/{BATCH: 16, LR: 4,/{BATCH: 16, LR: 4, STEP_DELAY_S: 0.3,/' \
 	-e 's/QUOTA: 8,/QUOTA: 8, WEIGHTS_WAIT_S: 3600,/' job.yaml
 grep -q 'WEIGHTS_WAIT_S: 3600' job.yaml && grep -q 'STEP_DELAY_S: 0.3' job.yaml ||
 	bail "cannot set STEP_DELAY_S and WEIGHTS_WAIT_S in job.yaml"
-steps() { grep -c '^step' .aic/latest/logs/train.0.log 2>/dev/null; }
-steps_at_least() { [ "$(steps)" -ge "$1" ]; }
 # Versions published with the same weights: steps that held only duplicates.
 same_weights() { grep -c 'the same weights' .aic/latest/logs/train.0.log 2>/dev/null; }
 
-"$aic" run job.yaml >>run.out 2>>run.err &
-pid=$!
-wait_for 60 steps_at_least 4 || diag "no step 4: $(tail -n 3 run.err)"
-"$aic" stop --checkpoint >/dev/null
-wait $pid
-is "$?" 75 "grpo-toy stopped with a checkpoint after 4 steps: exit 75"
+grpo_run_until 4
+is "$rc" 75 "grpo-toy stopped with a checkpoint after 4 steps: exit 75"
 jd=$(readlink -f .aic/latest)
 # read_again: the 16 last lines (a step's) the ranks trained on are not
 # done in the train checkpoint's progresses: a resume reads them again.
@@ -62,12 +56,12 @@ PY
 # does here, as a rule; fewer would test less, not wrongly).
 stalled=0 resumes=0
 while [ $resumes -lt 3 ] && [ "$(same_weights)" -eq 0 ]; do
-	n=$(steps)
+	n=$(grpo_steps)
 	read_again
 	"$aic" run --resume "$jd" job.yaml >>run.out 2>>run.err &
 	pid=$!
 	resumes=$((resumes + 1))
-	wait_for 60 steps_at_least $((n + 2)) || stalled=$((stalled + 1))
+	wait_for 60 grpo_steps_at_least $((n + 2)) || stalled=$((stalled + 1))
 	"$aic" stop --checkpoint >/dev/null
 	wait $pid
 done

@@ -15,7 +15,6 @@
 enter_work_dir grpo-resume-marks
 plan 6
 
-steps_at_least() { [ "$(grep -c '^step' .aic/latest/logs/train.0.log 2>/dev/null)" -ge "$1" ]; }
 # reread: "N M": of the lines the checkpoint's ranks trained on (N), how
 # many a resumed run would read again (M), by state.json's progresses.
 reread() {
@@ -39,12 +38,8 @@ for i in 1 2 3; do
 	# A copy each: .aic/latest is the run's own from the start.
 	grpo_copy "$dir/r$i" 40 0.01
 	cd "$dir/r$i" || bail "no $dir/r$i"
-	"$aic" run job.yaml >>run.out 2>>run.err &
-	pid=$!
-	wait_for 60 steps_at_least 3 || diag "no step 3: $(tail -n 3 run.err)"
-	"$aic" stop --checkpoint >/dev/null
-	wait $pid
-	is "$?" 75 "run $i stopped with a checkpoint: exit 75"
+	grpo_run_until 3
+	is "$rc" 75 "run $i stopped with a checkpoint: exit 75"
 	# shellcheck disable=SC2046 # two words
 	set -- $(reread)
 	ok "run $i: none of the $1 lines trained on is read again on resume (read again: $2)" \

@@ -19,23 +19,10 @@ plan 10
 # Pretend generation time, so that a run lasts long enough to be stopped twice.
 grpo_copy "$dir/r" 6 0.03
 cd "$dir/r" || bail "no $dir/r"
-# steps_at_least N: train/0 has logged N steps in all.
-steps_at_least() { [ "$(grep -c '^step' .aic/latest/logs/train.0.log)" -ge "$1" ]; }
-# run_until N [--resume DIR]: runs the job, stops it with a checkpoint after N steps; $rc.
-run_until() {
-	n=$1
-	shift
-	"$aic" run "$@" job.yaml >>run.out 2>>run.err &
-	pid=$!
-	wait_for 60 steps_at_least "$n" || diag "no step $n: $(tail -n 3 run.err)"
-	"$aic" stop --checkpoint >/dev/null
-	wait $pid
-	rc=$?
-}
-run_until 8
+grpo_run_until 8
 is "$rc" 75 "grpo-toy stopped with a checkpoint after 8 steps: exit 75"
 jd=$(readlink -f .aic/latest)
-run_until 20 --resume "$jd"
+grpo_run_until 20 --resume "$jd"
 is "$rc" 75 "resumed, and stopped again after 20 steps in all"
 "$aic" run --resume "$jd" job.yaml >>run.out 2>>run.err
 is "$?" 0 "resumed again, it runs to its end"
