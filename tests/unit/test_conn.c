@@ -373,7 +373,7 @@ static const struct aic_handlers live_handlers = {.on_hello = live_hello,
 /*
  * Runs `loop` until the client's connection closes (or the guard gives up:
  * where liveness is broken, the test fails rather than hang), then closes
- * `extra` (the test's own handle), the guard and every connection.
+ * `extra` (the test's own handle, or NULL), the guard and every connection.
  */
 static void run_guarded(uv_loop_t *loop, struct aic_server *srv, uv_handle_t *extra)
 {
@@ -384,11 +384,27 @@ static void run_guarded(uv_loop_t *loop, struct aic_server *srv, uv_handle_t *ex
 	live.guard = &guard;
 	uv_timer_start(&guard, give_up, 30000, 0);
 	uv_run(loop, UV_RUN_DEFAULT);
-	uv_close(extra, NULL);
+	if (extra)
+		uv_close(extra, NULL);
 	uv_close((uv_handle_t *)&guard, NULL);
 	aic_conn_close_all();
 	uv_run(loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(loop), 0);
+}
+
+/*
+ * On a new loop, a server with handlers hd and a client of it at `port`
+ * (0: the server's) whose frames go to client_frame (live.client).
+ */
+static void live_start(uv_loop_t *loop, struct aic_server *srv, const struct aic_handlers *hd,
+		       aic_frame_cb client_frame, int port)
+{
+	uv_loop_init(loop);
+	assert_int_equal(aic_server_start(loop, srv, "127.0.0.1", key, hd, NULL), 0);
+	live.client = aic_conn_connect(loop, "127.0.0.1", port ? port : srv->port, key,
+				       json_pack("{s:s}", "role", "agent"), client_frame,
+				       live_closed, srv);
+	assert_non_null(live.client);
 }
 
 /*
@@ -404,12 +420,7 @@ static void live_pair(uint64_t server_timeout, uint64_t client_timeout, int port
 
 	memset(&live, 0, sizeof(live));
 	live.server_timeout = server_timeout;
-	uv_loop_init(&loop);
-	assert_int_equal(aic_server_start(&loop, &srv, "127.0.0.1", key, &live_handlers, NULL), 0);
-	live.client = aic_conn_connect(&loop, "127.0.0.1", port ? port : srv.port, key,
-				       json_pack("{s:s}", "role", "agent"), live_client_frame,
-				       live_closed, &srv);
-	assert_non_null(live.client);
+	live_start(&loop, &srv, &live_handlers, live_client_frame, port);
 	if (client_timeout)
 		assert_int_equal(aic_conn_set_timeout(live.client, client_timeout), 0);
 	uv_timer_init(&loop, &watcher);
@@ -596,12 +607,7 @@ static void large_frame_is_read_in_steps(void **state)
 	(void)state;
 	memset(&live, 0, sizeof(live));
 	live.split = true;
-	uv_loop_init(&loop);
-	assert_int_equal(aic_server_start(&loop, &srv, "127.0.0.1", key, &live_handlers, NULL), 0);
-	live.client = aic_conn_connect(&loop, "127.0.0.1", srv.port, key,
-				       json_pack("{s:s}", "role", "agent"), split_client_frame,
-				       live_closed, &srv);
-	assert_non_null(live.client);
+	live_start(&loop, &srv, &live_handlers, split_client_frame, 0);
 	uv_check_init(&loop, &step);
 	uv_check_start(&step, split_step);
 	run_guarded(&loop, &srv, (uv_handle_t *)&step);
@@ -675,7 +681,6 @@ static void large_write_keeps_order(void **state)
 					       .on_frame = write_server_frame,
 					       .on_close = live_closed};
 	struct aic_server srv = {0};
-	uv_timer_t unused;
 	uv_loop_t loop;
 
 	(void)state;
@@ -683,14 +688,8 @@ static void large_write_keeps_order(void **state)
 	memset(&wr, 0, sizeof(wr));
 	for (uint32_t i = 0; i < BIG_LEN; i++)
 		big_body[i] = (uint8_t)(i * 7 + i / 251);
-	uv_loop_init(&loop);
-	assert_int_equal(aic_server_start(&loop, &srv, "127.0.0.1", key, &hd, NULL), 0);
-	live.client = aic_conn_connect(&loop, "127.0.0.1", srv.port, key,
-				       json_pack("{s:s}", "role", "agent"), write_client_frame,
-				       live_closed, &srv);
-	assert_non_null(live.client);
-	uv_timer_init(&loop, &unused);
-	run_guarded(&loop, &srv, (uv_handle_t *)&unused);
+	live_start(&loop, &srv, &hd, write_client_frame, 0);
+	run_guarded(&loop, &srv, NULL);
 	assert_int_equal(wr.n, SMALLS + 1);
 	assert_true(wr.big_ok);
 	assert_int_equal(wr.order[0], 0);
