@@ -61,6 +61,9 @@ struct aproc {
 	 * agent's own SIGTERM, however, is `cancelled` at once.
 	 */
 	bool signalled, held, cancelled;
+	/* The cores it was placed on; shared: it reserves none (`cpus: 0`), it runs on the pool. */
+	struct aic_cpuset cpus;
+	bool shared;
 };
 
 /*
@@ -72,6 +75,27 @@ struct aproc {
 #define EXTERNAL_TERM_MS 5000
 
 static void report(struct agent *a, uint16_t type, json_t *m);
+
+/* The cores running workers reserve changed (one started or exited): the shared ones follow. */
+static void pool_update(struct agent *a)
+{
+	struct aic_cpuset reserved;
+	pid_t *groups = calloc(a->n_procs + 1, sizeof(*groups));
+	size_t i, n = 0;
+
+	aic_cpuset_zero(&reserved);
+	for (i = 0; i < a->n_procs; i++) {
+		struct aproc *p = a->procs[i];
+		if (!p || !p->running)
+			continue;
+		if (!p->shared)
+			aic_cpuset_or(&reserved, &reserved, &p->cpus);
+		else if (groups)
+			groups[n++] = p->child.pid;
+	}
+	agent__pool_update(&a->cpus, &reserved, groups, n);
+	free(groups);
+}
 
 static void finish_if_idle(struct agent *a)
 {
@@ -222,6 +246,8 @@ static void exited(uv_poll_t *poll, int status, int events)
 	p->exit_code = WIFEXITED(ws) ? WEXITSTATUS(ws) : WIFSIGNALED(ws) ? -WTERMSIG(ws) : -1;
 	p->running = false;
 	p->exit_pending = true;
+	if (!p->shared)
+		pool_update(p->a);
 	/* After the agent's own SIGTERM any exit is the job's cancel; before it, see struct aproc. */
 	if (p->a->terminated)
 		p->cancelled = true;
@@ -298,13 +324,14 @@ static void on_spawn(struct agent *a, json_t *m)
 	}
 	json_array_foreach(argvj, i, v)
 		argv[i] = (char *)json_string_value(v);
-	if (aic_cpuset_parse(&cpus, json_string_value(json_object_get(m, "cpus")) ?: "") != 0)
-		aic_cpuset_zero(&cpus);
+	if (aic_cpuset_parse(&p->cpus, json_string_value(json_object_get(m, "cpus")) ?: "") != 0)
+		aic_cpuset_zero(&p->cpus);
+	p->shared = json_is_true(json_object_get(m, "shared")) || aic_cpuset_empty(&p->cpus);
 	o.argv = argv;
 	o.envp = envp;
 	o.cwd = json_string_value(json_object_get(m, "cwd"));
 	o.log_path = json_string_value(json_object_get(m, "log"));
-	o.cpus = &cpus;
+	o.cpus = p->shared ? agent__pool_for(&a->cpus, &p->cpus, &cpus) : &p->cpus;
 	rc = aic_spawn(&o, &p->child);
 	if (rc == 0 && p->child.pidfd < 0) {
 		kill(p->child.pid, SIGKILL);
@@ -334,6 +361,8 @@ out_report:
 		p->run->p = p;
 		p->run->poll.data = p->run;
 		uv_poll_start(&p->run->poll, UV_READABLE, exited);
+		if (!p->shared)
+			pool_update(a);
 		report(a, AIC_MSG_STARTED,
 		       json_pack("{s:I,s:I}", "id", (json_int_t)id, "pid", (json_int_t)p->child.pid));
 	}
@@ -482,6 +511,7 @@ struct agent *agent_start(uv_loop_t *loop, const struct agent_config *cfg)
 		return NULL;
 	a->loop = loop;
 	a->cfg = *cfg;
+	agent__pool_init(&a->cpus);
 	uv_timer_init(loop, &a->grace);
 	a->grace.data = a;
 	agent__metrics_init(&a->metrics, loop, send_metrics, a);

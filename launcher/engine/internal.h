@@ -531,6 +531,29 @@ void agent__metric_frame(struct agent_metrics *k, const char *stage, int index,
 void agent__metrics_flush(struct agent_metrics *k);
 void agent__metrics_release(struct agent_metrics *k);
 
+/* The node's shared cores (cpu_pool.c): where the agent and stages without `cpus:` run. */
+struct agent_pool {
+	bool known;		/* the agent's own affinity could be read */
+	struct aic_cpuset base; /* the cores the agent was started on */
+	struct aic_cpuset pool; /* base less the cores running processes reserve (base when none left) */
+};
+
+void agent__pool_init(struct agent_pool *pl);
+/*
+ * The cores a process placed on `cpus` runs on: the pool when `cpus` is
+ * empty (it reserves none), else `cpus` as the pool narrows it (into
+ * *buf), or `cpus` itself when they share none.
+ */
+const struct aic_cpuset *agent__pool_for(const struct agent_pool *pl,
+					 const struct aic_cpuset *cpus, struct aic_cpuset *buf);
+/*
+ * The running processes now reserve `reserved`: when that changes the pool,
+ * binds the agent's threads and every process of the process groups
+ * `groups` (the shared workers') to the new pool.
+ */
+void agent__pool_update(struct agent_pool *pl, const struct aic_cpuset *reserved,
+			const pid_t *groups, size_t n_groups);
+
 /* SIGTERM as a notice, on the agent's side (term.c). */
 struct agent_term {
 	int grace_s;   /* AIC_TERM_NOTICE of its workers, 0: SIGTERM stops them at once */
@@ -678,6 +701,7 @@ struct agent {
 	struct agent_phase phase; /* phase.c */
 	struct agent_service svc; /* service.c */
 	struct agent_term term; /* term.c */
+	struct agent_pool cpus; /* cpu_pool.c */
 };
 
 /* agent_endpoint.c: listens for workers and peer agents (aic_server_start's return). */

@@ -271,9 +271,10 @@ void head__spawn(struct hproc *hp)
 		json_decref(gpus);
 		return;
 	}
-	msg = json_pack("{s:I,s:s,s:i,s:o,s:o,s:s,s:o,s:s,s:s}", "id", (json_int_t)hp->id, "stage",
-			st->name, "index", p->index, "argv", argv, "env", env, "cpus", cpus, "gpus",
-			gpus, "log", log, "cwd", cwd);
+	/* shared: it reserves no cores, the agent runs it on the node's unreserved ones (cpu_pool.c). */
+	msg = json_pack("{s:I,s:s,s:i,s:o,s:o,s:s,s:b,s:o,s:s,s:s}", "id", (json_int_t)hp->id,
+			"stage", st->name, "index", p->index, "argv", argv, "env", env, "cpus", cpus,
+			"shared", st->cpus == 0, "gpus", gpus, "log", log, "cwd", cwd);
 	hp->state = P_STARTING;
 	hp->pid = 0;
 	if (hp->exited || hp->moves)
