@@ -39,12 +39,17 @@ big=16000 small=500000 paced=4000 gap=500 rtt=20000 hold_small=2000 hold_big=100
 
 # run N SIZE CAPACITY INPLACE [GAP_US]: one producer, one consumer; the
 # consumer's line. PUT (put, or rtt: then the producer's line is printed),
-# GET (get, or hold) and RATE (items/s, 0: flat out) from the environment.
+# GET (get, or hold), RATE (items/s, 0: flat out) and PUTCPUS from the
+# environment. The producer reserves a core (PUTCPUS, default 1), as a
+# job's stage that keeps a core busy would: the consumer (cpus: 0) and the
+# engine run on the other cores (launcher/engine/cpu_pool.c). Runs of one
+# item or one request at a time reserve none (PUTCPUS=0), as a stage that
+# mostly waits would: on a VM a wake-up on the same core is the cheaper.
 run() {
 	cat >b.yaml <<SPEC
 name: bench-channels
 stages:
-  put: {command: [$ch, ${PUT:-put}, "$1", "$2"], cpus: 0, outputs: [bench],
+  put: {command: [$ch, ${PUT:-put}, "$1", "$2"], cpus: ${PUTCPUS:-1}, outputs: [bench],
         env: {INPLACE: "$4", TOUCH: "1", GAP_US: "${5:-0}", RATE: "${RATE:-0}"}}
   get: {command: [$ch, ${GET:-get}], cpus: 0, inputs: [bench], env: {TOUCH: "1"}}
 channels:
@@ -77,10 +82,10 @@ while [ $i -le "$reps" ]; do
 	rate=$(sed -n 's/.*"what": "channel".*"items_per_s": \([0-9]*\).*/\1/p' small.json)
 	RATE=$((rate / 2)) run $small 64 1024 0 |
 		sed "s/\"what\": \"channel\"/\"what\": \"channel half rate\", \"rate\": $((rate / 2))/; s/^{/{\"rep\": $i, /"
-	pair $i rtt "\"$build/bench/tcp_stream\" pingpong $rtt 64" "PUT=rtt run $rtt 64 1024 0"
+	pair $i rtt "\"$build/bench/tcp_stream\" pingpong $rtt 64" "PUT=rtt PUTCPUS=0 run $rtt 64 1024 0"
 	r1=$(hold $hold_small) r2=$(hold $hold_big)
 	echo "{\"rep\": $i, \"what\": \"inflight memory\", \"items\": $hold_big, \"rss_kib\": [$r1, $r2], \"bytes_per_item\": $(((r2 - r1) * 1024 / (hold_big - hold_small)))}"
 	pair $i paced "\"$build/bench/tcp_stream\" paced $paced 64 $gap" \
-		"run $paced 64 16 0 $gap | sed 's/\"what\": \"channel\"/\"what\": \"channel paced\"/'"
+		"PUTCPUS=0 run $paced 64 16 0 $gap | sed 's/\"what\": \"channel\"/\"what\": \"channel paced\"/'"
 	i=$((i + 1))
 done
