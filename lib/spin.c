@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,37 +43,87 @@ uint64_t aic_spin_ns(const char **bad)
 	return (uint64_t)v * 1000;
 }
 
-/* The cores this process may run on (its affinity), counted once. */
+/* The cores this process may run on now (its affinity: the engine moves shared workers). */
 static int cores(void)
 {
-	static int n;
 	cpu_set_t set;
 
-	if (!n)
-		n = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
-	return n;
+	return sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
 }
 
-/* The kernel's runnable threads, from /proc/loadavg, no more than cores(). */
-static bool cores_free(void)
+/* The cores the machine has online. */
+static int online(void)
 {
-	/* "0.10 0.20 0.30 RUNNING/TOTAL LASTPID": RUNNING counts this thread too. */
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 0 ? (int)n : 1;
+}
+
+/* The kernel's runnable threads, this one included (/proc/loadavg), or -1. */
+static int runnable(void)
+{
+	/* "0.10 0.20 0.30 RUNNING/TOTAL LASTPID" */
 	char buf[128], *p;
 	int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
 	ssize_t r;
 
 	if (fd < 0)
-		return false;
+		return -1;
 	r = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
 	if (r <= 0)
-		return false;
+		return -1;
 	buf[r] = '\0';
 	p = buf;
 	for (int i = 0; i < 3 && p; i++)
 		if ((p = strchr(p, ' ')))
 			p++;
-	return p && atoi(p) > 0 && atoi(p) <= cores();
+	return p ? atoi(p) : -1;
+}
+
+/*
+ * How long a thread must have had its core to itself (QUIET_NS) before it
+ * counts as its own: longer than the kernel lets two threads take turns on
+ * one core (a few milliseconds), so that a thread that shares its core
+ * with a busy one has been switched out in that time.
+ */
+#define QUIET_NS 50000000
+
+/*
+ * Whether no other thread took this thread's core from it (an involuntary
+ * switch, getrusage's ru_nivcsw; a yield that let another run counts too)
+ * in the last QUIET_NS, watched for at least as long. Called at each
+ * answer of aic_spin_worth, so that it sees the switches as they come.
+ */
+static bool core_quiet(uint64_t t)
+{
+	static __thread uint64_t since, taken;
+	static __thread long seen = -1;
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_THREAD, &ru) != 0)
+		return false;
+	if (seen < 0)
+		since = t;
+	else if (ru.ru_nivcsw != seen)
+		taken = t;
+	seen = ru.ru_nivcsw;
+	return t - since >= QUIET_NS && (!taken || t - taken >= QUIET_NS);
+}
+
+/*
+ * A spin may take a core when the runnable threads are no more than the
+ * cores this process may run on; or, for a process bound to fewer cores
+ * than the machine has (a worker on the core its stage reserved), when they
+ * are no more than the machine's cores and no other thread has wanted
+ * this one's core lately: the threads beyond its own cores run elsewhere.
+ */
+static bool cores_free(uint64_t t)
+{
+	bool quiet = core_quiet(t);
+	int n = runnable();
+
+	return n > 0 && (n <= cores() || (n <= online() && quiet));
 }
 
 /*
@@ -92,7 +143,7 @@ bool aic_spin_worth(void)
 
 	if (was && t - (was & ~(uint64_t)1) < WORTH_NS)
 		return was & 1;
-	worth = cores_free();
+	worth = cores_free(t);
 	__atomic_store_n(&told, (t & ~(uint64_t)1) | worth, __ATOMIC_RELAXED);
 	return worth;
 }

@@ -50,8 +50,11 @@ uint64_t aic_spin_ns(const char **bad);
 /*
  * Whether a spin may take a core now: the threads the kernel has running
  * or ready to run (/proc/loadavg) are no more than the cores this process
- * may run on. false when that cannot be told. The answer is kept for a
- * millisecond.
+ * may run on; or, bound to fewer cores than the machine has (a worker on
+ * its stage's reserved core), no more than the machine's cores while no
+ * other thread has switched this one out for 50 ms (it has its core to
+ * itself: the others run elsewhere). false when that cannot be told. The
+ * answer is kept for a millisecond.
  */
 bool aic_spin_worth(void);
 

@@ -1,7 +1,9 @@
 /*
  * lib/spin.c: AIC_SPIN_US's parsing, and aic_spin_worth() saying no while
  * another thread wants the only core this process may run on (so that a
- * spinner never takes the core from the thread it waits for).
+ * spinner never takes the core from the thread it waits for), also once
+ * it has watched that core long enough to let a thread that has its core
+ * to itself spin.
  */
 #define _GNU_SOURCE
 #include "config.h"
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "aic_test.h"
@@ -73,9 +76,18 @@ static void no_spin_on_a_wanted_core(void **state)
 		for (;;)
 			;
 	}
-	/* Whatever else runs on the machine can only add to the count. */
-	for (int i = 0; i < 20; i++)
+	/*
+	 * Whatever else runs on the machine can only add to the count. For
+	 * 150 ms, three times the 50 ms a core must be left to this thread
+	 * before more runnable threads than its one core may still let it
+	 * spin (the machine has others): the busy one switches it out.
+	 */
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
 		worth |= aic_spin_worth();
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+	} while ((t1.tv_sec - t0.tv_sec) * 1000000000L + (t1.tv_nsec - t0.tv_nsec) < 150000000L);
 	kill(busy, SIGKILL);
 	assert_int_equal(waitpid(busy, &status, 0), busy);
 	assert_int_equal(sched_setaffinity(0, sizeof(old), &old), 0);
