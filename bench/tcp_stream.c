@@ -15,8 +15,9 @@
  *   through one cache-warm 1 MiB buffer:
  *   tcp_stream recv PORT [BYTES], relay PORT ADDR PORT2 [BYTES]
  *   tcp_stream relay PORT ADDR PORT2 accept one connection and pass what it
- *                                   reads on to ADDR:PORT2 as it comes (1 MiB
- *                                   reads): a hop of a raw TCP chain, the
+ *                                   reads on to ADDR:PORT2 as it comes (reads
+ *                                   of up to 1 MiB, woken for 256 KiB as recv
+ *                                   is): a hop of a raw TCP chain, the
  *                                   baseline under a chained broadcast
  *   tcp_stream msgs N SIZE           N messages of SIZE bytes, one write()
  *                                    each, from one process to another over
@@ -292,8 +293,11 @@ int main(int argc, char **argv)
 		ssize_t n;
 		if (into)
 			memset(into, 1, cap);
+		int lowat = 256 << 10;
 		if ((fd = connect_to(argv[3], argv[4])) < 0 || (c = accept_on(argv[2])) < 0)
 			return 1;
+		/* Woken for 256 KiB at a time, as recv is and as a relaying agent reads a chunk. */
+		setsockopt(c, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat));
 		/* Into this hop's own copy (WHOLE=1), passed on from there. */
 		while ((n = into ? read(c, into + at % cap, cap - at % cap) : read(c, buf, sizeof(buf))) > 0) {
 			const char *p = into ? into + at % cap : buf;
