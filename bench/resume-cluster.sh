@@ -72,15 +72,29 @@ def state():
                           text=True).stdout.strip()
 
 
-def until(what, test, limit=180):
-    """Polls test() every 10 ms; returns the monotonic time it first held."""
+# What squeue says of a job that has ended (or nothing, once it has gone).
+ENDED = ("", "BOOT_FAIL", "CANCELLED", "COMPLETED", "DEADLINE", "FAILED", "NODE_FAIL",
+         "OUT_OF_MEMORY", "PREEMPTED", "TIMEOUT")
+
+
+def until(what, test, limit=180, live=False):
+    """Polls test() every 10 ms; returns the monotonic time it first held.
+
+    live: what is awaited needs the job running, so a job that has ended
+    (asked every second) fails the wait at once rather than at its limit.
+    """
     deadline = time.monotonic() + limit
+    asked = time.monotonic()
     while True:
         now = time.monotonic()
         if test():
             return now
         if now > deadline:
             sys.exit("bench: %s not within %d s (job %s is '%s')" % (what, limit, job, state()))
+        if live and now - asked >= 1:
+            asked, st = now, state()
+            if st in ENDED and not test():
+                sys.exit("bench: %s: job %s ended first ('%s'; %s)" % (what, job, st, log))
         time.sleep(0.01)
 
 
@@ -104,8 +118,8 @@ def started():
 # The first state seen: PENDING, or the cold start's sample is short.
 first_state = state()
 start = until("the job running", started)
-first = until("the first step", lambda: lines("step "))
-until("step 3", lambda: len(lines("step ")) >= 3)
+first = until("the first step", lambda: lines("step "), live=True)
+until("step 3", lambda: len(lines("step ")) >= 3, live=True)
 subprocess.run(["scancel", "-b", "-s", "USR1", job], check=True)
 notice = time.monotonic()
 gone = until("the allocation released", released)
@@ -117,8 +131,8 @@ until("the job requeued", lambda: state() == "PENDING", 60)
 subprocess.run(["scontrol", "update", "JobId=" + job, "StartTime=now+1"], check=True)
 steps = len(lines("step "))
 start2 = until("the requeued job running", started)
-loaded = until("the checkpoint loaded", lambda: lines("resumed from version"))
-resumed = until("a step after the resume", lambda: len(lines("step ")) > steps)
+loaded = until("the checkpoint loaded", lambda: lines("resumed from version"), live=True)
+resumed = until("a step after the resume", lambda: len(lines("step ")) > steps, live=True)
 subprocess.run(["scancel", job], check=True)
 cancel = time.monotonic()
 gone2 = until("the cancelled job's allocation released", released)
