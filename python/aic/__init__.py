@@ -87,8 +87,6 @@ def _load():
     lib.aic_worker_index.argtypes = [ctypes.c_void_p]
     lib.aic_put.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p, ctypes.c_size_t,
                             ctypes.c_uint64, ctypes.c_int, ctypes.POINTER(ctypes.c_uint64)]
-    lib.aic_get.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(_CItem),
-                            ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t), ctypes.c_int]
     lib.aic_get_min.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(_CItem),
                                 ctypes.c_size_t, ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t),
                                 ctypes.c_int]
@@ -482,7 +480,7 @@ class Worker:
     def get(self, channel, max_items=1, timeout=None, copy=True, min_items=1):
         """Up to max_items items; [] on timeout; raises Closed at the end of the channel.
 
-        min_items=N (1 <= N <= max_items): waits until N items are there, in
+        min_items=N (0 <= N <= max_items; 0 is 1): waits until N items are there, in
         one round trip, then gives up to max_items; fewer (at least one) when
         the timeout passes, when the channel is closed and its producers have
         all finished, or when it is full (its producers wait for room). Items
@@ -501,12 +499,8 @@ class Worker:
         if min_items > max_items or min_items < 0:
             raise ValueError("aic get on '%s': min_items %r must be from 0 to max_items %r"
                              % (channel, min_items, max_items))
-        if min_items > 1:
-            rc = _lib.aic_get_min(self._h, self._name(channel), arr, max_items, min_items,
-                                  ctypes.byref(n), _ms(timeout))
-        else:
-            rc = _lib.aic_get(self._h, self._name(channel), arr, max_items, ctypes.byref(n),
-                              _ms(timeout))
+        rc = _lib.aic_get_min(self._h, self._name(channel), arr, max_items, min_items,
+                              ctypes.byref(n), _ms(timeout))
         if rc == -errno.ETIMEDOUT:
             return []
         if rc == AIC_ECLOSED:
