@@ -13,6 +13,8 @@
 # publishing a buffer (aic_weights_publish: one copy, into the
 # node's shared copy) and, "in place", filling that copy itself
 # (aic_weights_buffer / aic_weights_commit: the clock starts at commit).
+# Each node, and each raw stream's end on it, runs on a core of its own where
+# the machine has a core a node (see `on` below; AIC_BENCH_PIN=0: not).
 # Then all of it again with every node's link shaped to 1 Gbit/s
 # (AIC_BENCH_LINK: a tc rate), where the network is the bottleneck as
 # between real nodes, rather than this machine's cores. Prints JSON lines.
@@ -36,21 +38,50 @@ scontrol ping >/dev/null || { echo "bench: no cluster (scripts/minicluster up --
 addr() { scontrol show node "$1" | sed -n 's/.*NodeAddr=\([^ ]*\).*/\1/p'; }
 ts="$build/bench/tcp_stream"
 
+# The nodes share this machine's cores, which separate machines would not:
+# node nK runs on core (K - 1) mod CORES, its slurmd and so its job steps
+# (task/none: they keep slurmd's affinity) as well as the raw streams' ends
+# there, so that two nodes share no core where the machine has a core a
+# node, and neighbours in the chain share none on two cores. Left to the
+# kernel, the two busy ends of a transfer share a core in some runs and not
+# in others (raw TCP n1 -> n2 on 2 cores: 0.032-0.037 s on one core,
+# 0.010-0.023 s on two). AIC_BENCH_PIN=0: the kernel places them.
+ncores=$(nproc)
+pin=${AIC_BENCH_PIN:-1}
+all_cores=$(taskset -pc $$ | sed 's/.*: *//')
+core_of() { echo $(((${1#n} - 1) % ncores)); }
+pin_nodes() { # pin_nodes on|off: every node's slurmd to its core, or back to all
+	[ "$pin" = 1 ] || return 0
+	for k in 1 2 3 4; do
+		for p in $(pgrep -f "^slurmd -N n$k\$"); do
+			if [ "$1" = on ]; then c=$(core_of n$k); else c=$all_cores; fi
+			taskset -pc "$c" "$p" >/dev/null
+		done
+	done
+}
+on() { # on NODE CMD...: CMD on NODE's core
+	node=$1
+	shift
+	if [ "$pin" = 1 ]; then taskset -c "$(core_of "$node")" "$@"; else "$@"; fi
+}
+trap 'pin_nodes off; rm -rf "$work"' EXIT
+pin_nodes on
+
 # raw NAME HOPS...: one raw stream from n1 through the nodes HOPS (the last
 # receives), from one buffer of SIZE into one on each node; a JSON line.
 raw() {
 	name=$1
 	shift
 	eval "last=\${$#}"
-	WHOLE=1 nsenter --net=/run/netns/aic$last "$ts" recv 17998 "$size" >end.json &
+	WHOLE=1 on "$last" nsenter --net=/run/netns/aic$last "$ts" recv 17998 "$size" >end.json &
 	sleep 0.3
 	prev=$last
 	for hop in $(echo "$@" | tr ' ' '\n' | sed '$d' | tac); do
-		WHOLE=1 nsenter --net=/run/netns/aic$hop "$ts" relay 17998 "$(addr "$prev")" 17998 "$size" &
+		WHOLE=1 on "$hop" nsenter --net=/run/netns/aic$hop "$ts" relay 17998 "$(addr "$prev")" 17998 "$size" &
 		sleep 0.3
 		prev=$hop
 	done
-	WHOLE=1 nsenter --net=/run/netns/aicn1 "$ts" send "$(addr "$prev")" 17998 "$size" >start.json
+	WHOLE=1 on n1 nsenter --net=/run/netns/aicn1 "$ts" send "$(addr "$prev")" 17998 "$size" >start.json
 	wait
 	python3 -c "
 import json
@@ -122,7 +153,7 @@ shape() { # shape add|del
 	done
 }
 if shape add 2>/dev/null; then
-	trap 'shape del; rm -rf "$work"' EXIT
+	trap 'shape del; pin_nodes off; rm -rf "$work"' EXIT
 	# 48 MiB take 0.4 s at 1 Gbit/s: a version every 0.6 s is sent whole before the next.
 	link="'$rate'" n=4 gap=600 broadcasts="1,1 3,0 3,1"
 	i=1
