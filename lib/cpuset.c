@@ -164,7 +164,7 @@ int aic_cpuset_get_affinity(struct aic_cpuset *s)
 	return 0;
 }
 
-int aic_cpuset_set_affinity(const struct aic_cpuset *s)
+int aic_cpuset_set_affinity_of(pid_t tid, const struct aic_cpuset *s)
 {
 	cpu_set_t set;
 	int c;
@@ -172,5 +172,10 @@ int aic_cpuset_set_affinity(const struct aic_cpuset *s)
 	CPU_ZERO(&set);
 	for (c = aic_cpuset_first(s); c >= 0 && c < CPU_SETSIZE; c = aic_cpuset_next(s, c))
 		CPU_SET(c, &set);
-	return sched_setaffinity(0, sizeof(set), &set) == 0 ? 0 : -errno;
+	return sched_setaffinity(tid, sizeof(set), &set) == 0 ? 0 : -errno;
+}
+
+int aic_cpuset_set_affinity(const struct aic_cpuset *s)
+{
+	return aic_cpuset_set_affinity_of(0, s);
 }

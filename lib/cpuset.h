@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define AIC_CPUSET_MAX 1024
 
@@ -43,5 +44,7 @@ int aic_cpuset_parse(struct aic_cpuset *s, const char *text);
 int aic_cpuset_get_affinity(struct aic_cpuset *s);
 /* Binds the calling thread to s. Returns 0 or -errno. Async-signal-safe (after fork). */
 int aic_cpuset_set_affinity(const struct aic_cpuset *s);
+/* Binds thread `tid` (0: the calling one) to s. Returns 0 or -errno (-ESRCH: it has exited). */
+int aic_cpuset_set_affinity_of(pid_t tid, const struct aic_cpuset *s);
 
 #endif

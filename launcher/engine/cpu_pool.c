@@ -24,8 +24,6 @@
 
 #include <ctype.h>
 #include <dirent.h>
-#include <errno.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,18 +50,6 @@ const struct aic_cpuset *agent__pool_for(const struct agent_pool *pl, const stru
 	return aic_cpuset_empty(buf) ? cpus : buf;
 }
 
-/* Binds thread `tid` to s. Returns 0 or -errno (ESRCH: it has exited). */
-static int bind_thread(pid_t tid, const struct aic_cpuset *s)
-{
-	cpu_set_t set;
-	int c;
-
-	CPU_ZERO(&set);
-	for (c = aic_cpuset_first(s); c >= 0 && c < CPU_SETSIZE; c = aic_cpuset_next(s, c))
-		CPU_SET(c, &set);
-	return sched_setaffinity(tid, sizeof(set), &set) == 0 ? 0 : -errno;
-}
-
 /* Binds every thread of process `pid` to s; the number bound. */
 static int bind_process(pid_t pid, const struct aic_cpuset *s)
 {
@@ -77,7 +63,7 @@ static int bind_process(pid_t pid, const struct aic_cpuset *s)
 		return 0;
 	while ((e = readdir(d)))
 		if (isdigit((unsigned char)e->d_name[0]) &&
-		    bind_thread((pid_t)atoi(e->d_name), s) == 0)
+		    aic_cpuset_set_affinity_of((pid_t)atoi(e->d_name), s) == 0)
 			n++;
 	closedir(d);
 	return n;
