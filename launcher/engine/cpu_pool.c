@@ -50,23 +50,20 @@ const struct aic_cpuset *agent__pool_for(const struct agent_pool *pl, const stru
 	return aic_cpuset_empty(buf) ? cpus : buf;
 }
 
-/* Binds every thread of process `pid` to s; the number bound. */
-static int bind_process(pid_t pid, const struct aic_cpuset *s)
+/* Binds every thread of process `pid` to s. */
+static void bind_process(pid_t pid, const struct aic_cpuset *s)
 {
 	char path[64];
 	struct dirent *e;
 	DIR *d;
-	int n = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
 	if (!(d = opendir(path)))
-		return 0;
+		return;
 	while ((e = readdir(d)))
-		if (isdigit((unsigned char)e->d_name[0]) &&
-		    aic_cpuset_set_affinity_of((pid_t)atoi(e->d_name), s) == 0)
-			n++;
+		if (isdigit((unsigned char)e->d_name[0]))
+			aic_cpuset_set_affinity_of((pid_t)atoi(e->d_name), s);
 	closedir(d);
-	return n;
 }
 
 /* The process group of `pid` (/proc/PID/stat's fifth field), or -1. */
