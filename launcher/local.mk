@@ -9,7 +9,7 @@ engine_sources = \
 	launcher/engine/agent_load.c launcher/engine/autoscale.c launcher/engine/satellite.c \
 	launcher/engine/slurm_cmd.c \
 	launcher/engine/service.c launcher/engine/service_head.c launcher/engine/sandbox_head.c \
-	launcher/engine/term.c launcher/engine/cpu_pool.c \
+	launcher/engine/term.c launcher/engine/cpu_pool.c launcher/engine/cpu_pool.h \
 	launcher/engine/procs.c launcher/engine/report.c launcher/engine/config_msg.c \
 	launcher/engine/agent.c launcher/engine/agent.h launcher/engine/agent_endpoint.c \
 	launcher/engine/worker_env.c \

@@ -27,8 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "internal.h"
+#include "cpu_pool.h"
 #include "log.h"
 
 void agent__pool_init(struct agent_pool *pl)
