@@ -250,6 +250,19 @@ static int paced(long n, size_t size, long gap)
 	return 0;
 }
 
+/*
+ * A stream's reader is woken for 256 KiB at a time, not for every segment,
+ * as the receiving (or relaying) agent reads a large item or chunk
+ * (launcher/net/conn.c, conn_lowat): where a wake-up is dear (an IPI in a
+ * VM) a reader woken per segment would make the baseline slower than aic.
+ */
+static void wake_in_steps(int fd)
+{
+	int lowat = 256 << 10;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat));
+}
+
 int main(int argc, char **argv)
 {
 	static char buf[1 << 20];
@@ -263,18 +276,11 @@ int main(int argc, char **argv)
 		long total = 0;
 		ssize_t n;
 		double t0 = 0;
-		int lowat = 256 << 10;
 		if (into)
 			memset(into, 1, cap);
 		if ((c = accept_on(argv[2])) < 0)
 			return 1;
-		/*
-		 * Woken for 256 KiB at a time, not for every segment, as the
-		 * receiving agent reads a large item (launcher/net/conn.c,
-		 * conn_lowat): where a wake-up is dear (an IPI in a VM) a reader
-		 * woken per segment would make the baseline slower than aic.
-		 */
-		setsockopt(c, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat));
+		wake_in_steps(c);
 		while ((n = into ? read(c, into + (size_t)total % cap, cap - (size_t)total % cap)
 				 : read(c, buf, sizeof(buf))) > 0) {
 			if (!total)
@@ -293,11 +299,9 @@ int main(int argc, char **argv)
 		ssize_t n;
 		if (into)
 			memset(into, 1, cap);
-		int lowat = 256 << 10;
 		if ((fd = connect_to(argv[3], argv[4])) < 0 || (c = accept_on(argv[2])) < 0)
 			return 1;
-		/* Woken for 256 KiB at a time, as recv is and as a relaying agent reads a chunk. */
-		setsockopt(c, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat));
+		wake_in_steps(c);
 		/* Into this hop's own copy (WHOLE=1), passed on from there. */
 		while ((n = into ? read(c, into + at % cap, cap - at % cap) : read(c, buf, sizeof(buf))) > 0) {
 			const char *p = into ? into + at % cap : buf;
