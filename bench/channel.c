@@ -4,7 +4,8 @@
  *   channel put N SIZE     put N items of SIZE bytes on channel "bench"
  *   channel get            get (batches of 64) and ack until the channel ends;
  *                          print items, bytes, seconds and put->get latency
- *                          percentiles (the producer stamps each item)
+ *                          percentiles (the producer stamps each item; of
+ *                          a uniform sample of 65,536 of the whole run's)
  *   channel local N SIZE RING COPY  the baseline of a channel on one node: the
  *                          same bytes in one process, round a RING-byte ring
  *                          (the memory a producer's arena region cycles
@@ -138,6 +139,33 @@ static int cmp(const void *a, const void *b)
 	double x = *(const double *)a, y = *(const double *)b;
 
 	return x < y ? -1 : x > y;
+}
+
+/* Latencies kept for the percentiles: a uniform sample of the whole run past this many. */
+#define LAT_KEEP 65536
+
+/*
+ * Offers the seen-th latency (1-based) to a sample of at most LAT_KEEP
+ * (reservoir sampling, Vitter's Algorithm R): the first LAT_KEEP are kept,
+ * then each with probability LAT_KEEP / seen in place of one at random, so
+ * that the sample is uniform over every item of the run, in memory that
+ * does not grow with it. Returns how many the sample holds.
+ */
+static size_t lat_offer(double *lat, uint64_t seen, double v, uint64_t *rng)
+{
+	uint64_t j;
+
+	if (seen <= LAT_KEEP) {
+		lat[seen - 1] = v;
+		return (size_t)seen;
+	}
+	*rng ^= *rng << 13; /* xorshift64: any fixed, cheap, uniform enough generator */
+	*rng ^= *rng >> 7;
+	*rng ^= *rng << 17;
+	j = *rng % seen;
+	if (j < LAT_KEEP)
+		lat[j] = v;
+	return LAT_KEEP;
 }
 
 int main(int argc, char **argv)
@@ -311,8 +339,9 @@ int main(int argc, char **argv)
 		free(held);
 	} else if (argc == 2 && !strcmp(argv[1], "get")) {
 		struct aic_item items[64];
-		size_t n, i, count = 0, cap = 1 << 16, nl = 0;
-		double *lat = malloc(cap * sizeof(double)), t0 = 0, t1;
+		size_t n, i, count = 0, nl = 0;
+		uint64_t stamped = 0, rng = 88172645463325252u;
+		double *lat = malloc(LAT_KEEP * sizeof(double)), t0 = 0, t1;
 		long bytes = 0;
 		bool touch = env_is("TOUCH", "1");
 		uint64_t sum = 0;
@@ -328,9 +357,9 @@ int main(int argc, char **argv)
 				bytes += (long)items[i].len;
 				if (touch)
 					sum += read_all(items[i].data, items[i].len);
-				if (items[i].len >= sizeof(t) && nl < cap) {
+				if (items[i].len >= sizeof(t) && lat) {
 					memcpy(&t, items[i].data, sizeof(t));
-					lat[nl++] = (t1 - t) * 1e6;
+					nl = lat_offer(lat, ++stamped, (t1 - t) * 1e6, &rng);
 				}
 			}
 			count += n;
