@@ -251,6 +251,8 @@ failure_tests += tests/failures/replica-moves-agent-kill.sh
 failure_tests += tests/failures/gang-shrinks.sh
 failure_tests += tests/failures/fail-on-node-failure.sh
 failure_tests += tests/failures/grpo-toy-node.sh
+# The lone replica of a stage with inputs, lost with its node, is placed again.
+failure_tests += tests/failures/lone-replica-moves.sh
 # A service replica moved off a lost node: its endpoint follows it.
 failure_tests += tests/failures/service-moves.sh
 # No lost work: every source line reaches the sink across a node's loss.

@@ -263,17 +263,24 @@ static void moved(struct head *h, struct hproc *hp, const struct aic_proc *to)
 static int place_replicas_again(struct head *h, size_t si, bool *spawn)
 {
 	struct aic_proc *out;
-	size_t *wait, i, w = 0, unfinished = 0;
+	size_t *wait, i, w = 0, unfinished = 0, exited = 0;
 	int lo, hi, m;
 
 	for (i = 0; i < h->n_procs; i++)
 		if (h->procs[i].p->stage == si) {
 			unfinished += !head__proc_finished(&h->procs[i]);
 			w += h->procs[i].state == P_WAITING;
+			exited += h->procs[i].state == P_DONE;
 		}
 	if (!w)
 		return 0;
-	if (w == 1 && unfinished == 1 && h->cfg.spec->stages[si].inputs) {
+	/*
+	 * The one left of a stage whose other replicas have ended well (a
+	 * replica that reads a channel exits 0 at its end): its inputs have
+	 * ended. A lone replica, or one whose others were lost, is placed
+	 * again: nothing else would do its work.
+	 */
+	if (w == 1 && unfinished == 1 && exited && h->cfg.spec->stages[si].inputs) {
 		for (i = 0; h->procs[i].p->stage != si || h->procs[i].state != P_WAITING; i++)
 			;
 		aic_log_info("stage '%s' replica %d is not placed again: the other replicas have "
