@@ -21,7 +21,7 @@ plan 9
 grpo_copy "$dir/g" 6 0.01
 cd "$dir/g" || bail "no $dir/g"
 # A GPU for each process (the toy does not use it), and a gate that keeps the job running.
-sed -i 's/^    cpus: 0$/    cpus: 0\n    gpus: 1/' job.yaml
+sed -i 's/^    cpus: \([01]\)$/    cpus: \1\n    gpus: 1/' job.yaml
 sed -i "s|^channels:|  gate: {command: [sh, -c, 'while [ ! -e $dir/go ]; do sleep 0.05; done'], cpus: 0}\nchannels:|" job.yaml
 "$aic" run --topo "$hgx" job.yaml >run.out 2>run.err &
 job=$!
