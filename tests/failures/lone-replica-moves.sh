@@ -46,8 +46,5 @@ ok "the job ends" wait_for 120 failed_job_ended "$job" "$dir"
 diag "$(tail -5 "$dir/job.out")"
 is "$(summary_field "$dir" "d['state']")" succeeded "it succeeded"
 is "$(sort -u out.jsonl 2>/dev/null | wc -l)" 50 "the sink has the 50 items, through the moved replica"
-no_workers() { ! pgrep -f "$dir/mid.sh" >/dev/null; }
-ok "no worker is left on any node" wait_for 30 no_workers
-no_launchers() { ! pgrep -f "$launch" >/dev/null; }
-ok "nor any aic-launch" wait_for 30 no_launchers
+nothing_left "$dir/mid.sh"
 done_testing

@@ -31,8 +31,5 @@ is "$(summary_field "$dir" "d['state']")" succeeded "it succeeded"
 is "$(summary_field "$dir" "[n['node'] for n in d['lost_nodes']]")" "['$victim']" \
 	"summary.json names the lost node"
 is "$(sort -u out.jsonl | wc -l)" 100 "the sink has the 100 items of both replicas, the moved one's too"
-no_workers() { ! pgrep -f "$dir/work.sh" >/dev/null; }
-ok "no worker is left on any node" wait_for 30 no_workers
-no_launchers() { ! pgrep -f "$launch" >/dev/null; }
-ok "nor any aic-launch" wait_for 30 no_launchers
+nothing_left "$dir/work.sh"
 done_testing

@@ -98,6 +98,14 @@ nothing_on() {
 	done
 }
 
+# nothing_left PATTERN: two tests: no process that matches PATTERN (the
+# job's workers) is left on any node, nor any aic-launch.
+nothing_left() {
+	ok "no worker is left on any node" wait_for 30 none_match "$1"
+	ok "nor any aic-launch" wait_for 30 none_match "$launch"
+}
+none_match() { ! pgrep -f "$1" >/dev/null; }
+
 # submit_job DIR [WRAPPER]: submits DIR/job.yaml on 4 nodes, one aic-launch
 # each (run by WRAPPER when given: srun ... WRAPPER aic-launch), as a job
 # that outlives a node (--no-kill for the job and for its step); prints the
