@@ -35,7 +35,8 @@ def sig(x, digits=4):
     return int(r) if r == int(r) and abs(r) >= 10 ** (digits - 1) else r
 
 
-def out(bench, figure, values, unit, baseline=None, baseline_values=None, does=None, **extra):
+def out(bench, figure, values, unit, baseline=None, baseline_values=None, does=None, pairs=None,
+        **extra):
     if not values:
         sys.exit("figures: no samples for '%s'" % figure)
     line = {"bench": bench, "figure": figure, "unit": unit,
@@ -49,9 +50,11 @@ def out(bench, figure, values, unit, baseline=None, baseline_values=None, does=N
                     baseline_max=sig(max(baseline_values)), baseline_n=len(baseline_values),
                     ratio=round(statistics.median(values) / b, 3) if b else None,
                     difference=sig(statistics.median(values) - b, 3))
-        # Samples taken in pairs (one of each per repetition): the spread of the pairs' ratios.
-        pairs = [v / bv for v, bv in zip(values, baseline_values) if bv]
-        if len(values) == len(baseline_values) and len(pairs) > 1:
+        # Samples taken in pairs (one of each per repetition): the spread of the pairs' ratios;
+        # or the ratios the caller paired otherwise (`pairs`, e.g. a repetition's medians).
+        if pairs is None and len(values) == len(baseline_values):
+            pairs = [v / bv for v, bv in zip(values, baseline_values) if bv]
+        if pairs and len(pairs) > 1:
             line.update(ratio_min=round(min(pairs), 3), ratio_max=round(max(pairs), 3))
     line["baseline_does"] = does
     line.update(extra)
@@ -242,6 +245,19 @@ def channels_cluster(lines):
              "compresses on its producing agent's one event loop")
 
 
+def rep_ratios(xs, raws):
+    """Per repetition ("rep"), the median of the versions timed in xs over the median of the
+    raw samples in raws: each a ratio of two sides sampled in the same repetition, minutes
+    apart at most, where the machine's state moves the raw transfer as much as aic."""
+    out = []
+    for rep in sorted({x.get("rep") for x in xs if x.get("rep") is not None}):
+        t = [s for x in xs if x.get("rep") == rep for s in x["seconds"]]
+        b = [r["seconds"] for r in raws if r.get("rep") == rep]
+        if t and b and statistics.median(b):
+            out.append(statistics.median(t) / statistics.median(b))
+    return out
+
+
 def weights_cluster(lines):
     groups = {}
     for x in lines:
@@ -263,12 +279,16 @@ def weights_cluster(lines):
                               % (fig, extra["versions"])}))
             continue
         one = pick(lines, "raw tcp, one transfer", "seconds", link=link)
-        out(bench, fig, t, "s", "one raw TCP transfer%s" % shaped, one,
+        raws = [x for x in lines if x.get("what") == "raw tcp, one transfer" and x.get("link") == link]
+        out(bench, fig, t, "s", "one raw TCP transfer%s" % shaped, one, pairs=rep_ratios(xs, raws),
             does="tcp_stream from n1's namespace to n2's: the same bytes once, from the first "
                  "write to the last byte read%s" % (" (every link shaped)" if link else ""), **extra)
         if nodes == 3:
+            chain = [x for x in lines if x.get("what") == "raw tcp, chain to 3 nodes"
+                     and x.get("link") == link]
             out(bench, fig, t, "s", "raw TCP chain n1 -> n2 -> n3 -> n4%s" % shaped,
                 pick(lines, "raw tcp, chain to 3 nodes", "seconds", link=link),
+                pairs=rep_ratios(xs, chain),
                 does="tcp_stream relays: n1 sends, n2 and n3 pass each read on as it comes, n4 "
                      "reads; from the first write to n4's last byte", **extra)
     for x in lines:  # the shaped part, when tc could not shape (a count is a weights line's)

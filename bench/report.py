@@ -99,7 +99,8 @@ def generate(runs):
     out += ["", "Each cell: median (min–max) over n samples; aic's and the baseline's samples "
             "were taken in alternating order in the same run. Ratio: aic's median over the "
             "baseline's (in brackets: the lowest and highest ratio of one repetition's pair of "
-            "samples, where the samples were taken in pairs); difference: aic's minus the "
+            "samples, where the samples were taken in pairs, or of one repetition's medians, "
+            "where a repetition took several of each); difference: aic's minus the "
             "baseline's.", "",
             "| # | figure | run | aic | baseline | baseline's figure | ratio | difference |",
             "|---|---|---|---|---|---|---|---|"]
