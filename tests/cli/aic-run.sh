@@ -27,18 +27,9 @@ SPEC
 
 all_out() { [ "$(ls out | wc -l)" -eq 8 ]; }
 # A worker is a process whose command line holds the script's path (sh
-# runs it by name); the test's own processes never do. A worker's child
-# between fork and exec (its `sleep`) has the same command line: one whose
-# parent is a worker is not counted.
-workers() {
-	w_pids=" $(pgrep -f "$dir/worker.sh" | tr '\n' ' ') "
-	w_n=0
-	for w_p in $w_pids; do
-		w_pp=$(ps -o ppid= -p "$w_p" 2>/dev/null | tr -d ' ')
-		case "$w_pids" in *" $w_pp "*) ;; *) [ -z "$w_pp" ] || w_n=$((w_n + 1)) ;; esac
-	done
-	echo "$w_n"
-}
+# runs it by name); the test's own processes never do (count_procs: not a
+# worker's child before its exec).
+workers() { count_procs "$dir/worker.sh"; }
 no_workers() { [ "$(workers)" -eq 0 ]; }
 
 # 27 tests, and 2 more of aic-launch when it is built (with PMIx).

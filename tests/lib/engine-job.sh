@@ -21,8 +21,9 @@ go_worker() {
 
 # workers: how many workers run. A worker is a process whose command line
 # holds the script's path (sh runs it by name), on any node: the nodes
-# share this machine's processes.
-workers() { pgrep -fc "$dir/worker.sh"; }
+# share this machine's processes (count_procs: not a worker's child before
+# its exec).
+workers() { count_procs "$dir/worker.sh"; }
 no_workers() { [ "$(workers)" -eq 0 ]; }
 no_launchers() { ! pgrep -f "$launch" >/dev/null; }
 

@@ -14,3 +14,16 @@ wait_for() {
 		sleep 0.1
 	done
 }
+
+# count_procs PATTERN: how many processes' command lines match PATTERN
+# (pgrep -f), less those whose parent matches too: a shell script's child
+# between fork and exec (its `sleep`) still has the script's command line.
+count_procs() {
+	cp_pids=" $(pgrep -f "$1" | tr '\n' ' ') "
+	cp_n=0
+	for cp_p in $cp_pids; do
+		cp_pp=$(ps -o ppid= -p "$cp_p" 2>/dev/null | tr -d ' ')
+		case "$cp_pids" in *" $cp_pp "*) ;; *) [ -z "$cp_pp" ] || cp_n=$((cp_n + 1)) ;; esac
+	done
+	echo "$cp_n"
+}
