@@ -245,10 +245,12 @@ def channels_cluster(lines):
              "compresses on its producing agent's one event loop")
 
 
-def rep_ratios(xs, raws):
+def rep_ratios(xs, lines, what, link):
     """Per repetition ("rep"), the median of the versions timed in xs over the median of the
-    raw samples in raws: each a ratio of two sides sampled in the same repetition, minutes
-    apart at most, where the machine's state moves the raw transfer as much as aic."""
+    raw samples of `what` (and `link`) in lines: each a ratio of two sides sampled in the same
+    repetition, minutes apart at most, where the machine's state moves the raw transfer as
+    much as aic."""
+    raws = [x for x in lines if x.get("what") == what and x.get("link") == link]
     out = []
     for rep in sorted({x.get("rep") for x in xs if x.get("rep") is not None}):
         t = [s for x in xs if x.get("rep") == rep for s in x["seconds"]]
@@ -279,16 +281,14 @@ def weights_cluster(lines):
                               % (fig, extra["versions"])}))
             continue
         one = pick(lines, "raw tcp, one transfer", "seconds", link=link)
-        raws = [x for x in lines if x.get("what") == "raw tcp, one transfer" and x.get("link") == link]
-        out(bench, fig, t, "s", "one raw TCP transfer%s" % shaped, one, pairs=rep_ratios(xs, raws),
+        out(bench, fig, t, "s", "one raw TCP transfer%s" % shaped, one,
+            pairs=rep_ratios(xs, lines, "raw tcp, one transfer", link),
             does="tcp_stream from n1's namespace to n2's: the same bytes once, from the first "
                  "write to the last byte read%s" % (" (every link shaped)" if link else ""), **extra)
         if nodes == 3:
-            chain = [x for x in lines if x.get("what") == "raw tcp, chain to 3 nodes"
-                     and x.get("link") == link]
             out(bench, fig, t, "s", "raw TCP chain n1 -> n2 -> n3 -> n4%s" % shaped,
                 pick(lines, "raw tcp, chain to 3 nodes", "seconds", link=link),
-                pairs=rep_ratios(xs, chain),
+                pairs=rep_ratios(xs, lines, "raw tcp, chain to 3 nodes", link),
                 does="tcp_stream relays: n1 sends, n2 and n3 pass each read on as it comes, n4 "
                      "reads; from the first write to n4's last byte", **extra)
     for x in lines:  # the shaped part, when tc could not shape (a count is a weights line's)
