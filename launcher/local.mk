@@ -24,14 +24,15 @@ net_sources = \
 
 # The data plane: peers, channels, sources and sinks, weight streams, CONFIG.
 dataplane_sources = \
-	launcher/dataplane/dataplane.h launcher/dataplane/internal.h launcher/dataplane/weights.h \
+	launcher/dataplane/dataplane.h launcher/dataplane/internal.h launcher/dataplane/acker.h \
+	launcher/dataplane/weights.h \
 	launcher/dataplane/dp_config.c launcher/dataplane/dp_config.h \
 	launcher/dataplane/peer.c launcher/dataplane/queue.c \
 	launcher/dataplane/chan_set.c launcher/dataplane/chan.c \
 	launcher/dataplane/deliver.c launcher/dataplane/source_sink.c \
 	launcher/dataplane/zstd.c launcher/dataplane/weights.c \
 	launcher/dataplane/chain.c launcher/dataplane/wslot.c \
-	launcher/dataplane/acker.c launcher/dataplane/xtree.c \
+	launcher/dataplane/acker.c launcher/dataplane/marks.c launcher/dataplane/xtree.c \
 	launcher/dataplane/trace.c launcher/dataplane/load.c
 
 noinst_LTLIBRARIES += launcher/libengine.la

@@ -335,8 +335,10 @@ int aic_in_place(const struct aic_worker *w, const void *p);
  * checkpoint holds the lines done at every rank's mark: where a line's
  * items are acked by several ranks, each rank marks once the others'
  * acks are in (an aic_checkpoint_requested round trip after its acks,
- * then a barrier of the gang's; examples/grpo-toy/train.py, sync_acks),
- * or a rank that marks first leaves those lines to be read again. Returns
+ * then a barrier of the gang's; examples/grpo-toy/train.py, sync_acks;
+ * ranks on other nodes too: rank 0's agent gathers every agent's updates
+ * before it takes a mark's snapshot), or a rank that marks first leaves
+ * those lines to be read again. Returns
  * 0 or a negative code.
  */
 #define AIC_CHECKPOINT_NONE UINT64_MAX

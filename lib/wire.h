@@ -192,6 +192,13 @@ enum aic_msg {
 	 * again when it is acked, and the agents it went through.
 	 */
 	AIC_MSG_XOR = 0x116,
+	/*
+	 * The acker -> an agent, u32 round: send the XOR entries held, then
+	 * answer XFLUSHED (agent -> the acker, the same u32) on the link they
+	 * take (launcher/dataplane/marks.c).
+	 */
+	AIC_MSG_XFLUSH = 0x117,
+	AIC_MSG_XFLUSHED = 0x118,
 	/* Checkpoints (lib/worker/checkpoint.c, launcher/engine/checkpoint.c). */
 	AIC_MSG_CKPT_POLL = 0x120,  /* worker -> agent: empty, or u8 1 (send CKPT_NOTICE); CKPT_STATE answers */
 	/* agent -> worker: u64 request asked of it and not done (0: none), then u8 1 if CKPT_NOTICE will come */

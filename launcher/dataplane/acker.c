@@ -32,8 +32,9 @@
  * it). Its agent puts a mark into the XOR stream when the worker says the
  * state is about to be taken (chan_set_checkpoint_mark), and the report
  * after it (chan_set_checkpoint_done); the acker, which applies the stream
- * in order, snapshots its sources' progress at the mark, before any of the
- * worker's later acks, and hands that snapshot on with the report. Lines
+ * in order, snapshots its sources' progress at the mark, without any of
+ * the worker's later acks but with every other agent's updates sent
+ * before (marks.c), and hands that snapshot on with the report. Lines
  * done in that snapshot are in the checkpoint; lines done later may not
  * be, and a resumed run reads them again (launcher/engine/config_msg.c).
  * Without a mark since its last report, the snapshot is the one taken at
@@ -87,23 +88,17 @@ static void root_done(struct chan_set *cs, const struct xroot *r)
 	acker_source_check(ch);
 }
 
-static void checkpoint_entry(struct chan_set *cs, uint64_t x, uint64_t version);
-
-static void xctl_decode(uint64_t x, unsigned *kind, uint64_t *request, long *proc)
-{
-	*kind = (unsigned)(x >> 56);
-	*request = (x >> 24) & 0xffffffffu;
-	*proc = (long)(x & XCTL_PROC_MAX);
-}
-
-static void apply(struct chan_set *cs, uint64_t root, uint64_t x, uint64_t nodes)
+/* An update from agent `from` (this one's own, or in its XOR frame), in its place. */
+static void apply(struct chan_set *cs, uint32_t from, uint64_t root, uint64_t x, uint64_t nodes)
 {
 	struct xroot done;
 
 	if (!root) {
-		checkpoint_entry(cs, x, nodes);
+		marks_entry(cs, from, x, nodes);
 		return;
 	}
+	if (cs->pending_marks)
+		marks_touch(cs, from, root);
 	if (xtree_update(&cs->trees, root, x, nodes, &done) == 1)
 		root_done(cs, &done);
 }
@@ -140,10 +135,10 @@ static void xtimer_expired(uv_timer_t *t)
 	acker_flush(t->data);
 }
 
-static void record(struct chan_set *cs, uint64_t root, uint64_t x, uint64_t nodes)
+void acker_record(struct chan_set *cs, uint64_t root, uint64_t x, uint64_t nodes)
 {
 	if (cs->rank == ACKER_RANK) {
-		apply(cs, root, x, nodes);
+		apply(cs, cs->rank, root, x, nodes);
 		return;
 	}
 	if (cs->xn == cs->xcap) {
@@ -174,9 +169,12 @@ static void record(struct chan_set *cs, uint64_t root, uint64_t x, uint64_t node
 		uv_timer_init(cs->loop, cs->xtimer);
 		cs->xtimer->data = cs;
 	}
-	/* After this turn of the loop: what else it brings joins the frame. */
+	/*
+	 * After this turn of the loop (or AIC_ACKER_BATCH_MS later): what else
+	 * it brings joins the frame.
+	 */
 	if (!uv_is_active((uv_handle_t *)cs->xtimer))
-		uv_timer_start(cs->xtimer, xtimer_expired, 0, 0);
+		uv_timer_start(cs->xtimer, xtimer_expired, cs->acker_batch_ms, 0);
 }
 
 void acker_flush(struct chan_set *cs)
@@ -194,7 +192,7 @@ void acker_flush(struct chan_set *cs)
 		cs->xn = 0;
 }
 
-void acker_on_xor(struct chan_set *cs, const uint8_t *p, uint32_t len)
+void acker_on_xor(struct chan_set *cs, uint32_t from, const uint8_t *p, uint32_t len)
 {
 	uint32_t n, i;
 
@@ -205,7 +203,7 @@ void acker_on_xor(struct chan_set *cs, const uint8_t *p, uint32_t len)
 		return;
 	for (i = 0; i < n; i++) {
 		const uint8_t *e = p + 4 + (size_t)i * AIC_XOR_ENTRY;
-		apply(cs, aic_get_u64(e), aic_get_u64(e + 8), aic_get_u64(e + 16));
+		apply(cs, from, aic_get_u64(e), aic_get_u64(e + 8), aic_get_u64(e + 16));
 	}
 }
 
@@ -214,7 +212,7 @@ static void record_all(struct chan_set *cs, const struct item *it, uint64_t x, u
 	uint32_t k;
 
 	for (k = 0; k < it->n_roots; k++)
-		record(cs, it->roots[k], x, nodes);
+		acker_record(cs, it->roots[k], x, nodes);
 }
 
 void acker_anchor(struct chan_set *cs, const struct aic_conn *c, struct item *it)
@@ -460,103 +458,6 @@ json_t *chan_set_source_progress(const struct chan_set *cs, uint32_t chan)
 			 (json_int_t)next[1], "unfinished", list);
 }
 
-/* --- checkpoints: marks in the XOR stream --------------------------------- */
-
-/* The sources' progress now, by channel name (a new reference; NULL: no memory). */
-static json_t *progress_now(struct chan_set *cs)
-{
-	json_t *o = json_object(), *p;
-	size_t c;
-
-	for (c = 0; o && c < cs->n; c++)
-		if ((p = chan_set_source_progress(cs, (uint32_t)c)))
-			json_object_set_new(o, cs->chans[c].name, p);
-	return o;
-}
-
-/* The snapshot slot of a process, growing the table for a new id (NULL: no memory). */
-static json_t **mark_slot(struct chan_set *cs, long proc)
-{
-	json_t **m;
-	size_t n;
-
-	if (proc < 0)
-		return NULL;
-	if ((size_t)proc < cs->n_marks)
-		return &cs->marks[proc];
-	n = (size_t)proc + 16;
-	m = realloc(cs->marks, n * sizeof(*m));
-	if (!m)
-		return NULL;
-	memset(m + cs->n_marks, 0, (n - cs->n_marks) * sizeof(*m));
-	cs->marks = m;
-	cs->n_marks = n;
-	return &cs->marks[proc];
-}
-
-/* A mark or a report, at the acker, in its place among the updates. */
-static void checkpoint_entry(struct chan_set *cs, uint64_t x, uint64_t version)
-{
-	unsigned kind;
-	uint64_t request;
-	long proc;
-	json_t **slot, *p;
-
-	xctl_decode(x, &kind, &request, &proc);
-	slot = mark_slot(cs, proc);
-	if (kind == XCTL_RESET && slot) {
-		json_decref(*slot);
-		*slot = NULL;
-	} else if (kind == XCTL_MARK && slot) {
-		json_decref(*slot);
-		*slot = progress_now(cs);
-	} else if (kind == XCTL_DONE) {
-		/* No memory for the slot: no snapshot, which the head reads as the run's start. */
-		p = slot ? *slot : NULL;
-		if (slot)
-			*slot = progress_now(cs);
-		if (cs->ckpt_done)
-			cs->ckpt_done(cs->ckpt_arg, proc, request, version, p);
-		else
-			json_decref(p);
-	}
-}
-
-void chan_set_on_checkpoint(struct chan_set *cs,
-			    void (*done)(void *arg, long proc, uint64_t request, uint64_t version,
-					 json_t *progress),
-			    void *arg)
-{
-	if (!cs)
-		return;
-	cs->ckpt_done = done;
-	cs->ckpt_arg = arg;
-}
-
-int chan_set_checkpoint_mark(struct chan_set *cs, long proc)
-{
-	if (!cs || !cs->tracked || proc < 0 || proc > XCTL_PROC_MAX)
-		return -ENOENT;
-	record(cs, 0, xctl_encode(XCTL_MARK, 0, proc), 0);
-	return 0;
-}
-
-int chan_set_checkpoint_reset(struct chan_set *cs, long proc)
-{
-	if (!cs || !cs->tracked || proc < 0 || proc > XCTL_PROC_MAX)
-		return -ENOENT;
-	record(cs, 0, xctl_encode(XCTL_RESET, 0, proc), 0);
-	return 0;
-}
-
-int chan_set_checkpoint_done(struct chan_set *cs, long proc, uint64_t request, uint64_t version)
-{
-	if (!cs || !cs->tracked || proc < 0 || proc > XCTL_PROC_MAX || request > 0xffffffffu)
-		return -ENOENT;
-	record(cs, 0, xctl_encode(XCTL_DONE, request, proc), version);
-	return 0;
-}
-
 static void free_timer(uv_handle_t *h)
 {
 	free(h);
@@ -577,9 +478,5 @@ void acker_release(struct chan_set *cs)
 		free(cs->chans[i].replay);
 		cs->chans[i].replay = NULL;
 	}
-	for (i = 0; i < cs->n_marks; i++)
-		json_decref(cs->marks[i]);
-	free(cs->marks);
-	cs->marks = NULL;
-	cs->n_marks = 0;
+	marks_release(cs);
 }

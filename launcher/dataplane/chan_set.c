@@ -27,6 +27,30 @@ static const struct dp_upcalls upcalls = {
 	.finish = chan_set_finish,
 };
 
+/*
+ * AIC_ACKER_BATCH_MS: how long an agent gathers its updates to the acker
+ * before it sends them (default 0: after the current turn of its loop;
+ * more sends fewer frames to rank 0; at most 10000).
+ */
+static uint64_t acker_batch_ms(void)
+{
+	const char *v = getenv("AIC_ACKER_BATCH_MS");
+	char *end;
+	unsigned long n;
+
+	if (!v || !*v)
+		return 0;
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || *end || v[0] == '-' || n > 10000) {
+		aic_log_warn("AIC_ACKER_BATCH_MS=\"%s\" is not a number of milliseconds from 0 to "
+			     "10000: the default, 0, is used",
+			     v);
+		return 0;
+	}
+	return n;
+}
+
 struct chan_set *chan_set_new(uv_loop_t *loop, const json_t *config, uint32_t rank,
 			      const char *token)
 {
@@ -49,6 +73,7 @@ struct chan_set *chan_set_new(uv_loop_t *loop, const json_t *config, uint32_t ra
 	cs->rank = rank;
 	cs->token = token;
 	cs->failure_timeout_ms = cfg.failure_timeout_ms ? cfg.failure_timeout_ms : AIC_CONN_TIMEOUT_MS;
+	cs->acker_batch_ms = acker_batch_ms();
 	rc = aic_arena_create(&cs->arena, ARENA_REGIONS, ARENA_REGION_BYTES,
 			      weights_arena_bytes(cfg.n_weights));
 	if (rc)
@@ -159,8 +184,13 @@ void chan_set_frame(struct chan_set *cs, struct aic_conn *c, const struct aic_fr
 	case AIC_MSG_ACK:
 		chan_on_ack(cs, c, f->payload, f->length);
 		break;
-	case AIC_MSG_XOR:
-		acker_on_xor(cs, f->payload, f->length);
+	case AIC_MSG_XOR: {
+		int from = dp_peer_rank_of(cs, c);
+		acker_on_xor(cs, from < 0 ? UINT32_MAX : (uint32_t)from, f->payload, f->length);
+		break;
+	}
+	case AIC_MSG_XFLUSHED:
+		marks_on_flushed(cs, c, f->payload, f->length);
 		break;
 	default:
 		aic_conn_send_error(c, AIC_MSG_ERROR, AIC_EPROTO, NULL);
@@ -189,6 +219,8 @@ static void peer_frame(struct aic_conn *c, uint16_t type, json_t *m, const struc
 				chan_pull(&cs->chans[i]);
 		weights_flush(cs);
 		acker_flush(cs);
+	} else if (type == AIC_MSG_XFLUSH) {
+		marks_on_flush_request(cs, c, f->payload, f->length);
 	} else if (type == AIC_MSG_REJECT) {
 		aic_log_error("a peer agent refused this agent");
 	}
@@ -292,8 +324,10 @@ void chan_set_forget(struct chan_set *cs, struct aic_conn *c)
 		}
 	weights_forget(cs, c);
 	for (k = 0; cs && k < MAX_PEERS; k++)
-		if (cs->peer_in[k] == c)
+		if (cs->peer_in[k] == c) {
 			cs->peer_in[k] = NULL;
+			marks_agent_gone(cs, (uint32_t)k); /* its answer will not come */
+		}
 	for (i = 0; cs && i < cs->n; i++)
 		chan_forget(&cs->chans[i], c);
 	load_forget(cs, c);
@@ -387,6 +421,7 @@ static void peer_gone(struct chan_set *cs, uint32_t rank, bool replay)
 	/* The trees it touched are read again from their sources (at the acker). */
 	if (replay)
 		acker_node_lost(cs, rank);
+	marks_agent_gone(cs, rank);
 	for (i = 0; i < cs->n; i++)
 		chan_pump(&cs->chans[i]);
 	/* Weight streams: the chain re-forms without it. */

@@ -152,6 +152,8 @@ int chan_set_arena_env(struct chan_set *cs, long proc, char *buf, size_t size);
  * WELCOME then says "arena": true); one connection per region.
  */
 bool chan_set_hello(struct chan_set *cs, struct aic_conn *c, const json_t *hello);
+/* The agent of `rank` connected here (its HELLO, token checked): its link, for the acker's asks. */
+void chan_set_agent_hello(struct chan_set *cs, struct aic_conn *c, long rank);
 
 /* A data-plane frame from a worker (PUT, GET, ACK) or a peer agent (PULL, ACK). */
 void chan_set_frame(struct chan_set *cs, struct aic_conn *c, const struct aic_frame *f);

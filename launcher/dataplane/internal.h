@@ -321,7 +321,7 @@ struct chan_set {
 	uint32_t xn, xcap;
 	uv_timer_t *xtimer;
 	uint64_t rng;
-	/* The connection each peer pulls through (its PULLs say its rank), or NULL. */
+	/* Each peer's connection here (its HELLO and PULLs say its rank), or NULL. */
 	struct aic_conn *peer_in[MAX_PEERS];
 	bool sources_paused; /* chan_set_pause_sources: no more source lines */
 	struct dp_trace trace; /* trace.c's sampled items */
@@ -332,6 +332,10 @@ struct chan_set {
 	 */
 	json_t **marks;
 	size_t n_marks;
+	struct ckpt_mark *pending_marks; /* marks waiting for other agents' updates (marks.c) */
+	uint32_t mark_round;
+	uv_timer_t *mark_timer;
+	uint64_t acker_batch_ms; /* AIC_ACKER_BATCH_MS: how long updates wait to go to the acker */
 	void (*ckpt_done)(void *arg, long proc, uint64_t request, uint64_t version,
 			  json_t *progress);
 	void *ckpt_arg;
@@ -390,46 +394,7 @@ int xtree_update(struct xtree *t, uint64_t id, uint64_t x, uint64_t nodes, struc
 /* Frees the table; it is empty after. */
 void xtree_release(struct xtree *t);
 
-/* --- acker.c -------------------------------------------------------------- */
-
-/* The agent that keeps the trees: rank 0's, on the head's node (CONFIG's feeders and sinks). */
-#define ACKER_RANK 0
-
-/*
- * A source line becomes a root (at the acker): `it` gets a new root and
- * edge, and its origin. 0, or -ENOMEM (then it joins no tree).
- */
-int acker_root(struct chan *ch, struct item *it, uint64_t line, uint32_t epoch, uint64_t offset);
-/* An item a worker (c) puts: it joins the trees of the items c holds, if any. */
-void acker_anchor(struct chan_set *cs, const struct aic_conn *c, struct item *it);
-/* `it` is acked here for good (by a worker, its sink, or dropped as stale). */
-void acker_acked(struct chan_set *cs, const struct item *it);
-/* `it` goes to the agent `rank` (a pull): its trees touch that node. */
-void acker_sent(struct chan_set *cs, const struct item *it, uint32_t rank);
-/* An XOR frame from another agent (taken at the acker only). */
-void acker_on_xor(struct chan_set *cs, const uint8_t *p, uint32_t len);
-/* Sends the XOR entries waiting, once the link to the acker lets this agent in. */
-void acker_flush(struct chan_set *cs);
-/*
- * A checkpoint's entry in the XOR stream (chan_set_checkpoint_mark and
- * _done): root 0, which no tree has; xor: the kind (bits 56-63), the
- * request (bits 24-55) and the process id (bits 0-23); nodes: the version.
- */
-enum { XCTL_MARK = 1, XCTL_DONE = 2, XCTL_RESET = 3 };
-#define XCTL_PROC_MAX 0xffffffL
-static inline uint64_t xctl_encode(unsigned kind, uint64_t request, long proc)
-{
-	return (uint64_t)kind << 56 | (request & 0xffffffffu) << 24 |
-	       ((uint64_t)proc & XCTL_PROC_MAX);
-}
-/* Rank's node is lost: the trees it touched that are not done are read again from their source. */
-void acker_node_lost(struct chan_set *cs, uint32_t rank);
-/* `it` goes back to ch's queue (chan_forget); false: its line is read again, `it` is freed. */
-bool acker_requeue(struct chan *ch, struct item *it);
-/* The source of ch is read to its end: SOURCE_DONE once its trees are done. */
-void acker_source_check(struct chan *ch);
-/* The table and the timer go (chan_set_free). */
-void acker_release(struct chan_set *cs);
+#include "acker.h"
 
 /* --- peer.c --------------------------------------------------------------- */
 

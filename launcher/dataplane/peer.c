@@ -166,3 +166,9 @@ bool chan_set_hello(struct chan_set *cs, struct aic_conn *c, const json_t *hello
 	cs->region_owner[k] = c;
 	return true;
 }
+
+void chan_set_agent_hello(struct chan_set *cs, struct aic_conn *c, long rank)
+{
+	if (cs && rank >= 0 && rank < MAX_PEERS && (uint32_t)rank != cs->rank)
+		cs->peer_in[rank] = c;
+}

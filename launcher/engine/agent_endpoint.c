@@ -68,6 +68,8 @@ static bool worker_hello(struct aic_conn *c, json_t *hello)
 		snprintf(c->name, sizeof(c->name), "the agent of rank %d",
 			 (int)json_integer_value(json_object_get(hello, "rank")));
 		aic_conn_set_timeout(c, a->head ? a->head->timeout_ms : AIC_CONN_TIMEOUT_MS);
+		chan_set_agent_hello(a->chans, c,
+				     (long)json_integer_value(json_object_get(hello, "rank")));
 	}
 	c->welcome = json_pack("{s:o,s:o,s:b}", "channels", chan_set_names(a->chans), "weights",
 			       chan_set_weight_names(a->chans), "arena",

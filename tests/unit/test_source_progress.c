@@ -10,7 +10,9 @@
  * and the pending lines it has not read yet. A checkpoint's mark and
  * report in an XOR frame (launcher/dataplane/acker.c, "Checkpoints") give
  * the progress as of the mark, in order with the updates around it, and
- * none after the process starts again. Source items a peer held when its
+ * none after the process starts again; with another agent linked, as of
+ * the mark with that agent's updates sent before its answer (marks.c).
+ * Source items a peer held when its
  * node was lost come back once (acker_requeue), whichever of its link's
  * close and its node's loss comes first.
  */
@@ -22,9 +24,11 @@
 #include <unistd.h>
 
 #include "aic_test.h"
+#include "conn.h"
 #include "dataplane.h"
 #include "dp_config.h"
 #include "internal.h"
+#include "wire.h"
 
 static int done_calls;
 
@@ -246,7 +250,7 @@ static void checkpoint_marks(void **state)
 	entry(frame, 1, 0, xctl_encode(XCTL_MARK, 0, 5), 0);
 	entry(frame, 2, two.id, two.value, 0);
 	entry(frame, 3, 0, xctl_encode(XCTL_DONE, 3, 5), 7);
-	acker_on_xor(cs, frame, sizeof(frame));
+	acker_on_xor(cs, 1, frame, sizeof(frame));
 	assert_int_equal(r.calls, 1);
 	assert_true(r.proc == 5 && r.request == 3 && r.version == 7);
 	assert_non_null(r.progress);
@@ -254,23 +258,173 @@ static void checkpoint_marks(void **state)
 	/* The next report without a mark: as of the last report (line 2 done by then). */
 	aic_put_u32(frame, 1);
 	entry(frame, 0, 0, xctl_encode(XCTL_DONE, 0, 5), 8);
-	acker_on_xor(cs, frame, 4 + AIC_XOR_ENTRY);
+	acker_on_xor(cs, 1, frame, 4 + AIC_XOR_ENTRY);
 	assert_true(r.calls == 2 && r.version == 8 && r.request == 0);
 	assert_string_equal(r.progress, "{\"done\":false,\"next\":[0,6],\"unfinished\":[[0,4],[0,5]]}");
 	/* A process that never marked nor reported: no progress (the head takes the run's start). */
 	entry(frame, 0, 0, xctl_encode(XCTL_DONE, 0, 9), 1);
-	acker_on_xor(cs, frame, 4 + AIC_XOR_ENTRY);
+	acker_on_xor(cs, 1, frame, 4 + AIC_XOR_ENTRY);
 	assert_true(r.calls == 3 && r.proc == 9 && r.progress == NULL);
 	/* Process 5 marks, starts again (reset), then reports: its earlier mark does not count. */
 	aic_put_u32(frame, 3);
 	entry(frame, 0, 0, xctl_encode(XCTL_MARK, 0, 5), 0);
 	entry(frame, 1, 0, xctl_encode(XCTL_RESET, 0, 5), 0);
 	entry(frame, 2, 0, xctl_encode(XCTL_DONE, 0, 5), 9);
-	acker_on_xor(cs, frame, 4 + 3 * AIC_XOR_ENTRY);
+	acker_on_xor(cs, 1, frame, 4 + 3 * AIC_XOR_ENTRY);
 	assert_true(r.calls == 4 && r.proc == 5 && r.version == 9 && r.progress == NULL);
 	free(r.progress);
 	chan_set_free(cs);
 	json_decref(cfg);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	unlink(path);
+}
+
+/* --- a mark waits for the other agents' updates (marks.c) ------------------ */
+
+static const char peer_key[] = "token";
+
+static struct {
+	struct aic_conn *client, *server;
+	int welcomed, flushes;
+	uint8_t round[4];
+	bool timed_out;
+} pt;
+
+static void peer_client_frame(struct aic_conn *c, uint16_t type, json_t *m,
+			      const struct aic_frame *f)
+{
+	(void)c;
+	(void)m;
+	if (type == AIC_MSG_WELCOME)
+		pt.welcomed++;
+	if (type == AIC_MSG_XFLUSH && f->length == 4) {
+		pt.flushes++;
+		memcpy(pt.round, f->payload, 4);
+	}
+}
+
+static bool peer_hello(struct aic_conn *c, json_t *hello)
+{
+	(void)hello;
+	pt.server = c;
+	return true;
+}
+
+static void peer_frame_ignored(struct aic_conn *c, uint16_t type, json_t *m,
+			       const struct aic_frame *f)
+{
+	(void)c;
+	(void)type;
+	(void)m;
+	(void)f;
+}
+
+static void peer_give_up(uv_timer_t *g)
+{
+	(void)g;
+	pt.timed_out = true;
+}
+
+/* Runs the loop until cond holds; fails after 10 s. */
+#define PEER_RUN_UNTIL(loop, guard, cond)                                                          \
+	do {                                                                                       \
+		pt.timed_out = false;                                                              \
+		uv_timer_start(guard, peer_give_up, 10000, 0);                                     \
+		while (!(cond) && !pt.timed_out)                                                   \
+			uv_run(loop, UV_RUN_ONCE);                                                 \
+		uv_timer_stop(guard);                                                              \
+		assert_true(cond);                                                                 \
+	} while (0)
+
+static void marks_wait_for_agents(void **state)
+{
+	static const struct aic_handlers hd = {.on_hello = peer_hello,
+					       .on_frame = peer_frame_ignored};
+	char path[] = "/tmp/aic-test-progress.XXXXXX";
+	int fd = mkstemp(path);
+	uint8_t frame[4 + AIC_XOR_ENTRY];
+	struct aic_server srv = {0};
+	struct reported r = {0};
+	struct xroot one, two, four;
+	uv_timer_t guard;
+	uv_loop_t loop;
+	struct chan_set *cs;
+	json_t *cfg;
+
+	(void)state;
+	memset(&pt, 0, sizeof(pt));
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "a\nb\n\nc\nd\ne\n", 11), 11);
+	close(fd);
+	uv_loop_init(&loop);
+	uv_timer_init(&loop, &guard);
+	cfg = config(path);
+	cs = chan_set_new(&loop, cfg, 0, "token");
+	assert_non_null(cs);
+	chan_set_on_checkpoint(cs, reported, &r);
+	chan_set_on_source_done(cs, source_done, NULL); /* lines 1, 2, 4, 5 read */
+	one = root_of(cs, 1);
+	two = root_of(cs, 2);
+	four = root_of(cs, 4);
+	/* The agent of rank 1 links to the acker. */
+	assert_int_equal(aic_server_start(&loop, &srv, "127.0.0.1", peer_key, &hd, NULL), 0);
+	pt.client = aic_conn_connect(&loop, "127.0.0.1", srv.port, peer_key,
+				     json_pack("{s:s,s:i}", "role", "agent", "rank", 1),
+				     peer_client_frame, NULL, NULL);
+	assert_non_null(pt.client);
+	PEER_RUN_UNTIL(&loop, &guard, pt.welcomed == 1 && pt.server);
+	chan_set_agent_hello(cs, pt.server, 1);
+
+	/*
+	 * Process 5, here, marks: rank 1 is asked for its updates. Meanwhile
+	 * this agent's own update ends line 2's tree (after the mark: not in
+	 * the checkpoint), rank 1's ends line 1's (sent before its answer:
+	 * in it), and process 5's report waits for the answer.
+	 */
+	assert_int_equal(chan_set_checkpoint_mark(cs, 5), 0);
+	PEER_RUN_UNTIL(&loop, &guard, pt.flushes == 1);
+	acker_record(cs, two.id, two.value, 0);
+	aic_put_u32(frame, 1);
+	entry(frame, 0, one.id, one.value, 0);
+	acker_on_xor(cs, 1, frame, sizeof(frame));
+	assert_int_equal(chan_set_checkpoint_done(cs, 5, 3, 7), 0);
+	assert_int_equal(r.calls, 0);
+	marks_on_flushed(cs, pt.server, pt.round, 4);
+	assert_true(r.calls == 1 && r.proc == 5 && r.request == 3 && r.version == 7);
+	assert_string_equal(r.progress,
+			    "{\"done\":false,\"next\":[0,6],\"unfinished\":[[0,2],[0,4],[0,5]]}");
+	/* Its next report without a mark: as of that mark, not of the report. */
+	assert_int_equal(chan_set_checkpoint_done(cs, 5, 0, 8), 0);
+	assert_true(r.calls == 2 && r.version == 8);
+	assert_string_equal(r.progress,
+			    "{\"done\":false,\"next\":[0,6],\"unfinished\":[[0,2],[0,4],[0,5]]}");
+
+	/* Process 6 marks; rank 1 goes before it answers: the snapshot is taken then. */
+	assert_int_equal(chan_set_checkpoint_mark(cs, 6), 0);
+	PEER_RUN_UNTIL(&loop, &guard, pt.flushes == 2);
+	assert_int_equal(chan_set_checkpoint_done(cs, 6, 0, 1), 0);
+	assert_int_equal(r.calls, 2);
+	marks_agent_gone(cs, 1);
+	assert_true(r.calls == 3 && r.proc == 6);
+	assert_string_equal(r.progress, "{\"done\":false,\"next\":[0,6],\"unfinished\":[[0,4],[0,5]]}");
+
+	/* A mark in rank 1's own stream asks no one (this agent's updates are in): at once. */
+	aic_put_u32(frame, 1);
+	entry(frame, 0, 0, xctl_encode(XCTL_MARK, 0, 7), 0);
+	acker_on_xor(cs, 1, frame, sizeof(frame));
+	acker_record(cs, four.id, four.value, 0);
+	entry(frame, 0, 0, xctl_encode(XCTL_DONE, 0, 7), 2);
+	acker_on_xor(cs, 1, frame, sizeof(frame));
+	assert_true(r.calls == 4 && r.proc == 7 && pt.flushes == 2);
+	assert_string_equal(r.progress, "{\"done\":false,\"next\":[0,6],\"unfinished\":[[0,4],[0,5]]}");
+
+	free(r.progress);
+	chan_set_free(cs);
+	json_decref(cfg);
+	uv_close((uv_handle_t *)&guard, NULL);
+	aic_server_stop(&srv);
+	aic_conn_close_all();
 	uv_run(&loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&loop), 0);
 	unlink(path);
@@ -377,6 +531,7 @@ int main(void)
 		cmocka_unit_test(lines_read_not_done),
 		cmocka_unit_test(resumed_source),
 		cmocka_unit_test(checkpoint_marks),
+		cmocka_unit_test(marks_wait_for_agents),
 		cmocka_unit_test(requeued_once),
 	};
 
