@@ -221,6 +221,8 @@ integration_tests = \
 # Issue 15 (b): a 20,000-line pipeline requeued twice mid-stream.
 integration_tests += tests/integration/requeue-source.sh
 integration_tests += tests/integration/sigterm-requeue.sh
+# A gang's checkpoint across nodes: no line trained on is read again.
+integration_tests += tests/integration/gang-marks.sh
 EXTRA_DIST += $(integration_tests)
 
 if HAVE_PMIX
