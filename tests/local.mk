@@ -171,7 +171,7 @@ EXTRA_DIST += tests/gpu/phase-handoff.sh
 python_tests = tests/python/channels.sh tests/python/weights.sh tests/python/metrics.sh tests/python/grpo-toy.sh tests/python/grpo-gang.sh tests/python/phases.sh tests/python/grpo-alternate.sh \
 	tests/python/pipeline.sh tests/python/nccl.sh tests/python/hostile.sh tests/python/fds.sh \
 	tests/python/agent-unix.sh \
-	tests/python/spin.sh tests/python/sched.sh tests/python/cpu-pool.sh \
+	tests/python/spin.sh tests/python/sched.sh tests/python/cpu-pool.sh tests/python/wakeups.sh \
 	tests/python/data-integrity.sh tests/python/sink-kill.sh tests/python/checkpoint.sh tests/python/sigterm.sh \
 	tests/python/grpo-resume.sh tests/python/grpo-resume-dups.sh tests/python/grpo-resume-marks.sh tests/python/grpo-kill.sh tests/python/source-resume.sh \
 	tests/python/timeline.sh tests/python/prometheus.sh tests/python/dashboard.sh \

@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <poll.h>
 #include <stddef.h>
 #include <jansson.h>
 #include <netinet/in.h>
@@ -117,7 +118,22 @@ static int read_ahead(struct aic_worker *w, size_t want)
 				continue;
 			}
 		} else {
-			r = read(w->fd, w->in + w->in_len, IN_CAP - w->in_len);
+			/*
+			 * Sleeps in poll for input, not in read: a read that sleeps
+			 * on a Unix stream socket is woken every time the agent
+			 * reads a frame of ours (the kernel wakes every sleeper on
+			 * the socket when its sent data are taken, for room to
+			 * write), only to sleep again: a context switch for
+			 * nothing, and often an interrupt to this process's core.
+			 * poll wakes for input only.
+			 */
+			r = recv(w->fd, w->in + w->in_len, IN_CAP - w->in_len, MSG_DONTWAIT);
+			if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+				struct pollfd p = {.fd = w->fd, .events = POLLIN};
+				if (poll(&p, 1, -1) < 0 && errno != EINTR)
+					return -errno;
+				continue;
+			}
 		}
 		if (r < 0 && errno == EINTR)
 			continue;
