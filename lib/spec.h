@@ -183,6 +183,7 @@ struct aic_channel {
 	uint64_t capacity_mb; /* and their bytes, in MiB (one item always fits) */
 	int epochs;	/* passes over the source */
 	bool compress;	/* zstd between nodes */
+	int prefetch;	/* items a consuming node asks for ahead; -1: by its readers (head) */
 	bool declared;	/* written under channels:, not only named by a stage */
 	struct aic_mark mark;
 };

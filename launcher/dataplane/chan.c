@@ -22,13 +22,6 @@
 #include "log.h"
 
 #define PULL_WAIT_MS 500 /* a peer's long poll: answered empty after this */
-/*
- * Items pulled ahead for local readers: at most this many, and at most a
- * quarter of the channel's capacity, so that one node's readers do not
- * hoard what readers elsewhere wait for (work goes to whoever asks).
- */
-#define PREFETCH 64
-
 /* Pumps the channels whose pump was put off (pump_soon). */
 static void pump_due(void *arg)
 {
@@ -216,8 +209,8 @@ uint8_t *chan_items_direct_begin(struct chan_set *cs, uint32_t length, const uin
 
 /*
  * Asks the peers that produce the channel for what local consumers wait for,
- * plus a prefetch (see PREFETCH) once local workers read the channel, so
- * that the network works while they compute.
+ * plus the channel's prefetch (CONFIG's, dp_config.h) once local workers
+ * read it, so that the network works while they compute.
  * Every peer without a pull in flight is asked (they answer with what they
  * have, at most what was asked).
  */
@@ -231,10 +224,8 @@ void chan_pull(struct chan *ch)
 		want += w->max;
 	if (ch->snk)
 		want += 64;
-	if (ch->readers) {
-		uint32_t ahead = ch->capacity / 4;
-		want += ahead < 1 ? 1 : ahead > PREFETCH ? PREFETCH : ahead;
-	}
+	if (ch->readers)
+		want += ch->prefetch;
 	/* Each pull asks a share, so that a second one is in flight as the first is answered. */
 	per_pull = want / PULL_WINDOW > 0 ? want / PULL_WINDOW : 1;
 	for (tries = 0; tries < ch->n_remote * PULL_WINDOW && want > ch->pulled.n + ch->asked;
@@ -598,6 +589,7 @@ int chan_init(struct chan *ch, struct chan_set *cs, uint32_t id, const struct dp
 	ch->capacity_bytes = cfg->capacity_bytes;
 	ch->closed = cfg->closed;
 	ch->compress = cfg->compress;
+	ch->prefetch = cfg->prefetch;
 	ch->stale_stream = cfg->has_stale ? (int)cfg->stale.stream : -1;
 	ch->stale_k = cfg->has_stale ? cfg->stale.k : 0;
 	for (k = 0; k < cfg->n_producers; k++)

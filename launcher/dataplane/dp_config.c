@@ -92,6 +92,7 @@ static const struct dp_key channel_keys[] = {
 	WITH_U32(struct dp_channel, feeder, UINT32_MAX, "source"),
 	U64(struct dp_channel, capacity_bytes, UINT64_MAX),
 	OPT_OBJECT(struct dp_channel, resume, resume_keys),
+	U32(struct dp_channel, prefetch, 1 << 16),
 	END,
 };
 

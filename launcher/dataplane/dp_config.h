@@ -51,12 +51,23 @@ struct dp_resume {
 	size_t n_pending;
 };
 
+/*
+ * A channel's prefetch unless its spec says: with one reading process, a
+ * quarter of its capacity, at least 1 and at most DP_PREFETCH_MAX, so that
+ * the network works while the reader computes; with several, none: items
+ * pulled ahead to one node wait there while readers elsewhere ask for
+ * them (a gang's rank, say, whose step then lacks them), and work goes to
+ * whoever asks.
+ */
+#define DP_PREFETCH_MAX 64
+
 struct dp_channel {
 	const char *name;
 	uint32_t capacity;   /* items queued or in flight, per producing agent; 0 counts as 1 */
 	uint64_t capacity_bytes; /* and their bytes at most (one item always fits) */
 	bool closed;	     /* every producer has finished already */
 	bool compress;	     /* zstd between agents (where the link allows it) */
+	uint32_t prefetch;   /* items an agent with readers of it pulls ahead of their gets */
 	uint32_t *producers; /* agent ranks whose workers (or source) put items */
 	size_t n_producers;
 	bool has_stale;

@@ -178,6 +178,7 @@ struct chan {
 	uint32_t id;
 	char name[64];
 	uint32_t capacity;	 /* own items queued or in flight, at most */
+	uint32_t prefetch;	 /* pulled ahead of local gets (CONFIG's) */
 	uint64_t capacity_bytes; /* and their bytes (one item always fits) */
 	uint64_t own_bytes;	 /* the bytes of those items now */
 	bool compress;		    /* zstd between agents */

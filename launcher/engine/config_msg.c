@@ -199,6 +199,22 @@ out_free:
 	return false;
 }
 
+/* Channel ch's prefetch (dp_config.h, DP_PREFETCH_MAX): the spec's, else by how many read it. */
+static uint32_t prefetch(const struct aic_spec *spec, const struct aic_channel *ch)
+{
+	int readers = 0, ahead = ch->capacity / 4;
+	size_t i;
+
+	if (ch->prefetch >= 0)
+		return (uint32_t)ch->prefetch;
+	for (i = 0; i < spec->n_stages; i++)
+		if (head__stage_uses(&spec->stages[i], ch->name, READS))
+			readers += aic_stage_procs(&spec->stages[i]);
+	if (readers > 1)
+		return 0;
+	return ahead < 1 ? 1 : ahead > DP_PREFETCH_MAX ? DP_PREFETCH_MAX : (uint32_t)ahead;
+}
+
 /*
  * What agents need to know of the data plane (CONFIG, whose schema is
  * launcher/dataplane/dp_config.h): every agent's endpoint; per channel its
@@ -242,6 +258,7 @@ json_t *head__data_plane_config(struct head *h)
 		e->capacity_bytes = ch->capacity_mb << 20;
 		e->closed = h->chan_closed[c];
 		e->compress = ch->compress;
+		e->prefetch = prefetch(spec, ch);
 		/* Items written by a stage that reads weights W carry W's version. */
 		for (si = 0; si < spec->n_stages; si++) {
 			const struct aic_stage *st = &spec->stages[si];

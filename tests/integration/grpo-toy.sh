@@ -1,11 +1,11 @@
 #!/bin/sh
 # examples/grpo-toy on the cluster, shortened, as a researcher submits it:
 # sbatch --aic-job with one aic-launch per node. The job succeeds, the
-# reward rises from chance to near solved and every prompt is trained on
-# exactly once.
+# reward rises from chance to near solved, every prompt is trained on
+# exactly once, and every step has its whole batch.
 . "$AIC_SRC_DIR/tests/lib/cluster.sh"
 need_cluster 3
-plan 7
+plan 8
 dir=$(work_dir)
 . "$AIC_SRC_DIR/tests/lib/grpo-toy.sh"
 grpo_copy "$dir" 6 0
@@ -26,6 +26,15 @@ is "$(nodes_of train "$where")" 2 "the training ranks ran on two nodes"
 ok "the reward rises from near chance (< 0.3) to near solved (>= 0.8)" grpo_learned
 is "$(grpo_counts)" "600 100 6 6" "every prompt item is trained on exactly once"
 is "$(grpo_stale)" 0 "no sample was dropped as stale"
+# The training ranks on two nodes each take their share of a step: no
+# node's agent pulls groups ahead that the other rank waits for (a channel
+# several processes read has no prefetch), so every step has its 16
+# groups, made with the weights it trains (the rollout waits for them).
+is "$(/usr/bin/python3 -c "
+import csv
+rows = list(csv.DictReader(open('.aic/latest/reward.csv')))
+print(sorted(set(int(r['groups']) for r in rows[:-1])), max(float(r['version_lag']) for r in rows))")" \
+	"[16] 0.0" "every step but the last trains 16 groups, none made with older weights"
 is "$(/usr/bin/python3 -c "
 import json
 steps = len(open('.aic/latest/reward.csv').read().split()) - 1

@@ -26,6 +26,7 @@ static void fill(struct dp_config *cfg)
 				       .capacity = 64,
 				       .capacity_bytes = (uint64_t)5 << 30,
 				       .compress = true,
+				       .prefetch = 7,
 				       .producers = producers0,
 				       .n_producers = 2,
 				       .source = "/data/prompts.jsonl",
@@ -81,6 +82,7 @@ static void round_trip(void **state)
 	assert_int_equal(out.channels[0].capacity, 64);
 	assert_true(out.channels[0].capacity_bytes == (uint64_t)5 << 30);
 	assert_true(out.channels[0].compress);
+	assert_int_equal(out.channels[0].prefetch, 7);
 	assert_false(out.channels[0].closed);
 	assert_int_equal(out.channels[0].n_producers, 2);
 	assert_int_equal(out.channels[0].producers[1], 2);
@@ -182,9 +184,13 @@ static void malformed(void **state)
 		"channels[0]: stale: 'k' is missing");
 	refused("{\"channels\": [{\"name\": \"c\", \"capacity\": 1, \"capacity_bytes\": 1, "
 		"\"closed\": false, \"compress\": false, \"producers\": [], "
-		"\"stale\": {\"stream\": 1, \"k\": 0}}], "
+		"\"stale\": {\"stream\": 1, \"k\": 0}, \"prefetch\": 0}], "
 		"\"agents\": [], \"weights\": []}",
 		"channels[0]: stale: 'stream': no stream 1");
+	refused("{\"channels\": [{\"name\": \"c\", \"capacity\": 1, \"capacity_bytes\": 1, "
+		"\"closed\": false, \"compress\": false, \"producers\": [], \"prefetch\": -1}], "
+		"\"agents\": [], \"weights\": []}",
+		"channels[0]: 'prefetch': expected an integer from 0 to 65536");
 	refused("{\"channels\": [{\"name\": \"c\", \"capacity\": 1, \"capacity_bytes\": 1, "
 		"\"closed\": false, \"compress\": false, \"producers\": [], "
 		"\"resume\": {\"done\": false, \"epoch\": 0, \"next\": 3, "

@@ -39,7 +39,7 @@ static const char grpo[] = "name: grpo-toy\n"
 			   "    restart: {max: 5}\n"
 			   "channels:\n"
 			   "  prompts: {source: prompts.jsonl, epochs: 3}\n"
-			   "  samples: {capacity: 256, compress: true, capacity_bytes: 2G}\n"
+			   "  samples: {capacity: 256, compress: true, capacity_bytes: 2G, prefetch: 4}\n"
 			   "weights:\n"
 			   "  policy: {max_staleness: 2}\n"
 			   "restart: {max: 3, backoff_ms: 100}\n";
@@ -131,11 +131,13 @@ static void parses_grpo(void **state)
 	ch = aic_spec_channel(spec, "prompts");
 	assert_string_equal(ch->source, "prompts.jsonl");
 	assert_int_equal(ch->epochs, 3);
+	assert_int_equal(ch->prefetch, -1); /* not given: the head's choice */
 	assert_true(ch->declared);
 	ch = aic_spec_channel(spec, "samples");
 	assert_int_equal(ch->capacity, 256);
 	assert_int_equal(ch->capacity_mb, 2048);
 	assert_true(ch->compress);
+	assert_int_equal(ch->prefetch, 4);
 	ch = aic_spec_channel(spec, "scored");
 	assert_false(ch->declared);
 	assert_int_equal(ch->capacity, AIC_SPEC_DEFAULT_CAPACITY);
@@ -537,6 +539,8 @@ static void int_keys_ranges(void **state)
 		 offsetof(struct aic_channel, capacity)},
 		{chan, "epochs", "channels.x.epochs", 1, 1000000, CHANNEL,
 		 offsetof(struct aic_channel, epochs)},
+		{chan, "prefetch", "channels.x.prefetch", 0, 65536, CHANNEL,
+		 offsetof(struct aic_channel, prefetch)},
 		{"stages:\n  a: {command: c, weights_to: w}\n  b: {command: c, weights_from: w}\n"
 		 "weights: {w: {%s: %ld}}\n",
 		 "max_staleness", "weights.w.max_staleness", 0, 1000000, WEIGHTS,
@@ -667,7 +671,7 @@ static void unknown_keys_list_the_section(void **state)
 		     "backoff_ms)\n");
 	expect_error("stages:\n  a: {command: c}\nchannels: {x: {zzzzzz: 1}}\n",
 		     "job.yaml:3:16: channel 'x': unknown key 'zzzzzz' (expected one of: source, "
-		     "sink, capacity, epochs, compress, capacity_bytes)\n");
+		     "sink, capacity, epochs, compress, prefetch, capacity_bytes)\n");
 	expect_error("stages:\n  a: {command: c}\nweights: {w: {zzzzzz: 1}}\n",
 		     "job.yaml:3:15: weights 'w': unknown key 'zzzzzz' (expected one of: "
 		     "max_staleness)\n");
