@@ -409,6 +409,17 @@ static void marks_wait_for_agents(void **state)
 	assert_true(r.calls == 3 && r.proc == 6);
 	assert_string_equal(r.progress, "{\"done\":false,\"next\":[0,6],\"unfinished\":[[0,4],[0,5]]}");
 
+	/* Rank 1 is back and never answers: the snapshot is taken after 5 s all the same. */
+	chan_set_agent_hello(cs, pt.server, 1);
+	assert_int_equal(chan_set_checkpoint_mark(cs, 8), 0);
+	assert_int_equal(chan_set_checkpoint_done(cs, 8, 0, 3), 0);
+	{
+		uint64_t t0 = uv_now(&loop);
+		PEER_RUN_UNTIL(&loop, &guard, r.calls == 4);
+		assert_true(r.proc == 8 && uv_now(&loop) - t0 >= 4900);
+	}
+	assert_int_equal(pt.flushes, 3);
+
 	/* A mark in rank 1's own stream asks no one (this agent's updates are in): at once. */
 	aic_put_u32(frame, 1);
 	entry(frame, 0, 0, xctl_encode(XCTL_MARK, 0, 7), 0);
@@ -416,7 +427,7 @@ static void marks_wait_for_agents(void **state)
 	acker_record(cs, four.id, four.value, 0);
 	entry(frame, 0, 0, xctl_encode(XCTL_DONE, 0, 7), 2);
 	acker_on_xor(cs, 1, frame, sizeof(frame));
-	assert_true(r.calls == 4 && r.proc == 7 && pt.flushes == 2);
+	assert_true(r.calls == 5 && r.proc == 7 && pt.flushes == 3);
 	assert_string_equal(r.progress, "{\"done\":false,\"next\":[0,6],\"unfinished\":[[0,4],[0,5]]}");
 
 	free(r.progress);
