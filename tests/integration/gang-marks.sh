@@ -15,12 +15,14 @@
 # ask the other agents for their updates before it takes the mark's
 # snapshot (launcher/dataplane/marks.c), or the lines the other node's
 # rank acked in the last steps are read again. Each item here is a line's
-# whole tree, so nothing but the marks decides (in examples/grpo-toy a
-# batch of rollout or reward ties 8 lines' trees together, and a line
-# trained on waits for the others of its batch).
+# whole tree, so nothing but the marks decides. Then examples/grpo-toy
+# the same way, where a batch of rollout or reward ties 8 lines' trees
+# together: none of its lines trained on is read again either, which also
+# needs every step to have its whole batch (a channel read by several
+# processes has no prefetch: with one, 16 of 80 were read again).
 . "$AIC_SRC_DIR/tests/lib/cluster.sh"
 need_cluster 2 4
-plan 8
+plan 9
 . "$AIC_SRC_DIR/tests/lib/worker-api.sh"
 dir=$(work_dir)
 aic="$AIC_BUILD_DIR/launcher/aic"
@@ -122,6 +124,37 @@ done
 # acker's log: the head's node's aic-launch, in the jobs' output).
 is "$(cat job-*.out | grep -c "waited [0-9]* ms for agents' updates")" 0 \
 	"no mark's snapshot was taken without the other agents' answers"
+# examples/grpo-toy, its training ranks on two nodes, stopped the same
+# way after a few steps: none of the lines it trained on is read again.
+# (Its rollout and reward batches tie 8 lines' trees together: a line
+# trained on is done once its batch's 7 other groups are trained too,
+# which every step's whole batch of 16 makes so.)
+. "$AIC_SRC_DIR/tests/lib/grpo-toy.sh"
+grpo_copy "$dir/grpo" 40 0.01
+sed -i -e 's/^    ranks: 2$/&\n    gpus: 3/' -e 's/^    replicas: 2$/&\n    gpus: 1/' "$dir/grpo/job.yaml"
+[ "$(grep -c '^    gpus: [13]$' "$dir/grpo/job.yaml")" = 2 ] || bail "cannot add GPUs to job.yaml"
+cp job.sh grpo/ && cd grpo || bail "no $dir/grpo"
+trained() { [ "$(grep -cs '^step ' "$(jobdir .)/logs/train.0.log")" -ge "$1" ]; }
+job=$(sbatch --parsable --aic-job=job.yaml job.sh) || bail "sbatch failed"
+wait_for 120 trained 5 || bail "job $job does not train: $(cat ../job-"$job".out 2>/dev/null)"
+"$aic" stop --job "$(jobdir .)" --checkpoint >stop.out 2>&1
+wait_for 120 ended || diag "job $job is still in squeue"
+is "$(/usr/bin/python3 - "$(jobdir .)/state.json" <<'PY'
+import json, os, sys
+s = json.load(open(sys.argv[1]))
+ck = s["checkpoints"]["train"]
+seen = set()
+for rank, v in enumerate(ck["versions"]):
+    with open(os.path.join(ck["dir"], "rank%d.%d.json" % (rank, v))) as f:
+        seen |= set(tuple(k) for k in json.load(f)["seen"])
+def done(p, line):
+    return p.get("done") or (tuple(line) < tuple(p["next"]) and list(line) not in p["unfinished"])
+again = set(l for p in ck["sources"] for l in seen if not done(p["prompts"], l))
+print(s["runs"][0]["state"], len(seen) >= 80, len(again))
+PY
+)" "checkpointed True 0" "grpo-toy on two nodes: stopped with a checkpoint, none of the lines trained on read again"
+cd "$dir" || bail "no $dir"
+
 # A bad AIC_ACKER_BATCH_MS is said, quoted, on every node, and the job runs.
 job=$(AIC_ACKER_BATCH_MS=soon sbatch --parsable --aic-job=job.yaml job.sh) || bail "sbatch failed"
 wait_for 120 running || bail "job $job does not run: $(cat "job-$job.out" 2>/dev/null)"
