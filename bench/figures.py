@@ -7,7 +7,7 @@ KIND is the benchmark: spawn (build/bench/spawn), channels
 autoscale (bench/autoscale.sh), satellite (bench/satellite.sh),
 torch (bench/torch-grpo.sh), scale (bench/scale), agentic (bench/agentic.sh),
 bootstrap, channels-cluster, weights-cluster, restart-cluster,
-liveness-cluster, recover-cluster, resume-cluster (bench/*.sh of those
+liveness-cluster, recover-cluster, resume-cluster, grpo-cluster (bench/*.sh of those
 names). Every raw line is one sample; aic's samples and the baseline's
 were taken in alternating order in the same run (resume-cluster's in the
 order one job has them). Prints one JSON line per figure:
@@ -386,6 +386,30 @@ def resume_cluster(lines):
         [x["resume_step_ms"] for x in reps], "ms", "cold start -> first step", cold, does=does)
 
 
+def grpo_cluster(lines):
+    b = "grpo-cluster"
+    runs = [x for x in lines if x.get("what") == "grpo cluster run"]
+    base = [x for x in lines if x.get("what") == "grpo in-process"]
+    if not runs or not base:
+        sys.exit("figures: grpo-cluster needs 'grpo cluster run' and 'grpo in-process' lines")
+    groups = {x["groups"] for x in runs + base}
+    if len(groups) != 1:
+        sys.exit("figures: grpo-toy trained on different numbers of groups: %s" % sorted(groups))
+    steps = [x["steps"] for x in runs]
+    steps = "%d" % steps[0] if min(steps) == max(steps) else "%d-%d" % (min(steps), max(steps))
+    out(b, "groups/s trained, examples/grpo-toy on 2 nodes, a training rank on each, GEN_DELAY_S=0 "
+        "(%d groups; steps: %s)" % (groups.pop(), steps),
+        [x["groups"] / x["loop_s"] for x in runs], "1/s",
+        "the same GRPO loop in one process", [x["groups"] / x["seconds"] for x in base],
+        does="bench/grpo_inproc.py on this machine, alternating with the runs: the same prompts, "
+             "sampling, reward, group_gradient and update in one process, nothing crossing a link")
+    out(b, "mean version lag of the trained groups, grpo-toy on 2 nodes, GEN_DELAY_S=0",
+        [x["lag"] for x in runs], "versions",
+        does="none: the trainer's weights version less the one each group was made with, over "
+             "every group; the example waits for new weights before each share of a step, so "
+             "0 unless a step lacked groups that another node held")
+
+
 def autoscale(lines):
     b = "autoscale"
     auto = [x for x in lines if x.get("what") == "autoscale"]
@@ -501,7 +525,7 @@ KINDS = {"spawn": spawn, "channels": channels, "soak": soak, "grpo": grpo, "obse
          "restart-cluster": restart_cluster, "liveness-cluster": liveness_cluster,
          "recover-cluster": recover_cluster, "phases": phases,
          "resume-cluster": resume_cluster, "torch": torch_grpo, "scale": scale,
-         "agentic": agentic, "satellite": satellite}
+         "agentic": agentic, "satellite": satellite, "grpo-cluster": grpo_cluster}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in KINDS:
