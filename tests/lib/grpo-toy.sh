@@ -87,3 +87,22 @@ for line in open(sys.argv[1] + "/logs/train.0.log").read().splitlines():
 print(ok, resumed)
 PY
 }
+# grpo_reread JOBDIR: "N M" of the job's last checkpoint: of the lines its
+# training ranks trained on (N, each rank's saved "seen"), how many a
+# resumed run would read again (M: not done in every rank's progress,
+# state.json's checkpoints.train.sources).
+grpo_reread() {
+	/usr/bin/python3 - "$1/state.json" <<'PY'
+import json, os, sys
+s = json.load(open(sys.argv[1]))
+ck = s["checkpoints"]["train"]
+seen = set()
+for rank, v in enumerate(ck["versions"]):
+    with open(os.path.join(ck["dir"], "rank%d.%d.json" % (rank, v))) as f:
+        seen |= set(tuple(k) for k in json.load(f)["seen"])
+def done(p, line):
+    return p.get("done") or (tuple(line) < tuple(p["next"]) and list(line) not in p["unfinished"])
+again = set(l for p in ck["sources"] for l in seen if not done(p["prompts"], l))
+print(len(seen), len(again))
+PY
+}

@@ -15,23 +15,6 @@
 enter_work_dir grpo-resume-marks
 plan 6
 
-# reread: "N M": of the lines the checkpoint's ranks trained on (N), how
-# many a resumed run would read again (M), by state.json's progresses.
-reread() {
-	/usr/bin/python3 - .aic/latest/state.json <<'PY'
-import json, os, sys
-s = json.load(open(sys.argv[1]))
-ck = s["checkpoints"]["train"]
-seen = set()
-for rank, v in enumerate(ck["versions"]):
-    with open(os.path.join(ck["dir"], "rank%d.%d.json" % (rank, v))) as f:
-        seen |= set(tuple(k) for k in json.load(f)["seen"])
-def done(p, line):
-    return p.get("done") or (tuple(line) < tuple(p["next"]) and list(line) not in p["unfinished"])
-again = set(l for p in ck["sources"] for l in seen if not done(p["prompts"], l))
-print(len(seen), len(again))
-PY
-}
 # none_again TRAINED AGAIN: at least 3 steps' lines trained on, none read again.
 none_again() { [ "$1" -ge 48 ] && [ "$2" -eq 0 ]; }
 for i in 1 2 3; do
@@ -41,7 +24,7 @@ for i in 1 2 3; do
 	grpo_run_until 3
 	is "$rc" 75 "run $i stopped with a checkpoint: exit 75"
 	# shellcheck disable=SC2046 # two words
-	set -- $(reread)
+	set -- $(grpo_reread .aic/latest)
 	ok "run $i: none of the $1 lines trained on is read again on resume (read again: $2)" \
 		none_again "$1" "$2"
 done
