@@ -23,7 +23,7 @@ bench_tcp_stream_LDADD =
 dist_noinst_SCRIPTS += bench/run bench/bootstrap.sh bench/channels.sh bench/channels-cluster.sh \
 	bench/weights-cluster.sh bench/grpo-toy.sh bench/agent-transport.sh bench/restart-cluster.sh bench/select.sh \
 	bench/hostile.sh bench/liveness-cluster.sh bench/recover-cluster.sh bench/phases.sh \
-	bench/resume-cluster.sh bench/observe.sh bench/autoscale.sh bench/torch-grpo.sh \
+	bench/resume-cluster.sh bench/grpo-cluster.sh bench/observe.sh bench/autoscale.sh bench/torch-grpo.sh \
 	bench/scale bench/agentic.sh bench/scale-weights bench/select-scale.sh \
 	bench/satellite.sh
 dist_noinst_SCRIPTS += bench/soak.sh
