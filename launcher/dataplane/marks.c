@@ -67,51 +67,64 @@ static int pos_cmp(const void *a, const void *b)
 	return x[0] != y[0] ? (x[0] < y[0] ? -1 : 1) : x[1] < y[1] ? -1 : x[1] > y[1];
 }
 
+/* Touched lines (chan, epoch, line) in order: a channel's together, each line once after. */
+static int touched_cmp(const void *a, const void *b)
+{
+	const uint64_t *x = a, *y = b;
+	int k;
+
+	for (k = 0; k < 3; k++)
+		if (x[k] != y[k])
+			return x[k] < y[k] ? -1 : 1;
+	return 0;
+}
+
 /*
- * Line (epoch, line) of channel ch counts as not done in progress o (as
- * chan_set_source_progress gives it): one of its "unfinished", unless it
- * is not before "next" (not read then). A done source becomes one read to
- * its end with that line unfinished.
+ * Lines t[0..n) (chan, epoch, line; all of channel ch, sorted) count as not
+ * done in progress o (as chan_set_source_progress gives it): among its
+ * "unfinished", each once, but for those not before "next" (not read
+ * then). A done source becomes one read to its end with them unfinished.
  */
-static void progress_undo(const struct chan *ch, json_t *o, json_int_t epoch, json_int_t line)
+static void progress_undo(const struct chan *ch, json_t *o, const uint64_t (*t)[3], size_t n)
 {
 	json_t *p = json_object_get(o, ch->name), *list, *v;
 	json_int_t(*pos)[2], next[2];
-	size_t i, n;
+	size_t i, k = 0, u;
 
-	if (!json_is_object(p))
+	if (!json_is_object(p) || !n)
 		return;
 	if (json_is_true(json_object_get(p, "done"))) {
-		next[0] = (ch->src_epoch > epoch ? ch->src_epoch : epoch) + 1;
-		next[1] = 1;
-		p = json_pack("{s:b,s:[I,I],s:[]}", "done", 0, "next", next[0], next[1],
+		/* The last epoch read: sorted, the last line's is the highest. */
+		next[0] = (ch->src_epoch > (json_int_t)t[n - 1][1] ? ch->src_epoch
+								    : (json_int_t)t[n - 1][1]) +
+			  1;
+		p = json_pack("{s:b,s:[I,I],s:[]}", "done", 0, "next", next[0], (json_int_t)1,
 			      "unfinished");
 		if (!p || json_object_set_new(o, ch->name, p))
 			return;
 	}
 	next[0] = json_integer_value(json_array_get(json_object_get(p, "next"), 0));
 	next[1] = json_integer_value(json_array_get(json_object_get(p, "next"), 1));
-	if (pos_cmp((json_int_t[2]){epoch, line}, next) >= 0)
-		return;
 	list = json_object_get(p, "unfinished");
-	n = json_array_size(list);
-	pos = calloc(n + 1, sizeof(*pos));
+	u = json_array_size(list);
+	pos = calloc(u + n, sizeof(*pos));
 	if (!pos)
 		return;
 	json_array_foreach(list, i, v) {
-		pos[i][0] = json_integer_value(json_array_get(v, 0));
-		pos[i][1] = json_integer_value(json_array_get(v, 1));
-		if (pos[i][0] == epoch && pos[i][1] == line) {
-			free(pos);
-			return;
-		}
+		pos[k][0] = json_integer_value(json_array_get(v, 0));
+		pos[k++][1] = json_integer_value(json_array_get(v, 1));
 	}
-	pos[n][0] = epoch;
-	pos[n][1] = line;
-	qsort(pos, n + 1, sizeof(*pos), pos_cmp);
+	for (i = 0; i < n; i++) {
+		pos[k][0] = (json_int_t)t[i][1];
+		pos[k][1] = (json_int_t)t[i][2];
+		if (pos_cmp(pos[k], next) < 0)
+			k++;
+	}
+	qsort(pos, k, sizeof(*pos), pos_cmp);
 	json_array_clear(list);
-	for (i = 0; i <= n; i++)
-		json_array_append_new(list, json_pack("[I,I]", pos[i][0], pos[i][1]));
+	for (i = 0; i < k; i++)
+		if (!i || pos_cmp(pos[i], pos[i - 1]))
+			json_array_append_new(list, json_pack("[I,I]", pos[i][0], pos[i][1]));
 	free(pos);
 }
 
@@ -207,7 +220,7 @@ static void mark_snapshot(struct chan_set *cs, struct ckpt_mark *m)
 {
 	struct ckpt_mark **pp;
 	json_t **slot = mark_slot(cs, m->proc);
-	size_t i;
+	size_t i, j;
 
 	for (pp = &cs->pending_marks; *pp && *pp != m; pp = &(*pp)->next)
 		;
@@ -216,11 +229,14 @@ static void mark_snapshot(struct chan_set *cs, struct ckpt_mark *m)
 	if (slot) {
 		json_decref(*slot);
 		*slot = progress_now(cs);
-		for (i = 0; *slot && i < m->n_touched; i++) {
+		/* Each channel's lines at once (a line is touched by every update of its tree). */
+		qsort(m->touched, m->n_touched, sizeof(*m->touched), touched_cmp);
+		for (i = 0; *slot && i < m->n_touched; i = j) {
 			struct chan *ch = chan_find(cs, (uint32_t)m->touched[i][0]);
+			for (j = i + 1; j < m->n_touched && m->touched[j][0] == m->touched[i][0]; j++)
+				;
 			if (ch)
-				progress_undo(ch, *slot, (json_int_t)m->touched[i][1],
-					      (json_int_t)m->touched[i][2]);
+				progress_undo(ch, *slot, m->touched + i, j - i);
 		}
 	}
 	for (i = 0; i < m->n_held; i++)
