@@ -90,7 +90,7 @@ tests_unit_test_place_more_SOURCES = tests/unit/test_place_more.c tests/unit/fix
 	tests/unit/fixture.h
 tests_unit_test_procenv_SOURCES = tests/unit/test_procenv.c tests/unit/fixture.c \
 	tests/unit/fixture.h
-EXTRA_DIST += tests/unit/aic_test.h
+EXTRA_DIST += tests/unit/aic_test.h tests/unit/run_until.h
 
 # Automake's program-wide defaults, for a program with no _CPPFLAGS or _LDADD
 # of its own. The unit tests and fuzz targets are the only programs that link

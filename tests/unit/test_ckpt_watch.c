@@ -15,6 +15,7 @@
 #include "aic_test.h"
 #include "conn.h"
 #include "internal.h"
+#include "run_until.h"
 #include "wire.h"
 
 static const char key[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -27,7 +28,6 @@ static struct {
 	bool server_closed[N];
 	int welcomed, states[N], notices[N];
 	uint32_t state_len[N];
-	bool timed_out;
 } t;
 
 static int client_rank(const struct aic_conn *c)
@@ -82,23 +82,6 @@ static void closed(struct aic_conn *c)
 		if (c->server_side && t.server[i] == c)
 			t.server_closed[i] = true;
 }
-
-static void give_up(uv_timer_t *g)
-{
-	(void)g;
-	t.timed_out = true;
-}
-
-/* Runs the loop until cond holds; fails after 10 s. */
-#define RUN_UNTIL(loop, guard, cond)                                                               \
-	do {                                                                                       \
-		t.timed_out = false;                                                               \
-		uv_timer_start(guard, give_up, 10000, 0);                                          \
-		while (!(cond) && !t.timed_out)                                                    \
-			uv_run(loop, UV_RUN_ONCE);                                                 \
-		uv_timer_stop(guard);                                                              \
-		assert_true(cond);                                                                 \
-	} while (0)
 
 /* Worker `rank` polls asking to be told of the next request, as lib/worker/checkpoint.c does. */
 static void poll_watching(struct agent_ckpt *k, int rank)

@@ -28,6 +28,7 @@
 #include "dataplane.h"
 #include "dp_config.h"
 #include "internal.h"
+#include "run_until.h"
 #include "wire.h"
 
 static int done_calls;
@@ -288,7 +289,6 @@ static struct {
 	struct aic_conn *client, *server;
 	int welcomed, flushes;
 	uint8_t round[4];
-	bool timed_out;
 } pt;
 
 static void peer_client_frame(struct aic_conn *c, uint16_t type, json_t *m,
@@ -319,23 +319,6 @@ static void peer_frame_ignored(struct aic_conn *c, uint16_t type, json_t *m,
 	(void)m;
 	(void)f;
 }
-
-static void peer_give_up(uv_timer_t *g)
-{
-	(void)g;
-	pt.timed_out = true;
-}
-
-/* Runs the loop until cond holds; fails after 10 s. */
-#define PEER_RUN_UNTIL(loop, guard, cond)                                                          \
-	do {                                                                                       \
-		pt.timed_out = false;                                                              \
-		uv_timer_start(guard, peer_give_up, 10000, 0);                                     \
-		while (!(cond) && !pt.timed_out)                                                   \
-			uv_run(loop, UV_RUN_ONCE);                                                 \
-		uv_timer_stop(guard);                                                              \
-		assert_true(cond);                                                                 \
-	} while (0)
 
 static void marks_wait_for_agents(void **state)
 {
@@ -373,7 +356,7 @@ static void marks_wait_for_agents(void **state)
 				     json_pack("{s:s,s:i}", "role", "agent", "rank", 1),
 				     peer_client_frame, NULL, NULL);
 	assert_non_null(pt.client);
-	PEER_RUN_UNTIL(&loop, &guard, pt.welcomed == 1 && pt.server);
+	RUN_UNTIL(&loop, &guard, pt.welcomed == 1 && pt.server);
 	chan_set_agent_hello(cs, pt.server, 1);
 
 	/*
@@ -383,7 +366,7 @@ static void marks_wait_for_agents(void **state)
 	 * in it), and process 5's report waits for the answer.
 	 */
 	assert_int_equal(chan_set_checkpoint_mark(cs, 5), 0);
-	PEER_RUN_UNTIL(&loop, &guard, pt.flushes == 1);
+	RUN_UNTIL(&loop, &guard, pt.flushes == 1);
 	acker_record(cs, two.id, two.value, 0);
 	aic_put_u32(frame, 1);
 	entry(frame, 0, one.id, one.value, 0);
@@ -402,7 +385,7 @@ static void marks_wait_for_agents(void **state)
 
 	/* Process 6 marks; rank 1 goes before it answers: the snapshot is taken then. */
 	assert_int_equal(chan_set_checkpoint_mark(cs, 6), 0);
-	PEER_RUN_UNTIL(&loop, &guard, pt.flushes == 2);
+	RUN_UNTIL(&loop, &guard, pt.flushes == 2);
 	assert_int_equal(chan_set_checkpoint_done(cs, 6, 0, 1), 0);
 	assert_int_equal(r.calls, 2);
 	marks_agent_gone(cs, 1);
@@ -415,7 +398,7 @@ static void marks_wait_for_agents(void **state)
 	assert_int_equal(chan_set_checkpoint_done(cs, 8, 0, 3), 0);
 	{
 		uint64_t t0 = uv_now(&loop);
-		PEER_RUN_UNTIL(&loop, &guard, r.calls == 4);
+		RUN_UNTIL(&loop, &guard, r.calls == 4);
 		assert_true(r.proc == 8 && uv_now(&loop) - t0 >= 4900);
 	}
 	assert_int_equal(pt.flushes, 3);
