@@ -230,7 +230,8 @@ static void mark_snapshot(struct chan_set *cs, struct ckpt_mark *m)
 		json_decref(*slot);
 		*slot = progress_now(cs);
 		/* Each channel's lines at once (a line is touched by every update of its tree). */
-		qsort(m->touched, m->n_touched, sizeof(*m->touched), touched_cmp);
+		if (m->n_touched)
+			qsort(m->touched, m->n_touched, sizeof(*m->touched), touched_cmp);
 		for (i = 0; *slot && i < m->n_touched; i = j) {
 			struct chan *ch = chan_find(cs, (uint32_t)m->touched[i][0]);
 			for (j = i + 1; j < m->n_touched && m->touched[j][0] == m->touched[i][0]; j++)
