@@ -145,6 +145,31 @@ def grpo(lines):
         "the same GRPO loop in one process", [x["groups"] / x["seconds"] for x in base],
         does="bench/grpo_inproc.py: the same prompts, sampling, reward, group_gradient and update "
              "with the spec's BATCH, GROUP and LR, in one process: no channels, weight stream or gang")
+    pipes = [x for x in lines if x.get("what") == "grpo pipes"]
+    if pipes:
+        if {x["groups"] for x in pipes} != {x["groups"] for x in fast}:
+            sys.exit("figures: grpo-toy over pipes trained on another number of groups")
+        out("grpo-toy", "groups/s trained under aic run, GEN_DELAY_S=0, beside its processes "
+            "over pipes", [x["groups"] / x["loop_s"] for x in fast], "1/s",
+            "the job's five processes over pipes", [x["groups"] / x["seconds"] for x in pipes],
+            does="bench/grpo_pipes.py: two rollout, one reward and two training processes (each "
+                 "rank on a core) doing the job's work with its code and JSON, the weights and "
+                 "items over pipes, the gang's sums over collective.Gang: no channels, acks, "
+                 "checkpoint polls or engine")
+        relay = [x for x in lines if x.get("what") == "grpo pipes relay"]
+        if relay:
+            out("grpo-toy", "groups/s trained under aic run, GEN_DELAY_S=0, beside its processes "
+                "over pipes through a relay", [x["groups"] / x["loop_s"] for x in fast], "1/s",
+                "the job's five processes over pipes through a relay",
+                [x["groups"] / x["seconds"] for x in relay],
+                does="bench/grpo_pipes.py --relay: the pipes above, each through one more "
+                     "process (bench/relay: poll, read, write) as aic's items and weights go "
+                     "through the node's agent: the least that hop costs")
+        out("grpo-toy", "groups/s, the job's five processes over pipes (no aic), GEN_DELAY_S=0",
+            [x["groups"] / x["seconds"] for x in pipes], "1/s",
+            "the same GRPO loop in one process", [x["groups"] / x["seconds"] for x in base],
+            does="bench/grpo_inproc.py: what the machine gives this job's shape without aic, "
+                 "against one process")
     out("grpo-toy", "whole job wall time, aic run, GEN_DELAY_S=0", [x["wall_s"] for x in fast], "s",
         "python3 bench/grpo_inproc.py, start to exit", [x["wall_s"] for x in base],
         does="the one-process loop above, from its start to its exit (interpreter and numpy "

@@ -1,6 +1,9 @@
 # bench/: benchmarks, each beside a baseline measured in the same run (included from the top Makefile.am; paths are from the top).
 noinst_PROGRAMS += bench/spawn bench/channel bench/tcp_stream bench/scale_sim bench/domain
-noinst_PROGRAMS += bench/chain_sim
+noinst_PROGRAMS += bench/chain_sim bench/relay
+# The least process in the middle: a node agent's hop for bench/grpo_pipes.py --relay. No aic.
+bench_relay_SOURCES = bench/relay.c
+bench_relay_LDADD =
 # A weight version down a chain (or a tree) of N nodes on loopback, paced links (bench/scale-weights).
 bench_chain_sim_SOURCES = bench/chain_sim.c
 bench_chain_sim_LDADD =
@@ -28,5 +31,5 @@ dist_noinst_SCRIPTS += bench/run bench/bootstrap.sh bench/channels.sh bench/chan
 	bench/satellite.sh
 dist_noinst_SCRIPTS += bench/soak.sh
 EXTRA_DIST += bench/scale_plot.py
-EXTRA_DIST += bench/figures.py bench/report.py bench/busy.py bench/grpo_inproc.py bench/phase_switch.py \
+EXTRA_DIST += bench/figures.py bench/report.py bench/busy.py bench/grpo_inproc.py bench/grpo_pipes.py bench/phase_switch.py \
 	bench/torch_grpo_inproc.py

@@ -185,7 +185,7 @@ CLEANFILES = tests/python/dashboard.png
 
 TESTS = $(unit_tests) $(fuzz_tests) $(cli_tests) $(c_api_tests) $(python_tests) $(build_tests)
 # Benchmarks kept working (small sizes; no figure is judged by its value).
-bench_tests = tests/bench/scale.sh tests/bench/chain-sim.sh
+bench_tests = tests/bench/scale.sh tests/bench/chain-sim.sh tests/bench/grpo-pipes.sh
 EXTRA_DIST += $(bench_tests)
 TESTS += $(bench_tests)
 # tests/lib: what the scripts share (TAP, the cluster's setup, Python workers).
