@@ -44,6 +44,7 @@ lib_libaic_core_la_SOURCES = \
 	lib/topo.c lib/topo.h \
 	lib/topo_json.c lib/topo_json.h \
 	lib/metrics.c lib/metrics.h \
+	lib/jsonl.c lib/jsonl.h \
 	lib/nvml.c lib/nvml.h \
 	lib/place.h lib/place/internal.h lib/place/place.c lib/place/gpus.c lib/place/nodes.c \
 	lib/procenv.c lib/procenv.h \

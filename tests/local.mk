@@ -31,6 +31,7 @@ unit_tests += \
 	tests/unit/test_strbuf \
 	tests/unit/test_spin \
 	tests/unit/test_token \
+	tests/unit/test_jsonl \
 	tests/unit/test_xtree
 if HAVE_SLURM
 # The SPANK plugin's task planning, from its own sources with SLURM's headers.

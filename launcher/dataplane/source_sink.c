@@ -8,15 +8,14 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "error.h"
 #include "internal.h"
+#include "jsonl.h"
 #include "log.h"
 
 void source_finished(struct chan *ch, int err)
@@ -226,115 +225,31 @@ void sink_finish(struct chan *ch, int err)
 		ch->cs->sink_done(ch->cs->sink_arg, ch->id, err);
 }
 
-/* The longest sink line: an item (less than 64 MiB) and its origin. */
-#define SINK_LINE_MAX (((off_t)64 << 20) + 4096)
-
-/*
- * Where the sink's whole lines end: the offset after its last newline (0:
- * none), or -1 with errno. A sink ends in part of a line when a run was
- * killed while stdio wrote a batch (sink-kill.sh): that line's item was
- * never acked (acks follow fsync), so it is done again, and what is
- * appended must not join the part. No newline in the last SINK_LINE_MAX
- * bytes: not a file of aic's lines (EINVAL, said here).
- */
-static off_t sink_whole_end(int fd, off_t size)
-{
-	char buf[4096];
-	off_t at = size;
-
-	while (at > 0 && size - at < SINK_LINE_MAX) {
-		size_t n = at < (off_t)sizeof(buf) ? (size_t)at : sizeof(buf);
-		ssize_t k = pread(fd, buf, n, at - (off_t)n);
-
-		if (k != (ssize_t)n) {
-			if (k >= 0)
-				errno = EIO; /* the file shrank under us */
-			return -1;
-		}
-		for (size_t i = n; i > 0; i--)
-			if (buf[i - 1] == '\n')
-				return at - (off_t)n + (off_t)i;
-		at -= (off_t)n;
-	}
-	if (at > 0) {
-		errno = EINVAL;
-		return -1;
-	}
-	return 0;
-}
-
-/* A sink that ends in part of a line is cut back to its last whole line; 0 or -errno. */
-static int sink_cut_torn(struct chan *ch)
-{
-	int fd = fileno(ch->snk), rfd, err = 0;
-	struct stat st, rst;
-	char part[41];
-	off_t end;
-	size_t n;
-
-	if (fstat(fd, &st) != 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode) || st.st_size == 0)
-		return 0; /* a FIFO, a terminal, or nothing yet */
-	/* Read through a descriptor of its own: the sink's is write-only, as a FIFO's must be. */
-	rfd = open(ch->sink, O_RDONLY | O_CLOEXEC);
-	if (rfd < 0)
-		return -errno;
-	if (fstat(rfd, &rst) != 0 || rst.st_dev != st.st_dev || rst.st_ino != st.st_ino) {
-		close(rfd);
-		return -EAGAIN; /* replaced since it was opened */
-	}
-	end = sink_whole_end(rfd, st.st_size);
-	if (end < 0) {
-		err = -errno;
-		if (err == -EINVAL)
-			aic_log_error("channel '%s': sink '%s' has no line end in its last %lld bytes: "
-				      "not a file of aic's lines, to append to (move it away)",
-				      ch->name, ch->sink, (long long)SINK_LINE_MAX);
-	} else if (end < st.st_size) {
-		n = (size_t)(st.st_size - end) < sizeof(part) - 1 ? (size_t)(st.st_size - end)
-								  : sizeof(part) - 1;
-		if (pread(rfd, part, n, end) != (ssize_t)n)
-			n = 0;
-		for (size_t i = 0; i < n; i++)
-			if ((unsigned char)part[i] < 0x20 || (unsigned char)part[i] >= 0x7f ||
-			    part[i] == '"')
-				part[i] = '?';
-		part[n] = 0;
-		if (ftruncate(fd, end) != 0)
-			err = -errno;
-		else
-			aic_log_warn("channel '%s': sink '%s' ended in %lld bytes of a line cut short "
-				     "(\"%s%s\", a run killed while writing it): cut back to its last "
-				     "whole line; that line's item was never acknowledged, so a resumed "
-				     "run writes it again",
-				     ch->name, ch->sink, (long long)(st.st_size - end), part,
-				     (size_t)(st.st_size - end) > n ? "..." : "");
-	}
-	close(rfd);
-	return err;
-}
-
 int sink_open(struct chan *ch)
 {
+	char part[48];
+	off_t cut;
 	int err;
 
-	ch->snk = fopen(ch->sink, "ae");
+	/* Cut back to its last whole line first: see lib/jsonl.h. */
+	ch->snk = aic_jsonl_append(ch->sink, &cut, part, sizeof(part));
 	if (ch->snk) {
-		err = sink_cut_torn(ch);
-		if (!err)
-			return 0;
-		if (err != -EINVAL)
-			aic_log_error("channel '%s': cannot read the end of its sink '%s': %s",
-				      ch->name, ch->sink, aic_strerror(err));
-		fclose(ch->snk);
-		ch->snk = NULL;
-		sink_finish(ch, err);
-		return err;
+		if (cut)
+			aic_log_warn("channel '%s': sink '%s' ended in %lld bytes of a line cut short "
+				     "(\"%s\", a run killed while writing it): cut back to its last "
+				     "whole line; that line's item was never acknowledged, so a resumed "
+				     "run writes it again",
+				     ch->name, ch->sink, (long long)cut, part);
+		return 0;
 	}
 	err = -errno;
-	aic_log_error("channel '%s': cannot write its sink '%s': %s", ch->name, ch->sink,
-		      aic_strerror(err));
+	if (err == -EINVAL)
+		aic_log_error("channel '%s': sink '%s' has no line end in its last %lld bytes: not a "
+			      "file of aic's lines, to append to (move it away)",
+			      ch->name, ch->sink, (long long)AIC_JSONL_LINE_MAX);
+	else
+		aic_log_error("channel '%s': cannot write its sink '%s': %s", ch->name, ch->sink,
+			      aic_strerror(err));
 	sink_finish(ch, err);
 	return err;
 }
