@@ -25,6 +25,7 @@
 #include "agent.h"
 #include "dataplane.h"
 #include "internal.h"
+#include "jobdir.h"
 #include "log.h"
 #include "nvml.h"
 #include "topo.h"
@@ -288,14 +289,9 @@ static void write_event(struct head *h, json_t *ev, double t)
 	if (!h->events_file && !h->events_failed && engine__observe_off())
 		h->events_failed = true; /* AIC_OBSERVE=0: none written */
 	if (!h->events_file && !h->events_failed) {
-		char path[4096];
-		snprintf(path, sizeof(path), "%s/events.jsonl", h->cfg.jobdir);
-		h->events_file = fopen(path, "ae");
-		if (!h->events_file) {
-			/* Said once: the job runs on without its timeline. */
-			aic_log_error("cannot write %s: %s", path, strerror(errno));
-			h->events_failed = true;
-		}
+		h->events_file = jobdir_append(h->cfg.jobdir, "events.jsonl");
+		/* Said once: the job runs on without its timeline. */
+		h->events_failed = !h->events_file;
 	}
 	if (h->events_file) {
 		json_object_set_new(ev, "t", json_real(t >= 0 ? t : (double)now_us() / 1e6));

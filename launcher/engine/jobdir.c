@@ -23,6 +23,7 @@
 
 #include "error.h"
 #include "jobdir.h"
+#include "jsonl.h"
 #include "log.h"
 #include "token.h"
 
@@ -435,5 +436,23 @@ FILE *jobdir_open(const char *dir, const char *file, int *rc)
 		*rc = -errno;
 		close(fd);
 	}
+	return f;
+}
+
+FILE *jobdir_append(const char *dir, const char *file)
+{
+	char path[PATH_MAX + 64], part[48];
+	off_t cut;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	f = aic_jsonl_append(path, &cut, part, sizeof(part));
+	if (!f)
+		aic_log_error("cannot write %s: %s", path,
+			      errno == EINVAL ? "no line end in its last 64 MiB" : strerror(errno));
+	else if (cut)
+		aic_log_warn("%s ended in %lld bytes of a line cut short (\"%s\", a run killed while "
+			     "writing it): cut back to its last whole line",
+			     path, (long long)cut, part);
 	return f;
 }

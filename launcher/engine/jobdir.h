@@ -91,4 +91,12 @@ int jobdir_find(const char *given, char *path, size_t len, char *err, size_t err
  */
 FILE *jobdir_open(const char *dir, const char *file, int *rc);
 
+/*
+ * Opens dir/file (a JSONL file: events.jsonl, metrics.jsonl) to append to,
+ * a resumed run after the last: first cut back to its last whole line
+ * (lib/jsonl.h), with a warning, when a killed run left part of one.
+ * NULL when it cannot be written (said in the log).
+ */
+FILE *jobdir_append(const char *dir, const char *file);
+
 #endif

@@ -237,13 +237,9 @@ void head__on_metrics(struct head *h, json_t *m)
 	json_t *p;
 
 	if (!h->metrics_file) {
-		char path[4096];
-		snprintf(path, sizeof(path), "%s/metrics.jsonl", h->cfg.jobdir);
-		h->metrics_file = fopen(path, "ae");
-		if (!h->metrics_file) {
-			aic_log_error("cannot write %s: %s", path, strerror(errno));
+		h->metrics_file = jobdir_append(h->cfg.jobdir, "metrics.jsonl");
+		if (!h->metrics_file)
 			return;
-		}
 	}
 	if (!h->metrics)
 		h->metrics = json_object();
