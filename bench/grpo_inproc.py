@@ -13,10 +13,11 @@ the mean reward of the first and last 5 steps.
 """
 import json
 import os
-import re
 import sys
 import time
 import types
+
+import grpo_spec  # bench/, beside this script
 
 example = os.path.abspath(sys.argv[1])
 epochs = int(sys.argv[2]) if len(sys.argv) > 2 else None
@@ -31,19 +32,8 @@ import policy  # noqa: E402
 import train  # noqa: E402
 
 
-def spec_value(text, key):
-    m = re.search(r"\b%s: ([0-9.]+)" % key, text)
-    if not m:
-        sys.exit("grpo_inproc: no '%s:' in job.yaml" % key)
-    return float(m.group(1))
-
-
 def main():
-    spec = open(os.path.join(example, "job.yaml")).read()
-    batch = int(spec_value(spec, "BATCH"))
-    group = int(spec_value(spec, "GROUP"))
-    lr = spec_value(spec, "LR")
-    n_epochs = epochs or int(spec_value(spec, "epochs"))
+    batch, group, lr, n_epochs = grpo_spec.job(example, epochs)
     prompts = [json.loads(line) for line in open(os.path.join(example, "prompts.jsonl"))]
     stream = prompts * n_epochs
     rng = np.random.default_rng(0)

@@ -25,12 +25,13 @@ grpo-toy's reward.csv), steps/s, the first and last 5 steps' mean reward.
 """
 import json
 import os
-import re
 import socket
 import struct
 import subprocess
 import sys
 import time
+
+import grpo_spec  # bench/, beside this script
 
 args = sys.argv[1:]
 relay_program = None
@@ -51,13 +52,6 @@ import train  # noqa: E402
 from aic import _layout, _pack_into, _unpack  # noqa: E402  (the blob aic's publish makes)
 
 _LEN = struct.Struct("!I")
-
-
-def spec_value(text, key):
-    m = re.search(r"\b%s: ([0-9.]+)" % key, text)
-    if not m:
-        sys.exit("grpo_pipes: no '%s:' in job.yaml" % key)
-    return float(m.group(1))
 
 
 def send(fd, data):
@@ -152,11 +146,7 @@ def trainer(rank, steps, batch, lr, inp, wfds, result):
 
 
 def main():
-    spec = open(os.path.join(example, "job.yaml")).read()
-    batch = int(spec_value(spec, "BATCH"))
-    group = int(spec_value(spec, "GROUP"))
-    lr = spec_value(spec, "LR")
-    n_epochs = epochs or int(spec_value(spec, "epochs"))
+    batch, group, lr, n_epochs = grpo_spec.job(example, epochs)
     if batch % 2:
         sys.exit("grpo_pipes: BATCH %d is not even (two replicas, two ranks)" % batch)
     stream = [line for line in open(os.path.join(example, "prompts.jsonl"))] * n_epochs

@@ -31,5 +31,5 @@ dist_noinst_SCRIPTS += bench/run bench/bootstrap.sh bench/channels.sh bench/chan
 	bench/satellite.sh
 dist_noinst_SCRIPTS += bench/soak.sh
 EXTRA_DIST += bench/scale_plot.py
-EXTRA_DIST += bench/figures.py bench/report.py bench/busy.py bench/grpo_inproc.py bench/grpo_pipes.py bench/phase_switch.py \
+EXTRA_DIST += bench/figures.py bench/report.py bench/busy.py bench/grpo_inproc.py bench/grpo_pipes.py bench/grpo_spec.py bench/phase_switch.py \
 	bench/torch_grpo_inproc.py
