@@ -1,20 +1,22 @@
 #!/bin/sh
 # examples/grpo-toy end to end under `aic run` on this machine, beside the
 # same training loop in one process without aic (bench/grpo_inproc.py) and
-# the same processes over pipes (bench/grpo_pipes.py) in the same run; and each stage's busy fraction: every worker runs under
-# bench/busy.py, which times its calls into aic and its gang collectives.
+# the same processes over pipes (bench/grpo_pipes.py) in the same run; and
+# each stage's busy fraction: every worker runs under bench/busy.py, which
+# times its calls into aic and its gang collectives.
 # Prints JSON lines (bench/figures.py grpo turns them into figures).
 #
 #   bench/grpo-toy.sh          (REPS: $AIC_BENCH_REPS, default 5)
 #
 # REPS times each: the one-process baseline, the IPC baselines (the job's
 # five processes doing the same work over pipes, bench/grpo_pipes.py, and
-# again with a process in the middle of every pipe, as aic's node agent is:
-# bench/relay) and a run with GEN_DELAY_S=0 (pure compute, as the baselines compute), all over
-# EPOCHS passes of the 100 prompts ($AIC_BENCH_GRPO_EPOCHS, default 100:
-# 625 steps, long enough that the one-process loop takes about a second and
-# each side's samples agree within a few per cent on an idle machine), in
-# alternating order (the baselines first in odd repetitions); then the shipped job.yaml as
+# again with a process in the middle of every pipe, as aic's node agent
+# is: bench/relay) and a run with GEN_DELAY_S=0 (pure compute, as the
+# baselines compute), all over EPOCHS passes of the 100 prompts
+# ($AIC_BENCH_GRPO_EPOCHS, default 100: 625 steps, long enough that the
+# one-process loop takes about a second and each side's samples agree
+# within a few per cent on an idle machine), in alternating order (the
+# baselines first in odd repetitions); then the shipped job.yaml as
 # shipped (8 epochs, 50 steps, GEN_DELAY_S=0.01 per group of pretend
 # generation: rollout is the slow stage, as in real RL; the busy figures).
 # A run's line also has the engine's own CPU time (summary.json's
