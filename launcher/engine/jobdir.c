@@ -447,9 +447,11 @@ FILE *jobdir_append(const char *dir, const char *file)
 
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
 	f = aic_jsonl_append(path, &cut, part, sizeof(part));
-	if (!f)
-		aic_log_error("cannot write %s: %s", path,
-			      errno == EINVAL ? "no line end in its last 64 MiB" : strerror(errno));
+	if (!f && errno == EINVAL)
+		aic_log_error("cannot write %s: no line end in its last %lld bytes", path,
+			      (long long)AIC_JSONL_LINE_MAX);
+	else if (!f)
+		aic_log_error("cannot write %s: %s", path, strerror(errno));
 	else if (cut)
 		aic_log_warn("%s ended in %lld bytes of a line cut short (\"%s\", a run killed while "
 			     "writing it): cut back to its last whole line",
